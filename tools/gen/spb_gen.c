@@ -272,7 +272,7 @@ int main(int argc, char **argv)
 							    "\treturn spb__unary(client, &%s__descriptor, %zu, %d,\n\t\t(const ProtobufCMessage *)request, (ProtobufCMessage **)out, opts);\n}\n\n",
 							short_lower, msnake, in, out, svc_lower, mi, mutates(m));
 					} else if (pass == 1) {
-						fprintf(tc, "\t{ \"/%s/%s\", \"%s/%s\", &%s__descriptor, %zu, %d },\n",
+						fprintf(tc, "\t{ .path = \"/%s/%s\", .name = \"%s/%s\",\n\t  .service = &%s__descriptor, .method_index = %zu, .mutates = %d },\n",
 							full, m->name, s->name, m->name, svc_lower, mi, mutates(m));
 					} else {
 						fprintf(tc, "\tif (rpc_%s_%s)\n\t\trpc_methods[%zu].handler = thunk_%s_%s;\n",

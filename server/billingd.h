@@ -1,0 +1,41 @@
+#ifndef SPB_BILLINGD_H
+#define SPB_BILLINGD_H
+
+/*
+ * Process-wide state of billingd: its configuration (set once by main before
+ * the server starts, read-only afterwards) and the handles the handlers
+ * share. Handlers reach it through `billingd`.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store_env;
+
+typedef struct billingd_config {
+	const char *listen;        /* default 127.0.0.1:50051 */
+	const char *data_dir;      /* default ./data */
+	int threads;               /* completion-queue threads */
+	const char *port_file;     /* bound port written here once listening */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_client_ca;
+	int64_t cutover_us;        /* R2 credit cut-over, unix micros */
+	int test_clock;            /* R18 */
+	const char *payments;      /* "sandbox" or "live" */
+	size_t max_receive_bytes;
+	uint64_t map_size;
+	int quiet_calls;
+} billingd_config;
+
+typedef struct billingd_state {
+	billingd_config cfg;
+	struct store_env *store;
+} billingd_state;
+
+extern billingd_state billingd;
+
+/* Default R2 cut-over: 2025-06-01T00:00:00Z. */
+#define BILLINGD_DEFAULT_CUTOVER_US (INT64_C(1748736000) * 1000000)
+
+#endif

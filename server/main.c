@@ -1,0 +1,238 @@
+/*
+ * billingd: the SmartPlus Billing server.
+ *
+ *   billingd [--listen HOST:PORT] [--data-dir DIR] [--threads N] [--port-file F]
+ *            [--tls-cert F --tls-key F [--tls-client-ca F]] [--cutover RFC3339]
+ *            [--test-clock] [--payments sandbox|live] [--max-receive-bytes N]
+ *            [--map-size BYTES] [--quiet-calls]
+ *
+ * Defaults: 127.0.0.1:50051, ./data, sandbox payments. Plaintext is allowed on
+ * loopback addresses only. SIGINT/SIGTERM stop it cleanly.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "billingd.h"
+#include "log.h"
+#include "rpc.h"
+#include "server.h"
+#include "stream.h"
+
+billingd_state billingd;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: billingd [options]\n"
+		"  --listen HOST:PORT       address to serve (default 127.0.0.1:50051; port 0 picks one)\n"
+		"  --data-dir DIR           LMDB store and admin.key (default ./data)\n"
+		"  --threads N              completion-queue threads (default: number of CPUs)\n"
+		"  --port-file FILE         write the bound port here once listening\n"
+		"  --tls-cert FILE          PEM certificate chain (required off loopback)\n"
+		"  --tls-key FILE           PEM private key\n"
+		"  --tls-client-ca FILE     require client certificates signed by this CA (mutual TLS)\n"
+		"  --cutover TIME           R2 credit cut-over, RFC 3339 UTC (default 2025-06-01T00:00:00Z)\n"
+		"  --test-clock             start a test clock moved only by AdminService.AdvanceClock\n"
+		"  --payments MODE          sandbox (default) or live\n"
+		"  --max-receive-bytes N    largest request accepted (default 4194304)\n"
+		"  --map-size BYTES         LMDB map size (default 32 GiB)\n"
+		"  --quiet-calls            no per-call log lines\n");
+}
+
+/* Parses "YYYY-MM-DDTHH:MM:SSZ" into unix micros; -1 on error. */
+static int64_t parse_time(const char *s)
+{
+	struct tm tm;
+	const char *end;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end || (strcmp(end, "Z") != 0 && strcmp(end, "") != 0))
+		return -1;
+	return (int64_t)timegm(&tm) * 1000000;
+}
+
+static int is_loopback(const char *listen)
+{
+	return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
+	       strncmp(listen, "[::1]:", 6) == 0 || strncmp(listen, "unix:", 5) == 0;
+}
+
+static int parse_args(int argc, char **argv, billingd_config *c)
+{
+	enum { O_LISTEN = 1000, O_DATA, O_THREADS, O_PORTFILE, O_CERT, O_KEY, O_CA, O_CUTOVER,
+	       O_TESTCLOCK, O_PAYMENTS, O_MAXRECV, O_MAPSIZE, O_QUIET, O_HELP };
+	static const struct option opts[] = {
+		{"listen", required_argument, 0, O_LISTEN},
+		{"data-dir", required_argument, 0, O_DATA},
+		{"threads", required_argument, 0, O_THREADS},
+		{"port-file", required_argument, 0, O_PORTFILE},
+		{"tls-cert", required_argument, 0, O_CERT},
+		{"tls-key", required_argument, 0, O_KEY},
+		{"tls-client-ca", required_argument, 0, O_CA},
+		{"cutover", required_argument, 0, O_CUTOVER},
+		{"test-clock", no_argument, 0, O_TESTCLOCK},
+		{"payments", required_argument, 0, O_PAYMENTS},
+		{"max-receive-bytes", required_argument, 0, O_MAXRECV},
+		{"map-size", required_argument, 0, O_MAPSIZE},
+		{"quiet-calls", no_argument, 0, O_QUIET},
+		{"help", no_argument, 0, O_HELP},
+		{0, 0, 0, 0},
+	};
+	int o;
+	char *end;
+	long n;
+
+	c->listen = "127.0.0.1:50051";
+	c->data_dir = "data";
+	c->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	c->cutover_us = BILLINGD_DEFAULT_CUTOVER_US;
+	c->payments = "sandbox";
+	c->max_receive_bytes = 4 << 20;
+	c->map_size = UINT64_C(32) << 30;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case O_LISTEN: c->listen = optarg; break;
+		case O_DATA: c->data_dir = optarg; break;
+		case O_THREADS:
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 64) {
+				fprintf(stderr, "billingd: --threads must be 1..64\n");
+				return -1;
+			}
+			c->threads = (int)n;
+			break;
+		case O_PORTFILE: c->port_file = optarg; break;
+		case O_CERT: c->tls_cert = optarg; break;
+		case O_KEY: c->tls_key = optarg; break;
+		case O_CA: c->tls_client_ca = optarg; break;
+		case O_CUTOVER:
+			c->cutover_us = parse_time(optarg);
+			if (c->cutover_us < 0) {
+				fprintf(stderr, "billingd: --cutover wants YYYY-MM-DDTHH:MM:SSZ\n");
+				return -1;
+			}
+			break;
+		case O_TESTCLOCK: c->test_clock = 1; break;
+		case O_PAYMENTS:
+			if (strcmp(optarg, "sandbox") != 0 && strcmp(optarg, "live") != 0) {
+				fprintf(stderr, "billingd: --payments is sandbox or live\n");
+				return -1;
+			}
+			c->payments = optarg;
+			break;
+		case O_MAXRECV:
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 1024 || n > (64L << 20)) {
+				fprintf(stderr, "billingd: --max-receive-bytes must be 1024..67108864\n");
+				return -1;
+			}
+			c->max_receive_bytes = (size_t)n;
+			break;
+		case O_MAPSIZE: {
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (*end || v < (1ULL << 20)) {
+				fprintf(stderr, "billingd: --map-size must be at least 1048576\n");
+				return -1;
+			}
+			c->map_size = v;
+			break;
+		}
+		case O_QUIET: c->quiet_calls = 1; break;
+		case O_HELP: usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "billingd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	if (!c->tls_cert && !is_loopback(c->listen)) {
+		fprintf(stderr, "billingd: %s is not a loopback address: --tls-cert and --tls-key are required\n",
+			c->listen);
+		return -1;
+	}
+	if (!!c->tls_cert != !!c->tls_key || (c->tls_client_ca && !c->tls_cert)) {
+		fprintf(stderr, "billingd: --tls-cert and --tls-key go together (and --tls-client-ca needs both)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int write_port_file(const char *path, int port)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path);
+}
+
+int main(int argc, char **argv)
+{
+	sigset_t sigs;
+	int sig, port;
+	rpc_server_options ro;
+
+	if (parse_args(argc, argv, &billingd.cfg) != 0)
+		return 2;
+	log_set_calls(!billingd.cfg.quiet_calls);
+
+	/* Signals go to sigwait() below, never to a worker thread. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (server_open(&billingd) != 0)
+		return 1;
+	if (health_register() != 0 || reflection_service_register() != 0)
+		return 1;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.listen = billingd.cfg.listen;
+	ro.threads = billingd.cfg.threads;
+	ro.max_receive_bytes = billingd.cfg.max_receive_bytes;
+	ro.tls_cert_file = billingd.cfg.tls_cert;
+	ro.tls_key_file = billingd.cfg.tls_key;
+	ro.tls_client_ca_file = billingd.cfg.tls_client_ca;
+	port = rpc_server_start(&ro);
+	if (port < 0) {
+		server_close(&billingd);
+		return 1;
+	}
+	if (billingd.cfg.port_file && write_port_file(billingd.cfg.port_file, port) != 0) {
+		log_error("cannot write port file %s: %s", billingd.cfg.port_file, strerror(errno));
+		rpc_server_stop();
+		server_close(&billingd);
+		return 1;
+	}
+	log_info("billingd listening on %s (port %d, %s, %d threads), data in %s, payments %s%s",
+		 billingd.cfg.listen, port, billingd.cfg.tls_cert ? (billingd.cfg.tls_client_ca ? "mutual TLS" : "TLS") : "plaintext",
+		 billingd.cfg.threads, billingd.cfg.data_dir, billingd.cfg.payments,
+		 billingd.cfg.test_clock ? ", test clock" : "");
+
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	log_info("signal %d: shutting down", sig);
+	rpc_server_stop();
+	reflection_service_shutdown();
+	server_close(&billingd);
+	log_info("billingd stopped");
+	return 0;
+}

@@ -1,0 +1,640 @@
+/*
+ * runtime.c: billingd's gRPC runtime on grpc C core. See rpc.h.
+ *
+ * Life of a unary call:
+ *   request_slot()   asks grpc for the next call of one method on one queue;
+ *   on_request()     the call arrived: re-arm a slot, then dispatch();
+ *   dispatch()       limits, authentication, decoding, access, handler;
+ *   finish()         one batch sends metadata, message, status (+ ErrorInfo)
+ *                    and waits for the close; on_sent() logs and frees.
+ */
+#include "rpc.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "google/rpc/error_details.pb-c.h"
+#include "google/rpc/status.pb-c.h"
+#include "log.h"
+
+#define SLOTS_PER_METHOD 4 /* outstanding requests per method per queue */
+#define MAX_RAW 8
+#define ERROR_DOMAIN "billing.smartplus"
+
+enum call_kind { CALL_TABLE, CALL_RAW, CALL_UNKNOWN };
+
+typedef struct worker {
+	pthread_t thread;
+	grpc_completion_queue *cq;
+} worker;
+
+struct rpc_call {
+	rpc_tag tag;
+	enum call_kind kind;
+	const rpc_method *method;
+	rpc_raw_method *raw;
+	worker *w;
+	grpc_call *call;
+	gpr_timespec deadline;
+	grpc_metadata_array md;
+	grpc_call_details details; /* CALL_UNKNOWN only */
+	grpc_byte_buffer *payload;
+	ProtobufCMessage *request;
+	/* reply */
+	grpc_byte_buffer *reply;
+	grpc_status_code status;
+	grpc_slice status_msg;
+	grpc_metadata trailer;
+	int has_trailer;
+	int cancelled;
+	int finished;
+	struct timespec start;
+	rpc_caller caller;
+};
+
+static struct {
+	grpc_server *server;
+	worker *workers;
+	int nworkers;
+	size_t max_receive;
+	rpc_auth_fn auth;
+	rpc_raw_method *raw[MAX_RAW];
+	int nraw;
+	rpc_tag shutdown_tag;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int shut_down;
+} rt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+/* ------------------------------------------------------------------------ */
+/* The table                                                                 */
+
+static const rpc_method **sorted;
+
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp((*(const rpc_method *const *)a)->path, (*(const rpc_method *const *)b)->path);
+}
+
+static void bind_all(void)
+{
+	rpc_table_bind_handlers();
+	sorted = calloc(rpc_method_count, sizeof(*sorted));
+	for (size_t i = 0; i < rpc_method_count; i++) {
+		rpc_method *m = &rpc_methods[i];
+		const ProtobufCMethodDescriptor *d = &m->service->methods[m->method_index];
+		m->input = d->input;
+		m->output = d->output;
+		m->access = strcmp(m->service->short_name, "AdminService") == 0 ? RPC_ACCESS_VENDOR
+										: RPC_ACCESS_ACCOUNT;
+		sorted[i] = m;
+	}
+	qsort(sorted, rpc_method_count, sizeof(*sorted), cmp_path);
+}
+
+void rpc_table_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, bind_all);
+}
+
+const rpc_method *rpc_table_find(const char *path)
+{
+	size_t lo = 0, hi = rpc_method_count;
+	rpc_table_init();
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(path, sorted[mid]->path);
+		if (c == 0)
+			return sorted[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+void rpc_register_raw(rpc_raw_method *m)
+{
+	if (rt.nraw < MAX_RAW)
+		rt.raw[rt.nraw++] = m;
+}
+
+void rpc_set_authenticator(rpc_auth_fn fn)
+{
+	rt.auth = fn;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Accessors                                                                 */
+
+const rpc_method *rpc_call_method(const rpc_call *c)
+{
+	return c->method;
+}
+
+const rpc_caller *rpc_call_caller(const rpc_call *c)
+{
+	return &c->caller;
+}
+
+int64_t rpc_call_deadline_us(const rpc_call *c)
+{
+	gpr_timespec d = gpr_convert_clock_type(c->deadline, GPR_CLOCK_REALTIME);
+	if (d.tv_sec >= INT64_MAX / 1000000 - 1)
+		return INT64_MAX;
+	return d.tv_sec * 1000000 + d.tv_nsec / 1000;
+}
+
+static int md_find(const grpc_metadata_array *md, const char *key, char *buf, size_t cap)
+{
+	for (size_t i = 0; i < md->count; i++) {
+		if (grpc_slice_str_cmp(md->metadata[i].key, key) != 0)
+			continue;
+		size_t n = GRPC_SLICE_LENGTH(md->metadata[i].value);
+		if (n + 1 > cap)
+			return -1;
+		memcpy(buf, GRPC_SLICE_START_PTR(md->metadata[i].value), n);
+		buf[n] = 0;
+		return (int)n;
+	}
+	return -1;
+}
+
+int rpc_call_metadata(const rpc_call *c, const char *key, char *buf, size_t cap)
+{
+	return md_find(&c->md, key, buf, cap);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Finishing calls                                                           */
+
+static void on_sent(rpc_tag *t, int ok);
+static void request_slot(worker *w, const rpc_method *m, rpc_raw_method *raw);
+
+static grpc_byte_buffer *bytes_to_bb(const uint8_t *p, size_t n)
+{
+	grpc_slice s = grpc_slice_from_copied_buffer((const char *)p, n);
+	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+	grpc_slice_unref(s);
+	return bb;
+}
+
+static grpc_byte_buffer *pack_bb(const ProtobufCMessage *msg)
+{
+	size_t n = protobuf_c_message_get_packed_size(msg);
+	grpc_slice s = grpc_slice_malloc(n);
+	grpc_byte_buffer *bb;
+	protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
+	bb = grpc_raw_byte_buffer_create(&s, 1);
+	grpc_slice_unref(s);
+	return bb;
+}
+
+/* google.rpc.Status{code, message, details: [ErrorInfo{reason, domain}]}. */
+static grpc_slice status_details(grpc_status_code code, const char *message, const char *reason)
+{
+	Google__Rpc__ErrorInfo info = GOOGLE__RPC__ERROR_INFO__INIT;
+	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+	Google__Protobuf__Any *anys[1] = {&any};
+	Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+	uint8_t *info_buf;
+	grpc_slice out;
+
+	info.reason = (char *)reason;
+	info.domain = ERROR_DOMAIN;
+	info_buf = malloc(protobuf_c_message_get_packed_size(&info.base) + 1);
+	any.type_url = "type.googleapis.com/google.rpc.ErrorInfo";
+	any.value.len = protobuf_c_message_pack(&info.base, info_buf);
+	any.value.data = info_buf;
+	st.code = code;
+	st.message = (char *)message;
+	st.n_details = 1;
+	st.details = anys;
+	out = grpc_slice_malloc(protobuf_c_message_get_packed_size(&st.base));
+	protobuf_c_message_pack(&st.base, GRPC_SLICE_START_PTR(out));
+	free(info_buf);
+	return out;
+}
+
+static void finish(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
+		   grpc_byte_buffer *reply)
+{
+	grpc_op ops[4];
+	size_t n = 0;
+	grpc_call_error err;
+
+	if (__atomic_exchange_n(&c->finished, 1, __ATOMIC_ACQ_REL)) {
+		log_error("%s: call finished twice", c->method ? c->method->name : "?");
+		if (reply)
+			grpc_byte_buffer_destroy(reply);
+		return;
+	}
+	c->status = code;
+	c->reply = reply;
+	c->status_msg = grpc_slice_from_copied_string(message ? message : "");
+	if (code != GRPC_STATUS_OK && reason && *reason) {
+		c->trailer.key = grpc_slice_from_static_string("grpc-status-details-bin");
+		c->trailer.value = status_details(code, message, reason);
+		c->has_trailer = 1;
+	}
+	memset(ops, 0, sizeof(ops));
+	ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+	if (reply) {
+		ops[n].op = GRPC_OP_SEND_MESSAGE;
+		ops[n++].data.send_message.send_message = reply;
+	}
+	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[n].data.send_status_from_server.status = code;
+	ops[n].data.send_status_from_server.status_details = &c->status_msg;
+	ops[n].data.send_status_from_server.trailing_metadata_count = c->has_trailer ? 1 : 0;
+	ops[n++].data.send_status_from_server.trailing_metadata = c->has_trailer ? &c->trailer : NULL;
+	ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+	c->tag.fn = on_sent;
+	err = grpc_call_start_batch(c->call, ops, n, &c->tag, NULL);
+	if (err != GRPC_CALL_OK) {
+		log_error("start_batch failed: %d", err);
+		on_sent(&c->tag, 0);
+	}
+}
+
+void rpc_reply(rpc_call *c, const ProtobufCMessage *resp)
+{
+	finish(c, GRPC_STATUS_OK, NULL, NULL, pack_bb(resp));
+}
+
+void rpc_fail(rpc_call *c, grpc_status_code code, const char *reason, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	finish(c, code, msg, reason, NULL);
+}
+
+void rpc_finish_raw(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
+		    const uint8_t *body, size_t body_len)
+{
+	finish(c, code, message, reason,
+	       code == GRPC_STATUS_OK ? bytes_to_bb(body, body_len) : NULL);
+}
+
+static int64_t elapsed_us(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - start->tv_sec) * 1000000 +
+	       (now.tv_nsec - start->tv_nsec) / 1000;
+}
+
+static void free_call(rpc_call *c)
+{
+	if (c->request)
+		protobuf_c_message_free_unpacked(c->request, NULL);
+	if (c->payload)
+		grpc_byte_buffer_destroy(c->payload);
+	if (c->reply)
+		grpc_byte_buffer_destroy(c->reply);
+	if (c->has_trailer) {
+		grpc_slice_unref(c->trailer.key);
+		grpc_slice_unref(c->trailer.value);
+	}
+	if (c->finished)
+		grpc_slice_unref(c->status_msg);
+	grpc_metadata_array_destroy(&c->md);
+	if (c->kind == CALL_UNKNOWN)
+		grpc_call_details_destroy(&c->details);
+	if (c->call)
+		grpc_call_unref(c->call);
+	free(c);
+}
+
+static void on_sent(rpc_tag *t, int ok)
+{
+	rpc_call *c = (rpc_call *)t;
+	char detail[160] = "";
+	if (c->caller.account_id[0])
+		snprintf(detail, sizeof(detail), "account=%s", c->caller.account_id);
+	if (c->kind == CALL_UNKNOWN) {
+		char path[256];
+		size_t n = GRPC_SLICE_LENGTH(c->details.method);
+		if (n >= sizeof(path))
+			n = sizeof(path) - 1;
+		memcpy(path, GRPC_SLICE_START_PTR(c->details.method), n);
+		path[n] = 0;
+		log_call(path, c->status, elapsed_us(&c->start), NULL);
+	} else {
+		log_call(c->method->name, ok ? (int)c->status : GRPC_STATUS_CANCELLED,
+			 elapsed_us(&c->start), detail);
+	}
+	free_call(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch                                                                  */
+
+static void dispatch(rpc_call *c)
+{
+	const rpc_method *m = c->method;
+	grpc_byte_buffer_reader reader;
+	grpc_slice body;
+	char msg[256] = "";
+	grpc_status_code st;
+
+	if (gpr_time_cmp(gpr_convert_clock_type(c->deadline, GPR_CLOCK_MONOTONIC),
+			 gpr_now(GPR_CLOCK_MONOTONIC)) < 0) {
+		rpc_fail(c, GRPC_STATUS_DEADLINE_EXCEEDED, NULL, "deadline passed before the call ran");
+		return;
+	}
+	st = rt.auth ? rt.auth(&c->md, &c->caller, msg, sizeof(msg)) : GRPC_STATUS_UNAUTHENTICATED;
+	if (st != GRPC_STATUS_OK) {
+		rpc_fail(c, st, NULL, "%s", msg[0] ? msg : "missing or invalid credentials");
+		return;
+	}
+	if (!m->handler) {
+		rpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, NULL, "%s is not implemented yet", m->name);
+		return;
+	}
+	if (m->access == RPC_ACCESS_VENDOR && strcmp(c->caller.account_id, "vendor") != 0) {
+		rpc_fail(c, GRPC_STATUS_PERMISSION_DENIED, NULL, "%s is for the vendor only", m->name);
+		return;
+	}
+	if (!c->payload) {
+		rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, "missing request message");
+		return;
+	}
+	if (!grpc_byte_buffer_reader_init(&reader, c->payload)) {
+		rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, "unreadable request message");
+		return;
+	}
+	body = grpc_byte_buffer_reader_readall(&reader);
+	grpc_byte_buffer_reader_destroy(&reader);
+	if (GRPC_SLICE_LENGTH(body) > rt.max_receive) {
+		grpc_slice_unref(body);
+		rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, "request larger than %zu bytes",
+			 rt.max_receive);
+		return;
+	}
+	c->request = protobuf_c_message_unpack(m->input, NULL, GRPC_SLICE_LENGTH(body),
+					       GRPC_SLICE_START_PTR(body));
+	grpc_slice_unref(body);
+	if (!c->request) {
+		rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, "request does not decode as %s",
+			 m->input->name);
+		return;
+	}
+	m->handler(c, c->request);
+}
+
+static void on_request(rpc_tag *t, int ok)
+{
+	rpc_call *c = (rpc_call *)t;
+	if (!ok) { /* server shutting down: the slot was never matched */
+		c->call = NULL;
+		free_call(c);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &c->start);
+	request_slot(c->w, c->method, c->raw);
+	switch (c->kind) {
+	case CALL_TABLE:
+		dispatch(c);
+		break;
+	case CALL_RAW: {
+		grpc_call *call = c->call;
+		grpc_byte_buffer *payload = c->payload;
+		rpc_raw_method *raw = c->raw;
+		grpc_completion_queue *cq = c->w->cq;
+		c->call = NULL;
+		c->payload = NULL;
+		free_call(c);
+		raw->start(call, cq, payload);
+		break;
+	}
+	case CALL_UNKNOWN:
+		c->method = NULL;
+		finish(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method", NULL, NULL);
+		break;
+	}
+}
+
+/* Asks for the next call of `m` (or `raw`, or of any unregistered method when
+ * both are NULL) on worker w's queue. */
+static void request_slot(worker *w, const rpc_method *m, rpc_raw_method *raw)
+{
+	rpc_call *c = calloc(1, sizeof(*c));
+	grpc_call_error err;
+	c->tag.fn = on_request;
+	c->w = w;
+	c->method = m;
+	c->raw = raw;
+	grpc_metadata_array_init(&c->md);
+	if (m || raw) {
+		c->kind = m ? CALL_TABLE : CALL_RAW;
+		err = grpc_server_request_registered_call(
+			rt.server, m ? m->registered : raw->registered, &c->call, &c->deadline, &c->md,
+			(m || raw->read_payload) ? &c->payload : NULL, w->cq, w->cq, &c->tag);
+	} else {
+		c->kind = CALL_UNKNOWN;
+		grpc_call_details_init(&c->details);
+		err = grpc_server_request_call(rt.server, &c->call, &c->details, &c->md, w->cq, w->cq,
+					       &c->tag);
+	}
+	if (err != GRPC_CALL_OK) {
+		log_error("request call failed: %d", err);
+		c->call = NULL;
+		free_call(c);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Threads and life                                                          */
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+	for (;;) {
+		grpc_event ev = grpc_completion_queue_next(
+			w->cq, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(200, GPR_TIMESPAN)),
+			NULL);
+		if (ev.type == GRPC_QUEUE_SHUTDOWN)
+			break;
+		if (ev.type == GRPC_QUEUE_TIMEOUT) {
+			log_flush();
+			continue;
+		}
+		((rpc_tag *)ev.tag)->fn((rpc_tag *)ev.tag, ev.success);
+	}
+	log_flush();
+	return NULL;
+}
+
+static void on_shutdown(rpc_tag *t, int ok)
+{
+	pthread_mutex_lock(&rt.lock);
+	rt.shut_down = 1;
+	pthread_cond_broadcast(&rt.cond);
+	pthread_mutex_unlock(&rt.lock);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else if (buf) {
+			buf[n] = 0;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static grpc_server_credentials *make_credentials(const rpc_server_options *o)
+{
+	grpc_ssl_pem_key_cert_pair pair;
+	grpc_server_credentials *creds;
+	char *cert, *key, *ca = NULL;
+	if (!o->tls_cert_file)
+		return grpc_insecure_server_credentials_create();
+	cert = read_file(o->tls_cert_file);
+	key = read_file(o->tls_key_file);
+	if (o->tls_client_ca_file)
+		ca = read_file(o->tls_client_ca_file);
+	if (!cert || !key || (o->tls_client_ca_file && !ca)) {
+		log_error("cannot read the TLS certificate, key or client CA file");
+		free(cert);
+		free(key);
+		free(ca);
+		return NULL;
+	}
+	pair.cert_chain = cert;
+	pair.private_key = key;
+	creds = grpc_ssl_server_credentials_create_ex(
+		ca, &pair, 1,
+		ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+		   : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+		NULL);
+	free(cert);
+	free(key);
+	free(ca);
+	return creds;
+}
+
+int rpc_server_start(const rpc_server_options *o)
+{
+	grpc_arg args[4];
+	grpc_channel_args cargs;
+	grpc_server_credentials *creds;
+	int port;
+
+	rpc_table_init();
+	grpc_init();
+	rt.max_receive = o->max_receive_bytes ? o->max_receive_bytes : 4 << 20;
+	memset(args, 0, sizeof(args));
+	args[0].type = GRPC_ARG_INTEGER;
+	args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+	args[0].value.integer = (int)rt.max_receive;
+	args[1].type = GRPC_ARG_INTEGER;
+	args[1].key = GRPC_ARG_MAX_CONCURRENT_STREAMS;
+	args[1].value.integer = 256;
+	args[2].type = GRPC_ARG_INTEGER;
+	args[2].key = GRPC_ARG_MAX_METADATA_SIZE;
+	args[2].value.integer = 16 * 1024;
+	args[3].type = GRPC_ARG_INTEGER;
+	args[3].key = GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS;
+	args[3].value.integer = 10000;
+	cargs.num_args = 4;
+	cargs.args = args;
+	rt.server = grpc_server_create(&cargs, NULL);
+
+	rt.nworkers = o->threads > 0 ? o->threads : 2;
+	rt.workers = calloc((size_t)rt.nworkers, sizeof(worker));
+	for (int i = 0; i < rt.nworkers; i++) {
+		rt.workers[i].cq = grpc_completion_queue_create_for_next(NULL);
+		grpc_server_register_completion_queue(rt.server, rt.workers[i].cq, NULL);
+	}
+	for (size_t i = 0; i < rpc_method_count; i++)
+		rpc_methods[i].registered = grpc_server_register_method(
+			rt.server, rpc_methods[i].path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+	for (int i = 0; i < rt.nraw; i++)
+		rt.raw[i]->registered = grpc_server_register_method(
+			rt.server, rt.raw[i]->path, NULL,
+			rt.raw[i]->read_payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE,
+			0);
+
+	creds = make_credentials(o);
+	if (!creds)
+		return -1;
+	port = grpc_server_add_http2_port(rt.server, o->listen, creds);
+	grpc_server_credentials_release(creds);
+	if (port <= 0) {
+		log_error("cannot listen on %s", o->listen);
+		return -1;
+	}
+	grpc_server_start(rt.server);
+
+	for (int i = 0; i < rt.nworkers; i++) {
+		worker *w = &rt.workers[i];
+		for (size_t k = 0; k < rpc_method_count; k++)
+			for (int s = 0; s < SLOTS_PER_METHOD; s++)
+				request_slot(w, &rpc_methods[k], NULL);
+		for (int k = 0; k < rt.nraw; k++)
+			for (int s = 0; s < SLOTS_PER_METHOD; s++)
+				request_slot(w, NULL, rt.raw[k]);
+		for (int s = 0; s < SLOTS_PER_METHOD; s++)
+			request_slot(w, NULL, NULL);
+		pthread_create(&w->thread, NULL, worker_main, w);
+	}
+	return port;
+}
+
+void rpc_server_stop(void)
+{
+	struct timespec until;
+	if (!rt.server)
+		return;
+	rt.shutdown_tag.fn = on_shutdown;
+	grpc_server_shutdown_and_notify(rt.server, rt.workers[0].cq, &rt.shutdown_tag);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&rt.lock);
+	while (!rt.shut_down)
+		if (pthread_cond_timedwait(&rt.cond, &rt.lock, &until) != 0 && !rt.shut_down) {
+			log_info("cancelling calls still open after the grace period");
+			grpc_server_cancel_all_calls(rt.server);
+			until.tv_sec += 3600;
+		}
+	pthread_mutex_unlock(&rt.lock);
+	for (int i = 0; i < rt.nworkers; i++)
+		grpc_completion_queue_shutdown(rt.workers[i].cq);
+	for (int i = 0; i < rt.nworkers; i++)
+		pthread_join(rt.workers[i].thread, NULL);
+	grpc_server_destroy(rt.server);
+	for (int i = 0; i < rt.nworkers; i++)
+		grpc_completion_queue_destroy(rt.workers[i].cq);
+	free(rt.workers);
+	rt.workers = NULL;
+	rt.server = NULL;
+	grpc_shutdown();
+}
