@@ -2,20 +2,132 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "auth.h"
+#include "clock.h"
 #include "log.h"
+#include "rpc.h"
+#include "smartplus/billing/v1/types.pb-c.h"
+#include "store.h"
+
+#define VENDOR_ID "vendor"
+
+static void store_log(void *arg, const char *line)
+{
+	log_info("store: %s", line);
+}
+
+typedef struct bootstrap {
+	store_account vendor;
+	store_apikey key;
+} bootstrap;
+
+static int apply_bootstrap(store_txn *w, void *arg)
+{
+	bootstrap *b = arg;
+	int rc = store_account_put(w, &b->vendor, 1);
+	if (rc == 0)
+		rc = store_apikey_put(w, &b->key, 1);
+	return rc;
+}
+
+/* Writes the token to <data-dir>/admin.key, mode 0600, atomically. */
+static int write_admin_key(const char *dir, const char *token)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int fd, ok;
+	snprintf(path, sizeof(path), "%s/admin.key", dir);
+	snprintf(tmp, sizeof(tmp), "%s/admin.key.tmp", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, token, strlen(token)) == (ssize_t)strlen(token) && write(fd, "\n", 1) == 1 &&
+	     fsync(fd) == 0;
+	if (close(fd) != 0 || !ok)
+		return -1;
+	return rename(tmp, path);
+}
+
+/* On an empty store: the vendor account and its first key, in admin.key. */
+static int bootstrap_vendor(billingd_state *s)
+{
+	store_txn *txn;
+	store_account *existing = NULL;
+	bootstrap b = {STORE_ACCOUNT_INIT, STORE_APIKEY_INIT};
+	char key_id[17], token[AUTH_TOKEN_MAX];
+	unsigned char hash[32];
+	int rc;
+
+	if (store_read_begin(s->store, &txn) != 0)
+		return -1;
+	rc = store_account_get(txn, VENDOR_ID, &existing);
+	store_record_free(existing);
+	store_read_end(txn);
+	if (rc == 0)
+		return 0;
+	b.vendor.account_id = VENDOR_ID;
+	b.vendor.role = SMARTPLUS__BILLING__V1__ROLE__ROLE_VENDOR;
+	b.vendor.parent_id = "";
+	b.vendor.display_name = "Vendor";
+	b.vendor.create_time = clock_now_us();
+	if (auth_mint_key(VENDOR_ID, SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT, &b.key,
+			  key_id, hash, token) != 0) {
+		log_error("cannot generate the admin key: no randomness");
+		return -1;
+	}
+	b.key.display_name = "admin.key";
+	/* The file first: a crash before the commit just repeats this. */
+	if (write_admin_key(s->cfg.data_dir, token) != 0) {
+		log_error("cannot write %s/admin.key: %s", s->cfg.data_dir, strerror(errno));
+		return -1;
+	}
+	rc = store_write_sync(s->store, apply_bootstrap, &b);
+	if (rc != 0) {
+		log_error("cannot create the vendor account: %s", store_strerror(rc));
+		return -1;
+	}
+	log_info("empty store: created account 'vendor' and wrote its key to %s/admin.key (mode 0600)",
+		 s->cfg.data_dir);
+	return 0;
+}
 
 int server_open(billingd_state *s)
 {
+	store_options o = STORE_OPTIONS_INIT;
+	char err[256] = "";
+	int rc;
+
 	if (mkdir(s->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
 		log_error("cannot create data directory %s: %s", s->cfg.data_dir, strerror(errno));
 		return -1;
 	}
+	o.path = s->cfg.data_dir;
+	o.map_size = s->cfg.map_size;
+	o.log = store_log;
+	rc = store_open(&o, &s->store, err, sizeof(err));
+	if (rc != 0) {
+		log_error("cannot open the store in %s: %s", s->cfg.data_dir, err[0] ? err : store_strerror(rc));
+		return -1;
+	}
+	if (s->cfg.test_clock)
+		clock_use_test(clock_now_us());
+	if (bootstrap_vendor(s) != 0) {
+		store_close(s->store);
+		s->store = NULL;
+		return -1;
+	}
+	rpc_set_authenticator(auth_authenticate);
 	return 0;
 }
 
 void server_close(billingd_state *s)
 {
+	store_close(s->store);
+	s->store = NULL;
 }

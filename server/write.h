@@ -1,0 +1,49 @@
+#ifndef SPB_WRITE_H
+#define SPB_WRITE_H
+
+/*
+ * write.h: how a handler performs a mutation and answers once it is durable.
+ *
+ * A handler allocates a struct that starts with `rpc_write` (its own state
+ * after it), fills `apply` and `reply`, and calls write_submit(). On the
+ * writer thread, apply() runs inside its own nested transaction; it returns
+ * 0 to keep its writes, or fails with write_fail() (a gRPC status, a reason,
+ * a message) or a negative STORE_* code, which roll back exactly its writes.
+ * After the batch is durable, reply() builds the response from the state
+ * (rc == 0 only); the call is then finished and the struct freed with
+ * free(). reply may be NULL for an empty response of the RPC's output type.
+ */
+
+#include <grpc/grpc.h>
+
+#include "rpc.h"
+#include "store.h"
+
+typedef struct rpc_write rpc_write;
+
+struct rpc_write {
+	store_mutation m;
+	rpc_call *call;
+	int (*apply)(store_txn *w, rpc_write *self);
+	void (*reply)(rpc_write *self);
+	void (*cleanup)(rpc_write *self); /* optional: frees handler state */
+	/* set by write_fail() */
+	grpc_status_code code;
+	const char *reason;
+	char message[256];
+};
+
+/* Allocates a zeroed write of `size` bytes (>= sizeof(rpc_write)). */
+void *write_new(rpc_call *call, size_t size);
+
+/* Queues the write; on a closing store the call fails UNAVAILABLE. */
+void write_submit(rpc_write *w);
+
+/* Records an error and returns the positive code apply() should return. */
+int write_fail(rpc_write *w, grpc_status_code code, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Translates a STORE_* code into a failed call (logging internal ones). */
+void write_fail_store(rpc_call *call, int rc);
+
+#endif
