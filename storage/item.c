@@ -1,0 +1,135 @@
+/*
+ * item.c - items table and its indexes:
+ *   (project, item)              list by project, count
+ *   (project, service type, seq) creation order: the N oldest of a type
+ *   (expires_at, item)           renewal scan, only when expires_at > 0
+ */
+#include "store_int.h"
+
+#define ITEM_SEQ_COUNTER "item_seq"
+
+static void project_prefix(store_key *k, const char *project_id)
+{
+	key_init(k, KC_ITEM_PROJECT);
+	key_str(k, project_id);
+}
+
+static void seq_prefix(store_key *k, const char *project_id, int32_t stype)
+{
+	key_init(k, KC_ITEM_SEQ);
+	key_str(k, project_id);
+	key_u32(k, (uint32_t)stype);
+}
+
+static int item_index(const ProtobufCMessage *m, store_key *keys)
+{
+	const store_item *it = (const store_item *)m;
+	int n = 0;
+
+	project_prefix(&keys[n], it->project_id);
+	key_str(&keys[n++], it->item_id);
+	if (it->create_seq > 0) {
+		seq_prefix(&keys[n], it->project_id, it->service_type);
+		key_u64(&keys[n++], it->create_seq);
+	}
+	if (it->expires_at > 0) {
+		key_init(&keys[n], KC_ITEM_EXPIRY);
+		key_u64(&keys[n], (uint64_t)it->expires_at);
+		key_str(&keys[n++], it->item_id);
+	}
+	return n;
+}
+
+static const store_table items = {
+	.db = DB_ITEMS,
+	.rec_class = KC_ITEM,
+	.desc = &smartplus__billing__store__v1__item_record__descriptor,
+	.index_keys = item_index,
+};
+
+int store_item_put(store_txn *w, store_item *rec, int create)
+{
+	store_item *old = NULL;
+	int rc;
+
+	if (!rec->project_id || !rec->project_id[0])
+		return STORE_INVALID;
+	rc = store_writable(w);
+	if (rc != 0 || rec->create_seq != 0)
+		goto done;
+	/* keep an existing item's place in the creation order */
+	rc = store_item_get(w, rec->item_id, &old);
+	if (rc == 0)
+		rec->create_seq = old->create_seq;
+	else if (rc == STORE_NOTFOUND)
+		rc = store_meta_next(w, ITEM_SEQ_COUNTER, &rec->create_seq);
+done:
+	store_record_free(old);
+	if (rc == 0)
+		rc = store_table_put(w, &items, rec->item_id, &rec->base,
+				     create);
+	return rc;
+}
+
+int store_item_get(store_txn *txn, const char *item_id, store_item **out)
+{
+	return store_table_get(txn, &items, item_id, (ProtobufCMessage **)out);
+}
+
+int store_item_delete(store_txn *w, const char *item_id)
+{
+	return store_table_delete(w, &items, item_id);
+}
+
+int store_item_list_by_project(store_txn *txn, const char *project_id,
+			       int page_size, const char *page_token,
+			       store_list *out)
+{
+	store_key prefix;
+	store_scan s;
+
+	project_prefix(&prefix, project_id);
+	store_table_scan(&items, &prefix, &s);
+	return store_scan_page(txn, &s, page_size, page_token, out);
+}
+
+int store_item_count(store_txn *txn, const char *project_id, size_t *count)
+{
+	store_key prefix;
+
+	project_prefix(&prefix, project_id);
+	return store_scan_count(txn, DB_ITEMS, &prefix, count);
+}
+
+int store_item_oldest(store_txn *txn, const char *project_id,
+		      int32_t service_type, size_t n, store_list *out)
+{
+	store_key prefix;
+	store_scan s;
+
+	seq_prefix(&prefix, project_id, service_type);
+	store_table_scan(&items, &prefix, &s);
+	return store_scan_n(txn, &s, n, out);
+}
+
+/* End of the expiry range: expires_at >= t. */
+static int expiry_stop(const MDB_val *key, void *arg)
+{
+	const int64_t *t = arg;
+
+	return key->mv_size < 9 ||
+	       get_be64((const uint8_t *)key->mv_data + 1) >= (uint64_t)*t;
+}
+
+int store_item_expiring_before(store_txn *txn, int64_t t, int page_size,
+			       const char *page_token, store_list *out)
+{
+	store_key prefix;
+	store_scan s;
+
+	key_init(&prefix, KC_ITEM_EXPIRY);
+	store_table_scan(&items, &prefix, &s);
+	s.stop = expiry_stop;
+	s.stop_arg = &t;
+	return store_scan_page(txn, &s, page_size, page_token, out);
+}
