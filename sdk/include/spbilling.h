@@ -25,6 +25,10 @@
  *    macro (or *_options_init()) and then set the fields you need.
  *  - Every *_free() function accepts NULL.
  *
+ * Language: this header is C99; the generated protobuf-c messages it
+ * includes use anonymous unions for oneofs, so a program needs C11 (or
+ * C99 with GNU extensions, the default of gcc and clang).
+ *
  * Threads: one spb_client may be used by any number of threads at once.
  * Each call blocks the calling thread until it completes or its deadline
  * passes. spb_client_free() must not run while a call on that client is

@@ -56,26 +56,32 @@ static int header_value_ok(const char *value, size_t max_len)
 	return len > 0 && len <= max_len;
 }
 
+/* The *_options_init() functions: copy defaults (of `size` bytes) into
+ * opts when version is the one this library knows. */
+static int options_init(void *opts, const void *defaults, size_t size,
+	unsigned int version, unsigned int known, const char *what)
+{
+	if (!opts || version != known)
+		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+			"%s: unsupported version %u", what, version);
+	memcpy(opts, defaults, size);
+	return 0;
+}
+
 int spb_client_options_init(spb_client_options *opts, unsigned int version)
 {
-	spb_client_options defaults = SPB_CLIENT_OPTIONS_INIT;
+	static const spb_client_options defaults = SPB_CLIENT_OPTIONS_INIT;
 
-	if (!opts || version != SPB_CLIENT_OPTIONS_VERSION)
-		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"spb_client_options_init: unsupported version %u", version);
-	*opts = defaults;
-	return 0;
+	return options_init(opts, &defaults, sizeof(defaults), version,
+		SPB_CLIENT_OPTIONS_VERSION, "spb_client_options");
 }
 
 int spb_call_options_init(spb_call_options *opts, unsigned int version)
 {
-	spb_call_options defaults = SPB_CALL_OPTIONS_INIT;
+	static const spb_call_options defaults = SPB_CALL_OPTIONS_INIT;
 
-	if (!opts || version != SPB_CALL_OPTIONS_VERSION)
-		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"spb_call_options_init: unsupported version %u", version);
-	*opts = defaults;
-	return 0;
+	return options_init(opts, &defaults, sizeof(defaults), version,
+		SPB_CALL_OPTIONS_VERSION, "spb_call_options");
 }
 
 static int check_client_options(const char *target, const spb_client_options *opts)
