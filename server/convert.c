@@ -139,7 +139,7 @@ Smartplus__Billing__V1__Item *conv_item(arena *a, const store_item *r, int64_t n
 	m->status = conv_item_status(r, now);
 	m->expires_at = conv_ts(a, r->expires_at);
 	m->n_premium_features = r->n_premium_features;
-	m->premium_features = (int *)r->premium_features;
+	m->premium_features = (Smartplus__Billing__V1__PremiumFeature *)r->premium_features;
 	m->renew_mode = r->renew_mode ? r->renew_mode : SMARTPLUS__BILLING__V1__RENEW_MODE__RENEW_MODE_MANUAL;
 	m->create_time = conv_ts(a, r->create_time);
 	m->free = is_free;

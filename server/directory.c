@@ -196,7 +196,7 @@ void rpc_DirectoryService_ListAccounts(struct rpc_call *call,
 	r.accounts = arena_alloc(a, (list.n + 1) * sizeof(*r.accounts));
 	for (size_t i = 0; i < list.n; i++) {
 		const store_account *acct = list.items[i];
-		if (!req->role || acct->role == req->role)
+		if (!req->role || acct->role == (int32_t)req->role)
 			r.accounts[r.n_accounts++] = conv_account(a, acct);
 	}
 	r.next_page_token = list.next_page_token ? list.next_page_token : "";

@@ -16,7 +16,7 @@ packages=(
   libcunit1-dev                             # unit tests
   nghttp2-client                            # h2load, for the benchmark
   valgrind clang libclang-rt-14-dev         # leak checks, sanitizers, libFuzzer
-  procps psmisc curl ca-certificates        # scripts: pkill/ps, local HTTP checks
+  procps psmisc curl ca-certificates jq     # scripts: pkill/ps, HTTP checks, JSON
   nodejs npm                                # buf (lint, buf curl) from npm
 )
 

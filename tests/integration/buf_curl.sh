@@ -28,7 +28,7 @@ check "GetCatalog without a key is unauthenticated" grep -q unauthenticated <<<"
 check "admin.key written" test -n "$admin_key"
 cat_json=$(bc -H "authorization: Bearer $admin_key" \
   "$url/smartplus.billing.v1.BillingService/GetCatalog" -d '{"projectType":"PROJECT_TYPE_COMMERCIAL"}')
-services=$(grep -o '"serviceType": *"[A-Z_]*"' <<<"$cat_json" | sed 's/.*"\([A-Z_]*\)"/\1/' | sort | tr '\n' ' ')
+services=$(jq -r '.projectTypes[0].services[].serviceType' <<<"$cat_json" | sort | tr '\n' ' ')
 check "commercial catalog has exactly DOOR PERSONNEL_APP ADMIN_APP PREMIUM_FEATURES SENSOR_ALERT (got: $services)" \
   test "$services" = "SERVICE_TYPE_ADMIN_APP SERVICE_TYPE_DOOR SERVICE_TYPE_PERSONNEL_APP SERVICE_TYPE_PREMIUM_FEATURES SERVICE_TYPE_SENSOR_ALERT "
 check "commercial catalog lists TIME_ATTENDANCE and the credit model" \
