@@ -18,6 +18,8 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_META] = "meta",	    [DB_ACCOUNTS] = "accounts",
 	[DB_PROJECTS] = "projects", [DB_ITEMS] = "items",
 	[DB_PRICES] = "prices",	    [DB_APIKEYS] = "apikeys",
+	[DB_ORDERS] = "orders",	    [DB_LEDGER] = "ledger",
+	[DB_POLICIES] = "policies", [DB_IDEMPOTENCY] = "idempotency",
 };
 
 /* The one place LMDB (and errno) codes become STORE_* codes. */

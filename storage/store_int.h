@@ -18,6 +18,10 @@ enum store_db {
 	DB_ITEMS,
 	DB_PRICES,
 	DB_APIKEYS,
+	DB_ORDERS,      /* orders, quotes, coupons (order engine) */
+	DB_LEDGER,      /* credit transfers, balances (ledger) */
+	DB_POLICIES,    /* installer payment policies */
+	DB_IDEMPOTENCY, /* R17 idempotency records */
 	DB_COUNT
 };
 
