@@ -11,7 +11,7 @@ if [ $# -ne 2 ]; then
 	echo "usage: $0 <build-dir> <billingd-binary>" >&2
 	exit 2
 fi
-build=$1
+build=$(cd "$1" && pwd)
 billingd=$2
 src=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -39,7 +39,7 @@ libdir=$(pkg-config --variable=libdir spbilling)
 # shellcheck disable=SC2046 # pkg-config output is meant to be split
 cc -o "$tmp/catalog" "$src/sdk/examples/catalog.c" \
 	$(pkg-config --cflags --libs spbilling) -Wl,-rpath,"$libdir"
-if ldd "$tmp/catalog" | grep -q "$build"; then
+if ldd "$tmp/catalog" | grep -qF "$build/"; then
 	echo "FAIL: the example links against the build tree, not the install" >&2
 	exit 1
 fi
