@@ -2,6 +2,14 @@
 #include <spbilling.h>
 #include <stdio.h>
 
+/* The name of an enum value, e.g. "SERVICE_TYPE_DOOR". */
+static const char *name(const ProtobufCEnumDescriptor *desc, int value)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(desc, value);
+
+	return v ? v->name : "?";
+}
+
 int main(int argc, char **argv)
 {
 	spb_client_options opts = SPB_CLIENT_OPTIONS_INIT;
@@ -28,12 +36,11 @@ int main(int argc, char **argv)
 		for (i = 0; i < resp->n_project_types; i++) {
 			const Smartplus__Billing__V1__ProjectTypeCatalog *c = resp->project_types[i];
 
-			printf("%s\n", protobuf_c_enum_descriptor_get_value(
-				&smartplus__billing__v1__project_type__descriptor, c->project_type)->name);
+			printf("%s\n", name(&smartplus__billing__v1__project_type__descriptor,
+						c->project_type));
 			for (j = 0; j < c->n_services; j++)
-				printf("  %s\n", protobuf_c_enum_descriptor_get_value(
-					&smartplus__billing__v1__service_type__descriptor,
-					c->services[j]->service_type)->name);
+				printf("  %s\n", name(&smartplus__billing__v1__service_type__descriptor,
+							  c->services[j]->service_type));
 		}
 		spb_message_free(resp);
 	}
