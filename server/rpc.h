@@ -90,6 +90,18 @@ typedef struct rpc_caller {
 	int scope; /* ApiKeyScope enum value of the key */
 } rpc_caller;
 
+/* R17 state of a mutating call made with an idempotency-key (idem.c). */
+typedef struct rpc_idem {
+	int active;                  /* a key was given; this call owns it in flight */
+	char id[400];                /* "<key account>/<acting account>/<key>" */
+	unsigned char hash[32];      /* SHA-256 of path + request bytes */
+	int capture;                 /* rpc_reply() packs into `captured`, sends nothing */
+	uint8_t *captured;
+	size_t captured_len;
+} rpc_idem;
+
+rpc_idem *rpc_call_idem(rpc_call *call);
+
 /* ---- used by handlers ---- */
 
 /* Sends `resp` (packed now; the caller keeps ownership) with status OK and

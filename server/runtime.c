@@ -24,6 +24,7 @@
 #include <grpc/support/time.h>
 
 #include "google/rpc/error_details.pb-c.h"
+#include "idem.h"
 #include "google/rpc/status.pb-c.h"
 #include "log.h"
 
@@ -60,6 +61,7 @@ struct rpc_call {
 	int finished;
 	struct timespec start;
 	rpc_caller caller;
+	rpc_idem idem;
 };
 
 static struct {
@@ -142,6 +144,11 @@ void rpc_set_authenticator(rpc_auth_fn fn)
 const rpc_method *rpc_call_method(const rpc_call *c)
 {
 	return c->method;
+}
+
+rpc_idem *rpc_call_idem(rpc_call *c)
+{
+	return &c->idem;
 }
 
 const rpc_caller *rpc_call_caller(const rpc_call *c)
@@ -241,6 +248,8 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 			grpc_byte_buffer_destroy(reply);
 		return;
 	}
+	if (c->idem.active)
+		idem_release(&c->idem);
 	c->status = code;
 	c->reply = reply;
 	c->status_msg = grpc_slice_from_copied_string(message ? message : "");
@@ -272,6 +281,13 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 
 void rpc_reply(rpc_call *c, const ProtobufCMessage *resp)
 {
+	if (c->idem.capture) { /* recording the response for replay (write.c) */
+		free(c->idem.captured);
+		c->idem.captured_len = protobuf_c_message_get_packed_size(resp);
+		c->idem.captured = malloc(c->idem.captured_len ? c->idem.captured_len : 1);
+		protobuf_c_message_pack(resp, c->idem.captured);
+		return;
+	}
 	finish(c, GRPC_STATUS_OK, NULL, NULL, pack_bb(resp));
 }
 
@@ -304,6 +320,7 @@ static void free_call(rpc_call *c)
 {
 	if (c->request)
 		protobuf_c_message_free_unpacked(c->request, NULL);
+	free(c->idem.captured);
 	if (c->payload)
 		grpc_byte_buffer_destroy(c->payload);
 	if (c->reply)
@@ -390,12 +407,19 @@ static void dispatch(rpc_call *c)
 	}
 	c->request = protobuf_c_message_unpack(m->input, NULL, GRPC_SLICE_LENGTH(body),
 					       GRPC_SLICE_START_PTR(body));
-	grpc_slice_unref(body);
 	if (!c->request) {
+		grpc_slice_unref(body);
 		rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, "request does not decode as %s",
 			 m->input->name);
 		return;
 	}
+	/* R17: replay, refuse or claim the key before the handler runs. */
+	if (m->mutates && idem_begin(c, &c->md, &c->caller, m->path, GRPC_SLICE_START_PTR(body),
+				     GRPC_SLICE_LENGTH(body), &c->idem)) {
+		grpc_slice_unref(body);
+		return;
+	}
+	grpc_slice_unref(body);
 	m->handler(c, c->request);
 }
 

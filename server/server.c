@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "idem.h"
 #include "log.h"
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
@@ -123,11 +124,13 @@ int server_open(billingd_state *s)
 		return -1;
 	}
 	rpc_set_authenticator(auth_authenticate);
+	idem_janitor_start();
 	return 0;
 }
 
 void server_close(billingd_state *s)
 {
+	idem_janitor_stop();
 	store_close(s->store);
 	s->store = NULL;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "billingd.h"
+#include "idem.h"
 #include "log.h"
 
 void *write_new(rpc_call *call, size_t size)
@@ -46,24 +47,51 @@ void write_fail_store(rpc_call *call, int rc)
 	}
 }
 
+/* Sends (or, while recording for R17, captures) the success response. */
+static void send_reply(rpc_write *w)
+{
+	if (w->reply) {
+		w->reply(w);
+	} else {
+		const ProtobufCMessageDescriptor *d = rpc_call_method(w->call)->output;
+		ProtobufCMessage *empty = malloc(d->sizeof_message);
+		protobuf_c_message_init(d, empty);
+		rpc_reply(w->call, empty);
+		free(empty);
+	}
+}
+
 static int apply_thunk(store_txn *txn, void *arg)
 {
 	rpc_write *w = arg;
-	return w->apply(txn, w);
+	rpc_idem *st = rpc_call_idem(w->call);
+	int rc = w->apply(txn, w);
+	if (rc != 0 || !st->active)
+		return rc;
+	/* The response is recorded in the same transaction as the effect. */
+	st->capture = 1;
+	send_reply(w);
+	st->capture = 0;
+	return idem_record(txn, st, rpc_call_method(w->call)->path, GRPC_STATUS_OK, NULL, NULL);
+}
+
+/* A refusal from apply (its writes undone) is recorded for replay too. */
+static int failed_thunk(store_txn *txn, void *arg, int rc)
+{
+	rpc_write *w = arg;
+	return idem_record(txn, rpc_call_idem(w->call), rpc_call_method(w->call)->path, w->code,
+			   w->message, w->reason);
 }
 
 static void done_thunk(void *arg, int rc)
 {
 	rpc_write *w = arg;
+	rpc_idem *st = rpc_call_idem(w->call);
 	if (rc == 0) {
-		if (w->reply) {
-			w->reply(w);
-		} else {
-			ProtobufCMessage *empty = malloc(rpc_call_method(w->call)->output->sizeof_message);
-			protobuf_c_message_init(rpc_call_method(w->call)->output, empty);
-			rpc_reply(w->call, empty);
-			free(empty);
-		}
+		if (st->active && st->captured)
+			rpc_finish_raw(w->call, GRPC_STATUS_OK, NULL, NULL, st->captured, st->captured_len);
+		else
+			send_reply(w);
 	} else if (rc > 0) {
 		rpc_fail(w->call, w->code, w->reason, "%s", w->message);
 	} else {
@@ -79,6 +107,8 @@ void write_submit(rpc_write *w)
 	w->m.apply = apply_thunk;
 	w->m.done = done_thunk;
 	w->m.arg = w;
+	if (rpc_call_idem(w->call)->active)
+		w->m.failed = failed_thunk;
 	if (store_submit(billingd.store, &w->m) != 0) {
 		rpc_fail(w->call, GRPC_STATUS_UNAVAILABLE, NULL, "the server is shutting down");
 		if (w->cleanup)

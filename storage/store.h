@@ -151,6 +151,11 @@ typedef struct store_mutation {
 	int (*apply)(store_txn *wtxn, void *arg);
 	void (*done)(void *arg, int rc);
 	void *arg;
+	/* Optional: after apply returned a positive code and its writes were
+	 * rolled back, failed(wtxn, arg, rc) runs in a fresh nested txn of the
+	 * same batch; its writes are kept when it returns 0. Used to record a
+	 * refusal durably with the batch (idempotent replay). */
+	int (*failed)(store_txn *wtxn, void *arg, int rc);
 	/* writer-private */
 	struct store_mutation *next;
 	int rc;

@@ -41,6 +41,19 @@ static int attempt(store_env *env, store_mutation *batch, store_mutation *only)
 			else
 				mdb_txn_abort(w.txn);
 		}
+		if (m->rc > 0 && m->failed &&
+		    mdb_txn_begin(env->mdb, txn, 0, &w.txn) == MDB_SUCCESS) {
+			/* Record the refusal (e.g. for idempotent replay) in
+			 * a fresh nested txn; the failed writes stay undone. */
+			int frc = m->failed(&w, m->arg, m->rc);
+			if (frc == 0)
+				frc = store_err(mdb_txn_commit(w.txn));
+			else
+				mdb_txn_abort(w.txn);
+			if (frc == STORE_FULL) {
+				m->rc = STORE_FULL;
+			}
+		}
 		if (m->rc == STORE_FULL) {
 			/* LMDB may leave the parent unusable after MAP_FULL
 			 * in a child: fail this one, redo the others. */

@@ -1,0 +1,223 @@
+/* idem.c: R17 in the dispatcher. See idem.h. */
+#include "idem.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "billingd.h"
+#include "clock.h"
+#include "idempotency.h"
+#include "log.h"
+
+/* ---- keys in flight: a small chained hash set under one mutex ---- */
+
+#define BUCKETS 1024
+
+typedef struct flight {
+	struct flight *next;
+	char id[400];
+} flight;
+
+static struct {
+	pthread_mutex_t lock;
+	flight *b[BUCKETS];
+} inflight = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static unsigned hash_str(const char *s)
+{
+	unsigned h = 2166136261u; /* FNV-1a: bucket choice only */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % BUCKETS;
+}
+
+/* 1 if claimed, 0 if already in flight. */
+static int claim(const char *id)
+{
+	unsigned h = hash_str(id);
+	flight *f;
+	pthread_mutex_lock(&inflight.lock);
+	for (f = inflight.b[h]; f; f = f->next)
+		if (strcmp(f->id, id) == 0) {
+			pthread_mutex_unlock(&inflight.lock);
+			return 0;
+		}
+	f = malloc(sizeof(*f));
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	f->next = inflight.b[h];
+	inflight.b[h] = f;
+	pthread_mutex_unlock(&inflight.lock);
+	return 1;
+}
+
+void idem_release(rpc_idem *st)
+{
+	unsigned h = hash_str(st->id);
+	flight **p;
+	pthread_mutex_lock(&inflight.lock);
+	for (p = &inflight.b[h]; *p; p = &(*p)->next)
+		if (strcmp((*p)->id, st->id) == 0) {
+			flight *f = *p;
+			*p = f->next;
+			free(f);
+			break;
+		}
+	pthread_mutex_unlock(&inflight.lock);
+	st->active = 0;
+}
+
+static int valid_key(const char *k, size_t n)
+{
+	if (n < 1 || n > 255)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+int idem_begin(rpc_call *call, const grpc_metadata_array *md, const rpc_caller *caller,
+	       const char *path, const uint8_t *req, size_t len, rpc_idem *st)
+{
+	char key[256];
+	EVP_MD_CTX *sha;
+	store_txn *txn;
+	store_idem *rec = NULL;
+	int n = rpc_call_metadata(call, "idempotency-key", key, sizeof(key)), rc;
+
+	(void)md;
+	if (n < 0) {
+		/* Absent is fine; present but over-long is not. */
+		for (size_t i = 0; i < md->count; i++)
+			if (grpc_slice_str_cmp(md->metadata[i].key, "idempotency-key") == 0) {
+				rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+					 "idempotency-key: 1..255 printable ASCII characters");
+				return 1;
+			}
+		return 0;
+	}
+	if (!valid_key(key, (size_t)n)) {
+		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+			 "idempotency-key: 1..255 printable ASCII characters");
+		return 1;
+	}
+	snprintf(st->id, sizeof(st->id), "%s/%s/%s", caller->key_account_id, caller->account_id, key);
+	sha = EVP_MD_CTX_new();
+	if (!sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(sha, path, strlen(path) + 1) != 1 || EVP_DigestUpdate(sha, req, len) != 1 ||
+	    EVP_DigestFinal_ex(sha, st->hash, NULL) != 1) {
+		EVP_MD_CTX_free(sha);
+		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		return 1;
+	}
+	EVP_MD_CTX_free(sha);
+
+	if (!claim(st->id)) {
+		rpc_fail(call, GRPC_STATUS_ABORTED, NULL,
+			 "a request with this idempotency-key is still running; retry later");
+		return 1;
+	}
+	st->active = 1;
+	rc = store_read_begin(billingd.store, &txn);
+	if (rc != 0) {
+		rpc_fail(call, GRPC_STATUS_UNAVAILABLE, NULL, "server busy");
+		return 1; /* finish() releases the claim */
+	}
+	rc = store_idem_get(txn, st->id, &rec);
+	if (rc == 0 && rec->create_time + IDEM_TTL_US > clock_now_us()) {
+		if (rec->request_sha256.len != 32 || memcmp(rec->request_sha256.data, st->hash, 32) != 0)
+			rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED",
+				 "idempotency-key was used before with a different request");
+		else
+			rpc_finish_raw(call, rec->status, rec->message, rec->reason, rec->response.data,
+				       rec->response.len);
+		store_record_free(rec);
+		store_read_end(txn);
+		return 1;
+	}
+	store_record_free(rec);
+	store_read_end(txn);
+	if (rc != 0 && rc != STORE_NOTFOUND) {
+		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		return 1;
+	}
+	return 0;
+}
+
+int idem_record(store_txn *w, const rpc_idem *st, const char *path, int status, const char *message,
+		const char *reason)
+{
+	store_idem rec = STORE_IDEM_INIT;
+	rec.id = (char *)st->id;
+	rec.method = (char *)path;
+	rec.request_sha256.data = (uint8_t *)st->hash;
+	rec.request_sha256.len = 32;
+	rec.status = status;
+	rec.message = (char *)(message ? message : "");
+	rec.reason = (char *)(reason ? reason : "");
+	if (status == 0 && st->captured) {
+		rec.response.data = st->captured;
+		rec.response.len = st->captured_len;
+	}
+	rec.create_time = clock_now_us();
+	return store_idem_put(w, &rec);
+}
+
+/* ---- janitor ---- */
+
+static struct {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int running, stop;
+} jan = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static int apply_prune(store_txn *w, void *arg)
+{
+	size_t *pruned = arg;
+	return store_idem_prune(w, clock_now_us() - IDEM_TTL_US, 1000, pruned);
+}
+
+static void *janitor_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&jan.lock);
+	while (!jan.stop) {
+		struct timespec until;
+		size_t pruned = 0;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 60;
+		pthread_cond_timedwait(&jan.cond, &jan.lock, &until);
+		if (jan.stop)
+			break;
+		pthread_mutex_unlock(&jan.lock);
+		if (store_write_sync(billingd.store, apply_prune, &pruned) == 0 && pruned)
+			log_info("idempotency: pruned %zu records older than 24 h", pruned);
+		pthread_mutex_lock(&jan.lock);
+	}
+	pthread_mutex_unlock(&jan.lock);
+	return NULL;
+}
+
+void idem_janitor_start(void)
+{
+	jan.stop = 0;
+	jan.running = pthread_create(&jan.thread, NULL, janitor_main, NULL) == 0;
+}
+
+void idem_janitor_stop(void)
+{
+	if (!jan.running)
+		return;
+	pthread_mutex_lock(&jan.lock);
+	jan.stop = 1;
+	pthread_cond_signal(&jan.cond);
+	pthread_mutex_unlock(&jan.lock);
+	pthread_join(jan.thread, NULL);
+	jan.running = 0;
+}
