@@ -126,6 +126,16 @@ int64_t rpc_call_deadline_us(const rpc_call *call);
  * returns its length, or -1 if absent or longer than cap - 1. */
 int rpc_call_metadata(const rpc_call *call, const char *key, char *buf, size_t cap);
 
+/*
+ * Runs one call through the real dispatcher and handler without the network
+ * (fuzzing, tools): `req` is decoded, authenticated with `md`, checked and
+ * handled exactly as a call from a client; waits for the answer. Returns the
+ * gRPC status, with the message in msg and, on OK, the packed response in
+ * *out (malloc'd; caller frees). The store and authenticator must be set up.
+ */
+grpc_status_code rpc_local_call(const char *path, const grpc_metadata_array *md, const uint8_t *req,
+				size_t len, uint8_t **out, size_t *out_len, char *msg, size_t msgcap);
+
 /* ---- server life ---- */
 
 typedef struct rpc_server_options {
