@@ -111,17 +111,22 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&env->wlock);
 
 		run_batch(env, batch);
-		/* durable now: complete; done() may free m */
-		for (n = 0, m = batch; m; m = next, n++) {
-			next = m->next;
-			m->done(m->arg, m->rc);
-		}
-
+		for (n = 0, m = batch; m; m = m->next)
+			n++;
+		/* counted before any done(), so a caller sees its own */
 		pthread_mutex_lock(&env->wlock);
 		env->stats.batches++;
 		env->stats.mutations += n;
 		if (n > env->stats.max_batch)
 			env->stats.max_batch = n;
+		pthread_mutex_unlock(&env->wlock);
+
+		/* durable now: complete; done() may free m */
+		for (m = batch; m; m = next) {
+			next = m->next;
+			m->done(m->arg, m->rc);
+		}
+		pthread_mutex_lock(&env->wlock);
 	}
 	pthread_mutex_unlock(&env->wlock);
 	return NULL;
