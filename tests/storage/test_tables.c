@@ -385,6 +385,20 @@ static void oldest(store_env *env, const char *project, int32_t stype,
 	store_read_end(r);
 }
 
+struct item_spec {
+	const char *id, *project;
+	int32_t stype;
+	int64_t expires_at;
+};
+
+/* Put items in order, one mutation each, until a NULL id. */
+static void put_items(store_env *env, const struct item_spec *it)
+{
+	for (; it->id; it++)
+		CU_ASSERT_EQUAL(tu_put_item(env, it->id, it->project,
+					    it->stype, it->expires_at), 0);
+}
+
 static size_t item_count(store_env *env, const char *project)
 {
 	store_txn *r = NULL;
@@ -408,12 +422,14 @@ static void test_items_oldest_by_creation_order(void)
 
 	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
 	/* ids deliberately not in creation order */
-	tu_put_item(s.env, "z-app", "c1", ADDITIONAL_APP, 0);
-	tu_put_item(s.env, "door-2", "c1", DOOR, 0);
-	tu_put_item(s.env, "a-app", "c1", ADDITIONAL_APP, 0);
-	tu_put_item(s.env, "door-1", "c1", DOOR, 0);
-	tu_put_item(s.env, "m-app", "c1", ADDITIONAL_APP, 0);
-	tu_put_item(s.env, "other", "c2", ADDITIONAL_APP, 0);
+	put_items(s.env, (const struct item_spec[]){
+		{ "z-app", "c1", ADDITIONAL_APP, 0 },
+		{ "door-2", "c1", DOOR, 0 },
+		{ "a-app", "c1", ADDITIONAL_APP, 0 },
+		{ "door-1", "c1", DOOR, 0 },
+		{ "m-app", "c1", ADDITIONAL_APP, 0 },
+		{ "other", "c2", ADDITIONAL_APP, 0 },
+		{ NULL } });
 	oldest(s.env, "c1", ADDITIONAL_APP, 2, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "z-app,a-app");
 	oldest(s.env, "c1", DOOR, 1, buf, sizeof(buf));
@@ -466,13 +482,15 @@ static void test_items_expiry_index_follows_updates(void)
 	tu_store s;
 
 	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
-	tu_put_item(s.env, "never", "p", 1, 0);
-	tu_put_item(s.env, "late", "p", 1, 400);
-	tu_put_item(s.env, "b300", "p", 1, 300);
-	tu_put_item(s.env, "a300", "q", 1, 300);
-	tu_put_item(s.env, "soon", "p", 1, 100);
-	tu_put_item(s.env, "mid", "q", 1, 200);
-	tu_put_item(s.env, "big", "q", 1, (int64_t)1 << 40);
+	put_items(s.env, (const struct item_spec[]){
+		{ "never", "p", 1, 0 },
+		{ "late", "p", 1, 400 },
+		{ "b300", "p", 1, 300 },
+		{ "a300", "q", 1, 300 },
+		{ "soon", "p", 1, 100 },
+		{ "mid", "q", 1, 200 },
+		{ "big", "q", 1, (int64_t)1 << 40 },
+		{ NULL } });
 	expiring(s.env, 350, 100, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "soon,mid,a300,b300");
 	expiring(s.env, 350, 1, buf, sizeof(buf));
