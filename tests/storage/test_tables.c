@@ -399,6 +399,21 @@ static void put_items(store_env *env, const struct item_spec *it)
 					    it->stype, it->expires_at), 0);
 }
 
+static uint64_t item_seq(store_env *env, const char *id)
+{
+	store_txn *r = NULL;
+	store_item *it = NULL;
+	uint64_t seq = 0;
+
+	CU_ASSERT_EQUAL(store_read_begin(env, &r), 0);
+	CU_ASSERT_EQUAL(store_item_get(r, id, &it), 0);
+	if (it)
+		seq = it->create_seq;
+	store_record_free(it);
+	store_read_end(r);
+	return seq;
+}
+
 static size_t item_count(store_env *env, const char *project)
 {
 	store_txn *r = NULL;
@@ -432,6 +447,7 @@ static void test_items_oldest_by_creation_order(void)
 		{ NULL } });
 	oldest(s.env, "c1", ADDITIONAL_APP, 2, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "z-app,a-app");
+	CU_ASSERT_EQUAL(item_seq(s.env, "a-app"), 3);
 	oldest(s.env, "c1", DOOR, 1, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "door-2");
 	oldest(s.env, "c1", ADDITIONAL_APP, 10, buf, sizeof(buf));

@@ -124,22 +124,13 @@ static int apply_item(store_txn *w, void *arg)
 {
 	struct put_args *a = arg;
 	store_item rec = STORE_ITEM_INIT;
-	store_item *old = NULL;
-	int rc;
 
-	/* keep what an earlier put stored (create_seq, features) */
-	rc = store_item_get(w, a->id, &old);
-	if (rc != 0 && rc != STORE_NOTFOUND)
-		return rc;
 	rec.item_id = (char *)a->id;
 	rec.project_id = (char *)a->parent;
 	rec.service_type = a->type;
 	rec.status = STORE_ITEM_ACTIVE;
 	rec.expires_at = a->expires_at;
-	rec.create_seq = old ? old->create_seq : 0;
-	rc = store_item_put(w, &rec, 0);
-	store_record_free(old);
-	return rc;
+	return store_item_put(w, &rec, 0);
 }
 
 int tu_put_account(store_env *env, const char *id, const char *parent)
