@@ -12,6 +12,8 @@
 
 #include "store_int.h"
 
+#define BATCH_MAX 4096
+
 /* attempt() result: some mutation hit STORE_FULL; the txn was aborted. */
 #define RETRY 1
 
@@ -93,6 +95,25 @@ static void run_batch(store_env *env, store_mutation *batch)
 	}
 }
 
+/*
+ * Detach up to BATCH_MAX queued mutations (everything, normally). The cap
+ * bounds one transaction's dirty pages (MDB_TXN_FULL) and the latency of
+ * its first mutation. Called with wlock held.
+ */
+static store_mutation *take_batch(store_env *env)
+{
+	store_mutation *batch = env->head, *m = batch;
+	size_t n;
+
+	for (n = 1; n < BATCH_MAX && m->next; n++)
+		m = m->next;
+	env->head = m->next;
+	m->next = NULL;
+	if (!env->head)
+		env->tail = &env->head;
+	return batch;
+}
+
 static void *writer_main(void *arg)
 {
 	store_env *env = arg;
@@ -105,9 +126,7 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&env->wcond, &env->wlock);
 		if (!env->head)
 			break; /* stopping and drained */
-		batch = env->head;
-		env->head = NULL;
-		env->tail = &env->head;
+		batch = take_batch(env);
 		pthread_mutex_unlock(&env->wlock);
 
 		run_batch(env, batch);

@@ -190,6 +190,30 @@ static void test_duplicate_create_fails_in_batch(void)
 	tu_close(&s);
 }
 
+static void test_batches_are_capped(void)
+{
+	struct acc_mut *muts = calloc(5000, sizeof(*muts));
+	store_writer_counts st;
+	struct gate g;
+	tu_store s;
+	int i, bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	gate_shut(s.env, &g);
+	for (i = 0; i < 5000; i++)
+		acc_submit(s.env, &muts[i], i);
+	gate_open(&g);
+	barrier(s.env);
+	for (i = 0; i < 5000; i++)
+		bad += muts[i].done != 1 || muts[i].rc != 0;
+	CU_ASSERT_EQUAL(bad, 0);
+	store_writer_stats(s.env, &st);
+	CU_ASSERT_EQUAL(st.max_batch, 4096);
+	CU_ASSERT_EQUAL(st.mutations, 5002);
+	free(muts);
+	tu_close(&s);
+}
+
 #define THREADS 8
 #define PER_THREAD 500
 
@@ -320,6 +344,7 @@ int main(void)
 	CU_TestInfo tests[] = {
 		{ "failing mutation rolls back alone", test_failing_mutation_rolls_back_alone },
 		{ "duplicate create fails in batch", test_duplicate_create_fails_in_batch },
+		{ "batches are capped", test_batches_are_capped },
 		{ "group commit batches and is durable", test_group_commit_batches_and_is_durable },
 		{ "map full fails only the big mutation", test_map_full_fails_only_the_big_mutation },
 		{ "filling the map leaves nothing half written", test_filling_the_map_leaves_nothing_half_written },
