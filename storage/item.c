@@ -47,27 +47,28 @@ static const store_table items = {
 	.index_keys = item_index,
 };
 
-int store_item_put(store_txn *w, store_item *rec, int create)
+int store_item_put(store_txn *w, const store_item *rec, int create)
 {
-	store_item *old = NULL;
+	store_item *old = NULL, copy;
 	int rc;
 
 	if (!rec->project_id || !rec->project_id[0])
 		return STORE_INVALID;
+	/* The store owns create_seq: an update keeps the item's place in the
+	 * creation order, an insert takes the next number. Never taken from
+	 * rec, so a re-applied mutation cannot reuse a rolled-back number. */
+	copy = *rec;
 	rc = store_writable(w);
-	if (rc != 0 || rec->create_seq != 0)
-		goto done;
-	/* keep an existing item's place in the creation order */
-	rc = store_item_get(w, rec->item_id, &old);
 	if (rc == 0)
-		rec->create_seq = old->create_seq;
+		rc = store_item_get(w, rec->item_id, &old);
+	if (rc == 0)
+		copy.create_seq = old->create_seq;
 	else if (rc == STORE_NOTFOUND)
-		rc = store_meta_next(w, ITEM_SEQ_COUNTER, &rec->create_seq);
-done:
-	store_record_free(old);
+		rc = store_meta_next(w, ITEM_SEQ_COUNTER, &copy.create_seq);
 	if (rc == 0)
-		rc = store_table_put(w, &items, rec->item_id, &rec->base,
+		rc = store_table_put(w, &items, rec->item_id, &copy.base,
 				     create);
+	store_record_free(old);
 	return rc;
 }
 

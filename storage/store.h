@@ -77,7 +77,8 @@ typedef struct store_txn store_txn;
  */
 
 typedef struct store_options {
-	const char *path;     /* directory; created (0700) if missing */
+	const char *path;     /* directory; created (0700) if missing; its
+			       * parent must exist */
 	size_t map_size;      /* bytes; 0 = 32 GiB */
 	unsigned max_readers; /* 0 = 256 */
 	/* Optional log sink for one-line operational messages (stale readers
@@ -140,7 +141,9 @@ void store_read_end(store_txn *txn);
  * positive code) to roll back exactly its writes. apply may be run more
  * than once (after a map-full in its batch, the innocent mutations are
  * re-applied in a fresh transaction), so it must have no effect outside
- * wtxn. It must not block on anything slow (no network).
+ * wtxn (nor change its inputs). It must not block on anything slow (no
+ * network) and must never wait for another mutation (store_write_sync from
+ * apply or done deadlocks; store_submit from done is fine).
  *
  * done(arg, rc) runs on the writer thread after the batch commit has
  * returned (durable, fsynced), with rc = apply's code, or the commit's
@@ -252,12 +255,13 @@ int store_project_list_by_installer(store_txn *txn, const char *installer_id,
 
 /*
  * Insert or replace an item; keeps the project, creation-order and expiry
- * indexes in step. On insert with rec->create_seq == 0 a sequence number is
- * taken from the meta counter "item_seq" and written back into rec.
+ * indexes in step. create_seq belongs to the store and rec->create_seq is
+ * ignored: an insert takes the next value of the meta counter "item_seq",
+ * an update keeps the stored one (read it back with store_item_get()).
  * create != 0: STORE_EXISTS if the id is taken. Changing an item's project
  * or service type is allowed and moves its index entries.
  */
-int store_item_put(store_txn *w, store_item *rec, int create);
+int store_item_put(store_txn *w, const store_item *rec, int create);
 int store_item_get(store_txn *txn, const char *item_id, store_item **out);
 /* Delete an item and its index entries; STORE_NOTFOUND if absent. */
 int store_item_delete(store_txn *w, const char *item_id);

@@ -12,6 +12,8 @@
 
 #include "store_int.h"
 
+#define BATCH_MAX 4096
+
 /* attempt() result: some mutation hit STORE_FULL; the txn was aborted. */
 #define RETRY 1
 
@@ -106,6 +108,25 @@ static void run_batch(store_env *env, store_mutation *batch)
 	}
 }
 
+/*
+ * Detach up to BATCH_MAX queued mutations (everything, normally). The cap
+ * bounds one transaction's dirty pages (MDB_TXN_FULL) and the latency of
+ * its first mutation. Called with wlock held.
+ */
+static store_mutation *take_batch(store_env *env)
+{
+	store_mutation *batch = env->head, *m = batch;
+	size_t n;
+
+	for (n = 1; n < BATCH_MAX && m->next; n++)
+		m = m->next;
+	env->head = m->next;
+	m->next = NULL;
+	if (!env->head)
+		env->tail = &env->head;
+	return batch;
+}
+
 static void *writer_main(void *arg)
 {
 	store_env *env = arg;
@@ -118,23 +139,26 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&env->wcond, &env->wlock);
 		if (!env->head)
 			break; /* stopping and drained */
-		batch = env->head;
-		env->head = NULL;
-		env->tail = &env->head;
+		batch = take_batch(env);
 		pthread_mutex_unlock(&env->wlock);
 
 		run_batch(env, batch);
-		/* durable now: complete; done() may free m */
-		for (n = 0, m = batch; m; m = next, n++) {
-			next = m->next;
-			m->done(m->arg, m->rc);
-		}
-
+		for (n = 0, m = batch; m; m = m->next)
+			n++;
+		/* counted before any done(), so a caller sees its own */
 		pthread_mutex_lock(&env->wlock);
 		env->stats.batches++;
 		env->stats.mutations += n;
 		if (n > env->stats.max_batch)
 			env->stats.max_batch = n;
+		pthread_mutex_unlock(&env->wlock);
+
+		/* durable now: complete; done() may free m */
+		for (m = batch; m; m = next) {
+			next = m->next;
+			m->done(m->arg, m->rc);
+		}
+		pthread_mutex_lock(&env->wlock);
 	}
 	pthread_mutex_unlock(&env->wlock);
 	return NULL;
