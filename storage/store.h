@@ -292,6 +292,9 @@ int store_price_list(store_txn *txn, int32_t project_type, int page_size,
 int store_credit_price_put(store_txn *w, const store_credit_price *rec);
 int store_credit_price_get(store_txn *txn, const char *currency,
 			   store_credit_price **out);
+/* The credit price set last (whatever its currency); STORE_NOTFOUND if
+ * none was ever set. */
+int store_credit_price_current(store_txn *txn, store_credit_price **out);
 /* Current price-list version: 0 before any price was written. */
 int store_price_version(store_txn *txn, uint64_t *version);
 
