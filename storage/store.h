@@ -318,6 +318,9 @@ int store_meta_schema_version(store_txn *txn, uint32_t *version);
 /* Increment counter name (created at 0) and set *value to the new value:
  * the first call returns 1. Write transaction only. */
 int store_meta_next(store_txn *w, const char *name, uint64_t *value);
+/* Sets a named value (a counter or a setting such as the test clock). Write
+ * transaction only. */
+int store_meta_set(store_txn *w, const char *name, uint64_t value);
 /* Current value of a counter, 0 if never incremented. */
 int store_meta_get(store_txn *txn, const char *name, uint64_t *value);
 
