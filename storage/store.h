@@ -275,6 +275,13 @@ int store_item_count(store_txn *txn, const char *project_id, size_t *count);
  * oldest first; fewer if there are fewer. out->next_page_token is NULL. */
 int store_item_oldest(store_txn *txn, const char *project_id,
 		      int32_t service_type, size_t n, store_list *out);
+/* The time an AUTO item's next renewal attempt is due: its next_attempt if
+ * set (a retry), else its expires_at; 0 when auto-renew is off. The caller
+ * renews it once this time minus the lead time has come. */
+int64_t store_item_auto_due(const store_item *it);
+/* Up to n AUTO items whose due time is < t, soonest first: the scheduler's
+ * scan, through an index holding AUTO items only. */
+int store_item_auto_due_before(store_txn *txn, int64_t t, size_t n, store_list *out);
 /* Items with 0 < expires_at < t, soonest first (for the renewal scan). */
 int store_item_expiring_before(store_txn *txn, int64_t t, int page_size,
 			       const char *page_token, store_list *out);
