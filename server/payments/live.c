@@ -18,7 +18,7 @@
 /* ------------------------------------------------------------------------ */
 /* Amounts                                                                   */
 
-int pay_currency_exponent(const char *cur)
+int live_currency_exponent(const char *cur)
 {
 	static const char *zero[] = {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA",
 				     "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"};
@@ -32,9 +32,9 @@ int pay_currency_exponent(const char *cur)
 	return 2;
 }
 
-int pay_amount_decimal(int64_t minor, const char *currency, char *out, size_t cap)
+int live_amount_decimal(int64_t minor, const char *currency, char *out, size_t cap)
 {
-	int e = pay_currency_exponent(currency);
+	int e = live_currency_exponent(currency);
 	int64_t div = e == 0 ? 1 : e == 3 ? 1000 : 100;
 	if (minor < 0)
 		return -1;
@@ -46,9 +46,9 @@ int pay_amount_decimal(int64_t minor, const char *currency, char *out, size_t ca
 		       : -1;
 }
 
-int pay_amount_parse(const char *s, const char *currency, int64_t *minor)
+int live_amount_parse(const char *s, const char *currency, int64_t *minor)
 {
-	int e = pay_currency_exponent(currency), frac_digits = 0;
+	int e = live_currency_exponent(currency), frac_digits = 0;
 	int64_t v = 0;
 	const char *p = s;
 	if (!*p)
@@ -117,9 +117,9 @@ static void form_add(char *buf, size_t cap, const char *k, const char *v)
 }
 
 /* A transport failure, 5xx or 429: the outcome is unknown. */
-static int unknown(const http_response *r, pay_result *out)
+static int unknown(const http_response *r, live_result *out)
 {
-	out->state = PAY_UNKNOWN;
+	out->state = LIVE_UNKNOWN;
 	if (r->transport)
 		copy(out->message, sizeof(out->message), r->error);
 	else
@@ -131,7 +131,7 @@ static int unknown(const http_response *r, pay_result *out)
 /* Stripe                                                                    */
 
 /* Fills out from a PaymentIntent object, checking amount and currency. */
-static void stripe_intent(json_t *pi, int64_t amount, const char *currency, pay_result *out)
+static void stripe_intent(json_t *pi, int64_t amount, const char *currency, live_result *out)
 {
 	const char *st = jstr(pi, "status");
 	json_t *err = json_object_get(pi, "last_payment_error");
@@ -142,36 +142,36 @@ static void stripe_intent(json_t *pi, int64_t amount, const char *currency, pay_
 	for (char *p = out->currency; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
 	if (!st) {
-		out->state = PAY_ERROR;
+		out->state = LIVE_ERROR;
 		copy(out->message, sizeof(out->message), "PaymentIntent without a status");
 	} else if (strcmp(st, "succeeded") == 0) {
 		if (out->amount == amount && strcasecmp(out->currency, currency) == 0) {
-			out->state = PAY_SUCCEEDED;
+			out->state = LIVE_SUCCEEDED;
 		} else {
-			out->state = PAY_ERROR;
+			out->state = LIVE_ERROR;
 			snprintf(out->message, sizeof(out->message),
 				 "PaymentIntent succeeded for %lld %s, expected %lld %s",
 				 (long long)out->amount, out->currency, (long long)amount, currency);
 		}
 	} else if (strcmp(st, "requires_action") == 0) {
-		out->state = PAY_REQUIRES_ACTION;
+		out->state = LIVE_REQUIRES_ACTION;
 	} else if (strcmp(st, "requires_payment_method") == 0 && json_is_object(err)) {
-		out->state = PAY_DECLINED;
+		out->state = LIVE_DECLINED;
 		copy(out->code, sizeof(out->code),
 		     jstr(err, "decline_code") ? jstr(err, "decline_code") : jstr(err, "code"));
 		copy(out->message, sizeof(out->message), jstr(err, "message"));
 	} else if (strcmp(st, "canceled") == 0) {
-		out->state = PAY_CANCELED;
+		out->state = LIVE_CANCELED;
 	} else if (strcmp(st, "processing") == 0) {
-		out->state = PAY_UNKNOWN;
+		out->state = LIVE_UNKNOWN;
 		copy(out->message, sizeof(out->message), "payment still processing at Stripe");
 	} else {
-		out->state = PAY_PENDING; /* requires_payment_method / _confirmation */
+		out->state = LIVE_PENDING; /* requires_payment_method / _confirmation */
 	}
 }
 
 /* Interprets a Stripe answer (PaymentIntent or error object). */
-static int stripe_answer(http_response *r, int64_t amount, const char *currency, pay_result *out)
+static int stripe_answer(http_response *r, int64_t amount, const char *currency, live_result *out)
 {
 	json_t *root;
 	json_error_t jerr;
@@ -192,11 +192,11 @@ static int stripe_answer(http_response *r, int64_t amount, const char *currency,
 			copy(out->provider_id, sizeof(out->provider_id), jstr(pi, "id"));
 		copy(out->message, sizeof(out->message), jstr(e, "message"));
 		if (type && strcmp(type, "card_error") == 0) {
-			out->state = PAY_DECLINED;
+			out->state = LIVE_DECLINED;
 			copy(out->code, sizeof(out->code),
 			     jstr(e, "decline_code") ? jstr(e, "decline_code") : jstr(e, "code"));
 		} else {
-			out->state = PAY_ERROR;
+			out->state = LIVE_ERROR;
 			copy(out->code, sizeof(out->code), jstr(e, "code") ? jstr(e, "code") : type);
 		}
 	}
@@ -204,8 +204,8 @@ static int stripe_answer(http_response *r, int64_t amount, const char *currency,
 	return 0;
 }
 
-int stripe_create(const pay_config *c, const char *order_id, int64_t amount, const char *currency,
-		  const char *customer, const char *payment_method, int off_session, pay_result *out)
+int stripe_create(const live_config *c, const char *order_id, int64_t amount, const char *currency,
+		  const char *customer, const char *payment_method, int off_session, live_result *out)
 {
 	char url[512], auth[300], idem[200], body[2048] = "", num[32], cur[4];
 	const char *headers[5];
@@ -242,8 +242,8 @@ int stripe_create(const pay_config *c, const char *order_id, int64_t amount, con
 	return 0;
 }
 
-int stripe_retrieve(const pay_config *c, const char *intent_id, int64_t amount, const char *currency,
-		    pay_result *out)
+int stripe_retrieve(const live_config *c, const char *intent_id, int64_t amount, const char *currency,
+		    live_result *out)
 {
 	char url[512], auth[300];
 	const char *headers[3];
@@ -272,7 +272,7 @@ static struct {
 
 /* Copies a valid access token into `out`, fetching one if needed. 0 or -1
  * (with out->state set). */
-static int paypal_token(const pay_config *c, char *token, size_t cap, int force, pay_result *res)
+static int paypal_token(const live_config *c, char *token, size_t cap, int force, live_result *res)
 {
 	char url[512], cred[600], auth[1000];
 	unsigned char enc[900];
@@ -308,7 +308,7 @@ static int paypal_token(const pay_config *c, char *token, size_t cap, int force,
 		copy(token, cap, pp.token);
 		rc = 0;
 	} else {
-		res->state = PAY_ERROR;
+		res->state = LIVE_ERROR;
 		copy(res->code, sizeof(res->code), "paypal_auth_failed");
 		snprintf(res->message, sizeof(res->message), "PayPal token request answered HTTP %ld", r.status);
 	}
@@ -322,7 +322,7 @@ done:
 }
 
 /* Reads a PayPal order object into out. */
-static void paypal_order(json_t *o, int64_t amount, const char *currency, pay_result *out)
+static void paypal_order(json_t *o, int64_t amount, const char *currency, live_result *out)
 {
 	const char *st = jstr(o, "status");
 	json_t *links = json_object_get(o, "links");
@@ -341,29 +341,29 @@ static void paypal_order(json_t *o, int64_t amount, const char *currency, pay_re
 		json_t *amt = json_object_get(cap, "amount");
 		const char *cs = jstr(cap, "status");
 		copy(out->currency, sizeof(out->currency), jstr(amt, "currency_code"));
-		if (!jstr(amt, "value") || pay_amount_parse(jstr(amt, "value"), out->currency, &out->amount) != 0)
+		if (!jstr(amt, "value") || live_amount_parse(jstr(amt, "value"), out->currency, &out->amount) != 0)
 			out->amount = -1;
 		if (!cs || strcmp(cs, "COMPLETED") != 0) {
-			out->state = cs && strcmp(cs, "PENDING") == 0 ? PAY_UNKNOWN : PAY_DECLINED;
+			out->state = cs && strcmp(cs, "PENDING") == 0 ? LIVE_UNKNOWN : LIVE_DECLINED;
 			copy(out->code, sizeof(out->code), cs);
 		} else if (out->amount == amount && strcasecmp(out->currency, currency) == 0) {
-			out->state = PAY_SUCCEEDED;
+			out->state = LIVE_SUCCEEDED;
 		} else {
-			out->state = PAY_ERROR;
+			out->state = LIVE_ERROR;
 			snprintf(out->message, sizeof(out->message), "capture of %lld %s, expected %lld %s",
 				 (long long)out->amount, out->currency, (long long)amount, currency);
 		}
 	} else if (st && strcmp(st, "VOIDED") == 0) {
-		out->state = PAY_CANCELED;
+		out->state = LIVE_CANCELED;
 	} else {
-		out->state = PAY_PENDING; /* CREATED, SAVED, APPROVED, PAYER_ACTION_REQUIRED */
+		out->state = LIVE_PENDING; /* CREATED, SAVED, APPROVED, PAYER_ACTION_REQUIRED */
 		copy(out->code, sizeof(out->code), st);
 	}
 }
 
 /* One authenticated PayPal call, retried once with a fresh token on 401. */
-static int paypal_call(const pay_config *c, const char *method, const char *path, const char *request_id,
-		       const char *body, http_response *r, pay_result *out)
+static int paypal_call(const live_config *c, const char *method, const char *path, const char *request_id,
+		       const char *body, http_response *r, live_result *out)
 {
 	char url[512], token[512], auth[600], rid[200];
 	const char *headers[6];
@@ -387,13 +387,13 @@ static int paypal_call(const pay_config *c, const char *method, const char *path
 			return 0;
 		http_response_free(r);
 	}
-	out->state = PAY_ERROR;
+	out->state = LIVE_ERROR;
 	copy(out->code, sizeof(out->code), "paypal_auth_failed");
 	return -1;
 }
 
 /* Interprets a PayPal order answer or error. */
-static void paypal_answer(http_response *r, int64_t amount, const char *currency, pay_result *out)
+static void paypal_answer(http_response *r, int64_t amount, const char *currency, live_result *out)
 {
 	json_t *root;
 	json_error_t jerr;
@@ -410,21 +410,21 @@ static void paypal_answer(http_response *r, int64_t amount, const char *currency
 		copy(out->code, sizeof(out->code), issue ? issue : jstr(root, "name"));
 		copy(out->message, sizeof(out->message), jstr(root, "message"));
 		if (issue && strcmp(issue, "ORDER_NOT_APPROVED") == 0)
-			out->state = PAY_PENDING;
+			out->state = LIVE_PENDING;
 		else if (issue && (strcmp(issue, "INSTRUMENT_DECLINED") == 0 ||
 				   strcmp(issue, "PAYER_ACTION_REQUIRED") == 0 ||
 				   strcmp(issue, "TRANSACTION_REFUSED") == 0))
-			out->state = PAY_DECLINED;
+			out->state = LIVE_DECLINED;
 		else if (!json_is_object(root))
 			unknown(r, out);
 		else
-			out->state = PAY_ERROR;
+			out->state = LIVE_ERROR;
 	}
 	json_decref(root);
 }
 
-int paypal_create(const pay_config *c, const char *order_id, int64_t amount, const char *currency,
-		  pay_result *out)
+int paypal_create(const live_config *c, const char *order_id, int64_t amount, const char *currency,
+		  live_result *out)
 {
 	char value[40];
 	json_t *body;
@@ -432,8 +432,8 @@ int paypal_create(const pay_config *c, const char *order_id, int64_t amount, con
 	http_response r;
 
 	memset(out, 0, sizeof(*out));
-	if (pay_amount_decimal(amount, currency, value, sizeof(value)) != 0) {
-		out->state = PAY_ERROR;
+	if (live_amount_decimal(amount, currency, value, sizeof(value)) != 0) {
+		out->state = LIVE_ERROR;
 		copy(out->code, sizeof(out->code), "bad_amount");
 		return 0;
 	}
@@ -451,8 +451,8 @@ int paypal_create(const pay_config *c, const char *order_id, int64_t amount, con
 }
 
 /* Captures; an order captured before (a lost answer) is read back. */
-int paypal_capture(const pay_config *c, const char *paypal_order_id, const char *request_id,
-		   int64_t amount, const char *currency, pay_result *out)
+int paypal_capture(const live_config *c, const char *paypal_order_id, const char *request_id,
+		   int64_t amount, const char *currency, live_result *out)
 {
 	char path[256];
 	http_response r;
@@ -463,13 +463,13 @@ int paypal_capture(const pay_config *c, const char *paypal_order_id, const char 
 		return 0;
 	paypal_answer(&r, amount, currency, out);
 	http_response_free(&r);
-	if (out->state == PAY_ERROR && strcmp(out->code, "ORDER_ALREADY_CAPTURED") == 0)
+	if (out->state == LIVE_ERROR && strcmp(out->code, "ORDER_ALREADY_CAPTURED") == 0)
 		return paypal_get(c, paypal_order_id, amount, currency, out);
 	return 0;
 }
 
-int paypal_get(const pay_config *c, const char *paypal_order_id, int64_t amount, const char *currency,
-	       pay_result *out)
+int paypal_get(const live_config *c, const char *paypal_order_id, int64_t amount, const char *currency,
+	       live_result *out)
 {
 	char path[256];
 	http_response r;

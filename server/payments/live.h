@@ -9,7 +9,7 @@
  * the provider idempotency key, and records what they answer.
  *
  * Each returns 0 with *out filled, whatever the provider said; the answer is
- * out->state. PAY_UNKNOWN means the outcome could not be learnt (timeout,
+ * out->state. LIVE_UNKNOWN means the outcome could not be learnt (timeout,
  * dropped connection, 5xx, 429): the order stays PROCESSING and the
  * reconciler asks again later with the same ids — never a new charge.
  */
@@ -19,18 +19,18 @@
 
 #include "http.h"
 
-typedef enum pay_state {
-	PAY_SUCCEEDED = 1,   /* captured; amount and currency checked */
-	PAY_REQUIRES_ACTION, /* the buyer must authenticate (client_secret) */
-	PAY_PENDING,         /* waiting for a payment method or PayPal approval */
-	PAY_DECLINED,        /* refused; decline code in `code` */
-	PAY_CANCELED,        /* canceled at the provider */
-	PAY_UNKNOWN,         /* no answer: reconcile later */
-	PAY_ERROR,           /* the provider rejected the request itself */
-} pay_state;
+typedef enum live_state {
+	LIVE_SUCCEEDED = 1,   /* captured; amount and currency checked */
+	LIVE_REQUIRES_ACTION, /* the buyer must authenticate (client_secret) */
+	LIVE_PENDING,         /* waiting for a payment method or PayPal approval */
+	LIVE_DECLINED,        /* refused; decline code in `code` */
+	LIVE_CANCELED,        /* canceled at the provider */
+	LIVE_UNKNOWN,         /* no answer: reconcile later */
+	LIVE_ERROR,           /* the provider rejected the request itself */
+} live_state;
 
-typedef struct pay_result {
-	pay_state state;
+typedef struct live_result {
+	live_state state;
 	char provider_id[96];    /* Stripe PaymentIntent id / PayPal order id */
 	char client_secret[200]; /* Stripe */
 	char approval_url[300];  /* PayPal */
@@ -38,43 +38,43 @@ typedef struct pay_result {
 	char message[200];       /* provider's text, for logs */
 	int64_t amount;          /* as the provider reports it, minor units */
 	char currency[4];        /* upper case */
-} pay_result;
+} live_result;
 
-typedef struct pay_config {
+typedef struct live_config {
 	const char *stripe_url;      /* e.g. https://api.stripe.com */
 	const char *stripe_key;      /* sk_... (secret) */
 	const char *paypal_url;      /* e.g. https://api-m.paypal.com */
 	const char *paypal_client_id;
 	const char *paypal_secret;
 	http_timeouts timeouts;
-} pay_config;
+} live_config;
 
 /* Minor units <-> the decimal string of the currency's exponent (USD 2, JPY
  * 0, KWD 3): 1234 USD -> "12.34". Exact; -1 on a bad value. */
-int pay_amount_decimal(int64_t minor, const char *currency, char *out, size_t cap);
-int pay_amount_parse(const char *decimal, const char *currency, int64_t *minor);
-int pay_currency_exponent(const char *currency);
+int live_amount_decimal(int64_t minor, const char *currency, char *out, size_t cap);
+int live_amount_parse(const char *decimal, const char *currency, int64_t *minor);
+int live_currency_exponent(const char *currency);
 
 /* Stripe: creates a PaymentIntent for the order (Idempotency-Key = order_id,
  * metadata[order_id]); with payment_method (and customer) it confirms at
  * once, off_session when asked. */
-int stripe_create(const pay_config *c, const char *order_id, int64_t amount, const char *currency,
-		  const char *customer, const char *payment_method, int off_session, pay_result *out);
+int stripe_create(const live_config *c, const char *order_id, int64_t amount, const char *currency,
+		  const char *customer, const char *payment_method, int off_session, live_result *out);
 /* Stripe: the PaymentIntent's truth; SUCCEEDED only with the expected amount
  * and currency. */
-int stripe_retrieve(const pay_config *c, const char *intent_id, int64_t amount, const char *currency,
-		    pay_result *out);
+int stripe_retrieve(const live_config *c, const char *intent_id, int64_t amount, const char *currency,
+		    live_result *out);
 
 /* PayPal: creates an order (intent CAPTURE, PayPal-Request-Id = order_id);
  * PENDING with the approval link. */
-int paypal_create(const pay_config *c, const char *order_id, int64_t amount, const char *currency,
-		  pay_result *out);
+int paypal_create(const live_config *c, const char *order_id, int64_t amount, const char *currency,
+		  live_result *out);
 /* PayPal: captures an approved order (PayPal-Request-Id = request_id);
  * SUCCEEDED only when the capture is COMPLETED for the expected amount. */
-int paypal_capture(const pay_config *c, const char *paypal_order_id, const char *request_id,
-		   int64_t amount, const char *currency, pay_result *out);
+int paypal_capture(const live_config *c, const char *paypal_order_id, const char *request_id,
+		   int64_t amount, const char *currency, live_result *out);
 /* PayPal: the order's truth (reconciliation). */
-int paypal_get(const pay_config *c, const char *paypal_order_id, int64_t amount, const char *currency,
-	       pay_result *out);
+int paypal_get(const live_config *c, const char *paypal_order_id, int64_t amount, const char *currency,
+	       live_result *out);
 
 #endif
