@@ -616,6 +616,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 		}
 		o.sandbox = prov->sandbox;
 		p->need_provider = 1;
+		p->w.intermediate = 1; /* phase 3 ends the call */
 	}
 	if (rc == 0)
 		rc = store_order_put(txn, &o, 1);
