@@ -15,6 +15,7 @@
 #include "../../server/policy.h"
 #include "../../storage/policy.h"
 #include "ledger.h"
+#include "tmp_store.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 
 #define METHOD(x) SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_##x
@@ -25,34 +26,18 @@ billingd_state billingd;
 static char dir[64];
 static store_env *env;
 
-static void quiet(void *arg, const char *line)
-{
-	(void)arg;
-	(void)line;
-}
-
 static void open_store(void)
 {
-	store_options o = STORE_OPTIONS_INIT;
-	char err[256];
-
-	snprintf(dir, sizeof(dir), "/tmp/spb-credits.XXXXXX");
-	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-	o.path = dir;
-	o.map_size = 64u << 20;
-	o.log = quiet;
-	CU_ASSERT_FATAL(store_open(&o, &env, err, sizeof(err)) == 0);
+	env = tmp_store_open(dir, "spb-credits");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(env);
 	billingd.store = env;
 }
 
 static void close_store(void)
 {
-	char cmd[128];
-
-	store_close(env);
-	env = billingd.store = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CU_ASSERT(system(cmd) == 0);
+	CU_ASSERT(tmp_store_close(env, dir) == 0);
+	env = NULL;
+	billingd.store = NULL;
 }
 
 typedef struct move {

@@ -12,38 +12,22 @@
 #include <CUnit/Basic.h>
 
 #include "ledger.h"
+#include "tmp_store.h"
 #include "store_int.h"
 
 static char dir[64];
 static store_env *env;
 
-static void quiet(void *arg, const char *line)
-{
-	(void)arg;
-	(void)line;
-}
-
 static void open_store(void)
 {
-	store_options o = STORE_OPTIONS_INIT;
-	char err[256];
-
-	snprintf(dir, sizeof(dir), "/tmp/spb-ledger.XXXXXX");
-	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-	o.path = dir;
-	o.map_size = 64u << 20;
-	o.log = quiet;
-	CU_ASSERT_FATAL(store_open(&o, &env, err, sizeof(err)) == 0);
+	env = tmp_store_open(dir, "spb-ledger");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(env);
 }
 
 static void close_store(void)
 {
-	char cmd[128];
-
-	store_close(env);
+	CU_ASSERT(tmp_store_close(env, dir) == 0);
 	env = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CU_ASSERT(system(cmd) == 0);
 }
 
 /* One ledger_transfer() through the writer. */
