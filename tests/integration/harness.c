@@ -193,6 +193,21 @@ int itest_stop(itest_server *s)
 	return -1;
 }
 
+int itest_alive(itest_server *s)
+{
+	int status;
+	if (!s->pid)
+		return 0;
+	if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+		fprintf(stderr, "harness: billingd is gone (%s %d); log %s\n",
+			WIFSIGNALED(status) ? "signal" : "exit",
+			WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), s->log_path);
+		s->pid = 0;
+		return 0;
+	}
+	return 1;
+}
+
 void itest_kill9(itest_server *s)
 {
 	if (!s->pid)
@@ -230,6 +245,7 @@ spb_client *itest_client(const itest_server *s, const char *key)
 	else if (key[0])
 		o.api_key = key;
 	o.default_deadline_ms = 10000;
+	o.max_retries = 0; /* a test wants the first answer, and fails fast on a dead server */
 	c = spb_client_new(s->target, &o);
 	if (!c)
 		fprintf(stderr, "harness: spb_client_new: %s\n", spb_error_last()->message);

@@ -58,6 +58,8 @@ int itest_restart(itest_server *s);
 /* SIGTERM, waits (bounded: 20 s, then SIGKILL) and returns the exit code
  * (0 = clean), or -1 if it did not exit by itself / died from a signal. */
 int itest_stop(itest_server *s);
+/* 1 while billingd runs; 0 (and a line on stderr) once it has died. */
+int itest_alive(itest_server *s);
 /* SIGKILL and reap. */
 void itest_kill9(itest_server *s);
 /* Stops it if running (SIGKILL) and removes the temp directory. */
