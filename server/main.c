@@ -9,6 +9,7 @@
  * Defaults: 127.0.0.1:50051, ./data, sandbox payments. Plaintext is allowed on
  * loopback addresses only. SIGINT/SIGTERM stop it cleanly.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -67,10 +68,23 @@ static int64_t parse_time(const char *s)
 	return (int64_t)timegm(&tm) * 1000000;
 }
 
+/* 1 for host:port on a loopback address (127.0.0.0/8 as a numeric address,
+ * localhost, [::1]) or a unix socket. */
 static int is_loopback(const char *listen)
 {
-	return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
-	       strncmp(listen, "[::1]:", 6) == 0 || strncmp(listen, "unix:", 5) == 0;
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	struct in_addr a4;
+	size_t n;
+	if (strncmp(listen, "unix:", 5) == 0)
+		return 1;
+	if (!colon || (n = (size_t)(colon - listen)) == 0 || n >= sizeof(host))
+		return 0;
+	memcpy(host, listen, n);
+	host[n] = 0;
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return 1;
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 static int parse_args(int argc, char **argv, billingd_config *c)

@@ -116,7 +116,7 @@ static int wait_ready(itest_server *s)
 		if (port && port[0]) {
 			char path[PATH_MAX + 16];
 			char *key;
-			s->port = atoi(port);
+			s->port = (int)strtol(port, NULL, 10);
 			free(port);
 			snprintf(path, sizeof(path), "%s/admin.key", s->data_dir);
 			key = itest_read_file(path);
