@@ -63,7 +63,10 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void op_begin(op *o)
+static int op_next(op *o);
+
+/* Starts the operation's time budget; 0 when no time is left (never). */
+static int op_begin(op *o)
 {
 	long total = billingd.cfg.provider_timeout_ms > 0 ? billingd.cfg.provider_timeout_ms : 10000;
 	memset(o, 0, sizeof(*o));
@@ -73,6 +76,7 @@ static void op_begin(op *o)
 	o->cfg.paypal_client_id = billingd.cfg.paypal_client_id;
 	o->cfg.paypal_secret = billingd.cfg.paypal_secret;
 	o->deadline_ms = mono_ms() + total;
+	return op_next(o);
 }
 
 /* The timeouts of the next request; 0 when the budget is spent. */
@@ -180,8 +184,7 @@ static void live_create(const pay_request *req, pay_result *out)
 		copy(out->decline_code, sizeof(out->decline_code), "provider_not_configured");
 		return;
 	}
-	op_begin(&o);
-	if (!op_next(&o)) {
+	if (!op_begin(&o)) {
 		unavailable(req, out, "no time left for the provider");
 		return;
 	}
@@ -246,8 +249,7 @@ static void live_confirm(const pay_request *req, pay_result *out)
 		unavailable(req, out, "provider not configured; cannot learn the outcome");
 		return;
 	}
-	op_begin(&o);
-	if (!op_next(&o)) {
+	if (!op_begin(&o)) {
 		unavailable(req, out, "no time left for the provider");
 		return;
 	}

@@ -321,7 +321,7 @@ const server = http.createServer((req, res) => {
       if (c.rate !== undefined) state.rate = c.rate;
       if (c.mix !== undefined) state.mix = c.mix;
       if (c.seed !== undefined) state.seed = c.seed;
-      if (c.approve) { const o = state.paypalOrders.get(c.approve); if (o) { o.approved = true; o.status = 'APPROVED'; } }
+      if (c.approve) { const o = state.paypalOrders.get(c.approve); if (o && o.status === 'CREATED') { o.approved = true; o.status = 'APPROVED'; } }
       return send(res, 200, { ok: true, fault: state.fault });
     }
     if (path === '/_stats') {

@@ -174,11 +174,26 @@ static int charges(const char *key)
 	return n;
 }
 
+/* Waits (<= 10 s) for a port file; the port or 0. */
+static int read_port(const char *path)
+{
+	FILE *f;
+	int port = 0;
+	for (int i = 0; i < 200 && !port; i++) {
+		sleep_ms(50);
+		if ((f = fopen(path, "r"))) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+		}
+	}
+	return port;
+}
+
 static int start_fake(void)
 {
 	char pf[128];
-	FILE *f;
-	int port = 0;
+	int port;
 	snprintf(pf, sizeof(pf), "%s/fake.port", dir);
 	fake_pid = fork();
 	if (fake_pid == 0) {
@@ -187,14 +202,7 @@ static int start_fake(void)
 		execl(node_bin, node_bin, fake_js, "--port-file", pf, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 200 && !port; i++) {
-		sleep_ms(50);
-		if ((f = fopen(pf, "r"))) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-	}
+	port = read_port(pf);
 	snprintf(fake_base, sizeof(fake_base), "http://127.0.0.1:%d", port);
 	return port ? 0 : -1;
 }
@@ -206,7 +214,7 @@ static int start_billingd(long reconcile_ms)
 	char port_file[128], key_file[128], target[64], key[256] = "", ms[32], log_file[128];
 	spb_client_options opts = SPB_CLIENT_OPTIONS_INIT;
 	FILE *f;
-	int port = 0;
+	int port;
 
 	snprintf(port_file, sizeof(port_file), "%s/port", dir);
 	snprintf(key_file, sizeof(key_file), "%s/admin.key", datadir);
@@ -226,14 +234,7 @@ static int start_billingd(long reconcile_ms)
 		      fake_base, "--provider-timeout-ms", PROVIDER_TIMEOUT_MS, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 200 && !port; i++) {
-		sleep_ms(50);
-		if ((f = fopen(port_file, "r"))) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-	}
+	port = read_port(port_file);
 	if (!port || !(f = fopen(key_file, "r")))
 		return -1;
 	if (!fgets(key, sizeof(key), f))
@@ -809,7 +810,8 @@ static void s_concurrent(void)
 	printf("fault run: %d checkouts on %d threads in %lld ms\n", N_CHECKOUTS, nt, (long long)(mono_ms() - t0));
 	stats = fake_call("GET", "/_stats", NULL, NULL);
 	faults = json_object_get(stats, "faults");
-	printf("fault run: faults injected:");
+	printf("fault run: provider requests %lld, faults injected:",
+	       (long long)json_integer_value(json_object_get(stats, "requests")));
 	json_object_foreach(faults, fk, fv)
 		printf(" %s=%lld", fk, (long long)json_integer_value(fv));
 	printf("\n");
