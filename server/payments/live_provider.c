@@ -14,8 +14,9 @@
  *          replayed with the same Idempotency-Key and parameters, which
  *          returns the original intent (or makes it, if the first request
  *          never arrived: still one intent per key).
- *   PAYPAL: captures with PayPal-Request-Id "<order id>-capture"; when the
- *          capture's answer is not definitive, reads the order back. An
+ *   PAYPAL: reads the order; only an APPROVED one (or one that could not
+ *          be read) is captured, with PayPal-Request-Id "<order id>-capture";
+ *          when the capture's answer is not definitive, reads it back. An
  *          order whose id create() never learnt is re-created with the same
  *          PayPal-Request-Id (replayed by PayPal).
  *
@@ -214,6 +215,19 @@ static void paypal_confirm(op *o, const pay_request *req, pay_result *out)
 		/* create()'s answer was lost: the same PayPal-Request-Id replays it */
 		paypal_create(&o->cfg, req->provider_key, req->amount, req->currency, &cap);
 		map(req, &cap, 0, out);
+		return;
+	}
+	/* Read first: the reconciler polls orders waiting for the buyer, and
+	 * only an APPROVED order is worth a capture (an unreadable one is tried:
+	 * the capture is idempotent under its request id). */
+	paypal_get(&o->cfg, req->paypal_order_id, req->amount, req->currency, &truth);
+	if (truth.state == LIVE_SUCCEEDED || truth.state == LIVE_CANCELED ||
+	    (truth.state == LIVE_PENDING && strcmp(truth.code, "APPROVED") != 0)) {
+		map(req, &truth, 0, out);
+		return;
+	}
+	if (!op_next(o)) {
+		map(req, &truth, 0, out);
 		return;
 	}
 	snprintf(rid, sizeof(rid), "%s-capture", req->provider_key);
