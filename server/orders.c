@@ -409,6 +409,22 @@ static void cleanup_settle(rpc_write *w)
 	free(((settle_write *)w)->packed);
 }
 
+int orders_settle_answer(store_txn *w, const char *order_id, const pay_result *res, int *outcome)
+{
+	settle_write s;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.order_id, sizeof(s.order_id), "%s", order_id);
+	s.res = *res;
+	s.confirm = 1;
+	rc = apply_settle(w, &s.w);
+	free(s.packed);
+	if (outcome)
+		*outcome = s.outcome;
+	return rc;
+}
+
 /* NULL-safe copies of the strings freed by store_record_free are not
  * needed: store_record_free (protobuf-c) frees only what it allocated, and
  * apply_settle restores the borrowed pointers before freeing. */

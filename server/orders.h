@@ -37,4 +37,15 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now);
  * reservation. The caller puts o. */
 int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_t now);
 
+/*
+ * Phase 3 without a call (the reconciler): records the provider's answer
+ * `res` (a struct pay_result, payments/provider.h) for order_id inside
+ * write txn w exactly as ConfirmOrder does, applying the effects on
+ * success. Orders no longer PROCESSING/PENDING_PAYMENT are left alone.
+ * *outcome (may be NULL): the pay_status applied, 0 when nothing was to
+ * settle. 0 or a STORE_* code.
+ */
+struct pay_result;
+int orders_settle_answer(store_txn *w, const char *order_id, const struct pay_result *res, int *outcome);
+
 #endif
