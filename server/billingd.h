@@ -29,6 +29,7 @@ typedef struct billingd_config {
 	char *paypal_client_id;    /* live: PAYPAL_CLIENT_ID(_FILE) */
 	char *paypal_secret;       /* live: PAYPAL_CLIENT_SECRET(_FILE) */
 	long provider_timeout_ms;  /* total time allowed for one provider call */
+	long reconcile_interval_ms; /* reconciler round period (live payments) */
 	size_t max_receive_bytes;
 	uint64_t map_size;
 	int quiet_calls;

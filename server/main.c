@@ -48,6 +48,7 @@ static void usage(FILE *f)
 		"  --stripe-url URL         live Stripe API base (default https://api.stripe.com)\n"
 		"  --paypal-url URL         live PayPal API base (default https://api-m.paypal.com)\n"
 		"  --provider-timeout-ms N  total time for one provider call (default 10000)\n"
+		"  --reconcile-interval-ms N  how often PROCESSING orders are settled (default 5000)\n"
 		"                           live keys come from the environment, never argv:\n"
 		"                           STRIPE_SECRET_KEY, PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET\n"
 		"                           (or NAME_FILE holding the path of a file with the value)\n"
@@ -91,7 +92,7 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 {
 	enum { O_LISTEN = 1000, O_DATA, O_THREADS, O_PORTFILE, O_CERT, O_KEY, O_CA, O_CUTOVER,
 	       O_TESTCLOCK, O_PAYMENTS, O_MAXRECV, O_MAPSIZE, O_QUIET, O_HELP, O_STRIPE, O_PAYPAL,
-	       O_PTIMEOUT };
+	       O_PTIMEOUT, O_RECONCILE };
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
 		{"data-dir", required_argument, 0, O_DATA},
@@ -109,6 +110,7 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		{"stripe-url", required_argument, 0, O_STRIPE},
 		{"paypal-url", required_argument, 0, O_PAYPAL},
 		{"provider-timeout-ms", required_argument, 0, O_PTIMEOUT},
+		{"reconcile-interval-ms", required_argument, 0, O_RECONCILE},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
 	};
@@ -126,6 +128,7 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 	c->stripe_url = "https://api.stripe.com";
 	c->paypal_url = "https://api-m.paypal.com";
 	c->provider_timeout_ms = 10000;
+	c->reconcile_interval_ms = 5000;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case O_LISTEN: c->listen = optarg; break;
@@ -184,6 +187,14 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 				return -1;
 			}
 			c->provider_timeout_ms = n;
+			break;
+		case O_RECONCILE:
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 10 || n > 86400000) {
+				fprintf(stderr, "billingd: --reconcile-interval-ms must be 10..86400000\n");
+				return -1;
+			}
+			c->reconcile_interval_ms = n;
 			break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -1;

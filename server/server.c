@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "idem.h"
+#include "reconciler.h"
 #include "log.h"
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
@@ -125,11 +126,19 @@ int server_open(billingd_state *s)
 	}
 	rpc_set_authenticator(auth_authenticate);
 	idem_janitor_start();
+	if (reconciler_start(s->cfg.reconcile_interval_ms) != 0) {
+		log_error("cannot start the payment reconciler");
+		idem_janitor_stop();
+		store_close(s->store);
+		s->store = NULL;
+		return -1;
+	}
 	return 0;
 }
 
 void server_close(billingd_state *s)
 {
+	reconciler_stop();
 	idem_janitor_stop();
 	store_close(s->store);
 	s->store = NULL;

@@ -1,6 +1,6 @@
 /*
  * Live payments end to end: the real billingd (with the reconciler, see
- * recon_shim.c) started with --payments live against tests/fakes/provider.js,
+ * the real billingd) started with --payments live against tests/fakes/provider.js,
  * driven through the SDK. Happy paths for Stripe and PayPal; each fault
  * (decline, 500, 429, slow, a connection dropped after the charge followed
  * by kill -9 and a restart); 200 concurrent checkouts with 20% injected
@@ -228,10 +228,10 @@ static int start_billingd(long reconcile_ms)
 		setenv("STRIPE_SECRET_KEY", "sk_test_x", 1);
 		setenv("PAYPAL_CLIENT_ID", "client_x", 1);
 		setenv("PAYPAL_CLIENT_SECRET", "secret_x", 1);
-		setenv("SPB_TEST_RECONCILE_MS", ms, 1);
 		execl(billingd_bin, billingd_bin, "--listen", "127.0.0.1:0", "--port-file", port_file,
 		      "--data-dir", datadir, "--payments", "live", "--stripe-url", fake_base, "--paypal-url",
-		      fake_base, "--provider-timeout-ms", PROVIDER_TIMEOUT_MS, (char *)NULL);
+		      fake_base, "--provider-timeout-ms", PROVIDER_TIMEOUT_MS, "--reconcile-interval-ms", ms,
+		      (char *)NULL);
 		_exit(127);
 	}
 	port = read_port(port_file);
