@@ -41,7 +41,8 @@ pkg=smartplus.billing.v1
 
 call() { # service method json
   if [ "$trace" = 1 ]; then
-    printf '$ buf curl --protocol grpc --http2-prior-knowledge -H "authorization: Bearer $KEY" \\\n    -d %q \\\n    http://%s/%s.%s/%s\n' "$3" "$addr" "$pkg" "$1" "$2" >&2
+    printf '%s\n' "\$ buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer \$KEY\" \\" \
+      "    -d '$3' \\" "    http://$addr/$pkg.$1/$2" >&2
   fi
   "$buf" curl --protocol grpc --http2-prior-knowledge \
     -H "authorization: Bearer $key" -d "$3" "http://$addr/$pkg.$1/$2"
@@ -63,14 +64,14 @@ call AdminService SetPrice '{"project_type":"PROJECT_TYPE_COMMUNITY","service_ty
 
 step "A community with one free additional app, and its items"
 call DirectoryService CreateProject "{\"project_id\":\"park-$run\",\"installer_id\":\"inst-$run\",\"type\":\"PROJECT_TYPE_COMMUNITY\",\"free_additional_apps\":1,\"display_name\":\"Park Towers\"}" | jq -c .project
-call DirectoryService CreateItems "{\"project_id\":\"park-$run\",\"items\":[{\"item_id\":\"app-$run\",\"service_type\":\"SERVICE_TYPE_APP\",\"label\":\"Apt 1 master\"},{\"item_id\":\"fam1-$run\",\"service_type\":\"SERVICE_TYPE_ADDITIONAL_APP\",\"label\":\"Apt 1 family 1\"},{\"item_id\":\"fam2-$run\",\"service_type\":\"SERVICE_TYPE_ADDITIONAL_APP\",\"label\":\"Apt 1 family 2\"}]}" | jq -c '[.items[].item_id]'
+call DirectoryService CreateItems "{\"project_id\":\"park-$run\",\"items\":[{\"item_id\":\"app-$run\",\"service_type\":\"SERVICE_TYPE_APP\",\"label\":\"Apt 1 master\"},{\"item_id\":\"fam1-$run\",\"service_type\":\"SERVICE_TYPE_ADDITIONAL_APP\",\"label\":\"Apt 1 family 1\"},{\"item_id\":\"fam2-$run\",\"service_type\":\"SERVICE_TYPE_ADDITIONAL_APP\",\"label\":\"Apt 1 family 2\"}]}" | jq -c '[.items[].itemId]'
 
 step "Coupon SAVE20-$run: 20% off"
 call AdminService CreateCoupon "{\"coupon\":{\"code\":\"SAVE20-$run\",\"percent_off\":20}}" | jq -c .coupon
 
 step "Quote: activate all services of the project for 3 months"
 quote=$(call BillingService QuoteServices "{\"action\":\"QUOTE_ACTION_ACTIVATE\",\"payer_id\":\"dist-$run\",\"installer_id\":\"inst-$run\",\"project_type\":\"PROJECT_TYPE_COMMUNITY\",\"project_ids\":[\"park-$run\"],\"months\":3}")
-echo "$quote" | jq '.quote | {quoteId, lines: [.lines[] | {itemId, amount, free}], subtotal, total, currency, allowedMethods, availableCoupons}'
+echo "$quote" | jq '.quote | {quoteId, lines: [.lines[] | {itemId, amount: (.amount // "0"), free: (.free // false)}], subtotal, total, currency, allowedMethods, availableCoupons}'
 qid=$(echo "$quote" | jq -r .quote.quoteId)
 
 step "Activate: pay with the sandbox card pm_card_visa"
@@ -79,7 +80,7 @@ echo "$order" | jq '.order | {orderId, type, status, total, currency, sandbox}'
 succeeded "$order"
 
 step "Items now"
-call BillingService ListItems "{\"project_id\":\"park-$run\"}" | jq -c '.items[] | {itemId, status, expiresAt, free}'
+call BillingService ListItems "{\"project_id\":\"park-$run\"}" | jq -c '.items[] | {itemId, status, expiresAt, free: (.free // false)}'
 
 step "Quote: renew for 12 months with coupon SAVE20-$run"
 quote=$(call BillingService QuoteServices "{\"action\":\"QUOTE_ACTION_RENEW\",\"payer_id\":\"dist-$run\",\"installer_id\":\"inst-$run\",\"project_type\":\"PROJECT_TYPE_COMMUNITY\",\"project_ids\":[\"park-$run\"],\"months\":12,\"renew_mode\":\"RENEW_MODE_MANUAL\",\"coupon_code\":\"SAVE20-$run\"}")
@@ -92,7 +93,7 @@ echo "$order" | jq '.order | {orderId, type, status, subtotal, discount, total, 
 succeeded "$order"
 
 step "Items after the renewal"
-call BillingService ListItems "{\"project_id\":\"park-$run\"}" | jq -c '.items[] | {itemId, status, expiresAt, free}'
+call BillingService ListItems "{\"project_id\":\"park-$run\"}" | jq -c '.items[] | {itemId, status, expiresAt, free: (.free // false)}'
 
 step "Orders of dist-$run, newest first"
 call BillingService ListOrders "{\"payer_id\":\"dist-$run\"}" | jq -c '.orders[] | {orderId, type, status, total}'
