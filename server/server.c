@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "idem.h"
+#include "orders.h"
 #include "reconciler.h"
 #include "log.h"
 #include "rpc.h"
@@ -126,8 +127,10 @@ int server_open(billingd_state *s)
 	}
 	rpc_set_authenticator(auth_authenticate);
 	idem_janitor_start();
+	orders_sweeper_start();
 	if (reconciler_start(s->cfg.reconcile_interval_ms) != 0) {
 		log_error("cannot start the payment reconciler");
+		orders_sweeper_stop();
 		idem_janitor_stop();
 		store_close(s->store);
 		s->store = NULL;
@@ -139,6 +142,7 @@ int server_open(billingd_state *s)
 void server_close(billingd_state *s)
 {
 	reconciler_stop();
+	orders_sweeper_stop();
 	idem_janitor_stop();
 	store_close(s->store);
 	s->store = NULL;
