@@ -256,23 +256,29 @@ static pay_job *pay_head, **pay_tail = &pay_head;
 
 static void submit_settle(rpc_call *call, const store_order *o, const pay_result *res, int confirm);
 
+void orders_pay_request(const store_order *o, pay_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->order_id = o->order_id;
+	req->provider_key = o->provider_key && o->provider_key[0] ? o->provider_key : o->order_id;
+	req->method = o->payment_method;
+	req->amount = o->total;
+	req->currency = o->currency;
+	req->description = o->order_id;
+	req->stripe_payment_method_id = o->stripe_payment_method_id;
+	req->stripe_customer_id = o->stripe_customer_id;
+	req->stripe_payment_intent_id = o->stripe_payment_intent_id;
+	req->paypal_order_id = o->paypal_order_id;
+}
+
 static void run_job(pay_job *j)
 {
 	const pay_provider *p = pay_provider_current();
 	store_order *o = j->order;
 	pay_result res;
-	pay_request req = {
-		.order_id = o->order_id,
-		.provider_key = o->provider_key,
-		.method = o->payment_method,
-		.amount = o->total,
-		.currency = o->currency,
-		.description = o->order_id,
-		.stripe_payment_method_id = o->stripe_payment_method_id,
-		.stripe_customer_id = o->stripe_customer_id,
-		.stripe_payment_intent_id = o->stripe_payment_intent_id,
-		.paypal_order_id = o->paypal_order_id,
-	};
+	pay_request req;
+
+	orders_pay_request(o, &req);
 	memset(&res, 0, sizeof(res));
 	if (!p)
 		res.status = PAY_UNAVAILABLE;

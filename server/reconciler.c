@@ -134,21 +134,11 @@ static int worth_recording(const store_order *o, const pay_result *res, int64_t 
 static void reconcile_one(const pay_provider *p, const store_order *o)
 {
 	pay_result res;
-	pay_request req = {
-		.order_id = o->order_id,
-		.provider_key = o->provider_key && o->provider_key[0] ? o->provider_key : o->order_id,
-		.method = o->payment_method,
-		.amount = o->total,
-		.currency = o->currency,
-		.description = o->order_id,
-		.stripe_payment_method_id = o->stripe_payment_method_id,
-		.stripe_customer_id = o->stripe_customer_id,
-		.stripe_payment_intent_id = o->stripe_payment_intent_id,
-		.paypal_order_id = o->paypal_order_id,
-	};
+	pay_request req;
 	settle_ctx c = {.order_id = o->order_id, .res = &res};
 	int rc;
 
+	orders_pay_request(o, &req);
 	memset(&res, 0, sizeof(res));
 	p->confirm(&req, &res);
 	count(&rec.counts.asked);
