@@ -187,6 +187,7 @@ typedef struct attempt {
 	int ran;      /* an attempt (order) was made or resumed */
 	int progress; /* the item moved on in the index (settled, off) */
 	int charge;   /* phase 2 needed */
+	int resumed;  /* the order was found in flight (crash, lost answer) */
 	char order_id[QUOTE_ID_MAX];
 	char currency[8];
 	int64_t amount;
@@ -358,7 +359,7 @@ static int apply_begin(store_txn *w, void *arg)
 	int64_t due;
 	int rc, k;
 
-	a->ran = a->progress = a->charge = 0;
+	a->ran = a->progress = a->charge = a->resumed = 0;
 	rc = store_item_get(w, a->item_id, &it);
 	if (rc)
 		return rc == STORE_NOTFOUND ? 0 : rc;
@@ -382,6 +383,7 @@ static int apply_begin(store_txn *w, void *arg)
 			goto done;
 		if (o->status == OSTATUS(PROCESSING) || o->status == OSTATUS(PENDING_PAYMENT)) {
 			want_charge(a, o);
+			a->resumed = 1;
 			goto done;
 		}
 		if (o->status == OSTATUS(SUCCEEDED)) {
@@ -626,7 +628,7 @@ static int run_round(int64_t now, skipset *s)
 {
 	store_list l = {0};
 	attempt *as;
-	int ran = 0, rc = due_items(now + lead_us + 1, ROUND_MAX, s, &l);
+	int ran = 0, resumed = 0, rc = due_items(now + lead_us + 1, ROUND_MAX, s, &l);
 
 	if (rc || l.n == 0) {
 		store_list_free(&l);
@@ -659,9 +661,13 @@ static int run_round(int64_t now, skipset *s)
 				 "it stays PROCESSING and is resumed on the next run",
 				 a->item_id, a->order_id);
 		ran += a->ran && a->rc == 0;
+		resumed += a->resumed && a->rc == 0;
 		if (a->rc != 0 || !a->progress)
 			skip_add(s, a->item_id);
 	}
+	if (resumed)
+		log_info("auto-renew: resumed %d orders found in flight (same ids, same provider keys)",
+			 resumed);
 	free(as);
 	store_list_free(&l);
 	return ran;

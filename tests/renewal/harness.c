@@ -118,6 +118,23 @@ void h_stop(int sig)
 	h_cli = NULL;
 }
 
+int h_log_sum(const char *needle)
+{
+	char path[128], line[1024];
+	int sum = 0;
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/billingd.log", dir);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, needle);
+		if (p)
+			sum += (int)strtol(p + strlen(needle), NULL, 10);
+	}
+	fclose(f);
+	return sum;
+}
+
 void h_cleanup(void)
 {
 	char cmd[128];

@@ -69,6 +69,9 @@ int h_start(void);
 void h_stop(int sig);
 /* billingd's pid (0 when not running). */
 pid_t h_pid(void);
+/* Lines of billingd's logs (all runs) containing `needle`, summed over
+ * the number found in the first %d of each line ("resumed %d orders"). */
+int h_log_sum(const char *needle);
 /* Removes the data directory. */
 void h_cleanup(void);
 

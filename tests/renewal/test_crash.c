@@ -1,0 +1,284 @@
+/*
+ * The crash test of automatic renewal: hundreds of AUTO items, one big
+ * AdvanceClock (to a year ahead; another year while fewer than the wanted
+ * kills have landed) repeated in a loop while another thread kills
+ * billingd with SIGKILL at a random moment of each call; after each kill billingd is
+ * restarted on the same data (the test clock persists) and the loop goes
+ * on until the clock reaches the target. Then: every period of every item
+ * was charged exactly once (SUCCEEDED AUTO_RENEWAL orders, one per (item,
+ * period), each with its own sandbox PaymentIntent keyed by the order id),
+ * none was skipped, nothing is left PROCESSING or FAILED, and every item's
+ * expiry is its activation expiry + 30 days x its renewals.
+ *
+ * SPB_CRASH_ITEMS (default 300), SPB_CRASH_KILLS (default 12) and
+ * SPB_CRASH_MAX_DELAY_MS (default 150: the kill lands within this long of
+ * a call's start) tune it.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define MAX_ITEMS 1000
+#define MAX_PERIODS 130
+#define MAX_YEARS 10
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t started = PTHREAD_COND_INITIALIZER;
+static int in_call, call_gen, kills, killer_stop, kills_wanted = 12;
+static int max_delay_ms = 150;
+
+/* For every AdvanceClock call, picks a random moment within max_delay_ms
+ * of its start and kills billingd then if the call is still running. */
+static void *killer(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	int seen = 0;
+	for (;;) {
+		int g;
+		pthread_mutex_lock(&mu);
+		while (!killer_stop && kills < kills_wanted && (!in_call || call_gen == seen))
+			pthread_cond_wait(&started, &mu);
+		if (killer_stop || kills >= kills_wanted) {
+			pthread_mutex_unlock(&mu);
+			return NULL;
+		}
+		g = seen = call_gen;
+		pthread_mutex_unlock(&mu);
+		usleep((useconds_t)(rand_r(&seed) % ((unsigned)max_delay_ms * 1000)));
+		pthread_mutex_lock(&mu);
+		if (in_call && call_gen == g && h_pid() > 0) {
+			kill(h_pid(), SIGKILL);
+			kills++;
+			in_call = 0;
+		}
+		pthread_mutex_unlock(&mu);
+	}
+}
+
+typedef struct item_rec {
+	char id[16];
+	int n;			      /* SUCCEEDED renewals */
+	int64_t periods[MAX_PERIODS]; /* the expires_at each one extended */
+	int dup, overflow;
+	int64_t expires_at;
+} item_rec;
+
+typedef struct world {
+	item_rec items[MAX_ITEMS];
+	int n_items;
+	int charges, failed, processing, bad_pi, foreign;
+} world;
+
+static item_rec *find(world *w, const char *id)
+{
+	int k = atoi(id + 2); /* "c_NNN" */
+	if (strncmp(id, "c_", 2) != 0 || k < 0 || k >= w->n_items)
+		return NULL;
+	return &w->items[k];
+}
+
+static void on_order(const Smartplus__Billing__V1__Order *o, void *arg)
+{
+	world *w = arg;
+	item_rec *it = o->n_lines ? find(w, o->lines[0]->item_id) : NULL;
+	char pi[80];
+	if (!it) {
+		w->foreign++;
+		return;
+	}
+	if (o->status == O_FAILED)
+		w->failed++;
+	if (o->status != O_SUCCEEDED) {
+		w->processing += o->status == O_PROCESSING;
+		return;
+	}
+	w->charges++;
+	snprintf(pi, sizeof(pi), "pi_sandbox_%s", o->order_id);
+	if (strcmp(o->stripe_payment_intent_id, pi) != 0 || !o->sandbox || o->total != 500)
+		w->bad_pi++;
+	for (int i = 0; i < it->n && i < MAX_PERIODS; i++)
+		if (it->periods[i] == h_ts(o->lines[0]->current_expires_at))
+			it->dup++;
+	if (it->n < MAX_PERIODS)
+		it->periods[it->n] = h_ts(o->lines[0]->current_expires_at);
+	else
+		it->overflow = 1;
+	it->n++;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int load_expiries(world *w)
+{
+	Smartplus__Billing__V1__ListItemsRequest r = SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListItemsResponse *resp = NULL;
+	char *token = NULL;
+	int rc;
+	r.project_id = "cp";
+	r.page_size = 1000;
+	do {
+		r.page_token = token ? token : "";
+		rc = spb_billing_list_items(h_cli, &r, &resp, NULL);
+		free(token);
+		token = NULL;
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < resp->n_items; i++) {
+			item_rec *it = find(w, resp->items[i]->item_id);
+			if (it)
+				it->expires_at = h_ts(resp->items[i]->expires_at);
+		}
+		if (resp->next_page_token[0])
+			token = strdup(resp->next_page_token);
+		spb_message_free(resp);
+		resp = NULL;
+	} while (token);
+	return 0;
+}
+
+static int env_int(const char *name, int def, int lo, int hi)
+{
+	const char *v = getenv(name);
+	int x = v ? atoi(v) : def;
+	return x < lo ? lo : x > hi ? hi : x;
+}
+
+int main(int argc, char **argv)
+{
+	static world w;
+	char **ids;
+	int64_t t0 = 0, e0, now, target, last_ack;
+	int n_items = env_int("SPB_CRASH_ITEMS", 300, 1, MAX_ITEMS);
+	int restarts = 0, calls = 0, ran_total = 0, periods_each = 0, missing = 0, wrong_expiry = 0;
+	int wrong_periods = 0, dups = 0, clock_back = 0, start_failed = 0;
+	pthread_t kt;
+	struct timespec t_start, t_end;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s BILLINGD\n", argv[0]);
+		return 2;
+	}
+	kills_wanted = env_int("SPB_CRASH_KILLS", 12, 0, 1000);
+	max_delay_ms = env_int("SPB_CRASH_MAX_DELAY_MS", 150, 1, 60000);
+	h_begin("kill -9 during a year of renewals of many items: each period charged once");
+	if (h_init(argv[1]) != 0 || h_start() != 0) {
+		fprintf(stderr, "cannot start billingd\n");
+		return 1;
+	}
+	w.n_items = n_items;
+	ids = calloc((size_t)n_items, sizeof(*ids));
+	for (int i = 0; i < n_items; i++) {
+		snprintf(w.items[i].id, sizeof(w.items[i].id), "c_%03d", i);
+		ids[i] = w.items[i].id;
+	}
+	CHECK(h_price(COMM, S_APP, 500, 5) == 0, "price");
+	CHECK(h_account("cd", R_DISTRIBUTOR, "vendor") == 0, "account");
+	CHECK(h_account("ci", R_INSTALLER, "cd") == 0, "account");
+	CHECK(h_project("cp", "ci", COMM, NULL) == 0, "project");
+	CHECK(h_items("cp", S_APP, "c_", n_items) == 0, "%d items", n_items);
+	CHECK(h_activate("cd", "ci", COMM, "cp", 1, STRIPE, "pm_card_visa", &t0) == 0, "activate all");
+	CHECK(h_auto(ids, (size_t)n_items, 1, "cd", STRIPE, "pm_card_visa", 0, 0) == 0, "all on AUTO");
+	e0 = t0 + MONTH;
+	target = t0 + 365 * DAY;
+	now = last_ack = t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t_start);
+	pthread_create(&kt, NULL, killer, (void *)(uintptr_t)time(NULL));
+	for (;;) {
+		int64_t got = 0;
+		int ran = 0, rc;
+		/* A year at a time until enough kills have landed. */
+		if (now >= target) {
+			if (kills >= kills_wanted || target >= t0 + MAX_YEARS * 365 * DAY)
+				break;
+			target += 365 * DAY;
+		}
+		if (start_failed)
+			break;
+		pthread_mutex_lock(&mu);
+		in_call = 1;
+		call_gen++;
+		pthread_cond_signal(&started);
+		pthread_mutex_unlock(&mu);
+		rc = h_advance(target - now, &got, &ran);
+		pthread_mutex_lock(&mu);
+		in_call = 0;
+		pthread_mutex_unlock(&mu);
+		calls++;
+		if (rc == 0) {
+			now = last_ack = got;
+			ran_total += ran;
+			continue;
+		}
+		/* Killed mid-jump (or failed): restart on the same data. */
+		h_stop(SIGKILL);
+		restarts++;
+		if (h_start() != 0) {
+			CHECK(0, "restart %d", restarts);
+			start_failed = 1;
+			break;
+		}
+		rc = h_advance(1, &got, NULL); /* where the persisted clock is */
+		CHECK(rc == 0, "probe the clock after restart %d", restarts);
+		if (rc == 0) {
+			clock_back += got < last_ack;
+			now = got;
+		}
+	}
+	pthread_mutex_lock(&mu);
+	killer_stop = 1;
+	pthread_cond_signal(&started);
+	pthread_mutex_unlock(&mu);
+	pthread_join(kt, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t_end);
+
+	/* Verify, through the API, on the last billingd. */
+	CHECK(h_orders("cd", T_AUTO, on_order, &w) == 0, "ListOrders");
+	CHECK(load_expiries(&w) == 0, "ListItems");
+	for (int64_t at = e0 - DAY; at <= now; at += MONTH)
+		periods_each++;
+	for (int i = 0; i < n_items; i++) {
+		item_rec *it = &w.items[i];
+		int n = it->n < MAX_PERIODS ? it->n : MAX_PERIODS;
+		dups += it->dup;
+		missing += it->n < periods_each;
+		wrong_expiry += it->expires_at != e0 + (int64_t)it->n * MONTH;
+		qsort(it->periods, (size_t)n, sizeof(int64_t), cmp64);
+		for (int k = 0; k < n; k++)
+			if (it->periods[k] != e0 + k * MONTH) {
+				wrong_periods++;
+				break;
+			}
+	}
+	CHECK(kills >= 10 || kills_wanted < 10, "at least 10 kills, got %d", kills);
+	CHECK(dups == 0, "%d periods charged twice", dups);
+	CHECK(missing == 0, "%d items missed a period", missing);
+	CHECK(w.charges == n_items * periods_each, "charges %d = items %d x periods %d", w.charges, n_items,
+	      periods_each);
+	CHECK(wrong_periods == 0, "%d items with a period out of sequence", wrong_periods);
+	CHECK(wrong_expiry == 0, "%d items whose expiry is not E0 + 30d x renewals", wrong_expiry);
+	CHECK(w.processing == 0 && w.failed == 0, "%d PROCESSING, %d FAILED left", w.processing, w.failed);
+	CHECK(w.bad_pi == 0, "%d charges without their own sandbox PaymentIntent", w.bad_pi);
+	CHECK(clock_back == 0, "the test clock went back %d times across restarts", clock_back);
+	printf("crash test: items %d, kills %d (restarts %d), AdvanceClock calls %d, charges %d, "
+	       "periods %d (%d per item, clock T0+%lldd), duplicates %d, missing %d, "
+	       "wrong expiries %d, in-flight orders resumed after a kill %d, %.1f s\n",
+	       n_items, kills, restarts, calls, w.charges, n_items * periods_each, periods_each,
+	       (long long)((now - t0) / DAY), dups, missing, wrong_expiry, h_log_sum("auto-renew: resumed "),
+	       (double)(t_end.tv_sec - t_start.tv_sec) + (t_end.tv_nsec - t_start.tv_nsec) / 1e9);
+	h_end();
+	h_stop(SIGTERM);
+	h_cleanup();
+	free(ids);
+	(void)ran_total;
+	return h_report();
+}
