@@ -13,7 +13,8 @@ const char *h_scenario = "";
 
 static const char *bin;
 static char dir[64], datadir[96], port_file[128];
-static pid_t pid;
+static pid_t pid, fake_pid;
+static const char *live_url;
 static int scen_failed;
 static struct {
 	char name[96];
@@ -64,6 +65,39 @@ pid_t h_pid(void)
 	return pid;
 }
 
+void h_use_live(const char *stripe_url)
+{
+	live_url = stripe_url;
+	setenv("STRIPE_SECRET_KEY", "sk_test_renewal", 1);
+}
+
+int h_fake_start(const char *node, const char *provider_js, char url[64])
+{
+	char pf[128];
+	FILE *f;
+	int port = 0;
+	snprintf(pf, sizeof(pf), "%s/fake.port", dir);
+	fake_pid = fork();
+	if (fake_pid < 0)
+		return -1;
+	if (fake_pid == 0) {
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(126);
+		execl(node, node, provider_js, "--port-file", pf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 400 && !port; i++) {
+		usleep(25000);
+		if ((f = fopen(pf, "r"))) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+		}
+	}
+	snprintf(url, 64, "http://127.0.0.1:%d", port);
+	return port ? 0 : -1;
+}
+
 int h_start(void)
 {
 	char key_file[160], target[64], key[256] = "";
@@ -81,8 +115,13 @@ int h_start(void)
 		snprintf(log, sizeof(log), "%s/billingd.log", dir);
 		if (!freopen("/dev/null", "w", stdout) || !freopen(log, "a", stderr))
 			_exit(126);
-		execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file, "--data-dir", datadir,
-		      "--test-clock", "--quiet-calls", (char *)NULL);
+		if (live_url)
+			execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file, "--data-dir",
+			      datadir, "--test-clock", "--quiet-calls", "--payments", "live", "--stripe-url",
+			      live_url, (char *)NULL);
+		else
+			execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file, "--data-dir",
+			      datadir, "--test-clock", "--quiet-calls", (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 400 && !port; i++) {
@@ -138,6 +177,11 @@ int h_log_sum(const char *needle)
 void h_cleanup(void)
 {
 	char cmd[128];
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGTERM);
+		waitpid(fake_pid, NULL, 0);
+		fake_pid = 0;
+	}
 	if (getenv("SPB_KEEP_DATA")) {
 		fprintf(stderr, "kept %s\n", dir);
 		return;

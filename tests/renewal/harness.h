@@ -63,6 +63,12 @@ int h_report(void);
 
 /* A fresh data directory; billingd binary path. 0 or -1. */
 int h_init(const char *billingd);
+/* Runs billingd with --payments live against the fake provider at
+ * stripe_url (STRIPE_SECRET_KEY is set to a test key) from now on. */
+void h_use_live(const char *stripe_url);
+/* Starts the fake provider (node provider.js); *url gets its base URL.
+ * 0 or -1. Stopped by h_cleanup(). */
+int h_fake_start(const char *node, const char *provider_js, char url[64]);
 /* Starts billingd on the data directory (fresh or not) and connects. */
 int h_start(void);
 /* Sends sig to billingd and reaps it; frees the client. */
