@@ -168,6 +168,43 @@ static void s_credits(void)
 	h_end();
 }
 
+/* The project's property manager pays in credits (R11) and runs out: the
+ * first renewal takes its last 5 credits, the next period fails
+ * insufficient_credits four times (first attempt and days 1, 2, 4) and
+ * auto-renew stops; nothing is debited for the failures. */
+static void s_credits_run_out(void)
+{
+	char *ids[1] = {"k_000"};
+	int64_t t0 = 0, now;
+	h_item_state st;
+	ords os;
+	int failed_ok = 0;
+
+	h_begin("property manager pays in credits until they run out: FAILED insufficient_credits, off");
+	CHECK(h_account("pk", R_DISTRIBUTOR, "vendor") == 0, "account");
+	CHECK(h_account("pk_i", R_INSTALLER, "pk") == 0, "account");
+	CHECK(h_account("pk_pm", R_PM, "pk_i") == 0, "account");
+	CHECK(h_project("pk_p", "pk_i", COMMERCIAL, "pk_pm") == 0, "project");
+	CHECK(h_items("pk_p", S_DOOR, "k_", 2) == 0, "items"); /* k_000 free, k_001 paid */
+	CHECK(h_assign_credits("pk_pm", 10) == 0, "vendor assigns 10 credits to the PM");
+	CHECK(h_activate("pk_pm", "pk_i", COMMERCIAL, "pk_p", 1, CREDITS, NULL, &t0) == 0, "activate");
+	CHECK(h_balance("pk_pm") == 5, "balance 5 after activation, got %lld", (long long)h_balance("pk_pm"));
+	ids[0] = "k_001";
+	CHECK(h_auto(ids, 1, 1, "pk_pm", CREDITS, NULL, 0, 0) == 0, "SetAutoRenew CREDITS by the PM");
+	CHECK(h_advance(80 * DAY, &now, NULL) == 0, "advance 80 days");
+	load("pk_pm", &os);
+	for (int i = 0; i < os.n; i++)
+		failed_ok += os.v[i].status == O_FAILED && strcmp(os.v[i].reason, "insufficient_credits") == 0 &&
+			     os.v[i].period == t0 + 2 * MONTH;
+	CHECK(count(&os, "k_001", O_SUCCEEDED) == 1 && failed_ok == 4 && os.n == 5,
+	      "1 renewal, then 4 FAILED insufficient_credits (got %d orders, %d failed)", os.n, failed_ok);
+	CHECK(h_balance("pk_pm") == 0, "balance 0, got %lld", (long long)h_balance("pk_pm"));
+	CHECK(h_item("pk_p", "k_001", &st) && st.expires_at == t0 + 2 * MONTH && !st.auto_on &&
+		      st.status == I_EXPIRED,
+	      "expired at E0 + 30d, auto-renew off");
+	h_end();
+}
+
 /* Declined card: attempts at E0-1d (first), then days 1, 2 and 4 after it,
  * each a FAILED order; then auto-renew stops and the item expires at E0. */
 static void s_declined(void)
@@ -313,6 +350,7 @@ int main(int argc, char **argv)
 	s_inactive();
 	s_counts();
 	s_credits();
+	s_credits_run_out();
 	s_declined();
 	s_until();
 	h_stop(15);
