@@ -85,7 +85,7 @@ typedef struct world {
 
 static item_rec *find(world *w, const char *id)
 {
-	int k = atoi(id + 2); /* "c_NNN" */
+	int k = (int)strtol(id + 2, NULL, 10); /* "c_NNN" */
 	if (strncmp(id, "c_", 2) != 0 || k < 0 || k >= w->n_items)
 		return NULL;
 	return &w->items[k];
@@ -220,7 +220,7 @@ static int fake_charges(const char *url, const world *w, int *keys, int *multi, 
 static int env_int(const char *name, int def, int lo, int hi)
 {
 	const char *v = getenv(name);
-	int x = v ? atoi(v) : def;
+	int x = v ? (int)strtol(v, NULL, 10) : def;
 	return x < lo ? lo : x > hi ? hi : x;
 }
 
