@@ -424,7 +424,8 @@ static int apply_finish(store_txn *w, void *arg)
 		return rc == STORE_NOTFOUND ? 0 : rc;
 	reason = o->failure_reason;
 	pi = o->stripe_payment_intent_id;
-	if (o->status != OSTATUS(PROCESSING) && o->status != OSTATUS(PENDING_PAYMENT)) {
+	if (o->n_lines != 1 ||
+	    (o->status != OSTATUS(PROCESSING) && o->status != OSTATUS(PENDING_PAYMENT))) {
 		a->progress = 1; /* settled elsewhere (ConfirmOrder, reconciler) */
 		goto done;
 	}

@@ -65,6 +65,22 @@ pid_t h_pid(void)
 	return pid;
 }
 
+/* The port a child writes to path once listening (up to 10 s), or 0. */
+static int wait_port(const char *path)
+{
+	FILE *f;
+	int port = 0;
+	for (int i = 0; i < 400 && !port; i++) {
+		usleep(25000);
+		if ((f = fopen(path, "r"))) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+		}
+	}
+	return port;
+}
+
 void h_use_live(const char *stripe_url)
 {
 	live_url = stripe_url;
@@ -74,8 +90,7 @@ void h_use_live(const char *stripe_url)
 int h_fake_start(const char *node, const char *provider_js, char url[64])
 {
 	char pf[128];
-	FILE *f;
-	int port = 0;
+	int port;
 	snprintf(pf, sizeof(pf), "%s/fake.port", dir);
 	fake_pid = fork();
 	if (fake_pid < 0)
@@ -86,14 +101,7 @@ int h_fake_start(const char *node, const char *provider_js, char url[64])
 		execl(node, node, provider_js, "--port-file", pf, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 400 && !port; i++) {
-		usleep(25000);
-		if ((f = fopen(pf, "r"))) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-	}
+	port = wait_port(pf);
 	snprintf(url, 64, "http://127.0.0.1:%d", port);
 	return port ? 0 : -1;
 }
@@ -124,14 +132,7 @@ int h_start(void)
 			      datadir, "--test-clock", "--quiet-calls", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 400 && !port; i++) {
-		usleep(25000);
-		if ((f = fopen(port_file, "r"))) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-	}
+	port = wait_port(port_file);
 	if (!port || !(f = fopen(key_file, "r")))
 		return -1;
 	if (!fgets(key, sizeof(key), f))
@@ -399,40 +400,57 @@ int h_advance(int64_t us, int64_t *now_out, int *ran)
 	return rc;
 }
 
-int h_item(const char *project, const char *item_id, h_item_state *st)
+int h_list_items(const char *project, void (*fn)(const Smartplus__Billing__V1__Item *, void *),
+		 void *arg)
 {
 	Smartplus__Billing__V1__ListItemsRequest r = SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListItemsResponse *resp = NULL;
 	char *token = NULL;
-	int found = 0;
-	memset(st, 0, sizeof(*st));
+	int rc;
 	r.project_id = (char *)project;
 	r.page_size = 1000;
 	do {
 		r.page_token = token ? token : "";
-		if (spb_billing_list_items(h_cli, &r, &resp, NULL) != 0)
-			break;
+		rc = spb_billing_list_items(h_cli, &r, &resp, NULL);
 		free(token);
 		token = NULL;
-		for (size_t i = 0; i < resp->n_items; i++) {
-			const Smartplus__Billing__V1__Item *it = resp->items[i];
-			if (strcmp(it->item_id, item_id) != 0)
-				continue;
-			st->status = it->status;
-			st->expires_at = h_ts(it->expires_at);
-			st->renew_mode = it->renew_mode;
-			st->auto_on = it->auto_renew && it->auto_renew->enabled;
-			st->cycles_done = it->auto_renew ? it->auto_renew->cycles_done : 0;
-			st->failed_attempts = it->auto_renew ? it->auto_renew->failed_attempts : 0;
-			found = 1;
-		}
+		if (rc)
+			break;
+		for (size_t i = 0; i < resp->n_items; i++)
+			fn(resp->items[i], arg);
 		if (resp->next_page_token[0])
 			token = strdup(resp->next_page_token);
 		spb_message_free(resp);
 		resp = NULL;
-	} while (token && !found);
-	free(token);
-	return found;
+	} while (token);
+	return rc;
+}
+
+typedef struct item_query {
+	const char *id;
+	h_item_state *st;
+	int found;
+} item_query;
+
+static void on_item(const Smartplus__Billing__V1__Item *it, void *arg)
+{
+	item_query *q = arg;
+	if (strcmp(it->item_id, q->id) != 0)
+		return;
+	q->st->status = it->status;
+	q->st->expires_at = h_ts(it->expires_at);
+	q->st->renew_mode = it->renew_mode;
+	q->st->auto_on = it->auto_renew && it->auto_renew->enabled;
+	q->st->cycles_done = it->auto_renew ? it->auto_renew->cycles_done : 0;
+	q->st->failed_attempts = it->auto_renew ? it->auto_renew->failed_attempts : 0;
+	q->found = 1;
+}
+
+int h_item(const char *project, const char *item_id, h_item_state *st)
+{
+	item_query q = {item_id, st, 0};
+	memset(st, 0, sizeof(*st));
+	return h_list_items(project, on_item, &q) == 0 && q.found;
 }
 
 int h_orders(const char *payer, int type, void (*fn)(const Smartplus__Billing__V1__Order *, void *),

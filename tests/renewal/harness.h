@@ -18,6 +18,7 @@
 #define V1(x) SMARTPLUS__BILLING__V1__##x
 #define DAY (INT64_C(86400) * 1000000)
 #define MONTH (30 * DAY)
+#define HOUR_US (INT64_C(3600) * 1000000)
 
 #define COMM V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY)
 #define COMMERCIAL V1(PROJECT_TYPE__PROJECT_TYPE_COMMERCIAL)
@@ -110,6 +111,9 @@ typedef struct h_item_state {
 	int failed_attempts;
 } h_item_state;
 int h_item(const char *project, const char *item_id, h_item_state *st);
+/* Calls fn for every item of project. Returns the SDK code. */
+int h_list_items(const char *project, void (*fn)(const Smartplus__Billing__V1__Item *, void *),
+		 void *arg);
 
 /* Calls fn for every order of payer of `type` (0 = all), oldest last. */
 int h_orders(const char *payer, int type, void (*fn)(const Smartplus__Billing__V1__Order *, void *),

@@ -134,32 +134,11 @@ static int cmp64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int load_expiries(world *w)
+static void on_item(const Smartplus__Billing__V1__Item *i, void *arg)
 {
-	Smartplus__Billing__V1__ListItemsRequest r = SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
-	Smartplus__Billing__V1__ListItemsResponse *resp = NULL;
-	char *token = NULL;
-	int rc;
-	r.project_id = "cp";
-	r.page_size = 1000;
-	do {
-		r.page_token = token ? token : "";
-		rc = spb_billing_list_items(h_cli, &r, &resp, NULL);
-		free(token);
-		token = NULL;
-		if (rc)
-			return rc;
-		for (size_t i = 0; i < resp->n_items; i++) {
-			item_rec *it = find(w, resp->items[i]->item_id);
-			if (it)
-				it->expires_at = h_ts(resp->items[i]->expires_at);
-		}
-		if (resp->next_page_token[0])
-			token = strdup(resp->next_page_token);
-		spb_message_free(resp);
-		resp = NULL;
-	} while (token);
-	return 0;
+	item_rec *it = find(arg, i->item_id);
+	if (it)
+		it->expires_at = h_ts(i->expires_at);
 }
 
 static size_t on_body(char *p, size_t sz, size_t n, void *arg)
@@ -343,7 +322,7 @@ int main(int argc, char **argv)
 
 	/* Verify, through the API, on the last billingd. */
 	CHECK(h_orders("cd", T_AUTO, on_order, &w) == 0, "ListOrders");
-	CHECK(load_expiries(&w) == 0, "ListItems");
+	CHECK(h_list_items("cp", on_item, &w) == 0, "ListItems");
 	for (int64_t at = e0 - DAY; at <= now; at += MONTH)
 		periods_each++;
 	for (int i = 0; i < n_items; i++) {

@@ -67,6 +67,27 @@ static int cmp_created(const void *a, const void *b)
 
 /* ---- scenarios ---- */
 
+/* A scenario's own tree: distributor d, optionally sub-distributor "<d>_s",
+ * installer "<d>_i", optionally property manager "<d>_pm"; project "<d>_p"
+ * of ptype with n items "<prefix>NNN" of stype. */
+static void world(const char *d, int with_sub, int with_pm, int ptype, int stype, const char *prefix,
+		  int n)
+{
+	char s[32], i[32], pm[32], p[32];
+	snprintf(s, sizeof(s), "%s_s", d);
+	snprintf(i, sizeof(i), "%s_i", d);
+	snprintf(pm, sizeof(pm), "%s_pm", d);
+	snprintf(p, sizeof(p), "%s_p", d);
+	CHECK(h_account(d, R_DISTRIBUTOR, "vendor") == 0, "account %s", d);
+	if (with_sub)
+		CHECK(h_account(s, R_SUBDIST, d) == 0, "account %s", s);
+	CHECK(h_account(i, R_INSTALLER, with_sub ? s : d) == 0, "account %s", i);
+	if (with_pm)
+		CHECK(h_account(pm, R_PM, i) == 0, "account %s", pm);
+	CHECK(h_project(p, i, ptype, with_pm ? pm : NULL) == 0, "project %s", p);
+	CHECK(h_items(p, stype, prefix, n) == 0, "items %s", prefix);
+}
+
 /* The seed: "renewal occurs every 30 days and extends the upcoming
  * expiration date by 30 days". Activated for one month at T0, the item
  * expires at E0 = T0 + 30 d; with the 24 h lead, renewal k (k = 0, 1, ...)
@@ -86,10 +107,7 @@ static void s_counts(void)
 	} steps[] = {{30, 1}, {60, 2}, {365, 12}};
 
 	h_begin("30, 60, 365 days on AUTO: 1, 2, 12 renewals and the matching expiry");
-	CHECK(h_account("pa", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_account("pa_i", R_INSTALLER, "pa") == 0, "account");
-	CHECK(h_project("pa_p", "pa_i", COMM, NULL) == 0, "project");
-	CHECK(h_items("pa_p", S_APP, "a_", 1) == 0, "items");
+	world("pa", 0, 0, COMM, S_APP, "a_", 1);
 	CHECK(h_activate("pa", "pa_i", COMM, "pa_p", 1, STRIPE, "pm_card_visa", &t0) == 0, "activate");
 	e0 = t0 + MONTH;
 	CHECK(h_item("pa_p", "a_000", &st) && st.expires_at == e0 && st.status == I_ACTIVE,
@@ -137,11 +155,7 @@ static void s_credits(void)
 	int64_t free_credits = 0, paid_credits = 0;
 
 	h_begin("auto-renew in credits debits exactly; free door renews at 0; 3 cycles then off");
-	CHECK(h_account("pc", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_account("pc_s", R_SUBDIST, "pc") == 0, "account");
-	CHECK(h_account("pc_i", R_INSTALLER, "pc_s") == 0, "account");
-	CHECK(h_project("pc_p", "pc_i", COMMERCIAL, NULL) == 0, "project");
-	CHECK(h_items("pc_p", S_DOOR, "d_", 2) == 0, "items");
+	world("pc", 1, 0, COMMERCIAL, S_DOOR, "d_", 2);
 	CHECK(h_assign_credits("pc_s", 100) == 0, "vendor assigns 100 credits");
 	CHECK(h_activate("pc_s", "pc_i", COMMERCIAL, "pc_p", 1, CREDITS, NULL, &t0) == 0, "activate");
 	CHECK(h_balance("pc_s") == 95, "activation cost 5, balance %lld", (long long)h_balance("pc_s"));
@@ -174,22 +188,17 @@ static void s_credits(void)
  * auto-renew stops; nothing is debited for the failures. */
 static void s_credits_run_out(void)
 {
-	char *ids[1] = {"k_000"};
+	char *ids[1] = {"k_001"};
 	int64_t t0 = 0, now;
 	h_item_state st;
 	ords os;
 	int failed_ok = 0;
 
 	h_begin("property manager pays in credits until they run out: FAILED insufficient_credits, off");
-	CHECK(h_account("pk", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_account("pk_i", R_INSTALLER, "pk") == 0, "account");
-	CHECK(h_account("pk_pm", R_PM, "pk_i") == 0, "account");
-	CHECK(h_project("pk_p", "pk_i", COMMERCIAL, "pk_pm") == 0, "project");
-	CHECK(h_items("pk_p", S_DOOR, "k_", 2) == 0, "items"); /* k_000 free, k_001 paid */
+	world("pk", 0, 1, COMMERCIAL, S_DOOR, "k_", 2); /* k_000 free, k_001 paid */
 	CHECK(h_assign_credits("pk_pm", 10) == 0, "vendor assigns 10 credits to the PM");
 	CHECK(h_activate("pk_pm", "pk_i", COMMERCIAL, "pk_p", 1, CREDITS, NULL, &t0) == 0, "activate");
 	CHECK(h_balance("pk_pm") == 5, "balance 5 after activation, got %lld", (long long)h_balance("pk_pm"));
-	ids[0] = "k_001";
 	CHECK(h_auto(ids, 1, 1, "pk_pm", CREDITS, NULL, 0, 0) == 0, "SetAutoRenew CREDITS by the PM");
 	CHECK(h_advance(80 * DAY, &now, NULL) == 0, "advance 80 days");
 	load("pk_pm", &os);
@@ -216,10 +225,7 @@ static void s_declined(void)
 	static const int days[] = {0, 1, 2, 4};
 
 	h_begin("declined card retries on days 1, 2 and 4 then expires");
-	CHECK(h_account("pd", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_account("pd_i", R_INSTALLER, "pd") == 0, "account");
-	CHECK(h_project("pd_p", "pd_i", COMM, NULL) == 0, "project");
-	CHECK(h_items("pd_p", S_APP, "x_", 1) == 0, "items");
+	world("pd", 0, 0, COMM, S_APP, "x_", 1);
 	CHECK(h_activate("pd", "pd_i", COMM, "pd_p", 1, STRIPE, "pm_card_visa", &t0) == 0, "activate");
 	e0 = t0 + MONTH;
 	first = e0 - DAY;
@@ -254,10 +260,7 @@ static void s_until(void)
 	ords os;
 
 	h_begin("until a date stops on time");
-	CHECK(h_account("pu", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_account("pu_i", R_INSTALLER, "pu") == 0, "account");
-	CHECK(h_project("pu_p", "pu_i", COMM, NULL) == 0, "project");
-	CHECK(h_items("pu_p", S_APP, "u_", 1) == 0, "items");
+	world("pu", 0, 0, COMM, S_APP, "u_", 1);
 	CHECK(h_activate("pu", "pu_i", COMM, "pu_p", 1, STRIPE, "pm_card_visa", &t0) == 0, "activate");
 	e0 = t0 + MONTH;
 	CHECK(h_auto(ids, 1, 1, "pu", STRIPE, "pm_card_visa", e0 + 65 * DAY, 0) == 0, "SetAutoRenew until");
@@ -270,18 +273,40 @@ static void s_until(void)
 	h_end();
 }
 
+/* An item that expired before it was put on AUTO is renewed at once, from
+ * the time of the attempt (as a manual renewal of an EXPIRED item, R8),
+ * not back-dated to its old expiry. */
+static void s_expired_item(void)
+{
+	char *ids[1] = {"e_000"};
+	int64_t t0 = 0, now, at;
+	h_item_state st;
+	ords os;
+
+	h_begin("EXPIRED item put on AUTO renews from the attempt, not from its old expiry");
+	world("pe", 0, 0, COMM, S_APP, "e_", 1);
+	CHECK(h_activate("pe", "pe_i", COMM, "pe_p", 1, STRIPE, "pm_card_visa", &t0) == 0, "activate");
+	CHECK(h_advance(40 * DAY, &at, NULL) == 0, "advance 40 days");
+	CHECK(h_item("pe_p", "e_000", &st) && st.status == I_EXPIRED, "EXPIRED (derived on read)");
+	CHECK(h_auto(ids, 1, 1, "pe", STRIPE, "pm_card_visa", 0, 1) == 0, "SetAutoRenew, 1 cycle");
+	CHECK(h_advance(HOUR_US, &now, NULL) == 0, "advance an hour");
+	load("pe", &os);
+	CHECK(os.n == 1 && count(&os, "e_000", O_SUCCEEDED) == 1 && os.v[0].created == at,
+	      "one renewal, run at once");
+	CHECK(h_item("pe_p", "e_000", &st) && st.status == I_ACTIVE && st.expires_at == at + MONTH &&
+		      !st.auto_on,
+	      "ACTIVE to attempt + 30d; 1 cycle done, off");
+	h_end();
+}
+
 /* SetAutoRenew is validated like an order (R2, R8, R11). */
 static void s_validation(void)
 {
 	char *ids[1] = {"v_000"}, *missing[1] = {"nope"};
 
 	h_begin("SetAutoRenew validation (R2, R8, R11)");
-	CHECK(h_account("pv", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_account("pv_i", R_INSTALLER, "pv") == 0, "account");
-	CHECK(h_account("pv_pm", R_PM, "pv_i") == 0, "account");
+	world("pv", 0, 1, COMM, S_APP, "v_", 1);
 	CHECK(h_account("pv_other", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_project("pv_p", "pv_i", COMM, "pv_pm") == 0, "project");
-	CHECK(h_items("pv_p", S_APP, "v_", 1) == 0, "items");
 	CHECK(h_activate("pv", "pv_i", COMM, "pv_p", 1, STRIPE, "pm_card_visa", NULL) == 0, "activate");
 	CHECK(h_auto(ids, 1, 1, "pv", STRIPE, NULL, 0, 0) == SPB_EINVALID, "STRIPE without a saved card");
 	CHECK(h_auto(ids, 1, 1, "pv", CREDITS, NULL, 0, 0) == SPB_EPRECONDITION,
@@ -308,10 +333,7 @@ static void s_inactive(void)
 	h_item_state st;
 
 	h_begin("only activated items go on AUTO; the request is all or nothing");
-	CHECK(h_account("pw", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_account("pw_i", R_INSTALLER, "pw") == 0, "account");
-	CHECK(h_project("pw_p", "pw_i", COMM, NULL) == 0, "project");
-	CHECK(h_items("pw_p", S_APP, "w_", 1) == 0, "items");
+	world("pw", 0, 0, COMM, S_APP, "w_", 1);
 	CHECK(h_activate("pw", "pw_i", COMM, "pw_p", 1, STRIPE, "pm_card_visa", NULL) == 0, "activate");
 	{
 		/* w_001 is created after the activation: INACTIVE */
@@ -353,6 +375,7 @@ int main(int argc, char **argv)
 	s_credits_run_out();
 	s_declined();
 	s_until();
+	s_expired_item();
 	h_stop(15);
 	h_cleanup();
 	return h_report();
