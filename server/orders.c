@@ -41,6 +41,10 @@ int credits_spend(store_txn *w, const char *payer_id, int64_t credits, const cha
 		  const char *actor_id, char transfer_id[40]) __attribute__((weak));
 int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits,
 		  const char *order_id, const char *actor_id, char transfer_id[40]) __attribute__((weak));
+/* The auto-renewal scheduler's bookkeeping for AUTO_RENEWAL orders, when
+ * linked in (scheduler.c): called in the txn that settles the order. */
+int autorenew_order_settled(store_txn *w, const store_order *o, int succeeded, int64_t now)
+	__attribute__((weak));
 
 static const char *method_name(int m)
 {
@@ -124,6 +128,8 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now)
 		rc = coupon_settle(w, o->coupon_code, o->payer_id, 1, now);
 		o->coupon_reserved = 0;
 	}
+	if (rc == 0 && o->type == OTYPE(AUTO_RENEWAL) && autorenew_order_settled)
+		rc = autorenew_order_settled(w, o, 1, now);
 	o->status = OSTATUS(SUCCEEDED);
 	o->update_time = now;
 	return rc;
@@ -140,6 +146,8 @@ int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_
 	o->update_time = now;
 	if (why)
 		o->failure_reason = (char *)why;
+	if (rc == 0 && o->type == OTYPE(AUTO_RENEWAL) && autorenew_order_settled)
+		rc = autorenew_order_settled(w, o, 0, now);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "idem.h"
 #include "orders.h"
 #include "reconciler.h"
+#include "scheduler.h"
 #include "log.h"
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
@@ -136,11 +137,18 @@ int server_open(billingd_state *s)
 		s->store = NULL;
 		return -1;
 	}
+	scheduler_set_lead(s->cfg.renew_lead_us);
+	scheduler_set_interval(s->cfg.renew_interval_s);
+	if (s->cfg.renew_retries)
+		scheduler_set_retries(s->cfg.renew_retry_us, s->cfg.renew_retries);
+	if (scheduler_start() != 0)
+		log_warn("the renewal scheduler did not start; auto-renewals run only on AdvanceClock");
 	return 0;
 }
 
 void server_close(billingd_state *s)
 {
+	scheduler_stop();
 	reconciler_stop();
 	orders_sweeper_stop();
 	idem_janitor_stop();
