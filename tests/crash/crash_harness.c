@@ -648,8 +648,12 @@ static void publish_target(void)
  * it starts: that counts as a kill too). 0 or -1. */
 static int restart(const char *fault)
 {
+	/* the last instance reconciles often, so PROCESSING orders left by
+	 * the crashes get settled before the check (and must not double-apply) */
+	static const char *const final_args[] = {"--reconcile-interval-ms", "100", NULL};
+
 	for (int i = 0; i < 50; i++) {
-		if (bproc_start(&srv, fault, NULL) == 0) {
+		if (bproc_start(&srv, fault, fault ? NULL : final_args) == 0) {
 			publish_target();
 			return 0;
 		}
@@ -1063,6 +1067,7 @@ int main(int argc, char **argv)
 	}
 	for (int t = 0; t < started; t++)
 		pthread_join(th[t], NULL);
+	sleep_ms(3000); /* a few reconciler rounds */
 	verify();
 	if (bproc_stop(&srv) != 0) {
 		fprintf(stderr, "billingd did not stop cleanly\n");
