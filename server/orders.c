@@ -262,7 +262,67 @@ static pthread_mutex_t pay_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pay_cond = PTHREAD_COND_INITIALIZER;
 static pay_job *pay_head, **pay_tail = &pay_head;
 
-static void submit_settle(rpc_call *call, const store_order *o, const pay_result *res, int confirm);
+static void submit_settle(rpc_call *call, const store_order *o, const pay_result *res, int confirm,
+			  int claimed);
+
+/* ---- one provider conversation per order ----
+ * A payment call and the recording of its answer must not interleave with
+ * another call for the same order (ConfirmOrder, the payments worker, the
+ * reconciler): a capture declined here while another succeeds there would
+ * fail an order whose money was taken. The claim is held from before the
+ * provider call until its answer is durable. */
+typedef struct claim {
+	struct claim *next;
+	char id[QUOTE_ID_MAX];
+} claim;
+static pthread_mutex_t claim_lock = PTHREAD_MUTEX_INITIALIZER;
+static claim *claims;
+
+int orders_claim(const char *order_id)
+{
+	claim *c;
+	pthread_mutex_lock(&claim_lock);
+	for (c = claims; c; c = c->next)
+		if (strcmp(c->id, order_id) == 0) {
+			pthread_mutex_unlock(&claim_lock);
+			return 0;
+		}
+	c = malloc(sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", order_id);
+	c->next = claims;
+	claims = c;
+	pthread_mutex_unlock(&claim_lock);
+	return 1;
+}
+
+void orders_release(const char *order_id)
+{
+	claim **p;
+	pthread_mutex_lock(&claim_lock);
+	for (p = &claims; *p; p = &(*p)->next)
+		if (strcmp((*p)->id, order_id) == 0) {
+			claim *c = *p;
+			*p = c->next;
+			free(c);
+			break;
+		}
+	pthread_mutex_unlock(&claim_lock);
+}
+
+/* 1 if the stored order is still open to a provider answer. */
+int orders_still_open(const char *order_id)
+{
+	store_txn *txn;
+	store_order *o = NULL;
+	int open = 0;
+	if (store_read_begin(billingd.store, &txn) != 0)
+		return 1; /* cannot tell: let phase 3 decide */
+	if (store_order_get(txn, order_id, &o) == 0)
+		open = o->status == OSTATUS(PROCESSING) || o->status == OSTATUS(PENDING_PAYMENT);
+	store_record_free(o);
+	store_read_end(txn);
+	return open;
+}
 
 void orders_pay_request(const store_order *o, pay_request *req)
 {
@@ -286,16 +346,20 @@ static void run_job(pay_job *j)
 	pay_result res;
 	pay_request req;
 
+	int claimed = orders_claim(o->order_id);
+
 	orders_pay_request(o, &req);
 	memset(&res, 0, sizeof(res));
-	if (!p)
+	/* Busy elsewhere, or settled meanwhile: no provider call; phase 3 then
+	 * answers with the order as it stands (PROCESSING -> UNAVAILABLE). */
+	if (!p || !claimed || !orders_still_open(o->order_id))
 		res.status = PAY_UNAVAILABLE;
 	else if (j->confirm)
 		p->confirm(&req, &res);
 	else
 		p->create(&req, &res);
 	FAULT_POINT("payments.after_provider"); /* crash tests: answer lost */
-	submit_settle(j->call, o, &res, j->confirm);
+	submit_settle(j->call, o, &res, j->confirm, claimed);
 	store_record_free(o);
 	free(j);
 }
@@ -350,6 +414,7 @@ typedef struct settle_write {
 	char order_id[QUOTE_ID_MAX];
 	pay_result res;
 	int confirm;
+	int claimed; /* holds the order's provider claim until done */
 	int outcome; /* pay_status applied, 0 if the order was already settled */
 	uint8_t *packed;
 	size_t packed_len;
@@ -451,7 +516,10 @@ static void reply_settle(rpc_write *w)
 
 static void cleanup_settle(rpc_write *w)
 {
-	free(((settle_write *)w)->packed);
+	settle_write *s = (settle_write *)w;
+	if (s->claimed)
+		orders_release(s->order_id);
+	free(s->packed);
 }
 
 int orders_settle_answer(store_txn *w, const char *order_id, const pay_result *res, int *outcome)
@@ -472,12 +540,14 @@ int orders_settle_answer(store_txn *w, const char *order_id, const pay_result *r
 
 /* apply_settle borrows strings from s->res and restores the record's own
  * before freeing it (store_record_free frees what unpacking allocated). */
-static void submit_settle(rpc_call *call, const store_order *o, const pay_result *res, int confirm)
+static void submit_settle(rpc_call *call, const store_order *o, const pay_result *res, int confirm,
+			  int claimed)
 {
 	settle_write *s = write_new(call, sizeof(*s));
 	snprintf(s->order_id, sizeof(s->order_id), "%s", o->order_id);
 	s->res = *res;
 	s->confirm = confirm;
+	s->claimed = claimed;
 	s->w.apply = apply_settle;
 	s->w.reply = reply_settle;
 	s->w.cleanup = cleanup_settle;
@@ -587,12 +657,41 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	p->need_provider = 0;
 	rc = store_quote_get(txn, p->quote_id, &q);
 	if (rc == STORE_NOTFOUND || (rc == 0 && auth_may_act(txn, &p->caller, q->input->payer_id) != 1)) {
-		rc = write_fail(w, GRPC_STATUS_NOT_FOUND, NULL, "quote '%s' does not exist (or is not yours)",
-				p->quote_id);
+		/* AIP-211: the same answer whether it is missing or not yours. */
+		rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
+				"permission denied on quote '%s' (or it does not exist)", p->quote_id);
 		goto done;
 	}
 	if (rc)
 		goto done;
+	if (q->order_id[0]) {
+		/* The quote was paid from before (a retry after a crash, a second
+		 * click): the order placed from it, with its own id and provider
+		 * key, never a second charge — unless that order ended unpaid. */
+		store_order *prev = NULL;
+		rc = store_order_get(txn, q->order_id, &prev);
+		if (rc == 0 && (prev->status == OSTATUS(PROCESSING) ||
+				prev->status == OSTATUS(PENDING_PAYMENT) ||
+				prev->status == OSTATUS(SUCCEEDED))) {
+			if (prev->payment_method != p->method) {
+				rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ORDER_STATE",
+						"quote '%s' is already being paid by order %s with another method",
+						p->quote_id, prev->order_id);
+			} else {
+				snprintf(p->order_id, sizeof(p->order_id), "%s", prev->order_id);
+				p->need_provider = prev->status == OSTATUS(PROCESSING) &&
+						   (p->method == METHOD(STRIPE) || p->method == METHOD(PAYPAL));
+				w->intermediate = p->need_provider;
+				rc = orders_pack(prev, &p->packed, &p->packed_len);
+			}
+			store_record_free(prev);
+			goto done;
+		}
+		store_record_free(prev);
+		if (rc != 0 && rc != STORE_NOTFOUND)
+			goto done;
+		rc = 0;
+	}
 	if (q->input->action != p->action) {
 		rc = write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL, "quote_id: '%s' is a%s quote",
 				p->quote_id, q->input->action == ACTION(ACTIVATE) ? "n ACTIVATE" : " RENEW");
@@ -710,8 +809,11 @@ static int apply_place(store_txn *txn, rpc_write *w)
 		if (rc)
 			goto done;
 	}
-	rc = orders_open(txn, w, &o, now, p->method == METHOD(CREDITS) || q->total == 0,
-			 &p->need_provider, &p->packed, &p->packed_len);
+	/* The quote remembers its order, in the order's own transaction. */
+	rc = store_str_set(&q->order_id, p->order_id) ? STORE_IO : store_quote_put(txn, q, 0);
+	if (rc == 0)
+		rc = orders_open(txn, w, &o, now, p->method == METHOD(CREDITS) || q->total == 0,
+				 &p->need_provider, &p->packed, &p->packed_len);
 done:
 	free(o.project_ids);
 	quote_calc_free(&calc);

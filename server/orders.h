@@ -54,6 +54,17 @@ int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_
  * *outcome (may be NULL): the pay_status applied, 0 when nothing was to
  * settle. 0 or a STORE_* code.
  */
+/*
+ * One provider conversation per order at a time: orders_claim() returns 1
+ * when the caller now holds order_id (0: someone else is talking to the
+ * provider about it), to be released once the answer is recorded.
+ * orders_still_open(): the stored order is PROCESSING or PENDING_PAYMENT
+ * (checked after claiming, before calling the provider).
+ */
+int orders_claim(const char *order_id);
+void orders_release(const char *order_id);
+int orders_still_open(const char *order_id);
+
 struct pay_result;
 struct pay_request;
 /* The provider request for order o (phase 2, ConfirmOrder, the reconciler):

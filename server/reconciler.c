@@ -138,15 +138,25 @@ static void reconcile_one(const pay_provider *p, const store_order *o)
 	settle_ctx c = {.order_id = o->order_id, .res = &res};
 	int rc;
 
+	/* One conversation per order: skip it while ConfirmOrder or the
+	 * payments worker is at it, or once it has been settled. */
+	if (!orders_claim(o->order_id))
+		return;
+	if (!orders_still_open(o->order_id)) {
+		orders_release(o->order_id);
+		return;
+	}
 	orders_pay_request(o, &req);
 	memset(&res, 0, sizeof(res));
 	p->confirm(&req, &res);
 	count(&rec.counts.asked);
 	if (!worth_recording(o, &res, clock_now_us())) {
 		count(&rec.counts.unknown);
+		orders_release(o->order_id);
 		return;
 	}
 	rc = store_write_sync(billingd.store, apply_answer, &c);
+	orders_release(o->order_id);
 	if (rc != 0) {
 		log_error("reconciler: cannot record the answer for order %s: %s", o->order_id,
 			  store_strerror(rc));

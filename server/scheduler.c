@@ -188,6 +188,7 @@ typedef struct attempt {
 	int progress; /* the item moved on in the index (settled, off) */
 	int charge;   /* phase 2 needed */
 	int resumed;  /* the order was found in flight (crash, lost answer) */
+	int claimed;  /* holds the order's provider claim (orders_claim) */
 	char order_id[QUOTE_ID_MAX];
 	char currency[8];
 	int64_t amount;
@@ -528,7 +529,10 @@ static void charge(attempt *a)
 		.paypal_order_id = "",
 	};
 	memset(&a->res, 0, sizeof(a->res));
-	if (!p)
+	/* One provider conversation per order (the reconciler may be asking
+	 * about a resumed one); busy -> no answer now, resumed next run. */
+	a->claimed = orders_claim(a->order_id);
+	if (!p || !a->claimed)
 		a->res.status = PAY_UNAVAILABLE;
 	else
 		p->create(&req, &a->res); /* idempotent on the order id */
@@ -650,6 +654,9 @@ static int run_round(int64_t now, skipset *s)
 			as[i].charge = 0;
 	charge_all(as, l.n);
 	run_batch(as, l.n, apply_finish, 1);
+	for (size_t i = 0; i < l.n; i++)
+		if (as[i].claimed)
+			orders_release(as[i].order_id);
 	for (size_t i = 0; i < l.n; i++) {
 		attempt *a = &as[i];
 		if (a->rc != 0)
