@@ -172,10 +172,16 @@ forget_pid() { # pid: no longer ours to clean up
 }
 
 stop_billingd() { # name -> sets bd_writer ("N M mean max" or "")
-	local name=$1
+	local name=$1 rc=0
+	# Let calls the load generator abandoned finish before the shutdown.
+	sleep 1
 	kill -TERM "$bd_pid"
-	wait "$bd_pid" || true
+	wait "$bd_pid" || rc=$?
 	forget_pid "$bd_pid"
+	if [ "$rc" != 0 ]; then
+		log "billingd ($name) exited with status $rc on SIGTERM: $(grep -v ' INFO ' "$work/$name.log" | tail -1)"
+		echo "$name: exit status $rc: $(grep -v ' INFO ' "$work/$name.log" | tail -1)" >>"$work/billingd-exits"
+	fi
 	bd_writer=$(sed -n 's/.*writer: \([0-9]*\) mutations in \([0-9]*\) batches (mean \([0-9.]*\), max \([0-9]*\)).*/\1 \2 \3 \4/p' \
 		"$work/$name.log" | tail -1)
 }
@@ -263,6 +269,7 @@ bench_scale() {
 	done
 	echo "reads_rss $(rss_anon_kib "$bd_pid")" >>"$work/$label.meta"
 	stop_billingd "reads-$label"
+	echo "reads_writer $bd_writer" >>"$work/$label.meta"
 
 	# AssignCredits: one process per setting, for its writer figures.
 	st=$(sed -n "s/^STATUS_AssignCredits=//p" "$out/bench.env")
@@ -355,10 +362,11 @@ print_table() { # label
 		"after the SDK run; $(awk -v k="$(meta "$label" seed_rss)" 'BEGIN { printf "%.1f", k / 1024 }') MiB" \
 		"at the end of seeding (seeding process)"
 	echo "- seeding writer: $(meta "$label" seed_writer | awk '{ if (NF) printf "%s mutations in %s batches (mean %s, max %s)", $1, $2, $3, $4; else print "n/a" }')"
+	echo "- writer of the read loads' process (QuoteServices stores its quote): $(meta "$label" reads_writer | awk '{ if (NF) printf "%s mutations in %s batches (mean %s, max %s)", $1, $2, $3, $4; else print "n/a" }')"
 	for s in "${settings[@]}"; do
 		set -- $s
 		if [ -s "$work/$label-AssignCredits-${1}x$2.writer" ]; then
-			echo "- AssignCredits ${1}×$2 group commit: $(awk '{ printf "%s mutations in %s batches (mean %s, max %s)", $1, $2, $3, $4 }' \
+			echo "- AssignCredits ${1}×$2 group commit: $(awk '{ if (NF) printf "%s mutations in %s batches (mean %s, max %s)", $1, $2, $3, $4; else print "n/a (billingd did not log its writer figures)" }' \
 				"$work/$label-AssignCredits-${1}x$2.writer")"
 		fi
 	done
@@ -454,6 +462,12 @@ if [ "$no_small" = 0 ]; then
 	done
 fi
 echo
+if [ -s "$work/billingd-exits" ]; then
+	echo "billingd did not stop cleanly on SIGTERM:"
+	echo
+	sed 's/^/- /' "$work/billingd-exits"
+	echo
+fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (load1 column: 1-minute load average after each load; above ~1.5, other processes shared the 2 CPUs)"
 echo
 echo "BENCH_DONE"
