@@ -4,6 +4,7 @@
  * CancelOrder, lazy 24 h time-out), and the payments worker that runs phase
  * 2 of a payment off the writer and off the completion-queue threads.
  */
+#include "fault.h"
 #include "orders.h"
 
 #include <pthread.h>
@@ -265,6 +266,7 @@ static void run_job(pay_job *j)
 		p->confirm(&req, &res);
 	else
 		p->create(&req, &res);
+	FAULT_POINT("payments.after_provider"); /* crash tests: answer lost */
 	submit_settle(j->call, o, &res, j->confirm);
 	store_record_free(o);
 	free(j);
