@@ -211,31 +211,40 @@ cat "$work/lmdb.out"
 echo '```'
 echo
 
-log "echo server"
-"$bin/echo_server" --listen 127.0.0.1:0 --port-file "$work/echo.port" --threads "$threads" \
-	--method "$echo_path" 2>"$work/echo.log" &
-echo_pid=$!
-pids+=("$echo_pid")
-echo_port=$(wait_port "$work/echo.port" "$echo_pid") || { echo "run.sh: echo_server did not start" >&2; exit 1; }
-# The echo request: a GetCreditBalanceRequest-sized message (field 1 = "inst01").
-printf '\000\000\000\000\010\012\006inst01' >"$work/echo.bin"
-for s in "${settings[@]}"; do
-	set -- $s
-	log "echo ${1}x$2"
-	h2load_run "echo-${1}x$2" "$echo_port" "$echo_path" "$work/echo.bin" "$1" "$2" "" "$echo_pid"
-done
-echo_rss=$(rss_anon_kib "$echo_pid")
-kill -TERM "$echo_pid"
-wait "$echo_pid" || true
-forget_pid "$echo_pid"
 
 # ---------------------------------------------------------------------------
-# 2. billingd at a scale
+# 2. the echo server and billingd at a scale
 
-# bench_scale label scale: seeds a fresh store and runs every workload.
+# The echo request: a GetCreditBalanceRequest-sized message (field 1 = "inst01").
+printf '\000\000\000\000\010\012\006inst01' >"$work/echo.bin"
+
+# bench_echo label: the echo server at every setting, tags "$label-echo-CxM".
+bench_echo() {
+	local label=$1 echo_pid echo_port s
+	log "[$label] echo server"
+	rm -f "$work/echo.port"
+	"$bin/echo_server" --listen 127.0.0.1:0 --port-file "$work/echo.port" --threads "$threads" \
+		--method "$echo_path" 2>"$work/echo-$label.log" &
+	echo_pid=$!
+	pids+=("$echo_pid")
+	echo_port=$(wait_port "$work/echo.port" "$echo_pid") || { echo "run.sh: echo_server did not start" >&2; exit 1; }
+	for s in "${settings[@]}"; do
+		set -- $s
+		log "[$label] echo ${1}x$2"
+		h2load_run "$label-echo-${1}x$2" "$echo_port" "$echo_path" "$work/echo.bin" "$1" "$2" "" "$echo_pid"
+		rss_anon_kib "$echo_pid" >"$work/$label-echo-${1}x$2.rss"
+	done
+	kill -TERM "$echo_pid"
+	wait "$echo_pid" || true
+	forget_pid "$echo_pid"
+}
+
+# bench_scale label scale: the echo limit again (same moment, same machine
+# load), then a fresh store, seeded, and every workload.
 bench_scale() {
 	local label=$1 sc=$2 dir=$work/data-$1 out=$work/seed-$1
 	mkdir -p "$out"
+	bench_echo "$label"
 	log "[$label] billingd + seed --scale $sc"
 	start_billingd "seed-$label" "$dir"
 	local t0=$SECONDS
@@ -318,15 +327,13 @@ print_table() { # label
 	echo
 	echo "| workload | c×m | req/s | p50 µs | p99 µs | vs echo | server CPU µs/req | resp B/req | RssAnon MiB | load1 |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-	if [ "$label" = full ]; then
-		for s in "${settings[@]}"; do
-			set -- $s
-			tag=echo-${1}x$2
-			printf '| echo (limit) | %s×%s | %.0f | %s | %s | 1.00 | %s | %s | %.1f | %s |\n' "$1" "$2" \
-				"$(res "$tag" 1)" "$(res "$tag" 2)" "$(res "$tag" 3)" "$(res "$tag" 4)" \
-				"$(res "$tag" 5)" "$(awk -v k="$echo_rss" 'BEGIN { print k / 1024 }')" "$(res "$tag" 7)"
-		done
-	fi
+	for s in "${settings[@]}"; do
+		set -- $s
+		tag=$label-echo-${1}x$2
+		printf '| echo (limit) | %s×%s | %.0f | %s | %s | 1.00 | %s | %s | %.1f | %s |\n' "$1" "$2" \
+			"$(res "$tag" 1)" "$(res "$tag" 2)" "$(res "$tag" 3)" "$(res "$tag" 4)" \
+			"$(res "$tag" 5)" "$(awk -v k="$(cat "$work/$tag.rss")" 'BEGIN { print k / 1024 }')" "$(res "$tag" 7)"
+	done
 	for w in "${workloads[@]}"; do
 		st=$(sed -n "s/^STATUS_$w=//p" "$out/bench.env")
 		for s in "${settings[@]}"; do
@@ -341,7 +348,7 @@ print_table() { # label
 				continue
 			fi
 			rps=$(res "$tag" 1)
-			erps=$(res "echo-${1}x$2" 1)
+			erps=$(res "$label-echo-${1}x$2" 1)
 			exp=$(sed -n "s/^RESP_BYTES_$w=//p" "$out/bench.env")
 			bpr=$(res "$tag" 5)
 			ok=""
@@ -378,14 +385,18 @@ print_table() { # label
 	echo
 }
 
+# The durability limit again, after the loads (the disk may be shared too).
+"$bin/lmdb_commit" --dir "$work/lmdb" --seconds "$lmdb_seconds" --batch 1 >"$work/lmdb-end.out"
+rm -rf "$work/lmdb"
+
 print_table full
 [ "$no_small" = 1 ] || print_table small
 
 echo "## Targets (scale $scale)"
 echo
-fsync_line="1 fsync = ${fsync_us} µs (lmdb_commit, 1 put per commit)"
-e64=$(res echo-16x64 1)
-e11=$(res echo-1x1 2)
+fsync_line="1 fsync = ${fsync_us} µs (lmdb_commit, 1 put per commit, at the start; $(awk '{ print $(NF - 1) }' "$work/lmdb-end.out") µs at the end)"
+e64=$(res full-echo-16x64 1)
+e11=$(res full-echo-1x1 2)
 target() { # description met?(1/0/"") figure
 	local verdict
 	case "$2" in
@@ -413,7 +424,7 @@ if [ "$(status_of AssignCredits)" = ok ]; then
 	target "AssignCredits ≥ 0.40 × echo req/s at 16×64 (durable)" "$(ge "$r" 0.40)" \
 		"$r × echo ($(res full-AssignCredits-16x64 1 | awk '{ printf "%.0f", $1 }') req/s; mean batch $(awk '{ print $3 }' "$work/full-AssignCredits-16x64.writer"))"
 	r=$(res full-AssignCredits-16x64 1)
-	target "AssignCredits ≥ 7 × PostgreSQL TPC-B (7 × 5,600 = 39,200 tps)" "$(ge "$r" 39200)" "$(printf '%.0f' "$r") req/s"
+	target "AssignCredits ≥ 7 × PostgreSQL TPC-B (the issue's 5,600 tps, not measured here: 39,200 req/s)" "$(ge "$r" 39200)" "$(printf '%.0f' "$r") req/s"
 else
 	target "AssignCredits ≥ 0.40 × echo req/s at 16×64 (durable)" "" ""
 	target "AssignCredits ≥ 7 × PostgreSQL TPC-B" "" ""
@@ -427,7 +438,9 @@ fi
 for w in GetCreditBalance GetCatalog QuoteServices ListItems; do
 	if [ "$(status_of $w)" = ok ]; then
 		p=$(res "full-$w-1x1" 2)
-		target "$w unloaded p50 ≤ 2 × echo's ($e11 µs)" "$(le "$p" $((2 * e11)))" "$p µs (h2load 1×1)"
+		note=""
+		[ "$w" = QuoteServices ] && note="; QuoteServices stores its quote: 1 fsync"
+		target "$w unloaded p50 ≤ 2 × echo's ($e11 µs)" "$(le "$p" $((2 * e11)))" "$p µs (h2load 1×1$note)"
 	else
 		target "$w unloaded p50 ≤ 2 × echo's" "" ""
 	fi
@@ -447,15 +460,20 @@ target "RssAnon < 64 MiB at the end with $(sed -n 's/^SEED_ITEMS=//p' "$work/see
 if [ "$no_small" = 0 ]; then
 	for w in "${workloads[@]}"; do
 		if [ "$(status_of $w)" = ok ]; then
-			a=$(res "full-$w-16x64" 1)
-			b=$(res "small-$w-16x64" 1)
-			pa=$(res "full-$w-1x1" 2)
-			pb=$(res "small-$w-1x1" 2)
-			r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-			rp=$(awk -v a="$pa" -v b="$pb" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-			ok=$(awk -v r="$r" -v p="$rp" 'BEGIN { print (r >= 0.8 && r <= 1.2 && p >= 0.8 && p <= 1.2) ? 1 : 0 }')
-			target "$w: full store within 20% of the 10× smaller one (req/s 16×64, p50 1×1)" "$ok" \
-				"req/s $r ×, p50 $rp ×"
+			# Each figure relative to the echo server measured just before
+			# it (same machine load), full store over small store.
+			r=$(awk -v a="$(res "full-$w-16x64" 1)" -v ea="$(res full-echo-16x64 1)" \
+				-v b="$(res "small-$w-16x64" 1)" -v eb="$(res small-echo-16x64 1)" \
+				'BEGIN { printf "%.2f", (b > 0 && ea > 0 ? (a / ea) / (b / eb) : 0) }')
+			rp=$(awk -v a="$(res "full-$w-1x1" 2)" -v ea="$(res full-echo-1x1 2)" \
+				-v b="$(res "small-$w-1x1" 2)" -v eb="$(res small-echo-1x1 2)" \
+				'BEGIN { printf "%.2f", (b > 0 && ea > 0 ? (a / ea) / (b / eb) : 0) }')
+			raw=$(awk -v a="$(res "full-$w-16x64" 1)" -v b="$(res "small-$w-16x64" 1)" \
+				-v pa="$(res "full-$w-1x1" 2)" -v pb="$(res "small-$w-1x1" 2)" \
+				'BEGIN { printf "raw: req/s %.2f ×, p50 %.2f ×", (b > 0 ? a / b : 0), (pb > 0 ? pa / pb : 0) }')
+			ok=$(awk -v r="$r" -v p="$rp" 'BEGIN { print (r >= 0.8 && p <= 1.2) ? 1 : 0 }')
+			target "$w: full store no more than 20% worse than the 10× smaller one (req/s 16×64 ≥ 0.8 ×, p50 1×1 ≤ 1.2 ×; each relative to its echo)" "$ok" \
+				"req/s $r ×, p50 $rp × ($raw)"
 		else
 			target "$w: full store within 20% of the 10× smaller one" "" ""
 		fi
