@@ -3,13 +3,14 @@
 #
 #   tools/bench/profile.sh --workload W [--conns C] [--streams M] [--seconds S]
 #                          [--scale X | --seed-dir DIR --data-dir DIR]
-#                          [--build DIR] [--top N] [--callgraph]
+#                          [--build DIR] [--top N] [--callgraph] [--perf-data F]
 #
 # Seeds a fresh billingd (tools/bench/seed --scale X, default 0.1) unless
 # given a store and seed output kept by `run.sh --keep` (DIR/data-full and
 # DIR/seed-full), drives W with h2load (C x M, default 16 x 64) for S seconds
 # (default 5) while `perf record -g` samples billingd, then prints the top N
-# (default 25) symbols by self time and by inclusive time (children).
+# (default 25) symbols by self time and by inclusive time (children);
+# --perf-data keeps the recording (for perf report) in F.
 # W: GetCreditBalance GetCatalog QuoteServices AssignCredits ListItems.
 # Needs perf (linux-perf) and permission to profile (root, or
 # kernel.perf_event_paranoid <= 1); falls back to nothing else.
@@ -26,6 +27,7 @@ seed_dir=
 data_dir=
 top=25
 callgraph=0
+keep_data=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--workload) workload=$2; shift 2 ;;
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift 2 ;;
 	--top) top=$2; shift 2 ;;
 	--callgraph) callgraph=1; shift ;;
+	--perf-data) keep_data=$2; shift 2 ;;
 	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	*) echo "profile.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -98,6 +101,7 @@ perf record -q -F 499 --call-graph dwarf,16384 -o "$work/perf.data" -p "$bd_pid"
 	exit 1
 }
 wait "$load_pid" || true
+[ -z "$keep_data" ] || cp "$work/perf.data" "$keep_data"
 
 tidy() { sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+$//; s/   +/  /g'; }
 
