@@ -13,7 +13,7 @@
 # --perf-data keeps the recording (for perf report) in F.
 # W: GetCreditBalance GetCatalog QuoteServices AssignCredits ListItems.
 # Needs perf (linux-perf) and permission to profile (root, or
-# kernel.perf_event_paranoid <= 1); falls back to nothing else.
+# kernel.perf_event_paranoid <= 1); without perf, use valgrind --tool=callgrind.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
 	--top) top=$2; shift 2 ;;
 	--callgraph) callgraph=1; shift ;;
 	--perf-data) keep_data=$2; shift 2 ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "profile.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done

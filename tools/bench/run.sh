@@ -2,8 +2,8 @@
 # tools/bench/run.sh: the whole benchmark in one run (issue 8, BENCHMARKS.md).
 #
 #   tools/bench/run.sh [--build DIR] [--scale S] [--small-scale S|--no-small]
-#                      [--duration SEC] [--warmup SEC] [--sdk-calls N]
-#                      [--lmdb-seconds SEC] [--repeat R] [--threads N]
+#                      [--duration D] [--warmup D] [--sdk-calls N]
+#                      [--lmdb-seconds SEC] [--repeat R] [--settle SEC] [--threads N]
 #                      [--work DIR] [--keep]
 #
 #  1. the limits: lmdb_commit (1 and 100 puts per fsync'd commit) and the bare
@@ -12,10 +12,12 @@
 #     1 = 1 distributor, 50 installers, 5,000 projects, 1,000,000 items), then
 #     each workload with the same h2load settings and its bearer key;
 #     AssignCredits runs in its own billingd process per setting so that the
-#     writer's group-commit figures (logged on SIGTERM) are that load's alone;
+#     writer's group-commit figures (logged on SIGTERM, --settle seconds after
+#     the load, default 1) are that load's alone;
 #     then tools/bench/sdk_latency (1 connection, 1 call at a time);
 #  3. the same on a store --small-scale (default S/10) big, and the ratios.
 #
+# D: an h2load duration (5s, 500ms; a bare number is seconds).
 # Every load is bounded (a duration, run --repeat times, best req/s kept: the
 # machine may be shared); all traffic goes to 127.0.0.1. Output:
 # the tables on stdout (markdown), raw h2load output and logs in the work
@@ -29,11 +31,12 @@ build=$root/build
 scale=1
 small_scale=
 no_small=0
-duration=5
-warmup=1
+duration=5s
+warmup=1s
 sdk_calls=2000
 lmdb_seconds=3
 repeat=1
+settle=1
 threads=$(nproc)
 work=
 keep=0
@@ -49,10 +52,11 @@ while [ $# -gt 0 ]; do
 	--sdk-calls) sdk_calls=$2; shift 2 ;;
 	--lmdb-seconds) lmdb_seconds=$2; shift 2 ;;
 	--repeat) repeat=$2; shift 2 ;;
+	--settle) settle=$2; shift 2 ;;
 	--threads) threads=$2; shift 2 ;;
 	--work) work=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -174,7 +178,7 @@ forget_pid() { # pid: no longer ours to clean up
 stop_billingd() { # name -> sets bd_writer ("N M mean max" or "")
 	local name=$1 rc=0
 	# Let calls the load generator abandoned finish before the shutdown.
-	sleep 1
+	sleep "$settle"
 	kill -TERM "$bd_pid"
 	wait "$bd_pid" || rc=$?
 	forget_pid "$bd_pid"
@@ -194,7 +198,7 @@ echo
 echo "- nproc: $(nproc); CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 echo "- memory: $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); kernel: $(uname -r)"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- settings: duration ${duration}s per load (+ ${warmup}s warm-up), best of $repeat, server threads $threads, scale $scale, small scale $small_scale"
+echo "- settings: duration $duration per load (+ $warmup warm-up), best of $repeat, server threads $threads, scale $scale, small scale $small_scale"
 echo
 
 # ---------------------------------------------------------------------------
