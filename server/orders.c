@@ -5,6 +5,7 @@
  * 2 of a payment off the writer and off the completion-queue threads.
  */
 #include "fault.h"
+#include "quote_token.h"
 #include "orders.h"
 
 #include <pthread.h>
@@ -681,7 +682,9 @@ static int check_method(store_txn *txn, rpc_write *w, const store_quote *q, int 
 static int apply_place(store_txn *txn, rpc_write *w)
 {
 	place_write *p = (place_write *)w;
-	store_quote *q = NULL;
+	store_quote *q = NULL, *bound = NULL;
+	char short_id[QUOTE_SHORT_ID_LEN + 1];
+	unsigned char digest[32];
 	quote_calc calc = {0};
 	quote_err err = {0};
 	store_order o = STORE_ORDER_INIT;
@@ -690,24 +693,28 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	int rc;
 
 	p->need_provider = 0;
-	rc = store_quote_get(txn, p->quote_id, &q);
-	if (rc == STORE_NOTFOUND || (rc == 0 && auth_may_act(txn, &p->caller, q->input->payer_id) != 1)) {
-		/* AIP-211: the same answer whether it is missing or not yours. */
-		rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				"permission denied on quote '%s' (or it does not exist)", p->quote_id);
+	/* The quote id is a signed token (quote_token.h); a forged, foreign or
+	 * garbled one gets the same answer (AIP-211). */
+	if (quote_token_open(p->quote_id, &q, short_id) != 0 ||
+	    (rc = auth_may_act(txn, &p->caller, q->input->payer_id)) != 1) {
+		if (rc >= 0 || !q)
+			rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
+					"permission denied on quote %.28s (or it is not a quote)", p->quote_id);
 		goto done;
 	}
-	if (rc)
-		goto done;
-	if (q->order_id[0]) {
+	rc = store_quote_get(txn, short_id, &bound);
+	if (rc == 0 && bound->order_id[0]) {
 		/* The quote was paid from before (a retry after a crash, a second
 		 * click): the order placed from it — unless it ended unpaid. */
-		int resumed = orders_resume(txn, w, q->order_id, p->method, p->order_id,
+		int resumed = orders_resume(txn, w, bound->order_id, p->method, p->order_id,
 					    sizeof(p->order_id), &p->need_provider, &p->packed,
 					    &p->packed_len, &rc);
 		if (resumed)
 			goto done;
+	} else if (rc != 0 && rc != STORE_NOTFOUND) {
+		goto done;
 	}
+	rc = 0;
 	if (q->input->action != p->action) {
 		rc = write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL, "quote_id: '%s' is a%s quote",
 				p->quote_id, q->input->action == ACTION(ACTIVATE) ? "n ACTIVATE" : " RENEW");
@@ -715,7 +722,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	}
 	if (now >= q->expire_time) {
 		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "QUOTE_STALE",
-				"quote '%s' expired; ask for a new quote", p->quote_id);
+				"quote %.28s expired; ask for a new quote", p->quote_id);
 		goto done;
 	}
 	rc = quote_compute(txn, &p->caller, q->input, now, &calc, &err);
@@ -727,7 +734,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 		goto done;
 	if (calc.rec.price_list_version != q->price_list_version) {
 		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "QUOTE_STALE",
-				"the price list changed since quote '%s'; ask for a new quote", p->quote_id);
+				"the price list changed since quote %.28s; ask for a new quote", p->quote_id);
 		goto done;
 	}
 	if (q->coupon_code[0] && calc.coupon_lost) {
@@ -735,9 +742,10 @@ static int apply_place(store_txn *txn, rpc_write *w)
 				calc.coupon_note);
 		goto done;
 	}
-	if (!quote_same_charge(q, &calc.rec)) {
+	quote_charge_digest(&calc.rec, digest);
+	if (memcmp(digest, q->charge_digest.data, sizeof(digest)) != 0) {
 		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "QUOTE_STALE",
-				"the items or amounts changed since quote '%s'; ask for a new quote",
+				"the items or amounts changed since quote %.28s; ask for a new quote",
 				p->quote_id);
 		goto done;
 	}
@@ -745,9 +753,9 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	q->method_mask = calc.rec.method_mask;
 	if ((rc = check_method(txn, w, q, p->method)) != 0)
 		goto done;
-	if (q->n_lines == 0) {
+	if (calc.rec.n_lines == 0) {
 		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, NULL,
-				"quote '%s' has no items to pay for", p->quote_id);
+				"quote %.28s has no items to pay for", p->quote_id);
 		goto done;
 	}
 	if (p->method == METHOD(COUPON) && (q->total != 0 || !q->coupon_code[0])) {
@@ -771,8 +779,8 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	o.payer_id = q->input->payer_id;
 	o.installer_id = q->input->installer_id;
 	o.project_type = q->input->project_type;
-	o.n_lines = q->n_lines;
-	o.lines = q->lines;
+	o.n_lines = calc.rec.n_lines; /* the same charge as quoted: digest checked */
+	o.lines = calc.rec.lines;
 	o.subtotal = q->subtotal;
 	o.discount = q->discount;
 	o.total = q->total;
@@ -786,7 +794,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	o.stripe_customer_id = (char *)p->stripe_cus;
 	o.create_time = now;
 	o.update_time = now;
-	o.quote_id = q->quote_id;
+	o.quote_id = (char *)p->quote_id;
 	o.renew_mode = q->input->renew_mode ? q->input->renew_mode : MANUAL_MODE;
 	o.action = q->input->action;
 	o.auto_renew_kind = q->input->auto_renew_kind;
@@ -795,13 +803,13 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	o.actor_id = p->caller.account_id;
 	o.transfer_id = transfer;
 	/* projects touched, for ListOrders' filter */
-	o.project_ids = calloc(q->n_lines + 1, sizeof(char *));
-	for (size_t i = 0; i < q->n_lines; i++) {
+	o.project_ids = calloc(calc.rec.n_lines + 1, sizeof(char *));
+	for (size_t i = 0; i < calc.rec.n_lines; i++) {
 		size_t k = 0;
-		while (k < o.n_project_ids && strcmp(o.project_ids[k], q->lines[i]->project_id))
+		while (k < o.n_project_ids && strcmp(o.project_ids[k], calc.rec.lines[i]->project_id))
 			k++;
 		if (k == o.n_project_ids)
-			o.project_ids[o.n_project_ids++] = q->lines[i]->project_id;
+			o.project_ids[o.n_project_ids++] = calc.rec.lines[i]->project_id;
 	}
 	if (q->coupon_code[0]) {
 		rc = coupon_reserve(txn, q->coupon_code, o.payer_id, o.order_id, now);
@@ -826,13 +834,16 @@ static int apply_place(store_txn *txn, rpc_write *w)
 			goto done;
 	}
 	/* The quote remembers its order, in the order's own transaction. */
-	rc = store_str_set(&q->order_id, p->order_id) ? STORE_IO : store_quote_put(txn, q, 0);
+	rc = (store_str_set(&q->order_id, p->order_id) || store_str_set(&q->quote_id, short_id))
+		     ? STORE_IO
+		     : store_quote_put(txn, q, 0);
 	if (rc == 0)
 		rc = orders_open(txn, w, &o, now, p->method == METHOD(CREDITS) || q->total == 0,
 				 &p->need_provider, &p->packed, &p->packed_len);
 done:
 	free(o.project_ids);
 	quote_calc_free(&calc);
+	store_record_free(bound);
 	store_record_free(q);
 	return rc;
 }
@@ -899,7 +910,7 @@ static void place(rpc_call *call, int action, const char *quote_id, int method,
 {
 	place_write *p;
 
-	if (strncmp(quote_id, "quo_", 4) != 0 || strlen(quote_id) >= QUOTE_ID_MAX)
+	if (strncmp(quote_id, "quo_", 4) != 0 || strlen(quote_id) >= QUOTE_TOKEN_MAX)
 		return BAD_ARG(call, "quote_id: not a quote id");
 	if (orders_check_payment_args(call, method, bill, terms, pm, cus))
 		return;

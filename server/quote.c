@@ -2,7 +2,10 @@
  * quote.c: QuoteServices, and the quote computation shared with the order
  * handlers (orders.c) which recompute it inside the writer transaction.
  */
+#include <stdint.h>
+
 #include "quote.h"
+#include "quote_token.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,6 +87,9 @@ void quote_calc_free(quote_calc *c)
 {
 	if (!c)
 		return;
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 16; j++)
+			store_record_free(c->prices[i][j]);
 	arena_free(c->a);
 	memset(c, 0, sizeof(*c));
 }
@@ -104,6 +110,24 @@ typedef struct builder {
 	int64_t subtotal, credits;
 	int *named_seen; /* per in->item_ids[i]: found */
 } builder;
+
+/* The price of a service in a project type, read at most once per quote:
+ * borrowed (freed by quote_calc_free), NULL with STORE_NOTFOUND when unset. */
+static int cached_price(builder *b, store_txn *txn, int ptype, int stype, store_price **out)
+{
+	int rc = 0;
+	if (ptype < 0 || ptype >= 4 || stype < 0 || stype >= 16)
+		return STORE_NOTFOUND;
+	quote_calc *c = b->c;
+	if (!c->price_read[ptype][stype]) {
+		rc = store_price_get(txn, ptype, stype, &c->prices[ptype][stype]);
+		if (rc != 0 && rc != STORE_NOTFOUND)
+			return rc;
+		c->price_read[ptype][stype] = 1;
+	}
+	*out = c->prices[ptype][stype];
+	return *out ? 0 : STORE_NOTFOUND;
+}
 
 static int grow(arena *a, void **arr, size_t *cap, size_t n, size_t elem)
 {
@@ -197,7 +221,7 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 	int status = conv_item_status(it, b->now);
 	int rc, prc = 0;
 
-	rc = store_price_get(txn, p->type, it->service_type, &price);
+	rc = cached_price(b, txn, p->type, it->service_type, &price);
 	if (rc == STORE_NOTFOUND && !is_free) {
 		skip(b, it, SKIP(NO_PRICE));
 		return 0;
@@ -220,7 +244,7 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 		unit = price ? price->monthly_amount : 0;
 	if (in->renew_until) {
 		if (in->renew_until <= base) {
-			store_record_free(price);
+			/* price is borrowed from the cache */
 			skip(b, it, SKIP(ALREADY_COVERED));
 			return 0;
 		}
@@ -236,7 +260,7 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 		l->months = in->months;
 	}
 	if (prc) {
-		store_record_free(price);
+		/* price is borrowed from the cache */
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "the amount of item '%s' is out of range", it->item_id);
 	}
@@ -258,12 +282,12 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 					   "the selected items are priced in different currencies (%s, %s); "
 					   "quote them separately",
 					   b->currency, price->currency);
-				store_record_free(price);
+				/* price is borrowed from the cache */
 				return 1;
 			}
 		}
 	}
-	store_record_free(price);
+	/* price is borrowed from the cache */
 	if (prc)
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL, "the total is out of range");
 	grow(c->a, (void **)&b->lines, &b->cap_lines, c->rec.n_lines, sizeof(*b->lines));
@@ -567,28 +591,6 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 	return rc;
 }
 
-static int same_line(const store_line *a, const store_line *b)
-{
-	return strcmp(a->item_id, b->item_id) == 0 && strcmp(a->project_id, b->project_id) == 0 &&
-	       a->service_type == b->service_type && a->current_expires_at == b->current_expires_at &&
-	       a->unit_amount == b->unit_amount && a->unit_credits == b->unit_credits &&
-	       a->months == b->months && a->days == b->days && a->amount == b->amount &&
-	       a->credits == b->credits && a->free == b->free;
-}
-
-int quote_same_charge(const store_quote *a, const store_quote *b)
-{
-	if (a->n_lines != b->n_lines || a->subtotal != b->subtotal || a->discount != b->discount ||
-	    a->total != b->total || a->credits_total != b->credits_total ||
-	    strcmp(a->currency, b->currency) || strcmp(a->coupon_code, b->coupon_code) ||
-	    a->payment_model != b->payment_model)
-		return 0;
-	for (size_t i = 0; i < a->n_lines; i++)
-		if (!same_line(a->lines[i], b->lines[i]))
-			return 0;
-	return 1;
-}
-
 Smartplus__Billing__V1__QuoteLine *quote_conv_line(arena *a, const store_line *l)
 {
 	Smartplus__Billing__V1__QuoteLine *m = arena_alloc(a, sizeof(*m));
@@ -611,28 +613,17 @@ Smartplus__Billing__V1__QuoteLine *quote_conv_line(arena *a, const store_line *l
 /* ------------------------------------------------------------------------ */
 /* QuoteServices                                                             */
 
-typedef struct quote_write {
-	rpc_write w;
-	quote_calc calc;
-} quote_write;
-
-static int apply_quote(store_txn *txn, rpc_write *w)
+/* Sends computed quote c as the QuoteServices response, under `token`. */
+static void send_quote(rpc_call *call, const quote_calc *c, const char *token)
 {
-	quote_write *q = (quote_write *)w;
-	return store_quote_put(txn, &q->calc.rec, 1);
-}
-
-static void reply_quote(rpc_write *w)
-{
-	quote_write *q = (quote_write *)w;
-	const store_quote *r = &q->calc.rec;
+	const store_quote *r = &c->rec;
 	const store_quote_input *in = r->input;
 	arena *a = arena_new();
 	Smartplus__Billing__V1__QuoteServicesResponse resp = SMARTPLUS__BILLING__V1__QUOTE_SERVICES_RESPONSE__INIT;
 	Smartplus__Billing__V1__Quote *m = arena_alloc(a, sizeof(*m));
 
 	smartplus__billing__v1__quote__init(m);
-	m->quote_id = r->quote_id;
+	m->quote_id = (char *)token;
 	m->expire_time = conv_ts(a, r->expire_time);
 	m->action = in->action;
 	m->payer_id = in->payer_id;
@@ -641,9 +632,9 @@ static void reply_quote(rpc_write *w)
 	m->lines = arena_alloc(a, (r->n_lines + 1) * sizeof(*m->lines));
 	for (size_t i = 0; i < r->n_lines; i++)
 		m->lines[m->n_lines++] = quote_conv_line(a, r->lines[i]);
-	m->skipped = arena_alloc(a, (q->calc.n_skipped + 1) * sizeof(*m->skipped));
-	for (size_t i = 0; i < q->calc.n_skipped; i++) {
-		const quote_skip *s = &q->calc.skipped[i];
+	m->skipped = arena_alloc(a, (c->n_skipped + 1) * sizeof(*m->skipped));
+	for (size_t i = 0; i < c->n_skipped; i++) {
+		const quote_skip *s = &c->skipped[i];
 		Smartplus__Billing__V1__SkippedItem *k = arena_alloc(a, sizeof(*k));
 		smartplus__billing__v1__skipped_item__init(k);
 		k->item_id = (char *)s->item_id;
@@ -663,21 +654,16 @@ static void reply_quote(rpc_write *w)
 		if (r->method_mask & (1u << i))
 			m->allowed_methods[m->n_allowed_methods++] = i;
 	m->coupon_code = r->coupon_code;
-	m->coupon_note = q->calc.coupon_note;
+	m->coupon_note = (char *)c->coupon_note;
 	m->price_list_version = (int64_t)r->price_list_version;
 	m->renew_mode = in->renew_mode ? in->renew_mode : V1(RENEW_MODE__RENEW_MODE_MANUAL);
 	m->months = in->months;
 	m->renew_until = conv_ts(a, in->renew_until);
-	m->available_coupons = q->calc.available;
-	m->n_available_coupons = q->calc.n_available;
+	m->available_coupons = c->available;
+	m->n_available_coupons = c->n_available;
 	resp.quote = m;
-	rpc_reply(w->call, &resp.base);
+	rpc_reply(call, &resp.base);
 	arena_free(a);
-}
-
-static void cleanup_quote(rpc_write *w)
-{
-	quote_calc_free(&((quote_write *)w)->calc);
 }
 
 void rpc_BillingService_QuoteServices(struct rpc_call *call,
@@ -685,11 +671,11 @@ void rpc_BillingService_QuoteServices(struct rpc_call *call,
 {
 	const rpc_caller *caller = rpc_call_caller(call);
 	store_quote_input in = STORE_QUOTE_INPUT_INIT;
-	quote_write *q = write_new(call, sizeof(*q));
+	quote_calc calc = {0};
 	quote_err err = {0};
 	store_txn *txn = NULL;
 	int64_t now = clock_now_us();
-	char id[QUOTE_ID_MAX];
+	char short_id[QUOTE_SHORT_ID_LEN + 1], *token;
 	int rc, ok = 1;
 
 	in.action = req->action;
@@ -734,26 +720,28 @@ void rpc_BillingService_QuoteServices(struct rpc_call *call,
 	}
 	rc = store_read_begin(billingd.store, &txn);
 	if (rc == 0)
-		rc = quote_compute(txn, caller, &in, now, &q->calc, &err);
+		rc = quote_compute(txn, caller, &in, now, &calc, &err);
 	store_read_end(txn);
 	if (rc > 0) {
 		rpc_fail(call, err.code, err.reason, "%s", err.msg);
 		goto fail;
 	}
-	if (rc < 0 || quote_new_id("quo_", id) != 0) {
-		write_fail_store(call, rc ? rc : STORE_IO);
+	if (rc < 0) {
+		write_fail_store(call, rc);
 		goto fail;
 	}
-	q->calc.rec.quote_id = arena_strdup(q->calc.a, id);
-	q->calc.rec.caller_id = arena_strdup(q->calc.a, caller->account_id);
-	q->calc.rec.create_time = now;
-	q->calc.rec.expire_time = now + QUOTE_TTL_US;
-	q->w.apply = apply_quote;
-	q->w.reply = reply_quote;
-	q->w.cleanup = cleanup_quote;
-	write_submit(&q->w);
-	return;
+	/* Nothing is stored: the quote id is a signed token (quote_token.h). */
+	calc.rec.caller_id = (char *)caller->account_id;
+	calc.rec.create_time = now;
+	calc.rec.expire_time = now + QUOTE_TTL_US;
+	token = quote_token_make(&calc.rec, short_id);
+	if (!token) {
+		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		goto fail;
+	}
+	calc.rec.quote_id = short_id;
+	send_quote(call, &calc, token);
+	free(token);
 fail:
-	quote_calc_free(&q->calc);
-	free(q);
+	quote_calc_free(&calc);
 }

@@ -55,6 +55,9 @@ typedef struct quote_calc {
 	size_t n_available;
 	char coupon_note[256];
 	int coupon_lost; /* a coupon was asked for and does not apply */
+	/* Prices read once per computation, by (project type, service type). */
+	store_price *prices[4][16];
+	unsigned char price_read[4][16];
 } quote_calc;
 
 /*
@@ -66,8 +69,6 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 		  int64_t now, quote_calc *out, quote_err *err);
 void quote_calc_free(quote_calc *c);
 
-/* 1 if the lines and totals of a and b are the same charge. */
-int quote_same_charge(const store_quote *a, const store_quote *b);
 
 /* Allowed methods of a mask, as a readable list ("STRIPE, PAYPAL"). */
 void quote_methods_text(uint32_t mask, char *buf, size_t cap);

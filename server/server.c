@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "idem.h"
 #include "orders.h"
+#include "quote_token.h"
 #include "reconciler.h"
 #include "scheduler.h"
 #include "log.h"
@@ -121,7 +122,8 @@ int server_open(billingd_state *s)
 		log_error("cannot open the store in %s: %s", s->cfg.data_dir, err[0] ? err : store_strerror(rc));
 		return -1;
 	}
-	if (bootstrap_vendor(s) != 0 || (s->cfg.test_clock && testclock_start() != 0)) {
+	if (bootstrap_vendor(s) != 0 || (s->cfg.test_clock && testclock_start() != 0) ||
+	    quote_token_init(s->store) != 0) {
 		store_close(s->store);
 		s->store = NULL;
 		return -1;

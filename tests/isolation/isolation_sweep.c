@@ -99,7 +99,8 @@ static tacct *tacct_of(const char *id)
 
 /* Orders and quotes made at setup, by payer. */
 static char ord_v[40], ord_d1[40], ord_s1[40], ord_i1[40], ord_d2[40];
-static char quo_v[40], quo_d1[40], quo_s1[40], quo_i1[40], quo_d2[40];
+#define QUOTE_BUF 4096 /* quote ids are signed tokens */
+static char quo_v[QUOTE_BUF], quo_d1[QUOTE_BUF], quo_s1[QUOTE_BUF], quo_i1[QUOTE_BUF], quo_d2[QUOTE_BUF];
 
 /* A bundle of resources of one target class for one caller. NULL: the
  * class has no such resource for this caller (cases needing it skipped). */
@@ -248,7 +249,7 @@ static void quote_and_order(const char *payer, const char *installer, const char
 	if (!qr)
 		return;
 	if (quote_out)
-		snprintf(quote_out, 40, "%s", qr->quote->quote_id);
+		snprintf(quote_out, QUOTE_BUF, "%s", qr->quote->quote_id);
 	if (order_out) {
 		a.quote_id = qr->quote->quote_id;
 		a.payment_method = V1(PAYMENT_METHOD__PAYMENT_METHOD_STRIPE);

@@ -600,7 +600,7 @@ static void s_pending_confirm_cancel(void)
 /* ---- coupon race ---- */
 
 #define RACERS 8
-static char race_quotes[RACERS][64];
+static char race_quotes[RACERS][4096];
 static int race_rc[RACERS], race_status[RACERS];
 static char race_reason[RACERS][64];
 
