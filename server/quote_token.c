@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #define KEY_BYTES 32
 #define TAG_BYTES 32
@@ -106,47 +107,77 @@ bad:
 	return NULL;
 }
 
-static void put64(EVP_MD_CTX *c, int64_t v)
+/* A growing byte buffer for the digest input. */
+typedef struct dbuf {
+	unsigned char *p;
+	size_t n, cap;
+	int oom;
+} dbuf;
+
+static void put(dbuf *d, const void *src, size_t n)
+{
+	if (d->oom)
+		return;
+	if (d->n + n > d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 1024;
+		unsigned char *np;
+		while (cap < d->n + n)
+			cap *= 2;
+		np = realloc(d->p, cap);
+		if (!np) {
+			d->oom = 1;
+			return;
+		}
+		d->p = np;
+		d->cap = cap;
+	}
+	memcpy(d->p + d->n, src, n);
+	d->n += n;
+}
+
+static void put64(dbuf *d, int64_t v)
 {
 	unsigned char b[8];
 	for (int i = 0; i < 8; i++)
 		b[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
-	EVP_DigestUpdate(c, b, 8);
+	put(d, b, 8);
 }
 
-static void putstr(EVP_MD_CTX *c, const char *s)
+static void putstr(dbuf *d, const char *s)
 {
-	EVP_DigestUpdate(c, s ? s : "", (s ? strlen(s) : 0) + 1);
+	put(d, s ? s : "", (s ? strlen(s) : 0) + 1);
 }
 
 void quote_charge_digest(const store_quote *q, unsigned char out[32])
 {
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	put64(c, (int64_t)q->n_lines);
-	put64(c, q->subtotal);
-	put64(c, q->discount);
-	put64(c, q->total);
-	put64(c, q->credits_total);
-	putstr(c, q->currency);
-	putstr(c, q->coupon_code);
-	put64(c, q->payment_model);
+	dbuf d = {0};
+	put64(&d, (int64_t)q->n_lines);
+	put64(&d, q->subtotal);
+	put64(&d, q->discount);
+	put64(&d, q->total);
+	put64(&d, q->credits_total);
+	putstr(&d, q->currency);
+	putstr(&d, q->coupon_code);
+	put64(&d, q->payment_model);
 	for (size_t i = 0; i < q->n_lines; i++) {
 		const store_line *l = q->lines[i];
-		putstr(c, l->item_id);
-		putstr(c, l->project_id);
-		put64(c, l->service_type);
-		put64(c, l->current_expires_at);
-		put64(c, l->unit_amount);
-		put64(c, l->unit_credits);
-		put64(c, l->months);
-		put64(c, l->days);
-		put64(c, l->amount);
-		put64(c, l->credits);
-		put64(c, l->free);
+		putstr(&d, l->item_id);
+		putstr(&d, l->project_id);
+		put64(&d, l->service_type);
+		put64(&d, l->current_expires_at);
+		put64(&d, l->unit_amount);
+		put64(&d, l->unit_credits);
+		put64(&d, l->months);
+		put64(&d, l->days);
+		put64(&d, l->amount);
+		put64(&d, l->credits);
+		put64(&d, l->free);
 	}
-	EVP_DigestFinal_ex(c, out, NULL);
-	EVP_MD_CTX_free(c);
+	if (d.oom) /* a digest no quote can match: the order is refused as stale */
+		memset(out, 0xff, 32);
+	else
+		SHA256(d.p, d.n, out);
+	free(d.p);
 }
 
 static void short_id_of(const unsigned char tag[TAG_BYTES], char out[QUOTE_SHORT_ID_LEN + 1])
