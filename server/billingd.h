@@ -23,6 +23,12 @@ typedef struct billingd_config {
 	int64_t cutover_us;        /* R2 credit cut-over, unix micros */
 	int test_clock;            /* R18 */
 	const char *payments;      /* "sandbox" or "live" */
+	const char *stripe_url;    /* live: Stripe API base URL */
+	const char *paypal_url;    /* live: PayPal API base URL */
+	char *stripe_key;          /* live: from STRIPE_SECRET_KEY(_FILE), never argv */
+	char *paypal_client_id;    /* live: PAYPAL_CLIENT_ID(_FILE) */
+	char *paypal_secret;       /* live: PAYPAL_CLIENT_SECRET(_FILE) */
+	long provider_timeout_ms;  /* total time allowed for one provider call */
 	size_t max_receive_bytes;
 	uint64_t map_size;
 	int quiet_calls;

@@ -25,6 +25,7 @@
 #include "backup.h"
 #include "billingd.h"
 #include "log.h"
+#include "payments/http.h"
 #include "rpc.h"
 #include "server.h"
 #include "stream.h"
@@ -45,6 +46,12 @@ static void usage(FILE *f)
 		"  --cutover TIME           R2 credit cut-over, RFC 3339 UTC (default 2025-06-01T00:00:00Z)\n"
 		"  --test-clock             start a test clock moved only by AdminService.AdvanceClock\n"
 		"  --payments MODE          sandbox (default) or live\n"
+		"  --stripe-url URL         live Stripe API base (default https://api.stripe.com)\n"
+		"  --paypal-url URL         live PayPal API base (default https://api-m.paypal.com)\n"
+		"  --provider-timeout-ms N  total time for one provider call (default 10000)\n"
+		"                           live keys come from the environment, never argv:\n"
+		"                           STRIPE_SECRET_KEY, PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET\n"
+		"                           (or NAME_FILE holding the path of a file with the value)\n"
 		"  --max-receive-bytes N    largest request accepted (default 4194304)\n"
 		"  --map-size BYTES         LMDB map size (default 32 GiB)\n"
 		"  --quiet-calls            no per-call log lines\n"
@@ -73,7 +80,8 @@ static int is_loopback(const char *listen)
 static int parse_args(int argc, char **argv, billingd_config *c)
 {
 	enum { O_LISTEN = 1000, O_DATA, O_THREADS, O_PORTFILE, O_CERT, O_KEY, O_CA, O_CUTOVER,
-	       O_TESTCLOCK, O_PAYMENTS, O_MAXRECV, O_MAPSIZE, O_QUIET, O_HELP };
+	       O_TESTCLOCK, O_PAYMENTS, O_MAXRECV, O_MAPSIZE, O_QUIET, O_HELP, O_STRIPE, O_PAYPAL,
+	       O_PTIMEOUT };
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
 		{"data-dir", required_argument, 0, O_DATA},
@@ -88,6 +96,9 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		{"max-receive-bytes", required_argument, 0, O_MAXRECV},
 		{"map-size", required_argument, 0, O_MAPSIZE},
 		{"quiet-calls", no_argument, 0, O_QUIET},
+		{"stripe-url", required_argument, 0, O_STRIPE},
+		{"paypal-url", required_argument, 0, O_PAYPAL},
+		{"provider-timeout-ms", required_argument, 0, O_PTIMEOUT},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
 	};
@@ -102,6 +113,9 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 	c->payments = "sandbox";
 	c->max_receive_bytes = 4 << 20;
 	c->map_size = UINT64_C(32) << 30;
+	c->stripe_url = "https://api.stripe.com";
+	c->paypal_url = "https://api-m.paypal.com";
+	c->provider_timeout_ms = 10000;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case O_LISTEN: c->listen = optarg; break;
@@ -151,6 +165,16 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 			break;
 		}
 		case O_QUIET: c->quiet_calls = 1; break;
+		case O_STRIPE: c->stripe_url = optarg; break;
+		case O_PAYPAL: c->paypal_url = optarg; break;
+		case O_PTIMEOUT:
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 100 || n > 120000) {
+				fprintf(stderr, "billingd: --provider-timeout-ms must be 100..120000\n");
+				return -1;
+			}
+			c->provider_timeout_ms = n;
+			break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -167,6 +191,60 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 	}
 	if (!!c->tls_cert != !!c->tls_key || (c->tls_client_ca && !c->tls_cert)) {
 		fprintf(stderr, "billingd: --tls-cert and --tls-key go together (and --tls-client-ca needs both)\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* A secret from NAME, or from the file named by NAME_FILE (trailing newline
+ * dropped). NULL when neither is set; exits on an unreadable file. */
+static char *secret_from_env(const char *name)
+{
+	char file_var[64], buf[4096];
+	const char *v = getenv(name), *path;
+	FILE *f;
+	size_t n;
+	if (v && *v)
+		return strdup(v);
+	snprintf(file_var, sizeof(file_var), "%s_FILE", name);
+	path = getenv(file_var);
+	if (!path || !*path)
+		return NULL;
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "billingd: %s: cannot read %s\n", file_var, path);
+		exit(2);
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+/* Live keys from the environment; sandbox refused when live keys are set. */
+static int load_payment_keys(billingd_config *c)
+{
+	c->stripe_key = secret_from_env("STRIPE_SECRET_KEY");
+	c->paypal_client_id = secret_from_env("PAYPAL_CLIENT_ID");
+	c->paypal_secret = secret_from_env("PAYPAL_CLIENT_SECRET");
+	if (strcmp(c->payments, "sandbox") == 0) {
+		if ((c->stripe_key && strncmp(c->stripe_key, "sk_live_", 8) == 0) ||
+		    (c->paypal_client_id && c->paypal_secret)) {
+			fprintf(stderr, "billingd: live payment keys are set in the environment; refusing "
+					"--payments sandbox (unset them or use --payments live)\n");
+			return -1;
+		}
+		return 0;
+	}
+	if (!c->stripe_key && !(c->paypal_client_id && c->paypal_secret)) {
+		fprintf(stderr, "billingd: --payments live needs STRIPE_SECRET_KEY and/or "
+				"PAYPAL_CLIENT_ID + PAYPAL_CLIENT_SECRET\n");
+		return -1;
+	}
+	if (!http_url_allowed(c->stripe_url) || !http_url_allowed(c->paypal_url)) {
+		fprintf(stderr, "billingd: provider URLs must be https:// (plain http only on loopback)\n");
 		return -1;
 	}
 	return 0;
@@ -194,7 +272,7 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "backup") == 0)
 		return backup_command(argc - 1, argv + 1);
-	if (parse_args(argc, argv, &billingd.cfg) != 0)
+	if (parse_args(argc, argv, &billingd.cfg) != 0 || load_payment_keys(&billingd.cfg) != 0)
 		return 2;
 	log_set_calls(!billingd.cfg.quiet_calls);
 
@@ -228,6 +306,10 @@ int main(int argc, char **argv)
 		server_close(&billingd);
 		return 1;
 	}
+	log_info("payments: %s (%s%s%s)", billingd.cfg.payments,
+		 strcmp(billingd.cfg.payments, "sandbox") == 0 ? "in-process sandbox, orders marked sandbox" : "Stripe ",
+		 strcmp(billingd.cfg.payments, "sandbox") == 0 ? "" : billingd.cfg.stripe_key ? billingd.cfg.stripe_url : "off",
+		 strcmp(billingd.cfg.payments, "sandbox") == 0 ? "" : billingd.cfg.paypal_secret ? ", PayPal on" : ", PayPal off");
 	log_info("billingd listening on %s (port %d, %s, %d threads), data in %s, payments %s%s",
 		 billingd.cfg.listen, port, billingd.cfg.tls_cert ? (billingd.cfg.tls_client_ca ? "mutual TLS" : "TLS") : "plaintext",
 		 billingd.cfg.threads, billingd.cfg.data_dir, billingd.cfg.payments,

@@ -17,6 +17,8 @@
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
 
+int testclock_start(void);
+
 #define VENDOR_ID "vendor"
 
 static void store_log(void *arg, const char *line)
@@ -116,9 +118,7 @@ int server_open(billingd_state *s)
 		log_error("cannot open the store in %s: %s", s->cfg.data_dir, err[0] ? err : store_strerror(rc));
 		return -1;
 	}
-	if (s->cfg.test_clock)
-		clock_use_test(clock_now_us());
-	if (bootstrap_vendor(s) != 0) {
+	if (bootstrap_vendor(s) != 0 || (s->cfg.test_clock && testclock_start() != 0)) {
 		store_close(s->store);
 		s->store = NULL;
 		return -1;

@@ -3,6 +3,8 @@
  *   (project, item)              list by project, count
  *   (project, service type, seq) creation order: the N oldest of a type
  *   (expires_at, item)           renewal scan, only when expires_at > 0
+ *   (auto due time, item)        AUTO items only: when their next renewal
+ *                                attempt is due (next_attempt, else expires_at)
  */
 #include "store_int.h"
 
@@ -37,7 +39,19 @@ static int item_index(const ProtobufCMessage *m, store_key *keys)
 		key_u64(&keys[n], (uint64_t)it->expires_at);
 		key_str(&keys[n++], it->item_id);
 	}
+	if (it->auto_renew && it->auto_renew->enabled && it->expires_at > 0) {
+		key_init(&keys[n], KC_ITEM_AUTO_DUE);
+		key_u64(&keys[n], (uint64_t)store_item_auto_due(it));
+		key_str(&keys[n++], it->item_id);
+	}
 	return n;
+}
+
+int64_t store_item_auto_due(const store_item *it)
+{
+	if (!it->auto_renew || !it->auto_renew->enabled)
+		return 0;
+	return it->auto_renew->next_attempt > 0 ? it->auto_renew->next_attempt : it->expires_at;
 }
 
 static const store_table items = {
@@ -133,4 +147,16 @@ int store_item_expiring_before(store_txn *txn, int64_t t, int page_size,
 	s.stop = expiry_stop;
 	s.stop_arg = &t;
 	return store_scan_page(txn, &s, page_size, page_token, out);
+}
+
+int store_item_auto_due_before(store_txn *txn, int64_t t, size_t n, store_list *out)
+{
+	store_key prefix;
+	store_scan s;
+
+	key_init(&prefix, KC_ITEM_AUTO_DUE);
+	store_table_scan(&items, &prefix, &s);
+	s.stop = expiry_stop;
+	s.stop_arg = &t;
+	return store_scan_n(txn, &s, n, out);
 }

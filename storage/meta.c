@@ -78,3 +78,16 @@ int store_meta_next(store_txn *w, const char *name, uint64_t *value)
 		*value = cur + 1;
 	return rc;
 }
+
+int store_meta_set(store_txn *w, const char *name, uint64_t value)
+{
+	store_key k;
+	uint8_t v[8];
+	int rc = store_writable(w);
+
+	if (rc != 0)
+		return rc;
+	counter_key(&k, name);
+	put_be64(v, value);
+	return store_raw_put(w, DB_META, &k, v, sizeof(v));
+}

@@ -97,3 +97,31 @@ int store_price_version(store_txn *txn, uint64_t *version)
 {
 	return store_meta_get(txn, PRICE_VERSION_COUNTER, version);
 }
+
+int store_credit_price_current(store_txn *txn, store_credit_price **out)
+{
+	store_key prefix;
+	store_scan s = {0};
+	store_list l = {0};
+	int rc;
+	size_t best = 0;
+
+	*out = NULL;
+	key_init(&prefix, KC_CREDIT_PRICE);
+	s.db = DB_PRICES;
+	s.prefix = &prefix;
+	s.desc = &smartplus__billing__store__v1__credit_price_record__descriptor;
+	rc = store_scan_n(txn, &s, STORE_PAGE_MAX, &l);
+	if (rc == 0 && l.n == 0)
+		rc = STORE_NOTFOUND;
+	if (rc == 0) {
+		for (size_t i = 1; i < l.n; i++)
+			if (((store_credit_price *)l.items[i])->update_time >
+			    ((store_credit_price *)l.items[best])->update_time)
+				best = i;
+		*out = l.items[best];
+		l.items[best] = NULL;
+	}
+	store_list_free(&l);
+	return rc;
+}

@@ -275,6 +275,13 @@ int store_item_count(store_txn *txn, const char *project_id, size_t *count);
  * oldest first; fewer if there are fewer. out->next_page_token is NULL. */
 int store_item_oldest(store_txn *txn, const char *project_id,
 		      int32_t service_type, size_t n, store_list *out);
+/* The time an AUTO item's next renewal attempt is due: its next_attempt if
+ * set (a retry), else its expires_at; 0 when auto-renew is off. The caller
+ * renews it once this time minus the lead time has come. */
+int64_t store_item_auto_due(const store_item *it);
+/* Up to n AUTO items whose due time is < t, soonest first: the scheduler's
+ * scan, through an index holding AUTO items only. */
+int store_item_auto_due_before(store_txn *txn, int64_t t, size_t n, store_list *out);
 /* Items with 0 < expires_at < t, soonest first (for the renewal scan). */
 int store_item_expiring_before(store_txn *txn, int64_t t, int page_size,
 			       const char *page_token, store_list *out);
@@ -292,6 +299,9 @@ int store_price_list(store_txn *txn, int32_t project_type, int page_size,
 int store_credit_price_put(store_txn *w, const store_credit_price *rec);
 int store_credit_price_get(store_txn *txn, const char *currency,
 			   store_credit_price **out);
+/* The credit price set last (whatever its currency); STORE_NOTFOUND if
+ * none was ever set. */
+int store_credit_price_current(store_txn *txn, store_credit_price **out);
 /* Current price-list version: 0 before any price was written. */
 int store_price_version(store_txn *txn, uint64_t *version);
 
@@ -315,6 +325,9 @@ int store_meta_schema_version(store_txn *txn, uint32_t *version);
 /* Increment counter name (created at 0) and set *value to the new value:
  * the first call returns 1. Write transaction only. */
 int store_meta_next(store_txn *w, const char *name, uint64_t *value);
+/* Sets a named value (a counter or a setting such as the test clock). Write
+ * transaction only. */
+int store_meta_set(store_txn *w, const char *name, uint64_t value);
 /* Current value of a counter, 0 if never incremented. */
 int store_meta_get(store_txn *txn, const char *name, uint64_t *value);
 

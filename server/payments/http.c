@@ -1,0 +1,132 @@
+/* http.c: libcurl for the payment providers. See http.h. */
+#include "http.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+static __thread CURL *handle;
+
+typedef struct sink {
+	char *buf;
+	size_t len;
+	int overflow;
+} sink;
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	sink *s = arg;
+	size_t add = size * n;
+	if (s->len + add > HTTP_MAX_RESPONSE) {
+		s->overflow = 1;
+		return 0; /* aborts the transfer */
+	}
+	char *nb = realloc(s->buf, s->len + add + 1);
+	if (!nb)
+		return 0;
+	s->buf = nb;
+	memcpy(s->buf + s->len, p, add);
+	s->len += add;
+	s->buf[s->len] = 0;
+	return add;
+}
+
+int http_url_allowed(const char *url)
+{
+	if (strncmp(url, "https://", 8) == 0)
+		return 1;
+	return strncmp(url, "http://127.", 11) == 0 || strncmp(url, "http://localhost", 16) == 0 ||
+	       strncmp(url, "http://[::1]", 12) == 0;
+}
+
+static void global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static CURL *get_handle(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, global_init);
+	if (!handle)
+		handle = curl_easy_init();
+	else
+		curl_easy_reset(handle); /* keeps the connection cache */
+	return handle;
+}
+
+void http_thread_cleanup(void)
+{
+	if (handle)
+		curl_easy_cleanup(handle);
+	handle = NULL;
+}
+
+int http_request(const char *method, const char *url, const char *const *headers, const char *body,
+		 const http_timeouts *t, http_response *resp)
+{
+	CURL *c;
+	struct curl_slist *hl = NULL;
+	sink s = {0};
+	CURLcode rc;
+	int ret = -1;
+
+	memset(resp, 0, sizeof(*resp));
+	if (!http_url_allowed(url)) {
+		resp->transport = 1;
+		snprintf(resp->error, sizeof(resp->error), "refusing a non-TLS provider URL");
+		return -1;
+	}
+	c = get_handle();
+	if (!c) {
+		resp->transport = 1;
+		snprintf(resp->error, sizeof(resp->error), "curl unavailable");
+		return -1;
+	}
+	for (const char *const *h = headers; h && *h; h++)
+		hl = curl_slist_append(hl, *h);
+	hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	} else if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, t && t->connect_ms ? t->connect_ms : 3000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, t && t->total_ms ? t->total_ms : 10000L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "smartplus-billingd/0.1");
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+		resp->body = s.buf;
+		resp->len = s.len;
+		s.buf = NULL;
+		ret = 0;
+	} else {
+		resp->transport = 1;
+		snprintf(resp->error, sizeof(resp->error), "%s",
+			 s.overflow ? "response too large" : curl_easy_strerror(rc));
+	}
+	free(s.buf);
+	curl_slist_free_all(hl);
+	return ret;
+}
+
+void http_response_free(http_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+}
