@@ -99,7 +99,7 @@ int rel_start(rel_server *s, const char *billingd, const char *data_dir, const c
 		}
 		sleep_ms(50);
 	}
-	s->port = atoi(portbuf);
+	s->port = (int)strtol(portbuf, NULL, 10);
 	if (s->port <= 0) {
 		fprintf(stderr, "billingd did not write its port\n");
 		rel_stop(s);
