@@ -293,3 +293,42 @@ const char *rel_status_name(grpc_status_code c)
 		"UNAUTHENTICATED"};
 	return (unsigned)c < 17 ? names[c] : "?";
 }
+
+long rel_list_count(rel_server *s, const char *path, ProtobufCMessage *req,
+		    const ProtobufCMessageDescriptor *resp_desc, const char *items,
+		    grpc_status_code *status)
+{
+	const ProtobufCFieldDescriptor *tok_in =
+		protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "page_token");
+	const ProtobufCFieldDescriptor *tok_out =
+		protobuf_c_message_descriptor_get_field_by_name(resp_desc, "next_page_token");
+	const ProtobufCFieldDescriptor *list =
+		protobuf_c_message_descriptor_get_field_by_name(resp_desc, items);
+	char **in = tok_in ? (char **)((char *)req + tok_in->offset) : NULL;
+	char token[512] = "";
+	long total = 0;
+
+	if (status)
+		*status = GRPC_STATUS_OK;
+	if (!in || !tok_out || !list || list->label != PROTOBUF_C_LABEL_REPEATED)
+		return -1;
+	for (;;) {
+		ProtobufCMessage *resp;
+		rel_result r;
+		*in = token;
+		rel_call(s->ch, path, s->key, req, &r);
+		*in = (char *)"";
+		if (status)
+			*status = r.status;
+		resp = r.status == GRPC_STATUS_OK ? protobuf_c_message_unpack(resp_desc, NULL, r.len, r.body)
+						  : NULL;
+		rel_result_free(&r);
+		if (!resp)
+			return -1;
+		total += (long)*(size_t *)((char *)resp + list->quantifier_offset);
+		snprintf(token, sizeof(token), "%s", *(char **)((char *)resp + tok_out->offset));
+		protobuf_c_message_free_unpacked(resp, NULL);
+		if (!token[0])
+			return total;
+	}
+}

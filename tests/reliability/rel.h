@@ -71,6 +71,16 @@ void rel_call(grpc_channel *ch, const char *path, const char *bearer, const Prot
 	      rel_result *r);
 void rel_result_free(rel_result *r);
 
+/*
+ * Pages through a List RPC with the vendor key and counts the elements of
+ * the response's repeated field `items`. req is the request with its filter
+ * set (its page_token field is used, then reset to ""). Returns the count,
+ * or -1 with *status set (may be NULL) when a page failed.
+ */
+long rel_list_count(rel_server *s, const char *path, ProtobufCMessage *req,
+		    const ProtobufCMessageDescriptor *resp_desc, const char *items,
+		    grpc_status_code *status);
+
 /* Short name of a status for messages. */
 const char *rel_status_name(grpc_status_code c);
 

@@ -120,30 +120,15 @@ static int run_backup_command(const char *dir, const char *file)
 static long count_accounts(rel_server *s)
 {
 	Smartplus__Billing__V1__ListAccountsRequest q = SMARTPLUS__BILLING__V1__LIST_ACCOUNTS_REQUEST__INIT;
-	char token[512] = "";
-	long total = 0;
-	for (;;) {
-		Smartplus__Billing__V1__ListAccountsResponse *resp;
-		rel_result r;
-		q.parent_id = "vendor";
-		q.page_size = 1000;
-		q.page_token = token;
-		rel_call(s->ch, REL_DIR "ListAccounts", s->key, &q.base, &r);
-		if (r.status != GRPC_STATUS_OK) {
-			fprintf(stderr, "\n  ListAccounts: %s %s\n", rel_status_name(r.status), r.message);
-			rel_result_free(&r);
-			return -1;
-		}
-		resp = smartplus__billing__v1__list_accounts_response__unpack(NULL, r.len, r.body);
-		rel_result_free(&r);
-		if (!resp)
-			return -1;
-		total += (long)resp->n_accounts;
-		snprintf(token, sizeof(token), "%s", resp->next_page_token);
-		smartplus__billing__v1__list_accounts_response__free_unpacked(resp, NULL);
-		if (!token[0])
-			return total;
-	}
+	grpc_status_code st;
+	long n;
+	q.parent_id = "vendor";
+	q.page_size = 1000;
+	n = rel_list_count(s, REL_DIR "ListAccounts", &q.base,
+			   &smartplus__billing__v1__list_accounts_response__descriptor, "accounts", &st);
+	if (n < 0)
+		fprintf(stderr, "\n  ListAccounts: %s\n", rel_status_name(st));
+	return n;
 }
 
 /*

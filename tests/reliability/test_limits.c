@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <CUnit/Basic.h>
 #include <grpc/grpc.h>
@@ -24,6 +25,12 @@
 #define MAX_RECEIVE 4096
 
 static const char *billingd_path;
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
 static char tmp[512];
 
 /* Reports a status mismatch with the server's message, then asserts. */
@@ -170,14 +177,57 @@ static void test_deadline_already_past_is_deadline_exceeded(void)
 	EXPECT_STATUS(&r, GRPC_STATUS_DEADLINE_EXCEEDED);
 	rel_result_free(&r);
 	CU_ASSERT_NOT_EQUAL(get_account(&s, "late1"), GRPC_STATUS_OK);
-	/* One that expires in flight: DEADLINE_EXCEEDED or done, never anything else. */
+	/* One that expires in flight: DEADLINE_EXCEEDED or done, never anything
+	 * else; its write may still complete: wait for it (see the next test). */
 	c.account_id = "late2";
 	n = protobuf_c_message_pack(&c.base, buf);
 	rel_call_raw(s.ch, REL_DIR "CreateAccount", s.key, NULL, 0, buf, n, 1, &r);
 	CU_ASSERT(r.status == GRPC_STATUS_DEADLINE_EXCEEDED || r.status == GRPC_STATUS_OK);
 	rel_result_free(&r);
+	for (int i = 0; i < 100 && get_account(&s, "late2") != GRPC_STATUS_OK; i++)
+		sleep_ms(20);
 	CU_ASSERT_EQUAL(get_account(&s, "vendor"), GRPC_STATUS_OK);
 	stop(&s);
+}
+
+/*
+ * Writes whose callers gave up (deadline) are still in the writer when
+ * SIGTERM comes: billingd must still exit cleanly. Known bug (runtime.c):
+ * rpc_server_stop() shuts the completion queues down once grpc reports the
+ * server shut down, which does not wait for calls the application still
+ * holds, so the writer's reply then starts a batch on a dead queue and
+ * grpc aborts (call.cc "assertion failed: grpc_cq_begin_op"). Registered
+ * DISABLED in CMakeLists.txt until that is fixed; run with `test_limits
+ * <billingd> shutdown`.
+ */
+static void create_batch(rel_server *s, int k, int first, int count, int deadline_ms,
+			 rel_result *r);
+
+static void test_shutdown_with_writes_in_flight_exits_cleanly(void)
+{
+	Smartplus__Billing__V1__CreateProjectRequest p = SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
+	rel_server s;
+	rel_result r;
+
+	for (int round = 0; round < 5; round++) {
+		char name[32];
+		snprintf(name, sizeof(name), "inflight%d", round);
+		if (start(&s, name, NULL) != 0)
+			return;
+		create_account(&s, "d1", V1(ROLE__ROLE_DISTRIBUTOR), "vendor");
+		create_account(&s, "i1", V1(ROLE__ROLE_INSTALLER), "d1");
+		p.project_id = "p1";
+		p.installer_id = "i1";
+		p.type = V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY);
+		rel_call(s.ch, REL_DIR "CreateProject", s.key, &p.base, &r);
+		rel_result_free(&r);
+		/* Big writes the client gives up on at once: still queued at SIGTERM. */
+		for (int k = 0; k < 4; k++) {
+			create_batch(&s, k, 0, 1000, 5, &r);
+			rel_result_free(&r);
+		}
+		stop(&s);
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -187,7 +237,8 @@ static void test_deadline_already_past_is_deadline_exceeded(void)
 #define LABEL_LEN 256
 
 /* CreateItems of ids "it<k>_<j>", first <= j < first + count. */
-static void create_batch(rel_server *s, int k, int first, int count, rel_result *r)
+static void create_batch(rel_server *s, int k, int first, int count, int deadline_ms,
+			 rel_result *r)
 {
 	Smartplus__Billing__V1__CreateItemsRequest q = SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ItemSpec *specs = calloc((size_t)count, sizeof(*specs));
@@ -208,7 +259,15 @@ static void create_batch(rel_server *s, int k, int first, int count, rel_result 
 	q.project_id = "p1";
 	q.n_items = (size_t)count;
 	q.items = ptrs;
-	rel_call(s->ch, REL_DIR "CreateItems", s->key, &q.base, r);
+	if (deadline_ms) {
+		size_t n = protobuf_c_message_get_packed_size(&q.base);
+		uint8_t *buf = malloc(n);
+		protobuf_c_message_pack(&q.base, buf);
+		rel_call_raw(s->ch, REL_DIR "CreateItems", s->key, NULL, 0, buf, n, deadline_ms, r);
+		free(buf);
+	} else {
+		rel_call(s->ch, REL_DIR "CreateItems", s->key, &q.base, r);
+	}
 	free(specs);
 	free(ptrs);
 	free(ids);
@@ -218,31 +277,17 @@ static void create_batch(rel_server *s, int k, int first, int count, rel_result 
 static long count_items(rel_server *s)
 {
 	Smartplus__Billing__V1__ListItemsRequest q = SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
-	char token[512] = "";
-	long total = 0;
-	for (;;) {
-		Smartplus__Billing__V1__ListItemsResponse *resp;
-		rel_result r;
-		q.project_id = "p1";
-		q.page_size = 1000;
-		q.page_token = token;
-		rel_call(s->ch, REL_BILLING "ListItems", s->key, &q.base, &r);
-		if (r.status != GRPC_STATUS_OK) {
-			if (r.status != GRPC_STATUS_UNIMPLEMENTED)
-				fprintf(stderr, "\n  ListItems: %s %s\n", rel_status_name(r.status), r.message);
-			rel_result_free(&r);
-			return r.status == GRPC_STATUS_UNIMPLEMENTED ? -1 : -2;
-		}
-		resp = smartplus__billing__v1__list_items_response__unpack(NULL, r.len, r.body);
-		rel_result_free(&r);
-		if (!resp)
-			return -2;
-		total += (long)resp->n_items;
-		snprintf(token, sizeof(token), "%s", resp->next_page_token);
-		smartplus__billing__v1__list_items_response__free_unpacked(resp, NULL);
-		if (!token[0])
-			return total;
+	grpc_status_code st;
+	long n;
+	q.project_id = "p1";
+	q.page_size = 1000;
+	n = rel_list_count(s, REL_BILLING "ListItems", &q.base,
+			   &smartplus__billing__v1__list_items_response__descriptor, "items", &st);
+	if (n < 0 && st != GRPC_STATUS_UNIMPLEMENTED) {
+		fprintf(stderr, "\n  ListItems: %s\n", rel_status_name(st));
+		return -2;
 	}
+	return n;
 }
 
 static void test_map_full_is_storage_full_and_nothing_half_written(void)
@@ -267,7 +312,7 @@ static void test_map_full_is_storage_full_and_nothing_half_written(void)
 	rel_result_free(&r);
 
 	for (k = 0; k < 100; k++) {
-		create_batch(&s, k, 0, BATCH, &r);
+		create_batch(&s, k, 0, BATCH, 0, &r);
 		rel_result_free(&r);
 		if (r.status == GRPC_STATUS_OK) {
 			acked += BATCH;
@@ -295,14 +340,14 @@ static void test_map_full_is_storage_full_and_nothing_half_written(void)
 		CU_ASSERT_EQUAL(listed, acked);
 	/* Its first and last ids are free: each is created now or refused as
 	 * full, never ALREADY_EXISTS. */
-	create_batch(&s, full_k, 0, 1, &r);
+	create_batch(&s, full_k, 0, 1, 0, &r);
 	CU_ASSERT(r.status == GRPC_STATUS_OK || r.status == GRPC_STATUS_RESOURCE_EXHAUSTED);
 	rel_result_free(&r);
-	create_batch(&s, full_k, BATCH - 1, 1, &r);
+	create_batch(&s, full_k, BATCH - 1, 1, 0, &r);
 	CU_ASSERT(r.status == GRPC_STATUS_OK || r.status == GRPC_STATUS_RESOURCE_EXHAUSTED);
 	rel_result_free(&r);
 	/* The rest of it, again: still too big. */
-	create_batch(&s, full_k, 1, BATCH - 2, &r);
+	create_batch(&s, full_k, 1, BATCH - 2, 0, &r);
 	EXPECT_STATUS(&r, GRPC_STATUS_RESOURCE_EXHAUSTED);
 	rel_result_free(&r);
 	/* A clean stop and a restart on the full store, which still serves. */
@@ -321,8 +366,8 @@ int main(int argc, char **argv)
 	CU_pSuite suite;
 	unsigned failures;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: test_limits <billingd>\n");
+	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "shutdown") == 0)) {
+		fprintf(stderr, "usage: test_limits <billingd> [shutdown]\n");
 		return 2;
 	}
 	billingd_path = argv[1];
@@ -332,6 +377,11 @@ int main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	suite = CU_add_suite("limits", NULL, NULL);
+	if (argc == 3) {
+		CU_add_test(suite, "shutdown with writes in flight exits cleanly",
+			    test_shutdown_with_writes_in_flight_exits_cleanly);
+		goto run;
+	}
 	CU_add_test(suite, "request over max receive is RESOURCE_EXHAUSTED",
 		    test_request_over_max_receive_is_resource_exhausted);
 	CU_add_test(suite, "oversize metadata is refused", test_oversize_metadata_is_refused);
@@ -339,6 +389,7 @@ int main(int argc, char **argv)
 		    test_deadline_already_past_is_deadline_exceeded);
 	CU_add_test(suite, "map full is STORAGE_FULL and nothing half-written",
 		    test_map_full_is_storage_full_and_nothing_half_written);
+run:
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
