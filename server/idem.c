@@ -160,7 +160,7 @@ int idem_record(store_txn *w, const rpc_idem *st, const char *path, int status, 
 	rec.status = status;
 	rec.message = (char *)(message ? message : "");
 	rec.reason = (char *)(reason ? reason : "");
-	if (status == 0 && st->captured) {
+	if (status == 0 && st->captured) { /* st->captured: the packed response */
 		rec.response.data = st->captured;
 		rec.response.len = st->captured_len;
 	}

@@ -95,8 +95,12 @@ typedef struct rpc_idem {
 	int active;                  /* a key was given; this call owns it in flight */
 	char id[400];                /* "<key account>/<acting account>/<key>" */
 	unsigned char hash[32];      /* SHA-256 of path + request bytes */
-	int capture;                 /* rpc_reply() packs into `captured`, sends nothing */
-	uint8_t *captured;
+	int capture;                 /* finishing the call records it here instead */
+	int has_capture;             /* a response or error was captured */
+	int captured_status;
+	char captured_message[512];
+	char captured_reason[64];
+	uint8_t *captured;           /* packed response (status OK) */
 	size_t captured_len;
 } rpc_idem;
 

@@ -254,6 +254,29 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	size_t n = 0;
 	grpc_call_error err;
 
+	if (c->idem.capture) { /* recording the outcome for R17 (write.c) */
+		rpc_idem *st = &c->idem;
+		free(st->captured);
+		st->captured = NULL;
+		st->captured_len = 0;
+		st->has_capture = 1;
+		st->captured_status = code;
+		snprintf(st->captured_message, sizeof(st->captured_message), "%s", message ? message : "");
+		snprintf(st->captured_reason, sizeof(st->captured_reason), "%s", reason ? reason : "");
+		if (reply) {
+			grpc_byte_buffer_reader r;
+			grpc_slice s;
+			grpc_byte_buffer_reader_init(&r, reply);
+			s = grpc_byte_buffer_reader_readall(&r);
+			grpc_byte_buffer_reader_destroy(&r);
+			st->captured_len = GRPC_SLICE_LENGTH(s);
+			st->captured = malloc(st->captured_len ? st->captured_len : 1);
+			memcpy(st->captured, GRPC_SLICE_START_PTR(s), st->captured_len);
+			grpc_slice_unref(s);
+			grpc_byte_buffer_destroy(reply);
+		}
+		return;
+	}
 	if (__atomic_exchange_n(&c->finished, 1, __ATOMIC_ACQ_REL)) {
 		log_error("%s: call finished twice", c->method ? c->method->name : "?");
 		if (reply)
@@ -315,13 +338,6 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 
 void rpc_reply(rpc_call *c, const ProtobufCMessage *resp)
 {
-	if (c->idem.capture) { /* recording the response for replay (write.c) */
-		free(c->idem.captured);
-		c->idem.captured_len = protobuf_c_message_get_packed_size(resp);
-		c->idem.captured = malloc(c->idem.captured_len ? c->idem.captured_len : 1);
-		protobuf_c_message_pack(resp, c->idem.captured);
-		return;
-	}
 	finish(c, GRPC_STATUS_OK, NULL, NULL, pack_bb(resp));
 }
 

@@ -65,14 +65,20 @@ static int apply_thunk(store_txn *txn, void *arg)
 {
 	rpc_write *w = arg;
 	rpc_idem *st = rpc_call_idem(w->call);
-	int rc = w->apply(txn, w);
-	if (rc != 0 || !st->active)
+	int rc;
+	w->intermediate = 0; /* apply may run twice */
+	rc = w->apply(txn, w);
+	if (rc != 0 || !st->active || w->intermediate)
 		return rc;
-	/* The response is recorded in the same transaction as the effect. */
+	/* The outcome is recorded in the same transaction as the effect. */
+	st->has_capture = 0;
 	st->capture = 1;
 	send_reply(w);
 	st->capture = 0;
-	return idem_record(txn, st, rpc_call_method(w->call)->path, GRPC_STATUS_OK, NULL, NULL);
+	if (!st->has_capture)
+		return 0;
+	return idem_record(txn, st, rpc_call_method(w->call)->path, st->captured_status,
+			   st->captured_message, st->captured_reason);
 }
 
 /* A refusal from apply (its writes undone) is recorded for replay too. */
@@ -88,10 +94,17 @@ static void done_thunk(void *arg, int rc)
 	rpc_write *w = arg;
 	rpc_idem *st = rpc_call_idem(w->call);
 	if (rc == 0) {
-		if (st->active && st->captured)
-			rpc_finish_raw(w->call, GRPC_STATUS_OK, NULL, NULL, st->captured, st->captured_len);
-		else
+		if (st->active && st->has_capture) {
+			st->has_capture = 0;
+			if (st->captured_status == GRPC_STATUS_OK)
+				rpc_finish_raw(w->call, GRPC_STATUS_OK, NULL, NULL, st->captured,
+					       st->captured_len);
+			else
+				rpc_finish_raw(w->call, st->captured_status, st->captured_message,
+					       st->captured_reason[0] ? st->captured_reason : NULL, NULL, 0);
+		} else {
 			send_reply(w);
+		}
 	} else if (rc > 0) {
 		rpc_fail(w->call, w->code, w->reason, "%s", w->message);
 	} else {

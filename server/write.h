@@ -12,6 +12,11 @@
  * After the batch is durable, reply() builds the response from the state
  * (rc == 0 only); the call is then finished and the struct freed with
  * free(). reply may be NULL for an empty response of the RPC's output type.
+ *
+ * R17: when the call holds an idempotency key, reply() is also run inside
+ * apply's transaction in capture mode, so its outcome (a response or an
+ * error) is stored with the effect; reply() must therefore only build an
+ * answer from the state, unless the write is `intermediate`.
  */
 
 #include <grpc/grpc.h>
@@ -27,6 +32,10 @@ struct rpc_write {
 	int (*apply)(store_txn *w, rpc_write *self);
 	void (*reply)(rpc_write *self);
 	void (*cleanup)(rpc_write *self); /* optional: frees handler state */
+	/* Set by apply() when this write does not end the call: a later phase
+	 * (another write) will. Its reply() then runs only after the commit and
+	 * nothing is recorded for R17 here; the final phase records it. */
+	int intermediate;
 	/* set by write_fail() */
 	grpc_status_code code;
 	const char *reason;

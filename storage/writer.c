@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 
+#include "fault.h"
 #include "store_int.h"
 
 #define BATCH_MAX 4096
@@ -67,8 +68,11 @@ static int attempt(store_env *env, store_mutation *batch, store_mutation *only)
 		rc = RETRY;
 		goto done;
 	}
+	FAULT_POINT("writer.before_commit");
 	rc = store_err(mdb_txn_commit(txn));
 	txn = NULL;
+	if (rc == 0)
+		FAULT_POINT("writer.after_commit");
 done:
 	if (txn)
 		mdb_txn_abort(txn);

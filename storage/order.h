@@ -1,0 +1,41 @@
+/*
+ * order.h - the order engine's tables in DB_ORDERS: quotes and orders.
+ *
+ * Same conventions as store.h: 0 or a negative STORE_* code; getters give
+ * a fresh record the caller frees with store_record_free(); puts need the
+ * writer's transaction (else STORE_INVALID).
+ *
+ * Keys (DB_ORDERS):
+ *   'Q' quote_id\0                      -> QuoteRecord
+ *   'O' order_id\0                      -> OrderRecord
+ *   'p' payer\0 be64(~create_time) id\0 -> order id (newest first)
+ */
+#ifndef SPB_STORE_ORDER_H
+#define SPB_STORE_ORDER_H
+
+#include "order.pb-c.h"
+#include "store.h"
+
+typedef Smartplus__Billing__Store__V1__LineRecord store_line;
+typedef Smartplus__Billing__Store__V1__QuoteInputRecord store_quote_input;
+typedef Smartplus__Billing__Store__V1__QuoteRecord store_quote;
+typedef Smartplus__Billing__Store__V1__OrderRecord store_order;
+
+#define STORE_LINE_INIT SMARTPLUS__BILLING__STORE__V1__LINE_RECORD__INIT
+#define STORE_QUOTE_INPUT_INIT SMARTPLUS__BILLING__STORE__V1__QUOTE_INPUT_RECORD__INIT
+#define STORE_QUOTE_INIT SMARTPLUS__BILLING__STORE__V1__QUOTE_RECORD__INIT
+#define STORE_ORDER_INIT SMARTPLUS__BILLING__STORE__V1__ORDER_RECORD__INIT
+
+/* Quotes. create != 0: STORE_EXISTS if the id is taken. */
+int store_quote_put(store_txn *w, const store_quote *rec, int create);
+int store_quote_get(store_txn *txn, const char *quote_id, store_quote **out);
+
+/* Orders; put keeps the payer index in step (create_time never changes). */
+int store_order_put(store_txn *w, const store_order *rec, int create);
+int store_order_get(store_txn *txn, const char *order_id, store_order **out);
+/* Orders of a payer, newest first. */
+int store_order_list_by_payer(store_txn *txn, const char *payer_id,
+			      int page_size, const char *page_token,
+			      store_list *out);
+
+#endif /* SPB_STORE_ORDER_H */
