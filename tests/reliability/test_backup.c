@@ -1,14 +1,16 @@
 /*
  * test_backup: hot backups while writes go on, restored and served.
  *
- *   test_backup <billingd>
+ *   test_backup <billingd> [<ledger_check>]
  *
- * Writer threads create accounts as fast as billingd acknowledges them. In
+ * Writer threads create accounts as fast as billingd acknowledges them, and
+ * assign each new account credits from the vendor (ledger transfers). In
  * the middle, AdminService.Backup and `billingd backup` each take a copy.
  * Each copy is restored into a fresh data directory (data.mdb + the
  * vendor's admin.key) and served by a new billingd, which must have every
  * account acknowledged before that backup started, and no more than were
- * acknowledged or in flight when it ended.
+ * acknowledged or in flight when it ended; and, given ledger_check, the
+ * restored ledger passes the R15 check.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,13 +26,14 @@
 
 #include "rel.h"
 #include "smartplus/billing/v1/admin_service.pb-c.h"
+#include "smartplus/billing/v1/billing_service.pb-c.h"
 #include "smartplus/billing/v1/directory_service.pb-c.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x
 #define WRITERS 4
 #define MAX_ACKS 200000
 
-static const char *billingd_path;
+static const char *billingd_path, *ledger_check_path;
 static char tmp[512];
 
 static struct {
@@ -68,6 +71,20 @@ static void *writer_main(void *arg)
 			fprintf(stderr, "\n  CreateAccount %s: %s %s\n", id, rel_status_name(r.status),
 				r.message);
 		pthread_mutex_unlock(&acks.lock);
+		if (r.status == GRPC_STATUS_OK) {
+			Smartplus__Billing__V1__AssignCreditsRequest a =
+				SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
+			a.account_id = "vendor";
+			a.to_account_id = id;
+			a.credits = 10 + i % 7;
+			rel_call(w->s->ch, REL_BILLING "AssignCredits", w->s->key, &a.base, &r);
+			rel_result_free(&r);
+			pthread_mutex_lock(&acks.lock);
+			if (r.status != GRPC_STATUS_OK && acks.errors++ < 5)
+				fprintf(stderr, "\n  AssignCredits %s: %s %s\n", id,
+					rel_status_name(r.status), r.message);
+			pthread_mutex_unlock(&acks.lock);
+		}
 	}
 	return NULL;
 }
@@ -172,6 +189,15 @@ static void check_restore(const char *file, const char *name, const rel_server *
 	CU_ASSERT_EQUAL(missing, 0);
 	CU_ASSERT(n >= (long)before && n <= (long)(after + WRITERS));
 	CU_ASSERT_EQUAL(rel_stop(&s), 0);
+	if (ledger_check_path) {
+		char cmd[1500];
+		int rc;
+		snprintf(cmd, sizeof(cmd), "'%s' '%s'", ledger_check_path, dir);
+		rc = system(cmd);
+		if (rc != 0)
+			fprintf(stderr, "\n  %s: ledger_check failed (%d)\n", name, rc);
+		CU_ASSERT_EQUAL(rc, 0);
+	}
 }
 
 static void test_backups_under_writes_restore_every_acknowledged_account(void)
@@ -256,11 +282,12 @@ int main(int argc, char **argv)
 	CU_pSuite suite;
 	unsigned failures;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: test_backup <billingd>\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: test_backup <billingd> [<ledger_check>]\n");
 		return 2;
 	}
 	billingd_path = argv[1];
+	ledger_check_path = argc == 3 ? argv[2] : NULL;
 	if (rel_tmpdir(tmp, sizeof(tmp)) != 0)
 		return 1;
 	acks.ids = calloc(MAX_ACKS, sizeof(*acks.ids));
