@@ -12,11 +12,13 @@
 #include "rpc.h"
 #include "server.h"
 #include "smartplus/billing/v1/admin_service.pb-c.h"
+#include "smartplus/billing/v1/billing_service.pb-c.h"
 #include "smartplus/billing/v1/directory_service.pb-c.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x
 #define DIR_PATH "/smartplus.billing.v1.DirectoryService/"
 #define ADMIN_PATH "/smartplus.billing.v1.AdminService/"
+#define BILLING_PATH "/smartplus.billing.v1.BillingService/"
 
 billingd_state billingd;
 
@@ -109,6 +111,18 @@ static uint8_t *must(const char *path, enum fuzz_auth auth, const ProtobufCMessa
 	return out;
 }
 
+/* Calls as the vendor; a handler not there yet is fine, other errors die. */
+static void try_call(const char *path, const ProtobufCMessage *msg)
+{
+	char err[512];
+	uint8_t *out = NULL;
+	size_t n;
+	grpc_status_code st = fuzz_local_call_msg(path, FUZZ_AUTH_VENDOR, msg, &out, &n, err, sizeof(err));
+	free(out);
+	if (st != GRPC_STATUS_OK && st != GRPC_STATUS_UNIMPLEMENTED)
+		die(path, err);
+}
+
 static void account(const char *id, int role, const char *parent)
 {
 	Smartplus__Billing__V1__CreateAccountRequest r = SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
@@ -143,6 +157,10 @@ static void build_tree(void)
 	Smartplus__Billing__V1__ItemSpec spec = SMARTPLUS__BILLING__V1__ITEM_SPEC__INIT;
 	Smartplus__Billing__V1__ItemSpec *specs[1] = {&spec};
 	Smartplus__Billing__V1__SetPriceRequest sp = SMARTPLUS__BILLING__V1__SET_PRICE_REQUEST__INIT;
+	Smartplus__Billing__V1__SetCreditPriceRequest cp = SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
+	Smartplus__Billing__V1__AssignCreditsRequest ac = SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateCouponRequest cc = SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
+	Smartplus__Billing__V1__Coupon coupon = SMARTPLUS__BILLING__V1__COUPON__INIT;
 
 	account("fz_d1", V1(ROLE__ROLE_DISTRIBUTOR), "vendor");
 	account("fz_i1", V1(ROLE__ROLE_INSTALLER), "fz_d1");
@@ -163,16 +181,21 @@ static void build_tree(void)
 	sp.monthly_amount = 500;
 	sp.currency = "USD";
 	sp.monthly_credits = 5;
-	{ /* a price, where the handler is there yet */
-		char err[512];
-		uint8_t *out = NULL;
-		size_t n;
-		grpc_status_code st = fuzz_local_call_msg(ADMIN_PATH "SetPrice", FUZZ_AUTH_VENDOR, &sp.base,
-							  &out, &n, err, sizeof(err));
-		free(out);
-		if (st != GRPC_STATUS_OK && st != GRPC_STATUS_UNIMPLEMENTED)
-			die("SetPrice", err);
-	}
+	try_call(ADMIN_PATH "SetPrice", &sp.base);
+	sp.service_type = V1(SERVICE_TYPE__SERVICE_TYPE_PREMIUM_PLAN);
+	try_call(ADMIN_PATH "SetPrice", &sp.base);
+	cp.unit_amount = 100;
+	cp.currency = "USD";
+	try_call(ADMIN_PATH "SetCreditPrice", &cp.base);
+	ac.account_id = "vendor";
+	ac.to_account_id = "fz_i1";
+	ac.credits = 1000;
+	try_call(BILLING_PATH "AssignCredits", &ac.base);
+	coupon.code = "FZ10";
+	coupon.percent_off = 10;
+	coupon.max_redemptions = 1000000;
+	cc.coupon = &coupon;
+	try_call(ADMIN_PATH "CreateCoupon", &cc.base);
 	mint(FUZZ_AUTH_INSTALLER, "fz_i1", V1(API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT));
 	mint(FUZZ_AUTH_SERVICE, "vendor", V1(API_KEY_SCOPE__API_KEY_SCOPE_SERVICE));
 }

@@ -7,7 +7,8 @@
  * free), the vendor bootstrapped, and a small tree to aim at:
  *
  *   vendor ─ fz_d1 (DISTRIBUTOR) ─ fz_i1 (INSTALLER) ─ project fz_p1
- *            (COMMUNITY) holding item fz_it1 (APP); a price for it.
+ *            (COMMUNITY) holding item fz_it1 (APP); prices, a credit price,
+ *            1000 credits on fz_i1, a coupon FZ10 (where those handlers exist).
  *
  * Keys: the vendor's (admin.key), an ACCOUNT key of fz_i1 and a SERVICE key
  * minted by the vendor. Everything runs through rpc_local_call().

@@ -83,6 +83,8 @@ static const char *string_for(const char *f)
 		return "cus_1";
 	if (strcmp(f, "name") == 0)
 		return "b1";
+	if (has(f, "email"))
+		return "fz@example.com";
 	return "fz";
 }
 
