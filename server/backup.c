@@ -57,8 +57,9 @@ int backup_copy(struct store_env *env, const char *path, uint64_t *bytes)
 		return STORE_EXISTS; /* early answer; link() below decides */
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		log_error("backup: cannot create %s: %s", tmp, strerror(errno));
-		return errno == ENOSPC || errno == EDQUOT ? STORE_FULL : STORE_IO;
+		int e = errno;
+		log_error("backup: cannot create %s: %s", tmp, strerror(e));
+		return e == ENOSPC || e == EDQUOT ? STORE_FULL : STORE_IO;
 	}
 	rc = store_backup_fd(env, fd, bytes);
 	if (rc != STORE_OK) {
@@ -67,11 +68,12 @@ int backup_copy(struct store_env *env, const char *path, uint64_t *bytes)
 	}
 	/* link() never replaces an existing file, unlike rename(). */
 	if (link(tmp, path) != 0) {
-		if (errno == EEXIST) {
+		int e = errno;
+		if (e == EEXIST) {
 			rc = STORE_EXISTS;
 		} else {
-			log_error("backup: cannot create %s: %s", path, strerror(errno));
-			rc = errno == ENOSPC || errno == EDQUOT ? STORE_FULL : STORE_IO;
+			log_error("backup: cannot create %s: %s", path, strerror(e));
+			rc = e == ENOSPC || e == EDQUOT ? STORE_FULL : STORE_IO;
 		}
 		goto done;
 	}
@@ -112,7 +114,8 @@ void rpc_AdminService_Backup(struct rpc_call *call, const Smartplus__Billing__V1
 	}
 	n = snprintf(dir, sizeof(dir), "%s/backups", billingd.cfg.data_dir);
 	if (n < 0 || (size_t)n >= sizeof(dir) || make_dir(dir) != 0) {
-		log_error("backup: cannot create %s/backups: %s", billingd.cfg.data_dir, strerror(errno));
+		log_error("backup: cannot create %s/backups: %s", billingd.cfg.data_dir,
+			  n < 0 || (size_t)n >= sizeof(dir) ? "path too long" : strerror(errno));
 		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
 		return;
 	}
@@ -126,14 +129,15 @@ void rpc_AdminService_Backup(struct rpc_call *call, const Smartplus__Billing__V1
 	}
 	/* mkdir is the claim on the name: two calls never share a directory. */
 	if (mkdir(dir, 0700) != 0) {
-		if (errno == EEXIST) {
+		int e = errno;
+		if (e == EEXIST) {
 			rpc_fail(call, GRPC_STATUS_ALREADY_EXISTS, NULL, "name: backup '%s' already exists",
 				 req->name);
+		} else if (e == ENOSPC || e == EDQUOT) {
+			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "STORAGE_FULL", "no space for the backup");
 		} else {
-			log_error("backup: cannot create %s: %s", dir, strerror(errno));
-			rpc_fail(call, errno == ENOSPC ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL,
-				 errno == ENOSPC ? "STORAGE_FULL" : NULL,
-				 errno == ENOSPC ? "no space for the backup" : "internal error");
+			log_error("backup: cannot create %s: %s", dir, strerror(e));
+			rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
 		}
 		return;
 	}
