@@ -39,10 +39,13 @@ calls=0 unexpected=0
 call() {
   local want=$1 method=$2 body=$3; shift 3
   local out code
-  out=$(cd "$work" && "$buf" curl --protocol grpc --http2-prior-knowledge --timeout 60s "$@" \
-        -d "$body" "$url/$method" 2>&1)
-  code=ok
-  if grep -q '"code":' <<<"$out"; then code=$(sed -n 's/.*"code": *"\([a-z_]*\)".*/\1/p' <<<"$out" | head -1); fi
+  # buf curl exits non-zero on an error status, printed as {"code": ...}.
+  if out=$(cd "$work" && "$buf" curl --protocol grpc --http2-prior-knowledge --timeout 60s "$@" \
+           -d "$body" "$url/$method" 2>&1); then
+    code=ok
+  else
+    code=$(sed -n 's/.*"code": *"\([a-z_]*\)".*/\1/p' <<<"$out" | head -1)
+  fi
   calls=$((calls + 1))
   if [ "$code" != "$want" ]; then
     unexpected=$((unexpected + 1)); echo "UNEXPECTED: $method -> $code (want $want): $out"
@@ -73,6 +76,19 @@ call permission_denied $S.AdminService/Backup '{"name":"x"}' -H "authorization: 
 call ok $S.AdminService/Backup '{"name":"vg1"}' "${A[@]}"
 call already_exists $S.AdminService/Backup '{"name":"vg1"}' "${A[@]}"
 call ok $S.AdminService/ListPrices '{}' "${A[@]}"
+# Orders and credits: prices, a coupon, a quote paid with the sandbox card.
+call ok $S.AdminService/SetPrice '{"project_type":"PROJECT_TYPE_COMMUNITY","service_type":"SERVICE_TYPE_APP","monthly_amount":"500","currency":"USD","monthly_credits":"5"}' "${A[@]}"
+call ok $S.AdminService/CreateCoupon '{"coupon":{"code":"VG20","percent_off":20}}' "${A[@]}"
+call ok $S.BillingService/AssignCredits '{"account_id":"vendor","to_account_id":"i1","credits":"50"}' "${A[@]}"
+call ok $S.BillingService/GetCreditBalance '{"account_id":"i1"}' "${A[@]}"
+call ok $S.BillingService/ListCreditLogs '{"account_id":"i1"}' "${A[@]}"
+quote=$(cd "$work" && "$buf" curl --protocol grpc --http2-prior-knowledge "${A[@]}" -d '{"action":"QUOTE_ACTION_ACTIVATE","payer_id":"d1","installer_id":"i1","project_type":"PROJECT_TYPE_COMMUNITY","project_ids":["p1"],"months":3,"coupon_code":"VG20"}' "$url/$S.BillingService/QuoteServices" 2>&1)
+calls=$((calls + 1))
+qid=$(sed -n 's/.*"quoteId": *"\([^"]*\)".*/\1/p' <<<"$quote" | head -1)
+[ -n "$qid" ] || { unexpected=$((unexpected + 1)); echo "UNEXPECTED: QuoteServices: $quote"; }
+call ok $S.BillingService/ActivateServices "{\"quote_id\":\"$qid\",\"payment_method\":\"PAYMENT_METHOD_STRIPE\",\"stripe_payment_method_id\":\"pm_card_visa\",\"terms_accepted\":true,\"billing_info\":{\"name\":\"Ada\",\"email\":\"ada@example.com\",\"country\":\"US\"}}" "${A[@]}"
+call ok $S.BillingService/ListItems '{"project_id":"p1"}' "${A[@]}"
+call ok $S.BillingService/ListOrders '{"payer_id":"d1"}' "${A[@]}"
 
 kill -TERM "$pid"
 wait "$pid"
