@@ -219,7 +219,10 @@ void fuzz_local_open(void)
 	billingd.cfg.threads = 1;
 	billingd.cfg.cutover_us = BILLINGD_DEFAULT_CUTOVER_US;
 	billingd.cfg.test_clock = 1;
-	billingd.cfg.payments = "sandbox";
+	billingd.cfg.payments = "sandbox"; /* as main.c's defaults */
+	billingd.cfg.stripe_url = "https://api.stripe.com";
+	billingd.cfg.paypal_url = "https://api-m.paypal.com";
+	billingd.cfg.provider_timeout_ms = 10000;
 	billingd.cfg.max_receive_bytes = 4 << 20;
 	billingd.cfg.map_size = 256u << 20;
 	billingd.cfg.quiet_calls = 1;
