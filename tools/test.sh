@@ -1,9 +1,26 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the whole test suite through ctest.
+# Sets up, builds and runs the whole test suite through ctest, twice:
+#  - build/       the normal tree, every test;
+#  - build-asan/  everything built with ASan + UBSan (-DSPB_SANITIZE=ON),
+#                 without the tests labelled "slow" (valgrind on top of ASan
+#                 adds nothing) and sdk_install_and_build (it links an
+#                 uninstrumented program against the instrumented library).
+# Both trees always run; the exit status is non-zero if either failed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
 "$top/tools/setup.sh"
 cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$top/build" -j"$(nproc)"
-cd "$top/build"
-ctest --output-on-failure -j2 --timeout 600
+cmake --build "$top/build" -j"$jobs"
+cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPB_SANITIZE=ON >/dev/null
+cmake --build "$top/build-asan" -j"$jobs"
+
+status=0
+echo "== build: all tests"
+(cd "$top/build" && ctest --output-on-failure -j2 --timeout 600) || status=1
+echo "== build-asan: ASan + UBSan"
+(cd "$top/build-asan" &&
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+  ctest --output-on-failure -j2 --timeout 600 -LE slow -E '^sdk_install_and_build$') || status=1
+exit $status
