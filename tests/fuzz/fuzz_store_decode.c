@@ -27,8 +27,8 @@ static int strict = -1;
 static void report_tag0(void)
 {
 	if (tag0_seen)
-		fprintf(stderr, "fuzz_store_decode: %lu inputs hit the known protobuf-c field-0 round trip issue\n",
-		tag0_seen);
+		fprintf(stderr, "fuzz_store_decode: %lu inputs hit the known field-0 round trip issue\n",
+			tag0_seen);
 }
 
 /* 1 if msg or a message inside it kept an unknown field of number 0. */
