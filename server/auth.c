@@ -66,7 +66,7 @@ static grpc_status_code unauth(char *msg, size_t cap, const char *why)
 grpc_status_code auth_authenticate(const grpc_metadata_array *md, rpc_caller *caller, char *msg,
 				   size_t msgcap)
 {
-	char value[160] = "", acting[80] = "";
+	char value[160] = "", acting[65] = "";
 	const char *token, *key_id, *secret;
 	unsigned char hash[32];
 	store_txn *txn = NULL;

@@ -29,6 +29,11 @@ typedef struct billingd_config {
 	char *paypal_client_id;    /* live: PAYPAL_CLIENT_ID(_FILE) */
 	char *paypal_secret;       /* live: PAYPAL_CLIENT_SECRET(_FILE) */
 	long provider_timeout_ms;  /* total time allowed for one provider call */
+	long reconcile_interval_ms; /* reconciler round period (live payments) */
+	int64_t renew_lead_us;     /* auto-renewal runs this long before expiry */
+	int renew_interval_s;      /* real-clock scheduler period */
+	int64_t renew_retry_us[8]; /* retry offsets after a failed renewal */
+	size_t renew_retries;
 	size_t max_receive_bytes;
 	uint64_t map_size;
 	int quiet_calls;

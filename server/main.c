@@ -10,6 +10,7 @@
  * Defaults: 127.0.0.1:50051, ./data, sandbox payments. Plaintext is allowed on
  * loopback addresses only. SIGINT/SIGTERM stop it cleanly.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -49,6 +50,10 @@ static void usage(FILE *f)
 		"  --stripe-url URL         live Stripe API base (default https://api.stripe.com)\n"
 		"  --paypal-url URL         live PayPal API base (default https://api-m.paypal.com)\n"
 		"  --provider-timeout-ms N  total time for one provider call (default 10000)\n"
+		"  --reconcile-interval-ms N  how often PROCESSING orders are settled (default 5000)\n"
+		"  --renew-lead-hours N     auto-renew this long before expiry (default 24)\n"
+		"  --renew-interval-seconds N  how often the renewal scheduler looks (default 60)\n"
+		"  --renew-retry-days LIST  retries after a failed renewal (default 1,2,4)\n"
 		"                           live keys come from the environment, never argv:\n"
 		"                           STRIPE_SECRET_KEY, PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET\n"
 		"                           (or NAME_FILE holding the path of a file with the value)\n"
@@ -71,17 +76,30 @@ static int64_t parse_time(const char *s)
 	return (int64_t)timegm(&tm) * 1000000;
 }
 
+/* 1 for host:port on a loopback address (127.0.0.0/8 as a numeric address,
+ * localhost, [::1]) or a unix socket. */
 static int is_loopback(const char *listen)
 {
-	return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
-	       strncmp(listen, "[::1]:", 6) == 0 || strncmp(listen, "unix:", 5) == 0;
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	struct in_addr a4;
+	size_t n;
+	if (strncmp(listen, "unix:", 5) == 0)
+		return 1;
+	if (!colon || (n = (size_t)(colon - listen)) == 0 || n >= sizeof(host))
+		return 0;
+	memcpy(host, listen, n);
+	host[n] = 0;
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return 1;
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 static int parse_args(int argc, char **argv, billingd_config *c)
 {
 	enum { O_LISTEN = 1000, O_DATA, O_THREADS, O_PORTFILE, O_CERT, O_KEY, O_CA, O_CUTOVER,
 	       O_TESTCLOCK, O_PAYMENTS, O_MAXRECV, O_MAPSIZE, O_QUIET, O_HELP, O_STRIPE, O_PAYPAL,
-	       O_PTIMEOUT };
+	       O_PTIMEOUT, O_RECONCILE, O_RLEAD, O_RINTERVAL, O_RRETRY };
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
 		{"data-dir", required_argument, 0, O_DATA},
@@ -99,6 +117,10 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		{"stripe-url", required_argument, 0, O_STRIPE},
 		{"paypal-url", required_argument, 0, O_PAYPAL},
 		{"provider-timeout-ms", required_argument, 0, O_PTIMEOUT},
+		{"reconcile-interval-ms", required_argument, 0, O_RECONCILE},
+		{"renew-lead-hours", required_argument, 0, O_RLEAD},
+		{"renew-interval-seconds", required_argument, 0, O_RINTERVAL},
+		{"renew-retry-days", required_argument, 0, O_RRETRY},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
 	};
@@ -116,6 +138,13 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 	c->stripe_url = "https://api.stripe.com";
 	c->paypal_url = "https://api-m.paypal.com";
 	c->provider_timeout_ms = 10000;
+	c->reconcile_interval_ms = 5000;
+	c->renew_lead_us = INT64_C(24) * 3600 * 1000000;
+	c->renew_interval_s = 60;
+	c->renew_retries = 3;
+	c->renew_retry_us[0] = INT64_C(1) * 86400 * 1000000;
+	c->renew_retry_us[1] = INT64_C(2) * 86400 * 1000000;
+	c->renew_retry_us[2] = INT64_C(4) * 86400 * 1000000;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case O_LISTEN: c->listen = optarg; break;
@@ -175,6 +204,45 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 			}
 			c->provider_timeout_ms = n;
 			break;
+		case O_RECONCILE:
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 10 || n > 86400000) {
+				fprintf(stderr, "billingd: --reconcile-interval-ms must be 10..86400000\n");
+				return -1;
+			}
+			c->reconcile_interval_ms = n;
+			break;
+		case O_RLEAD:
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 0 || n > 24 * 29) {
+				fprintf(stderr, "billingd: --renew-lead-hours must be 0..696\n");
+				return -1;
+			}
+			c->renew_lead_us = (int64_t)n * 3600 * 1000000;
+			break;
+		case O_RINTERVAL:
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 86400) {
+				fprintf(stderr, "billingd: --renew-interval-seconds must be 1..86400\n");
+				return -1;
+			}
+			c->renew_interval_s = (int)n;
+			break;
+		case O_RRETRY: {
+			char *p = optarg;
+			c->renew_retries = 0;
+			while (*p) {
+				n = strtol(p, &end, 10);
+				if (end == p || n < 1 || n > 60 || c->renew_retries == 8 ||
+				    (*end && *end != ',')) {
+					fprintf(stderr, "billingd: --renew-retry-days wants up to 8 days, e.g. 1,2,4\n");
+					return -1;
+				}
+				c->renew_retry_us[c->renew_retries++] = (int64_t)n * 86400 * 1000000;
+				p = *end ? end + 1 : end;
+			}
+			break;
+		}
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}

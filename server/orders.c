@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
 #include "billingd.h"
@@ -38,6 +39,12 @@
 /* The credits ledger, when linked in (credits module). */
 int credits_spend(store_txn *w, const char *payer_id, int64_t credits, const char *order_id,
 		  const char *actor_id, char transfer_id[40]) __attribute__((weak));
+int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits,
+		  const char *order_id, const char *actor_id, char transfer_id[40]) __attribute__((weak));
+/* The auto-renewal scheduler's bookkeeping for AUTO_RENEWAL orders, when
+ * linked in (scheduler.c): called in the txn that settles the order. */
+int autorenew_order_settled(store_txn *w, const store_order *o, int succeeded, int64_t now)
+	__attribute__((weak));
 
 static const char *method_name(int m)
 {
@@ -100,15 +107,29 @@ static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t
 	return rc;
 }
 
+/* The credits a CREDIT_PURCHASE order bought: issuance -> beneficiary. */
+static int grant_credits(store_txn *w, const store_order *o)
+{
+	int rc;
+	if (!credits_grant || o->credits_quantity <= 0)
+		return STORE_INVALID;
+	rc = credits_grant(w, o->beneficiary_id, o->credits_quantity, o->order_id, o->actor_id, NULL);
+	return rc > 0 ? STORE_INVALID : rc;
+}
+
 int orders_succeed(store_txn *w, store_order *o, int64_t now)
 {
 	int rc = 0;
+	if (o->type == OTYPE(CREDIT_PURCHASE))
+		rc = grant_credits(w, o);
 	for (size_t i = 0; rc == 0 && i < o->n_lines; i++)
 		rc = apply_line(w, o, o->lines[i], now);
 	if (rc == 0 && o->coupon_reserved) {
 		rc = coupon_settle(w, o->coupon_code, o->payer_id, 1, now);
 		o->coupon_reserved = 0;
 	}
+	if (rc == 0 && o->type == OTYPE(AUTO_RENEWAL) && autorenew_order_settled)
+		rc = autorenew_order_settled(w, o, 1, now);
 	o->status = OSTATUS(SUCCEEDED);
 	o->update_time = now;
 	return rc;
@@ -125,6 +146,8 @@ int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_
 	o->update_time = now;
 	if (why)
 		o->failure_reason = (char *)why;
+	if (rc == 0 && o->type == OTYPE(AUTO_RENEWAL) && autorenew_order_settled)
+		rc = autorenew_order_settled(w, o, 0, now);
 	return rc;
 }
 
@@ -208,8 +231,7 @@ static void reply_order(rpc_call *call, const store_order *o)
 	free(r);
 }
 
-/* Packs o into *buf (malloc'd), replacing what was there. */
-static int pack_order(const store_order *o, uint8_t **buf, size_t *len)
+int orders_pack(const store_order *o, uint8_t **buf, size_t *len)
 {
 	free(*buf);
 	*len = protobuf_c_message_get_packed_size(&o->base);
@@ -240,34 +262,104 @@ static pthread_mutex_t pay_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pay_cond = PTHREAD_COND_INITIALIZER;
 static pay_job *pay_head, **pay_tail = &pay_head;
 
-static void submit_settle(rpc_call *call, const store_order *o, const pay_result *res, int confirm);
+static void submit_settle(rpc_call *call, const store_order *o, const pay_result *res, int confirm,
+			  int claimed);
+
+/* ---- one provider conversation per order ----
+ * A payment call and the recording of its answer must not interleave with
+ * another call for the same order (ConfirmOrder, the payments worker, the
+ * reconciler): a capture declined here while another succeeds there would
+ * fail an order whose money was taken. The claim is held from before the
+ * provider call until its answer is durable. */
+typedef struct claim {
+	struct claim *next;
+	char id[QUOTE_ID_MAX];
+} claim;
+static pthread_mutex_t claim_lock = PTHREAD_MUTEX_INITIALIZER;
+static claim *claims;
+
+int orders_claim(const char *order_id)
+{
+	claim *c;
+	pthread_mutex_lock(&claim_lock);
+	for (c = claims; c; c = c->next)
+		if (strcmp(c->id, order_id) == 0) {
+			pthread_mutex_unlock(&claim_lock);
+			return 0;
+		}
+	c = malloc(sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", order_id);
+	c->next = claims;
+	claims = c;
+	pthread_mutex_unlock(&claim_lock);
+	return 1;
+}
+
+void orders_release(const char *order_id)
+{
+	claim **p;
+	pthread_mutex_lock(&claim_lock);
+	for (p = &claims; *p; p = &(*p)->next)
+		if (strcmp((*p)->id, order_id) == 0) {
+			claim *c = *p;
+			*p = c->next;
+			free(c);
+			break;
+		}
+	pthread_mutex_unlock(&claim_lock);
+}
+
+/* 1 if the stored order is still open to a provider answer. */
+int orders_still_open(const char *order_id)
+{
+	store_txn *txn;
+	store_order *o = NULL;
+	int open = 0;
+	if (store_read_begin(billingd.store, &txn) != 0)
+		return 1; /* cannot tell: let phase 3 decide */
+	if (store_order_get(txn, order_id, &o) == 0)
+		open = o->status == OSTATUS(PROCESSING) || o->status == OSTATUS(PENDING_PAYMENT);
+	store_record_free(o);
+	store_read_end(txn);
+	return open;
+}
+
+void orders_pay_request(const store_order *o, pay_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->order_id = o->order_id;
+	req->provider_key = o->provider_key && o->provider_key[0] ? o->provider_key : o->order_id;
+	req->method = o->payment_method;
+	req->amount = o->total;
+	req->currency = o->currency;
+	req->description = o->order_id;
+	req->stripe_payment_method_id = o->stripe_payment_method_id;
+	req->stripe_customer_id = o->stripe_customer_id;
+	req->stripe_payment_intent_id = o->stripe_payment_intent_id;
+	req->paypal_order_id = o->paypal_order_id;
+}
 
 static void run_job(pay_job *j)
 {
 	const pay_provider *p = pay_provider_current();
 	store_order *o = j->order;
 	pay_result res;
-	pay_request req = {
-		.order_id = o->order_id,
-		.provider_key = o->provider_key,
-		.method = o->payment_method,
-		.amount = o->total,
-		.currency = o->currency,
-		.description = o->order_id,
-		.stripe_payment_method_id = o->stripe_payment_method_id,
-		.stripe_customer_id = o->stripe_customer_id,
-		.stripe_payment_intent_id = o->stripe_payment_intent_id,
-		.paypal_order_id = o->paypal_order_id,
-	};
+	pay_request req;
+
+	int claimed = orders_claim(o->order_id);
+
+	orders_pay_request(o, &req);
 	memset(&res, 0, sizeof(res));
-	if (!p)
+	/* Busy elsewhere, or settled meanwhile: no provider call; phase 3 then
+	 * answers with the order as it stands (PROCESSING -> UNAVAILABLE). */
+	if (!p || !claimed || !orders_still_open(o->order_id))
 		res.status = PAY_UNAVAILABLE;
 	else if (j->confirm)
 		p->confirm(&req, &res);
 	else
 		p->create(&req, &res);
 	FAULT_POINT("payments.after_provider"); /* crash tests: answer lost */
-	submit_settle(j->call, o, &res, j->confirm);
+	submit_settle(j->call, o, &res, j->confirm, claimed);
 	store_record_free(o);
 	free(j);
 }
@@ -322,6 +414,7 @@ typedef struct settle_write {
 	char order_id[QUOTE_ID_MAX];
 	pay_result res;
 	int confirm;
+	int claimed; /* holds the order's provider claim until done */
 	int outcome; /* pay_status applied, 0 if the order was already settled */
 	uint8_t *packed;
 	size_t packed_len;
@@ -333,16 +426,41 @@ static void copy_if(char **dst, const char *src)
 		*dst = (char *)src;
 }
 
+/* The strings of a stored order that settling may point elsewhere (into
+ * the provider's answer, or at static text): saved before, put back before
+ * the record is freed, so it frees exactly what its unpacking allocated. */
+typedef struct order_strings {
+	char *pi, *secret, *pp_id, *pp_url, *why;
+} order_strings;
+
+static order_strings save_strings(const store_order *o)
+{
+	order_strings k = {o->stripe_payment_intent_id, o->stripe_client_secret, o->paypal_order_id,
+			   o->paypal_approval_url, o->failure_reason};
+	return k;
+}
+
+static void restore_strings(store_order *o, const order_strings *k)
+{
+	o->stripe_payment_intent_id = k->pi;
+	o->stripe_client_secret = k->secret;
+	o->paypal_order_id = k->pp_id;
+	o->paypal_approval_url = k->pp_url;
+	o->failure_reason = k->why;
+}
+
 static int apply_settle(store_txn *txn, rpc_write *w)
 {
 	settle_write *s = (settle_write *)w;
 	store_order *o = NULL;
 	int64_t now = clock_now_us();
 	int rc = store_order_get(txn, s->order_id, &o);
+	order_strings orig;
 
 	s->outcome = 0;
 	if (rc)
 		return rc;
+	orig = save_strings(o);
 	if (o->status == OSTATUS(PROCESSING) || o->status == OSTATUS(PENDING_PAYMENT)) {
 		copy_if(&o->stripe_payment_intent_id, s->res.stripe_payment_intent_id);
 		copy_if(&o->stripe_client_secret, s->res.stripe_client_secret);
@@ -368,16 +486,8 @@ static int apply_settle(store_txn *txn, rpc_write *w)
 			rc = store_order_put(txn, o, 0);
 	}
 	if (rc == 0)
-		rc = pack_order(o, &s->packed, &s->packed_len);
-	o->failure_reason = NULL; /* may point into s->res; not owned by o */
-	if (o->stripe_payment_intent_id == s->res.stripe_payment_intent_id)
-		o->stripe_payment_intent_id = NULL;
-	if (o->stripe_client_secret == s->res.stripe_client_secret)
-		o->stripe_client_secret = NULL;
-	if (o->paypal_order_id == s->res.paypal_order_id)
-		o->paypal_order_id = NULL;
-	if (o->paypal_approval_url == s->res.paypal_approval_url)
-		o->paypal_approval_url = NULL;
+		rc = orders_pack(o, &s->packed, &s->packed_len);
+	restore_strings(o, &orig);
 	store_record_free(o);
 	return rc;
 }
@@ -406,18 +516,38 @@ static void reply_settle(rpc_write *w)
 
 static void cleanup_settle(rpc_write *w)
 {
-	free(((settle_write *)w)->packed);
+	settle_write *s = (settle_write *)w;
+	if (s->claimed)
+		orders_release(s->order_id);
+	free(s->packed);
 }
 
-/* NULL-safe copies of the strings freed by store_record_free are not
- * needed: store_record_free (protobuf-c) frees only what it allocated, and
- * apply_settle restores the borrowed pointers before freeing. */
-static void submit_settle(rpc_call *call, const store_order *o, const pay_result *res, int confirm)
+int orders_settle_answer(store_txn *w, const char *order_id, const pay_result *res, int *outcome)
+{
+	settle_write s;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.order_id, sizeof(s.order_id), "%s", order_id);
+	s.res = *res;
+	s.confirm = 1;
+	rc = apply_settle(w, &s.w);
+	free(s.packed);
+	if (outcome)
+		*outcome = s.outcome;
+	return rc;
+}
+
+/* apply_settle borrows strings from s->res and restores the record's own
+ * before freeing it (store_record_free frees what unpacking allocated). */
+static void submit_settle(rpc_call *call, const store_order *o, const pay_result *res, int confirm,
+			  int claimed)
 {
 	settle_write *s = write_new(call, sizeof(*s));
 	snprintf(s->order_id, sizeof(s->order_id), "%s", o->order_id);
 	s->res = *res;
 	s->confirm = confirm;
+	s->claimed = claimed;
 	s->w.apply = apply_settle;
 	s->w.reply = reply_settle;
 	s->w.cleanup = cleanup_settle;
@@ -441,9 +571,59 @@ typedef struct place_write {
 	size_t packed_len;
 } place_write;
 
-static int check_method(rpc_write *w, const store_quote *q, int method)
+void orders_set_billing(store_order *o, const Smartplus__Billing__V1__BillingInfo *b)
+{
+	o->bill_name = b->name;
+	o->bill_email = b->email;
+	o->bill_company = b->company;
+	o->bill_address = b->address;
+	o->bill_country = b->country;
+	o->bill_tax_id = b->tax_id;
+	o->terms_accepted = 1;
+}
+
+int orders_open(store_txn *txn, rpc_write *w, store_order *o, int64_t now, int paid, int *pay,
+		uint8_t **buf, size_t *len)
+{
+	const pay_provider *prov;
+	int rc = 0;
+
+	*pay = 0;
+	if (paid) {
+		rc = orders_succeed(txn, o, now);
+	} else {
+		prov = pay_provider_current();
+		if (!prov)
+			return write_fail(w, GRPC_STATUS_UNAVAILABLE, "PROVIDER_UNAVAILABLE",
+					  "no payment provider is configured");
+		o->sandbox = prov->sandbox;
+		*pay = 1;
+		w->intermediate = 1; /* phase 3 ends the call */
+	}
+	if (rc == 0)
+		rc = store_order_put(txn, o, 1);
+	if (rc == 0)
+		rc = orders_pack(o, buf, len);
+	return rc;
+}
+
+static int check_method(store_txn *txn, rpc_write *w, const store_quote *q, int method)
 {
 	char allowed[64];
+	int anc = 0, rc;
+	/* R11 before R2 for a payer limited by R11 (the installer by its policy,
+	 * the property manager to CREDITS): a method outside its own set is a
+	 * matter of permission, whatever the projects' payment model says. */
+	rc = store_account_is_self_or_ancestor(txn, q->input->payer_id, q->input->installer_id, &anc);
+	if (rc < 0 && rc != STORE_NOTFOUND)
+		return rc;
+	if ((rc != 0 || !anc || strcmp(q->input->payer_id, q->input->installer_id) == 0) &&
+	    !(q->method_mask & (1u << method))) {
+		quote_methods_text(q->method_mask, allowed, sizeof(allowed));
+		return write_fail(w, GRPC_STATUS_PERMISSION_DENIED, "METHOD_NOT_ALLOWED",
+				  "payment_method: payer '%s' may not pay with %s; allowed: %s",
+				  q->input->payer_id, method_name(method), allowed);
+	}
 	if (!catalog_model_allows(q->payment_model, method)) {
 		uint32_t mm = 0;
 		for (int i = METHOD(STRIPE); i <= METHOD(CREDITS); i++)
@@ -471,19 +651,47 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	quote_err err = {0};
 	store_order o = STORE_ORDER_INIT;
 	int64_t now = clock_now_us();
-	const pay_provider *prov = NULL;
 	char transfer[40] = "";
 	int rc;
 
 	p->need_provider = 0;
 	rc = store_quote_get(txn, p->quote_id, &q);
 	if (rc == STORE_NOTFOUND || (rc == 0 && auth_may_act(txn, &p->caller, q->input->payer_id) != 1)) {
-		rc = write_fail(w, GRPC_STATUS_NOT_FOUND, NULL, "quote '%s' does not exist (or is not yours)",
-				p->quote_id);
+		/* AIP-211: the same answer whether it is missing or not yours. */
+		rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
+				"permission denied on quote '%s' (or it does not exist)", p->quote_id);
 		goto done;
 	}
 	if (rc)
 		goto done;
+	if (q->order_id[0]) {
+		/* The quote was paid from before (a retry after a crash, a second
+		 * click): the order placed from it, with its own id and provider
+		 * key, never a second charge — unless that order ended unpaid. */
+		store_order *prev = NULL;
+		rc = store_order_get(txn, q->order_id, &prev);
+		if (rc == 0 && (prev->status == OSTATUS(PROCESSING) ||
+				prev->status == OSTATUS(PENDING_PAYMENT) ||
+				prev->status == OSTATUS(SUCCEEDED))) {
+			if (prev->payment_method != p->method) {
+				rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ORDER_STATE",
+						"quote '%s' is already being paid by order %s with another method",
+						p->quote_id, prev->order_id);
+			} else {
+				snprintf(p->order_id, sizeof(p->order_id), "%s", prev->order_id);
+				p->need_provider = prev->status == OSTATUS(PROCESSING) &&
+						   (p->method == METHOD(STRIPE) || p->method == METHOD(PAYPAL));
+				w->intermediate = p->need_provider;
+				rc = orders_pack(prev, &p->packed, &p->packed_len);
+			}
+			store_record_free(prev);
+			goto done;
+		}
+		store_record_free(prev);
+		if (rc != 0 && rc != STORE_NOTFOUND)
+			goto done;
+		rc = 0;
+	}
 	if (q->input->action != p->action) {
 		rc = write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL, "quote_id: '%s' is a%s quote",
 				p->quote_id, q->input->action == ACTION(ACTIVATE) ? "n ACTIVATE" : " RENEW");
@@ -519,7 +727,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	}
 	calc.rec.method_mask = calc.rec.method_mask; /* the payer rules as of now */
 	q->method_mask = calc.rec.method_mask;
-	if ((rc = check_method(w, q, p->method)) != 0)
+	if ((rc = check_method(txn, w, q, p->method)) != 0)
 		goto done;
 	if (q->n_lines == 0) {
 		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, NULL,
@@ -556,13 +764,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	o.credits_total = q->credits_total;
 	o.coupon_code = q->coupon_code;
 	o.payment_method = p->method;
-	o.bill_name = p->bill->name;
-	o.bill_email = p->bill->email;
-	o.bill_company = p->bill->company;
-	o.bill_address = p->bill->address;
-	o.bill_country = p->bill->country;
-	o.bill_tax_id = p->bill->tax_id;
-	o.terms_accepted = 1;
+	orders_set_billing(&o, p->bill);
 	o.provider_key = p->order_id;
 	o.stripe_payment_method_id = (char *)p->stripe_pm;
 	o.stripe_customer_id = (char *)p->stripe_cus;
@@ -606,24 +808,12 @@ static int apply_place(store_txn *txn, rpc_write *w)
 		}
 		if (rc)
 			goto done;
-		rc = orders_succeed(txn, &o, now);
-	} else if (q->total == 0) {
-		rc = orders_succeed(txn, &o, now);
-	} else {
-		prov = pay_provider_current();
-		if (!prov) {
-			rc = write_fail(w, GRPC_STATUS_UNAVAILABLE, "PROVIDER_UNAVAILABLE",
-					"no payment provider is configured");
-			goto done;
-		}
-		o.sandbox = prov->sandbox;
-		p->need_provider = 1;
-		p->w.intermediate = 1; /* phase 3 ends the call */
 	}
+	/* The quote remembers its order, in the order's own transaction. */
+	rc = store_str_set(&q->order_id, p->order_id) ? STORE_IO : store_quote_put(txn, q, 0);
 	if (rc == 0)
-		rc = store_order_put(txn, &o, 1);
-	if (rc == 0)
-		rc = pack_order(&o, &p->packed, &p->packed_len);
+		rc = orders_open(txn, w, &o, now, p->method == METHOD(CREDITS) || q->total == 0,
+				 &p->need_provider, &p->packed, &p->packed_len);
 done:
 	free(o.project_ids);
 	quote_calc_free(&calc);
@@ -631,25 +821,60 @@ done:
 	return rc;
 }
 
+void orders_reply_placed(rpc_call *call, const uint8_t *buf, size_t len, int pay)
+{
+	store_order *o = unpack_order(buf, len);
+	if (!o) {
+		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		return;
+	}
+	if (pay) {
+		pay_enqueue(call, o, 0); /* phase 2; the job owns o */
+		return;
+	}
+	reply_order(call, o);
+	store_record_free(o);
+}
+
 static void reply_place(rpc_write *w)
 {
 	place_write *p = (place_write *)w;
-	store_order *o = unpack_order(p->packed, p->packed_len);
-	if (!o) {
-		rpc_fail(w->call, GRPC_STATUS_INTERNAL, NULL, "internal error");
-		return;
-	}
-	if (p->need_provider) {
-		pay_enqueue(w->call, o, 0); /* phase 2; the job owns o */
-		return;
-	}
-	reply_order(w->call, o);
-	store_record_free(o);
+	orders_reply_placed(w->call, p->packed, p->packed_len, p->need_provider);
 }
 
 static void cleanup_place(rpc_write *w)
 {
 	free(((place_write *)w)->packed);
+}
+
+static int fail_arg(rpc_call *call, const char *msg)
+{
+	BAD_ARG(call, "%s", msg);
+	return 1;
+}
+
+int orders_check_payment_args(rpc_call *call, int method,
+			      const Smartplus__Billing__V1__BillingInfo *bill, int terms,
+			      const char *pm, const char *cus)
+{
+	if (!valid_enum(&smartplus__billing__v1__payment_method__descriptor, method))
+		return fail_arg(call, "payment_method: required");
+	if (!bill)
+		return fail_arg(call, "billing_info: required");
+	if (!bill->name[0])
+		return fail_arg(call, "billing_info.name: required");
+	if (!bill->email[0] || !strchr(bill->email, '@'))
+		return fail_arg(call, "billing_info.email: a valid email address is required");
+	if (strlen(bill->country) != 2)
+		return fail_arg(call, "billing_info.country: an ISO-3166 alpha-2 code is required");
+	if (!terms) {
+		rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "TERMS_NOT_ACCEPTED",
+			 "terms_accepted: the terms and conditions must be accepted");
+		return 1;
+	}
+	if (method != METHOD(STRIPE) && (pm[0] || cus[0]))
+		return fail_arg(call, "stripe_payment_method_id: only with payment_method STRIPE");
+	return 0;
 }
 
 static void place(rpc_call *call, int action, const char *quote_id, int method,
@@ -660,21 +885,8 @@ static void place(rpc_call *call, int action, const char *quote_id, int method,
 
 	if (strncmp(quote_id, "quo_", 4) != 0 || strlen(quote_id) >= QUOTE_ID_MAX)
 		return BAD_ARG(call, "quote_id: not a quote id");
-	if (!valid_enum(&smartplus__billing__v1__payment_method__descriptor, method))
-		return BAD_ARG(call, "payment_method: required");
-	if (!bill)
-		return BAD_ARG(call, "billing_info: required");
-	if (!bill->name[0])
-		return BAD_ARG(call, "billing_info.name: required");
-	if (!bill->email[0] || !strchr(bill->email, '@'))
-		return BAD_ARG(call, "billing_info.email: a valid email address is required");
-	if (strlen(bill->country) != 2)
-		return BAD_ARG(call, "billing_info.country: an ISO-3166 alpha-2 code is required");
-	if (!terms)
-		return rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "TERMS_NOT_ACCEPTED",
-				"terms_accepted: the terms and conditions must be accepted");
-	if (method != METHOD(STRIPE) && (pm[0] || cus[0]))
-		return BAD_ARG(call, "stripe_payment_method_id: only with payment_method STRIPE");
+	if (orders_check_payment_args(call, method, bill, terms, pm, cus))
+		return;
 	p = write_new(call, sizeof(*p));
 	p->caller = *rpc_call_caller(call);
 	p->action = action;
@@ -761,9 +973,11 @@ static int apply_op(store_txn *txn, rpc_write *w)
 	store_order *o = NULL;
 	int64_t now = clock_now_us();
 	int rc = store_order_get(txn, s->order_id, &o), changed = 0;
+	order_strings orig;
 
 	if (rc)
 		return rc;
+	orig = save_strings(o);
 	if (overdue(o, now)) {
 		rc = orders_end(txn, o, OSTATUS(TIMED_OUT), "not paid within 24 hours", now);
 		changed = 1;
@@ -784,9 +998,8 @@ static int apply_op(store_txn *txn, rpc_write *w)
 	if (rc == 0 && changed)
 		rc = store_order_put(txn, o, 0);
 	if (rc == 0)
-		rc = pack_order(o, &s->packed, &s->packed_len);
-	if (o->failure_reason && strcmp(o->failure_reason, "not paid within 24 hours") == 0)
-		o->failure_reason = NULL; /* static, not owned */
+		rc = orders_pack(o, &s->packed, &s->packed_len);
+	restore_strings(o, &orig); /* failure_reason may be static text */
 	store_record_free(o);
 	return rc;
 }
@@ -920,4 +1133,132 @@ done:
 	arena_free(a);
 	store_list_free(&l);
 	store_read_end(txn);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The time-out sweeper                                                      */
+
+#define SWEEP_BATCH 128
+
+typedef struct sweep_pass {
+	int64_t now;
+	char ids[SWEEP_BATCH][QUOTE_ID_MAX];
+	size_t n;
+	int timed_out;
+} sweep_pass;
+
+static int apply_sweep(store_txn *w, void *arg)
+{
+	sweep_pass *p = arg;
+	int rc = 0;
+
+	p->timed_out = 0; /* apply may run twice */
+	for (size_t i = 0; rc == 0 && i < p->n; i++) {
+		store_order *o = NULL;
+		order_strings orig;
+		rc = store_order_get(w, p->ids[i], &o);
+		if (rc == STORE_NOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		orig = save_strings(o);
+		if (overdue(o, p->now)) { /* still pending: not paid or canceled since the scan */
+			rc = orders_end(w, o, OSTATUS(TIMED_OUT), "not paid within 24 hours", p->now);
+			if (rc == 0)
+				rc = store_order_put(w, o, 0);
+			if (rc == 0)
+				p->timed_out++;
+		}
+		restore_strings(o, &orig);
+		store_record_free(o);
+	}
+	return rc;
+}
+
+int orders_sweep(store_env *env, int64_t now)
+{
+	sweep_pass *p = calloc(1, sizeof(*p));
+	int total = 0, rc = 0;
+
+	if (!p)
+		return STORE_IO;
+	for (;;) {
+		store_txn *txn = NULL;
+		store_list l = {0};
+		rc = store_read_begin(env, &txn);
+		if (rc)
+			break;
+		rc = store_order_pending_before(txn, now - ORDER_PAY_WINDOW_US + 1, SWEEP_BATCH, &l);
+		store_read_end(txn);
+		if (rc)
+			break;
+		p->now = now;
+		p->n = 0;
+		for (size_t i = 0; i < l.n; i++)
+			snprintf(p->ids[p->n++], QUOTE_ID_MAX, "%s", ((store_order *)l.items[i])->order_id);
+		store_list_free(&l);
+		if (p->n == 0)
+			break;
+		rc = store_write_sync(env, apply_sweep, p);
+		if (rc)
+			break;
+		total += p->timed_out;
+		if (p->n < SWEEP_BATCH || p->timed_out == 0)
+			break;
+	}
+	free(p);
+	return rc ? rc : total;
+}
+
+static struct {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int running, stop;
+} sweeper = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void *sweeper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sweeper.lock);
+	while (!sweeper.stop) {
+		struct timespec until;
+		int n;
+		pthread_mutex_unlock(&sweeper.lock);
+		n = orders_sweep(billingd.store, clock_now_us());
+		if (n > 0)
+			log_info("orders: %d pending order(s) timed out after 24 h", n);
+		else if (n < 0)
+			log_error("orders: time-out sweep failed: %s", store_strerror(n));
+		pthread_mutex_lock(&sweeper.lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += ORDER_SWEEP_INTERVAL_S;
+		while (!sweeper.stop &&
+		       pthread_cond_timedwait(&sweeper.cond, &sweeper.lock, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&sweeper.lock);
+	return NULL;
+}
+
+void orders_sweeper_start(void)
+{
+	if (sweeper.running)
+		return;
+	sweeper.stop = 0;
+	sweeper.running = pthread_create(&sweeper.thread, NULL, sweeper_main, NULL) == 0;
+}
+
+void orders_sweeper_stop(void)
+{
+	if (!sweeper.running)
+		return;
+	pthread_mutex_lock(&sweeper.lock);
+	sweeper.stop = 1;
+	pthread_cond_signal(&sweeper.cond);
+	pthread_mutex_unlock(&sweeper.lock);
+	pthread_join(sweeper.thread, NULL);
+	sweeper.running = 0;
 }

@@ -431,12 +431,12 @@ static void dispatch(rpc_call *c)
 		rpc_fail(c, st, NULL, "%s", msg[0] ? msg : "missing or invalid credentials");
 		return;
 	}
-	if (!m->handler) {
-		rpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, NULL, "%s is not implemented yet", m->name);
-		return;
-	}
 	if (m->access == RPC_ACCESS_VENDOR && strcmp(c->caller.account_id, "vendor") != 0) {
 		rpc_fail(c, GRPC_STATUS_PERMISSION_DENIED, NULL, "%s is for the vendor only", m->name);
+		return;
+	}
+	if (!m->handler) {
+		rpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, NULL, "%s is not implemented yet", m->name);
 		return;
 	}
 	if (!c->payload) {

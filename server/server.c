@@ -12,6 +12,9 @@
 #include "auth.h"
 #include "clock.h"
 #include "idem.h"
+#include "orders.h"
+#include "reconciler.h"
+#include "scheduler.h"
 #include "log.h"
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
@@ -125,11 +128,29 @@ int server_open(billingd_state *s)
 	}
 	rpc_set_authenticator(auth_authenticate);
 	idem_janitor_start();
+	orders_sweeper_start();
+	if (reconciler_start(s->cfg.reconcile_interval_ms) != 0) {
+		log_error("cannot start the payment reconciler");
+		orders_sweeper_stop();
+		idem_janitor_stop();
+		store_close(s->store);
+		s->store = NULL;
+		return -1;
+	}
+	scheduler_set_lead(s->cfg.renew_lead_us);
+	scheduler_set_interval(s->cfg.renew_interval_s);
+	if (s->cfg.renew_retries)
+		scheduler_set_retries(s->cfg.renew_retry_us, s->cfg.renew_retries);
+	if (scheduler_start() != 0)
+		log_warn("the renewal scheduler did not start; auto-renewals run only on AdvanceClock");
 	return 0;
 }
 
 void server_close(billingd_state *s)
 {
+	scheduler_stop();
+	reconciler_stop();
+	orders_sweeper_stop();
 	idem_janitor_stop();
 	store_close(s->store);
 	s->store = NULL;

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 /*
  * codec.c - stored values (codec version byte + packed protobuf-c message)
  * and the record-level get/put every table uses.
@@ -201,4 +202,15 @@ int store_table_delete(store_txn *w, const store_table *t, const char *id)
 	}
 	store_record_free(old);
 	return rc;
+}
+
+int store_str_set(char **field, const char *v)
+{
+	char *copy = strdup(v ? v : "");
+	if (!copy)
+		return -1;
+	if (*field && *field != protobuf_c_empty_string)
+		free(*field);
+	*field = copy;
+	return 0;
 }

@@ -8,6 +8,7 @@
 #define KC_QUOTE 'Q'
 #define KC_ORDER 'O'
 #define KC_ORDER_PAYER 'p'
+#define KC_ORDER_PENDING 'w'
 
 static void payer_prefix(store_key *k, const char *payer_id)
 {
@@ -22,7 +23,12 @@ static int order_index(const ProtobufCMessage *m, store_key *keys)
 	payer_prefix(&keys[0], o->payer_id);
 	key_u64(&keys[0], UINT64_MAX - (uint64_t)o->create_time);
 	key_str(&keys[0], o->order_id);
-	return 1;
+	if (o->status != STORE_ORDER_PENDING_PAYMENT)
+		return 1;
+	key_init(&keys[1], KC_ORDER_PENDING);
+	key_u64(&keys[1], (uint64_t)o->create_time);
+	key_str(&keys[1], o->order_id);
+	return 2;
 }
 
 static int no_index(const ProtobufCMessage *m, store_key *keys)
@@ -78,4 +84,26 @@ int store_order_list_by_payer(store_txn *txn, const char *payer_id,
 	payer_prefix(&prefix, payer_id);
 	store_table_scan(&orders, &prefix, &s);
 	return store_scan_page(txn, &s, page_size, page_token, out);
+}
+
+/* End of the pending range: create_time >= t. */
+static int created_stop(const MDB_val *key, void *arg)
+{
+	const int64_t *t = arg;
+
+	return key->mv_size < 9 ||
+	       get_be64((const uint8_t *)key->mv_data + 1) >= (uint64_t)*t;
+}
+
+int store_order_pending_before(store_txn *txn, int64_t t, size_t n,
+			       store_list *out)
+{
+	store_key prefix;
+	store_scan s;
+
+	key_init(&prefix, KC_ORDER_PENDING);
+	store_table_scan(&orders, &prefix, &s);
+	s.stop = created_stop;
+	s.stop_arg = &t;
+	return store_scan_n(txn, &s, n, out);
 }

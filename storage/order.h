@@ -9,6 +9,8 @@
  *   'Q' quote_id\0                      -> QuoteRecord
  *   'O' order_id\0                      -> OrderRecord
  *   'p' payer\0 be64(~create_time) id\0 -> order id (newest first)
+ *   'w' be64(create_time) id\0          -> order id, PENDING_PAYMENT
+ *                                         orders only (oldest first)
  */
 #ifndef SPB_STORE_ORDER_H
 #define SPB_STORE_ORDER_H
@@ -26,6 +28,10 @@ typedef Smartplus__Billing__Store__V1__OrderRecord store_order;
 #define STORE_QUOTE_INIT SMARTPLUS__BILLING__STORE__V1__QUOTE_RECORD__INIT
 #define STORE_ORDER_INIT SMARTPLUS__BILLING__STORE__V1__ORDER_RECORD__INIT
 
+/* OrderRecord.status of an order waiting for payment (the API's
+ * ORDER_STATUS_PENDING_PAYMENT); such orders are indexed for the sweeper. */
+#define STORE_ORDER_PENDING_PAYMENT 1
+
 /* Quotes. create != 0: STORE_EXISTS if the id is taken. */
 int store_quote_put(store_txn *w, const store_quote *rec, int create);
 int store_quote_get(store_txn *txn, const char *quote_id, store_quote **out);
@@ -37,5 +43,10 @@ int store_order_get(store_txn *txn, const char *order_id, store_order **out);
 int store_order_list_by_payer(store_txn *txn, const char *payer_id,
 			      int page_size, const char *page_token,
 			      store_list *out);
+/* Up to n PENDING_PAYMENT orders created before t, oldest first. Orders
+ * written before this index existed are not listed (the lazy time-out on
+ * reading them still applies). */
+int store_order_pending_before(store_txn *txn, int64_t t, size_t n,
+			       store_list *out);
 
 #endif /* SPB_STORE_ORDER_H */

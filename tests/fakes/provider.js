@@ -20,10 +20,14 @@
 //   GET  /v2/checkout/orders/:id
 //   POST /v2/checkout/orders/:id/capture    422 ORDER_NOT_APPROVED until approved
 // Control (tests only):
-//   POST /_control  {"fault": "none|decline|500|429|slow|drop_after_charge",
+//   POST /_control  {"fault": "none|decline|500|429|slow|drop_after_charge|random",
 //                    "times": N (default: until changed), "slow_ms": 3000,
+//                    "rate": 0.2, "mix": ["500", ...], "seed": 1 (fault "random":
+//                    each request gets a fault of the mix with probability rate),
 //                    "approve": "<paypal order id>", "reset": true}
-//   GET  /_stats    {"charges": {"<idempotency key>": n}, "intents": N, ...}
+//   GET  /_stats    {"charges": {"<idempotency key>": n}, "charge_list":
+//                    [{"key", "amount" (minor units), "currency"}],
+//                    "faults": {"<fault>": n}, "intents": N, ...}
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -42,16 +46,47 @@ const state = {
   paypalIdem: new Map(),    // request id -> {body, status}
   tokens: new Set(),
   charges: {},              // idempotency key / request id -> successful charges
+  chargeList: [],           // every successful charge: {key, amount, currency}
+  faults: {},               // injected faults by kind
+  rate: 0, mix: [], seed: 1,
   requests: 0,
   fault: 'none', faultTimes: -1, slowMs: 3000,
 };
 
 const rid = (p) => p + crypto.randomBytes(12).toString('hex');
 
+// A small seeded generator, so a random fault run can be repeated.
+function rand() {
+  state.seed = (state.seed * 1103515245 + 12345) % 2147483648;
+  return state.seed / 2147483648;
+}
+
 function takeFault() {
   if (state.fault === 'none' || state.faultTimes === 0) return 'none';
+  let f = state.fault;
+  if (f === 'random') {
+    if (!state.mix.length || rand() >= state.rate) return 'none';
+    f = state.mix[Math.floor(rand() * state.mix.length)];
+  }
   if (state.faultTimes > 0) state.faultTimes--;
-  return state.fault;
+  state.faults[f] = (state.faults[f] || 0) + 1;
+  return f;
+}
+
+const ZERO_EXP = ['BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF', 'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF'];
+const THREE_EXP = ['BHD', 'JOD', 'KWD', 'OMR', 'TND'];
+
+// "12.34" USD -> 1234 (exact, by digits).
+function minorUnits(value, currency) {
+  const cur = String(currency).toUpperCase();
+  const e = ZERO_EXP.includes(cur) ? 0 : THREE_EXP.includes(cur) ? 3 : 2;
+  const [int, frac = ''] = String(value).split('.');
+  return Number(int + frac.padEnd(e, '0').slice(0, e));
+}
+
+function recordCharge(key, amount, currency) {
+  state.charges[key] = (state.charges[key] || 0) + 1;
+  state.chargeList.push({ key, amount, currency: String(currency).toUpperCase() });
 }
 
 function send(res, status, obj, headers = {}) {
@@ -85,7 +120,7 @@ function charge(pi, pm, key) {
   pi.status = 'succeeded';
   pi.amount_received = pi.amount;
   pi.latest_charge = rid('ch_');
-  state.charges[key] = (state.charges[key] || 0) + 1;
+  recordCharge(key, pi.amount, pi.currency);
   return 'ok';
 }
 
@@ -236,7 +271,8 @@ function handlePaypal(req, res, path, body, raw, fault) {
     o.capture = { id: crypto.randomBytes(8).toString('hex').toUpperCase(), status: 'COMPLETED',
       amount: o.purchase_units[0].amount, final_capture: true };
     const key = reqId || o.id;
-    state.charges[key] = (state.charges[key] || 0) + 1;
+    recordCharge(key, minorUnits(o.purchase_units[0].amount.value, o.purchase_units[0].amount.currency_code),
+      o.purchase_units[0].amount.currency_code);
     const out = publicOrder(o);
     if (reqId) state.paypalIdem.set('capture:' + reqId, { status: 201, body: out });
     return finish(res, 201, out, fault);
@@ -279,14 +315,17 @@ const server = http.createServer((req, res) => {
     const path = req.url.split('?')[0];
     if (path === '/_control' && req.method === 'POST') {
       const c = raw ? JSON.parse(raw) : {};
-      if (c.reset) { state.intents.clear(); state.idem.clear(); state.paypalOrders.clear(); state.paypalIdem.clear(); state.charges = {}; state.requests = 0; }
+      if (c.reset) { state.intents.clear(); state.idem.clear(); state.paypalOrders.clear(); state.paypalIdem.clear(); state.charges = {}; state.chargeList = []; state.faults = {}; state.requests = 0; }
       if (c.fault !== undefined) { state.fault = c.fault; state.faultTimes = c.times === undefined ? -1 : c.times; }
       if (c.slow_ms !== undefined) state.slowMs = c.slow_ms;
-      if (c.approve) { const o = state.paypalOrders.get(c.approve); if (o) { o.approved = true; o.status = 'APPROVED'; } }
+      if (c.rate !== undefined) state.rate = c.rate;
+      if (c.mix !== undefined) state.mix = c.mix;
+      if (c.seed !== undefined) state.seed = c.seed;
+      if (c.approve) { const o = state.paypalOrders.get(c.approve); if (o && o.status === 'CREATED') { o.approved = true; o.status = 'APPROVED'; } }
       return send(res, 200, { ok: true, fault: state.fault });
     }
     if (path === '/_stats') {
-      return send(res, 200, { charges: state.charges, intents: state.intents.size,
+      return send(res, 200, { charges: state.charges, charge_list: state.chargeList, faults: state.faults, intents: state.intents.size,
         paypal_orders: state.paypalOrders.size, requests: state.requests });
     }
     state.requests++;

@@ -667,14 +667,7 @@ static void s_coupon_race(void)
 	end();
 }
 
-static void s_idempotency(void)
-{
-	begin("R17 replayed and reused idempotency key");
-	/* Not implemented: idempotency belongs in the dispatcher (server/runtime.c),
-	 * outside the order engine's files. Reported as SKIP, not as a pass. */
-	snprintf(results[n_results].name, sizeof(results[0].name), "%s", scenario);
-	results[n_results++].failed = -1;
-}
+/* R17 (replayed and reused idempotency keys) is in test_credits_orders.c. */
 
 /* ---- setup ---- */
 
@@ -797,7 +790,6 @@ int main(int argc, char **argv)
 	s_declined();
 	s_pending_confirm_cancel();
 	s_coupon_race();
-	s_idempotency();
 out:
 	spb_client_free(cli);
 	store_close(env);

@@ -1,0 +1,286 @@
+/*
+ * autorenew.c: BillingService.SetAutoRenew (R8 auto mode), and the R2/R11
+ * rule of who may pay automatic renewals, shared with the scheduler which
+ * checks it again before every charge.
+ *
+ * Turning auto-renew on needs a saved card (STRIPE with a Stripe customer
+ * and payment method) on a regular-payment project, or CREDITS on a
+ * credit-paid one, and a payer allowed by R11: an ancestor of the
+ * installer, the installer itself under its payment policy, or the
+ * project's property manager with CREDITS. Only items that were activated
+ * (ACTIVE or EXPIRED) can be put on AUTO. Turning it off clears the
+ * settings. The whole request succeeds or fails as one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "billingd.h"
+#include "catalog.h"
+#include "clock.h"
+#include "convert.h"
+#include "policy.h"
+#include "rpc_handlers.h"
+#include "scheduler.h"
+#include "write.h"
+
+#define V1(x) SMARTPLUS__BILLING__V1__##x
+#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
+#define TERM(x) V1(AUTO_RENEW_TERM__END_##x)
+#define MAX_ITEMS 1000
+
+#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
+
+int autorenew_payer_allowed(store_txn *txn, const store_project *p, const char *payer_id,
+			    int method, char *why, size_t cap)
+{
+	int pay = 0, anc = 0, rc;
+	uint32_t mask = 0;
+
+	if (strcmp(payer_id, p->installer_id) == 0) {
+		rc = policy_allowed_methods(txn, payer_id, &pay, &mask);
+		if (rc < 0)
+			return rc;
+		if (pay && (mask & (1u << method)))
+			return 1;
+		snprintf(why, cap, "installer '%s' may not pay with this method: its payment policy "
+			 "does not allow it", payer_id);
+		return 0;
+	}
+	rc = store_account_is_self_or_ancestor(txn, payer_id, p->installer_id, &anc);
+	if (rc < 0 && rc != STORE_NOTFOUND)
+		return rc;
+	if (rc == 0 && anc)
+		return 1;
+	if (p->property_manager_id[0] && strcmp(p->property_manager_id, payer_id) == 0) {
+		if (method == METHOD(CREDITS))
+			return 1;
+		snprintf(why, cap, "property manager '%s' may pay with CREDITS only", payer_id);
+		return 0;
+	}
+	snprintf(why, cap, "payer '%s' may not pay for project '%s': not an ancestor of its "
+		 "installer, the installer, or its property manager", payer_id, p->project_id);
+	return 0;
+}
+
+typedef struct autorenew_write {
+	rpc_write w;
+	rpc_caller caller;
+	const Smartplus__Billing__V1__SetAutoRenewRequest *req;
+	const char *payer_id;
+	int64_t until;
+	int32_t cycles;
+	uint8_t *packed;
+	size_t packed_len;
+} autorenew_write;
+
+/* Checks that the caller may change item `it` of project p and, when
+ * turning it on, the R2/R8/R11 rules. 0, a write_fail() code or STORE_*. */
+static int check_item(store_txn *txn, autorenew_write *s, const store_item *it,
+		      const store_project *p)
+{
+	const Smartplus__Billing__V1__SetAutoRenewRequest *req = s->req;
+	char why[200];
+	int may, model, ok;
+
+	may = p->property_manager_id[0] && strcmp(p->property_manager_id, s->caller.account_id) == 0
+		      ? 1
+		      : auth_may_act(txn, &s->caller, p->installer_id);
+	if (may < 0)
+		return may;
+	if (!may)
+		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
+				  "permission denied on item '%s' (or it does not exist)", it->item_id);
+	if (!req->enabled)
+		return 0;
+	if (it->status != STORE_ITEM_ACTIVE)
+		return write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+				  "item '%s' was never activated; only ACTIVE or EXPIRED items can "
+				  "renew automatically",
+				  it->item_id);
+	model = catalog_payment_model(p->type, p->created_at, billingd.cfg.cutover_us);
+	if (!catalog_model_allows(model, req->payment_method))
+		return write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
+				  "payment_method: project '%s' is paid %s; auto-renew it with %s",
+				  p->project_id,
+				  model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS) ? "in credits"
+										  : "by regular payment",
+				  model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS)
+					  ? "CREDITS"
+					  : "STRIPE and a saved card");
+	ok = autorenew_payer_allowed(txn, p, s->payer_id, req->payment_method, why, sizeof(why));
+	if (ok < 0)
+		return ok;
+	if (!ok)
+		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED", "%s",
+				  why);
+	return 0;
+}
+
+/* Applies the settings to `it` (a record the caller owns). */
+static void set_item(autorenew_write *s, store_item *it, store_auto_renew *ar)
+{
+	const Smartplus__Billing__V1__SetAutoRenewRequest *req = s->req;
+	if (!req->enabled) {
+		it->auto_renew = NULL;
+		it->renew_mode = V1(RENEW_MODE__RENEW_MODE_MANUAL);
+		return;
+	}
+	/* New settings, new count: cycles and retries start over (a pending
+	 * retry is replaced by an attempt as soon as the item is due). */
+	ar->enabled = 1;
+	ar->payer_id = (char *)s->payer_id;
+	ar->payment_method = req->payment_method;
+	ar->stripe_customer_id = req->stripe_customer_id;
+	ar->stripe_payment_method_id = req->stripe_payment_method_id;
+	ar->until = s->until;
+	ar->cycles = s->cycles;
+	it->auto_renew = ar;
+	it->renew_mode = V1(RENEW_MODE__RENEW_MODE_AUTO);
+}
+
+static int apply_autorenew(store_txn *txn, rpc_write *w)
+{
+	autorenew_write *s = (autorenew_write *)w;
+	const Smartplus__Billing__V1__SetAutoRenewRequest *req = s->req;
+	Smartplus__Billing__V1__SetAutoRenewResponse r = SMARTPLUS__BILLING__V1__SET_AUTO_RENEW_RESPONSE__INIT;
+	store_item **items = calloc(req->n_item_ids, sizeof(*items));
+	store_auto_renew *ars = calloc(req->n_item_ids, sizeof(*ars)), **orig = NULL;
+	int64_t now = clock_now_us();
+	arena *a = arena_new();
+	int rc = 0, may;
+
+	orig = calloc(req->n_item_ids, sizeof(*orig));
+	if (!items || !ars || !orig || !a) {
+		rc = STORE_IO;
+		goto done;
+	}
+	if (req->enabled) {
+		may = auth_may_act(txn, &s->caller, s->payer_id);
+		if (may <= 0) {
+			rc = may < 0 ? may
+				     : write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
+						  "permission denied on account '%s' (or it does not exist)",
+						  s->payer_id);
+			goto done;
+		}
+	}
+	r.items = arena_alloc(a, req->n_item_ids * sizeof(*r.items));
+	for (size_t i = 0; rc == 0 && i < req->n_item_ids; i++) {
+		store_project *p = NULL;
+		int is_free = 0;
+		rc = store_item_get(txn, req->item_ids[i], &items[i]);
+		if (rc == STORE_NOTFOUND) {
+			rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
+					"permission denied on item '%s' (or it does not exist)",
+					req->item_ids[i]);
+			break;
+		}
+		if (rc == 0)
+			rc = store_project_get(txn, items[i]->project_id, &p);
+		if (rc == 0)
+			rc = check_item(txn, s, items[i], p);
+		if (rc == 0) {
+			smartplus__billing__store__v1__item_record__auto_renew__init(&ars[i]);
+			orig[i] = items[i]->auto_renew;
+			set_item(s, items[i], &ars[i]);
+			rc = store_item_put(txn, items[i], 0);
+		}
+		if (rc == 0)
+			rc = scheduler_item_free(txn, p, items[i], &is_free);
+		if (rc == 0)
+			r.items[r.n_items++] = conv_item(a, items[i], now, is_free);
+		store_record_free(p);
+	}
+	if (rc == 0) {
+		free(s->packed);
+		s->packed_len = protobuf_c_message_get_packed_size(&r.base);
+		s->packed = malloc(s->packed_len ? s->packed_len : 1);
+		if (!s->packed)
+			rc = STORE_IO;
+		else
+			protobuf_c_message_pack(&r.base, s->packed);
+	}
+done:
+	for (size_t i = 0; items && i < req->n_item_ids; i++) {
+		if (items[i] && orig)
+			items[i]->auto_renew = orig[i];
+		store_record_free(items[i]);
+	}
+	free(items);
+	free(ars);
+	free(orig);
+	arena_free(a);
+	return rc;
+}
+
+static void reply_autorenew(rpc_write *w)
+{
+	autorenew_write *s = (autorenew_write *)w;
+	Smartplus__Billing__V1__SetAutoRenewResponse *r =
+		smartplus__billing__v1__set_auto_renew_response__unpack(NULL, s->packed_len, s->packed);
+	if (!r) {
+		rpc_fail(w->call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		return;
+	}
+	rpc_reply(w->call, &r->base);
+	smartplus__billing__v1__set_auto_renew_response__free_unpacked(r, NULL);
+}
+
+static void cleanup_autorenew(rpc_write *w)
+{
+	free(((autorenew_write *)w)->packed);
+}
+
+void rpc_BillingService_SetAutoRenew(struct rpc_call *call,
+				     const Smartplus__Billing__V1__SetAutoRenewRequest *req)
+{
+	const rpc_caller *caller = rpc_call_caller(call);
+	const Smartplus__Billing__V1__AutoRenewTerm *t = req->term;
+	int64_t until = 0;
+	int32_t cycles = 0;
+	autorenew_write *s;
+	int ok = 1;
+
+	if (req->n_item_ids == 0 || req->n_item_ids > MAX_ITEMS)
+		return BAD_ARG(call, "item_ids: give 1..%d items", MAX_ITEMS);
+	for (size_t i = 0; i < req->n_item_ids; i++)
+		if (!valid_item_ref(req->item_ids[i]))
+			return BAD_ARG(call, "item_ids: '%s' is not a valid id", req->item_ids[i]);
+	if (req->enabled) {
+		if (req->payer_id[0] && !valid_id(req->payer_id))
+			return BAD_ARG(call, "payer_id: must match [A-Za-z0-9_.-]{1,64}");
+		if (req->payment_method == METHOD(STRIPE)) {
+			if (!req->stripe_customer_id[0])
+				return BAD_ARG(call, "stripe_customer_id: required with STRIPE (a saved card)");
+			if (!req->stripe_payment_method_id[0])
+				return BAD_ARG(call,
+					       "stripe_payment_method_id: required with STRIPE (a saved card)");
+		} else if (req->payment_method == METHOD(CREDITS)) {
+			if (req->stripe_customer_id[0] || req->stripe_payment_method_id[0])
+				return BAD_ARG(call, "stripe_payment_method_id: only with payment_method STRIPE");
+		} else {
+			return BAD_ARG(call, "payment_method: STRIPE (with a saved card) or CREDITS");
+		}
+		if (t && t->end_case == TERM(UNTIL)) {
+			until = conv_us(t->until, &ok);
+			if (!ok || until <= clock_now_us())
+				return BAD_ARG(call, "term.until: must be a time in the future");
+		} else if (t && t->end_case == TERM(CYCLES)) {
+			if (t->cycles < 1)
+				return BAD_ARG(call, "term.cycles: must be >= 1");
+			cycles = t->cycles;
+		}
+	}
+	s = write_new(call, sizeof(*s));
+	s->caller = *caller;
+	s->req = req;
+	s->payer_id = req->payer_id[0] ? req->payer_id : s->caller.account_id;
+	s->until = until;
+	s->cycles = cycles;
+	s->w.apply = apply_autorenew;
+	s->w.reply = reply_autorenew;
+	s->w.cleanup = cleanup_autorenew;
+	write_submit(&s->w);
+}

@@ -1,0 +1,229 @@
+/*
+ * purchase.c: BillingService PurchaseCredits (DESIGN R13).
+ *
+ * A credit purchase is an order of type CREDIT_PURCHASE that goes through
+ * the same three payment phases and provider as activations (orders.c):
+ * phase 1 here, in one write transaction, checks the payer and the
+ * beneficiary, prices the credits from the current credit price, applies
+ * an optional coupon (only coupons made for credit purchases) and creates
+ * the order. A coupon covering the total ends it at once; otherwise the
+ * payments worker asks the provider and the settle write records the
+ * answer. The credits move from the issuance account to the beneficiary in
+ * orders_succeed(), in the transaction that marks the order SUCCEEDED, so
+ * they land exactly once, and never for a declined or abandoned payment.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "billingd.h"
+#include "clock.h"
+#include "convert.h"
+#include "ledger.h"
+#include "orders.h"
+#include "quote.h"
+#include "rpc_handlers.h"
+#include "write.h"
+
+#define V1(x) SMARTPLUS__BILLING__V1__##x
+#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
+
+/* The most credits one order may buy. */
+#define PURCHASE_MAX_CREDITS INT64_C(10000000)
+
+#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
+
+typedef struct purchase_write {
+	rpc_write w;
+	rpc_caller caller;
+	const Smartplus__Billing__V1__PurchaseCreditsRequest *req; /* valid until the call ends */
+	const char *payer, *beneficiary;
+	char order_id[QUOTE_ID_MAX];
+	int need_provider;
+	uint8_t *packed;
+	size_t packed_len;
+} purchase_write;
+
+/* The coupon's discount on subtotal; 0, a write_fail() code, or STORE_*. */
+static int apply_coupon(store_txn *txn, purchase_write *p, const char *currency, int64_t subtotal,
+			int64_t now, int64_t *discount)
+{
+	const char *code = p->req->coupon_code;
+	store_coupon *c = NULL;
+	coupon_ctx ctx = {0};
+	char note[256] = "";
+	int rc = store_coupon_get(txn, code, &c);
+
+	*discount = 0;
+	if (rc == STORE_NOTFOUND)
+		return write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
+				  "coupon_code: coupon '%s' does not exist", code);
+	if (rc)
+		return rc;
+	if (!c->credit_purchases_only) {
+		rc = write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
+				"coupon_code: coupon '%s' is not valid for credit purchases", code);
+	} else {
+		ctx.payer_id = p->payer;
+		ctx.credit_purchase = 1;
+		ctx.currency = currency;
+		ctx.subtotal = subtotal;
+		ctx.now = now;
+		rc = coupon_evaluate(txn, c, &ctx, discount, note, sizeof(note));
+		if (rc == 1)
+			rc = 0;
+		else if (rc == 0)
+			rc = write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
+					"coupon_code: %s", note);
+	}
+	store_record_free(c);
+	return rc;
+}
+
+/* R13: the caller may act on the payer; the beneficiary is the payer or
+ * one of its descendants. 0, a write_fail() code, or STORE_*. */
+static int check_parties(store_txn *txn, purchase_write *p)
+{
+	int may = auth_may_act(txn, &p->caller, p->payer), below = 0, rc;
+
+	if (may < 0)
+		return may;
+	if (may == 0)
+		return write_fail(&p->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
+				  "permission denied on account '%s' (or it does not exist)", p->payer);
+	if (strcmp(p->payer, LEDGER_ISSUER) == 0)
+		return write_fail(&p->w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "payer_id: the vendor issues credits and does not buy them; "
+				  "use AssignCredits");
+	rc = store_account_is_self_or_ancestor(txn, p->payer, p->beneficiary, &below);
+	if (rc < 0 && rc != STORE_NOTFOUND)
+		return rc;
+	if (rc == STORE_NOTFOUND || !below)
+		return write_fail(&p->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
+				  "account_id: '%s' is not '%s' or one of its descendants (or does "
+				  "not exist)",
+				  p->beneficiary, p->payer);
+	return 0;
+}
+
+static int apply_purchase(store_txn *txn, rpc_write *w)
+{
+	purchase_write *p = (purchase_write *)w;
+	const Smartplus__Billing__V1__PurchaseCreditsRequest *req = p->req;
+	store_credit_price *price = NULL;
+	store_order o = STORE_ORDER_INIT;
+	int64_t now = clock_now_us(), subtotal = 0, discount = 0;
+	int rc;
+
+	p->need_provider = 0;
+	if ((rc = check_parties(txn, p)) != 0)
+		goto done;
+	rc = store_credit_price_current(txn, &price);
+	if (rc == STORE_NOTFOUND) {
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "NO_CREDIT_PRICE",
+				"credits cannot be bought yet: no credit price is set");
+		goto done;
+	}
+	if (rc)
+		goto done;
+	if (price->unit_amount <= 0 ||
+	    __builtin_mul_overflow(price->unit_amount, req->credits, &subtotal)) {
+		rc = write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				"credits: %lld credits at %lld %s each is out of range",
+				(long long)req->credits, (long long)price->unit_amount, price->currency);
+		goto done;
+	}
+	if (req->coupon_code[0] &&
+	    (rc = apply_coupon(txn, p, price->currency, subtotal, now, &discount)) != 0)
+		goto done;
+	if (req->payment_method == METHOD(COUPON) && (subtotal - discount != 0 || !req->coupon_code[0])) {
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
+				"payment_method: COUPON needs a coupon covering the total (%lld %s left "
+				"to pay)",
+				(long long)(subtotal - discount), price->currency);
+		goto done;
+	}
+
+	o.order_id = p->order_id;
+	o.type = V1(ORDER_TYPE__ORDER_TYPE_CREDIT_PURCHASE);
+	o.status = V1(ORDER_STATUS__ORDER_STATUS_PROCESSING);
+	o.payer_id = (char *)p->payer;
+	o.beneficiary_id = (char *)p->beneficiary;
+	o.credits_quantity = req->credits;
+	o.subtotal = subtotal;
+	o.discount = discount;
+	o.total = subtotal - discount;
+	o.currency = price->currency;
+	o.coupon_code = req->coupon_code;
+	o.payment_method = req->payment_method;
+	orders_set_billing(&o, req->billing_info);
+	o.provider_key = p->order_id;
+	o.stripe_payment_method_id = req->stripe_payment_method_id;
+	o.stripe_customer_id = req->stripe_customer_id;
+	o.create_time = now;
+	o.update_time = now;
+	o.actor_id = p->caller.account_id;
+	if (req->coupon_code[0]) {
+		rc = coupon_reserve(txn, req->coupon_code, o.payer_id, o.order_id, now);
+		if (rc)
+			goto done;
+		o.coupon_reserved = 1;
+	}
+	/* a total of 0 succeeds now: the credits land in orders_succeed() */
+	rc = orders_open(txn, w, &o, now, o.total == 0, &p->need_provider, &p->packed,
+			 &p->packed_len);
+done:
+	store_record_free(price);
+	return rc;
+}
+
+static void reply_purchase(rpc_write *w)
+{
+	purchase_write *p = (purchase_write *)w;
+	orders_reply_placed(w->call, p->packed, p->packed_len, p->need_provider);
+}
+
+static void cleanup_purchase(rpc_write *w)
+{
+	free(((purchase_write *)w)->packed);
+}
+
+void rpc_BillingService_PurchaseCredits(struct rpc_call *call,
+					const Smartplus__Billing__V1__PurchaseCreditsRequest *req)
+{
+	const char *payer = req->payer_id[0] ? req->payer_id : rpc_call_caller(call)->account_id;
+	const char *beneficiary = req->account_id[0] ? req->account_id : payer;
+	purchase_write *p;
+
+	if (!valid_id(payer))
+		return BAD_ARG(call, "payer_id: must match [A-Za-z0-9_.-]{1,64}");
+	if (!valid_id(beneficiary))
+		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
+	if (req->credits < 1 || req->credits > PURCHASE_MAX_CREDITS)
+		return BAD_ARG(call, "credits: must be 1..%lld", (long long)PURCHASE_MAX_CREDITS);
+	if (req->payment_method == METHOD(CREDITS))
+		return rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
+				"payment_method: credits are bought with STRIPE, PAYPAL or COUPON, "
+				"not with CREDITS");
+	if (orders_check_payment_args(call, req->payment_method, req->billing_info,
+				      req->terms_accepted, req->stripe_payment_method_id,
+				      req->stripe_customer_id))
+		return;
+	if (req->coupon_code[0] && strlen(req->coupon_code) > 64)
+		return BAD_ARG(call, "coupon_code: at most 64 characters");
+	p = write_new(call, sizeof(*p));
+	p->caller = *rpc_call_caller(call);
+	p->req = req;
+	p->payer = payer == rpc_call_caller(call)->account_id ? p->caller.account_id : payer;
+	p->beneficiary = beneficiary == rpc_call_caller(call)->account_id ? p->caller.account_id
+									      : beneficiary;
+	if (quote_new_id("ord_", p->order_id) != 0) {
+		free(p);
+		return rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+	}
+	p->w.apply = apply_purchase;
+	p->w.reply = reply_purchase;
+	p->w.cleanup = cleanup_purchase;
+	write_submit(&p->w);
+}

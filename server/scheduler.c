@@ -1,0 +1,785 @@
+/*
+ * scheduler.c: the renewal scheduler (see scheduler.h). A run works in
+ * rounds: a round takes the AUTO items whose attempt time (due - lead) has
+ * come, from the due-time index, soonest first; runs phase 1 for all of
+ * them as separate mutations submitted together (one group commit), calls
+ * the provider for those that need a charge, and records the answers in a
+ * second group of mutations. The test clock's jump moves the clock to the
+ * next attempt time before each round, so attempts run in time order.
+ */
+#include "scheduler.h"
+
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "billingd.h"
+#include "catalog.h"
+#include "clock.h"
+#include "credits.h"
+#include "log.h"
+#include "orders.h"
+#include "payments/provider.h"
+#include "pricing.h"
+#include "quote.h"
+
+#define V1(x) SMARTPLUS__BILLING__V1__##x
+#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
+#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
+#define MODEL(x) V1(PAYMENT_MODEL__PAYMENT_MODEL_##x)
+#define STYPE(x) V1(SERVICE_TYPE__SERVICE_TYPE_##x)
+#define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
+#define HOUR_US (INT64_C(3600) * 1000000)
+#define ROUND_MAX 256	 /* items per round */
+#define ATTEMPTS_MAX 64	 /* derived ids tried for one period */
+#define PAY_THREADS 8	 /* concurrent provider calls in a round */
+#define ITEM_REF_MAX 80
+
+static int64_t lead_us = 24 * HOUR_US;
+static int64_t retry_us[SCHEDULER_MAX_RETRIES] = {PRICING_DAY_US, 2 * PRICING_DAY_US,
+						  4 * PRICING_DAY_US};
+static size_t n_retry = 3;
+static int interval_s = 60;
+
+/* One run at a time: the thread's scan and AdvanceClock's jump. */
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void scheduler_set_lead(int64_t us)
+{
+	lead_us = us > 0 ? us : 0;
+}
+
+int64_t scheduler_lead(void)
+{
+	return lead_us;
+}
+
+void scheduler_set_retries(const int64_t *offsets_us, size_t n)
+{
+	n_retry = n < SCHEDULER_MAX_RETRIES ? n : SCHEDULER_MAX_RETRIES;
+	for (size_t i = 0; i < n_retry; i++)
+		retry_us[i] = offsets_us[i];
+}
+
+void scheduler_set_interval(int seconds)
+{
+	interval_s = seconds > 0 ? seconds : 1;
+}
+
+void scheduler_order_id(const char *item_id, int64_t expires_at, int attempt, char out[48])
+{
+	unsigned char in[ITEM_REF_MAX + 13], md[SHA256_DIGEST_LENGTH];
+	size_t n = strnlen(item_id, ITEM_REF_MAX);
+	static const char hex[] = "0123456789abcdef";
+
+	memcpy(in, item_id, n);
+	in[n++] = 0;
+	for (int i = 7; i >= 0; i--)
+		in[n++] = (unsigned char)((uint64_t)expires_at >> (8 * i));
+	for (int i = 3; i >= 0; i--)
+		in[n++] = (unsigned char)((uint32_t)attempt >> (8 * i));
+	SHA256(in, n, md);
+	memcpy(out, "ord_ar_", 7);
+	for (int i = 0; i < 16; i++) {
+		out[7 + 2 * i] = hex[md[i] >> 4];
+		out[8 + 2 * i] = hex[md[i] & 15];
+	}
+	out[39] = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Item state                                                                */
+
+/* Has the chosen term ended before the period starting at expires_at? */
+static int term_over(const store_auto_renew *ar, int64_t expires_at)
+{
+	return (ar->cycles > 0 && ar->cycles_done >= ar->cycles) ||
+	       (ar->until > 0 && expires_at + PRICING_MONTH_US > ar->until);
+}
+
+/* Auto-renew off: the item keeps its expiry and simply expires. */
+static void switch_off(store_item *it)
+{
+	it->auto_renew->enabled = 0;
+	it->auto_renew->next_attempt = 0;
+	it->renew_mode = V1(RENEW_MODE__RENEW_MODE_MANUAL);
+}
+
+int autorenew_order_settled(store_txn *w, const store_order *o, int succeeded, int64_t now)
+{
+	const store_line *l = o->n_lines ? o->lines[0] : NULL;
+	store_item *it = NULL;
+	store_auto_renew *ar;
+	int rc;
+
+	if (!l)
+		return 0;
+	rc = store_item_get(w, l->item_id, &it);
+	if (rc)
+		return rc == STORE_NOTFOUND ? 0 : rc;
+	ar = it->auto_renew;
+	if (!ar || !ar->enabled)
+		goto done;
+	if (succeeded) {
+		ar->cycles_done++;
+		ar->failed_attempts = 0;
+		ar->next_attempt = 0;
+		if (term_over(ar, it->expires_at))
+			switch_off(it);
+	} else if (it->expires_at == l->current_expires_at) {
+		size_t k = (size_t)ar->failed_attempts++;
+		if (k >= n_retry) {
+			switch_off(it);
+		} else {
+			/* Retry k is due retry_us[k] after the period's due time, and
+			 * never sooner than the gap between two retries from now (a
+			 * late first attempt keeps its spacing). */
+			int64_t gap = retry_us[k] - (k ? retry_us[k - 1] : 0);
+			int64_t at = it->expires_at + retry_us[k];
+			ar->next_attempt = at > now + lead_us + gap ? at : now + lead_us + gap;
+		}
+	} else {
+		goto done; /* the item was renewed since: this failure is moot */
+	}
+	rc = store_item_put(w, it, 0);
+done:
+	store_record_free(it);
+	return rc;
+}
+
+int scheduler_item_free(store_txn *txn, const store_project *p, const store_item *it, int *out)
+{
+	store_list l = {0};
+	int rc = 0;
+
+	*out = 0;
+	if (it->service_type == STYPE(DOOR) && p->type == PTYPE(COMMERCIAL))
+		rc = store_item_oldest(txn, p->project_id, STYPE(DOOR), 1, &l);
+	else if (it->service_type == STYPE(ADDITIONAL_APP) && p->free_additional_apps > 0)
+		rc = store_item_oldest(txn, p->project_id, STYPE(ADDITIONAL_APP),
+				       (size_t)p->free_additional_apps, &l);
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		if (strcmp(((store_item *)l.items[i])->item_id, it->item_id) == 0)
+			*out = 1;
+	store_list_free(&l);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One attempt                                                               */
+
+typedef struct batch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t pending;
+} batch;
+
+typedef struct attempt {
+	store_mutation m;
+	batch *b;
+	char item_id[ITEM_REF_MAX];
+	int64_t now;
+	/* outputs, reset by every apply */
+	int rc;
+	int ran;      /* an attempt (order) was made or resumed */
+	int progress; /* the item moved on in the index (settled, off) */
+	int charge;   /* phase 2 needed */
+	int resumed;  /* the order was found in flight (crash, lost answer) */
+	int claimed;  /* holds the order's provider claim (orders_claim) */
+	char order_id[QUOTE_ID_MAX];
+	char currency[8];
+	int64_t amount;
+	char pm[256], cus[256], pi[128];
+	pay_result res;
+} attempt;
+
+static void set_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* Copies what phase 2 needs from an order. */
+static void want_charge(attempt *a, const store_order *o)
+{
+	a->ran = 1;
+	a->charge = 1;
+	a->amount = o->total;
+	set_str(a->currency, sizeof(a->currency), o->currency);
+	set_str(a->pm, sizeof(a->pm), o->stripe_payment_method_id);
+	set_str(a->cus, sizeof(a->cus), o->stripe_customer_id);
+	set_str(a->pi, sizeof(a->pi), o->stripe_payment_intent_id);
+}
+
+/* Why the renewal of `it` cannot be charged (NULL if it can), and its price. */
+static int price_attempt(store_txn *w, const store_project *p, const store_item *it, int model,
+			 store_line *l, char currency[8], const char **why)
+{
+	const store_auto_renew *ar = it->auto_renew;
+	store_price *price = NULL;
+	char note[160];
+	int rc, free_item = 0, ok;
+
+	*why = NULL;
+	if ((ar->payment_method != METHOD(STRIPE) && ar->payment_method != METHOD(CREDITS)) ||
+	    !catalog_model_allows(model, ar->payment_method)) {
+		*why = "method_not_allowed";
+		return 0;
+	}
+	ok = autorenew_payer_allowed(w, p, ar->payer_id, ar->payment_method, note, sizeof(note));
+	if (ok < 0)
+		return ok;
+	if (!ok) {
+		*why = "payer_not_permitted";
+		return 0;
+	}
+	if (ar->payment_method == METHOD(STRIPE) &&
+	    (!ar->stripe_payment_method_id[0] || !ar->stripe_customer_id[0])) {
+		*why = "no_saved_payment_method";
+		return 0;
+	}
+	rc = scheduler_item_free(w, p, it, &free_item);
+	if (rc == 0)
+		rc = store_price_get(w, p->type, it->service_type, &price);
+	if (rc == STORE_NOTFOUND && free_item)
+		rc = 0;
+	else if (rc == STORE_NOTFOUND)
+		*why = "no_price";
+	if (rc)
+		return rc == STORE_NOTFOUND ? 0 : rc;
+	l->free = free_item;
+	if (model == MODEL(CREDITS)) {
+		l->unit_credits = price ? price->monthly_credits : 0;
+		l->credits = free_item ? 0 : l->unit_credits;
+	} else {
+		l->unit_amount = price ? price->monthly_amount : 0;
+		l->amount = free_item ? 0 : l->unit_amount;
+		set_str(currency, 8, price ? price->currency : "");
+	}
+	store_record_free(price);
+	return 0;
+}
+
+/* Phase 1 for a new attempt: creates order `a->order_id` for the period
+ * starting at it->expires_at and settles it at once unless it needs a
+ * provider call. */
+static int place_attempt(store_txn *w, attempt *a, const store_item *it)
+{
+	const store_auto_renew *ar = it->auto_renew;
+	store_order o = STORE_ORDER_INIT;
+	store_line line = STORE_LINE_INIT, *lines[1] = {&line};
+	store_project *p = NULL;
+	char *projects[1], transfer[40] = "", currency[8] = "";
+	const char *why = NULL;
+	int64_t base;
+	int model, rc;
+
+	rc = store_project_get(w, it->project_id, &p);
+	if (rc)
+		return rc;
+	model = catalog_payment_model(p->type, p->created_at, billingd.cfg.cutover_us);
+	/* On time (or a retry within the period): the period starts at the
+	 * expiry. An item that expired before auto-renew reached it restarts
+	 * from now, as a manual renewal would (R8). */
+	base = it->expires_at;
+	if ((base <= a->now && ar->failed_attempts == 0) || base + PRICING_MONTH_US <= a->now)
+		base = a->now;
+	line.item_id = it->item_id;
+	line.project_id = it->project_id;
+	line.service_type = it->service_type;
+	line.current_expires_at = it->expires_at;
+	line.new_expires_at = base + PRICING_MONTH_US;
+	line.days = PRICING_MONTH_DAYS;
+	rc = price_attempt(w, p, it, model, &line, currency, &why);
+	if (rc)
+		goto done;
+	o.currency = currency;
+	o.order_id = a->order_id;
+	o.type = V1(ORDER_TYPE__ORDER_TYPE_AUTO_RENEWAL);
+	o.status = OSTATUS(PROCESSING);
+	o.payer_id = ar->payer_id;
+	o.installer_id = p->installer_id;
+	o.project_type = p->type;
+	o.n_lines = 1;
+	o.lines = lines;
+	o.subtotal = o.total = model == MODEL(CREDITS) ? line.credits : line.amount;
+	o.credits_total = model == MODEL(CREDITS) ? line.credits : 0;
+	if (model == MODEL(CREDITS))
+		o.total = 0;
+	o.payment_method = ar->payment_method;
+	o.provider_key = a->order_id;
+	o.stripe_payment_method_id = ar->stripe_payment_method_id;
+	o.stripe_customer_id = ar->stripe_customer_id;
+	o.create_time = a->now;
+	o.update_time = a->now;
+	o.action = V1(QUOTE_ACTION__QUOTE_ACTION_RENEW);
+	projects[0] = it->project_id;
+	o.project_ids = projects;
+	o.n_project_ids = 1;
+	o.actor_id = "scheduler";
+	o.transfer_id = transfer;
+	a->ran = 1;
+	if (why) {
+		rc = orders_end(w, &o, OSTATUS(FAILED), why, a->now);
+		a->progress = 1;
+	} else if (o.total == 0 && o.credits_total == 0) {
+		rc = orders_succeed(w, &o, a->now);
+		a->progress = 1;
+	} else if (o.payment_method == METHOD(CREDITS)) {
+		rc = credits_spend(w, o.payer_id, o.credits_total, o.order_id, o.actor_id, transfer);
+		if (rc == LEDGER_INSUFFICIENT)
+			rc = orders_end(w, &o, OSTATUS(FAILED), "insufficient_credits", a->now);
+		else if (rc == 0)
+			rc = orders_succeed(w, &o, a->now);
+		a->progress = 1;
+	} else {
+		const pay_provider *prov = pay_provider_current();
+		if (!prov) {
+			rc = orders_end(w, &o, OSTATUS(FAILED), "provider_unavailable", a->now);
+			a->progress = 1;
+		} else {
+			o.sandbox = prov->sandbox;
+			want_charge(a, &o);
+		}
+	}
+	if (rc == 0)
+		rc = store_order_put(w, &o, 1);
+done:
+	store_record_free(p);
+	return rc;
+}
+
+/* Phase 1: everything that can be decided in one write transaction. */
+static int apply_begin(store_txn *w, void *arg)
+{
+	attempt *a = arg;
+	store_item *it = NULL;
+	store_order *o = NULL;
+	int64_t due;
+	int rc, k;
+
+	a->ran = a->progress = a->charge = a->resumed = 0;
+	rc = store_item_get(w, a->item_id, &it);
+	if (rc)
+		return rc == STORE_NOTFOUND ? 0 : rc;
+	due = store_item_auto_due(it);
+	if (!due || due - lead_us > a->now)
+		goto done; /* no longer due: renewed or switched off meanwhile */
+	if (it->status != STORE_ITEM_ACTIVE || term_over(it->auto_renew, it->expires_at)) {
+		switch_off(it);
+		rc = store_item_put(w, it, 0);
+		a->progress = 1;
+		goto done;
+	}
+	/* The first attempt of this period not already ended; an attempt in
+	 * flight (a crash or a lost answer between phases) is resumed. */
+	for (k = 0; k < ATTEMPTS_MAX; k++) {
+		scheduler_order_id(it->item_id, it->expires_at, k, a->order_id);
+		rc = store_order_get(w, a->order_id, &o);
+		if (rc == STORE_NOTFOUND)
+			break;
+		if (rc)
+			goto done;
+		if (o->status == OSTATUS(PROCESSING) || o->status == OSTATUS(PENDING_PAYMENT)) {
+			want_charge(a, o);
+			a->resumed = 1;
+			goto done;
+		}
+		if (o->status == OSTATUS(SUCCEEDED)) {
+			/* Cannot happen: success moves expires_at in the same txn. */
+			log_error("auto-renew: order %s of item %s succeeded but the item was not "
+				  "extended; auto-renew switched off",
+				  o->order_id, it->item_id);
+			k = ATTEMPTS_MAX;
+			break;
+		}
+		store_record_free(o);
+		o = NULL;
+	}
+	if (k == ATTEMPTS_MAX) {
+		switch_off(it);
+		rc = store_item_put(w, it, 0);
+		a->progress = 1;
+		goto done;
+	}
+	rc = place_attempt(w, a, it);
+done:
+	store_record_free(o);
+	store_record_free(it);
+	return rc;
+}
+
+/* Phase 3: records the provider's answer. */
+static int apply_finish(store_txn *w, void *arg)
+{
+	attempt *a = arg;
+	store_order *o = NULL;
+	store_item *it = NULL;
+	char *reason, *pi;
+	int rc = store_order_get(w, a->order_id, &o);
+
+	a->progress = 0;
+	if (rc)
+		return rc == STORE_NOTFOUND ? 0 : rc;
+	reason = o->failure_reason;
+	pi = o->stripe_payment_intent_id;
+	if (o->n_lines != 1 ||
+	    (o->status != OSTATUS(PROCESSING) && o->status != OSTATUS(PENDING_PAYMENT))) {
+		a->progress = 1; /* settled elsewhere (ConfirmOrder, reconciler) */
+		goto done;
+	}
+	if (a->res.stripe_payment_intent_id[0])
+		o->stripe_payment_intent_id = a->res.stripe_payment_intent_id;
+	switch (a->res.status) {
+	case PAY_SUCCEEDED:
+		/* Renewed by hand since phase 1: this payment buys the next 30
+		 * days after whatever the item has now. */
+		rc = store_item_get(w, o->lines[0]->item_id, &it);
+		if (rc == 0 && it->expires_at != o->lines[0]->current_expires_at)
+			o->lines[0]->new_expires_at =
+				(it->expires_at > a->now ? it->expires_at : a->now) + PRICING_MONTH_US;
+		if (rc == 0 || rc == STORE_NOTFOUND)
+			rc = orders_succeed(w, o, a->now);
+		break;
+	case PAY_DECLINED:
+		rc = orders_end(w, o, OSTATUS(FAILED),
+				a->res.decline_code[0] ? a->res.decline_code : "declined", a->now);
+		break;
+	case PAY_REQUIRES_ACTION:
+	case PAY_PENDING_APPROVAL:
+		/* Off-session: nobody is there to authenticate. */
+		rc = orders_end(w, o, OSTATUS(FAILED), "authentication_required", a->now);
+		break;
+	default:
+		goto done; /* unknown outcome: stays PROCESSING, resumed later */
+	}
+	if (rc == 0)
+		rc = store_order_put(w, o, 0);
+	a->progress = 1;
+done:
+	o->failure_reason = reason;
+	o->stripe_payment_intent_id = pi;
+	store_record_free(it);
+	store_record_free(o);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rounds                                                                    */
+
+static void attempt_done(void *arg, int rc)
+{
+	attempt *a = arg;
+	batch *b = a->b;
+	a->rc = rc;
+	pthread_mutex_lock(&b->lock);
+	if (--b->pending == 0)
+		pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Submits apply for every attempt with want != 0 at once (the writer
+ * group-commits them, each in its own nested transaction) and waits. */
+static void run_batch(attempt *as, size_t n, int (*apply)(store_txn *, void *), int charged_only)
+{
+	batch b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+	for (size_t i = 0; i < n; i++)
+		if (!charged_only || as[i].charge)
+			b.pending++;
+	for (size_t i = 0; i < n; i++) {
+		attempt *a = &as[i];
+		if (charged_only && !a->charge)
+			continue;
+		memset(&a->m, 0, sizeof(a->m));
+		a->m.apply = apply;
+		a->m.done = attempt_done;
+		a->m.arg = a;
+		a->b = &b;
+		if (store_submit(billingd.store, &a->m) != 0)
+			attempt_done(a, STORE_INVALID);
+	}
+	pthread_mutex_lock(&b.lock);
+	while (b.pending > 0)
+		pthread_cond_wait(&b.cond, &b.lock);
+	pthread_mutex_unlock(&b.lock);
+}
+
+typedef struct pay_pool {
+	attempt *as;
+	size_t n, next;
+	pthread_mutex_t lock;
+} pay_pool;
+
+static void charge(attempt *a)
+{
+	const pay_provider *p = pay_provider_current();
+	pay_request req = {
+		.order_id = a->order_id,
+		.provider_key = a->order_id,
+		.method = METHOD(STRIPE),
+		.amount = a->amount,
+		.currency = a->currency,
+		.description = a->order_id,
+		.stripe_payment_method_id = a->pm,
+		.stripe_customer_id = a->cus,
+		.stripe_payment_intent_id = a->pi,
+		.paypal_order_id = "",
+	};
+	memset(&a->res, 0, sizeof(a->res));
+	/* One provider conversation per order (the reconciler may be asking
+	 * about a resumed one); busy -> no answer now, resumed next run. */
+	a->claimed = orders_claim(a->order_id);
+	if (!p || !a->claimed)
+		a->res.status = PAY_UNAVAILABLE;
+	else
+		p->create(&req, &a->res); /* idempotent on the order id */
+}
+
+static void *pay_thread(void *arg)
+{
+	pay_pool *pp = arg;
+	for (;;) {
+		size_t i;
+		pthread_mutex_lock(&pp->lock);
+		while (pp->next < pp->n && !pp->as[pp->next].charge)
+			pp->next++;
+		i = pp->next++;
+		pthread_mutex_unlock(&pp->lock);
+		if (i >= pp->n)
+			return NULL;
+		charge(&pp->as[i]);
+	}
+}
+
+/* Phase 2 for every attempt that needs a charge, PAY_THREADS at a time. */
+static void charge_all(attempt *as, size_t n)
+{
+	pay_pool pp = {as, n, 0, PTHREAD_MUTEX_INITIALIZER};
+	pthread_t t[PAY_THREADS];
+	size_t need = 0, started = 0;
+
+	for (size_t i = 0; i < n; i++)
+		need += as[i].charge != 0;
+	if (need <= 1) {
+		pay_thread(&pp);
+		return;
+	}
+	for (size_t i = 0; i < PAY_THREADS && i < need; i++)
+		if (pthread_create(&t[started], NULL, pay_thread, &pp) == 0)
+			started++;
+	pay_thread(&pp);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+}
+
+/* Item ids that made no progress in this run (a provider that did not
+ * answer, a storage error): not retried before the next run. */
+typedef struct skipset {
+	char (*ids)[ITEM_REF_MAX];
+	size_t n, cap;
+} skipset;
+
+static int skipped(const skipset *s, const char *id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static void skip_add(skipset *s, const char *id)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		void *p = realloc(s->ids, cap * sizeof(*s->ids));
+		if (!p)
+			return;
+		s->ids = p;
+		s->cap = cap;
+	}
+	set_str(s->ids[s->n++], ITEM_REF_MAX, id);
+}
+
+/* Due items (due time < before), soonest first, minus the skipped ones. */
+static int due_items(int64_t before, size_t max, const skipset *s, store_list *out)
+{
+	store_txn *txn = NULL;
+	int rc = store_read_begin(billingd.store, &txn);
+	if (rc == 0)
+		rc = store_item_auto_due_before(txn, before, max + s->n, out);
+	store_read_end(txn);
+	if (rc)
+		return rc;
+	for (size_t i = 0, j = 0; i < out->n; i++) {
+		store_item *it = out->items[i];
+		if (skipped(s, it->item_id) || j >= max)
+			store_record_free(it);
+		else
+			out->items[j++] = it;
+		if (i + 1 == out->n) {
+			out->n = j;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Runs one round at `now`: every attempt whose time has come, up to
+ * ROUND_MAX. Returns the attempts that ran, or a negative STORE_* code. */
+static int run_round(int64_t now, skipset *s)
+{
+	store_list l = {0};
+	attempt *as;
+	int ran = 0, resumed = 0, rc = due_items(now + lead_us + 1, ROUND_MAX, s, &l);
+
+	if (rc || l.n == 0) {
+		store_list_free(&l);
+		return rc;
+	}
+	as = calloc(l.n, sizeof(*as));
+	if (!as) {
+		store_list_free(&l);
+		return STORE_IO;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		set_str(as[i].item_id, ITEM_REF_MAX, ((store_item *)l.items[i])->item_id);
+		as[i].now = now;
+	}
+	run_batch(as, l.n, apply_begin, 0);
+	for (size_t i = 0; i < l.n; i++)
+		if (as[i].rc != 0)
+			as[i].charge = 0;
+	charge_all(as, l.n);
+	run_batch(as, l.n, apply_finish, 1);
+	for (size_t i = 0; i < l.n; i++)
+		if (as[i].claimed)
+			orders_release(as[i].order_id);
+	for (size_t i = 0; i < l.n; i++) {
+		attempt *a = &as[i];
+		if (a->rc != 0)
+			log_error("auto-renew of item %s: %s", a->item_id, store_strerror(a->rc));
+		else if (a->charge && a->res.status == PAY_DECLINED)
+			log_info("auto-renew of item %s: order %s declined (%s)", a->item_id,
+				 a->order_id, a->res.decline_code);
+		else if (a->charge && !a->progress)
+			log_warn("auto-renew of item %s: order %s has no answer from the provider; "
+				 "it stays PROCESSING and is resumed on the next run",
+				 a->item_id, a->order_id);
+		ran += a->ran && a->rc == 0;
+		resumed += a->resumed && a->rc == 0;
+		if (a->rc != 0 || !a->progress)
+			skip_add(s, a->item_id);
+	}
+	if (resumed)
+		log_info("auto-renew: resumed %d orders found in flight (same ids, same provider keys)",
+			 resumed);
+	free(as);
+	store_list_free(&l);
+	return ran;
+}
+
+int scheduler_run_due(int64_t now)
+{
+	skipset s = {0};
+	int ran = 0, n;
+
+	pthread_mutex_lock(&run_lock);
+	while ((n = run_round(now, &s)) > 0)
+		ran += n;
+	pthread_mutex_unlock(&run_lock);
+	free(s.ids);
+	return n < 0 ? n : ran;
+}
+
+int scheduler_advance(int64_t from_us, int64_t to_us)
+{
+	skipset s = {0};
+	int ran = 0;
+
+	(void)from_us;
+	pthread_mutex_lock(&run_lock);
+	for (;;) {
+		store_list l = {0};
+		int64_t now = clock_now_us(), at;
+		int n;
+
+		if (due_items(to_us + lead_us + 1, 1, &s, &l) != 0 || l.n == 0) {
+			store_list_free(&l);
+			break;
+		}
+		at = store_item_auto_due(l.items[0]) - lead_us;
+		store_list_free(&l);
+		if (at > now)
+			now = clock_advance(at - now);
+		n = run_round(now, &s);
+		if (n < 0)
+			break;
+		ran += n;
+	}
+	pthread_mutex_unlock(&run_lock);
+	free(s.ids);
+	return ran;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The thread                                                                */
+
+static pthread_mutex_t thr_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t thr_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t thr;
+static int thr_running, thr_stop;
+
+static void *scheduler_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&thr_lock);
+	while (!thr_stop) {
+		struct timespec ts;
+		pthread_mutex_unlock(&thr_lock);
+		if (!clock_is_test()) {
+			int n = scheduler_run_due(clock_now_us());
+			if (n > 0)
+				log_info("auto-renew: %d attempts", n);
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += interval_s;
+		pthread_mutex_lock(&thr_lock);
+		while (!thr_stop && pthread_cond_timedwait(&thr_cond, &thr_lock, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&thr_lock);
+	return NULL;
+}
+
+int scheduler_start(void)
+{
+	int rc = 0;
+	pthread_mutex_lock(&thr_lock);
+	if (!thr_running) {
+		thr_stop = 0;
+		rc = pthread_create(&thr, NULL, scheduler_main, NULL) == 0 ? 0 : -1;
+		thr_running = rc == 0;
+	}
+	pthread_mutex_unlock(&thr_lock);
+	if (rc == 0)
+		log_info("auto-renew scheduler: lead %lld h, scan every %d s%s",
+			 (long long)(lead_us / HOUR_US), interval_s,
+			 clock_is_test() ? " (test clock: runs in AdvanceClock)" : "");
+	return rc;
+}
+
+void scheduler_stop(void)
+{
+	int running;
+	pthread_mutex_lock(&thr_lock);
+	running = thr_running;
+	thr_stop = 1;
+	thr_running = 0;
+	pthread_cond_broadcast(&thr_cond);
+	pthread_mutex_unlock(&thr_lock);
+	if (running)
+		pthread_join(thr, NULL);
+}
