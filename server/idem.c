@@ -130,12 +130,20 @@ int idem_begin(rpc_call *call, const grpc_metadata_array *md, const rpc_caller *
 	}
 	rc = store_idem_get(txn, st->id, &rec);
 	if (rc == 0 && rec->create_time + IDEM_TTL_US > clock_now_us()) {
-		if (rec->request_sha256.len != 32 || memcmp(rec->request_sha256.data, st->hash, 32) != 0)
+		if (rec->request_sha256.len != 32 || memcmp(rec->request_sha256.data, st->hash, 32) != 0) {
 			rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED",
 				 "idempotency-key was used before with a different request");
-		else
+		} else if (rec->status == IDEM_PENDING) {
+			/* The first call left an order with the provider: run again
+			 * and resume it (see orders_resume). */
+			snprintf(st->resume_ref, sizeof(st->resume_ref), "%s", rec->message);
+			store_record_free(rec);
+			store_read_end(txn);
+			return 0;
+		} else {
 			rpc_finish_raw(call, rec->status, rec->message, rec->reason, rec->response.data,
 				       rec->response.len);
+		}
 		store_record_free(rec);
 		store_read_end(txn);
 		return 1;

@@ -23,6 +23,9 @@
 #include "store.h"
 
 #define IDEM_TTL_US (INT64_C(24) * 3600 * 1000000)
+/* Status of a record whose call ended only its first phase (an order left to
+ * the provider): a retry runs again with st->resume_ref set, never replays. */
+#define IDEM_PENDING (-1)
 
 /* Returns 1 when it finished the call itself, 0 to run the handler (with
  * *st->active set when a key was claimed). */

@@ -582,6 +582,39 @@ void orders_set_billing(store_order *o, const Smartplus__Billing__V1__BillingInf
 	o->terms_accepted = 1;
 }
 
+int orders_resume(store_txn *txn, rpc_write *w, const char *order_id, int method, char *id_out,
+		  size_t id_cap, int *pay, uint8_t **buf, size_t *len, int *rc)
+{
+	store_order *prev = NULL;
+	int resumed = 0;
+	*rc = store_order_get(txn, order_id, &prev);
+	if (*rc == STORE_NOTFOUND) {
+		*rc = 0;
+		return 0;
+	}
+	if (*rc != 0)
+		return 1;
+	if (prev->status == OSTATUS(PROCESSING) || prev->status == OSTATUS(PENDING_PAYMENT) ||
+	    prev->status == OSTATUS(SUCCEEDED)) {
+		resumed = 1;
+		if (prev->payment_method != method) {
+			*rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ORDER_STATE",
+					 "order %s is already paying for this with another method",
+					 prev->order_id);
+		} else {
+			snprintf(id_out, id_cap, "%s", prev->order_id);
+			*pay = prev->status == OSTATUS(PROCESSING) &&
+			       (method == METHOD(STRIPE) || method == METHOD(PAYPAL));
+			w->intermediate = *pay;
+			if (*pay)
+				snprintf(w->resume_ref, sizeof(w->resume_ref), "%s", prev->order_id);
+			*rc = orders_pack(prev, buf, len);
+		}
+	}
+	store_record_free(prev);
+	return resumed;
+}
+
 int orders_open(store_txn *txn, rpc_write *w, store_order *o, int64_t now, int paid, int *pay,
 		uint8_t **buf, size_t *len)
 {
@@ -599,6 +632,8 @@ int orders_open(store_txn *txn, rpc_write *w, store_order *o, int64_t now, int p
 		o->sandbox = prov->sandbox;
 		*pay = 1;
 		w->intermediate = 1; /* phase 3 ends the call */
+		/* R17: a retry with the same key resumes this order. */
+		snprintf(w->resume_ref, sizeof(w->resume_ref), "%s", o->order_id);
 	}
 	if (rc == 0)
 		rc = store_order_put(txn, o, 1);
@@ -666,31 +701,12 @@ static int apply_place(store_txn *txn, rpc_write *w)
 		goto done;
 	if (q->order_id[0]) {
 		/* The quote was paid from before (a retry after a crash, a second
-		 * click): the order placed from it, with its own id and provider
-		 * key, never a second charge — unless that order ended unpaid. */
-		store_order *prev = NULL;
-		rc = store_order_get(txn, q->order_id, &prev);
-		if (rc == 0 && (prev->status == OSTATUS(PROCESSING) ||
-				prev->status == OSTATUS(PENDING_PAYMENT) ||
-				prev->status == OSTATUS(SUCCEEDED))) {
-			if (prev->payment_method != p->method) {
-				rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ORDER_STATE",
-						"quote '%s' is already being paid by order %s with another method",
-						p->quote_id, prev->order_id);
-			} else {
-				snprintf(p->order_id, sizeof(p->order_id), "%s", prev->order_id);
-				p->need_provider = prev->status == OSTATUS(PROCESSING) &&
-						   (p->method == METHOD(STRIPE) || p->method == METHOD(PAYPAL));
-				w->intermediate = p->need_provider;
-				rc = orders_pack(prev, &p->packed, &p->packed_len);
-			}
-			store_record_free(prev);
+		 * click): the order placed from it — unless it ended unpaid. */
+		int resumed = orders_resume(txn, w, q->order_id, p->method, p->order_id,
+					    sizeof(p->order_id), &p->need_provider, &p->packed,
+					    &p->packed_len, &rc);
+		if (resumed)
 			goto done;
-		}
-		store_record_free(prev);
-		if (rc != 0 && rc != STORE_NOTFOUND)
-			goto done;
-		rc = 0;
 	}
 	if (q->input->action != p->action) {
 		rc = write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL, "quote_id: '%s' is a%s quote",

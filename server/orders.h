@@ -95,6 +95,19 @@ void orders_set_billing(store_order *o, const Smartplus__Billing__V1__BillingInf
 int orders_open(store_txn *txn, rpc_write *w, store_order *o, int64_t now, int paid, int *pay,
 		uint8_t **buf, size_t *len);
 
+/*
+ * A repeated placement (a retry after a crash, a second click, the same
+ * idempotency key): when order_id is PROCESSING, PENDING_PAYMENT or
+ * SUCCEEDED, returns 1 with that order packed into *buf and its id in
+ * id_out — and, when it still awaits the provider, *pay and
+ * w->intermediate set so phase 2 runs again under the same provider key,
+ * which the provider answers without a second charge. Returns 0 when it
+ * ended unpaid or is gone (place a new order). *rc: 0, a write_fail() code
+ * (another method) or STORE_*.
+ */
+int orders_resume(store_txn *txn, rpc_write *w, const char *order_id, int method, char *id_out,
+		  size_t id_cap, int *pay, uint8_t **buf, size_t *len, int *rc);
+
 /* Packs o into *buf (malloc'd, freeing what was there); 0 or STORE_IO. */
 int orders_pack(const store_order *o, uint8_t **buf, size_t *len);
 

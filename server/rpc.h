@@ -101,6 +101,7 @@ typedef struct rpc_idem {
 	char captured_message[512];
 	char captured_reason[64];
 	uint8_t *captured;           /* packed response (status OK) */
+	char resume_ref[64];         /* from a pending record: what a retry resumes */
 	size_t captured_len;
 } rpc_idem;
 

@@ -88,7 +88,19 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int shut_down;
+	long live; /* dispatched table calls not yet freed (under lock) */
 } rt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+/* A dispatched call may be finished from another thread (the writer) at any
+ * time, so the queues are shut down only when none is left (rpc_server_stop). */
+static void live_add(long d)
+{
+	pthread_mutex_lock(&rt.lock);
+	rt.live += d;
+	if (rt.live == 0)
+		pthread_cond_broadcast(&rt.cond);
+	pthread_mutex_unlock(&rt.lock);
+}
 
 /* ------------------------------------------------------------------------ */
 /* The table                                                                 */
@@ -368,6 +380,8 @@ static int64_t elapsed_us(const struct timespec *start)
 
 static void free_call(rpc_call *c)
 {
+	if (c->kind == CALL_TABLE && c->call && !c->local)
+		live_add(-1);
 	if (c->request)
 		protobuf_c_message_free_unpacked(c->request, NULL);
 	free(c->idem.captured);
@@ -485,6 +499,7 @@ static void on_request(rpc_tag *t, int ok)
 	request_slot(c->w, c->method, c->raw);
 	switch (c->kind) {
 	case CALL_TABLE:
+		live_add(1);
 		dispatch(c);
 		break;
 	case CALL_RAW: {
@@ -737,6 +752,14 @@ void rpc_server_stop(void)
 			log_info("cancelling calls still open after the grace period");
 			grpc_server_cancel_all_calls(rt.server);
 			until.tv_sec += 3600;
+		}
+	/* Calls waiting on the writer still answer on their queues. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	while (rt.live > 0)
+		if (pthread_cond_timedwait(&rt.cond, &rt.lock, &until) != 0) {
+			log_error("%ld calls still unanswered after 30 s; shutting down anyway", rt.live);
+			break;
 		}
 	pthread_mutex_unlock(&rt.lock);
 	for (int i = 0; i < rt.nworkers; i++)

@@ -67,9 +67,14 @@ static int apply_thunk(store_txn *txn, void *arg)
 	rpc_idem *st = rpc_call_idem(w->call);
 	int rc;
 	w->intermediate = 0; /* apply may run twice */
+	w->resume_ref[0] = 0;
 	rc = w->apply(txn, w);
-	if (rc != 0 || !st->active || w->intermediate)
+	if (rc != 0 || !st->active)
 		return rc;
+	if (w->intermediate) /* a later phase ends the call; a retry resumes */
+		return w->resume_ref[0] ? idem_record(txn, st, rpc_call_method(w->call)->path,
+						     IDEM_PENDING, w->resume_ref, NULL)
+					: 0;
 	/* The outcome is recorded in the same transaction as the effect. */
 	st->has_capture = 0;
 	st->capture = 1;

@@ -36,6 +36,9 @@ struct rpc_write {
 	 * (another write) will. Its reply() then runs only after the commit and
 	 * nothing is recorded for R17 here; the final phase records it. */
 	int intermediate;
+	/* With `intermediate`: what a retry with the same idempotency key
+	 * resumes (an order id), recorded as a pending R17 entry. */
+	char resume_ref[64];
 	/* set by write_fail() */
 	grpc_status_code code;
 	const char *reason;

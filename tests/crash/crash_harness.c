@@ -947,6 +947,11 @@ static void verify_orders(void)
 	}
 	printf("orders of dist: %zu (not SUCCEEDED: %ld; orders beyond the first per quote: %ld)\n", n,
 	       orphans, extra_orders);
+	/* Cards never decline here, so a quote is paid by exactly one order: a
+	 * retry after a crash must resume it (same provider key), never place
+	 * a second one. */
+	if (extra_orders > 0)
+		TWICE("%ld orders placed again from quotes that already had one\n", extra_orders);
 	free(all);
 }
 

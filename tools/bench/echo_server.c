@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'l': listen_addr = optarg; break;
 		case 'p': port_file = optarg; break;
-		case 't': nthreads = atoi(optarg); break;
+		case 't': nthreads = (int)strtol(optarg, NULL, 10); break;
 		case 'm': method = optarg; break;
 		default: usage(); return 2;
 		}

@@ -104,10 +104,10 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'd': dir = optarg; break;
 		case 's': seconds = atof(optarg); break;
-		case 'v': value_bytes = (size_t)atol(optarg); break;
+		case 'v': value_bytes = (size_t)strtoul(optarg, NULL, 10); break;
 		case 'b':
 			if (nbatches < MAX_MODES)
-				batches[nbatches++] = atoi(optarg);
+				batches[nbatches++] = (int)strtol(optarg, NULL, 10);
 			break;
 		default:
 			fprintf(stderr, "usage: lmdb_commit --dir DIR [--seconds S] "

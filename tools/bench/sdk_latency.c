@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 't': target = optarg; break;
 		case 'e': env = optarg; break;
-		case 'n': calls = atoi(optarg); break;
+		case 'n': calls = (int)strtol(optarg, NULL, 10); break;
 		default: goto usage;
 		}
 	}

@@ -444,7 +444,7 @@ int main(int argc, char **argv)
 		case 'k': key_file = optarg; break;
 		case 'o': C.out = optarg; break;
 		case 's': C.scale = atof(optarg); break;
-		case 'j': C.threads = atoi(optarg); break;
+		case 'j': C.threads = (int)strtol(optarg, NULL, 10); break;
 		default: goto usage;
 		}
 	}
