@@ -192,13 +192,11 @@ static void test_deadline_already_past_is_deadline_exceeded(void)
 
 /*
  * Writes whose callers gave up (deadline) are still in the writer when
- * SIGTERM comes: billingd must still exit cleanly. Known bug (runtime.c):
- * rpc_server_stop() shuts the completion queues down once grpc reports the
- * server shut down, which does not wait for calls the application still
- * holds, so the writer's reply then starts a batch on a dead queue and
- * grpc aborts (call.cc "assertion failed: grpc_cq_begin_op"). Registered
- * DISABLED in CMakeLists.txt until that is fixed; run with `test_limits
- * <billingd> shutdown`.
+ * SIGTERM comes: billingd must answer them before shutting its completion
+ * queues, and exit cleanly. (grpc's server shutdown does not wait for calls
+ * the application still holds; billingd used to abort in grpc, call.cc
+ * "assertion failed: grpc_cq_begin_op".) A separate ctest:
+ * `test_limits <billingd> shutdown`.
  */
 static void create_batch(rel_server *s, int k, int first, int count, int deadline_ms,
 			 rel_result *r);
