@@ -5,6 +5,7 @@
  *            [--tls-cert F --tls-key F [--tls-client-ca F]] [--cutover RFC3339]
  *            [--test-clock] [--payments sandbox|live] [--max-receive-bytes N]
  *            [--map-size BYTES] [--quiet-calls]
+ *   billingd backup --data-dir DIR --out FILE
  *
  * Defaults: 127.0.0.1:50051, ./data, sandbox payments. Plaintext is allowed on
  * loopback addresses only. SIGINT/SIGTERM stop it cleanly.
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup.h"
 #include "billingd.h"
 #include "log.h"
 #include "payments/http.h"
@@ -57,7 +59,9 @@ static void usage(FILE *f)
 		"                           (or NAME_FILE holding the path of a file with the value)\n"
 		"  --max-receive-bytes N    largest request accepted (default 4194304)\n"
 		"  --map-size BYTES         LMDB map size (default 32 GiB)\n"
-		"  --quiet-calls            no per-call log lines\n");
+		"  --quiet-calls            no per-call log lines\n"
+		"       billingd backup --data-dir DIR --out FILE\n"
+		"  writes a consistent copy of the store (hot: a server may run on DIR)\n");
 }
 
 /* Parses "YYYY-MM-DDTHH:MM:SSZ" into unix micros; -1 on error. */
@@ -334,6 +338,8 @@ int main(int argc, char **argv)
 	int sig, port;
 	rpc_server_options ro;
 
+	if (argc > 1 && strcmp(argv[1], "backup") == 0)
+		return backup_command(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &billingd.cfg) != 0 || load_payment_keys(&billingd.cfg) != 0)
 		return 2;
 	log_set_calls(!billingd.cfg.quiet_calls);

@@ -1,0 +1,221 @@
+/* backup.c: hot backups, AdminService.Backup. See backup.h. */
+#include "backup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "billingd.h"
+#include "convert.h"
+#include "log.h"
+#include "rpc.h"
+#include "rpc_handlers.h"
+#include "store.h"
+/* storage/backup.h: its name is taken by this folder's backup.h on the path. */
+#include "../storage/backup.h"
+
+/* fsyncs the directory holding path, so a new name in it is durable. */
+static int sync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, rc;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int backup_copy(struct store_env *env, const char *path, uint64_t *bytes)
+{
+	char tmp[PATH_MAX];
+	int fd = -1, rc = STORE_OK, n;
+
+	if (bytes)
+		*bytes = 0;
+	if (!env || !path || !*path)
+		return STORE_INVALID;
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return STORE_INVALID;
+	if (access(path, F_OK) == 0)
+		return STORE_EXISTS; /* early answer; link() below decides */
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		int e = errno;
+		log_error("backup: cannot create %s: %s", tmp, strerror(e));
+		return e == ENOSPC || e == EDQUOT ? STORE_FULL : STORE_IO;
+	}
+	rc = store_backup_fd(env, fd, bytes);
+	if (rc != STORE_OK) {
+		log_error("backup: copying the store to %s: %s", tmp, store_strerror(rc));
+		goto done;
+	}
+	/* link() never replaces an existing file, unlike rename(). */
+	if (link(tmp, path) != 0) {
+		int e = errno;
+		if (e == EEXIST) {
+			rc = STORE_EXISTS;
+		} else {
+			log_error("backup: cannot create %s: %s", path, strerror(e));
+			rc = e == ENOSPC || e == EDQUOT ? STORE_FULL : STORE_IO;
+		}
+		goto done;
+	}
+	if (sync_parent(path) != 0) {
+		log_error("backup: cannot sync the directory of %s: %s", path, strerror(errno));
+		unlink(path);
+		rc = STORE_IO;
+	}
+done:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	if (rc != STORE_OK && bytes)
+		*bytes = 0;
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* AdminService.Backup                                                       */
+
+static int make_dir(const char *path)
+{
+	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+void rpc_AdminService_Backup(struct rpc_call *call, const Smartplus__Billing__V1__BackupRequest *req)
+{
+	Smartplus__Billing__V1__BackupResponse r = SMARTPLUS__BILLING__V1__BACKUP_RESPONSE__INIT;
+	char dir[PATH_MAX], file[PATH_MAX];
+	uint64_t bytes = 0;
+	int rc, n;
+
+	/* "." and ".." match the id pattern but name no new directory. */
+	if (!valid_id(req->name) || strcmp(req->name, ".") == 0 || strcmp(req->name, "..") == 0) {
+		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+			 "name: must match [A-Za-z0-9_.-]{1,64} and not be '.' or '..'");
+		return;
+	}
+	n = snprintf(dir, sizeof(dir), "%s/backups", billingd.cfg.data_dir);
+	if (n < 0 || (size_t)n >= sizeof(dir) || make_dir(dir) != 0) {
+		log_error("backup: cannot create %s/backups: %s", billingd.cfg.data_dir,
+			  n < 0 || (size_t)n >= sizeof(dir) ? "path too long" : strerror(errno));
+		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		return;
+	}
+	n = snprintf(dir, sizeof(dir), "%s/backups/%s", billingd.cfg.data_dir, req->name);
+	if (n > 0 && (size_t)n < sizeof(dir))
+		n = snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	if (n < 0 || (size_t)n >= sizeof(file)) {
+		log_error("backup: path of backup '%s' too long", req->name);
+		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		return;
+	}
+	/* mkdir is the claim on the name: two calls never share a directory. */
+	if (mkdir(dir, 0700) != 0) {
+		int e = errno;
+		if (e == EEXIST) {
+			rpc_fail(call, GRPC_STATUS_ALREADY_EXISTS, NULL, "name: backup '%s' already exists",
+				 req->name);
+		} else if (e == ENOSPC || e == EDQUOT) {
+			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "STORAGE_FULL", "no space for the backup");
+		} else {
+			log_error("backup: cannot create %s: %s", dir, strerror(e));
+			rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		}
+		return;
+	}
+	rc = backup_copy(billingd.store, file, &bytes);
+	if (rc != STORE_OK) {
+		rmdir(dir);
+		switch (rc) {
+		case STORE_FULL:
+			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "STORAGE_FULL", "no space for the backup");
+			break;
+		case STORE_READERS_FULL:
+			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, "too many concurrent readers");
+			break;
+		default:
+			rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+			break;
+		}
+		return;
+	}
+	log_info("backup '%s': %llu bytes in %s", req->name, (unsigned long long)bytes, dir);
+	r.path = dir;
+	r.size_bytes = (int64_t)bytes;
+	rpc_reply(call, &r.base);
+}
+
+/* ------------------------------------------------------------------------ */
+/* billingd backup                                                           */
+
+static void backup_usage(FILE *f)
+{
+	fprintf(f, "usage: billingd backup --data-dir DIR --out FILE\n"
+		   "  Writes a consistent compacted copy of the store in DIR (a running\n"
+		   "  billingd may be using it) to FILE, which must not exist. To restore,\n"
+		   "  copy FILE to data.mdb in an empty data directory.\n");
+}
+
+int backup_command(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"data-dir", required_argument, 0, 'd'},
+		{"out", required_argument, 0, 'o'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *data_dir = "data", *out = NULL;
+	struct store_env *env = NULL;
+	char err[512];
+	uint64_t bytes = 0;
+	int o, rc;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': data_dir = optarg; break;
+		case 'o': out = optarg; break;
+		case 'h': backup_usage(stdout); return 0;
+		default: backup_usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || !out) {
+		backup_usage(stderr);
+		return 2;
+	}
+	rc = store_backup_open(data_dir, &env, err, sizeof(err));
+	if (rc != STORE_OK) {
+		fprintf(stderr, "billingd backup: %s\n", err[0] ? err : store_strerror(rc));
+		return 1;
+	}
+	rc = backup_copy(env, out, &bytes);
+	store_close(env);
+	if (rc == STORE_EXISTS) {
+		fprintf(stderr, "billingd backup: %s already exists\n", out);
+		return 1;
+	}
+	if (rc != STORE_OK) {
+		fprintf(stderr, "billingd backup: cannot write %s: %s\n", out, store_strerror(rc));
+		return 1;
+	}
+	printf("billingd backup: %llu bytes written to %s\n", (unsigned long long)bytes, out);
+	return 0;
+}
