@@ -693,6 +693,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	int rc;
 
 	p->need_provider = 0;
+	rc = 0;
 	/* The quote id is a signed token (quote_token.h); a forged, foreign or
 	 * garbled one gets the same answer (AIP-211). */
 	if (quote_token_open(p->quote_id, &q, short_id) != 0 ||

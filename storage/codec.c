@@ -1,11 +1,38 @@
-#include <stdlib.h>
 /*
  * codec.c - stored values (codec version byte + packed protobuf-c message)
  * and the record-level get/put every table uses.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_int.h"
+
+/* 1 if msg or a sub-message holds an unknown field numbered 0. */
+static int has_tag0_unknown(const ProtobufCMessage *msg)
+{
+	const ProtobufCMessageDescriptor *d = msg->descriptor;
+	const char *base = (const char *)msg;
+	for (unsigned i = 0; i < msg->n_unknown_fields; i++)
+		if (msg->unknown_fields[i].tag == 0)
+			return 1;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+			for (size_t k = 0; k < n; k++)
+				if (arr[k] && has_tag0_unknown(arr[k]))
+					return 1;
+		} else {
+			const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+			if (sub && has_tag0_unknown(sub))
+				return 1;
+		}
+	}
+	return 0;
+}
 
 int store_codec_decode(const ProtobufCMessageDescriptor *desc,
 		       const void *data, size_t len, ProtobufCMessage **out)
@@ -16,6 +43,12 @@ int store_codec_decode(const ProtobufCMessageDescriptor *desc,
 	if (!desc || !p || len < 1 || p[0] != STORE_CODEC_VERSION)
 		return STORE_CORRUPT;
 	*out = protobuf_c_message_unpack(desc, NULL, len - 1, p + 1);
+	if (*out && has_tag0_unknown(*out)) {
+		/* protobuf-c keeps an unknown field 0 (an over-long tag) and would
+		 * write it back as bytes it cannot read: refuse it now. */
+		protobuf_c_message_free_unpacked(*out, NULL);
+		*out = NULL;
+	}
 	return *out ? STORE_OK : STORE_CORRUPT;
 }
 

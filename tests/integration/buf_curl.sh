@@ -34,9 +34,16 @@ check "commercial catalog has exactly DOOR PERSONNEL_APP ADMIN_APP PREMIUM_FEATU
 check "commercial catalog lists TIME_ATTENDANCE and the credit model" \
   bash -c 'grep -q PREMIUM_FEATURE_TIME_ATTENDANCE <<<"$1" && grep -q PAYMENT_MODEL_CREDITS <<<"$1" && grep -q "2025-06-01T00:00:00Z" <<<"$1"' _ "$cat_json"
 
-unimpl=$(bc -H "authorization: Bearer $admin_key" \
-  "$url/smartplus.billing.v1.AdminService/Backup" -d '{"name":"x"}' 2>&1 || true)
-check "an RPC without a handler answers unimplemented" grep -q '"unimplemented"' <<<"$unimpl"
+# Every RPC of the API has a handler: called with an empty request, none
+# answers unimplemented (validation errors are expected). Unknown paths are
+# covered by integration_foundation through grpc core directly.
+unimpl=""
+for m in $expected; do
+  case "$m" in */AdvanceClock|*/Backup) continue ;; esac   # clock and disk: covered elsewhere
+  out=$(bc -H "authorization: Bearer $admin_key" "$url/$m" -d '{}' 2>&1 || true)
+  grep -q '"unimplemented"' <<<"$out" && unimpl="$unimpl $m"
+done
+check "every API RPC has a handler (unimplemented:${unimpl:- none})" test -z "$unimpl"
 
 check "billingd stops cleanly on SIGTERM" stop_billingd
 check "one log line per call, with status and microseconds" \
