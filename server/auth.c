@@ -57,6 +57,57 @@ int auth_mint_key(const char *account_id, int scope, store_apikey *rec, char key
 	return 0;
 }
 
+/*
+ * A small per-thread cache of authenticated keys, so a read does not cost
+ * two store lookups. An entry is only used while no write transaction has
+ * committed since the data it was built from was read (store_commit_count),
+ * so a revoked key, a new key or a changed account take effect at once; the
+ * presented secret is still hashed and compared in constant time.
+ */
+#define AUTH_CACHE 16
+
+typedef struct auth_entry {
+	char key_id[KEY_ID_HEX + 1];
+	char acting[65];
+	unsigned char hash[32];
+	uint64_t commits;
+	rpc_caller caller;
+	int used;
+} auth_entry;
+
+static __thread auth_entry auth_cache[AUTH_CACHE];
+static __thread unsigned auth_next;
+
+static int cache_lookup(const char *key_id, const unsigned char hash[32], const char *acting,
+			rpc_caller *caller)
+{
+	uint64_t now = store_commit_count(billingd.store);
+	for (int i = 0; i < AUTH_CACHE; i++) {
+		auth_entry *e = &auth_cache[i];
+		if (!e->used || e->commits != now || memcmp(e->key_id, key_id, KEY_ID_HEX) != 0 ||
+		    strcmp(e->acting, acting) != 0)
+			continue;
+		if (CRYPTO_memcmp(e->hash, hash, 32) != 0)
+			return 0;
+		*caller = e->caller;
+		return 1;
+	}
+	return 0;
+}
+
+static void cache_store(const char *key_id, const unsigned char hash[32], const char *acting,
+			const rpc_caller *caller, uint64_t commits)
+{
+	auth_entry *e = &auth_cache[auth_next++ % AUTH_CACHE];
+	memcpy(e->key_id, key_id, KEY_ID_HEX);
+	e->key_id[KEY_ID_HEX] = 0;
+	snprintf(e->acting, sizeof(e->acting), "%s", acting);
+	memcpy(e->hash, hash, 32);
+	e->commits = commits;
+	e->caller = *caller;
+	e->used = 1;
+}
+
 static grpc_status_code unauth(char *msg, size_t cap, const char *why)
 {
 	snprintf(msg, cap, "%s", why);
@@ -74,6 +125,7 @@ grpc_status_code auth_authenticate(const grpc_metadata_array *md, rpc_caller *ca
 	store_account *acct = NULL;
 	grpc_status_code st = GRPC_STATUS_UNAUTHENTICATED;
 	int found_auth = 0, found_acting = 0, rc;
+	uint64_t commits;
 
 	for (size_t i = 0; i < md->count; i++) {
 		const grpc_metadata *m = &md->metadata[i];
@@ -104,6 +156,10 @@ grpc_status_code auth_authenticate(const grpc_metadata_array *md, rpc_caller *ca
 		return unauth(msg, msgcap, "authorization: malformed bearer key");
 	key_id = token + 4;
 	secret = token + 5 + KEY_ID_HEX;
+	SHA256((const unsigned char *)secret, SECRET_HEX, hash);
+	if (cache_lookup(key_id, hash, found_acting ? acting : "", caller))
+		return GRPC_STATUS_OK;
+	commits = store_commit_count(billingd.store);
 	{
 		char id[KEY_ID_HEX + 1];
 		memcpy(id, key_id, KEY_ID_HEX);
@@ -115,7 +171,6 @@ grpc_status_code auth_authenticate(const grpc_metadata_array *md, rpc_caller *ca
 		}
 		rc = store_apikey_get(txn, id, &key);
 	}
-	SHA256((const unsigned char *)secret, SECRET_HEX, hash);
 	if (rc != 0 || key->secret_sha256.len != 32 ||
 	    CRYPTO_memcmp(hash, key->secret_sha256.data, 32) != 0) {
 		unauth(msg, msgcap, "unknown or invalid key");
@@ -146,6 +201,7 @@ grpc_status_code auth_authenticate(const grpc_metadata_array *md, rpc_caller *ca
 	}
 	caller->role = acct->role;
 	st = GRPC_STATUS_OK;
+	cache_store(key_id, hash, found_acting ? acting : "", caller, commits);
 done:
 	store_record_free(acct);
 	store_record_free(key);

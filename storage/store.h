@@ -181,6 +181,12 @@ typedef struct store_writer_counts {
 	uint64_t max_batch; /* largest batch seen */
 } store_writer_counts;
 
+/* Number of write transactions committed since store_open(). It moves after
+ * a commit and before that batch's done() callbacks, so anything read before
+ * a given value was observed is still current while the count has not moved
+ * (used to cache derived data such as authenticated keys). */
+uint64_t store_commit_count(store_env *env);
+
 /* Snapshot of the writer's counters since store_open(). */
 void store_writer_stats(store_env *env, store_writer_counts *st);
 

@@ -76,6 +76,7 @@ struct store_env {
 	store_mutation **tail;
 	int stopping;
 	store_writer_counts stats;
+	uint64_t commits; /* successful commits; atomic (store_commit_count) */
 };
 
 /* env.c */

@@ -71,8 +71,11 @@ static int attempt(store_env *env, store_mutation *batch, store_mutation *only)
 	FAULT_POINT("writer.before_commit");
 	rc = store_err(mdb_txn_commit(txn));
 	txn = NULL;
-	if (rc == 0)
+	if (rc == 0) {
+		/* Before any done(): a caller told "done" sees the new count. */
+		__atomic_add_fetch(&env->commits, 1, __ATOMIC_RELEASE);
 		FAULT_POINT("writer.after_commit");
+	}
 done:
 	if (txn)
 		mdb_txn_abort(txn);
@@ -276,4 +279,9 @@ void store_writer_stop(store_env *env)
 		  (unsigned long long)st.batches,
 		  st.batches ? (double)st.mutations / (double)st.batches : 0.0,
 		  (unsigned long long)st.max_batch);
+}
+
+uint64_t store_commit_count(store_env *env)
+{
+	return __atomic_load_n(&env->commits, __ATOMIC_ACQUIRE);
 }

@@ -373,7 +373,7 @@ print_table() { # label
 		"after the SDK run; $(awk -v k="$(meta "$label" seed_rss)" 'BEGIN { printf "%.1f", k / 1024 }') MiB" \
 		"at the end of seeding (seeding process)"
 	echo "- seeding writer: $(meta "$label" seed_writer | awk '{ if (NF) printf "%s mutations in %s batches (mean %s, max %s)", $1, $2, $3, $4; else print "n/a" }')"
-	echo "- writer of the read loads' process (QuoteServices stores its quote): $(meta "$label" reads_writer | awk '{ if (NF) printf "%s mutations in %s batches (mean %s, max %s)", $1, $2, $3, $4; else print "n/a" }')"
+	echo "- writer of the read loads' process: $(meta "$label" reads_writer | awk '{ if (NF) printf "%s mutations in %s batches (mean %s, max %s)", $1, $2, $3, $4; else print "n/a" }')"
 	for s in "${settings[@]}"; do
 		set -- $s
 		if [ -s "$work/$label-AssignCredits-${1}x$2.writer" ]; then
@@ -443,7 +443,6 @@ for w in GetCreditBalance GetCatalog QuoteServices ListItems; do
 	if [ "$(status_of $w)" = ok ]; then
 		p=$(res "full-$w-1x1" 2)
 		note=""
-		[ "$w" = QuoteServices ] && note="; QuoteServices stores its quote: 1 fsync"
 		target "$w unloaded p50 ≤ 2 × echo's ($e11 µs)" "$(le "$p" $((2 * e11)))" "$p µs (h2load 1×1$note)"
 	else
 		target "$w unloaded p50 ≤ 2 × echo's" "" ""
