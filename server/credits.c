@@ -71,14 +71,6 @@ int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits,
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 
-/* Opens a read transaction or fails the call; returns 0 on success. */
-static int read_begin(rpc_call *call, store_txn **txn)
-{
-	int rc = store_read_begin(billingd.store, txn);
-	if (rc != 0)
-		write_fail_store(call, rc);
-	return rc;
-}
 
 static const char *role_name(int role)
 {
@@ -196,7 +188,7 @@ void rpc_BillingService_AssignCredits(struct rpc_call *call,
 		return BAD_ARG(call, "to_account_id: must match [A-Za-z0-9_.-]{1,64}");
 	if (req->credits < 1)
 		return BAD_ARG(call, "credits: must be at least 1");
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (check_assign(call, txn, from, req->to_account_id) == 0) {
 		a = write_new(call, sizeof(*a));
@@ -227,7 +219,7 @@ void rpc_BillingService_GetCreditBalance(struct rpc_call *call,
 
 	if (!valid_id(account))
 		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, me, account), "account", account))
 		goto done;
@@ -296,7 +288,7 @@ void rpc_BillingService_ListCreditLogs(struct rpc_call *call,
 		return BAD_ARG(call, "end_time: must be later than start_time");
 	if (f.start_us < 0) /* nothing happened before 1970 */
 		f.start_us = 0;
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, me, account), "account", account))
 		goto done;

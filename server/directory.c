@@ -29,14 +29,6 @@
 
 #define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
-/* Opens a read transaction or fails the call; returns 0 on success. */
-static int read_begin(rpc_call *call, store_txn **txn)
-{
-	int rc = store_read_begin(billingd.store, txn);
-	if (rc != 0)
-		write_fail_store(call, rc);
-	return rc;
-}
 
 static const char *caller_id(rpc_call *call)
 {
@@ -108,7 +100,7 @@ void rpc_DirectoryService_CreateAccount(struct rpc_call *call,
 		return BAD_ARG(call, "parent_id: must match [A-Za-z0-9_.-]{1,64}");
 	if (strlen(req->display_name) > MAX_LABEL)
 		return BAD_ARG(call, "display_name: longer than %d bytes", MAX_LABEL);
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	may = auth_may_act(txn, rpc_call_caller(call), req->parent_id);
 	if (auth_deny(call, may, "account", req->parent_id))
@@ -148,7 +140,7 @@ void rpc_DirectoryService_GetAccount(struct rpc_call *call,
 
 	if (!valid_id(req->account_id))
 		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->account_id), "account",
 		      req->account_id))
@@ -183,7 +175,7 @@ void rpc_DirectoryService_ListAccounts(struct rpc_call *call,
 		return BAD_ARG(call, "role: unknown role %d", req->role);
 	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
 		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), parent), "account", parent))
 		goto done;
@@ -363,7 +355,7 @@ void rpc_DirectoryService_CreateProject(struct rpc_call *call,
 		return BAD_ARG(call, "created_at: out of range");
 	if (req->created_at && !may_set_created_at(rpc_call_caller(call)))
 		return BAD_ARG(call, "created_at: only the vendor or a SERVICE key may set it");
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->installer_id), "account",
 		      req->installer_id))
@@ -450,7 +442,7 @@ void rpc_DirectoryService_UpdateProject(struct rpc_call *call,
 		return BAD_ARG(call, "project.property_manager_id: must match [A-Za-z0-9_.-]{1,64}");
 	if (name && strlen(in->display_name) > MAX_LABEL)
 		return BAD_ARG(call, "project.display_name: longer than %d bytes", MAX_LABEL);
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	rc = store_project_get(txn, in->project_id, &p);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
@@ -498,7 +490,7 @@ void rpc_DirectoryService_GetProject(struct rpc_call *call,
 
 	if (!valid_id(req->project_id))
 		return BAD_ARG(call, "project_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	rc = store_project_get(txn, req->project_id, &p);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
@@ -532,7 +524,7 @@ void rpc_DirectoryService_ListProjects(struct rpc_call *call,
 		return BAD_ARG(call, "type: unknown project type %d", req->type);
 	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
 		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), installer), "account", installer))
 		goto done;
@@ -682,7 +674,7 @@ void rpc_DirectoryService_CreateItems(struct rpc_call *call,
 		return BAD_ARG(call, "project_id: must match [A-Za-z0-9_.-]{1,64}");
 	if (req->n_items < 1 || req->n_items > MAX_ITEMS_PER_CALL)
 		return BAD_ARG(call, "items: give 1..%d items", MAX_ITEMS_PER_CALL);
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	rc = store_project_get(txn, req->project_id, &p);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
@@ -786,7 +778,7 @@ void rpc_DirectoryService_DeleteItem(struct rpc_call *call,
 	delete_item *d;
 	if (!valid_item_ref(req->item_id))
 		return BAD_ARG(call, "item_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (load_item_for_write(call, txn, req->item_id) == 0) {
 		d = write_new(call, sizeof(*d));
@@ -865,7 +857,7 @@ void rpc_DirectoryService_CreateApiKey(struct rpc_call *call,
 	    (strcmp(me->account_id, "vendor") != 0 || strcmp(account, "vendor") != 0))
 		return rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
 				"only the vendor mints SERVICE keys, for itself");
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (!auth_deny(call, auth_may_act(txn, me, account), "account", account)) {
 		k = write_new(call, sizeof(*k));
@@ -909,7 +901,7 @@ void rpc_DirectoryService_RevokeApiKey(struct rpc_call *call,
 
 	if (strlen(req->key_id) != 16)
 		return BAD_ARG(call, "key_id: 16 hexadecimal digits");
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	rc = store_apikey_get(txn, req->key_id, &key);
 	if (rc == 0)

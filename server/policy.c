@@ -52,14 +52,6 @@ done:
 	return rc;
 }
 
-/* Opens a read transaction or fails the call; returns 0 on success. */
-static int read_begin(rpc_call *call, store_txn **txn)
-{
-	int rc = store_read_begin(billingd.store, txn);
-	if (rc != 0)
-		write_fail_store(call, rc);
-	return rc;
-}
 
 /* The API message for a stored policy, or the default one when rec is
  * NULL. Strings point into rec / installer_id. */
@@ -155,7 +147,7 @@ void rpc_BillingService_SetInstallerPaymentPolicy(
 			if (req->allowed_methods[j] == req->allowed_methods[i])
 				return BAD_ARG(call, "allowed_methods[%zu]: listed twice", i);
 	}
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (check_installer(call, txn, req->installer_id, 1) == 0) {
 		p = write_new(call, sizeof(*p));
@@ -186,7 +178,7 @@ void rpc_BillingService_GetInstallerPaymentPolicy(
 
 	if (!valid_id(req->installer_id))
 		return BAD_ARG(call, "installer_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (read_begin(call, &txn))
+	if (write_read_begin(call, &txn))
 		return;
 	if (check_installer(call, txn, req->installer_id, 0) != 0)
 		goto done;

@@ -61,6 +61,14 @@ static void send_reply(rpc_write *w)
 	}
 }
 
+int write_read_begin(rpc_call *call, store_txn **txn)
+{
+	int rc = store_read_begin(billingd.store, txn);
+	if (rc != 0)
+		write_fail_store(call, rc);
+	return rc;
+}
+
 static int apply_thunk(store_txn *txn, void *arg)
 {
 	rpc_write *w = arg;

@@ -55,6 +55,10 @@ void write_submit(rpc_write *w);
 int write_fail(rpc_write *w, grpc_status_code code, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Begins a read transaction for a handler, or fails the call (with the
+ * storage error translated) and returns non-zero. */
+int write_read_begin(rpc_call *call, store_txn **txn);
+
 /* Translates a STORE_* code into a failed call (logging internal ones). */
 void write_fail_store(rpc_call *call, int rc);
 
