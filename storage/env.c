@@ -34,6 +34,8 @@ int store_err(int rc)
 		return STORE_EXISTS;
 	case MDB_MAP_FULL:
 	case MDB_TXN_FULL:
+	case ENOSPC: /* the disk, not the map: the same answer, nothing committed */
+	case EDQUOT:
 		return STORE_FULL;
 	case MDB_READERS_FULL:
 		return STORE_READERS_FULL;

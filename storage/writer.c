@@ -10,10 +10,23 @@
  */
 #include <stdio.h>
 
+#include <sys/statvfs.h>
+
 #include "fault.h"
 #include "store_int.h"
 
 #define BATCH_MAX 4096
+
+/* 1 when the filesystem holding the store has less than 16 MiB left: an
+ * I/O error on commit is then the disk being full. */
+static int disk_nearly_full(store_env *env)
+{
+	const char *path = NULL;
+	struct statvfs st;
+	if (mdb_env_get_path(env->mdb, &path) != MDB_SUCCESS || !path || statvfs(path, &st) != 0)
+		return 0;
+	return (uint64_t)st.f_bavail * st.f_frsize < (UINT64_C(16) << 20);
+}
 
 /* attempt() result: some mutation hit STORE_FULL; the txn was aborted. */
 #define RETRY 1
@@ -71,6 +84,8 @@ static int attempt(store_env *env, store_mutation *batch, store_mutation *only)
 	FAULT_POINT("writer.before_commit");
 	rc = store_err(mdb_txn_commit(txn));
 	txn = NULL;
+	if (rc == STORE_IO && disk_nearly_full(env))
+		rc = STORE_FULL; /* LMDB reports a short write on a full disk as EIO */
 	if (rc == 0) {
 		/* Before any done(): a caller told "done" sees the new count. */
 		__atomic_add_fetch(&env->commits, 1, __ATOMIC_RELEASE);
