@@ -235,7 +235,10 @@ bench_echo() {
 	for s in "${settings[@]}"; do
 		set -- $s
 		log "[$label] echo ${1}x$2"
-		h2load_run "$label-echo-${1}x$2" "$echo_port" "$echo_path" "$work/echo.bin" "$1" "$2" "" "$echo_pid"
+		# The same settings as billingd's loads, bearer header included (a key of
+		# the same shape; the echo server ignores it, but HTTP/2 still carries it).
+		h2load_run "$label-echo-${1}x$2" "$echo_port" "$echo_path" "$work/echo.bin" "$1" "$2" \
+			"spb_0123456789abcdef_$(printf '%064d' 0)" "$echo_pid"
 		rss_anon_kib "$echo_pid" >"$work/$label-echo-${1}x$2.rss"
 	done
 	kill -TERM "$echo_pid"
