@@ -465,6 +465,45 @@ static void s_stale(void)
 	end();
 }
 
+/* R6: a quote is valid 15 minutes, and its id (a signed token) cannot be
+ * altered. Runs last: it moves the test clock. */
+static void s_quote_expiry_and_tampering(void)
+{
+	Smartplus__Billing__V1__QuoteServicesResponse *k;
+	Smartplus__Billing__V1__Order *o;
+	Smartplus__Billing__V1__AdvanceClockRequest ar = SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_REQUEST__INIT;
+	Smartplus__Billing__V1__AdvanceClockResponse *aresp = NULL;
+	Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
+	void *ok;
+	qreq q = {ACT, "dist1", "inst1", COMM, "c5", 0, NULL, 1, 0, NULL};
+	Smartplus__Billing__V1__Quote *qt;
+
+	begin("R6 quote id tampered -> refused; quote older than 15 minutes -> QUOTE_STALE");
+	qt = quote(&q, &k);
+	CHECK(qt != NULL && strncmp(qt->quote_id, "quo_", 4) == 0, "quote");
+	if (qt) {
+		char *forged = strdup(qt->quote_id);
+		char *dot = strchr(forged, '.');
+		/* Flip one character of the signed payload. */
+		if (dot && dot[1])
+			dot[1] = dot[1] == 'A' ? 'B' : 'A';
+		CHECK(order(ACT, forged, STRIPE, "pm_card_visa", &o, &ok) == SPB_EPERM,
+		      "a tampered quote id is refused (PERMISSION_DENIED)");
+		spb_message_free(ok);
+		free(forged);
+		d.seconds = 15 * 60 + 1;
+		ar.duration = &d;
+		CHECK(spb_admin_advance_clock(cli, &ar, &aresp, NULL) == 0, "advance the clock 15 min 1 s");
+		spb_message_free(aresp);
+		CHECK(order(ACT, qt->quote_id, STRIPE, "pm_card_visa", &o, &ok) == SPB_EPRECONDITION &&
+			      reason_is("QUOTE_STALE"),
+		      "the expired quote is QUOTE_STALE");
+		spb_message_free(ok);
+	}
+	spb_message_free(k);
+	end();
+}
+
 static void s_r2_boundary(void)
 {
 	Smartplus__Billing__V1__QuoteServicesResponse *k;
@@ -790,6 +829,7 @@ int main(int argc, char **argv)
 	s_declined();
 	s_pending_confirm_cancel();
 	s_coupon_race();
+	s_quote_expiry_and_tampering();
 out:
 	spb_client_free(cli);
 	store_close(env);
