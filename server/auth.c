@@ -183,7 +183,8 @@ grpc_status_code auth_authenticate(const grpc_metadata_array *md, rpc_caller *ca
 	snprintf(caller->key_id, sizeof(caller->key_id), "%s", key->key_id);
 	snprintf(caller->key_account_id, sizeof(caller->key_account_id), "%s", key->account_id);
 	caller->scope = key->scope;
-	if (found_acting && key->scope != SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_SERVICE) {
+	if (found_acting &&
+	    key->scope != SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_SERVICE) {
 		snprintf(msg, msgcap, "x-acting-account needs a SERVICE key");
 		st = GRPC_STATUS_PERMISSION_DENIED;
 		goto done;

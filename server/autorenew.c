@@ -44,8 +44,10 @@ int autorenew_payer_allowed(store_txn *txn, const store_project *p, const char *
 			return rc;
 		if (pay && (mask & (1u << method)))
 			return 1;
-		snprintf(why, cap, "installer '%s' may not pay with this method: its payment policy "
-			 "does not allow it", payer_id);
+		snprintf(why, cap,
+			 "installer '%s' may not pay with this method: its payment policy "
+			 "does not allow it",
+			 payer_id);
 		return 0;
 	}
 	rc = store_account_is_self_or_ancestor(txn, payer_id, p->installer_id, &anc);
@@ -59,8 +61,10 @@ int autorenew_payer_allowed(store_txn *txn, const store_project *p, const char *
 		snprintf(why, cap, "property manager '%s' may pay with CREDITS only", payer_id);
 		return 0;
 	}
-	snprintf(why, cap, "payer '%s' may not pay for project '%s': not an ancestor of its "
-		 "installer, the installer, or its property manager", payer_id, p->project_id);
+	snprintf(why, cap,
+		 "payer '%s' may not pay for project '%s': not an ancestor of its "
+		 "installer, the installer, or its property manager",
+		 payer_id, p->project_id);
 	return 0;
 }
 
@@ -91,7 +95,8 @@ static int check_item(store_txn *txn, autorenew_write *s, const store_item *it,
 		return may;
 	if (!may)
 		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				  "permission denied on item '%s' (or it does not exist)", it->item_id);
+				  "permission denied on item '%s' (or it does not exist)",
+				  it->item_id);
 	if (!req->enabled)
 		return 0;
 	if (it->status != STORE_ITEM_ACTIVE)
@@ -104,8 +109,9 @@ static int check_item(store_txn *txn, autorenew_write *s, const store_item *it,
 		return write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
 				  "payment_method: project '%s' is paid %s; auto-renew it with %s",
 				  p->project_id,
-				  model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS) ? "in credits"
-										  : "by regular payment",
+				  model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS)
+					  ? "in credits"
+					  : "by regular payment",
 				  model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS)
 					  ? "CREDITS"
 					  : "STRIPE and a saved card");
@@ -113,8 +119,8 @@ static int check_item(store_txn *txn, autorenew_write *s, const store_item *it,
 	if (ok < 0)
 		return ok;
 	if (!ok)
-		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED", "%s",
-				  why);
+		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED",
+				  "%s", why);
 	return 0;
 }
 
@@ -144,7 +150,8 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 {
 	autorenew_write *s = (autorenew_write *)w;
 	const Smartplus__Billing__V1__SetAutoRenewRequest *req = s->req;
-	Smartplus__Billing__V1__SetAutoRenewResponse r = SMARTPLUS__BILLING__V1__SET_AUTO_RENEW_RESPONSE__INIT;
+	Smartplus__Billing__V1__SetAutoRenewResponse r =
+		SMARTPLUS__BILLING__V1__SET_AUTO_RENEW_RESPONSE__INIT;
 	store_item **items = calloc(req->n_item_ids, sizeof(*items));
 	store_auto_renew *ars = calloc(req->n_item_ids, sizeof(*ars)), **orig = NULL;
 	int64_t now = clock_now_us();
@@ -161,7 +168,8 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 		if (may <= 0) {
 			rc = may < 0 ? may
 				     : write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-						  "permission denied on account '%s' (or it does not exist)",
+						  "permission denied on account '%s' (or it does "
+						  "not exist)",
 						  s->payer_id);
 			goto done;
 		}
@@ -219,7 +227,8 @@ static void reply_autorenew(rpc_write *w)
 {
 	autorenew_write *s = (autorenew_write *)w;
 	Smartplus__Billing__V1__SetAutoRenewResponse *r =
-		smartplus__billing__v1__set_auto_renew_response__unpack(NULL, s->packed_len, s->packed);
+		smartplus__billing__v1__set_auto_renew_response__unpack(NULL, s->packed_len,
+									s->packed);
 	if (!r) {
 		rpc_fail(w->call, GRPC_STATUS_INTERNAL, NULL, "internal error");
 		return;
@@ -253,15 +262,19 @@ void rpc_BillingService_SetAutoRenew(struct rpc_call *call,
 			return BAD_ARG(call, "payer_id: must match [A-Za-z0-9_.-]{1,64}");
 		if (req->payment_method == METHOD(STRIPE)) {
 			if (!req->stripe_customer_id[0])
-				return BAD_ARG(call, "stripe_customer_id: required with STRIPE (a saved card)");
+				return BAD_ARG(
+					call,
+					"stripe_customer_id: required with STRIPE (a saved card)");
 			if (!req->stripe_payment_method_id[0])
-				return BAD_ARG(call,
-					       "stripe_payment_method_id: required with STRIPE (a saved card)");
+				return BAD_ARG(call, "stripe_payment_method_id: required with "
+						     "STRIPE (a saved card)");
 		} else if (req->payment_method == METHOD(CREDITS)) {
 			if (req->stripe_customer_id[0] || req->stripe_payment_method_id[0])
-				return BAD_ARG(call, "stripe_payment_method_id: only with payment_method STRIPE");
+				return BAD_ARG(call, "stripe_payment_method_id: only with "
+						     "payment_method STRIPE");
 		} else {
-			return BAD_ARG(call, "payment_method: STRIPE (with a saved card) or CREDITS");
+			return BAD_ARG(call,
+				       "payment_method: STRIPE (with a saved card) or CREDITS");
 		}
 		if (t && t->end_case == TERM(UNTIL)) {
 			until = conv_us(t->until, &ok);

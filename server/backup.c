@@ -99,7 +99,8 @@ static int make_dir(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-void rpc_AdminService_Backup(struct rpc_call *call, const Smartplus__Billing__V1__BackupRequest *req)
+void rpc_AdminService_Backup(struct rpc_call *call,
+			     const Smartplus__Billing__V1__BackupRequest *req)
 {
 	Smartplus__Billing__V1__BackupResponse r = SMARTPLUS__BILLING__V1__BACKUP_RESPONSE__INIT;
 	char dir[PATH_MAX], file[PATH_MAX];
@@ -131,10 +132,11 @@ void rpc_AdminService_Backup(struct rpc_call *call, const Smartplus__Billing__V1
 	if (mkdir(dir, 0700) != 0) {
 		int e = errno;
 		if (e == EEXIST) {
-			rpc_fail(call, GRPC_STATUS_ALREADY_EXISTS, NULL, "name: backup '%s' already exists",
-				 req->name);
+			rpc_fail(call, GRPC_STATUS_ALREADY_EXISTS, NULL,
+				 "name: backup '%s' already exists", req->name);
 		} else if (e == ENOSPC || e == EDQUOT) {
-			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "STORAGE_FULL", "no space for the backup");
+			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "STORAGE_FULL",
+				 "no space for the backup");
 		} else {
 			log_error("backup: cannot create %s: %s", dir, strerror(e));
 			rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
@@ -146,14 +148,14 @@ void rpc_AdminService_Backup(struct rpc_call *call, const Smartplus__Billing__V1
 		rmdir(dir);
 		switch (rc) {
 		case STORE_FULL:
-			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "STORAGE_FULL", "no space for the backup");
+			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "STORAGE_FULL",
+				 "no space for the backup");
 			break;
 		case STORE_READERS_FULL:
-			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, "too many concurrent readers");
+			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL,
+				 "too many concurrent readers");
 			break;
-		default:
-			rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
-			break;
+		default: rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error"); break;
 		}
 		return;
 	}

@@ -43,9 +43,11 @@ static const service_info services[] = {
 	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_PREMIUM_PLAN, "Premium Plan",
 	 "Unlocks optional advanced features for the residential project."},
 	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_SENSOR_ALERT, "Sensor Alert",
-	 "Places cloud alert calls when an MR01 sensor reports an event such as a fall or a bed exit."},
+	 "Places cloud alert calls when an MR01 sensor reports an event such as a fall or a bed "
+	 "exit."},
 	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_INTEGRATION, "Integration",
-	 "Keeps the project in sync with a property management system; added automatically when integrated."},
+	 "Keeps the project in sync with a property management system; added automatically when "
+	 "integrated."},
 	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_DOOR, "Door",
 	 "An access-controlled door; the first door of every commercial project is free."},
 	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_PERSONNEL_APP, "Personnel App",
@@ -58,37 +60,46 @@ static const service_info services[] = {
 
 static const feature_info features[] = {
 	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_PACKAGE_ROOM, "Package Room"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_THIRD_PARTY_CAMERA, "Third-Party Camera"},
+	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_THIRD_PARTY_CAMERA,
+	 "Third-Party Camera"},
 	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_BOOKINGS, "Bookings"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_ELEVATOR_CONTROL, "Elevator Control"},
+	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_ELEVATOR_CONTROL,
+	 "Elevator Control"},
 	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_SMART_PARKING, "Smart Parking"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_DYNAMIC_QR_CODE, "Dynamic QR Code"},
+	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_DYNAMIC_QR_CODE,
+	 "Dynamic QR Code"},
 	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_VIDEO_STORAGE, "Video Storage"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_LANDLINE_SERVICE, "Landline Service"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_TIME_ATTENDANCE, "Time Attendance"},
+	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_LANDLINE_SERVICE,
+	 "Landline Service"},
+	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_TIME_ATTENDANCE,
+	 "Time Attendance"},
 };
 
 #define S(x) SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_##x
 #define F(x) SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_##x
 #define P(x) SMARTPLUS__BILLING__V1__PROJECT_TYPE__PROJECT_TYPE_##x
 
-static const int community_services[] = {S(APP), S(PM_APP), S(ADDITIONAL_APP), S(THIRD_PARTY_LOCK),
-					 S(PREMIUM_PLAN), S(SENSOR_ALERT), S(INTEGRATION), 0};
-static const int house_services[] = {S(APP), S(ADDITIONAL_APP), S(THIRD_PARTY_LOCK), S(PREMIUM_PLAN),
-				     S(SENSOR_ALERT), 0};
-static const int commercial_services[] = {S(DOOR), S(PERSONNEL_APP), S(ADMIN_APP), S(PREMIUM_FEATURES),
-					  S(SENSOR_ALERT), 0};
-static const int community_features[] = {F(PACKAGE_ROOM), F(THIRD_PARTY_CAMERA), F(BOOKINGS),
-					 F(ELEVATOR_CONTROL), F(SMART_PARKING), F(DYNAMIC_QR_CODE),
-					 F(VIDEO_STORAGE), F(LANDLINE_SERVICE), 0};
+static const int community_services[] = {
+	S(APP),          S(PM_APP),       S(ADDITIONAL_APP), S(THIRD_PARTY_LOCK),
+	S(PREMIUM_PLAN), S(SENSOR_ALERT), S(INTEGRATION),    0};
+static const int house_services[] = {S(APP),          S(ADDITIONAL_APP), S(THIRD_PARTY_LOCK),
+				     S(PREMIUM_PLAN), S(SENSOR_ALERT),   0};
+static const int commercial_services[] = {
+	S(DOOR), S(PERSONNEL_APP), S(ADMIN_APP), S(PREMIUM_FEATURES), S(SENSOR_ALERT), 0};
+static const int community_features[] = {
+	F(PACKAGE_ROOM),     F(THIRD_PARTY_CAMERA), F(BOOKINGS),
+	F(ELEVATOR_CONTROL), F(SMART_PARKING),      F(DYNAMIC_QR_CODE),
+	F(VIDEO_STORAGE),    F(LANDLINE_SERVICE),   0};
 static const int house_features[] = {F(LANDLINE_SERVICE), F(THIRD_PARTY_CAMERA), F(DYNAMIC_QR_CODE),
 				     F(VIDEO_STORAGE), 0};
 static const int commercial_features[] = {F(TIME_ATTENDANCE), F(ELEVATOR_CONTROL), 0};
 
 static const type_info types[N_TYPES] = {
 	{P(COMMUNITY), "Community", community_services, S(PREMIUM_PLAN), community_features},
-	{P(SINGLE_FAMILY_HOUSE), "Single-Family House", house_services, S(PREMIUM_PLAN), house_features},
-	{P(COMMERCIAL), "Commercial", commercial_services, S(PREMIUM_FEATURES), commercial_features},
+	{P(SINGLE_FAMILY_HOUSE), "Single-Family House", house_services, S(PREMIUM_PLAN),
+	 house_features},
+	{P(COMMERCIAL), "Commercial", commercial_services, S(PREMIUM_FEATURES),
+	 commercial_features},
 };
 
 static const type_info *type_of(int project_type)
@@ -200,18 +211,23 @@ static Google__Protobuf__Timestamp *timestamp(int64_t us)
 	return ts;
 }
 
-static Smartplus__Billing__V1__PaymentModelRule *model_rule(int model, int64_t after, int64_t before)
+static Smartplus__Billing__V1__PaymentModelRule *model_rule(int model, int64_t after,
+							    int64_t before)
 {
 	Smartplus__Billing__V1__PaymentModelRule *r = calloc(1, sizeof(*r));
 	smartplus__billing__v1__payment_model_rule__init(r);
 	r->payment_model = model;
 	r->methods = calloc(3, sizeof(*r->methods));
 	if (model == SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_CREDITS) {
-		r->methods[r->n_methods++] = SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_CREDITS;
+		r->methods[r->n_methods++] =
+			SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_CREDITS;
 	} else {
-		r->methods[r->n_methods++] = SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_STRIPE;
-		r->methods[r->n_methods++] = SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_PAYPAL;
-		r->methods[r->n_methods++] = SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_COUPON;
+		r->methods[r->n_methods++] =
+			SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_STRIPE;
+		r->methods[r->n_methods++] =
+			SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_PAYPAL;
+		r->methods[r->n_methods++] =
+			SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_COUPON;
 	}
 	if (after >= 0)
 		r->created_on_or_after = timestamp(after);
@@ -255,7 +271,8 @@ static ptc_t *build_type(const type_info *t, int64_t cutover)
 				nf++;
 			o->premium_features = calloc(nf, sizeof(*o->premium_features));
 			for (size_t f = 0; f < nf; f++) {
-				Smartplus__Billing__V1__PremiumFeatureInfo *fi = calloc(1, sizeof(*fi));
+				Smartplus__Billing__V1__PremiumFeatureInfo *fi = calloc(
+					1, sizeof(*fi));
 				smartplus__billing__v1__premium_feature_info__init(fi);
 				fi->feature = t->features[f];
 				fi->display_name = (char *)feature_name(t->features[f]);
@@ -266,16 +283,18 @@ static ptc_t *build_type(const type_info *t, int64_t cutover)
 	}
 	c->free_allowances = calloc(2, sizeof(*c->free_allowances));
 	if (t->project_type == P(COMMERCIAL))
-		c->free_allowances[c->n_free_allowances++] =
-			allowance(S(DOOR), 1, "The oldest door of each commercial project costs nothing.");
+		c->free_allowances[c->n_free_allowances++] = allowance(
+			S(DOOR), 1, "The oldest door of each commercial project costs nothing.");
 	else
 		c->free_allowances[c->n_free_allowances++] = allowance(
 			S(ADDITIONAL_APP), -1,
-			"The project's free_additional_apps oldest additional app accounts cost nothing.");
+			"The project's free_additional_apps oldest additional app accounts cost "
+			"nothing.");
 	if (t->project_type == P(COMMUNITY))
 		c->free_allowances[c->n_free_allowances++] = allowance(
 			S(INTEGRATION), 0,
-			"A PMS-integrated project always renews its integration item with the rest; "
+			"A PMS-integrated project always renews its integration item with the "
+			"rest; "
 			"without integration the project shows NORMAL and has no such item.");
 	c->payment_models = calloc(2, sizeof(*c->payment_models));
 	if (t->project_type == P(COMMERCIAL)) {
@@ -284,8 +303,8 @@ static ptc_t *build_type(const type_info *t, int64_t cutover)
 		c->payment_models[c->n_payment_models++] = model_rule(
 			SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_CREDITS, cutover, -1);
 	} else {
-		c->payment_models[c->n_payment_models++] =
-			model_rule(SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_REGULAR, -1, -1);
+		c->payment_models[c->n_payment_models++] = model_rule(
+			SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_REGULAR, -1, -1);
 	}
 	return c;
 }
@@ -322,7 +341,8 @@ static void pack_into(Smartplus__Billing__V1__GetCatalogResponse *r, size_t slot
 static void build_packed(void)
 {
 	ptc_t *all[N_TYPES];
-	Smartplus__Billing__V1__GetCatalogResponse r = SMARTPLUS__BILLING__V1__GET_CATALOG_RESPONSE__INIT;
+	Smartplus__Billing__V1__GetCatalogResponse r =
+		SMARTPLUS__BILLING__V1__GET_CATALOG_RESPONSE__INIT;
 	for (int i = 0; i < N_TYPES; i++)
 		all[i] = build_type(&types[i], billingd.cfg.cutover_us);
 	r.n_project_types = N_TYPES;

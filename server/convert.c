@@ -113,9 +113,10 @@ Smartplus__Billing__V1__Project *conv_project(arena *a, const store_project *r, 
 	m->free_additional_apps = r->free_additional_apps;
 	m->property_manager_id = r->property_manager_id;
 	m->display_name = r->display_name;
-	m->integration_status = r->pms_integrated
-					? SMARTPLUS__BILLING__V1__INTEGRATION_STATUS__INTEGRATION_STATUS_INTEGRATED
-					: SMARTPLUS__BILLING__V1__INTEGRATION_STATUS__INTEGRATION_STATUS_NORMAL;
+	m->integration_status =
+		r->pms_integrated
+			? SMARTPLUS__BILLING__V1__INTEGRATION_STATUS__INTEGRATION_STATUS_INTEGRATED
+			: SMARTPLUS__BILLING__V1__INTEGRATION_STATUS__INTEGRATION_STATUS_NORMAL;
 	m->payment_model = catalog_payment_model(r->type, r->created_at, cutover_us);
 	return m;
 }
@@ -140,7 +141,8 @@ Smartplus__Billing__V1__Item *conv_item(arena *a, const store_item *r, int64_t n
 	m->expires_at = conv_ts(a, r->expires_at);
 	m->n_premium_features = r->n_premium_features;
 	m->premium_features = (Smartplus__Billing__V1__PremiumFeature *)r->premium_features;
-	m->renew_mode = r->renew_mode ? r->renew_mode : SMARTPLUS__BILLING__V1__RENEW_MODE__RENEW_MODE_MANUAL;
+	m->renew_mode = r->renew_mode ? r->renew_mode
+				      : SMARTPLUS__BILLING__V1__RENEW_MODE__RENEW_MODE_MANUAL;
 	m->create_time = conv_ts(a, r->create_time);
 	m->free = is_free;
 	if (r->auto_renew && r->auto_renew->enabled) {

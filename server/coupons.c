@@ -30,8 +30,8 @@ static int in_list(const int32_t *v, size_t n, int x)
 	return 0;
 }
 
-int coupon_evaluate(store_txn *txn, const store_coupon *c, const coupon_ctx *ctx,
-		    int64_t *discount, char *note, size_t cap)
+int coupon_evaluate(store_txn *txn, const store_coupon *c, const coupon_ctx *ctx, int64_t *discount,
+		    char *note, size_t cap)
 {
 	store_coupon_use *use = NULL;
 	int64_t base = 0;
@@ -54,26 +54,30 @@ int coupon_evaluate(store_txn *txn, const store_coupon *c, const coupon_ctx *ctx
 				catalog_project_type_name(ctx->project_type)),
 		       0;
 	if (c->amount_off && strcmp(c->currency, ctx->currency) != 0)
-		return snprintf(note, cap, "coupon '%s' is in %s, the order in %s", c->code, c->currency,
-				ctx->currency[0] ? ctx->currency : "no currency"),
+		return snprintf(note, cap, "coupon '%s' is in %s, the order in %s", c->code,
+				c->currency, ctx->currency[0] ? ctx->currency : "no currency"),
 		       0;
 	if (ctx->credit_purchase) {
 		base = ctx->subtotal;
 	} else {
 		for (size_t i = 0; i < ctx->n_lines; i++) {
 			const store_line *l = ctx->lines[i];
-			if (c->n_service_types && !in_list(c->service_types, c->n_service_types, l->service_type))
+			if (c->n_service_types &&
+			    !in_list(c->service_types, c->n_service_types, l->service_type))
 				continue;
 			if (pricing_add(&base, l->amount))
 				return snprintf(note, cap, "amount out of range"), 0;
 		}
 	}
 	if (base <= 0)
-		return snprintf(note, cap, "coupon '%s' applies to nothing in this order", c->code), 0;
+		return snprintf(note, cap, "coupon '%s' applies to nothing in this order", c->code),
+		       0;
 	rc = store_coupon_use_get(txn, c->code, ctx->payer_id, &use);
 	store_record_free(use);
 	if (rc == 0)
-		return snprintf(note, cap, "coupon '%s' was already used by '%s'", c->code, ctx->payer_id), 0;
+		return snprintf(note, cap, "coupon '%s' was already used by '%s'", c->code,
+				ctx->payer_id),
+		       0;
 	if (rc != STORE_NOTFOUND)
 		return rc;
 	if (c->percent_off) {
@@ -82,7 +86,8 @@ int coupon_evaluate(store_txn *txn, const store_coupon *c, const coupon_ctx *ctx
 		snprintf(note, cap, "coupon '%s': %d%% off", c->code, c->percent_off);
 	} else {
 		*discount = c->amount_off < base ? c->amount_off : base;
-		snprintf(note, cap, "coupon '%s': %lld %s off", c->code, (long long)*discount, c->currency);
+		snprintf(note, cap, "coupon '%s': %lld %s off", c->code, (long long)*discount,
+			 c->currency);
 	}
 	return 1;
 }
@@ -189,8 +194,8 @@ static int valid_code(const char *s)
 	if (n < 1 || n > 64)
 		return 0;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '_' || *s == '-'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
 			return 0;
 	return 1;
 }
@@ -217,8 +222,10 @@ static void reply_coupon(rpc_write *w)
 	coupon_write *c = (coupon_write *)w;
 	arena *a = arena_new();
 	/* Create/DisableCouponResponse share one layout: field 1, the coupon. */
-	Smartplus__Billing__V1__CreateCouponResponse r = SMARTPLUS__BILLING__V1__CREATE_COUPON_RESPONSE__INIT;
-	Smartplus__Billing__V1__DisableCouponResponse d = SMARTPLUS__BILLING__V1__DISABLE_COUPON_RESPONSE__INIT;
+	Smartplus__Billing__V1__CreateCouponResponse r =
+		SMARTPLUS__BILLING__V1__CREATE_COUPON_RESPONSE__INIT;
+	Smartplus__Billing__V1__DisableCouponResponse d =
+		SMARTPLUS__BILLING__V1__DISABLE_COUPON_RESPONSE__INIT;
 	if (c->loaded) {
 		d.coupon = conv_coupon(a, c->loaded);
 		rpc_reply(w->call, &d.base);
@@ -254,17 +261,21 @@ void rpc_AdminService_CreateCoupon(struct rpc_call *call,
 	if (in->amount_off < 0)
 		return BAD_ARG(call, "coupon.amount_off: must be positive");
 	if (in->amount_off && !valid_currency(in->currency))
-		return BAD_ARG(call, "coupon.currency: an ISO-4217 code is required with amount_off");
+		return BAD_ARG(call,
+			       "coupon.currency: an ISO-4217 code is required with amount_off");
 	if (in->percent_off && in->currency[0])
 		return BAD_ARG(call, "coupon.currency: only with amount_off");
 	if (in->max_redemptions < 0)
 		return BAD_ARG(call, "coupon.max_redemptions: must be >= 0 (0 = unlimited)");
 	for (size_t i = 0; i < in->n_project_types; i++)
 		if (!catalog_valid_project_type(in->project_types[i]))
-			return BAD_ARG(call, "coupon.project_types: unknown value %d", in->project_types[i]);
+			return BAD_ARG(call, "coupon.project_types: unknown value %d",
+				       in->project_types[i]);
 	for (size_t i = 0; i < in->n_service_types; i++)
-		if (!valid_enum(&smartplus__billing__v1__service_type__descriptor, in->service_types[i]))
-			return BAD_ARG(call, "coupon.service_types: unknown value %d", in->service_types[i]);
+		if (!valid_enum(&smartplus__billing__v1__service_type__descriptor,
+				in->service_types[i]))
+			return BAD_ARG(call, "coupon.service_types: unknown value %d",
+				       in->service_types[i]);
 	c = write_new(call, sizeof(*c));
 	smartplus__billing__store__v1__coupon_record__init(&c->rec);
 	c->rec.code = in->code;
@@ -291,7 +302,8 @@ void rpc_AdminService_CreateCoupon(struct rpc_call *call,
 void rpc_AdminService_ListCoupons(struct rpc_call *call,
 				  const Smartplus__Billing__V1__ListCouponsRequest *req)
 {
-	Smartplus__Billing__V1__ListCouponsResponse r = SMARTPLUS__BILLING__V1__LIST_COUPONS_RESPONSE__INIT;
+	Smartplus__Billing__V1__ListCouponsResponse r =
+		SMARTPLUS__BILLING__V1__LIST_COUPONS_RESPONSE__INIT;
 	store_list l = {0};
 	store_txn *txn = NULL;
 	arena *a = NULL;
@@ -326,7 +338,8 @@ static int apply_disable_coupon(store_txn *txn, rpc_write *w)
 	c->loaded = NULL;
 	rc = store_coupon_get(txn, c->code, &c->loaded);
 	if (rc == STORE_NOTFOUND)
-		return write_fail(w, GRPC_STATUS_NOT_FOUND, NULL, "coupon '%s' does not exist", c->code);
+		return write_fail(w, GRPC_STATUS_NOT_FOUND, NULL, "coupon '%s' does not exist",
+				  c->code);
 	if (rc)
 		return rc;
 	c->loaded->disabled = 1;

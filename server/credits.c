@@ -59,23 +59,22 @@ int credits_spend(store_txn *w, const char *payer_id, int64_t credits, const cha
 		    transfer_id);
 }
 
-int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits,
-		  const char *order_id, const char *actor_id, char transfer_id[40])
+int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits, const char *order_id,
+		  const char *actor_id, char transfer_id[40])
 {
 	if (!beneficiary_id || !valid_id(beneficiary_id))
 		return STORE_INVALID;
-	return move(w, LEDGER_ISSUER, beneficiary_id, credits, LEDGER_PURCHASE, order_id,
-		    actor_id, transfer_id);
+	return move(w, LEDGER_ISSUER, beneficiary_id, credits, LEDGER_PURCHASE, order_id, actor_id,
+		    transfer_id);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 
-
 static const char *role_name(int role)
 {
-	const ProtobufCEnumValue *v =
-		protobuf_c_enum_descriptor_get_value(&smartplus__billing__v1__role__descriptor, role);
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		&smartplus__billing__v1__role__descriptor, role);
 	return v ? v->name : "ROLE_UNSPECIFIED";
 }
 
@@ -112,13 +111,14 @@ static int apply_assign(store_txn *txn, rpc_write *w)
 		if (rc != 0)
 			return rc;
 		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "INSUFFICIENT_CREDITS",
-				  "account '%s' has %" PRId64 " credits; %" PRId64 " were asked for",
+				  "account '%s' has %" PRId64 " credits; %" PRId64
+				  " were asked for",
 				  a->from, balance, a->credits);
 	}
 	if (rc == STORE_INVALID)
 		return write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				  "credits: %" PRId64 " would overflow the balance of '%s'", a->credits,
-				  a->to);
+				  "credits: %" PRId64 " would overflow the balance of '%s'",
+				  a->credits, a->to);
 	return rc;
 }
 
@@ -145,7 +145,8 @@ static int check_assign(rpc_call *call, store_txn *txn, const char *from, const 
 	if (auth_deny(call, auth_may_act(txn, me, from), "account", from))
 		goto done;
 	if (strcmp(from, to) == 0) {
-		BAD_ARG(call, "to_account_id: must be a strict descendant of '%s', not the sender itself",
+		BAD_ARG(call,
+			"to_account_id: must be a strict descendant of '%s', not the sender itself",
 			from);
 		goto done;
 	}
@@ -164,7 +165,8 @@ static int check_assign(rpc_call *call, store_txn *txn, const char *from, const 
 	}
 	if (!receiver_role_ok(from, acct->role)) {
 		BAD_ARG(call,
-			"to_account_id: '%s' is a %s; credits are assigned to sub-distributors, installers and property managers",
+			"to_account_id: '%s' is a %s; credits are assigned to sub-distributors, "
+			"installers and property managers",
 			to, role_name(acct->role));
 		goto done;
 	}
@@ -266,7 +268,7 @@ void rpc_BillingService_ListCreditLogs(struct rpc_call *call,
 	Smartplus__Billing__V1__ListCreditLogsResponse r =
 		SMARTPLUS__BILLING__V1__LIST_CREDIT_LOGS_RESPONSE__INIT;
 	ledger_filter f = LEDGER_FILTER_INIT;
-	store_list list = { 0 };
+	store_list list = {0};
 	arena *a = NULL;
 	store_txn *txn;
 	int ok_start, ok_end, rc;

@@ -36,7 +36,7 @@ int credits_spend(store_txn *w, const char *payer_id, int64_t credits, const cha
 /* Credits beneficiary_id `credits` bought by order_id: a PURCHASE transfer
  * "vendor" -> beneficiary (the issuance account may go below zero), time
  * clock_now_us(). */
-int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits,
-		  const char *order_id, const char *actor_id, char transfer_id[40]);
+int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits, const char *order_id,
+		  const char *actor_id, char transfer_id[40]);
 
 #endif

@@ -29,7 +29,6 @@
 
 #define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
-
 static const char *caller_id(rpc_call *call)
 {
 	return rpc_call_caller(call)->account_id;
@@ -54,8 +53,8 @@ static int role_fits(int parent, int child)
 
 static const char *role_name(int role)
 {
-	const ProtobufCEnumValue *v =
-		protobuf_c_enum_descriptor_get_value(&smartplus__billing__v1__role__descriptor, role);
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		&smartplus__billing__v1__role__descriptor, role);
 	return v ? v->name : "ROLE_UNSPECIFIED";
 }
 
@@ -78,7 +77,8 @@ static void reply_account(rpc_write *w)
 {
 	create_account *c = (create_account *)w;
 	arena *a = arena_new();
-	Smartplus__Billing__V1__CreateAccountResponse r = SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_RESPONSE__INIT;
+	Smartplus__Billing__V1__CreateAccountResponse r =
+		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_RESPONSE__INIT;
 	r.account = conv_account(a, &c->rec);
 	rpc_reply(w->call, &r.base);
 	arena_free(a);
@@ -94,8 +94,10 @@ void rpc_DirectoryService_CreateAccount(struct rpc_call *call,
 
 	if (!valid_id(req->account_id))
 		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (!valid_enum(&smartplus__billing__v1__role__descriptor, req->role) || req->role == ROLE(VENDOR))
-		return BAD_ARG(call, "role: must be DISTRIBUTOR, SUB_DISTRIBUTOR, INSTALLER or PROPERTY_MANAGER");
+	if (!valid_enum(&smartplus__billing__v1__role__descriptor, req->role) ||
+	    req->role == ROLE(VENDOR))
+		return BAD_ARG(call, "role: must be DISTRIBUTOR, SUB_DISTRIBUTOR, INSTALLER or "
+				     "PROPERTY_MANAGER");
 	if (!valid_id(req->parent_id))
 		return BAD_ARG(call, "parent_id: must match [A-Za-z0-9_.-]{1,64}");
 	if (strlen(req->display_name) > MAX_LABEL)
@@ -135,7 +137,8 @@ void rpc_DirectoryService_GetAccount(struct rpc_call *call,
 	store_txn *txn;
 	store_account *acct = NULL;
 	arena *a = NULL;
-	Smartplus__Billing__V1__GetAccountResponse r = SMARTPLUS__BILLING__V1__GET_ACCOUNT_RESPONSE__INIT;
+	Smartplus__Billing__V1__GetAccountResponse r =
+		SMARTPLUS__BILLING__V1__GET_ACCOUNT_RESPONSE__INIT;
 	int rc;
 
 	if (!valid_id(req->account_id))
@@ -166,7 +169,8 @@ void rpc_DirectoryService_ListAccounts(struct rpc_call *call,
 	store_txn *txn;
 	store_list list = {0};
 	arena *a = NULL;
-	Smartplus__Billing__V1__ListAccountsResponse r = SMARTPLUS__BILLING__V1__LIST_ACCOUNTS_RESPONSE__INIT;
+	Smartplus__Billing__V1__ListAccountsResponse r =
+		SMARTPLUS__BILLING__V1__LIST_ACCOUNTS_RESPONSE__INIT;
 	int rc;
 
 	if (!valid_id(parent))
@@ -239,7 +243,9 @@ static int check_property_manager(rpc_call *call, store_txn *txn, const char *pm
 		return -1;
 	}
 	if (!related) {
-		BAD_ARG(call, "property_manager_id: '%s' is not in the installer's branch of the tree", pm_id);
+		BAD_ARG(call,
+			"property_manager_id: '%s' is not in the installer's branch of the tree",
+			pm_id);
 		return -1;
 	}
 	return 0;
@@ -279,7 +285,8 @@ static int sync_integration(store_txn *txn, project_write *c, const store_projec
 		rc = store_item_put(txn, &it, 1);
 		if (rc == STORE_EXISTS)
 			return write_fail(&c->w, GRPC_STATUS_ALREADY_EXISTS, NULL,
-					  "item id '%s' needed for the integration item is taken", it.item_id);
+					  "item id '%s' needed for the integration item is taken",
+					  it.item_id);
 		return rc;
 	}
 	if (!p->pms_integrated && rc == 0)
@@ -304,8 +311,10 @@ static void reply_project(rpc_write *w)
 	project_write *c = (project_write *)w;
 	arena *a = arena_new();
 	/* CreateProjectResponse and UpdateProjectResponse share one layout. */
-	Smartplus__Billing__V1__CreateProjectResponse r = SMARTPLUS__BILLING__V1__CREATE_PROJECT_RESPONSE__INIT;
-	Smartplus__Billing__V1__UpdateProjectResponse u = SMARTPLUS__BILLING__V1__UPDATE_PROJECT_RESPONSE__INIT;
+	Smartplus__Billing__V1__CreateProjectResponse r =
+		SMARTPLUS__BILLING__V1__CREATE_PROJECT_RESPONSE__INIT;
+	Smartplus__Billing__V1__UpdateProjectResponse u =
+		SMARTPLUS__BILLING__V1__UPDATE_PROJECT_RESPONSE__INIT;
 	const store_project *p = c->loaded ? c->loaded : &c->rec;
 	if (c->update) {
 		u.project = conv_project(a, p, billingd.cfg.cutover_us);
@@ -343,7 +352,8 @@ void rpc_DirectoryService_CreateProject(struct rpc_call *call,
 	if (!catalog_valid_project_type(req->type))
 		return BAD_ARG(call, "type: must be COMMUNITY, SINGLE_FAMILY_HOUSE or COMMERCIAL");
 	if (req->pms_integrated && req->type != V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY))
-		return BAD_ARG(call, "pms_integrated: only community projects integrate with a PMS");
+		return BAD_ARG(call,
+			       "pms_integrated: only community projects integrate with a PMS");
 	if (req->free_additional_apps < 0 || req->free_additional_apps > 1000)
 		return BAD_ARG(call, "free_additional_apps: must be 0..1000");
 	if (req->property_manager_id[0] && !valid_id(req->property_manager_id))
@@ -397,12 +407,14 @@ static int apply_update_project(store_txn *txn, rpc_write *w)
 	if (c->mask_free)
 		p->free_additional_apps = c->update->free_additional_apps;
 	/* p owns its strings (protobuf-c unpack, malloc): replace, not borrow. */
-	if ((c->mask_pm && store_str_set(&p->property_manager_id, c->update->property_manager_id)) ||
+	if ((c->mask_pm &&
+	     store_str_set(&p->property_manager_id, c->update->property_manager_id)) ||
 	    (c->mask_name && store_str_set(&p->display_name, c->update->display_name)))
 		return STORE_IO;
 	if (p->pms_integrated && p->type != V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY))
-		return write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				  "project.pms_integrated: only community projects integrate with a PMS");
+		return write_fail(
+			w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+			"project.pms_integrated: only community projects integrate with a PMS");
 	p->update_time = clock_now_us();
 	rc = store_project_put(txn, p, 0);
 	if (rc == 0 && c->mask_pms)
@@ -439,7 +451,8 @@ void rpc_DirectoryService_UpdateProject(struct rpc_call *call,
 	if (fr && (in->free_additional_apps < 0 || in->free_additional_apps > 1000))
 		return BAD_ARG(call, "project.free_additional_apps: must be 0..1000");
 	if (pm && in->property_manager_id[0] && !valid_id(in->property_manager_id))
-		return BAD_ARG(call, "project.property_manager_id: must match [A-Za-z0-9_.-]{1,64}");
+		return BAD_ARG(call,
+			       "project.property_manager_id: must match [A-Za-z0-9_.-]{1,64}");
 	if (name && strlen(in->display_name) > MAX_LABEL)
 		return BAD_ARG(call, "project.display_name: longer than %d bytes", MAX_LABEL);
 	if (write_read_begin(call, &txn))
@@ -485,7 +498,8 @@ void rpc_DirectoryService_GetProject(struct rpc_call *call,
 	store_txn *txn;
 	store_project *p = NULL;
 	arena *a = NULL;
-	Smartplus__Billing__V1__GetProjectResponse r = SMARTPLUS__BILLING__V1__GET_PROJECT_RESPONSE__INIT;
+	Smartplus__Billing__V1__GetProjectResponse r =
+		SMARTPLUS__BILLING__V1__GET_PROJECT_RESPONSE__INIT;
 	int rc;
 
 	if (!valid_id(req->project_id))
@@ -497,7 +511,8 @@ void rpc_DirectoryService_GetProject(struct rpc_call *call,
 		write_fail_store(call, rc);
 		goto done;
 	}
-	if (auth_deny(call, rc == 0 ? may_read_project(txn, call, p) : 0, "project", req->project_id))
+	if (auth_deny(call, rc == 0 ? may_read_project(txn, call, p) : 0, "project",
+		      req->project_id))
 		goto done;
 	a = arena_new();
 	r.project = conv_project(a, p, billingd.cfg.cutover_us);
@@ -515,7 +530,8 @@ void rpc_DirectoryService_ListProjects(struct rpc_call *call,
 	store_txn *txn;
 	store_list list = {0};
 	arena *a = NULL;
-	Smartplus__Billing__V1__ListProjectsResponse r = SMARTPLUS__BILLING__V1__LIST_PROJECTS_RESPONSE__INIT;
+	Smartplus__Billing__V1__ListProjectsResponse r =
+		SMARTPLUS__BILLING__V1__LIST_PROJECTS_RESPONSE__INIT;
 	int rc;
 
 	if (!valid_id(installer))
@@ -526,10 +542,11 @@ void rpc_DirectoryService_ListProjects(struct rpc_call *call,
 		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
 	if (write_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), installer), "account", installer))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), installer), "account",
+		      installer))
 		goto done;
-	rc = store_project_list_by_installer(txn, installer, req->type, req->page_size, req->page_token,
-					     &list);
+	rc = store_project_list_by_installer(txn, installer, req->type, req->page_size,
+					     req->page_token, &list);
 	if (rc != 0) {
 		write_fail_store(call, rc);
 		goto done;
@@ -537,7 +554,8 @@ void rpc_DirectoryService_ListProjects(struct rpc_call *call,
 	a = arena_new();
 	r.projects = arena_alloc(a, (list.n + 1) * sizeof(*r.projects));
 	for (size_t i = 0; i < list.n; i++)
-		r.projects[r.n_projects++] = conv_project(a, list.items[i], billingd.cfg.cutover_us);
+		r.projects[r.n_projects++] = conv_project(a, list.items[i],
+							  billingd.cfg.cutover_us);
 	r.next_page_token = list.next_page_token ? list.next_page_token : "";
 	rpc_reply(call, &r.base);
 done:
@@ -568,7 +586,8 @@ static int apply_create_items(store_txn *txn, rpc_write *w)
 		rc = store_item_put(txn, &c->recs[i], 1);
 		if (rc == STORE_EXISTS)
 			return write_fail(w, GRPC_STATUS_ALREADY_EXISTS, NULL,
-					  "items[%zu].item_id: '%s' is taken", i, c->recs[i].item_id);
+					  "items[%zu].item_id: '%s' is taken", i,
+					  c->recs[i].item_id);
 		if (rc != 0)
 			return rc;
 	}
@@ -579,7 +598,8 @@ static void reply_items(rpc_write *w)
 {
 	create_items *c = (create_items *)w;
 	arena *a = arena_new();
-	Smartplus__Billing__V1__CreateItemsResponse r = SMARTPLUS__BILLING__V1__CREATE_ITEMS_RESPONSE__INIT;
+	Smartplus__Billing__V1__CreateItemsResponse r =
+		SMARTPLUS__BILLING__V1__CREATE_ITEMS_RESPONSE__INIT;
 	int64_t now = clock_now_us();
 	r.items = arena_alloc(a, c->n * sizeof(*r.items));
 	for (size_t i = 0; i < c->n; i++)
@@ -599,7 +619,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Checks every spec of a CreateItems request against the project's type. */
-static int check_item_specs(rpc_call *call, const Smartplus__Billing__V1__CreateItemsRequest *req, int type)
+static int check_item_specs(rpc_call *call, const Smartplus__Billing__V1__CreateItemsRequest *req,
+			    int type)
 {
 	char **ids;
 	int bad = 0;
@@ -610,20 +631,29 @@ static int check_item_specs(rpc_call *call, const Smartplus__Billing__V1__Create
 			return -1;
 		}
 		if (strncmp(s->item_id, INTEGRATION_PREFIX, strlen(INTEGRATION_PREFIX)) == 0) {
-			BAD_ARG(call, "items[%zu].item_id: the prefix '" INTEGRATION_PREFIX "' is reserved", i);
+			BAD_ARG(call,
+				"items[%zu].item_id: the prefix '" INTEGRATION_PREFIX
+				"' is reserved",
+				i);
 			return -1;
 		}
-		if (!valid_enum(&smartplus__billing__v1__service_type__descriptor, s->service_type)) {
-			BAD_ARG(call, "items[%zu].service_type: unknown service type %d", i, s->service_type);
+		if (!valid_enum(&smartplus__billing__v1__service_type__descriptor,
+				s->service_type)) {
+			BAD_ARG(call, "items[%zu].service_type: unknown service type %d", i,
+				s->service_type);
 			return -1;
 		}
 		if (s->service_type == V1(SERVICE_TYPE__SERVICE_TYPE_INTEGRATION)) {
-			BAD_ARG(call, "items[%zu].service_type: INTEGRATION items follow the project's pms_integrated", i);
+			BAD_ARG(call,
+				"items[%zu].service_type: INTEGRATION items follow the project's "
+				"pms_integrated",
+				i);
 			return -1;
 		}
 		if (!catalog_offers(type, s->service_type)) {
-			BAD_ARG(call, "items[%zu].service_type: %s is not offered for %s projects", i,
-				catalog_service_name(s->service_type), catalog_project_type_name(type));
+			BAD_ARG(call, "items[%zu].service_type: %s is not offered for %s projects",
+				i, catalog_service_name(s->service_type),
+				catalog_project_type_name(type));
 			return -1;
 		}
 		if (strlen(s->label) > MAX_LABEL) {
@@ -631,19 +661,26 @@ static int check_item_specs(rpc_call *call, const Smartplus__Billing__V1__Create
 			return -1;
 		}
 		if (s->n_premium_features && !catalog_takes_features(s->service_type)) {
-			BAD_ARG(call, "items[%zu].premium_features: %s items take no premium features", i,
+			BAD_ARG(call,
+				"items[%zu].premium_features: %s items take no premium features", i,
 				catalog_service_name(s->service_type));
 			return -1;
 		}
 		for (size_t f = 0; f < s->n_premium_features; f++) {
-			if (!catalog_feature_allowed(type, s->service_type, s->premium_features[f])) {
-				BAD_ARG(call, "items[%zu].premium_features[%zu]: feature %d is not available for %s projects",
-					i, f, s->premium_features[f], catalog_project_type_name(type));
+			if (!catalog_feature_allowed(type, s->service_type,
+						     s->premium_features[f])) {
+				BAD_ARG(call,
+					"items[%zu].premium_features[%zu]: feature %d is not "
+					"available for %s projects",
+					i, f, s->premium_features[f],
+					catalog_project_type_name(type));
 				return -1;
 			}
 			for (size_t g = 0; g < f; g++)
 				if (s->premium_features[g] == s->premium_features[f]) {
-					BAD_ARG(call, "items[%zu].premium_features[%zu]: listed twice", i, f);
+					BAD_ARG(call,
+						"items[%zu].premium_features[%zu]: listed twice", i,
+						f);
 					return -1;
 				}
 		}
@@ -726,14 +763,19 @@ static int apply_delete_item(store_txn *txn, rpc_write *w)
 	d->item = NULL;
 	rc = store_item_get(txn, d->item_id, &d->item);
 	if (rc != 0)
-		return rc == STORE_NOTFOUND ? write_fail(w, GRPC_STATUS_NOT_FOUND, NULL, "item '%s' is gone", d->item_id) : rc;
+		return rc == STORE_NOTFOUND ? write_fail(w, GRPC_STATUS_NOT_FOUND, NULL,
+							 "item '%s' is gone", d->item_id)
+					    : rc;
 	if (d->item->service_type == V1(SERVICE_TYPE__SERVICE_TYPE_INTEGRATION))
 		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
-				  "the integration item follows the project's pms_integrated; update the project");
+				  "the integration item follows the project's pms_integrated; "
+				  "update the project");
 	status = conv_item_status(d->item, clock_now_us());
 	if (status == V1(ITEM_STATUS__ITEM_STATUS_ACTIVE))
-		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
-				  "item '%s' is ACTIVE; only INACTIVE or EXPIRED items can be deleted", d->item_id);
+		return write_fail(
+			w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+			"item '%s' is ACTIVE; only INACTIVE or EXPIRED items can be deleted",
+			d->item_id);
 	return store_item_delete(txn, d->item_id);
 }
 
@@ -741,7 +783,8 @@ static void reply_deleted(rpc_write *w)
 {
 	delete_item *d = (delete_item *)w;
 	arena *a = arena_new();
-	Smartplus__Billing__V1__DeleteItemResponse r = SMARTPLUS__BILLING__V1__DELETE_ITEM_RESPONSE__INIT;
+	Smartplus__Billing__V1__DeleteItemResponse r =
+		SMARTPLUS__BILLING__V1__DELETE_ITEM_RESPONSE__INIT;
 	r.item = conv_item(a, d->item, clock_now_us(), 0);
 	rpc_reply(w->call, &r.base);
 	arena_free(a);
@@ -818,8 +861,10 @@ static void reply_key(rpc_write *w)
 {
 	key_write *k = (key_write *)w;
 	arena *a = arena_new();
-	Smartplus__Billing__V1__CreateApiKeyResponse r = SMARTPLUS__BILLING__V1__CREATE_API_KEY_RESPONSE__INIT;
-	Smartplus__Billing__V1__RevokeApiKeyResponse v = SMARTPLUS__BILLING__V1__REVOKE_API_KEY_RESPONSE__INIT;
+	Smartplus__Billing__V1__CreateApiKeyResponse r =
+		SMARTPLUS__BILLING__V1__CREATE_API_KEY_RESPONSE__INIT;
+	Smartplus__Billing__V1__RevokeApiKeyResponse v =
+		SMARTPLUS__BILLING__V1__REVOKE_API_KEY_RESPONSE__INIT;
 	if (k->loaded) {
 		v.api_key = conv_apikey(a, k->loaded);
 		rpc_reply(w->call, &v.base);
@@ -864,7 +909,8 @@ void rpc_DirectoryService_CreateApiKey(struct rpc_call *call,
 		snprintf(k->account_id, sizeof(k->account_id), "%s", account);
 		snprintf(k->display_name, sizeof(k->display_name), "%s", req->display_name);
 		smartplus__billing__store__v1__api_key_record__init(&k->rec);
-		if (auth_mint_key(k->account_id, scope, &k->rec, k->key_id, k->hash, k->token) != 0) {
+		if (auth_mint_key(k->account_id, scope, &k->rec, k->key_id, k->hash, k->token) !=
+		    0) {
 			rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
 			free(k);
 		} else {

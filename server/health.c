@@ -43,9 +43,11 @@ static void check_start(grpc_call *call, grpc_completion_queue *cq, grpc_byte_bu
 	if (payload)
 		grpc_byte_buffer_destroy(payload);
 	if (!known)
-		stream_unary_finish(call, "Health/Check", NULL, GRPC_STATUS_NOT_FOUND, "unknown service");
+		stream_unary_finish(call, "Health/Check", NULL, GRPC_STATUS_NOT_FOUND,
+				    "unknown service");
 	else
-		stream_unary_finish(call, "Health/Check", stream_pack(&resp.base), GRPC_STATUS_OK, NULL);
+		stream_unary_finish(call, "Health/Check", stream_pack(&resp.base), GRPC_STATUS_OK,
+				    NULL);
 }
 
 /* Watch: one batch sends the status, another waits for the close. */

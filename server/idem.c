@@ -106,11 +106,12 @@ int idem_begin(rpc_call *call, const grpc_metadata_array *md, const rpc_caller *
 			 "idempotency-key: 1..255 printable ASCII characters");
 		return 1;
 	}
-	snprintf(st->id, sizeof(st->id), "%s/%s/%s", caller->key_account_id, caller->account_id, key);
+	snprintf(st->id, sizeof(st->id), "%s/%s/%s", caller->key_account_id, caller->account_id,
+		 key);
 	sha = EVP_MD_CTX_new();
 	if (!sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(sha, path, strlen(path) + 1) != 1 || EVP_DigestUpdate(sha, req, len) != 1 ||
-	    EVP_DigestFinal_ex(sha, st->hash, NULL) != 1) {
+	    EVP_DigestUpdate(sha, path, strlen(path) + 1) != 1 ||
+	    EVP_DigestUpdate(sha, req, len) != 1 || EVP_DigestFinal_ex(sha, st->hash, NULL) != 1) {
 		EVP_MD_CTX_free(sha);
 		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
 		return 1;
@@ -130,7 +131,8 @@ int idem_begin(rpc_call *call, const grpc_metadata_array *md, const rpc_caller *
 	}
 	rc = store_idem_get(txn, st->id, &rec);
 	if (rc == 0 && rec->create_time + IDEM_TTL_US > clock_now_us()) {
-		if (rec->request_sha256.len != 32 || memcmp(rec->request_sha256.data, st->hash, 32) != 0) {
+		if (rec->request_sha256.len != 32 ||
+		    memcmp(rec->request_sha256.data, st->hash, 32) != 0) {
 			rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED",
 				 "idempotency-key was used before with a different request");
 		} else if (rec->status == IDEM_PENDING) {
@@ -141,8 +143,8 @@ int idem_begin(rpc_call *call, const grpc_metadata_array *md, const rpc_caller *
 			store_read_end(txn);
 			return 0;
 		} else {
-			rpc_finish_raw(call, rec->status, rec->message, rec->reason, rec->response.data,
-				       rec->response.len);
+			rpc_finish_raw(call, rec->status, rec->message, rec->reason,
+				       rec->response.data, rec->response.len);
 		}
 		store_record_free(rec);
 		store_read_end(txn);

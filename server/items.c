@@ -29,7 +29,8 @@ void rpc_BillingService_ListItems(struct rpc_call *call,
 				  const Smartplus__Billing__V1__ListItemsRequest *req)
 {
 	const rpc_caller *c = rpc_call_caller(call);
-	Smartplus__Billing__V1__ListItemsResponse r = SMARTPLUS__BILLING__V1__LIST_ITEMS_RESPONSE__INIT;
+	Smartplus__Billing__V1__ListItemsResponse r =
+		SMARTPLUS__BILLING__V1__LIST_ITEMS_RESPONSE__INIT;
 	store_list items = {0}, doors = {0}, apps = {0};
 	store_project *p = NULL;
 	store_txn *txn = NULL;
@@ -39,9 +40,11 @@ void rpc_BillingService_ListItems(struct rpc_call *call,
 
 	if (!valid_id(req->project_id))
 		return BAD_ARG(call, "project_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (req->service_type && !valid_enum(&smartplus__billing__v1__service_type__descriptor, req->service_type))
+	if (req->service_type &&
+	    !valid_enum(&smartplus__billing__v1__service_type__descriptor, req->service_type))
 		return BAD_ARG(call, "service_type: unknown value %d", req->service_type);
-	if (req->status && !valid_enum(&smartplus__billing__v1__item_status__descriptor, req->status))
+	if (req->status &&
+	    !valid_enum(&smartplus__billing__v1__item_status__descriptor, req->status))
 		return BAD_ARG(call, "status: unknown value %d", req->status);
 	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
 		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
@@ -56,16 +59,20 @@ void rpc_BillingService_ListItems(struct rpc_call *call,
 		goto done;
 	}
 	if (rc == 0)
-		may = (p->property_manager_id[0] && strcmp(p->property_manager_id, c->account_id) == 0)
+		may = (p->property_manager_id[0] &&
+		       strcmp(p->property_manager_id, c->account_id) == 0)
 			      ? 1
 			      : auth_may_act(txn, c, p->installer_id);
 	if (auth_deny(call, may, "project", req->project_id))
 		goto done;
-	rc = store_item_list_by_project(txn, p->project_id, req->page_size, req->page_token, &items);
+	rc = store_item_list_by_project(txn, p->project_id, req->page_size, req->page_token,
+					&items);
 	if (rc == 0 && p->type == V1(PROJECT_TYPE__PROJECT_TYPE_COMMERCIAL))
-		rc = store_item_oldest(txn, p->project_id, V1(SERVICE_TYPE__SERVICE_TYPE_DOOR), 1, &doors);
+		rc = store_item_oldest(txn, p->project_id, V1(SERVICE_TYPE__SERVICE_TYPE_DOOR), 1,
+				       &doors);
 	if (rc == 0 && p->free_additional_apps > 0)
-		rc = store_item_oldest(txn, p->project_id, V1(SERVICE_TYPE__SERVICE_TYPE_ADDITIONAL_APP),
+		rc = store_item_oldest(txn, p->project_id,
+				       V1(SERVICE_TYPE__SERVICE_TYPE_ADDITIONAL_APP),
 				       (size_t)p->free_additional_apps, &apps);
 	if (rc) {
 		write_fail_store(call, rc);
@@ -79,8 +86,8 @@ void rpc_BillingService_ListItems(struct rpc_call *call,
 			continue;
 		if (req->status && conv_item_status(it, now) != (int)req->status)
 			continue;
-		r.items[r.n_items++] =
-			conv_item(a, it, now, listed(&doors, it->item_id) || listed(&apps, it->item_id));
+		r.items[r.n_items++] = conv_item(
+			a, it, now, listed(&doors, it->item_id) || listed(&apps, it->item_id));
 	}
 	r.next_page_token = items.next_page_token ? items.next_page_token : "";
 	rpc_reply(call, &r.base);

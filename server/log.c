@@ -16,10 +16,23 @@ static __thread char call_buf[CALL_BUF];
 static __thread size_t call_len;
 
 static const char *status_names[] = {
-	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-	"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-	"INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+	"OK",
+	"CANCELLED",
+	"UNKNOWN",
+	"INVALID_ARGUMENT",
+	"DEADLINE_EXCEEDED",
+	"NOT_FOUND",
+	"ALREADY_EXISTS",
+	"PERMISSION_DENIED",
+	"RESOURCE_EXHAUSTED",
+	"FAILED_PRECONDITION",
+	"ABORTED",
+	"OUT_OF_RANGE",
+	"UNIMPLEMENTED",
+	"INTERNAL",
+	"UNAVAILABLE",
+	"DATA_LOSS",
+	"UNAUTHENTICATED",
 };
 
 static size_t stamp(char *buf, size_t cap)
@@ -50,13 +63,13 @@ static void vlog(const char *level, const char *fmt, va_list ap)
 	}
 }
 
-#define DEFINE_LOG(fn, level)                  \
-	void fn(const char *fmt, ...)          \
-	{                                      \
-		va_list ap;                    \
-		va_start(ap, fmt);             \
-		vlog(level, fmt, ap);          \
-		va_end(ap);                    \
+#define DEFINE_LOG(fn, level)         \
+	void fn(const char *fmt, ...) \
+	{                             \
+		va_list ap;           \
+		va_start(ap, fmt);    \
+		vlog(level, fmt, ap); \
+		va_end(ap);           \
 	}
 DEFINE_LOG(log_info, "INFO")
 DEFINE_LOG(log_warn, "WARN")
@@ -88,9 +101,8 @@ void log_call(const char *method, int status, int64_t micros, const char *detail
 		return;
 	n = stamp(line, sizeof(line));
 	m = snprintf(line + n, sizeof(line) - n, " CALL %s %s %lldus%s%s\n", method,
-		     status >= 0 && status <= 16 ? status_names[status] : "?",
-		     (long long)micros, detail && *detail ? " " : "",
-		     detail ? detail : "");
+		     status >= 0 && status <= 16 ? status_names[status] : "?", (long long)micros,
+		     detail && *detail ? " " : "", detail ? detail : "");
 	if (m < 0)
 		return;
 	n += (size_t)m;

@@ -37,26 +37,34 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: billingd [options]\n"
-		"  --listen HOST:PORT       address to serve (default 127.0.0.1:50051; port 0 picks one)\n"
+		"  --listen HOST:PORT       address to serve (default 127.0.0.1:50051; port 0 "
+		"picks one)\n"
 		"  --data-dir DIR           LMDB store and admin.key (default ./data)\n"
 		"  --threads N              completion-queue threads (default: number of CPUs)\n"
 		"  --port-file FILE         write the bound port here once listening\n"
 		"  --tls-cert FILE          PEM certificate chain (required off loopback)\n"
 		"  --tls-key FILE           PEM private key\n"
-		"  --tls-client-ca FILE     require client certificates signed by this CA (mutual TLS)\n"
-		"  --cutover TIME           R2 credit cut-over, RFC 3339 UTC (default 2025-06-01T00:00:00Z)\n"
-		"  --test-clock             start a test clock moved only by AdminService.AdvanceClock\n"
+		"  --tls-client-ca FILE     require client certificates signed by this CA (mutual "
+		"TLS)\n"
+		"  --cutover TIME           R2 credit cut-over, RFC 3339 UTC (default "
+		"2025-06-01T00:00:00Z)\n"
+		"  --test-clock             start a test clock moved only by "
+		"AdminService.AdvanceClock\n"
 		"  --payments MODE          sandbox (default) or live\n"
 		"  --stripe-url URL         live Stripe API base (default https://api.stripe.com)\n"
-		"  --paypal-url URL         live PayPal API base (default https://api-m.paypal.com)\n"
+		"  --paypal-url URL         live PayPal API base (default "
+		"https://api-m.paypal.com)\n"
 		"  --provider-timeout-ms N  total time for one provider call (default 10000)\n"
-		"  --reconcile-interval-ms N  how often PROCESSING orders are settled (default 5000)\n"
+		"  --reconcile-interval-ms N  how often PROCESSING orders are settled (default "
+		"5000)\n"
 		"  --renew-lead-hours N     auto-renew this long before expiry (default 24)\n"
 		"  --renew-interval-seconds N  how often the renewal scheduler looks (default 60)\n"
 		"  --renew-retry-days LIST  retries after a failed renewal (default 1,2,4)\n"
 		"                           live keys come from the environment, never argv:\n"
-		"                           STRIPE_SECRET_KEY, PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET\n"
-		"                           (or NAME_FILE holding the path of a file with the value)\n"
+		"                           STRIPE_SECRET_KEY, PAYPAL_CLIENT_ID, "
+		"PAYPAL_CLIENT_SECRET\n"
+		"                           (or NAME_FILE holding the path of a file with the "
+		"value)\n"
 		"  --max-receive-bytes N    largest request accepted (default 4194304)\n"
 		"  --map-size BYTES         LMDB map size (default 32 GiB)\n"
 		"  --quiet-calls            no per-call log lines\n"
@@ -97,9 +105,29 @@ static int is_loopback(const char *listen)
 
 static int parse_args(int argc, char **argv, billingd_config *c)
 {
-	enum { O_LISTEN = 1000, O_DATA, O_THREADS, O_PORTFILE, O_CERT, O_KEY, O_CA, O_CUTOVER,
-	       O_TESTCLOCK, O_PAYMENTS, O_MAXRECV, O_MAPSIZE, O_QUIET, O_HELP, O_STRIPE, O_PAYPAL,
-	       O_PTIMEOUT, O_RECONCILE, O_RLEAD, O_RINTERVAL, O_RRETRY };
+	enum {
+		O_LISTEN = 1000,
+		O_DATA,
+		O_THREADS,
+		O_PORTFILE,
+		O_CERT,
+		O_KEY,
+		O_CA,
+		O_CUTOVER,
+		O_TESTCLOCK,
+		O_PAYMENTS,
+		O_MAXRECV,
+		O_MAPSIZE,
+		O_QUIET,
+		O_HELP,
+		O_STRIPE,
+		O_PAYPAL,
+		O_PTIMEOUT,
+		O_RECONCILE,
+		O_RLEAD,
+		O_RINTERVAL,
+		O_RRETRY
+	};
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
 		{"data-dir", required_argument, 0, O_DATA},
@@ -179,7 +207,8 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		case O_MAXRECV:
 			n = strtol(optarg, &end, 10);
 			if (*end || n < 1024 || n > (64L << 20)) {
-				fprintf(stderr, "billingd: --max-receive-bytes must be 1024..67108864\n");
+				fprintf(stderr,
+					"billingd: --max-receive-bytes must be 1024..67108864\n");
 				return -1;
 			}
 			c->max_receive_bytes = (size_t)n;
@@ -199,7 +228,8 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		case O_PTIMEOUT:
 			n = strtol(optarg, &end, 10);
 			if (*end || n < 100 || n > 120000) {
-				fprintf(stderr, "billingd: --provider-timeout-ms must be 100..120000\n");
+				fprintf(stderr,
+					"billingd: --provider-timeout-ms must be 100..120000\n");
 				return -1;
 			}
 			c->provider_timeout_ms = n;
@@ -207,7 +237,8 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		case O_RECONCILE:
 			n = strtol(optarg, &end, 10);
 			if (*end || n < 10 || n > 86400000) {
-				fprintf(stderr, "billingd: --reconcile-interval-ms must be 10..86400000\n");
+				fprintf(stderr,
+					"billingd: --reconcile-interval-ms must be 10..86400000\n");
 				return -1;
 			}
 			c->reconcile_interval_ms = n;
@@ -223,7 +254,8 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		case O_RINTERVAL:
 			n = strtol(optarg, &end, 10);
 			if (*end || n < 1 || n > 86400) {
-				fprintf(stderr, "billingd: --renew-interval-seconds must be 1..86400\n");
+				fprintf(stderr,
+					"billingd: --renew-interval-seconds must be 1..86400\n");
 				return -1;
 			}
 			c->renew_interval_s = (int)n;
@@ -235,10 +267,12 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 				n = strtol(p, &end, 10);
 				if (end == p || n < 1 || n > 60 || c->renew_retries == 8 ||
 				    (*end && *end != ',')) {
-					fprintf(stderr, "billingd: --renew-retry-days wants up to 8 days, e.g. 1,2,4\n");
+					fprintf(stderr, "billingd: --renew-retry-days wants up to "
+							"8 days, e.g. 1,2,4\n");
 					return -1;
 				}
-				c->renew_retry_us[c->renew_retries++] = (int64_t)n * 86400 * 1000000;
+				c->renew_retry_us[c->renew_retries++] = (int64_t)n * 86400 *
+									1000000;
 				p = *end ? end + 1 : end;
 			}
 			break;
@@ -253,12 +287,15 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		return -1;
 	}
 	if (!c->tls_cert && !is_loopback(c->listen)) {
-		fprintf(stderr, "billingd: %s is not a loopback address: --tls-cert and --tls-key are required\n",
+		fprintf(stderr,
+			"billingd: %s is not a loopback address: --tls-cert and --tls-key are "
+			"required\n",
 			c->listen);
 		return -1;
 	}
 	if (!!c->tls_cert != !!c->tls_key || (c->tls_client_ca && !c->tls_cert)) {
-		fprintf(stderr, "billingd: --tls-cert and --tls-key go together (and --tls-client-ca needs both)\n");
+		fprintf(stderr, "billingd: --tls-cert and --tls-key go together (and "
+				"--tls-client-ca needs both)\n");
 		return -1;
 	}
 	return 0;
@@ -300,8 +337,9 @@ static int load_payment_keys(billingd_config *c)
 	if (strcmp(c->payments, "sandbox") == 0) {
 		if ((c->stripe_key && strncmp(c->stripe_key, "sk_live_", 8) == 0) ||
 		    (c->paypal_client_id && c->paypal_secret)) {
-			fprintf(stderr, "billingd: live payment keys are set in the environment; refusing "
-					"--payments sandbox (unset them or use --payments live)\n");
+			fprintf(stderr,
+				"billingd: live payment keys are set in the environment; refusing "
+				"--payments sandbox (unset them or use --payments live)\n");
 			return -1;
 		}
 		return 0;
@@ -312,7 +350,8 @@ static int load_payment_keys(billingd_config *c)
 		return -1;
 	}
 	if (!http_url_allowed(c->stripe_url) || !http_url_allowed(c->paypal_url)) {
-		fprintf(stderr, "billingd: provider URLs must be https:// (plain http only on loopback)\n");
+		fprintf(stderr,
+			"billingd: provider URLs must be https:// (plain http only on loopback)\n");
 		return -1;
 	}
 	return 0;
@@ -375,11 +414,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_info("payments: %s (%s%s%s)", billingd.cfg.payments,
-		 strcmp(billingd.cfg.payments, "sandbox") == 0 ? "in-process sandbox, orders marked sandbox" : "Stripe ",
-		 strcmp(billingd.cfg.payments, "sandbox") == 0 ? "" : billingd.cfg.stripe_key ? billingd.cfg.stripe_url : "off",
-		 strcmp(billingd.cfg.payments, "sandbox") == 0 ? "" : billingd.cfg.paypal_secret ? ", PayPal on" : ", PayPal off");
+		 strcmp(billingd.cfg.payments, "sandbox") == 0
+			 ? "in-process sandbox, orders marked sandbox"
+			 : "Stripe ",
+		 strcmp(billingd.cfg.payments, "sandbox") == 0 ? ""
+		 : billingd.cfg.stripe_key                     ? billingd.cfg.stripe_url
+							       : "off",
+		 strcmp(billingd.cfg.payments, "sandbox") == 0 ? ""
+		 : billingd.cfg.paypal_secret                  ? ", PayPal on"
+							       : ", PayPal off");
 	log_info("billingd listening on %s (port %d, %s, %d threads), data in %s, payments %s%s",
-		 billingd.cfg.listen, port, billingd.cfg.tls_cert ? (billingd.cfg.tls_client_ca ? "mutual TLS" : "TLS") : "plaintext",
+		 billingd.cfg.listen, port,
+		 billingd.cfg.tls_cert ? (billingd.cfg.tls_client_ca ? "mutual TLS" : "TLS")
+				       : "plaintext",
 		 billingd.cfg.threads, billingd.cfg.data_dir, billingd.cfg.payments,
 		 billingd.cfg.test_clock ? ", test clock" : "");
 

@@ -40,8 +40,8 @@
 /* The credits ledger, when linked in (credits module). */
 int credits_spend(store_txn *w, const char *payer_id, int64_t credits, const char *order_id,
 		  const char *actor_id, char transfer_id[40]) __attribute__((weak));
-int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits,
-		  const char *order_id, const char *actor_id, char transfer_id[40]) __attribute__((weak));
+int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits, const char *order_id,
+		  const char *actor_id, char transfer_id[40]) __attribute__((weak));
 /* The auto-renewal scheduler's bookkeeping for AUTO_RENEWAL orders, when
  * linked in (scheduler.c): called in the txn that settles the order. */
 int autorenew_order_settled(store_txn *w, const store_order *o, int succeeded, int64_t now)
@@ -49,8 +49,8 @@ int autorenew_order_settled(store_txn *w, const store_order *o, int succeeded, i
 
 static const char *method_name(int m)
 {
-	const ProtobufCEnumValue *v =
-		protobuf_c_enum_descriptor_get_value(&smartplus__billing__v1__payment_method__descriptor, m);
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		&smartplus__billing__v1__payment_method__descriptor, m);
 	return v ? v->name + strlen("PAYMENT_METHOD_") : "UNSPECIFIED";
 }
 
@@ -114,7 +114,8 @@ static int grant_credits(store_txn *w, const store_order *o)
 	int rc;
 	if (!credits_grant || o->credits_quantity <= 0)
 		return STORE_INVALID;
-	rc = credits_grant(w, o->beneficiary_id, o->credits_quantity, o->order_id, o->actor_id, NULL);
+	rc = credits_grant(w, o->beneficiary_id, o->credits_quantity, o->order_id, o->actor_id,
+			   NULL);
 	return rc > 0 ? STORE_INVALID : rc;
 }
 
@@ -480,7 +481,8 @@ static int apply_settle(store_txn *txn, rpc_write *w)
 			break;
 		default:
 			if (overdue(o, now))
-				rc = orders_end(txn, o, OSTATUS(TIMED_OUT), "not paid within 24 hours", now);
+				rc = orders_end(txn, o, OSTATUS(TIMED_OUT),
+						"not paid within 24 hours", now);
 			break;
 		}
 		if (rc == 0)
@@ -608,7 +610,8 @@ int orders_resume(store_txn *txn, rpc_write *w, const char *order_id, int method
 			       (method == METHOD(STRIPE) || method == METHOD(PAYPAL));
 			w->intermediate = *pay;
 			if (*pay)
-				snprintf(w->resume_ref, sizeof(w->resume_ref), "%s", prev->order_id);
+				snprintf(w->resume_ref, sizeof(w->resume_ref), "%s",
+					 prev->order_id);
 			*rc = orders_pack(prev, buf, len);
 		}
 	}
@@ -650,7 +653,8 @@ static int check_method(store_txn *txn, rpc_write *w, const store_quote *q, int 
 	/* R11 before R2 for a payer limited by R11 (the installer by its policy,
 	 * the property manager to CREDITS): a method outside its own set is a
 	 * matter of permission, whatever the projects' payment model says. */
-	rc = store_account_is_self_or_ancestor(txn, q->input->payer_id, q->input->installer_id, &anc);
+	rc = store_account_is_self_or_ancestor(txn, q->input->payer_id, q->input->installer_id,
+					       &anc);
 	if (rc < 0 && rc != STORE_NOTFOUND)
 		return rc;
 	if ((rc != 0 || !anc || strcmp(q->input->payer_id, q->input->installer_id) == 0) &&
@@ -666,9 +670,10 @@ static int check_method(store_txn *txn, rpc_write *w, const store_quote *q, int 
 			if (catalog_model_allows(q->payment_model, i))
 				mm |= 1u << i;
 		quote_methods_text(mm, allowed, sizeof(allowed));
-		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
-				  "payment_method: %s is not allowed for these projects; allowed: %s",
-				  method_name(method), allowed);
+		return write_fail(
+			w, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
+			"payment_method: %s is not allowed for these projects; allowed: %s",
+			method_name(method), allowed);
 	}
 	if (!(q->method_mask & (1u << method))) {
 		quote_methods_text(q->method_mask, allowed, sizeof(allowed));
@@ -700,7 +705,8 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	    (rc = auth_may_act(txn, &p->caller, q->input->payer_id)) != 1) {
 		if (rc >= 0 || !q)
 			rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-					"permission denied on quote %.28s (or it is not a quote)", p->quote_id);
+					"permission denied on quote %.28s (or it is not a quote)",
+					p->quote_id);
 		goto done;
 	}
 	rc = store_quote_get(txn, short_id, &bound);
@@ -717,8 +723,9 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	}
 	rc = 0;
 	if (q->input->action != p->action) {
-		rc = write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL, "quote_id: '%s' is a%s quote",
-				p->quote_id, q->input->action == ACTION(ACTIVATE) ? "n ACTIVATE" : " RENEW");
+		rc = write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				"quote_id: '%s' is a%s quote", p->quote_id,
+				q->input->action == ACTION(ACTIVATE) ? "n ACTIVATE" : " RENEW");
 		goto done;
 	}
 	if (now >= q->expire_time) {
@@ -735,7 +742,8 @@ static int apply_place(store_txn *txn, rpc_write *w)
 		goto done;
 	if (calc.rec.price_list_version != q->price_list_version) {
 		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "QUOTE_STALE",
-				"the price list changed since quote %.28s; ask for a new quote", p->quote_id);
+				"the price list changed since quote %.28s; ask for a new quote",
+				p->quote_id);
 		goto done;
 	}
 	if (q->coupon_code[0] && calc.coupon_lost) {
@@ -745,9 +753,10 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	}
 	quote_charge_digest(&calc.rec, digest);
 	if (memcmp(digest, q->charge_digest.data, sizeof(digest)) != 0) {
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "QUOTE_STALE",
-				"the items or amounts changed since quote %.28s; ask for a new quote",
-				p->quote_id);
+		rc = write_fail(
+			w, GRPC_STATUS_FAILED_PRECONDITION, "QUOTE_STALE",
+			"the items or amounts changed since quote %.28s; ask for a new quote",
+			p->quote_id);
 		goto done;
 	}
 	calc.rec.method_mask = calc.rec.method_mask; /* the payer rules as of now */
@@ -760,10 +769,11 @@ static int apply_place(store_txn *txn, rpc_write *w)
 		goto done;
 	}
 	if (p->method == METHOD(COUPON) && (q->total != 0 || !q->coupon_code[0])) {
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
-				"payment_method: COUPON needs a coupon covering the total (%lld %s left "
-				"to pay)",
-				(long long)q->total, q->currency);
+		rc = write_fail(
+			w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
+			"payment_method: COUPON needs a coupon covering the total (%lld %s left "
+			"to pay)",
+			(long long)q->total, q->currency);
 		goto done;
 	}
 	if (q->input->renew_mode == AUTO_MODE && p->method != METHOD(CREDITS) &&
@@ -807,7 +817,8 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	o.project_ids = calloc(calc.rec.n_lines + 1, sizeof(char *));
 	for (size_t i = 0; i < calc.rec.n_lines; i++) {
 		size_t k = 0;
-		while (k < o.n_project_ids && strcmp(o.project_ids[k], calc.rec.lines[i]->project_id))
+		while (k < o.n_project_ids &&
+		       strcmp(o.project_ids[k], calc.rec.lines[i]->project_id))
 			k++;
 		if (k == o.n_project_ids)
 			o.project_ids[o.n_project_ids++] = calc.rec.lines[i]->project_id;
@@ -820,11 +831,12 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	}
 	if (p->method == METHOD(CREDITS)) {
 		if (!credits_spend) {
-			rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, NULL, "credits are not available");
+			rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, NULL,
+					"credits are not available");
 			goto done;
 		}
-		rc = credits_spend(txn, o.payer_id, q->credits_total, o.order_id, p->caller.account_id,
-				   transfer);
+		rc = credits_spend(txn, o.payer_id, q->credits_total, o.order_id,
+				   p->caller.account_id, transfer);
 		if (rc > 0) {
 			rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "INSUFFICIENT_CREDITS",
 					"payer '%s' has fewer than %lld credits", o.payer_id,
@@ -1014,9 +1026,10 @@ static int apply_op(store_txn *txn, rpc_write *w)
 		if (o->status != OSTATUS(PENDING_PAYMENT)) {
 			const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
 				&smartplus__billing__v1__order_status__descriptor, o->status);
-			rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ORDER_STATE",
-					"order '%s' is %s; only PENDING_PAYMENT orders can be canceled",
-					o->order_id, v ? v->name + strlen("ORDER_STATUS_") : "?");
+			rc = write_fail(
+				w, GRPC_STATUS_FAILED_PRECONDITION, "ORDER_STATE",
+				"order '%s' is %s; only PENDING_PAYMENT orders can be canceled",
+				o->order_id, v ? v->name + strlen("ORDER_STATUS_") : "?");
 			changed = 0;
 		} else {
 			rc = orders_end(txn, o, OSTATUS(CANCELED), NULL, now);
@@ -1122,7 +1135,8 @@ void rpc_BillingService_ListOrders(struct rpc_call *call,
 				   const Smartplus__Billing__V1__ListOrdersRequest *req)
 {
 	const char *payer = req->payer_id[0] ? req->payer_id : rpc_call_caller(call)->account_id;
-	Smartplus__Billing__V1__ListOrdersResponse r = SMARTPLUS__BILLING__V1__LIST_ORDERS_RESPONSE__INIT;
+	Smartplus__Billing__V1__ListOrdersResponse r =
+		SMARTPLUS__BILLING__V1__LIST_ORDERS_RESPONSE__INIT;
 	store_list l = {0};
 	store_txn *txn = NULL;
 	arena *a = NULL;
@@ -1193,7 +1207,8 @@ static int apply_sweep(store_txn *w, void *arg)
 			break;
 		orig = save_strings(o);
 		if (overdue(o, p->now)) { /* still pending: not paid or canceled since the scan */
-			rc = orders_end(w, o, OSTATUS(TIMED_OUT), "not paid within 24 hours", p->now);
+			rc = orders_end(w, o, OSTATUS(TIMED_OUT), "not paid within 24 hours",
+					p->now);
 			if (rc == 0)
 				rc = store_order_put(w, o, 0);
 			if (rc == 0)
@@ -1218,14 +1233,16 @@ int orders_sweep(store_env *env, int64_t now)
 		rc = store_read_begin(env, &txn);
 		if (rc)
 			break;
-		rc = store_order_pending_before(txn, now - ORDER_PAY_WINDOW_US + 1, SWEEP_BATCH, &l);
+		rc = store_order_pending_before(txn, now - ORDER_PAY_WINDOW_US + 1, SWEEP_BATCH,
+						&l);
 		store_read_end(txn);
 		if (rc)
 			break;
 		p->now = now;
 		p->n = 0;
 		for (size_t i = 0; i < l.n; i++)
-			snprintf(p->ids[p->n++], QUOTE_ID_MAX, "%s", ((store_order *)l.items[i])->order_id);
+			snprintf(p->ids[p->n++], QUOTE_ID_MAX, "%s",
+				 ((store_order *)l.items[i])->order_id);
 		store_list_free(&l);
 		if (p->n == 0)
 			break;

@@ -70,7 +70,8 @@ struct pay_request;
 /* The provider request for order o (phase 2, ConfirmOrder, the reconciler):
  * its ids, amount and saved payment method; strings borrowed from o. */
 void orders_pay_request(const store_order *o, struct pay_request *req);
-int orders_settle_answer(store_txn *w, const char *order_id, const struct pay_result *res, int *outcome);
+int orders_settle_answer(store_txn *w, const char *order_id, const struct pay_result *res,
+			 int *outcome);
 
 /*
  * For handlers that place orders (ActivateServices, RenewServices,

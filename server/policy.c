@@ -52,12 +52,11 @@ done:
 	return rc;
 }
 
-
 /* The API message for a stored policy, or the default one when rec is
  * NULL. Strings point into rec / installer_id. */
 static Smartplus__Billing__V1__InstallerPaymentPolicy *conv_policy(arena *a,
-								  const char *installer_id,
-								  const policy_record *rec)
+								   const char *installer_id,
+								   const policy_record *rec)
 {
 	Smartplus__Billing__V1__InstallerPaymentPolicy *p = arena_alloc(a, sizeof(*p));
 
@@ -67,7 +66,8 @@ static Smartplus__Billing__V1__InstallerPaymentPolicy *conv_policy(arena *a,
 		return p;
 	p->pay_by_installer = rec->pay_by_installer;
 	p->n_allowed_methods = rec->n_allowed_methods;
-	p->allowed_methods = arena_alloc(a, (rec->n_allowed_methods + 1) * sizeof(*p->allowed_methods));
+	p->allowed_methods = arena_alloc(a, (rec->n_allowed_methods + 1) *
+						    sizeof(*p->allowed_methods));
 	for (size_t i = 0; i < rec->n_allowed_methods; i++)
 		p->allowed_methods[i] = rec->allowed_methods[i];
 	p->updated_by = rec->updated_by;
@@ -87,7 +87,8 @@ static int check_installer(rpc_call *call, store_txn *txn, const char *installer
 		goto done;
 	if (set && strcmp(me->account_id, installer_id) == 0) {
 		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
-			 "an installer's payment policy is set by its ancestors, not by the installer");
+			 "an installer's payment policy is set by its ancestors, not by the "
+			 "installer");
 		goto done;
 	}
 	rc = store_account_get(txn, installer_id, &acct);
@@ -137,12 +138,17 @@ void rpc_BillingService_SetInstallerPaymentPolicy(
 	if (!valid_id(req->installer_id))
 		return BAD_ARG(call, "installer_id: must match [A-Za-z0-9_.-]{1,64}");
 	if (req->pay_by_installer && req->n_allowed_methods == 0)
-		return BAD_ARG(call, "allowed_methods: name at least one method when pay_by_installer is true");
+		return BAD_ARG(
+			call,
+			"allowed_methods: name at least one method when pay_by_installer is true");
 	for (size_t i = 0; i < req->n_allowed_methods; i++) {
 		int m = req->allowed_methods[i];
 		if (m != METHOD(STRIPE) && m != METHOD(PAYPAL) && m != METHOD(COUPON) &&
 		    m != METHOD(CREDITS))
-			return BAD_ARG(call, "allowed_methods[%zu]: must be STRIPE, PAYPAL, COUPON or CREDITS", i);
+			return BAD_ARG(
+				call,
+				"allowed_methods[%zu]: must be STRIPE, PAYPAL, COUPON or CREDITS",
+				i);
 		for (size_t j = 0; j < i; j++)
 			if (req->allowed_methods[j] == req->allowed_methods[i])
 				return BAD_ARG(call, "allowed_methods[%zu]: listed twice", i);
@@ -152,7 +158,8 @@ void rpc_BillingService_SetInstallerPaymentPolicy(
 	if (check_installer(call, txn, req->installer_id, 1) == 0) {
 		p = write_new(call, sizeof(*p));
 		smartplus__billing__store__v1__payment_policy_record__init(&p->rec);
-		snprintf(p->updated_by, sizeof(p->updated_by), "%s", rpc_call_caller(call)->account_id);
+		snprintf(p->updated_by, sizeof(p->updated_by), "%s",
+			 rpc_call_caller(call)->account_id);
 		p->rec.installer_id = req->installer_id;
 		p->rec.pay_by_installer = req->pay_by_installer;
 		p->rec.n_allowed_methods = req->n_allowed_methods;

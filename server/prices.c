@@ -36,18 +36,21 @@ static void reply_price(rpc_write *w)
 {
 	price_write *p = (price_write *)w;
 	arena *a = arena_new();
-	Smartplus__Billing__V1__SetPriceResponse r = SMARTPLUS__BILLING__V1__SET_PRICE_RESPONSE__INIT;
+	Smartplus__Billing__V1__SetPriceResponse r =
+		SMARTPLUS__BILLING__V1__SET_PRICE_RESPONSE__INIT;
 	r.price = conv_price(a, &p->price);
 	r.price_list_version = (int64_t)p->version;
 	rpc_reply(w->call, &r.base);
 	arena_free(a);
 }
 
-void rpc_AdminService_SetPrice(struct rpc_call *call, const Smartplus__Billing__V1__SetPriceRequest *req)
+void rpc_AdminService_SetPrice(struct rpc_call *call,
+			       const Smartplus__Billing__V1__SetPriceRequest *req)
 {
 	price_write *p;
 	if (!catalog_valid_project_type(req->project_type))
-		return BAD_ARG(call, "project_type: must be COMMUNITY, SINGLE_FAMILY_HOUSE or COMMERCIAL");
+		return BAD_ARG(
+			call, "project_type: must be COMMUNITY, SINGLE_FAMILY_HOUSE or COMMERCIAL");
 	if (!catalog_offers(req->project_type, req->service_type))
 		return BAD_ARG(call, "service_type: %s is not offered for %s projects",
 			       catalog_service_name(req->service_type),
@@ -56,7 +59,8 @@ void rpc_AdminService_SetPrice(struct rpc_call *call, const Smartplus__Billing__
 		return BAD_ARG(call, "monthly_amount: must be 0..%lld minor units",
 			       (long long)MAX_MONTHLY_AMOUNT);
 	if (req->monthly_credits < 0 || req->monthly_credits > MAX_MONTHLY_AMOUNT)
-		return BAD_ARG(call, "monthly_credits: must be 0..%lld", (long long)MAX_MONTHLY_AMOUNT);
+		return BAD_ARG(call, "monthly_credits: must be 0..%lld",
+			       (long long)MAX_MONTHLY_AMOUNT);
 	if (!valid_currency(req->currency))
 		return BAD_ARG(call, "currency: an ISO-4217 code such as USD");
 	p = write_new(call, sizeof(*p));
@@ -84,7 +88,8 @@ static void reply_credit_price(rpc_write *w)
 {
 	price_write *p = (price_write *)w;
 	Smartplus__Billing__V1__CreditPrice cp = SMARTPLUS__BILLING__V1__CREDIT_PRICE__INIT;
-	Smartplus__Billing__V1__SetCreditPriceResponse r = SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_RESPONSE__INIT;
+	Smartplus__Billing__V1__SetCreditPriceResponse r =
+		SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_RESPONSE__INIT;
 	cp.unit_amount = p->credit.unit_amount;
 	cp.currency = p->credit.currency;
 	r.credit_price = &cp;
@@ -97,7 +102,8 @@ void rpc_AdminService_SetCreditPrice(struct rpc_call *call,
 {
 	price_write *p;
 	if (req->unit_amount < 1 || req->unit_amount > MAX_MONTHLY_AMOUNT)
-		return BAD_ARG(call, "unit_amount: must be 1..%lld minor units", (long long)MAX_MONTHLY_AMOUNT);
+		return BAD_ARG(call, "unit_amount: must be 1..%lld minor units",
+			       (long long)MAX_MONTHLY_AMOUNT);
 	if (!valid_currency(req->currency))
 		return BAD_ARG(call, "currency: an ISO-4217 code such as USD");
 	p = write_new(call, sizeof(*p));
@@ -120,7 +126,8 @@ void rpc_AdminService_ListPrices(struct rpc_call *call,
 	uint64_t version = 0;
 	arena *a = NULL;
 	Smartplus__Billing__V1__CreditPrice cp = SMARTPLUS__BILLING__V1__CREDIT_PRICE__INIT;
-	Smartplus__Billing__V1__ListPricesResponse r = SMARTPLUS__BILLING__V1__LIST_PRICES_RESPONSE__INIT;
+	Smartplus__Billing__V1__ListPricesResponse r =
+		SMARTPLUS__BILLING__V1__LIST_PRICES_RESPONSE__INIT;
 	int rc;
 
 	if (req->project_type && !catalog_valid_project_type(req->project_type))

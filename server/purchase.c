@@ -74,8 +74,8 @@ static int apply_coupon(store_txn *txn, purchase_write *p, const char *currency,
 		if (rc == 1)
 			rc = 0;
 		else if (rc == 0)
-			rc = write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
-					"coupon_code: %s", note);
+			rc = write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION,
+					"COUPON_NOT_APPLICABLE", "coupon_code: %s", note);
 	}
 	store_record_free(c);
 	return rc;
@@ -91,7 +91,8 @@ static int check_parties(store_txn *txn, purchase_write *p)
 		return may;
 	if (may == 0)
 		return write_fail(&p->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				  "permission denied on account '%s' (or it does not exist)", p->payer);
+				  "permission denied on account '%s' (or it does not exist)",
+				  p->payer);
 	if (strcmp(p->payer, LEDGER_ISSUER) == 0)
 		return write_fail(&p->w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "payer_id: the vendor issues credits and does not buy them; "
@@ -120,8 +121,9 @@ static int apply_purchase(store_txn *txn, rpc_write *w)
 	if ((rc = check_parties(txn, p)) != 0)
 		goto done;
 	if (rpc_call_idem(w->call)->resume_ref[0] &&
-	    orders_resume(txn, w, rpc_call_idem(w->call)->resume_ref, req->payment_method, p->order_id,
-			  sizeof(p->order_id), &p->need_provider, &p->packed, &p->packed_len, &rc))
+	    orders_resume(txn, w, rpc_call_idem(w->call)->resume_ref, req->payment_method,
+			  p->order_id, sizeof(p->order_id), &p->need_provider, &p->packed,
+			  &p->packed_len, &rc))
 		goto done; /* a retry of a purchase left with the provider */
 	rc = store_credit_price_current(txn, &price);
 	if (rc == STORE_NOTFOUND) {
@@ -135,17 +137,20 @@ static int apply_purchase(store_txn *txn, rpc_write *w)
 	    __builtin_mul_overflow(price->unit_amount, req->credits, &subtotal)) {
 		rc = write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				"credits: %lld credits at %lld %s each is out of range",
-				(long long)req->credits, (long long)price->unit_amount, price->currency);
+				(long long)req->credits, (long long)price->unit_amount,
+				price->currency);
 		goto done;
 	}
 	if (req->coupon_code[0] &&
 	    (rc = apply_coupon(txn, p, price->currency, subtotal, now, &discount)) != 0)
 		goto done;
-	if (req->payment_method == METHOD(COUPON) && (subtotal - discount != 0 || !req->coupon_code[0])) {
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
-				"payment_method: COUPON needs a coupon covering the total (%lld %s left "
-				"to pay)",
-				(long long)(subtotal - discount), price->currency);
+	if (req->payment_method == METHOD(COUPON) &&
+	    (subtotal - discount != 0 || !req->coupon_code[0])) {
+		rc = write_fail(
+			w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
+			"payment_method: COUPON needs a coupon covering the total (%lld %s left "
+			"to pay)",
+			(long long)(subtotal - discount), price->currency);
 		goto done;
 	}
 
@@ -221,7 +226,7 @@ void rpc_BillingService_PurchaseCredits(struct rpc_call *call,
 	p->req = req;
 	p->payer = payer == rpc_call_caller(call)->account_id ? p->caller.account_id : payer;
 	p->beneficiary = beneficiary == rpc_call_caller(call)->account_id ? p->caller.account_id
-									      : beneficiary;
+									  : beneficiary;
 	if (quote_new_id("ord_", p->order_id) != 0) {
 		free(p);
 		return rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");

@@ -164,16 +164,18 @@ static int payer_mask(builder *b, store_txn *txn, const store_project *p, uint32
 
 	if (strcmp(payer, p->installer_id) == 0) {
 		if (!policy_allowed_methods)
-			return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED",
-					  "installer '%s' may not pay: its payment policy does not allow it",
-					  payer);
+			return quote_fail(
+				err, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED",
+				"installer '%s' may not pay: its payment policy does not allow it",
+				payer);
 		rc = policy_allowed_methods(txn, payer, &pay, &pm);
 		if (rc < 0)
 			return rc;
 		if (rc != 0 || !pay || !pm)
-			return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED",
-					  "installer '%s' may not pay: its payment policy does not allow it",
-					  payer);
+			return quote_fail(
+				err, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED",
+				"installer '%s' may not pay: its payment policy does not allow it",
+				payer);
 		*mask = pm;
 		return 0;
 	}
@@ -188,10 +190,11 @@ static int payer_mask(builder *b, store_txn *txn, const store_project *p, uint32
 		*mask = 1u << METHOD(CREDITS);
 		return 0;
 	}
-	return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, NULL,
-			  "payer '%s' may not pay for project '%s': not an ancestor of its installer, "
-			  "the installer, or its property manager",
-			  payer, p->project_id);
+	return quote_fail(
+		err, GRPC_STATUS_PERMISSION_DENIED, NULL,
+		"payer '%s' may not pay for project '%s': not an ancestor of its installer, "
+		"the installer, or its property manager",
+		payer, p->project_id);
 }
 
 static int in_list_i(const int32_t *v, size_t n, int x)
@@ -228,7 +231,8 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 	}
 	if (rc != 0 && rc != STORE_NOTFOUND)
 		return rc;
-	base = in->action == ACTION(ACTIVATE) || status == ISTATUS(INACTIVE) || it->expires_at < b->now
+	base = in->action == ACTION(ACTIVATE) || status == ISTATUS(INACTIVE) ||
+			       it->expires_at < b->now
 		       ? b->now
 		       : it->expires_at;
 	l = arena_alloc(c->a, sizeof(*l));
@@ -279,7 +283,8 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 				b->currency = arena_strdup(c->a, price->currency);
 			else if (strcmp(b->currency, price->currency) != 0) {
 				quote_fail(err, GRPC_STATUS_FAILED_PRECONDITION, NULL,
-					   "the selected items are priced in different currencies (%s, %s); "
+					   "the selected items are priced in different currencies "
+					   "(%s, %s); "
 					   "quote them separately",
 					   b->currency, price->currency);
 				/* price is borrowed from the cache */
@@ -289,7 +294,8 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 	}
 	/* price is borrowed from the cache */
 	if (prc)
-		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL, "the total is out of range");
+		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "the total is out of range");
 	grow(c->a, (void **)&b->lines, &b->cap_lines, c->rec.n_lines, sizeof(*b->lines));
 	b->lines[c->rec.n_lines++] = l;
 	return 0;
@@ -325,10 +331,11 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 	int rc;
 
 	if (b->model && b->model != model)
-		return quote_fail(err, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
-				  "the selected projects have different payment models (project '%s'); "
-				  "quote them separately",
-				  p->project_id);
+		return quote_fail(
+			err, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
+			"the selected projects have different payment models (project '%s'); "
+			"quote them separately",
+			p->project_id);
 	b->model = model;
 	rc = payer_mask(b, txn, p, &pmask, err);
 	if (rc)
@@ -344,8 +351,8 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 		token = NULL;
 		for (size_t i = 0; rc == 0 && i < items.n; i++) {
 			const store_item *it = items.items[i];
-			int forced = it->service_type == STYPE(INTEGRATION) && p->type == PTYPE(COMMUNITY) &&
-				     p->pms_integrated;
+			int forced = it->service_type == STYPE(INTEGRATION) &&
+				     p->type == PTYPE(COMMUNITY) && p->pms_integrated;
 			int ni = named_index(in, it->item_id);
 			int named = in->n_item_ids == 0 || ni >= 0;
 			int status = conv_item_status(it, b->now);
@@ -361,24 +368,27 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 			}
 			if (in->action == ACTION(ACTIVATE) && status != ISTATUS(INACTIVE)) {
 				if (ni >= 0 && !forced)
-					rc = quote_fail(err, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
-							"item '%s' is already activated; renew it instead",
-							it->item_id);
+					rc = quote_fail(
+						err, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+						"item '%s' is already activated; renew it instead",
+						it->item_id);
 				else
 					skip(b, it, SKIP(ALREADY_ACTIVE));
 				continue;
 			}
 			if (in->action == ACTION(RENEW) && status == ISTATUS(INACTIVE)) {
 				if (ni >= 0 && !forced)
-					rc = quote_fail(err, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
-							"item '%s' was never activated; activate it first",
-							it->item_id);
+					rc = quote_fail(
+						err, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+						"item '%s' was never activated; activate it first",
+						it->item_id);
 				else
 					skip(b, it, SKIP(NOT_ACTIVATED));
 				continue;
 			}
 			rc = price_line(b, txn, p, it,
-					in_store_list(&doors, it->item_id) || in_store_list(&apps, it->item_id),
+					in_store_list(&doors, it->item_id) ||
+						in_store_list(&apps, it->item_id),
 					err);
 		}
 		if (rc == 0 && items.next_page_token)
@@ -393,7 +403,8 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 static int check_input(const store_quote_input *in, quote_err *err)
 {
 	if (in->action != ACTION(ACTIVATE) && in->action != ACTION(RENEW))
-		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL, "action: must be ACTIVATE or RENEW");
+		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "action: must be ACTIVATE or RENEW");
 	if (!valid_id(in->installer_id))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "installer_id: must match [A-Za-z0-9_.-]{1,64}");
@@ -401,7 +412,8 @@ static int check_input(const store_quote_input *in, quote_err *err)
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "payer_id: must match [A-Za-z0-9_.-]{1,64}");
 	if (!catalog_valid_project_type(in->project_type))
-		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL, "project_type: required");
+		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "project_type: required");
 	if (!in->all_projects && in->n_project_ids == 0)
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "project_ids: name the projects or set all_projects");
@@ -411,7 +423,8 @@ static int check_input(const store_quote_input *in, quote_err *err)
 	for (size_t i = 0; i < in->n_project_ids; i++)
 		if (!valid_id(in->project_ids[i]))
 			return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-					  "project_ids: '%s' is not a valid id", in->project_ids[i]);
+					  "project_ids: '%s' is not a valid id",
+					  in->project_ids[i]);
 	for (size_t i = 0; i < in->n_item_ids; i++)
 		if (!valid_item_ref(in->item_ids[i]))
 			return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
@@ -434,7 +447,8 @@ static int check_input(const store_quote_input *in, quote_err *err)
 	}
 	if (in->renew_mode && in->renew_mode != V1(RENEW_MODE__RENEW_MODE_MANUAL) &&
 	    in->renew_mode != V1(RENEW_MODE__RENEW_MODE_AUTO))
-		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL, "renew_mode: unknown value");
+		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "renew_mode: unknown value");
 	if (in->renew_mode == V1(RENEW_MODE__RENEW_MODE_AUTO) && in->action != ACTION(RENEW))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "renew_mode: AUTO is only for RENEW");
@@ -505,13 +519,15 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 		return may;
 	if (!may)
 		return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				  "permission denied on account '%s' (or it does not exist)", in->payer_id);
+				  "permission denied on account '%s' (or it does not exist)",
+				  in->payer_id);
 	b.named_seen = arena_alloc(c->a, (in->n_item_ids + 1) * sizeof(int));
 	if (in->all_projects) {
 		do {
 			store_list_free(&projects);
-			rc = store_project_list_by_installer(txn, in->installer_id, in->project_type,
-							     STORE_PAGE_MAX, token, &projects);
+			rc = store_project_list_by_installer(txn, in->installer_id,
+							     in->project_type, STORE_PAGE_MAX,
+							     token, &projects);
 			free(token);
 			token = NULL;
 			for (size_t i = 0; rc == 0 && i < projects.n; i++, seen_projects++)
@@ -530,19 +546,21 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 		for (size_t i = 0; i < in->n_project_ids; i++) {
 			store_project *p = NULL;
 			rc = store_project_get(txn, in->project_ids[i], &p);
-			if (rc == STORE_NOTFOUND || (rc == 0 && strcmp(p->installer_id, in->installer_id))) {
+			if (rc == STORE_NOTFOUND ||
+			    (rc == 0 && strcmp(p->installer_id, in->installer_id))) {
 				store_record_free(p);
-				return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, NULL,
-						  "permission denied on project '%s' of installer '%s' "
-						  "(or it does not exist)",
-						  in->project_ids[i], in->installer_id);
+				return quote_fail(
+					err, GRPC_STATUS_PERMISSION_DENIED, NULL,
+					"permission denied on project '%s' of installer '%s' "
+					"(or it does not exist)",
+					in->project_ids[i], in->installer_id);
 			}
 			if (rc)
 				return rc;
 			if (p->type != in->project_type) {
 				rc = quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-						"project_ids: '%s' is a %s project, not %s", p->project_id,
-						catalog_project_type_name(p->type),
+						"project_ids: '%s' is a %s project, not %s",
+						p->project_id, catalog_project_type_name(p->type),
 						catalog_project_type_name(in->project_type));
 			} else {
 				rc = quote_project(&b, txn, p, err);
@@ -619,7 +637,8 @@ static void send_quote(rpc_call *call, const quote_calc *c, const char *token)
 	const store_quote *r = &c->rec;
 	const store_quote_input *in = r->input;
 	arena *a = arena_new();
-	Smartplus__Billing__V1__QuoteServicesResponse resp = SMARTPLUS__BILLING__V1__QUOTE_SERVICES_RESPONSE__INIT;
+	Smartplus__Billing__V1__QuoteServicesResponse resp =
+		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_RESPONSE__INIT;
 	Smartplus__Billing__V1__Quote *m = arena_alloc(a, sizeof(*m));
 
 	smartplus__billing__v1__quote__init(m);
@@ -715,7 +734,8 @@ void rpc_BillingService_QuoteServices(struct rpc_call *call,
 		goto fail;
 	}
 	if (in.auto_renew_kind == 2 && in.auto_renew_cycles < 1) {
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, "auto_renew_term.cycles: must be >= 1");
+		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+			 "auto_renew_term.cycles: must be >= 1");
 		goto fail;
 	}
 	rc = store_read_begin(billingd.store, &txn);

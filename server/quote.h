@@ -69,7 +69,6 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 		  int64_t now, quote_calc *out, quote_err *err);
 void quote_calc_free(quote_calc *c);
 
-
 /* Allowed methods of a mask, as a readable list ("STRIPE, PAYPAL"). */
 void quote_methods_text(uint32_t mask, char *buf, size_t cap);
 
@@ -84,13 +83,13 @@ int quote_new_id(const char *prefix, char out[QUOTE_ID_MAX]);
 /* What a coupon is being applied to. */
 typedef struct coupon_ctx {
 	const char *payer_id;
-	int project_type;   /* 0 for credit purchases */
+	int project_type; /* 0 for credit purchases */
 	int credit_purchase;
-	int payment_model;  /* PaymentModel; CREDITS takes no coupons */
+	int payment_model; /* PaymentModel; CREDITS takes no coupons */
 	const char *currency;
 	store_line **lines; /* NULL for credit purchases */
 	size_t n_lines;
-	int64_t subtotal;   /* used for credit purchases */
+	int64_t subtotal; /* used for credit purchases */
 	int64_t now;
 } coupon_ctx;
 
@@ -98,8 +97,8 @@ typedef struct coupon_ctx {
  * Does coupon c apply to ctx? Returns 1 with *discount set, 0 with a reason
  * in note, or a negative STORE_* code.
  */
-int coupon_evaluate(store_txn *txn, const store_coupon *c, const coupon_ctx *ctx,
-		    int64_t *discount, char *note, size_t cap);
+int coupon_evaluate(store_txn *txn, const store_coupon *c, const coupon_ctx *ctx, int64_t *discount,
+		    char *note, size_t cap);
 
 /* Codes of every coupon that applies to ctx (at most 50), from arena a. */
 int coupon_available(store_txn *txn, arena *a, const coupon_ctx *ctx, char ***codes, size_t *n);

@@ -88,7 +88,8 @@ static unsigned char *unb64url(const char *in, size_t n, size_t *out_len)
 			c = '+';
 		else if (c == '_')
 			c = '/';
-		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			   (c >= '0' && c <= '9')))
 			goto bad;
 		tmp[i] = c;
 	}

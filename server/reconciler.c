@@ -121,13 +121,12 @@ static int worth_recording(const store_order *o, const pay_result *res, int64_t 
 {
 	switch (res->status) {
 	case PAY_SUCCEEDED:
-	case PAY_DECLINED:
-		return 1;
+	case PAY_DECLINED: return 1;
 	case PAY_REQUIRES_ACTION:
-	case PAY_PENDING_APPROVAL:
-		return o->status == OSTATUS(PROCESSING) || !has_provider_id(o);
+	case PAY_PENDING_APPROVAL: return o->status == OSTATUS(PROCESSING) || !has_provider_id(o);
 	default: /* unknown: only a PENDING order past its pay window times out */
-		return o->status == OSTATUS(PENDING_PAYMENT) && now - o->create_time >= ORDER_PAY_WINDOW_US;
+		return o->status == OSTATUS(PENDING_PAYMENT) &&
+		       now - o->create_time >= ORDER_PAY_WINDOW_US;
 	}
 }
 
@@ -169,7 +168,8 @@ static void reconcile_one(const pay_provider *p, const store_order *o)
 		count(&rec.counts.settled);
 		log_info("reconciler: order %s %s%s%s", o->order_id,
 			 c.outcome == PAY_SUCCEEDED ? "SUCCEEDED" : "FAILED (",
-			 c.outcome == PAY_SUCCEEDED ? "" : res.decline_code, c.outcome == PAY_SUCCEEDED ? "" : ")");
+			 c.outcome == PAY_SUCCEEDED ? "" : res.decline_code,
+			 c.outcome == PAY_SUCCEEDED ? "" : ")");
 		break;
 	case PAY_UNAVAILABLE:
 		count(&rec.counts.settled);
@@ -226,7 +226,8 @@ static int collect(round *r, int first, char ***ids, size_t *n_ids)
 			store_order *o = l.items[i];
 			int processing = o->status == OSTATUS(PROCESSING);
 			int eligible;
-			if (o->sandbox || (o->payment_method != METHOD(STRIPE) && o->payment_method != METHOD(PAYPAL)))
+			if (o->sandbox || (o->payment_method != METHOD(STRIPE) &&
+					   o->payment_method != METHOD(PAYPAL)))
 				continue;
 			if (processing) {
 				if (*n_ids == icap) {
@@ -234,9 +235,11 @@ static int collect(round *r, int first, char ***ids, size_t *n_ids)
 					*ids = realloc(*ids, icap * sizeof(char *));
 				}
 				(*ids)[(*n_ids)++] = strdup(o->order_id);
-				eligible = first ? o->update_time <= rec.start_us : seen_before(o->order_id);
+				eligible = first ? o->update_time <= rec.start_us
+						 : seen_before(o->order_id);
 			} else {
-				eligible = o->status == OSTATUS(PENDING_PAYMENT) && has_provider_id(o);
+				eligible = o->status == OSTATUS(PENDING_PAYMENT) &&
+					   has_provider_id(o);
 			}
 			if (!eligible || r->n >= RECON_MAX_PER_ROUND)
 				continue;
@@ -276,7 +279,8 @@ static void run_round(int first)
 	rec.seen = ids;
 	rec.n_seen = n_ids;
 	if (r.n && first)
-		log_info("reconciler: start-up: %zu unsettled order(s) to ask the provider about", r.n);
+		log_info("reconciler: start-up: %zu unsettled order(s) to ask the provider about",
+			 r.n);
 	for (int i = 0; i < RECON_WORKERS && (size_t)i < r.n; i++)
 		if (pthread_create(&t[nt], NULL, worker, &r) == 0)
 			nt++;

@@ -31,11 +31,11 @@ int reconciler_start(long interval_ms);
 void reconciler_stop(void);
 
 typedef struct reconciler_counts {
-	uint64_t rounds;   /* rounds completed */
-	uint64_t asked;    /* provider confirm() calls */
-	uint64_t settled;  /* orders moved to SUCCEEDED / FAILED / TIMED_OUT */
-	uint64_t updated;  /* orders moved PROCESSING -> PENDING_PAYMENT */
-	uint64_t unknown;  /* answers still unknown (left as they were) */
+	uint64_t rounds;  /* rounds completed */
+	uint64_t asked;   /* provider confirm() calls */
+	uint64_t settled; /* orders moved to SUCCEEDED / FAILED / TIMED_OUT */
+	uint64_t updated; /* orders moved PROCESSING -> PENDING_PAYMENT */
+	uint64_t unknown; /* answers still unknown (left as they were) */
 } reconciler_counts;
 
 void reconciler_counts_get(reconciler_counts *out);

@@ -42,8 +42,8 @@ void reflection_index_free(reflection_index *idx);
  *
  * Returns 0, or -1 when the request does not decode (or on bad arguments /
  * out of memory); on -1 *out and *out_len are left untouched. */
-int reflection_answer(const reflection_index *idx, const unsigned char *req,
-                      size_t len, unsigned char **out, size_t *out_len);
+int reflection_answer(const reflection_index *idx, const unsigned char *req, size_t len,
+		      unsigned char **out, size_t *out_len);
 
 /* Number / fully-qualified names of the services in the set, in set order
  * (for health and logs). reflection_service_name returns NULL when i is out

@@ -96,7 +96,8 @@ static void answer(refl_stream *s)
 	grpc_slice body = stream_read_all(s->in);
 	unsigned char *bytes = NULL;
 	size_t len = 0;
-	int rc = reflection_answer(idx, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &bytes, &len);
+	int rc = reflection_answer(idx, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &bytes,
+				   &len);
 	grpc_op op;
 	grpc_slice out;
 
@@ -137,9 +138,7 @@ static void on_io(rpc_tag *t, int ok)
 		else
 			s->state = ST_DONE;
 		break;
-	default:
-		s->state = ST_DONE;
-		break;
+	default: s->state = ST_DONE; break;
 	}
 	maybe_free(s);
 }

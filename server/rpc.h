@@ -83,7 +83,7 @@ void rpc_register_raw(rpc_raw_method *m);
 
 /* The authenticated caller of a call (filled by the dispatcher). */
 typedef struct rpc_caller {
-	char account_id[65]; /* the account acted as (x-acting-account for SERVICE keys) */
+	char account_id[65];     /* the account acted as (x-acting-account for SERVICE keys) */
 	char key_account_id[65]; /* the key's own account */
 	char key_id[65];
 	int role;  /* Role enum value of account_id */
@@ -92,16 +92,16 @@ typedef struct rpc_caller {
 
 /* R17 state of a mutating call made with an idempotency-key (idem.c). */
 typedef struct rpc_idem {
-	int active;                  /* a key was given; this call owns it in flight */
-	char id[400];                /* "<key account>/<acting account>/<key>" */
-	unsigned char hash[32];      /* SHA-256 of path + request bytes */
-	int capture;                 /* finishing the call records it here instead */
-	int has_capture;             /* a response or error was captured */
+	int active;             /* a key was given; this call owns it in flight */
+	char id[400];           /* "<key account>/<acting account>/<key>" */
+	unsigned char hash[32]; /* SHA-256 of path + request bytes */
+	int capture;            /* finishing the call records it here instead */
+	int has_capture;        /* a response or error was captured */
 	int captured_status;
 	char captured_message[512];
 	char captured_reason[64];
-	uint8_t *captured;           /* packed response (status OK) */
-	char resume_ref[64];         /* from a pending record: what a retry resumes */
+	uint8_t *captured;   /* packed response (status OK) */
+	char resume_ref[64]; /* from a pending record: what a retry resumes */
 	size_t captured_len;
 } rpc_idem;
 
@@ -115,13 +115,13 @@ void rpc_reply(rpc_call *call, const ProtobufCMessage *resp);
 
 /* Finishes the call with `code`, a client-safe message and, if reason is not
  * NULL, a google.rpc.ErrorInfo detail with that reason. */
-void rpc_fail(rpc_call *call, grpc_status_code code, const char *reason,
-	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void rpc_fail(rpc_call *call, grpc_status_code code, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Finishes the call with an already packed response or error (used to
  * replay idempotent responses byte for byte). */
-void rpc_finish_raw(rpc_call *call, grpc_status_code code, const char *message,
-		    const char *reason, const uint8_t *body, size_t body_len);
+void rpc_finish_raw(rpc_call *call, grpc_status_code code, const char *message, const char *reason,
+		    const uint8_t *body, size_t body_len);
 
 const rpc_method *rpc_call_method(const rpc_call *call);
 const rpc_caller *rpc_call_caller(const rpc_call *call);
@@ -139,7 +139,8 @@ int rpc_call_metadata(const rpc_call *call, const char *key, char *buf, size_t c
  * *out (malloc'd; caller frees). The store and authenticator must be set up.
  */
 grpc_status_code rpc_local_call(const char *path, const grpc_metadata_array *md, const uint8_t *req,
-				size_t len, uint8_t **out, size_t *out_len, char *msg, size_t msgcap);
+				size_t len, uint8_t **out, size_t *out_len, char *msg,
+				size_t msgcap);
 
 /* ---- server life ---- */
 

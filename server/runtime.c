@@ -121,8 +121,9 @@ static void bind_all(void)
 		const ProtobufCMethodDescriptor *d = &m->service->methods[m->method_index];
 		m->input = d->input;
 		m->output = d->output;
-		m->access = strcmp(m->service->short_name, "AdminService") == 0 ? RPC_ACCESS_VENDOR
-										: RPC_ACCESS_ACCOUNT;
+		m->access = strcmp(m->service->short_name, "AdminService") == 0
+				    ? RPC_ACCESS_VENDOR
+				    : RPC_ACCESS_ACCOUNT;
 		sorted[i] = m;
 	}
 	qsort(sorted, rpc_method_count, sizeof(*sorted), cmp_path);
@@ -273,8 +274,10 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 		st->captured_len = 0;
 		st->has_capture = 1;
 		st->captured_status = code;
-		snprintf(st->captured_message, sizeof(st->captured_message), "%s", message ? message : "");
-		snprintf(st->captured_reason, sizeof(st->captured_reason), "%s", reason ? reason : "");
+		snprintf(st->captured_message, sizeof(st->captured_message), "%s",
+			 message ? message : "");
+		snprintf(st->captured_reason, sizeof(st->captured_reason), "%s",
+			 reason ? reason : "");
 		if (reply) {
 			grpc_byte_buffer_reader r;
 			grpc_slice s;
@@ -337,7 +340,8 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	ops[n].data.send_status_from_server.status = code;
 	ops[n].data.send_status_from_server.status_details = &c->status_msg;
 	ops[n].data.send_status_from_server.trailing_metadata_count = c->has_trailer ? 1 : 0;
-	ops[n++].data.send_status_from_server.trailing_metadata = c->has_trailer ? &c->trailer : NULL;
+	ops[n++].data.send_status_from_server.trailing_metadata = c->has_trailer ? &c->trailer
+										 : NULL;
 	ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
 	c->tag.fn = on_sent;
@@ -437,7 +441,8 @@ static void dispatch(rpc_call *c)
 
 	if (gpr_time_cmp(gpr_convert_clock_type(c->deadline, GPR_CLOCK_MONOTONIC),
 			 gpr_now(GPR_CLOCK_MONOTONIC)) < 0) {
-		rpc_fail(c, GRPC_STATUS_DEADLINE_EXCEEDED, NULL, "deadline passed before the call ran");
+		rpc_fail(c, GRPC_STATUS_DEADLINE_EXCEEDED, NULL,
+			 "deadline passed before the call ran");
 		return;
 	}
 	st = rt.auth ? rt.auth(&c->md, &c->caller, msg, sizeof(msg)) : GRPC_STATUS_UNAUTHENTICATED;
@@ -446,7 +451,8 @@ static void dispatch(rpc_call *c)
 		return;
 	}
 	if (m->access == RPC_ACCESS_VENDOR && strcmp(c->caller.account_id, "vendor") != 0) {
-		rpc_fail(c, GRPC_STATUS_PERMISSION_DENIED, NULL, "%s is for the vendor only", m->name);
+		rpc_fail(c, GRPC_STATUS_PERMISSION_DENIED, NULL, "%s is for the vendor only",
+			 m->name);
 		return;
 	}
 	if (!m->handler) {
@@ -534,13 +540,14 @@ static void request_slot(worker *w, const rpc_method *m, rpc_raw_method *raw)
 	if (m || raw) {
 		c->kind = m ? CALL_TABLE : CALL_RAW;
 		err = grpc_server_request_registered_call(
-			rt.server, m ? m->registered : raw->registered, &c->call, &c->deadline, &c->md,
-			(m || raw->read_payload) ? &c->payload : NULL, w->cq, w->cq, &c->tag);
+			rt.server, m ? m->registered : raw->registered, &c->call, &c->deadline,
+			&c->md, (m || raw->read_payload) ? &c->payload : NULL, w->cq, w->cq,
+			&c->tag);
 	} else {
 		c->kind = CALL_UNKNOWN;
 		grpc_call_details_init(&c->details);
-		err = grpc_server_request_call(rt.server, &c->call, &c->details, &c->md, w->cq, w->cq,
-					       &c->tag);
+		err = grpc_server_request_call(rt.server, &c->call, &c->details, &c->md, w->cq,
+					       w->cq, &c->tag);
 	}
 	if (err != GRPC_CALL_OK) {
 		log_error("request call failed: %d", err);
@@ -550,9 +557,11 @@ static void request_slot(worker *w, const rpc_method *m, rpc_raw_method *raw)
 }
 
 grpc_status_code rpc_local_call(const char *path, const grpc_metadata_array *md, const uint8_t *req,
-				size_t len, uint8_t **out, size_t *out_len, char *msg, size_t msgcap)
+				size_t len, uint8_t **out, size_t *out_len, char *msg,
+				size_t msgcap)
 {
-	struct local_wait lw = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	struct local_wait lw = {.lock = PTHREAD_MUTEX_INITIALIZER,
+				.cond = PTHREAD_COND_INITIALIZER};
 	rpc_call *c;
 	const rpc_method *m = rpc_table_find(path);
 	*out = NULL;
@@ -596,7 +605,9 @@ static void *worker_main(void *arg)
 	worker *w = arg;
 	for (;;) {
 		grpc_event ev = grpc_completion_queue_next(
-			w->cq, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(200, GPR_TIMESPAN)),
+			w->cq,
+			gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+				     gpr_time_from_millis(200, GPR_TIMESPAN)),
 			NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
@@ -704,11 +715,13 @@ int rpc_server_start(const rpc_server_options *o)
 	}
 	for (size_t i = 0; i < rpc_method_count; i++)
 		rpc_methods[i].registered = grpc_server_register_method(
-			rt.server, rpc_methods[i].path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+			rt.server, rpc_methods[i].path, NULL,
+			GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 	for (int i = 0; i < rt.nraw; i++)
 		rt.raw[i]->registered = grpc_server_register_method(
 			rt.server, rt.raw[i]->path, NULL,
-			rt.raw[i]->read_payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE,
+			rt.raw[i]->read_payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER
+						: GRPC_SRM_PAYLOAD_NONE,
 			0);
 
 	creds = make_credentials(o);
@@ -758,7 +771,8 @@ void rpc_server_stop(void)
 	until.tv_sec += 30;
 	while (rt.live > 0)
 		if (pthread_cond_timedwait(&rt.cond, &rt.lock, &until) != 0) {
-			log_error("%ld calls still unanswered after 30 s; shutting down anyway", rt.live);
+			log_error("%ld calls still unanswered after 30 s; shutting down anyway",
+				  rt.live);
 			break;
 		}
 	pthread_mutex_unlock(&rt.lock);

@@ -33,9 +33,9 @@
 #define STYPE(x) V1(SERVICE_TYPE__SERVICE_TYPE_##x)
 #define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
 #define HOUR_US (INT64_C(3600) * 1000000)
-#define ROUND_MAX 256	 /* items per round */
-#define ATTEMPTS_MAX 64	 /* derived ids tried for one period */
-#define PAY_THREADS 8	 /* concurrent provider calls in a round */
+#define ROUND_MAX 256   /* items per round */
+#define ATTEMPTS_MAX 64 /* derived ids tried for one period */
+#define PAY_THREADS 8   /* concurrent provider calls in a round */
 #define ITEM_REF_MAX 80
 
 static int64_t lead_us = 24 * HOUR_US;
@@ -328,7 +328,8 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 		rc = orders_succeed(w, &o, a->now);
 		a->progress = 1;
 	} else if (o.payment_method == METHOD(CREDITS)) {
-		rc = credits_spend(w, o.payer_id, o.credits_total, o.order_id, o.actor_id, transfer);
+		rc = credits_spend(w, o.payer_id, o.credits_total, o.order_id, o.actor_id,
+				   transfer);
 		if (rc == LEDGER_INSUFFICIENT)
 			rc = orders_end(w, &o, OSTATUS(FAILED), "insufficient_credits", a->now);
 		else if (rc == 0)
@@ -438,8 +439,9 @@ static int apply_finish(store_txn *w, void *arg)
 		 * days after whatever the item has now. */
 		rc = store_item_get(w, o->lines[0]->item_id, &it);
 		if (rc == 0 && it->expires_at != o->lines[0]->current_expires_at)
-			o->lines[0]->new_expires_at =
-				(it->expires_at > a->now ? it->expires_at : a->now) + PRICING_MONTH_US;
+			o->lines[0]->new_expires_at = (it->expires_at > a->now ? it->expires_at
+									       : a->now) +
+						      PRICING_MONTH_US;
 		if (rc == 0 || rc == STORE_NOTFOUND)
 			rc = orders_succeed(w, o, a->now);
 		break;
@@ -452,8 +454,7 @@ static int apply_finish(store_txn *w, void *arg)
 		/* Off-session: nobody is there to authenticate. */
 		rc = orders_end(w, o, OSTATUS(FAILED), "authentication_required", a->now);
 		break;
-	default:
-		goto done; /* unknown outcome: stays PROCESSING, resumed later */
+	default: goto done; /* unknown outcome: stays PROCESSING, resumed later */
 	}
 	if (rc == 0)
 		rc = store_order_put(w, o, 0);
@@ -674,7 +675,8 @@ static int run_round(int64_t now, skipset *s)
 			skip_add(s, a->item_id);
 	}
 	if (resumed)
-		log_info("auto-renew: resumed %d orders found in flight (same ids, same provider keys)",
+		log_info("auto-renew: resumed %d orders found in flight (same ids, same provider "
+			 "keys)",
 			 resumed);
 	free(as);
 	store_list_free(&l);

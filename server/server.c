@@ -83,8 +83,8 @@ static int bootstrap_vendor(billingd_state *s)
 	b.vendor.parent_id = "";
 	b.vendor.display_name = "Vendor";
 	b.vendor.create_time = clock_now_us();
-	if (auth_mint_key(VENDOR_ID, SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT, &b.key,
-			  key_id, hash, token) != 0) {
+	if (auth_mint_key(VENDOR_ID, SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT,
+			  &b.key, key_id, hash, token) != 0) {
 		log_error("cannot generate the admin key: no randomness");
 		return -1;
 	}
@@ -99,7 +99,8 @@ static int bootstrap_vendor(billingd_state *s)
 		log_error("cannot create the vendor account: %s", store_strerror(rc));
 		return -1;
 	}
-	log_info("empty store: created account 'vendor' and wrote its key to %s/admin.key (mode 0600)",
+	log_info("empty store: created account 'vendor' and wrote its key to %s/admin.key (mode "
+		 "0600)",
 		 s->cfg.data_dir);
 	return 0;
 }
@@ -119,7 +120,8 @@ int server_open(billingd_state *s)
 	o.log = store_log;
 	rc = store_open(&o, &s->store, err, sizeof(err));
 	if (rc != 0) {
-		log_error("cannot open the store in %s: %s", s->cfg.data_dir, err[0] ? err : store_strerror(rc));
+		log_error("cannot open the store in %s: %s", s->cfg.data_dir,
+			  err[0] ? err : store_strerror(rc));
 		return -1;
 	}
 	if (bootstrap_vendor(s) != 0 || (s->cfg.test_clock && testclock_start() != 0) ||
@@ -144,7 +146,8 @@ int server_open(billingd_state *s)
 	if (s->cfg.renew_retries)
 		scheduler_set_retries(s->cfg.renew_retry_us, s->cfg.renew_retries);
 	if (scheduler_start() != 0)
-		log_warn("the renewal scheduler did not start; auto-renewals run only on AdvanceClock");
+		log_warn("the renewal scheduler did not start; auto-renewals run only on "
+			 "AdvanceClock");
 	return 0;
 }
 

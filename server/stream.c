@@ -49,7 +49,8 @@ static void on_unary_done(rpc_tag *t, int ok)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	log_call(u->method, ok ? (int)u->code : GRPC_STATUS_CANCELLED,
-		 (int64_t)(now.tv_sec - u->start.tv_sec) * 1000000 + (now.tv_nsec - u->start.tv_nsec) / 1000,
+		 (int64_t)(now.tv_sec - u->start.tv_sec) * 1000000 +
+			 (now.tv_nsec - u->start.tv_nsec) / 1000,
 		 NULL);
 	if (u->reply)
 		grpc_byte_buffer_destroy(u->reply);

@@ -25,7 +25,7 @@ int scheduler_advance(int64_t from_us, int64_t to_us) __attribute__((weak));
 
 static int apply_set_clock(store_txn *w, void *arg)
 {
-	return store_meta_set(w, META_TEST_CLOCK, (uint64_t)*(int64_t *)arg);
+	return store_meta_set(w, META_TEST_CLOCK, (uint64_t) * (int64_t *)arg);
 }
 
 int testclock_start(void)
@@ -42,7 +42,8 @@ int testclock_start(void)
 	else if (store_write_sync(billingd.store, apply_set_clock, &now) != 0)
 		return -1;
 	clock_use_test(now);
-	log_info("test clock at %lld us (moves only with AdminService.AdvanceClock)", (long long)now);
+	log_info("test clock at %lld us (moves only with AdminService.AdvanceClock)",
+		 (long long)now);
 	return 0;
 }
 
@@ -52,7 +53,8 @@ static pthread_mutex_t jump_lock = PTHREAD_MUTEX_INITIALIZER;
 void rpc_AdminService_AdvanceClock(struct rpc_call *call,
 				   const Smartplus__Billing__V1__AdvanceClockRequest *req)
 {
-	Smartplus__Billing__V1__AdvanceClockResponse r = SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_RESPONSE__INIT;
+	Smartplus__Billing__V1__AdvanceClockResponse r =
+		SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	int64_t delta, from, to;
 	int rc;
@@ -65,7 +67,8 @@ void rpc_AdminService_AdvanceClock(struct rpc_call *call,
 	if (!req->duration || req->duration->seconds < 0 || req->duration->nanos < 0 ||
 	    req->duration->seconds > MAX_JUMP_US / 1000000 ||
 	    (req->duration->seconds == 0 && req->duration->nanos == 0)) {
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, "duration: positive, at most ten years");
+		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+			 "duration: positive, at most ten years");
 		return;
 	}
 	delta = req->duration->seconds * 1000000 + req->duration->nanos / 1000;

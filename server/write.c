@@ -38,7 +38,8 @@ void write_fail_store(rpc_call *call, int rc)
 		rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, "too many concurrent readers");
 		break;
 	case STORE_INVALID:
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, "page_token: not a token of this list");
+		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+			 "page_token: not a token of this list");
 		break;
 	default:
 		log_error("%s: storage error: %s", rpc_call_method(call)->name, store_strerror(rc));
@@ -81,7 +82,7 @@ static int apply_thunk(store_txn *txn, void *arg)
 		return rc;
 	if (w->intermediate) /* a later phase ends the call; a retry resumes */
 		return w->resume_ref[0] ? idem_record(txn, st, rpc_call_method(w->call)->path,
-						     IDEM_PENDING, w->resume_ref, NULL)
+						      IDEM_PENDING, w->resume_ref, NULL)
 					: 0;
 	/* The outcome is recorded in the same transaction as the effect. */
 	st->has_capture = 0;
@@ -114,7 +115,8 @@ static void done_thunk(void *arg, int rc)
 					       st->captured_len);
 			else
 				rpc_finish_raw(w->call, st->captured_status, st->captured_message,
-					       st->captured_reason[0] ? st->captured_reason : NULL, NULL, 0);
+					       st->captured_reason[0] ? st->captured_reason : NULL,
+					       NULL, 0);
 		} else {
 			send_reply(w);
 		}

@@ -33,20 +33,16 @@ static const store_table accounts = {
 
 int store_account_put(store_txn *w, const store_account *rec, int create)
 {
-	return store_table_put(w, &accounts, rec->account_id, &rec->base,
-			       create);
+	return store_table_put(w, &accounts, rec->account_id, &rec->base, create);
 }
 
-int store_account_get(store_txn *txn, const char *account_id,
-		      store_account **out)
+int store_account_get(store_txn *txn, const char *account_id, store_account **out)
 {
-	return store_table_get(txn, &accounts, account_id,
-			       (ProtobufCMessage **)out);
+	return store_table_get(txn, &accounts, account_id, (ProtobufCMessage **)out);
 }
 
-int store_account_list_children(store_txn *txn, const char *parent_id,
-				int page_size, const char *page_token,
-				store_list *out)
+int store_account_list_children(store_txn *txn, const char *parent_id, int page_size,
+				const char *page_token, store_list *out)
 {
 	store_key prefix;
 	store_scan s;

@@ -37,9 +37,8 @@ int store_apikey_get(store_txn *txn, const char *key_id, store_apikey **out)
 	return store_table_get(txn, &apikeys, key_id, (ProtobufCMessage **)out);
 }
 
-int store_apikey_list_by_account(store_txn *txn, const char *account_id,
-				 int page_size, const char *page_token,
-				 store_list *out)
+int store_apikey_list_by_account(store_txn *txn, const char *account_id, int page_size,
+				 const char *page_token, store_list *out)
 {
 	store_key prefix;
 	store_scan s;

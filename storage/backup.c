@@ -31,8 +31,7 @@ int store_backup_fd(store_env *env, int fd, uint64_t *bytes)
 	return STORE_OK;
 }
 
-int store_backup_open(const char *path, store_env **out, char *err,
-		      size_t errlen)
+int store_backup_open(const char *path, store_env **out, char *err, size_t errlen)
 {
 	char scratch[256];
 	store_env *env;
@@ -63,8 +62,7 @@ int store_backup_open(const char *path, store_env **out, char *err,
 	if (mrc == 0)
 		mrc = mdb_env_open(env->mdb, path, MDB_RDONLY | MDB_NOTLS, 0600);
 	if (mrc != 0) {
-		snprintf(err, errlen, "opening the store in %s: %s", path,
-			 mdb_strerror(mrc));
+		snprintf(err, errlen, "opening the store in %s: %s", path, mdb_strerror(mrc));
 		store_close(env);
 		return mrc == ENOENT ? STORE_NOTFOUND : store_err(mrc);
 	}

@@ -39,7 +39,6 @@ int store_backup_fd(store_env *env, int fd, uint64_t *bytes);
  * there), STORE_CORRUPT (not an LMDB environment) or STORE_IO, with a
  * description in err[errlen] (may be NULL).
  */
-int store_backup_open(const char *path, store_env **out, char *err,
-		      size_t errlen);
+int store_backup_open(const char *path, store_env **out, char *err, size_t errlen);
 
 #endif /* SPB_STORE_BACKUP_H */

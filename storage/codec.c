@@ -21,12 +21,14 @@ static int has_tag0_unknown(const ProtobufCMessage *msg)
 			continue;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+			ProtobufCMessage *const *arr = *(
+				ProtobufCMessage *const *const *)(base + f->offset);
 			for (size_t k = 0; k < n; k++)
 				if (arr[k] && has_tag0_unknown(arr[k]))
 					return 1;
 		} else {
-			const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+			const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base +
+										   f->offset);
 			if (sub && has_tag0_unknown(sub))
 				return 1;
 		}
@@ -34,8 +36,8 @@ static int has_tag0_unknown(const ProtobufCMessage *msg)
 	return 0;
 }
 
-int store_codec_decode(const ProtobufCMessageDescriptor *desc,
-		       const void *data, size_t len, ProtobufCMessage **out)
+int store_codec_decode(const ProtobufCMessageDescriptor *desc, const void *data, size_t len,
+		       ProtobufCMessage **out)
 {
 	const uint8_t *p = data;
 
@@ -69,8 +71,7 @@ void store_record_free(void *rec)
 		protobuf_c_message_free_unpacked(rec, NULL);
 }
 
-int store_raw_get(store_txn *txn, enum store_db db, const store_key *k,
-		  MDB_val *val)
+int store_raw_get(store_txn *txn, enum store_db db, const store_key *k, MDB_val *val)
 {
 	MDB_val key = key_val(k);
 	int rc = key_ok(k);
@@ -94,8 +95,8 @@ int store_rec_get(store_txn *txn, enum store_db db, const store_key *k,
 	return store_codec_decode(desc, val.mv_data, val.mv_size, out);
 }
 
-int store_rec_put(store_txn *w, enum store_db db, const store_key *k,
-		  const ProtobufCMessage *msg, int create)
+int store_rec_put(store_txn *w, enum store_db db, const store_key *k, const ProtobufCMessage *msg,
+		  int create)
 {
 	MDB_val key = key_val(k), val;
 	int rc = store_writable(w);
@@ -115,10 +116,9 @@ int store_rec_put(store_txn *w, enum store_db db, const store_key *k,
 	return STORE_OK;
 }
 
-int store_raw_put(store_txn *w, enum store_db db, const store_key *k,
-		  const void *v, size_t len)
+int store_raw_put(store_txn *w, enum store_db db, const store_key *k, const void *v, size_t len)
 {
-	MDB_val key = key_val(k), val = { .mv_size = len, .mv_data = (void *)v };
+	MDB_val key = key_val(k), val = {.mv_size = len, .mv_data = (void *)v};
 	int rc = store_writable(w);
 
 	if (rc == 0)
@@ -128,8 +128,7 @@ int store_raw_put(store_txn *w, enum store_db db, const store_key *k,
 	return store_err(mdb_put(w->txn, w->env->dbi[db], &key, &val, 0));
 }
 
-int store_idx_put(store_txn *w, enum store_db db, const store_key *k,
-		  const char *id)
+int store_idx_put(store_txn *w, enum store_db db, const store_key *k, const char *id)
 {
 	return store_raw_put(w, db, k, id, strlen(id));
 }
@@ -159,8 +158,7 @@ void store_table_key(const store_table *t, const char *id, store_key *k)
 		k->overflow = 1; /* empty ids are invalid */
 }
 
-void store_table_scan(const store_table *t, const store_key *prefix,
-		      store_scan *s)
+void store_table_scan(const store_table *t, const store_key *prefix, store_scan *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->db = t->db;
@@ -169,8 +167,7 @@ void store_table_scan(const store_table *t, const store_key *prefix,
 	s->desc = t->desc;
 }
 
-int store_table_get(store_txn *txn, const store_table *t, const char *id,
-		    ProtobufCMessage **out)
+int store_table_get(store_txn *txn, const store_table *t, const char *id, ProtobufCMessage **out)
 {
 	store_key k;
 
@@ -178,8 +175,7 @@ int store_table_get(store_txn *txn, const store_table *t, const char *id,
 	return store_rec_get(txn, t->db, &k, t->desc, out);
 }
 
-static int del_index(store_txn *w, const store_table *t,
-		     const ProtobufCMessage *rec)
+static int del_index(store_txn *w, const store_table *t, const ProtobufCMessage *rec)
 {
 	store_key keys[STORE_MAX_INDEX];
 	int i, n = t->index_keys ? t->index_keys(rec, keys) : 0, rc = 0;
@@ -189,8 +185,8 @@ static int del_index(store_txn *w, const store_table *t,
 	return rc;
 }
 
-int store_table_put(store_txn *w, const store_table *t, const char *id,
-		    const ProtobufCMessage *rec, int create)
+int store_table_put(store_txn *w, const store_table *t, const char *id, const ProtobufCMessage *rec,
+		    int create)
 {
 	store_key k, keys[STORE_MAX_INDEX];
 	ProtobufCMessage *old = NULL;

@@ -36,8 +36,7 @@ int store_coupon_get(store_txn *txn, const char *code, store_coupon **out)
 	return store_table_get(txn, &coupons, code, (ProtobufCMessage **)out);
 }
 
-int store_coupon_list(store_txn *txn, int page_size, const char *page_token,
-		      store_list *out)
+int store_coupon_list(store_txn *txn, int page_size, const char *page_token, store_list *out)
 {
 	store_key prefix;
 	store_scan s = {
@@ -58,8 +57,8 @@ int store_coupon_use_put(store_txn *w, const store_coupon_use *rec)
 	return store_rec_put(w, DB_ORDERS, &k, &rec->base, 0);
 }
 
-int store_coupon_use_get(store_txn *txn, const char *code,
-			 const char *payer_id, store_coupon_use **out)
+int store_coupon_use_get(store_txn *txn, const char *code, const char *payer_id,
+			 store_coupon_use **out)
 {
 	store_key k;
 
@@ -69,8 +68,7 @@ int store_coupon_use_get(store_txn *txn, const char *code,
 			     (ProtobufCMessage **)out);
 }
 
-int store_coupon_use_delete(store_txn *w, const char *code,
-			    const char *payer_id)
+int store_coupon_use_delete(store_txn *w, const char *code, const char *payer_id)
 {
 	store_key k;
 

@@ -27,14 +27,12 @@ typedef Smartplus__Billing__Store__V1__CouponUseRecord store_coupon_use;
 int store_coupon_put(store_txn *w, const store_coupon *rec, int create);
 int store_coupon_get(store_txn *txn, const char *code, store_coupon **out);
 /* Coupons ordered by code. */
-int store_coupon_list(store_txn *txn, int page_size, const char *page_token,
-		      store_list *out);
+int store_coupon_list(store_txn *txn, int page_size, const char *page_token, store_list *out);
 
 int store_coupon_use_put(store_txn *w, const store_coupon_use *rec);
-int store_coupon_use_get(store_txn *txn, const char *code,
-			 const char *payer_id, store_coupon_use **out);
+int store_coupon_use_get(store_txn *txn, const char *code, const char *payer_id,
+			 store_coupon_use **out);
 /* Deletes a use; a missing one is not an error. */
-int store_coupon_use_delete(store_txn *w, const char *code,
-			    const char *payer_id);
+int store_coupon_use_delete(store_txn *w, const char *code, const char *payer_id);
 
 #endif /* SPB_STORE_COUPON_H */

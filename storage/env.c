@@ -15,10 +15,10 @@
 #define DEFAULT_MAX_READERS 256
 
 static const char *const db_names[DB_COUNT] = {
-	[DB_META] = "meta",	    [DB_ACCOUNTS] = "accounts",
+	[DB_META] = "meta",         [DB_ACCOUNTS] = "accounts",
 	[DB_PROJECTS] = "projects", [DB_ITEMS] = "items",
-	[DB_PRICES] = "prices",	    [DB_APIKEYS] = "apikeys",
-	[DB_ORDERS] = "orders",	    [DB_LEDGER] = "ledger",
+	[DB_PRICES] = "prices",     [DB_APIKEYS] = "apikeys",
+	[DB_ORDERS] = "orders",     [DB_LEDGER] = "ledger",
 	[DB_POLICIES] = "policies", [DB_IDEMPOTENCY] = "idempotency",
 };
 
@@ -26,54 +26,37 @@ static const char *const db_names[DB_COUNT] = {
 int store_err(int rc)
 {
 	switch (rc) {
-	case MDB_SUCCESS:
-		return STORE_OK;
-	case MDB_NOTFOUND:
-		return STORE_NOTFOUND;
-	case MDB_KEYEXIST:
-		return STORE_EXISTS;
+	case MDB_SUCCESS: return STORE_OK;
+	case MDB_NOTFOUND: return STORE_NOTFOUND;
+	case MDB_KEYEXIST: return STORE_EXISTS;
 	case MDB_MAP_FULL:
 	case MDB_TXN_FULL:
 	case ENOSPC: /* the disk, not the map: the same answer, nothing committed */
-	case EDQUOT:
-		return STORE_FULL;
-	case MDB_READERS_FULL:
-		return STORE_READERS_FULL;
+	case EDQUOT: return STORE_FULL;
+	case MDB_READERS_FULL: return STORE_READERS_FULL;
 	case MDB_CORRUPTED:
 	case MDB_PAGE_NOTFOUND:
 	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-		return STORE_CORRUPT;
+	case MDB_VERSION_MISMATCH: return STORE_CORRUPT;
 	case MDB_BAD_VALSIZE:
 	case MDB_BAD_TXN:
-	case EINVAL:
-		return STORE_INVALID;
-	default:
-		return STORE_IO;
+	case EINVAL: return STORE_INVALID;
+	default: return STORE_IO;
 	}
 }
 
 const char *store_strerror(int rc)
 {
 	switch (rc) {
-	case STORE_OK:
-		return "success";
-	case STORE_NOTFOUND:
-		return "not found";
-	case STORE_EXISTS:
-		return "already exists";
-	case STORE_FULL:
-		return "storage full";
-	case STORE_READERS_FULL:
-		return "too many concurrent readers";
-	case STORE_CORRUPT:
-		return "stored data is corrupt or of an unknown version";
-	case STORE_INVALID:
-		return "invalid argument";
-	case STORE_IO:
-		return "storage I/O error";
-	default:
-		return "unknown error";
+	case STORE_OK: return "success";
+	case STORE_NOTFOUND: return "not found";
+	case STORE_EXISTS: return "already exists";
+	case STORE_FULL: return "storage full";
+	case STORE_READERS_FULL: return "too many concurrent readers";
+	case STORE_CORRUPT: return "stored data is corrupt or of an unknown version";
+	case STORE_INVALID: return "invalid argument";
+	case STORE_IO: return "storage I/O error";
+	default: return "unknown error";
 	}
 }
 
@@ -141,8 +124,7 @@ int store_read_begin(store_env *env, store_txn **out)
 	t->in_use = 1;
 	/* The first read on a thread becomes its cached one; a nested one
 	 * stays private and is aborted at its end. */
-	if (!pthread_getspecific(env->rkey) &&
-	    pthread_setspecific(env->rkey, t) == 0) {
+	if (!pthread_getspecific(env->rkey) && pthread_setspecific(env->rkey, t) == 0) {
 		t->cached = 1;
 		pthread_mutex_lock(&env->rlock);
 		t->next = env->readers;
@@ -168,14 +150,13 @@ void store_read_end(store_txn *t)
 
 static int open_dbs(store_env *env, char *err, size_t errlen)
 {
-	store_txn w = { .env = env };
+	store_txn w = {.env = env};
 	uint32_t version = 0;
 	int rc, i;
 
 	rc = store_err(mdb_txn_begin(env->mdb, NULL, 0, &w.txn));
 	for (i = 0; rc == 0 && i < DB_COUNT; i++)
-		rc = store_err(mdb_dbi_open(w.txn, db_names[i], MDB_CREATE,
-					    &env->dbi[i]));
+		rc = store_err(mdb_dbi_open(w.txn, db_names[i], MDB_CREATE, &env->dbi[i]));
 	if (rc == 0) {
 		rc = store_meta_schema_version(&w, &version);
 		if (rc == STORE_NOTFOUND)
@@ -194,16 +175,14 @@ static int open_dbs(store_env *env, char *err, size_t errlen)
 		w.txn = NULL;
 	}
 	if (rc != 0)
-		snprintf(err, errlen, "initialising databases: %s",
-			 store_strerror(rc));
+		snprintf(err, errlen, "initialising databases: %s", store_strerror(rc));
 done:
 	if (w.txn)
 		mdb_txn_abort(w.txn);
 	return rc;
 }
 
-int store_open(const store_options *opts, store_env **out, char *err,
-	       size_t errlen)
+int store_open(const store_options *opts, store_env **out, char *err, size_t errlen)
 {
 	char scratch[256];
 	store_env *env = NULL;
@@ -220,8 +199,7 @@ int store_open(const store_options *opts, store_env **out, char *err,
 		return STORE_INVALID;
 	}
 	if (mkdir(opts->path, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "creating %s: %s", opts->path,
-			 strerror(errno));
+		snprintf(err, errlen, "creating %s: %s", opts->path, strerror(errno));
 		return STORE_IO;
 	}
 	env = calloc(1, sizeof(*env));
@@ -244,19 +222,18 @@ int store_open(const store_options *opts, store_env **out, char *err,
 
 	mrc = mdb_env_create(&env->mdb);
 	if (mrc == 0)
-		mrc = mdb_env_set_mapsize(env->mdb, opts->map_size ?
-			opts->map_size : DEFAULT_MAP_SIZE);
+		mrc = mdb_env_set_mapsize(env->mdb,
+					  opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE);
 	if (mrc == 0)
-		mrc = mdb_env_set_maxreaders(env->mdb, opts->max_readers ?
-			opts->max_readers : DEFAULT_MAX_READERS);
+		mrc = mdb_env_set_maxreaders(env->mdb, opts->max_readers ? opts->max_readers
+									 : DEFAULT_MAX_READERS);
 	if (mrc == 0)
 		mrc = mdb_env_set_maxdbs(env->mdb, DB_COUNT);
 	/* Durable defaults: no NOSYNC, NOMETASYNC or WRITEMAP. */
 	if (mrc == 0)
 		mrc = mdb_env_open(env->mdb, opts->path, MDB_NOTLS, 0600);
 	if (mrc != 0) {
-		snprintf(err, errlen, "opening %s: %s", opts->path,
-			 mdb_strerror(mrc));
+		snprintf(err, errlen, "opening %s: %s", opts->path, mdb_strerror(mrc));
 		rc = store_err(mrc);
 		goto done;
 	}
@@ -267,8 +244,7 @@ int store_open(const store_options *opts, store_env **out, char *err,
 		goto done;
 	}
 	if (dead > 0)
-		store_log(env, "cleared %d stale reader%s", dead,
-			  dead == 1 ? "" : "s");
+		store_log(env, "cleared %d stale reader%s", dead, dead == 1 ? "" : "s");
 	rc = open_dbs(env, err, errlen);
 	if (rc != 0)
 		goto done;

@@ -27,7 +27,8 @@ static void parse(void)
 	if (!spec || !*spec)
 		return;
 	snprintf(buf, sizeof(buf), "%s", spec);
-	for (tok = strtok_r(buf, ",", &save); tok && npoints < MAX_POINTS; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(buf, ",", &save); tok && npoints < MAX_POINTS;
+	     tok = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(tok, ':');
 		unsigned long n = 1;
 		if (colon) {

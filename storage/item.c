@@ -80,8 +80,7 @@ int store_item_put(store_txn *w, const store_item *rec, int create)
 	else if (rc == STORE_NOTFOUND)
 		rc = store_meta_next(w, ITEM_SEQ_COUNTER, &copy.create_seq);
 	if (rc == 0)
-		rc = store_table_put(w, &items, rec->item_id, &copy.base,
-				     create);
+		rc = store_table_put(w, &items, rec->item_id, &copy.base, create);
 	store_record_free(old);
 	return rc;
 }
@@ -96,9 +95,8 @@ int store_item_delete(store_txn *w, const char *item_id)
 	return store_table_delete(w, &items, item_id);
 }
 
-int store_item_list_by_project(store_txn *txn, const char *project_id,
-			       int page_size, const char *page_token,
-			       store_list *out)
+int store_item_list_by_project(store_txn *txn, const char *project_id, int page_size,
+			       const char *page_token, store_list *out)
 {
 	store_key prefix;
 	store_scan s;
@@ -116,8 +114,8 @@ int store_item_count(store_txn *txn, const char *project_id, size_t *count)
 	return store_scan_count(txn, DB_ITEMS, &prefix, count);
 }
 
-int store_item_oldest(store_txn *txn, const char *project_id,
-		      int32_t service_type, size_t n, store_list *out)
+int store_item_oldest(store_txn *txn, const char *project_id, int32_t service_type, size_t n,
+		      store_list *out)
 {
 	store_key prefix;
 	store_scan s;
@@ -132,12 +130,11 @@ static int expiry_stop(const MDB_val *key, void *arg)
 {
 	const int64_t *t = arg;
 
-	return key->mv_size < 9 ||
-	       get_be64((const uint8_t *)key->mv_data + 1) >= (uint64_t)*t;
+	return key->mv_size < 9 || get_be64((const uint8_t *)key->mv_data + 1) >= (uint64_t)*t;
 }
 
-int store_item_expiring_before(store_txn *txn, int64_t t, int page_size,
-			       const char *page_token, store_list *out)
+int store_item_expiring_before(store_txn *txn, int64_t t, int page_size, const char *page_token,
+			       store_list *out)
 {
 	store_key prefix;
 	store_scan s;

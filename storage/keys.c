@@ -74,8 +74,7 @@ int key_ok(const store_key *k)
 
 uint32_t get_be32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 uint64_t get_be64(const uint8_t *p)
@@ -85,7 +84,7 @@ uint64_t get_be64(const uint8_t *p)
 
 MDB_val key_val(const store_key *k)
 {
-	MDB_val v = { .mv_size = k->len, .mv_data = (void *)k->b };
+	MDB_val v = {.mv_size = k->len, .mv_data = (void *)k->b};
 
 	return v;
 }
@@ -164,9 +163,7 @@ static int in_range(const MDB_val *key, const store_scan *s)
 static int list_push(store_list *out, ProtobufCMessage *rec)
 {
 	if ((out->n & (out->n - 1)) == 0) { /* 0, 1, 2, 4 ...: grow */
-		void **items = realloc(out->items,
-				       (out->n ? 2 * out->n : 1) *
-					       sizeof(*items));
+		void **items = realloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*items));
 
 		if (!items)
 			return STORE_IO;
@@ -184,11 +181,9 @@ static int load_entry(store_txn *txn, const store_scan *s, const MDB_val *val,
 	int rc;
 
 	if (!s->rec_class)
-		return store_codec_decode(s->desc, val->mv_data, val->mv_size,
-					  rec);
+		return store_codec_decode(s->desc, val->mv_data, val->mv_size, rec);
 	key_init(&rk, s->rec_class);
-	if (val->mv_size + 2 > sizeof(rk.b) ||
-	    memchr(val->mv_data, 0, val->mv_size))
+	if (val->mv_size + 2 > sizeof(rk.b) || memchr(val->mv_data, 0, val->mv_size))
 		return STORE_CORRUPT;
 	memcpy(rk.b + 1, val->mv_data, val->mv_size);
 	rk.b[1 + val->mv_size] = '\0';
@@ -202,8 +197,8 @@ static int load_entry(store_txn *txn, const store_scan *s, const MDB_val *val,
  * Scan up to limit records from the start key (the prefix, or a decoded
  * token). With want_token, leave the token of the next in-range key.
  */
-static int scan(store_txn *txn, const store_scan *s, size_t limit,
-		const char *page_token, int want_token, store_list *out)
+static int scan(store_txn *txn, const store_scan *s, size_t limit, const char *page_token,
+		int want_token, store_list *out)
 {
 	MDB_cursor *cur = NULL;
 	store_key start;
@@ -237,8 +232,7 @@ static int scan(store_txn *txn, const store_scan *s, size_t limit,
 
 		if (out->n == limit) {
 			if (want_token) {
-				out->next_page_token =
-					store_token_encode(k.mv_data, k.mv_size);
+				out->next_page_token = store_token_encode(k.mv_data, k.mv_size);
 				if (!out->next_page_token) {
 					rc = STORE_IO;
 					goto done;
@@ -264,28 +258,26 @@ done:
 	return rc;
 }
 
-int store_scan_page(store_txn *txn, const store_scan *s, int page_size,
-		    const char *page_token, store_list *out)
+int store_scan_page(store_txn *txn, const store_scan *s, int page_size, const char *page_token,
+		    store_list *out)
 {
-	size_t limit = page_size <= 0 ? STORE_PAGE_DEFAULT :
-		       page_size > STORE_PAGE_MAX ? STORE_PAGE_MAX :
-						    (size_t)page_size;
+	size_t limit = page_size <= 0               ? STORE_PAGE_DEFAULT
+		       : page_size > STORE_PAGE_MAX ? STORE_PAGE_MAX
+						    : (size_t)page_size;
 
 	return scan(txn, s, limit, page_token, 1, out);
 }
 
-int store_scan_n(store_txn *txn, const store_scan *s, size_t n,
-		 store_list *out)
+int store_scan_n(store_txn *txn, const store_scan *s, size_t n, store_list *out)
 {
 	return scan(txn, s, n, NULL, 0, out);
 }
 
-int store_scan_count(store_txn *txn, enum store_db db, const store_key *prefix,
-		     size_t *count)
+int store_scan_count(store_txn *txn, enum store_db db, const store_key *prefix, size_t *count)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k = key_val(prefix), v;
-	store_scan s = { .db = db, .prefix = prefix };
+	store_scan s = {.db = db, .prefix = prefix};
 	int rc;
 
 	*count = 0;

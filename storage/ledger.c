@@ -48,8 +48,7 @@ static void log_prefix(store_key *k, const char *account)
 	key_str(k, account);
 }
 
-static void log_key(store_key *k, const char *account, int64_t time_us,
-		    uint64_t seq)
+static void log_key(store_key *k, const char *account, int64_t time_us, uint64_t seq)
 {
 	log_prefix(k, account);
 	key_u64(k, time_desc(time_us));
@@ -71,8 +70,7 @@ static int valid_kind(int kind)
  */
 
 /* Current balance record of account, or a zeroed one (not stored yet). */
-static int balance_read(store_txn *txn, const char *account,
-			ledger_balance_rec *out)
+static int balance_read(store_txn *txn, const char *account, ledger_balance_rec *out)
 {
 	ledger_balance_rec *rec = NULL;
 	store_key k;
@@ -95,8 +93,7 @@ static int balance_read(store_txn *txn, const char *account,
 	return STORE_OK;
 }
 
-static int balance_write(store_txn *w, const char *account,
-			 ledger_balance_rec *rec)
+static int balance_write(store_txn *w, const char *account, ledger_balance_rec *rec)
 {
 	store_key k;
 
@@ -123,8 +120,7 @@ int ledger_balance(store_txn *txn, const char *account, int64_t *out)
  * Transfers
  */
 
-static int log_put(store_txn *w, const char *account, int64_t time_us,
-		   uint64_t seq, const char *id)
+static int log_put(store_txn *w, const char *account, int64_t time_us, uint64_t seq, const char *id)
 {
 	store_key k;
 
@@ -132,9 +128,8 @@ static int log_put(store_txn *w, const char *account, int64_t time_us,
 	return store_idx_put(w, DB_LEDGER, &k, id);
 }
 
-int ledger_transfer(store_txn *w, const char *from, const char *to,
-		    int64_t credits, int kind, const char *order_id,
-		    const char *actor_id, int64_t now_us, ledger_result *out)
+int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t credits, int kind,
+		    const char *order_id, const char *actor_id, int64_t now_us, ledger_result *out)
 {
 	ledger_transfer_rec t = SMARTPLUS__BILLING__STORE__V1__TRANSFER_RECORD__INIT;
 	ledger_balance_rec fb, tb;
@@ -145,8 +140,8 @@ int ledger_transfer(store_txn *w, const char *from, const char *to,
 
 	if (rc != 0)
 		goto done;
-	if (!from || !to || !from[0] || !to[0] || strcmp(from, to) == 0 ||
-	    credits <= 0 || !valid_kind(kind) || now_us < 0) {
+	if (!from || !to || !from[0] || !to[0] || strcmp(from, to) == 0 || credits <= 0 ||
+	    !valid_kind(kind) || now_us < 0) {
 		rc = STORE_INVALID;
 		goto done;
 	}
@@ -211,8 +206,7 @@ done:
 	return rc;
 }
 
-int ledger_transfer_get(store_txn *txn, const char *transfer_id,
-			ledger_transfer_rec **out)
+int ledger_transfer_get(store_txn *txn, const char *transfer_id, ledger_transfer_rec **out)
 {
 	store_key k;
 
@@ -230,8 +224,7 @@ int ledger_transfer_get(store_txn *txn, const char *transfer_id,
 static int list_add(store_list *out, void *rec)
 {
 	if ((out->n & (out->n - 1)) == 0) { /* 0, 1, 2, 4 ...: grow */
-		void **items = realloc(out->items,
-				       (out->n ? 2 * out->n : 1) * sizeof(*items));
+		void **items = realloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*items));
 
 		if (!items)
 			return STORE_IO;
@@ -262,8 +255,8 @@ static char *token_make(const MDB_val *key, const ledger_filter *f)
 
 /* Decode a token into the log key to resume at; STORE_INVALID unless it is
  * a key of this account's log followed by this same filter. */
-static int token_read(const char *tok, const store_key *prefix,
-		      const ledger_filter *f, store_key *start)
+static int token_read(const char *tok, const store_key *prefix, const ledger_filter *f,
+		      store_key *start)
 {
 	uint8_t fb[FILTER_BYTES];
 	int rc = store_token_decode(tok, start);
@@ -281,8 +274,7 @@ static int token_read(const char *tok, const store_key *prefix,
 }
 
 /* The transfer a log entry designates; a dangling entry is corruption. */
-static int log_entry_load(store_txn *txn, const MDB_val *val,
-			  ledger_transfer_rec **rec)
+static int log_entry_load(store_txn *txn, const MDB_val *val, ledger_transfer_rec **rec)
 {
 	char id[LEDGER_ID_MAX];
 	int rc;
@@ -297,14 +289,13 @@ static int log_entry_load(store_txn *txn, const MDB_val *val,
 	return rc == STORE_NOTFOUND ? STORE_CORRUPT : rc;
 }
 
-int ledger_list_logs(store_txn *txn, const char *account,
-		     const ledger_filter *filter, int page_size,
-		     const char *page_token, store_list *out)
+int ledger_list_logs(store_txn *txn, const char *account, const ledger_filter *filter,
+		     int page_size, const char *page_token, store_list *out)
 {
 	ledger_filter f = LEDGER_FILTER_INIT;
-	size_t limit = page_size <= 0 ? STORE_PAGE_DEFAULT :
-		       page_size > STORE_PAGE_MAX ? STORE_PAGE_MAX :
-						    (size_t)page_size;
+	size_t limit = page_size <= 0               ? STORE_PAGE_DEFAULT
+		       : page_size > STORE_PAGE_MAX ? STORE_PAGE_MAX
+						    : (size_t)page_size;
 	MDB_cursor *cur = NULL;
 	store_key prefix, start;
 	MDB_val k, v;
@@ -313,8 +304,7 @@ int ledger_list_logs(store_txn *txn, const char *account,
 	memset(out, 0, sizeof(*out));
 	if (filter)
 		f = *filter;
-	if (!account || (f.kind && !valid_kind(f.kind)) || f.start_us < 0 ||
-	    f.end_us < 0) {
+	if (!account || (f.kind && !valid_kind(f.kind)) || f.start_us < 0 || f.end_us < 0) {
 		rc = STORE_INVALID;
 		goto done;
 	}
@@ -341,8 +331,7 @@ int ledger_list_logs(store_txn *txn, const char *account,
 		ledger_transfer_rec *t = NULL;
 		int64_t when;
 
-		if (k.mv_size != prefix.len + 16 ||
-		    memcmp(k.mv_data, prefix.b, prefix.len) != 0)
+		if (k.mv_size != prefix.len + 16 || memcmp(k.mv_data, prefix.b, prefix.len) != 0)
 			break; /* past this account's log */
 		when = time_from_desc(get_be64((uint8_t *)k.mv_data + prefix.len));
 		if (f.start_us > 0 && when < f.start_us)
@@ -409,8 +398,7 @@ static uint64_t hash_str(const char *s, size_t len)
 
 /* The slot of id (len bytes, not necessarily NUL-terminated): found, or a
  * new zeroed one when create. NULL on allocation failure or not found. */
-static check_acct *acct_find(check_state *st, const char *id, size_t len,
-			     int create)
+static check_acct *acct_find(check_state *st, const char *id, size_t len, int create)
 {
 	size_t i;
 
@@ -438,8 +426,7 @@ static check_acct *acct_find(check_state *st, const char *id, size_t len,
 		return NULL;
 	i = hash_str(id, len) & (st->cap - 1);
 	for (; st->slots[i].id; i = (i + 1) & (st->cap - 1)) {
-		if (strlen(st->slots[i].id) == len &&
-		    memcmp(st->slots[i].id, id, len) == 0)
+		if (strlen(st->slots[i].id) == len && memcmp(st->slots[i].id, id, len) == 0)
 			return &st->slots[i];
 	}
 	if (!create)
@@ -451,8 +438,7 @@ static check_acct *acct_find(check_state *st, const char *id, size_t len,
 	return &st->slots[i];
 }
 
-static int violation(check_state *st, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static int violation(check_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Writes the first violation into the report; returns 1. */
 static int violation(check_state *st, const char *fmt, ...)
@@ -472,9 +458,8 @@ static int violation(check_state *st, const char *fmt, ...)
 }
 
 /* 0 if the log entry of account for t exists and designates t, else 1. */
-static int check_log_entry(store_txn *txn, check_state *st,
-			   const ledger_transfer_rec *t, const char *account,
-			   int *store_rc)
+static int check_log_entry(store_txn *txn, check_state *st, const ledger_transfer_rec *t,
+			   const char *account, int *store_rc)
 {
 	store_key k;
 	MDB_val v;
@@ -483,8 +468,8 @@ static int check_log_entry(store_txn *txn, check_state *st,
 	log_key(&k, account, t->create_time, t->seq);
 	rc = store_raw_get(txn, DB_LEDGER, &k, &v);
 	if (rc == STORE_NOTFOUND)
-		return violation(st, "%s is missing from the credit log of '%s'",
-				 t->transfer_id, account);
+		return violation(st, "%s is missing from the credit log of '%s'", t->transfer_id,
+				 account);
 	if (rc != 0) {
 		*store_rc = rc;
 		return 1;
@@ -497,22 +482,23 @@ static int check_log_entry(store_txn *txn, check_state *st,
 }
 
 /* Replays one side of t: 0, or 1 after recording a violation. */
-static int check_side(check_state *st, const ledger_transfer_rec *t,
-		      const char *account, int64_t delta, int64_t recorded)
+static int check_side(check_state *st, const ledger_transfer_rec *t, const char *account,
+		      int64_t delta, int64_t recorded)
 {
 	check_acct *a = acct_find(st, account, strlen(account), 1);
 
 	if (!a)
 		return violation(st, "out of memory");
 	if (__builtin_add_overflow(a->balance, delta, &a->balance))
-		return violation(st, "balance of '%s' overflows at %s", account,
-				 t->transfer_id);
+		return violation(st, "balance of '%s' overflows at %s", account, t->transfer_id);
 	if (a->balance != recorded)
-		return violation(st, "%s records balance %" PRId64 " after it for '%s', but its transfers give %" PRId64,
+		return violation(st,
+				 "%s records balance %" PRId64
+				 " after it for '%s', but its transfers give %" PRId64,
 				 t->transfer_id, recorded, account, a->balance);
 	if (a->balance < 0 && strcmp(account, LEDGER_ISSUER) != 0)
-		return violation(st, "balance of '%s' is negative (%" PRId64 ") after %s",
-				 account, a->balance, t->transfer_id);
+		return violation(st, "balance of '%s' is negative (%" PRId64 ") after %s", account,
+				 a->balance, t->transfer_id);
 	a->transfers++;
 	a->last_seq = t->seq;
 	return 0;
@@ -520,8 +506,8 @@ static int check_side(check_state *st, const ledger_transfer_rec *t,
 
 /* Calls fn on every entry of one key class, in key order. */
 static int check_scan(store_txn *txn, check_state *st, uint8_t cls,
-		      int (*fn)(store_txn *, check_state *, const MDB_val *,
-				const MDB_val *, void *),
+		      int (*fn)(store_txn *, check_state *, const MDB_val *, const MDB_val *,
+				void *),
 		      void *arg)
 {
 	MDB_cursor *cur = NULL;
@@ -562,8 +548,8 @@ typedef struct transfer_pass {
 	uint64_t count;
 } transfer_pass;
 
-static int check_transfer(store_txn *txn, check_state *st, const MDB_val *k,
-			  const MDB_val *v, void *arg)
+static int check_transfer(store_txn *txn, check_state *st, const MDB_val *k, const MDB_val *v,
+			  void *arg)
 {
 	transfer_pass *p = arg;
 	ledger_transfer_rec *t = NULL;
@@ -577,17 +563,19 @@ static int check_transfer(store_txn *txn, check_state *st, const MDB_val *k,
 		goto done;
 	}
 	format_id(id, t->seq);
-	if (!key_id_ok(k) || strcmp(key_id, t->transfer_id) != 0 || strcmp(id, t->transfer_id) != 0) {
-		rc = violation(st, "transfer '%s' is stored under the wrong key or id (seq %" PRIu64 ")",
-			       t->transfer_id, t->seq);
+	if (!key_id_ok(k) || strcmp(key_id, t->transfer_id) != 0 ||
+	    strcmp(id, t->transfer_id) != 0) {
+		rc = violation(
+			st, "transfer '%s' is stored under the wrong key or id (seq %" PRIu64 ")",
+			t->transfer_id, t->seq);
 		goto done;
 	}
 	if (t->seq <= p->prev_seq) {
 		rc = violation(st, "%s is out of order", t->transfer_id);
 		goto done;
 	}
-	if (t->credits <= 0 || !valid_kind(t->kind) || !t->from_id[0] ||
-	    !t->to_id[0] || strcmp(t->from_id, t->to_id) == 0) {
+	if (t->credits <= 0 || !valid_kind(t->kind) || !t->from_id[0] || !t->to_id[0] ||
+	    strcmp(t->from_id, t->to_id) == 0) {
 		rc = violation(st, "%s is malformed (credits %" PRId64 ", kind %d, '%s' -> '%s')",
 			       t->transfer_id, t->credits, t->kind, t->from_id, t->to_id);
 		goto done;
@@ -613,8 +601,8 @@ typedef struct balance_pass {
 	uint64_t count;
 } balance_pass;
 
-static int check_balance(store_txn *txn, check_state *st, const MDB_val *k,
-			 const MDB_val *v, void *arg)
+static int check_balance(store_txn *txn, check_state *st, const MDB_val *k, const MDB_val *v,
+			 void *arg)
 {
 	balance_pass *p = arg;
 	ledger_balance_rec *b = NULL;
@@ -640,7 +628,8 @@ static int check_balance(store_txn *txn, check_state *st, const MDB_val *k,
 	}
 	a->has_record = 1;
 	if (b->credits != a->balance) {
-		rc = violation(st, "balance of '%s' is %" PRId64 " but its transfers sum to %" PRId64,
+		rc = violation(st,
+			       "balance of '%s' is %" PRId64 " but its transfers sum to %" PRId64,
 			       b->account_id, b->credits, a->balance);
 		goto done;
 	}
@@ -650,7 +639,10 @@ static int check_balance(store_txn *txn, check_state *st, const MDB_val *k,
 		goto done;
 	}
 	if (b->transfers != a->transfers || b->last_seq != a->last_seq) {
-		rc = violation(st, "balance record of '%s' counts %" PRIu64 " transfers up to seq %" PRIu64 "; the ledger has %" PRIu64 " up to %" PRIu64,
+		rc = violation(st,
+			       "balance record of '%s' counts %" PRIu64
+			       " transfers up to seq %" PRIu64 "; the ledger has %" PRIu64
+			       " up to %" PRIu64,
 			       b->account_id, b->transfers, b->last_seq, a->transfers, a->last_seq);
 		goto done;
 	}
@@ -660,8 +652,7 @@ done:
 	return rc;
 }
 
-static int check_log(store_txn *txn, check_state *st, const MDB_val *k,
-		     const MDB_val *v, void *arg)
+static int check_log(store_txn *txn, check_state *st, const MDB_val *k, const MDB_val *v, void *arg)
 {
 	const char *acct = (const char *)k->mv_data + 1;
 	const char *nul = memchr(acct, 0, k->mv_size - 1);
@@ -678,9 +669,9 @@ static int check_log(store_txn *txn, check_state *st, const MDB_val *k,
 
 int ledger_check(store_txn *txn, char *report, size_t cap)
 {
-	check_state st = { .report = report, .report_cap = cap };
-	transfer_pass tp = { 0, 0 };
-	balance_pass bp = { 0, 0 };
+	check_state st = {.report = report, .report_cap = cap};
+	transfer_pass tp = {0, 0};
+	balance_pass bp = {0, 0};
 	uint64_t counter;
 	int rc;
 
@@ -703,27 +694,31 @@ int ledger_check(store_txn *txn, char *report, size_t cap)
 			goto done;
 		}
 		if (a->log_entries != a->transfers) {
-			rc = violation(&st, "the credit log of '%s' has %" PRIu64 " entries for %" PRIu64 " transfers",
+			rc = violation(&st,
+				       "the credit log of '%s' has %" PRIu64 " entries for %" PRIu64
+				       " transfers",
 				       a->id, a->log_entries, a->transfers);
 			goto done;
 		}
 	}
 	if (bp.sum != 0) {
-		rc = violation(&st, "balances do not sum to 0 (%s%" PRIu64 ")", bp.sum < 0 ? "-" : "",
-			       (uint64_t)(bp.sum < 0 ? -bp.sum : bp.sum));
+		rc = violation(&st, "balances do not sum to 0 (%s%" PRIu64 ")",
+			       bp.sum < 0 ? "-" : "", (uint64_t)(bp.sum < 0 ? -bp.sum : bp.sum));
 		goto done;
 	}
 	rc = store_meta_get(txn, SEQ_COUNTER, &counter);
 	if (rc != 0)
 		goto done;
 	if (counter < tp.prev_seq) {
-		rc = violation(&st, "transfer counter %" PRIu64 " is behind the last transfer %" PRIu64,
+		rc = violation(&st,
+			       "transfer counter %" PRIu64 " is behind the last transfer %" PRIu64,
 			       counter, tp.prev_seq);
 		goto done;
 	}
 	if (cap)
-		snprintf(report, cap, "ledger ok: %" PRIu64 " transfers, %" PRIu64 " accounts, sum 0",
-			 tp.count, bp.count);
+		snprintf(report, cap,
+			 "ledger ok: %" PRIu64 " transfers, %" PRIu64 " accounts, sum 0", tp.count,
+			 bp.count);
 done:
 	if (rc < 0 && cap)
 		snprintf(report, cap, "ledger check failed: %s", store_strerror(rc));

@@ -92,9 +92,8 @@ typedef struct ledger_result {
  * STORE_* code from LMDB (then w's nested transaction must be rolled back,
  * which the writer does when apply() returns it).
  */
-int ledger_transfer(store_txn *w, const char *from, const char *to,
-		    int64_t credits, int kind, const char *order_id,
-		    const char *actor_id, int64_t now_us, ledger_result *out);
+int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t credits, int kind,
+		    const char *order_id, const char *actor_id, int64_t now_us, ledger_result *out);
 
 /* Balance of account in *out: 0 for an account that never had a transfer.
  * Read or write txn. Returns 0 or a STORE_* code (*out = 0 then). */
@@ -102,8 +101,7 @@ int ledger_balance(store_txn *txn, const char *account, int64_t *out);
 
 /* The transfer with this id (caller frees with store_record_free()), or
  * STORE_NOTFOUND. */
-int ledger_transfer_get(store_txn *txn, const char *transfer_id,
-			ledger_transfer_rec **out);
+int ledger_transfer_get(store_txn *txn, const char *transfer_id, ledger_transfer_rec **out);
 
 /* Which part of a credit log to list. */
 typedef struct ledger_filter {
@@ -112,7 +110,10 @@ typedef struct ledger_filter {
 	int64_t end_us;   /* before; 0 = no end */
 } ledger_filter;
 
-#define LEDGER_FILTER_INIT { 0, 0, 0 }
+#define LEDGER_FILTER_INIT \
+	{                  \
+		0, 0, 0    \
+	}
 
 /*
  * One page of account's credit log, newest first: out->items are
@@ -123,8 +124,7 @@ typedef struct ledger_filter {
  * account or filter it is STORE_INVALID. Returns 0 or a STORE_* code (out
  * left empty).
  */
-int ledger_list_logs(store_txn *txn, const char *account,
-		     const ledger_filter *f, int page_size,
+int ledger_list_logs(store_txn *txn, const char *account, const ledger_filter *f, int page_size,
 		     const char *page_token, store_list *out);
 
 /*

@@ -74,9 +74,8 @@ int store_order_get(store_txn *txn, const char *order_id, store_order **out)
 	return store_table_get(txn, &orders, order_id, (ProtobufCMessage **)out);
 }
 
-int store_order_list_by_payer(store_txn *txn, const char *payer_id,
-			      int page_size, const char *page_token,
-			      store_list *out)
+int store_order_list_by_payer(store_txn *txn, const char *payer_id, int page_size,
+			      const char *page_token, store_list *out)
 {
 	store_key prefix;
 	store_scan s;
@@ -91,12 +90,10 @@ static int created_stop(const MDB_val *key, void *arg)
 {
 	const int64_t *t = arg;
 
-	return key->mv_size < 9 ||
-	       get_be64((const uint8_t *)key->mv_data + 1) >= (uint64_t)*t;
+	return key->mv_size < 9 || get_be64((const uint8_t *)key->mv_data + 1) >= (uint64_t)*t;
 }
 
-int store_order_pending_before(store_txn *txn, int64_t t, size_t n,
-			       store_list *out)
+int store_order_pending_before(store_txn *txn, int64_t t, size_t n, store_list *out)
 {
 	store_key prefix;
 	store_scan s;

@@ -40,13 +40,11 @@ int store_quote_get(store_txn *txn, const char *quote_id, store_quote **out);
 int store_order_put(store_txn *w, const store_order *rec, int create);
 int store_order_get(store_txn *txn, const char *order_id, store_order **out);
 /* Orders of a payer, newest first. */
-int store_order_list_by_payer(store_txn *txn, const char *payer_id,
-			      int page_size, const char *page_token,
-			      store_list *out);
+int store_order_list_by_payer(store_txn *txn, const char *payer_id, int page_size,
+			      const char *page_token, store_list *out);
 /* Up to n PENDING_PAYMENT orders created before t, oldest first. Orders
  * written before this index existed are not listed (the lazy time-out on
  * reading them still applies). */
-int store_order_pending_before(store_txn *txn, int64_t t, size_t n,
-			       store_list *out);
+int store_order_pending_before(store_txn *txn, int64_t t, size_t n, store_list *out);
 
 #endif /* SPB_STORE_ORDER_H */

@@ -25,8 +25,7 @@ static void credit_key(store_key *k, const char *currency)
 }
 
 /* Put a price-list record and bump the version. */
-static int put_versioned(store_txn *w, const store_key *k,
-			 const ProtobufCMessage *rec)
+static int put_versioned(store_txn *w, const store_key *k, const ProtobufCMessage *rec)
 {
 	uint64_t version;
 	int rc = store_rec_put(w, DB_PRICES, k, rec, 0);
@@ -46,8 +45,7 @@ int store_price_put(store_txn *w, const store_price *rec)
 	return put_versioned(w, &k, &rec->base);
 }
 
-int store_price_get(store_txn *txn, int32_t project_type, int32_t service_type,
-		    store_price **out)
+int store_price_get(store_txn *txn, int32_t project_type, int32_t service_type, store_price **out)
 {
 	store_key k;
 
@@ -57,8 +55,8 @@ int store_price_get(store_txn *txn, int32_t project_type, int32_t service_type,
 			     (ProtobufCMessage **)out);
 }
 
-int store_price_list(store_txn *txn, int32_t project_type, int page_size,
-		     const char *page_token, store_list *out)
+int store_price_list(store_txn *txn, int32_t project_type, int page_size, const char *page_token,
+		     store_list *out)
 {
 	store_key prefix;
 	store_scan s;
@@ -81,16 +79,14 @@ int store_credit_price_put(store_txn *w, const store_credit_price *rec)
 	return put_versioned(w, &k, &rec->base);
 }
 
-int store_credit_price_get(store_txn *txn, const char *currency,
-			   store_credit_price **out)
+int store_credit_price_get(store_txn *txn, const char *currency, store_credit_price **out)
 {
 	store_key k;
 
 	credit_key(&k, currency);
-	return store_rec_get(
-		txn, DB_PRICES, &k,
-		&smartplus__billing__store__v1__credit_price_record__descriptor,
-		(ProtobufCMessage **)out);
+	return store_rec_get(txn, DB_PRICES, &k,
+			     &smartplus__billing__store__v1__credit_price_record__descriptor,
+			     (ProtobufCMessage **)out);
 }
 
 int store_price_version(store_txn *txn, uint64_t *version)

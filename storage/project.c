@@ -30,20 +30,16 @@ int store_project_put(store_txn *w, const store_project *rec, int create)
 {
 	if (!rec->installer_id || !rec->installer_id[0])
 		return STORE_INVALID;
-	return store_table_put(w, &projects, rec->project_id, &rec->base,
-			       create);
+	return store_table_put(w, &projects, rec->project_id, &rec->base, create);
 }
 
-int store_project_get(store_txn *txn, const char *project_id,
-		      store_project **out)
+int store_project_get(store_txn *txn, const char *project_id, store_project **out)
 {
-	return store_table_get(txn, &projects, project_id,
-			       (ProtobufCMessage **)out);
+	return store_table_get(txn, &projects, project_id, (ProtobufCMessage **)out);
 }
 
-int store_project_list_by_installer(store_txn *txn, const char *installer_id,
-				    int32_t type, int page_size,
-				    const char *page_token, store_list *out)
+int store_project_list_by_installer(store_txn *txn, const char *installer_id, int32_t type,
+				    int page_size, const char *page_token, store_list *out)
 {
 	store_key prefix;
 	store_scan s;

@@ -37,11 +37,9 @@ typedef Smartplus__Billing__Store__V1__ApiKeyRecord store_apikey;
 #define STORE_ACCOUNT_INIT SMARTPLUS__BILLING__STORE__V1__ACCOUNT_RECORD__INIT
 #define STORE_PROJECT_INIT SMARTPLUS__BILLING__STORE__V1__PROJECT_RECORD__INIT
 #define STORE_ITEM_INIT SMARTPLUS__BILLING__STORE__V1__ITEM_RECORD__INIT
-#define STORE_AUTO_RENEW_INIT \
-	SMARTPLUS__BILLING__STORE__V1__ITEM_RECORD__AUTO_RENEW__INIT
+#define STORE_AUTO_RENEW_INIT SMARTPLUS__BILLING__STORE__V1__ITEM_RECORD__AUTO_RENEW__INIT
 #define STORE_PRICE_INIT SMARTPLUS__BILLING__STORE__V1__PRICE_RECORD__INIT
-#define STORE_CREDIT_PRICE_INIT \
-	SMARTPLUS__BILLING__STORE__V1__CREDIT_PRICE_RECORD__INIT
+#define STORE_CREDIT_PRICE_INIT SMARTPLUS__BILLING__STORE__V1__CREDIT_PRICE_RECORD__INIT
 #define STORE_APIKEY_INIT SMARTPLUS__BILLING__STORE__V1__API_KEY_RECORD__INIT
 
 /* Item status as stored; EXPIRED is derived by readers from expires_at. */
@@ -54,13 +52,13 @@ typedef Smartplus__Billing__Store__V1__ApiKeyRecord store_apikey;
  */
 enum {
 	STORE_OK = 0,
-	STORE_NOTFOUND = -1,	 /* no such record */
-	STORE_EXISTS = -2,	 /* create of a record that already exists */
-	STORE_FULL = -3,	 /* map full (MDB_MAP_FULL, MDB_TXN_FULL) */
+	STORE_NOTFOUND = -1,     /* no such record */
+	STORE_EXISTS = -2,       /* create of a record that already exists */
+	STORE_FULL = -3,         /* map full (MDB_MAP_FULL, MDB_TXN_FULL) */
 	STORE_READERS_FULL = -4, /* no free reader slot (MDB_READERS_FULL) */
-	STORE_CORRUPT = -5,	 /* undecodable value, unknown codec version */
-	STORE_INVALID = -6,	 /* bad argument, bad page token, read-only txn */
-	STORE_IO = -7,		 /* anything else: I/O, fsync, commit failure */
+	STORE_CORRUPT = -5,      /* undecodable value, unknown codec version */
+	STORE_INVALID = -6,      /* bad argument, bad page token, read-only txn */
+	STORE_IO = -7,           /* anything else: I/O, fsync, commit failure */
 };
 
 /* Static English text for a STORE_* code (or "unknown error"); never NULL. */
@@ -88,7 +86,10 @@ typedef struct store_options {
 	void *log_arg;
 } store_options;
 
-#define STORE_OPTIONS_INIT { NULL, 0, 0, NULL, NULL }
+#define STORE_OPTIONS_INIT             \
+	{                              \
+		NULL, 0, 0, NULL, NULL \
+	}
 
 /*
  * Open (creating if needed) the store in opts->path, run the stale-reader
@@ -98,8 +99,7 @@ typedef struct store_options {
  * NUL-terminated description (e.g. "store schema version 3 is newer than
  * this billingd supports (1)") is written to err[errlen].
  */
-int store_open(const store_options *opts, store_env **out, char *err,
-	       size_t errlen);
+int store_open(const store_options *opts, store_env **out, char *err, size_t errlen);
 
 /*
  * Drain the writer queue (every submitted mutation is applied and its done()
@@ -172,8 +172,7 @@ typedef struct store_mutation {
 int store_submit(store_env *env, store_mutation *m);
 
 /* Submit apply(arg) and wait for it to be durable; returns its rc. */
-int store_write_sync(store_env *env, int (*apply)(store_txn *wtxn, void *arg),
-		     void *arg);
+int store_write_sync(store_env *env, int (*apply)(store_txn *wtxn, void *arg), void *arg);
 
 typedef struct store_writer_counts {
 	uint64_t batches;   /* committed (or failed) write transactions */
@@ -236,12 +235,10 @@ void store_list_free(store_list *l);
 /* Insert or replace; with create != 0, STORE_EXISTS if the id is taken.
  * Keeps the children index in step when parent_id changes. */
 int store_account_put(store_txn *w, const store_account *rec, int create);
-int store_account_get(store_txn *txn, const char *account_id,
-		      store_account **out);
+int store_account_get(store_txn *txn, const char *account_id, store_account **out);
 /* Children of parent_id, ordered by account id. */
-int store_account_list_children(store_txn *txn, const char *parent_id,
-				int page_size, const char *page_token,
-				store_list *out);
+int store_account_list_children(store_txn *txn, const char *parent_id, int page_size,
+				const char *page_token, store_list *out);
 /* *result = 1 if ancestor_id is descendant_id or one of its ancestors
  * (following parent ids, at most 6 hops), else 0. STORE_NOTFOUND if
  * descendant_id does not exist, STORE_CORRUPT on a deeper chain (a cycle). */
@@ -253,12 +250,10 @@ int store_account_is_self_or_ancestor(store_txn *txn, const char *ancestor_id,
  */
 
 int store_project_put(store_txn *w, const store_project *rec, int create);
-int store_project_get(store_txn *txn, const char *project_id,
-		      store_project **out);
+int store_project_get(store_txn *txn, const char *project_id, store_project **out);
 /* Projects of an installer, ordered by (type, project id); type 0 = all. */
-int store_project_list_by_installer(store_txn *txn, const char *installer_id,
-				    int32_t type, int page_size,
-				    const char *page_token, store_list *out);
+int store_project_list_by_installer(store_txn *txn, const char *installer_id, int32_t type,
+				    int page_size, const char *page_token, store_list *out);
 
 /* ------------------------------------------------------------------------
  * Items
@@ -277,15 +272,14 @@ int store_item_get(store_txn *txn, const char *item_id, store_item **out);
 /* Delete an item and its index entries; STORE_NOTFOUND if absent. */
 int store_item_delete(store_txn *w, const char *item_id);
 /* Items of a project ordered by item id. */
-int store_item_list_by_project(store_txn *txn, const char *project_id,
-			       int page_size, const char *page_token,
-			       store_list *out);
+int store_item_list_by_project(store_txn *txn, const char *project_id, int page_size,
+			       const char *page_token, store_list *out);
 /* Number of items in a project. */
 int store_item_count(store_txn *txn, const char *project_id, size_t *count);
 /* The n oldest (by create_seq) items of one service type in a project,
  * oldest first; fewer if there are fewer. out->next_page_token is NULL. */
-int store_item_oldest(store_txn *txn, const char *project_id,
-		      int32_t service_type, size_t n, store_list *out);
+int store_item_oldest(store_txn *txn, const char *project_id, int32_t service_type, size_t n,
+		      store_list *out);
 /* The time an AUTO item's next renewal attempt is due: its next_attempt if
  * set (a retry), else its expires_at; 0 when auto-renew is off. The caller
  * renews it once this time minus the lead time has come. */
@@ -294,22 +288,20 @@ int64_t store_item_auto_due(const store_item *it);
  * scan, through an index holding AUTO items only. */
 int store_item_auto_due_before(store_txn *txn, int64_t t, size_t n, store_list *out);
 /* Items with 0 < expires_at < t, soonest first (for the renewal scan). */
-int store_item_expiring_before(store_txn *txn, int64_t t, int page_size,
-			       const char *page_token, store_list *out);
+int store_item_expiring_before(store_txn *txn, int64_t t, int page_size, const char *page_token,
+			       store_list *out);
 
 /* ------------------------------------------------------------------------
  * Prices. Every put bumps the price-list version in the same transaction.
  */
 
 int store_price_put(store_txn *w, const store_price *rec);
-int store_price_get(store_txn *txn, int32_t project_type, int32_t service_type,
-		    store_price **out);
+int store_price_get(store_txn *txn, int32_t project_type, int32_t service_type, store_price **out);
 /* Prices ordered by (project type, service type); project_type 0 = all. */
-int store_price_list(store_txn *txn, int32_t project_type, int page_size,
-		     const char *page_token, store_list *out);
+int store_price_list(store_txn *txn, int32_t project_type, int page_size, const char *page_token,
+		     store_list *out);
 int store_credit_price_put(store_txn *w, const store_credit_price *rec);
-int store_credit_price_get(store_txn *txn, const char *currency,
-			   store_credit_price **out);
+int store_credit_price_get(store_txn *txn, const char *currency, store_credit_price **out);
 /* The credit price set last (whatever its currency); STORE_NOTFOUND if
  * none was ever set. */
 int store_credit_price_current(store_txn *txn, store_credit_price **out);
@@ -323,9 +315,8 @@ int store_price_version(store_txn *txn, uint64_t *version);
 int store_apikey_put(store_txn *w, const store_apikey *rec, int create);
 int store_apikey_get(store_txn *txn, const char *key_id, store_apikey **out);
 /* Keys of an account ordered by key id. */
-int store_apikey_list_by_account(store_txn *txn, const char *account_id,
-				 int page_size, const char *page_token,
-				 store_list *out);
+int store_apikey_list_by_account(store_txn *txn, const char *account_id, int page_size,
+				 const char *page_token, store_list *out);
 
 /* ------------------------------------------------------------------------
  * Meta: schema version and named counters
@@ -354,8 +345,8 @@ int store_meta_get(store_txn *txn, const char *name, uint64_t *value);
  * caller frees with store_record_free(), or STORE_CORRUPT (empty, unknown
  * version, malformed message) with *out = NULL.
  */
-int store_codec_decode(const ProtobufCMessageDescriptor *desc,
-		       const void *data, size_t len, ProtobufCMessage **out);
+int store_codec_decode(const ProtobufCMessageDescriptor *desc, const void *data, size_t len,
+		       ProtobufCMessage **out);
 
 /* Size of the encoded value of msg, and encode it into buf (which must hold
  * store_codec_size(msg) bytes). */

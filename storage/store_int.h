@@ -30,28 +30,28 @@ enum store_db {
  * class + id + NUL; index entries end with the referenced id and their
  * value is that id (no NUL), so a scan can fetch the record.
  */
-#define KC_META_SCHEMA 'S'   /* meta: schema version (be32) */
-#define KC_META_COUNTER 'C'  /* meta: name\0 -> be64 */
-#define KC_ACCOUNT 'A'       /* accounts: id\0 -> AccountRecord */
-#define KC_ACCOUNT_CHILD 'C' /* accounts: parent\0 child\0 -> child */
-#define KC_PROJECT 'P'       /* projects: id\0 -> ProjectRecord */
-#define KC_PROJECT_INST 'I'  /* projects: inst\0 type project\0 -> project */
-#define KC_ITEM 'I'          /* items: id\0 -> ItemRecord */
-#define KC_ITEM_PROJECT 'P'  /* items: project\0 item\0 -> item */
-#define KC_ITEM_SEQ 'S'      /* items: project\0 stype seq -> item */
-#define KC_ITEM_EXPIRY 'E'   /* items: expires_at item\0 -> item */
-#define KC_ITEM_AUTO_DUE 'A' /* items: due item\0 -> item (AUTO items only) */
-#define KC_PRICE 'R'         /* prices: ptype stype -> PriceRecord */
-#define KC_CREDIT_PRICE 'C'  /* prices: currency\0 -> CreditPriceRecord */
-#define KC_APIKEY 'K'        /* apikeys: id\0 -> ApiKeyRecord */
+#define KC_META_SCHEMA 'S'    /* meta: schema version (be32) */
+#define KC_META_COUNTER 'C'   /* meta: name\0 -> be64 */
+#define KC_ACCOUNT 'A'        /* accounts: id\0 -> AccountRecord */
+#define KC_ACCOUNT_CHILD 'C'  /* accounts: parent\0 child\0 -> child */
+#define KC_PROJECT 'P'        /* projects: id\0 -> ProjectRecord */
+#define KC_PROJECT_INST 'I'   /* projects: inst\0 type project\0 -> project */
+#define KC_ITEM 'I'           /* items: id\0 -> ItemRecord */
+#define KC_ITEM_PROJECT 'P'   /* items: project\0 item\0 -> item */
+#define KC_ITEM_SEQ 'S'       /* items: project\0 stype seq -> item */
+#define KC_ITEM_EXPIRY 'E'    /* items: expires_at item\0 -> item */
+#define KC_ITEM_AUTO_DUE 'A'  /* items: due item\0 -> item (AUTO items only) */
+#define KC_PRICE 'R'          /* prices: ptype stype -> PriceRecord */
+#define KC_CREDIT_PRICE 'C'   /* prices: currency\0 -> CreditPriceRecord */
+#define KC_APIKEY 'K'         /* apikeys: id\0 -> ApiKeyRecord */
 #define KC_APIKEY_ACCOUNT 'A' /* apikeys: account\0 key\0 -> key */
 
 struct store_txn {
 	store_env *env;
 	MDB_txn *txn;
 	int rdonly;
-	int cached;  /* this thread's cached read txn (reset, not aborted) */
-	int in_use;  /* cached txn currently handed out */
+	int cached;             /* this thread's cached read txn (reset, not aborted) */
+	int in_use;             /* cached txn currently handed out */
 	struct store_txn *next; /* env->readers list of cached txns */
 };
 
@@ -81,8 +81,7 @@ struct store_env {
 
 /* env.c */
 int store_err(int mdb_rc);
-void store_log(store_env *env, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void store_log(store_env *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int store_writable(const store_txn *txn);
 
 /* writer.c */
@@ -130,27 +129,22 @@ typedef struct store_scan {
 	void *stop_arg;
 } store_scan;
 
-int store_scan_page(store_txn *txn, const store_scan *s, int page_size,
-		    const char *page_token, store_list *out);
-int store_scan_n(store_txn *txn, const store_scan *s, size_t n,
-		 store_list *out);
+int store_scan_page(store_txn *txn, const store_scan *s, int page_size, const char *page_token,
+		    store_list *out);
+int store_scan_n(store_txn *txn, const store_scan *s, size_t n, store_list *out);
 /* Number of keys starting with prefix. */
-int store_scan_count(store_txn *txn, enum store_db db, const store_key *prefix,
-		     size_t *count);
+int store_scan_count(store_txn *txn, enum store_db db, const store_key *prefix, size_t *count);
 
 /* codec.c: records in a table */
 int store_rec_get(store_txn *txn, enum store_db db, const store_key *k,
 		  const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
 /* create != 0: STORE_EXISTS if the key is taken. */
-int store_rec_put(store_txn *w, enum store_db db, const store_key *k,
-		  const ProtobufCMessage *msg, int create);
-int store_raw_get(store_txn *txn, enum store_db db, const store_key *k,
-		  MDB_val *val);
-int store_raw_put(store_txn *w, enum store_db db, const store_key *k,
-		  const void *val, size_t len);
+int store_rec_put(store_txn *w, enum store_db db, const store_key *k, const ProtobufCMessage *msg,
+		  int create);
+int store_raw_get(store_txn *txn, enum store_db db, const store_key *k, MDB_val *val);
+int store_raw_put(store_txn *w, enum store_db db, const store_key *k, const void *val, size_t len);
 /* Index entry whose value is the id (as string, no NUL). */
-int store_idx_put(store_txn *w, enum store_db db, const store_key *k,
-		  const char *id);
+int store_idx_put(store_txn *w, enum store_db db, const store_key *k, const char *id);
 /* Delete; a missing key is not an error. */
 int store_raw_del(store_txn *w, enum store_db db, const store_key *k);
 
@@ -169,14 +163,12 @@ typedef struct store_table {
 } store_table;
 
 void store_table_key(const store_table *t, const char *id, store_key *k);
-int store_table_get(store_txn *txn, const store_table *t, const char *id,
-		    ProtobufCMessage **out);
-int store_table_put(store_txn *w, const store_table *t, const char *id,
-		    const ProtobufCMessage *rec, int create);
+int store_table_get(store_txn *txn, const store_table *t, const char *id, ProtobufCMessage **out);
+int store_table_put(store_txn *w, const store_table *t, const char *id, const ProtobufCMessage *rec,
+		    int create);
 int store_table_delete(store_txn *w, const store_table *t, const char *id);
 /* The scan of index entries (prefix) resolving to records of t. */
-void store_table_scan(const store_table *t, const store_key *prefix,
-		      store_scan *s);
+void store_table_scan(const store_table *t, const store_key *prefix, store_scan *s);
 
 /* meta.c: white-box hook for tests (a newer schema version). */
 int store_meta_set_schema(store_txn *w, uint32_t version);

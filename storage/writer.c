@@ -38,7 +38,7 @@ static int disk_nearly_full(store_env *env)
  */
 static int attempt(store_env *env, store_mutation *batch, store_mutation *only)
 {
-	store_txn w = { .env = env };
+	store_txn w = {.env = env};
 	store_mutation *m;
 	MDB_txn *txn = NULL;
 	int rc, full = 0;
@@ -236,10 +236,9 @@ static void sync_done(void *arg, int rc)
 	pthread_mutex_unlock(&w->lock);
 }
 
-int store_write_sync(store_env *env, int (*apply)(store_txn *wtxn, void *arg),
-		     void *arg)
+int store_write_sync(store_env *env, int (*apply)(store_txn *wtxn, void *arg), void *arg)
 {
-	struct sync_wait w = { .apply = apply, .arg = arg };
+	struct sync_wait w = {.apply = apply, .arg = arg};
 	int rc;
 
 	w.m.apply = sync_apply;
@@ -290,8 +289,7 @@ void store_writer_stop(store_env *env)
 	env->writer_started = 0;
 	store_writer_stats(env, &st);
 	store_log(env, "writer: %llu mutations in %llu batches (mean %.1f, max %llu)",
-		  (unsigned long long)st.mutations,
-		  (unsigned long long)st.batches,
+		  (unsigned long long)st.mutations, (unsigned long long)st.batches,
 		  st.batches ? (double)st.mutations / (double)st.batches : 0.0,
 		  (unsigned long long)st.max_batch);
 }

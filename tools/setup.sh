@@ -16,6 +16,7 @@ packages=(
   libcunit1-dev                             # unit tests
   nghttp2-client                            # h2load, for the benchmark
   valgrind clang libclang-rt-14-dev         # leak checks, sanitizers, libFuzzer
+  clang-format                              # the format check (tools/check_format.sh)
   procps psmisc curl ca-certificates jq     # scripts: pkill/ps, HTTP checks, JSON
   nodejs npm                                # buf (lint, buf curl) from npm
 )

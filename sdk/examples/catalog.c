@@ -34,13 +34,15 @@ int main(int argc, char **argv)
 		if ((error = spb_billing_get_catalog(client, &req, &resp, NULL)) < 0)
 			goto fail;
 		for (i = 0; i < resp->n_project_types; i++) {
-			const Smartplus__Billing__V1__ProjectTypeCatalog *c = resp->project_types[i];
+			const Smartplus__Billing__V1__ProjectTypeCatalog *c =
+				resp->project_types[i];
 
 			printf("%s\n", name(&smartplus__billing__v1__project_type__descriptor,
-						c->project_type));
+					    c->project_type));
 			for (j = 0; j < c->n_services; j++)
-				printf("  %s\n", name(&smartplus__billing__v1__service_type__descriptor,
-							  c->services[j]->service_type));
+				printf("  %s\n",
+				       name(&smartplus__billing__v1__service_type__descriptor,
+					    c->services[j]->service_type));
 		}
 		spb_message_free(resp);
 	}

@@ -171,8 +171,10 @@ typedef struct spb_client_options {
 	int max_retries;
 } spb_client_options;
 
-#define SPB_CLIENT_OPTIONS_INIT \
-	{ SPB_CLIENT_OPTIONS_VERSION, NULL, 10000, { NULL, NULL, NULL }, 2 }
+#define SPB_CLIENT_OPTIONS_INIT                                                \
+	{                                                                      \
+		SPB_CLIENT_OPTIONS_VERSION, NULL, 10000, {NULL, NULL, NULL}, 2 \
+	}
 
 /**
  * Fills opts with the defaults, as SPB_CLIENT_OPTIONS_INIT does (for
@@ -225,7 +227,10 @@ typedef struct spb_call_options {
 	const char *acting_account;
 } spb_call_options;
 
-#define SPB_CALL_OPTIONS_INIT { SPB_CALL_OPTIONS_VERSION, 0, NULL, NULL, NULL }
+#define SPB_CALL_OPTIONS_INIT                                 \
+	{                                                     \
+		SPB_CALL_OPTIONS_VERSION, 0, NULL, NULL, NULL \
+	}
 
 /**
  * Fills opts with the defaults, as SPB_CALL_OPTIONS_INIT does. Returns 0,

@@ -58,12 +58,12 @@ static int header_value_ok(const char *value, size_t max_len)
 
 /* The *_options_init() functions: copy defaults (of `size` bytes) into
  * opts when version is the one this library knows. */
-static int options_init(void *opts, const void *defaults, size_t size,
-	unsigned int version, unsigned int known, const char *what)
+static int options_init(void *opts, const void *defaults, size_t size, unsigned int version,
+			unsigned int known, const char *what)
 {
 	if (!opts || version != known)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"%s: unsupported version %u", what, version);
+				      "%s: unsupported version %u", what, version);
 	memcpy(opts, defaults, size);
 	return 0;
 }
@@ -72,16 +72,16 @@ int spb_client_options_init(spb_client_options *opts, unsigned int version)
 {
 	static const spb_client_options defaults = SPB_CLIENT_OPTIONS_INIT;
 
-	return options_init(opts, &defaults, sizeof(defaults), version,
-		SPB_CLIENT_OPTIONS_VERSION, "spb_client_options");
+	return options_init(opts, &defaults, sizeof(defaults), version, SPB_CLIENT_OPTIONS_VERSION,
+			    "spb_client_options");
 }
 
 int spb_call_options_init(spb_call_options *opts, unsigned int version)
 {
 	static const spb_call_options defaults = SPB_CALL_OPTIONS_INIT;
 
-	return options_init(opts, &defaults, sizeof(defaults), version,
-		SPB_CALL_OPTIONS_VERSION, "spb_call_options");
+	return options_init(opts, &defaults, sizeof(defaults), version, SPB_CALL_OPTIONS_VERSION,
+			    "spb_call_options");
 }
 
 static int check_client_options(const char *target, const spb_client_options *opts)
@@ -90,19 +90,19 @@ static int check_client_options(const char *target, const spb_client_options *op
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL, "target is empty");
 	if (opts->version != SPB_CLIENT_OPTIONS_VERSION)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"unsupported spb_client_options version %u", opts->version);
+				      "unsupported spb_client_options version %u", opts->version);
 	if (opts->api_key && !header_value_ok(opts->api_key, 4096))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"api_key must be printable ASCII");
+				      "api_key must be printable ASCII");
 	if (!opts->tls.client_cert_pem != !opts->tls.client_key_pem)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"tls.client_cert_pem and tls.client_key_pem go together");
+				      "tls.client_cert_pem and tls.client_key_pem go together");
 	if (opts->tls.client_cert_pem && !opts->tls.root_certs_pem)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"mutual TLS needs tls.root_certs_pem");
+				      "mutual TLS needs tls.root_certs_pem");
 	if (opts->max_retries < 0)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"max_retries is negative");
+				      "max_retries is negative");
 	return 0;
 }
 
@@ -135,7 +135,8 @@ spb_client *spb_client_new(const char *target, const spb_client_options *opts)
 		pair.private_key = opts->tls.client_key_pem;
 		pair.cert_chain = opts->tls.client_cert_pem;
 		creds = grpc_ssl_credentials_create(opts->tls.root_certs_pem,
-			opts->tls.client_cert_pem ? &pair : NULL, NULL, NULL);
+						    opts->tls.client_cert_pem ? &pair : NULL, NULL,
+						    NULL);
 	} else {
 		creds = grpc_insecure_credentials_create();
 	}
@@ -210,8 +211,8 @@ int spb__idempotency_key_new(char key[SPB__IDEMPOTENCY_KEY_LEN + 1])
 }
 
 /* Appends key: prefix value to md (value copied into a new slice). */
-static void add_metadata(grpc_metadata *md, size_t *n, const char *key,
-	const char *prefix, const char *value)
+static void add_metadata(grpc_metadata *md, size_t *n, const char *key, const char *prefix,
+			 const char *value)
 {
 	size_t plen = strlen(prefix), vlen = strlen(value);
 	grpc_slice slice = grpc_slice_malloc(plen + vlen);
@@ -227,7 +228,7 @@ static void add_metadata(grpc_metadata *md, size_t *n, const char *key,
 /* Records a non-OK status: its message and the ErrorInfo reason from the
  * grpc-status-details-bin trailer. Returns status. */
 static grpc_status_code record_status(grpc_status_code status, grpc_slice details,
-	const grpc_metadata_array *trailers)
+				      const grpc_metadata_array *trailers)
 {
 	char reason[128] = "";
 	size_t i;
@@ -237,13 +238,13 @@ static grpc_status_code record_status(grpc_status_code status, grpc_slice detail
 
 		if (grpc_slice_str_cmp(md->key, "grpc-status-details-bin") == 0) {
 			spb__status_reason(GRPC_SLICE_START_PTR(md->value),
-				GRPC_SLICE_LENGTH(md->value), reason, sizeof(reason));
+					   GRPC_SLICE_LENGTH(md->value), reason, sizeof(reason));
 			break;
 		}
 	}
 	if (GRPC_SLICE_LENGTH(details) > 0)
 		spb__error_set(status, reason, "%.*s", (int)GRPC_SLICE_LENGTH(details),
-			(const char *)GRPC_SLICE_START_PTR(details));
+			       (const char *)GRPC_SLICE_START_PTR(details));
 	else
 		spb__error_set(status, reason, "%s", spb_status_name(status));
 	return status;
@@ -252,7 +253,8 @@ static grpc_status_code record_status(grpc_status_code status, grpc_slice detail
 /* Unpacks the response of an OK call into *out. Returns the call's final
  * status: OK, or INTERNAL when the answer is missing or malformed. */
 static grpc_status_code decode_response(grpc_byte_buffer *bb,
-	const ProtobufCMessageDescriptor *output, ProtobufCMessage **out)
+					const ProtobufCMessageDescriptor *output,
+					ProtobufCMessage **out)
 {
 	grpc_byte_buffer_reader reader;
 	grpc_slice slice;
@@ -264,10 +266,11 @@ static grpc_status_code decode_response(grpc_byte_buffer *bb,
 	slice = grpc_byte_buffer_reader_readall(&reader);
 	grpc_byte_buffer_reader_destroy(&reader);
 	*out = protobuf_c_message_unpack(output, NULL, GRPC_SLICE_LENGTH(slice),
-		GRPC_SLICE_START_PTR(slice));
+					 GRPC_SLICE_START_PTR(slice));
 	grpc_slice_unref(slice);
 	if (!*out) {
-		spb__error_set(GRPC_STATUS_INTERNAL, NULL, "malformed %s from server", output->name);
+		spb__error_set(GRPC_STATUS_INTERNAL, NULL, "malformed %s from server",
+			       output->name);
 		return GRPC_STATUS_INTERNAL;
 	}
 	return GRPC_STATUS_OK;
@@ -277,7 +280,7 @@ static grpc_status_code decode_response(grpc_byte_buffer *bb,
  * queue. Returns the gRPC status; a non-OK status is recorded in the
  * thread's error. */
 static grpc_status_code attempt(spb_client *client, const struct call_plan *plan,
-	ProtobufCMessage **out)
+				ProtobufCMessage **out)
 {
 	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
 	grpc_call *call = NULL;
@@ -301,8 +304,8 @@ static grpc_status_code attempt(spb_client *client, const struct call_plan *plan
 		add_metadata(send_md, &n_md, "x-acting-account", "", plan->acting_account);
 
 	slice = grpc_slice_from_copied_string(plan->path);
-	call = grpc_channel_create_call(client->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-		slice, NULL, plan->deadline, NULL);
+	call = grpc_channel_create_call(client->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, slice,
+					NULL, plan->deadline, NULL);
 	grpc_slice_unref(slice);
 	slice = grpc_slice_from_copied_buffer((const char *)plan->request, plan->request_len);
 	send_bb = grpc_raw_byte_buffer_create(&slice, 1);
@@ -363,30 +366,31 @@ done:
 /* Checks the call options and fills what every attempt sends. key is the
  * buffer the idempotency key lives in. */
 static int plan_call(spb_client *client, const ProtobufCServiceDescriptor *service,
-	unsigned method_index, int mutating, const spb_call_options *opts,
-	struct call_plan *plan, char key[SPB__IDEMPOTENCY_KEY_MAX + 1])
+		     unsigned method_index, int mutating, const spb_call_options *opts,
+		     struct call_plan *plan, char key[SPB__IDEMPOTENCY_KEY_MAX + 1])
 {
 	const ProtobufCMethodDescriptor *method = &service->methods[method_index];
 	int deadline_ms;
 
 	if (opts->version != SPB_CALL_OPTIONS_VERSION)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"unsupported spb_call_options version %u", opts->version);
+				      "unsupported spb_call_options version %u", opts->version);
 	plan->api_key = opts->api_key ? opts->api_key : client->api_key;
 	if (plan->api_key && !header_value_ok(plan->api_key, 4096))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"api_key must be printable ASCII");
+				      "api_key must be printable ASCII");
 	plan->acting_account = opts->acting_account;
 	if (plan->acting_account && !header_value_ok(plan->acting_account, 255))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"acting_account must be 1..255 printable ASCII characters");
+				      "acting_account must be 1..255 printable ASCII characters");
 
 	plan->idempotency_key = NULL;
 	if (mutating) {
 		if (opts->idempotency_key) {
 			if (!header_value_ok(opts->idempotency_key, SPB__IDEMPOTENCY_KEY_MAX))
 				return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-					"idempotency_key must be 1..255 printable ASCII characters");
+						      "idempotency_key must be 1..255 printable "
+						      "ASCII characters");
 			snprintf(key, SPB__IDEMPOTENCY_KEY_MAX + 1, "%s", opts->idempotency_key);
 		} else if (spb__idempotency_key_new(key) < 0) {
 			return SPB_ERROR;
@@ -396,13 +400,13 @@ static int plan_call(spb_client *client, const ProtobufCServiceDescriptor *servi
 	}
 
 	if ((size_t)snprintf(plan->path, sizeof(plan->path), "/%s/%s", service->name,
-		    method->name) >= sizeof(plan->path))
+			     method->name) >= sizeof(plan->path))
 		return spb__error_set(GRPC_STATUS_INTERNAL, NULL, "method name too long");
 	deadline_ms = opts->deadline_ms ? opts->deadline_ms : client->default_deadline_ms;
 	plan->deadline = deadline_ms > 0
-		? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-			  gpr_time_from_millis(deadline_ms, GPR_TIMESPAN))
-		: gpr_inf_future(GPR_CLOCK_MONOTONIC);
+				 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+						gpr_time_from_millis(deadline_ms, GPR_TIMESPAN))
+				 : gpr_inf_future(GPR_CLOCK_MONOTONIC);
 	plan->output = method->output;
 	return 0;
 }
@@ -423,9 +427,9 @@ static int backoff(int retry, gpr_timespec deadline)
 	return 0;
 }
 
-int spb__unary(spb_client *client, const ProtobufCServiceDescriptor *service,
-	unsigned method_index, int mutating, const ProtobufCMessage *request,
-	ProtobufCMessage **out, const spb_call_options *opts)
+int spb__unary(spb_client *client, const ProtobufCServiceDescriptor *service, unsigned method_index,
+	       int mutating, const ProtobufCMessage *request, ProtobufCMessage **out,
+	       const spb_call_options *opts)
 {
 	spb_call_options defaults = SPB_CALL_OPTIONS_INIT;
 	char key[SPB__IDEMPOTENCY_KEY_MAX + 1];
@@ -439,13 +443,14 @@ int spb__unary(spb_client *client, const ProtobufCServiceDescriptor *service,
 		*out = NULL;
 	if (!client || !service || method_index >= service->n_methods || !request || !out)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"client, request and out must not be NULL");
+				      "client, request and out must not be NULL");
 	if (request->descriptor != service->methods[method_index].input)
-		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			"%s takes a %s, not a %s", service->methods[method_index].name,
-			service->methods[method_index].input->name, request->descriptor->name);
-	if ((error = plan_call(client, service, method_index, mutating,
-		     opts ? opts : &defaults, &plan, key)) < 0)
+		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL, "%s takes a %s, not a %s",
+				      service->methods[method_index].name,
+				      service->methods[method_index].input->name,
+				      request->descriptor->name);
+	if ((error = plan_call(client, service, method_index, mutating, opts ? opts : &defaults,
+			       &plan, key)) < 0)
 		goto done;
 
 	plan.request_len = protobuf_c_message_get_packed_size(request);

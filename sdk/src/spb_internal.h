@@ -24,9 +24,9 @@
  * client's max_retries within the deadline. Returns 0 or a negative SPB_E*
  * code with spb_error_last() filled. Called by every generated stub.
  */
-int spb__unary(spb_client *client, const ProtobufCServiceDescriptor *service,
-	unsigned method_index, int mutating, const ProtobufCMessage *request,
-	ProtobufCMessage **out, const spb_call_options *opts);
+int spb__unary(spb_client *client, const ProtobufCServiceDescriptor *service, unsigned method_index,
+	       int mutating, const ProtobufCMessage *request, ProtobufCMessage **out,
+	       const spb_call_options *opts);
 
 /* errors.c */
 

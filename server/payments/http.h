@@ -16,8 +16,8 @@
 #define HTTP_MAX_RESPONSE (1 << 20)
 
 typedef struct http_response {
-	long status;     /* HTTP status; 0 when no response arrived */
-	char *body;      /* NUL-terminated, malloc'd; NULL when none */
+	long status; /* HTTP status; 0 when no response arrived */
+	char *body;  /* NUL-terminated, malloc'd; NULL when none */
 	size_t len;
 	int transport;   /* 1: connect/timeout/drop: the outcome is unknown */
 	char error[160]; /* transport error text (never contains secrets) */

@@ -40,8 +40,8 @@ int live_amount_decimal(int64_t minor, const char *currency, char *out, size_t c
 		return -1;
 	if (e == 0)
 		return snprintf(out, cap, "%lld", (long long)minor) < (int)cap ? 0 : -1;
-	return snprintf(out, cap, "%lld.%0*lld", (long long)(minor / div), e, (long long)(minor % div)) <
-			       (int)cap
+	return snprintf(out, cap, "%lld.%0*lld", (long long)(minor / div), e,
+			(long long)(minor % div)) < (int)cap
 		       ? 0
 		       : -1;
 }
@@ -61,7 +61,8 @@ int live_amount_parse(const char *s, const char *currency, int64_t *minor)
 	if (*p == '.') {
 		for (p++; *p; p++, frac_digits++) {
 			if (!isdigit((unsigned char)*p) || frac_digits >= e ||
-			    __builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *p - '0', &v))
+			    __builtin_mul_overflow(v, 10, &v) ||
+			    __builtin_add_overflow(v, *p - '0', &v))
 				return -1;
 		}
 	}
@@ -123,7 +124,8 @@ static int unknown(const http_response *r, live_result *out)
 	if (r->transport)
 		copy(out->message, sizeof(out->message), r->error);
 	else
-		snprintf(out->message, sizeof(out->message), "provider answered HTTP %ld", r->status);
+		snprintf(out->message, sizeof(out->message), "provider answered HTTP %ld",
+			 r->status);
 	return 0;
 }
 
@@ -151,7 +153,8 @@ static void stripe_intent(json_t *pi, int64_t amount, const char *currency, live
 			out->state = LIVE_ERROR;
 			snprintf(out->message, sizeof(out->message),
 				 "PaymentIntent succeeded for %lld %s, expected %lld %s",
-				 (long long)out->amount, out->currency, (long long)amount, currency);
+				 (long long)out->amount, out->currency, (long long)amount,
+				 currency);
 		}
 	} else if (strcmp(st, "requires_action") == 0) {
 		out->state = LIVE_REQUIRES_ACTION;
@@ -197,7 +200,8 @@ static int stripe_answer(http_response *r, int64_t amount, const char *currency,
 			     jstr(e, "decline_code") ? jstr(e, "decline_code") : jstr(e, "code"));
 		} else {
 			out->state = LIVE_ERROR;
-			copy(out->code, sizeof(out->code), jstr(e, "code") ? jstr(e, "code") : type);
+			copy(out->code, sizeof(out->code),
+			     jstr(e, "code") ? jstr(e, "code") : type);
 		}
 	}
 	json_decref(root);
@@ -205,7 +209,8 @@ static int stripe_answer(http_response *r, int64_t amount, const char *currency,
 }
 
 int stripe_create(const live_config *c, const char *order_id, int64_t amount, const char *currency,
-		  const char *customer, const char *payment_method, int off_session, live_result *out)
+		  const char *customer, const char *payment_method, int off_session,
+		  live_result *out)
 {
 	char url[512], auth[300], idem[200], body[2048] = "", num[32], cur[4];
 	const char *headers[5];
@@ -242,8 +247,8 @@ int stripe_create(const live_config *c, const char *order_id, int64_t amount, co
 	return 0;
 }
 
-int stripe_retrieve(const live_config *c, const char *intent_id, int64_t amount, const char *currency,
-		    live_result *out)
+int stripe_retrieve(const live_config *c, const char *intent_id, int64_t amount,
+		    const char *currency, live_result *out)
 {
 	char url[512], auth[300];
 	const char *headers[3];
@@ -310,7 +315,8 @@ static int paypal_token(const live_config *c, char *token, size_t cap, int force
 	} else {
 		res->state = LIVE_ERROR;
 		copy(res->code, sizeof(res->code), "paypal_auth_failed");
-		snprintf(res->message, sizeof(res->message), "PayPal token request answered HTTP %ld", r.status);
+		snprintf(res->message, sizeof(res->message),
+			 "PayPal token request answered HTTP %ld", r.status);
 	}
 	json_decref(root);
 done:
@@ -327,12 +333,14 @@ static void paypal_order(json_t *o, int64_t amount, const char *currency, live_r
 	const char *st = jstr(o, "status");
 	json_t *links = json_object_get(o, "links");
 	json_t *pu = json_array_get(json_object_get(o, "purchase_units"), 0);
-	json_t *cap = json_array_get(json_object_get(json_object_get(pu, "payments"), "captures"), 0);
+	json_t *cap = json_array_get(json_object_get(json_object_get(pu, "payments"), "captures"),
+				     0);
 	size_t i;
 	json_t *l;
 
 	copy(out->provider_id, sizeof(out->provider_id), jstr(o, "id"));
-	json_array_foreach(links, i, l) {
+	json_array_foreach(links, i, l)
+	{
 		const char *rel = jstr(l, "rel");
 		if (rel && (strcmp(rel, "approve") == 0 || strcmp(rel, "payer-action") == 0))
 			copy(out->approval_url, sizeof(out->approval_url), jstr(l, "href"));
@@ -341,17 +349,20 @@ static void paypal_order(json_t *o, int64_t amount, const char *currency, live_r
 		json_t *amt = json_object_get(cap, "amount");
 		const char *cs = jstr(cap, "status");
 		copy(out->currency, sizeof(out->currency), jstr(amt, "currency_code"));
-		if (!jstr(amt, "value") || live_amount_parse(jstr(amt, "value"), out->currency, &out->amount) != 0)
+		if (!jstr(amt, "value") ||
+		    live_amount_parse(jstr(amt, "value"), out->currency, &out->amount) != 0)
 			out->amount = -1;
 		if (!cs || strcmp(cs, "COMPLETED") != 0) {
-			out->state = cs && strcmp(cs, "PENDING") == 0 ? LIVE_UNKNOWN : LIVE_DECLINED;
+			out->state = cs && strcmp(cs, "PENDING") == 0 ? LIVE_UNKNOWN
+								      : LIVE_DECLINED;
 			copy(out->code, sizeof(out->code), cs);
 		} else if (out->amount == amount && strcasecmp(out->currency, currency) == 0) {
 			out->state = LIVE_SUCCEEDED;
 		} else {
 			out->state = LIVE_ERROR;
-			snprintf(out->message, sizeof(out->message), "capture of %lld %s, expected %lld %s",
-				 (long long)out->amount, out->currency, (long long)amount, currency);
+			snprintf(out->message, sizeof(out->message),
+				 "capture of %lld %s, expected %lld %s", (long long)out->amount,
+				 out->currency, (long long)amount, currency);
 		}
 	} else if (st && strcmp(st, "VOIDED") == 0) {
 		out->state = LIVE_CANCELED;
@@ -362,8 +373,8 @@ static void paypal_order(json_t *o, int64_t amount, const char *currency, live_r
 }
 
 /* One authenticated PayPal call, retried once with a fresh token on 401. */
-static int paypal_call(const live_config *c, const char *method, const char *path, const char *request_id,
-		       const char *body, http_response *r, live_result *out)
+static int paypal_call(const live_config *c, const char *method, const char *path,
+		       const char *request_id, const char *body, http_response *r, live_result *out)
 {
 	char url[512], token[512], auth[600], rid[200];
 	const char *headers[6];
@@ -437,9 +448,9 @@ int paypal_create(const live_config *c, const char *order_id, int64_t amount, co
 		copy(out->code, sizeof(out->code), "bad_amount");
 		return 0;
 	}
-	body = json_pack("{s:s, s:[{s:s, s:s, s:{s:s, s:s}}]}", "intent", "CAPTURE", "purchase_units",
-			 "reference_id", order_id, "custom_id", order_id, "amount", "currency_code", currency,
-			 "value", value);
+	body = json_pack("{s:s, s:[{s:s, s:s, s:{s:s, s:s}}]}", "intent", "CAPTURE",
+			 "purchase_units", "reference_id", order_id, "custom_id", order_id,
+			 "amount", "currency_code", currency, "value", value);
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (paypal_call(c, "POST", "/v2/checkout/orders", order_id, text, &r, out) == 0) {
@@ -468,8 +479,8 @@ int paypal_capture(const live_config *c, const char *paypal_order_id, const char
 	return 0;
 }
 
-int paypal_get(const live_config *c, const char *paypal_order_id, int64_t amount, const char *currency,
-	       live_result *out)
+int paypal_get(const live_config *c, const char *paypal_order_id, int64_t amount,
+	       const char *currency, live_result *out)
 {
 	char path[256];
 	http_response r;

@@ -41,9 +41,9 @@ typedef struct live_result {
 } live_result;
 
 typedef struct live_config {
-	const char *stripe_url;      /* e.g. https://api.stripe.com */
-	const char *stripe_key;      /* sk_... (secret) */
-	const char *paypal_url;      /* e.g. https://api-m.paypal.com */
+	const char *stripe_url; /* e.g. https://api.stripe.com */
+	const char *stripe_key; /* sk_... (secret) */
+	const char *paypal_url; /* e.g. https://api-m.paypal.com */
 	const char *paypal_client_id;
 	const char *paypal_secret;
 	http_timeouts timeouts;
@@ -59,11 +59,12 @@ int live_currency_exponent(const char *currency);
  * metadata[order_id]); with payment_method (and customer) it confirms at
  * once, off_session when asked. */
 int stripe_create(const live_config *c, const char *order_id, int64_t amount, const char *currency,
-		  const char *customer, const char *payment_method, int off_session, live_result *out);
+		  const char *customer, const char *payment_method, int off_session,
+		  live_result *out);
 /* Stripe: the PaymentIntent's truth; SUCCEEDED only with the expected amount
  * and currency. */
-int stripe_retrieve(const live_config *c, const char *intent_id, int64_t amount, const char *currency,
-		    live_result *out);
+int stripe_retrieve(const live_config *c, const char *intent_id, int64_t amount,
+		    const char *currency, live_result *out);
 
 /* PayPal: creates an order (intent CAPTURE, PayPal-Request-Id = order_id);
  * PENDING with the approval link. */
@@ -74,7 +75,7 @@ int paypal_create(const live_config *c, const char *order_id, int64_t amount, co
 int paypal_capture(const live_config *c, const char *paypal_order_id, const char *request_id,
 		   int64_t amount, const char *currency, live_result *out);
 /* PayPal: the order's truth (reconciliation). */
-int paypal_get(const live_config *c, const char *paypal_order_id, int64_t amount, const char *currency,
-	       live_result *out);
+int paypal_get(const live_config *c, const char *paypal_order_id, int64_t amount,
+	       const char *currency, live_result *out);
 
 #endif

@@ -69,7 +69,8 @@ static int op_next(op *o);
 /* Starts the operation's time budget; 0 when no time is left (never). */
 static int op_begin(op *o)
 {
-	long total = billingd.cfg.provider_timeout_ms > 0 ? billingd.cfg.provider_timeout_ms : 10000;
+	long total = billingd.cfg.provider_timeout_ms > 0 ? billingd.cfg.provider_timeout_ms
+							  : 10000;
 	memset(o, 0, sizeof(*o));
 	o->cfg.stripe_url = billingd.cfg.stripe_url;
 	o->cfg.stripe_key = billingd.cfg.stripe_key;
@@ -117,8 +118,10 @@ static int idempotency_conflict(const char *code)
 static void map(const pay_request *req, const live_result *r, int first, pay_result *out)
 {
 	if (is_stripe(req)) {
-		copy(out->stripe_payment_intent_id, sizeof(out->stripe_payment_intent_id), r->provider_id);
-		copy(out->stripe_client_secret, sizeof(out->stripe_client_secret), r->client_secret);
+		copy(out->stripe_payment_intent_id, sizeof(out->stripe_payment_intent_id),
+		     r->provider_id);
+		copy(out->stripe_client_secret, sizeof(out->stripe_client_secret),
+		     r->client_secret);
 	} else {
 		copy(out->paypal_order_id, sizeof(out->paypal_order_id), r->provider_id);
 		copy(out->paypal_approval_url, sizeof(out->paypal_approval_url), r->approval_url);
@@ -126,10 +129,13 @@ static void map(const pay_request *req, const live_result *r, int first, pay_res
 	switch (r->state) {
 	case LIVE_SUCCEEDED: out->status = PAY_SUCCEEDED; break;
 	case LIVE_REQUIRES_ACTION: out->status = PAY_REQUIRES_ACTION; break;
-	case LIVE_PENDING: out->status = is_stripe(req) ? PAY_REQUIRES_ACTION : PAY_PENDING_APPROVAL; break;
+	case LIVE_PENDING:
+		out->status = is_stripe(req) ? PAY_REQUIRES_ACTION : PAY_PENDING_APPROVAL;
+		break;
 	case LIVE_DECLINED:
 		out->status = PAY_DECLINED;
-		copy(out->decline_code, sizeof(out->decline_code), r->code[0] ? r->code : "declined");
+		copy(out->decline_code, sizeof(out->decline_code),
+		     r->code[0] ? r->code : "declined");
 		break;
 	case LIVE_CANCELED:
 		out->status = PAY_DECLINED;
@@ -139,18 +145,20 @@ static void map(const pay_request *req, const live_result *r, int first, pay_res
 		if (first && r->code[0] && !idempotency_conflict(r->code)) {
 			out->status = PAY_DECLINED;
 			copy(out->decline_code, sizeof(out->decline_code), r->code);
-			log_warn("payments: %s rejected order %s: %s (%s)", is_stripe(req) ? "Stripe" : "PayPal",
-				 req->order_id, r->code, r->message);
+			log_warn("payments: %s rejected order %s: %s (%s)",
+				 is_stripe(req) ? "Stripe" : "PayPal", req->order_id, r->code,
+				 r->message);
 			break;
 		}
 		out->status = PAY_UNAVAILABLE;
-		log_error("payments: %s answer for order %s needs attention (left PROCESSING): %s %s",
-			  is_stripe(req) ? "Stripe" : "PayPal", req->order_id, r->code, r->message);
+		log_error(
+			"payments: %s answer for order %s needs attention (left PROCESSING): %s %s",
+			is_stripe(req) ? "Stripe" : "PayPal", req->order_id, r->code, r->message);
 		break;
 	default:
 		out->status = PAY_UNAVAILABLE;
-		log_warn("payments: %s outcome for order %s unknown: %s", is_stripe(req) ? "Stripe" : "PayPal",
-			 req->order_id, r->message);
+		log_warn("payments: %s outcome for order %s unknown: %s",
+			 is_stripe(req) ? "Stripe" : "PayPal", req->order_id, r->message);
 		break;
 	}
 }
@@ -159,7 +167,8 @@ static void stripe_create_for(op *o, const pay_request *req, live_result *r)
 {
 	const char *pm = req->stripe_payment_method_id ? req->stripe_payment_method_id : "";
 	const char *cus = req->stripe_customer_id ? req->stripe_customer_id : "";
-	stripe_create(&o->cfg, req->provider_key, req->amount, req->currency, cus, pm, pm[0] && cus[0], r);
+	stripe_create(&o->cfg, req->provider_key, req->amount, req->currency, cus, pm,
+		      pm[0] && cus[0], r);
 }
 
 static int unavailable(const pay_request *req, pay_result *out, const char *why)
@@ -200,7 +209,8 @@ static void stripe_confirm(op *o, const pay_request *req, pay_result *out)
 {
 	live_result r;
 	if (req->stripe_payment_intent_id && req->stripe_payment_intent_id[0])
-		stripe_retrieve(&o->cfg, req->stripe_payment_intent_id, req->amount, req->currency, &r);
+		stripe_retrieve(&o->cfg, req->stripe_payment_intent_id, req->amount, req->currency,
+				&r);
 	else
 		stripe_create_for(o, req, &r); /* replay under the same key */
 	map(req, &r, 0, out);
@@ -232,7 +242,8 @@ static void paypal_confirm(op *o, const pay_request *req, pay_result *out)
 	}
 	snprintf(rid, sizeof(rid), "%s-capture", req->provider_key);
 	paypal_capture(&o->cfg, req->paypal_order_id, rid, req->amount, req->currency, &cap);
-	if (cap.state == LIVE_SUCCEEDED || cap.state == LIVE_DECLINED || cap.state == LIVE_PENDING) {
+	if (cap.state == LIVE_SUCCEEDED || cap.state == LIVE_DECLINED ||
+	    cap.state == LIVE_PENDING) {
 		map(req, &cap, 0, out);
 		return;
 	}

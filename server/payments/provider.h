@@ -20,26 +20,26 @@
 #include <stdint.h>
 
 typedef enum pay_status {
-	PAY_SUCCEEDED = 1,        /* money taken: apply the effects */
-	PAY_REQUIRES_ACTION,      /* Stripe: the client must confirm (client_secret) */
-	PAY_PENDING_APPROVAL,     /* PayPal: the buyer must approve (approval_url) */
-	PAY_DECLINED,             /* refused; decline_code says why */
-	PAY_UNAVAILABLE,          /* provider unreachable / unknown outcome */
+	PAY_SUCCEEDED = 1,    /* money taken: apply the effects */
+	PAY_REQUIRES_ACTION,  /* Stripe: the client must confirm (client_secret) */
+	PAY_PENDING_APPROVAL, /* PayPal: the buyer must approve (approval_url) */
+	PAY_DECLINED,         /* refused; decline_code says why */
+	PAY_UNAVAILABLE,      /* provider unreachable / unknown outcome */
 } pay_status;
 
 typedef struct pay_request {
 	const char *order_id;
-	const char *provider_key;  /* idempotency key at the provider */
-	int method;                /* PaymentMethod: STRIPE or PAYPAL */
-	int64_t amount;            /* minor units */
-	const char *currency;      /* ISO-4217 */
+	const char *provider_key; /* idempotency key at the provider */
+	int method;               /* PaymentMethod: STRIPE or PAYPAL */
+	int64_t amount;           /* minor units */
+	const char *currency;     /* ISO-4217 */
 	const char *description;
 	/* Stripe */
 	const char *stripe_payment_method_id; /* "" = client confirms */
 	const char *stripe_customer_id;
 	const char *stripe_payment_intent_id; /* confirm(): from create() */
 	/* PayPal */
-	const char *paypal_order_id;          /* confirm(): from create() */
+	const char *paypal_order_id; /* confirm(): from create() */
 } pay_request;
 
 typedef struct pay_result {

@@ -22,7 +22,8 @@ static void sandbox_create(const pay_request *req, pay_result *out)
 		snprintf(out->paypal_order_id, sizeof(out->paypal_order_id), "SANDBOX-%s",
 			 req->provider_key);
 		snprintf(out->paypal_approval_url, sizeof(out->paypal_approval_url),
-			 "https://www.sandbox.paypal.com/checkoutnow?token=%s", out->paypal_order_id);
+			 "https://www.sandbox.paypal.com/checkoutnow?token=%s",
+			 out->paypal_order_id);
 		out->status = PAY_PENDING_APPROVAL;
 		return;
 	}
@@ -31,8 +32,8 @@ static void sandbox_create(const pay_request *req, pay_result *out)
 		snprintf(out->decline_code, sizeof(out->decline_code), "unsupported_method");
 		return;
 	}
-	snprintf(out->stripe_payment_intent_id, sizeof(out->stripe_payment_intent_id), "pi_sandbox_%s",
-		 req->provider_key);
+	snprintf(out->stripe_payment_intent_id, sizeof(out->stripe_payment_intent_id),
+		 "pi_sandbox_%s", req->provider_key);
 	snprintf(out->stripe_client_secret, sizeof(out->stripe_client_secret), "%s_secret_sandbox",
 		 out->stripe_payment_intent_id);
 	if (!req->stripe_payment_method_id || !req->stripe_payment_method_id[0])

@@ -11,8 +11,8 @@
 #include <sys/types.h>
 
 typedef struct bproc {
-	const char *bin;     /* billingd */
-	char workdir[64];    /* mkdtemp'd; data/, port, billingd.log */
+	const char *bin;  /* billingd */
+	char workdir[64]; /* mkdtemp'd; data/, port, billingd.log */
 	char datadir[96];
 	char portfile[96];
 	char logfile[96];

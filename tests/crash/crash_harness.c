@@ -73,12 +73,12 @@ enum {
 };
 
 #define MAX_THREADS 32
-#define MAX_ITEMS 4096	      /* per thread */
-#define MAX_TRANSFERS 8192    /* per thread */
-#define MAX_ORDERS 8192	      /* per thread */
-#define ITEMS_SEEDED 24	      /* per thread, at seeding */
-#define ITEMS_BATCH 8	      /* CreateItems under chaos */
-#define MAX_ATTEMPTS 4000     /* per call; 15 ms apart plus the call */
+#define MAX_ITEMS 4096     /* per thread */
+#define MAX_TRANSFERS 8192 /* per thread */
+#define MAX_ORDERS 8192    /* per thread */
+#define ITEMS_SEEDED 24    /* per thread, at seeding */
+#define ITEMS_BATCH 8      /* CreateItems under chaos */
+#define MAX_ATTEMPTS 4000  /* per call; 15 ms apart plus the call */
 #define CALL_DEADLINE_MS 4000
 #define FUNDING INT64_C(1000000000)
 
@@ -93,7 +93,7 @@ static const char *opt_fault =
 
 static bproc srv;
 static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned gen;	    /* bumped at each (re)start; target under gen_lock */
+static unsigned gen; /* bumped at each (re)start; target under gen_lock */
 static char gen_target[64];
 static atomic_int stop_ops; /* clients finish their current op and leave */
 static atomic_int purchases_supported;
@@ -207,37 +207,36 @@ static int no_answer(int rc)
  * same idempotency key KEY (NULL for reads) and the api key APIKEY (NULL:
  * the distributor's). RESP is freed and reset between attempts. Sets RC.
  */
-#define RETRY(cs, KEY, APIKEY, RESP, RC, EXPR)                                             \
-	do {                                                                               \
-		int na_ = 0;                                                               \
-		const char *k_ = (KEY);                                                    \
-		atomic_fetch_add(&n_calls, 1);                                             \
-		for (int a_ = 0;; a_++) {                                                  \
-			spb_call_options o = SPB_CALL_OPTIONS_INIT;                        \
-			spb_client *cli = client_of(cs);                                   \
-			o.idempotency_key = k_;                                            \
-			o.api_key = (APIKEY);                                              \
-			o.deadline_ms = CALL_DEADLINE_MS;                                  \
-			(RESP) = NULL;                                                     \
-			(RC) = cli ? (EXPR) : SPB_EUNAVAILABLE;                            \
-			if (!no_answer(RC) || a_ >= MAX_ATTEMPTS)                          \
-				break;                                                     \
-			spb_message_free(RESP);                                            \
-			(RESP) = NULL;                                                     \
-			if (!na_++)                                                        \
-				atomic_fetch_add(&n_no_answer_calls, 1);                   \
-			atomic_fetch_add(&n_no_answer_attempts, 1);                        \
-			sleep_ms(15);                                                      \
-		}                                                                          \
-		if (no_answer(RC)) {                                                       \
-			atomic_fetch_add(&n_never_answered, 1);                            \
-			fprintf(stderr, "NEVER ANSWERED t%d key=%s: %s %s\n", (cs)->t,    \
-				k_ ? k_ : "-",                                             \
-				spb_status_name(spb_error_last()->grpc_code),              \
-				spb_error_last()->message);                                \
-		} else if (k_ != NULL) {                                                   \
-			atomic_fetch_add((RC) == 0 ? &n_acked : &n_ack_errors, 1);         \
-		}                                                                          \
+#define RETRY(cs, KEY, APIKEY, RESP, RC, EXPR)                                               \
+	do {                                                                                 \
+		int na_ = 0;                                                                 \
+		const char *k_ = (KEY);                                                      \
+		atomic_fetch_add(&n_calls, 1);                                               \
+		for (int a_ = 0;; a_++) {                                                    \
+			spb_call_options o = SPB_CALL_OPTIONS_INIT;                          \
+			spb_client *cli = client_of(cs);                                     \
+			o.idempotency_key = k_;                                              \
+			o.api_key = (APIKEY);                                                \
+			o.deadline_ms = CALL_DEADLINE_MS;                                    \
+			(RESP) = NULL;                                                       \
+			(RC) = cli ? (EXPR) : SPB_EUNAVAILABLE;                              \
+			if (!no_answer(RC) || a_ >= MAX_ATTEMPTS)                            \
+				break;                                                       \
+			spb_message_free(RESP);                                              \
+			(RESP) = NULL;                                                       \
+			if (!na_++)                                                          \
+				atomic_fetch_add(&n_no_answer_calls, 1);                     \
+			atomic_fetch_add(&n_no_answer_attempts, 1);                          \
+			sleep_ms(15);                                                        \
+		}                                                                            \
+		if (no_answer(RC)) {                                                         \
+			atomic_fetch_add(&n_never_answered, 1);                              \
+			fprintf(stderr, "NEVER ANSWERED t%d key=%s: %s %s\n", (cs)->t,       \
+				k_ ? k_ : "-", spb_status_name(spb_error_last()->grpc_code), \
+				spb_error_last()->message);                                  \
+		} else if (k_ != NULL) {                                                     \
+			atomic_fetch_add((RC) == 0 ? &n_acked : &n_ack_errors, 1);           \
+		}                                                                            \
 	} while (0)
 
 static void make_key(client_state *cs, const char *what, char *key, size_t cap)
@@ -247,14 +246,20 @@ static void make_key(client_state *cs, const char *what, char *key, size_t cap)
 
 static Smartplus__Billing__V1__BillingInfo bill = {
 	PROTOBUF_C_MESSAGE_INIT(&smartplus__billing__v1__billing_info__descriptor),
-	"Crash Harness", "crash@example.com", "Harness Ltd", "1 Loop St", "US", ""};
+	"Crash Harness",
+	"crash@example.com",
+	"Harness Ltd",
+	"1 Loop St",
+	"US",
+	""};
 
 /* ------------------------------------------------------------------------ */
 /* Operations (each a few calls, each call retried until answered)           */
 
 static void op_assign(client_state *cs)
 {
-	Smartplus__Billing__V1__AssignCreditsRequest r = SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
+	Smartplus__Billing__V1__AssignCreditsRequest r =
+		SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
 	Smartplus__Billing__V1__AssignCreditsResponse *out;
 	char key[96];
 	int rc;
@@ -279,7 +284,8 @@ static void op_assign(client_state *cs)
 /* A fresh 100% coupon for one order of this thread (vendor key). */
 static int new_coupon(client_state *cs, int credit_purchase, char code[64])
 {
-	Smartplus__Billing__V1__CreateCouponRequest r = SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateCouponRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
 	Smartplus__Billing__V1__Coupon c = SMARTPLUS__BILLING__V1__COUPON__INIT;
 	Smartplus__Billing__V1__CreateCouponResponse *out;
 	char key[96];
@@ -301,7 +307,8 @@ static int new_coupon(client_state *cs, int credit_purchase, char code[64])
 
 static void op_create_items(client_state *cs)
 {
-	Smartplus__Billing__V1__CreateItemsRequest r = SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateItemsRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ItemSpec specs[ITEMS_BATCH], *sp[ITEMS_BATCH];
 	Smartplus__Billing__V1__CreateItemsResponse *out;
 	char ids[ITEMS_BATCH][48], key[96];
@@ -338,10 +345,11 @@ static void op_create_items(client_state *cs)
 /* Quote for one item (action ACT or REN, months, optional coupon); returns
  * the response (caller frees) or NULL. */
 static Smartplus__Billing__V1__QuoteServicesResponse *quote_one(client_state *cs, int action,
-								  const char *item, int months,
-								  const char *coupon)
+								const char *item, int months,
+								const char *coupon)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest r = SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	Smartplus__Billing__V1__QuoteServicesRequest r =
+		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
 	Smartplus__Billing__V1__QuoteServicesResponse *out;
 	char *projects[1] = {cs->project}, *items[1] = {(char *)item};
 	int rc;
@@ -359,7 +367,8 @@ static Smartplus__Billing__V1__QuoteServicesResponse *quote_one(client_state *cs
 	RETRY(cs, NULL, NULL, out, rc, spb_billing_quote_services(cli, &r, &out, &o));
 	if (rc != 0) {
 		if (!no_answer(rc))
-			log_unexpected(cs->t, action == ACT ? "Quote ACTIVATE" : "Quote RENEW", item);
+			log_unexpected(cs->t, action == ACT ? "Quote ACTIVATE" : "Quote RENEW",
+				       item);
 		return NULL;
 	}
 	if (out->quote->n_lines != 1 || strcmp(out->quote->lines[0]->item_id, item) != 0 ||
@@ -421,7 +430,8 @@ static void op_order(client_state *cs, int action, int ix)
 	}
 	if (rc != 0) {
 		if (!no_answer(rc))
-			log_unexpected(cs->t, action == ACT ? "ActivateServices" : "RenewServices", key);
+			log_unexpected(cs->t, action == ACT ? "ActivateServices" : "RenewServices",
+				       key);
 	} else if (!ord || ord->status != O_SUCCEEDED || ord->n_lines != 1 ||
 		   strcmp(ord->lines[0]->item_id, im->id) != 0) {
 		atomic_fetch_add(&n_unexpected, 1);
@@ -431,7 +441,8 @@ static void op_order(client_state *cs, int action, int ix)
 		int64_t nexp = ts_us(ord->lines[0]->new_expires_at);
 		if (action == REN && nexp != im->exp + months * MONTH_US) {
 			atomic_fetch_add(&n_unexpected, 1);
-			fprintf(stderr, "UNEXPECTED t%d renewal of %s to %lld, model %lld + %d months\n",
+			fprintf(stderr,
+				"UNEXPECTED t%d renewal of %s to %lld, model %lld + %d months\n",
 				cs->t, im->id, (long long)nexp, (long long)im->exp, months);
 		}
 		/* activation: the acknowledged new expiry; renewal: + months x 30 d */
@@ -542,16 +553,18 @@ static void seed_check(int rc, const char *what)
 {
 	if (rc != 0) {
 		seed_failures++;
-		fprintf(stderr, "seed: %s: %s %s\n", what, spb_status_name(spb_error_last()->grpc_code),
-			spb_error_last()->message);
+		fprintf(stderr, "seed: %s: %s %s\n", what,
+			spb_status_name(spb_error_last()->grpc_code), spb_error_last()->message);
 	}
 }
 
 static void seed_account(const char *id, int role, const char *parent, char *key_out, size_t cap)
 {
-	Smartplus__Billing__V1__CreateAccountRequest a = SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateAccountRequest a =
+		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateAccountResponse *ar = NULL;
-	Smartplus__Billing__V1__CreateApiKeyRequest k = SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateApiKeyRequest k =
+		SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateApiKeyResponse *kr = NULL;
 
 	a.account_id = (char *)id;
@@ -575,11 +588,14 @@ static int seed(void)
 	spb_client_options co = SPB_CLIENT_OPTIONS_INIT;
 	Smartplus__Billing__V1__SetPriceRequest p = SMARTPLUS__BILLING__V1__SET_PRICE_REQUEST__INIT;
 	Smartplus__Billing__V1__SetPriceResponse *pr = NULL;
-	Smartplus__Billing__V1__SetCreditPriceRequest cp = SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
+	Smartplus__Billing__V1__SetCreditPriceRequest cp =
+		SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
 	Smartplus__Billing__V1__SetCreditPriceResponse *cpr = NULL;
-	Smartplus__Billing__V1__AssignCreditsRequest ac = SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
+	Smartplus__Billing__V1__AssignCreditsRequest ac =
+		SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
 	Smartplus__Billing__V1__AssignCreditsResponse *acr = NULL;
-	Smartplus__Billing__V1__PurchaseCreditsRequest pc = SMARTPLUS__BILLING__V1__PURCHASE_CREDITS_REQUEST__INIT;
+	Smartplus__Billing__V1__PurchaseCreditsRequest pc =
+		SMARTPLUS__BILLING__V1__PURCHASE_CREDITS_REQUEST__INIT;
 	Smartplus__Billing__V1__PurchaseCreditsResponse *pcr = NULL;
 	Google__Protobuf__Timestamp created = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 
@@ -680,7 +696,8 @@ static int chaos(unsigned seed_v)
 	int64_t t0 = mono_ms();
 	int64_t last_report = t0;
 
-	while (kills_killer + kills_fault < opt_kills && mono_ms() - t0 < opt_max_seconds * 1000LL) {
+	while (kills_killer + kills_fault < opt_kills &&
+	       mono_ms() - t0 < opt_max_seconds * 1000LL) {
 		int wait_ms = 30 + (int)(rnd_next(&r) % 300), sig = 0, died = 0;
 		for (int w = 0; w < wait_ms; w += 5) {
 			if (bproc_died(&srv, &sig)) {
@@ -691,7 +708,8 @@ static int chaos(unsigned seed_v)
 		}
 		if (died) {
 			if (sig != SIGKILL)
-				fprintf(stderr, "billingd died by %d (not a fault-point SIGKILL)\n", sig);
+				fprintf(stderr, "billingd died by %d (not a fault-point SIGKILL)\n",
+					sig);
 			kills_fault++;
 		} else {
 			bproc_kill(&srv);
@@ -703,8 +721,8 @@ static int chaos(unsigned seed_v)
 		}
 		if (mono_ms() - last_report > 10000) {
 			last_report = mono_ms();
-			fprintf(stderr, "... %d kills, %ld calls answered OK\n", kills_killer + kills_fault,
-				atomic_load(&n_acked));
+			fprintf(stderr, "... %d kills, %ld calls answered OK\n",
+				kills_killer + kills_fault, atomic_load(&n_acked));
 		}
 	}
 	/* the last instance runs without faults so every call gets answered */
@@ -719,14 +737,14 @@ static int chaos(unsigned seed_v)
 
 static long lost, twice, orphans, extra_orders, check_errors;
 
-#define LOST(...)                                     \
-	do {                                          \
-		lost++;                               \
+#define LOST(...)                                      \
+	do {                                           \
+		lost++;                                \
 		fprintf(stderr, "LOST: " __VA_ARGS__); \
 	} while (0)
-#define TWICE(...)                                     \
-	do {                                           \
-		twice++;                               \
+#define TWICE(...)                                      \
+	do {                                            \
+		twice++;                                \
 		fprintf(stderr, "TWICE: " __VA_ARGS__); \
 	} while (0)
 
@@ -734,7 +752,8 @@ static spb_client *verifier;
 
 static void verify_items(client_state *cs)
 {
-	Smartplus__Billing__V1__ListItemsRequest r = SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListItemsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListItemsResponse *out = NULL;
 	int *seen = calloc((size_t)cs->n_items + 1, sizeof(int));
 	char token[256] = "";
@@ -745,7 +764,8 @@ static void verify_items(client_state *cs)
 		r.page_token = token;
 		if (spb_billing_list_items(verifier, &r, &out, NULL) != 0) {
 			check_errors++;
-			fprintf(stderr, "ListItems %s: %s\n", cs->project, spb_error_last()->message);
+			fprintf(stderr, "ListItems %s: %s\n", cs->project,
+				spb_error_last()->message);
 			break;
 		}
 		for (size_t i = 0; i < out->n_items; i++) {
@@ -757,7 +777,8 @@ static void verify_items(client_state *cs)
 			if (ix < 0) {
 				/* a CreateItems batch that got no answer yet: not possible,
 				 * every call was answered before the check */
-				TWICE("item %s exists but no acknowledged CreateItems made it\n", it->item_id);
+				TWICE("item %s exists but no acknowledged CreateItems made it\n",
+				      it->item_id);
 				continue;
 			}
 			seen[ix] = 1;
@@ -765,15 +786,17 @@ static void verify_items(client_state *cs)
 			int64_t exp = ts_us(it->expires_at);
 			if (!im->active) {
 				if (it->status != I_INACTIVE)
-					TWICE("item %s is %d, no acknowledged activation\n", it->item_id,
-					      (int)it->status);
+					TWICE("item %s is %d, no acknowledged activation\n",
+					      it->item_id, (int)it->status);
 			} else if (it->status != I_ACTIVE || exp < im->exp) {
-				LOST("item %s status %d expires %lld, model %lld (short by %lld d)\n",
-				     it->item_id, (int)it->status, (long long)exp, (long long)im->exp,
-				     (long long)((im->exp - exp) / DAY_US));
+				LOST("item %s status %d expires %lld, model %lld (short by %lld "
+				     "d)\n",
+				     it->item_id, (int)it->status, (long long)exp,
+				     (long long)im->exp, (long long)((im->exp - exp) / DAY_US));
 			} else if (exp > im->exp) {
-				TWICE("item %s expires %lld, model %lld (%lld d more)\n", it->item_id,
-				      (long long)exp, (long long)im->exp, (long long)((exp - im->exp) / DAY_US));
+				TWICE("item %s expires %lld, model %lld (%lld d more)\n",
+				      it->item_id, (long long)exp, (long long)im->exp,
+				      (long long)((exp - im->exp) / DAY_US));
 			}
 		}
 		snprintf(token, sizeof(token), "%s", out->next_page_token);
@@ -825,7 +848,8 @@ static void verify_credits(client_state *cs)
 		r.page_token = token;
 		if (spb_billing_list_credit_logs(verifier, &r, &out, NULL) != 0) {
 			check_errors++;
-			fprintf(stderr, "ListCreditLogs %s: %s\n", cs->installer, spb_error_last()->message);
+			fprintf(stderr, "ListCreditLogs %s: %s\n", cs->installer,
+				spb_error_last()->message);
 			break;
 		}
 		for (size_t i = 0; i < out->n_entries; i++) {
@@ -840,14 +864,16 @@ static void verify_credits(client_state *cs)
 				if (strcmp(cs->transfers[k].id, id) == 0)
 					ix = k;
 			if (ix < 0)
-				TWICE("%s: transfer %s (%lld, kind %d, order %s) nobody was told about\n",
-				      cs->installer, e->transfer_id, (long long)e->delta, (int)e->kind,
-				      e->order_id);
+				TWICE("%s: transfer %s (%lld, kind %d, order %s) nobody was told "
+				      "about\n",
+				      cs->installer, e->transfer_id, (long long)e->delta,
+				      (int)e->kind, e->order_id);
 			else if (seen[ix]++)
 				TWICE("%s: transfer %s listed twice\n", cs->installer, id);
 			else if (e->delta != cs->transfers[ix].credits)
-				TWICE("%s: transfer %s delta %lld, acknowledged %lld\n", cs->installer, id,
-				      (long long)e->delta, (long long)cs->transfers[ix].credits);
+				TWICE("%s: transfer %s delta %lld, acknowledged %lld\n",
+				      cs->installer, id, (long long)e->delta,
+				      (long long)cs->transfers[ix].credits);
 		}
 		snprintf(token, sizeof(token), "%s", out->next_page_token);
 		spb_message_free(out);
@@ -857,8 +883,9 @@ static void verify_credits(client_state *cs)
 	}
 	for (int k = 0; k < cs->n_transfers; k++)
 		if (!seen[k])
-			LOST("%s: acknowledged transfer %s (%lld) not in the credit log\n", cs->installer,
-			     cs->transfers[k].id, (long long)cs->transfers[k].credits);
+			LOST("%s: acknowledged transfer %s (%lld) not in the credit log\n",
+			     cs->installer, cs->transfers[k].id,
+			     (long long)cs->transfers[k].credits);
 	free(seen);
 }
 
@@ -874,7 +901,8 @@ static int by_quote(const void *a, const void *b)
 
 static void verify_orders(void)
 {
-	Smartplus__Billing__V1__ListOrdersRequest r = SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListOrdersRequest r =
+		SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListOrdersResponse *out = NULL;
 	size_t n = 0, cap = 1024;
 	seen_order *all = malloc(cap * sizeof(*all));
@@ -897,8 +925,10 @@ static void verify_orders(void)
 				all = g;
 				cap *= 2;
 			}
-			snprintf(all[n].order_id, sizeof(all[n].order_id), "%s", out->orders[i]->order_id);
-			snprintf(all[n].quote_id, sizeof(all[n].quote_id), "%s", out->orders[i]->quote_id);
+			snprintf(all[n].order_id, sizeof(all[n].order_id), "%s",
+				 out->orders[i]->order_id);
+			snprintf(all[n].quote_id, sizeof(all[n].quote_id), "%s",
+				 out->orders[i]->quote_id);
 			all[n].status = out->orders[i]->status;
 			n++;
 		}
@@ -926,8 +956,8 @@ static void verify_orders(void)
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (all[i].status == O_SUCCEEDED)
-			TWICE("order %s (quote %s) SUCCEEDED but no caller was told\n", all[i].order_id,
-			      all[i].quote_id);
+			TWICE("order %s (quote %s) SUCCEEDED but no caller was told\n",
+			      all[i].order_id, all[i].quote_id);
 		else if (all[i].status > 0)
 			orphans++;
 	}
@@ -940,13 +970,14 @@ static void verify_orders(void)
 		}
 		if (all[i].quote_id[0]) {
 			if (ok > 1)
-				TWICE("quote %s paid by %zu SUCCEEDED orders\n", all[i].quote_id, ok);
+				TWICE("quote %s paid by %zu SUCCEEDED orders\n", all[i].quote_id,
+				      ok);
 			extra_orders += (long)(j - i - 1);
 		}
 		i = j;
 	}
-	printf("orders of dist: %zu (not SUCCEEDED: %ld; orders beyond the first per quote: %ld)\n", n,
-	       orphans, extra_orders);
+	printf("orders of dist: %zu (not SUCCEEDED: %ld; orders beyond the first per quote: %ld)\n",
+	       n, orphans, extra_orders);
 	/* Cards never decline here, so a quote is paid by exactly one order: a
 	 * retry after a crash must resume it (same provider key), never place
 	 * a second one. */
@@ -1022,8 +1053,9 @@ int main(int argc, char **argv)
 	long ops[5] = {0};
 
 	if (parse_args(argc, argv) != 0) {
-		fprintf(stderr, "usage: %s <billingd> <ledger_check> [--kills N] [--threads K] "
-				"[--seed S] [--max-seconds T] [--fault SPEC]\n",
+		fprintf(stderr,
+			"usage: %s <billingd> <ledger_check> [--kills N] [--threads K] "
+			"[--seed S] [--max-seconds T] [--fault SPEC]\n",
 			argv[0]);
 		return 2;
 	}
@@ -1042,7 +1074,8 @@ int main(int argc, char **argv)
 		snprintf(states[t]->installer, sizeof(states[t]->installer), "inst%d", t);
 		snprintf(states[t]->project, sizeof(states[t]->project), "prj%d", t);
 	}
-	if (bproc_init(&srv, billingd_bin, "spb-crash") != 0 || bproc_start(&srv, NULL, NULL) != 0) {
+	if (bproc_init(&srv, billingd_bin, "spb-crash") != 0 ||
+	    bproc_start(&srv, NULL, NULL) != 0) {
 		fprintf(stderr, "billingd does not start\n");
 		return 1;
 	}
@@ -1052,7 +1085,8 @@ int main(int argc, char **argv)
 		bproc_kill(&srv);
 		return 1;
 	}
-	printf("PurchaseCredits: %s\n", atomic_load(&purchases_supported) ? "in the mix" : "UNIMPLEMENTED, skipped");
+	printf("PurchaseCredits: %s\n",
+	       atomic_load(&purchases_supported) ? "in the mix" : "UNIMPLEMENTED, skipped");
 	/* the seeded items: through the harness's own CreateItems path */
 	for (int t = 0; t < opt_threads; t++)
 		for (int b = 0; b < ITEMS_SEEDED / ITEMS_BATCH; b++) {
@@ -1085,18 +1119,21 @@ int main(int argc, char **argv)
 
 	printf("kills survived: %d (killer SIGKILL %d, fault points %d); failed starts %d\n",
 	       kills_killer + kills_fault, kills_killer, kills_fault, restarts_failed);
-	printf("mutations acknowledged: %ld OK + %ld refused (of %ld calls incl. reads); calls that "
+	printf("mutations acknowledged: %ld OK + %ld refused (of %ld calls incl. reads); calls "
+	       "that "
 	       "got no answer at first: %ld (%ld retries); never answered: %ld\n",
 	       atomic_load(&n_acked), atomic_load(&n_ack_errors), atomic_load(&n_calls),
 	       atomic_load(&n_no_answer_calls), atomic_load(&n_no_answer_attempts),
 	       atomic_load(&n_never_answered));
-	printf("effects: %ld assigns, %ld activations, %ld renewals, %ld purchases, %ld item batches\n",
+	printf("effects: %ld assigns, %ld activations, %ld renewals, %ld purchases, %ld item "
+	       "batches\n",
 	       ops[0], ops[1], ops[2], ops[3], ops[4]);
-	printf("lost: %ld\napplied twice: %ld\nunexpected answers: %ld\nverification errors: %ld\n", lost,
-	       twice, atomic_load(&n_unexpected), check_errors);
+	printf("lost: %ld\napplied twice: %ld\nunexpected answers: %ld\nverification errors: %ld\n",
+	       lost, twice, atomic_load(&n_unexpected), check_errors);
 	printf("ledger_check: %s (exit %d)\n", ledger_out, ledger_rc);
 	if (orphans || extra_orders)
-		printf("NOTE: %ld orders left unsettled, %ld extra orders for an already-ordered quote "
+		printf("NOTE: %ld orders left unsettled, %ld extra orders for an already-ordered "
+		       "quote "
 		       "(see the report: R10 orphans after payments.after_provider)\n",
 		       orphans, extra_orders);
 	if (lost || twice || ledger_rc != 0 || atomic_load(&n_never_answered) || check_errors ||

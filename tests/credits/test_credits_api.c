@@ -79,8 +79,8 @@ static int start_billingd(void)
 	if (billingd_pid == 0) {
 		if (!freopen(log, "w", stderr))
 			_exit(127);
-		execl(billingd_bin, billingd_bin, "--listen", "127.0.0.1:0", "--port-file", portfile,
-		      "--data-dir", datadir, (char *)NULL);
+		execl(billingd_bin, billingd_bin, "--listen", "127.0.0.1:0", "--port-file",
+		      portfile, "--data-dir", datadir, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && read_file(portfile, port, sizeof(port)) != 0; i++)
@@ -149,9 +149,11 @@ static const char *key_of(const char *account)
 /* Creates an account under parent (as the vendor) and a key for it. */
 static int make_account(const char *id, int role, const char *parent)
 {
-	Smartplus__Billing__V1__CreateAccountRequest a = SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateAccountRequest a =
+		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateAccountResponse *ar = NULL;
-	Smartplus__Billing__V1__CreateApiKeyRequest k = SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateApiKeyRequest k =
+		SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateApiKeyResponse *kr = NULL;
 	int rc;
 
@@ -193,7 +195,8 @@ static spb_call_options as_opts(const char *as)
 static int assign_raw(const char *as, const char *from, const char *to, int64_t credits,
 		      Smartplus__Billing__V1__AssignCreditsResponse **out)
 {
-	Smartplus__Billing__V1__AssignCreditsRequest r = SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
+	Smartplus__Billing__V1__AssignCreditsRequest r =
+		SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
 	Smartplus__Billing__V1__AssignCreditsResponse *tmp = NULL;
 	spb_call_options o = as_opts(as);
 	int rc;
@@ -228,7 +231,8 @@ static int assign(const char *as, const char *from, const char *to, int64_t cred
 /* Balance of account read as `as`; INT64_MIN when the call failed. */
 static int64_t balance_as(const char *as, const char *account)
 {
-	Smartplus__Billing__V1__GetCreditBalanceRequest r = SMARTPLUS__BILLING__V1__GET_CREDIT_BALANCE_REQUEST__INIT;
+	Smartplus__Billing__V1__GetCreditBalanceRequest r =
+		SMARTPLUS__BILLING__V1__GET_CREDIT_BALANCE_REQUEST__INIT;
 	Smartplus__Billing__V1__GetCreditBalanceResponse *out = NULL;
 	spb_call_options o = as_opts(as);
 	int64_t b = INT64_MIN;
@@ -248,9 +252,11 @@ static int64_t balance(const char *account)
 }
 
 static Smartplus__Billing__V1__ListCreditLogsResponse *logs(const char *as, const char *account,
-							    int kind, int page_size, const char *token)
+							    int kind, int page_size,
+							    const char *token)
 {
-	Smartplus__Billing__V1__ListCreditLogsRequest r = SMARTPLUS__BILLING__V1__LIST_CREDIT_LOGS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListCreditLogsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_CREDIT_LOGS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListCreditLogsResponse *out = NULL;
 	spb_call_options o = as_opts(as);
 
@@ -269,8 +275,9 @@ static int failed_with(int rc, int code, const char *reason)
 	const spb_error *e = spb_error_last();
 
 	if (rc == 0 || e->grpc_code != code || (reason && strcmp(e->reason, reason) != 0)) {
-		fprintf(stderr, "  expected status %d%s%s, got rc %d status %d reason '%s': %s\n", code,
-			reason ? " " : "", reason ? reason : "", rc, e->grpc_code, e->reason, e->message);
+		fprintf(stderr, "  expected status %d%s%s, got rc %d status %d reason '%s': %s\n",
+			code, reason ? " " : "", reason ? reason : "", rc, e->grpc_code, e->reason,
+			e->message);
 		return 0;
 	}
 	return 1;
@@ -295,10 +302,14 @@ static int suite_init(void)
 {
 	if (start_billingd() != 0)
 		return -1;
-	if (make_account("d1", ROLE(DISTRIBUTOR), "vendor") || make_account("s1", ROLE(SUB_DISTRIBUTOR), "d1") ||
-	    make_account("i1", ROLE(INSTALLER), "s1") || make_account("p1", ROLE(PROPERTY_MANAGER), "i1") ||
-	    make_account("i2", ROLE(INSTALLER), "s1") || make_account("s2", ROLE(SUB_DISTRIBUTOR), "d1") ||
-	    make_account("pd", ROLE(PROPERTY_MANAGER), "d1") || make_account("d2", ROLE(DISTRIBUTOR), "vendor") ||
+	if (make_account("d1", ROLE(DISTRIBUTOR), "vendor") ||
+	    make_account("s1", ROLE(SUB_DISTRIBUTOR), "d1") ||
+	    make_account("i1", ROLE(INSTALLER), "s1") ||
+	    make_account("p1", ROLE(PROPERTY_MANAGER), "i1") ||
+	    make_account("i2", ROLE(INSTALLER), "s1") ||
+	    make_account("s2", ROLE(SUB_DISTRIBUTOR), "d1") ||
+	    make_account("pd", ROLE(PROPERTY_MANAGER), "d1") ||
+	    make_account("d2", ROLE(DISTRIBUTOR), "vendor") ||
 	    make_account("i3", ROLE(INSTALLER), "d2"))
 		return -1;
 	return 0;
@@ -403,7 +414,8 @@ static void test_credit_logs_show_both_sides_newest_first(void)
 
 static void test_credit_logs_page_and_filter(void)
 {
-	Smartplus__Billing__V1__ListCreditLogsRequest q = SMARTPLUS__BILLING__V1__LIST_CREDIT_LOGS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListCreditLogsRequest q =
+		SMARTPLUS__BILLING__V1__LIST_CREDIT_LOGS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListCreditLogsResponse *r, *r2;
 	Google__Protobuf__Timestamp future = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	spb_call_options o = as_opts("d1");
@@ -477,7 +489,8 @@ static void test_refused_assignments_change_nothing(void)
 	CU_ASSERT(failed_with(rc, ST_PERMISSION_DENIED, NULL));
 	rc = assign("s1", NULL, "s1", 10, NULL, NULL); /* itself */
 	CU_ASSERT(failed_with(rc, ST_INVALID_ARGUMENT, NULL));
-	CU_ASSERT(strstr(spb_error_last()->message, "to_account_id: must be a strict descendant of 's1'") != NULL);
+	CU_ASSERT(strstr(spb_error_last()->message,
+			 "to_account_id: must be a strict descendant of 's1'") != NULL);
 	rc = assign("s1", NULL, "i3", 10, NULL, NULL); /* a foreign tree */
 	CU_ASSERT(failed_with(rc, ST_PERMISSION_DENIED, NULL));
 	rc = assign("s1", NULL, "nobody", 10, NULL, NULL); /* no such account: same answer */
@@ -559,10 +572,10 @@ static Smartplus__Billing__V1__GetInstallerPaymentPolicyResponse *get_policy(con
 
 static void test_installer_payment_policy(void)
 {
-	static const int none[1] = { 0 };
-	static const int stripe_credits[2] = { METHOD(STRIPE), METHOD(CREDITS) };
-	static const int twice[2] = { METHOD(PAYPAL), METHOD(PAYPAL) };
-	static const int coupon[1] = { METHOD(COUPON) };
+	static const int none[1] = {0};
+	static const int stripe_credits[2] = {METHOD(STRIPE), METHOD(CREDITS)};
+	static const int twice[2] = {METHOD(PAYPAL), METHOD(PAYPAL)};
+	static const int coupon[1] = {METHOD(COUPON)};
 	Smartplus__Billing__V1__GetInstallerPaymentPolicyResponse *g;
 	Smartplus__Billing__V1__SetInstallerPaymentPolicyResponse *s = NULL;
 	int rc;
@@ -676,8 +689,8 @@ static void *race(void *arg)
 			   strcmp(spb_error_last()->reason, "INSUFFICIENT_CREDITS") == 0) {
 			r->refusals++;
 		} else {
-			fprintf(stderr, "  racer: unexpected status %d: %s\n", spb_error_last()->grpc_code,
-				spb_error_last()->message);
+			fprintf(stderr, "  racer: unexpected status %d: %s\n",
+				spb_error_last()->grpc_code, spb_error_last()->message);
 			r->errors++;
 		}
 	}
@@ -688,7 +701,8 @@ static char check_report[512];
 
 static void test_concurrent_assigns_never_overdraw(void)
 {
-	static const int roles[3] = { ROLE(SUB_DISTRIBUTOR), ROLE(INSTALLER), ROLE(PROPERTY_MANAGER) };
+	static const int roles[3] = {ROLE(SUB_DISTRIBUTOR), ROLE(INSTALLER),
+				     ROLE(PROPERTY_MANAGER)};
 	racer r[THREADS];
 	int attempts = 0, successes = 0, refusals = 0, errors = 0;
 	int64_t assigned = 0, received = 0, left;
@@ -714,11 +728,12 @@ static void test_concurrent_assigns_never_overdraw(void)
 		assigned += r[t].assigned;
 	}
 	left = balance(race_sender);
-	printf("\n  concurrency: %d threads x %d rounds, amounts 1..%d from a balance of %d\n", THREADS,
-	       ROUNDS, RACE_MAX_AMOUNT, RACE_START);
+	printf("\n  concurrency: %d threads x %d rounds, amounts 1..%d from a balance of %d\n",
+	       THREADS, ROUNDS, RACE_MAX_AMOUNT, RACE_START);
 	printf("  attempts %d, successes %d, refusals (INSUFFICIENT_CREDITS) %d, other errors %d\n",
 	       attempts, successes, refusals, errors);
-	printf("  assigned %" PRId64 "; final balance of %s %" PRId64 "\n", assigned, race_sender, left);
+	printf("  assigned %" PRId64 "; final balance of %s %" PRId64 "\n", assigned, race_sender,
+	       left);
 	printf("  receivers:");
 	for (int i = 0; i < RECEIVERS; i++) {
 		int64_t b = balance(receivers[i]);
@@ -803,10 +818,12 @@ int main(int argc, char **argv)
 	CU_add_test(s, "credit logs show both sides newest first",
 		    test_credit_logs_show_both_sides_newest_first);
 	CU_add_test(s, "credit logs page and filter", test_credit_logs_page_and_filter);
-	CU_add_test(s, "refused assignments change nothing", test_refused_assignments_change_nothing);
+	CU_add_test(s, "refused assignments change nothing",
+		    test_refused_assignments_change_nothing);
 	CU_add_test(s, "installer payment policy", test_installer_payment_policy);
 	CU_add_test(s, "concurrent assigns never overdraw", test_concurrent_assigns_never_overdraw);
-	CU_add_test(s, "ledger check on the stopped data dir", test_ledger_check_on_the_stopped_data_dir);
+	CU_add_test(s, "ledger check on the stopped data dir",
+		    test_ledger_check_on_the_stopped_data_dir);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +

@@ -52,14 +52,14 @@ static int apply_move(store_txn *w, void *arg)
 {
 	move *m = arg;
 
-	m->rc = m->spend ? credits_spend(w, m->account, m->credits, "ord_x", "actor", m->id) :
-			   credits_grant(w, m->account, m->credits, "ord_x", "actor", m->id);
+	m->rc = m->spend ? credits_spend(w, m->account, m->credits, "ord_x", "actor", m->id)
+			 : credits_grant(w, m->account, m->credits, "ord_x", "actor", m->id);
 	return m->rc;
 }
 
 static int run(int spend, const char *account, int64_t credits, char id[40])
 {
-	move m = { spend, account, credits, "", 0 };
+	move m = {spend, account, credits, "", 0};
 	int rc = store_write_sync(env, apply_move, &m);
 
 	if (id)
@@ -157,7 +157,7 @@ static void allowed(const char *installer, int *on, uint32_t *mask)
 
 static void test_policy_mask_follows_the_stored_policy(void)
 {
-	set_pol p = { "inst", 1, { METHOD(STRIPE), METHOD(CREDITS) }, 2 };
+	set_pol p = {"inst", 1, {METHOD(STRIPE), METHOD(CREDITS)}, 2};
 	int on = -1;
 	uint32_t mask = 99;
 
@@ -190,7 +190,8 @@ int main(void)
 	s = CU_add_suite("credits_server", NULL, NULL);
 	CU_add_test(s, "grant then spend moves through the issuer",
 		    test_grant_then_spend_moves_through_the_issuer);
-	CU_add_test(s, "spend beyond the balance is refused", test_spend_beyond_the_balance_is_refused);
+	CU_add_test(s, "spend beyond the balance is refused",
+		    test_spend_beyond_the_balance_is_refused);
 	CU_add_test(s, "policy mask follows the stored policy",
 		    test_policy_mask_follows_the_stored_policy);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -53,7 +53,7 @@ static int apply_xfer(store_txn *w, void *arg)
 static int transfer(const char *from, const char *to, int64_t credits, int kind, int64_t now,
 		    ledger_result *res)
 {
-	xfer x = { from, to, credits, kind, now, { { 0 }, 0, 0, 0, 0 }, 0, 0 };
+	xfer x = {from, to, credits, kind, now, {{0}, 0, 0, 0, 0}, 0, 0};
 	int rc = store_write_sync(env, apply_xfer, &x);
 
 	if (res)
@@ -159,7 +159,7 @@ static void test_transfer_moves_credits_and_records_both_sides(void)
 
 static void test_insufficient_balance_writes_nothing(void)
 {
-	xfer x = { "dist", "inst", 41, LEDGER_ALLOCATION, 5000, { { 0 }, 0, 0, 0, 0 }, 1, 0 };
+	xfer x = {"dist", "inst", 41, LEDGER_ALLOCATION, 5000, {{0}, 0, 0, 0, 0}, 1, 0};
 	char rep[256];
 
 	open_store();
@@ -237,7 +237,8 @@ static int apply_corrupt_balance(store_txn *w, void *arg)
 
 	key_init(&k, LEDGER_KC_BALANCE);
 	key_str(&k, c->account);
-	rc = store_rec_get(w, DB_LEDGER, &k, &smartplus__billing__store__v1__balance_record__descriptor,
+	rc = store_rec_get(w, DB_LEDGER, &k,
+			   &smartplus__billing__store__v1__balance_record__descriptor,
 			   (ProtobufCMessage **)&b);
 	if (rc != 0)
 		return rc;
@@ -270,7 +271,7 @@ static int apply_drop_log_entry(store_txn *w, void *arg)
 
 static void test_check_reports_a_corrupted_balance(void)
 {
-	corrupt c = { "dist", 71 };
+	corrupt c = {"dist", 71};
 	char rep[256];
 
 	open_store();
@@ -279,8 +280,8 @@ static void test_check_reports_a_corrupted_balance(void)
 	CU_ASSERT_EQUAL(check(rep, sizeof(rep)), 0);
 	CU_ASSERT(store_write_sync(env, apply_corrupt_balance, &c) == 0);
 	CU_ASSERT_EQUAL(check(rep, sizeof(rep)), 1);
-	CU_ASSERT_STRING_EQUAL(rep,
-			       "ledger violation: balance of 'dist' is 71 but its transfers sum to 70");
+	CU_ASSERT_STRING_EQUAL(
+		rep, "ledger violation: balance of 'dist' is 71 but its transfers sum to 70");
 	/* a negative balance that still sums to zero with the issuer's */
 	c.account = "dist";
 	c.credits = -30;
@@ -302,8 +303,9 @@ static void test_check_reports_a_missing_log_entry(void)
 	CU_ASSERT(transfer("dist", "inst", 30, LEDGER_ALLOCATION, 2000, NULL) == 0);
 	CU_ASSERT(store_write_sync(env, apply_drop_log_entry, (void *)"inst") == 0);
 	CU_ASSERT_EQUAL(check(rep, sizeof(rep)), 1);
-	CU_ASSERT_STRING_EQUAL(rep,
-			       "ledger violation: trf_0000000000000002 is missing from the credit log of 'inst'");
+	CU_ASSERT_STRING_EQUAL(
+		rep,
+		"ledger violation: trf_0000000000000002 is missing from the credit log of 'inst'");
 	close_store();
 }
 
@@ -313,8 +315,8 @@ static void fill_log(void)
 {
 	CU_ASSERT(transfer("vendor", "b", 1000, LEDGER_PURCHASE, 0, NULL) == 0);
 	for (int i = 1; i <= 25; i++) {
-		int rc = i % 2 ? transfer("vendor", "a", i, LEDGER_PURCHASE, 1000 * i, NULL) :
-				 transfer("b", "a", i, LEDGER_REFUND, 1000 * i, NULL);
+		int rc = i % 2 ? transfer("vendor", "a", i, LEDGER_PURCHASE, 1000 * i, NULL)
+			       : transfer("b", "a", i, LEDGER_REFUND, 1000 * i, NULL);
 		CU_ASSERT(rc == 0);
 	}
 }
@@ -444,7 +446,8 @@ int main(void)
 	s = CU_add_suite("ledger", NULL, NULL);
 	CU_add_test(s, "transfer moves credits and records both sides",
 		    test_transfer_moves_credits_and_records_both_sides);
-	CU_add_test(s, "insufficient balance writes nothing", test_insufficient_balance_writes_nothing);
+	CU_add_test(s, "insufficient balance writes nothing",
+		    test_insufficient_balance_writes_nothing);
 	CU_add_test(s, "only the issuer goes below zero", test_only_the_issuer_goes_below_zero);
 	CU_add_test(s, "bad arguments and overflow are refused",
 		    test_bad_arguments_and_overflow_are_refused);
@@ -452,7 +455,8 @@ int main(void)
 	CU_add_test(s, "check reports a missing log entry", test_check_reports_a_missing_log_entry);
 	CU_add_test(s, "log pages newest first", test_log_pages_newest_first);
 	CU_add_test(s, "log filters by kind and time", test_log_filters_by_kind_and_time);
-	CU_add_test(s, "log orders equal times by sequence", test_log_orders_equal_times_by_sequence);
+	CU_add_test(s, "log orders equal times by sequence",
+		    test_log_orders_equal_times_by_sequence);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

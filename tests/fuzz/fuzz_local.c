@@ -99,7 +99,8 @@ grpc_status_code fuzz_local_call_msg(const char *path, enum fuzz_auth auth,
 }
 
 /* Calls and dies unless OK; returns the response bytes (caller frees). */
-static uint8_t *must(const char *path, enum fuzz_auth auth, const ProtobufCMessage *msg, size_t *len)
+static uint8_t *must(const char *path, enum fuzz_auth auth, const ProtobufCMessage *msg,
+		     size_t *len)
 {
 	char err[512];
 	uint8_t *out = NULL;
@@ -117,7 +118,8 @@ static void try_call(const char *path, const ProtobufCMessage *msg)
 	char err[512];
 	uint8_t *out = NULL;
 	size_t n;
-	grpc_status_code st = fuzz_local_call_msg(path, FUZZ_AUTH_VENDOR, msg, &out, &n, err, sizeof(err));
+	grpc_status_code st = fuzz_local_call_msg(path, FUZZ_AUTH_VENDOR, msg, &out, &n, err,
+						  sizeof(err));
 	free(out);
 	if (st != GRPC_STATUS_OK && st != GRPC_STATUS_UNIMPLEMENTED)
 		die(path, err);
@@ -125,7 +127,8 @@ static void try_call(const char *path, const ProtobufCMessage *msg)
 
 static void account(const char *id, int role, const char *parent)
 {
-	Smartplus__Billing__V1__CreateAccountRequest r = SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateAccountRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
 	r.account_id = (char *)id;
 	r.role = role;
 	r.parent_id = (char *)parent;
@@ -135,7 +138,8 @@ static void account(const char *id, int role, const char *parent)
 
 static void mint(enum fuzz_auth slot, const char *account_id, int scope)
 {
-	Smartplus__Billing__V1__CreateApiKeyRequest r = SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateApiKeyRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateApiKeyResponse *resp;
 	uint8_t *out;
 	size_t n;
@@ -152,14 +156,20 @@ static void mint(enum fuzz_auth slot, const char *account_id, int scope)
 
 static void build_tree(void)
 {
-	Smartplus__Billing__V1__CreateProjectRequest p = SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
-	Smartplus__Billing__V1__CreateItemsRequest ci = SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateProjectRequest p =
+		SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateItemsRequest ci =
+		SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ItemSpec spec = SMARTPLUS__BILLING__V1__ITEM_SPEC__INIT;
 	Smartplus__Billing__V1__ItemSpec *specs[1] = {&spec};
-	Smartplus__Billing__V1__SetPriceRequest sp = SMARTPLUS__BILLING__V1__SET_PRICE_REQUEST__INIT;
-	Smartplus__Billing__V1__SetCreditPriceRequest cp = SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
-	Smartplus__Billing__V1__AssignCreditsRequest ac = SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
-	Smartplus__Billing__V1__CreateCouponRequest cc = SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
+	Smartplus__Billing__V1__SetPriceRequest sp =
+		SMARTPLUS__BILLING__V1__SET_PRICE_REQUEST__INIT;
+	Smartplus__Billing__V1__SetCreditPriceRequest cp =
+		SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
+	Smartplus__Billing__V1__AssignCreditsRequest ac =
+		SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateCouponRequest cc =
+		SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
 	Smartplus__Billing__V1__Coupon coupon = SMARTPLUS__BILLING__V1__COUPON__INIT;
 
 	account("fz_d1", V1(ROLE__ROLE_DISTRIBUTOR), "vendor");

@@ -26,7 +26,7 @@ enum fuzz_auth {
 	FUZZ_AUTH_INSTALLER, /* fz_i1's ACCOUNT key */
 	FUZZ_AUTH_SERVICE,   /* SERVICE key with x-acting-account: fz_i1 */
 	FUZZ_AUTH_NONE,
-	FUZZ_AUTH_BAD,       /* the vendor's key with a wrong secret */
+	FUZZ_AUTH_BAD, /* the vendor's key with a wrong secret */
 	FUZZ_AUTH_COUNT
 };
 

@@ -88,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st = fuzz_local_call(m->path, auth_of(data[1]), (data[1] & 0x80) ? idem : NULL, data + 2,
 			     size - 2, &out, &out_len, msg, sizeof(msg));
 	if (trace)
-		fprintf(stderr, "fuzz_rpc: %s auth %u -> %d %s\n", m->path, data[1] & 7u, (int)st, msg);
+		fprintf(stderr, "fuzz_rpc: %s auth %u -> %d %s\n", m->path, data[1] & 7u, (int)st,
+			msg);
 	if ((int)st < 0 || (int)st > 16) {
 		fprintf(stderr, "fuzz_rpc: %s answered status %d\n", m->path, (int)st);
 		abort();

@@ -27,7 +27,8 @@ static int strict = -1;
 static void report_tag0(void)
 {
 	if (tag0_seen)
-		fprintf(stderr, "fuzz_store_decode: %lu inputs hit the known field-0 round trip issue\n",
+		fprintf(stderr,
+			"fuzz_store_decode: %lu inputs hit the known field-0 round trip issue\n",
 			tag0_seen);
 }
 
@@ -45,12 +46,14 @@ static int has_tag0_unknown(const ProtobufCMessage *msg)
 			continue;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+			ProtobufCMessage *const *arr = *(
+				ProtobufCMessage *const *const *)(base + f->offset);
 			for (size_t k = 0; k < n; k++)
 				if (arr[k] && has_tag0_unknown(arr[k]))
 					return 1;
 		} else {
-			const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+			const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base +
+										   f->offset);
 			if (sub && has_tag0_unknown(sub))
 				return 1;
 		}
@@ -86,7 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = store_codec_decode(d, data + 1, size - 1, &msg);
 	if (rc != 0) {
 		if (rc != STORE_CORRUPT || msg) {
-			fprintf(stderr, "fuzz_store_decode: %s: rc %d, message %p\n", d->name, rc, (void *)msg);
+			fprintf(stderr, "fuzz_store_decode: %s: rc %d, message %p\n", d->name, rc,
+				(void *)msg);
 			abort();
 		}
 		return 0;
@@ -103,12 +107,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	b1 = encode(msg, &n1);
 	rc = store_codec_decode(d, b1, n1, &again);
 	if (rc != 0) {
-		fprintf(stderr, "fuzz_store_decode: %s: re-encoded value does not decode (%d)\n", d->name, rc);
+		fprintf(stderr, "fuzz_store_decode: %s: re-encoded value does not decode (%d)\n",
+			d->name, rc);
 		abort();
 	}
 	b2 = encode(again, &n2);
 	if (n1 != n2 || memcmp(b1, b2, n1) != 0) {
-		fprintf(stderr, "fuzz_store_decode: %s: round trip changed the value (%zu -> %zu bytes)\n",
+		fprintf(stderr,
+			"fuzz_store_decode: %s: round trip changed the value (%zu -> %zu bytes)\n",
 			d->name, n1, n2);
 		abort();
 	}

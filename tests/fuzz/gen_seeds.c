@@ -104,9 +104,12 @@ static int64_t int_for(const char *f)
 static size_t elem_size(ProtobufCType t)
 {
 	switch (t) {
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE: return 8;
 	case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
 	case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
 	case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
@@ -122,10 +125,11 @@ static void set_value(pool *pl, const ProtobufCFieldDescriptor *f, void *p, int 
 {
 	int64_t v = int_for(f->name);
 	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-		memcpy(p, &v, 8);
-		break;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64: memcpy(p, &v, 8); break;
 	case PROTOBUF_C_TYPE_DOUBLE: {
 		double x = (double)v;
 		memcpy(p, &x, 8);
@@ -182,7 +186,8 @@ static ProtobufCMessage *fill(pool *pl, const ProtobufCMessageDescriptor *d, int
 			if (*cs)
 				continue;
 			*cs = f->id;
-		} else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+		} else if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
+			   f->type != PROTOBUF_C_TYPE_MESSAGE &&
 			   f->type != PROTOBUF_C_TYPE_STRING && f->quantifier_offset) {
 			*(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
 		}
@@ -220,9 +225,12 @@ static int make_dir(const char *p)
 int main(int argc, char **argv)
 {
 	/* byte 1 of fuzz_rpc inputs: credentials and idempotency-key. */
-	static const struct { const char *name; uint8_t b; } auths[] = {
-		{"vendor", 0}, {"installer", 4}, {"service", 5}, {"nokey", 6},
-		{"vendor-idem", 0x80}, {"installer-idem", 0x94},
+	static const struct {
+		const char *name;
+		uint8_t b;
+	} auths[] = {
+		{"vendor", 0}, {"installer", 4},      {"service", 5},
+		{"nokey", 6},  {"vendor-idem", 0x80}, {"installer-idem", 0x94},
 	};
 	char rpc_dir[900], store_dir[900], name[1200];
 	int bad = 0, seeds = 0;
@@ -246,14 +254,15 @@ int main(int argc, char **argv)
 		ProtobufCMessage *full = fill(&pl, m->input, 0);
 		for (size_t a = 0; a < sizeof(auths) / sizeof(auths[0]); a++) {
 			uint8_t head[2] = {(uint8_t)i, auths[a].b};
-			snprintf(name, sizeof(name), "%s.%s.filled.%s", m->service->short_name, short_name,
-				 auths[a].name);
+			snprintf(name, sizeof(name), "%s.%s.filled.%s", m->service->short_name,
+				 short_name, auths[a].name);
 			bad |= write_seed(rpc_dir, name, head, 2, full);
 			seeds++;
 		}
 		{
 			uint8_t head[2] = {(uint8_t)i, 0};
-			snprintf(name, sizeof(name), "%s.%s.empty.vendor", m->service->short_name, short_name);
+			snprintf(name, sizeof(name), "%s.%s.empty.vendor", m->service->short_name,
+				 short_name);
 			bad |= write_seed(rpc_dir, name, head, 2, empty);
 			seeds++;
 		}
@@ -266,7 +275,8 @@ int main(int argc, char **argv)
 		uint8_t *buf = malloc(n + 1);
 		buf[0] = (uint8_t)i;
 		store_codec_encode(full, buf + 1);
-		snprintf(name, sizeof(name), "%s/%s.filled", store_dir, fuzz_records[i]->short_name);
+		snprintf(name, sizeof(name), "%s/%s.filled", store_dir,
+			 fuzz_records[i]->short_name);
 		{
 			FILE *f = fopen(name, "wb");
 			if (!f || fwrite(buf, 1, n + 1, f) != n + 1 || fclose(f) != 0) {

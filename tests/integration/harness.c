@@ -132,8 +132,8 @@ static int wait_ready(itest_server *s)
 		}
 		free(port);
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-			fprintf(stderr, "harness: billingd exited early (status %d); log %s\n", status,
-				s->log_path);
+			fprintf(stderr, "harness: billingd exited early (status %d); log %s\n",
+				status, s->log_path);
 			s->pid = 0;
 			return -1;
 		}
@@ -305,7 +305,8 @@ int itest_log_find_last(const itest_server *s, const char *needle, char *buf, si
 int itest_create_account(spb_client *c, const spb_call_options *o, const char *id, int role,
 			 const char *parent)
 {
-	Smartplus__Billing__V1__CreateAccountRequest req = SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateAccountRequest req =
+		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateAccountResponse *resp = NULL;
 	int rc;
 	req.account_id = (char *)id;
@@ -320,7 +321,8 @@ int itest_create_account(spb_client *c, const spb_call_options *o, const char *i
 int itest_create_key(spb_client *c, const spb_call_options *o, const char *account, int scope,
 		     char *key, char *key_id)
 {
-	Smartplus__Billing__V1__CreateApiKeyRequest req = SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateApiKeyRequest req =
+		SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateApiKeyResponse *resp = NULL;
 	int rc;
 	req.account_id = (char *)account;
@@ -340,7 +342,8 @@ int itest_create_key(spb_client *c, const spb_call_options *o, const char *accou
 int itest_create_project(spb_client *c, const spb_call_options *o, const char *id,
 			 const char *installer, int type, const char *pm, int pms_integrated)
 {
-	Smartplus__Billing__V1__CreateProjectRequest req = SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateProjectRequest req =
+		SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateProjectResponse *resp = NULL;
 	int rc;
 	req.project_id = (char *)id;
@@ -357,7 +360,8 @@ int itest_create_project(spb_client *c, const spb_call_options *o, const char *i
 int itest_create_item(spb_client *c, const spb_call_options *o, const char *project,
 		      const char *item_id, int service_type)
 {
-	Smartplus__Billing__V1__CreateItemsRequest req = SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateItemsRequest req =
+		SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ItemSpec spec = SMARTPLUS__BILLING__V1__ITEM_SPEC__INIT;
 	Smartplus__Billing__V1__ItemSpec *specs[1] = {&spec};
 	Smartplus__Billing__V1__CreateItemsResponse *resp = NULL;
@@ -378,7 +382,8 @@ int itest_build_tree(spb_client *vendor, itest_account *accts, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		int rc;
 		if (accts[i].role != SMARTPLUS__BILLING__V1__ROLE__ROLE_VENDOR) {
-			rc = itest_create_account(vendor, NULL, accts[i].id, accts[i].role, accts[i].parent);
+			rc = itest_create_account(vendor, NULL, accts[i].id, accts[i].role,
+						  accts[i].parent);
 			if (rc != 0) {
 				fprintf(stderr, "harness: CreateAccount %s: %s\n", accts[i].id,
 					spb_error_last()->message);
@@ -428,8 +433,8 @@ static void reason_of(const grpc_metadata_array *trailers, char *reason, size_t 
 			const char *suffix = "google.rpc.ErrorInfo";
 			size_t tl = strlen(any->type_url), sl = strlen(suffix);
 			if (tl >= sl && strcmp(any->type_url + tl - sl, suffix) == 0) {
-				Google__Rpc__ErrorInfo *ei =
-					google__rpc__error_info__unpack(NULL, any->value.len, any->value.data);
+				Google__Rpc__ErrorInfo *ei = google__rpc__error_info__unpack(
+					NULL, any->value.len, any->value.data);
 				if (ei) {
 					snprintf(reason, cap, "%s", ei->reason);
 					google__rpc__error_info__free_unpacked(ei, NULL);
@@ -474,10 +479,11 @@ int itest_raw_call(const char *target, const char *path, const void *req, size_t
 	ch = grpc_channel_create(target, creds, NULL);
 	grpc_channel_credentials_release(creds);
 	cq = grpc_completion_queue_create_for_pluck(NULL);
-	deadline = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(5000, GPR_TIMESPAN));
+	deadline = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+				gpr_time_from_millis(5000, GPR_TIMESPAN));
 	method = grpc_slice_from_copied_string(path);
-	call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL, deadline,
-					NULL);
+	call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL,
+					deadline, NULL);
 	grpc_slice_unref(method);
 
 	for (; md && md[2 * nmd] && nmd < 8; nmd++) {
@@ -516,7 +522,8 @@ int itest_raw_call(const char *target, const char *path, const void *req, size_t
 			rc = 0;
 			out->status = (int)status;
 			snprintf(out->message, sizeof(out->message), "%.*s",
-				 (int)GRPC_SLICE_LENGTH(details), (const char *)GRPC_SLICE_START_PTR(details));
+				 (int)GRPC_SLICE_LENGTH(details),
+				 (const char *)GRPC_SLICE_START_PTR(details));
 			reason_of(&trailing, out->reason, sizeof(out->reason));
 			if (recv) {
 				grpc_byte_buffer_reader r;
@@ -535,11 +542,12 @@ int itest_raw_call(const char *target, const char *path, const void *req, size_t
 	}
 
 	if (started && rc != 0) /* let the batch finish before freeing what it points at */
-		grpc_completion_queue_pluck(cq, (void *)1, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		grpc_completion_queue_pluck(cq, (void *)1, gpr_inf_future(GPR_CLOCK_REALTIME),
+					    NULL);
 	grpc_call_unref(call);
 	grpc_completion_queue_shutdown(cq);
-	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-	       GRPC_QUEUE_SHUTDOWN)
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+		       .type != GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_completion_queue_destroy(cq);
 	grpc_channel_destroy(ch);

@@ -32,15 +32,15 @@
 
 typedef struct itest_server {
 	char bin[PATH_MAX];
-	char dir[256];            /* mkdtemp root: data/, port, billingd.log */
+	char dir[256]; /* mkdtemp root: data/, port, billingd.log */
 	char data_dir[PATH_MAX];
 	char port_file[PATH_MAX];
 	char log_path[PATH_MAX];
 	char *extra[ITEST_MAX_ARGS]; /* extra billingd args (owned copies) */
 	int n_extra;
-	pid_t pid;                /* 0 when not running */
+	pid_t pid; /* 0 when not running */
 	int port;
-	char target[64];          /* "127.0.0.1:<port>" */
+	char target[64]; /* "127.0.0.1:<port>" */
 	char admin_key[ITEST_KEY_MAX];
 } itest_server;
 
@@ -85,7 +85,7 @@ char *itest_read_file(const char *path);
 
 typedef struct itest_account {
 	const char *id;
-	int role;          /* Role enum value */
+	int role; /* Role enum value */
 	const char *parent;
 	char key[ITEST_KEY_MAX]; /* filled by itest_build_tree */
 	char key_id[17];
@@ -116,10 +116,10 @@ int itest_create_item(spb_client *c, const spb_call_options *o, const char *proj
 /* ---- raw calls ---- */
 
 typedef struct itest_raw_result {
-	int status;           /* grpc_status_code, or -1 when the call failed locally */
+	int status; /* grpc_status_code, or -1 when the call failed locally */
 	char message[512];
-	char reason[128];     /* ErrorInfo.reason from grpc-status-details-bin, or "" */
-	uint8_t *body;        /* response bytes (malloc'ed) or NULL */
+	char reason[128]; /* ErrorInfo.reason from grpc-status-details-bin, or "" */
+	uint8_t *body;    /* response bytes (malloc'ed) or NULL */
 	size_t body_len;
 } itest_raw_result;
 

@@ -55,11 +55,11 @@ typedef struct expect_type {
 
 static const expect_type expected[] = {
 	{P(COMMUNITY),
-	 {S(APP), S(PM_APP), S(ADDITIONAL_APP), S(THIRD_PARTY_LOCK), S(PREMIUM_PLAN), S(SENSOR_ALERT),
-	  S(INTEGRATION), 0},
+	 {S(APP), S(PM_APP), S(ADDITIONAL_APP), S(THIRD_PARTY_LOCK), S(PREMIUM_PLAN),
+	  S(SENSOR_ALERT), S(INTEGRATION), 0},
 	 S(PREMIUM_PLAN),
-	 {F(PACKAGE_ROOM), F(THIRD_PARTY_CAMERA), F(BOOKINGS), F(ELEVATOR_CONTROL), F(SMART_PARKING),
-	  F(DYNAMIC_QR_CODE), F(VIDEO_STORAGE), F(LANDLINE_SERVICE), 0}},
+	 {F(PACKAGE_ROOM), F(THIRD_PARTY_CAMERA), F(BOOKINGS), F(ELEVATOR_CONTROL),
+	  F(SMART_PARKING), F(DYNAMIC_QR_CODE), F(VIDEO_STORAGE), F(LANDLINE_SERVICE), 0}},
 	{P(SINGLE_FAMILY_HOUSE),
 	 {S(APP), S(ADDITIONAL_APP), S(THIRD_PARTY_LOCK), S(PREMIUM_PLAN), S(SENSOR_ALERT), 0},
 	 S(PREMIUM_PLAN),
@@ -88,7 +88,8 @@ static int in0(const int *v, int x)
 
 static Smartplus__Billing__V1__GetCatalogResponse *get_catalog(int type)
 {
-	Smartplus__Billing__V1__GetCatalogRequest req = SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
+	Smartplus__Billing__V1__GetCatalogRequest req =
+		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
 	Smartplus__Billing__V1__GetCatalogResponse *resp = NULL;
 	req.project_type = type;
 	if (spb_billing_get_catalog(vendor, &req, &resp, NULL) != 0) {
@@ -123,7 +124,8 @@ static void test_catalog_service_types(void)
 				/* premium features per DESIGN §2, exactly */
 				CU_ASSERT_EQUAL(o->n_premium_features, (size_t)count0(e->features));
 				for (size_t f = 0; f < o->n_premium_features; f++) {
-					CU_ASSERT(in0(e->features, o->premium_features[f]->feature));
+					CU_ASSERT(
+						in0(e->features, o->premium_features[f]->feature));
 					CU_ASSERT(o->premium_features[f]->display_name[0] != 0);
 				}
 			} else {
@@ -145,8 +147,8 @@ static void test_catalog_all_types(void)
 	spb_message_free(r);
 }
 
-static const Smartplus__Billing__V1__FreeAllowance *
-allowance(const Smartplus__Billing__V1__ProjectTypeCatalog *c, int service)
+static const Smartplus__Billing__V1__FreeAllowance *allowance(
+	const Smartplus__Billing__V1__ProjectTypeCatalog *c, int service)
 {
 	for (size_t i = 0; i < c->n_free_allowances; i++)
 		if ((int)c->free_allowances[i]->service_type == service)
@@ -218,14 +220,16 @@ static void test_catalog_payment_models(void)
 			int seen_regular = 0, seen_credits = 0;
 			CU_ASSERT_EQUAL_FATAL(c->n_payment_models, 2);
 			for (size_t i = 0; i < c->n_payment_models; i++) {
-				const Smartplus__Billing__V1__PaymentModelRule *m = c->payment_models[i];
+				const Smartplus__Billing__V1__PaymentModelRule *m =
+					c->payment_models[i];
 				if (m->payment_model == MODEL(REGULAR)) {
 					seen_regular = 1;
 					CU_ASSERT(methods_are(m, regular));
 					CU_ASSERT_PTR_NULL(m->created_on_or_after);
 					CU_ASSERT_PTR_NOT_NULL(m->created_before);
 					if (m->created_before) {
-						CU_ASSERT_EQUAL(m->created_before->seconds, CUTOVER_S);
+						CU_ASSERT_EQUAL(m->created_before->seconds,
+								CUTOVER_S);
 						CU_ASSERT_EQUAL(m->created_before->nanos, 0);
 					}
 				} else if (m->payment_model == MODEL(CREDITS)) {
@@ -234,7 +238,8 @@ static void test_catalog_payment_models(void)
 					CU_ASSERT_PTR_NULL(m->created_before);
 					CU_ASSERT_PTR_NOT_NULL(m->created_on_or_after);
 					if (m->created_on_or_after) {
-						CU_ASSERT_EQUAL(m->created_on_or_after->seconds, CUTOVER_S);
+						CU_ASSERT_EQUAL(m->created_on_or_after->seconds,
+								CUTOVER_S);
 						CU_ASSERT_EQUAL(m->created_on_or_after->nanos, 0);
 					}
 				}
@@ -248,7 +253,8 @@ static void test_catalog_payment_models(void)
 /* A project's payment model follows its created_at across the cut-over. */
 static int project_model(const char *id, int type, int64_t seconds, int32_t nanos)
 {
-	Smartplus__Billing__V1__CreateProjectRequest req = SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateProjectRequest req =
+		SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateProjectResponse *resp = NULL;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	int model = -1;
@@ -268,21 +274,26 @@ static int project_model(const char *id, int type, int64_t seconds, int32_t nano
 
 static void test_cutover_projects(void)
 {
-	CU_ASSERT_EQUAL_FATAL(itest_create_account(vendor, NULL, "f_dist", ROLE(DISTRIBUTOR), "vendor"), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_create_account(vendor, NULL, "f_inst", ROLE(INSTALLER), "f_dist"), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		itest_create_account(vendor, NULL, "f_dist", ROLE(DISTRIBUTOR), "vendor"), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		itest_create_account(vendor, NULL, "f_inst", ROLE(INSTALLER), "f_dist"), 0);
 	CU_ASSERT_EQUAL(project_model("f_com_at", P(COMMERCIAL), CUTOVER_S, 0), MODEL(CREDITS));
 	CU_ASSERT_EQUAL(project_model("f_com_before", P(COMMERCIAL), CUTOVER_S - 1, 999999000),
 			MODEL(REGULAR));
-	CU_ASSERT_EQUAL(project_model("f_com_later", P(COMMERCIAL), CUTOVER_S + 86400, 0), MODEL(CREDITS));
+	CU_ASSERT_EQUAL(project_model("f_com_later", P(COMMERCIAL), CUTOVER_S + 86400, 0),
+			MODEL(CREDITS));
 	CU_ASSERT_EQUAL(project_model("f_cty_at", P(COMMUNITY), CUTOVER_S, 0), MODEL(REGULAR));
-	CU_ASSERT_EQUAL(project_model("f_sfh_at", P(SINGLE_FAMILY_HOUSE), CUTOVER_S + 1, 0), MODEL(REGULAR));
+	CU_ASSERT_EQUAL(project_model("f_sfh_at", P(SINGLE_FAMILY_HOUSE), CUTOVER_S + 1, 0),
+			MODEL(REGULAR));
 }
 
 static void test_catalog_bad_type(void)
 {
 	static const int bad[] = {4, 12, 99, -1};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		Smartplus__Billing__V1__GetCatalogRequest req = SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
+		Smartplus__Billing__V1__GetCatalogRequest req =
+			SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
 		Smartplus__Billing__V1__GetCatalogResponse *resp = NULL;
 		req.project_type = bad[i];
 		CU_ASSERT_EQUAL(spb_billing_get_catalog(vendor, &req, &resp, NULL), SPB_EINVALID);
@@ -348,18 +359,24 @@ static void test_garbage_payload(void)
 	const char *md[] = {"authorization", auth_md(srv.admin_key, bearer, sizeof(bearer)), NULL};
 	static const unsigned char garbage[] = {0xff, 0xff, 0xff};
 	itest_raw_result r;
-	CU_ASSERT_EQUAL_FATAL(itest_raw_call(srv.target, "/smartplus.billing.v1.BillingService/GetCatalog",
-					     garbage, sizeof(garbage), md, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(itest_raw_call(srv.target,
+					     "/smartplus.billing.v1.BillingService/GetCatalog",
+					     garbage, sizeof(garbage), md, &r),
+			      0);
 	CU_ASSERT_EQUAL(r.status, 3 /* INVALID_ARGUMENT */);
 	itest_raw_free(&r);
 	/* the same bytes to a Directory RPC */
-	CU_ASSERT_EQUAL_FATAL(itest_raw_call(srv.target, "/smartplus.billing.v1.DirectoryService/GetAccount",
-					     garbage, sizeof(garbage), md, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(itest_raw_call(srv.target,
+					     "/smartplus.billing.v1.DirectoryService/GetAccount",
+					     garbage, sizeof(garbage), md, &r),
+			      0);
 	CU_ASSERT_EQUAL(r.status, 3);
 	itest_raw_free(&r);
 	/* and a well-formed empty GetCatalog request works through the raw path */
-	CU_ASSERT_EQUAL_FATAL(itest_raw_call(srv.target, "/smartplus.billing.v1.BillingService/GetCatalog",
-					     "", 0, md, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(itest_raw_call(srv.target,
+					     "/smartplus.billing.v1.BillingService/GetCatalog", "",
+					     0, md, &r),
+			      0);
 	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT(r.body_len > 0);
 	itest_raw_free(&r);
@@ -369,7 +386,8 @@ static void test_garbage_payload(void)
 static int catalog_status_with(const char *key)
 {
 	spb_client *c = itest_client(&srv, key ? key : "");
-	Smartplus__Billing__V1__GetCatalogRequest req = SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
+	Smartplus__Billing__V1__GetCatalogRequest req =
+		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
 	Smartplus__Billing__V1__GetCatalogResponse *resp = NULL;
 	int st;
 	if (!c)
@@ -385,7 +403,8 @@ static int raw_status_with_auth(const char *value)
 	const char *md[] = {"authorization", value, NULL};
 	itest_raw_result r;
 	int st;
-	if (itest_raw_call(srv.target, "/smartplus.billing.v1.BillingService/GetCatalog", "", 0, md, &r) != 0)
+	if (itest_raw_call(srv.target, "/smartplus.billing.v1.BillingService/GetCatalog", "", 0, md,
+			   &r) != 0)
 		return -1;
 	st = r.status;
 	itest_raw_free(&r);
@@ -395,7 +414,8 @@ static int raw_status_with_auth(const char *value)
 static void test_auth(void)
 {
 	char key[ITEST_KEY_MAX], key_id[17], bad[ITEST_KEY_MAX];
-	Smartplus__Billing__V1__RevokeApiKeyRequest rv = SMARTPLUS__BILLING__V1__REVOKE_API_KEY_REQUEST__INIT;
+	Smartplus__Billing__V1__RevokeApiKeyRequest rv =
+		SMARTPLUS__BILLING__V1__REVOKE_API_KEY_REQUEST__INIT;
 	Smartplus__Billing__V1__RevokeApiKeyResponse *rvr = NULL;
 
 	CU_ASSERT_EQUAL(catalog_status_with(srv.admin_key), 0);
@@ -410,17 +430,20 @@ static void test_auth(void)
 	bad[strlen(bad) - 1] = 'X'; /* not hex */
 	CU_ASSERT_EQUAL(catalog_status_with(bad), 16);
 	/* unknown: well-formed, random id */
-	CU_ASSERT_EQUAL(catalog_status_with("spb_0123456789abcdef_"
-					    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+	CU_ASSERT_EQUAL(catalog_status_with(
+				"spb_0123456789abcdef_"
+				"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
 			16);
 	/* known id, wrong secret */
 	snprintf(bad, sizeof(bad), "%s", srv.admin_key);
 	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
 	CU_ASSERT_EQUAL(catalog_status_with(bad), 16);
 	/* revoked */
-	CU_ASSERT_EQUAL_FATAL(itest_create_key(vendor, NULL, "vendor",
-					       SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT,
-					       key, key_id), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		itest_create_key(vendor, NULL, "vendor",
+				 SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT, key,
+				 key_id),
+		0);
 	CU_ASSERT_EQUAL(catalog_status_with(key), 0);
 	rv.key_id = key_id;
 	CU_ASSERT_EQUAL(spb_directory_revoke_api_key(vendor, &rv, &rvr, NULL), 0);
@@ -436,12 +459,14 @@ static void test_health_needs_no_key(void)
 {
 	itest_raw_result r;
 	Grpc__Health__V1__HealthCheckResponse *h;
-	CU_ASSERT_EQUAL_FATAL(itest_raw_call(srv.target, "/grpc.health.v1.Health/Check", "", 0, NULL, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		itest_raw_call(srv.target, "/grpc.health.v1.Health/Check", "", 0, NULL, &r), 0);
 	CU_ASSERT_EQUAL(r.status, 0);
 	h = grpc__health__v1__health_check_response__unpack(NULL, r.body_len, r.body);
 	CU_ASSERT_PTR_NOT_NULL(h);
 	if (h)
-		CU_ASSERT_EQUAL(h->status, GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+		CU_ASSERT_EQUAL(h->status,
+				GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
 	grpc__health__v1__health_check_response__free_unpacked(h, NULL);
 	itest_raw_free(&r);
 }
@@ -455,7 +480,8 @@ int main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	s = CU_add_suite("foundation", suite_init, suite_clean);
-	CU_add_test(s, "GetCatalog: R1 service types and premium features per type", test_catalog_service_types);
+	CU_add_test(s, "GetCatalog: R1 service types and premium features per type",
+		    test_catalog_service_types);
 	CU_add_test(s, "GetCatalog: all types", test_catalog_all_types);
 	CU_add_test(s, "GetCatalog: free allowances (R4, R5)", test_catalog_free_allowances);
 	CU_add_test(s, "GetCatalog: payment models (R2)", test_catalog_payment_models);

@@ -65,7 +65,8 @@ static int restart_after_kill9(void)
 
 static int get_account_status(spb_client *c, const char *id)
 {
-	Smartplus__Billing__V1__GetAccountRequest req = SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__GetAccountRequest req =
+		SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
 	Smartplus__Billing__V1__GetAccountResponse *resp = NULL;
 	int rc;
 	req.account_id = (char *)id;
@@ -86,19 +87,25 @@ static int item_exists(spb_client *c, const char *project, const char *id)
 static void test_kill9_restart(void)
 {
 	char key[ITEST_KEY_MAX], revoked[ITEST_KEY_MAX], revoked_id[17];
-	Smartplus__Billing__V1__GetProjectRequest gp = SMARTPLUS__BILLING__V1__GET_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__GetProjectRequest gp =
+		SMARTPLUS__BILLING__V1__GET_PROJECT_REQUEST__INIT;
 	Smartplus__Billing__V1__GetProjectResponse *gpr = NULL;
-	Smartplus__Billing__V1__RevokeApiKeyRequest rv = SMARTPLUS__BILLING__V1__REVOKE_API_KEY_REQUEST__INIT;
+	Smartplus__Billing__V1__RevokeApiKeyRequest rv =
+		SMARTPLUS__BILLING__V1__REVOKE_API_KEY_REQUEST__INIT;
 	Smartplus__Billing__V1__RevokeApiKeyResponse *rvr = NULL;
 	spb_client *c;
 
-	CU_ASSERT_EQUAL_FATAL(itest_create_account(vendor, NULL, "a_d", ROLE(DISTRIBUTOR), "vendor"), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		itest_create_account(vendor, NULL, "a_d", ROLE(DISTRIBUTOR), "vendor"), 0);
 	CU_ASSERT_EQUAL_FATAL(itest_create_account(vendor, NULL, "a_i", ROLE(INSTALLER), "a_d"), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_create_account(vendor, NULL, "a_pm", ROLE(PROPERTY_MANAGER), "a_i"), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_create_project(vendor, NULL, "a_p", "a_i", P(COMMUNITY), "a_pm", 1), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		itest_create_account(vendor, NULL, "a_pm", ROLE(PROPERTY_MANAGER), "a_i"), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		itest_create_project(vendor, NULL, "a_p", "a_i", P(COMMUNITY), "a_pm", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(itest_create_item(vendor, NULL, "a_p", "a_item1", S(APP)), 0);
 	CU_ASSERT_EQUAL_FATAL(itest_create_key(vendor, NULL, "a_i", SCOPE(ACCOUNT), key, NULL), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_create_key(vendor, NULL, "a_i", SCOPE(ACCOUNT), revoked, revoked_id), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		itest_create_key(vendor, NULL, "a_i", SCOPE(ACCOUNT), revoked, revoked_id), 0);
 	rv.key_id = revoked_id;
 	CU_ASSERT_EQUAL_FATAL(spb_directory_revoke_api_key(vendor, &rv, &rvr, NULL), 0);
 	spb_message_free(rvr);
@@ -119,7 +126,8 @@ static void test_kill9_restart(void)
 	CU_ASSERT_EQUAL(item_exists(vendor, "a_p", "a_item1"), 1);
 	/* the INTEGRATION item too: the vendor may not delete it (ITEM_STATE) */
 	{
-		Smartplus__Billing__V1__DeleteItemRequest d = SMARTPLUS__BILLING__V1__DELETE_ITEM_REQUEST__INIT;
+		Smartplus__Billing__V1__DeleteItemRequest d =
+			SMARTPLUS__BILLING__V1__DELETE_ITEM_REQUEST__INIT;
 		Smartplus__Billing__V1__DeleteItemResponse *dr = NULL;
 		d.item_id = (char *)"pms_a_p";
 		CU_ASSERT_NOT_EQUAL(spb_directory_delete_item(vendor, &d, &dr, NULL), 0);
@@ -169,7 +177,8 @@ static void *work(void *arg)
 			w->n_acked++;
 		} else {
 			if (!w->n_failed)
-				snprintf(w->first_error, sizeof(w->first_error), "%s", spb_error_last()->message);
+				snprintf(w->first_error, sizeof(w->first_error), "%s",
+					 spb_error_last()->message);
 			w->n_failed++;
 		}
 	}
@@ -194,7 +203,8 @@ static int run_load(worker *ws, int round)
 		acked += ws[t].n_acked;
 		CU_ASSERT_EQUAL(ws[t].n_failed, 0);
 		if (ws[t].n_failed)
-			printf("\n    thread %d: %d failed, first: %s", t, ws[t].n_failed, ws[t].first_error);
+			printf("\n    thread %d: %d failed, first: %s", t, ws[t].n_failed,
+			       ws[t].first_error);
 	}
 	return acked;
 }
@@ -226,9 +236,11 @@ static worker round1[THREADS], round2[THREADS];
 static void test_concurrent_kill9(void)
 {
 	int acked, seen;
-	CU_ASSERT_EQUAL_FATAL(itest_create_account(vendor, NULL, "l_d", ROLE(DISTRIBUTOR), "vendor"), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		itest_create_account(vendor, NULL, "l_d", ROLE(DISTRIBUTOR), "vendor"), 0);
 	CU_ASSERT_EQUAL_FATAL(itest_create_account(vendor, NULL, "l_i", ROLE(INSTALLER), "l_d"), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_create_project(vendor, NULL, "l_p", "l_i", P(COMMUNITY), NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		itest_create_project(vendor, NULL, "l_p", "l_i", P(COMMUNITY), NULL, 0), 0);
 	acked = run_load(round1, 1);
 	CU_ASSERT_EQUAL(acked, THREADS * CALLS);
 	CU_ASSERT_EQUAL_FATAL(restart_after_kill9(), 0);
@@ -257,8 +269,10 @@ static void test_group_commit_stats(void)
 	CU_ASSERT_EQUAL(itest_stop(&srv), 0); /* SIGTERM: clean exit */
 	CU_ASSERT_EQUAL_FATAL(itest_log_find_last(&srv, "writer: ", line, sizeof(line)), 0);
 	p = strstr(line, "writer: ");
-	CU_ASSERT_EQUAL_FATAL(sscanf(p, "writer: %llu mutations in %llu batches (mean %lf, max %llu)",
-				     &mutations, &batches, &mean, &max), 4);
+	CU_ASSERT_EQUAL_FATAL(sscanf(p,
+				     "writer: %llu mutations in %llu batches (mean %lf, max %llu)",
+				     &mutations, &batches, &mean, &max),
+			      4);
 	printf("\n    %s\n", p);
 	CU_ASSERT(mutations >= (unsigned long long)acked);
 	CU_ASSERT(batches > 0 && batches < mutations);

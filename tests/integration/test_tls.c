@@ -46,7 +46,8 @@ static int make_certs(void)
 	       "-subj /CN=spb-itest-ca -keyout ca.key -out ca.crt 2>/dev/null && "
 	       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
 	       "-subj /CN=spb-other-ca -keyout other.key -out other.crt 2>/dev/null && "
-	       "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext && "
+	       "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext "
+	       "&& "
 	       "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && "
 	       "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
 	       "-subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null && "
@@ -97,7 +98,8 @@ static int suite_clean(void)
 static int catalog_over(const itest_server *s, const char *root, const char *cert, const char *key)
 {
 	spb_client_options o = SPB_CLIENT_OPTIONS_INIT;
-	Smartplus__Billing__V1__GetCatalogRequest req = SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
+	Smartplus__Billing__V1__GetCatalogRequest req =
+		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
 	Smartplus__Billing__V1__GetCatalogResponse *resp = NULL;
 	spb_client *c;
 	int st;
@@ -114,7 +116,8 @@ static int catalog_over(const itest_server *s, const char *root, const char *cer
 	if (st == 0) {
 		CU_ASSERT_EQUAL(resp->n_project_types, 3);
 	} else {
-		printf("\n    (GetCatalog: %s: %s)", spb_status_name(st), spb_error_last()->message);
+		printf("\n    (GetCatalog: %s: %s)", spb_status_name(st),
+		       spb_error_last()->message);
 	}
 	spb_message_free(resp);
 	spb_client_free(c);
@@ -138,7 +141,8 @@ static void test_tls(void)
 static void test_mutual_tls(void)
 {
 	itest_server s;
-	const char *args[] = {"--tls-cert", srv_crt, "--tls-key", srv_key, "--tls-client-ca", ca_crt, NULL};
+	const char *args[] = {"--tls-cert",      srv_crt, "--tls-key", srv_key,
+			      "--tls-client-ca", ca_crt,  NULL};
 	int st;
 	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, args), 0);
 	/* no client certificate: refused at the handshake */
@@ -150,7 +154,8 @@ static void test_mutual_tls(void)
 	/* a certificate the CA did not sign (the server's own key pair is
 	 * signed by the same CA but for serverAuth only) */
 	{
-		char *srv_crt_pem = itest_read_file(srv_crt), *srv_key_pem = itest_read_file(srv_key);
+		char *srv_crt_pem = itest_read_file(srv_crt),
+		     *srv_key_pem = itest_read_file(srv_key);
 		char other_key[320], other_crt[320];
 		char *ocrt, *okey;
 		snprintf(other_crt, sizeof(other_crt), "%s/other.crt", dir);
@@ -173,7 +178,8 @@ static void test_refuses_plaintext_off_loopback(void)
 	char data[320];
 	const char *args[] = {"--listen", "0.0.0.0:0", "--data-dir", data, NULL};
 	const char *args6[] = {"--listen", "[::]:0", "--data-dir", data, NULL};
-	const char *half[] = {"--listen", "127.0.0.1:0", "--data-dir", data, "--tls-cert", srv_crt, NULL};
+	const char *half[] = {"--listen",   "127.0.0.1:0", "--data-dir", data,
+			      "--tls-cert", srv_crt,       NULL};
 	snprintf(data, sizeof(data), "%s/never", dir);
 	CU_ASSERT_NOT_EQUAL(itest_run_exit_code(itest_billingd, args, 10000), 0);
 	CU_ASSERT_NOT_EQUAL(itest_run_exit_code(itest_billingd, args6, 10000), 0);

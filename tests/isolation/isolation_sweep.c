@@ -82,8 +82,8 @@ typedef struct tacct {
 
 static tacct accts[] = {
 	{"vendor", R_VENDOR, "", ""}, {"d1", R_DIST, "", ""},  {"s1", R_SUB, "", ""},
-	{"i1", R_INST, "", ""},	      {"pm1", R_PM, "", ""},    {"d2", R_DIST, "", ""},
-	{"s2", R_SUB, "", ""},	      {"i2", R_INST, "", ""},   {"pm2", R_PM, "", ""},
+	{"i1", R_INST, "", ""},       {"pm1", R_PM, "", ""},   {"d2", R_DIST, "", ""},
+	{"s2", R_SUB, "", ""},        {"i2", R_INST, "", ""},  {"pm2", R_PM, "", ""},
 	{"i1b", R_INST, "", ""},      {"i1d", R_INST, "", ""},
 };
 #define N_ACCTS (sizeof(accts) / sizeof(accts[0]))
@@ -100,7 +100,8 @@ static tacct *tacct_of(const char *id)
 /* Orders and quotes made at setup, by payer. */
 static char ord_v[40], ord_d1[40], ord_s1[40], ord_i1[40], ord_d2[40];
 #define QUOTE_BUF 4096 /* quote ids are signed tokens */
-static char quo_v[QUOTE_BUF], quo_d1[QUOTE_BUF], quo_s1[QUOTE_BUF], quo_i1[QUOTE_BUF], quo_d2[QUOTE_BUF];
+static char quo_v[QUOTE_BUF], quo_d1[QUOTE_BUF], quo_s1[QUOTE_BUF], quo_i1[QUOTE_BUF],
+	quo_d2[QUOTE_BUF];
 
 /* A bundle of resources of one target class for one caller. NULL: the
  * class has no such resource for this caller (cases needing it skipped). */
@@ -137,21 +138,49 @@ static int bundles_of(int r, bundle out[5])
 	static const char *anc_item[N_ROLES] = {NULL, "p2_a", "p1d_a", "p1b_a", "p1d_a"};
 	int has_p1 = r != R_PM, n = 0;
 
-	out[n++] = (bundle){"own", 1, 1, self[r], child[r] ? child[r] : self[r], has_p1 ? "i1" : NULL,
-			    has_p1 ? "p1" : NULL, has_p1 ? "p1_a" : NULL, nz(own_orders[r]),
-			    nz(own_quotes[r]), r};
+	out[n++] = (bundle){"own",
+			    1,
+			    1,
+			    self[r],
+			    child[r] ? child[r] : self[r],
+			    has_p1 ? "i1" : NULL,
+			    has_p1 ? "p1" : NULL,
+			    has_p1 ? "p1_a" : NULL,
+			    nz(own_orders[r]),
+			    nz(own_quotes[r]),
+			    r};
 	if (child[r])
-		out[n++] = (bundle){"descendant", 1, 1, child[r], child[r + 1] ? child[r + 1] : child[r],
-				    has_p1 ? "i1" : NULL, has_p1 ? "p1" : NULL, has_p1 ? "p1_b" : NULL,
-				    nz(desc_orders[r]), nz(desc_quotes[r]), r + 1};
+		out[n++] = (bundle){"descendant",
+				    1,
+				    1,
+				    child[r],
+				    child[r + 1] ? child[r + 1] : child[r],
+				    has_p1 ? "i1" : NULL,
+				    has_p1 ? "p1" : NULL,
+				    has_p1 ? "p1_b" : NULL,
+				    nz(desc_orders[r]),
+				    nz(desc_quotes[r]),
+				    r + 1};
 	if (foreign[r])
-		out[n++] = (bundle){"foreign", 0, 1, foreign[r], foreign_child[r], "i2", "p2", "p2_a",
-				    ord_d2, quo_d2, r};
+		out[n++] = (bundle){"foreign",        0,      1,    foreign[r],
+				    foreign_child[r], "i2",   "p2", "p2_a",
+				    ord_d2,           quo_d2, r};
 	if (parent[r])
-		out[n++] = (bundle){"ancestor", 0, 1, parent[r], self[r], anc_inst[r], anc_proj[r],
-				    anc_item[r], nz(anc_orders[r]), nz(anc_quotes[r]), r - 1};
-	out[n++] = (bundle){"nonexistent", 0, 0, "nx_acct", "nx_child", "nx_inst", "nx_prj", "nx_item",
-			    "ord_0000000000000000", "quo_0000000000000000", R_DIST};
+		out[n++] = (bundle){"ancestor",        0,           1,
+				    parent[r],         self[r],     anc_inst[r],
+				    anc_proj[r],       anc_item[r], nz(anc_orders[r]),
+				    nz(anc_quotes[r]), r - 1};
+	out[n++] = (bundle){"nonexistent",
+			    0,
+			    0,
+			    "nx_acct",
+			    "nx_child",
+			    "nx_inst",
+			    "nx_prj",
+			    "nx_item",
+			    "ord_0000000000000000",
+			    "quo_0000000000000000",
+			    R_DIST};
 	return n;
 }
 
@@ -171,14 +200,16 @@ static void setup_check(int rc, const char *what)
 {
 	if (rc != 0) {
 		setup_failures++;
-		fprintf(stderr, "setup: %s: %s %s %s\n", what, spb_status_name(spb_error_last()->grpc_code),
-			spb_error_last()->reason, spb_error_last()->message);
+		fprintf(stderr, "setup: %s: %s %s %s\n", what,
+			spb_status_name(spb_error_last()->grpc_code), spb_error_last()->reason,
+			spb_error_last()->message);
 	}
 }
 
 static void mint_key(const char *account, int scope, char *out, size_t cap)
 {
-	Smartplus__Billing__V1__CreateApiKeyRequest k = SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateApiKeyRequest k =
+		SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateApiKeyResponse *kr = NULL;
 	spb_call_options o = as(NULL);
 
@@ -201,7 +232,8 @@ static void fresh_key_id(const char *account, char out[24])
 
 static void create_items(const char *project, const char *const *ids, int n)
 {
-	Smartplus__Billing__V1__CreateItemsRequest r = SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateItemsRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ItemSpec specs[8], *sp[8];
 	Smartplus__Billing__V1__CreateItemsResponse *out = NULL;
 	spb_call_options o = as(NULL);
@@ -222,16 +254,23 @@ static void create_items(const char *project, const char *const *ids, int n)
 
 static Smartplus__Billing__V1__BillingInfo bill = {
 	PROTOBUF_C_MESSAGE_INIT(&smartplus__billing__v1__billing_info__descriptor),
-	"Iso Sweep", "iso@example.com", "Iso Ltd", "1 Tenant St", "US", ""};
+	"Iso Sweep",
+	"iso@example.com",
+	"Iso Ltd",
+	"1 Tenant St",
+	"US",
+	""};
 
 /* A quote (payer, installer, project, item) into quote_out; with pay, an
  * order from it by the sandbox card into order_out. */
 static void quote_and_order(const char *payer, const char *installer, const char *project,
 			    const char *item, char *quote_out, char *order_out)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest q = SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	Smartplus__Billing__V1__QuoteServicesRequest q =
+		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
-	Smartplus__Billing__V1__ActivateServicesRequest a = SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
+	Smartplus__Billing__V1__ActivateServicesRequest a =
+		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
 	Smartplus__Billing__V1__ActivateServicesResponse *ar = NULL;
 	char *projects[1] = {(char *)project}, *items[1] = {(char *)item};
 	spb_call_options o = as(strcmp(payer, "vendor") == 0 ? NULL : payer);
@@ -272,11 +311,12 @@ static int setup(void)
 	Smartplus__Billing__V1__SetInstallerPaymentPolicyRequest pol =
 		SMARTPLUS__BILLING__V1__SET_INSTALLER_PAYMENT_POLICY_REQUEST__INIT;
 	Smartplus__Billing__V1__SetInstallerPaymentPolicyResponse *polr = NULL;
-	Smartplus__Billing__V1__PaymentMethod methods[1] = {V1(PAYMENT_METHOD__PAYMENT_METHOD_STRIPE)};
+	Smartplus__Billing__V1__PaymentMethod methods[1] = {
+		V1(PAYMENT_METHOD__PAYMENT_METHOD_STRIPE)};
 	Google__Protobuf__Timestamp created = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	static const struct {
 		const char *id, *parent;
-	} tree[] = {{"d1", "vendor"}, {"s1", "d1"}, {"i1", "s1"}, {"pm1", "i1"}, {"d2", "vendor"},
+	} tree[] = {{"d1", "vendor"}, {"s1", "d1"}, {"i1", "s1"},  {"pm1", "i1"}, {"d2", "vendor"},
 		    {"s2", "d2"},     {"i2", "s2"}, {"pm2", "i2"}, {"i1b", "s1"}, {"i1d", "d1"}};
 	static const struct {
 		const char *id, *inst;
@@ -311,17 +351,19 @@ static int setup(void)
 	}
 	/* revoked keys: minted, then revoked */
 	for (size_t i = 0; i < N_ACCTS; i++) {
-		Smartplus__Billing__V1__RevokeApiKeyRequest rv = SMARTPLUS__BILLING__V1__REVOKE_API_KEY_REQUEST__INIT;
+		Smartplus__Billing__V1__RevokeApiKeyRequest rv =
+			SMARTPLUS__BILLING__V1__REVOKE_API_KEY_REQUEST__INIT;
 		Smartplus__Billing__V1__RevokeApiKeyResponse *rvr = NULL;
 		char id[24];
-		mint_key(accts[i].id, V1(API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT), accts[i].revoked_key,
-			 sizeof(accts[i].revoked_key));
+		mint_key(accts[i].id, V1(API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT),
+			 accts[i].revoked_key, sizeof(accts[i].revoked_key));
 		snprintf(id, sizeof(id), "%.16s", accts[i].revoked_key + 4);
 		rv.key_id = id;
 		setup_check(spb_directory_revoke_api_key(cli, &rv, &rvr, &vo), "RevokeApiKey");
 		spb_message_free(rvr);
 	}
-	mint_key("vendor", V1(API_KEY_SCOPE__API_KEY_SCOPE_SERVICE), service_key, sizeof(service_key));
+	mint_key("vendor", V1(API_KEY_SCOPE__API_KEY_SCOPE_SERVICE), service_key,
+		 sizeof(service_key));
 	created.seconds = time(NULL) - 86400;
 	for (size_t i = 0; i < sizeof(projects) / sizeof(projects[0]); i++) {
 		Smartplus__Billing__V1__CreateProjectRequest pj =
@@ -351,7 +393,8 @@ static int setup(void)
 	pol.allowed_methods = methods;
 	{
 		spb_call_options o = as("d1");
-		setup_check(spb_billing_set_installer_payment_policy(cli, &pol, &polr, &o), "SetPolicy");
+		setup_check(spb_billing_set_installer_payment_policy(cli, &pol, &polr, &o),
+			    "SetPolicy");
 		spb_message_free(polr);
 	}
 	quote_and_order("vendor", "i1", "p1", "p1_o0", NULL, ord_v);
@@ -406,7 +449,7 @@ typedef struct fill_ctx {
 	const bundle *b;
 	pool *pl;
 	int resource_fields; /* how many resource fields the request has */
-	int missing;	     /* a resource the bundle does not have */
+	int missing;         /* a resource the bundle does not have */
 } fill_ctx;
 
 static const char *need(fill_ctx *c, const char *v)
@@ -498,7 +541,9 @@ static int enum_for(fill_ctx *c, const char *f)
 	if (is(f, "role"))
 		return is(m, "CreateAccount") ? child_role(c->b->account_role) : 0;
 	if (is(f, "type"))
-		return is(m, "CreateProject") || is(m, "UpdateProject") ? V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY) : 0;
+		return is(m, "CreateProject") || is(m, "UpdateProject")
+			       ? V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY)
+			       : 0;
 	if (is(f, "project_type"))
 		return V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY);
 	if (is(f, "service_type"))
@@ -645,8 +690,7 @@ static void fill(fill_ctx *c, ProtobufCMessage *msg, int depth)
 				*(ProtobufCMessage **)member = message_for(c, f, depth);
 			}
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 }
@@ -654,10 +698,23 @@ static void fill(fill_ctx *c, ProtobufCMessage *msg, int depth)
 /* ------------------------------------------------------------------------ */
 /* Credentials and expectations                                              */
 
-enum { C_OWN, C_NONE, C_REVOKED, C_MALFORMED, C_OTHER_TENANT, C_SERVICE_ACTING, C_SERVICE_PLAIN,
-       C_ACCOUNT_ACTING, N_CREDS };
-static const char *cred_names[N_CREDS] = {"own key", "no key", "revoked key", "malformed key",
-					  "other tenant's key", "SERVICE key + x-acting-account",
+enum {
+	C_OWN,
+	C_NONE,
+	C_REVOKED,
+	C_MALFORMED,
+	C_OTHER_TENANT,
+	C_SERVICE_ACTING,
+	C_SERVICE_PLAIN,
+	C_ACCOUNT_ACTING,
+	N_CREDS
+};
+static const char *cred_names[N_CREDS] = {"own key",
+					  "no key",
+					  "revoked key",
+					  "malformed key",
+					  "other tenant's key",
+					  "SERVICE key + x-acting-account",
 					  "SERVICE key, no x-acting-account",
 					  "ACCOUNT key + x-acting-account"};
 
@@ -724,7 +781,8 @@ static int cred_opts(int role, int cred, spb_call_options *o)
 
 static int is_read(const char *name)
 {
-	return strncmp(name, "Get", 3) == 0 || strncmp(name, "List", 4) == 0 || is(name, "QuoteServices");
+	return strncmp(name, "Get", 3) == 0 || strncmp(name, "List", 4) == 0 ||
+	       is(name, "QuoteServices");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -779,7 +837,8 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 		return;
 	protobuf_c_message_init(md->input, req);
 	fill(&c, req, 0);
-	if (c.missing || (c.resource_fields == 0 && (strcmp(b->cls, "own") != 0 || cred == C_OTHER_TENANT))) {
+	if (c.missing ||
+	    (c.resource_fields == 0 && (strcmp(b->cls, "own") != 0 || cred == C_OTHER_TENANT))) {
 		n_skipped++;
 		pool_free(&pl);
 		return;
@@ -797,7 +856,9 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 		switch (exp) {
 		case E_UNAUTH: ok = st == ST_UNAUTHENTICATED; break;
 		case E_DENIED: ok = st == ST_PERMISSION_DENIED; break;
-		case E_DENIED_OR_NOT_FOUND: ok = st == ST_PERMISSION_DENIED || st == ST_NOT_FOUND; break;
+		case E_DENIED_OR_NOT_FOUND:
+			ok = st == ST_PERMISSION_DENIED || st == ST_NOT_FOUND;
+			break;
 		default:
 			ok = st != ST_PERMISSION_DENIED && st != ST_UNAUTHENTICATED;
 			/* R11 (who may pay) refuses with PERMISSION_DENIED too: a
@@ -817,10 +878,10 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 		printf("%s %s.%s caller=%s target=%s cred=%s: got %s, expected %s%s%s\n",
 		       ok ? "ok  " : "FAIL", svc->short_name, md->name, role_names[role], b->cls,
 		       cred_names[cred], spb_status_name(st),
-		       exp == E_UNAUTH	       ? "UNAUTHENTICATED"
-		       : exp == E_DENIED       ? "PERMISSION_DENIED"
-		       : exp == E_ALLOWED      ? "not PERMISSION_DENIED/UNAUTHENTICATED"
-					       : "PERMISSION_DENIED or NOT_FOUND",
+		       exp == E_UNAUTH    ? "UNAUTHENTICATED"
+		       : exp == E_DENIED  ? "PERMISSION_DENIED"
+		       : exp == E_ALLOWED ? "not PERMISSION_DENIED/UNAUTHENTICATED"
+					  : "PERMISSION_DENIED or NOT_FOUND",
 		       st ? " -- " : "", st ? spb_error_last()->message : "");
 	spb_message_free(resp);
 	pool_free(&pl);
@@ -864,7 +925,8 @@ int main(int argc, char **argv)
 		fail = 1;
 	}
 	printf("isolation sweep: %ld cases, %ld failures (billingd crashes %ld; %ld UNIMPLEMENTED; "
-	       "%ld R11 payer refusals on own/descendant targets; %ld combinations not applicable)\n",
+	       "%ld R11 payer refusals on own/descendant targets; %ld combinations not "
+	       "applicable)\n",
 	       n_cases, n_failures, n_crashes, n_unimplemented, n_payer_rule, n_skipped);
 	if (n_failures || fail)
 		fprintf(stderr, "billingd log: %s\n", srv.logfile);

@@ -41,18 +41,19 @@ static struct {
 } results[32];
 static int n_results;
 
-#define CHECK(cond, ...)                                                                     \
-	do {                                                                                 \
-		checks++;                                                                    \
-		if (!(cond)) {                                                               \
-			failures++;                                                          \
-			scenario_failures++;                                                 \
-			fprintf(stderr, "FAIL %s:%d [%s] %s: ", __FILE__, __LINE__, scenario, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                        \
-			fprintf(stderr, " (last: %s %s: %s)\n",                             \
+#define CHECK(cond, ...)                                                                      \
+	do {                                                                                  \
+		checks++;                                                                     \
+		if (!(cond)) {                                                                \
+			failures++;                                                           \
+			scenario_failures++;                                                  \
+			fprintf(stderr, "FAIL %s:%d [%s] %s: ", __FILE__, __LINE__, scenario, \
+				#cond);                                                       \
+			fprintf(stderr, __VA_ARGS__);                                         \
+			fprintf(stderr, " (last: %s %s: %s)\n",                               \
 				spb_status_name(spb_error_last()->grpc_code),                 \
 				spb_error_last()->reason, spb_error_last()->message);         \
-		}                                                                            \
+		}                                                                             \
 	} while (0)
 
 static void begin(const char *name)
@@ -104,8 +105,8 @@ static int start_billingd(const char *bin)
 	if (billingd_pid == 0) {
 		if (!freopen(logfile, "w", stderr) || !freopen("/dev/null", "w", stdout))
 			_exit(127);
-		execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", portfile, "--data-dir", datadir,
-		      (char *)NULL);
+		execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", portfile, "--data-dir",
+		      datadir, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && read_line(portfile, port, sizeof(port)) != 0; i++)
@@ -140,9 +141,11 @@ static spb_call_options as(const char *who, const char *idem)
 
 static int make_account(const char *id, int role, const char *parent)
 {
-	Smartplus__Billing__V1__CreateAccountRequest a = SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateAccountRequest a =
+		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateAccountResponse *ar = NULL;
-	Smartplus__Billing__V1__CreateApiKeyRequest k = SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateApiKeyRequest k =
+		SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateApiKeyResponse *kr = NULL;
 	int rc;
 
@@ -181,7 +184,8 @@ static void set_price(int ptype, int stype, int64_t amount, int64_t credits)
 static void make_project(const char *id, const char *installer, int ptype, int64_t created_s,
 			 const char *pm)
 {
-	Smartplus__Billing__V1__CreateProjectRequest r = SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateProjectRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateProjectResponse *out = NULL;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	r.project_id = (char *)id;
@@ -199,7 +203,8 @@ static void make_project(const char *id, const char *installer, int ptype, int64
 /* n items of one service type: <project>_<tag>1 .. n, created in order. */
 static void make_items(const char *project, int stype, const char *tag, int n)
 {
-	Smartplus__Billing__V1__CreateItemsRequest r = SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateItemsRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateItemsResponse *out = NULL;
 	Smartplus__Billing__V1__ItemSpec specs[8], *ps[8];
 	char ids[8][80];
@@ -223,7 +228,12 @@ static void make_items(const char *project, int stype, const char *tag, int n)
 
 static Smartplus__Billing__V1__BillingInfo bill = {
 	PROTOBUF_C_MESSAGE_INIT(&smartplus__billing__v1__billing_info__descriptor),
-	"Ada Buyer", "ada@example.com", "Ada Ltd", "1 Main St", "US", ""};
+	"Ada Buyer",
+	"ada@example.com",
+	"Ada Ltd",
+	"1 Main St",
+	"US",
+	""};
 
 typedef struct buy {
 	const char *who, *payer, *account;
@@ -236,7 +246,8 @@ typedef struct buy {
 /* PurchaseCredits; returns the SDK code, *out the order (free *keep). */
 static int purchase(const buy *b, Smartplus__Billing__V1__Order **out, void **keep)
 {
-	Smartplus__Billing__V1__PurchaseCreditsRequest r = SMARTPLUS__BILLING__V1__PURCHASE_CREDITS_REQUEST__INIT;
+	Smartplus__Billing__V1__PurchaseCreditsRequest r =
+		SMARTPLUS__BILLING__V1__PURCHASE_CREDITS_REQUEST__INIT;
 	Smartplus__Billing__V1__PurchaseCreditsResponse *resp = NULL;
 	spb_call_options o = as(b->who, b->idem);
 	int rc;
@@ -256,7 +267,8 @@ static int purchase(const buy *b, Smartplus__Billing__V1__Order **out, void **ke
 
 static int64_t balance(const char *account)
 {
-	Smartplus__Billing__V1__GetCreditBalanceRequest r = SMARTPLUS__BILLING__V1__GET_CREDIT_BALANCE_REQUEST__INIT;
+	Smartplus__Billing__V1__GetCreditBalanceRequest r =
+		SMARTPLUS__BILLING__V1__GET_CREDIT_BALANCE_REQUEST__INIT;
 	Smartplus__Billing__V1__GetCreditBalanceResponse *out = NULL;
 	int64_t b = INT64_MIN;
 	r.account_id = (char *)account;
@@ -268,7 +280,8 @@ static int64_t balance(const char *account)
 
 static Smartplus__Billing__V1__ListCreditLogsResponse *credit_logs(const char *account)
 {
-	Smartplus__Billing__V1__ListCreditLogsRequest r = SMARTPLUS__BILLING__V1__LIST_CREDIT_LOGS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListCreditLogsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_CREDIT_LOGS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListCreditLogsResponse *out = NULL;
 	r.account_id = (char *)account;
 	return spb_billing_list_credit_logs(cli, &r, &out, NULL) == 0 ? out : NULL;
@@ -281,11 +294,13 @@ static int failed_with(int rc, int code, const char *reason)
 	return rc != 0 && e->grpc_code == code && (!reason || strcmp(e->reason, reason) == 0);
 }
 
-static Smartplus__Billing__V1__Quote *quote(const char *who, const char *payer, const char *installer,
-					    int ptype, const char *project, const char *item, int months,
+static Smartplus__Billing__V1__Quote *quote(const char *who, const char *payer,
+					    const char *installer, int ptype, const char *project,
+					    const char *item, int months,
 					    Smartplus__Billing__V1__QuoteServicesResponse **keep)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest r = SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	Smartplus__Billing__V1__QuoteServicesRequest r =
+		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
 	spb_call_options o = as(who, NULL);
 	char *projects[1] = {(char *)project}, *items[1] = {(char *)item};
 	r.action = ACT;
@@ -303,10 +318,11 @@ static Smartplus__Billing__V1__Quote *quote(const char *who, const char *payer, 
 	return spb_billing_quote_services(cli, &r, keep, &o) == 0 ? (*keep)->quote : NULL;
 }
 
-static int activate(const char *who, const char *quote_id, int method, const char *pm, const char *idem,
-		    Smartplus__Billing__V1__Order **out, void **keep)
+static int activate(const char *who, const char *quote_id, int method, const char *pm,
+		    const char *idem, Smartplus__Billing__V1__Order **out, void **keep)
 {
-	Smartplus__Billing__V1__ActivateServicesRequest r = SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
+	Smartplus__Billing__V1__ActivateServicesRequest r =
+		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
 	Smartplus__Billing__V1__ActivateServicesResponse *resp = NULL;
 	spb_call_options o = as(who, idem);
 	int rc;
@@ -327,7 +343,8 @@ static int quote_and_activate(const char *who, const char *payer, const char *in
 			      const char *pm, int64_t *credits_total, int *status)
 {
 	Smartplus__Billing__V1__QuoteServicesResponse *k = NULL;
-	Smartplus__Billing__V1__Quote *q = quote(who, payer, installer, ptype, project, item, months, &k);
+	Smartplus__Billing__V1__Quote *q = quote(who, payer, installer, ptype, project, item,
+						 months, &k);
 	Smartplus__Billing__V1__Order *o = NULL;
 	void *ok = NULL;
 	int rc = -1;
@@ -345,7 +362,8 @@ static int quote_and_activate(const char *who, const char *payer, const char *in
 
 static int n_orders(const char *payer, const char *project, int type)
 {
-	Smartplus__Billing__V1__ListOrdersRequest r = SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListOrdersRequest r =
+		SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListOrdersResponse *out = NULL;
 	int n = -1;
 	r.payer_id = (char *)payer;
@@ -359,7 +377,8 @@ static int n_orders(const char *payer, const char *project, int type)
 
 static void coupon(const char *code, int percent, int credit_only, int max)
 {
-	Smartplus__Billing__V1__CreateCouponRequest r = SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateCouponRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
 	Smartplus__Billing__V1__Coupon c = SMARTPLUS__BILLING__V1__COUPON__INIT;
 	Smartplus__Billing__V1__CreateCouponResponse *out = NULL;
 	c.code = (char *)code;
@@ -403,8 +422,10 @@ static int set_policy(const char *who, const char *installer, int on, int method
  */
 static int seed(void)
 {
-	if (make_account("dA", ROLE(DISTRIBUTOR), "vendor") || make_account("iA", ROLE(INSTALLER), "dA") ||
-	    make_account("pmA", ROLE(PROPERTY_MANAGER), "iA") || make_account("iB", ROLE(INSTALLER), "dA") ||
+	if (make_account("dA", ROLE(DISTRIBUTOR), "vendor") ||
+	    make_account("iA", ROLE(INSTALLER), "dA") ||
+	    make_account("pmA", ROLE(PROPERTY_MANAGER), "iA") ||
+	    make_account("iB", ROLE(INSTALLER), "dA") ||
 	    make_account("dB", ROLE(DISTRIBUTOR), "vendor"))
 		return -1;
 	set_price(PTYPE(COMMUNITY), STYPE(APP), 500, 5);
@@ -423,7 +444,8 @@ static int seed(void)
 
 static void set_credit_price(int64_t unit)
 {
-	Smartplus__Billing__V1__SetCreditPriceRequest r = SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
+	Smartplus__Billing__V1__SetCreditPriceRequest r =
+		SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
 	Smartplus__Billing__V1__SetCreditPriceResponse *out = NULL;
 	r.unit_amount = unit;
 	r.currency = "USD";
@@ -460,19 +482,22 @@ static void s_refusals(void)
 	b.method = METHOD(STRIPE);
 	b.pm = "pm_card_visa";
 	b.no_terms = 1;
-	CHECK(failed_with(purchase(&b, &o, &k), ST_FAILED_PRECONDITION, "TERMS_NOT_ACCEPTED"), "terms");
+	CHECK(failed_with(purchase(&b, &o, &k), ST_FAILED_PRECONDITION, "TERMS_NOT_ACCEPTED"),
+	      "terms");
 	spb_message_free(k);
 	b.no_terms = 0;
 	b.account = "dB"; /* a foreign tree */
 	CHECK(failed_with(purchase(&b, &o, &k), ST_PERMISSION_DENIED, NULL), "foreign beneficiary");
 	spb_message_free(k);
 	b.account = "vendor"; /* an ancestor */
-	CHECK(failed_with(purchase(&b, &o, &k), ST_PERMISSION_DENIED, NULL), "ancestor beneficiary");
+	CHECK(failed_with(purchase(&b, &o, &k), ST_PERMISSION_DENIED, NULL),
+	      "ancestor beneficiary");
 	spb_message_free(k);
 	b.account = NULL;
 	b.who = "iA";
 	b.payer = "dA"; /* an installer paying for its distributor */
-	CHECK(failed_with(purchase(&b, &o, &k), ST_PERMISSION_DENIED, NULL), "caller may not act on payer");
+	CHECK(failed_with(purchase(&b, &o, &k), ST_PERMISSION_DENIED, NULL),
+	      "caller may not act on payer");
 	spb_message_free(k);
 	b.who = "dA";
 	b.payer = NULL;
@@ -488,7 +513,8 @@ static void s_refusals(void)
 	CHECK(failed_with(purchase(&b, &o, &k), ST_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE"),
 	      "a services coupon does not apply to credits");
 	spb_message_free(k);
-	CHECK(balance("dA") == 0 && n_orders("dA", NULL, V1(ORDER_TYPE__ORDER_TYPE_CREDIT_PURCHASE)) == 0,
+	CHECK(balance("dA") == 0 &&
+		      n_orders("dA", NULL, V1(ORDER_TYPE__ORDER_TYPE_CREDIT_PURCHASE)) == 0,
 	      "nothing bought, no order");
 	end();
 }
@@ -504,7 +530,8 @@ static void s_buy_by_coupon(void)
 	coupon("CREDITFREE", 100, 1, 1);
 	CHECK(purchase(&b, &o, &k) == 0 && o, "purchase");
 	if (o) {
-		CHECK(o->type == V1(ORDER_TYPE__ORDER_TYPE_CREDIT_PURCHASE) && o->status == OSTATUS(SUCCEEDED),
+		CHECK(o->type == V1(ORDER_TYPE__ORDER_TYPE_CREDIT_PURCHASE) &&
+			      o->status == OSTATUS(SUCCEEDED),
 		      "CREDIT_PURCHASE SUCCEEDED");
 		CHECK(o->credits_quantity == 40 && strcmp(o->beneficiary_id, "dA") == 0 &&
 			      strcmp(o->payer_id, "dA") == 0,
@@ -516,9 +543,10 @@ static void s_buy_by_coupon(void)
 	}
 	CHECK(balance("dA") == 40, "balance 40, got %lld", (long long)balance("dA"));
 	l = credit_logs("dA");
-	CHECK(l && l->n_entries == 1 && l->entries[0]->kind == KIND(PURCHASE) && l->entries[0]->delta == 40 &&
-		      l->entries[0]->balance_after == 40 && strcmp(l->entries[0]->counterparty_id, "vendor") == 0 &&
-		      o && strcmp(l->entries[0]->order_id, o->order_id) == 0,
+	CHECK(l && l->n_entries == 1 && l->entries[0]->kind == KIND(PURCHASE) &&
+		      l->entries[0]->delta == 40 && l->entries[0]->balance_after == 40 &&
+		      strcmp(l->entries[0]->counterparty_id, "vendor") == 0 && o &&
+		      strcmp(l->entries[0]->order_id, o->order_id) == 0,
 	      "one PURCHASE +40 -> 40 for the order");
 	spb_message_free(l);
 	spb_message_free(k);
@@ -534,7 +562,8 @@ static void s_buy_by_card(void)
 {
 	Smartplus__Billing__V1__Order *o;
 	Smartplus__Billing__V1__ListCreditLogsResponse *l;
-	Smartplus__Billing__V1__ConfirmOrderRequest cr = SMARTPLUS__BILLING__V1__CONFIRM_ORDER_REQUEST__INIT;
+	Smartplus__Billing__V1__ConfirmOrderRequest cr =
+		SMARTPLUS__BILLING__V1__CONFIRM_ORDER_REQUEST__INIT;
 	Smartplus__Billing__V1__ConfirmOrderResponse *cresp = NULL;
 	char id[64] = "";
 	void *k;
@@ -547,8 +576,9 @@ static void s_buy_by_card(void)
 	spb_message_free(k);
 	CHECK(balance("iA") == 100 && balance("dA") == 40, "iA 100, dA still 40");
 	l = credit_logs("iA");
-	CHECK(l && l->n_entries == 1 && l->entries[0]->kind == KIND(PURCHASE) && l->entries[0]->delta == 100 &&
-		      l->entries[0]->balance_after == 100 && strcmp(l->entries[0]->actor_id, "dA") == 0,
+	CHECK(l && l->n_entries == 1 && l->entries[0]->kind == KIND(PURCHASE) &&
+		      l->entries[0]->delta == 100 && l->entries[0]->balance_after == 100 &&
+		      strcmp(l->entries[0]->actor_id, "dA") == 0,
 	      "iA: PURCHASE +100 -> 100 by dA");
 	spb_message_free(l);
 	/* PayPal: pending until approved and confirmed; confirming twice grants once */
@@ -577,14 +607,16 @@ static void s_buy_by_card(void)
 
 static void s_declined(void)
 {
-	Smartplus__Billing__V1__ListOrdersRequest r = SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListOrdersRequest r =
+		SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListOrdersResponse *out = NULL;
 	Smartplus__Billing__V1__Order *o;
 	void *k;
 	buy b = {"dA", NULL, "iB", 30, METHOD(STRIPE), NULL, "pm_card_chargeDeclined", NULL, 0};
 
 	begin("R13 declined card grants nothing");
-	CHECK(failed_with(purchase(&b, &o, &k), ST_FAILED_PRECONDITION, "PAYMENT_DECLINED"), "declined");
+	CHECK(failed_with(purchase(&b, &o, &k), ST_FAILED_PRECONDITION, "PAYMENT_DECLINED"),
+	      "declined");
 	spb_message_free(k);
 	CHECK(balance("iB") == 0, "iB still 0");
 	r.payer_id = "dA";
@@ -610,21 +642,23 @@ static void s_commercial_credits(void)
 	q = quote("dA", "dA", "iA", PTYPE(COMMERCIAL), "mA", NULL, 3, &k);
 	CHECK(q != NULL, "quote");
 	if (q) {
-		CHECK(q->payment_model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS) && q->n_allowed_methods == 1 &&
-			      q->allowed_methods[0] == METHOD(CREDITS),
+		CHECK(q->payment_model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS) &&
+			      q->n_allowed_methods == 1 && q->allowed_methods[0] == METHOD(CREDITS),
 		      "credits model, CREDITS only");
 		CHECK(q->n_lines == 3 && q->lines[0]->free && q->lines[0]->credits == 0 &&
 			      strcmp(q->lines[0]->item_id, "mA_door1") == 0,
 		      "oldest door free at 0");
-		CHECK(q->credits_total == 30 && q->total == 0, "30 credits, got %lld", (long long)q->credits_total);
+		CHECK(q->credits_total == 30 && q->total == 0, "30 credits, got %lld",
+		      (long long)q->credits_total);
 		CHECK(activate("dA", q->quote_id, METHOD(CREDITS), NULL, NULL, &o, &ok) == 0 && o &&
 			      o->status == OSTATUS(SUCCEEDED) && o->credits_total == 30,
 		      "activated with CREDITS");
 	}
 	CHECK(balance("dA") == 17, "47 - 30 = 17, got %lld", (long long)balance("dA"));
 	l = credit_logs("dA");
-	CHECK(l && l->n_entries >= 1 && l->entries[0]->kind == KIND(SPEND) && l->entries[0]->delta == -30 &&
-		      l->entries[0]->balance_after == 17 && o && strcmp(l->entries[0]->order_id, o->order_id) == 0,
+	CHECK(l && l->n_entries >= 1 && l->entries[0]->kind == KIND(SPEND) &&
+		      l->entries[0]->delta == -30 && l->entries[0]->balance_after == 17 && o &&
+		      strcmp(l->entries[0]->order_id, o->order_id) == 0,
 	      "newest log: SPEND -30 -> 17");
 	spb_message_free(l);
 	spb_message_free(ok);
@@ -646,7 +680,8 @@ static void s_community_refuses_credits(void)
 
 static void s_property_manager(void)
 {
-	Smartplus__Billing__V1__AssignCreditsRequest a = SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
+	Smartplus__Billing__V1__AssignCreditsRequest a =
+		SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
 	Smartplus__Billing__V1__AssignCreditsResponse *ar = NULL;
 	spb_call_options o = as("iA", NULL);
 	int64_t cr = 0;
@@ -657,12 +692,13 @@ static void s_property_manager(void)
 	a.credits = 12;
 	CHECK(spb_billing_assign_credits(cli, &a, &ar, &o) == 0, "iA assigns 12 to pmA");
 	spb_message_free(ar);
-	CHECK(failed_with(quote_and_activate("pmA", "pmA", "iA", PTYPE(COMMERCIAL), "mP", "mP_door2", 2,
-					     METHOD(STRIPE), "pm_card_visa", NULL, NULL),
+	CHECK(failed_with(quote_and_activate("pmA", "pmA", "iA", PTYPE(COMMERCIAL), "mP",
+					     "mP_door2", 2, METHOD(STRIPE), "pm_card_visa", NULL,
+					     NULL),
 			  ST_PERMISSION_DENIED, "METHOD_NOT_ALLOWED"),
 	      "STRIPE denied");
-	CHECK(quote_and_activate("pmA", "pmA", "iA", PTYPE(COMMERCIAL), "mP", "mP_door2", 2, METHOD(CREDITS),
-				 NULL, &cr, &st) == 0 &&
+	CHECK(quote_and_activate("pmA", "pmA", "iA", PTYPE(COMMERCIAL), "mP", "mP_door2", 2,
+				 METHOD(CREDITS), NULL, &cr, &st) == 0 &&
 		      st == OSTATUS(SUCCEEDED) && cr == 10,
 	      "CREDITS: 1 door x 5 x 2 = 10, got %lld", (long long)cr);
 	CHECK(balance("pmA") == 2 && balance("iA") == 88, "pmA 12 - 10 = 2, iA 100 - 12 = 88");
@@ -677,11 +713,12 @@ static void s_installer_policy(void)
 
 	begin("R11/R12 installer policy method by method, before and after {STRIPE}");
 	q = quote("iB", "iB", "iB", PTYPE(COMMUNITY), "cB", "cB_app1", 1, &k);
-	CHECK(!q && failed_with(-1, ST_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED"), "before: quote denied");
+	CHECK(!q && failed_with(-1, ST_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED"),
+	      "before: quote denied");
 	spb_message_free(k);
 	for (int m = METHOD(STRIPE); m <= METHOD(COUPON); m++)
-		CHECK(failed_with(quote_and_activate("iB", "iB", "iB", PTYPE(COMMUNITY), "cB", "cB_app1", 1, m,
-						     NULL, NULL, NULL),
+		CHECK(failed_with(quote_and_activate("iB", "iB", "iB", PTYPE(COMMUNITY), "cB",
+						     "cB_app1", 1, m, NULL, NULL, NULL),
 				  ST_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED"),
 		      "before: method %d denied", m);
 	CHECK(set_policy("dA", "iB", 1, METHOD(STRIPE)) == 0, "dA grants {STRIPE}");
@@ -704,8 +741,8 @@ static void s_installer_policy(void)
 					     METHOD(CREDITS), NULL, NULL, NULL),
 			  ST_PERMISSION_DENIED, "METHOD_NOT_ALLOWED"),
 	      "CREDITS denied");
-	CHECK(quote_and_activate("iB", "iB", "iB", PTYPE(COMMUNITY), "cB", "cB_app1", 1, METHOD(STRIPE),
-				 "pm_card_visa", NULL, &st) == 0 &&
+	CHECK(quote_and_activate("iB", "iB", "iB", PTYPE(COMMUNITY), "cB", "cB_app1", 1,
+				 METHOD(STRIPE), "pm_card_visa", NULL, &st) == 0 &&
 		      st == OSTATUS(SUCCEEDED),
 	      "STRIPE works");
 	end();
@@ -726,15 +763,19 @@ static void s_idempotency(void)
 	q2 = quote("dA", "dA", "iA", PTYPE(COMMUNITY), "cA", "cA_app3", 2, &k2);
 	CHECK(q && q2, "quotes");
 	if (q && q2) {
-		CHECK(activate("dA", q->quote_id, METHOD(STRIPE), "pm_card_visa", key, &o1, &ok1) == 0 && o1 &&
-			      o1->status == OSTATUS(SUCCEEDED) && o1->total == 1000,
+		CHECK(activate("dA", q->quote_id, METHOD(STRIPE), "pm_card_visa", key, &o1, &ok1) ==
+				      0 &&
+			      o1 && o1->status == OSTATUS(SUCCEEDED) && o1->total == 1000,
 		      "first call");
-		CHECK(activate("dA", q->quote_id, METHOD(STRIPE), "pm_card_visa", key, &o2, &ok2) == 0 && o2 &&
-			      o1 && strcmp(o1->order_id, o2->order_id) == 0 && o2->status == o1->status &&
-			      o2->total == o1->total,
+		CHECK(activate("dA", q->quote_id, METHOD(STRIPE), "pm_card_visa", key, &o2, &ok2) ==
+				      0 &&
+			      o2 && o1 && strcmp(o1->order_id, o2->order_id) == 0 &&
+			      o2->status == o1->status && o2->total == o1->total,
 		      "replay: the same order");
-		CHECK(n_orders("dA", "cA", 0) == 1, "one order for the project, got %d", n_orders("dA", "cA", 0));
-		CHECK(failed_with(activate("dA", q2->quote_id, METHOD(STRIPE), "pm_card_visa", key, &o3, &ok3),
+		CHECK(n_orders("dA", "cA", 0) == 1, "one order for the project, got %d",
+		      n_orders("dA", "cA", 0));
+		CHECK(failed_with(activate("dA", q2->quote_id, METHOD(STRIPE), "pm_card_visa", key,
+					   &o3, &ok3),
 				  ST_FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED"),
 		      "same key, other request");
 		CHECK(n_orders("dA", "cA", 0) == 1, "still one order");

@@ -28,19 +28,19 @@ static int failures, checks;
 static const char *scenario = "";
 static int scenario_failures;
 
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		checks++;                                                                 \
-		if (!(cond)) {                                                            \
-			failures++;                                                       \
-			scenario_failures++;                                              \
+#define CHECK(cond, ...)                                                                      \
+	do {                                                                                  \
+		checks++;                                                                     \
+		if (!(cond)) {                                                                \
+			failures++;                                                           \
+			scenario_failures++;                                                  \
 			fprintf(stderr, "FAIL %s:%d [%s] %s: ", __FILE__, __LINE__, scenario, \
-				#cond);                                                   \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fprintf(stderr, " (last error: %s %s)\n",                        \
-				spb_status_name(spb_error_last()->grpc_code),              \
-				spb_error_last()->reason);                                 \
-		}                                                                         \
+				#cond);                                                       \
+			fprintf(stderr, __VA_ARGS__);                                         \
+			fprintf(stderr, " (last error: %s %s)\n",                             \
+				spb_status_name(spb_error_last()->grpc_code),                 \
+				spb_error_last()->reason);                                    \
+		}                                                                             \
 	} while (0)
 
 static char dir[64], datadir[96];
@@ -117,7 +117,8 @@ static void account(const char *id, int role, const char *parent)
 	put(0, &a);
 }
 
-static void project(const char *id, const char *inst, int type, int64_t created, int pms, int free_apps)
+static void project(const char *id, const char *inst, int type, int64_t created, int pms,
+		    int free_apps)
 {
 	store_project p = STORE_PROJECT_INIT;
 	p.project_id = (char *)id;
@@ -169,9 +170,11 @@ typedef struct qreq {
 	const char *coupon;
 } qreq;
 
-static Smartplus__Billing__V1__Quote *quote(const qreq *q, Smartplus__Billing__V1__QuoteServicesResponse **keep)
+static Smartplus__Billing__V1__Quote *quote(const qreq *q,
+					    Smartplus__Billing__V1__QuoteServicesResponse **keep)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest r = SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	Smartplus__Billing__V1__QuoteServicesRequest r =
+		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
 	Google__Protobuf__Timestamp until = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	char *projects[1] = {(char *)q->project};
 	char *items[1] = {(char *)q->item_id};
@@ -205,7 +208,12 @@ static Smartplus__Billing__V1__Quote *quote(const qreq *q, Smartplus__Billing__V
 
 static Smartplus__Billing__V1__BillingInfo bill = {
 	PROTOBUF_C_MESSAGE_INIT(&smartplus__billing__v1__billing_info__descriptor),
-	"Ada Buyer", "ada@example.com", "Ada Ltd", "1 Main St", "US", ""};
+	"Ada Buyer",
+	"ada@example.com",
+	"Ada Ltd",
+	"1 Main St",
+	"US",
+	""};
 
 /* Places an order from quote_id; returns the SDK code, *out the order. */
 static int order(int action, const char *quote_id, int method, const char *pm,
@@ -256,9 +264,11 @@ static const Smartplus__Billing__V1__QuoteLine *line_of(const Smartplus__Billing
 }
 
 /* Fetches one item through ListItems; *st and *exp out. */
-static int item_state(const char *project_id, const char *item_id, int *st, int64_t *exp, int *is_free)
+static int item_state(const char *project_id, const char *item_id, int *st, int64_t *exp,
+		      int *is_free)
 {
-	Smartplus__Billing__V1__ListItemsRequest r = SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListItemsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListItemsResponse *resp = NULL;
 	int found = 0;
 	r.project_id = (char *)project_id;
@@ -320,15 +330,18 @@ static void s_community_free_apps(void)
 		T0 = ts_us(qt->expire_time) - 15 * 60 * INT64_C(1000000);
 		CHECK(qt->n_lines == 3, "3 lines, got %zu", qt->n_lines);
 		CHECK((l = line_of(qt, "c1_app")) && l->amount == 1500 && !l->free, "app 500x3");
-		CHECK((l = line_of(qt, "c1_add1")) && l->amount == 0 && l->free, "oldest additional free");
-		CHECK((l = line_of(qt, "c1_add2")) && l->amount == 600 && !l->free, "second additional 200x3");
+		CHECK((l = line_of(qt, "c1_add1")) && l->amount == 0 && l->free,
+		      "oldest additional free");
+		CHECK((l = line_of(qt, "c1_add2")) && l->amount == 600 && !l->free,
+		      "second additional 200x3");
 		CHECK(qt->subtotal == 2100 && qt->total == 2100 && strcmp(qt->currency, "USD") == 0,
 		      "total 2100 USD, got %lld", (long long)qt->total);
 		CHECK(qt->n_allowed_methods == 3, "STRIPE, PAYPAL, COUPON allowed");
 		CHECK(strncmp(qt->quote_id, "quo_", 4) == 0, "quote id");
 		CHECK(order(ACT, qt->quote_id, STRIPE, "pm_card_visa", &o, &ok) == 0, "activate");
 		if (o) {
-			CHECK(o->status == O_SUCCEEDED && o->sandbox && o->total == 2100, "succeeded");
+			CHECK(o->status == O_SUCCEEDED && o->sandbox && o->total == 2100,
+			      "succeeded");
 			CHECK(strncmp(o->order_id, "ord_", 4) == 0, "order id");
 		}
 		spb_message_free(ok);
@@ -355,9 +368,11 @@ static void s_commercial_free_door(void)
 	CHECK(qt != NULL, "quote");
 	if (qt) {
 		CHECK((l = line_of(qt, "m1_d1")) && l->free && l->amount == 0, "oldest door free");
-		CHECK((l = line_of(qt, "m1_d2")) && !l->free && l->amount == 1000, "second door 1000");
+		CHECK((l = line_of(qt, "m1_d2")) && !l->free && l->amount == 1000,
+		      "second door 1000");
 		CHECK(qt->total == 1000, "total 1000");
-		CHECK(qt->payment_model == V1(PAYMENT_MODEL__PAYMENT_MODEL_REGULAR), "regular model");
+		CHECK(qt->payment_model == V1(PAYMENT_MODEL__PAYMENT_MODEL_REGULAR),
+		      "regular model");
 	}
 	spb_message_free(k);
 	end();
@@ -378,21 +393,24 @@ static void s_renewals(void)
 	qt = quote(&q, &k);
 	CHECK(qt != NULL, "quote");
 	if (qt) {
-		CHECK((l = line_of(qt, "c2_expired")) && ts_us(l->new_expires_at) == T0 + 2 * MONTH &&
-			      l->amount == 1000,
+		CHECK((l = line_of(qt, "c2_expired")) &&
+			      ts_us(l->new_expires_at) == T0 + 2 * MONTH && l->amount == 1000,
 		      "expired item: now + 60d");
 		CHECK((l = line_of(qt, "c2_active")) &&
 			      ts_us(l->new_expires_at) == REAL0 + 20 * DAY + 2 * MONTH,
 		      "active item: expiry + 60d");
-		CHECK(qt->n_skipped == 1 && qt->skipped[0]->reason == V1(SKIP_REASON__SKIP_REASON_NOT_ACTIVATED),
+		CHECK(qt->n_skipped == 1 &&
+			      qt->skipped[0]->reason == V1(SKIP_REASON__SKIP_REASON_NOT_ACTIVATED),
 		      "inactive item skipped NOT_ACTIVATED");
 		CHECK(order(REN, qt->quote_id, STRIPE, "pm_card_visa", &o, &ok) == 0 && o &&
 			      o->status == O_SUCCEEDED,
 		      "renew");
 		spb_message_free(ok);
-		CHECK(item_state("c2", "c2_expired", &st, &exp, NULL) && st == I_ACTIVE && exp == T0 + 2 * MONTH,
+		CHECK(item_state("c2", "c2_expired", &st, &exp, NULL) && st == I_ACTIVE &&
+			      exp == T0 + 2 * MONTH,
 		      "expired renewed");
-		CHECK(item_state("c2", "c2_active", &st, &exp, NULL) && exp == REAL0 + 20 * DAY + 2 * MONTH,
+		CHECK(item_state("c2", "c2_active", &st, &exp, NULL) &&
+			      exp == REAL0 + 20 * DAY + 2 * MONTH,
 		      "active renewed");
 	}
 	spb_message_free(k);
@@ -414,7 +432,8 @@ static void s_renew_until(void)
 		CHECK((l = line_of(qt, "c3_u1")) && l->days == 46 && l->amount == 767 &&
 			      ts_us(l->new_expires_at) == x + 45 * DAY + 1000000,
 		      "500 x 46 / 30 = 766.67 -> 767");
-		CHECK(qt->n_skipped == 1 && qt->skipped[0]->reason == V1(SKIP_REASON__SKIP_REASON_ALREADY_COVERED),
+		CHECK(qt->n_skipped == 1 && qt->skipped[0]->reason ==
+						    V1(SKIP_REASON__SKIP_REASON_ALREADY_COVERED),
 		      "later expiry skipped ALREADY_COVERED");
 		CHECK(qt->total == 767, "total 767");
 	}
@@ -456,7 +475,8 @@ static void s_stale(void)
 	CHECK(qt != NULL, "quote");
 	if (qt) {
 		price(COMM, V1(SERVICE_TYPE__SERVICE_TYPE_PM_APP), 777, 7);
-		CHECK(order(ACT, qt->quote_id, STRIPE, "pm_card_visa", &o, &ok) == SPB_EPRECONDITION &&
+		CHECK(order(ACT, qt->quote_id, STRIPE, "pm_card_visa", &o, &ok) ==
+				      SPB_EPRECONDITION &&
 			      reason_is("QUOTE_STALE"),
 		      "QUOTE_STALE");
 		spb_message_free(ok);
@@ -471,7 +491,8 @@ static void s_quote_expiry_and_tampering(void)
 {
 	Smartplus__Billing__V1__QuoteServicesResponse *k;
 	Smartplus__Billing__V1__Order *o;
-	Smartplus__Billing__V1__AdvanceClockRequest ar = SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_REQUEST__INIT;
+	Smartplus__Billing__V1__AdvanceClockRequest ar =
+		SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_REQUEST__INIT;
 	Smartplus__Billing__V1__AdvanceClockResponse *aresp = NULL;
 	Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
 	void *ok;
@@ -493,9 +514,11 @@ static void s_quote_expiry_and_tampering(void)
 		free(forged);
 		d.seconds = 15 * 60 + 1;
 		ar.duration = &d;
-		CHECK(spb_admin_advance_clock(cli, &ar, &aresp, NULL) == 0, "advance the clock 15 min 1 s");
+		CHECK(spb_admin_advance_clock(cli, &ar, &aresp, NULL) == 0,
+		      "advance the clock 15 min 1 s");
 		spb_message_free(aresp);
-		CHECK(order(ACT, qt->quote_id, STRIPE, "pm_card_visa", &o, &ok) == SPB_EPRECONDITION &&
+		CHECK(order(ACT, qt->quote_id, STRIPE, "pm_card_visa", &o, &ok) ==
+				      SPB_EPRECONDITION &&
 			      reason_is("QUOTE_STALE"),
 		      "the expired quote is QUOTE_STALE");
 		spb_message_free(ok);
@@ -516,10 +539,13 @@ static void s_r2_boundary(void)
 	qt = quote(&q, &k);
 	CHECK(qt != NULL, "quote");
 	if (qt) {
-		CHECK(qt->payment_model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS), "credits model");
-		CHECK(qt->n_allowed_methods == 1 && qt->allowed_methods[0] == CREDITS, "CREDITS only");
+		CHECK(qt->payment_model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS),
+		      "credits model");
+		CHECK(qt->n_allowed_methods == 1 && qt->allowed_methods[0] == CREDITS,
+		      "CREDITS only");
 		CHECK(qt->credits_total == 5 && qt->total == 0, "1 paid door x 5 credits");
-		CHECK(order(ACT, qt->quote_id, STRIPE, "pm_card_visa", &o, &ok) == SPB_EPRECONDITION &&
+		CHECK(order(ACT, qt->quote_id, STRIPE, "pm_card_visa", &o, &ok) ==
+				      SPB_EPRECONDITION &&
 			      reason_is("METHOD_NOT_ALLOWED") &&
 			      strstr(spb_error_last()->message, "CREDITS"),
 		      "STRIPE refused naming CREDITS: %s", spb_error_last()->message);
@@ -546,7 +572,8 @@ static void s_declined(void)
 {
 	Smartplus__Billing__V1__QuoteServicesResponse *k;
 	Smartplus__Billing__V1__Order *o;
-	Smartplus__Billing__V1__ListOrdersRequest lr = SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListOrdersRequest lr =
+		SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListOrdersResponse *lresp = NULL;
 	void *ok;
 	qreq q = {ACT, "dist1", "inst1", COMM, "c6", 0, NULL, 1, 0, NULL};
@@ -567,8 +594,8 @@ static void s_declined(void)
 		      "item untouched");
 		lr.payer_id = "dist1";
 		lr.project_id = "c6";
-		CHECK(spb_billing_list_orders(cli, &lr, &lresp, NULL) == 0 && lresp->n_orders == 1 &&
-			      lresp->orders[0]->status == O_FAILED &&
+		CHECK(spb_billing_list_orders(cli, &lr, &lresp, NULL) == 0 &&
+			      lresp->n_orders == 1 && lresp->orders[0]->status == O_FAILED &&
 			      strcmp(lresp->orders[0]->failure_reason, "card_declined") == 0,
 		      "order FAILED card_declined");
 		spb_message_free(lresp);
@@ -589,7 +616,8 @@ static void s_pending_confirm_cancel(void)
 	begin("R9/R10 STRIPE pending -> ConfirmOrder; PAYPAL pending -> CancelOrder");
 	qt = quote(&q, &k);
 	if (qt && order(ACT, qt->quote_id, STRIPE, NULL, &o, &ok) == 0 && o) {
-		CHECK(o->status == O_PENDING && o->stripe_client_secret[0], "pending with client secret");
+		CHECK(o->status == O_PENDING && o->stripe_client_secret[0],
+		      "pending with client secret");
 		snprintf(id, sizeof(id), "%s", o->order_id);
 	} else {
 		CHECK(0, "stripe order");
@@ -597,7 +625,8 @@ static void s_pending_confirm_cancel(void)
 	spb_message_free(ok);
 	spb_message_free(k);
 	{
-		Smartplus__Billing__V1__ConfirmOrderRequest cr = SMARTPLUS__BILLING__V1__CONFIRM_ORDER_REQUEST__INIT;
+		Smartplus__Billing__V1__ConfirmOrderRequest cr =
+			SMARTPLUS__BILLING__V1__CONFIRM_ORDER_REQUEST__INIT;
 		Smartplus__Billing__V1__ConfirmOrderResponse *cresp = NULL;
 		int st;
 		int64_t exp;
@@ -606,13 +635,15 @@ static void s_pending_confirm_cancel(void)
 			      cresp->order->status == O_SUCCEEDED,
 		      "confirmed");
 		spb_message_free(cresp);
-		CHECK(item_state("c7", "c7_a", &st, &exp, NULL) && st == I_ACTIVE && exp == T0 + MONTH,
+		CHECK(item_state("c7", "c7_a", &st, &exp, NULL) && st == I_ACTIVE &&
+			      exp == T0 + MONTH,
 		      "activated on confirm");
 	}
 	q.item_id = "c7_b";
 	qt = quote(&q, &k);
 	if (qt && order(ACT, qt->quote_id, PAYPAL, NULL, &o, &ok) == 0 && o) {
-		CHECK(o->status == O_PENDING && o->paypal_approval_url[0], "pending with approval url");
+		CHECK(o->status == O_PENDING && o->paypal_approval_url[0],
+		      "pending with approval url");
 		snprintf(id, sizeof(id), "%s", o->order_id);
 	} else {
 		CHECK(0, "paypal order");
@@ -620,7 +651,8 @@ static void s_pending_confirm_cancel(void)
 	spb_message_free(ok);
 	spb_message_free(k);
 	{
-		Smartplus__Billing__V1__CancelOrderRequest cr = SMARTPLUS__BILLING__V1__CANCEL_ORDER_REQUEST__INIT;
+		Smartplus__Billing__V1__CancelOrderRequest cr =
+			SMARTPLUS__BILLING__V1__CANCEL_ORDER_REQUEST__INIT;
 		Smartplus__Billing__V1__CancelOrderResponse *cresp = NULL;
 		cr.order_id = id;
 		CHECK(spb_billing_cancel_order(cli, &cr, &cresp, NULL) == 0 &&
@@ -657,10 +689,12 @@ static void *racer(void *arg)
 
 static void s_coupon_race(void)
 {
-	Smartplus__Billing__V1__CreateCouponRequest cr = SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateCouponRequest cr =
+		SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
 	Smartplus__Billing__V1__Coupon c = SMARTPLUS__BILLING__V1__COUPON__INIT;
 	Smartplus__Billing__V1__CreateCouponResponse *cresp = NULL;
-	Smartplus__Billing__V1__ListCouponsRequest lr = SMARTPLUS__BILLING__V1__LIST_COUPONS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListCouponsRequest lr =
+		SMARTPLUS__BILLING__V1__LIST_COUPONS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListCouponsResponse *lresp = NULL;
 	pthread_t t[RACERS];
 	int wins = 0, losers = 0;
@@ -681,7 +715,8 @@ static void s_coupon_race(void)
 		snprintf(inst, sizeof(inst), "ri%d", i);
 		snprintf(proj, sizeof(proj), "rp%d", i);
 		qt = quote(&q, &k);
-		CHECK(qt && qt->total == 0 && qt->discount == 500 && strcmp(qt->coupon_code, "LAST1") == 0,
+		CHECK(qt && qt->total == 0 && qt->discount == 500 &&
+			      strcmp(qt->coupon_code, "LAST1") == 0,
 		      "quote %d with coupon", i);
 		CHECK(qt && qt->n_available_coupons >= 1, "coupon listed as available");
 		snprintf(race_quotes[i], sizeof(race_quotes[i]), "%s", qt ? qt->quote_id : "quo_x");
@@ -694,7 +729,8 @@ static void s_coupon_race(void)
 	for (int i = 0; i < RACERS; i++) {
 		if (race_rc[i] == 0 && race_status[i] == O_SUCCEEDED)
 			wins++;
-		else if (race_rc[i] == SPB_EPRECONDITION && strcmp(race_reason[i], "COUPON_NOT_APPLICABLE") == 0)
+		else if (race_rc[i] == SPB_EPRECONDITION &&
+			 strcmp(race_reason[i], "COUPON_NOT_APPLICABLE") == 0)
 			losers++;
 	}
 	CHECK(wins == 1 && losers == RACERS - 1, "wins %d losers %d", wins, losers);
@@ -773,8 +809,8 @@ static int start_billingd(const char *bin)
 	billingd_pid = fork();
 	if (billingd_pid == 0) {
 		freopen("/dev/null", "w", stdout);
-		execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file, "--data-dir", datadir,
-		      "--test-clock", (char *)NULL);
+		execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file, "--data-dir",
+		      datadir, "--test-clock", (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && !port; i++) {
@@ -838,7 +874,10 @@ out:
 		waitpid(billingd_pid, NULL, 0);
 	}
 	for (int i = 0; i < n_results; i++)
-		printf("%s  %s\n", results[i].failed < 0 ? "SKIP" : results[i].failed ? "FAIL" : "PASS",
+		printf("%s  %s\n",
+		       results[i].failed < 0 ? "SKIP"
+		       : results[i].failed   ? "FAIL"
+					     : "PASS",
 		       results[i].name);
 	printf("%d checks, %d failed\n", checks, failures);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -194,8 +194,8 @@ static void test_credit_purchase_grants_once(void)
 
 	/* a strong reference: orders.c's is weak and would not pull credits.o
 	 * out of the static library (billingd links it whole) */
-	int (*volatile grant)(store_txn *, const char *, int64_t, const char *, const char *, char[40]) =
-		credits_grant;
+	int (*volatile grant)(store_txn *, const char *, int64_t, const char *, const char *,
+			      char[40]) = credits_grant;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(grant);
 	open_store();
@@ -230,7 +230,8 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	s = CU_add_suite("orders_sweeper", NULL, NULL);
-	CU_add_test(s, "sweep times out only overdue pending orders", test_sweep_times_out_only_overdue_pending);
+	CU_add_test(s, "sweep times out only overdue pending orders",
+		    test_sweep_times_out_only_overdue_pending);
 	CU_add_test(s, "sweep more than one batch", test_sweep_more_than_one_batch);
 	CU_add_test(s, "credit purchase grants once", test_credit_purchase_grants_once);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

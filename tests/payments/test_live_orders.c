@@ -228,10 +228,10 @@ static int start_billingd(long reconcile_ms)
 		setenv("STRIPE_SECRET_KEY", "sk_test_x", 1);
 		setenv("PAYPAL_CLIENT_ID", "client_x", 1);
 		setenv("PAYPAL_CLIENT_SECRET", "secret_x", 1);
-		execl(billingd_bin, billingd_bin, "--listen", "127.0.0.1:0", "--port-file", port_file,
-		      "--data-dir", datadir, "--payments", "live", "--stripe-url", fake_base, "--paypal-url",
-		      fake_base, "--provider-timeout-ms", PROVIDER_TIMEOUT_MS, "--reconcile-interval-ms", ms,
-		      (char *)NULL);
+		execl(billingd_bin, billingd_bin, "--listen", "127.0.0.1:0", "--port-file",
+		      port_file, "--data-dir", datadir, "--payments", "live", "--stripe-url",
+		      fake_base, "--paypal-url", fake_base, "--provider-timeout-ms",
+		      PROVIDER_TIMEOUT_MS, "--reconcile-interval-ms", ms, (char *)NULL);
 		_exit(127);
 	}
 	port = read_port(port_file);
@@ -343,7 +343,12 @@ static void project(const char *id)
 
 static Smartplus__Billing__V1__BillingInfo bill = {
 	PROTOBUF_C_MESSAGE_INIT(&smartplus__billing__v1__billing_info__descriptor),
-	"Ada Buyer", "ada@example.com", "Ada Ltd", "1 Main St", "US", ""};
+	"Ada Buyer",
+	"ada@example.com",
+	"Ada Ltd",
+	"1 Main St",
+	"US",
+	""};
 
 /* The outcome of a checkout call. */
 typedef struct outcome {
@@ -371,9 +376,11 @@ static void last_error(outcome *o)
 /* Quote (1 month of the project's app) and activate with method / pm. */
 static int checkout(const char *project_id, int method, const char *pm, outcome *out)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest q = SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	Smartplus__Billing__V1__QuoteServicesRequest q =
+		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
-	Smartplus__Billing__V1__ActivateServicesRequest a = SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
+	Smartplus__Billing__V1__ActivateServicesRequest a =
+		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
 	Smartplus__Billing__V1__ActivateServicesResponse *ar = NULL;
 	char *projects[1] = {(char *)project_id};
 
@@ -408,7 +415,8 @@ static int checkout(const char *project_id, int method, const char *pm, outcome 
 
 static int confirm(const char *order_id, outcome *out)
 {
-	Smartplus__Billing__V1__ConfirmOrderRequest r = SMARTPLUS__BILLING__V1__CONFIRM_ORDER_REQUEST__INIT;
+	Smartplus__Billing__V1__ConfirmOrderRequest r =
+		SMARTPLUS__BILLING__V1__CONFIRM_ORDER_REQUEST__INIT;
 	Smartplus__Billing__V1__ConfirmOrderResponse *resp = NULL;
 	memset(out, 0, sizeof(*out));
 	r.order_id = (char *)order_id;
@@ -425,7 +433,8 @@ static int confirm(const char *order_id, outcome *out)
  * *n: how many orders the project has. Free with spb_message_free(*keep). */
 static Smartplus__Billing__V1__Order *project_order(const char *project_id, size_t *n, void **keep)
 {
-	Smartplus__Billing__V1__ListOrdersRequest r = SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListOrdersRequest r =
+		SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListOrdersResponse *resp = NULL;
 	*keep = NULL;
 	*n = 0;
@@ -474,7 +483,8 @@ static int wait_settled(const char *order_id, long max_ms)
 /* The item's status and expiry through ListItems. */
 static int item_state(const char *project_id, int *st, int64_t *exp)
 {
-	Smartplus__Billing__V1__ListItemsRequest r = SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListItemsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListItemsResponse *resp = NULL;
 	int found = 0;
 	r.project_id = (char *)project_id;
@@ -496,7 +506,8 @@ static int applied_once(const char *project_id)
 	int64_t exp = 0, now = real_now();
 	if (!item_state(project_id, &st, &exp))
 		return 0;
-	return st == V1(ITEM_STATUS__ITEM_STATUS_ACTIVE) && exp > now + 27 * DAY && exp < now + 32 * DAY;
+	return st == V1(ITEM_STATUS__ITEM_STATUS_ACTIVE) && exp > now + 27 * DAY &&
+	       exp < now + 32 * DAY;
 }
 
 /* ---- scenarios ---- */
@@ -506,7 +517,8 @@ static void s_stripe_happy(void)
 	outcome o;
 	scenario = "Stripe saved card: SUCCEEDED at once, one charge";
 	project("p_stripe");
-	CHECK(checkout("p_stripe", STRIPE, "pm_card_visa", &o) == G_OK, "activate: %s %s", o.reason, o.message);
+	CHECK(checkout("p_stripe", STRIPE, "pm_card_visa", &o) == G_OK, "activate: %s %s", o.reason,
+	      o.message);
 	if (o.order) {
 		CHECK(o.order->status == O_SUCCEEDED, "status %d", o.order->status);
 		CHECK(!o.order->sandbox, "a live order is not marked sandbox");
@@ -525,7 +537,8 @@ static void s_stripe_client_confirms(void)
 	json_t *j;
 	scenario = "Stripe without a payment method: client secret, client confirms, ConfirmOrder";
 	project("p_stripe_cs");
-	CHECK(checkout("p_stripe_cs", STRIPE, "", &o) == G_OK, "activate: %s %s", o.reason, o.message);
+	CHECK(checkout("p_stripe_cs", STRIPE, "", &o) == G_OK, "activate: %s %s", o.reason,
+	      o.message);
 	if (!o.order) {
 		outcome_free(&o);
 		return;
@@ -533,7 +546,8 @@ static void s_stripe_client_confirms(void)
 	CHECK(o.order->status == O_PENDING, "PENDING_PAYMENT, got %d", o.order->status);
 	CHECK(strstr(o.order->stripe_client_secret, "_secret_") != NULL, "client secret");
 	/* the buyer's browser confirms the intent with Stripe.js */
-	snprintf(path, sizeof(path), "/v1/payment_intents/%s/confirm", o.order->stripe_payment_intent_id);
+	snprintf(path, sizeof(path), "/v1/payment_intents/%s/confirm",
+		 o.order->stripe_payment_intent_id);
 	j = fake_call("POST", path, "payment_method=pm_card_visa", "sk_test_x");
 	CHECK(j && strcmp(json_string_value(json_object_get(j, "status")) ?: "", "succeeded") == 0,
 	      "intent confirmed at the fake");
@@ -551,13 +565,15 @@ static void s_paypal_happy(void)
 	char key[128];
 	scenario = "PayPal: approval link, approve, ConfirmOrder captures once";
 	project("p_paypal");
-	CHECK(checkout("p_paypal", PAYPAL, NULL, &o) == G_OK, "activate: %s %s", o.reason, o.message);
+	CHECK(checkout("p_paypal", PAYPAL, NULL, &o) == G_OK, "activate: %s %s", o.reason,
+	      o.message);
 	if (!o.order) {
 		outcome_free(&o);
 		return;
 	}
 	CHECK(o.order->status == O_PENDING, "PENDING_PAYMENT, got %d", o.order->status);
-	CHECK(o.order->paypal_order_id[0] && strstr(o.order->paypal_approval_url, o.order->paypal_order_id),
+	CHECK(o.order->paypal_order_id[0] &&
+		      strstr(o.order->paypal_approval_url, o.order->paypal_order_id),
 	      "approval link '%s'", o.order->paypal_approval_url);
 	CHECK(confirm(o.order->order_id, &c) == G_OK && c.order && c.order->status == O_PENDING,
 	      "ConfirmOrder before approval: still PENDING_PAYMENT");
@@ -584,12 +600,14 @@ static void s_decline(void)
 	scenario = "decline: FAILED_PRECONDITION with the decline code, order FAILED";
 	project("p_decline");
 	control("{\"fault\":\"decline\",\"times\":1}");
-	CHECK(checkout("p_decline", STRIPE, "pm_card_visa", &o) == G_FAILED_PRECONDITION, "code %d %s", o.code,
-	      o.message);
+	CHECK(checkout("p_decline", STRIPE, "pm_card_visa", &o) == G_FAILED_PRECONDITION,
+	      "code %d %s", o.code, o.message);
 	CHECK(strcmp(o.reason, "PAYMENT_DECLINED") == 0, "reason '%s'", o.reason);
-	CHECK(strstr(o.message, "generic_decline") != NULL, "decline code in the message: '%s'", o.message);
+	CHECK(strstr(o.message, "generic_decline") != NULL, "decline code in the message: '%s'",
+	      o.message);
 	ord = project_order("p_decline", &n, &k);
-	CHECK(ord && n == 1 && ord->status == O_FAILED && strcmp(ord->failure_reason, "generic_decline") == 0,
+	CHECK(ord && n == 1 && ord->status == O_FAILED &&
+		      strcmp(ord->failure_reason, "generic_decline") == 0,
 	      "order FAILED with generic_decline");
 	if (ord)
 		CHECK(charges(ord->order_id) == 0, "nothing charged");
@@ -613,7 +631,8 @@ static void s_outage(const char *fault, const char *project_id)
 	project(project_id);
 	snprintf(body, sizeof(body), "{\"fault\":\"%s\"}", fault);
 	control(body);
-	CHECK(checkout(project_id, STRIPE, "pm_card_visa", &o) == G_UNAVAILABLE, "code %d %s", o.code, o.message);
+	CHECK(checkout(project_id, STRIPE, "pm_card_visa", &o) == G_UNAVAILABLE, "code %d %s",
+	      o.code, o.message);
 	CHECK(strcmp(o.reason, "PROVIDER_UNAVAILABLE") == 0, "reason '%s'", o.reason);
 	ord = project_order(project_id, &n, &k);
 	CHECK(ord && n == 1 && ord->status == O_PROCESSING, "order PROCESSING");
@@ -621,7 +640,8 @@ static void s_outage(const char *fault, const char *project_id)
 		snprintf(id, sizeof(id), "%s", ord->order_id);
 	spb_message_free(k);
 	sleep_ms(2500); /* two reconciler rounds meet the fault */
-	CHECK(order_status(id, NULL, 0, NULL) == O_PROCESSING, "still PROCESSING while the provider fails");
+	CHECK(order_status(id, NULL, 0, NULL) == O_PROCESSING,
+	      "still PROCESSING while the provider fails");
 	CHECK(charges(id) == 0, "nothing charged yet");
 	control("{\"fault\":\"none\"}");
 	st = wait_settled(id, 10000);
@@ -655,7 +675,8 @@ static void s_slow(void)
 	int64_t t0, worst = 0;
 	int st;
 
-	scenario = "slow provider: UNAVAILABLE after the timeout, quotes and reads not slowed, one charge";
+	scenario = "slow provider: UNAVAILABLE after the timeout, quotes and reads not slowed, one "
+		   "charge";
 	project("p_slow");
 	project("p_slow_other");
 	control("{\"fault\":\"slow\",\"slow_ms\":2500,\"times\":1}");
@@ -665,9 +686,11 @@ static void s_slow(void)
 	}
 	sleep_ms(300); /* the payment call is now waiting on the provider */
 	for (int i = 0; i < 5; i++) {
-		Smartplus__Billing__V1__ListItemsRequest r = SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
+		Smartplus__Billing__V1__ListItemsRequest r =
+			SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
 		Smartplus__Billing__V1__ListItemsResponse *resp = NULL;
-		Smartplus__Billing__V1__QuoteServicesRequest qq = SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+		Smartplus__Billing__V1__QuoteServicesRequest qq =
+			SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
 		Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
 		char *projects[1] = {"p_slow_other"};
 		t0 = mono_ms();
@@ -688,9 +711,11 @@ static void s_slow(void)
 			worst = mono_ms() - t0;
 	}
 	memset(&q, 0, sizeof(q));
-	CHECK(worst < 500, "a quote + a read took %lld ms while the provider was slow", (long long)worst);
+	CHECK(worst < 500, "a quote + a read took %lld ms while the provider was slow",
+	      (long long)worst);
 	pthread_join(t, NULL);
-	CHECK(b.o.code == G_UNAVAILABLE, "slow call: UNAVAILABLE, got %d %s", b.o.code, b.o.message);
+	CHECK(b.o.code == G_UNAVAILABLE, "slow call: UNAVAILABLE, got %d %s", b.o.code,
+	      b.o.message);
 	ord = project_order("p_slow", &n, &k);
 	CHECK(ord && n == 1 && (ord->status == O_PROCESSING || ord->status == O_SUCCEEDED),
 	      "order PROCESSING (or already reconciled)");
@@ -714,13 +739,15 @@ static void s_crash_after_charge(void)
 	Smartplus__Billing__V1__Order *ord;
 	int st;
 
-	scenario = "connection dropped after the charge, kill -9, restart: one charge, one applied order";
+	scenario = "connection dropped after the charge, kill -9, restart: one charge, one applied "
+		   "order";
 	/* no periodic rounds: only the start-up round may settle it */
 	stop_billingd(SIGTERM);
 	CHECK(start_billingd(3600000) == 0, "restart billingd");
 	project("p_crash");
 	control("{\"fault\":\"drop_after_charge\",\"times\":1}");
-	CHECK(checkout("p_crash", STRIPE, "pm_card_visa", &o) == G_UNAVAILABLE, "code %d %s", o.code, o.message);
+	CHECK(checkout("p_crash", STRIPE, "pm_card_visa", &o) == G_UNAVAILABLE, "code %d %s",
+	      o.code, o.message);
 	ord = project_order("p_crash", &n, &k);
 	CHECK(ord && n == 1 && ord->status == O_PROCESSING, "order PROCESSING");
 	if (ord)
@@ -747,7 +774,7 @@ static void s_crash_after_charge(void)
 typedef struct run {
 	char project[32];
 	int method;
-	int code;          /* gRPC of the checkout call */
+	int code; /* gRPC of the checkout call */
 	char order_id[64];
 	int final_status;
 	int64_t total;
@@ -768,7 +795,8 @@ static void *checkout_thread(void *arg)
 		pthread_mutex_unlock(&run_lock);
 		if (!r)
 			break;
-		r->code = checkout(r->project, r->method, r->method == STRIPE ? "pm_card_visa" : NULL, &o);
+		r->code = checkout(r->project, r->method,
+				   r->method == STRIPE ? "pm_card_visa" : NULL, &o);
 		if (r->method == PAYPAL && o.order && o.order->paypal_order_id[0]) {
 			/* the buyer approves at once, then ConfirmOrder (which may meet a fault:
 			 * the reconciler then captures) */
@@ -785,7 +813,8 @@ static void s_concurrent(void)
 {
 	pthread_t t[N_THREADS];
 	int nt = 0, codes[3] = {0}, states[8] = {0}, n_stripe = 0, n_paypal = 0, unsettled = 0;
-	int over_one = 0, unmatched_orders = 0, orphan_charges = 0, amount_mismatch = 0, n_charges = 0;
+	int over_one = 0, unmatched_orders = 0, orphan_charges = 0, amount_mismatch = 0,
+	    n_charges = 0;
 	int64_t charged = 0, succeeded_total = 0, t0;
 	json_t *stats, *list, *faults, *ch;
 	const char *fk;
@@ -807,7 +836,8 @@ static void s_concurrent(void)
 			nt++;
 	for (i = 0; i < (size_t)nt; i++)
 		pthread_join(t[i], NULL);
-	printf("fault run: %d checkouts on %d threads in %lld ms\n", N_CHECKOUTS, nt, (long long)(mono_ms() - t0));
+	printf("fault run: %d checkouts on %d threads in %lld ms\n", N_CHECKOUTS, nt,
+	       (long long)(mono_ms() - t0));
 	stats = fake_call("GET", "/_stats", NULL, NULL);
 	faults = json_object_get(stats, "faults");
 	printf("fault run: provider requests %lld, faults injected:",
@@ -840,10 +870,12 @@ static void s_concurrent(void)
 			if (runs[i].final_status && runs[i].final_status != O_PROCESSING &&
 			    runs[i].final_status != O_PENDING)
 				continue;
-			runs[i].final_status = order_status(runs[i].order_id, pp, sizeof(pp), &runs[i].total);
+			runs[i].final_status = order_status(runs[i].order_id, pp, sizeof(pp),
+							    &runs[i].total);
 			if (runs[i].final_status == O_PENDING && pp[0])
 				approve(pp); /* the reconciler captures it next round */
-			if (runs[i].final_status == O_PROCESSING || runs[i].final_status == O_PENDING)
+			if (runs[i].final_status == O_PROCESSING ||
+			    runs[i].final_status == O_PENDING)
 				unsettled++;
 		}
 		if (!unsettled)
@@ -854,13 +886,16 @@ static void s_concurrent(void)
 
 	/* the provider's charges against the orders */
 	stats = fake_call("GET", "/_stats", NULL, NULL);
-	json_object_foreach(json_object_get(stats, "charges"), fk, fv)
-		if (json_integer_value(fv) > 1) {
-			over_one++;
-			fprintf(stderr, "key %s charged %lld times\n", fk, (long long)json_integer_value(fv));
-		}
+	json_object_foreach(json_object_get(stats, "charges"), fk,
+			    fv) if (json_integer_value(fv) > 1)
+	{
+		over_one++;
+		fprintf(stderr, "key %s charged %lld times\n", fk,
+			(long long)json_integer_value(fv));
+	}
 	list = json_object_get(stats, "charge_list");
-	json_array_foreach(list, i, ch) {
+	json_array_foreach(list, i, ch)
+	{
 		const char *key = json_string_value(json_object_get(ch, "key"));
 		int64_t amount = json_integer_value(json_object_get(ch, "amount"));
 		size_t kl = key ? strcspn(key, "-") : 0;
@@ -868,14 +903,16 @@ static void s_concurrent(void)
 		n_charges++;
 		charged += amount;
 		for (size_t j = 0; key && j < N_CHECKOUTS && !r; j++)
-			if (strlen(runs[j].order_id) == kl && strncmp(runs[j].order_id, key, kl) == 0)
+			if (strlen(runs[j].order_id) == kl &&
+			    strncmp(runs[j].order_id, key, kl) == 0)
 				r = &runs[j];
 		if (!r || r->final_status != O_SUCCEEDED) {
 			orphan_charges++;
-			fprintf(stderr, "charge %s (%lld) without a SUCCEEDED order\n", key ? key : "?",
-				(long long)amount);
-		} else if (amount != r->total || strcmp(json_string_value(json_object_get(ch, "currency")) ?: "",
-							  "USD") != 0) {
+			fprintf(stderr, "charge %s (%lld) without a SUCCEEDED order\n",
+				key ? key : "?", (long long)amount);
+		} else if (amount != r->total ||
+			   strcmp(json_string_value(json_object_get(ch, "currency")) ?: "",
+				  "USD") != 0) {
 			amount_mismatch++;
 		}
 	}
@@ -887,38 +924,44 @@ static void s_concurrent(void)
 		if (st != O_SUCCEEDED)
 			continue;
 		succeeded_total += runs[i].total;
-		json_array_foreach(list, j, ch) {
+		json_array_foreach(list, j, ch)
+		{
 			const char *key = json_string_value(json_object_get(ch, "key"));
 			size_t kl = key ? strcspn(key, "-") : 0;
-			if (key && strlen(runs[i].order_id) == kl && strncmp(runs[i].order_id, key, kl) == 0 &&
+			if (key && strlen(runs[i].order_id) == kl &&
+			    strncmp(runs[i].order_id, key, kl) == 0 &&
 			    json_integer_value(json_object_get(ch, "amount")) == runs[i].total)
 				found = 1;
 		}
 		if (!found) {
 			unmatched_orders++;
-			fprintf(stderr, "order %s SUCCEEDED without a charge of %lld\n", runs[i].order_id,
-				(long long)runs[i].total);
+			fprintf(stderr, "order %s SUCCEEDED without a charge of %lld\n",
+				runs[i].order_id, (long long)runs[i].total);
 		}
 		CHECK(applied_once(runs[i].project), "%s: applied once", runs[i].project);
 	}
 	json_decref(stats);
-	printf("fault run: orders %d (Stripe %d, PayPal %d); checkout answers OK %d, UNAVAILABLE %d, other %d\n",
+	printf("fault run: orders %d (Stripe %d, PayPal %d); checkout answers OK %d, UNAVAILABLE "
+	       "%d, other %d\n",
 	       N_CHECKOUTS, n_stripe, n_paypal, codes[0], codes[1], codes[2]);
-	printf("fault run: final states SUCCEEDED %d, FAILED %d, PROCESSING %d, PENDING_PAYMENT %d, "
+	printf("fault run: final states SUCCEEDED %d, FAILED %d, PROCESSING %d, PENDING_PAYMENT "
+	       "%d, "
 	       "TIMED_OUT %d, CANCELED %d, unreadable %d\n",
-	       states[O_SUCCEEDED], states[O_FAILED], states[O_PROCESSING], states[O_PENDING], states[O_TIMED_OUT],
-	       states[O_CANCELED], states[0]);
-	printf("fault run: charges %d totalling %lld; SUCCEEDED orders total %lld; keys charged >1: %d; "
+	       states[O_SUCCEEDED], states[O_FAILED], states[O_PROCESSING], states[O_PENDING],
+	       states[O_TIMED_OUT], states[O_CANCELED], states[0]);
+	printf("fault run: charges %d totalling %lld; SUCCEEDED orders total %lld; keys charged "
+	       ">1: %d; "
 	       "SUCCEEDED without a matching charge: %d; charges without a SUCCEEDED order: %d; "
 	       "amount mismatches: %d\n",
-	       n_charges, (long long)charged, (long long)succeeded_total, over_one, unmatched_orders,
-	       orphan_charges, amount_mismatch);
+	       n_charges, (long long)charged, (long long)succeeded_total, over_one,
+	       unmatched_orders, orphan_charges, amount_mismatch);
 	CHECK(over_one == 0, "charges per key <= 1");
 	CHECK(unmatched_orders == 0, "every SUCCEEDED order has its charge");
 	CHECK(orphan_charges == 0, "no charge without a SUCCEEDED order");
 	CHECK(amount_mismatch == 0, "charge amounts match the orders");
 	CHECK(charged == succeeded_total, "money taken == SUCCEEDED totals");
-	CHECK(states[O_SUCCEEDED] + states[O_FAILED] == N_CHECKOUTS, "every order SUCCEEDED or FAILED");
+	CHECK(states[O_SUCCEEDED] + states[O_FAILED] == N_CHECKOUTS,
+	      "every order SUCCEEDED or FAILED");
 }
 
 int main(int argc, char **argv)

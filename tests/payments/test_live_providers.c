@@ -70,7 +70,8 @@ static void test_amounts(void)
 	CU_ASSERT_EQUAL(v, 1230);
 	CU_ASSERT_EQUAL(live_amount_parse("12", "USD", &v), 0);
 	CU_ASSERT_EQUAL(v, 1200);
-	CU_ASSERT_EQUAL(live_amount_parse("1.001", "USD", &v), -1); /* more digits than the currency has */
+	CU_ASSERT_EQUAL(live_amount_parse("1.001", "USD", &v),
+			-1); /* more digits than the currency has */
 	CU_ASSERT_EQUAL(live_amount_parse("-1.00", "USD", &v), -1);
 	CU_ASSERT_EQUAL(live_amount_parse("99999999999999999999", "USD", &v), -1);
 }
@@ -201,7 +202,8 @@ int main(int argc, char **argv)
 	CU_pSuite s;
 	unsigned failures;
 	if (argc != 3 || start_fake(argv[1], argv[2]) != 0) {
-		fprintf(stderr, "usage: test_live_providers <node> <provider.js> (fake did not start)\n");
+		fprintf(stderr,
+			"usage: test_live_providers <node> <provider.js> (fake did not start)\n");
 		return 1;
 	}
 	cfg.stripe_url = base;
@@ -212,9 +214,12 @@ int main(int argc, char **argv)
 	CU_initialize_registry();
 	s = CU_add_suite("live_providers", NULL, NULL);
 	CU_add_test(s, "amounts convert exactly per currency exponent", test_amounts);
-	CU_add_test(s, "stripe visa succeeds and replays without a second charge", test_stripe_visa_and_replay);
-	CU_add_test(s, "stripe decline, pending and requires_action", test_stripe_decline_and_pending);
-	CU_add_test(s, "stripe faults leave the outcome unknown, never a double charge", test_stripe_faults);
+	CU_add_test(s, "stripe visa succeeds and replays without a second charge",
+		    test_stripe_visa_and_replay);
+	CU_add_test(s, "stripe decline, pending and requires_action",
+		    test_stripe_decline_and_pending);
+	CU_add_test(s, "stripe faults leave the outcome unknown, never a double charge",
+		    test_stripe_faults);
 	CU_add_test(s, "paypal create, approve, capture, replay", test_paypal);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

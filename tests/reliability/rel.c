@@ -93,7 +93,8 @@ int rel_start(rel_server *s, const char *billingd, const char *data_dir, const c
 		if (read_line(port_file, portbuf, sizeof(portbuf)) == 0 && portbuf[0])
 			break;
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-			fprintf(stderr, "billingd exited at start (status %d), log %s\n", status, s->log);
+			fprintf(stderr, "billingd exited at start (status %d), log %s\n", status,
+				s->log);
 			s->pid = 0;
 			return -1;
 		}
@@ -159,7 +160,7 @@ static void parse_reason(const grpc_metadata_array *trail, char *reason, size_t 
 		if (grpc_slice_str_cmp(trail->metadata[i].key, "grpc-status-details-bin") != 0)
 			continue;
 		st = google__rpc__status__unpack(NULL, GRPC_SLICE_LENGTH(trail->metadata[i].value),
-						  GRPC_SLICE_START_PTR(trail->metadata[i].value));
+						 GRPC_SLICE_START_PTR(trail->metadata[i].value));
 		if (!st)
 			return;
 		for (size_t k = 0; k < st->n_details; k++) {
@@ -212,8 +213,8 @@ void rel_call_raw(grpc_channel *ch, const char *path, const char *bearer, const 
 	grpc_metadata_array_init(&init_md);
 	grpc_metadata_array_init(&trail_md);
 	method = grpc_slice_from_copied_string(path);
-	call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL, deadline,
-					NULL);
+	call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL,
+					deadline, NULL);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[0].data.send_initial_metadata.count = n;
@@ -261,8 +262,8 @@ void rel_call_raw(grpc_channel *ch, const char *path, const char *bearer, const 
 	grpc_metadata_array_destroy(&init_md);
 	grpc_metadata_array_destroy(&trail_md);
 	grpc_completion_queue_shutdown(cq);
-	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-	       GRPC_QUEUE_SHUTDOWN)
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+		       .type != GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_completion_queue_destroy(cq);
 }
@@ -286,11 +287,23 @@ void rel_result_free(rel_result *r)
 
 const char *rel_status_name(grpc_status_code c)
 {
-	static const char *const names[] = {
-		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-		"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-		"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-		"UNAUTHENTICATED"};
+	static const char *const names[] = {"OK",
+					    "CANCELLED",
+					    "UNKNOWN",
+					    "INVALID_ARGUMENT",
+					    "DEADLINE_EXCEEDED",
+					    "NOT_FOUND",
+					    "ALREADY_EXISTS",
+					    "PERMISSION_DENIED",
+					    "RESOURCE_EXHAUSTED",
+					    "FAILED_PRECONDITION",
+					    "ABORTED",
+					    "OUT_OF_RANGE",
+					    "UNIMPLEMENTED",
+					    "INTERNAL",
+					    "UNAVAILABLE",
+					    "DATA_LOSS",
+					    "UNAUTHENTICATED"};
 	return (unsigned)c < 17 ? names[c] : "?";
 }
 
@@ -298,12 +311,12 @@ long rel_list_count(rel_server *s, const char *path, ProtobufCMessage *req,
 		    const ProtobufCMessageDescriptor *resp_desc, const char *items,
 		    grpc_status_code *status)
 {
-	const ProtobufCFieldDescriptor *tok_in =
-		protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "page_token");
-	const ProtobufCFieldDescriptor *tok_out =
-		protobuf_c_message_descriptor_get_field_by_name(resp_desc, "next_page_token");
-	const ProtobufCFieldDescriptor *list =
-		protobuf_c_message_descriptor_get_field_by_name(resp_desc, items);
+	const ProtobufCFieldDescriptor *tok_in = protobuf_c_message_descriptor_get_field_by_name(
+		req->descriptor, "page_token");
+	const ProtobufCFieldDescriptor *tok_out = protobuf_c_message_descriptor_get_field_by_name(
+		resp_desc, "next_page_token");
+	const ProtobufCFieldDescriptor *list = protobuf_c_message_descriptor_get_field_by_name(
+		resp_desc, items);
 	char **in = tok_in ? (char **)((char *)req + tok_in->offset) : NULL;
 	char token[512] = "";
 	long total = 0;
@@ -320,8 +333,9 @@ long rel_list_count(rel_server *s, const char *path, ProtobufCMessage *req,
 		*in = (char *)"";
 		if (status)
 			*status = r.status;
-		resp = r.status == GRPC_STATUS_OK ? protobuf_c_message_unpack(resp_desc, NULL, r.len, r.body)
-						  : NULL;
+		resp = r.status == GRPC_STATUS_OK
+			       ? protobuf_c_message_unpack(resp_desc, NULL, r.len, r.body)
+			       : NULL;
 		rel_result_free(&r);
 		if (!resp)
 			return -1;

@@ -48,8 +48,8 @@ int rel_stop(rel_server *s);
 typedef struct rel_result {
 	grpc_status_code status;
 	char message[512];
-	char reason[128];  /* ErrorInfo reason or "" */
-	uint8_t *body;     /* response bytes on OK (free with rel_result_free) */
+	char reason[128]; /* ErrorInfo reason or "" */
+	uint8_t *body;    /* response bytes on OK (free with rel_result_free) */
 	size_t len;
 } rel_result;
 

@@ -68,8 +68,8 @@ static void *writer_main(void *arg)
 		if (r.status == GRPC_STATUS_OK && acks.n < MAX_ACKS)
 			snprintf(acks.ids[acks.n++], sizeof(acks.ids[0]), "%s", id);
 		else if (r.status != GRPC_STATUS_OK && acks.errors++ < 5)
-			fprintf(stderr, "\n  CreateAccount %s: %s %s\n", id, rel_status_name(r.status),
-				r.message);
+			fprintf(stderr, "\n  CreateAccount %s: %s %s\n", id,
+				rel_status_name(r.status), r.message);
 		pthread_mutex_unlock(&acks.lock);
 		if (r.status == GRPC_STATUS_OK) {
 			Smartplus__Billing__V1__AssignCreditsRequest a =
@@ -125,7 +125,8 @@ static int run_backup_command(const char *dir, const char *file)
 	int status;
 	pid_t pid = fork();
 	if (pid == 0) {
-		execl(billingd_path, billingd_path, "backup", "--data-dir", dir, "--out", file, (char *)NULL);
+		execl(billingd_path, billingd_path, "backup", "--data-dir", dir, "--out", file,
+		      (char *)NULL);
 		_exit(127);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid)
@@ -136,13 +137,15 @@ static int run_backup_command(const char *dir, const char *file)
 /* Children of vendor in the restored store. */
 static long count_accounts(rel_server *s)
 {
-	Smartplus__Billing__V1__ListAccountsRequest q = SMARTPLUS__BILLING__V1__LIST_ACCOUNTS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListAccountsRequest q =
+		SMARTPLUS__BILLING__V1__LIST_ACCOUNTS_REQUEST__INIT;
 	grpc_status_code st;
 	long n;
 	q.parent_id = "vendor";
 	q.page_size = 1000;
 	n = rel_list_count(s, REL_DIR "ListAccounts", &q.base,
-			   &smartplus__billing__v1__list_accounts_response__descriptor, "accounts", &st);
+			   &smartplus__billing__v1__list_accounts_response__descriptor, "accounts",
+			   &st);
 	if (n < 0)
 		fprintf(stderr, "\n  ListAccounts: %s\n", rel_status_name(st));
 	return n;
@@ -174,17 +177,19 @@ static void check_restore(const char *file, const char *name, const rel_server *
 		return;
 	}
 	for (size_t i = 0; i < before; i++) {
-		Smartplus__Billing__V1__GetAccountRequest q = SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
+		Smartplus__Billing__V1__GetAccountRequest q =
+			SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
 		rel_result r;
 		q.account_id = acks.ids[i];
 		rel_call(s.ch, REL_DIR "GetAccount", s.key, &q.base, &r);
 		rel_result_free(&r);
 		if (r.status != GRPC_STATUS_OK && missing++ < 5)
-			fprintf(stderr, "\n  %s: acknowledged account %s missing (%s)\n", name, acks.ids[i],
-				rel_status_name(r.status));
+			fprintf(stderr, "\n  %s: acknowledged account %s missing (%s)\n", name,
+				acks.ids[i], rel_status_name(r.status));
 	}
 	n = count_accounts(&s);
-	printf("\n  %s: %zu acknowledged before the backup, %ld restored, %zu acknowledged by its end\n",
+	printf("\n  %s: %zu acknowledged before the backup, %ld restored, %zu acknowledged by its "
+	       "end\n",
 	       name, before, n, after);
 	CU_ASSERT_EQUAL(missing, 0);
 	CU_ASSERT(n >= (long)before && n <= (long)(after + WRITERS));

@@ -17,14 +17,14 @@
 
 static int fails;
 
-#define CHECK(cond, what)                                              \
-	do {                                                           \
-		if (cond) {                                            \
-			printf("ok: %s\n", what);                      \
-		} else {                                               \
-			printf("FAIL: %s\n", what);                    \
-			fails++;                                       \
-		}                                                      \
+#define CHECK(cond, what)                           \
+	do {                                        \
+		if (cond) {                         \
+			printf("ok: %s\n", what);   \
+		} else {                            \
+			printf("FAIL: %s\n", what); \
+			fails++;                    \
+		}                                   \
 	} while (0)
 
 static grpc_channel *channel(const char *target, int aggressive)
@@ -60,7 +60,8 @@ static int leaves_ready(grpc_channel *ch, int secs)
 {
 	rel_result r;
 	int left = 0;
-	rel_call_raw(ch, "/grpc.health.v1.Health/Check", NULL, NULL, 0, (const uint8_t *)"", 0, 5000, &r);
+	rel_call_raw(ch, "/grpc.health.v1.Health/Check", NULL, NULL, 0, (const uint8_t *)"", 0,
+		     5000, &r);
 	rel_result_free(&r);
 	if (r.status != GRPC_STATUS_OK)
 		return -1;

@@ -34,17 +34,19 @@ static void sleep_ms(int ms)
 static char tmp[512];
 
 /* Reports a status mismatch with the server's message, then asserts. */
-#define EXPECT_STATUS(r, want)                                                                  \
-	do {                                                                                    \
-		if ((r)->status != (want))                                                      \
+#define EXPECT_STATUS(r, want)                                                                   \
+	do {                                                                                     \
+		if ((r)->status != (want))                                                       \
 			fprintf(stderr, "\n  %s:%d: got %s (%s), want %s\n", __FILE__, __LINE__, \
-				rel_status_name((r)->status), (r)->message, rel_status_name(want)); \
-		CU_ASSERT_EQUAL((r)->status, (want));                                           \
+				rel_status_name((r)->status), (r)->message,                      \
+				rel_status_name(want));                                          \
+		CU_ASSERT_EQUAL((r)->status, (want));                                            \
 	} while (0)
 
 static grpc_status_code get_account(rel_server *s, const char *id)
 {
-	Smartplus__Billing__V1__GetAccountRequest q = SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__GetAccountRequest q =
+		SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
 	rel_result r;
 	q.account_id = (char *)id;
 	rel_call(s->ch, REL_DIR "GetAccount", s->key, &q.base, &r);
@@ -54,14 +56,16 @@ static grpc_status_code get_account(rel_server *s, const char *id)
 
 static grpc_status_code create_account(rel_server *s, const char *id, int role, const char *parent)
 {
-	Smartplus__Billing__V1__CreateAccountRequest q = SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateAccountRequest q =
+		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
 	rel_result r;
 	q.account_id = (char *)id;
 	q.role = role;
 	q.parent_id = (char *)parent;
 	rel_call(s->ch, REL_DIR "CreateAccount", s->key, &q.base, &r);
 	if (r.status != GRPC_STATUS_OK)
-		fprintf(stderr, "\n  CreateAccount %s: %s %s\n", id, rel_status_name(r.status), r.message);
+		fprintf(stderr, "\n  CreateAccount %s: %s %s\n", id, rel_status_name(r.status),
+			r.message);
 	rel_result_free(&r);
 	return r.status;
 }
@@ -90,7 +94,8 @@ static void stop(rel_server *s)
 static void test_request_over_max_receive_is_resource_exhausted(void)
 {
 	static const char *const extra[] = {"--max-receive-bytes", "4096", NULL};
-	Smartplus__Billing__V1__GetAccountRequest q = SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__GetAccountRequest q =
+		SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
 	char *big = malloc(2 * MAX_RECEIVE + 1);
 	rel_server s;
 	rel_result r;
@@ -116,7 +121,8 @@ done:
 
 static void test_oversize_metadata_is_refused(void)
 {
-	Smartplus__Billing__V1__GetAccountRequest q = SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__GetAccountRequest q =
+		SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
 	size_t pad_len = 64 * 1024;
 	char *pad = malloc(pad_len + 1);
 	uint8_t buf[64];
@@ -138,7 +144,8 @@ static void test_oversize_metadata_is_refused(void)
 	/* grpc refuses headers over GRPC_ARG_MAX_METADATA_SIZE before dispatch. */
 	if (r.status != GRPC_STATUS_RESOURCE_EXHAUSTED && r.status != GRPC_STATUS_INTERNAL &&
 	    r.status != GRPC_STATUS_UNAVAILABLE)
-		fprintf(stderr, "\n  oversize metadata: %s (%s)\n", rel_status_name(r.status), r.message);
+		fprintf(stderr, "\n  oversize metadata: %s (%s)\n", rel_status_name(r.status),
+			r.message);
 	CU_ASSERT_NOT_EQUAL(r.status, GRPC_STATUS_OK);
 	EXPECT_STATUS(&r, GRPC_STATUS_RESOURCE_EXHAUSTED);
 	rel_result_free(&r);
@@ -154,8 +161,10 @@ done:
 
 static void test_deadline_already_past_is_deadline_exceeded(void)
 {
-	Smartplus__Billing__V1__CreateAccountRequest c = SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
-	Smartplus__Billing__V1__GetAccountRequest q = SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateAccountRequest c =
+		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__GetAccountRequest q =
+		SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
 	uint8_t buf[256];
 	rel_server s;
 	rel_result r;
@@ -203,7 +212,8 @@ static void create_batch(rel_server *s, int k, int first, int count, int deadlin
 
 static void test_shutdown_with_writes_in_flight_exits_cleanly(void)
 {
-	Smartplus__Billing__V1__CreateProjectRequest p = SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateProjectRequest p =
+		SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
 	rel_server s;
 	rel_result r;
 
@@ -235,13 +245,13 @@ static void test_shutdown_with_writes_in_flight_exits_cleanly(void)
 #define LABEL_LEN 256
 
 /* CreateItems of ids "it<k>_<j>", first <= j < first + count. */
-static void create_batch(rel_server *s, int k, int first, int count, int deadline_ms,
-			 rel_result *r)
+static void create_batch(rel_server *s, int k, int first, int count, int deadline_ms, rel_result *r)
 {
-	Smartplus__Billing__V1__CreateItemsRequest q = SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateItemsRequest q =
+		SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ItemSpec *specs = calloc((size_t)count, sizeof(*specs));
 	Smartplus__Billing__V1__ItemSpec **ptrs = calloc((size_t)count, sizeof(*ptrs));
-	char (*ids)[32] = calloc((size_t)count, sizeof(*ids));
+	char(*ids)[32] = calloc((size_t)count, sizeof(*ids));
 	char label[LABEL_LEN + 1];
 
 	memset(label, 'l', LABEL_LEN);
@@ -274,7 +284,8 @@ static void create_batch(rel_server *s, int k, int first, int count, int deadlin
 /* Items of p1 by ListItems, or -1 when ListItems is not there yet. */
 static long count_items(rel_server *s)
 {
-	Smartplus__Billing__V1__ListItemsRequest q = SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListItemsRequest q =
+		SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
 	grpc_status_code st;
 	long n;
 	q.project_id = "p1";
@@ -291,8 +302,10 @@ static long count_items(rel_server *s)
 static void test_map_full_is_storage_full_and_nothing_half_written(void)
 {
 	static const char *const extra[] = {"--map-size", "2097152", NULL};
-	Smartplus__Billing__V1__CreateProjectRequest p = SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
-	Smartplus__Billing__V1__GetProjectRequest gp = SMARTPLUS__BILLING__V1__GET_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateProjectRequest p =
+		SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__GetProjectRequest gp =
+		SMARTPLUS__BILLING__V1__GET_PROJECT_REQUEST__INIT;
 	rel_server s;
 	rel_result r;
 	long acked = 0, listed;
@@ -300,8 +313,10 @@ static void test_map_full_is_storage_full_and_nothing_half_written(void)
 
 	if (start(&s, "full", extra) != 0)
 		return;
-	CU_ASSERT_EQUAL_FATAL(create_account(&s, "d1", V1(ROLE__ROLE_DISTRIBUTOR), "vendor"), GRPC_STATUS_OK);
-	CU_ASSERT_EQUAL_FATAL(create_account(&s, "i1", V1(ROLE__ROLE_INSTALLER), "d1"), GRPC_STATUS_OK);
+	CU_ASSERT_EQUAL_FATAL(create_account(&s, "d1", V1(ROLE__ROLE_DISTRIBUTOR), "vendor"),
+			      GRPC_STATUS_OK);
+	CU_ASSERT_EQUAL_FATAL(create_account(&s, "i1", V1(ROLE__ROLE_INSTALLER), "d1"),
+			      GRPC_STATUS_OK);
 	p.project_id = "p1";
 	p.installer_id = "i1";
 	p.type = V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY);

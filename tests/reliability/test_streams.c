@@ -19,13 +19,13 @@
 
 static int fails;
 
-#define CHECK(cond, ...)                                               \
-	do {                                                           \
-		int ok_ = (cond);                                      \
-		printf(ok_ ? "ok: " : "FAIL: ");                       \
-		printf(__VA_ARGS__);                                   \
-		printf("\n");                                          \
-		fails += !ok_;                                         \
+#define CHECK(cond, ...)                         \
+	do {                                     \
+		int ok_ = (cond);                \
+		printf(ok_ ? "ok: " : "FAIL: "); \
+		printf(__VA_ARGS__);             \
+		printf("\n");                    \
+		fails += !ok_;                   \
 	} while (0)
 
 typedef struct watch {
@@ -87,8 +87,9 @@ int main(int argc, char **argv)
 		memset(ops, 0, sizeof(ops));
 		grpc_metadata_array_init(&w[i].md_in);
 		grpc_metadata_array_init(&w[i].trailers);
-		w[i].call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL,
-						     gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		w[i].call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method,
+						     NULL, gpr_inf_future(GPR_CLOCK_REALTIME),
+						     NULL);
 		ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 		ops[1].op = GRPC_OP_SEND_MESSAGE;
 		ops[1].data.send_message.send_message = bb;
@@ -103,8 +104,9 @@ int main(int argc, char **argv)
 		grpc_byte_buffer_destroy(bb);
 	}
 	served = pump(cq, w, 3000);
-	CHECK(served > 0 && served <= LIMIT, "%d of %d streams on one connection served at once (limit %d)",
-	      served, STREAMS, LIMIT);
+	CHECK(served > 0 && served <= LIMIT,
+	      "%d of %d streams on one connection served at once (limit %d)", served, STREAMS,
+	      LIMIT);
 	/* End 60 served streams: waiting ones get their turn. */
 	for (int i = 0, ended = 0; i < STREAMS && ended < 60; i++)
 		if (w[i].got_first) {
@@ -112,8 +114,9 @@ int main(int argc, char **argv)
 			ended++;
 		}
 	later = pump(cq, w, 3000);
-	CHECK(served + later == STREAMS, "after 60 ended, the waiting streams were served (%d more, %d in all)",
-	      later, served + later);
+	CHECK(served + later == STREAMS,
+	      "after 60 ended, the waiting streams were served (%d more, %d in all)", later,
+	      served + later);
 	for (int i = 0; i < STREAMS; i++) {
 		grpc_call_cancel(w[i].call, NULL);
 	}

@@ -124,12 +124,12 @@ int h_start(void)
 		if (!freopen("/dev/null", "w", stdout) || !freopen(log, "a", stderr))
 			_exit(126);
 		if (live_url)
-			execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file, "--data-dir",
-			      datadir, "--test-clock", "--quiet-calls", "--payments", "live", "--stripe-url",
-			      live_url, (char *)NULL);
+			execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file,
+			      "--data-dir", datadir, "--test-clock", "--quiet-calls", "--payments",
+			      "live", "--stripe-url", live_url, (char *)NULL);
 		else
-			execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file, "--data-dir",
-			      datadir, "--test-clock", "--quiet-calls", (char *)NULL);
+			execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file,
+			      "--data-dir", datadir, "--test-clock", "--quiet-calls", (char *)NULL);
 		_exit(127);
 	}
 	port = wait_port(port_file);
@@ -205,7 +205,8 @@ static void set_ts(Google__Protobuf__Timestamp *ts, int64_t us)
 
 int h_account(const char *id, int role, const char *parent)
 {
-	Smartplus__Billing__V1__CreateAccountRequest r = SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateAccountRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateAccountResponse *resp = NULL;
 	int rc;
 	r.account_id = (char *)id;
@@ -219,7 +220,8 @@ int h_account(const char *id, int role, const char *parent)
 
 int h_project(const char *id, const char *installer, int type, const char *pm)
 {
-	Smartplus__Billing__V1__CreateProjectRequest r = SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateProjectRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateProjectResponse *resp = NULL;
 	int rc;
 	r.project_id = (char *)id;
@@ -234,11 +236,12 @@ int h_project(const char *id, const char *installer, int type, const char *pm)
 
 int h_items(const char *project, int stype, const char *prefix, int n)
 {
-	Smartplus__Billing__V1__CreateItemsRequest r = SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateItemsRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__CreateItemsResponse *resp = NULL;
 	Smartplus__Billing__V1__ItemSpec *specs = calloc((size_t)n, sizeof(*specs));
 	Smartplus__Billing__V1__ItemSpec **ptrs = calloc((size_t)n, sizeof(*ptrs));
-	char (*ids)[64] = calloc((size_t)n, sizeof(*ids));
+	char(*ids)[64] = calloc((size_t)n, sizeof(*ids));
 	int rc;
 	for (int i = 0; i < n; i++) {
 		smartplus__billing__v1__item_spec__init(&specs[i]);
@@ -276,7 +279,8 @@ int h_price(int ptype, int stype, int64_t amount, int64_t credits)
 
 int h_assign_credits(const char *to, int64_t credits)
 {
-	Smartplus__Billing__V1__AssignCreditsRequest r = SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
+	Smartplus__Billing__V1__AssignCreditsRequest r =
+		SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
 	Smartplus__Billing__V1__AssignCreditsResponse *resp = NULL;
 	int rc;
 	r.account_id = "vendor";
@@ -302,12 +306,18 @@ int64_t h_balance(const char *account)
 
 static Smartplus__Billing__V1__BillingInfo bill = {
 	PROTOBUF_C_MESSAGE_INIT(&smartplus__billing__v1__billing_info__descriptor),
-	"Ada Buyer", "ada@example.com", "Ada Ltd", "1 Main St", "US", ""};
+	"Ada Buyer",
+	"ada@example.com",
+	"Ada Ltd",
+	"1 Main St",
+	"US",
+	""};
 
-int h_activate(const char *payer, const char *installer, int ptype, const char *project,
-	       int months, int method, const char *pm, int64_t *now_out)
+int h_activate(const char *payer, const char *installer, int ptype, const char *project, int months,
+	       int method, const char *pm, int64_t *now_out)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest q = SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	Smartplus__Billing__V1__QuoteServicesRequest q =
+		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
 	Smartplus__Billing__V1__ActivateServicesRequest a =
 		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
@@ -346,7 +356,8 @@ int h_activate(const char *payer, const char *installer, int ptype, const char *
 int h_auto(char **item_ids, size_t n, int enabled, const char *payer, int method, const char *pm,
 	   int64_t until, int cycles)
 {
-	Smartplus__Billing__V1__SetAutoRenewRequest r = SMARTPLUS__BILLING__V1__SET_AUTO_RENEW_REQUEST__INIT;
+	Smartplus__Billing__V1__SetAutoRenewRequest r =
+		SMARTPLUS__BILLING__V1__SET_AUTO_RENEW_REQUEST__INIT;
 	Smartplus__Billing__V1__SetAutoRenewResponse *resp = NULL;
 	Smartplus__Billing__V1__AutoRenewTerm t = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
@@ -382,7 +393,8 @@ int h_auto(char **item_ids, size_t n, int enabled, const char *payer, int method
 
 int h_advance(int64_t us, int64_t *now_out, int *ran)
 {
-	Smartplus__Billing__V1__AdvanceClockRequest r = SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_REQUEST__INIT;
+	Smartplus__Billing__V1__AdvanceClockRequest r =
+		SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_REQUEST__INIT;
 	Smartplus__Billing__V1__AdvanceClockResponse *resp = NULL;
 	Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
 	int rc;
@@ -403,7 +415,8 @@ int h_advance(int64_t us, int64_t *now_out, int *ran)
 int h_list_items(const char *project, void (*fn)(const Smartplus__Billing__V1__Item *, void *),
 		 void *arg)
 {
-	Smartplus__Billing__V1__ListItemsRequest r = SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListItemsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_ITEMS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListItemsResponse *resp = NULL;
 	char *token = NULL;
 	int rc;
@@ -456,7 +469,8 @@ int h_item(const char *project, const char *item_id, h_item_state *st)
 int h_orders(const char *payer, int type, void (*fn)(const Smartplus__Billing__V1__Order *, void *),
 	     void *arg)
 {
-	Smartplus__Billing__V1__ListOrdersRequest r = SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListOrdersRequest r =
+		SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
 	Smartplus__Billing__V1__ListOrdersResponse *resp = NULL;
 	char *token = NULL;
 	int rc = 0;

@@ -40,19 +40,19 @@
 extern int h_checks, h_failures;
 extern spb_client *h_cli;
 
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		h_checks++;                                                                 \
-		if (!(cond)) {                                                              \
-			h_failures++;                                                       \
-			h_scenario_failed();                                                \
+#define CHECK(cond, ...)                                                                        \
+	do {                                                                                    \
+		h_checks++;                                                                     \
+		if (!(cond)) {                                                                  \
+			h_failures++;                                                           \
+			h_scenario_failed();                                                    \
 			fprintf(stderr, "FAIL %s:%d [%s] %s: ", __FILE__, __LINE__, h_scenario, \
-				#cond);                                                     \
-			fprintf(stderr, __VA_ARGS__);                                       \
-			fprintf(stderr, " (last error: %s %s %s)\n",                       \
-				spb_status_name(spb_error_last()->grpc_code),                \
-				spb_error_last()->reason, spb_error_last()->message);        \
-		}                                                                           \
+				#cond);                                                         \
+			fprintf(stderr, __VA_ARGS__);                                           \
+			fprintf(stderr, " (last error: %s %s %s)\n",                            \
+				spb_status_name(spb_error_last()->grpc_code),                   \
+				spb_error_last()->reason, spb_error_last()->message);           \
+		}                                                                               \
 	} while (0)
 
 extern const char *h_scenario;
@@ -94,8 +94,8 @@ int h_assign_credits(const char *to, int64_t credits);
 int64_t h_balance(const char *account);
 /* Quotes ACTIVATE of every item of project (months) and pays it; returns the
  * SDK code; *now_out (may be NULL) gets the server's now. */
-int h_activate(const char *payer, const char *installer, int ptype, const char *project,
-	       int months, int method, const char *pm, int64_t *now_out);
+int h_activate(const char *payer, const char *installer, int ptype, const char *project, int months,
+	       int method, const char *pm, int64_t *now_out);
 /* SetAutoRenew. until/cycles 0: until turned off. */
 int h_auto(char **item_ids, size_t n, int enabled, const char *payer, int method, const char *pm,
 	   int64_t until, int cycles);

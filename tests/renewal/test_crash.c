@@ -68,7 +68,7 @@ static void *killer(void *arg)
 
 typedef struct item_rec {
 	char id[16];
-	int n;			      /* SUCCEEDED renewals */
+	int n;                        /* SUCCEEDED renewals */
 	int64_t periods[MAX_PERIODS]; /* the expires_at each one extended */
 	int dup, overflow;
 	int64_t expires_at;
@@ -175,7 +175,8 @@ static int fake_charges(const char *url, const world *w, int *keys, int *multi, 
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
 	if (curl_easy_perform(c) == CURLE_OK && body && (root = json_loads(body, 0, NULL))) {
 		charges = json_object_get(root, "charges");
-		json_object_foreach(charges, key, v) {
+		json_object_foreach(charges, key, v)
+		{
 			int found = 0;
 			if (strncmp(key, "ord_ar_", 7) != 0)
 				continue;
@@ -223,7 +224,8 @@ int main(int argc, char **argv)
 	}
 	kills_wanted = env_int("SPB_CRASH_KILLS", 12, 0, 1000);
 	max_delay_ms = env_int("SPB_CRASH_MAX_DELAY_MS", 150, 1, 60000);
-	h_begin(argc == 4 ? "kill -9 during renewals charged at the fake Stripe: each period charged once"
+	h_begin(argc == 4 ? "kill -9 during renewals charged at the fake Stripe: each period "
+			    "charged once"
 			  : "kill -9 during renewals (sandbox): each period charged once");
 	if (h_init(argv[1]) != 0) {
 		fprintf(stderr, "cannot create a data directory\n");
@@ -265,7 +267,8 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	CHECK(t0 != 0, "activate all");
-	CHECK(h_auto(ids, (size_t)n_items, 1, "cd", STRIPE, "pm_card_visa", 0, 0) == 0, "all on AUTO");
+	CHECK(h_auto(ids, (size_t)n_items, 1, "cd", STRIPE, "pm_card_visa", 0, 0) == 0,
+	      "all on AUTO");
 	e0 = t0 + MONTH;
 	target = t0 + 365 * DAY;
 	now = last_ack = t0;
@@ -341,27 +344,30 @@ int main(int argc, char **argv)
 	CHECK(kills >= 10 || kills_wanted < 10, "at least 10 kills, got %d", kills);
 	CHECK(dups == 0, "%d periods charged twice", dups);
 	CHECK(missing == 0, "%d items missed a period", missing);
-	CHECK(w.charges == n_items * periods_each, "charges %d = items %d x periods %d", w.charges, n_items,
-	      periods_each);
+	CHECK(w.charges == n_items * periods_each, "charges %d = items %d x periods %d", w.charges,
+	      n_items, periods_each);
 	CHECK(wrong_periods == 0, "%d items with a period out of sequence", wrong_periods);
 	CHECK(wrong_expiry == 0, "%d items whose expiry is not E0 + 30d x renewals", wrong_expiry);
-	CHECK(w.processing == 0 && w.failed == 0, "%d PROCESSING, %d FAILED left", w.processing, w.failed);
+	CHECK(w.processing == 0 && w.failed == 0, "%d PROCESSING, %d FAILED left", w.processing,
+	      w.failed);
 	CHECK(w.bad_pi == 0, "%d charges without their own sandbox PaymentIntent", w.bad_pi);
 	CHECK(clock_back == 0, "the test clock went back %d times across restarts", clock_back);
 	if (w.live) {
-		CHECK(fake_charges(fake_url, &w, &f_keys, &f_multi, &f_unknown, &f_uncharged, &f_total) == 0,
+		CHECK(fake_charges(fake_url, &w, &f_keys, &f_multi, &f_unknown, &f_uncharged,
+				   &f_total) == 0,
 		      "fake provider stats");
 		CHECK(f_multi == 0 && f_total == f_keys, "%d keys charged more than once", f_multi);
 		CHECK(f_keys == w.charges && f_unknown == 0 && f_uncharged == 0,
-		      "provider charges %d = SUCCEEDED orders %d (unknown %d, uncharged %d)", f_keys,
-		      w.charges, f_unknown, f_uncharged);
+		      "provider charges %d = SUCCEEDED orders %d (unknown %d, uncharged %d)",
+		      f_keys, w.charges, f_unknown, f_uncharged);
 		printf("fake Stripe: %d charges under %d idempotency keys\n", f_total, f_keys);
 	}
 	printf("crash test: items %d, kills %d (restarts %d), AdvanceClock calls %d, charges %d, "
 	       "periods %d (%d per item, clock T0+%lldd), duplicates %d, missing %d, "
 	       "wrong expiries %d, in-flight orders resumed after a kill %d, %.1f s\n",
 	       n_items, kills, restarts, calls, w.charges, n_items * periods_each, periods_each,
-	       (long long)((now - t0) / DAY), dups, missing, wrong_expiry, h_log_sum("auto-renew: resumed "),
+	       (long long)((now - t0) / DAY), dups, missing, wrong_expiry,
+	       h_log_sum("auto-renew: resumed "),
 	       (double)(t_end.tv_sec - t_start.tv_sec) + (t_end.tv_nsec - t_start.tv_nsec) / 1e9);
 	h_end();
 	h_stop(SIGTERM);

@@ -70,8 +70,8 @@ static int cmp_created(const void *a, const void *b)
 /* A scenario's own tree: distributor d, optionally sub-distributor "<d>_s",
  * installer "<d>_i", optionally property manager "<d>_pm"; project "<d>_p"
  * of ptype with n items "<prefix>NNN" of stype. */
-static void world(const char *d, int with_sub, int with_pm, int ptype, int stype, const char *prefix,
-		  int n)
+static void world(const char *d, int with_sub, int with_pm, int ptype, int stype,
+		  const char *prefix, int n)
 {
 	char s[32], i[32], pm[32], p[32];
 	snprintf(s, sizeof(s), "%s_s", d);
@@ -108,38 +108,46 @@ static void s_counts(void)
 
 	h_begin("30, 60, 365 days on AUTO: 1, 2, 12 renewals and the matching expiry");
 	world("pa", 0, 0, COMM, S_APP, "a_", 1);
-	CHECK(h_activate("pa", "pa_i", COMM, "pa_p", 1, STRIPE, "pm_card_visa", &t0) == 0, "activate");
+	CHECK(h_activate("pa", "pa_i", COMM, "pa_p", 1, STRIPE, "pm_card_visa", &t0) == 0,
+	      "activate");
 	e0 = t0 + MONTH;
 	CHECK(h_item("pa_p", "a_000", &st) && st.expires_at == e0 && st.status == I_ACTIVE,
 	      "activated to T0+30d");
 	CHECK(h_auto(ids, 1, 1, "pa", STRIPE, "pm_card_visa", 0, 0) == 0, "SetAutoRenew on");
-	CHECK(h_item("pa_p", "a_000", &st) && st.auto_on && st.renew_mode == V1(RENEW_MODE__RENEW_MODE_AUTO),
+	CHECK(h_item("pa_p", "a_000", &st) && st.auto_on &&
+		      st.renew_mode == V1(RENEW_MODE__RENEW_MODE_AUTO),
 	      "item shows AUTO");
 	now = t0;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		CHECK(h_advance(t0 + steps[i].to_day * DAY - now, &now, &ran) == 0, "advance");
-		CHECK(now == t0 + steps[i].to_day * DAY, "clock at T0+%lldd", (long long)steps[i].to_day);
+		CHECK(now == t0 + steps[i].to_day * DAY, "clock at T0+%lldd",
+		      (long long)steps[i].to_day);
 		load("pa", &os);
-		CHECK(count(&os, "a_000", O_SUCCEEDED) == steps[i].renewals && os.n == steps[i].renewals,
+		CHECK(count(&os, "a_000", O_SUCCEEDED) == steps[i].renewals &&
+			      os.n == steps[i].renewals,
 		      "day %lld: %d renewals, got %d (%d orders)", (long long)steps[i].to_day,
 		      steps[i].renewals, count(&os, "a_000", O_SUCCEEDED), os.n);
-		CHECK(h_item("pa_p", "a_000", &st) && st.expires_at == e0 + steps[i].renewals * MONTH &&
+		CHECK(h_item("pa_p", "a_000", &st) &&
+			      st.expires_at == e0 + steps[i].renewals * MONTH &&
 			      st.status == I_ACTIVE && st.cycles_done == steps[i].renewals,
 		      "day %lld: expiry E0 + %d x 30d (got E0 %+lld s), cycles_done %d",
 		      (long long)steps[i].to_day, steps[i].renewals,
-		      (long long)((st.expires_at - e0 - steps[i].renewals * MONTH) / 1000000), st.cycles_done);
+		      (long long)((st.expires_at - e0 - steps[i].renewals * MONTH) / 1000000),
+		      st.cycles_done);
 	}
 	qsort(os.v, (size_t)os.n, sizeof(ord), cmp_created);
 	for (int k = 0; k < os.n; k++) {
 		CHECK(os.v[k].period == e0 + k * MONTH, "renewal %d extends E0 + %d x 30d", k, k);
 		CHECK(os.v[k].created == e0 + k * MONTH - DAY, "renewal %d ran 24 h before", k);
-		CHECK(os.v[k].total == 500 && strncmp(os.v[k].id, "ord_ar_", 7) == 0, "500 USD, ord_ar_ id");
+		CHECK(os.v[k].total == 500 && strncmp(os.v[k].id, "ord_ar_", 7) == 0,
+		      "500 USD, ord_ar_ id");
 	}
 	CHECK(h_auto(ids, 1, 0, NULL, 0, NULL, 0, 0) == 0, "SetAutoRenew off");
 	CHECK(h_item("pa_p", "a_000", &st) && !st.auto_on &&
 		      st.renew_mode == V1(RENEW_MODE__RENEW_MODE_MANUAL),
 	      "off clears it");
-	CHECK(h_advance(60 * DAY, &now, &ran) == 0 && ran == 0, "no renewal once off (ran %d)", ran);
+	CHECK(h_advance(60 * DAY, &now, &ran) == 0 && ran == 0, "no renewal once off (ran %d)",
+	      ran);
 	CHECK(h_item("pa_p", "a_000", &st) && st.expires_at == e0 + 12 * MONTH, "expiry unchanged");
 	h_end();
 }
@@ -157,11 +165,14 @@ static void s_credits(void)
 	h_begin("auto-renew in credits debits exactly; free door renews at 0; 3 cycles then off");
 	world("pc", 1, 0, COMMERCIAL, S_DOOR, "d_", 2);
 	CHECK(h_assign_credits("pc_s", 100) == 0, "vendor assigns 100 credits");
-	CHECK(h_activate("pc_s", "pc_i", COMMERCIAL, "pc_p", 1, CREDITS, NULL, &t0) == 0, "activate");
-	CHECK(h_balance("pc_s") == 95, "activation cost 5, balance %lld", (long long)h_balance("pc_s"));
+	CHECK(h_activate("pc_s", "pc_i", COMMERCIAL, "pc_p", 1, CREDITS, NULL, &t0) == 0,
+	      "activate");
+	CHECK(h_balance("pc_s") == 95, "activation cost 5, balance %lld",
+	      (long long)h_balance("pc_s"));
 	CHECK(h_auto(ids, 2, 1, "pc_s", STRIPE, "pm_card_visa", 0, 3) == SPB_EPRECONDITION,
 	      "STRIPE refused on a credit-paid project");
-	CHECK(h_auto(ids, 2, 1, "pc_s", CREDITS, NULL, 0, 3) == 0, "SetAutoRenew CREDITS, 3 cycles");
+	CHECK(h_auto(ids, 2, 1, "pc_s", CREDITS, NULL, 0, 3) == 0,
+	      "SetAutoRenew CREDITS, 3 cycles");
 	CHECK(h_advance(150 * DAY, &now, NULL) == 0, "advance 150 days");
 	load("pc_s", &os);
 	for (int i = 0; i < os.n; i++) {
@@ -170,12 +181,14 @@ static void s_credits(void)
 		else
 			paid_credits += os.v[i].credits;
 	}
-	CHECK(count(&os, "d_000", O_SUCCEEDED) == 3 && count(&os, "d_001", O_SUCCEEDED) == 3 && os.n == 6,
+	CHECK(count(&os, "d_000", O_SUCCEEDED) == 3 && count(&os, "d_001", O_SUCCEEDED) == 3 &&
+		      os.n == 6,
 	      "3 renewals each, got %d and %d", count(&os, "d_000", O_SUCCEEDED),
 	      count(&os, "d_001", O_SUCCEEDED));
 	CHECK(free_credits == 0 && paid_credits == 15, "free 0, paid 3 x 5 (got %lld, %lld)",
 	      (long long)free_credits, (long long)paid_credits);
-	CHECK(h_balance("pc_s") == 80, "balance 95 - 15 = 80, got %lld", (long long)h_balance("pc_s"));
+	CHECK(h_balance("pc_s") == 80, "balance 95 - 15 = 80, got %lld",
+	      (long long)h_balance("pc_s"));
 	CHECK(h_item("pc_p", "d_001", &st) && st.expires_at == t0 + 4 * MONTH && !st.auto_on &&
 		      st.status == I_EXPIRED,
 	      "E0 + 3 x 30d, then off and expired");
@@ -194,19 +207,25 @@ static void s_credits_run_out(void)
 	ords os;
 	int failed_ok = 0;
 
-	h_begin("property manager pays in credits until they run out: FAILED insufficient_credits, off");
+	h_begin("property manager pays in credits until they run out: FAILED insufficient_credits, "
+		"off");
 	world("pk", 0, 1, COMMERCIAL, S_DOOR, "k_", 2); /* k_000 free, k_001 paid */
 	CHECK(h_assign_credits("pk_pm", 10) == 0, "vendor assigns 10 credits to the PM");
-	CHECK(h_activate("pk_pm", "pk_i", COMMERCIAL, "pk_p", 1, CREDITS, NULL, &t0) == 0, "activate");
-	CHECK(h_balance("pk_pm") == 5, "balance 5 after activation, got %lld", (long long)h_balance("pk_pm"));
-	CHECK(h_auto(ids, 1, 1, "pk_pm", CREDITS, NULL, 0, 0) == 0, "SetAutoRenew CREDITS by the PM");
+	CHECK(h_activate("pk_pm", "pk_i", COMMERCIAL, "pk_p", 1, CREDITS, NULL, &t0) == 0,
+	      "activate");
+	CHECK(h_balance("pk_pm") == 5, "balance 5 after activation, got %lld",
+	      (long long)h_balance("pk_pm"));
+	CHECK(h_auto(ids, 1, 1, "pk_pm", CREDITS, NULL, 0, 0) == 0,
+	      "SetAutoRenew CREDITS by the PM");
 	CHECK(h_advance(80 * DAY, &now, NULL) == 0, "advance 80 days");
 	load("pk_pm", &os);
 	for (int i = 0; i < os.n; i++)
-		failed_ok += os.v[i].status == O_FAILED && strcmp(os.v[i].reason, "insufficient_credits") == 0 &&
+		failed_ok += os.v[i].status == O_FAILED &&
+			     strcmp(os.v[i].reason, "insufficient_credits") == 0 &&
 			     os.v[i].period == t0 + 2 * MONTH;
 	CHECK(count(&os, "k_001", O_SUCCEEDED) == 1 && failed_ok == 4 && os.n == 5,
-	      "1 renewal, then 4 FAILED insufficient_credits (got %d orders, %d failed)", os.n, failed_ok);
+	      "1 renewal, then 4 FAILED insufficient_credits (got %d orders, %d failed)", os.n,
+	      failed_ok);
 	CHECK(h_balance("pk_pm") == 0, "balance 0, got %lld", (long long)h_balance("pk_pm"));
 	CHECK(h_item("pk_p", "k_001", &st) && st.expires_at == t0 + 2 * MONTH && !st.auto_on &&
 		      st.status == I_EXPIRED,
@@ -226,7 +245,8 @@ static void s_declined(void)
 
 	h_begin("declined card retries on days 1, 2 and 4 then expires");
 	world("pd", 0, 0, COMM, S_APP, "x_", 1);
-	CHECK(h_activate("pd", "pd_i", COMM, "pd_p", 1, STRIPE, "pm_card_visa", &t0) == 0, "activate");
+	CHECK(h_activate("pd", "pd_i", COMM, "pd_p", 1, STRIPE, "pm_card_visa", &t0) == 0,
+	      "activate");
 	e0 = t0 + MONTH;
 	first = e0 - DAY;
 	CHECK(h_auto(ids, 1, 1, "pd", STRIPE, "pm_card_chargeDeclined", 0, 0) == 0, "SetAutoRenew");
@@ -240,12 +260,14 @@ static void s_declined(void)
 	qsort(os.v, (size_t)os.n, sizeof(ord), cmp_created);
 	CHECK(os.n == 4 && count(&os, "x_000", O_FAILED) == 4, "4 FAILED orders, got %d", os.n);
 	for (int k = 0; k < os.n && k < 4; k++) {
-		CHECK(os.v[k].created == first + days[k] * DAY, "attempt %d on day %d (got %+lld s)", k,
-		      days[k], (long long)((os.v[k].created - first) / 1000000));
+		CHECK(os.v[k].created == first + days[k] * DAY,
+		      "attempt %d on day %d (got %+lld s)", k, days[k],
+		      (long long)((os.v[k].created - first) / 1000000));
 		CHECK(strcmp(os.v[k].reason, "card_declined") == 0 && os.v[k].period == e0,
 		      "declined, for the period at E0");
 	}
-	CHECK(h_item("pd_p", "x_000", &st) && st.status == I_EXPIRED && st.expires_at == e0 && !st.auto_on,
+	CHECK(h_item("pd_p", "x_000", &st) && st.status == I_EXPIRED && st.expires_at == e0 &&
+		      !st.auto_on,
 	      "expired on its date, auto-renew off");
 	h_end();
 }
@@ -261,9 +283,11 @@ static void s_until(void)
 
 	h_begin("until a date stops on time");
 	world("pu", 0, 0, COMM, S_APP, "u_", 1);
-	CHECK(h_activate("pu", "pu_i", COMM, "pu_p", 1, STRIPE, "pm_card_visa", &t0) == 0, "activate");
+	CHECK(h_activate("pu", "pu_i", COMM, "pu_p", 1, STRIPE, "pm_card_visa", &t0) == 0,
+	      "activate");
 	e0 = t0 + MONTH;
-	CHECK(h_auto(ids, 1, 1, "pu", STRIPE, "pm_card_visa", e0 + 65 * DAY, 0) == 0, "SetAutoRenew until");
+	CHECK(h_auto(ids, 1, 1, "pu", STRIPE, "pm_card_visa", e0 + 65 * DAY, 0) == 0,
+	      "SetAutoRenew until");
 	CHECK(h_advance(200 * DAY, &now, NULL) == 0, "advance 200 days");
 	load("pu", &os);
 	CHECK(os.n == 2 && count(&os, "u_000", O_SUCCEEDED) == 2, "2 renewals, got %d", os.n);
@@ -285,7 +309,8 @@ static void s_expired_item(void)
 
 	h_begin("EXPIRED item put on AUTO renews from the attempt, not from its old expiry");
 	world("pe", 0, 0, COMM, S_APP, "e_", 1);
-	CHECK(h_activate("pe", "pe_i", COMM, "pe_p", 1, STRIPE, "pm_card_visa", &t0) == 0, "activate");
+	CHECK(h_activate("pe", "pe_i", COMM, "pe_p", 1, STRIPE, "pm_card_visa", &t0) == 0,
+	      "activate");
 	CHECK(h_advance(40 * DAY, &at, NULL) == 0, "advance 40 days");
 	CHECK(h_item("pe_p", "e_000", &st) && st.status == I_EXPIRED, "EXPIRED (derived on read)");
 	CHECK(h_auto(ids, 1, 1, "pe", STRIPE, "pm_card_visa", 0, 1) == 0, "SetAutoRenew, 1 cycle");
@@ -293,8 +318,8 @@ static void s_expired_item(void)
 	load("pe", &os);
 	CHECK(os.n == 1 && count(&os, "e_000", O_SUCCEEDED) == 1 && os.v[0].created == at,
 	      "one renewal, run at once");
-	CHECK(h_item("pe_p", "e_000", &st) && st.status == I_ACTIVE && st.expires_at == at + MONTH &&
-		      !st.auto_on,
+	CHECK(h_item("pe_p", "e_000", &st) && st.status == I_ACTIVE &&
+		      st.expires_at == at + MONTH && !st.auto_on,
 	      "ACTIVE to attempt + 30d; 1 cycle done, off");
 	h_end();
 }
@@ -307,11 +332,14 @@ static void s_validation(void)
 	h_begin("SetAutoRenew validation (R2, R8, R11)");
 	world("pv", 0, 1, COMM, S_APP, "v_", 1);
 	CHECK(h_account("pv_other", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_activate("pv", "pv_i", COMM, "pv_p", 1, STRIPE, "pm_card_visa", NULL) == 0, "activate");
-	CHECK(h_auto(ids, 1, 1, "pv", STRIPE, NULL, 0, 0) == SPB_EINVALID, "STRIPE without a saved card");
+	CHECK(h_activate("pv", "pv_i", COMM, "pv_p", 1, STRIPE, "pm_card_visa", NULL) == 0,
+	      "activate");
+	CHECK(h_auto(ids, 1, 1, "pv", STRIPE, NULL, 0, 0) == SPB_EINVALID,
+	      "STRIPE without a saved card");
 	CHECK(h_auto(ids, 1, 1, "pv", CREDITS, NULL, 0, 0) == SPB_EPRECONDITION,
 	      "CREDITS on a regular project");
-	CHECK(h_auto(ids, 1, 1, "pv", V1(PAYMENT_METHOD__PAYMENT_METHOD_PAYPAL), NULL, 0, 0) == SPB_EINVALID,
+	CHECK(h_auto(ids, 1, 1, "pv", V1(PAYMENT_METHOD__PAYMENT_METHOD_PAYPAL), NULL, 0, 0) ==
+		      SPB_EINVALID,
 	      "PAYPAL cannot auto-renew");
 	CHECK(h_auto(ids, 1, 1, "pv_other", STRIPE, "pm_card_visa", 0, 0) == SPB_EPERM,
 	      "a payer outside the tree");
@@ -322,7 +350,8 @@ static void s_validation(void)
 	CHECK(h_auto(missing, 1, 1, "pv", STRIPE, "pm_card_visa", 0, 0) == SPB_EPERM,
 	      "unknown item: PERMISSION_DENIED (AIP-211)");
 	CHECK(h_auto(ids, 1, 1, "pv", STRIPE, "pm_card_visa", 0, -1) == SPB_EINVALID, "cycles < 1");
-	CHECK(h_auto(ids, 1, 1, "pv", STRIPE, "pm_card_visa", 1000000, 0) == SPB_EINVALID, "until in the past");
+	CHECK(h_auto(ids, 1, 1, "pv", STRIPE, "pm_card_visa", 1000000, 0) == SPB_EINVALID,
+	      "until in the past");
 	h_end();
 }
 
@@ -334,12 +363,15 @@ static void s_inactive(void)
 
 	h_begin("only activated items go on AUTO; the request is all or nothing");
 	world("pw", 0, 0, COMM, S_APP, "w_", 1);
-	CHECK(h_activate("pw", "pw_i", COMM, "pw_p", 1, STRIPE, "pm_card_visa", NULL) == 0, "activate");
+	CHECK(h_activate("pw", "pw_i", COMM, "pw_p", 1, STRIPE, "pm_card_visa", NULL) == 0,
+	      "activate");
 	{
 		/* w_001 is created after the activation: INACTIVE */
-		Smartplus__Billing__V1__CreateItemsRequest r = SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
+		Smartplus__Billing__V1__CreateItemsRequest r =
+			SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
 		Smartplus__Billing__V1__CreateItemsResponse *resp = NULL;
-		Smartplus__Billing__V1__ItemSpec spec = SMARTPLUS__BILLING__V1__ITEM_SPEC__INIT, *sp = &spec;
+		Smartplus__Billing__V1__ItemSpec spec = SMARTPLUS__BILLING__V1__ITEM_SPEC__INIT,
+						 *sp = &spec;
 		spec.item_id = "w_001";
 		spec.service_type = S_APP;
 		spec.label = "w_001";

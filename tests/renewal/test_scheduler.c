@@ -261,8 +261,10 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	s = CU_add_suite("renewal_scheduler", NULL, NULL);
-	CU_add_test(s, "order ids are derived and distinct", test_order_ids_are_derived_and_distinct);
-	CU_add_test(s, "real-clock thread renews a due item", test_real_clock_thread_renews_a_due_item);
+	CU_add_test(s, "order ids are derived and distinct",
+		    test_order_ids_are_derived_and_distinct);
+	CU_add_test(s, "real-clock thread renews a due item",
+		    test_real_clock_thread_renews_a_due_item);
 	CU_add_test(s, "second scan charges nothing", test_second_scan_charges_nothing);
 	CU_add_test(s, "order in flight is resumed, not replaced",
 		    test_order_in_flight_is_resumed_not_replaced);

@@ -40,7 +40,8 @@ struct fake_server {
 
 static void copy_slice(char *dst, size_t size, grpc_slice s)
 {
-	snprintf(dst, size, "%.*s", (int)GRPC_SLICE_LENGTH(s), (const char *)GRPC_SLICE_START_PTR(s));
+	snprintf(dst, size, "%.*s", (int)GRPC_SLICE_LENGTH(s),
+		 (const char *)GRPC_SLICE_START_PTR(s));
 }
 
 static void record(fake_server *f)
@@ -72,7 +73,7 @@ static grpc_slice status_details(const fake_server *f)
 {
 	Google__Rpc__Status status = GOOGLE__RPC__STATUS__INIT;
 	Google__Rpc__ErrorInfo info = GOOGLE__RPC__ERROR_INFO__INIT;
-	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT, *details[1] = { &any };
+	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT, *details[1] = {&any};
 	uint8_t info_bytes[256];
 	grpc_slice out;
 
@@ -97,10 +98,12 @@ static grpc_byte_buffer *catalog_response(grpc_byte_buffer *request)
 	Smartplus__Billing__V1__GetCatalogRequest *req = NULL;
 	Smartplus__Billing__V1__GetCatalogResponse resp =
 		SMARTPLUS__BILLING__V1__GET_CATALOG_RESPONSE__INIT;
-	Smartplus__Billing__V1__ProjectTypeCatalog cat =
-		SMARTPLUS__BILLING__V1__PROJECT_TYPE_CATALOG__INIT, *cats[1] = { &cat };
-	Smartplus__Billing__V1__ServiceOffering door =
-		SMARTPLUS__BILLING__V1__SERVICE_OFFERING__INIT, *services[1] = { &door };
+	Smartplus__Billing__V1__ProjectTypeCatalog
+		cat = SMARTPLUS__BILLING__V1__PROJECT_TYPE_CATALOG__INIT,
+		*cats[1] = {&cat};
+	Smartplus__Billing__V1__ServiceOffering
+		door = SMARTPLUS__BILLING__V1__SERVICE_OFFERING__INIT,
+		*services[1] = {&door};
 	grpc_byte_buffer_reader reader;
 	grpc_byte_buffer *bb;
 	grpc_slice in, out;
@@ -108,8 +111,8 @@ static grpc_byte_buffer *catalog_response(grpc_byte_buffer *request)
 	if (request && grpc_byte_buffer_reader_init(&reader, request)) {
 		in = grpc_byte_buffer_reader_readall(&reader);
 		grpc_byte_buffer_reader_destroy(&reader);
-		req = smartplus__billing__v1__get_catalog_request__unpack(NULL,
-			GRPC_SLICE_LENGTH(in), GRPC_SLICE_START_PTR(in));
+		req = smartplus__billing__v1__get_catalog_request__unpack(
+			NULL, GRPC_SLICE_LENGTH(in), GRPC_SLICE_START_PTR(in));
 		grpc_slice_unref(in);
 	}
 	cat.project_type = req ? req->project_type : 0;
@@ -120,7 +123,8 @@ static grpc_byte_buffer *catalog_response(grpc_byte_buffer *request)
 	door.display_name = (char *)"Door";
 	resp.n_project_types = 1;
 	resp.project_types = cats;
-	out = grpc_slice_malloc(smartplus__billing__v1__get_catalog_response__get_packed_size(&resp));
+	out = grpc_slice_malloc(
+		smartplus__billing__v1__get_catalog_response__get_packed_size(&resp));
 	smartplus__billing__v1__get_catalog_response__pack(&resp, GRPC_SLICE_START_PTR(out));
 	bb = grpc_raw_byte_buffer_create(&out, 1);
 	grpc_slice_unref(out);
@@ -133,8 +137,8 @@ static void request_call(fake_server *f)
 {
 	grpc_call_details_init(&f->details);
 	grpc_metadata_array_init(&f->request_md);
-	if (grpc_server_request_call(f->server, &f->call, &f->details, &f->request_md, f->cq,
-		    f->cq, TAG(TAG_NEW)) != GRPC_CALL_OK) {
+	if (grpc_server_request_call(f->server, &f->call, &f->details, &f->request_md, f->cq, f->cq,
+				     TAG(TAG_NEW)) != GRPC_CALL_OK) {
 		grpc_call_details_destroy(&f->details);
 		grpc_metadata_array_destroy(&f->request_md);
 	}
@@ -218,8 +222,8 @@ static void *serve(void *arg)
 
 	request_call(f);
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(f->cq,
-			gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		grpc_event ev = grpc_completion_queue_next(
+			f->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
@@ -235,9 +239,7 @@ static void *serve(void *arg)
 			else
 				reply(f);
 			break;
-		case TAG_READ:
-			finish_ok(f);
-			break;
+		case TAG_READ: finish_ok(f); break;
 		case TAG_REPLY:
 			end_call(f);
 			if (!stopping)

@@ -13,8 +13,8 @@ int main(void)
 	Smartplus__Billing__V1__GetCatalogRequest req =
 		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
 	int (*rpc)(spb_client *, const Smartplus__Billing__V1__GetCatalogRequest *,
-		Smartplus__Billing__V1__GetCatalogResponse **, const spb_call_options *) =
-		spb_billing_get_catalog;
+		   Smartplus__Billing__V1__GetCatalogResponse **,
+		   const spb_call_options *) = spb_billing_get_catalog;
 	const spb_error *(*last)(void) = spb_error_last;
 
 	(void)client_opts;

@@ -133,7 +133,8 @@ static void test_call_rejects_bad_arguments(void)
 	spb_client *client = spb_client_new("127.0.0.1:1", NULL);
 	Smartplus__Billing__V1__GetCatalogRequest req =
 		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
-	Smartplus__Billing__V1__GetOrderRequest wrong = SMARTPLUS__BILLING__V1__GET_ORDER_REQUEST__INIT;
+	Smartplus__Billing__V1__GetOrderRequest wrong =
+		SMARTPLUS__BILLING__V1__GET_ORDER_REQUEST__INIT;
 	Smartplus__Billing__V1__GetCatalogResponse *resp = (void *)&req;
 	Smartplus__Billing__V1__ActivateServicesRequest act =
 		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
@@ -146,23 +147,24 @@ static void test_call_rejects_bad_arguments(void)
 	CU_ASSERT_PTR_NULL(resp); /* *out is cleared first */
 	CU_ASSERT_EQUAL(spb_billing_get_catalog(client, NULL, &resp, NULL), SPB_EINVALID);
 	CU_ASSERT_EQUAL(spb_billing_get_catalog(client, &req, NULL, NULL), SPB_EINVALID);
-	CU_ASSERT_EQUAL(spb_billing_get_catalog(client,
-				(const Smartplus__Billing__V1__GetCatalogRequest *)&wrong, &resp, NULL),
-		SPB_EINVALID);
+	CU_ASSERT_EQUAL(spb_billing_get_catalog(
+				client, (const Smartplus__Billing__V1__GetCatalogRequest *)&wrong,
+				&resp, NULL),
+			SPB_EINVALID);
 	CU_ASSERT(strstr(spb_error_last()->message, "GetOrderRequest") != NULL);
 
 	memset(long_key, 'k', sizeof(long_key) - 1);
 	long_key[sizeof(long_key) - 1] = '\0';
 	opts.idempotency_key = long_key;
 	CU_ASSERT_EQUAL(spb_billing_activate_services(client, &act, &act_resp, &opts),
-		SPB_EINVALID);
+			SPB_EINVALID);
 	opts.idempotency_key = "";
 	CU_ASSERT_EQUAL(spb_billing_activate_services(client, &act, &act_resp, &opts),
-		SPB_EINVALID);
+			SPB_EINVALID);
 	opts.idempotency_key = NULL;
 	opts.acting_account = "bad\x01";
 	CU_ASSERT_EQUAL(spb_billing_activate_services(client, &act, &act_resp, &opts),
-		SPB_EINVALID);
+			SPB_EINVALID);
 	opts.acting_account = NULL;
 	opts.version = 0;
 	CU_ASSERT_EQUAL(spb_billing_get_catalog(client, &req, &resp, &opts), SPB_EINVALID);
@@ -176,7 +178,8 @@ static void test_unreachable_server_is_unavailable_with_one_key(void)
 	Smartplus__Billing__V1__ActivateServicesRequest req =
 		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
 	Smartplus__Billing__V1__ActivateServicesResponse *resp = NULL;
-	Smartplus__Billing__V1__GetCatalogRequest cat = SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
+	Smartplus__Billing__V1__GetCatalogRequest cat =
+		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
 	Smartplus__Billing__V1__GetCatalogResponse *cat_resp = NULL;
 	spb_call_options opts = SPB_CALL_OPTIONS_INIT;
 	char first[SPB__IDEMPOTENCY_KEY_MAX + 1];
@@ -203,7 +206,7 @@ static void test_unreachable_server_is_unavailable_with_one_key(void)
 	/* A given key is the one used. */
 	opts.idempotency_key = "order-42";
 	CU_ASSERT_EQUAL(spb_billing_activate_services(client, &req, &resp, &opts),
-		SPB_EUNAVAILABLE);
+			SPB_EUNAVAILABLE);
 	CU_ASSERT_STRING_EQUAL(spb_error_last()->idempotency_key, "order-42");
 	spb_client_free(client);
 }
@@ -226,13 +229,14 @@ static void test_unavailable_is_retried_with_the_same_key(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(client);
 	opts.acting_account = "installer-7";
 
-	CU_ASSERT_EQUAL(spb_billing_activate_services(client, &req, &resp, &opts), SPB_EUNAVAILABLE);
+	CU_ASSERT_EQUAL(spb_billing_activate_services(client, &req, &resp, &opts),
+			SPB_EUNAVAILABLE);
 	CU_ASSERT_STRING_EQUAL(spb_error_last()->message, "fake failure");
 	n = fake_server_calls(fake, calls, FAKE_MAX_CALLS);
 	CU_ASSERT_EQUAL(n, 1 + copts.max_retries);
 	for (i = 0; i < n && i < FAKE_MAX_CALLS; i++) {
 		CU_ASSERT_STRING_EQUAL(calls[i].method,
-			"/smartplus.billing.v1.BillingService/ActivateServices");
+				       "/smartplus.billing.v1.BillingService/ActivateServices");
 		CU_ASSERT_STRING_EQUAL(calls[i].idempotency_key, spb_error_last()->idempotency_key);
 		CU_ASSERT_STRING_EQUAL(calls[i].authorization, "Bearer spb_k1_secret");
 		CU_ASSERT_STRING_EQUAL(calls[i].acting_account, "installer-7");
@@ -345,19 +349,19 @@ CU_ErrorCode sdk_client_suite(void)
 
 	if (!suite ||
 	    !CU_add_test(suite, "options_init_macros_give_defaults",
-		    test_options_init_macros_give_defaults) ||
+			 test_options_init_macros_give_defaults) ||
 	    !CU_add_test(suite, "idempotency_keys_are_hex_and_unique",
-		    test_idempotency_keys_are_hex_and_unique) ||
+			 test_idempotency_keys_are_hex_and_unique) ||
 	    !CU_add_test(suite, "client_new_rejects_bad_options",
-		    test_client_new_rejects_bad_options) ||
+			 test_client_new_rejects_bad_options) ||
 	    !CU_add_test(suite, "call_rejects_bad_arguments", test_call_rejects_bad_arguments) ||
 	    !CU_add_test(suite, "unreachable_server_is_unavailable_with_one_key",
-		    test_unreachable_server_is_unavailable_with_one_key) ||
+			 test_unreachable_server_is_unavailable_with_one_key) ||
 	    !CU_add_test(suite, "unavailable_is_retried_with_the_same_key",
-		    test_unavailable_is_retried_with_the_same_key) ||
+			 test_unavailable_is_retried_with_the_same_key) ||
 	    !CU_add_test(suite, "error_status_carries_reason", test_error_status_carries_reason) ||
 	    !CU_add_test(suite, "ok_response_is_decoded_from_many_threads",
-		    test_ok_response_is_decoded_from_many_threads))
+			 test_ok_response_is_decoded_from_many_threads))
 		return CU_get_error();
 	return CUE_SUCCESS;
 }

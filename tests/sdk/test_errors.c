@@ -16,8 +16,9 @@ static void *read_error_in_thread(void *arg)
 
 	(void)arg;
 	return (err && err->grpc_code == 0 && err->message && !*err->message && err->reason &&
-		   !*err->reason && err->idempotency_key && !*err->idempotency_key)
-		? (void *)err : NULL;
+		!*err->reason && err->idempotency_key && !*err->idempotency_key)
+		       ? (void *)err
+		       : NULL;
 }
 
 static void test_error_last_is_never_null_and_per_thread(void)
@@ -27,7 +28,7 @@ static void test_error_last_is_never_null_and_per_thread(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(spb_error_last());
 	CU_ASSERT_EQUAL(spb__error_set(GRPC_STATUS_NOT_FOUND, "NO_SUCH", "no %s", "thing"),
-		SPB_ENOTFOUND);
+			SPB_ENOTFOUND);
 	CU_ASSERT_EQUAL(spb_error_last()->grpc_code, GRPC_STATUS_NOT_FOUND);
 	CU_ASSERT_STRING_EQUAL(spb_error_last()->message, "no thing");
 	CU_ASSERT_STRING_EQUAL(spb_error_last()->reason, "NO_SUCH");
@@ -63,25 +64,25 @@ static void test_every_status_maps_to_one_code(void)
 	static const struct {
 		int status, code;
 	} table[] = {
-		{ GRPC_STATUS_OK, SPB_OK },
-		{ GRPC_STATUS_CANCELLED, SPB_ERROR },
-		{ GRPC_STATUS_UNKNOWN, SPB_ERROR },
-		{ GRPC_STATUS_INVALID_ARGUMENT, SPB_EINVALID },
-		{ GRPC_STATUS_DEADLINE_EXCEEDED, SPB_ETIMEOUT },
-		{ GRPC_STATUS_NOT_FOUND, SPB_ENOTFOUND },
-		{ GRPC_STATUS_ALREADY_EXISTS, SPB_EEXISTS },
-		{ GRPC_STATUS_PERMISSION_DENIED, SPB_EPERM },
-		{ GRPC_STATUS_RESOURCE_EXHAUSTED, SPB_EUNAVAILABLE },
-		{ GRPC_STATUS_FAILED_PRECONDITION, SPB_EPRECONDITION },
-		{ GRPC_STATUS_ABORTED, SPB_ECONFLICT },
-		{ GRPC_STATUS_OUT_OF_RANGE, SPB_EINVALID },
-		{ GRPC_STATUS_UNIMPLEMENTED, SPB_ERROR },
-		{ GRPC_STATUS_INTERNAL, SPB_ERROR },
-		{ GRPC_STATUS_UNAVAILABLE, SPB_EUNAVAILABLE },
-		{ GRPC_STATUS_DATA_LOSS, SPB_ERROR },
-		{ GRPC_STATUS_UNAUTHENTICATED, SPB_EPERM },
-		{ 99, SPB_ERROR },
-		{ -1, SPB_ERROR },
+		{GRPC_STATUS_OK, SPB_OK},
+		{GRPC_STATUS_CANCELLED, SPB_ERROR},
+		{GRPC_STATUS_UNKNOWN, SPB_ERROR},
+		{GRPC_STATUS_INVALID_ARGUMENT, SPB_EINVALID},
+		{GRPC_STATUS_DEADLINE_EXCEEDED, SPB_ETIMEOUT},
+		{GRPC_STATUS_NOT_FOUND, SPB_ENOTFOUND},
+		{GRPC_STATUS_ALREADY_EXISTS, SPB_EEXISTS},
+		{GRPC_STATUS_PERMISSION_DENIED, SPB_EPERM},
+		{GRPC_STATUS_RESOURCE_EXHAUSTED, SPB_EUNAVAILABLE},
+		{GRPC_STATUS_FAILED_PRECONDITION, SPB_EPRECONDITION},
+		{GRPC_STATUS_ABORTED, SPB_ECONFLICT},
+		{GRPC_STATUS_OUT_OF_RANGE, SPB_EINVALID},
+		{GRPC_STATUS_UNIMPLEMENTED, SPB_ERROR},
+		{GRPC_STATUS_INTERNAL, SPB_ERROR},
+		{GRPC_STATUS_UNAVAILABLE, SPB_EUNAVAILABLE},
+		{GRPC_STATUS_DATA_LOSS, SPB_ERROR},
+		{GRPC_STATUS_UNAUTHENTICATED, SPB_EPERM},
+		{99, SPB_ERROR},
+		{-1, SPB_ERROR},
 	};
 	size_t i;
 
@@ -93,7 +94,7 @@ static void test_status_names(void)
 {
 	CU_ASSERT_STRING_EQUAL(spb_status_name(GRPC_STATUS_OK), "OK");
 	CU_ASSERT_STRING_EQUAL(spb_status_name(GRPC_STATUS_FAILED_PRECONDITION),
-		"FAILED_PRECONDITION");
+			       "FAILED_PRECONDITION");
 	CU_ASSERT_STRING_EQUAL(spb_status_name(GRPC_STATUS_UNAUTHENTICATED), "UNAUTHENTICATED");
 	CU_ASSERT_STRING_EQUAL(spb_status_name(17), "UNKNOWN_STATUS");
 	CU_ASSERT_STRING_EQUAL(spb_status_name(-3), "UNKNOWN_STATUS");
@@ -105,8 +106,9 @@ static uint8_t *pack_status(const char *type_url, const char *reason, size_t *le
 {
 	Google__Rpc__Status status = GOOGLE__RPC__STATUS__INIT;
 	Google__Rpc__ErrorInfo info = GOOGLE__RPC__ERROR_INFO__INIT;
-	Google__Protobuf__Any other = GOOGLE__PROTOBUF__ANY__INIT, any = GOOGLE__PROTOBUF__ANY__INIT;
-	Google__Protobuf__Any *details[2] = { &other, &any };
+	Google__Protobuf__Any other = GOOGLE__PROTOBUF__ANY__INIT,
+			      any = GOOGLE__PROTOBUF__ANY__INIT;
+	Google__Protobuf__Any *details[2] = {&other, &any};
 	uint8_t info_bytes[256], *out;
 
 	other.type_url = (char *)"type.googleapis.com/google.rpc.RetryInfo";
@@ -133,7 +135,8 @@ static void test_error_info_reason_is_parsed(void)
 {
 	char reason[64];
 	size_t len;
-	uint8_t *bytes = pack_status("type.googleapis.com/google.rpc.ErrorInfo", "QUOTE_STALE", &len);
+	uint8_t *bytes = pack_status("type.googleapis.com/google.rpc.ErrorInfo", "QUOTE_STALE",
+				     &len);
 
 	CU_ASSERT_EQUAL(spb__status_reason(bytes, len, reason, sizeof(reason)), 0);
 	CU_ASSERT_STRING_EQUAL(reason, "QUOTE_STALE");
@@ -171,11 +174,11 @@ static void test_status_without_error_info_has_no_reason(void)
 static void test_garbage_status_is_rejected(void)
 {
 	/* Field 2 (message) claims 127 bytes and has one. */
-	static const uint8_t garbage[] = { 0x12, 0x7f, 'a' };
+	static const uint8_t garbage[] = {0x12, 0x7f, 'a'};
 	char reason[64] = "junk";
 
 	CU_ASSERT_EQUAL(spb__status_reason(garbage, sizeof(garbage), reason, sizeof(reason)),
-		SPB_EINVALID);
+			SPB_EINVALID);
 	CU_ASSERT_STRING_EQUAL(reason, "");
 	CU_ASSERT_EQUAL(spb__status_reason(NULL, 0, reason, sizeof(reason)), SPB_ENOTFOUND);
 }
@@ -186,13 +189,14 @@ CU_ErrorCode sdk_errors_suite(void)
 
 	if (!suite ||
 	    !CU_add_test(suite, "error_last_is_never_null_and_per_thread",
-		    test_error_last_is_never_null_and_per_thread) ||
+			 test_error_last_is_never_null_and_per_thread) ||
 	    !CU_add_test(suite, "long_messages_are_truncated", test_long_messages_are_truncated) ||
-	    !CU_add_test(suite, "every_status_maps_to_one_code", test_every_status_maps_to_one_code) ||
+	    !CU_add_test(suite, "every_status_maps_to_one_code",
+			 test_every_status_maps_to_one_code) ||
 	    !CU_add_test(suite, "status_names", test_status_names) ||
 	    !CU_add_test(suite, "error_info_reason_is_parsed", test_error_info_reason_is_parsed) ||
 	    !CU_add_test(suite, "status_without_error_info_has_no_reason",
-		    test_status_without_error_info_has_no_reason) ||
+			 test_status_without_error_info_has_no_reason) ||
 	    !CU_add_test(suite, "garbage_status_is_rejected", test_garbage_status_is_rejected))
 		return CU_get_error();
 	return CUE_SUCCESS;

@@ -68,10 +68,13 @@ static void test_features(void)
 	for (int t = 1; t <= 3; t++)
 		for (int s = 0; s <= N_SERVICE; s++)
 			for (int f = 0; f <= N_FEATURE + 1; f++) {
-				int want = s == premium_service[t - 1] && f <= N_FEATURE ? features[t - 1][f] : 0;
+				int want = s == premium_service[t - 1] && f <= N_FEATURE
+						   ? features[t - 1][f]
+						   : 0;
 				CU_ASSERT_EQUAL(catalog_feature_allowed(t, s, f), want);
 				if (catalog_feature_allowed(t, s, f) != want)
-					printf("\n    catalog_feature_allowed(%d, %d, %d) != %d", t, s, f, want);
+					printf("\n    catalog_feature_allowed(%d, %d, %d) != %d", t,
+					       s, f, want);
 			}
 	CU_ASSERT_EQUAL(catalog_feature_allowed(0, S(PREMIUM_PLAN), F(BOOKINGS)), 0);
 	CU_ASSERT_EQUAL(catalog_feature_allowed(9, S(PREMIUM_PLAN), F(BOOKINGS)), 0);
@@ -99,7 +102,8 @@ static void test_payment_model(void)
 	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMUNITY), cut, cut), MODEL(REGULAR));
 	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMUNITY), cut + 1000000, cut), MODEL(REGULAR));
 	CU_ASSERT_EQUAL(catalog_payment_model(P(SINGLE_FAMILY_HOUSE), cut, cut), MODEL(REGULAR));
-	CU_ASSERT_EQUAL(catalog_payment_model(P(SINGLE_FAMILY_HOUSE), cut - 1, cut), MODEL(REGULAR));
+	CU_ASSERT_EQUAL(catalog_payment_model(P(SINGLE_FAMILY_HOUSE), cut - 1, cut),
+			MODEL(REGULAR));
 }
 
 static void test_model_allows(void)
@@ -151,7 +155,8 @@ static void test_packed(void)
 	CU_ASSERT_PTR_NULL(catalog_packed(4, &len));
 	CU_ASSERT_PTR_NULL(catalog_packed(-1, &len));
 	CU_ASSERT_STRING_NOT_EQUAL(catalog_service_name(S(DOOR)), catalog_service_name(S(APP)));
-	CU_ASSERT_STRING_NOT_EQUAL(catalog_project_type_name(P(COMMERCIAL)), catalog_project_type_name(99));
+	CU_ASSERT_STRING_NOT_EQUAL(catalog_project_type_name(P(COMMERCIAL)),
+				   catalog_project_type_name(99));
 }
 
 int main(void)

@@ -74,10 +74,17 @@ static void test_one_row_per_rpc(void)
 static void test_find(void)
 {
 	static const char *unknown[] = {
-		"", "/", "/smartplus.billing.v1.BillingService/", "/smartplus.billing.v1.BillingService/NoSuchMethod",
-		"/smartplus.billing.v1.BillingService/GetCatalogX", "/smartplus.billing.v1.BillingService/GetCatalo",
-		"/smartplus.billing.v1.billingservice/GetCatalog", "smartplus.billing.v1.BillingService/GetCatalog",
-		"/grpc.health.v1.Health/Check", "/zzz", "/AAA",
+		"",
+		"/",
+		"/smartplus.billing.v1.BillingService/",
+		"/smartplus.billing.v1.BillingService/NoSuchMethod",
+		"/smartplus.billing.v1.BillingService/GetCatalogX",
+		"/smartplus.billing.v1.BillingService/GetCatalo",
+		"/smartplus.billing.v1.billingservice/GetCatalog",
+		"smartplus.billing.v1.BillingService/GetCatalog",
+		"/grpc.health.v1.Health/Check",
+		"/zzz",
+		"/AAA",
 	};
 	rpc_table_init();
 	for (size_t s = 0; s < N_SERVICES; s++)
@@ -106,9 +113,12 @@ static void test_mutates(void)
 		if (rpc_methods[i].mutates != !read_only)
 			printf("\n    %s: mutates=%d", rpc_methods[i].name, rpc_methods[i].mutates);
 	}
-	CU_ASSERT_EQUAL(rpc_table_find("/smartplus.billing.v1.BillingService/GetCatalog")->mutates, 0);
-	CU_ASSERT_EQUAL(rpc_table_find("/smartplus.billing.v1.DirectoryService/CreateItems")->mutates, 1);
-	CU_ASSERT_EQUAL(rpc_table_find("/smartplus.billing.v1.AdminService/AdvanceClock")->mutates, 1);
+	CU_ASSERT_EQUAL(rpc_table_find("/smartplus.billing.v1.BillingService/GetCatalog")->mutates,
+			0);
+	CU_ASSERT_EQUAL(
+		rpc_table_find("/smartplus.billing.v1.DirectoryService/CreateItems")->mutates, 1);
+	CU_ASSERT_EQUAL(rpc_table_find("/smartplus.billing.v1.AdminService/AdvanceClock")->mutates,
+			1);
 }
 
 static void test_access_and_descriptors(void)

@@ -11,7 +11,7 @@
 /* Encode a representative item into a malloc'd buffer. */
 static uint8_t *sample_item(size_t *len)
 {
-	static int32_t features[] = { 3, 5, 8 };
+	static int32_t features[] = {3, 5, 8};
 	store_item it = STORE_ITEM_INIT;
 	store_auto_renew ar = STORE_AUTO_RENEW_INIT;
 	uint8_t *buf;
@@ -68,13 +68,12 @@ static void test_unknown_version_is_corrupt(void)
 	size_t len;
 	uint8_t *buf = sample_item(&len);
 	ProtobufCMessage *m = (ProtobufCMessage *)1;
-	uint8_t v[] = { 0, 2, 0x7f, 0xff };
+	uint8_t v[] = {0, 2, 0x7f, 0xff};
 	size_t i;
 
 	for (i = 0; i < sizeof(v); i++) {
 		buf[0] = v[i];
-		CU_ASSERT_EQUAL(store_codec_decode(ITEM_DESC, buf, len, &m),
-				STORE_CORRUPT);
+		CU_ASSERT_EQUAL(store_codec_decode(ITEM_DESC, buf, len, &m), STORE_CORRUPT);
 		CU_ASSERT_PTR_NULL(m);
 	}
 	free(buf);
@@ -85,10 +84,8 @@ static void test_empty_and_null_are_corrupt(void)
 	ProtobufCMessage *m;
 	uint8_t one = STORE_CODEC_VERSION;
 
-	CU_ASSERT_EQUAL(store_codec_decode(ITEM_DESC, &one, 0, &m),
-			STORE_CORRUPT);
-	CU_ASSERT_EQUAL(store_codec_decode(ITEM_DESC, NULL, 5, &m),
-			STORE_CORRUPT);
+	CU_ASSERT_EQUAL(store_codec_decode(ITEM_DESC, &one, 0, &m), STORE_CORRUPT);
+	CU_ASSERT_EQUAL(store_codec_decode(ITEM_DESC, NULL, 5, &m), STORE_CORRUPT);
 	CU_ASSERT_EQUAL(store_codec_decode(NULL, &one, 1, &m), STORE_CORRUPT);
 	/* a bare version byte is a valid, empty record */
 	CU_ASSERT_EQUAL(store_codec_decode(ITEM_DESC, &one, 1, &m), 0);
@@ -153,12 +150,12 @@ static void test_strerror_covers_every_code(void)
 int main(void)
 {
 	CU_TestInfo tests[] = {
-		{ "round trip keeps every field", test_round_trip_keeps_every_field },
-		{ "unknown version is corrupt", test_unknown_version_is_corrupt },
-		{ "empty and null are corrupt", test_empty_and_null_are_corrupt },
-		{ "truncations never crash", test_truncations_never_crash },
-		{ "random garbage never crashes", test_random_garbage_never_crashes },
-		{ "strerror covers every code", test_strerror_covers_every_code },
+		{"round trip keeps every field", test_round_trip_keeps_every_field},
+		{"unknown version is corrupt", test_unknown_version_is_corrupt},
+		{"empty and null are corrupt", test_empty_and_null_are_corrupt},
+		{"truncations never crash", test_truncations_never_crash},
+		{"random garbage never crashes", test_random_garbage_never_crashes},
+		{"strerror covers every code", test_strerror_covers_every_code},
 		CU_TEST_INFO_NULL,
 	};
 

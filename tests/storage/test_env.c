@@ -180,21 +180,20 @@ static void test_close_logs_writer_stats(void)
 	CU_ASSERT_EQUAL(tu_put_account(s.env, "a", NULL), 0);
 	store_close(s.env);
 	s.env = NULL;
-	CU_ASSERT_PTR_NOT_NULL(
-		strstr(s.log, "writer: 1 mutations in 1 batches (mean 1.0, max 1)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s.log, "writer: 1 mutations in 1 batches (mean 1.0, max 1)"));
 	tu_close(&s);
 }
 
 int main(void)
 {
 	CU_TestInfo tests[] = {
-		{ "open creates directory and schema", test_open_creates_directory_and_schema },
-		{ "newer schema is refused", test_newer_schema_is_refused },
-		{ "reopen keeps data", test_reopen_keeps_data },
-		{ "stale reader is cleared at open", test_stale_reader_is_cleared_at_open },
-		{ "nested reads and reader limit", test_nested_reads_and_reader_limit },
-		{ "read txn refuses writes", test_read_txn_refuses_writes },
-		{ "close logs writer stats", test_close_logs_writer_stats },
+		{"open creates directory and schema", test_open_creates_directory_and_schema},
+		{"newer schema is refused", test_newer_schema_is_refused},
+		{"reopen keeps data", test_reopen_keeps_data},
+		{"stale reader is cleared at open", test_stale_reader_is_cleared_at_open},
+		{"nested reads and reader limit", test_nested_reads_and_reader_limit},
+		{"read txn refuses writes", test_read_txn_refuses_writes},
+		{"close logs writer stats", test_close_logs_writer_stats},
 		CU_TEST_INFO_NULL,
 	};
 

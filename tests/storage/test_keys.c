@@ -112,8 +112,7 @@ static void test_token_round_trip_is_url_safe(void)
 
 static void test_bad_tokens_are_invalid(void)
 {
-	const char *bad[] = { "", "a", "!!!!", "ab=c", "abc+", "abc/",
-			      "QUJD\n", "QUJD QUJD" };
+	const char *bad[] = {"", "a", "!!!!", "ab=c", "abc+", "abc/", "QUJD\n", "QUJD QUJD"};
 	char big[1024];
 	store_key d;
 	size_t i;
@@ -128,11 +127,12 @@ static void test_bad_tokens_are_invalid(void)
 int main(void)
 {
 	CU_TestInfo tests[] = {
-		{ "big-endian ints sort numerically", test_big_endian_ints_sort_numerically },
-		{ "composite keys sort by first component", test_composite_keys_sort_by_first_component },
-		{ "overlong key is invalid", test_overlong_key_is_invalid },
-		{ "token round trip is url-safe", test_token_round_trip_is_url_safe },
-		{ "bad tokens are invalid", test_bad_tokens_are_invalid },
+		{"big-endian ints sort numerically", test_big_endian_ints_sort_numerically},
+		{"composite keys sort by first component",
+		 test_composite_keys_sort_by_first_component},
+		{"overlong key is invalid", test_overlong_key_is_invalid},
+		{"token round trip is url-safe", test_token_round_trip_is_url_safe},
+		{"bad tokens are invalid", test_bad_tokens_are_invalid},
 		CU_TEST_INFO_NULL,
 	};
 

@@ -56,26 +56,25 @@ static int apply_bulk(store_txn *w, void *arg)
 	return rc;
 }
 
-static int bulk(store_env *env, int kind, const char *prefix, const char *parent,
-		int n, int32_t (*type_of)(int))
+static int bulk(store_env *env, int kind, const char *prefix, const char *parent, int n,
+		int32_t (*type_of)(int))
 {
-	struct bulk b = { prefix, parent, n, type_of, kind };
+	struct bulk b = {prefix, parent, n, type_of, kind};
 
 	return store_write_sync(env, apply_bulk, &b);
 }
 
-typedef int (*list_fn)(store_txn *txn, const char *parent, int32_t filter,
-		       int page_size, const char *token, store_list *out);
+typedef int (*list_fn)(store_txn *txn, const char *parent, int32_t filter, int page_size,
+		       const char *token, store_list *out);
 
-static int list_projects(store_txn *txn, const char *parent, int32_t filter,
-			 int page_size, const char *token, store_list *out)
+static int list_projects(store_txn *txn, const char *parent, int32_t filter, int page_size,
+			 const char *token, store_list *out)
 {
-	return store_project_list_by_installer(txn, parent, filter, page_size,
-					       token, out);
+	return store_project_list_by_installer(txn, parent, filter, page_size, token, out);
 }
 
-static int list_items(store_txn *txn, const char *parent, int32_t filter,
-		      int page_size, const char *token, store_list *out)
+static int list_items(store_txn *txn, const char *parent, int32_t filter, int page_size,
+		      const char *token, store_list *out)
 {
 	return store_item_list_by_project(txn, parent, page_size, token, out);
 }
@@ -100,8 +99,8 @@ static const char *item_id(void *rec)
  * order keys (id_of) strictly increase across pages. Returns the number of
  * records, or -1 on an error.
  */
-static int walk(store_env *env, list_fn list, const char *parent,
-		int32_t filter, int page_size, const char *(*id_of)(void *))
+static int walk(store_env *env, list_fn list, const char *parent, int32_t filter, int page_size,
+		const char *(*id_of)(void *))
 {
 	store_txn *r = NULL;
 	store_list l;
@@ -119,8 +118,8 @@ static int walk(store_env *env, list_fn list, const char *parent,
 		token = l.next_page_token;
 		l.next_page_token = NULL;
 		if (token) /* full pages, capped at the maximum */
-			CU_ASSERT_EQUAL(l.n, page_size > STORE_PAGE_MAX ?
-					     STORE_PAGE_MAX : (size_t)page_size);
+			CU_ASSERT_EQUAL(l.n, page_size > STORE_PAGE_MAX ? STORE_PAGE_MAX
+									: (size_t)page_size);
 		for (i = 0; i < l.n; i++) {
 			const char *id = id_of(l.items[i]);
 
@@ -137,8 +136,7 @@ static int walk(store_env *env, list_fn list, const char *parent,
 	return total;
 }
 
-static int read_rc(store_env *env, list_fn list, const char *parent,
-		   const char *token)
+static int read_rc(store_env *env, list_fn list, const char *parent, const char *token)
 {
 	store_txn *r = NULL;
 	store_list l;
@@ -209,12 +207,11 @@ static void children(store_env *env, const char *parent, char *out, size_t len)
 static void test_accounts_children_follow_parent_changes(void)
 {
 	struct put tree[] = {
-		{ "vendor", "", 1 }, { "dist-b", "vendor", 1 },
-		{ "dist-a", "vendor", 1 }, { "inst", "dist-a", 1 },
-		{ "pm", "inst", 1 },
+		{"vendor", "", 1},     {"dist-b", "vendor", 1}, {"dist-a", "vendor", 1},
+		{"inst", "dist-a", 1}, {"pm", "inst", 1},
 	};
-	struct put again = { "dist-a", "vendor", 1 };
-	struct put move = { "inst", "dist-b", 0 };
+	struct put again = {"dist-a", "vendor", 1};
+	struct put move = {"inst", "dist-b", 0};
 	char buf[256];
 	tu_store s;
 	size_t i;
@@ -284,17 +281,17 @@ static void test_lists_paginate_across_pages(void)
 		const char *(*id_of)(void *);
 		int want;
 	} cases[] = {
-		{ list_projects, "inst-1", 0, 1000, project_order, 2500 },
-		{ list_projects, "inst-1", 0, 333, project_order, 2500 },
-		{ list_projects, "inst-1", 1, 1000, project_order, 834 },
-		{ list_projects, "inst-1", 2, 333, project_order, 833 },
-		{ list_projects, "inst-1", 3, 7, project_order, 833 },
-		{ list_projects, "inst-10", 1, 1000, project_order, 50 },
-		{ list_projects, "inst-2", 0, 1000, project_order, 0 },
-		{ list_items, "p1", 0, 1000, item_id, 2500 },
-		{ list_items, "p1", 0, 333, item_id, 2500 },
-		{ list_items, "p1", 0, 2500, item_id, 2500 },
-		{ list_items, "p10", 0, 1, item_id, 100 },
+		{list_projects, "inst-1", 0, 1000, project_order, 2500},
+		{list_projects, "inst-1", 0, 333, project_order, 2500},
+		{list_projects, "inst-1", 1, 1000, project_order, 834},
+		{list_projects, "inst-1", 2, 333, project_order, 833},
+		{list_projects, "inst-1", 3, 7, project_order, 833},
+		{list_projects, "inst-10", 1, 1000, project_order, 50},
+		{list_projects, "inst-2", 0, 1000, project_order, 0},
+		{list_items, "p1", 0, 1000, item_id, 2500},
+		{list_items, "p1", 0, 333, item_id, 2500},
+		{list_items, "p1", 0, 2500, item_id, 2500},
+		{list_items, "p10", 0, 1, item_id, 100},
 	};
 	tu_store s;
 	size_t i;
@@ -307,9 +304,8 @@ static void test_lists_paginate_across_pages(void)
 	CU_ASSERT_EQUAL(bulk(s.env, 1, "j-", "p0", 100, NULL), 0);
 	CU_ASSERT_EQUAL(bulk(s.env, 1, "k-", "p10", 100, NULL), 0);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		CU_ASSERT_EQUAL(walk(s.env, cases[i].list, cases[i].parent,
-				     cases[i].filter, cases[i].page_size,
-				     cases[i].id_of),
+		CU_ASSERT_EQUAL(walk(s.env, cases[i].list, cases[i].parent, cases[i].filter,
+				     cases[i].page_size, cases[i].id_of),
 				cases[i].want);
 	tu_close(&s);
 }
@@ -367,8 +363,8 @@ static void test_tampered_tokens_are_invalid(void)
  * Items: creation order, expiry, count, delete
  */
 
-static void oldest(store_env *env, const char *project, int32_t stype,
-		   size_t n, char *out, size_t len)
+static void oldest(store_env *env, const char *project, int32_t stype, size_t n, char *out,
+		   size_t len)
 {
 	store_txn *r = NULL;
 	store_list l;
@@ -395,8 +391,8 @@ struct item_spec {
 static void put_items(store_env *env, const struct item_spec *it)
 {
 	for (; it->id; it++)
-		CU_ASSERT_EQUAL(tu_put_item(env, it->id, it->project,
-					    it->stype, it->expires_at), 0);
+		CU_ASSERT_EQUAL(tu_put_item(env, it->id, it->project, it->stype, it->expires_at),
+				0);
 }
 
 static uint64_t item_seq(store_env *env, const char *id)
@@ -437,14 +433,13 @@ static void test_items_oldest_by_creation_order(void)
 
 	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
 	/* ids deliberately not in creation order */
-	put_items(s.env, (const struct item_spec[]){
-		{ "z-app", "c1", ADDITIONAL_APP, 0 },
-		{ "door-2", "c1", DOOR, 0 },
-		{ "a-app", "c1", ADDITIONAL_APP, 0 },
-		{ "door-1", "c1", DOOR, 0 },
-		{ "m-app", "c1", ADDITIONAL_APP, 0 },
-		{ "other", "c2", ADDITIONAL_APP, 0 },
-		{ NULL } });
+	put_items(s.env, (const struct item_spec[]){{"z-app", "c1", ADDITIONAL_APP, 0},
+						    {"door-2", "c1", DOOR, 0},
+						    {"a-app", "c1", ADDITIONAL_APP, 0},
+						    {"door-1", "c1", DOOR, 0},
+						    {"m-app", "c1", ADDITIONAL_APP, 0},
+						    {"other", "c2", ADDITIONAL_APP, 0},
+						    {NULL}});
 	oldest(s.env, "c1", ADDITIONAL_APP, 2, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "z-app,a-app");
 	CU_ASSERT_EQUAL(item_seq(s.env, "a-app"), 3);
@@ -467,8 +462,7 @@ static void test_items_oldest_by_creation_order(void)
 }
 
 /* All items expiring before t, via pages of page_size, as "id,id,...". */
-static void expiring(store_env *env, int64_t t, int page_size, char *out,
-		     size_t len)
+static void expiring(store_env *env, int64_t t, int page_size, char *out, size_t len)
 {
 	store_txn *r = NULL;
 	store_list l;
@@ -498,15 +492,14 @@ static void test_items_expiry_index_follows_updates(void)
 	tu_store s;
 
 	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
-	put_items(s.env, (const struct item_spec[]){
-		{ "never", "p", 1, 0 },
-		{ "late", "p", 1, 400 },
-		{ "b300", "p", 1, 300 },
-		{ "a300", "q", 1, 300 },
-		{ "soon", "p", 1, 100 },
-		{ "mid", "q", 1, 200 },
-		{ "big", "q", 1, (int64_t)1 << 40 },
-		{ NULL } });
+	put_items(s.env, (const struct item_spec[]){{"never", "p", 1, 0},
+						    {"late", "p", 1, 400},
+						    {"b300", "p", 1, 300},
+						    {"a300", "q", 1, 300},
+						    {"soon", "p", 1, 100},
+						    {"mid", "q", 1, 200},
+						    {"big", "q", 1, (int64_t)1 << 40},
+						    {NULL}});
 	expiring(s.env, 350, 100, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "soon,mid,a300,b300");
 	expiring(s.env, 350, 1, buf, sizeof(buf));
@@ -549,7 +542,7 @@ static void test_item_move_between_projects(void)
 
 static int apply_prices(store_txn *w, void *arg)
 {
-	static const int32_t pairs[][2] = { { 2, 1 }, { 1, 2 }, { 1, 1 } };
+	static const int32_t pairs[][2] = {{2, 1}, {1, 2}, {1, 1}};
 	store_price p = STORE_PRICE_INIT;
 	store_credit_price c = STORE_CREDIT_PRICE_INIT;
 	size_t i;
@@ -649,9 +642,8 @@ static size_t keys_of(store_env *env, const char *account)
 
 static void test_api_keys(void)
 {
-	struct put puts[] = { { "k1", "acct", 1 }, { "k2", "acct", 1 },
-				  { "k3", "other", 1 } };
-	struct put dup = { "k1", "other", 1 }, move = { "k1", "other", 0 };
+	struct put puts[] = {{"k1", "acct", 1}, {"k2", "acct", 1}, {"k3", "other", 1}};
+	struct put dup = {"k1", "other", 1}, move = {"k1", "other", 0};
 	store_txn *r = NULL;
 	store_apikey *k = NULL;
 	tu_store s;
@@ -692,7 +684,7 @@ static int apply_counters(store_txn *w, void *arg)
 
 static void test_meta_counters(void)
 {
-	uint64_t v[3] = { 0 }, cur = 0;
+	uint64_t v[3] = {0}, cur = 0;
 	store_txn *r = NULL;
 	tu_store s;
 
@@ -715,16 +707,17 @@ static void test_meta_counters(void)
 int main(void)
 {
 	CU_TestInfo tests[] = {
-		{ "accounts: children follow parent changes", test_accounts_children_follow_parent_changes },
-		{ "accounts: ancestry", test_accounts_ancestry },
-		{ "lists paginate across pages", test_lists_paginate_across_pages },
-		{ "tampered tokens are invalid", test_tampered_tokens_are_invalid },
-		{ "items: oldest by creation order", test_items_oldest_by_creation_order },
-		{ "items: expiry index follows updates", test_items_expiry_index_follows_updates },
-		{ "items: move between projects", test_item_move_between_projects },
-		{ "prices are versioned", test_prices_are_versioned },
-		{ "api keys", test_api_keys },
-		{ "meta counters", test_meta_counters },
+		{"accounts: children follow parent changes",
+		 test_accounts_children_follow_parent_changes},
+		{"accounts: ancestry", test_accounts_ancestry},
+		{"lists paginate across pages", test_lists_paginate_across_pages},
+		{"tampered tokens are invalid", test_tampered_tokens_are_invalid},
+		{"items: oldest by creation order", test_items_oldest_by_creation_order},
+		{"items: expiry index follows updates", test_items_expiry_index_follows_updates},
+		{"items: move between projects", test_item_move_between_projects},
+		{"prices are versioned", test_prices_are_versioned},
+		{"api keys", test_api_keys},
+		{"meta counters", test_meta_counters},
 		CU_TEST_INFO_NULL,
 	};
 

@@ -20,8 +20,7 @@ static void log_line(void *arg, const char *line)
 	snprintf(s->log + n, sizeof(s->log) - n, "%s\n", line);
 }
 
-static int open_at(tu_store *s, size_t map_size, unsigned max_readers,
-		   char *err, size_t errlen)
+static int open_at(tu_store *s, size_t map_size, unsigned max_readers, char *err, size_t errlen)
 {
 	store_options o = STORE_OPTIONS_INIT;
 
@@ -55,8 +54,7 @@ int tu_reopen(tu_store *s, size_t map_size, char *err, size_t errlen)
 	return open_at(s, map_size, 0, err, errlen);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path);
 }
@@ -71,8 +69,7 @@ void tu_close(tu_store *s)
 
 int tu_run(const char *suite, CU_TestInfo *tests)
 {
-	CU_SuiteInfo suites[] = { { suite, NULL, NULL, NULL, NULL, tests },
-				  CU_SUITE_INFO_NULL };
+	CU_SuiteInfo suites[] = {{suite, NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
 	unsigned failures;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -135,24 +132,22 @@ static int apply_item(store_txn *w, void *arg)
 
 int tu_put_account(store_env *env, const char *id, const char *parent)
 {
-	struct put_args a = { .id = id, .parent = parent };
+	struct put_args a = {.id = id, .parent = parent};
 
 	return store_write_sync(env, apply_account, &a);
 }
 
-int tu_put_project(store_env *env, const char *id, const char *installer,
-		   int32_t type)
+int tu_put_project(store_env *env, const char *id, const char *installer, int32_t type)
 {
-	struct put_args a = { .id = id, .parent = installer, .type = type };
+	struct put_args a = {.id = id, .parent = installer, .type = type};
 
 	return store_write_sync(env, apply_project, &a);
 }
 
-int tu_put_item(store_env *env, const char *id, const char *project,
-		int32_t stype, int64_t expires_at)
+int tu_put_item(store_env *env, const char *id, const char *project, int32_t stype,
+		int64_t expires_at)
 {
-	struct put_args a = { .id = id, .parent = project, .type = stype,
-			      .expires_at = expires_at };
+	struct put_args a = {.id = id, .parent = project, .type = stype, .expires_at = expires_at};
 
 	return store_write_sync(env, apply_item, &a);
 }

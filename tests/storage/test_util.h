@@ -28,9 +28,8 @@ int tu_run(const char *suite, CU_TestInfo *tests);
 
 /* Synchronous single-record writes (through the writer). */
 int tu_put_account(store_env *env, const char *id, const char *parent);
-int tu_put_project(store_env *env, const char *id, const char *installer,
-		   int32_t type);
-int tu_put_item(store_env *env, const char *id, const char *project,
-		int32_t stype, int64_t expires_at);
+int tu_put_project(store_env *env, const char *id, const char *installer, int32_t type);
+int tu_put_item(store_env *env, const char *id, const char *project, int32_t stype,
+		int64_t expires_at);
 
 #endif

@@ -250,7 +250,7 @@ static void test_group_commit_batches_and_is_durable(void)
 
 	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
 	for (t = 0; t < THREADS; t++) {
-		args[t] = (struct writer_arg){ .env = s.env, .t = t };
+		args[t] = (struct writer_arg){.env = s.env, .t = t};
 		pthread_create(&th[t], NULL, writer_thread, &args[t]);
 	}
 	for (t = 0; t < THREADS; t++) {
@@ -262,8 +262,7 @@ static void test_group_commit_batches_and_is_durable(void)
 	CU_ASSERT(st.batches < st.mutations); /* mean batch > 1 */
 	CU_ASSERT(st.max_batch > 1);
 	fprintf(stderr, "\n  group commit: %llu mutations in %llu batches\n",
-		(unsigned long long)st.mutations,
-		(unsigned long long)st.batches);
+		(unsigned long long)st.mutations, (unsigned long long)st.batches);
 	store_close(s.env);
 	s.env = NULL;
 	CU_ASSERT_EQUAL_FATAL(tu_reopen(&s, 0, err, sizeof(err)), 0);
@@ -342,12 +341,13 @@ static void test_filling_the_map_leaves_nothing_half_written(void)
 int main(void)
 {
 	CU_TestInfo tests[] = {
-		{ "failing mutation rolls back alone", test_failing_mutation_rolls_back_alone },
-		{ "duplicate create fails in batch", test_duplicate_create_fails_in_batch },
-		{ "batches are capped", test_batches_are_capped },
-		{ "group commit batches and is durable", test_group_commit_batches_and_is_durable },
-		{ "map full fails only the big mutation", test_map_full_fails_only_the_big_mutation },
-		{ "filling the map leaves nothing half written", test_filling_the_map_leaves_nothing_half_written },
+		{"failing mutation rolls back alone", test_failing_mutation_rolls_back_alone},
+		{"duplicate create fails in batch", test_duplicate_create_fails_in_batch},
+		{"batches are capped", test_batches_are_capped},
+		{"group commit batches and is durable", test_group_commit_batches_and_is_durable},
+		{"map full fails only the big mutation", test_map_full_fails_only_the_big_mutation},
+		{"filling the map leaves nothing half written",
+		 test_filling_the_map_leaves_nothing_half_written},
 		CU_TEST_INFO_NULL,
 	};
 

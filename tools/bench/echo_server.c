@@ -110,8 +110,8 @@ static void *worker_main(void *arg)
 	worker *w = arg;
 
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
-							   NULL);
+		grpc_event ev = grpc_completion_queue_next(
+			w->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
 		if (ev.type == GRPC_OP_COMPLETE && ev.tag)
@@ -195,7 +195,8 @@ int main(int argc, char **argv)
 		FILE *f;
 		snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
 		f = fopen(tmp, "w");
-		if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, port_file) != 0) {
+		if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 ||
+		    rename(tmp, port_file) != 0) {
 			fprintf(stderr, "echo_server: cannot write %s\n", port_file);
 			return 1;
 		}

@@ -75,9 +75,9 @@ static void run_mode(MDB_env *env, MDB_dbi dbi, int batch, double seconds, size_
 		records += (uint64_t)batch;
 		t = now_s();
 	} while (t < end);
-	printf("lmdb %d put%s/commit: %.0f commits/s (%.0f records/s), mean commit %.0f us\n", batch,
-	       batch == 1 ? "" : "s", (double)commits / (t - start), (double)records / (t - start),
-	       (t - start) * 1e6 / (double)commits);
+	printf("lmdb %d put%s/commit: %.0f commits/s (%.0f records/s), mean commit %.0f us\n",
+	       batch, batch == 1 ? "" : "s", (double)commits / (t - start),
+	       (double)records / (t - start), (t - start) * 1e6 / (double)commits);
 	fflush(stdout);
 	free(value);
 }

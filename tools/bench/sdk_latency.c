@@ -77,7 +77,8 @@ static int call_one(spb_client *c, const char *w)
 {
 	int rc;
 	if (strcmp(w, "GetCreditBalance") == 0) {
-		Smartplus__Billing__V1__GetCreditBalanceRequest req = V1(GET_CREDIT_BALANCE_REQUEST__INIT);
+		Smartplus__Billing__V1__GetCreditBalanceRequest req = V1(
+			GET_CREDIT_BALANCE_REQUEST__INIT);
 		Smartplus__Billing__V1__GetCreditBalanceResponse *resp = NULL;
 		req.account_id = (char *)var("BALANCE_ACCOUNT");
 		rc = spb_billing_get_credit_balance(c, &req, &resp, NULL);
@@ -163,7 +164,8 @@ int main(int argc, char **argv)
 		snprintf(st_key, sizeof(st_key), "STATUS_%s", workloads[w]);
 		if (strcmp(var(st_key), "ok") != 0) {
 			printf("sdk %s n/a (%s)\n", workloads[w],
-			       strcmp(var(st_key), "unimplemented") == 0 ? "not implemented" : "error");
+			       strcmp(var(st_key), "unimplemented") == 0 ? "not implemented"
+									 : "error");
 			continue;
 		}
 		for (int i = 0; i < warm; i++)
@@ -178,9 +180,9 @@ int main(int argc, char **argv)
 			sum += (double)lat[i];
 		}
 		qsort(lat, (size_t)calls, sizeof(*lat), cmp_i64);
-		printf("sdk %s calls=%d errors=%d p50_us=%.0f p99_us=%.0f mean_us=%.0f\n", workloads[w],
-		       calls, bad, (double)lat[calls / 2] / 1e3, (double)lat[(calls * 99) / 100] / 1e3,
-		       sum / calls / 1e3);
+		printf("sdk %s calls=%d errors=%d p50_us=%.0f p99_us=%.0f mean_us=%.0f\n",
+		       workloads[w], calls, bad, (double)lat[calls / 2] / 1e3,
+		       (double)lat[(calls * 99) / 100] / 1e3, sum / calls / 1e3);
 		fflush(stdout);
 		failed |= bad != 0;
 	}

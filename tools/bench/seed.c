@@ -54,16 +54,19 @@ typedef struct cfg {
 static cfg C = {.scale = 1.0, .threads = 4};
 
 /* Services each project type offers, INTEGRATION left out (server-managed). */
-static const int community[] = {ST(APP), ST(PM_APP), ST(ADDITIONAL_APP), ST(THIRD_PARTY_LOCK),
-				ST(PREMIUM_PLAN), ST(SENSOR_ALERT), 0};
-static const int house[] = {ST(APP), ST(ADDITIONAL_APP), ST(THIRD_PARTY_LOCK), ST(PREMIUM_PLAN),
-			    ST(SENSOR_ALERT), 0};
-static const int commercial[] = {ST(DOOR), ST(PERSONNEL_APP), ST(ADMIN_APP), ST(PREMIUM_FEATURES),
-				 ST(SENSOR_ALERT), 0};
+static const int community[] = {
+	ST(APP),          ST(PM_APP), ST(ADDITIONAL_APP), ST(THIRD_PARTY_LOCK), ST(PREMIUM_PLAN),
+	ST(SENSOR_ALERT), 0};
+static const int house[] = {ST(APP),          ST(ADDITIONAL_APP), ST(THIRD_PARTY_LOCK),
+			    ST(PREMIUM_PLAN), ST(SENSOR_ALERT),   0};
+static const int commercial[] = {
+	ST(DOOR), ST(PERSONNEL_APP), ST(ADMIN_APP), ST(PREMIUM_FEATURES), ST(SENSOR_ALERT), 0};
 
 static const int *services_of(int type)
 {
-	return type == PT(COMMUNITY) ? community : type == PT(SINGLE_FAMILY_HOUSE) ? house : commercial;
+	return type == PT(COMMUNITY)             ? community
+	       : type == PT(SINGLE_FAMILY_HOUSE) ? house
+						 : commercial;
 }
 
 static int project_type(int i)
@@ -147,7 +150,7 @@ static void create_items(spb_client *c, const char *project, int type, long from
 		Smartplus__Billing__V1__CreateItemsResponse *resp = NULL;
 		Smartplus__Billing__V1__ItemSpec *s = calloc((size_t)n, sizeof(*s));
 		Smartplus__Billing__V1__ItemSpec **ps = calloc((size_t)n, sizeof(*ps));
-		char (*ids)[40] = calloc((size_t)n, sizeof(*ids));
+		char(*ids)[40] = calloc((size_t)n, sizeof(*ids));
 		int rc;
 		for (long i = 0; i < n; i++) {
 			Smartplus__Billing__V1__ItemSpec init = V1(ITEM_SPEC__INIT);
@@ -243,7 +246,8 @@ static void set_prices(spb_client *c)
 		}
 	}
 	{
-		Smartplus__Billing__V1__SetCreditPriceRequest req = V1(SET_CREDIT_PRICE_REQUEST__INIT);
+		Smartplus__Billing__V1__SetCreditPriceRequest req = V1(
+			SET_CREDIT_PRICE_REQUEST__INIT);
 		Smartplus__Billing__V1__SetCreditPriceResponse *resp = NULL;
 		req.unit_amount = 100;
 		req.currency = "USD";
@@ -342,13 +346,15 @@ static void write_workloads(spb_client *dc, FILE *env)
 	const char *st;
 	int rc;
 	{
-		Smartplus__Billing__V1__GetCreditBalanceRequest req = V1(GET_CREDIT_BALANCE_REQUEST__INIT);
+		Smartplus__Billing__V1__GetCreditBalanceRequest req = V1(
+			GET_CREDIT_BALANCE_REQUEST__INIT);
 		Smartplus__Billing__V1__GetCreditBalanceResponse *resp = NULL;
 		req.account_id = "inst01";
-		st = PROBE(spb_billing_get_credit_balance(dc, &req, &resp, NULL), "GetCreditBalance");
+		st = PROBE(spb_billing_get_credit_balance(dc, &req, &resp, NULL),
+			   "GetCreditBalance");
 		spb_message_free(resp);
-		write_request("GetCreditBalance", "/smartplus.billing.v1.BillingService/GetCreditBalance",
-			      &req.base);
+		write_request("GetCreditBalance",
+			      "/smartplus.billing.v1.BillingService/GetCreditBalance", &req.base);
 		fprintf(env, "STATUS_GetCreditBalance=%s\n", st);
 	}
 	{
@@ -356,7 +362,8 @@ static void write_workloads(spb_client *dc, FILE *env)
 		Smartplus__Billing__V1__GetCatalogResponse *resp = NULL;
 		st = PROBE(spb_billing_get_catalog(dc, &req, &resp, NULL), "GetCatalog");
 		spb_message_free(resp);
-		write_request("GetCatalog", "/smartplus.billing.v1.BillingService/GetCatalog", &req.base);
+		write_request("GetCatalog", "/smartplus.billing.v1.BillingService/GetCatalog",
+			      &req.base);
 		fprintf(env, "STATUS_GetCatalog=%s\n", st);
 	}
 	{
@@ -401,7 +408,8 @@ static void write_workloads(spb_client *dc, FILE *env)
 		if (resp)
 			fprintf(stderr, "seed: ListItems p00000: %zu items\n", resp->n_items);
 		spb_message_free(resp);
-		write_request("ListItems", "/smartplus.billing.v1.BillingService/ListItems", &req.base);
+		write_request("ListItems", "/smartplus.billing.v1.BillingService/ListItems",
+			      &req.base);
 		fprintf(env, "STATUS_ListItems=%s\n", st);
 	}
 }
@@ -423,12 +431,9 @@ static void read_key(const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"target", required_argument, 0, 't'},
-		{"key-file", required_argument, 0, 'k'},
-		{"out", required_argument, 0, 'o'},
-		{"scale", required_argument, 0, 's'},
-		{"threads", required_argument, 0, 'j'},
-		{0, 0, 0, 0},
+		{"target", required_argument, 0, 't'},  {"key-file", required_argument, 0, 'k'},
+		{"out", required_argument, 0, 'o'},     {"scale", required_argument, 0, 's'},
+		{"threads", required_argument, 0, 'j'}, {0, 0, 0, 0},
 	};
 	const char *key_file = NULL, *credits = "ok";
 	spb_client *vc, *dc;
@@ -461,7 +466,8 @@ int main(int argc, char **argv)
 		C.nprojects = 2;
 	if (C.nitems < C.nprojects)
 		C.nitems = C.nprojects;
-	fprintf(stderr, "seed: scale %g: 1 distributor, %d installers, %d projects, %ld items (+ pq100)\n",
+	fprintf(stderr,
+		"seed: scale %g: 1 distributor, %d installers, %d projects, %ld items (+ pq100)\n",
 		C.scale, C.ninstallers, C.nprojects, C.nitems);
 
 	vc = client_new(C.vendor_key);
@@ -501,11 +507,12 @@ int main(int argc, char **argv)
 	dist_key = mint_key(vc, "dist1");
 	dc = client_new(dist_key);
 	env = out_open("bench.env", "w");
-	fprintf(env, "SEED_SCALE=%g\nSEED_INSTALLERS=%d\nSEED_PROJECTS=%d\nSEED_ITEMS=%ld\n", C.scale,
-		C.ninstallers, C.nprojects + 1, C.nitems + QUOTE_ITEMS);
+	fprintf(env, "SEED_SCALE=%g\nSEED_INSTALLERS=%d\nSEED_PROJECTS=%d\nSEED_ITEMS=%ld\n",
+		C.scale, C.ninstallers, C.nprojects + 1, C.nitems + QUOTE_ITEMS);
 	fprintf(env, "SEED_CREDITS=%s\nBENCH_KEY=%s\n", credits, dist_key);
-	fprintf(env, "BALANCE_ACCOUNT=inst01\nQUOTE_PAYER=dist1\nQUOTE_INSTALLER=inst01\n"
-		     "QUOTE_PROJECT=pq100\nLIST_PROJECT=p00000\nASSIGN_FROM=dist1\nASSIGN_TO=inst01\n");
+	fprintf(env,
+		"BALANCE_ACCOUNT=inst01\nQUOTE_PAYER=dist1\nQUOTE_INSTALLER=inst01\n"
+		"QUOTE_PROJECT=pq100\nLIST_PROJECT=p00000\nASSIGN_FROM=dist1\nASSIGN_TO=inst01\n");
 	write_workloads(dc, env);
 	fprintf(env, "SEED_SECONDS=%.1f\n", now_s() - t0);
 	if (fclose(env) != 0) {

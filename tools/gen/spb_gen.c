@@ -131,8 +131,8 @@ static const char *method_comment(const file_t *f, size_t si, size_t mi)
 	for (size_t i = 0; i < f->source_code_info->n_location; i++) {
 		const Google__Protobuf__SourceCodeInfo__Location *l =
 			f->source_code_info->location[i];
-		if (l->n_path == 4 && l->path[0] == 6 && l->path[1] == (int)si &&
-		    l->path[2] == 2 && l->path[3] == (int)mi)
+		if (l->n_path == 4 && l->path[0] == 6 && l->path[1] == (int)si && l->path[2] == 2 &&
+		    l->path[3] == (int)mi)
 			return l->leading_comments;
 	}
 	return NULL;
@@ -223,8 +223,10 @@ int main(int argc, char **argv)
 		if (pass == 1)
 			fprintf(tc, "\nrpc_method rpc_methods[] = {\n");
 		if (pass == 2)
-			fprintf(tc, "};\n\nconst size_t rpc_method_count = sizeof(rpc_methods) / sizeof(rpc_methods[0]);\n\n"
-				    "/* Points each row at its handler's thunk, if the handler is linked in. */\n"
+			fprintf(tc, "};\n\nconst size_t rpc_method_count = sizeof(rpc_methods) / "
+				    "sizeof(rpc_methods[0]);\n\n"
+				    "/* Points each row at its handler's thunk, if the handler is "
+				    "linked in. */\n"
 				    "void rpc_table_bind_handlers(void)\n{\n");
 		row = 0;
 		for (size_t fi = 0; fi < set->n_file; fi++) {
@@ -249,33 +251,68 @@ int main(int argc, char **argv)
 					const method_t *m = s->method[mi];
 					char in[512], out[512], msnake[256];
 					if (m->client_streaming || m->server_streaming)
-						die("%s/%s: streaming RPCs are not supported", full, m->name);
+						die("%s/%s: streaming RPCs are not supported", full,
+						    m->name);
 					c_type_name(m->input_type, in, sizeof(in));
 					c_type_name(m->output_type, out, sizeof(out));
 					snake(m->name, msnake, sizeof(msnake));
 					if (pass == 0) {
-						fprintf(hh, "void rpc_%s_%s(struct rpc_call *call,\n\tconst %s *req) __attribute__((weak));\n",
+						fprintf(hh,
+							"void rpc_%s_%s(struct rpc_call "
+							"*call,\n\tconst %s *req) "
+							"__attribute__((weak));\n",
 							s->name, m->name, in);
-						fprintf(tc, "static void thunk_%s_%s(struct rpc_call *call, const ProtobufCMessage *req)\n"
-							    "{\n\trpc_%s_%s(call, (const %s *)req);\n}\n",
+						fprintf(tc,
+							"static void thunk_%s_%s(struct rpc_call "
+							"*call, const ProtobufCMessage *req)\n"
+							"{\n\trpc_%s_%s(call, (const %s "
+							"*)req);\n}\n",
 							s->name, m->name, s->name, m->name, in);
 						/* SDK */
-						fprintf(sh, "/**\n * %s.%s\n *\n", s->name, m->name);
+						fprintf(sh, "/**\n * %s.%s\n *\n", s->name,
+							m->name);
 						emit_comment(sh, method_comment(f, si, mi));
-						fprintf(sh, " *\n * On success returns 0 and stores a response in *out that the caller\n"
-							    " * frees with spb_message_free(). On failure returns a negative SPB_E*\n"
-							    " * code; spb_error_last() tells the gRPC status, message and reason.%s\n */\n",
-							mutates(m) ? "\n * Mutating: an idempotency key is generated unless opts gives one." : "");
-						fprintf(sh, "SPB_EXTERN int spb_%s_%s(spb_client *client,\n\tconst %s *request,\n\t%s **out,\n\tconst spb_call_options *opts);\n\n",
+						fprintf(sh,
+							" *\n * On success returns 0 and stores a "
+							"response in *out that the caller\n"
+							" * frees with spb_message_free(). On "
+							"failure returns a negative SPB_E*\n"
+							" * code; spb_error_last() tells the gRPC "
+							"status, message and reason.%s\n */\n",
+							mutates(m) ? "\n * Mutating: an "
+								     "idempotency key is generated "
+								     "unless opts gives one."
+								   : "");
+						fprintf(sh,
+							"SPB_EXTERN int spb_%s_%s(spb_client "
+							"*client,\n\tconst %s *request,\n\t%s "
+							"**out,\n\tconst spb_call_options "
+							"*opts);\n\n",
 							short_lower, msnake, in, out);
-						fprintf(sc, "int spb_%s_%s(spb_client *client,\n\tconst %s *request,\n\t%s **out,\n\tconst spb_call_options *opts)\n{\n"
-							    "\treturn spb__unary(client, &%s__descriptor, %zu, %d,\n\t\t(const ProtobufCMessage *)request, (ProtobufCMessage **)out, opts);\n}\n\n",
-							short_lower, msnake, in, out, svc_lower, mi, mutates(m));
+						fprintf(sc,
+							"int spb_%s_%s(spb_client "
+							"*client,\n\tconst %s *request,\n\t%s "
+							"**out,\n\tconst spb_call_options "
+							"*opts)\n{\n"
+							"\treturn spb__unary(client, "
+							"&%s__descriptor, %zu, %d,\n\t\t(const "
+							"ProtobufCMessage *)request, "
+							"(ProtobufCMessage **)out, opts);\n}\n\n",
+							short_lower, msnake, in, out, svc_lower, mi,
+							mutates(m));
 					} else if (pass == 1) {
-						fprintf(tc, "\t{ .path = \"/%s/%s\", .name = \"%s/%s\",\n\t  .service = &%s__descriptor, .method_index = %zu, .mutates = %d },\n",
-							full, m->name, s->name, m->name, svc_lower, mi, mutates(m));
+						fprintf(tc,
+							"\t{ .path = \"/%s/%s\", .name = "
+							"\"%s/%s\",\n\t  .service = "
+							"&%s__descriptor, .method_index = %zu, "
+							".mutates = %d },\n",
+							full, m->name, s->name, m->name, svc_lower,
+							mi, mutates(m));
 					} else {
-						fprintf(tc, "\tif (rpc_%s_%s)\n\t\trpc_methods[%zu].handler = thunk_%s_%s;\n",
+						fprintf(tc,
+							"\tif "
+							"(rpc_%s_%s)\n\t\trpc_methods[%zu].handler "
+							"= thunk_%s_%s;\n",
 							s->name, m->name, row, s->name, m->name);
 					}
 				}
