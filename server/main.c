@@ -68,6 +68,15 @@ static void usage(FILE *f)
 		"  --max-receive-bytes N    largest request accepted (default 4194304)\n"
 		"  --map-size BYTES         LMDB map size (default 32 GiB)\n"
 		"  --quiet-calls            no per-call log lines\n"
+		"  --event-retention-days N  keep events this long (default 30)\n"
+		"  --expiring-soon-days N   item.expiring_soon this long before expiry (default "
+		"7)\n"
+		"  --webhook-retry-base-ms N  first retry of a failed webhook delivery "
+		"(default 60000;\n"
+		"                           doubling, for up to 72 h)\n"
+		"  --webhook-timeout-ms N   one webhook request (default 10000)\n"
+		"  --events on|off          record events (default on; off only to measure "
+		"their cost)\n"
 		"       billingd backup --data-dir DIR --out FILE\n"
 		"  writes a consistent copy of the store (hot: a server may run on DIR)\n");
 }
@@ -126,7 +135,12 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		O_RECONCILE,
 		O_RLEAD,
 		O_RINTERVAL,
-		O_RRETRY
+		O_RRETRY,
+		O_EVRETAIN,
+		O_EVSOON,
+		O_WHRETRY,
+		O_WHTIMEOUT,
+		O_EVENTS
 	};
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
@@ -149,6 +163,11 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		{"renew-lead-hours", required_argument, 0, O_RLEAD},
 		{"renew-interval-seconds", required_argument, 0, O_RINTERVAL},
 		{"renew-retry-days", required_argument, 0, O_RRETRY},
+		{"event-retention-days", required_argument, 0, O_EVRETAIN},
+		{"expiring-soon-days", required_argument, 0, O_EVSOON},
+		{"webhook-retry-base-ms", required_argument, 0, O_WHRETRY},
+		{"webhook-timeout-ms", required_argument, 0, O_WHTIMEOUT},
+		{"events", required_argument, 0, O_EVENTS},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
 	};
@@ -277,6 +296,43 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 			}
 			break;
 		}
+		case O_EVRETAIN:
+		case O_EVSOON:
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 3660) {
+				fprintf(stderr, "billingd: --%s must be 1..3660 days\n",
+					o == O_EVRETAIN ? "event-retention-days"
+							: "expiring-soon-days");
+				return -1;
+			}
+			*(o == O_EVRETAIN ? &c->event_retention_us
+					  : &c->expiring_soon_us) = (int64_t)n * 86400 * 1000000;
+			break;
+		case O_WHRETRY:
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 10 || n > 86400000) {
+				fprintf(stderr,
+					"billingd: --webhook-retry-base-ms must be 10..86400000\n");
+				return -1;
+			}
+			c->webhook_retry_base_us = (int64_t)n * 1000;
+			break;
+		case O_WHTIMEOUT:
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 100 || n > 120000) {
+				fprintf(stderr,
+					"billingd: --webhook-timeout-ms must be 100..120000\n");
+				return -1;
+			}
+			c->webhook_timeout_ms = n;
+			break;
+		case O_EVENTS:
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+				fprintf(stderr, "billingd: --events is on or off\n");
+				return -1;
+			}
+			c->events_off = strcmp(optarg, "off") == 0;
+			break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}

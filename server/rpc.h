@@ -18,9 +18,14 @@
  * callback once the batch is durable. The request message stays valid until
  * the call is finished.
  *
- * Streaming and credential-free services (health, reflection) are "raw"
- * methods: they receive the grpc_call and drive their own batches with
- * rpc_tag-based tags on the call's completion queue.
+ * A server-streaming RPC is a row too (server_streaming set): the dispatcher
+ * does the same checks and the same log line (when the stream ends); its
+ * handler then sends messages one at a time with rpc_stream_send() and ends
+ * the call with rpc_fail() or rpc_stream_end() (see "Streams" below).
+ *
+ * Credential-free services (health, reflection) are "raw" methods: they
+ * receive the grpc_call and drive their own batches with rpc_tag-based tags
+ * on the call's completion queue.
  */
 
 #include <stdint.h>
@@ -50,7 +55,8 @@ typedef struct rpc_method {
 	const char *name; /* "BillingService/GetCatalog", for logs */
 	const ProtobufCServiceDescriptor *service;
 	unsigned method_index;
-	int mutates; /* not marked idempotency_level = NO_SIDE_EFFECTS */
+	int mutates;          /* not marked idempotency_level = NO_SIDE_EFFECTS */
+	int server_streaming; /* `returns (stream ...)`: see "Streams" */
 	/* Set by rpc_table_init(). */
 	rpc_handler handler; /* NULL: UNIMPLEMENTED */
 	const ProtobufCMessageDescriptor *input;
@@ -117,6 +123,39 @@ void rpc_reply(rpc_call *call, const ProtobufCMessage *resp);
  * NULL, a google.rpc.ErrorInfo detail with that reason. */
 void rpc_fail(rpc_call *call, grpc_status_code code, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* ---- Streams (rows with server_streaming) ----
+ *
+ * The handler of a streaming row runs like any other, then owns the stream
+ * until it finishes the call with rpc_stream_end() (status OK) or
+ * rpc_fail(). Every callback below runs on the call's completion-queue
+ * thread, one at a time and never during another, so the handler's stream
+ * state needs no lock against them. Rules: one send in flight at a time;
+ * the call is finished only when no send is in flight; rpc_stream_wake() is
+ * the one function another thread may call (at most one wake in flight).
+ */
+typedef void (*rpc_stream_cb)(rpc_call *call, int ok, void *arg);
+
+/* Packs msg (the caller keeps it) and starts sending it; sent(call, ok, arg)
+ * runs once it has gone out (ok = 1) or could not (ok = 0: the client is
+ * gone; the close callback follows). Returns 0, or -1 when the send could
+ * not start (sent is not called). */
+int rpc_stream_send(rpc_call *call, const ProtobufCMessage *msg, rpc_stream_cb sent, void *arg);
+
+/* closed(call, 0, arg) runs once when the stream is over from the outside:
+ * the client cancelled or went away, its deadline passed, or the server is
+ * shutting down. The handler then finishes the call (once its send in
+ * flight, if any, has completed). Set it in the handler, before returning. */
+void rpc_stream_on_close(rpc_call *call, rpc_stream_cb closed, void *arg);
+
+/* Runs fn(call, 1, arg) on the call's completion-queue thread, soon. Any
+ * thread may call it (that is its purpose: a writer's commit waking a
+ * waiting stream); the call stays allocated until fn has run. 0, or -1 if
+ * it could not be queued. */
+int rpc_stream_wake(rpc_call *call, rpc_stream_cb fn, void *arg);
+
+/* Ends a stream with status OK. */
+void rpc_stream_end(rpc_call *call);
 
 /* Finishes the call with an already packed response or error (used to
  * replay idempotent responses byte for byte). */

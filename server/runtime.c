@@ -7,10 +7,17 @@
  *   dispatch()       limits, authentication, decoding, access, handler;
  *   finish()         one batch sends metadata, message, status (+ ErrorInfo)
  *                    and waits for the close; on_sent() logs and frees.
+ *
+ * A stream (a server_streaming row) is dispatched the same way; just before
+ * its handler runs, stream_begin() starts the batch that waits for the
+ * close, so a client that goes away is noticed while the stream is idle.
+ * Its sends, wakes, the close and the final status each hold a reference;
+ * the call is freed when the last one is done (stream_unref()).
  */
 #include "rpc.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,6 +70,15 @@ struct rpc_call {
 	rpc_caller caller;
 	rpc_idem idem;
 	struct local_wait *local; /* rpc_local_call(): no grpc_call */
+	/* streams (server_streaming rows), see rpc.h */
+	int streaming; /* the close batch is started */
+	int md_sent;   /* initial metadata went out with the first message */
+	int refs;      /* handler/final status + close + sends + wakes; atomic */
+	rpc_tag close_tag, send_tag, wake_tag;
+	rpc_stream_cb on_close, on_send, on_wake;
+	void *close_arg, *send_arg, *wake_arg;
+	grpc_byte_buffer *send_bb;
+	struct rpc_call *snext, **sprev; /* rt.streams, while open */
 };
 
 /* The outcome of a local call, handed from finish() to its waiter. */
@@ -88,7 +104,8 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int shut_down;
-	long live; /* dispatched table calls not yet freed (under lock) */
+	long live;                /* dispatched table calls not yet freed (under lock) */
+	struct rpc_call *streams; /* open streams, cancelled at shutdown (under lock) */
 } rt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 /* A dispatched call may be finished from another thread (the writer) at any
@@ -213,6 +230,7 @@ int rpc_call_metadata(const rpc_call *c, const char *key, char *buf, size_t cap)
 /* Finishing calls                                                           */
 
 static void on_sent(rpc_tag *t, int ok);
+static void stream_unref(rpc_call *c);
 static void request_slot(worker *w, const rpc_method *m, rpc_raw_method *raw);
 
 static grpc_byte_buffer *bytes_to_bb(const uint8_t *p, size_t n)
@@ -331,7 +349,8 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 		c->has_trailer = 1;
 	}
 	memset(ops, 0, sizeof(ops));
-	ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+	if (!c->md_sent)
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
 	if (reply) {
 		ops[n].op = GRPC_OP_SEND_MESSAGE;
 		ops[n++].data.send_message.send_message = reply;
@@ -342,8 +361,10 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	ops[n].data.send_status_from_server.trailing_metadata_count = c->has_trailer ? 1 : 0;
 	ops[n++].data.send_status_from_server.trailing_metadata = c->has_trailer ? &c->trailer
 										 : NULL;
-	ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-	ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+	if (!c->streaming) { /* a stream's close batch is already waiting */
+		ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+		ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+	}
 	c->tag.fn = on_sent;
 	err = grpc_call_start_batch(c->call, ops, n, &c->tag, NULL);
 	if (err != GRPC_CALL_OK) {
@@ -386,6 +407,8 @@ static void free_call(rpc_call *c)
 {
 	if (c->kind == CALL_TABLE && c->call && !c->local)
 		live_add(-1);
+	if (c->send_bb)
+		grpc_byte_buffer_destroy(c->send_bb);
 	if (c->request)
 		protobuf_c_message_free_unpacked(c->request, NULL);
 	free(c->idem.captured);
@@ -425,7 +448,158 @@ static void on_sent(rpc_tag *t, int ok)
 		log_call(c->method->name, ok ? (int)c->status : GRPC_STATUS_CANCELLED,
 			 elapsed_us(&c->start), detail);
 	}
-	free_call(c);
+	if (c->streaming)
+		stream_unref(c);
+	else
+		free_call(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Streams                                                                   */
+
+#define CALL_OF(tag, member) ((rpc_call *)((char *)(tag)-offsetof(rpc_call, member)))
+
+static void stream_unref(rpc_call *c)
+{
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free_call(c);
+}
+
+static void stream_ref(rpc_call *c)
+{
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The client went away, the deadline passed, the server cancelled it, or
+ * (after the final status) the call simply ended. */
+static void on_stream_closed(rpc_tag *t, int ok)
+{
+	rpc_call *c = CALL_OF(t, close_tag);
+
+	pthread_mutex_lock(&rt.lock);
+	if (c->sprev) {
+		*c->sprev = c->snext;
+		if (c->snext)
+			c->snext->sprev = c->sprev;
+		c->sprev = NULL;
+	}
+	pthread_mutex_unlock(&rt.lock);
+	if (!__atomic_load_n(&c->finished, __ATOMIC_ACQUIRE)) {
+		if (c->on_close)
+			c->on_close(c, 0, c->close_arg);
+		else
+			rpc_fail(c, GRPC_STATUS_CANCELLED, NULL, "stream closed");
+	}
+	stream_unref(c);
+}
+
+/* Makes c a stream: two references (the final status, the close), and the
+ * batch that waits for the close. 0, or -1 (c stays a plain call). */
+static int stream_begin(rpc_call *c)
+{
+	grpc_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	op.data.recv_close_on_server.cancelled = &c->cancelled;
+	c->close_tag.fn = on_stream_closed;
+	c->refs = 2;
+	c->streaming = 1;
+	pthread_mutex_lock(&rt.lock);
+	c->snext = rt.streams;
+	if (rt.streams)
+		rt.streams->sprev = &c->snext;
+	rt.streams = c;
+	c->sprev = &rt.streams;
+	pthread_mutex_unlock(&rt.lock);
+	if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag, NULL) == GRPC_CALL_OK)
+		return 0;
+	pthread_mutex_lock(&rt.lock);
+	*c->sprev = c->snext;
+	if (c->snext)
+		c->snext->sprev = c->sprev;
+	c->sprev = NULL;
+	pthread_mutex_unlock(&rt.lock);
+	c->streaming = 0;
+	c->refs = 0;
+	return -1;
+}
+
+static void on_stream_sent(rpc_tag *t, int ok)
+{
+	rpc_call *c = CALL_OF(t, send_tag);
+	rpc_stream_cb fn = c->on_send;
+
+	grpc_byte_buffer_destroy(c->send_bb);
+	c->send_bb = NULL;
+	if (fn)
+		fn(c, ok, c->send_arg);
+	stream_unref(c);
+}
+
+int rpc_stream_send(rpc_call *c, const ProtobufCMessage *msg, rpc_stream_cb sent, void *arg)
+{
+	grpc_op ops[2];
+	size_t n = 0;
+
+	if (!c->streaming || c->finished || c->send_bb)
+		return -1;
+	c->send_bb = pack_bb(msg);
+	c->on_send = sent;
+	c->send_arg = arg;
+	memset(ops, 0, sizeof(ops));
+	if (!c->md_sent)
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[n].op = GRPC_OP_SEND_MESSAGE;
+	ops[n++].data.send_message.send_message = c->send_bb;
+	c->send_tag.fn = on_stream_sent;
+	stream_ref(c);
+	if (grpc_call_start_batch(c->call, ops, n, &c->send_tag, NULL) != GRPC_CALL_OK) {
+		grpc_byte_buffer_destroy(c->send_bb);
+		c->send_bb = NULL;
+		stream_unref(c);
+		return -1;
+	}
+	c->md_sent = 1;
+	return 0;
+}
+
+void rpc_stream_on_close(rpc_call *c, rpc_stream_cb closed, void *arg)
+{
+	c->on_close = closed;
+	c->close_arg = arg;
+}
+
+static void on_stream_woken(rpc_tag *t, int ok)
+{
+	rpc_call *c = CALL_OF(t, wake_tag);
+	rpc_stream_cb fn = c->on_wake;
+
+	if (fn)
+		fn(c, 1, c->wake_arg);
+	stream_unref(c);
+}
+
+int rpc_stream_wake(rpc_call *c, rpc_stream_cb fn, void *arg)
+{
+	if (!c->streaming)
+		return -1;
+	c->on_wake = fn;
+	c->wake_arg = arg;
+	c->wake_tag.fn = on_stream_woken;
+	stream_ref(c);
+	/* A batch of no operations completes at once on the call's queue: the
+	 * documented way to post a tag to it from any thread. */
+	if (grpc_call_start_batch(c->call, NULL, 0, &c->wake_tag, NULL) != GRPC_CALL_OK) {
+		stream_unref(c);
+		return -1;
+	}
+	return 0;
+}
+
+void rpc_stream_end(rpc_call *c)
+{
+	finish(c, GRPC_STATUS_OK, NULL, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -490,6 +664,17 @@ static void dispatch(rpc_call *c)
 		return;
 	}
 	grpc_slice_unref(body);
+	if (m->server_streaming) {
+		if (c->local) {
+			rpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, NULL,
+				 "%s streams: not available as a local call", m->name);
+			return;
+		}
+		if (stream_begin(c) != 0) {
+			rpc_fail(c, GRPC_STATUS_INTERNAL, NULL, "internal error");
+			return;
+		}
+	}
 	m->handler(c, c->request);
 }
 
@@ -757,6 +942,13 @@ void rpc_server_stop(void)
 		return;
 	rt.shutdown_tag.fn = on_shutdown;
 	grpc_server_shutdown_and_notify(rt.server, rt.workers[0].cq, &rt.shutdown_tag);
+	/* Streams never end by themselves: end them now (their clients see
+	 * UNAVAILABLE and resume elsewhere or after the restart). */
+	pthread_mutex_lock(&rt.lock);
+	for (rpc_call *c = rt.streams; c; c = c->snext)
+		grpc_call_cancel_with_status(c->call, GRPC_STATUS_UNAVAILABLE,
+					     "server shutting down", NULL);
+	pthread_mutex_unlock(&rt.lock);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 2;
 	pthread_mutex_lock(&rt.lock);

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "events.h"
 #include "idem.h"
 #include "orders.h"
 #include "quote_token.h"
@@ -20,6 +21,7 @@
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
+#include "webhooks.h"
 
 int testclock_start(void);
 
@@ -105,6 +107,18 @@ static int bootstrap_vendor(billingd_state *s)
 	return 0;
 }
 
+/* Events (issue 15): settings, then the events thread (expiry sweep,
+ * retention) and the webhook worker. */
+static int events_open(const billingd_config *c)
+{
+	events_options eo = {c->event_retention_us, c->expiring_soon_us, c->events_off};
+	webhooks_options wo = {c->webhook_retry_base_us, c->webhook_timeout_ms};
+
+	events_configure(&eo);
+	webhooks_configure(&wo);
+	return events_start() != 0 || webhooks_start() != 0 ? -1 : 0;
+}
+
 int server_open(billingd_state *s)
 {
 	store_options o = STORE_OPTIONS_INIT;
@@ -148,11 +162,15 @@ int server_open(billingd_state *s)
 	if (scheduler_start() != 0)
 		log_warn("the renewal scheduler did not start; auto-renewals run only on "
 			 "AdvanceClock");
+	if (events_open(&s->cfg) != 0)
+		log_warn("the events thread or the webhook worker did not start");
 	return 0;
 }
 
 void server_close(billingd_state *s)
 {
+	webhooks_stop();
+	events_stop();
 	scheduler_stop();
 	reconciler_stop();
 	orders_sweeper_stop();

@@ -109,6 +109,8 @@ void key_u32(store_key *k, uint32_t v);
 void key_u64(store_key *k, uint64_t v);
 /* Append s and its NUL (ids never contain NUL, so ranges sort by id). */
 void key_str(store_key *k, const char *s);
+/* Append one NUL byte: k + "\0" is the first possible key after k. */
+void key_nul(store_key *k);
 /* 0, or STORE_INVALID on overflow or a NULL id. */
 int key_ok(const store_key *k);
 uint64_t get_be64(const uint8_t *p);

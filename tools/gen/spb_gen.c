@@ -6,9 +6,12 @@
  *                                 RPC not marked idempotency_level =
  *                                 NO_SIDE_EFFECTS) and a thunk to its handler,
  *                                 declared weak so an RPC without a handler
- *                                 answers UNIMPLEMENTED;
+ *                                 answers UNIMPLEMENTED; server-streaming
+ *                                 RPCs are rows too (.server_streaming);
  *   spb_rpc.h / spb_rpc.c         the SDK: one typed synchronous function per
- *                                 RPC, documented with the proto's comment.
+ *                                 unary RPC, documented with the proto's
+ *                                 comment (streaming calls are written by
+ *                                 hand in sdk/src/).
  *
  * Usage: spb_gen <descriptor-set-with-source-info> <output-dir>
  * Only services of package smartplus.billing.v1 are generated.
@@ -250,9 +253,12 @@ int main(int argc, char **argv)
 				for (size_t mi = 0; mi < s->n_method; mi++, row++) {
 					const method_t *m = s->method[mi];
 					char in[512], out[512], msnake[256];
-					if (m->client_streaming || m->server_streaming)
-						die("%s/%s: streaming RPCs are not supported", full,
-						    m->name);
+					int streaming = m->has_server_streaming &&
+							m->server_streaming;
+					if (m->client_streaming)
+						die("%s/%s: client-streaming RPCs are not "
+						    "supported",
+						    full, m->name);
 					c_type_name(m->input_type, in, sizeof(in));
 					c_type_name(m->output_type, out, sizeof(out));
 					snake(m->name, msnake, sizeof(msnake));
@@ -268,6 +274,8 @@ int main(int argc, char **argv)
 							"{\n\trpc_%s_%s(call, (const %s "
 							"*)req);\n}\n",
 							s->name, m->name, s->name, m->name, in);
+						if (streaming)
+							continue; /* SDK: by hand */
 						/* SDK */
 						fprintf(sh, "/**\n * %s.%s\n *\n", s->name,
 							m->name);
@@ -305,9 +313,11 @@ int main(int argc, char **argv)
 							"\t{ .path = \"/%s/%s\", .name = "
 							"\"%s/%s\",\n\t  .service = "
 							"&%s__descriptor, .method_index = %zu, "
-							".mutates = %d },\n",
+							".mutates = %d,\n\t  .server_streaming = "
+							"%d "
+							"},\n",
 							full, m->name, s->name, m->name, svc_lower,
-							mi, mutates(m));
+							mi, mutates(m), streaming);
 					} else {
 						fprintf(tc,
 							"\tif "

@@ -1,0 +1,685 @@
+/*
+ * events.c: emission, the reader rule, the expiry sweep, retention. See
+ * events.h.
+ *
+ * Why an event can be neither lost nor doubled: events_emit() runs inside
+ * the mutation that makes the change, so the outbox row commits with it or
+ * rolls back with it; and the row's id is a hash of (cause, subject, kind),
+ * checked by store_event_append() in the same transaction, so running the
+ * same effect again (a resumed order, an overlapping sweep) finds the row
+ * and adds nothing.
+ */
+#include "events.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "billingd.h"
+#include "clock.h"
+#include "ledger.h"
+#include "log.h"
+#include "scheduler.h"
+#include "webhook.h"
+#include "write.h"
+
+#define DAY_US (INT64_C(86400) * 1000000)
+#define MAX_OWNERS 16
+#define SUBJECT_MAX 200
+#define SWEEP_BATCH 500
+#define PRUNE_BATCH 1000
+#define THREAD_PERIOD_S 60
+
+#define META_EXPIRED_SWEPT "expiry_swept_us"    /* expired: dates < it are done */
+#define META_EXPIRING_SWEPT "expiring_swept_us" /* expiring_soon: dates < it done */
+
+static const char *const kinds[] = {
+	EV_ITEM_ACTIVATED,
+	EV_ITEM_RENEWED,
+	EV_ITEM_EXPIRING_SOON,
+	EV_ITEM_EXPIRED,
+	EV_ITEM_DELETED,
+	EV_ORDER_CREATED,
+	EV_ORDER_SUCCEEDED,
+	EV_ORDER_FAILED,
+	EV_ORDER_CANCELED,
+	EV_ORDER_TIMED_OUT,
+	EV_ORDER_DISPUTED,
+	EV_RENEWAL_FAILED,
+	EV_RENEWAL_REQUIRES_ACTION,
+	EV_CREDITS_PURCHASED,
+	EV_CREDITS_ASSIGNED,
+	EV_CREDITS_SPENT,
+	EV_CREDITS_REFUNDED,
+	EV_POLICY_CHANGED,
+	EV_PRICE_CHANGED,
+	EV_COUPON_REDEEMED,
+	EV_WEBHOOK_TEST,
+};
+
+static struct {
+	int64_t retention_us;
+	int64_t soon_us;
+	int disabled;
+} cfg = {30 * DAY_US, 7 * DAY_US, 0};
+
+int events_kind_known(const char *kind)
+{
+	for (size_t i = 0; kind && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			return 1;
+	return 0;
+}
+
+void events_configure(const events_options *o)
+{
+	if (o->retention_us > 0)
+		cfg.retention_us = o->retention_us;
+	if (o->expiring_soon_us > 0)
+		cfg.soon_us = o->expiring_soon_us;
+	cfg.disabled = o->disabled;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Emitting                                                                  */
+
+typedef struct owners {
+	char *id[MAX_OWNERS];
+	size_t n;
+} owners;
+
+static int owners_has(const owners *o, const char *id)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (strcmp(o->id[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Adds account and its ancestors (read in w). An unknown account adds
+ * only itself: the event is then visible to the vendor, always added. */
+static int owners_add_path(store_txn *w, owners *o, const char *account)
+{
+	char *cur = account && account[0] ? strdup(account) : NULL;
+	int rc = 0;
+
+	for (int hops = 0; cur && hops < 8; hops++) {
+		store_account *a = NULL;
+		char *parent = NULL;
+
+		if (owners_has(o, cur) || o->n == MAX_OWNERS) {
+			free(cur);
+			cur = NULL;
+			break;
+		}
+		o->id[o->n++] = cur;
+		rc = store_account_get(w, cur, &a);
+		if (rc == 0 && a->parent_id[0])
+			parent = strdup(a->parent_id);
+		store_record_free(a);
+		if (rc == STORE_NOTFOUND)
+			rc = 0;
+		cur = parent;
+		if (rc != 0)
+			break;
+	}
+	free(cur);
+	return rc;
+}
+
+static void owners_free(owners *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->id[i]);
+	o->n = 0;
+}
+
+/* The field of Event's `data` oneof that carries a message of type d. */
+static const ProtobufCFieldDescriptor *payload_field(const ProtobufCMessageDescriptor *d)
+{
+	const ProtobufCMessageDescriptor *ev = &smartplus__billing__v1__event__descriptor;
+
+	for (unsigned i = 0; i < ev->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &ev->fields[i];
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor == d)
+			return f;
+	}
+	return NULL;
+}
+
+int events_emit(store_txn *w, const char *kind, const char *subject, const char *cause,
+		const char *actor, const char *owner, const char *also,
+		const ProtobufCMessage *data)
+{
+	store_event rec = STORE_EVENT_INIT;
+	char id[STORE_EVENT_ID_LEN + 1], fresh[32];
+	const ProtobufCFieldDescriptor *f = NULL;
+	owners o = {{0}, 0};
+	uint8_t *buf = NULL;
+	int rc;
+
+	if (cfg.disabled)
+		return 0;
+	if (!events_kind_known(kind) || !subject || !subject[0] || strlen(subject) > SUBJECT_MAX ||
+	    (data && !(f = payload_field(data->descriptor))))
+		return STORE_INVALID;
+	if (!cause) {
+		/* this change itself: nothing else has its next sequence number */
+		uint64_t next = 0;
+		rc = store_meta_get(w, "event_seq", &next);
+		if (rc != 0)
+			return rc;
+		snprintf(fresh, sizeof(fresh), "seq:%" PRIu64, next + 1);
+		cause = fresh;
+	}
+	rc = owners_add_path(w, &o, owner);
+	if (rc == 0 && also)
+		rc = owners_add_path(w, &o, also);
+	if (rc == 0 && !owners_has(&o, "vendor") && o.n < MAX_OWNERS)
+		o.id[o.n++] = strdup("vendor");
+	if (rc != 0)
+		goto done;
+	store_event_id(cause, subject, kind, id);
+	rec.event_id = id;
+	rec.kind = (char *)kind;
+	rec.subject = (char *)subject;
+	rec.cause = (char *)cause;
+	rec.create_time = clock_now_us();
+	rec.actor_id = (char *)(actor ? actor : "");
+	rec.account_id = (char *)(owner ? owner : "");
+	rec.n_owners = o.n;
+	rec.owners = o.id;
+	if (data) {
+		size_t n = protobuf_c_message_get_packed_size(data);
+		buf = malloc(n ? n : 1);
+		if (!buf) {
+			rc = STORE_IO;
+			goto done;
+		}
+		protobuf_c_message_pack(data, buf);
+		rec.data_field = (int32_t)f->id;
+		rec.data.data = buf;
+		rec.data.len = n;
+	}
+	rc = store_event_append(w, &rec);
+	if (rc == STORE_EXISTS)
+		rc = 0; /* recorded before: exactly once */
+done:
+	free(buf);
+	owners_free(&o);
+	return rc;
+}
+
+/* A soon-to-expire date that the sweep's window has already passed. */
+static int expiring_now(store_txn *w, const store_item *it, const char *subject,
+			const char *installer, const char *pm, const ProtobufCMessage *data)
+{
+	uint64_t swept = 0;
+	char cause[48];
+	int rc = store_meta_get(w, META_EXPIRING_SWEPT, &swept);
+
+	if (rc != 0 || it->expires_at <= 0 || it->expires_at >= (int64_t)swept)
+		return rc;
+	snprintf(cause, sizeof(cause), "expiring:%" PRId64, it->expires_at);
+	return events_emit(w, EV_ITEM_EXPIRING_SOON, subject, cause, NULL, installer, pm, data);
+}
+
+int events_item(store_txn *w, const char *kind, const store_item *it, const char *cause,
+		const char *actor)
+{
+	store_project *p = NULL;
+	char subject[SUBJECT_MAX + 1];
+	int64_t now = clock_now_us();
+	int is_free = 0, rc;
+	arena *a;
+
+	if (cfg.disabled)
+		return 0;
+	rc = store_project_get(w, it->project_id, &p);
+	if (rc != 0)
+		return rc == STORE_NOTFOUND ? STORE_CORRUPT : rc;
+	a = arena_new();
+	if (!a) {
+		store_record_free(p);
+		return STORE_IO;
+	}
+	snprintf(subject, sizeof(subject), "items/%s", it->item_id);
+	if (strcmp(kind, EV_ITEM_DELETED) != 0)
+		rc = scheduler_item_free(w, p, it, &is_free);
+	if (rc == 0) {
+		const ProtobufCMessage *data = &conv_item(a, it, now, is_free)->base;
+		const char *pm = p->property_manager_id[0] ? p->property_manager_id : NULL;
+
+		rc = events_emit(w, kind, subject, cause, actor, p->installer_id, pm, data);
+		if (rc == 0 &&
+		    (strcmp(kind, EV_ITEM_ACTIVATED) == 0 || strcmp(kind, EV_ITEM_RENEWED) == 0))
+			rc = expiring_now(w, it, subject, p->installer_id, pm, data);
+	}
+	arena_free(a);
+	store_record_free(p);
+	return rc;
+}
+
+int events_transfer(store_txn *w, const char *transfer_id, const char *actor)
+{
+	Smartplus__Billing__V1__CreditTransfer t = SMARTPLUS__BILLING__V1__CREDIT_TRANSFER__INIT;
+	static const char *const by_kind[] = {
+		[LEDGER_PURCHASE] = EV_CREDITS_PURCHASED,
+		[LEDGER_ALLOCATION] = EV_CREDITS_ASSIGNED,
+		[LEDGER_SPEND] = EV_CREDITS_SPENT,
+		[LEDGER_REFUND] = EV_CREDITS_REFUNDED,
+	};
+	ledger_transfer_rec *r = NULL;
+	char subject[SUBJECT_MAX + 1];
+	const char *owner, *other;
+	int rc;
+
+	if (cfg.disabled)
+		return 0;
+	rc = ledger_transfer_get(w, transfer_id, &r);
+	if (rc != 0)
+		return rc;
+	if (r->kind < LEDGER_PURCHASE || r->kind > LEDGER_REFUND) {
+		store_record_free(r);
+		return STORE_CORRUPT;
+	}
+	/* the side that is not the issuance account owns it */
+	owner = strcmp(r->to_id, LEDGER_ISSUER) == 0 ? r->from_id : r->to_id;
+	other = owner == r->to_id ? r->from_id : r->to_id;
+	snprintf(subject, sizeof(subject), "accounts/%s", owner);
+	t.transfer_id = r->transfer_id;
+	t.from_account_id = r->from_id;
+	t.to_account_id = r->to_id;
+	t.credits = r->credits;
+	t.kind = r->kind;
+	t.order_id = r->order_id;
+	t.from_balance = r->from_balance_after;
+	t.to_balance = r->to_balance_after;
+	rc = events_emit(w, by_kind[r->kind], subject, r->transfer_id, actor, owner,
+			 strcmp(other, LEDGER_ISSUER) == 0 ? NULL : other, &t.base);
+	store_record_free(r);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Readers                                                                   */
+
+int events_filter_keep(const store_event *ev, void *arg)
+{
+	const events_filter *f = arg;
+	int seen = 0;
+
+	if (f->root[0] && strcmp(f->root, "vendor") != 0) {
+		for (size_t i = 0; i < ev->n_owners && !seen; i++)
+			seen = strcmp(ev->owners[i], f->root) == 0;
+		if (!seen)
+			return 0;
+	}
+	if (f->n_kinds) {
+		seen = 0;
+		for (size_t i = 0; i < f->n_kinds && !seen; i++)
+			seen = strcmp(ev->kind, f->kinds[i]) == 0;
+		if (!seen)
+			return 0;
+	}
+	return !f->subject[0] || strcmp(ev->subject, f->subject) == 0;
+}
+
+int events_filter_init(rpc_call *call, events_filter *f, char **kinds_in, size_t n_kinds,
+		       const char *subject, const char *account_id)
+{
+	const rpc_caller *caller = rpc_call_caller(call);
+	size_t n = subject ? strlen(subject) : 0;
+
+	memset(f, 0, sizeof(*f));
+	for (size_t i = 0; i < n_kinds; i++)
+		if (!events_kind_known(kinds_in[i])) {
+			rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				 "kinds[%zu]: unknown kind '%.64s'", i, kinds_in[i]);
+			return -1;
+		}
+	f->kinds = kinds_in;
+	f->n_kinds = n_kinds;
+	if (n > SUBJECT_MAX) {
+		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, "subject: at most %d characters",
+			 SUBJECT_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)subject[i] < 0x21 || (unsigned char)subject[i] > 0x7e) {
+			rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				 "subject: printable ASCII without spaces");
+			return -1;
+		}
+	if (n)
+		memcpy(f->subject, subject, n + 1);
+	if (account_id && account_id[0]) {
+		store_txn *txn;
+		int may;
+
+		if (!valid_id(account_id)) {
+			rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				 "account_id: [A-Za-z0-9_.-]{1,64}");
+			return -1;
+		}
+		if (write_read_begin(call, &txn) != 0)
+			return -1;
+		may = auth_may_act(txn, caller, account_id);
+		store_read_end(txn);
+		if (auth_deny(call, may, "account", account_id))
+			return -1;
+		snprintf(f->root, sizeof(f->root), "%s", account_id);
+	} else {
+		snprintf(f->root, sizeof(f->root), "%s", caller->account_id);
+	}
+	return 0;
+}
+
+int events_to_api(arena *a, const store_event *ev, Smartplus__Billing__V1__Event **out,
+		  ProtobufCMessage **payload)
+{
+	Smartplus__Billing__V1__Event *e = arena_alloc(a, sizeof(*e));
+	const ProtobufCFieldDescriptor *f = NULL;
+
+	*payload = NULL;
+	*out = e;
+	smartplus__billing__v1__event__init(e);
+	e->event_id = ev->event_id;
+	e->sequence = (int64_t)ev->seq;
+	e->kind = ev->kind;
+	e->subject = ev->subject;
+	e->subject_version = (int64_t)ev->subject_version;
+	e->create_time = conv_ts(a, ev->create_time);
+	e->actor_id = ev->actor_id;
+	e->cause = ev->cause;
+	e->account_id = ev->account_id;
+	if (!ev->data_field)
+		return 0;
+	f = protobuf_c_message_descriptor_get_field(&smartplus__billing__v1__event__descriptor,
+						    (unsigned)ev->data_field);
+	if (!f || !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || f->type != PROTOBUF_C_TYPE_MESSAGE)
+		return STORE_CORRUPT;
+	*payload = protobuf_c_message_unpack(f->descriptor, NULL, ev->data.len, ev->data.data);
+	if (!*payload)
+		return STORE_CORRUPT;
+	/* the oneof: its case, then the member */
+	*(uint32_t *)((char *)e + f->quantifier_offset) = f->id;
+	*(ProtobufCMessage **)((char *)e + f->offset) = *payload;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Listeners of commits                                                      */
+
+#define MAX_LISTENERS 4
+
+static struct {
+	void (*fn)(void *arg, uint64_t last_seq);
+	void *arg;
+} listeners[MAX_LISTENERS];
+static int n_listeners; /* set before the store sees writes */
+
+void events_listen(void (*fn)(void *arg, uint64_t last_seq), void *arg)
+{
+	if (n_listeners < MAX_LISTENERS) {
+		listeners[n_listeners].fn = fn;
+		listeners[n_listeners].arg = arg;
+		__atomic_store_n(&n_listeners, n_listeners + 1, __ATOMIC_RELEASE);
+	}
+}
+
+static void on_commit(void *arg, uint64_t last_seq)
+{
+	int n = __atomic_load_n(&n_listeners, __ATOMIC_ACQUIRE);
+
+	(void)arg;
+	for (int i = 0; i < n; i++)
+		listeners[i].fn(listeners[i].arg, last_seq);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The expiry sweep                                                          */
+
+/* One bounded step of a sweep window. apply() may run twice (after a full
+ * map), so it reads only the inputs and writes only the outputs. */
+typedef struct sweep_step {
+	/* in */
+	int64_t now;
+	int soon;       /* 0: item.expired, 1: item.expiring_soon */
+	int resuming;   /* 0: start at the watermark; 1: at (pos, after) */
+	int64_t pos;    /* resume at this date ... */
+	char after[65]; /* ... after this item */
+	/* out */
+	int done;    /* the window is finished and the watermark moved */
+	int emitted; /* events recorded (or found recorded) */
+	int64_t next_pos;
+	char next_after[65];
+} sweep_step;
+
+static int apply_sweep(store_txn *w, void *arg)
+{
+	sweep_step *s = arg;
+	const char *meta = s->soon ? META_EXPIRING_SWEPT : META_EXPIRED_SWEPT;
+	const char *kind = s->soon ? EV_ITEM_EXPIRING_SOON : EV_ITEM_EXPIRED;
+	int64_t from, to = s->soon ? s->now + cfg.soon_us + 1 : s->now + 1;
+	store_list l = {0};
+	uint64_t mark = 0;
+	int rc;
+
+	s->done = 0;
+	s->emitted = 0;
+	rc = store_meta_get(w, meta, &mark);
+	if (rc != 0)
+		return rc;
+	from = s->resuming ? s->pos : (int64_t)mark;
+	if (from >= to) {
+		s->done = 1;
+		return 0;
+	}
+	rc = store_item_expiring_range(w, from, s->resuming ? s->after : NULL, to, SWEEP_BATCH, &l);
+	for (size_t i = 0; rc == 0 && i < l.n; i++) {
+		const store_item *it = l.items[i];
+		char cause[48];
+
+		if (it->status != STORE_ITEM_ACTIVE || it->expires_at <= 0)
+			continue;
+		/* expiring soon only while it has not expired yet */
+		if (s->soon && it->expires_at <= s->now)
+			continue;
+		snprintf(cause, sizeof(cause), "%s:%" PRId64, s->soon ? "expiring" : "expiry",
+			 it->expires_at);
+		rc = events_item(w, kind, it, cause, NULL);
+		s->emitted++;
+	}
+	if (rc == 0 && l.n < SWEEP_BATCH) {
+		if ((int64_t)mark < to)
+			rc = store_meta_set(w, meta, (uint64_t)to);
+		s->done = 1;
+	} else if (rc == 0) {
+		const store_item *last = l.items[l.n - 1];
+		s->next_pos = last->expires_at;
+		snprintf(s->next_after, sizeof(s->next_after), "%s", last->item_id);
+	}
+	store_list_free(&l);
+	return rc;
+}
+
+static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int events_sweep(int64_t now)
+{
+	int total = 0, rc = 0;
+
+	if (cfg.disabled || !billingd.store)
+		return 0;
+	pthread_mutex_lock(&sweep_lock);
+	for (int soon = 0; rc == 0 && soon < 2; soon++) {
+		sweep_step s;
+		memset(&s, 0, sizeof(s));
+		s.now = now;
+		s.soon = soon;
+		for (;;) {
+			rc = store_write_sync(billingd.store, apply_sweep, &s);
+			if (rc != 0)
+				break;
+			total += s.emitted;
+			if (s.done)
+				break;
+			/* stopped on the batch bound: resume after its last item */
+			s.resuming = 1;
+			s.pos = s.next_pos;
+			memcpy(s.after, s.next_after, sizeof(s.after));
+		}
+	}
+	pthread_mutex_unlock(&sweep_lock);
+	if (rc != 0)
+		log_error("events: expiry sweep: %s", store_strerror(rc));
+	return rc != 0 ? rc : total;
+}
+
+/* Watermarks start at the first start-up's clock: dates before it are not
+ * announced (a store upgraded to events does not replay its history). */
+static int apply_init_marks(store_txn *w, void *arg)
+{
+	int64_t now = *(int64_t *)arg;
+	uint64_t v = 0;
+	int rc = store_meta_get(w, META_EXPIRED_SWEPT, &v);
+
+	if (rc == 0 && v == 0)
+		rc = store_meta_set(w, META_EXPIRED_SWEPT, (uint64_t)now);
+	if (rc == 0)
+		rc = store_meta_get(w, META_EXPIRING_SWEPT, &v);
+	if (rc == 0 && v == 0)
+		rc = store_meta_set(w, META_EXPIRING_SWEPT, (uint64_t)now);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Retention                                                                 */
+
+typedef struct prune_step {
+	int64_t before;
+	size_t deleted;
+	int more;
+} prune_step;
+
+static int apply_prune_events(store_txn *w, void *arg)
+{
+	prune_step *p = arg;
+	return store_event_prune(w, p->before, PRUNE_BATCH, &p->deleted, &p->more);
+}
+
+static int apply_prune_deliveries(store_txn *w, void *arg)
+{
+	prune_step *p = arg;
+	uint64_t first = 0;
+	int rc = store_event_first_seq(w, &first);
+
+	if (rc == 0 && first == 0) {
+		/* no event kept: every delivery is of a pruned one */
+		rc = store_meta_get(w, "event_seq", &first);
+		first++;
+	}
+	if (rc != 0)
+		return rc;
+	return store_delivery_prune(w, first, PRUNE_BATCH / 2, &p->deleted, &p->more);
+}
+
+int events_prune(int64_t now)
+{
+	prune_step p = {now - cfg.retention_us, 0, 0};
+	long total = 0;
+	int rc;
+
+	if (!billingd.store)
+		return 0;
+	do {
+		rc = store_write_sync(billingd.store, apply_prune_events, &p);
+		total += rc == 0 ? (long)p.deleted : 0;
+	} while (rc == 0 && p.more);
+	while (rc == 0) {
+		rc = store_write_sync(billingd.store, apply_prune_deliveries, &p);
+		if (rc != 0 || !p.more)
+			break;
+	}
+	if (rc != 0)
+		log_error("events: retention: %s", store_strerror(rc));
+	else if (total)
+		log_info("events: %ld events past retention deleted", total);
+	return rc != 0 ? rc : (int)(total > INT32_MAX ? INT32_MAX : total);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The events thread                                                         */
+
+void webhooks_kick(void);
+
+void events_after_jump(int64_t now)
+{
+	events_sweep(now);
+	events_prune(now);
+	webhooks_kick();
+}
+
+static pthread_mutex_t thr_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t thr_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t thr;
+static int thr_running, thr_stop;
+
+static void *events_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&thr_lock);
+	while (!thr_stop) {
+		struct timespec ts;
+		pthread_mutex_unlock(&thr_lock);
+		if (!clock_is_test()) {
+			int64_t now = clock_now_us();
+			events_sweep(now);
+			events_prune(now);
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += THREAD_PERIOD_S;
+		pthread_mutex_lock(&thr_lock);
+		while (!thr_stop && pthread_cond_timedwait(&thr_cond, &thr_lock, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&thr_lock);
+	return NULL;
+}
+
+int events_start(void)
+{
+	int64_t now = clock_now_us();
+
+	if (store_write_sync(billingd.store, apply_init_marks, &now) != 0)
+		return -1;
+	store_set_commit_hook(billingd.store, on_commit, NULL);
+	pthread_mutex_lock(&thr_lock);
+	thr_stop = 0;
+	if (!thr_running && pthread_create(&thr, NULL, events_main, NULL) == 0)
+		thr_running = 1;
+	pthread_mutex_unlock(&thr_lock);
+	return thr_running ? 0 : -1;
+}
+
+void events_stop(void)
+{
+	pthread_mutex_lock(&thr_lock);
+	if (!thr_running) {
+		pthread_mutex_unlock(&thr_lock);
+		return;
+	}
+	thr_stop = 1;
+	pthread_cond_broadcast(&thr_cond);
+	pthread_mutex_unlock(&thr_lock);
+	pthread_join(thr, NULL);
+	thr_running = 0;
+	if (billingd.store)
+		store_set_commit_hook(billingd.store, NULL, NULL);
+}
