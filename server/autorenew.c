@@ -11,6 +11,8 @@
  * (ACTIVE or EXPIRED) can be put on AUTO. Turning it off clears the
  * settings. The whole request succeeds or fails as one.
  */
+#include "autorenew.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +22,9 @@
 #include "catalog.h"
 #include "clock.h"
 #include "convert.h"
+#include "items.h"
 #include "policy.h"
 #include "rpc_handlers.h"
-#include "scheduler.h"
 #include "write.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x
@@ -196,7 +198,7 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 			rc = store_item_put(txn, items[i], 0);
 		}
 		if (rc == 0)
-			rc = scheduler_item_free(txn, p, items[i], &is_free);
+			rc = items_is_free(txn, p, items[i], &is_free);
 		if (rc == 0)
 			r.items[r.n_items++] = conv_item(a, items[i], now, is_free);
 		store_record_free(p);

@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "clock.h"
 #include "convert.h"
+#include "items.h"
 #include "rpc_handlers.h"
 #include "write.h"
 
@@ -25,13 +26,59 @@ static int listed(const store_list *l, const char *id)
 	return 0;
 }
 
+int items_free_load(store_txn *txn, const store_project *p, items_free *out)
+{
+	int rc = 0;
+	if (p->type == V1(PROJECT_TYPE__PROJECT_TYPE_COMMERCIAL))
+		rc = store_item_oldest(txn, p->project_id, V1(SERVICE_TYPE__SERVICE_TYPE_DOOR), 1,
+				       &out->doors);
+	if (rc == 0 && p->free_additional_apps > 0)
+		rc = store_item_oldest(txn, p->project_id,
+				       V1(SERVICE_TYPE__SERVICE_TYPE_ADDITIONAL_APP),
+				       (size_t)p->free_additional_apps, &out->apps);
+	return rc;
+}
+
+int items_free_has(const items_free *f, const char *item_id)
+{
+	return listed(&f->doors, item_id) || listed(&f->apps, item_id);
+}
+
+void items_free_release(items_free *f)
+{
+	store_list_free(&f->doors);
+	store_list_free(&f->apps);
+}
+
+int items_is_free(store_txn *txn, const store_project *p, const store_item *it, int *out)
+{
+	store_list l = {0};
+	int rc = 0;
+
+	*out = 0;
+	if (it->service_type == V1(SERVICE_TYPE__SERVICE_TYPE_DOOR) &&
+	    p->type == V1(PROJECT_TYPE__PROJECT_TYPE_COMMERCIAL))
+		rc = store_item_oldest(txn, p->project_id, V1(SERVICE_TYPE__SERVICE_TYPE_DOOR), 1,
+				       &l);
+	else if (it->service_type == V1(SERVICE_TYPE__SERVICE_TYPE_ADDITIONAL_APP) &&
+		 p->free_additional_apps > 0)
+		rc = store_item_oldest(txn, p->project_id,
+				       V1(SERVICE_TYPE__SERVICE_TYPE_ADDITIONAL_APP),
+				       (size_t)p->free_additional_apps, &l);
+	if (rc == 0)
+		*out = listed(&l, it->item_id);
+	store_list_free(&l);
+	return rc;
+}
+
 void rpc_BillingService_ListItems(struct rpc_call *call,
 				  const Smartplus__Billing__V1__ListItemsRequest *req)
 {
 	const rpc_caller *c = rpc_call_caller(call);
 	Smartplus__Billing__V1__ListItemsResponse r =
 		SMARTPLUS__BILLING__V1__LIST_ITEMS_RESPONSE__INIT;
-	store_list items = {0}, doors = {0}, apps = {0};
+	store_list items = {0};
+	items_free fr = ITEMS_FREE_INIT;
 	store_project *p = NULL;
 	store_txn *txn = NULL;
 	arena *a = NULL;
@@ -67,13 +114,8 @@ void rpc_BillingService_ListItems(struct rpc_call *call,
 		goto done;
 	rc = store_item_list_by_project(txn, p->project_id, req->page_size, req->page_token,
 					&items);
-	if (rc == 0 && p->type == V1(PROJECT_TYPE__PROJECT_TYPE_COMMERCIAL))
-		rc = store_item_oldest(txn, p->project_id, V1(SERVICE_TYPE__SERVICE_TYPE_DOOR), 1,
-				       &doors);
-	if (rc == 0 && p->free_additional_apps > 0)
-		rc = store_item_oldest(txn, p->project_id,
-				       V1(SERVICE_TYPE__SERVICE_TYPE_ADDITIONAL_APP),
-				       (size_t)p->free_additional_apps, &apps);
+	if (rc == 0)
+		rc = items_free_load(txn, p, &fr);
 	if (rc) {
 		write_fail_store(call, rc);
 		goto done;
@@ -86,16 +128,14 @@ void rpc_BillingService_ListItems(struct rpc_call *call,
 			continue;
 		if (req->status && conv_item_status(it, now) != (int)req->status)
 			continue;
-		r.items[r.n_items++] = conv_item(
-			a, it, now, listed(&doors, it->item_id) || listed(&apps, it->item_id));
+		r.items[r.n_items++] = conv_item(a, it, now, items_free_has(&fr, it->item_id));
 	}
 	r.next_page_token = items.next_page_token ? items.next_page_token : "";
 	rpc_reply(call, &r.base);
 done:
 	arena_free(a);
 	store_list_free(&items);
-	store_list_free(&doors);
-	store_list_free(&apps);
+	items_free_release(&fr);
 	store_record_free(p);
 	store_read_end(txn);
 }

@@ -9,6 +9,7 @@
 #include "orders.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "catalog.h"
 #include "clock.h"
 #include "convert.h"
+#include "credits.h"
 #include "log.h"
 #include "payments/provider.h"
 #include "pricing.h"
@@ -36,16 +38,6 @@
 #define PAY_WORKERS 2
 
 #define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
-
-/* The credits ledger, when linked in (credits module). */
-int credits_spend(store_txn *w, const char *payer_id, int64_t credits, const char *order_id,
-		  const char *actor_id, char transfer_id[40]) __attribute__((weak));
-int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits, const char *order_id,
-		  const char *actor_id, char transfer_id[40]) __attribute__((weak));
-/* The auto-renewal scheduler's bookkeeping for AUTO_RENEWAL orders, when
- * linked in (scheduler.c): called in the txn that settles the order. */
-int autorenew_order_settled(store_txn *w, const store_order *o, int succeeded, int64_t now)
-	__attribute__((weak));
 
 static const char *method_name(int m)
 {
@@ -112,11 +104,25 @@ static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t
 static int grant_credits(store_txn *w, const store_order *o)
 {
 	int rc;
-	if (!credits_grant || o->credits_quantity <= 0)
+	if (o->credits_quantity <= 0)
 		return STORE_INVALID;
 	rc = credits_grant(w, o->beneficiary_id, o->credits_quantity, o->order_id, o->actor_id,
 			   NULL);
 	return rc > 0 ? STORE_INVALID : rc;
+}
+
+/* Set once at start-up (scheduler_init), read by every settling thread. */
+static _Atomic(orders_settle_hook) settle_hook;
+
+void orders_set_settle_hook(orders_settle_hook fn)
+{
+	atomic_store(&settle_hook, fn);
+}
+
+static int call_settle_hook(store_txn *w, const store_order *o, int succeeded, int64_t now)
+{
+	orders_settle_hook fn = atomic_load(&settle_hook);
+	return fn ? fn(w, o, succeeded, now) : 0;
 }
 
 int orders_succeed(store_txn *w, store_order *o, int64_t now)
@@ -130,8 +136,8 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now)
 		rc = coupon_settle(w, o->coupon_code, o->payer_id, 1, now);
 		o->coupon_reserved = 0;
 	}
-	if (rc == 0 && o->type == OTYPE(AUTO_RENEWAL) && autorenew_order_settled)
-		rc = autorenew_order_settled(w, o, 1, now);
+	if (rc == 0)
+		rc = call_settle_hook(w, o, 1, now);
 	o->status = OSTATUS(SUCCEEDED);
 	o->update_time = now;
 	return rc;
@@ -148,8 +154,8 @@ int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_
 	o->update_time = now;
 	if (why)
 		o->failure_reason = (char *)why;
-	if (rc == 0 && o->type == OTYPE(AUTO_RENEWAL) && autorenew_order_settled)
-		rc = autorenew_order_settled(w, o, 0, now);
+	if (rc == 0)
+		rc = call_settle_hook(w, o, 0, now);
 	return rc;
 }
 
@@ -354,7 +360,7 @@ static void run_job(pay_job *j)
 	memset(&res, 0, sizeof(res));
 	/* Busy elsewhere, or settled meanwhile: no provider call; phase 3 then
 	 * answers with the order as it stands (PROCESSING -> UNAVAILABLE). */
-	if (!p || !claimed || !orders_still_open(o->order_id))
+	if (!claimed || !orders_still_open(o->order_id))
 		res.status = PAY_UNAVAILABLE;
 	else if (j->confirm)
 		p->confirm(&req, &res);
@@ -622,18 +628,13 @@ int orders_resume(store_txn *txn, rpc_write *w, const char *order_id, int method
 int orders_open(store_txn *txn, rpc_write *w, store_order *o, int64_t now, int paid, int *pay,
 		uint8_t **buf, size_t *len)
 {
-	const pay_provider *prov;
 	int rc = 0;
 
 	*pay = 0;
 	if (paid) {
 		rc = orders_succeed(txn, o, now);
 	} else {
-		prov = pay_provider_current();
-		if (!prov)
-			return write_fail(w, GRPC_STATUS_UNAVAILABLE, "PROVIDER_UNAVAILABLE",
-					  "no payment provider is configured");
-		o->sandbox = prov->sandbox;
+		o->sandbox = pay_provider_current()->sandbox;
 		*pay = 1;
 		w->intermediate = 1; /* phase 3 ends the call */
 		/* R17: a retry with the same key resumes this order. */
@@ -830,11 +831,6 @@ static int apply_place(store_txn *txn, rpc_write *w)
 		o.coupon_reserved = 1;
 	}
 	if (p->method == METHOD(CREDITS)) {
-		if (!credits_spend) {
-			rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, NULL,
-					"credits are not available");
-			goto done;
-		}
 		rc = credits_spend(txn, o.payer_id, q->credits_total, o.order_id,
 				   p->caller.account_id, transfer);
 		if (rc > 0) {

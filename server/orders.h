@@ -47,6 +47,18 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now);
 int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_t now);
 
 /*
+ * A hook run by orders_succeed() (succeeded = 1) and orders_end()
+ * (succeeded = 0) for every order they settle, inside the settling
+ * transaction w, after the order's own effects; a non-zero return (a
+ * STORE_* code) fails the settlement. The renewal scheduler registers its
+ * bookkeeping of AUTO_RENEWAL orders here (scheduler_init), so the order
+ * engine does not depend on it. One hook; NULL removes it. Thread-safe, but
+ * set it before orders can settle.
+ */
+typedef int (*orders_settle_hook)(store_txn *w, const store_order *o, int succeeded, int64_t now);
+void orders_set_settle_hook(orders_settle_hook fn);
+
+/*
  * Phase 3 without a call (the reconciler): records the provider's answer
  * `res` (a struct pay_result, payments/provider.h) for order_id inside
  * write txn w exactly as ConfirmOrder does, applying the effects on

@@ -120,10 +120,9 @@ static int apply_purchase(store_txn *txn, rpc_write *w)
 	p->need_provider = 0;
 	if ((rc = check_parties(txn, p)) != 0)
 		goto done;
-	if (rpc_call_idem(w->call)->resume_ref[0] &&
-	    orders_resume(txn, w, rpc_call_idem(w->call)->resume_ref, req->payment_method,
-			  p->order_id, sizeof(p->order_id), &p->need_provider, &p->packed,
-			  &p->packed_len, &rc))
+	if (write_resume_ref(w)[0] &&
+	    orders_resume(txn, w, write_resume_ref(w), req->payment_method, p->order_id,
+			  sizeof(p->order_id), &p->need_provider, &p->packed, &p->packed_len, &rc))
 		goto done; /* a retry of a purchase left with the provider */
 	rc = store_credit_price_current(txn, &price);
 	if (rc == STORE_NOTFOUND) {

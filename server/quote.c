@@ -18,7 +18,9 @@
 #include "billingd.h"
 #include "catalog.h"
 #include "clock.h"
+#include "items.h"
 #include "log.h"
+#include "policy.h"
 #include "pricing.h"
 #include "rpc_handlers.h"
 #include "write.h"
@@ -33,10 +35,6 @@
 #define ISTATUS(x) V1(ITEM_STATUS__ITEM_STATUS_##x)
 #define MAX_PROJECTS 1000
 #define MAX_FREE 64
-
-/* The installer's payment policy, from the credits module when linked. */
-int policy_allowed_methods(store_txn *txn, const char *installer_id, int *pay_by_installer,
-			   uint32_t *method_mask) __attribute__((weak));
 
 int quote_fail(quote_err *e, grpc_status_code code, const char *reason, const char *fmt, ...)
 {
@@ -163,11 +161,6 @@ static int payer_mask(builder *b, store_txn *txn, const store_project *p, uint32
 	uint32_t pm = 0;
 
 	if (strcmp(payer, p->installer_id) == 0) {
-		if (!policy_allowed_methods)
-			return quote_fail(
-				err, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED",
-				"installer '%s' may not pay: its payment policy does not allow it",
-				payer);
 		rc = policy_allowed_methods(txn, payer, &pay, &pm);
 		if (rc < 0)
 			return rc;
@@ -301,30 +294,11 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 	return 0;
 }
 
-/* R4: ids of the free items of p. */
-static int free_items(store_txn *txn, const store_project *p, store_list *doors, store_list *apps)
-{
-	int rc = 0;
-	if (p->type == PTYPE(COMMERCIAL))
-		rc = store_item_oldest(txn, p->project_id, STYPE(DOOR), 1, doors);
-	if (rc == 0 && p->free_additional_apps > 0)
-		rc = store_item_oldest(txn, p->project_id, STYPE(ADDITIONAL_APP),
-				       (size_t)p->free_additional_apps, apps);
-	return rc;
-}
-
-static int in_store_list(const store_list *l, const char *id)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(((store_item *)l->items[i])->item_id, id) == 0)
-			return 1;
-	return 0;
-}
-
 static int quote_project(builder *b, store_txn *txn, const store_project *p, quote_err *err)
 {
 	const store_quote_input *in = b->in;
-	store_list items = {0}, doors = {0}, apps = {0};
+	store_list items = {0};
+	items_free fr = ITEMS_FREE_INIT;
 	char *token = NULL;
 	uint32_t pmask = 0;
 	int model = catalog_payment_model(p->type, p->created_at, billingd.cfg.cutover_us);
@@ -341,7 +315,7 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 	if (rc)
 		return rc;
 	b->mask &= pmask;
-	rc = free_items(txn, p, &doors, &apps);
+	rc = items_free_load(txn, p, &fr);
 	do {
 		if (rc)
 			break;
@@ -386,17 +360,13 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 					skip(b, it, SKIP(NOT_ACTIVATED));
 				continue;
 			}
-			rc = price_line(b, txn, p, it,
-					in_store_list(&doors, it->item_id) ||
-						in_store_list(&apps, it->item_id),
-					err);
+			rc = price_line(b, txn, p, it, items_free_has(&fr, it->item_id), err);
 		}
 		if (rc == 0 && items.next_page_token)
 			token = strdup(items.next_page_token);
 	} while (token);
 	store_list_free(&items);
-	store_list_free(&doors);
-	store_list_free(&apps);
+	items_free_release(&fr);
 	return rc;
 }
 

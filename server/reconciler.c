@@ -269,7 +269,7 @@ static void run_round(int first)
 	char **ids = NULL;
 	size_t n_ids = 0;
 
-	if (!p || p->sandbox || !p->confirm || !billingd.store)
+	if (p->sandbox || !p->confirm || !billingd.store)
 		return;
 	if (collect(&r, first, &ids, &n_ids) != 0)
 		log_warn("reconciler: cannot scan the orders; will try again");

@@ -20,8 +20,7 @@
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
-
-int testclock_start(void);
+#include "testclock.h"
 
 #define VENDOR_ID "vendor"
 
@@ -131,6 +130,7 @@ int server_open(billingd_state *s)
 		return -1;
 	}
 	rpc_set_authenticator(auth_authenticate);
+	scheduler_init(); /* before the sweeper or reconciler settles an order */
 	idem_janitor_start();
 	orders_sweeper_start();
 	if (reconciler_start(s->cfg.reconcile_interval_ms) != 0) {

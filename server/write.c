@@ -62,6 +62,11 @@ static void send_reply(rpc_write *w)
 	}
 }
 
+const char *write_resume_ref(rpc_write *w)
+{
+	return rpc_call_idem(w->call)->resume_ref;
+}
+
 int write_read_begin(rpc_call *call, store_txn **txn)
 {
 	int rc = store_read_begin(billingd.store, txn);
@@ -73,7 +78,7 @@ int write_read_begin(rpc_call *call, store_txn **txn)
 static int apply_thunk(store_txn *txn, void *arg)
 {
 	rpc_write *w = arg;
-	rpc_idem *st = rpc_call_idem(w->call);
+	idem_state *st = rpc_call_idem(w->call);
 	int rc;
 	w->intermediate = 0; /* apply may run twice */
 	w->resume_ref[0] = 0;
@@ -106,7 +111,7 @@ static int failed_thunk(store_txn *txn, void *arg, int rc)
 static void done_thunk(void *arg, int rc)
 {
 	rpc_write *w = arg;
-	rpc_idem *st = rpc_call_idem(w->call);
+	idem_state *st = rpc_call_idem(w->call);
 	if (rc == 0) {
 		if (st->active && st->has_capture) {
 			st->has_capture = 0;

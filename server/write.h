@@ -55,6 +55,11 @@ void write_submit(rpc_write *w);
 int write_fail(rpc_write *w, grpc_status_code code, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* The order a retry with the call's idempotency key resumes (recorded by an
+ * `intermediate` write of the first attempt), or "" (a first attempt, or no
+ * key). */
+const char *write_resume_ref(rpc_write *w);
+
 /* Begins a read transaction for a handler, or fails the call (with the
  * storage error translated) and returns non-zero. */
 int write_read_begin(rpc_call *call, store_txn **txn);

@@ -5,8 +5,8 @@
  *                                 and method index, whether it mutates (every
  *                                 RPC not marked idempotency_level =
  *                                 NO_SIDE_EFFECTS) and a thunk to its handler,
- *                                 declared weak so an RPC without a handler
- *                                 answers UNIMPLEMENTED;
+ *                                 declared strong: an RPC without a handler
+ *                                 is a link error;
  *   spb_rpc.h / spb_rpc.c         the SDK: one typed synchronous function per
  *                                 RPC, documented with the proto's comment.
  *
@@ -179,7 +179,6 @@ int main(int argc, char **argv)
 	unsigned char *buf;
 	Google__Protobuf__FileDescriptorSet *set;
 	FILE *hh, *tc, *sh, *sc;
-	size_t row = 0;
 
 	if (argc != 3)
 		die("usage: spb_gen <descriptor-set> <output-dir>");
@@ -194,9 +193,9 @@ int main(int argc, char **argv)
 	sc = open_out(argv[2], "spb_rpc.c");
 
 	fprintf(hh, "#ifndef SPB_RPC_HANDLERS_H\n#define SPB_RPC_HANDLERS_H\n\n"
-		    "/* One handler per RPC, named rpc_<Service>_<Method>. A handler is\n"
-		    " * declared weak: an RPC whose handler is not linked in answers\n"
-		    " * UNIMPLEMENTED. */\n\nstruct rpc_call;\n\n");
+		    "/* One handler per RPC, named rpc_<Service>_<Method>; the dispatch\n"
+		    " * table refers to every one, so a missing handler is a link\n"
+		    " * error. */\n\nstruct rpc_call;\n\n");
 	fprintf(tc, "#include <stddef.h>\n#include \"rpc.h\"\n#include \"rpc_handlers.h\"\n\n");
 	fprintf(sh, "#ifndef SPB_RPC_H\n#define SPB_RPC_H\n\n#include \"spbilling.h\"\n");
 	fprintf(sc, "#include \"spb_internal.h\"\n#include \"spb_rpc.h\"\n\n");
@@ -219,16 +218,9 @@ int main(int argc, char **argv)
 	fprintf(sh, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
 
 	/* Thunks first, then the table. */
-	for (int pass = 0; pass < 3; pass++) {
+	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1)
 			fprintf(tc, "\nrpc_method rpc_methods[] = {\n");
-		if (pass == 2)
-			fprintf(tc, "};\n\nconst size_t rpc_method_count = sizeof(rpc_methods) / "
-				    "sizeof(rpc_methods[0]);\n\n"
-				    "/* Points each row at its handler's thunk, if the handler is "
-				    "linked in. */\n"
-				    "void rpc_table_bind_handlers(void)\n{\n");
-		row = 0;
 		for (size_t fi = 0; fi < set->n_file; fi++) {
 			const file_t *f = set->file[fi];
 			if (!f->package || strcmp(f->package, API_PACKAGE) != 0)
@@ -247,7 +239,7 @@ int main(int argc, char **argv)
 					snake(short_lower, tmp, sizeof(tmp));
 					snprintf(short_lower, sizeof(short_lower), "%s", tmp);
 				}
-				for (size_t mi = 0; mi < s->n_method; mi++, row++) {
+				for (size_t mi = 0; mi < s->n_method; mi++) {
 					const method_t *m = s->method[mi];
 					char in[512], out[512], msnake[256];
 					if (m->client_streaming || m->server_streaming)
@@ -259,8 +251,7 @@ int main(int argc, char **argv)
 					if (pass == 0) {
 						fprintf(hh,
 							"void rpc_%s_%s(struct rpc_call "
-							"*call,\n\tconst %s *req) "
-							"__attribute__((weak));\n",
+							"*call,\n\tconst %s *req);\n",
 							s->name, m->name, in);
 						fprintf(tc,
 							"static void thunk_%s_%s(struct rpc_call "
@@ -300,26 +291,22 @@ int main(int argc, char **argv)
 							"(ProtobufCMessage **)out, opts);\n}\n\n",
 							short_lower, msnake, in, out, svc_lower, mi,
 							mutates(m));
-					} else if (pass == 1) {
+					} else {
 						fprintf(tc,
 							"\t{ .path = \"/%s/%s\", .name = "
 							"\"%s/%s\",\n\t  .service = "
 							"&%s__descriptor, .method_index = %zu, "
-							".mutates = %d },\n",
+							".mutates = %d,\n\t  .handler = "
+							"thunk_%s_%s },\n",
 							full, m->name, s->name, m->name, svc_lower,
-							mi, mutates(m));
-					} else {
-						fprintf(tc,
-							"\tif "
-							"(rpc_%s_%s)\n\t\trpc_methods[%zu].handler "
-							"= thunk_%s_%s;\n",
-							s->name, m->name, row, s->name, m->name);
+							mi, mutates(m), s->name, m->name);
 					}
 				}
 			}
 		}
 	}
-	fprintf(tc, "}\n");
+	fprintf(tc, "};\n\nconst size_t rpc_method_count = sizeof(rpc_methods) / "
+		    "sizeof(rpc_methods[0]);\n");
 	fprintf(hh, "\n#endif\n");
 	fprintf(sh, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 	fclose(hh);
