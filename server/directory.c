@@ -16,18 +16,16 @@
 #include "catalog.h"
 #include "clock.h"
 #include "convert.h"
+#include "enums.h"
+#include "handler.h"
 #include "log.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define ROLE(x) SMARTPLUS__BILLING__V1__ROLE__ROLE_##x
 #define INTEGRATION_PREFIX "pms_"
 #define MAX_LABEL 256
 #define MAX_ITEMS_PER_CALL 1000
-
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
 static const char *caller_id(rpc_call *call)
 {
@@ -90,25 +88,30 @@ void rpc_DirectoryService_CreateAccount(struct rpc_call *call,
 	store_txn *txn;
 	store_account *parent = NULL;
 	create_account *c;
-	int may;
+	int may, rc;
 
-	if (!valid_id(req->account_id))
-		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
+	if (handler_check_id(call, "account_id", req->account_id))
+		return;
 	if (!valid_enum(&smartplus__billing__v1__role__descriptor, req->role) ||
-	    req->role == ROLE(VENDOR))
-		return BAD_ARG(call, "role: must be DISTRIBUTOR, SUB_DISTRIBUTOR, INSTALLER or "
-				     "PROPERTY_MANAGER");
-	if (!valid_id(req->parent_id))
-		return BAD_ARG(call, "parent_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (strlen(req->display_name) > MAX_LABEL)
-		return BAD_ARG(call, "display_name: longer than %d bytes", MAX_LABEL);
-	if (write_read_begin(call, &txn))
+	    req->role == ROLE(VENDOR)) {
+		BAD_ARG(call, "role: must be DISTRIBUTOR, SUB_DISTRIBUTOR, INSTALLER or "
+			      "PROPERTY_MANAGER");
+		return;
+	}
+	if (handler_check_id(call, "parent_id", req->parent_id))
+		return;
+	if (strlen(req->display_name) > MAX_LABEL) {
+		BAD_ARG(call, "display_name: longer than %d bytes", MAX_LABEL);
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	may = auth_may_act(txn, rpc_call_caller(call), req->parent_id);
 	if (auth_deny(call, may, "account", req->parent_id))
 		goto done;
-	if (store_account_get(txn, req->parent_id, &parent) != 0) {
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+	rc = store_account_get(txn, req->parent_id, &parent);
+	if (rc != 0) { /* NOTFOUND too: auth_may_act() just found it */
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (!role_fits(parent->role, req->role)) {
@@ -141,16 +144,16 @@ void rpc_DirectoryService_GetAccount(struct rpc_call *call,
 		SMARTPLUS__BILLING__V1__GET_ACCOUNT_RESPONSE__INIT;
 	int rc;
 
-	if (!valid_id(req->account_id))
-		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (write_read_begin(call, &txn))
+	if (handler_check_id(call, "account_id", req->account_id))
+		return;
+	if (handler_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->account_id), "account",
 		      req->account_id))
 		goto done;
 	rc = store_account_get(txn, req->account_id, &acct);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();
@@ -173,19 +176,21 @@ void rpc_DirectoryService_ListAccounts(struct rpc_call *call,
 		SMARTPLUS__BILLING__V1__LIST_ACCOUNTS_RESPONSE__INIT;
 	int rc;
 
-	if (!valid_id(parent))
-		return BAD_ARG(call, "parent_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (req->role && !valid_enum(&smartplus__billing__v1__role__descriptor, req->role))
-		return BAD_ARG(call, "role: unknown role %d", req->role);
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
-	if (write_read_begin(call, &txn))
+	if (handler_check_id(call, "parent_id", parent))
+		return;
+	if (req->role && !valid_enum(&smartplus__billing__v1__role__descriptor, req->role)) {
+		BAD_ARG(call, "role: unknown role %d", req->role);
+		return;
+	}
+	if (handler_check_page_size(call, req->page_size))
+		return;
+	if (handler_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), parent), "account", parent))
 		goto done;
 	rc = store_account_list_children(txn, parent, req->page_size, req->page_token, &list);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();
@@ -215,7 +220,7 @@ static int expect_role(rpc_call *call, store_txn *txn, const char *field, const 
 	int ok = rc == 0 && acct->role == role;
 	store_record_free(acct);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		return -1;
 	}
 	if (!ok) {
@@ -239,7 +244,7 @@ static int check_property_manager(rpc_call *call, store_txn *txn, const char *pm
 		rc = store_account_is_self_or_ancestor(txn, pm->parent_id, installer_id, &related);
 	store_record_free(pm);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		return -1;
 	}
 	if (!related) {
@@ -258,7 +263,7 @@ static void integration_item(store_item *it, const store_project *p, char id[80]
 	snprintf(id, 80, INTEGRATION_PREFIX "%s", p->project_id);
 	it->item_id = id;
 	it->project_id = p->project_id;
-	it->service_type = V1(SERVICE_TYPE__SERVICE_TYPE_INTEGRATION);
+	it->service_type = STYPE(INTEGRATION);
 	it->label = "PMS integration";
 	it->status = STORE_ITEM_INACTIVE;
 	it->create_time = now;
@@ -333,8 +338,7 @@ static void cleanup_project(rpc_write *w)
 
 static int may_set_created_at(const rpc_caller *c)
 {
-	return strcmp(c->key_account_id, "vendor") == 0 ||
-	       c->scope == V1(API_KEY_SCOPE__API_KEY_SCOPE_SERVICE);
+	return strcmp(c->key_account_id, "vendor") == 0 || c->scope == SCOPE(SERVICE);
 }
 
 void rpc_DirectoryService_CreateProject(struct rpc_call *call,
@@ -345,27 +349,39 @@ void rpc_DirectoryService_CreateProject(struct rpc_call *call,
 	int64_t created_at;
 	int ok;
 
-	if (!valid_id(req->project_id))
-		return BAD_ARG(call, "project_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (!valid_id(req->installer_id))
-		return BAD_ARG(call, "installer_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (!catalog_valid_project_type(req->type))
-		return BAD_ARG(call, "type: must be COMMUNITY, SINGLE_FAMILY_HOUSE or COMMERCIAL");
-	if (req->pms_integrated && req->type != V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY))
-		return BAD_ARG(call,
-			       "pms_integrated: only community projects integrate with a PMS");
-	if (req->free_additional_apps < 0 || req->free_additional_apps > 1000)
-		return BAD_ARG(call, "free_additional_apps: must be 0..1000");
-	if (req->property_manager_id[0] && !valid_id(req->property_manager_id))
-		return BAD_ARG(call, "property_manager_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (strlen(req->display_name) > MAX_LABEL)
-		return BAD_ARG(call, "display_name: longer than %d bytes", MAX_LABEL);
+	if (handler_check_id(call, "project_id", req->project_id))
+		return;
+	if (handler_check_id(call, "installer_id", req->installer_id))
+		return;
+	if (!catalog_valid_project_type(req->type)) {
+		BAD_ARG(call, "type: must be COMMUNITY, SINGLE_FAMILY_HOUSE or COMMERCIAL");
+		return;
+	}
+	if (req->pms_integrated && req->type != PTYPE(COMMUNITY)) {
+		BAD_ARG(call, "pms_integrated: only community projects integrate with a PMS");
+		return;
+	}
+	if (req->free_additional_apps < 0 || req->free_additional_apps > 1000) {
+		BAD_ARG(call, "free_additional_apps: must be 0..1000");
+		return;
+	}
+	if (req->property_manager_id[0] &&
+	    handler_check_id(call, "property_manager_id", req->property_manager_id))
+		return;
+	if (strlen(req->display_name) > MAX_LABEL) {
+		BAD_ARG(call, "display_name: longer than %d bytes", MAX_LABEL);
+		return;
+	}
 	created_at = conv_us(req->created_at, &ok);
-	if (!ok)
-		return BAD_ARG(call, "created_at: out of range");
-	if (req->created_at && !may_set_created_at(rpc_call_caller(call)))
-		return BAD_ARG(call, "created_at: only the vendor or a SERVICE key may set it");
-	if (write_read_begin(call, &txn))
+	if (!ok) {
+		BAD_ARG(call, "created_at: out of range");
+		return;
+	}
+	if (req->created_at && !may_set_created_at(rpc_call_caller(call))) {
+		BAD_ARG(call, "created_at: only the vendor or a SERVICE key may set it");
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->installer_id), "account",
 		      req->installer_id))
@@ -411,7 +427,7 @@ static int apply_update_project(store_txn *txn, rpc_write *w)
 	     store_str_set(&p->property_manager_id, c->update->property_manager_id)) ||
 	    (c->mask_name && store_str_set(&p->display_name, c->update->display_name)))
 		return STORE_IO;
-	if (p->pms_integrated && p->type != V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY))
+	if (p->pms_integrated && p->type != PTYPE(COMMUNITY))
 		return write_fail(
 			w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 			"project.pms_integrated: only community projects integrate with a PMS");
@@ -431,10 +447,12 @@ void rpc_DirectoryService_UpdateProject(struct rpc_call *call,
 	project_write *c;
 	int pms = 0, fr = 0, pm = 0, name = 0, rc;
 
-	if (!in || !valid_id(in->project_id))
-		return BAD_ARG(call, "project.project_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (!req->update_mask || req->update_mask->n_paths == 0)
-		return BAD_ARG(call, "update_mask: name the fields to change");
+	if (handler_check_id(call, "project.project_id", in ? in->project_id : NULL))
+		return;
+	if (!req->update_mask || req->update_mask->n_paths == 0) {
+		BAD_ARG(call, "update_mask: name the fields to change");
+		return;
+	}
 	for (size_t i = 0; i < req->update_mask->n_paths; i++) {
 		const char *f = req->update_mask->paths[i];
 		if (strcmp(f, "pms_integrated") == 0)
@@ -445,21 +463,27 @@ void rpc_DirectoryService_UpdateProject(struct rpc_call *call,
 			pm = 1;
 		else if (strcmp(f, "display_name") == 0)
 			name = 1;
-		else
-			return BAD_ARG(call, "update_mask: '%s' cannot be changed", f);
+		else {
+			BAD_ARG(call, "update_mask: '%s' cannot be changed", f);
+			return;
+		}
 	}
-	if (fr && (in->free_additional_apps < 0 || in->free_additional_apps > 1000))
-		return BAD_ARG(call, "project.free_additional_apps: must be 0..1000");
-	if (pm && in->property_manager_id[0] && !valid_id(in->property_manager_id))
-		return BAD_ARG(call,
-			       "project.property_manager_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (name && strlen(in->display_name) > MAX_LABEL)
-		return BAD_ARG(call, "project.display_name: longer than %d bytes", MAX_LABEL);
-	if (write_read_begin(call, &txn))
+	if (fr && (in->free_additional_apps < 0 || in->free_additional_apps > 1000)) {
+		BAD_ARG(call, "project.free_additional_apps: must be 0..1000");
+		return;
+	}
+	if (pm && in->property_manager_id[0] &&
+	    handler_check_id(call, "project.property_manager_id", in->property_manager_id))
+		return;
+	if (name && strlen(in->display_name) > MAX_LABEL) {
+		BAD_ARG(call, "project.display_name: longer than %d bytes", MAX_LABEL);
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	rc = store_project_get(txn, in->project_id, &p);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (auth_deny(call, rc == 0 ? auth_may_act(txn, rpc_call_caller(call), p->installer_id) : 0,
@@ -502,13 +526,13 @@ void rpc_DirectoryService_GetProject(struct rpc_call *call,
 		SMARTPLUS__BILLING__V1__GET_PROJECT_RESPONSE__INIT;
 	int rc;
 
-	if (!valid_id(req->project_id))
-		return BAD_ARG(call, "project_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (write_read_begin(call, &txn))
+	if (handler_check_id(call, "project_id", req->project_id))
+		return;
+	if (handler_read_begin(call, &txn))
 		return;
 	rc = store_project_get(txn, req->project_id, &p);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (auth_deny(call, rc == 0 ? may_read_project(txn, call, p) : 0, "project",
@@ -534,13 +558,15 @@ void rpc_DirectoryService_ListProjects(struct rpc_call *call,
 		SMARTPLUS__BILLING__V1__LIST_PROJECTS_RESPONSE__INIT;
 	int rc;
 
-	if (!valid_id(installer))
-		return BAD_ARG(call, "installer_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (req->type && !catalog_valid_project_type(req->type))
-		return BAD_ARG(call, "type: unknown project type %d", req->type);
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
-	if (write_read_begin(call, &txn))
+	if (handler_check_id(call, "installer_id", installer))
+		return;
+	if (req->type && !catalog_valid_project_type(req->type)) {
+		BAD_ARG(call, "type: unknown project type %d", req->type);
+		return;
+	}
+	if (handler_check_page_size(call, req->page_size))
+		return;
+	if (handler_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), installer), "account",
 		      installer))
@@ -548,7 +574,7 @@ void rpc_DirectoryService_ListProjects(struct rpc_call *call,
 	rc = store_project_list_by_installer(txn, installer, req->type, req->page_size,
 					     req->page_token, &list);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();
@@ -627,7 +653,7 @@ static int check_item_specs(rpc_call *call, const Smartplus__Billing__V1__Create
 	for (size_t i = 0; i < req->n_items; i++) {
 		const Smartplus__Billing__V1__ItemSpec *s = req->items[i];
 		if (!valid_id(s->item_id)) {
-			BAD_ARG(call, "items[%zu].item_id: must match [A-Za-z0-9_.-]{1,64}", i);
+			BAD_ARG(call, "items[%zu].item_id: " HANDLER_ID_RULE, i);
 			return -1;
 		}
 		if (strncmp(s->item_id, INTEGRATION_PREFIX, strlen(INTEGRATION_PREFIX)) == 0) {
@@ -643,7 +669,7 @@ static int check_item_specs(rpc_call *call, const Smartplus__Billing__V1__Create
 				s->service_type);
 			return -1;
 		}
-		if (s->service_type == V1(SERVICE_TYPE__SERVICE_TYPE_INTEGRATION)) {
+		if (s->service_type == STYPE(INTEGRATION)) {
 			BAD_ARG(call,
 				"items[%zu].service_type: INTEGRATION items follow the project's "
 				"pms_integrated",
@@ -707,15 +733,17 @@ void rpc_DirectoryService_CreateItems(struct rpc_call *call,
 	int64_t now = clock_now_us();
 	int rc;
 
-	if (!valid_id(req->project_id))
-		return BAD_ARG(call, "project_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (req->n_items < 1 || req->n_items > MAX_ITEMS_PER_CALL)
-		return BAD_ARG(call, "items: give 1..%d items", MAX_ITEMS_PER_CALL);
-	if (write_read_begin(call, &txn))
+	if (handler_check_id(call, "project_id", req->project_id))
+		return;
+	if (req->n_items < 1 || req->n_items > MAX_ITEMS_PER_CALL) {
+		BAD_ARG(call, "items: give 1..%d items", MAX_ITEMS_PER_CALL);
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	rc = store_project_get(txn, req->project_id, &p);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (auth_deny(call, rc == 0 ? auth_may_act(txn, rpc_call_caller(call), p->installer_id) : 0,
@@ -738,7 +766,7 @@ void rpc_DirectoryService_CreateItems(struct rpc_call *call,
 		it->n_premium_features = s->n_premium_features;
 		it->premium_features = (int32_t *)s->premium_features;
 		it->create_time = now;
-		it->renew_mode = V1(RENEW_MODE__RENEW_MODE_MANUAL);
+		it->renew_mode = RENEW(MANUAL);
 	}
 	c->w.apply = apply_create_items;
 	c->w.reply = reply_items;
@@ -766,14 +794,14 @@ static int apply_delete_item(store_txn *txn, rpc_write *w)
 		return rc == STORE_NOTFOUND ? write_fail(w, GRPC_STATUS_NOT_FOUND, NULL,
 							 "item '%s' is gone", d->item_id)
 					    : rc;
-	if (d->item->service_type == V1(SERVICE_TYPE__SERVICE_TYPE_INTEGRATION))
-		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+	if (d->item->service_type == STYPE(INTEGRATION))
+		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
 				  "the integration item follows the project's pms_integrated; "
 				  "update the project");
 	status = conv_item_status(d->item, clock_now_us());
-	if (status == V1(ITEM_STATUS__ITEM_STATUS_ACTIVE))
+	if (status == ISTATUS(ACTIVE))
 		return write_fail(
-			w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+			w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
 			"item '%s' is ACTIVE; only INACTIVE or EXPIRED items can be deleted",
 			d->item_id);
 	return store_item_delete(txn, d->item_id);
@@ -819,9 +847,11 @@ void rpc_DirectoryService_DeleteItem(struct rpc_call *call,
 {
 	store_txn *txn;
 	delete_item *d;
-	if (!valid_item_ref(req->item_id))
-		return BAD_ARG(call, "item_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (write_read_begin(call, &txn))
+	if (!valid_item_ref(req->item_id)) {
+		BAD_ARG(call, "item_id: " HANDLER_ID_RULE);
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	if (load_item_for_write(call, txn, req->item_id) == 0) {
 		d = write_new(call, sizeof(*d));
@@ -888,21 +918,27 @@ void rpc_DirectoryService_CreateApiKey(struct rpc_call *call,
 {
 	const rpc_caller *me = rpc_call_caller(call);
 	const char *account = req->account_id[0] ? req->account_id : me->account_id;
-	int scope = req->scope ? req->scope : V1(API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT);
+	int scope = req->scope ? req->scope : SCOPE(ACCOUNT);
 	store_txn *txn;
 	key_write *k;
 
-	if (!valid_id(account))
-		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (!valid_enum(&smartplus__billing__v1__api_key_scope__descriptor, scope))
-		return BAD_ARG(call, "scope: unknown scope %d", scope);
-	if (strlen(req->display_name) > MAX_LABEL)
-		return BAD_ARG(call, "display_name: longer than %d bytes", MAX_LABEL);
-	if (scope == V1(API_KEY_SCOPE__API_KEY_SCOPE_SERVICE) &&
-	    (strcmp(me->account_id, "vendor") != 0 || strcmp(account, "vendor") != 0))
-		return rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				"only the vendor mints SERVICE keys, for itself");
-	if (write_read_begin(call, &txn))
+	if (handler_check_id(call, "account_id", account))
+		return;
+	if (!valid_enum(&smartplus__billing__v1__api_key_scope__descriptor, scope)) {
+		BAD_ARG(call, "scope: unknown scope %d", scope);
+		return;
+	}
+	if (strlen(req->display_name) > MAX_LABEL) {
+		BAD_ARG(call, "display_name: longer than %d bytes", MAX_LABEL);
+		return;
+	}
+	if (scope == SCOPE(SERVICE) &&
+	    (strcmp(me->account_id, "vendor") != 0 || strcmp(account, "vendor") != 0)) {
+		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
+			 "only the vendor mints SERVICE keys, for itself");
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	if (!auth_deny(call, auth_may_act(txn, me, account), "account", account)) {
 		k = write_new(call, sizeof(*k));
@@ -911,7 +947,7 @@ void rpc_DirectoryService_CreateApiKey(struct rpc_call *call,
 		smartplus__billing__store__v1__api_key_record__init(&k->rec);
 		if (auth_mint_key(k->account_id, scope, &k->rec, k->key_id, k->hash, k->token) !=
 		    0) {
-			rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+			handler_fail_internal(call, "cannot mint an API key");
 			free(k);
 		} else {
 			k->rec.display_name = k->display_name;
@@ -945,9 +981,11 @@ void rpc_DirectoryService_RevokeApiKey(struct rpc_call *call,
 	key_write *k;
 	int rc, may = 0;
 
-	if (strlen(req->key_id) != 16)
-		return BAD_ARG(call, "key_id: 16 hexadecimal digits");
-	if (write_read_begin(call, &txn))
+	if (strlen(req->key_id) != 16) {
+		BAD_ARG(call, "key_id: 16 hexadecimal digits");
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	rc = store_apikey_get(txn, req->key_id, &key);
 	if (rc == 0)

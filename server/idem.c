@@ -11,6 +11,7 @@
 
 #include "billingd.h"
 #include "clock.h"
+#include "rpc_reasons.h"
 #include "idempotency.h"
 #include "log.h"
 
@@ -149,7 +150,7 @@ idem_verdict idem_begin(const grpc_metadata_array *md, const char *key_account_i
 		if (rec->request_sha256.len != 32 ||
 		    memcmp(rec->request_sha256.data, st->hash, 32) != 0) {
 			v = answer_with(answer, GRPC_STATUS_FAILED_PRECONDITION,
-					"IDEMPOTENCY_KEY_REUSED",
+					REASON_IDEMPOTENCY_KEY_REUSED,
 					"idempotency-key was used before with a different request");
 		} else if (rec->status == IDEM_PENDING) {
 			/* The first call left an order with the provider: run again

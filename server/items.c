@@ -11,12 +11,11 @@
 #include "catalog.h"
 #include "clock.h"
 #include "convert.h"
+#include "enums.h"
+#include "handler.h"
 #include "items.h"
 #include "rpc_handlers.h"
 #include "write.h"
-
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
 static int listed(const store_list *l, const char *id)
 {
@@ -29,12 +28,10 @@ static int listed(const store_list *l, const char *id)
 int items_free_load(store_txn *txn, const store_project *p, items_free *out)
 {
 	int rc = 0;
-	if (p->type == V1(PROJECT_TYPE__PROJECT_TYPE_COMMERCIAL))
-		rc = store_item_oldest(txn, p->project_id, V1(SERVICE_TYPE__SERVICE_TYPE_DOOR), 1,
-				       &out->doors);
+	if (p->type == PTYPE(COMMERCIAL))
+		rc = store_item_oldest(txn, p->project_id, STYPE(DOOR), 1, &out->doors);
 	if (rc == 0 && p->free_additional_apps > 0)
-		rc = store_item_oldest(txn, p->project_id,
-				       V1(SERVICE_TYPE__SERVICE_TYPE_ADDITIONAL_APP),
+		rc = store_item_oldest(txn, p->project_id, STYPE(ADDITIONAL_APP),
 				       (size_t)p->free_additional_apps, &out->apps);
 	return rc;
 }
@@ -56,14 +53,10 @@ int items_is_free(store_txn *txn, const store_project *p, const store_item *it, 
 	int rc = 0;
 
 	*out = 0;
-	if (it->service_type == V1(SERVICE_TYPE__SERVICE_TYPE_DOOR) &&
-	    p->type == V1(PROJECT_TYPE__PROJECT_TYPE_COMMERCIAL))
-		rc = store_item_oldest(txn, p->project_id, V1(SERVICE_TYPE__SERVICE_TYPE_DOOR), 1,
-				       &l);
-	else if (it->service_type == V1(SERVICE_TYPE__SERVICE_TYPE_ADDITIONAL_APP) &&
-		 p->free_additional_apps > 0)
-		rc = store_item_oldest(txn, p->project_id,
-				       V1(SERVICE_TYPE__SERVICE_TYPE_ADDITIONAL_APP),
+	if (it->service_type == STYPE(DOOR) && p->type == PTYPE(COMMERCIAL))
+		rc = store_item_oldest(txn, p->project_id, STYPE(DOOR), 1, &l);
+	else if (it->service_type == STYPE(ADDITIONAL_APP) && p->free_additional_apps > 0)
+		rc = store_item_oldest(txn, p->project_id, STYPE(ADDITIONAL_APP),
 				       (size_t)p->free_additional_apps, &l);
 	if (rc == 0)
 		*out = listed(&l, it->item_id);
@@ -85,24 +78,25 @@ void rpc_BillingService_ListItems(struct rpc_call *call,
 	int64_t now = clock_now_us();
 	int rc, may = 0;
 
-	if (!valid_id(req->project_id))
-		return BAD_ARG(call, "project_id: must match [A-Za-z0-9_.-]{1,64}");
+	if (handler_check_id(call, "project_id", req->project_id))
+		return;
 	if (req->service_type &&
-	    !valid_enum(&smartplus__billing__v1__service_type__descriptor, req->service_type))
-		return BAD_ARG(call, "service_type: unknown value %d", req->service_type);
-	if (req->status &&
-	    !valid_enum(&smartplus__billing__v1__item_status__descriptor, req->status))
-		return BAD_ARG(call, "status: unknown value %d", req->status);
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
-	rc = store_read_begin(billingd.store, &txn);
-	if (rc) {
-		write_fail_store(call, rc);
+	    !valid_enum(&smartplus__billing__v1__service_type__descriptor, req->service_type)) {
+		BAD_ARG(call, "service_type: unknown value %d", req->service_type);
 		return;
 	}
+	if (req->status &&
+	    !valid_enum(&smartplus__billing__v1__item_status__descriptor, req->status)) {
+		BAD_ARG(call, "status: unknown value %d", req->status);
+		return;
+	}
+	if (handler_check_page_size(call, req->page_size))
+		return;
+	if (handler_read_begin(call, &txn))
+		return;
 	rc = store_project_get(txn, req->project_id, &p);
 	if (rc && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (rc == 0)
@@ -117,7 +111,7 @@ void rpc_BillingService_ListItems(struct rpc_call *call,
 	if (rc == 0)
 		rc = items_free_load(txn, p, &fr);
 	if (rc) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();

@@ -5,6 +5,8 @@
  * 2 of a payment off the writer and off the completion-queue threads.
  */
 #include "fault.h"
+#include "enums.h"
+#include "handler.h"
 #include "quote_token.h"
 #include "orders.h"
 
@@ -28,16 +30,7 @@
 #include "rpc_handlers.h"
 #include "write.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
-#define OTYPE(x) V1(ORDER_TYPE__ORDER_TYPE_##x)
-#define ACTION(x) V1(QUOTE_ACTION__QUOTE_ACTION_##x)
-#define AUTO_MODE V1(RENEW_MODE__RENEW_MODE_AUTO)
-#define MANUAL_MODE V1(RENEW_MODE__RENEW_MODE_MANUAL)
 #define PAY_WORKERS 2
-
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
 static const char *method_name(int m)
 {
@@ -80,7 +73,7 @@ static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t
 		l->new_expires_at = nexp;
 		if (o->renew_mode)
 			it->renew_mode = o->renew_mode;
-		if (o->renew_mode == AUTO_MODE) {
+		if (o->renew_mode == RENEW(AUTO)) {
 			ar.enabled = 1;
 			ar.payer_id = o->payer_id;
 			ar.payment_method = o->payment_method;
@@ -90,7 +83,7 @@ static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t
 			ar.cycles = o->auto_renew_kind == 2 ? o->auto_renew_cycles : 0;
 			ar.next_attempt = nexp;
 			it->auto_renew = &ar;
-		} else if (o->renew_mode == MANUAL_MODE && orig) {
+		} else if (o->renew_mode == RENEW(MANUAL) && orig) {
 			orig->enabled = 0;
 		}
 		rc = store_item_put(w, it, 0);
@@ -208,13 +201,13 @@ static Smartplus__Billing__V1__Order *conv_order(arena *a, const store_order *o,
 		Smartplus__Billing__V1__AutoRenewTerm *t = arena_alloc(a, sizeof(*t));
 		smartplus__billing__v1__auto_renew_term__init(t);
 		if (o->auto_renew_kind == 1) {
-			t->end_case = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL;
+			t->end_case = TERM(UNTIL);
 			t->until = conv_ts(a, o->auto_renew_until);
 		} else if (o->auto_renew_kind == 2) {
-			t->end_case = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_CYCLES;
+			t->end_case = TERM(CYCLES);
 			t->cycles = o->auto_renew_cycles;
 		} else {
-			t->end_case = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL_TURNED_OFF;
+			t->end_case = TERM(UNTIL_TURNED_OFF);
 			t->until_turned_off = 1;
 		}
 		m->auto_renew_term = t;
@@ -506,15 +499,15 @@ static void reply_settle(rpc_write *w)
 	settle_write *s = (settle_write *)w;
 	store_order *o = unpack_order(s->packed, s->packed_len);
 	if (!o) {
-		rpc_fail(w->call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(w->call, "the packed order does not unpack");
 		return;
 	}
 	if (s->outcome == PAY_DECLINED)
-		rpc_fail(w->call, GRPC_STATUS_FAILED_PRECONDITION, "PAYMENT_DECLINED",
+		rpc_fail(w->call, GRPC_STATUS_FAILED_PRECONDITION, REASON_PAYMENT_DECLINED,
 			 "the payment was declined (%s); order %s failed and nothing was applied",
 			 o->failure_reason, o->order_id);
 	else if (s->outcome == PAY_UNAVAILABLE && o->status == OSTATUS(PROCESSING))
-		rpc_fail(w->call, GRPC_STATUS_UNAVAILABLE, "PROVIDER_UNAVAILABLE",
+		rpc_fail(w->call, GRPC_STATUS_UNAVAILABLE, REASON_PROVIDER_UNAVAILABLE,
 			 "the payment provider could not be reached; order %s stays PROCESSING and "
 			 "will be settled",
 			 o->order_id);
@@ -607,7 +600,7 @@ int orders_resume(store_txn *txn, rpc_write *w, const char *order_id, int method
 	    prev->status == OSTATUS(SUCCEEDED)) {
 		resumed = 1;
 		if (prev->payment_method != method) {
-			*rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ORDER_STATE",
+			*rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ORDER_STATE,
 					 "order %s is already paying for this with another method",
 					 prev->order_id);
 		} else {
@@ -661,7 +654,7 @@ static int check_method(store_txn *txn, rpc_write *w, const store_quote *q, int 
 	if ((rc != 0 || !anc || strcmp(q->input->payer_id, q->input->installer_id) == 0) &&
 	    !(q->method_mask & (1u << method))) {
 		quote_methods_text(q->method_mask, allowed, sizeof(allowed));
-		return write_fail(w, GRPC_STATUS_PERMISSION_DENIED, "METHOD_NOT_ALLOWED",
+		return write_fail(w, GRPC_STATUS_PERMISSION_DENIED, REASON_METHOD_NOT_ALLOWED,
 				  "payment_method: payer '%s' may not pay with %s; allowed: %s",
 				  q->input->payer_id, method_name(method), allowed);
 	}
@@ -672,13 +665,13 @@ static int check_method(store_txn *txn, rpc_write *w, const store_quote *q, int 
 				mm |= 1u << i;
 		quote_methods_text(mm, allowed, sizeof(allowed));
 		return write_fail(
-			w, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
+			w, GRPC_STATUS_FAILED_PRECONDITION, REASON_METHOD_NOT_ALLOWED,
 			"payment_method: %s is not allowed for these projects; allowed: %s",
 			method_name(method), allowed);
 	}
 	if (!(q->method_mask & (1u << method))) {
 		quote_methods_text(q->method_mask, allowed, sizeof(allowed));
-		return write_fail(w, GRPC_STATUS_PERMISSION_DENIED, "METHOD_NOT_ALLOWED",
+		return write_fail(w, GRPC_STATUS_PERMISSION_DENIED, REASON_METHOD_NOT_ALLOWED,
 				  "payment_method: payer '%s' may not pay with %s; allowed: %s",
 				  q->input->payer_id, method_name(method), allowed);
 	}
@@ -730,7 +723,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 		goto done;
 	}
 	if (now >= q->expire_time) {
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "QUOTE_STALE",
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_QUOTE_STALE,
 				"quote %.28s expired; ask for a new quote", p->quote_id);
 		goto done;
 	}
@@ -742,20 +735,20 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	if (rc)
 		goto done;
 	if (calc.rec.price_list_version != q->price_list_version) {
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "QUOTE_STALE",
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_QUOTE_STALE,
 				"the price list changed since quote %.28s; ask for a new quote",
 				p->quote_id);
 		goto done;
 	}
 	if (q->coupon_code[0] && calc.coupon_lost) {
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE", "%s",
-				calc.coupon_note);
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_COUPON_NOT_APPLICABLE,
+				"%s", calc.coupon_note);
 		goto done;
 	}
 	quote_charge_digest(&calc.rec, digest);
 	if (memcmp(digest, q->charge_digest.data, sizeof(digest)) != 0) {
 		rc = write_fail(
-			w, GRPC_STATUS_FAILED_PRECONDITION, "QUOTE_STALE",
+			w, GRPC_STATUS_FAILED_PRECONDITION, REASON_QUOTE_STALE,
 			"the items or amounts changed since quote %.28s; ask for a new quote",
 			p->quote_id);
 		goto done;
@@ -771,15 +764,15 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	}
 	if (p->method == METHOD(COUPON) && (q->total != 0 || !q->coupon_code[0])) {
 		rc = write_fail(
-			w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
+			w, GRPC_STATUS_FAILED_PRECONDITION, REASON_COUPON_NOT_APPLICABLE,
 			"payment_method: COUPON needs a coupon covering the total (%lld %s left "
 			"to pay)",
 			(long long)q->total, q->currency);
 		goto done;
 	}
-	if (q->input->renew_mode == AUTO_MODE && p->method != METHOD(CREDITS) &&
+	if (q->input->renew_mode == RENEW(AUTO) && p->method != METHOD(CREDITS) &&
 	    !(p->method == METHOD(STRIPE) && p->stripe_pm[0] && p->stripe_cus[0])) {
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_METHOD_NOT_ALLOWED,
 				"renew_mode AUTO needs CREDITS or a saved card (STRIPE with "
 				"stripe_customer_id and stripe_payment_method_id)");
 		goto done;
@@ -807,7 +800,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	o.create_time = now;
 	o.update_time = now;
 	o.quote_id = (char *)p->quote_id;
-	o.renew_mode = q->input->renew_mode ? q->input->renew_mode : MANUAL_MODE;
+	o.renew_mode = q->input->renew_mode ? q->input->renew_mode : RENEW(MANUAL);
 	o.action = q->input->action;
 	o.auto_renew_kind = q->input->auto_renew_kind;
 	o.auto_renew_until = q->input->auto_renew_until;
@@ -834,7 +827,8 @@ static int apply_place(store_txn *txn, rpc_write *w)
 		rc = credits_spend(txn, o.payer_id, q->credits_total, o.order_id,
 				   p->caller.account_id, transfer);
 		if (rc > 0) {
-			rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "INSUFFICIENT_CREDITS",
+			rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION,
+					REASON_INSUFFICIENT_CREDITS,
 					"payer '%s' has fewer than %lld credits", o.payer_id,
 					(long long)q->credits_total);
 			goto done;
@@ -861,7 +855,7 @@ void orders_reply_placed(rpc_call *call, const uint8_t *buf, size_t len, int pay
 {
 	store_order *o = unpack_order(buf, len);
 	if (!o) {
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(call, "the packed order does not unpack");
 		return;
 	}
 	if (pay) {
@@ -904,7 +898,7 @@ int orders_check_payment_args(rpc_call *call, int method,
 	if (strlen(bill->country) != 2)
 		return fail_arg(call, "billing_info.country: an ISO-3166 alpha-2 code is required");
 	if (!terms) {
-		rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "TERMS_NOT_ACCEPTED",
+		rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, REASON_TERMS_NOT_ACCEPTED,
 			 "terms_accepted: the terms and conditions must be accepted");
 		return 1;
 	}
@@ -919,8 +913,10 @@ static void place(rpc_call *call, int action, const char *quote_id, int method,
 {
 	place_write *p;
 
-	if (strncmp(quote_id, "quo_", 4) != 0 || strlen(quote_id) >= QUOTE_TOKEN_MAX)
-		return BAD_ARG(call, "quote_id: not a quote id");
+	if (strncmp(quote_id, "quo_", 4) != 0 || strlen(quote_id) >= QUOTE_TOKEN_MAX) {
+		BAD_ARG(call, "quote_id: not a quote id");
+		return;
+	}
 	if (orders_check_payment_args(call, method, bill, terms, pm, cus))
 		return;
 	p = write_new(call, sizeof(*p));
@@ -933,7 +929,8 @@ static void place(rpc_call *call, int action, const char *quote_id, int method,
 	p->stripe_cus = cus;
 	if (quote_new_id("ord_", p->order_id) != 0) {
 		free(p);
-		return rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(call, "no random bytes for an order id");
+		return;
 	}
 	p->w.apply = apply_place;
 	p->w.reply = reply_place;
@@ -977,11 +974,11 @@ static int load_order(rpc_call *call, const char *order_id, store_order **out)
 		may = auth_may_act(txn, rpc_call_caller(call), (*out)->payer_id);
 	store_read_end(txn);
 	if (rc && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		return 1;
 	}
 	if (may < 0) {
-		write_fail_store(call, may);
+		handler_fail_store(call, may);
 	} else if (may == 0) {
 		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
 			 "permission denied on order '%s' (or it does not exist)", order_id);
@@ -1023,7 +1020,7 @@ static int apply_op(store_txn *txn, rpc_write *w)
 			const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
 				&smartplus__billing__v1__order_status__descriptor, o->status);
 			rc = write_fail(
-				w, GRPC_STATUS_FAILED_PRECONDITION, "ORDER_STATE",
+				w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ORDER_STATE,
 				"order '%s' is %s; only PENDING_PAYMENT orders can be canceled",
 				o->order_id, v ? v->name + strlen("ORDER_STATUS_") : "?");
 			changed = 0;
@@ -1046,7 +1043,7 @@ static void reply_op(rpc_write *w)
 	op_write *s = (op_write *)w;
 	store_order *o = unpack_order(s->packed, s->packed_len);
 	if (!o) {
-		rpc_fail(w->call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(w->call, "the packed order does not unpack");
 		return;
 	}
 	reply_order(w->call, o);
@@ -1139,25 +1136,24 @@ void rpc_BillingService_ListOrders(struct rpc_call *call,
 	int64_t now = clock_now_us(), from, to;
 	int ok = 1, rc;
 
-	if (!valid_id(payer))
-		return BAD_ARG(call, "payer_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
+	if (handler_check_id(call, "payer_id", payer))
+		return;
+	if (handler_check_page_size(call, req->page_size))
+		return;
 	from = conv_us(req->start_time, &ok);
 	to = conv_us(req->end_time, &ok);
-	if (!ok)
-		return BAD_ARG(call, "start_time/end_time: out of range");
-	rc = store_read_begin(billingd.store, &txn);
-	if (rc) {
-		write_fail_store(call, rc);
+	if (!ok) {
+		BAD_ARG(call, "start_time/end_time: out of range");
 		return;
 	}
+	if (handler_read_begin(call, &txn))
+		return;
 	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), payer), "account", payer))
 		goto done;
 	rc = store_order_list_by_payer(txn, payer, req->page_size ? req->page_size : 50,
 				       req->page_token, &l);
 	if (rc) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();

@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "quote.h"
+#include "enums.h"
+#include "handler.h"
 #include "quote_token.h"
 
 #include <stdarg.h>
@@ -25,14 +27,6 @@
 #include "rpc_handlers.h"
 #include "write.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define MODEL(x) V1(PAYMENT_MODEL__PAYMENT_MODEL_##x)
-#define SKIP(x) V1(SKIP_REASON__SKIP_REASON_##x)
-#define ACTION(x) V1(QUOTE_ACTION__QUOTE_ACTION_##x)
-#define STYPE(x) V1(SERVICE_TYPE__SERVICE_TYPE_##x)
-#define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
-#define ISTATUS(x) V1(ITEM_STATUS__ITEM_STATUS_##x)
 #define MAX_PROJECTS 1000
 #define MAX_FREE 64
 
@@ -166,7 +160,7 @@ static int payer_mask(builder *b, store_txn *txn, const store_project *p, uint32
 			return rc;
 		if (rc != 0 || !pay || !pm)
 			return quote_fail(
-				err, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED",
+				err, GRPC_STATUS_PERMISSION_DENIED, REASON_PAYMENT_NOT_PERMITTED,
 				"installer '%s' may not pay: its payment policy does not allow it",
 				payer);
 		*mask = pm;
@@ -306,7 +300,7 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 
 	if (b->model && b->model != model)
 		return quote_fail(
-			err, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
+			err, GRPC_STATUS_FAILED_PRECONDITION, REASON_METHOD_NOT_ALLOWED,
 			"the selected projects have different payment models (project '%s'); "
 			"quote them separately",
 			p->project_id);
@@ -343,7 +337,8 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 			if (in->action == ACTION(ACTIVATE) && status != ISTATUS(INACTIVE)) {
 				if (ni >= 0 && !forced)
 					rc = quote_fail(
-						err, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+						err, GRPC_STATUS_FAILED_PRECONDITION,
+						REASON_ITEM_STATE,
 						"item '%s' is already activated; renew it instead",
 						it->item_id);
 				else
@@ -353,7 +348,8 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 			if (in->action == ACTION(RENEW) && status == ISTATUS(INACTIVE)) {
 				if (ni >= 0 && !forced)
 					rc = quote_fail(
-						err, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+						err, GRPC_STATUS_FAILED_PRECONDITION,
+						REASON_ITEM_STATE,
 						"item '%s' was never activated; activate it first",
 						it->item_id);
 				else
@@ -377,10 +373,10 @@ static int check_input(const store_quote_input *in, quote_err *err)
 				  "action: must be ACTIVATE or RENEW");
 	if (!valid_id(in->installer_id))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				  "installer_id: must match [A-Za-z0-9_.-]{1,64}");
+				  "installer_id: " HANDLER_ID_RULE);
 	if (!valid_id(in->payer_id))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				  "payer_id: must match [A-Za-z0-9_.-]{1,64}");
+				  "payer_id: " HANDLER_ID_RULE);
 	if (!catalog_valid_project_type(in->project_type))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "project_type: required");
@@ -415,11 +411,10 @@ static int check_input(const store_quote_input *in, quote_err *err)
 	} else if (in->months < PRICING_MONTHS_MIN || in->months > PRICING_MONTHS_MAX) {
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL, "months: must be 1..60");
 	}
-	if (in->renew_mode && in->renew_mode != V1(RENEW_MODE__RENEW_MODE_MANUAL) &&
-	    in->renew_mode != V1(RENEW_MODE__RENEW_MODE_AUTO))
+	if (in->renew_mode && in->renew_mode != RENEW(MANUAL) && in->renew_mode != RENEW(AUTO))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "renew_mode: unknown value");
-	if (in->renew_mode == V1(RENEW_MODE__RENEW_MODE_AUTO) && in->action != ACTION(RENEW))
+	if (in->renew_mode == RENEW(AUTO) && in->action != ACTION(RENEW))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "renew_mode: AUTO is only for RENEW");
 	return 0;
@@ -549,7 +544,7 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 	if (!b.mask) {
 		char allowed[64];
 		quote_methods_text(model_mask(b.model), allowed, sizeof(allowed));
-		return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, "METHOD_NOT_ALLOWED",
+		return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, REASON_METHOD_NOT_ALLOWED,
 				  "payer '%s' may use none of the methods of these projects (%s)",
 				  in->payer_id, allowed);
 	}
@@ -645,7 +640,7 @@ static void send_quote(rpc_call *call, const quote_calc *c, const char *token)
 	m->coupon_code = r->coupon_code;
 	m->coupon_note = (char *)c->coupon_note;
 	m->price_list_version = (int64_t)r->price_list_version;
-	m->renew_mode = in->renew_mode ? in->renew_mode : V1(RENEW_MODE__RENEW_MODE_MANUAL);
+	m->renew_mode = in->renew_mode ? in->renew_mode : RENEW(MANUAL);
 	m->months = in->months;
 	m->renew_until = conv_ts(a, in->renew_until);
 	m->available_coupons = c->available;
@@ -685,17 +680,15 @@ void rpc_BillingService_QuoteServices(struct rpc_call *call,
 	if (req->auto_renew_term) {
 		const Smartplus__Billing__V1__AutoRenewTerm *t = req->auto_renew_term;
 		switch (t->end_case) {
-		case SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL:
+		case TERM(UNTIL):
 			in.auto_renew_kind = 1;
 			in.auto_renew_until = conv_us(t->until, &ok);
 			break;
-		case SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_CYCLES:
+		case TERM(CYCLES):
 			in.auto_renew_kind = 2;
 			in.auto_renew_cycles = t->cycles;
 			break;
-		case SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL_TURNED_OFF:
-			in.auto_renew_kind = 3;
-			break;
+		case TERM(UNTIL_TURNED_OFF): in.auto_renew_kind = 3; break;
 		default: break;
 		}
 	}
@@ -717,7 +710,7 @@ void rpc_BillingService_QuoteServices(struct rpc_call *call,
 		goto fail;
 	}
 	if (rc < 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto fail;
 	}
 	/* Nothing is stored: the quote id is a signed token (quote_token.h). */
@@ -726,7 +719,7 @@ void rpc_BillingService_QuoteServices(struct rpc_call *call,
 	calc.rec.expire_time = now + QUOTE_TTL_US;
 	token = quote_token_make(&calc.rec, short_id);
 	if (!token) {
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(call, "cannot sign the quote token");
 		goto fail;
 	}
 	calc.rec.quote_id = short_id;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "enums.h"
 #include "log.h"
 #include "order_scan.h"
 #include "orders.h"
@@ -23,9 +24,6 @@
 #include "payments/provider.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
 #define RECON_WORKERS 4
 #define RECON_PAGE 500
 #define RECON_MAX_PER_ROUND 4000

@@ -52,6 +52,7 @@ typedef struct rpc_method {
 	const ProtobufCServiceDescriptor *service;
 	unsigned method_index;
 	int mutates;         /* not marked idempotency_level = NO_SIDE_EFFECTS */
+	int paged;           /* a List RPC: its request has a page_token */
 	rpc_handler handler; /* a thunk to rpc_<Service>_<Method> */
 	/* Set by rpc_table_init(). */
 	const ProtobufCMessageDescriptor *input;

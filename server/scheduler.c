@@ -21,6 +21,7 @@
 #include "catalog.h"
 #include "clock.h"
 #include "credits.h"
+#include "enums.h"
 #include "items.h"
 #include "log.h"
 #include "orders.h"
@@ -28,13 +29,6 @@
 #include "pricing.h"
 #include "quote.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
-#define OTYPE(x) V1(ORDER_TYPE__ORDER_TYPE_##x)
-#define MODEL(x) V1(PAYMENT_MODEL__PAYMENT_MODEL_##x)
-#define STYPE(x) V1(SERVICE_TYPE__SERVICE_TYPE_##x)
-#define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
 #define HOUR_US (INT64_C(3600) * 1000000)
 #define ROUND_MAX 256   /* items per round */
 #define ATTEMPTS_MAX 64 /* derived ids tried for one period */
@@ -108,7 +102,7 @@ static void switch_off(store_item *it)
 {
 	it->auto_renew->enabled = 0;
 	it->auto_renew->next_attempt = 0;
-	it->renew_mode = V1(RENEW_MODE__RENEW_MODE_MANUAL);
+	it->renew_mode = RENEW(MANUAL);
 }
 
 /* The order engine's settle hook (registered by scheduler_init()): keeps an
@@ -288,7 +282,7 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 		goto done;
 	o.currency = currency;
 	o.order_id = a->order_id;
-	o.type = V1(ORDER_TYPE__ORDER_TYPE_AUTO_RENEWAL);
+	o.type = OTYPE(AUTO_RENEWAL);
 	o.status = OSTATUS(PROCESSING);
 	o.payer_id = ar->payer_id;
 	o.installer_id = p->installer_id;
@@ -305,7 +299,7 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 	o.stripe_customer_id = ar->stripe_customer_id;
 	o.create_time = a->now;
 	o.update_time = a->now;
-	o.action = V1(QUOTE_ACTION__QUOTE_ACTION_RENEW);
+	o.action = ACTION(RENEW);
 	projects[0] = it->project_id;
 	o.project_ids = projects;
 	o.n_project_ids = 1;

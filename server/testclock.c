@@ -10,6 +10,7 @@
 
 #include "billingd.h"
 #include "clock.h"
+#include "handler.h"
 #include "log.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
@@ -57,7 +58,7 @@ void rpc_AdminService_AdvanceClock(struct rpc_call *call,
 	int rc;
 
 	if (!clock_is_test()) {
-		rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "TEST_CLOCK_DISABLED",
+		rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, REASON_TEST_CLOCK_DISABLED,
 			 "billingd runs on the real clock; start it with --test-clock");
 		return;
 	}
@@ -77,7 +78,7 @@ void rpc_AdminService_AdvanceClock(struct rpc_call *call,
 	rc = store_write_sync(billingd.store, apply_set_clock, &to);
 	pthread_mutex_unlock(&jump_lock);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		return;
 	}
 	ts.seconds = to / 1000000;
