@@ -18,8 +18,7 @@
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "store.h"
-/* storage/backup.h: its name is taken by this folder's backup.h on the path. */
-#include "../storage/backup.h"
+#include "store_backup.h"
 
 /* fsyncs the directory holding path, so a new name in it is durable. */
 static int sync_parent(const char *path)

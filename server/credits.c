@@ -25,7 +25,7 @@
 #include "credits.h"
 #include "enums.h"
 #include "handler.h"
-#include "ledger.h"
+#include "store_ledger.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"

@@ -12,7 +12,7 @@
 #include "billingd.h"
 #include "clock.h"
 #include "rpc_reasons.h"
-#include "idempotency.h"
+#include "store_idempotency.h"
 #include "log.h"
 
 /* ---- keys in flight: a small chained hash set under one mutex ---- */

@@ -4,7 +4,7 @@
  * CancelOrder, lazy 24 h time-out), and the payments worker that runs phase
  * 2 of a payment off the writer and off the completion-queue threads.
  */
-#include "fault.h"
+#include "store_fault.h"
 #include "enums.h"
 #include "handler.h"
 #include "quote_token.h"

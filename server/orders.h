@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "order.h"
+#include "store_order.h"
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"

@@ -19,9 +19,8 @@
 #include "policy.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
+#include "store_policy.h"
 #include "write.h"
-/* The storage module of the same name (server/policy.h shadows it). */
-#include "../storage/policy.h"
 
 int policy_allowed_methods(store_txn *txn, const char *installer_id, int *pay_by_installer,
 			   uint32_t *method_mask)

@@ -22,7 +22,7 @@
 #include "convert.h"
 #include "enums.h"
 #include "handler.h"
-#include "ledger.h"
+#include "store_ledger.h"
 #include "orders.h"
 #include "quote.h"
 #include "rpc_handlers.h"

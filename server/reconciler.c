@@ -18,7 +18,7 @@
 #include "clock.h"
 #include "enums.h"
 #include "log.h"
-#include "order_scan.h"
+#include "store_order_scan.h"
 #include "orders.h"
 #include "payments/http.h"
 #include "payments/provider.h"

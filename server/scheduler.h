@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "order.h"
+#include "store_order.h"
 #include "store.h"
 
 #define SCHEDULER_MAX_RETRIES 8

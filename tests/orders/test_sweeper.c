@@ -15,8 +15,8 @@
 #include "../../server/credits.h"
 #include "../../server/orders.h"
 #include "../../server/quote.h"
-#include "coupon.h"
-#include "ledger.h"
+#include "store_coupon.h"
+#include "store_ledger.h"
 #include "tmp_store.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x
