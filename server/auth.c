@@ -222,6 +222,13 @@ int auth_may_act(store_txn *txn, const rpc_caller *caller, const char *target)
 	return result ? 1 : 0;
 }
 
+int auth_may_read_project(store_txn *txn, const rpc_caller *caller, const store_project *p)
+{
+	if (p->property_manager_id[0] && strcmp(p->property_manager_id, caller->account_id) == 0)
+		return 1;
+	return auth_may_act(txn, caller, p->installer_id);
+}
+
 int auth_deny(rpc_call *call, int may, const char *what, const char *id)
 {
 	if (may == 1)

@@ -252,7 +252,7 @@ void rpc_BillingService_SetAutoRenew(struct rpc_call *call,
 		return;
 	}
 	for (size_t i = 0; i < req->n_item_ids; i++)
-		if (!valid_item_ref(req->item_ids[i])) {
+		if (!items_valid_ref(req->item_ids[i])) {
 			BAD_ARG(call, "item_ids: '%s' is not a valid id", req->item_ids[i]);
 			return;
 		}

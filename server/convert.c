@@ -119,6 +119,13 @@ Smartplus__Billing__V1__Project *conv_project(arena *a, const store_project *r, 
 	return m;
 }
 
+const char *conv_role_name(int role)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		&smartplus__billing__v1__role__descriptor, role);
+	return v ? v->name : "ROLE_UNSPECIFIED";
+}
+
 int conv_item_status(const store_item *r, int64_t now)
 {
 	if (r->status != STORE_ITEM_ACTIVE)
@@ -219,10 +226,4 @@ int valid_currency(const char *s)
 {
 	return s && strlen(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
 	       s[2] >= 'A' && s[2] <= 'Z';
-}
-
-int valid_item_ref(const char *s)
-{
-	/* Caller ids, or the server's "pms_<project id>" integration items. */
-	return valid_id(s) || (s && strncmp(s, "pms_", 4) == 0 && valid_id(s + 4));
 }

@@ -70,13 +70,6 @@ int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits, con
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 
-static const char *role_name(int role)
-{
-	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-		&smartplus__billing__v1__role__descriptor, role);
-	return v ? v->name : "ROLE_UNSPECIFIED";
-}
-
 /* May `sender` assign credits to an account of role `role`? */
 static int receiver_role_ok(const char *sender, int role)
 {
@@ -166,7 +159,7 @@ static int check_assign(rpc_call *call, store_txn *txn, const char *from, const 
 		BAD_ARG(call,
 			"to_account_id: '%s' is a %s; credits are assigned to sub-distributors, "
 			"installers and property managers",
-			to, role_name(acct->role));
+			to, conv_role_name(acct->role));
 		goto done;
 	}
 	err = 0;

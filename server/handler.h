@@ -23,6 +23,9 @@
 #include "rpc_reasons.h"
 #include "store.h"
 
+/* The longest display name or label accepted, in bytes. */
+#define HANDLER_MAX_LABEL 256
+
 /* The shape of an account, project, installer... id, as messages say it. */
 #define HANDLER_ID_RULE "must match [A-Za-z0-9_.-]{1,64}"
 

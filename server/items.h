@@ -2,13 +2,32 @@
 #define SPB_ITEMS_H
 
 /*
- * items.h: which items of a project cost nothing (DESIGN R4), shared by
- * ListItems, QuoteServices, SetAutoRenew and the renewal scheduler so the
- * rule is written once: the oldest DOOR of a COMMERCIAL project, and the
- * project's free_additional_apps oldest ADDITIONAL_APPs.
+ * items.h: the item rules other modules share (items.c also serves
+ * CreateItems, DeleteItem and ListItems). Which items of a project cost
+ * nothing (DESIGN R4), for ListItems, QuoteServices, SetAutoRenew and the
+ * renewal scheduler, so the rule is written once: the oldest DOOR of a
+ * COMMERCIAL project, and the project's free_additional_apps oldest
+ * ADDITIONAL_APPs. And the INTEGRATION item of a PMS-integrated project.
  */
 
+#include <stdint.h>
+
 #include "store.h"
+
+/* Item ids of the form "pms_<project id>" are integration items (R5): made
+ * by the server only, never in CreateItems. */
+#define ITEMS_INTEGRATION_PREFIX "pms_"
+/* Room for any item id, an integration item's included. */
+#define ITEMS_REF_MAX 80
+
+/* 1 if s is an item id: valid_id(), or an integration item's "pms_<project
+ * id>". */
+int items_valid_ref(const char *s);
+
+/* Fills *it as the INTEGRATION item of project p (R5), id "pms_<project
+ * id>" written into id; strings borrowed from p and id. */
+void items_integration_init(store_item *it, const store_project *p, char id[ITEMS_REF_MAX],
+			    int64_t now);
 
 /* The free items of one project, read in one transaction. */
 typedef struct items_free {

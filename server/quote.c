@@ -392,7 +392,7 @@ static int check_input(const store_quote_input *in, quote_err *err)
 					  "project_ids: '%s' is not a valid id",
 					  in->project_ids[i]);
 	for (size_t i = 0; i < in->n_item_ids; i++)
-		if (!valid_item_ref(in->item_ids[i]))
+		if (!items_valid_ref(in->item_ids[i]))
 			return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 					  "item_ids: '%s' is not a valid id", in->item_ids[i]);
 	for (size_t i = 0; i < in->n_service_types; i++)
