@@ -2,7 +2,7 @@
  * purchase.c: BillingService PurchaseCredits (DESIGN R13).
  *
  * A credit purchase is an order of type CREDIT_PURCHASE that goes through
- * the same three payment phases and provider as activations (orders.c):
+ * the same three payment phases and provider as activations (orders.h):
  * phase 1 here, in one write transaction, checks the payer and the
  * beneficiary, prices the credits from the current credit price, applies
  * an optional coupon (only coupons made for credit purchases) and creates

@@ -1,6 +1,6 @@
 /*
  * quote.c: QuoteServices, and the quote computation shared with the order
- * handlers (orders.c) which recompute it inside the writer transaction.
+ * handlers (order_place.c) which recompute it inside the writer transaction.
  */
 #include <stdint.h>
 
