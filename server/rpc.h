@@ -21,6 +21,8 @@
  * Streaming and credential-free services (health, reflection) are "raw"
  * methods: they receive the grpc_call and drive their own batches with
  * rpc_tag-based tags on the call's completion queue.
+ *
+ * Which file of server/ serves which RPC: the table in README.md, "Layout".
  */
 
 #include <stddef.h>
