@@ -29,6 +29,7 @@
 #include "billingd.h"
 #include "convert.h"
 #include "events.h"
+#include "handler.h"
 #include "log.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
@@ -120,13 +121,10 @@ void rpc_EventService_ListEvents(struct rpc_call *call,
 	int more, rc;
 	arena *a = NULL;
 
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX) {
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, "page_size: 0..%d",
-			 STORE_PAGE_MAX);
+	if (handler_check_page_size(call, req->page_size) != 0)
 		return;
-	}
 	if (req->after_sequence < 0) {
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, "after_sequence: >= 0");
+		BAD_ARG(call, "after_sequence: >= 0");
 		return;
 	}
 	if (events_filter_init(call, &f, req->kinds, req->n_kinds, req->subject, req->account_id) !=
@@ -134,8 +132,7 @@ void rpc_EventService_ListEvents(struct rpc_call *call,
 		return;
 	q.after = (uint64_t)req->after_sequence;
 	if (req->page_token[0] && token_parse(req->page_token, &f, &q.after) != 0) {
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			 "page_token: not one this list (with these filters) returned");
+		BAD_ARG(call, "page_token: not one this list (with these filters) returned");
 		return;
 	}
 	q.subject = f.subject;
@@ -144,7 +141,7 @@ void rpc_EventService_ListEvents(struct rpc_call *call,
 	q.limit = req->page_size ? (size_t)req->page_size : PAGE;
 	q.max_scan = SCAN_PER_PAGE;
 	r.head_sequence = (int64_t)store_event_last_seq(billingd.store);
-	if (write_read_begin(call, &txn) != 0)
+	if (handler_read_begin(call, &txn) != 0)
 		return;
 	rc = store_event_scan(txn, &q, &l, &last, &more);
 	store_read_end(txn);
@@ -154,7 +151,7 @@ void rpc_EventService_ListEvents(struct rpc_call *call,
 	if (rc == 0)
 		rc = convert_all(a, &l, &r.events, &payloads);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	r.n_events = l.n;
@@ -387,7 +384,7 @@ void rpc_EventService_WatchEvents(struct rpc_call *call,
 	watch *w;
 
 	if (req->after_sequence < 0) {
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, "after_sequence: >= 0");
+		BAD_ARG(call, "after_sequence: >= 0");
 		return;
 	}
 	w = calloc(1, sizeof(*w));

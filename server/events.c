@@ -10,6 +10,7 @@
  * and adds nothing.
  */
 #include "events.h"
+#include "handler.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -21,10 +22,10 @@
 #include "auth.h"
 #include "billingd.h"
 #include "clock.h"
-#include "ledger.h"
+#include "store_ledger.h"
 #include "log.h"
-#include "scheduler.h"
-#include "webhook.h"
+#include "items.h"
+#include "store_webhook.h"
 #include "write.h"
 
 #define DAY_US (INT64_C(86400) * 1000000)
@@ -250,7 +251,7 @@ int events_item(store_txn *w, const char *kind, const store_item *it, const char
 	}
 	snprintf(subject, sizeof(subject), "items/%s", it->item_id);
 	if (strcmp(kind, EV_ITEM_DELETED) != 0)
-		rc = scheduler_item_free(w, p, it, &is_free);
+		rc = items_is_free(w, p, it, &is_free);
 	if (rc == 0) {
 		const ProtobufCMessage *data = &conv_item(a, it, now, is_free)->base;
 		const char *pm = p->property_manager_id[0] ? p->property_manager_id : NULL;
@@ -339,21 +340,18 @@ int events_filter_init(rpc_call *call, events_filter *f, char **kinds_in, size_t
 	memset(f, 0, sizeof(*f));
 	for (size_t i = 0; i < n_kinds; i++)
 		if (!events_kind_known(kinds_in[i])) {
-			rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				 "kinds[%zu]: unknown kind '%.64s'", i, kinds_in[i]);
+			BAD_ARG(call, "kinds[%zu]: unknown kind '%.64s'", i, kinds_in[i]);
 			return -1;
 		}
 	f->kinds = kinds_in;
 	f->n_kinds = n_kinds;
 	if (n > SUBJECT_MAX) {
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, "subject: at most %d characters",
-			 SUBJECT_MAX);
+		BAD_ARG(call, "subject: at most %d characters", SUBJECT_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)subject[i] < 0x21 || (unsigned char)subject[i] > 0x7e) {
-			rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				 "subject: printable ASCII without spaces");
+			BAD_ARG(call, "subject: printable ASCII without spaces");
 			return -1;
 		}
 	if (n)
@@ -362,12 +360,9 @@ int events_filter_init(rpc_call *call, events_filter *f, char **kinds_in, size_t
 		store_txn *txn;
 		int may;
 
-		if (!valid_id(account_id)) {
-			rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				 "account_id: [A-Za-z0-9_.-]{1,64}");
+		if (handler_check_id(call, "account_id", account_id) != 0)
 			return -1;
-		}
-		if (write_read_begin(call, &txn) != 0)
+		if (handler_read_begin(call, &txn) != 0)
 			return -1;
 		may = auth_may_act(txn, caller, account_id);
 		store_read_end(txn);

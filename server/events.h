@@ -3,7 +3,7 @@
 
 /*
  * events.h: the platform's events (issue 15) on top of the outbox
- * (storage/event.h): the emission API used by every change, the reader rule
+ * (storage/store_event.h): the emission API used by every change, the reader rule
  * of EventService, the expiry sweep and retention.
  *
  * Emitting. A change records its event with one call inside its own write
@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #include "convert.h"
-#include "event.h"
+#include "store_event.h"
 #include "rpc.h"
 #include "smartplus/billing/v1/event_service.pb-c.h"
 #include "store.h"

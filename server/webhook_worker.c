@@ -34,7 +34,7 @@
 #include "log.h"
 #include "payments/http.h"
 #include "pbjson.h"
-#include "webhook.h"
+#include "store_webhook.h"
 #include "webhooks.h"
 
 #define FANOUT_EVENTS 200

@@ -23,13 +23,13 @@
 #include "clock.h"
 #include "convert.h"
 #include "events.h"
+#include "handler.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
-#include "webhook.h"
+#include "store_webhook.h"
 #include "webhooks.h"
 #include "write.h"
 
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 #define MAX_ENDPOINTS 16 /* per account */
 #define URL_MAX 2048
 #define DESCRIPTION_MAX 256
@@ -129,11 +129,9 @@ static const char *request_account(rpc_call *call, const char *account_id)
 
 	if (!account_id || !account_id[0])
 		return me->account_id;
-	if (!valid_id(account_id)) {
-		BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
+	if (handler_check_id(call, "account_id", account_id) != 0)
 		return NULL;
-	}
-	if (write_read_begin(call, &txn) != 0)
+	if (handler_read_begin(call, &txn) != 0)
 		return NULL;
 	may = auth_may_act(txn, me, account_id);
 	store_read_end(txn);
@@ -153,14 +151,14 @@ static store_endpoint *request_endpoint(rpc_call *call, const char *endpoint_id)
 		BAD_ARG(call, "endpoint_id: an id from CreateWebhookEndpoint (\"whe_...\")");
 		return NULL;
 	}
-	if (write_read_begin(call, &txn) != 0)
+	if (handler_read_begin(call, &txn) != 0)
 		return NULL;
 	rc = store_endpoint_get(txn, endpoint_id, &e);
 	if (rc == 0)
 		may = auth_may_act(txn, rpc_call_caller(call), e->account_id);
 	store_read_end(txn);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		return NULL;
 	}
 	if (auth_deny(call, rc == 0 ? may : 0, "webhook endpoint", endpoint_id)) {
@@ -232,24 +230,32 @@ static void reply_create(rpc_write *w)
 	arena_free(a);
 }
 
+static int check_create(rpc_call *call,
+			const Smartplus__Billing__V1__CreateWebhookEndpointRequest *req)
+{
+	if (!req->url[0])
+		return BAD_ARG(call, "url: required");
+	if (!webhooks_url_allowed(req->url))
+		return BAD_ARG(call,
+			       "url: must be https://, or http:// to a loopback address "
+			       "(127.0.0.0/8, [::1], localhost), without user information, at "
+			       "most %d characters",
+			       URL_MAX);
+	if (check_kinds(call, req->kinds, req->n_kinds) != 0)
+		return 1;
+	if (strlen(req->description) > DESCRIPTION_MAX)
+		return BAD_ARG(call, "description: at most %d characters", DESCRIPTION_MAX);
+	return 0;
+}
+
 void rpc_EventService_CreateWebhookEndpoint(
 	struct rpc_call *call, const Smartplus__Billing__V1__CreateWebhookEndpointRequest *req)
 {
 	const char *account;
 	create_write *c;
 
-	if (!req->url[0])
-		return BAD_ARG(call, "url: required");
-	if (!webhooks_url_allowed(req->url))
-		return BAD_ARG(call,
-			       "url: must be https://, or http:// to a loopback address "
-			       "(127.0.0.0/8, [::1], localhost), without user "
-			       "information, at most %d characters",
-			       URL_MAX);
-	if (check_kinds(call, req->kinds, req->n_kinds) != 0)
+	if (check_create(call, req) != 0)
 		return;
-	if (strlen(req->description) > DESCRIPTION_MAX)
-		return BAD_ARG(call, "description: at most %d characters", DESCRIPTION_MAX);
 	account = request_account(call, req->account_id);
 	if (!account)
 		return;
@@ -257,7 +263,7 @@ void rpc_EventService_CreateWebhookEndpoint(
 	if (random_id("whe_", 12, c->id, sizeof(c->id)) != 0 ||
 	    random_id("whsec_", 32, c->secret, sizeof(c->secret)) != 0) {
 		free(c);
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(call, "no randomness for an endpoint id or secret");
 		return;
 	}
 	snprintf(c->account, sizeof(c->account), "%s", account);
@@ -291,15 +297,17 @@ void rpc_EventService_ListWebhookEndpoints(
 	arena *a;
 	int rc;
 
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: 0..%d", STORE_PAGE_MAX);
+	if (handler_check_page_size(call, req->page_size) != 0)
+		return;
 	account = request_account(call, req->account_id);
-	if (!account || write_read_begin(call, &txn) != 0)
+	if (!account || handler_read_begin(call, &txn) != 0)
 		return;
 	rc = store_endpoint_list_by_account(txn, account, req->page_size, req->page_token, &l);
 	store_read_end(txn);
-	if (rc != 0)
-		return write_fail_store(call, rc);
+	if (rc != 0) {
+		handler_fail_store(call, rc);
+		return;
+	}
 	a = arena_new();
 	r.n_endpoints = l.n;
 	r.endpoints = arena_alloc(a, (l.n + 1) * sizeof(*r.endpoints));
@@ -442,7 +450,7 @@ static void reply_test(rpc_write *w)
 	if (events_to_api(a, x->ev, &r.event, &payload) == 0)
 		rpc_reply(w->call, &r.base);
 	else
-		rpc_fail(w->call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(w->call, "test event %s: undecodable", x->event_id);
 	if (payload)
 		protobuf_c_message_free_unpacked(payload, NULL);
 	arena_free(a);
@@ -462,7 +470,7 @@ void rpc_EventService_SendTestEvent(struct rpc_call *call,
 	if (random_id("test:", 16, x->cause, sizeof(x->cause)) != 0) {
 		cleanup_endpoint_write(&x->w);
 		free(x);
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(call, "no randomness for a test event");
 		return;
 	}
 	write_submit(&x->w);
@@ -482,23 +490,27 @@ void rpc_EventService_ListDeliveries(struct rpc_call *call,
 	arena *a;
 	int rc;
 
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: 0..%d", STORE_PAGE_MAX);
+	if (handler_check_page_size(call, req->page_size) != 0)
+		return;
 	if (req->status &&
-	    !valid_enum(&smartplus__billing__v1__delivery_status__descriptor, req->status))
-		return BAD_ARG(call, "status: unknown value %d", req->status);
+	    !valid_enum(&smartplus__billing__v1__delivery_status__descriptor, req->status)) {
+		BAD_ARG(call, "status: unknown value %d", req->status);
+		return;
+	}
 	e = request_endpoint(call, req->endpoint_id);
 	if (!e)
 		return;
-	if (write_read_begin(call, &txn) != 0) {
+	if (handler_read_begin(call, &txn) != 0) {
 		store_record_free(e);
 		return;
 	}
 	rc = store_delivery_list(txn, e->endpoint_id, req->page_size, req->page_token, &l);
 	store_read_end(txn);
 	store_record_free(e);
-	if (rc != 0)
-		return write_fail_store(call, rc);
+	if (rc != 0) {
+		handler_fail_store(call, rc);
+		return;
+	}
 	a = arena_new();
 	r.deliveries = arena_alloc(a, (l.n + 1) * sizeof(*r.deliveries));
 	for (size_t i = 0; i < l.n; i++) {
@@ -579,8 +591,10 @@ void rpc_EventService_RedeliverEvent(struct rpc_call *call,
 	store_endpoint *e;
 	endpoint_write *x;
 
-	if (strlen(req->event_id) != STORE_EVENT_ID_LEN || strncmp(req->event_id, "evt_", 4) != 0)
-		return BAD_ARG(call, "event_id: an event id (\"evt_\" + 32 hex digits)");
+	if (strlen(req->event_id) != STORE_EVENT_ID_LEN || strncmp(req->event_id, "evt_", 4) != 0) {
+		BAD_ARG(call, "event_id: an event id (\"evt_\" + 32 hex digits)");
+		return;
+	}
 	e = request_endpoint(call, req->endpoint_id);
 	if (!e)
 		return;

@@ -1,9 +1,9 @@
-/* event.c - the outbox (DB_EVENTS). See event.h. */
+/* event.c - the outbox (DB_EVENTS). See store_event.h. */
 #include <string.h>
 
 #include <openssl/evp.h>
 
-#include "event.h"
+#include "store_event.h"
 #include "store_int.h"
 
 #define KC_EVENT 'E'

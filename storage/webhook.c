@@ -1,9 +1,9 @@
-/* webhook.c - webhook endpoints and deliveries (DB_WEBHOOKS). See webhook.h. */
+/* webhook.c - webhook endpoints and deliveries (DB_WEBHOOKS). See store_webhook.h. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "store_int.h"
-#include "webhook.h"
+#include "store_webhook.h"
 
 #define KC_ENDPOINT 'W'
 #define KC_ENDPOINT_ACCOUNT 'A'

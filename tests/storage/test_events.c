@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
+#include "store_event.h"
 #include "test_util.h"
-#include "webhook.h"
+#include "store_webhook.h"
 
 /* ------------------------------------------------------------------------
  * Helpers

@@ -1,5 +1,5 @@
 /*
- * event.h - the outbox (DB_EVENTS): every change that matters, written in
+ * store_event.h - the outbox (DB_EVENTS): every change that matters, written in
  * the same write transaction as the effect it describes.
  *
  * Read these first:

@@ -22,8 +22,8 @@ enum store_db {
 	DB_LEDGER,      /* credit transfers, balances (ledger) */
 	DB_POLICIES,    /* installer payment policies */
 	DB_IDEMPOTENCY, /* R17 idempotency records */
-	DB_EVENTS,      /* the outbox (event.h) */
-	DB_WEBHOOKS,    /* webhook endpoints and deliveries (webhook.h) */
+	DB_EVENTS,      /* the outbox (store_event.h) */
+	DB_WEBHOOKS,    /* webhook endpoints and deliveries (store_webhook.h) */
 	DB_COUNT
 };
 

@@ -1,5 +1,5 @@
 /*
- * webhook.h - webhook endpoints and the delivery state of each event to
+ * store_webhook.h - webhook endpoints and the delivery state of each event to
  * each endpoint (DB_WEBHOOKS). Same conventions as store.h.
  *
  * A delivery is created when the delivery worker fans an event out to the
