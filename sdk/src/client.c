@@ -45,7 +45,7 @@ struct call_plan {
 };
 
 /* Metadata values must be printable ASCII (no "-bin" keys here). */
-static int header_value_ok(const char *value, size_t max_len)
+int spb__header_value_ok(const char *value, size_t max_len)
 {
 	size_t len = 0;
 
@@ -91,7 +91,7 @@ static int check_client_options(const char *target, const spb_client_options *op
 	if (opts->version != SPB_CLIENT_OPTIONS_VERSION)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "unsupported spb_client_options version %u", opts->version);
-	if (opts->api_key && !header_value_ok(opts->api_key, 4096))
+	if (opts->api_key && !spb__header_value_ok(opts->api_key, 4096))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "api_key must be printable ASCII");
 	if (!opts->tls.client_cert_pem != !opts->tls.client_key_pem)
@@ -176,6 +176,16 @@ done:
 	return client;
 }
 
+grpc_channel *spb__client_channel(spb_client *client)
+{
+	return client->channel;
+}
+
+const char *spb__client_api_key(spb_client *client)
+{
+	return client->api_key;
+}
+
 void spb_client_free(spb_client *client)
 {
 	if (!client)
@@ -211,8 +221,8 @@ int spb__idempotency_key_new(char key[SPB__IDEMPOTENCY_KEY_LEN + 1])
 }
 
 /* Appends key: prefix value to md (value copied into a new slice). */
-static void add_metadata(grpc_metadata *md, size_t *n, const char *key, const char *prefix,
-			 const char *value)
+void spb__add_metadata(grpc_metadata *md, size_t *n, const char *key, const char *prefix,
+		       const char *value)
 {
 	size_t plen = strlen(prefix), vlen = strlen(value);
 	grpc_slice slice = grpc_slice_malloc(plen + vlen);
@@ -227,8 +237,8 @@ static void add_metadata(grpc_metadata *md, size_t *n, const char *key, const ch
 
 /* Records a non-OK status: its message and the ErrorInfo reason from the
  * grpc-status-details-bin trailer. Returns status. */
-static grpc_status_code record_status(grpc_status_code status, grpc_slice details,
-				      const grpc_metadata_array *trailers)
+grpc_status_code spb__record_status(grpc_status_code status, grpc_slice details,
+				    const grpc_metadata_array *trailers)
 {
 	char reason[128] = "";
 	size_t i;
@@ -297,11 +307,11 @@ static grpc_status_code attempt(spb_client *client, const struct call_plan *plan
 	grpc_metadata_array_init(&recv_initial);
 	grpc_metadata_array_init(&recv_trailing);
 	if (plan->api_key)
-		add_metadata(send_md, &n_md, "authorization", "Bearer ", plan->api_key);
+		spb__add_metadata(send_md, &n_md, "authorization", "Bearer ", plan->api_key);
 	if (plan->idempotency_key)
-		add_metadata(send_md, &n_md, "idempotency-key", "", plan->idempotency_key);
+		spb__add_metadata(send_md, &n_md, "idempotency-key", "", plan->idempotency_key);
 	if (plan->acting_account)
-		add_metadata(send_md, &n_md, "x-acting-account", "", plan->acting_account);
+		spb__add_metadata(send_md, &n_md, "x-acting-account", "", plan->acting_account);
 
 	slice = grpc_slice_from_copied_string(plan->path);
 	call = grpc_channel_create_call(client->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, slice,
@@ -343,7 +353,7 @@ static grpc_status_code attempt(spb_client *client, const struct call_plan *plan
 	if (status == GRPC_STATUS_OK)
 		status = decode_response(recv_bb, plan->output, out);
 	else
-		record_status(status, details, &recv_trailing);
+		spb__record_status(status, details, &recv_trailing);
 
 done:
 	for (i = 0; i < n_md; i++)
@@ -376,18 +386,18 @@ static int plan_call(spb_client *client, const ProtobufCServiceDescriptor *servi
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "unsupported spb_call_options version %u", opts->version);
 	plan->api_key = opts->api_key ? opts->api_key : client->api_key;
-	if (plan->api_key && !header_value_ok(plan->api_key, 4096))
+	if (plan->api_key && !spb__header_value_ok(plan->api_key, 4096))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "api_key must be printable ASCII");
 	plan->acting_account = opts->acting_account;
-	if (plan->acting_account && !header_value_ok(plan->acting_account, 255))
+	if (plan->acting_account && !spb__header_value_ok(plan->acting_account, 255))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "acting_account must be 1..255 printable ASCII characters");
 
 	plan->idempotency_key = NULL;
 	if (mutating) {
 		if (opts->idempotency_key) {
-			if (!header_value_ok(opts->idempotency_key, SPB__IDEMPOTENCY_KEY_MAX))
+			if (!spb__header_value_ok(opts->idempotency_key, SPB__IDEMPOTENCY_KEY_MAX))
 				return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 						      "idempotency_key must be 1..255 printable "
 						      "ASCII characters");
