@@ -38,11 +38,11 @@ typedef struct billingd_config {
 	uint64_t map_size;
 	int quiet_calls;
 	/* events and webhooks (issue 15); 0 = the defaults */
-	int64_t event_retention_us;    /* default 30 days */
-	int64_t expiring_soon_us;      /* item.expiring_soon warning window, 7 days */
-	int events_off;                /* --events off: record none (measurements) */
-	int64_t webhook_retry_base_us; /* first retry after a failed delivery, 60 s */
-	long webhook_timeout_ms;       /* one delivery request, 10000 */
+	int64_t event_retention_us;   /* default 30 days */
+	int64_t expiring_soon_us;     /* item.expiring_soon warning window, 7 days */
+	int events_off;               /* --events off: record none (measurements) */
+	int64_t evhook_retry_base_us; /* event webhooks: first retry, 60 s */
+	long evhook_timeout_ms;       /* one delivery request, 10000 */
 } billingd_config;
 
 typedef struct billingd_state {

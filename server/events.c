@@ -612,13 +612,13 @@ int events_prune(int64_t now)
 /* ------------------------------------------------------------------------ */
 /* The events thread                                                         */
 
-void webhooks_kick(void);
+void evhooks_kick(void);
 
 void events_after_jump(int64_t now)
 {
 	events_sweep(now);
 	events_prune(now);
-	webhooks_kick();
+	evhooks_kick();
 }
 
 static pthread_mutex_t thr_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -71,10 +71,10 @@ static void usage(FILE *f)
 		"  --event-retention-days N  keep events this long (default 30)\n"
 		"  --expiring-soon-days N   item.expiring_soon this long before expiry (default "
 		"7)\n"
-		"  --webhook-retry-base-ms N  first retry of a failed webhook delivery "
-		"(default 60000;\n"
-		"                           doubling, for up to 72 h)\n"
-		"  --webhook-timeout-ms N   one webhook request (default 10000)\n"
+		"  --events-webhook-retry-ms N  first retry of a failed event webhook "
+		"delivery\n"
+		"                           (default 60000; doubling, for up to 72 h)\n"
+		"  --events-webhook-timeout-ms N  one event webhook request (default 10000)\n"
 		"  --events on|off          record events (default on; off only to measure "
 		"their cost)\n"
 		"       billingd backup --data-dir DIR --out FILE\n"
@@ -165,8 +165,8 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		{"renew-retry-days", required_argument, 0, O_RRETRY},
 		{"event-retention-days", required_argument, 0, O_EVRETAIN},
 		{"expiring-soon-days", required_argument, 0, O_EVSOON},
-		{"webhook-retry-base-ms", required_argument, 0, O_WHRETRY},
-		{"webhook-timeout-ms", required_argument, 0, O_WHTIMEOUT},
+		{"events-webhook-retry-ms", required_argument, 0, O_WHRETRY},
+		{"events-webhook-timeout-ms", required_argument, 0, O_WHTIMEOUT},
 		{"events", required_argument, 0, O_EVENTS},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
@@ -311,20 +311,20 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		case O_WHRETRY:
 			n = strtol(optarg, &end, 10);
 			if (*end || n < 10 || n > 86400000) {
-				fprintf(stderr,
-					"billingd: --webhook-retry-base-ms must be 10..86400000\n");
+				fprintf(stderr, "billingd: --events-webhook-retry-ms must be "
+						"10..86400000\n");
 				return -1;
 			}
-			c->webhook_retry_base_us = (int64_t)n * 1000;
+			c->evhook_retry_base_us = (int64_t)n * 1000;
 			break;
 		case O_WHTIMEOUT:
 			n = strtol(optarg, &end, 10);
 			if (*end || n < 100 || n > 120000) {
-				fprintf(stderr,
-					"billingd: --webhook-timeout-ms must be 100..120000\n");
+				fprintf(stderr, "billingd: --events-webhook-timeout-ms must be "
+						"100..120000\n");
 				return -1;
 			}
-			c->webhook_timeout_ms = n;
+			c->evhook_timeout_ms = n;
 			break;
 		case O_EVENTS:
 			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {

@@ -23,7 +23,7 @@
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
 #include "testclock.h"
-#include "webhooks.h"
+#include "event_webhooks.h"
 
 #define VENDOR_ID "vendor"
 
@@ -111,11 +111,11 @@ static int bootstrap_vendor(billingd_state *s)
 static int events_open(const billingd_config *c)
 {
 	events_options eo = {c->event_retention_us, c->expiring_soon_us, c->events_off};
-	webhooks_options wo = {c->webhook_retry_base_us, c->webhook_timeout_ms};
+	evhooks_options wo = {c->evhook_retry_base_us, c->evhook_timeout_ms};
 
 	events_configure(&eo);
-	webhooks_configure(&wo);
-	return events_start() != 0 || webhooks_start() != 0 ? -1 : 0;
+	evhooks_configure(&wo);
+	return events_start() != 0 || evhooks_start() != 0 ? -1 : 0;
 }
 
 int server_open(billingd_state *s)
@@ -169,7 +169,7 @@ int server_open(billingd_state *s)
 
 void server_close(billingd_state *s)
 {
-	webhooks_stop();
+	evhooks_stop();
 	events_stop();
 	scheduler_stop();
 	reconciler_stop();

@@ -1,10 +1,10 @@
-#ifndef SPB_WEBHOOKS_H
-#define SPB_WEBHOOKS_H
+#ifndef SPB_EVENT_WEBHOOKS_H
+#define SPB_EVENT_WEBHOOKS_H
 
 /*
- * webhooks.h: events pushed to HTTPS endpoints (issue 15): the endpoint
- * RPCs of EventService (webhooks.c) and the delivery worker
- * (webhook_worker.c).
+ * event_webhooks.h: events pushed to HTTPS endpoints (issue 15): the endpoint
+ * RPCs of EventService (event_webhooks.c) and the delivery worker
+ * (event_webhook_worker.c).
  *
  * Delivery. One worker thread. It fans each new event out to the endpoints
  * that want it (their account sees it, the kinds filter passes, the event
@@ -31,31 +31,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct webhooks_options {
+typedef struct evhooks_options {
 	int64_t retry_base_us; /* first retry after this; default 60 s */
 	long timeout_ms;       /* one request; default 10000 */
-} webhooks_options;
+} evhooks_options;
 
-void webhooks_configure(const webhooks_options *o);
+void evhooks_configure(const evhooks_options *o);
 
 /* How long a delivery is retried before it is dead-lettered. */
-#define WEBHOOKS_RETRY_WINDOW_US (INT64_C(72) * 3600 * 1000000)
+#define EVHOOKS_RETRY_WINDOW_US (INT64_C(72) * 3600 * 1000000)
 
 /* 1 if url may receive webhooks: https://, or http:// to a loopback host
  * (127.0.0.0/8, ::1, localhost); at most 2048 characters, with a host and
  * no user information. Parsed by libcurl's URL API. */
-int webhooks_url_allowed(const char *url);
+int evhooks_url_allowed(const char *url);
 
 /* The signature header value for body signed at unix time t with secret,
  * into out[cap]: "t=<t>,v1=<64 hex>". 0, or -1 if it does not fit. */
-int webhooks_sign(const char *secret, int64_t t, const char *body, size_t body_len, char *out,
-		  size_t cap);
+int evhooks_sign(const char *secret, int64_t t, const char *body, size_t body_len, char *out,
+		 size_t cap);
 
 /* Starts / stops the delivery worker (billingd.store open). */
-int webhooks_start(void);
-void webhooks_stop(void);
+int evhooks_start(void);
+void evhooks_stop(void);
 
 /* Wakes the worker: new deliveries, or the clock jumped. Any thread. */
-void webhooks_kick(void);
+void evhooks_kick(void);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * webhooks.c: EventService CreateWebhookEndpoint, ListWebhookEndpoints,
+ * event_webhooks.c: EventService CreateWebhookEndpoint, ListWebhookEndpoints,
  * DeleteWebhookEndpoint, SendTestEvent, ListDeliveries, RedeliverEvent.
- * The worker that delivers is webhook_worker.c; see webhooks.h.
+ * The worker that delivers is event_webhook_worker.c; see event_webhooks.h.
  *
  * An endpoint belongs to an account and receives what that account sees.
  * Who may act on the account (itself, an ancestor) manages its endpoints;
@@ -27,7 +27,7 @@
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "store_webhook.h"
-#include "webhooks.h"
+#include "event_webhooks.h"
 #include "write.h"
 
 #define MAX_ENDPOINTS 16 /* per account */
@@ -38,7 +38,7 @@
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 
-int webhooks_url_allowed(const char *url)
+int evhooks_url_allowed(const char *url)
 {
 	CURLU *u;
 	char *scheme = NULL, *host = NULL, *user = NULL;
@@ -235,7 +235,7 @@ static int check_create(rpc_call *call,
 {
 	if (!req->url[0])
 		return BAD_ARG(call, "url: required");
-	if (!webhooks_url_allowed(req->url))
+	if (!evhooks_url_allowed(req->url))
 		return BAD_ARG(call,
 			       "url: must be https://, or http:// to a loopback address "
 			       "(127.0.0.0/8, [::1], localhost), without user information, at "
@@ -454,7 +454,7 @@ static void reply_test(rpc_write *w)
 	if (payload)
 		protobuf_c_message_free_unpacked(payload, NULL);
 	arena_free(a);
-	webhooks_kick();
+	evhooks_kick();
 }
 
 void rpc_EventService_SendTestEvent(struct rpc_call *call,
@@ -582,7 +582,7 @@ static void reply_redeliver(rpc_write *w)
 	r.delivery = conv_delivery(a, &x->d);
 	rpc_reply(w->call, &r.base);
 	arena_free(a);
-	webhooks_kick();
+	evhooks_kick();
 }
 
 void rpc_EventService_RedeliverEvent(struct rpc_call *call,

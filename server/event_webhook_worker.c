@@ -1,6 +1,6 @@
 /*
- * webhook_worker.c: the thread that delivers events to webhook endpoints.
- * See webhooks.h for the protocol.
+ * event_webhook_worker.c: the thread that delivers events to webhook endpoints.
+ * See event_webhooks.h for the protocol.
  *
  * Why nothing is lost or sent for nothing: the fan-out writes the
  * deliveries of a run of events and the new outbox position in one
@@ -35,7 +35,7 @@
 #include "payments/http.h"
 #include "pbjson.h"
 #include "store_webhook.h"
-#include "webhooks.h"
+#include "event_webhooks.h"
 
 #define FANOUT_EVENTS 200
 #define FANOUT_MAX 2000 /* deliveries created by one mutation, at most */
@@ -49,7 +49,7 @@ static struct {
 	long timeout_ms;
 } cfg = {INT64_C(60) * 1000000, 10000};
 
-void webhooks_configure(const webhooks_options *o)
+void evhooks_configure(const evhooks_options *o)
 {
 	if (o->retry_base_us > 0)
 		cfg.retry_base_us = o->retry_base_us;
@@ -57,8 +57,8 @@ void webhooks_configure(const webhooks_options *o)
 		cfg.timeout_ms = o->timeout_ms;
 }
 
-int webhooks_sign(const char *secret, int64_t t, const char *body, size_t body_len, char *out,
-		  size_t cap)
+int evhooks_sign(const char *secret, int64_t t, const char *body, size_t body_len, char *out,
+		 size_t cap)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -304,7 +304,7 @@ static int apply_outcome(store_txn *w, void *arg)
 	} else {
 		int shift = d->attempts - 1 < 30 ? d->attempts - 1 : 30;
 		int64_t delay = cfg.retry_base_us,
-			deadline = d->retry_from + WEBHOOKS_RETRY_WINDOW_US;
+			deadline = d->retry_from + EVHOOKS_RETRY_WINDOW_US;
 
 		while (shift-- > 0 && delay < MAX_BACKOFF_US)
 			delay *= 2;
@@ -393,8 +393,8 @@ static void deliver_one(const store_delivery *d)
 		goto done;
 	}
 	if (!o.dead_reason) {
-		if (webhooks_sign(secret, (int64_t)time(NULL), body, strlen(body), sig,
-				  sizeof(sig)) != 0)
+		if (evhooks_sign(secret, (int64_t)time(NULL), body, strlen(body), sig,
+				 sizeof(sig)) != 0)
 			goto done;
 		snprintf(sig_h, sizeof(sig_h), "Smartplus-Signature: %s", sig);
 		snprintf(id_h, sizeof(id_h), "Smartplus-Event-Id: %s", d->event_id);
@@ -469,7 +469,7 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static pthread_t thr;
 static int running, stopping, kicked, listening;
 
-void webhooks_kick(void)
+void evhooks_kick(void)
 {
 	pthread_mutex_lock(&lock);
 	kicked = 1;
@@ -481,7 +481,7 @@ static void on_commit(void *arg, uint64_t last_seq)
 {
 	(void)arg;
 	(void)last_seq;
-	webhooks_kick();
+	evhooks_kick();
 }
 
 static void *worker_main(void *arg)
@@ -515,7 +515,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int webhooks_start(void)
+int evhooks_start(void)
 {
 	int rc = 0;
 
@@ -535,7 +535,7 @@ int webhooks_start(void)
 	return rc;
 }
 
-void webhooks_stop(void)
+void evhooks_stop(void)
 {
 	pthread_mutex_lock(&lock);
 	if (!running) {
