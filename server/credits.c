@@ -24,6 +24,7 @@
 #include "convert.h"
 #include "credits.h"
 #include "enums.h"
+#include "events.h"
 #include "handler.h"
 #include "store_ledger.h"
 #include "rpc.h"
@@ -44,6 +45,8 @@ static int move(store_txn *w, const char *from, const char *to, int64_t credits,
 	if (transfer_id)
 		transfer_id[0] = '\0';
 	rc = ledger_transfer(w, from, to, credits, kind, order_id, actor_id, clock_now_us(), &res);
+	if (rc == 0)
+		rc = events_transfer(w, res.transfer_id, actor_id);
 	if (rc == 0 && transfer_id)
 		snprintf(transfer_id, 40, "%s", res.transfer_id);
 	return rc;
@@ -111,7 +114,7 @@ static int apply_assign(store_txn *txn, rpc_write *w)
 		return write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "credits: %" PRId64 " would overflow the balance of '%s'",
 				  a->credits, a->to);
-	return rc;
+	return rc ? rc : events_transfer(txn, a->res.transfer_id, a->actor);
 }
 
 static void reply_assign(rpc_write *w)

@@ -1,6 +1,7 @@
 /*
- * events.c: emission, the reader rule, the expiry sweep, retention. See
- * events.h.
+ * events.c: the core of the events: emission, the reader rule, the commit
+ * listeners, retention. See events.h (the emitters that need the order and
+ * item modules, and the expiry sweep, are event_sources.c).
  *
  * Why an event can be neither lost nor doubled: events_emit() runs inside
  * the mutation that makes the change, so the outbox row commits with it or
@@ -17,26 +18,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth.h"
+#include "enums.h"
 #include "billingd.h"
 #include "clock.h"
 #include "store_ledger.h"
 #include "log.h"
-#include "items.h"
 #include "store_webhook.h"
-#include "write.h"
 
 #define DAY_US (INT64_C(86400) * 1000000)
 #define MAX_OWNERS 16
 #define SUBJECT_MAX 200
-#define SWEEP_BATCH 500
 #define PRUNE_BATCH 1000
-#define THREAD_PERIOD_S 60
-
-#define META_EXPIRED_SWEPT "expiry_swept_us"    /* expired: dates < it are done */
-#define META_EXPIRING_SWEPT "expiring_swept_us" /* expiring_soon: dates < it done */
 
 static const char *const kinds[] = {
 	EV_ITEM_ACTIVATED,
@@ -74,6 +68,16 @@ int events_kind_known(const char *kind)
 		if (strcmp(kind, kinds[i]) == 0)
 			return 1;
 	return 0;
+}
+
+int events_enabled(void)
+{
+	return !cfg.disabled;
+}
+
+int64_t events_expiring_soon_us(void)
+{
+	return cfg.soon_us;
 }
 
 void events_configure(const events_options *o)
@@ -216,27 +220,12 @@ done:
 	return rc;
 }
 
-/* A soon-to-expire date that the sweep's window has already passed. */
-static int expiring_now(store_txn *w, const store_item *it, const char *subject,
-			const char *installer, const char *pm, const ProtobufCMessage *data)
-{
-	uint64_t swept = 0;
-	char cause[48];
-	int rc = store_meta_get(w, META_EXPIRING_SWEPT, &swept);
-
-	if (rc != 0 || it->expires_at <= 0 || it->expires_at >= (int64_t)swept)
-		return rc;
-	snprintf(cause, sizeof(cause), "expiring:%" PRId64, it->expires_at);
-	return events_emit(w, EV_ITEM_EXPIRING_SOON, subject, cause, NULL, installer, pm, data);
-}
-
-int events_item(store_txn *w, const char *kind, const store_item *it, const char *cause,
-		const char *actor)
+int events_item_emit(store_txn *w, const char *kind, const store_item *it, int is_free,
+		     const char *cause, const char *actor)
 {
 	store_project *p = NULL;
 	char subject[SUBJECT_MAX + 1];
-	int64_t now = clock_now_us();
-	int is_free = 0, rc;
+	int rc;
 	arena *a;
 
 	if (cfg.disabled)
@@ -250,20 +239,24 @@ int events_item(store_txn *w, const char *kind, const store_item *it, const char
 		return STORE_IO;
 	}
 	snprintf(subject, sizeof(subject), "items/%s", it->item_id);
-	if (strcmp(kind, EV_ITEM_DELETED) != 0)
-		rc = items_is_free(w, p, it, &is_free);
-	if (rc == 0) {
-		const ProtobufCMessage *data = &conv_item(a, it, now, is_free)->base;
-		const char *pm = p->property_manager_id[0] ? p->property_manager_id : NULL;
-
-		rc = events_emit(w, kind, subject, cause, actor, p->installer_id, pm, data);
-		if (rc == 0 &&
-		    (strcmp(kind, EV_ITEM_ACTIVATED) == 0 || strcmp(kind, EV_ITEM_RENEWED) == 0))
-			rc = expiring_now(w, it, subject, p->installer_id, pm, data);
-	}
+	rc = events_emit(w, kind, subject, cause, actor, p->installer_id,
+			 p->property_manager_id[0] ? p->property_manager_id : NULL,
+			 &conv_item(a, it, clock_now_us(), is_free)->base);
 	arena_free(a);
 	store_record_free(p);
 	return rc;
+}
+
+int events_policy(store_txn *w, const char *installer_id,
+		  const Smartplus__Billing__V1__InstallerPaymentPolicy *policy, const char *actor)
+{
+	char subject[SUBJECT_MAX + 1];
+
+	if (cfg.disabled)
+		return 0;
+	snprintf(subject, sizeof(subject), "installers/%s/paymentPolicy", installer_id);
+	return events_emit(w, EV_POLICY_CHANGED, subject, NULL, actor, installer_id, NULL,
+			   &policy->base);
 }
 
 int events_transfer(store_txn *w, const char *transfer_id, const char *actor)
@@ -305,6 +298,45 @@ int events_transfer(store_txn *w, const char *transfer_id, const char *actor)
 			 strcmp(other, LEDGER_ISSUER) == 0 ? NULL : other, &t.base);
 	store_record_free(r);
 	return rc;
+}
+
+static const char *enum_name(const ProtobufCEnumDescriptor *d, int v)
+{
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
+	return ev ? ev->name : "UNSPECIFIED";
+}
+
+int events_price(store_txn *w, const store_price *p, const char *actor)
+{
+	char subject[SUBJECT_MAX + 1];
+	arena *a;
+	int rc;
+
+	if (cfg.disabled)
+		return 0;
+	a = arena_new();
+	if (!a)
+		return STORE_IO;
+	snprintf(subject, sizeof(subject), "prices/%s/%s",
+		 enum_name(&smartplus__billing__v1__project_type__descriptor, p->project_type),
+		 enum_name(&smartplus__billing__v1__service_type__descriptor, p->service_type));
+	rc = events_emit(w, EV_PRICE_CHANGED, subject, NULL, actor, "vendor", NULL,
+			 &conv_price(a, p)->base);
+	arena_free(a);
+	return rc;
+}
+
+int events_credit_price(store_txn *w, const store_credit_price *p, const char *actor)
+{
+	Smartplus__Billing__V1__CreditPrice cp = SMARTPLUS__BILLING__V1__CREDIT_PRICE__INIT;
+	char subject[SUBJECT_MAX + 1];
+
+	if (cfg.disabled)
+		return 0;
+	snprintf(subject, sizeof(subject), "creditPrices/%s", p->currency);
+	cp.unit_amount = p->unit_amount;
+	cp.currency = p->currency;
+	return events_emit(w, EV_PRICE_CHANGED, subject, NULL, actor, "vendor", NULL, &cp.base);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -437,121 +469,9 @@ static void on_commit(void *arg, uint64_t last_seq)
 		listeners[i].fn(listeners[i].arg, last_seq);
 }
 
-/* ------------------------------------------------------------------------ */
-/* The expiry sweep                                                          */
-
-/* One bounded step of a sweep window. apply() may run twice (after a full
- * map), so it reads only the inputs and writes only the outputs. */
-typedef struct sweep_step {
-	/* in */
-	int64_t now;
-	int soon;       /* 0: item.expired, 1: item.expiring_soon */
-	int resuming;   /* 0: start at the watermark; 1: at (pos, after) */
-	int64_t pos;    /* resume at this date ... */
-	char after[65]; /* ... after this item */
-	/* out */
-	int done;    /* the window is finished and the watermark moved */
-	int emitted; /* events recorded (or found recorded) */
-	int64_t next_pos;
-	char next_after[65];
-} sweep_step;
-
-static int apply_sweep(store_txn *w, void *arg)
+void events_hook_commits(store_env *env, int on)
 {
-	sweep_step *s = arg;
-	const char *meta = s->soon ? META_EXPIRING_SWEPT : META_EXPIRED_SWEPT;
-	const char *kind = s->soon ? EV_ITEM_EXPIRING_SOON : EV_ITEM_EXPIRED;
-	int64_t from, to = s->soon ? s->now + cfg.soon_us + 1 : s->now + 1;
-	store_list l = {0};
-	uint64_t mark = 0;
-	int rc;
-
-	s->done = 0;
-	s->emitted = 0;
-	rc = store_meta_get(w, meta, &mark);
-	if (rc != 0)
-		return rc;
-	from = s->resuming ? s->pos : (int64_t)mark;
-	if (from >= to) {
-		s->done = 1;
-		return 0;
-	}
-	rc = store_item_expiring_range(w, from, s->resuming ? s->after : NULL, to, SWEEP_BATCH, &l);
-	for (size_t i = 0; rc == 0 && i < l.n; i++) {
-		const store_item *it = l.items[i];
-		char cause[48];
-
-		if (it->status != STORE_ITEM_ACTIVE || it->expires_at <= 0)
-			continue;
-		/* expiring soon only while it has not expired yet */
-		if (s->soon && it->expires_at <= s->now)
-			continue;
-		snprintf(cause, sizeof(cause), "%s:%" PRId64, s->soon ? "expiring" : "expiry",
-			 it->expires_at);
-		rc = events_item(w, kind, it, cause, NULL);
-		s->emitted++;
-	}
-	if (rc == 0 && l.n < SWEEP_BATCH) {
-		if ((int64_t)mark < to)
-			rc = store_meta_set(w, meta, (uint64_t)to);
-		s->done = 1;
-	} else if (rc == 0) {
-		const store_item *last = l.items[l.n - 1];
-		s->next_pos = last->expires_at;
-		snprintf(s->next_after, sizeof(s->next_after), "%s", last->item_id);
-	}
-	store_list_free(&l);
-	return rc;
-}
-
-static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int events_sweep(int64_t now)
-{
-	int total = 0, rc = 0;
-
-	if (cfg.disabled || !billingd.store)
-		return 0;
-	pthread_mutex_lock(&sweep_lock);
-	for (int soon = 0; rc == 0 && soon < 2; soon++) {
-		sweep_step s;
-		memset(&s, 0, sizeof(s));
-		s.now = now;
-		s.soon = soon;
-		for (;;) {
-			rc = store_write_sync(billingd.store, apply_sweep, &s);
-			if (rc != 0)
-				break;
-			total += s.emitted;
-			if (s.done)
-				break;
-			/* stopped on the batch bound: resume after its last item */
-			s.resuming = 1;
-			s.pos = s.next_pos;
-			memcpy(s.after, s.next_after, sizeof(s.after));
-		}
-	}
-	pthread_mutex_unlock(&sweep_lock);
-	if (rc != 0)
-		log_error("events: expiry sweep: %s", store_strerror(rc));
-	return rc != 0 ? rc : total;
-}
-
-/* Watermarks start at the first start-up's clock: dates before it are not
- * announced (a store upgraded to events does not replay its history). */
-static int apply_init_marks(store_txn *w, void *arg)
-{
-	int64_t now = *(int64_t *)arg;
-	uint64_t v = 0;
-	int rc = store_meta_get(w, META_EXPIRED_SWEPT, &v);
-
-	if (rc == 0 && v == 0)
-		rc = store_meta_set(w, META_EXPIRED_SWEPT, (uint64_t)now);
-	if (rc == 0)
-		rc = store_meta_get(w, META_EXPIRING_SWEPT, &v);
-	if (rc == 0 && v == 0)
-		rc = store_meta_set(w, META_EXPIRING_SWEPT, (uint64_t)now);
-	return rc;
+	store_set_commit_hook(env, on ? on_commit : NULL, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -585,13 +505,39 @@ static int apply_prune_deliveries(store_txn *w, void *arg)
 	return store_delivery_prune(w, first, PRUNE_BATCH / 2, &p->deleted, &p->more);
 }
 
+/* Whether pruning has work (read first, so an idle store is not written):
+ * the oldest event is past retention, or an hour has passed since the
+ * deliveries were last looked at (deleted endpoints leave theirs). */
+static int prune_due(int64_t before, int64_t now)
+{
+	static int64_t deliveries_at;
+	store_event *ev = NULL;
+	store_txn *txn = NULL;
+	uint64_t first = 0;
+	int due = 0;
+
+	if (!deliveries_at)
+		deliveries_at = now;
+	if (now - deliveries_at >= INT64_C(3600) * 1000000) {
+		deliveries_at = now;
+		return 1;
+	}
+	if (store_read_begin(billingd.store, &txn) == 0 &&
+	    store_event_first_seq(txn, &first) == 0 && first &&
+	    store_event_get(txn, first, &ev) == 0)
+		due = ev->create_time < before;
+	store_record_free(ev);
+	store_read_end(txn);
+	return due;
+}
+
 int events_prune(int64_t now)
 {
 	prune_step p = {now - cfg.retention_us, 0, 0};
 	long total = 0;
 	int rc;
 
-	if (!billingd.store)
+	if (!billingd.store || !prune_due(p.before, now))
 		return 0;
 	do {
 		rc = store_write_sync(billingd.store, apply_prune_events, &p);
@@ -607,74 +553,4 @@ int events_prune(int64_t now)
 	else if (total)
 		log_info("events: %ld events past retention deleted", total);
 	return rc != 0 ? rc : (int)(total > INT32_MAX ? INT32_MAX : total);
-}
-
-/* ------------------------------------------------------------------------ */
-/* The events thread                                                         */
-
-void evhooks_kick(void);
-
-void events_after_jump(int64_t now)
-{
-	events_sweep(now);
-	events_prune(now);
-	evhooks_kick();
-}
-
-static pthread_mutex_t thr_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t thr_cond = PTHREAD_COND_INITIALIZER;
-static pthread_t thr;
-static int thr_running, thr_stop;
-
-static void *events_main(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&thr_lock);
-	while (!thr_stop) {
-		struct timespec ts;
-		pthread_mutex_unlock(&thr_lock);
-		if (!clock_is_test()) {
-			int64_t now = clock_now_us();
-			events_sweep(now);
-			events_prune(now);
-		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += THREAD_PERIOD_S;
-		pthread_mutex_lock(&thr_lock);
-		while (!thr_stop && pthread_cond_timedwait(&thr_cond, &thr_lock, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&thr_lock);
-	return NULL;
-}
-
-int events_start(void)
-{
-	int64_t now = clock_now_us();
-
-	if (store_write_sync(billingd.store, apply_init_marks, &now) != 0)
-		return -1;
-	store_set_commit_hook(billingd.store, on_commit, NULL);
-	pthread_mutex_lock(&thr_lock);
-	thr_stop = 0;
-	if (!thr_running && pthread_create(&thr, NULL, events_main, NULL) == 0)
-		thr_running = 1;
-	pthread_mutex_unlock(&thr_lock);
-	return thr_running ? 0 : -1;
-}
-
-void events_stop(void)
-{
-	pthread_mutex_lock(&thr_lock);
-	if (!thr_running) {
-		pthread_mutex_unlock(&thr_lock);
-		return;
-	}
-	thr_stop = 1;
-	pthread_cond_broadcast(&thr_cond);
-	pthread_mutex_unlock(&thr_lock);
-	pthread_join(thr, NULL);
-	thr_running = 0;
-	if (billingd.store)
-		store_set_commit_hook(billingd.store, NULL, NULL);
 }

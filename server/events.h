@@ -3,8 +3,10 @@
 
 /*
  * events.h: the platform's events (issue 15) on top of the outbox
- * (storage/store_event.h): the emission API used by every change, the reader rule
- * of EventService, the expiry sweep and retention.
+ * (storage/store_event.h): the emission API used by every change, the reader
+ * rule of EventService, retention. The emitters that need the item and
+ * order modules, the expiry sweep and the events thread are in
+ * event_sources.h (so that the modules they read can still emit here).
  *
  * Emitting. A change records its event with one call inside its own write
  * transaction (apply(), on the writer thread): the event commits with the
@@ -96,23 +98,32 @@ int events_emit(store_txn *w, const char *kind, const char *subject, const char 
 		const ProtobufCMessage *data);
 
 /*
- * One-call helpers for the change sites. Each reads what it needs in w
- * (the project of an item, a transfer) and builds subject, owners and
- * payload; the state recorded is the one in w when called, so call them
- * after the change is written.
+ * One-call helpers for the change sites that need no other module (the
+ * ones that do are in event_sources.h). Each reads what it needs in w and
+ * builds subject, owners and payload; the state recorded is the one in w
+ * when called, so call them after the change is written.
  */
 
 /* item.*: subject "items/<id>", owner the project's installer (also its
- * property manager), payload the Item at the server clock. With
- * item.activated or item.renewed, an expiry already inside the warning
- * window also gets its item.expiring_soon. */
-int events_item(store_txn *w, const char *kind, const store_item *it, const char *cause,
-		const char *actor);
+ * property manager), payload the Item at the server clock with its R4
+ * `free` flag as given (events_item() in event_sources.h works it out). */
+int events_item_emit(store_txn *w, const char *kind, const store_item *it, int is_free,
+		     const char *cause, const char *actor);
 
 /* credits.*: the transfer transfer_id (kind from its TransferKind),
  * subject "accounts/<the side that is not the issuer>", cause the
  * transfer id, payload a CreditTransfer. */
 int events_transfer(store_txn *w, const char *transfer_id, const char *actor);
+
+/* policy.changed: installer_id's policy as now stored, given as its API
+ * message (subject "installers/<id>/paymentPolicy"). */
+int events_policy(store_txn *w, const char *installer_id,
+		  const Smartplus__Billing__V1__InstallerPaymentPolicy *policy, const char *actor);
+
+/* price.changed: a price ("prices/<ProjectType>/<ServiceType>") or the
+ * credit price ("creditPrices/<currency>"); the vendor's events. */
+int events_price(store_txn *w, const store_price *p, const char *actor);
+int events_credit_price(store_txn *w, const store_credit_price *p, const char *actor);
 
 /* ------------------------------------------------------------------------
  * Readers (EventService)
@@ -156,31 +167,20 @@ int events_to_api(arena *a, const store_event *ev, Smartplus__Billing__V1__Event
 void events_listen(void (*fn)(void *arg, uint64_t last_seq), void *arg);
 
 /* ------------------------------------------------------------------------
- * Sweep, retention, life
+ * Settings and life
  */
 
-/*
- * The expiry sweep at `now`: item.expiring_soon and item.expired for the
- * dates not looked at yet, in bounded write mutations. Serialised with
- * itself. Returns the number of events recorded, or a negative STORE_*
- * code.
- */
-int events_sweep(int64_t now);
+/* 1 unless events are switched off (--events off). */
+int events_enabled(void);
+/* The item.expiring_soon warning window. */
+int64_t events_expiring_soon_us(void);
+
+/* Installs (on) or removes the commit hook that runs the listeners. */
+void events_hook_commits(store_env *env, int on);
 
 /* Deletes, in bounded batches, the events older than the retention
  * period at `now` and the deliveries that no longer matter. Returns how
  * many events were deleted, or a negative STORE_* code. */
 int events_prune(int64_t now);
-
-/* AdvanceClock's jump has ended at `now`: sweep, prune, wake the webhook
- * worker (due deliveries are measured on the server clock). */
-void events_after_jump(int64_t now);
-
-/* Starts the events thread (sweep and retention on a timer with the real
- * clock; retention only with the test clock) and registers the commit hook
- * with billingd.store. 0 or -1. */
-int events_start(void);
-/* Stops and joins it. Safe when never started. */
-void events_stop(void);
 
 #endif

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "convert.h"
 #include "enums.h"
+#include "events.h"
 #include "handler.h"
 #include "items.h"
 #include "rpc.h"
@@ -372,7 +373,10 @@ static int apply_delete_item(store_txn *txn, rpc_write *w)
 			w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
 			"item '%s' is ACTIVE; only INACTIVE or EXPIRED items can be deleted",
 			d->item_id);
-	return store_item_delete(txn, d->item_id);
+	rc = store_item_delete(txn, d->item_id);
+	return rc ? rc
+		  : events_item_emit(txn, EV_ITEM_DELETED, d->item, 0, NULL,
+				     rpc_call_caller(w->call)->account_id);
 }
 
 static void reply_deleted(rpc_write *w)

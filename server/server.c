@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "enums.h"
+#include "event_sources.h"
 #include "events.h"
 #include "idem.h"
 #include "orders.h"

@@ -99,12 +99,13 @@ static int attempt(store_env *env, store_mutation *batch, store_mutation *only)
 	if (rc == 0) {
 		/* Before any done(): a caller told "done" sees the new count. */
 		__atomic_add_fetch(&env->commits, 1, __ATOMIC_RELEASE);
+		FAULT_POINT("writer.after_commit");
 		if (env->batch_events) {
+			/* readers may see the new events from now on */
 			__atomic_store_n(&env->event_seq, event_seq, __ATOMIC_RELEASE);
 			if (env->commit_hook)
 				env->commit_hook(env->commit_hook_arg, event_seq);
 		}
-		FAULT_POINT("writer.after_commit");
 	}
 done:
 	if (txn)
