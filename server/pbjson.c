@@ -322,7 +322,7 @@ json_t *pbjson_encode(const ProtobufCMessage *msg)
 char *pbjson_dumps(const ProtobufCMessage *msg)
 {
 	json_t *j = pbjson_encode(msg);
-	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY) : NULL;
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 
 	json_decref(j);
 	return s;

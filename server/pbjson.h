@@ -21,7 +21,8 @@
  *    9 fractional digits; Duration as "<seconds>[.<frac>]s"; FieldMask as
  *    its paths in lowerCamelCase joined by commas; the wrapper types as
  *    their value.
- * Not handled (no API message uses them): map fields (written as arrays of
+ * Strings must be UTF-8 (they are written as such). Not handled (no API
+ * message uses them): map fields (written as arrays of
  * {key, value}), Any, Struct, Value, ListValue. A Timestamp or Duration out
  * of its valid range makes the encoding fail.
  */
