@@ -107,6 +107,7 @@ typedef struct fanout {
 	size_t n;
 	uint64_t to; /* the position after these */
 	int64_t now;
+	int nobody;     /* no endpoint at all: the position moves without a write */
 	size_t created; /* out */
 } fanout;
 
@@ -183,6 +184,7 @@ static int plan(fanout *f)
 	int more = 0, rc;
 
 	f->n = 0;
+	f->nobody = 0;
 	rc = store_read_begin(billingd.store, &txn);
 	if (rc == 0)
 		rc = store_meta_get(txn, STORE_WEBHOOK_CURSOR, &saved);
@@ -197,6 +199,7 @@ static int plan(fanout *f)
 	if (eps.n == 0) { /* nobody to tell: just move on */
 		if (head > f->to)
 			f->to = head;
+		f->nobody = 1;
 		goto done;
 	}
 	q.after = cursor_mem;
@@ -246,7 +249,7 @@ static void fan_out(void)
 		if (more < 0)
 			break;
 		f.now = now;
-		if (f.n || now - cursor_saved_at >= CURSOR_PERSIST_US) {
+		if (f.n || (!f.nobody && now - cursor_saved_at >= CURSOR_PERSIST_US)) {
 			int rc = store_write_sync(billingd.store, apply_fanout, &f);
 			if (rc != 0) {
 				log_error("webhooks: fan-out: %s", store_strerror(rc));
@@ -487,6 +490,7 @@ static void on_commit(void *arg, uint64_t last_seq)
 static void *worker_main(void *arg)
 {
 	(void)arg;
+	cursor_saved_at = clock_now_us();
 	pthread_mutex_lock(&lock);
 	while (!stopping) {
 		long ms;

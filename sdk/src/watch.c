@@ -41,7 +41,8 @@ struct spb_event_watch {
 	char *subject, *account_id;
 	long long pos;
 	int max_reconnects;
-	int failures; /* broken streams in a row */
+	int failures;          /* broken streams in a row */
+	gpr_timespec retry_at; /* when the next stream may open (failures > 0) */
 	int caught_up;
 	int cancelled; /* atomic */
 
@@ -296,23 +297,32 @@ static int retryable(grpc_status_code st)
 	       st == GRPC_STATUS_INTERNAL || st == GRPC_STATUS_UNKNOWN;
 }
 
-/* Sleeps before reconnection number w->failures, waking early on cancel.
- * Returns -1 if the wait would pass the deadline. */
-static int pause_before_retry(spb_event_watch *w, gpr_timespec deadline)
+/* Sleeps until the time set for the next reconnection, or until the
+ * deadline if that comes first (then returns -1), waking early on cancel. */
+static int wait_retry(spb_event_watch *w, gpr_timespec deadline)
 {
-	int ms = BACKOFF_MS << (w->failures < 6 ? w->failures - 1 : 5);
-	gpr_timespec until;
+	gpr_timespec until = w->retry_at;
+	int early = gpr_time_cmp(deadline, until) < 0;
 
-	if (ms > BACKOFF_MAX_MS)
-		ms = BACKOFF_MAX_MS;
-	until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
-	if (gpr_time_cmp(until, deadline) > 0)
-		return -1;
+	if (early)
+		until = deadline;
 	while (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), until) < 0 &&
 	       !__atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE))
 		gpr_sleep_until(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
 					     gpr_time_from_millis(10, GPR_TIMESPAN)));
-	return 0;
+	return early ? -1 : 0;
+}
+
+/* A stream broke: the next one opens after a pause growing with the
+ * number of breaks in a row. */
+static void schedule_retry(spb_event_watch *w)
+{
+	int ms = BACKOFF_MS << (w->failures < 6 ? w->failures - 1 : 5);
+
+	if (ms > BACKOFF_MAX_MS)
+		ms = BACKOFF_MAX_MS;
+	w->retry_at = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+				   gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
 /* Decodes a received message: 1 with an event in *event, 0 for the
@@ -371,16 +381,19 @@ int spb_events_watch_next(spb_event_watch *w, Smartplus__Billing__V1__Event **ev
 					      "the watch was cancelled");
 		}
 		if (!w->call) {
-			if (w->failures && pause_before_retry(w, deadline) < 0)
+			if (w->failures && wait_retry(w, deadline) < 0)
 				return spb__error_set(GRPC_STATUS_DEADLINE_EXCEEDED, NULL,
 						      "no event within %d ms (reconnecting)",
 						      timeout_ms);
+			if (__atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE))
+				continue;
 			if (open_stream(w) < 0)
 				return SPB_ERROR;
 		}
 		if (!w->recv_pending && start_recv(w) < 0) {
 			close_stream(w);
 			w->failures++;
+			schedule_retry(w);
 			continue;
 		}
 		ev = grpc_completion_queue_pluck(w->cq, &w->tag_recv, deadline, NULL);
@@ -422,6 +435,7 @@ int spb_events_watch_next(spb_event_watch *w, Smartplus__Billing__V1__Event **ev
 		if (st != GRPC_STATUS_OK && !retryable(st))
 			return spb__code_from_status(st);
 		w->failures++;
+		schedule_retry(w);
 		if (w->max_reconnects >= 0 && w->failures > w->max_reconnects) {
 			char reason[128], msg[256];
 			snprintf(reason, sizeof(reason), "%s", spb_error_last()->reason);
