@@ -30,7 +30,7 @@
 #include "event_webhooks.h"
 #include "write.h"
 
-#define MAX_ENDPOINTS 16 /* per account */
+#define MAX_ENDPOINTS 32 /* per account */
 #define URL_MAX 2048
 #define DESCRIPTION_MAX 256
 #define DSTATUS(x) SMARTPLUS__BILLING__V1__DELIVERY_STATUS__DELIVERY_STATUS_##x
@@ -254,10 +254,9 @@ void rpc_EventService_CreateWebhookEndpoint(
 	const char *account;
 	create_write *c;
 
-	if (check_create(call, req) != 0)
-		return;
+	/* who first: a foreign account is PERMISSION_DENIED whatever else */
 	account = request_account(call, req->account_id);
-	if (!account)
+	if (!account || check_create(call, req) != 0)
 		return;
 	c = write_new(call, sizeof(*c));
 	if (random_id("whe_", 12, c->id, sizeof(c->id)) != 0 ||
@@ -591,13 +590,14 @@ void rpc_EventService_RedeliverEvent(struct rpc_call *call,
 	store_endpoint *e;
 	endpoint_write *x;
 
-	if (strlen(req->event_id) != STORE_EVENT_ID_LEN || strncmp(req->event_id, "evt_", 4) != 0) {
-		BAD_ARG(call, "event_id: an event id (\"evt_\" + 32 hex digits)");
-		return;
-	}
 	e = request_endpoint(call, req->endpoint_id);
 	if (!e)
 		return;
+	if (strlen(req->event_id) != STORE_EVENT_ID_LEN || strncmp(req->event_id, "evt_", 4) != 0) {
+		store_record_free(e);
+		BAD_ARG(call, "event_id: an event id (\"evt_\" + 32 hex digits)");
+		return;
+	}
 	x = endpoint_write_new(call, e, apply_redeliver, reply_redeliver);
 	snprintf(x->event_id, sizeof(x->event_id), "%s", req->event_id);
 	write_submit(&x->w);
