@@ -324,7 +324,7 @@ void rpc_EventService_ListWebhookEndpoints(
 typedef struct endpoint_write {
 	rpc_write w;
 	store_endpoint *e; /* as read before the write */
-	char event_id[STORE_EVENT_ID_LEN + 1];
+	uint64_t seq;      /* RedeliverEvent: the event */
 	char cause[48];
 	char actor[65];
 	store_delivery d; /* RedeliverEvent: the delivery written */
@@ -404,6 +404,7 @@ static int apply_test(store_txn *txn, rpc_write *w)
 {
 	endpoint_write *x = (endpoint_write *)w;
 	char subject[64];
+	uint64_t seq = 0;
 	arena *a;
 	int64_t now = clock_now_us();
 	int rc = still_there(txn, w, x->e);
@@ -414,13 +415,12 @@ static int apply_test(store_txn *txn, rpc_write *w)
 	x->ev = NULL;
 	snprintf(subject, sizeof(subject), "webhookEndpoints/%s", x->e->endpoint_id);
 	a = arena_new();
-	rc = a ? events_emit(txn, EV_WEBHOOK_TEST, subject, x->cause, x->actor, x->e->account_id,
-			     NULL, &conv_endpoint(a, x->e)->base)
+	rc = a ? events_emit_seq(txn, EV_WEBHOOK_TEST, subject, x->cause, x->actor,
+				 x->e->account_id, NULL, &conv_endpoint(a, x->e)->base, &seq)
 	       : STORE_IO;
 	arena_free(a);
-	store_event_id(x->cause, subject, EV_WEBHOOK_TEST, x->event_id);
 	if (rc == 0)
-		rc = store_event_find(txn, x->event_id, &x->ev);
+		rc = seq ? store_event_get(txn, seq, &x->ev) : STORE_NOTFOUND;
 	if (rc == STORE_NOTFOUND) /* events are switched off */
 		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, NULL,
 				  "events are switched off on this server");
@@ -449,7 +449,7 @@ static void reply_test(rpc_write *w)
 	if (events_to_api(a, x->ev, &r.event, &payload) == 0)
 		rpc_reply(w->call, &r.base);
 	else
-		handler_fail_internal(w->call, "test event %s: undecodable", x->event_id);
+		handler_fail_internal(w->call, "test event %s: undecodable", x->ev->event_id);
 	if (payload)
 		protobuf_c_message_free_unpacked(payload, NULL);
 	arena_free(a);
@@ -538,15 +538,15 @@ static int apply_redeliver(store_txn *txn, rpc_write *w)
 		return rc;
 	store_record_free(x->ev);
 	x->ev = NULL;
-	rc = store_event_find(txn, x->event_id, &x->ev);
+	rc = store_event_get(txn, x->seq, &x->ev);
 	memset(&f, 0, sizeof(f));
 	snprintf(f.root, sizeof(f.root), "%s", x->e->account_id);
 	/* an event the endpoint's account does not see is as good as absent */
 	if (rc == STORE_NOTFOUND || (rc == 0 && !events_filter_keep(x->ev, &f)))
 		return write_fail(w, GRPC_STATUS_NOT_FOUND, NULL,
-				  "event_id: no event '%s' that this endpoint's account sees is "
-				  "kept (events are kept for the retention period)",
-				  x->event_id);
+				  "sequence: no event %" PRIu64 " that this endpoint's account "
+				  "sees is kept (events are kept for the retention period)",
+				  x->seq);
 	if (rc != 0)
 		return rc;
 	rc = store_delivery_get(txn, x->e->endpoint_id, x->ev->seq, &old);
@@ -593,12 +593,12 @@ void rpc_EventService_RedeliverEvent(struct rpc_call *call,
 	e = request_endpoint(call, req->endpoint_id);
 	if (!e)
 		return;
-	if (strlen(req->event_id) != STORE_EVENT_ID_LEN || strncmp(req->event_id, "evt_", 4) != 0) {
+	if (req->sequence < 1) {
 		store_record_free(e);
-		BAD_ARG(call, "event_id: an event id (\"evt_\" + 32 hex digits)");
+		BAD_ARG(call, "sequence: the event's sequence number (>= 1)");
 		return;
 	}
 	x = endpoint_write_new(call, e, apply_redeliver, reply_redeliver);
-	snprintf(x->event_id, sizeof(x->event_id), "%s", req->event_id);
+	x->seq = (uint64_t)req->sequence;
 	write_submit(&x->w);
 }

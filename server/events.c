@@ -161,6 +161,13 @@ int events_emit(store_txn *w, const char *kind, const char *subject, const char 
 		const char *actor, const char *owner, const char *also,
 		const ProtobufCMessage *data)
 {
+	return events_emit_seq(w, kind, subject, cause, actor, owner, also, data, NULL);
+}
+
+int events_emit_seq(store_txn *w, const char *kind, const char *subject, const char *cause,
+		    const char *actor, const char *owner, const char *also,
+		    const ProtobufCMessage *data, uint64_t *seq)
+{
 	store_event rec = STORE_EVENT_INIT;
 	char id[STORE_EVENT_ID_LEN + 1], fresh[32];
 	const ProtobufCFieldDescriptor *f = NULL;
@@ -168,6 +175,8 @@ int events_emit(store_txn *w, const char *kind, const char *subject, const char 
 	uint8_t *buf = NULL;
 	int rc;
 
+	if (seq)
+		*seq = 0;
 	if (cfg.disabled)
 		return 0;
 	if (!events_kind_known(kind) || !subject || !subject[0] || strlen(subject) > SUBJECT_MAX ||
@@ -214,6 +223,8 @@ int events_emit(store_txn *w, const char *kind, const char *subject, const char 
 	rc = store_event_append(w, &rec);
 	if (rc == STORE_EXISTS)
 		rc = 0; /* recorded before: exactly once */
+	if (rc == 0 && seq)
+		*seq = rec.seq;
 done:
 	free(buf);
 	owners_free(&o);

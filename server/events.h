@@ -96,6 +96,11 @@ void events_configure(const events_options *o);
 int events_emit(store_txn *w, const char *kind, const char *subject, const char *cause,
 		const char *actor, const char *owner, const char *also,
 		const ProtobufCMessage *data);
+/* The same, and *seq gets the event's sequence number (that of the event
+ * recorded before, for a repeat; 0 when events are switched off). */
+int events_emit_seq(store_txn *w, const char *kind, const char *subject, const char *cause,
+		    const char *actor, const char *owner, const char *also,
+		    const ProtobufCMessage *data, uint64_t *seq);
 
 /*
  * One-call helpers for the change sites that need no other module (the

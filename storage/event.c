@@ -7,9 +7,11 @@
 #include "store_int.h"
 
 #define KC_EVENT 'E'
-#define KC_EVENT_ID 'I'
 #define KC_EVENT_VERSION 'V'
 #define META_EVENT_SEQ "event_seq"
+
+/* A 'V' entry's value: the event's seq, then its id. */
+#define VERSION_VALUE (8 + STORE_EVENT_ID_LEN)
 
 void store_event_id(const char *cause, const char *subject, const char *kind,
 		    char out[STORE_EVENT_ID_LEN + 1])
@@ -42,12 +44,6 @@ static void event_key(store_key *k, uint64_t seq)
 	key_u64(k, seq);
 }
 
-static void id_key(store_key *k, const char *event_id)
-{
-	key_init(k, KC_EVENT_ID);
-	key_str(k, event_id);
-}
-
 static void version_key(store_key *k, const char *subject, uint64_t version)
 {
 	key_init(k, KC_EVENT_VERSION);
@@ -55,17 +51,27 @@ static void version_key(store_key *k, const char *subject, uint64_t version)
 	key_u64(k, version);
 }
 
-/* A be64 value (an index entry's seq). */
-static int seq_value(const MDB_val *v, uint64_t *seq)
+/* A 'V' value: the seq (and the id, when id is not NULL: 37 bytes). */
+static int version_value(const MDB_val *v, uint64_t *seq, char *id)
 {
-	if (v->mv_size != 8)
+	if (v->mv_size != VERSION_VALUE)
 		return STORE_CORRUPT;
 	*seq = get_be64(v->mv_data);
+	if (id) {
+		memcpy(id, (const char *)v->mv_data + 8, STORE_EVENT_ID_LEN);
+		id[STORE_EVENT_ID_LEN] = '\0';
+	}
 	return STORE_OK;
 }
 
-/* The newest version of subject (0 if none) and its seq. */
-static int last_version(store_txn *txn, const char *subject, uint64_t *version, uint64_t *seq)
+/*
+ * The newest version of subject (0 if none) and its seq; with event_id,
+ * also whether one of the subject's last STORE_EVENT_DEDUPE events has
+ * that id (*dup = its seq, else 0). The entries are adjacent in the index,
+ * so this reads a page or two.
+ */
+static int last_version(store_txn *txn, const char *subject, const char *event_id,
+			uint64_t *version, uint64_t *seq, uint64_t *dup)
 {
 	MDB_cursor *cur = NULL;
 	store_key prefix, k;
@@ -74,6 +80,8 @@ static int last_version(store_txn *txn, const char *subject, uint64_t *version, 
 
 	*version = 0;
 	*seq = 0;
+	if (dup)
+		*dup = 0;
 	key_init(&prefix, KC_EVENT_VERSION);
 	key_str(&prefix, subject);
 	version_key(&k, subject, UINT64_MAX);
@@ -99,7 +107,21 @@ static int last_version(store_txn *txn, const char *subject, uint64_t *version, 
 	if (key.mv_size != prefix.len + 8 || memcmp(key.mv_data, prefix.b, prefix.len) != 0)
 		goto done; /* another subject (or another class): none yet */
 	*version = get_be64((const uint8_t *)key.mv_data + prefix.len);
-	rc = seq_value(&val, seq);
+	rc = version_value(&val, seq, NULL);
+	for (int i = 0; rc == 0 && event_id && i < STORE_EVENT_DEDUPE; i++) {
+		char id[STORE_EVENT_ID_LEN + 1];
+		uint64_t s;
+
+		if (key.mv_size != prefix.len + 8 || memcmp(key.mv_data, prefix.b, prefix.len) != 0)
+			break;
+		rc = version_value(&val, &s, id);
+		if (rc == 0 && strcmp(id, event_id) == 0) {
+			*dup = s;
+			break;
+		}
+		if (rc == 0 && mdb_cursor_get(cur, &key, &val, MDB_PREV) != 0)
+			break;
+	}
 done:
 	if (cur)
 		mdb_cursor_close(cur);
@@ -109,36 +131,30 @@ done:
 int store_event_append(store_txn *w, store_event *rec)
 {
 	store_key k;
-	MDB_val v;
-	uint8_t be[8];
-	uint64_t version, last_seq;
+	uint8_t v[VERSION_VALUE];
+	uint64_t version, last_seq, dup;
 	int rc = store_writable(w);
 
 	if (rc != 0)
 		return rc;
-	if (!rec->event_id || !rec->event_id[0] || !rec->kind || !rec->kind[0] || !rec->subject ||
-	    !rec->subject[0])
+	if (!rec->event_id || strlen(rec->event_id) != STORE_EVENT_ID_LEN || !rec->kind ||
+	    !rec->kind[0] || !rec->subject || !rec->subject[0])
 		return STORE_INVALID;
-	id_key(&k, rec->event_id);
-	rc = store_raw_get(w, DB_EVENTS, &k, &v);
-	if (rc == 0) {
-		rc = seq_value(&v, &rec->seq);
-		return rc == 0 ? STORE_EXISTS : rc;
-	}
-	if (rc != STORE_NOTFOUND)
+	rc = last_version(w, rec->subject, rec->event_id, &version, &last_seq, &dup);
+	if (rc != 0)
 		return rc;
+	if (dup) {
+		rec->seq = dup;
+		return STORE_EXISTS;
+	}
 	rc = store_meta_next(w, META_EVENT_SEQ, &rec->seq);
-	if (rc == 0)
-		rc = last_version(w, rec->subject, &version, &last_seq);
 	if (rc != 0)
 		return rc;
 	rec->subject_version = version + 1;
-	put_be64(be, rec->seq);
-	rc = store_raw_put(w, DB_EVENTS, &k, be, sizeof(be));
-	if (rc == 0) {
-		version_key(&k, rec->subject, rec->subject_version);
-		rc = store_raw_put(w, DB_EVENTS, &k, be, sizeof(be));
-	}
+	put_be64(v, rec->seq);
+	memcpy(v + 8, rec->event_id, STORE_EVENT_ID_LEN);
+	version_key(&k, rec->subject, rec->subject_version);
+	rc = store_raw_put(w, DB_EVENTS, &k, v, sizeof(v));
 	if (rc == 0) {
 		event_key(&k, rec->seq);
 		rc = store_rec_put(w, DB_EVENTS, &k, &rec->base, 1);
@@ -156,23 +172,6 @@ int store_event_get(store_txn *txn, uint64_t seq, store_event **out)
 	return store_rec_get(txn, DB_EVENTS, &k,
 			     &smartplus__billing__store__v1__event_record__descriptor,
 			     (ProtobufCMessage **)out);
-}
-
-int store_event_find(store_txn *txn, const char *event_id, store_event **out)
-{
-	store_key k;
-	MDB_val v;
-	uint64_t seq;
-	int rc;
-
-	*out = NULL;
-	id_key(&k, event_id);
-	rc = store_raw_get(txn, DB_EVENTS, &k, &v);
-	if (rc == 0)
-		rc = seq_value(&v, &seq);
-	if (rc == 0)
-		rc = store_event_get(txn, seq, out);
-	return rc;
 }
 
 static int push(store_list *out, store_event *ev)
@@ -240,7 +239,7 @@ int store_event_scan(store_txn *txn, const store_event_query *q, store_list *out
 			break;
 		}
 		if (by_subject) {
-			rc = seq_value(&val, &seq);
+			rc = version_value(&val, &seq, NULL);
 			if (rc != 0)
 				goto done;
 			if (seq <= q->after)
@@ -298,17 +297,14 @@ int store_event_first_seq(store_txn *txn, uint64_t *seq)
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : store_err(rc);
 }
 
-/* Deletes the index entries of ev, keeping its subject's newest version. */
+/* Deletes the index entry of ev, unless it is its subject's newest. */
 static int unindex(store_txn *w, const store_event *ev)
 {
 	uint64_t version, seq;
 	store_key k;
 	int rc;
 
-	id_key(&k, ev->event_id);
-	rc = store_raw_del(w, DB_EVENTS, &k);
-	if (rc == 0)
-		rc = last_version(w, ev->subject, &version, &seq);
+	rc = last_version(w, ev->subject, NULL, &version, &seq, NULL);
 	if (rc == 0 && version != ev->subject_version) {
 		version_key(&k, ev->subject, ev->subject_version);
 		rc = store_raw_del(w, DB_EVENTS, &k);

@@ -5,9 +5,13 @@
  * Read these first:
  *
  *  - Exactly once. An event's id is derived from (cause, subject, kind)
- *    (store_event_id()), and store_event_append() writes nothing when an
- *    event with that id is already stored: an effect that is retried or
- *    resumed yields the same id, and one applied once yields its event once.
+ *    (store_event_id()), and store_event_append() writes nothing when one of
+ *    the subject's last STORE_EVENT_DEDUPE events has that id: an effect
+ *    that is retried or resumed (a sweep over the same date, a resumed
+ *    settlement) yields the same id and is recorded once. An effect applied
+ *    once (in the transaction of its change) yields its event once anyway.
+ *    There is deliberately no index by id: its keys are random, and a
+ *    random insert per event costs a page per event at every commit.
  *  - Order. Each appended event takes the next value of the meta counter
  *    "event_seq" in the same transaction, so sequence numbers follow commit
  *    order with no gap (a rolled-back mutation rolls its numbers back too);
@@ -25,10 +29,10 @@
  * Layout in the "events" database (for tools and white-box tests):
  *
  *   'E' seq(be64)                 -> EventRecord
- *   'I' event_id\0                -> seq(be64)
- *   'V' subject\0 version(be64)   -> seq(be64) (the newest one of each
- *                                    subject stays after pruning, so
- *                                    versions go on from it)
+ *   'V' subject\0 version(be64)   -> seq(be64) event_id (36 bytes); the
+ *                                    newest one of each subject stays
+ *                                    after pruning, so versions go on
+ *                                    from it
  */
 #ifndef SPB_STORE_EVENT_H
 #define SPB_STORE_EVENT_H
@@ -46,6 +50,9 @@ typedef Smartplus__Billing__Store__V1__EventRecord store_event;
 /* "evt_" + 32 lower-case hex digits. */
 #define STORE_EVENT_ID_LEN 36
 
+/* How many of a subject's newest events a repeat is recognised among. */
+#define STORE_EVENT_DEDUPE 32
+
 /* The id of the event of `kind` about `subject` caused by `cause`: "evt_"
  * and the first 16 bytes of SHA-256(cause NUL subject NUL kind) in hex,
  * into out[STORE_EVENT_ID_LEN + 1]. NULL strings count as "". */
@@ -56,16 +63,16 @@ void store_event_id(const char *cause, const char *subject, const char *kind,
  * Appends rec (write transaction only). rec->event_id, kind and subject
  * must be set; the store fills rec->seq (the next "event_seq") and
  * rec->subject_version (one more than the subject's last). Returns 0, or
- * STORE_EXISTS when an event with rec->event_id is already stored (nothing
- * is written and rec->seq is set to that event's number), STORE_INVALID for
- * a missing id, kind or subject, or another STORE_* code.
+ * STORE_EXISTS when one of the subject's last STORE_EVENT_DEDUPE events has
+ * rec->event_id (nothing is written and rec->seq is set to that event's
+ * number), STORE_INVALID for a malformed id or a missing kind or subject,
+ * or another STORE_* code.
  */
 int store_event_append(store_txn *w, store_event *rec);
 
-/* The event numbered seq / with that id. STORE_NOTFOUND when absent (never
- * written, or pruned). */
+/* The event numbered seq. STORE_NOTFOUND when absent (never written, or
+ * pruned). */
 int store_event_get(store_txn *txn, uint64_t seq, store_event **out);
-int store_event_find(store_txn *txn, const char *event_id, store_event **out);
 
 /*
  * A bounded scan of the events after a sequence number, in sequence order.

@@ -495,7 +495,7 @@ static void s_deliveries(const char *buf)
 		Smartplus__Billing__V1__RedeliverEventResponse *resp = NULL;
 		spb_call_options o = as(d2_key);
 		r.endpoint_id = a_id;
-		r.event_id = e1 ? e1->event_id : "";
+		r.sequence = e1 ? e1->sequence : 0;
 		CHECK(spb_event_redeliver_event(cli, &r, &resp, &o) == SPB_EPERM,
 		      "a sibling may not redeliver to A");
 		CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == 0 &&
@@ -577,7 +577,7 @@ static void s_dead_letter(void)
 			SMARTPLUS__BILLING__V1__REDELIVER_EVENT_REQUEST__INIT;
 		Smartplus__Billing__V1__RedeliverEventResponse *resp = NULL;
 		r.endpoint_id = c_id;
-		r.event_id = ev ? ev->event_id : "";
+		r.sequence = ev ? ev->sequence : 0;
 		CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == 0, "RedeliverEvent");
 		spb_message_free(resp);
 	}

@@ -556,8 +556,6 @@ static const char *string_for(fill_ctx *c, const ProtobufCMessageDescriptor *in,
 		}
 		return need(c, b->endpoint);
 	}
-	if (is(f, "event_id"))
-		return "evt_00000000000000000000000000000000";
 	if (is(f, "order_id"))
 		return need(c, b->order);
 	if (is(f, "quote_id"))
