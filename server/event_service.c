@@ -3,9 +3,9 @@
  * webhook RPCs are in webhooks.c.
  *
  * A watch is a state machine on its call's completion-queue thread: it
- * reads a page of events in a short read transaction, sends them one at a
- * time, reads the next page, and when it has reached the newest committed
- * event it goes idle. Going idle and being woken meet under one lock: a
+ * reads a page of events in a short read transaction, sends them in one
+ * message, reads the next page, and when it has reached the newest
+ * committed event it goes idle. Going idle and being woken meet under one lock: a
  * watch re-checks store_event_last_seq() under it before it joins the idle
  * list, and the writer's commit hook, which publishes that number before it
  * runs, takes every idle watch that is behind off the list and wakes it on
@@ -36,6 +36,7 @@
 #include "write.h"
 
 #define PAGE 100
+#define WATCH_PAGE 256     /* events in one WatchEvents message, at most */
 #define SCAN_PER_PAGE 5000 /* events examined per ListEvents page / watch read */
 
 /* ------------------------------------------------------------------------ */
@@ -301,18 +302,29 @@ static void on_closed(rpc_call *call, int ok, void *arg)
 	/* else the send or wake callback ends it */
 }
 
-/* Sends one message: the next event of the page, or the caught-up marker. */
-static int send_one(watch *w, const store_event *ev)
+/* Sends one message: the events of the page not sent yet (all of them:
+ * one message per page, so a busy stream costs one send per commit rather
+ * than one per event), or, with none, the caught-up marker. */
+static int send_page(watch *w)
 {
 	Smartplus__Billing__V1__WatchEventsResponse r =
 		SMARTPLUS__BILLING__V1__WATCH_EVENTS_RESPONSE__INIT;
-	ProtobufCMessage *payload = NULL;
+	size_t n = w->page.n - w->next, k = 0;
+	ProtobufCMessage **payloads = NULL;
 	arena *a = NULL;
 	int rc = 0;
 
-	if (ev) {
+	if (n) {
 		a = arena_new();
-		rc = a ? events_to_api(a, ev, &r.event, &payload) : STORE_IO;
+		payloads = calloc(n, sizeof(*payloads));
+		r.events = a ? arena_alloc(a, n * sizeof(*r.events)) : NULL;
+		if (!a || !payloads || !r.events)
+			rc = STORE_IO;
+		for (; rc == 0 && k < n; k++)
+			rc = events_to_api(a, w->page.items[w->next + k], &r.events[k],
+					   &payloads[k]);
+		r.n_events = n;
+		w->next += n;
 	} else {
 		r.caught_up = 1;
 	}
@@ -323,8 +335,10 @@ static int send_one(watch *w, const store_event *ev)
 			rc = STORE_IO;
 		}
 	}
-	if (payload)
-		protobuf_c_message_free_unpacked(payload, NULL);
+	for (size_t i = 0; payloads && i < k; i++)
+		if (payloads[i])
+			protobuf_c_message_free_unpacked(payloads[i], NULL);
+	free(payloads);
 	arena_free(a);
 	return rc;
 }
@@ -346,7 +360,7 @@ static void pump(watch *w)
 		q.subject = w->f.subject;
 		q.keep = events_filter_keep;
 		q.keep_arg = &w->f;
-		q.limit = PAGE;
+		q.limit = WATCH_PAGE;
 		q.max_scan = SCAN_PER_PAGE;
 		rc = store_read_begin(billingd.store, &txn);
 		if (rc == 0)
@@ -358,14 +372,14 @@ static void pump(watch *w)
 			continue; /* nothing kept in a bounded read: read on */
 		if (!w->caught_up_sent) {
 			w->caught_up_sent = 1;
-			rc = send_one(w, NULL);
+			rc = send_page(w);
 		} else {
 			go_idle(w);
 		}
 		goto check;
 	}
 	if (rc == 0)
-		rc = send_one(w, w->page.items[w->next++]);
+		rc = send_page(w);
 check:
 	if (rc != 0) {
 		log_error("WatchEvents: %s", store_strerror(rc));

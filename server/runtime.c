@@ -12,7 +12,9 @@
  * its handler runs, stream_begin() starts the batch that waits for the
  * close, so a client that goes away is noticed while the stream is idle.
  * Its sends, wakes, the close and the final status each hold a reference;
- * the call is freed when the last one is done (stream_unref()).
+ * the call is freed when the last one is done (stream_unref()). Streaming
+ * rows are served by a completion queue and thread of their own (the last
+ * worker), so a stream's wake-up is not queued behind unary calls.
  */
 #include "rpc.h"
 
@@ -884,8 +886,10 @@ int rpc_server_start(const rpc_server_options *o)
 	rt.server = grpc_server_create(&cargs, NULL);
 
 	rt.nworkers = o->threads > 0 ? o->threads : 2;
-	rt.workers = calloc((size_t)rt.nworkers, sizeof(worker));
-	for (int i = 0; i < rt.nworkers; i++) {
+	/* and one more, for the streams: their wake-ups and sends do not
+	 * queue behind a loaded server's unary calls */
+	rt.workers = calloc((size_t)rt.nworkers + 1, sizeof(worker));
+	for (int i = 0; i <= rt.nworkers; i++) {
 		rt.workers[i].cq = grpc_completion_queue_create_for_next(NULL);
 		grpc_server_register_completion_queue(rt.server, rt.workers[i].cq, NULL);
 	}
@@ -911,11 +915,17 @@ int rpc_server_start(const rpc_server_options *o)
 	}
 	grpc_server_start(rt.server);
 
-	for (int i = 0; i < rt.nworkers; i++) {
+	for (int i = 0; i <= rt.nworkers; i++) {
 		worker *w = &rt.workers[i];
+		int streams = i == rt.nworkers; /* the stream worker */
 		for (size_t k = 0; k < rpc_method_count; k++)
 			for (int s = 0; s < SLOTS_PER_METHOD; s++)
-				request_slot(w, &rpc_methods[k], NULL);
+				if (!rpc_methods[k].server_streaming == !streams)
+					request_slot(w, &rpc_methods[k], NULL);
+		if (streams) {
+			pthread_create(&w->thread, NULL, worker_main, w);
+			continue;
+		}
 		for (int k = 0; k < rt.nraw; k++)
 			for (int s = 0; s < SLOTS_PER_METHOD; s++)
 				request_slot(w, NULL, rt.raw[k]);
@@ -959,12 +969,12 @@ void rpc_server_stop(void)
 			break;
 		}
 	pthread_mutex_unlock(&rt.lock);
-	for (int i = 0; i < rt.nworkers; i++)
+	for (int i = 0; i <= rt.nworkers; i++)
 		grpc_completion_queue_shutdown(rt.workers[i].cq);
-	for (int i = 0; i < rt.nworkers; i++)
+	for (int i = 0; i <= rt.nworkers; i++)
 		pthread_join(rt.workers[i].thread, NULL);
 	grpc_server_destroy(rt.server);
-	for (int i = 0; i < rt.nworkers; i++)
+	for (int i = 0; i <= rt.nworkers; i++)
 		grpc_completion_queue_destroy(rt.workers[i].cq);
 	free(rt.workers);
 	rt.workers = NULL;

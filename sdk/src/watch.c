@@ -44,7 +44,9 @@ struct spb_event_watch {
 	int failures;          /* broken streams in a row */
 	gpr_timespec retry_at; /* when the next stream may open (failures > 0) */
 	int caught_up;
-	int cancelled; /* atomic */
+	int cancelled;         /* atomic */
+	watch_response *batch; /* received, not all handed out yet */
+	size_t batch_next;
 
 	pthread_mutex_t lock; /* call, for spb_events_watch_cancel() */
 	grpc_call *call;
@@ -325,14 +327,30 @@ static void schedule_retry(spb_event_watch *w)
 				   gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
-/* Decodes a received message: 1 with an event in *event, 0 for the
- * caught-up marker, -1 for garbage (recorded). */
-static int take_message(spb_event_watch *w, Smartplus__Billing__V1__Event **event)
+/* Hands out the next event of the message received last, if any: 1 with
+ * *event, 0 when there is none left. */
+static int take_buffered(spb_event_watch *w, Smartplus__Billing__V1__Event **event)
+{
+	if (w->batch && w->batch_next < w->batch->n_events) {
+		*event = w->batch->events[w->batch_next];
+		w->batch->events[w->batch_next++] = NULL; /* the caller's now */
+		w->pos = (*event)->sequence;
+		return 1;
+	}
+	if (w->batch)
+		smartplus__billing__v1__watch_events_response__free_unpacked(w->batch, NULL);
+	w->batch = NULL;
+	w->batch_next = 0;
+	return 0;
+}
+
+/* Decodes a received message into w->batch (its events are handed out by
+ * take_buffered()). 0, or -1 for garbage (recorded). */
+static int take_message(spb_event_watch *w)
 {
 	grpc_byte_buffer_reader reader;
 	watch_response *r = NULL;
 	grpc_slice s;
-	int got = -1;
 
 	if (grpc_byte_buffer_reader_init(&reader, w->recv_bb)) {
 		s = grpc_byte_buffer_reader_readall(&reader);
@@ -345,17 +363,10 @@ static int take_message(spb_event_watch *w, Smartplus__Billing__V1__Event **even
 	w->recv_bb = NULL;
 	if (!r)
 		return spb__error_set(GRPC_STATUS_INTERNAL, NULL, "malformed WatchEventsResponse");
-	if (r->event) {
-		*event = r->event; /* the caller's now */
-		r->event = NULL;
-		w->pos = (*event)->sequence;
-		got = 1;
-	} else {
-		w->caught_up = w->caught_up || r->caught_up;
-		got = 0;
-	}
-	smartplus__billing__v1__watch_events_response__free_unpacked(r, NULL);
-	return got;
+	w->caught_up = w->caught_up || r->caught_up;
+	w->batch = r;
+	w->batch_next = 0;
+	return 0;
 }
 
 int spb_events_watch_next(spb_event_watch *w, Smartplus__Billing__V1__Event **event, int timeout_ms)
@@ -370,10 +381,11 @@ int spb_events_watch_next(spb_event_watch *w, Smartplus__Billing__V1__Event **ev
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "watch and event must not be NULL");
 	*event = NULL;
+	if (!__atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE) && take_buffered(w, event))
+		return 0;
 	for (;;) {
 		grpc_event ev;
 		grpc_status_code st;
-		int got;
 
 		if (__atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE)) {
 			close_stream(w);
@@ -402,13 +414,12 @@ int spb_events_watch_next(spb_event_watch *w, Smartplus__Billing__V1__Event **ev
 					      "no event within %d ms", timeout_ms);
 		w->recv_pending = 0;
 		if (ev.success && w->recv_bb) {
-			got = take_message(w, event);
-			if (got < 0) {
+			if (take_message(w) < 0) {
 				close_stream(w);
 				return SPB_ERROR;
 			}
 			w->failures = 0;
-			if (got)
+			if (take_buffered(w, event))
 				return 0;
 			continue; /* the caught-up marker */
 		}
@@ -474,6 +485,8 @@ void spb_events_watch_free(spb_event_watch *w)
 		return;
 	if (w->cq)
 		close_stream(w);
+	if (w->batch)
+		smartplus__billing__v1__watch_events_response__free_unpacked(w->batch, NULL);
 	for (size_t i = 0; i < w->n_kinds; i++)
 		free(w->kinds[i]);
 	free(w->kinds);
