@@ -157,19 +157,32 @@ static const ProtobufCFieldDescriptor *payload_field(const ProtobufCMessageDescr
 	return NULL;
 }
 
+/* events_emit_seq(); fresh: the cause was made in this transaction (no
+ * repeat to look for). */
+static int emit(store_txn *w, const char *kind, const char *subject, const char *cause,
+		const char *actor, const char *owner, const char *also,
+		const ProtobufCMessage *data, int fresh, const events_path *path, uint64_t *seq);
+
 int events_emit(store_txn *w, const char *kind, const char *subject, const char *cause,
 		const char *actor, const char *owner, const char *also,
 		const ProtobufCMessage *data)
 {
-	return events_emit_seq(w, kind, subject, cause, actor, owner, also, data, NULL);
+	return emit(w, kind, subject, cause, actor, owner, also, data, 0, NULL, NULL);
 }
 
 int events_emit_seq(store_txn *w, const char *kind, const char *subject, const char *cause,
 		    const char *actor, const char *owner, const char *also,
 		    const ProtobufCMessage *data, uint64_t *seq)
 {
+	return emit(w, kind, subject, cause, actor, owner, also, data, 0, NULL, seq);
+}
+
+static int emit(store_txn *w, const char *kind, const char *subject, const char *cause,
+		const char *actor, const char *owner, const char *also,
+		const ProtobufCMessage *data, int fresh, const events_path *path, uint64_t *seq)
+{
 	store_event rec = STORE_EVENT_INIT;
-	char id[STORE_EVENT_ID_LEN + 1], fresh[32];
+	char id[STORE_EVENT_ID_LEN + 1], own_cause[32];
 	const ProtobufCFieldDescriptor *f = NULL;
 	owners o = {{0}, 0};
 	uint8_t *buf = NULL;
@@ -188,12 +201,19 @@ int events_emit_seq(store_txn *w, const char *kind, const char *subject, const c
 		rc = store_meta_get(w, "event_seq", &next);
 		if (rc != 0)
 			return rc;
-		snprintf(fresh, sizeof(fresh), "seq:%" PRIu64, next + 1);
-		cause = fresh;
+		snprintf(own_cause, sizeof(own_cause), "seq:%" PRIu64, next + 1);
+		cause = own_cause;
+		fresh = 1;
 	}
-	rc = owners_add_path(w, &o, owner);
-	if (rc == 0 && also)
-		rc = owners_add_path(w, &o, also);
+	if (path) { /* read before the write: the tree only grows */
+		for (size_t i = 0; i < path->n && i < MAX_OWNERS; i++)
+			if (!(o.id[o.n++] = strdup(path->id[i])))
+				rc = STORE_IO;
+	} else {
+		rc = owners_add_path(w, &o, owner);
+		if (rc == 0 && also)
+			rc = owners_add_path(w, &o, also);
+	}
 	if (rc == 0 && !owners_has(&o, "vendor") && o.n < MAX_OWNERS)
 		o.id[o.n++] = strdup("vendor");
 	if (rc != 0)
@@ -220,7 +240,7 @@ int events_emit_seq(store_txn *w, const char *kind, const char *subject, const c
 		rec.data.data = buf;
 		rec.data.len = n;
 	}
-	rc = store_event_append(w, &rec);
+	rc = fresh ? store_event_append_new(w, &rec) : store_event_append(w, &rec);
 	if (rc == STORE_EXISTS)
 		rc = 0; /* recorded before: exactly once */
 	if (rc == 0 && seq)
@@ -270,7 +290,21 @@ int events_policy(store_txn *w, const char *installer_id,
 			   &policy->base);
 }
 
-int events_transfer(store_txn *w, const char *transfer_id, const char *actor)
+int events_path_of(store_txn *txn, const char *account, events_path *out)
+{
+	owners o = {{0}, 0};
+	int rc = owners_add_path(txn, &o, account);
+
+	out->n = 0;
+	for (size_t i = 0; rc == 0 && i < o.n && out->n < EVENTS_PATH_MAX; i++)
+		snprintf(out->id[out->n++], sizeof(out->id[0]), "%s", o.id[i]);
+	owners_free(&o);
+	return rc;
+}
+
+int events_credits(store_txn *w, const ledger_result *r, const char *from, const char *to,
+		   int64_t credits, int kind, const char *order_id, const char *actor,
+		   const events_path *path)
 {
 	Smartplus__Billing__V1__CreditTransfer t = SMARTPLUS__BILLING__V1__CREDIT_TRANSFER__INIT;
 	static const char *const by_kind[] = {
@@ -279,36 +313,28 @@ int events_transfer(store_txn *w, const char *transfer_id, const char *actor)
 		[LEDGER_SPEND] = EV_CREDITS_SPENT,
 		[LEDGER_REFUND] = EV_CREDITS_REFUNDED,
 	};
-	ledger_transfer_rec *r = NULL;
 	char subject[SUBJECT_MAX + 1];
 	const char *owner, *other;
-	int rc;
 
 	if (cfg.disabled)
 		return 0;
-	rc = ledger_transfer_get(w, transfer_id, &r);
-	if (rc != 0)
-		return rc;
-	if (r->kind < LEDGER_PURCHASE || r->kind > LEDGER_REFUND) {
-		store_record_free(r);
-		return STORE_CORRUPT;
-	}
+	if (kind < LEDGER_PURCHASE || kind > LEDGER_REFUND)
+		return STORE_INVALID;
 	/* the side that is not the issuance account owns it */
-	owner = strcmp(r->to_id, LEDGER_ISSUER) == 0 ? r->from_id : r->to_id;
-	other = owner == r->to_id ? r->from_id : r->to_id;
+	owner = strcmp(to, LEDGER_ISSUER) == 0 ? from : to;
+	other = owner == to ? from : to;
 	snprintf(subject, sizeof(subject), "accounts/%s", owner);
-	t.transfer_id = r->transfer_id;
-	t.from_account_id = r->from_id;
-	t.to_account_id = r->to_id;
-	t.credits = r->credits;
-	t.kind = r->kind;
-	t.order_id = r->order_id;
-	t.from_balance = r->from_balance_after;
-	t.to_balance = r->to_balance_after;
-	rc = events_emit(w, by_kind[r->kind], subject, r->transfer_id, actor, owner,
-			 strcmp(other, LEDGER_ISSUER) == 0 ? NULL : other, &t.base);
-	store_record_free(r);
-	return rc;
+	t.transfer_id = (char *)r->transfer_id;
+	t.from_account_id = (char *)from;
+	t.to_account_id = (char *)to;
+	t.credits = credits;
+	t.kind = kind;
+	t.order_id = (char *)(order_id ? order_id : "");
+	t.from_balance = r->from_balance;
+	t.to_balance = r->to_balance;
+	/* a transfer is made once: its event is new */
+	return emit(w, by_kind[kind], subject, r->transfer_id, actor, owner,
+		    strcmp(other, LEDGER_ISSUER) == 0 ? NULL : other, &t.base, 1, path, NULL);
 }
 
 static const char *enum_name(const ProtobufCEnumDescriptor *d, int v)

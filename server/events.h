@@ -40,6 +40,7 @@
 #include "rpc.h"
 #include "smartplus/billing/v1/event_service.pb-c.h"
 #include "store.h"
+#include "store_ledger.h"
 
 /* The kinds. */
 #define EV_ITEM_ACTIVATED "item.activated"
@@ -115,10 +116,26 @@ int events_emit_seq(store_txn *w, const char *kind, const char *subject, const c
 int events_item_emit(store_txn *w, const char *kind, const store_item *it, int is_free,
 		     const char *cause, const char *actor);
 
-/* credits.*: the transfer transfer_id (kind from its TransferKind),
- * subject "accounts/<the side that is not the issuer>", cause the
- * transfer id, payload a CreditTransfer. */
-int events_transfer(store_txn *w, const char *transfer_id, const char *actor);
+/* The owners of an event about `account` (it and its ancestors), read in
+ * any transaction. A handler may read them before its write and hand them
+ * to the emitter (events_credits), so the writer thread does not: the tree
+ * only grows and accounts never move, so a path read before stays true. */
+#define EVENTS_PATH_MAX 16
+typedef struct events_path {
+	char id[EVENTS_PATH_MAX][65];
+	size_t n;
+} events_path;
+int events_path_of(store_txn *txn, const char *account, events_path *out);
+
+/* credits.* for the transfer r just made in w (kind from its TransferKind:
+ * purchased, assigned, spent, refunded): subject "accounts/<the side that
+ * is not the issuer>", cause the transfer id, payload a CreditTransfer.
+ * path: its owners read beforehand (events_path_of() of that side; it must
+ * also cover the other side, as a sender above its receiver is), or NULL
+ * to read them here. */
+int events_credits(store_txn *w, const ledger_result *r, const char *from, const char *to,
+		   int64_t credits, int kind, const char *order_id, const char *actor,
+		   const events_path *path);
 
 /* policy.changed: installer_id's policy as now stored, given as its API
  * message (subject "installers/<id>/paymentPolicy"). */

@@ -1,7 +1,9 @@
 /* event.c - the outbox (DB_EVENTS). See store_event.h. */
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <stdlib.h>
+
+#include <openssl/sha.h>
 
 #include "store_event.h"
 #include "store_int.h"
@@ -18,18 +20,22 @@ void store_event_id(const char *cause, const char *subject, const char *kind,
 {
 	static const char hex[] = "0123456789abcdef";
 	const char *parts[3] = {cause ? cause : "", subject ? subject : "", kind ? kind : ""};
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[SHA256_DIGEST_LENGTH], buf[512], *p = buf, *big = NULL;
+	size_t len = 0, n;
 	int i;
 
+	for (i = 0; i < 3; i++)
+		len += strlen(parts[i]) + 1;
+	if (len > sizeof(buf) && !(p = big = malloc(len)))
+		p = NULL;
 	/* the NULs keep ("ab", "c") and ("a", "bc") apart */
-	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1)
-		for (i = 0; i < 3; i++)
-			EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1);
-	if (!ctx || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < 16)
-		memset(md, 0, sizeof(md)); /* never happens with a working libcrypto */
-	EVP_MD_CTX_free(ctx);
+	for (i = 0, n = 0; p && i < 3; i++) {
+		memcpy(p + n, parts[i], strlen(parts[i]) + 1);
+		n += strlen(parts[i]) + 1;
+	}
+	if (!p || !SHA256(p, len, md))
+		memset(md, 0, sizeof(md)); /* out of memory: never with ids this short */
+	free(big);
 	memcpy(out, "evt_", 4);
 	for (i = 0; i < 16; i++) {
 		out[4 + 2 * i] = hex[md[i] >> 4];
@@ -114,12 +120,16 @@ static int last_version(store_txn *txn, const char *subject, const char *event_i
 
 		if (key.mv_size != prefix.len + 8 || memcmp(key.mv_data, prefix.b, prefix.len) != 0)
 			break;
-		rc = version_value(&val, &s, id);
-		if (rc == 0 && strcmp(id, event_id) == 0) {
+		if (val.mv_size != VERSION_VALUE) {
+			rc = STORE_CORRUPT;
+			break;
+		}
+		if (memcmp((const char *)val.mv_data + 8, event_id, STORE_EVENT_ID_LEN) == 0) {
+			rc = version_value(&val, &s, id);
 			*dup = s;
 			break;
 		}
-		if (rc == 0 && mdb_cursor_get(cur, &key, &val, MDB_PREV) != 0)
+		if (mdb_cursor_get(cur, &key, &val, MDB_PREV) != 0)
 			break;
 	}
 done:
@@ -128,7 +138,19 @@ done:
 	return rc;
 }
 
+static int append(store_txn *w, store_event *rec, int check);
+
 int store_event_append(store_txn *w, store_event *rec)
+{
+	return append(w, rec, 1);
+}
+
+int store_event_append_new(store_txn *w, store_event *rec)
+{
+	return append(w, rec, 0);
+}
+
+static int append(store_txn *w, store_event *rec, int check)
 {
 	store_key k;
 	uint8_t v[VERSION_VALUE];
@@ -140,7 +162,7 @@ int store_event_append(store_txn *w, store_event *rec)
 	if (!rec->event_id || strlen(rec->event_id) != STORE_EVENT_ID_LEN || !rec->kind ||
 	    !rec->kind[0] || !rec->subject || !rec->subject[0])
 		return STORE_INVALID;
-	rc = last_version(w, rec->subject, rec->event_id, &version, &last_seq, &dup);
+	rc = last_version(w, rec->subject, check ? rec->event_id : NULL, &version, &last_seq, &dup);
 	if (rc != 0)
 		return rc;
 	if (dup) {

@@ -70,6 +70,11 @@ void store_event_id(const char *cause, const char *subject, const char *kind,
  */
 int store_event_append(store_txn *w, store_event *rec);
 
+/* The same without looking for a repeat: for a caller that knows no event
+ * with this id can exist (its cause was made in this transaction, such as
+ * a new transfer). */
+int store_event_append_new(store_txn *w, store_event *rec);
+
 /* The event numbered seq. STORE_NOTFOUND when absent (never written, or
  * pruned). */
 int store_event_get(store_txn *txn, uint64_t seq, store_event **out);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ev_util.h"
 #include "harness.h"
 
 #define EV(x) SMARTPLUS__BILLING__V1__##x
@@ -102,23 +103,6 @@ static long long head(void)
 		h = resp->head_sequence;
 	spb_message_free(resp);
 	return h;
-}
-
-/* A key of account (ACCOUNT scope) into key[160]. */
-static int mint_key(const char *account, char key[160])
-{
-	Smartplus__Billing__V1__CreateApiKeyRequest r =
-		SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
-	Smartplus__Billing__V1__CreateApiKeyResponse *resp = NULL;
-	int rc;
-
-	r.account_id = (char *)account;
-	r.scope = EV(API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT);
-	rc = spb_directory_create_api_key(h_cli, &r, &resp, NULL);
-	if (rc == 0)
-		snprintf(key, 160, "%s", resp->secret);
-	spb_message_free(resp);
-	return rc;
 }
 
 static void world(const char *d, const char *prefix, int n)
@@ -268,8 +252,8 @@ static void s_isolation(void)
 	h_begin("a sibling tree never sees another tree's events");
 	world("t1", "t1_", 1);
 	world("t2", "t2_", 1);
-	CHECK(mint_key("t1", key1) == 0 && mint_key("t2", key2) == 0 &&
-		      mint_key("t1_i", keyi1) == 0,
+	CHECK(ev_mint_key(h_cli, "t1", key1) == 0 && ev_mint_key(h_cli, "t2", key2) == 0 &&
+		      ev_mint_key(h_cli, "t1_i", keyi1) == 0,
 	      "keys");
 	CHECK(h_activate("t1", "t1_i", COMM, "t1_p", 1, STRIPE, "pm_card_visa", NULL) == 0,
 	      "activate t1");

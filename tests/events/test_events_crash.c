@@ -24,24 +24,10 @@
 #include <openssl/evp.h>
 
 #include "billingd_proc.h"
+#include "ev_util.h"
 #include "spbilling.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x
-
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                               \
-	do {                                                                           \
-		checks++;                                                              \
-		if (!(cond)) {                                                         \
-			failures++;                                                    \
-			fprintf(stderr, "FAIL %s:%d %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                  \
-			fprintf(stderr, " (last error: %s %s)\n",                      \
-				spb_status_name(spb_error_last()->grpc_code),          \
-				spb_error_last()->message);                            \
-		}                                                                      \
-	} while (0)
 
 static bproc srv;
 
@@ -187,65 +173,66 @@ int main(int argc, char **argv)
 		r.role = V1(ROLE__ROLE_DISTRIBUTOR);
 		r.parent_id = "vendor";
 		r.display_name = "k1";
-		CHECK(spb_directory_create_account(c, &r, &resp, NULL) == 0, "account k1");
+		EV_CHECK(spb_directory_create_account(c, &r, &resp, NULL) == 0, "account k1");
 		spb_message_free(resp);
 	}
-	CHECK(assign(c, "first", NULL) == 0, "a first credit");
-	CHECK(watch_once(c, 0, &first) == 1 && first, "the watcher saw its event");
+	EV_CHECK(assign(c, "first", NULL) == 0, "a first credit");
+	EV_CHECK(watch_once(c, 0, &first) == 1 && first, "the watcher saw its event");
 	pos = first ? first->sequence : 0;
 	spb_message_free(first);
 	first = NULL;
 	spb_client_free(c);
-	CHECK(bproc_stop(&srv) == 0, "stop");
+	EV_CHECK(bproc_stop(&srv) == 0, "stop");
 
 	/* the next commit kills billingd right after it is durable */
 	snprintf(listen, sizeof(listen), "%s", "127.0.0.1:0");
-	CHECK(bproc_start(&srv, "writer.after_commit:1", NULL) == 0, "start with the fault");
+	EV_CHECK(bproc_start(&srv, "writer.after_commit:1", NULL) == 0, "start with the fault");
 	snprintf(listen, sizeof(listen), "%s", srv.target);
 	c = client();
 	wo.after_sequence = pos;
 	wo.subject = "accounts/k1";
-	CHECK(spb_events_watch_open(&wt.w, c, &wo) == 0, "watch from the last sequence seen");
+	EV_CHECK(spb_events_watch_open(&wt.w, c, &wo) == 0, "watch from the last sequence seen");
 	pthread_create(&t, NULL, watch_main, &wt);
 	for (int i = 0; i < 100 && (watcher_count(&wt, &caught_up), !caught_up); i++)
 		usleep(50 * 1000);
-	CHECK(caught_up && watcher_count(&wt, NULL) == 0, "watching live, nothing new yet");
+	EV_CHECK(caught_up && watcher_count(&wt, NULL) == 0, "watching live, nothing new yet");
 
-	CHECK(assign(c, "crash-1", NULL) == SPB_EUNAVAILABLE, "the call is never answered");
+	EV_CHECK(assign(c, "crash-1", NULL) == SPB_EUNAVAILABLE, "the call is never answered");
 	for (int i = 0; i < 100 && !bproc_died(&srv, &sig); i++)
 		usleep(20 * 1000);
-	CHECK(sig == 9, "billingd was killed by the fault point (signal %d)", sig);
-	CHECK(watcher_count(&wt, NULL) == 0, "the event did not reach the watcher before");
+	EV_CHECK(sig == 9, "billingd was killed by the fault point (signal %d)", sig);
+	EV_CHECK(watcher_count(&wt, NULL) == 0, "the event did not reach the watcher before");
 
-	CHECK(bproc_start(&srv, NULL, same_port) == 0, "restart on the same port");
+	EV_CHECK(bproc_start(&srv, NULL, same_port) == 0, "restart on the same port");
 	for (int i = 0; i < 200 && watcher_count(&wt, NULL) == 0; i++)
 		usleep(50 * 1000);
 	usleep(500 * 1000); /* time for a duplicate, if there were one */
 	n = watcher_count(&wt, NULL);
-	CHECK(n == 1, "after the restart the watch yields the event once (%d)", n);
+	EV_CHECK(n == 1, "after the restart the watch yields the event once (%d)", n);
 	spb_events_watch_cancel(wt.w);
 	pthread_join(t, NULL);
-	CHECK(wt.end_rc == SPB_ERROR, "the watch ends when cancelled");
+	EV_CHECK(wt.end_rc == SPB_ERROR, "the watch ends when cancelled");
 	spb_events_watch_free(wt.w);
 
-	CHECK(assign(c, "crash-1", retried) == 0, "the retry with the same key is answered");
+	EV_CHECK(assign(c, "crash-1", retried) == 0, "the retry with the same key is answered");
 	if (n >= 1) {
 		Smartplus__Billing__V1__Event *ev = wt.got[0];
-		CHECK(ev->sequence == pos + 1, "the next sequence (%lld after %lld)",
-		      (long long)ev->sequence, pos);
-		CHECK(strcmp(ev->kind, "credits.assigned") == 0 &&
-			      ev->data_case == V1(EVENT__DATA_TRANSFER),
-		      "credits.assigned");
-		CHECK(strcmp(ev->transfer->transfer_id, retried) == 0 &&
-			      strcmp(ev->cause, retried) == 0,
-		      "the transfer the retry got back (%s, %s)", ev->transfer->transfer_id,
-		      retried);
+		EV_CHECK(ev->sequence == pos + 1, "the next sequence (%lld after %lld)",
+			 (long long)ev->sequence, pos);
+		EV_CHECK(strcmp(ev->kind, "credits.assigned") == 0 &&
+				 ev->data_case == V1(EVENT__DATA_TRANSFER),
+			 "credits.assigned");
+		EV_CHECK(strcmp(ev->transfer->transfer_id, retried) == 0 &&
+				 strcmp(ev->cause, retried) == 0,
+			 "the transfer the retry got back (%s, %s)", ev->transfer->transfer_id,
+			 retried);
 		derived_id(retried, "accounts/k1", "credits.assigned", id);
-		CHECK(strcmp(ev->event_id, id) == 0, "the id derived from (cause, subject, kind)");
+		EV_CHECK(strcmp(ev->event_id, id) == 0,
+			 "the id derived from (cause, subject, kind)");
 		snprintf(transfer, sizeof(transfer), "%s", ev->event_id);
 	}
-	CHECK(watch_once(c, pos, &again) == 1 && again && strcmp(again->event_id, transfer) == 0,
-	      "a fresh watch from the same point: the same one event");
+	EV_CHECK(watch_once(c, pos, &again) == 1 && again && strcmp(again->event_id, transfer) == 0,
+		 "a fresh watch from the same point: the same one event");
 	spb_message_free(again);
 	{
 		Smartplus__Billing__V1__ListEventsRequest r =
@@ -255,23 +242,23 @@ int main(int argc, char **argv)
 			SMARTPLUS__BILLING__V1__GET_CREDIT_BALANCE_REQUEST__INIT;
 		Smartplus__Billing__V1__GetCreditBalanceResponse *br = NULL;
 		r.after_sequence = pos;
-		CHECK(spb_event_list_events(c, &r, &resp, NULL) == 0 && resp->n_events == 1 &&
-			      strcmp(resp->events[0]->event_id, transfer) == 0,
-		      "ListEvents agrees: one event after %lld", pos);
+		EV_CHECK(spb_event_list_events(c, &r, &resp, NULL) == 0 && resp->n_events == 1 &&
+				 strcmp(resp->events[0]->event_id, transfer) == 0,
+			 "ListEvents agrees: one event after %lld", pos);
 		spb_message_free(resp);
 		b.account_id = "k1";
-		CHECK(spb_billing_get_credit_balance(c, &b, &br, NULL) == 0 && br->credits == 2,
-		      "the credit was applied once");
+		EV_CHECK(spb_billing_get_credit_balance(c, &b, &br, NULL) == 0 && br->credits == 2,
+			 "the credit was applied once");
 		spb_message_free(br);
 	}
 	for (int i = 0; i < wt.n; i++)
 		spb_message_free(wt.got[i]);
 	spb_client_free(c);
-	CHECK(bproc_stop(&srv) == 0, "stop");
-	printf("events crash: %d checks, %d failed\n", checks, failures);
-	if (failures)
+	EV_CHECK(bproc_stop(&srv) == 0, "stop");
+	printf("events crash: %d checks, %d failed\n", ev_checks, ev_failures);
+	if (ev_failures)
 		fprintf(stderr, "billingd log: %s\n", srv.logfile);
 	else
 		bproc_cleanup(&srv);
-	return failures ? 1 : 0;
+	return ev_failures ? 1 : 0;
 }

@@ -30,24 +30,10 @@
 #include <jansson.h>
 
 #include "billingd_proc.h"
+#include "ev_util.h"
 #include "spbilling.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x
-
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                               \
-	do {                                                                           \
-		checks++;                                                              \
-		if (!(cond)) {                                                         \
-			failures++;                                                    \
-			fprintf(stderr, "FAIL %s:%d %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                  \
-			fprintf(stderr, " (last error: %s %s)\n",                      \
-				spb_status_name(spb_error_last()->grpc_code),          \
-				spb_error_last()->message);                            \
-		}                                                                      \
-	} while (0)
 
 /* ------------------------------------------------------------------------ */
 /* The receiver                                                              */
@@ -171,7 +157,7 @@ static request *nth(const char *path, int k)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Independent checks                                                        */
+/* Independent ev_checks                                                        */
 
 /* HMAC-SHA256 of "<t>.<body>" keyed with secret, by the openssl command
  * line tool, in hex into out[65]. 0 or -1. */
@@ -268,21 +254,6 @@ static int account(const char *id, const char *parent)
 	r.parent_id = (char *)parent;
 	r.display_name = (char *)id;
 	rc = spb_directory_create_account(cli, &r, &resp, NULL);
-	spb_message_free(resp);
-	return rc;
-}
-
-static int key_of(const char *account_id, char key[160])
-{
-	Smartplus__Billing__V1__CreateApiKeyRequest r =
-		SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
-	Smartplus__Billing__V1__CreateApiKeyResponse *resp = NULL;
-	int rc;
-	r.account_id = (char *)account_id;
-	r.scope = V1(API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT);
-	rc = spb_directory_create_api_key(cli, &r, &resp, NULL);
-	if (rc == 0)
-		snprintf(key, 160, "%s", resp->secret);
 	spb_message_free(resp);
 	return rc;
 }
@@ -387,8 +358,8 @@ static void stop(void)
 {
 	spb_client_free(cli);
 	cli = NULL;
-	CHECK(bproc_stop(&srv) == 0, "billingd stops cleanly (log %s)", srv.logfile);
-	if (!failures)
+	EV_CHECK(bproc_stop(&srv) == 0, "billingd stops cleanly (log %s)", srv.logfile);
+	if (!ev_failures)
 		bproc_cleanup(&srv);
 }
 
@@ -405,12 +376,12 @@ static void s_urls(void)
 				    "not a url",
 				    "http://127.0.0.1.example.com/hook"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		CHECK(endpoint(NULL, bad[i], NULL, NULL, NULL) == SPB_EINVALID &&
-			      strstr(spb_error_last()->message, "url"),
-		      "'%s' refused, naming url", bad[i]);
-	CHECK(endpoint(NULL, "https://hooks.example.com/in", "no.such_kind", NULL, NULL) ==
-		      SPB_EINVALID,
-	      "an unknown kind refused");
+		EV_CHECK(endpoint(NULL, bad[i], NULL, NULL, NULL) == SPB_EINVALID &&
+				 strstr(spb_error_last()->message, "url"),
+			 "'%s' refused, naming url", bad[i]);
+	EV_CHECK(endpoint(NULL, "https://hooks.example.com/in", "no.such_kind", NULL, NULL) ==
+			 SPB_EINVALID,
+		 "an unknown kind refused");
 }
 
 static void s_deliveries(const char *buf)
@@ -421,73 +392,74 @@ static void s_deliveries(const char *buf)
 	json_t *theirs;
 	int n;
 
-	CHECK(account("d1", "vendor") == 0 && account("d2", "vendor") == 0, "accounts");
-	CHECK(key_of("d2", d2_key) == 0, "a key of d2");
+	EV_CHECK(account("d1", "vendor") == 0 && account("d2", "vendor") == 0, "accounts");
+	EV_CHECK(ev_mint_key(cli, "d2", d2_key) == 0, "a key of d2");
 	url_of("/a", url, sizeof(url));
-	CHECK(endpoint("d1", url, "credits.assigned", a_id, a_secret) == 0, "endpoint A (d1)");
-	CHECK(strncmp(a_secret, "whsec_", 6) == 0 && strlen(a_secret) == 70,
-	      "signing secret whsec_ + 64 hex");
+	EV_CHECK(endpoint("d1", url, "credits.assigned", a_id, a_secret) == 0, "endpoint A (d1)");
+	EV_CHECK(strncmp(a_secret, "whsec_", 6) == 0 && strlen(a_secret) == 70,
+		 "signing secret whsec_ + 64 hex");
 	url_of("/b", url, sizeof(url));
-	CHECK(endpoint("d2", url, NULL, b_id, NULL) == 0, "endpoint B (d2, every kind)");
+	EV_CHECK(endpoint("d2", url, NULL, b_id, NULL) == 0, "endpoint B (d2, every kind)");
 
-	CHECK(assign("d1", 5) == 0, "credits to d1");
+	EV_CHECK(assign("d1", 5) == 0, "credits to d1");
 	e1 = last_event("accounts/d1", "credits.assigned");
-	CHECK(e1 != NULL, "the credits.assigned event");
+	EV_CHECK(e1 != NULL, "the credits.assigned event");
 	n = wait_path("/a", 3, 20000);
-	CHECK(n == 3, "A answered 500, 500, 200: 3 requests (%d)", n);
+	EV_CHECK(n == 3, "A answered 500, 500, 200: 3 requests (%d)", n);
 	for (int k = 0; e1 && k < n; k++) {
 		request *r = nth("/a", k);
 		char t[32], v1[80], mine[65];
 		json_error_t err;
 		json_t *body = json_loads(r->body, 0, &err);
 
-		CHECK(r->answered == (k < 2 ? 500 : 200), "answer %d", r->answered);
-		CHECK(strcmp(r->event_id, e1->event_id) == 0, "request %d: the same event id", k);
-		CHECK(body && strcmp(json_string_value(json_object_get(body, "eventId")) ?: "",
-				     e1->event_id) == 0,
-		      "the body is the event");
-		CHECK(parse_signature(r->signature, t, v1) == 0, "signature header '%s'",
-		      r->signature);
-		CHECK(openssl_hmac(a_secret, t, r->body, mine) == 0 && strcmp(mine, v1) == 0,
-		      "request %d: openssl dgst -sha256 -hmac agrees with v1", k);
+		EV_CHECK(r->answered == (k < 2 ? 500 : 200), "answer %d", r->answered);
+		EV_CHECK(strcmp(r->event_id, e1->event_id) == 0, "request %d: the same event id",
+			 k);
+		EV_CHECK(body && strcmp(json_string_value(json_object_get(body, "eventId")) ?: "",
+					e1->event_id) == 0,
+			 "the body is the event");
+		EV_CHECK(parse_signature(r->signature, t, v1) == 0, "signature header '%s'",
+			 r->signature);
+		EV_CHECK(openssl_hmac(a_secret, t, r->body, mine) == 0 && strcmp(mine, v1) == 0,
+			 "request %d: openssl dgst -sha256 -hmac agrees with v1", k);
 		if (k == 2 && body) {
 			theirs = buf_curl_event(buf, &srv, "accounts/d1", e1->event_id);
-			CHECK(theirs && json_equal(theirs, body),
-			      "the body is the proto3 JSON buf curl gives for the event");
+			EV_CHECK(theirs && json_equal(theirs, body),
+				 "the body is the proto3 JSON buf curl gives for the event");
 			json_decref(theirs);
 		}
 		json_decref(body);
 	}
 	usleep(1000 * 1000);
-	CHECK(count_path("/a") == 3, "delivered once: no request after the 200");
+	EV_CHECK(count_path("/a") == 3, "delivered once: no request after the 200");
 	d = e1 ? delivery(a_id, NULL, e1->sequence) : NULL;
-	CHECK(d && d->status == V1(DELIVERY_STATUS__DELIVERY_STATUS_DELIVERED) &&
-		      d->attempts == 3 && d->last_http_status == 200,
-	      "ListDeliveries: DELIVERED after 3 attempts");
+	EV_CHECK(d && d->status == V1(DELIVERY_STATUS__DELIVERY_STATUS_DELIVERED) &&
+			 d->attempts == 3 && d->last_http_status == 200,
+		 "ListDeliveries: DELIVERED after 3 attempts");
 	spb_message_free(d);
-	CHECK(count_path("/b") == 0, "d2's endpoint got nothing of d1's tree");
+	EV_CHECK(count_path("/b") == 0, "d2's endpoint got nothing of d1's tree");
 
-	CHECK(assign("d2", 2) == 0, "credits to d2");
-	CHECK(wait_path("/b", 1, 10000) == 1, "d2's endpoint gets d2's event");
+	EV_CHECK(assign("d2", 2) == 0, "credits to d2");
+	EV_CHECK(wait_path("/b", 1, 10000) == 1, "d2's endpoint gets d2's event");
 	e2 = last_event("accounts/d2", "credits.assigned");
-	CHECK(e2 && strcmp(nth("/b", 0)->event_id, e2->event_id) == 0, "with its id");
+	EV_CHECK(e2 && strcmp(nth("/b", 0)->event_id, e2->event_id) == 0, "with its id");
 	usleep(300 * 1000);
-	CHECK(count_path("/a") == 3, "A: nothing of d2's tree");
+	EV_CHECK(count_path("/a") == 3, "A: nothing of d2's tree");
 
 	{
 		Smartplus__Billing__V1__SendTestEventRequest r =
 			SMARTPLUS__BILLING__V1__SEND_TEST_EVENT_REQUEST__INIT;
 		Smartplus__Billing__V1__SendTestEventResponse *resp = NULL;
 		r.endpoint_id = a_id;
-		CHECK(spb_event_send_test_event(cli, &r, &resp, NULL) == 0 &&
-			      strcmp(resp->event->kind, "webhook.test") == 0,
-		      "SendTestEvent");
-		CHECK(wait_path("/a", 4, 10000) == 4 && resp &&
-			      strcmp(nth("/a", 3)->event_id, resp->event->event_id) == 0,
-		      "the test event reached A");
+		EV_CHECK(spb_event_send_test_event(cli, &r, &resp, NULL) == 0 &&
+				 strcmp(resp->event->kind, "webhook.test") == 0,
+			 "SendTestEvent");
+		EV_CHECK(wait_path("/a", 4, 10000) == 4 && resp &&
+				 strcmp(nth("/a", 3)->event_id, resp->event->event_id) == 0,
+			 "the test event reached A");
 		spb_message_free(resp);
 		usleep(300 * 1000);
-		CHECK(count_path("/b") == 1, "and not B");
+		EV_CHECK(count_path("/b") == 1, "and not B");
 	}
 	{
 		Smartplus__Billing__V1__RedeliverEventRequest r =
@@ -496,19 +468,19 @@ static void s_deliveries(const char *buf)
 		spb_call_options o = as(d2_key);
 		r.endpoint_id = a_id;
 		r.sequence = e1 ? e1->sequence : 0;
-		CHECK(spb_event_redeliver_event(cli, &r, &resp, &o) == SPB_EPERM,
-		      "a sibling may not redeliver to A");
-		CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == 0 &&
-			      resp->delivery->status ==
-				      V1(DELIVERY_STATUS__DELIVERY_STATUS_PENDING),
-		      "RedeliverEvent");
+		EV_CHECK(spb_event_redeliver_event(cli, &r, &resp, &o) == SPB_EPERM,
+			 "a sibling may not redeliver to A");
+		EV_CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == 0 &&
+				 resp->delivery->status ==
+					 V1(DELIVERY_STATUS__DELIVERY_STATUS_PENDING),
+			 "RedeliverEvent");
 		spb_message_free(resp);
-		CHECK(wait_path("/a", 5, 10000) == 5 && e1 &&
-			      strcmp(nth("/a", 4)->event_id, e1->event_id) == 0,
-		      "redelivered with the same event id");
+		EV_CHECK(wait_path("/a", 5, 10000) == 5 && e1 &&
+				 strcmp(nth("/a", 4)->event_id, e1->event_id) == 0,
+			 "redelivered with the same event id");
 		r.endpoint_id = b_id; /* d2's endpoint does not see d1's event */
-		CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == SPB_ENOTFOUND,
-		      "an event the endpoint's account does not see: NOT_FOUND");
+		EV_CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == SPB_ENOTFOUND,
+			 "an event the endpoint's account does not see: NOT_FOUND");
 	}
 	{
 		Smartplus__Billing__V1__DeleteWebhookEndpointRequest r =
@@ -519,22 +491,22 @@ static void s_deliveries(const char *buf)
 		Smartplus__Billing__V1__ListWebhookEndpointsResponse *lr = NULL;
 		spb_call_options o = as(d2_key);
 		r.endpoint_id = a_id;
-		CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, &o) == SPB_EPERM,
-		      "a sibling may not delete A");
+		EV_CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, &o) == SPB_EPERM,
+			 "a sibling may not delete A");
 		r.endpoint_id = "whe_000000000000000000000000";
-		CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, &o) == SPB_EPERM,
-		      "nor a missing one (PERMISSION_DENIED either way)");
+		EV_CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, &o) == SPB_EPERM,
+			 "nor a missing one (PERMISSION_DENIED either way)");
 		r.endpoint_id = a_id;
-		CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, NULL) == 0, "delete A");
+		EV_CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, NULL) == 0, "delete A");
 		spb_message_free(resp);
 		l.account_id = "d1";
-		CHECK(spb_event_list_webhook_endpoints(cli, &l, &lr, NULL) == 0 &&
-			      lr->n_endpoints == 0,
-		      "d1 has no endpoint left");
+		EV_CHECK(spb_event_list_webhook_endpoints(cli, &l, &lr, NULL) == 0 &&
+				 lr->n_endpoints == 0,
+			 "d1 has no endpoint left");
 		spb_message_free(lr);
-		CHECK(assign("d1", 1) == 0, "credits to d1");
+		EV_CHECK(assign("d1", 1) == 0, "credits to d1");
 		usleep(1500 * 1000);
-		CHECK(count_path("/a") == 5, "nothing to a deleted endpoint");
+		EV_CHECK(count_path("/a") == 5, "nothing to a deleted endpoint");
 	}
 	spb_message_free(e1);
 	spb_message_free(e2);
@@ -552,15 +524,15 @@ static void s_dead_letter(void)
 	char c_id[64], url[128];
 	int dead = 0;
 
-	CHECK(account("d3", "vendor") == 0, "account");
+	EV_CHECK(account("d3", "vendor") == 0, "account");
 	url_of("/c", url, sizeof(url));
-	CHECK(endpoint(NULL, url, NULL, c_id, NULL) == 0, "endpoint C (always 500)");
-	CHECK(assign("d3", 1) == 0, "credits to d3");
+	EV_CHECK(endpoint(NULL, url, NULL, c_id, NULL) == 0, "endpoint C (always 500)");
+	EV_CHECK(assign("d3", 1) == 0, "credits to d3");
 	ev = last_event("accounts/d3", "credits.assigned");
-	CHECK(ev && wait_path("/c", 1, 10000) == 1, "first attempt");
+	EV_CHECK(ev && wait_path("/c", 1, 10000) == 1, "first attempt");
 	du.seconds = 73 * 3600;
 	ar.duration = &du;
-	CHECK(spb_admin_advance_clock(cli, &ar, &aresp, NULL) == 0, "AdvanceClock 73 h");
+	EV_CHECK(spb_admin_advance_clock(cli, &ar, &aresp, NULL) == 0, "AdvanceClock 73 h");
 	spb_message_free(aresp);
 	for (int i = 0; ev && i < 100 && !dead; i++) {
 		usleep(100 * 1000);
@@ -568,8 +540,8 @@ static void s_dead_letter(void)
 		d = delivery(c_id, NULL, ev->sequence);
 		dead = d && d->status == V1(DELIVERY_STATUS__DELIVERY_STATUS_DEAD);
 	}
-	CHECK(dead && d->attempts == 2 && d->last_http_status == 500,
-	      "DEAD after the attempt past 72 h (attempts %d)", d ? d->attempts : -1);
+	EV_CHECK(dead && d->attempts == 2 && d->last_http_status == 500,
+		 "DEAD after the attempt past 72 h (attempts %d)", d ? d->attempts : -1);
 	spb_message_free(d);
 	d = NULL;
 	{
@@ -578,10 +550,10 @@ static void s_dead_letter(void)
 		Smartplus__Billing__V1__RedeliverEventResponse *resp = NULL;
 		r.endpoint_id = c_id;
 		r.sequence = ev ? ev->sequence : 0;
-		CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == 0, "RedeliverEvent");
+		EV_CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == 0, "RedeliverEvent");
 		spb_message_free(resp);
 	}
-	CHECK(wait_path("/c", 3, 10000) == 3, "tried again");
+	EV_CHECK(wait_path("/c", 3, 10000) == 3, "tried again");
 	for (int i = 0; ev && i < 50; i++) {
 		spb_message_free(d);
 		d = delivery(c_id, NULL, ev->sequence);
@@ -589,8 +561,8 @@ static void s_dead_letter(void)
 			break;
 		usleep(100 * 1000);
 	}
-	CHECK(d && d->attempts == 3 && d->status == V1(DELIVERY_STATUS__DELIVERY_STATUS_PENDING),
-	      "revived: PENDING again, retried with backoff");
+	EV_CHECK(d && d->attempts == 3 && d->status == V1(DELIVERY_STATUS__DELIVERY_STATUS_PENDING),
+		 "revived: PENDING again, retried with backoff");
 	spb_message_free(d);
 	spb_message_free(ev);
 }
@@ -636,6 +608,6 @@ int main(int argc, char **argv)
 	MHD_stop_daemon(mhd);
 	for (int i = 0; i < rx.n; i++)
 		free(rx.req[i].body);
-	printf("webhooks: %d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	printf("webhooks: %d checks, %d failed\n", ev_checks, ev_failures);
+	return ev_failures ? 1 : 0;
 }
