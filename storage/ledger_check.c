@@ -240,8 +240,11 @@ done:
 	return rc;
 }
 
+/* A GCC/clang extension (not ISO C): __extension__ says so to -pedantic. */
+__extension__ typedef __int128 wide_sum;
+
 typedef struct balance_pass {
-	__int128 sum; /* wide: partial sums of int64 balances may overflow */
+	wide_sum sum; /* wide: partial sums of int64 balances may overflow */
 	uint64_t count;
 } balance_pass;
 
