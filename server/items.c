@@ -22,6 +22,7 @@
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
+#include "xalloc.h"
 
 #define MAX_ITEMS_PER_CALL 1000
 
@@ -279,7 +280,7 @@ static int check_item_specs(rpc_call *call, const Smartplus__Billing__V1__Create
 				}
 		}
 	}
-	ids = malloc(req->n_items * sizeof(*ids));
+	ids = xmalloc(req->n_items * sizeof(*ids));
 	for (size_t i = 0; i < req->n_items; i++)
 		ids[i] = req->items[i]->item_id;
 	qsort(ids, req->n_items, sizeof(*ids), cmp_str);
@@ -321,7 +322,7 @@ void rpc_DirectoryService_CreateItems(struct rpc_call *call,
 		goto done;
 	c = write_new(call, sizeof(*c));
 	c->n = req->n_items;
-	c->recs = calloc(c->n, sizeof(*c->recs));
+	c->recs = xcalloc(c->n, sizeof(*c->recs));
 	for (size_t i = 0; i < c->n; i++) {
 		const Smartplus__Billing__V1__ItemSpec *s = req->items[i];
 		store_item *it = &c->recs[i];

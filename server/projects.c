@@ -221,10 +221,10 @@ static int apply_update_project(store_txn *txn, rpc_write *w)
 	if (c->mask_free)
 		p->free_additional_apps = c->update->free_additional_apps;
 	/* p owns its strings (protobuf-c unpack, malloc): replace, not borrow. */
-	if ((c->mask_pm &&
-	     store_str_set(&p->property_manager_id, c->update->property_manager_id)) ||
-	    (c->mask_name && store_str_set(&p->display_name, c->update->display_name)))
-		return STORE_IO;
+	if (c->mask_pm)
+		store_str_set(&p->property_manager_id, c->update->property_manager_id);
+	if (c->mask_name)
+		store_str_set(&p->display_name, c->update->display_name);
 	if (p->pms_integrated && p->type != PTYPE(COMMUNITY))
 		return write_fail(
 			w, GRPC_STATUS_INVALID_ARGUMENT, NULL,

@@ -13,7 +13,9 @@
 #     otherwise);
 #   racy temporary names: tmpnam tempnam mktemp (mkstemp, mkdtemp);
 #   unbounded stack: alloca;
-#   a scanf-family "%s" or "%[" without a field width (overflows its buffer).
+#   a scanf-family "%s" or "%[" without a field width (overflows its buffer);
+#   in server/ and storage/ only: malloc calloc realloc strdup strndup, which
+#     go through common/xalloc.h (abort on exhaustion, never NULL).
 # Usage: check_banned.sh [source-root]
 set -euo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -21,12 +23,15 @@ dirs=("$root/server" "$root/storage" "$root/common" "$root/sdk" "$root/tools" "$
 banned='\b(sprintf|vsprintf|strcpy|strcat|stpcpy|gets|strncpy|strncat|strtok|asctime|ctime|gmtime|localtime|atoi|atol|atoll|atof|rand|srand|random|srandom|drand48|lrand48|mrand48|tmpnam|tempnam|mktemp|alloca)[[:space:]]*\('
 scanf_s='\b(v?f?scanf|v?sscanf)[[:space:]]*\([^;]*"[^"]*%(s|\[)'
 grep_c() { grep -rnE "$1" --include='*.c' --include='*.h' "${dirs[@]}" 2>/dev/null | grep -v '/node_modules/' || true; }
+alloc='(^|[^_[:alnum:]>.])(malloc|calloc|realloc|strdup|strndup)[[:space:]]*\('
 hits=$(grep_c "$banned")
 scan=$(grep_c "$scanf_s")
-if [ -n "$hits$scan" ]; then
+raw=$(grep -rnE "$alloc" --include='*.c' --include='*.h' "$root/server" "$root/storage" 2>/dev/null || true)
+if [ -n "$hits$scan$raw" ]; then
   echo "banned functions used (see the list at the top of $0):"
   [ -z "$hits" ] || echo "$hits"
   [ -z "$scan" ] || echo "$scan"
+  [ -z "$raw" ] || echo "$raw"
   exit 1
 fi
 echo "no banned functions"
