@@ -300,7 +300,6 @@ void rpc_DirectoryService_CreateItems(struct rpc_call *call,
 	store_project *p = NULL;
 	create_items *c;
 	int64_t now = clock_now_us();
-	int rc;
 
 	if (handler_check_id(call, "project_id", req->project_id))
 		return;
@@ -310,13 +309,7 @@ void rpc_DirectoryService_CreateItems(struct rpc_call *call,
 	}
 	if (handler_read_begin(call, &txn))
 		return;
-	rc = store_project_get(txn, req->project_id, &p);
-	if (rc != 0 && rc != STORE_NOTFOUND) {
-		handler_fail_store(call, rc);
-		goto done;
-	}
-	if (auth_deny(call, rc == 0 ? auth_may_act(txn, rpc_call_caller(call), p->installer_id) : 0,
-		      "project", req->project_id))
+	if (auth_load_project(call, txn, req->project_id, &p))
 		goto done;
 	if (check_item_specs(call, req, p->type))
 		goto done;
