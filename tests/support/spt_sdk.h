@@ -1,0 +1,172 @@
+/*
+ * spt_sdk.h - SDK clients for a running billingd, and seeding through its
+ * API: accounts, API keys, a reseller tree, projects, items, prices, the
+ * credit price, coupons, credits, activations, the test clock.
+ *
+ * Every helper makes one or a few real RPCs through libspbilling and
+ * returns the SDK code (0 = OK; the detail in spb_error_last()). They do
+ * not print: a test wraps a setup step in SPT_SEED() (spt_run.h), whose
+ * failure names the step and the SDK's last error; a suite's init uses
+ * SPT_INIT(). Safe from any thread for distinct clients (spb_client is
+ * thread-safe as the SDK documents).
+ */
+#ifndef SPT_SDK_H
+#define SPT_SDK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spbilling.h"
+#include "spt_billingd.h"
+#include "spt_time.h"
+
+/* Enum shorthands: ROLE(INSTALLER), PTYPE(COMMUNITY), STYPE(APP), ... */
+#define V1(x) SMARTPLUS__BILLING__V1__##x
+#define ROLE(x) V1(ROLE__ROLE_##x)
+#define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
+#define STYPE(x) V1(SERVICE_TYPE__SERVICE_TYPE_##x)
+#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
+#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
+#define ISTATUS(x) V1(ITEM_STATUS__ITEM_STATUS_##x)
+#define OTYPE(x) V1(ORDER_TYPE__ORDER_TYPE_##x)
+#define SCOPE(x) V1(API_KEY_SCOPE__API_KEY_SCOPE_##x)
+#define KIND(x) V1(TRANSFER_KIND__TRANSFER_KIND_##x)
+#define ACTION(x) V1(QUOTE_ACTION__QUOTE_ACTION_##x)
+
+/* billingd's default --cutover, 2025-06-01T00:00:00Z (R2). */
+#define SPT_CUTOVER_US (INT64_C(1748736000) * SPT_SECOND_US)
+
+#define SPT_KEY_ID_MAX 24
+
+/*
+ * SPT_INIT(expr) - in a suite's init function: when expr (an SDK code or
+ * 0/-1) is not 0, prints it with the SDK's last error and returns -1 from
+ * the init (CUnit then fails the suite and runs none of its tests).
+ */
+#define SPT_INIT(expr)                                                            \
+	do {                                                                      \
+		int spt_init_rc_ = (expr);                                        \
+		if (spt_init_rc_ != 0) {                                          \
+			spt_init_failed(#expr, spt_init_rc_, __FILE__, __LINE__); \
+			return -1;                                                \
+		}                                                                 \
+	} while (0)
+void spt_init_failed(const char *expr, int rc, const char *file, int line);
+
+/* ---- clients ---- */
+
+/* A client for b with key as its default bearer (NULL: the vendor's admin
+ * key; "": none), a 10 s default deadline and no retries (a test wants the
+ * first answer). NULL (printed) on failure. spb_client_free() it. */
+spb_client *spt_client(const spt_billingd *b, const char *key);
+/* The same with another default deadline, to any target. */
+spb_client *spt_client_to(const char *target, const char *key, int deadline_ms);
+
+/* Call options with an API key (NULL: the client's) and an idempotency key
+ * (NULL: none). */
+spb_call_options spt_as(const char *api_key, const char *idem_key);
+
+/* The SDK's last error as "STATUS reason: message" in buf[cap]. */
+const char *spt_last_error(char *buf, size_t cap);
+
+/* ---- the directory ---- */
+
+int spt_create_account(spb_client *c, const spb_call_options *o, const char *id, int role,
+		       const char *parent);
+
+/* CreateApiKey for account; the secret into key[SPT_KEY_MAX] and the key id
+ * into key_id[SPT_KEY_ID_MAX] (either may be NULL). */
+int spt_create_key(spb_client *c, const spb_call_options *o, const char *account, int scope,
+		   char *key, char *key_id);
+
+/* One account of a tree: filled with its ACCOUNT key by spt_create_tree. */
+typedef struct spt_account {
+	const char *id;
+	int role;
+	const char *parent;
+	char key[SPT_KEY_MAX];
+	char key_id[SPT_KEY_ID_MAX];
+} spt_account;
+
+/* Creates every account in order (parents first; a ROLE(VENDOR) row is
+ * not created, only given a key) through vendor and mints an ACCOUNT key
+ * for each. 0 or the first failing SDK code. */
+int spt_create_tree(spb_client *vendor, spt_account *accts, size_t n);
+
+/* The key of id in accts, or NULL. */
+const char *spt_key_of(const spt_account *accts, size_t n, const char *id);
+
+typedef struct spt_project {
+	const char *id;
+	const char *installer;
+	int type;       /* PTYPE(...) */
+	const char *pm; /* property manager or NULL */
+	int pms_integrated;
+	int free_additional_apps;
+	int64_t created_at_us; /* 0: the server's now (vendor and SERVICE keys only) */
+} spt_project;
+
+int spt_create_project(spb_client *c, const spb_call_options *o, const spt_project *p);
+
+/* CreateItems with one item. */
+int spt_create_item(spb_client *c, const spb_call_options *o, const char *project,
+		    const char *item_id, int service_type);
+/* CreateItems with n items "<prefix>000", "<prefix>001", ... in one call. */
+int spt_create_items(spb_client *c, const spb_call_options *o, const char *project,
+		     int service_type, const char *prefix, int n);
+
+/* ---- prices, coupons, credits ---- */
+
+/* SetPrice in USD. */
+int spt_set_price(spb_client *c, int ptype, int stype, int64_t monthly_amount,
+		  int64_t monthly_credits);
+/* SetCreditPrice in USD. */
+int spt_set_credit_price(spb_client *c, int64_t unit_amount);
+/* CreateCoupon: percent off, for credit purchases only or not, max
+ * redemptions (0: unlimited). */
+int spt_create_coupon(spb_client *c, const char *code, int percent_off, int credit_only,
+		      int max_redemptions);
+
+/* AssignCredits from (NULL: the caller) to `to`. */
+int spt_assign_credits(spb_client *c, const spb_call_options *o, const char *from, const char *to,
+		       int64_t credits);
+/* GetCreditBalance, or -1 when the call fails. */
+int64_t spt_credit_balance(spb_client *c, const spb_call_options *o, const char *account);
+
+/* ---- orders and the clock ---- */
+
+/* The billing details every test order carries. */
+Smartplus__Billing__V1__BillingInfo *spt_billing_info(void);
+
+/*
+ * Quotes ACTIVATE of every item of `project` for `months` (payer,
+ * installer, ptype as QuoteServices wants them) and pays the quote with
+ * method (pm: the Stripe payment method, e.g. "pm_card_visa"). 0 only when
+ * the order SUCCEEDED; *now_us (may be NULL) gets the server's now at the
+ * quote (its expiry less 15 minutes).
+ */
+int spt_activate_project(spb_client *c, const spb_call_options *o, const char *payer,
+			 const char *installer, int ptype, const char *project, int months,
+			 int method, const char *pm, int64_t *now_us);
+
+/* AdvanceClock by us (billingd --test-clock); *now_us the new now, *ran the
+ * renewals run (either may be NULL). */
+int spt_advance_clock(spb_client *c, int64_t us, int64_t *now_us, int *ran);
+
+/* Every item of project (paging), fn called for each. */
+int spt_each_item(spb_client *c, const char *project,
+		  void (*fn)(const Smartplus__Billing__V1__Item *, void *), void *arg);
+/* Every order of payer of type (0: all), fn called for each. */
+int spt_each_order(spb_client *c, const char *payer, int type,
+		   void (*fn)(const Smartplus__Billing__V1__Order *, void *), void *arg);
+
+/* ---- values ---- */
+
+/* Microseconds of a Timestamp (NULL: 0), and back. */
+int64_t spt_ts_us(const Google__Protobuf__Timestamp *t);
+void spt_set_ts(Google__Protobuf__Timestamp *t, int64_t us);
+
+/* "<prefix><n>" with a process-wide counter (thread-safe). */
+void spt_unique_id(char *buf, size_t cap, const char *prefix);
+
+#endif

@@ -1,0 +1,68 @@
+/* spt_store.c - see spt_store.h. */
+#include "spt_store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void log_line(void *arg, const char *line)
+{
+	spt_store *s = arg;
+	size_t n = strlen(s->log);
+
+	snprintf(s->log + n, sizeof(s->log) - n, "%s\n", line);
+}
+
+static int open_at(spt_store *s, size_t map_size, unsigned max_readers, char *err, size_t errlen)
+{
+	store_options o = STORE_OPTIONS_INIT;
+
+	o.path = s->dir;
+	o.map_size = map_size;
+	o.max_readers = max_readers;
+	o.log = log_line;
+	o.log_arg = s;
+	return store_open(&o, &s->env, err, errlen);
+}
+
+int spt_store_open(spt_store *s, size_t map_size, unsigned max_readers)
+{
+	char err[256] = "";
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (spt_tmpdir(s->dir, sizeof(s->dir), "store") != 0)
+		return STORE_IO;
+	s->own_dir = 1;
+	rc = open_at(s, map_size, max_readers, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "spt_store_open %s: %s\n", s->dir, err);
+	return rc;
+}
+
+int spt_store_reopen(spt_store *s, size_t map_size, char *err, size_t errlen)
+{
+	return open_at(s, map_size, 0, err, errlen);
+}
+
+int spt_store_open_dir(spt_store *s, const char *dir)
+{
+	char err[256] = "";
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	rc = open_at(s, 0, 0, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "spt_store_open_dir %s: %s\n", dir, err);
+	return rc;
+}
+
+void spt_store_close(spt_store *s)
+{
+	store_close(s->env);
+	s->env = NULL;
+	if (s->own_dir)
+		spt_tmpdir_remove(s->dir);
+	s->own_dir = 0;
+	s->dir[0] = 0;
+}
