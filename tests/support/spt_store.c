@@ -66,3 +66,69 @@ void spt_store_close(spt_store *s)
 	s->own_dir = 0;
 	s->dir[0] = 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Synchronous single-record writes                                          */
+
+struct put_args {
+	const char *id, *parent;
+	int32_t type;
+	int64_t expires_at;
+};
+
+static int apply_account(store_txn *w, void *arg)
+{
+	struct put_args *a = arg;
+	store_account rec = STORE_ACCOUNT_INIT;
+
+	rec.account_id = (char *)a->id;
+	rec.parent_id = (char *)(a->parent ? a->parent : "");
+	rec.display_name = (char *)a->id;
+	return store_account_put(w, &rec, 0);
+}
+
+static int apply_project(store_txn *w, void *arg)
+{
+	struct put_args *a = arg;
+	store_project rec = STORE_PROJECT_INIT;
+
+	rec.project_id = (char *)a->id;
+	rec.installer_id = (char *)a->parent;
+	rec.type = a->type;
+	return store_project_put(w, &rec, 0);
+}
+
+static int apply_item(store_txn *w, void *arg)
+{
+	struct put_args *a = arg;
+	store_item rec = STORE_ITEM_INIT;
+
+	rec.item_id = (char *)a->id;
+	rec.project_id = (char *)a->parent;
+	rec.service_type = a->type;
+	rec.status = STORE_ITEM_ACTIVE;
+	rec.expires_at = a->expires_at;
+	return store_item_put(w, &rec, 0);
+}
+
+int spt_store_put_account(store_env *env, const char *id, const char *parent)
+{
+	struct put_args a = {.id = id, .parent = parent};
+
+	return store_write_sync(env, apply_account, &a);
+}
+
+int spt_store_put_project(store_env *env, const char *id, const char *installer, int32_t type)
+{
+	struct put_args a = {.id = id, .parent = installer, .type = type};
+
+	return store_write_sync(env, apply_project, &a);
+}
+
+int spt_store_put_item(store_env *env, const char *id, const char *project, int32_t stype,
+		       int64_t expires_at)
+{
+	struct put_args a = {.id = id, .parent = project, .type = stype, .expires_at = expires_at};
+
+	return store_write_sync(env, apply_item, &a);
+}

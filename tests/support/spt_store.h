@@ -15,6 +15,7 @@
 #define SPT_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "spt_fs.h"
 #include "store.h"
@@ -40,5 +41,13 @@ int spt_store_open_dir(spt_store *s, const char *dir);
 
 /* Closes the store (if open) and removes the directory it made. */
 void spt_store_close(spt_store *s);
+
+/* One record each, written synchronously through the writer (unit tests of
+ * the layers above storage): an account under parent (NULL: a root), a
+ * project of installer, an ACTIVE item of project. 0 or the store error. */
+int spt_store_put_account(store_env *env, const char *id, const char *parent);
+int spt_store_put_project(store_env *env, const char *id, const char *installer, int32_t type);
+int spt_store_put_item(store_env *env, const char *id, const char *project, int32_t stype,
+		       int64_t expires_at);
 
 #endif
