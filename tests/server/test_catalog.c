@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "spt_run.h"
 
 #include "billingd.h"
 #include "catalog.h"
@@ -46,9 +46,8 @@ static void test_offers(void)
 	for (int t = 1; t <= 3; t++)
 		for (int s = 0; s <= N_SERVICE + 1; s++) {
 			int want = s <= N_SERVICE ? offers[t - 1][s] : 0;
-			CU_ASSERT_EQUAL(catalog_offers(t, s), want);
-			if (catalog_offers(t, s) != want)
-				printf("\n    catalog_offers(%d, %d) != %d", t, s, want);
+			SPT_CHECK(catalog_offers(t, s) == want, "catalog_offers(%d, %d) != %d", t,
+				  s, want);
 		}
 	for (int s = 0; s <= N_SERVICE; s++) {
 		CU_ASSERT_EQUAL(catalog_offers(0, s), 0);
@@ -71,10 +70,9 @@ static void test_features(void)
 				int want = s == premium_service[t - 1] && f <= N_FEATURE
 						   ? features[t - 1][f]
 						   : 0;
-				CU_ASSERT_EQUAL(catalog_feature_allowed(t, s, f), want);
-				if (catalog_feature_allowed(t, s, f) != want)
-					printf("\n    catalog_feature_allowed(%d, %d, %d) != %d", t,
-					       s, f, want);
+				SPT_CHECK(catalog_feature_allowed(t, s, f) == want,
+					  "catalog_feature_allowed(%d, %d, %d) != %d", t, s, f,
+					  want);
 			}
 	CU_ASSERT_EQUAL(catalog_feature_allowed(0, S(PREMIUM_PLAN), F(BOOKINGS)), 0);
 	CU_ASSERT_EQUAL(catalog_feature_allowed(9, S(PREMIUM_PLAN), F(BOOKINGS)), 0);
@@ -159,21 +157,18 @@ static void test_packed(void)
 				   catalog_project_type_name(99));
 }
 
-int main(void)
+static CU_TestInfo tests[] = {
+	{"catalog_offers (R1)", test_offers},
+	{"catalog_feature_allowed", test_features},
+	{"catalog_payment_model (R2, cut-over boundary)", test_payment_model},
+	{"catalog_model_allows", test_model_allows},
+	{"catalog_packed", test_packed},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"catalog", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("catalog", NULL, NULL);
-	CU_add_test(s, "catalog_offers (R1)", test_offers);
-	CU_add_test(s, "catalog_feature_allowed", test_features);
-	CU_add_test(s, "catalog_payment_model (R2, cut-over boundary)", test_payment_model);
-	CU_add_test(s, "catalog_model_allows", test_model_allows);
-	CU_add_test(s, "catalog_packed", test_packed);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return spt_main(argc, argv, "", suites);
 }
