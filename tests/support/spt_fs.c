@@ -43,16 +43,19 @@ int spt_rmtree(const char *path)
 	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
 
-void spt_tmpdir_remove(const char *dir)
+int spt_tmpdir_remove(const char *dir)
 {
 	if (!dir || !dir[0])
-		return;
+		return 0;
 	if (getenv("SPT_KEEP")) {
 		fprintf(stderr, "kept %s (SPT_KEEP)\n", dir);
-		return;
+		return 0;
 	}
-	if (spt_rmtree(dir) != 0)
+	if (spt_rmtree(dir) != 0) {
 		fprintf(stderr, "cannot remove %s\n", dir);
+		return -1;
+	}
+	return 0;
 }
 
 char *spt_read_file(const char *path, size_t *len)

@@ -19,8 +19,8 @@
 int spt_tmpdir(char *dir, size_t cap, const char *prefix);
 
 /* Removes dir and everything below it, unless SPT_KEEP is set. NULL or ""
- * does nothing. */
-void spt_tmpdir_remove(const char *dir);
+ * does nothing. 0, or -1 (printed) when something could not be removed. */
+int spt_tmpdir_remove(const char *dir);
 
 /* rm -rf path (always). 0, or -1 if something could not be removed. */
 int spt_rmtree(const char *path);

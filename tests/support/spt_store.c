@@ -57,14 +57,17 @@ int spt_store_open_dir(spt_store *s, const char *dir)
 	return rc;
 }
 
-void spt_store_close(spt_store *s)
+int spt_store_close(spt_store *s)
 {
+	int rc = 0;
+
 	store_close(s->env);
 	s->env = NULL;
 	if (s->own_dir)
-		spt_tmpdir_remove(s->dir);
+		rc = spt_tmpdir_remove(s->dir);
 	s->own_dir = 0;
 	s->dir[0] = 0;
+	return rc;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -39,8 +39,9 @@ int spt_store_reopen(spt_store *s, size_t map_size, char *err, size_t errlen);
  * 0, or the store_open error (printed). */
 int spt_store_open_dir(spt_store *s, const char *dir);
 
-/* Closes the store (if open) and removes the directory it made. */
-void spt_store_close(spt_store *s);
+/* Closes the store (if open) and removes the directory it made. 0, or -1
+ * when the directory could not be removed. */
+int spt_store_close(spt_store *s);
 
 /* One record each, written synchronously through the writer (unit tests of
  * the layers above storage): an account under parent (NULL: a root), a
