@@ -128,7 +128,7 @@ const char *spt_key_of(const spt_account *accts, size_t n, const char *id)
 	return NULL;
 }
 
-int spt_create_project(spb_client *c, const spb_call_options *o, const spt_project *p)
+int spt_create_project_spec(spb_client *c, const spb_call_options *o, const spt_project *p)
 {
 	Smartplus__Billing__V1__CreateProjectRequest req =
 		SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
@@ -150,6 +150,13 @@ int spt_create_project(spb_client *c, const spb_call_options *o, const spt_proje
 	rc = spb_directory_create_project(c, &req, &resp, o);
 	spb_message_free(resp);
 	return rc;
+}
+
+int spt_create_project(spb_client *c, const spb_call_options *o, const char *id,
+		       const char *installer, int type, const char *pm, int pms_integrated)
+{
+	spt_project p = {id, installer, type, pm, pms_integrated, 0, 0};
+	return spt_create_project_spec(c, o, &p);
 }
 
 int spt_create_items(spb_client *c, const spb_call_options *o, const char *project,

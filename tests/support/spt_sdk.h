@@ -18,20 +18,8 @@
 
 #include "spbilling.h"
 #include "spt_billingd.h"
+#include "spt_enums.h"
 #include "spt_time.h"
-
-/* Enum shorthands: ROLE(INSTALLER), PTYPE(COMMUNITY), STYPE(APP), ... */
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define ROLE(x) V1(ROLE__ROLE_##x)
-#define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
-#define STYPE(x) V1(SERVICE_TYPE__SERVICE_TYPE_##x)
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
-#define ISTATUS(x) V1(ITEM_STATUS__ITEM_STATUS_##x)
-#define OTYPE(x) V1(ORDER_TYPE__ORDER_TYPE_##x)
-#define SCOPE(x) V1(API_KEY_SCOPE__API_KEY_SCOPE_##x)
-#define KIND(x) V1(TRANSFER_KIND__TRANSFER_KIND_##x)
-#define ACTION(x) V1(QUOTE_ACTION__QUOTE_ACTION_##x)
 
 /* billingd's default --cutover, 2025-06-01T00:00:00Z (R2). */
 #define SPT_CUTOVER_US (INT64_C(1748736000) * SPT_SECOND_US)
@@ -106,7 +94,11 @@ typedef struct spt_project {
 	int64_t created_at_us; /* 0: the server's now (vendor and SERVICE keys only) */
 } spt_project;
 
-int spt_create_project(spb_client *c, const spb_call_options *o, const spt_project *p);
+/* CreateProject with every field of p. */
+int spt_create_project_spec(spb_client *c, const spb_call_options *o, const spt_project *p);
+/* CreateProject of type (pm may be NULL), created now. */
+int spt_create_project(spb_client *c, const spb_call_options *o, const char *id,
+		       const char *installer, int type, const char *pm, int pms_integrated);
 
 /* CreateItems with one item. */
 int spt_create_item(spb_client *c, const spb_call_options *o, const char *project,
