@@ -171,22 +171,7 @@ int spt_billingd_alive(spt_billingd *b)
 
 void spt_billingd_print_log(const spt_billingd *b, int lines)
 {
-	char *log = spt_read_file(b->log_path, NULL);
-	const char *p;
-	int seen = 0;
-
-	if (!log) {
-		fprintf(stderr, "spt: no billingd log at %s\n", b->log_path);
-		return;
-	}
-	p = log + strlen(log);
-	while (p > log && seen <= lines)
-		if (*--p == '\n')
-			seen++;
-	if (*p == '\n')
-		p++;
-	fprintf(stderr, "---- last lines of %s ----\n%s---- end of log ----\n", b->log_path, p);
-	free(log);
+	spt_print_tail(b->log_path, lines);
 }
 
 void spt_billingd_free(spt_billingd *b)

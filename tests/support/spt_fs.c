@@ -143,6 +143,26 @@ int spt_copy_file(const char *from, const char *to)
 	return rc;
 }
 
+void spt_print_tail(const char *path, int lines)
+{
+	char *text = spt_read_file(path, NULL);
+	const char *p;
+	int seen = 0;
+
+	if (!text) {
+		fprintf(stderr, "spt: no file %s\n", path);
+		return;
+	}
+	p = text + strlen(text);
+	while (p > text && seen <= lines)
+		if (*--p == '\n')
+			seen++;
+	if (*p == '\n')
+		p++;
+	fprintf(stderr, "---- last lines of %s ----\n%s---- end of %s ----\n", path, p, path);
+	free(text);
+}
+
 char *spt_path(char *buf, size_t cap, const char *dir, const char *name)
 {
 	snprintf(buf, cap, "%s/%s", dir, name);

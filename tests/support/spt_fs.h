@@ -39,6 +39,9 @@ int spt_write_file(const char *path, const void *data, size_t len, mode_t mode);
 /* Copies a file byte for byte (the copy gets mode 0600). 0 or -1. */
 int spt_copy_file(const char *from, const char *to);
 
+/* Prints the last `lines` lines of a file to stderr, between markers. */
+void spt_print_tail(const char *path, int lines);
+
 /* snprintf(buf, cap, "%s/%s", dir, name); returns buf. */
 char *spt_path(char *buf, size_t cap, const char *dir, const char *name);
 

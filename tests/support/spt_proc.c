@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +12,55 @@
 #include <unistd.h>
 
 #include "spt_fs.h"
+#include "spt_run.h"
 #include "spt_time.h"
 
 extern char **environ;
+
+/* The children not reaped yet. */
+#define MAX_CHILDREN 64
+static struct child {
+	pid_t pid;
+	char log[SPT_PATH_MAX];
+} children[MAX_CHILDREN];
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void forget(pid_t pid)
+{
+	pthread_mutex_lock(&children_lock);
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid == pid)
+			children[i].pid = 0;
+	pthread_mutex_unlock(&children_lock);
+}
+
+/* Kills what a test left running (spt_at_end). */
+static void kill_leftovers(void)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		pid_t pid = children[i].pid;
+		if (pid <= 0)
+			continue;
+		fprintf(stderr, "spt: killing pid %d, still running after the tests (log %s)\n",
+			(int)pid, children[i].log[0] ? children[i].log : "none");
+		if (children[i].log[0])
+			spt_print_tail(children[i].log, 40);
+		spt_kill(&pid);
+	}
+}
+
+static void remember(pid_t pid, const char *log)
+{
+	pthread_mutex_lock(&children_lock);
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid <= 0) {
+			children[i].pid = pid;
+			snprintf(children[i].log, sizeof(children[i].log), "%s", log ? log : "");
+			break;
+		}
+	pthread_mutex_unlock(&children_lock);
+	spt_at_end(kill_leftovers);
+}
 
 /* environ with env applied: a malloc'ed, NULL-terminated array of pointers
  * into environ and env (nothing copied). */
@@ -74,6 +121,7 @@ pid_t spt_spawn(const char *const *argv, const char *const *env, const char *log
 		_exit(127);
 	}
 	free(envp);
+	remember(pid, log_path);
 	return pid;
 }
 
@@ -91,6 +139,7 @@ int spt_exited(pid_t *pid, int *how)
 		return 0;
 	if (how && r > 0)
 		*how = WIFSIGNALED(status) ? WTERMSIG(status) : -WEXITSTATUS(status);
+	forget(*pid);
 	*pid = 0;
 	return 1;
 }
@@ -112,6 +161,7 @@ static int wait_raw(pid_t *pid, long timeout_ms, int *status)
 	for (;;) {
 		pid_t r = waitpid(*pid, status, WNOHANG);
 		if (r == *pid || (r < 0 && errno != EINTR)) {
+			forget(*pid);
 			*pid = 0;
 			return 1;
 		}
@@ -154,6 +204,7 @@ void spt_kill(pid_t *pid)
 	kill(*pid, SIGKILL);
 	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	forget(*pid);
 	*pid = 0;
 }
 

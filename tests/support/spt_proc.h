@@ -5,6 +5,10 @@
  *
  * The child's environment is built before fork() (execve with a ready
  * envp), so spawning from a program with other threads running is safe.
+ *
+ * Every child is remembered until it is reaped: when spt_main() has run the
+ * suites, the ones still running (left behind by a fatal assertion) are
+ * killed, each with the end of its log on stderr.
  */
 #ifndef SPT_PROC_H
 #define SPT_PROC_H

@@ -23,13 +23,26 @@ static int n_decls;
 static const char *prog = "test", *usage_line = "";
 
 static pthread_mutex_t cu_lock = PTHREAD_MUTEX_INITIALIZER;
+static int run_stopped;
+static void (*at_end[8])(void);
+static int n_at_end;
+
+void spt_at_end(void (*fn)(void))
+{
+	for (int i = 0; i < n_at_end; i++)
+		if (at_end[i] == fn)
+			return;
+	if (n_at_end < 8)
+		at_end[n_at_end++] = fn;
+}
 static void (*context_fn)(char *, size_t);
 
 static void usage_exit(const char *why)
 {
 	if (why)
 		fprintf(stderr, "%s: %s\n", prog, why);
-	fprintf(stderr, "usage: %s %s [--suite S] [--test T] [--list]\n", prog, usage_line);
+	fprintf(stderr, "usage: %s %s [--suite S] [--test T] [--skip T]... [--list]\n", prog,
+		usage_line);
 	exit(2);
 }
 
@@ -167,6 +180,8 @@ void spt_stop_run(const char *why)
 	int after = 0;
 
 	fprintf(stderr, "\n  STOP: %s: the remaining tests are not run (counted as failed)\n", why);
+	run_stopped = 1;
+	CU_set_fail_on_inactive(CU_TRUE);
 	if (!reg)
 		return;
 	for (CU_pSuite s = reg->pSuite; s; s = s->pNext) {
@@ -204,8 +219,8 @@ static void list_tests(CU_SuiteInfo *suites)
 
 int spt_main(int argc, char **argv, const char *usage, CU_SuiteInfo *suites)
 {
-	const char *only_suite = NULL, *only_test = NULL;
-	int listing = 0, npos = 0, rc = 0;
+	const char *only_suite = NULL, *only_test = NULL, *skip[16];
+	int listing = 0, npos = 0, rc = 0, n_skip = 0;
 	CU_pSuite suite = NULL;
 	CU_pTest test = NULL;
 
@@ -220,6 +235,10 @@ int spt_main(int argc, char **argv, const char *usage, CU_SuiteInfo *suites)
 			if (i + 1 >= argc)
 				usage_exit("a name expected");
 			*(a[2] == 's' ? &only_suite : &only_test) = argv[++i];
+		} else if (strcmp(a, "--skip") == 0) {
+			if (i + 1 >= argc || n_skip == 16)
+				usage_exit("a name expected");
+			skip[n_skip++] = argv[++i];
 		} else if (strcmp(a, "--list") == 0) {
 			listing = 1;
 		} else if (a[0] == '-' && a[1] == '-') {
@@ -261,6 +280,16 @@ int spt_main(int argc, char **argv, const char *usage, CU_SuiteInfo *suites)
 		return 2;
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
+	if (n_skip) /* skipped on purpose: not a failure */
+		CU_set_fail_on_inactive(CU_FALSE);
+	for (int k = 0; k < n_skip; k++) {
+		CU_pTest t = NULL;
+		for (CU_pSuite s = CU_get_registry()->pSuite; s && !t; s = s->pNext)
+			t = CU_get_test(s, skip[k]);
+		if (!t)
+			usage_exit("no such test to skip");
+		CU_set_test_active(t, CU_FALSE);
+	}
 	if (only_suite && !(suite = CU_get_suite(only_suite)))
 		usage_exit("no such suite");
 	if (only_test) {
@@ -276,7 +305,9 @@ int spt_main(int argc, char **argv, const char *usage, CU_SuiteInfo *suites)
 	} else {
 		CU_basic_run_tests();
 	}
-	if (spt_failures()) {
+	for (int i = 0; i < n_at_end; i++)
+		at_end[i]();
+	if (spt_failures() || run_stopped) {
 		rc = 1;
 		printf("\nFAILURES of %s:", prog);
 		CU_basic_show_failures(CU_get_failure_list());

@@ -25,7 +25,8 @@
  * value, "[--name]" a flag. They are read with spt_arg() by their lower-case
  * name ("BILLINGD" -> spt_arg("billingd"), "LEDGER_CHECK" ->
  * spt_arg("ledger_check")). Always accepted: --suite S, --test T (run only
- * those; T is a test's name as registered), --list (print the names).
+ * those; T is a test's name as registered), --skip T (run all but T; may
+ * be repeated), --list (print the names).
  *
  * Not thread-safe except where said: CUnit keeps its counters in globals.
  */
@@ -86,5 +87,9 @@ void spt_set_failure_context(void (*fn)(char *buf, size_t cap));
 
 /* Number of failures recorded so far (assertions, tests, suites). */
 unsigned spt_failures(void);
+
+/* Registers fn to run once when spt_main() has run the suites (before it
+ * returns), e.g. to kill children a fatal assertion left behind. At most 8. */
+void spt_at_end(void (*fn)(void));
 
 #endif
