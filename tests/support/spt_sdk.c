@@ -375,6 +375,72 @@ int spt_advance_clock(spb_client *c, int64_t us, int64_t *now_us, int *ran)
 	return rc;
 }
 
+int spt_set_auto_renew(spb_client *c, char **item_ids, size_t n, int enabled, const char *payer,
+		       int method, const char *pm, int64_t until_us, int cycles)
+{
+	Smartplus__Billing__V1__SetAutoRenewRequest req =
+		SMARTPLUS__BILLING__V1__SET_AUTO_RENEW_REQUEST__INIT;
+	Smartplus__Billing__V1__SetAutoRenewResponse *resp = NULL;
+	Smartplus__Billing__V1__AutoRenewTerm t = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	int rc;
+
+	req.item_ids = item_ids;
+	req.n_item_ids = n;
+	req.enabled = enabled;
+	req.payer_id = (char *)(payer ? payer : "");
+	req.payment_method = method;
+	if (method == METHOD(STRIPE)) {
+		req.stripe_customer_id = (char *)"cus_test";
+		req.stripe_payment_method_id = (char *)(pm ? pm : "");
+	}
+	if (until_us) {
+		spt_set_ts(&ts, until_us);
+		t.end_case = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL;
+		t.until = &ts;
+	} else if (cycles) {
+		t.end_case = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_CYCLES;
+		t.cycles = cycles;
+	} else {
+		t.end_case = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL_TURNED_OFF;
+		t.until_turned_off = 1;
+	}
+	req.term = &t;
+	rc = spb_billing_set_auto_renew(c, &req, &resp, NULL);
+	if (rc == 0 && resp->n_items != n)
+		rc = SPB_ERROR;
+	spb_message_free(resp);
+	return rc;
+}
+
+typedef struct item_query {
+	const char *id;
+	spt_item_state *st;
+	int found;
+} item_query;
+
+static void on_item(const Smartplus__Billing__V1__Item *it, void *arg)
+{
+	item_query *q = arg;
+	if (strcmp(it->item_id, q->id) != 0)
+		return;
+	q->st->status = it->status;
+	q->st->expires_at = spt_ts_us(it->expires_at);
+	q->st->renew_mode = it->renew_mode;
+	q->st->auto_on = it->auto_renew && it->auto_renew->enabled;
+	q->st->cycles_done = it->auto_renew ? it->auto_renew->cycles_done : 0;
+	q->st->failed_attempts = it->auto_renew ? it->auto_renew->failed_attempts : 0;
+	q->st->is_free = it->free;
+	q->found = 1;
+}
+
+int spt_item_state_of(spb_client *c, const char *project, const char *item_id, spt_item_state *st)
+{
+	item_query q = {item_id, st, 0};
+	memset(st, 0, sizeof(*st));
+	return spt_each_item(c, project, on_item, &q) == 0 && q.found;
+}
+
 int spt_each_item(spb_client *c, const char *project,
 		  void (*fn)(const Smartplus__Billing__V1__Item *, void *), void *arg)
 {

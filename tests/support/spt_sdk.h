@@ -145,6 +145,30 @@ int spt_activate_project(spb_client *c, const spb_call_options *o, const char *p
  * renewals run (either may be NULL). */
 int spt_advance_clock(spb_client *c, int64_t us, int64_t *now_us, int *ran);
 
+/*
+ * SetAutoRenew of n items: on or off, the payer (NULL: ""), the method (for
+ * METHOD(STRIPE): customer "cus_test" and the card pm), and the term: until
+ * until_us, else `cycles` renewals, else until turned off. 0 only when the
+ * answer lists all n items.
+ */
+int spt_set_auto_renew(spb_client *c, char **item_ids, size_t n, int enabled, const char *payer,
+		       int method, const char *pm, int64_t until_us, int cycles);
+
+/* What tests look at of an item. */
+typedef struct spt_item_state {
+	int status; /* ISTATUS(...) */
+	int64_t expires_at;
+	int renew_mode;
+	int auto_on;
+	int cycles_done;
+	int failed_attempts;
+	int is_free;
+} spt_item_state;
+
+/* The state of item_id of project (ListItems): 1 when found, 0 when not or
+ * when the call failed (*st zeroed). */
+int spt_item_state_of(spb_client *c, const char *project, const char *item_id, spt_item_state *st);
+
 /* Every item of project (paging), fn called for each. */
 int spt_each_item(spb_client *c, const char *project,
 		  void (*fn)(const Smartplus__Billing__V1__Item *, void *), void *arg);
