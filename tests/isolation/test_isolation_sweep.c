@@ -1,5 +1,5 @@
 /*
- * isolation_sweep.c - the tenant-isolation sweep (issue 9, item 4).
+ * test_isolation_sweep.c - the tenant-isolation sweep (issue 9, item 4).
  *
  * Generated from the protos at run time: for every method of the protoc-c
  * service descriptors of BillingService, DirectoryService and AdminService,
@@ -30,8 +30,9 @@
  * vendor, for whom every existing resource is a descendant; another
  * tenant's key makes the caller's own and descendant targets foreign).
  *
- * usage: isolation_sweep <billingd> [-v]
- * Prints the number of cases and failures; exit 1 when any failed.
+ * usage: isolation_sweep <billingd> [--verbose]
+ * One CUnit test per service (each case an assertion), then a clean stop;
+ * prints the number of cases.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -42,11 +43,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "billingd_proc.h"
 #include "spb_internal.h" /* spb__unary: one call by service descriptor + method index */
 #include "spbilling.h"
-
-#define V1(x) SMARTPLUS__BILLING__V1__##x
+#include "spt_billingd.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
 
 enum {
 	ST_OK = 0,
@@ -58,9 +59,9 @@ enum {
 };
 
 static spb_client *cli; /* the one connection; no default key */
-static bproc srv;
+static spt_billingd srv;
 static int verbose;
-static long n_cases, n_failures, n_unimplemented, n_skipped, n_crashes, n_payer_rule;
+static long n_cases, n_unimplemented, n_skipped, n_crashes, n_payer_rule;
 static long fresh_seq;
 
 /* ------------------------------------------------------------------------ */
@@ -791,25 +792,19 @@ static int is_read(const char *name)
  * (same data directory) on a new connection so the sweep goes on. */
 static void check_alive(const ProtobufCServiceDescriptor *svc, const ProtobufCMethodDescriptor *md)
 {
-	spb_client_options co = SPB_CLIENT_OPTIONS_INIT;
 	int sig = 0;
 
-	usleep(200 * 1000);
-	if (!bproc_died(&srv, &sig))
+	spt_sleep_ms(200);
+	if (!spt_billingd_exited(&srv, &sig))
 		return;
 	n_crashes++;
-	n_failures++;
-	printf("FAIL billingd died (signal %d) at or just before %s.%s; restarting it\n", sig,
-	       svc->short_name, md->name);
-	co.default_deadline_ms = 20000;
+	SPT_CHECK(0, "billingd died (signal %d) at or just before %s.%s; restarting it", sig,
+		  svc->short_name, md->name);
 	spb_client_free(cli);
 	cli = NULL;
-	if (bproc_start(&srv, NULL, NULL) == 0)
-		cli = spb_client_new(srv.target, &co);
-	if (!cli) {
-		fprintf(stderr, "billingd does not restart\n");
-		exit(1);
-	}
+	if (spt_billingd_restart(&srv) == 0)
+		cli = spt_client_to(srv.target, "", 20000);
+	SPT_REQUIRE(cli != NULL, "billingd does not restart");
 }
 
 static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int role, const bundle *b,
@@ -872,8 +867,8 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 			break;
 		}
 	}
-	if (!ok)
-		n_failures++;
+	SPT_CHECK(ok, "%s.%s caller=%s target=%s cred=%s: got %s", svc->short_name, md->name,
+		  role_names[role], b->cls, cred_names[cred], spb_status_name(st));
 	if (!ok || verbose)
 		printf("%s %s.%s caller=%s target=%s cred=%s: got %s, expected %s%s%s\n",
 		       ok ? "ok  " : "FAIL", svc->short_name, md->name, role_names[role], b->cls,
@@ -887,50 +882,75 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 	pool_free(&pl);
 }
 
+static int suite_init(void)
+{
+	verbose = spt_flag("verbose");
+	SPT_INIT(spt_billingd_start(&srv, NULL));
+	SPT_INIT(setup());
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	spb_client_free(cli);
+	cli = NULL;
+	spt_billingd_free(&srv);
+	printf("\nisolation sweep: %ld cases (billingd crashes %ld; %ld UNIMPLEMENTED; %ld R11 "
+	       "payer refusals on own/descendant targets; %ld combinations not applicable)\n",
+	       n_cases, n_crashes, n_unimplemented, n_payer_rule, n_skipped);
+	return 0;
+}
+
+/* Every method of svc for every caller role, target class and credential. */
+static void sweep(const ProtobufCServiceDescriptor *svc)
+{
+	for (unsigned mi = 0; mi < svc->n_methods; mi++)
+		for (int role = 0; role < N_ROLES; role++) {
+			bundle bs[5];
+			int nb = bundles_of(role, bs);
+			for (int k = 0; k < nb; k++)
+				for (int cred = 0; cred < N_CREDS; cred++)
+					run_case(svc, mi, role, &bs[k], cred);
+		}
+}
+
+static void test_billing_service_is_tenant_isolated(void)
+{
+	sweep(&smartplus__billing__v1__billing_service__descriptor);
+}
+
+static void test_directory_service_is_tenant_isolated(void)
+{
+	sweep(&smartplus__billing__v1__directory_service__descriptor);
+}
+
+static void test_admin_service_is_vendor_only(void)
+{
+	sweep(&smartplus__billing__v1__admin_service__descriptor);
+}
+
+static void test_billingd_survives_and_stops_cleanly(void)
+{
+	CU_ASSERT_EQUAL(n_crashes, 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&srv), 0);
+}
+
+static CU_TestInfo tests[] = {
+	{"BillingService: every RPC x caller x target x credential answers as isolation demands",
+	 test_billing_service_is_tenant_isolated},
+	{"DirectoryService: every RPC x caller x target x credential answers as isolation demands",
+	 test_directory_service_is_tenant_isolated},
+	{"AdminService: vendor only, for every RPC x caller x target x credential",
+	 test_admin_service_is_vendor_only},
+	{"billingd survives every case and stops cleanly",
+	 test_billingd_survives_and_stops_cleanly},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"isolation sweep", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const ProtobufCServiceDescriptor *services[] = {
-		&smartplus__billing__v1__billing_service__descriptor,
-		&smartplus__billing__v1__directory_service__descriptor,
-		&smartplus__billing__v1__admin_service__descriptor,
-	};
-	int fail = 0;
-
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s <billingd> [-v]\n", argv[0]);
-		return 2;
-	}
-	verbose = argc > 2 && strcmp(argv[2], "-v") == 0;
-	signal(SIGPIPE, SIG_IGN);
-	if (bproc_init(&srv, argv[1], "spb-iso") != 0 || bproc_start(&srv, NULL, NULL) != 0) {
-		fprintf(stderr, "billingd does not start\n");
-		return 1;
-	}
-	if (setup() != 0) {
-		fprintf(stderr, "setup failed; see %s\n", srv.logfile);
-		fail = 1;
-	}
-	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
-		for (unsigned mi = 0; mi < services[s]->n_methods; mi++)
-			for (int role = 0; role < N_ROLES; role++) {
-				bundle bs[5];
-				int nb = bundles_of(role, bs);
-				for (int k = 0; k < nb; k++)
-					for (int cred = 0; cred < N_CREDS; cred++)
-						run_case(services[s], mi, role, &bs[k], cred);
-			}
-	spb_client_free(cli);
-	if (bproc_stop(&srv) != 0) {
-		fprintf(stderr, "billingd did not stop cleanly\n");
-		fail = 1;
-	}
-	printf("isolation sweep: %ld cases, %ld failures (billingd crashes %ld; %ld UNIMPLEMENTED; "
-	       "%ld R11 payer refusals on own/descendant targets; %ld combinations not "
-	       "applicable)\n",
-	       n_cases, n_failures, n_crashes, n_unimplemented, n_payer_rule, n_skipped);
-	if (n_failures || fail)
-		fprintf(stderr, "billingd log: %s\n", srv.logfile);
-	else
-		bproc_cleanup(&srv);
-	return n_failures || fail ? 1 : 0;
+	return spt_main(argc, argv, "BILLINGD [--verbose]", suites);
 }
