@@ -253,53 +253,30 @@ static void create_items(const char *project, const char *const *ids, int n)
 	spb_message_free(out);
 }
 
-static Smartplus__Billing__V1__BillingInfo bill = {
-	PROTOBUF_C_MESSAGE_INIT(&smartplus__billing__v1__billing_info__descriptor),
-	"Iso Sweep",
-	"iso@example.com",
-	"Iso Ltd",
-	"1 Tenant St",
-	"US",
-	""};
-
 /* A quote (payer, installer, project, item) into quote_out; with pay, an
  * order from it by the sandbox card into order_out. */
 static void quote_and_order(const char *payer, const char *installer, const char *project,
 			    const char *item, char *quote_out, char *order_out)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest q =
-		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	spt_quote_spec q = {
+		ACTION(ACTIVATE), payer, installer, PTYPE(COMMUNITY), project, 0, item, 1, 0, NULL};
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
-	Smartplus__Billing__V1__ActivateServicesRequest a =
-		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
-	Smartplus__Billing__V1__ActivateServicesResponse *ar = NULL;
-	char *projects[1] = {(char *)project}, *items[1] = {(char *)item};
+	Smartplus__Billing__V1__Order *order;
 	spb_call_options o = as(strcmp(payer, "vendor") == 0 ? NULL : payer);
+	void *keep;
 
-	q.action = V1(QUOTE_ACTION__QUOTE_ACTION_ACTIVATE);
-	q.payer_id = (char *)payer;
-	q.installer_id = (char *)installer;
-	q.project_type = V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY);
-	q.n_project_ids = 1;
-	q.project_ids = projects;
-	q.n_item_ids = 1;
-	q.item_ids = items;
-	q.months = 1;
-	setup_check(spb_billing_quote_services(cli, &q, &qr, &o), "QuoteServices");
+	setup_check(spt_quote(cli, &o, &q, &qr), "QuoteServices");
 	if (!qr)
 		return;
 	if (quote_out)
 		snprintf(quote_out, QUOTE_BUF, "%s", qr->quote->quote_id);
 	if (order_out) {
-		a.quote_id = qr->quote->quote_id;
-		a.payment_method = V1(PAYMENT_METHOD__PAYMENT_METHOD_STRIPE);
-		a.billing_info = &bill;
-		a.terms_accepted = 1;
-		a.stripe_payment_method_id = "pm_card_visa";
-		setup_check(spb_billing_activate_services(cli, &a, &ar, &o), "ActivateServices");
-		if (ar)
-			snprintf(order_out, 40, "%s", ar->order->order_id);
-		spb_message_free(ar);
+		setup_check(spt_place_order(cli, &o, ACTION(ACTIVATE), qr->quote->quote_id,
+					    METHOD(STRIPE), "pm_card_visa", &order, &keep),
+			    "ActivateServices");
+		if (order)
+			snprintf(order_out, 40, "%s", order->order_id);
+		spb_message_free(keep);
 	}
 	spb_message_free(qr);
 }
@@ -594,7 +571,7 @@ static ProtobufCMessage *message_for(fill_ctx *c, const ProtobufCFieldDescriptor
 	const ProtobufCMessageDescriptor *d = f->descriptor;
 
 	if (d == &smartplus__billing__v1__billing_info__descriptor)
-		return &bill.base;
+		return &spt_billing_info()->base;
 	if (d == &google__protobuf__timestamp__descriptor) {
 		/* created_at too: only the vendor may set it, and permission
 		 * (not that rule) is what the sweep is after */

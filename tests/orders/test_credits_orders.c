@@ -122,42 +122,17 @@ static Smartplus__Billing__V1__Quote *quote(const char *who, const char *payer,
 					    const char *item, int months,
 					    Smartplus__Billing__V1__QuoteServicesResponse **keep)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest r =
-		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	spt_quote_spec q = {ACTION(ACTIVATE), payer, installer, ptype, project, 0, item,
+			    months,           0,     NULL};
 	spb_call_options o = as(who, NULL);
-	char *projects[1] = {(char *)project}, *items[1] = {(char *)item};
-	r.action = ACTION(ACTIVATE);
-	r.payer_id = (char *)payer;
-	r.installer_id = (char *)installer;
-	r.project_type = ptype;
-	r.n_project_ids = 1;
-	r.project_ids = projects;
-	if (item) {
-		r.n_item_ids = 1;
-		r.item_ids = items;
-	}
-	r.months = months;
-	*keep = NULL;
-	return spb_billing_quote_services(cli, &r, keep, &o) == 0 ? (*keep)->quote : NULL;
+	return spt_quote(cli, &o, &q, keep) == 0 ? (*keep)->quote : NULL;
 }
 
 static int activate(const char *who, const char *quote_id, int method, const char *pm,
 		    const char *idem, Smartplus__Billing__V1__Order **out, void **keep)
 {
-	Smartplus__Billing__V1__ActivateServicesRequest r =
-		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
-	Smartplus__Billing__V1__ActivateServicesResponse *resp = NULL;
 	spb_call_options o = as(who, idem);
-	int rc;
-	r.quote_id = (char *)quote_id;
-	r.payment_method = method;
-	r.billing_info = spt_billing_info();
-	r.terms_accepted = 1;
-	r.stripe_payment_method_id = (char *)(pm ? pm : "");
-	rc = spb_billing_activate_services(cli, &r, &resp, &o);
-	*out = rc == 0 ? resp->order : NULL;
-	*keep = resp;
-	return rc;
+	return spt_place_order(cli, &o, ACTION(ACTIVATE), quote_id, method, pm, out, keep);
 }
 
 /* Quote (as who, for payer) and activate with method; the SDK code. */

@@ -28,91 +28,19 @@ static int64_t c3_u1_exp;     /* expiry of c3_u1: 20 days after T0 */
 
 /* ---- calls ---- */
 
-typedef struct qreq {
-	int action;
-	const char *payer, *installer;
-	int ptype;
-	const char *project;
-	int stype; /* 0 = all */
-	const char *item_id;
-	int months;
-	int64_t until;
-	const char *coupon;
-} qreq;
+typedef spt_quote_spec qreq;
 
 static Smartplus__Billing__V1__Quote *quote(const qreq *q,
 					    Smartplus__Billing__V1__QuoteServicesResponse **keep)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest r =
-		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
-	Google__Protobuf__Timestamp until = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-	char *projects[1] = {(char *)q->project};
-	char *items[1] = {(char *)q->item_id};
-	Smartplus__Billing__V1__ServiceType st[1] = {q->stype};
-	r.action = q->action;
-	r.payer_id = (char *)(q->payer ? q->payer : "");
-	r.installer_id = (char *)q->installer;
-	r.project_type = q->ptype;
-	r.n_project_ids = 1;
-	r.project_ids = projects;
-	if (q->stype) {
-		r.n_service_types = 1;
-		r.service_types = st;
-	}
-	if (q->item_id) {
-		r.n_item_ids = 1;
-		r.item_ids = items;
-	}
-	r.months = q->months;
-	if (q->until) {
-		until.seconds = q->until / 1000000;
-		until.nanos = (int32_t)(q->until % 1000000) * 1000;
-		r.renew_until = &until;
-	}
-	r.coupon_code = (char *)(q->coupon ? q->coupon : "");
-	*keep = NULL;
-	if (spb_billing_quote_services(cli, &r, keep, NULL) != 0)
-		return NULL;
-	return (*keep)->quote;
+	return spt_quote(cli, NULL, q, keep) == 0 ? (*keep)->quote : NULL;
 }
 
 /* Places an order from quote_id; returns the SDK code, *out the order. */
 static int order(int action, const char *quote_id, int method, const char *pm,
 		 Smartplus__Billing__V1__Order **out, void **keep)
 {
-	int rc;
-	*keep = NULL;
-	*out = NULL;
-	if (action == ACTION(ACTIVATE)) {
-		Smartplus__Billing__V1__ActivateServicesRequest r =
-			SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
-		Smartplus__Billing__V1__ActivateServicesResponse *resp = NULL;
-		r.quote_id = (char *)quote_id;
-		r.payment_method = method;
-		r.billing_info = spt_billing_info();
-		r.terms_accepted = 1;
-		r.stripe_payment_method_id = (char *)(pm ? pm : "");
-		rc = spb_billing_activate_services(cli, &r, &resp, NULL);
-		if (rc == 0) {
-			*out = resp->order;
-			*keep = resp;
-		}
-	} else {
-		Smartplus__Billing__V1__RenewServicesRequest r =
-			SMARTPLUS__BILLING__V1__RENEW_SERVICES_REQUEST__INIT;
-		Smartplus__Billing__V1__RenewServicesResponse *resp = NULL;
-		r.quote_id = (char *)quote_id;
-		r.payment_method = method;
-		r.billing_info = spt_billing_info();
-		r.terms_accepted = 1;
-		r.stripe_payment_method_id = (char *)(pm ? pm : "");
-		rc = spb_billing_renew_services(cli, &r, &resp, NULL);
-		if (rc == 0) {
-			*out = resp->order;
-			*keep = resp;
-		}
-	}
-	return rc;
+	return spt_place_order(cli, NULL, action, quote_id, method, pm, out, keep);
 }
 
 static const Smartplus__Billing__V1__QuoteLine *line_of(const Smartplus__Billing__V1__Quote *q,

@@ -133,39 +133,18 @@ static void last_error(outcome *o)
 /* Quote (1 month of the project's app) and activate with method / pm. */
 static int checkout(const char *project_id, int method, const char *pm, outcome *out)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest q =
-		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	spt_quote_spec q = {ACTION(ACTIVATE), "d1", "i1", COMM, project_id, 0, NULL, 1, 0, ""};
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
-	Smartplus__Billing__V1__ActivateServicesRequest a =
-		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
-	Smartplus__Billing__V1__ActivateServicesResponse *ar = NULL;
-	char *projects[1] = {(char *)project_id};
 
 	memset(out, 0, sizeof(*out));
-	q.action = ACTION(ACTIVATE);
-	q.payer_id = "d1";
-	q.installer_id = "i1";
-	q.project_type = COMM;
-	q.n_project_ids = 1;
-	q.project_ids = projects;
-	q.months = 1;
-	q.coupon_code = "";
-	if (spb_billing_quote_services(cli, &q, &qr, NULL) != 0) {
+	if (spt_quote(cli, NULL, &q, &qr) != 0) {
 		last_error(out);
 		snprintf(out->reason, sizeof(out->reason), "QUOTE_FAILED");
 		return out->code ? out->code : -1;
 	}
-	a.quote_id = qr->quote->quote_id;
-	a.payment_method = method;
-	a.billing_info = spt_billing_info();
-	a.terms_accepted = 1;
-	a.stripe_payment_method_id = (char *)(pm ? pm : "");
-	if (spb_billing_activate_services(cli, &a, &ar, NULL) == 0) {
-		out->order = ar->order;
-		out->keep = ar;
-	} else {
+	if (spt_place_order(cli, NULL, ACTION(ACTIVATE), qr->quote->quote_id, method, pm,
+			    &out->order, &out->keep) != 0)
 		last_error(out);
-	}
 	spb_message_free(qr);
 	return out->code;
 }

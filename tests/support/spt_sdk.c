@@ -312,43 +312,120 @@ Smartplus__Billing__V1__BillingInfo *spt_billing_info(void)
 	return &bill;
 }
 
+int spt_quote(spb_client *c, const spb_call_options *o, const spt_quote_spec *q,
+	      Smartplus__Billing__V1__QuoteServicesResponse **out)
+{
+	int rc;
+	Smartplus__Billing__V1__QuoteServicesRequest r =
+		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	Google__Protobuf__Timestamp until = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	char *projects[1] = {(char *)q->project};
+	char *items[1] = {(char *)q->item_id};
+	Smartplus__Billing__V1__ServiceType st[1] = {q->stype};
+
+	r.action = q->action;
+	r.payer_id = (char *)(q->payer ? q->payer : "");
+	r.installer_id = (char *)q->installer;
+	r.project_type = q->ptype;
+	r.n_project_ids = 1;
+	r.project_ids = projects;
+	if (q->stype) {
+		r.n_service_types = 1;
+		r.service_types = st;
+	}
+	if (q->item_id) {
+		r.n_item_ids = 1;
+		r.item_ids = items;
+	}
+	r.months = q->months;
+	if (q->until_us) {
+		spt_set_ts(&until, q->until_us);
+		r.renew_until = &until;
+	}
+	r.coupon_code = (char *)(q->coupon ? q->coupon : "");
+	*out = NULL;
+	rc = spb_billing_quote_services(c, &r, out, o);
+	if (rc != 0) {
+		spb_message_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int spt_place_order(spb_client *c, const spb_call_options *o, int action, const char *quote_id,
+		    int method, const char *pm, Smartplus__Billing__V1__Order **order, void **keep)
+{
+	return spt_place_order_for(c, o, action, quote_id, method, pm, NULL, order, keep);
+}
+
+int spt_place_order_for(spb_client *c, const spb_call_options *o, int action, const char *quote_id,
+			int method, const char *pm, const char *customer,
+			Smartplus__Billing__V1__Order **order, void **keep)
+{
+	int rc;
+
+	*order = NULL;
+	*keep = NULL;
+	if (action == ACTION(ACTIVATE)) {
+		Smartplus__Billing__V1__ActivateServicesRequest r =
+			SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
+		Smartplus__Billing__V1__ActivateServicesResponse *resp = NULL;
+		r.quote_id = (char *)quote_id;
+		r.payment_method = method;
+		r.billing_info = spt_billing_info();
+		r.terms_accepted = 1;
+		r.stripe_payment_method_id = (char *)(pm ? pm : "");
+		r.stripe_customer_id = (char *)(customer ? customer : "");
+		rc = spb_billing_activate_services(c, &r, &resp, o);
+		if (rc == 0) {
+			*order = resp->order;
+			*keep = resp;
+		} else {
+			spb_message_free(resp);
+		}
+	} else {
+		Smartplus__Billing__V1__RenewServicesRequest r =
+			SMARTPLUS__BILLING__V1__RENEW_SERVICES_REQUEST__INIT;
+		Smartplus__Billing__V1__RenewServicesResponse *resp = NULL;
+		r.quote_id = (char *)quote_id;
+		r.payment_method = method;
+		r.billing_info = spt_billing_info();
+		r.terms_accepted = 1;
+		r.stripe_payment_method_id = (char *)(pm ? pm : "");
+		r.stripe_customer_id = (char *)(customer ? customer : "");
+		rc = spb_billing_renew_services(c, &r, &resp, o);
+		if (rc == 0) {
+			*order = resp->order;
+			*keep = resp;
+		} else {
+			spb_message_free(resp);
+		}
+	}
+	return rc;
+}
+
 int spt_activate_project(spb_client *c, const spb_call_options *o, const char *payer,
 			 const char *installer, int ptype, const char *project, int months,
 			 int method, const char *pm, int64_t *now_us)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest q =
-		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
-	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
-	Smartplus__Billing__V1__ActivateServicesRequest a =
-		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
-	Smartplus__Billing__V1__ActivateServicesResponse *ar = NULL;
-	char *projects[1] = {(char *)project};
+	spt_quote_spec q = {ACTION(ACTIVATE), payer, installer, ptype, project, 0, NULL,
+			    months,           0,     NULL};
+	Smartplus__Billing__V1__QuoteServicesResponse *qr;
+	Smartplus__Billing__V1__Order *order;
+	void *keep;
 	int rc;
 
-	q.action = ACTION(ACTIVATE);
-	q.payer_id = (char *)payer;
-	q.installer_id = (char *)installer;
-	q.project_type = ptype;
-	q.n_project_ids = 1;
-	q.project_ids = projects;
-	q.months = months;
-	rc = spb_billing_quote_services(c, &q, &qr, o);
+	rc = spt_quote(c, o, &q, &qr);
 	if (rc)
 		return rc;
 	if (now_us)
 		*now_us = spt_ts_us(qr->quote->expire_time) - 15 * 60 * SPT_SECOND_US;
-	a.quote_id = qr->quote->quote_id;
-	a.payment_method = method;
-	a.billing_info = spt_billing_info();
-	a.terms_accepted = 1;
-	if (method == METHOD(STRIPE)) {
-		a.stripe_payment_method_id = (char *)(pm ? pm : "");
-		a.stripe_customer_id = (char *)"cus_test";
-	}
-	rc = spb_billing_activate_services(c, &a, &ar, o);
-	if (rc == 0 && ar->order->status != OSTATUS(SUCCEEDED))
+	rc = spt_place_order_for(c, o, ACTION(ACTIVATE), qr->quote->quote_id, method,
+				 method == METHOD(STRIPE) ? pm : NULL,
+				 method == METHOD(STRIPE) ? "cus_test" : NULL, &order, &keep);
+	if (rc == 0 && order->status != OSTATUS(SUCCEEDED))
 		rc = SPB_ERROR;
-	spb_message_free(ar);
+	spb_message_free(keep);
 	spb_message_free(qr);
 	return rc;
 }

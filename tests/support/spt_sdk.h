@@ -130,6 +130,36 @@ int64_t spt_credit_balance(spb_client *c, const spb_call_options *o, const char 
 /* The billing details every test order carries. */
 Smartplus__Billing__V1__BillingInfo *spt_billing_info(void);
 
+/* What to quote: one project, all its items or one item or one service
+ * type, for months or until a date, with a coupon. */
+typedef struct spt_quote_spec {
+	int action; /* ACTION(ACTIVATE) or ACTION(RENEW) */
+	const char *payer, *installer;
+	int ptype;
+	const char *project;
+	int stype;           /* 0: every service type */
+	const char *item_id; /* NULL: every item */
+	int months;
+	int64_t until_us; /* renew until (0: months) */
+	const char *coupon;
+} spt_quote_spec;
+
+/* QuoteServices; the SDK code, *out the response (caller frees; NULL on
+ * failure), its quote in (*out)->quote. */
+int spt_quote(spb_client *c, const spb_call_options *o, const spt_quote_spec *q,
+	      Smartplus__Billing__V1__QuoteServicesResponse **out);
+
+/* ActivateServices (action ACTIVATE) or RenewServices (RENEW) of quote_id
+ * with method (pm: the Stripe payment method, or NULL), terms accepted,
+ * spt_billing_info(). The SDK code; on OK *order is the order inside *keep,
+ * which the caller frees (both NULL on failure). */
+int spt_place_order(spb_client *c, const spb_call_options *o, int action, const char *quote_id,
+		    int method, const char *pm, Smartplus__Billing__V1__Order **order, void **keep);
+/* The same with a Stripe customer id (NULL: none). */
+int spt_place_order_for(spb_client *c, const spb_call_options *o, int action, const char *quote_id,
+			int method, const char *pm, const char *customer,
+			Smartplus__Billing__V1__Order **order, void **keep);
+
 /*
  * Quotes ACTIVATE of every item of `project` for `months` (payer,
  * installer, ptype as QuoteServices wants them) and pays the quote with
