@@ -13,6 +13,7 @@
 
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
+#include "spbilling.h"
 
 #define MAX_MD 16
 
@@ -226,24 +227,7 @@ void spt_raw_free(spt_raw_result *r)
 
 const char *spt_status_name(int c)
 {
-	static const char *const names[] = {"OK",
-					    "CANCELLED",
-					    "UNKNOWN",
-					    "INVALID_ARGUMENT",
-					    "DEADLINE_EXCEEDED",
-					    "NOT_FOUND",
-					    "ALREADY_EXISTS",
-					    "PERMISSION_DENIED",
-					    "RESOURCE_EXHAUSTED",
-					    "FAILED_PRECONDITION",
-					    "ABORTED",
-					    "OUT_OF_RANGE",
-					    "UNIMPLEMENTED",
-					    "INTERNAL",
-					    "UNAVAILABLE",
-					    "DATA_LOSS",
-					    "UNAUTHENTICATED"};
-	return c >= 0 && c < 17 ? names[c] : "?";
+	return spb_status_name(c);
 }
 
 long spt_raw_list_count(grpc_channel *ch, const char *bearer, const char *path,

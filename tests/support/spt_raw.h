@@ -67,7 +67,7 @@ long spt_raw_list_count(grpc_channel *ch, const char *bearer, const char *path,
 			ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
 			const char *items, int *status);
 
-/* "OK", "PERMISSION_DENIED", ... ("?" for others). */
+/* "OK", "PERMISSION_DENIED", ... (spb_status_name; -1: "UNKNOWN_STATUS"). */
 const char *spt_status_name(int code);
 
 #endif
