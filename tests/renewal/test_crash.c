@@ -242,6 +242,7 @@ static int suite_init(void)
 				      METHOD(STRIPE), "pm_card_visa", &t0));
 	SPT_INIT(spt_set_auto_renew(cli, ids, (size_t)n_items, 1, "cd", METHOD(STRIPE),
 				    "pm_card_visa", 0, 0));
+	SPT_INIT(t0 != 0 ? 0 : -1); /* the server's now, from the quote */
 	e0 = t0 + MONTH;
 	return 0;
 }
