@@ -1,0 +1,156 @@
+/*
+ * test_clock_record.c - class: the store records which clock it runs on
+ * (issue 22, defect 4).
+ *
+ * A store whose test clock was moved a year ahead must not start on the
+ * real clock (time would go back a year: expired items active again, new
+ * records older than old ones, test-clock quotes still accepted); a store
+ * that runs on the real clock must not start on a test clock; the explicit
+ * conversion flag (--convert-test-clock) turns a test store into a real one
+ * only when that does not move time backwards, and never the other way.
+ *
+ * usage: defects_clock_record <billingd>
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include "dtest.h"
+
+#define YEAR_S (INT64_C(365) * 86400)
+
+static int catalog_ok(const itest_server *s)
+{
+	spb_client *c = itest_client(s, NULL);
+	Smartplus__Billing__V1__GetCatalogRequest r =
+		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
+	Smartplus__Billing__V1__GetCatalogResponse *out = NULL;
+	int rc = c ? spb_billing_get_catalog(c, &r, &out, NULL) : -1;
+	spb_message_free(out);
+	spb_client_free(c);
+	return rc == 0;
+}
+
+/* The server's now, by a 1 s AdvanceClock (test clock only); 0 on error. */
+static int64_t test_now(const itest_server *s)
+{
+	spb_client *c = itest_client(s, NULL);
+	Smartplus__Billing__V1__AdvanceClockRequest r =
+		SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_REQUEST__INIT;
+	Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
+	Smartplus__Billing__V1__AdvanceClockResponse *out = NULL;
+	int64_t now = 0;
+	d.seconds = 1;
+	r.duration = &d;
+	if (c && spb_admin_advance_clock(c, &r, &out, NULL) == 0 && out->now)
+		now = out->now->seconds;
+	spb_message_free(out);
+	spb_client_free(c);
+	return now;
+}
+
+static void expect_refused(const itest_server *s, const char *const *extra, const char *needle)
+{
+	char out[8192];
+	int code = dt_run_billingd(s, extra, 5000, out, sizeof(out));
+	CU_ASSERT_EQUAL(code, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, needle));
+	if (code != 1 || !strstr(out, needle))
+		printf("\n    billingd %s: exit %d (-1: it started), wanted \"%s\"; output: "
+		       "%.400s\n",
+		       extra && extra[0] ? extra[0] : "(no clock flag)", code, needle, out);
+}
+
+/* A test store a year ahead refuses the real clock and the conversion. */
+static void test_test_store_refuses_real_clock(void)
+{
+	static const char *const test_clock[] = {"--test-clock", NULL};
+	static const char *const convert[] = {"--convert-test-clock", NULL};
+	itest_server s;
+	spb_client *v;
+	int64_t before;
+
+	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, test_clock), 0);
+	v = itest_client(&s, NULL);
+	CU_ASSERT_EQUAL(dt_advance(v, YEAR_S), 0);
+	spb_client_free(v);
+	before = test_now(&s);
+	CU_ASSERT_TRUE(before > time(NULL) + YEAR_S - 86400);
+	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+
+	expect_refused(&s, NULL, "test clock");
+	expect_refused(&s, convert, "backwards");
+
+	/* Still a test store, where it was. */
+	CU_ASSERT_EQUAL_FATAL(itest_restart(&s), 0);
+	CU_ASSERT_TRUE(catalog_ok(&s));
+	CU_ASSERT_TRUE(test_now(&s) >= before + 1);
+	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	itest_cleanup(&s);
+}
+
+/* A store on the real clock refuses a test clock. */
+static void test_real_store_refuses_test_clock(void)
+{
+	static const char *const test_clock[] = {"--test-clock", NULL};
+	itest_server s;
+
+	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, NULL), 0);
+	CU_ASSERT_TRUE(catalog_ok(&s));
+	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	expect_refused(&s, test_clock, "real clock");
+	CU_ASSERT_EQUAL_FATAL(itest_restart(&s), 0);
+	CU_ASSERT_TRUE(catalog_ok(&s));
+	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	itest_cleanup(&s);
+}
+
+/* A test store whose clock is behind the real one may be converted, once;
+ * afterwards it is a real-clock store. */
+static void test_conversion_forward_only(void)
+{
+	static const char *const test_clock[] = {"--test-clock", NULL};
+	static const char *const convert[] = {"--convert-test-clock", NULL};
+	itest_server s;
+
+	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, test_clock), 0);
+	CU_ASSERT_TRUE(catalog_ok(&s));
+	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	sleep(1); /* the real clock passes the (unmoved) test clock */
+	dt_set_extra(&s, convert);
+	CU_ASSERT_EQUAL_FATAL(itest_restart(&s), 0);
+	CU_ASSERT_TRUE(catalog_ok(&s));
+	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	dt_set_extra(&s, NULL);
+	CU_ASSERT_EQUAL_FATAL(itest_restart(&s), 0);
+	CU_ASSERT_TRUE(catalog_ok(&s));
+	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	expect_refused(&s, test_clock, "real clock");
+	itest_cleanup(&s);
+}
+
+int main(int argc, char **argv)
+{
+	CU_pSuite s;
+	unsigned fails;
+	if (itest_main_args(argc, argv) != 0)
+		return 2;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("clock record", NULL, NULL);
+	CU_add_test(s, "a test-clock store a year ahead refuses the real clock and the conversion",
+		    test_test_store_refuses_real_clock);
+	CU_add_test(s, "a real-clock store refuses a test clock",
+		    test_real_store_refuses_test_clock);
+	CU_add_test(s, "conversion to the real clock: only forward, only one way",
+		    test_conversion_forward_only);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}
