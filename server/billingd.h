@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct store_env;
+struct store_lock;
 
 typedef struct billingd_config {
 	const char *listen;    /* default 127.0.0.1:50051 */
@@ -42,6 +43,7 @@ typedef struct billingd_config {
 typedef struct billingd_state {
 	billingd_config cfg;
 	struct store_env *store;
+	struct store_lock *lock; /* the data directory, held while running */
 } billingd_state;
 
 extern billingd_state billingd;

@@ -6,6 +6,7 @@
  *            [--test-clock] [--payments sandbox|live] [--max-receive-bytes N]
  *            [--map-size BYTES] [--quiet-calls]
  *   billingd backup --data-dir DIR --out FILE
+ *   billingd admin-key --data-dir DIR
  *
  * Defaults: 127.0.0.1:50051, ./data, sandbox payments. Plaintext is allowed on
  * loopback addresses only. SIGINT/SIGTERM stop it cleanly.
@@ -69,7 +70,9 @@ static void usage(FILE *f)
 		"  --map-size BYTES         LMDB map size (default 32 GiB)\n"
 		"  --quiet-calls            no per-call log lines\n"
 		"       billingd backup --data-dir DIR --out FILE\n"
-		"  writes a consistent copy of the store (hot: a server may run on DIR)\n");
+		"  writes a consistent copy of the store (hot: a server may run on DIR)\n"
+		"       billingd admin-key --data-dir DIR\n"
+		"  with billingd stopped: a new vendor key in DIR/admin.key (mode 0600)\n");
 }
 
 /* Parses "YYYY-MM-DDTHH:MM:SSZ" into unix micros; -1 on error. */
@@ -379,6 +382,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "backup") == 0)
 		return backup_command(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "admin-key") == 0)
+		return server_admin_key_command(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &billingd.cfg) != 0 || load_payment_keys(&billingd.cfg) != 0)
 		return 2;
 	log_set_calls(!billingd.cfg.quiet_calls);

@@ -682,7 +682,7 @@ static grpc_server_credentials *make_credentials(const rpc_server_options *o)
 
 int rpc_server_start(const rpc_server_options *o)
 {
-	grpc_arg args[4];
+	grpc_arg args[5];
 	grpc_channel_args cargs;
 	grpc_server_credentials *creds;
 	int port;
@@ -703,7 +703,13 @@ int rpc_server_start(const rpc_server_options *o)
 	args[3].type = GRPC_ARG_INTEGER;
 	args[3].key = GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS;
 	args[3].value.integer = 10000;
-	cargs.num_args = 4;
+	/* One process per port: without this grpc sets SO_REUSEPORT, so a
+	 * second billingd (another data directory) would bind the same port and
+	 * the kernel would split connections between two databases. */
+	args[4].type = GRPC_ARG_INTEGER;
+	args[4].key = GRPC_ARG_ALLOW_REUSEPORT;
+	args[4].value.integer = 0;
+	cargs.num_args = 5;
 	cargs.args = args;
 	rt.server = grpc_server_create(&cargs, NULL);
 
@@ -730,7 +736,8 @@ int rpc_server_start(const rpc_server_options *o)
 	port = grpc_server_add_http2_port(rt.server, o->listen, creds);
 	grpc_server_credentials_release(creds);
 	if (port <= 0) {
-		log_error("cannot listen on %s", o->listen);
+		log_error("cannot listen on %s (address in use, or not an address of this host)",
+			  o->listen);
 		return -1;
 	}
 	grpc_server_start(rt.server);

@@ -109,6 +109,22 @@ int store_open(const store_options *opts, store_env **out, char *err, size_t err
  */
 void store_close(store_env *env);
 
+/*
+ * One process per data directory. A process that serves or rewrites the
+ * store (billingd, `billingd admin-key`) holds an exclusive lock on
+ * <path>/billingd.lock (an open-file-description fcntl lock: released when
+ * the process exits, however it exits, or by store_dir_unlock) with its pid
+ * written in the file. Readers that may run beside a server (hot backup,
+ * tests inspecting a store) do not take it. Creates path (0700) if missing.
+ * Returns 0 with *out set; STORE_EXISTS when another holder has it, with
+ * *holder = its pid (0 if the file names none); STORE_IO otherwise, with a
+ * description in err (may be NULL).
+ */
+typedef struct store_lock store_lock;
+int store_dir_lock(const char *path, store_lock **out, long *holder, char *err, size_t errlen);
+/* Releases the lock and frees l. NULL does nothing. */
+void store_dir_unlock(store_lock *l);
+
 /* ------------------------------------------------------------------------
  * Reads
  */
