@@ -23,6 +23,7 @@ typedef struct billingd_config {
 	const char *tls_client_ca;
 	int64_t cutover_us;         /* R2 credit cut-over, unix micros */
 	int test_clock;             /* R18 */
+	int convert_test_clock;     /* a test-clock store goes onto the real clock */
 	const char *payments;       /* "sandbox" or "live" */
 	const char *stripe_url;     /* live: Stripe API base URL */
 	const char *paypal_url;     /* live: PayPal API base URL */

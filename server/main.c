@@ -3,7 +3,7 @@
  *
  *   billingd [--listen HOST:PORT] [--data-dir DIR] [--threads N] [--port-file F]
  *            [--tls-cert F --tls-key F [--tls-client-ca F]] [--cutover RFC3339]
- *            [--test-clock] [--payments sandbox|live] [--max-receive-bytes N]
+ *            [--test-clock | --convert-test-clock] [--payments sandbox|live] [--max-receive-bytes N]
  *            [--map-size BYTES] [--quiet-calls]
  *   billingd backup --data-dir DIR --out FILE
  *   billingd admin-key --data-dir DIR
@@ -51,6 +51,9 @@ static void usage(FILE *f)
 		"2025-06-01T00:00:00Z)\n"
 		"  --test-clock             start a test clock moved only by "
 		"AdminService.AdvanceClock\n"
+		"                           (a store keeps the clock it was created with)\n"
+		"  --convert-test-clock     move a test-clock store onto the real clock (only "
+		"forward in time)\n"
 		"  --payments MODE          sandbox (default) or live\n"
 		"  --stripe-url URL         live Stripe API base (default https://api.stripe.com)\n"
 		"  --paypal-url URL         live PayPal API base (default "
@@ -129,7 +132,8 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		O_RECONCILE,
 		O_RLEAD,
 		O_RINTERVAL,
-		O_RRETRY
+		O_RRETRY,
+		O_CONVERT
 	};
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
@@ -141,6 +145,7 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		{"tls-client-ca", required_argument, 0, O_CA},
 		{"cutover", required_argument, 0, O_CUTOVER},
 		{"test-clock", no_argument, 0, O_TESTCLOCK},
+		{"convert-test-clock", no_argument, 0, O_CONVERT},
 		{"payments", required_argument, 0, O_PAYMENTS},
 		{"max-receive-bytes", required_argument, 0, O_MAXRECV},
 		{"map-size", required_argument, 0, O_MAPSIZE},
@@ -200,6 +205,7 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 			}
 			break;
 		case O_TESTCLOCK: c->test_clock = 1; break;
+		case O_CONVERT: c->convert_test_clock = 1; break;
 		case O_PAYMENTS:
 			if (strcmp(optarg, "sandbox") != 0 && strcmp(optarg, "live") != 0) {
 				fprintf(stderr, "billingd: --payments is sandbox or live\n");

@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "clock_record.h"
 #include "idem.h"
 #include "orders.h"
 #include "quote_token.h"
@@ -21,8 +22,6 @@
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
-
-int testclock_start(void);
 
 #define VENDOR_ID "vendor"
 
@@ -231,6 +230,7 @@ int server_open(billingd_state *s)
 	o.path = s->cfg.data_dir;
 	o.map_size = s->cfg.map_size;
 	o.log = store_log;
+	o.clock = clock_now_us;
 	rc = store_open(&o, &s->store, err, sizeof(err));
 	if (rc != 0) {
 		log_error("cannot open the store in %s: %s", s->cfg.data_dir,
@@ -239,8 +239,8 @@ int server_open(billingd_state *s)
 		s->lock = NULL;
 		return -1;
 	}
-	if (bootstrap_vendor(s) != 0 || (s->cfg.test_clock && testclock_start() != 0) ||
-	    quote_token_init(s->store) != 0) {
+	if (clock_record_start(s->cfg.test_clock, s->cfg.convert_test_clock) != 0 ||
+	    bootstrap_vendor(s) != 0 || quote_token_init(s->store) != 0) {
 		store_close(s->store);
 		s->store = NULL;
 		store_dir_unlock(s->lock);

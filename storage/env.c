@@ -294,6 +294,7 @@ int store_open(const store_options *opts, store_env **out, char *err, size_t err
 	}
 	env->log = opts->log;
 	env->log_arg = opts->log_arg;
+	env->clock = opts->clock;
 	env->tail = &env->head;
 	pthread_mutex_init(&env->rlock, NULL);
 	pthread_mutex_init(&env->wlock, NULL);

@@ -84,12 +84,20 @@ typedef struct store_options {
 	 * thread doing the work (open, close). */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
+	/* Optional: the server's clock (unix micros). When set, every write
+	 * transaction also records it as meta STORE_META_CLOCK_HIGH, so the
+	 * store knows the latest time anything in it was written at (the
+	 * server's clock never goes back across restarts). */
+	int64_t (*clock)(void);
 } store_options;
 
-#define STORE_OPTIONS_INIT             \
-	{                              \
-		NULL, 0, 0, NULL, NULL \
+#define STORE_OPTIONS_INIT                   \
+	{                                    \
+		NULL, 0, 0, NULL, NULL, NULL \
 	}
+
+/* Meta value: the store_options.clock of the last write transaction. */
+#define STORE_META_CLOCK_HIGH "clock_high_us"
 
 /*
  * Open (creating if needed) the store in opts->path, run the stale-reader
