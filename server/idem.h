@@ -40,6 +40,23 @@ void idem_release(rpc_idem *st);
 int idem_record(store_txn *w, const rpc_idem *st, const char *path, int status, const char *message,
 		const char *reason);
 
+/* 1 for a status R17 does not keep (the call may simply be retried):
+ * CANCELLED, UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED,
+ * INTERNAL, UNAVAILABLE, DATA_LOSS. */
+int idem_transient(int status);
+
+/*
+ * Records the outcome of a claimed call that ended without a write doing
+ * it (a handler that answers directly: AdvanceClock, Backup, a refusal
+ * before any write): submits a mutation storing status, message, reason
+ * and body (the packed response, status OK) under st, then calls
+ * done(arg, rc) on the writer thread once it is durable. Returns 0, or -1
+ * when the store is closing (done is then never called).
+ */
+int idem_record_async(const rpc_idem *st, const char *path, int status, const char *message,
+		      const char *reason, const uint8_t *body, size_t len,
+		      void (*done)(void *arg, int rc), void *arg);
+
 /* Starts / stops the janitor thread that prunes old records. */
 void idem_janitor_start(void);
 void idem_janitor_stop(void);

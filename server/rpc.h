@@ -103,6 +103,11 @@ typedef struct rpc_idem {
 	uint8_t *captured;   /* packed response (status OK) */
 	char resume_ref[64]; /* from a pending record: what a retry resumes */
 	size_t captured_len;
+	/* The call's final outcome is stored (by the write that ended it, or it
+	 * is a replay / refusal of the stored one): finishing the call records
+	 * nothing more. Otherwise the dispatcher records it when the call ends
+	 * (idem_record_async), so no mutating RPC can forget R17. */
+	int recorded;
 } rpc_idem;
 
 rpc_idem *rpc_call_idem(rpc_call *call);

@@ -261,6 +261,68 @@ static grpc_slice status_details(grpc_status_code code, const char *message, con
 }
 
 static void finish(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
+		   grpc_byte_buffer *reply);
+
+/* A claimed call's outcome on its way to the store (R17), finished once
+ * durable. */
+typedef struct deferred_finish {
+	rpc_call *c;
+	grpc_status_code code;
+	char message[512];
+	char reason[64];
+	grpc_byte_buffer *reply;
+} deferred_finish;
+
+static void on_recorded(void *arg, int rc)
+{
+	deferred_finish *d = arg;
+	(void)rc; /* not recorded: the answer goes out all the same */
+	d->c->idem.recorded = 1;
+	finish(d->c, d->code, d->message, d->reason[0] ? d->reason : NULL, d->reply);
+	free(d);
+}
+
+/*
+ * R17 for every mutating RPC: a call that claimed an idempotency key and
+ * ends with an answer no write has stored (a handler that answers by
+ * itself, a refusal before any write) has that answer stored first, then
+ * sent. Returns 1 when the call will be finished by on_recorded().
+ */
+static int record_then_finish(rpc_call *c, grpc_status_code code, const char *message,
+			      const char *reason, grpc_byte_buffer *reply)
+{
+	deferred_finish *d;
+	grpc_slice body = grpc_empty_slice();
+	int rc;
+
+	if (!c->idem.active || c->idem.recorded || idem_transient(code) || !c->method)
+		return 0;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return 0;
+	if (reply) {
+		grpc_byte_buffer_reader r;
+		if (grpc_byte_buffer_reader_init(&r, reply)) {
+			body = grpc_byte_buffer_reader_readall(&r);
+			grpc_byte_buffer_reader_destroy(&r);
+		}
+	}
+	d->c = c;
+	d->code = code;
+	snprintf(d->message, sizeof(d->message), "%s", message ? message : "");
+	snprintf(d->reason, sizeof(d->reason), "%s", reason ? reason : "");
+	d->reply = reply;
+	rc = idem_record_async(&c->idem, c->method->path, code, d->message, d->reason,
+			       GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), on_recorded, d);
+	grpc_slice_unref(body);
+	if (rc != 0) {
+		free(d);
+		return 0;
+	}
+	return 1;
+}
+
+static void finish(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
 		   grpc_byte_buffer *reply)
 {
 	grpc_op ops[4];
@@ -292,6 +354,8 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 		}
 		return;
 	}
+	if (record_then_finish(c, code, message, reason, reply))
+		return;
 	if (__atomic_exchange_n(&c->finished, 1, __ATOMIC_ACQ_REL)) {
 		log_error("%s: call finished twice", c->method ? c->method->name : "?");
 		if (reply)
