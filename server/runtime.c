@@ -27,6 +27,8 @@
 #include "idem.h"
 #include "google/rpc/status.pb-c.h"
 #include "log.h"
+#include "smartplus/billing/v1/types.pb-c.h"
+#include "validate.h"
 
 #define SLOTS_PER_METHOD 4 /* outstanding requests per method per queue */
 #define MAX_RAW 8
@@ -495,12 +497,19 @@ static void on_sent(rpc_tag *t, int ok)
 /* ------------------------------------------------------------------------ */
 /* Dispatch                                                                  */
 
+/* R2/R4: who may set a field that lowers what is charged. */
+static int may_lower_charges(const rpc_caller *c)
+{
+	return strcmp(c->key_account_id, "vendor") == 0 ||
+	       c->scope == SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_SERVICE;
+}
+
 static void dispatch(rpc_call *c)
 {
 	const rpc_method *m = c->method;
 	grpc_byte_buffer_reader reader;
 	grpc_slice body;
-	char msg[256] = "";
+	char msg[600] = "";
 	grpc_status_code st;
 
 	if (gpr_time_cmp(gpr_convert_clock_type(c->deadline, GPR_CLOCK_MONOTONIC),
@@ -545,6 +554,15 @@ static void dispatch(rpc_call *c)
 		grpc_slice_unref(body);
 		rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, "request does not decode as %s",
 			 m->input->name);
+		return;
+	}
+	/* One validator for every request (validate.h): nothing a handler
+	 * sees is malformed, and nothing malformed is stored. */
+	st = rpc_validate_request(m->input, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body),
+				  may_lower_charges(&c->caller), msg, sizeof(msg));
+	if (st != GRPC_STATUS_OK) {
+		grpc_slice_unref(body);
+		rpc_fail(c, st, NULL, "%s", msg);
 		return;
 	}
 	/* R17: replay, refuse or claim the key before the handler runs. */
@@ -794,6 +812,11 @@ int rpc_server_start(const rpc_server_options *o)
 						: GRPC_SRM_PAYLOAD_NONE,
 			0);
 
+	log_info("request validator: %u fields of %u messages (%u strings with a maximum length, "
+		 "%u repeated fields with a maximum count, %u charge-lowering)",
+		 rpc_rules_covered.fields, rpc_rules_covered.messages,
+		 rpc_rules_covered.string_limits, rpc_rules_covered.repeated_limits,
+		 rpc_rules_covered.charge_lowering);
 	creds = make_credentials(o);
 	if (!creds)
 		return -1;

@@ -244,9 +244,15 @@ void store_list_free(store_list *l);
  * page_token (NULL or "" for the first page). A token that is not one this
  * same list (same table, same parent, same filter) produced gives
  * STORE_INVALID. On error *out is left empty.
+ *
+ * A page also ends early, with a next_page_token, once the records in it
+ * reach STORE_PAGE_BYTES encoded (at least one record per page): the answer
+ * a List handler builds from a page then stays far below the 4 MiB a
+ * default gRPC client accepts, whatever the records hold.
  */
 #define STORE_PAGE_DEFAULT 100
 #define STORE_PAGE_MAX 1000
+#define STORE_PAGE_BYTES (1024 * 1024)
 
 /* ------------------------------------------------------------------------
  * Accounts

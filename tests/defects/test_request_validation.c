@@ -322,6 +322,7 @@ static void test_list_pages_fit_default_client(void)
 		itest_raw_result res;
 		Smartplus__Billing__V1__ListOrdersResponse *page;
 		dt_pb_str(&p, 1, "d1");
+		dt_pb_str(&p, 4, "big");
 		dt_pb_int(&p, 7, 1000);
 		if (token[0])
 			dt_pb_str(&p, 8, token);
