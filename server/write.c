@@ -38,8 +38,16 @@ void write_fail_store(rpc_call *call, int rc)
 		rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, "too many concurrent readers");
 		break;
 	case STORE_INVALID:
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			 "page_token: not a token of this list");
+		/* Only a List has a page token to blame; anywhere else an invalid
+		 * argument to the store is a server bug. */
+		if (protobuf_c_message_descriptor_get_field_by_name(rpc_call_method(call)->input,
+								    "page_token")) {
+			rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				 "page_token: not a token of this list");
+			break;
+		}
+		log_error("%s: storage error: %s", rpc_call_method(call)->name, store_strerror(rc));
+		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
 		break;
 	default:
 		log_error("%s: storage error: %s", rpc_call_method(call)->name, store_strerror(rc));

@@ -59,7 +59,9 @@ int write_fail(rpc_write *w, grpc_status_code code, const char *reason, const ch
  * storage error translated) and returns non-zero. */
 int write_read_begin(rpc_call *call, store_txn **txn);
 
-/* Translates a STORE_* code into a failed call (logging internal ones). */
+/* Translates a STORE_* code into a failed call (logging internal ones).
+ * STORE_INVALID is a bad page token only for an RPC whose request has a
+ * page_token (a List); elsewhere it is INTERNAL. */
 void write_fail_store(rpc_call *call, int rc);
 
 #endif
