@@ -829,7 +829,8 @@ static int apply_place(store_txn *txn, rpc_write *w)
 			goto done;
 		o.coupon_reserved = 1;
 	}
-	if (p->method == METHOD(CREDITS)) {
+	/* A free-only order (R4) costs 0 credits: nothing moves in the ledger. */
+	if (p->method == METHOD(CREDITS) && q->credits_total > 0) {
 		if (!credits_spend) {
 			rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, NULL,
 					"credits are not available");

@@ -254,7 +254,8 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 		}
 		prc = pricing_days_between(base, in->renew_until, &days);
 		if (!prc)
-			prc = pricing_days(unit, days, &amount);
+			prc = b->model == MODEL(CREDITS) ? pricing_days_credits(unit, days, &amount)
+							 : pricing_days(unit, days, &amount);
 		l->days = (int32_t)(days > INT32_MAX ? INT32_MAX : days);
 		l->new_expires_at = in->renew_until;
 	} else {
