@@ -515,6 +515,9 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 	rc = check_input(in, err);
 	if (rc)
 		return rc;
+	if (in->renew_until && in->renew_until <= now)
+		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "renew_until: must be later than now");
 	may = auth_may_act(txn, caller, in->payer_id);
 	if (may < 0)
 		return may;
