@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "convert.h"
 #include "log.h"
+#include "orders.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
@@ -264,6 +265,34 @@ static void integration_item(store_item *it, const store_project *p, char id[80]
 	it->create_time = now;
 }
 
+/*
+ * No path deletes or resets an item that is paid for or about to be (R9):
+ * an ACTIVE item keeps running until it expires, and an item held by an
+ * open order stays until that order has ended. Every removal (DeleteItem,
+ * turning a project's integration off) asks here first. `field` names the
+ * request field that asked. Returns 0 when it may go, a write_fail() code,
+ * or a STORE_* code.
+ */
+static int item_guard_removal(store_txn *txn, rpc_write *w, const store_item *it, const char *field)
+{
+	int64_t now = clock_now_us();
+	int held;
+	if (conv_item_status(it, now) == V1(ITEM_STATUS__ITEM_STATUS_ACTIVE))
+		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+				  "%s: item '%s' is ACTIVE (paid until it expires); it can be "
+				  "removed once it has expired",
+				  field, it->item_id);
+	held = orders_item_held(txn, it->item_id, now);
+	if (held < 0)
+		return held;
+	if (held)
+		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_IN_OPEN_ORDER",
+				  "%s: item '%s' is held by an open order (PENDING_PAYMENT or "
+				  "PROCESSING); it can be removed once that order has ended",
+				  field, it->item_id);
+	return 0;
+}
+
 typedef struct project_write {
 	rpc_write w;
 	store_project rec;
@@ -273,13 +302,20 @@ typedef struct project_write {
 	int mask_pms, mask_free, mask_pm, mask_name;
 } project_write;
 
-/* Creates or removes the INTEGRATION item to match p->pms_integrated. */
+/* Creates or removes the INTEGRATION item to match p->pms_integrated; an
+ * existing one is never reset, and is removed only when item_guard_removal
+ * lets it go (else turning integration off is refused). */
 static int sync_integration(store_txn *txn, project_write *c, const store_project *p)
 {
 	store_item it, *existing = NULL;
 	int rc;
 	integration_item(&it, p, c->integration_id, clock_now_us());
 	rc = store_item_get(txn, it.item_id, &existing);
+	if (!p->pms_integrated && rc == 0) {
+		rc = item_guard_removal(txn, &c->w, existing, "project.pms_integrated");
+		store_record_free(existing);
+		return rc ? rc : store_item_delete(txn, it.item_id);
+	}
 	store_record_free(existing);
 	if (p->pms_integrated && rc == STORE_NOTFOUND) {
 		rc = store_item_put(txn, &it, 1);
@@ -289,8 +325,6 @@ static int sync_integration(store_txn *txn, project_write *c, const store_projec
 					  it.item_id);
 		return rc;
 	}
-	if (!p->pms_integrated && rc == 0)
-		return store_item_delete(txn, it.item_id);
 	return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
@@ -758,7 +792,7 @@ typedef struct delete_item {
 static int apply_delete_item(store_txn *txn, rpc_write *w)
 {
 	delete_item *d = (delete_item *)w;
-	int rc, status;
+	int rc;
 	store_record_free(d->item);
 	d->item = NULL;
 	rc = store_item_get(txn, d->item_id, &d->item);
@@ -770,13 +804,8 @@ static int apply_delete_item(store_txn *txn, rpc_write *w)
 		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
 				  "the integration item follows the project's pms_integrated; "
 				  "update the project");
-	status = conv_item_status(d->item, clock_now_us());
-	if (status == V1(ITEM_STATUS__ITEM_STATUS_ACTIVE))
-		return write_fail(
-			w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
-			"item '%s' is ACTIVE; only INACTIVE or EXPIRED items can be deleted",
-			d->item_id);
-	return store_item_delete(txn, d->item_id);
+	rc = item_guard_removal(txn, w, d->item, "item_id");
+	return rc ? rc : store_item_delete(txn, d->item_id);
 }
 
 static void reply_deleted(rpc_write *w)

@@ -62,6 +62,52 @@ static int overdue(const store_order *o, int64_t now)
 /* ------------------------------------------------------------------------ */
 /* Effects                                                                   */
 
+/*
+ * Line identity (R9): a line applies only to exactly the item it priced,
+ * the same id in the same project with the same service type and creation
+ * sequence (a deleted and re-created id is another item). Returns 1 when
+ * the item is still that one, 0 when it is gone or another, or STORE_*.
+ */
+static int line_matches(store_txn *txn, const store_line *l)
+{
+	store_item *it = NULL;
+	int rc = store_item_get(txn, l->item_id, &it), same;
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	same = strcmp(it->project_id, l->project_id) == 0 && it->service_type == l->service_type &&
+	       (!l->item_create_seq || it->create_seq == l->item_create_seq);
+	store_record_free(it);
+	return same;
+}
+
+/* 1 when every line of o still designates its item, 0 if one does not,
+ * or STORE_*. */
+static int lines_match(store_txn *txn, const store_order *o)
+{
+	for (size_t i = 0; i < o->n_lines; i++) {
+		int m = line_matches(txn, o->lines[i]);
+		if (m != 1)
+			return m;
+	}
+	return 1;
+}
+
+int orders_item_held(store_txn *txn, const char *item_id, int64_t now)
+{
+	store_list l = {0};
+	int rc = store_order_holding(txn, item_id, 64, &l), held = 0;
+	for (size_t i = 0; rc == 0 && i < l.n && !held; i++) {
+		const store_order *o = l.items[i];
+		held = (o->status == OSTATUS(PROCESSING) ||
+			o->status == OSTATUS(PENDING_PAYMENT)) &&
+		       !overdue(o, now);
+	}
+	store_list_free(&l);
+	return rc ? rc : held;
+}
+
 static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t now)
 {
 	store_item *it = NULL;
@@ -69,10 +115,8 @@ static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t
 	int64_t base, nexp;
 	int rc = store_item_get(w, l->item_id, &it);
 
-	if (rc == STORE_NOTFOUND) /* deleted since: nothing to extend */
-		return 0;
 	if (rc)
-		return rc;
+		return rc; /* lines_match() saw it a moment ago */
 	if (it->status != STORE_ITEM_ACTIVE)
 		base = now;
 	else
@@ -119,9 +163,31 @@ static int grant_credits(store_txn *w, const store_order *o)
 	return rc > 0 ? STORE_INVALID : rc;
 }
 
+/* What the payer gave for o, if anything: a card or PayPal charge, or the
+ * credits debited. */
+static int money_taken(const store_order *o)
+{
+	if (o->payment_method == METHOD(CREDITS))
+		return o->credits_total > 0;
+	return (o->payment_method == METHOD(STRIPE) || o->payment_method == METHOD(PAYPAL)) &&
+	       o->total > 0;
+}
+
 int orders_succeed(store_txn *w, store_order *o, int64_t now)
 {
-	int rc = 0;
+	int rc = lines_match(w, o);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		/* An item changed under the order: nothing is applied, and what
+		 * was paid is owed back (never silently kept). */
+		o->needs_refund = money_taken(o);
+		log_warn("order %s: an item it priced was deleted or replaced before settlement; "
+			 "the order fails%s",
+			 o->order_id, o->needs_refund ? " and is flagged for refund" : "");
+		return orders_end(w, o, OSTATUS(FAILED), "item_changed", now);
+	}
+	rc = 0;
 	if (o->type == OTYPE(CREDIT_PURCHASE))
 		rc = grant_credits(w, o);
 	for (size_t i = 0; rc == 0 && i < o->n_lines; i++)
@@ -198,6 +264,7 @@ static Smartplus__Billing__V1__Order *conv_order(arena *a, const store_order *o,
 	m->beneficiary_id = o->beneficiary_id;
 	m->quote_id = o->quote_id;
 	m->renew_mode = o->renew_mode;
+	m->needs_refund = o->needs_refund;
 	if (o->auto_renew_kind) {
 		Smartplus__Billing__V1__AutoRenewTerm *t = arena_alloc(a, sizeof(*t));
 		smartplus__billing__v1__auto_renew_term__init(t);
@@ -341,6 +408,18 @@ void orders_pay_request(const store_order *o, pay_request *req)
 	req->paypal_order_id = o->paypal_order_id;
 }
 
+/* 1 unless an item of o was deleted or replaced (or the store cannot say). */
+static int items_unchanged(const store_order *o)
+{
+	store_txn *txn;
+	int m = 1;
+	if (store_read_begin(billingd.store, &txn) != 0)
+		return 1; /* cannot tell: settlement checks again */
+	m = lines_match(txn, o);
+	store_read_end(txn);
+	return m != 0;
+}
+
 static void run_job(pay_job *j)
 {
 	const pay_provider *p = pay_provider_current();
@@ -356,7 +435,14 @@ static void run_job(pay_job *j)
 	 * answers with the order as it stands (PROCESSING -> UNAVAILABLE). */
 	if (!p || !claimed || !orders_still_open(o->order_id))
 		res.status = PAY_UNAVAILABLE;
-	else if (j->confirm)
+	else if (!items_unchanged(o) && (!j->confirm || o->payment_method != METHOD(STRIPE))) {
+		/* An item changed under the order: fail it before any money is
+		 * taken (a create, or a PayPal capture). A card the buyer may
+		 * have confirmed already is asked about; settlement then flags a
+		 * captured payment for refund. */
+		res.status = PAY_DECLINED;
+		snprintf(res.decline_code, sizeof(res.decline_code), "item_changed");
+	} else if (j->confirm)
 		p->confirm(&req, &res);
 	else
 		p->create(&req, &res);
@@ -473,6 +559,13 @@ static int apply_settle(store_txn *txn, rpc_write *w)
 		case PAY_SUCCEEDED: rc = orders_succeed(txn, o, now); break;
 		case PAY_REQUIRES_ACTION:
 		case PAY_PENDING_APPROVAL:
+			rc = lines_match(txn, o);
+			if (rc == 0) { /* not paid yet, and nothing to pay for */
+				s->outcome = PAY_DECLINED;
+				rc = orders_end(txn, o, OSTATUS(FAILED), "item_changed", now);
+				break;
+			}
+			rc = rc < 0 ? rc : 0;
 			o->status = OSTATUS(PENDING_PAYMENT);
 			o->update_time = now;
 			break;
@@ -503,7 +596,15 @@ static void reply_settle(rpc_write *w)
 		rpc_fail(w->call, GRPC_STATUS_INTERNAL, NULL, "internal error");
 		return;
 	}
-	if (s->outcome == PAY_DECLINED)
+	if (s->outcome && o->status == OSTATUS(FAILED) &&
+	    strcmp(o->failure_reason, "item_changed") == 0)
+		rpc_fail(w->call, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+			 "order %s failed: an item it priced was deleted or replaced, so nothing "
+			 "was applied%s",
+			 o->order_id,
+			 o->needs_refund ? "; the payment already taken is flagged for refund"
+					 : " and nothing was charged");
+	else if (s->outcome == PAY_DECLINED)
 		rpc_fail(w->call, GRPC_STATUS_FAILED_PRECONDITION, "PAYMENT_DECLINED",
 			 "the payment was declined (%s); order %s failed and nothing was applied",
 			 o->failure_reason, o->order_id);

@@ -36,11 +36,19 @@
  * Marks o SUCCEEDED in w and applies its effects exactly once: the items'
  * new expiry, status ACTIVE and renewal settings, the credits bought by a
  * CREDIT_PURCHASE order (credits_grant to o->beneficiary_id), the coupon
- * redemption.
+ * redemption. Only to exactly the items it priced (R9): when an item of a
+ * line is gone or is another item now (another project, service type or
+ * creation sequence), nothing is applied and o becomes FAILED
+ * ("item_changed") with needs_refund set when money or credits were taken.
  * o is updated (status, lines' new_expires_at) but not written: the caller
  * puts it in the same transaction. 0 or a STORE_* code.
  */
 int orders_succeed(store_txn *w, store_order *o, int64_t now);
+
+/* 1 when an open order (PROCESSING, or PENDING_PAYMENT within its pay
+ * window) holds item_id: such an item is neither deleted nor reset. 0 if
+ * none does, or a negative STORE_* code. */
+int orders_item_held(store_txn *txn, const char *item_id, int64_t now);
 
 /* Ends o without effects (FAILED, CANCELED, TIMED_OUT): releases its coupon
  * reservation. The caller puts o. */

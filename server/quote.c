@@ -240,6 +240,7 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 	l->item_id = arena_strdup(c->a, it->item_id);
 	l->project_id = arena_strdup(c->a, it->project_id);
 	l->service_type = it->service_type;
+	l->item_create_seq = it->create_seq; /* the identity of exactly this item */
 	l->current_expires_at = it->status == STORE_ITEM_ACTIVE ? it->expires_at : 0;
 	l->free = is_free;
 	if (b->model == MODEL(CREDITS))

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "order.h"
 #include "store_int.h"
 
 #define DEFAULT_MAP_SIZE (32ull << 30)
@@ -165,6 +166,8 @@ static int open_dbs(store_env *env, char *err, size_t errlen)
 		if (rc == STORE_NOTFOUND)
 			rc = store_meta_set_schema(&w, STORE_SCHEMA_VERSION);
 	}
+	if (rc == 0 && version <= STORE_SCHEMA_VERSION)
+		rc = store_order_build_holds(&w);
 	if (rc == 0 && version > STORE_SCHEMA_VERSION) {
 		snprintf(err, errlen,
 			 "store schema version %u is newer than this billingd "
