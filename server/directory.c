@@ -953,6 +953,28 @@ void rpc_DirectoryService_CreateApiKey(struct rpc_call *call,
 	store_read_end(txn);
 }
 
+/* Active keys of account_id other than key_id: 1 if there is one, 0 if
+ * none, or STORE_*. */
+static int other_active_key(store_txn *txn, const char *account_id, const char *key_id)
+{
+	char *token = NULL;
+	int rc, found = 0;
+	do {
+		store_list l = {0};
+		rc = store_apikey_list_by_account(txn, account_id, STORE_PAGE_MAX, token, &l);
+		free(token);
+		token = NULL;
+		for (size_t i = 0; rc == 0 && i < l.n && !found; i++) {
+			const store_apikey *k = l.items[i];
+			found = !k->revoked && strcmp(k->key_id, key_id) != 0;
+		}
+		if (rc == 0 && !found && l.next_page_token)
+			token = strdup(l.next_page_token);
+		store_list_free(&l);
+	} while (token);
+	return rc ? rc : found;
+}
+
 static int apply_revoke_key(store_txn *txn, rpc_write *w)
 {
 	key_write *k = (key_write *)w;
@@ -962,6 +984,17 @@ static int apply_revoke_key(store_txn *txn, rpc_write *w)
 	rc = store_apikey_get(txn, k->key_id, &k->loaded);
 	if (rc != 0)
 		return rc;
+	/* The vendor never locks itself out: its last active key stays (the
+	 * offline way back is `billingd admin-key`). */
+	if (!k->loaded->revoked && strcmp(k->loaded->account_id, "vendor") == 0) {
+		rc = other_active_key(txn, "vendor", k->key_id);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "LAST_VENDOR_KEY",
+					  "key_id: the vendor's last active key cannot be revoked; "
+					  "create another one first");
+	}
 	k->loaded->revoked = 1;
 	return store_apikey_put(txn, k->loaded, 0);
 }
