@@ -221,14 +221,13 @@ int auth_may_act(store_txn *txn, const rpc_caller *caller, const char *target)
 	return result ? 1 : 0;
 }
 
-int auth_deny(rpc_call *call, int may, const char *what, const char *id)
+int auth_deny(rpc_call *call, int may, const char *field)
 {
 	if (may == 1)
 		return 0;
 	if (may < 0)
 		write_fail_store(call, may);
 	else
-		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
-			 "permission denied on %s '%s' (or it does not exist)", what, id);
+		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED, field);
 	return 1;
 }

@@ -34,9 +34,18 @@ int auth_mint_key(const char *account_id, int scope, store_apikey *rec, char key
  */
 int auth_may_act(store_txn *txn, const rpc_caller *caller, const char *target);
 
-/* Fails the call with PERMISSION_DENIED (or the storage error) for a
- * auth_may_act() result that is not 1, naming what was asked for. Returns 1
+/*
+ * AIP-211: the one answer to a reference outside the caller's subtree,
+ * whether or not the resource exists. It names the request field (a path
+ * such as "item_ids[2]"), never the id or anything about the resource, so
+ * an existing foreign resource and a missing one read byte for byte alike.
+ * Use it as the format with the field as its only argument.
+ */
+#define AUTH_DENIED "%s: permission denied (it does not exist, or you may not act on it)"
+
+/* Fails the call with PERMISSION_DENIED AUTH_DENIED for `field` (or the
+ * storage error) for an auth_may_act() result that is not 1. Returns 1
  * when it failed the call. */
-int auth_deny(rpc_call *call, int may, const char *what, const char *id);
+int auth_deny(rpc_call *call, int may, const char *field);
 
 #endif

@@ -106,7 +106,7 @@ void rpc_DirectoryService_CreateAccount(struct rpc_call *call,
 	if (write_read_begin(call, &txn))
 		return;
 	may = auth_may_act(txn, rpc_call_caller(call), req->parent_id);
-	if (auth_deny(call, may, "account", req->parent_id))
+	if (auth_deny(call, may, "parent_id"))
 		goto done;
 	if (store_account_get(txn, req->parent_id, &parent) != 0) {
 		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
@@ -146,8 +146,8 @@ void rpc_DirectoryService_GetAccount(struct rpc_call *call,
 		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
 	if (write_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->account_id), "account",
-		      req->account_id))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->account_id),
+		      "account_id"))
 		goto done;
 	rc = store_account_get(txn, req->account_id, &acct);
 	if (rc != 0) {
@@ -182,7 +182,7 @@ void rpc_DirectoryService_ListAccounts(struct rpc_call *call,
 		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
 	if (write_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), parent), "account", parent))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), parent), "parent_id"))
 		goto done;
 	rc = store_account_list_children(txn, parent, req->page_size, req->page_token, &list);
 	if (rc != 0) {
@@ -401,8 +401,8 @@ void rpc_DirectoryService_CreateProject(struct rpc_call *call,
 		return BAD_ARG(call, "created_at: only the vendor or a SERVICE key may set it");
 	if (write_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->installer_id), "account",
-		      req->installer_id))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->installer_id),
+		      "installer_id"))
 		goto done;
 	if (expect_role(call, txn, "installer_id", req->installer_id, ROLE(INSTALLER)))
 		goto done;
@@ -497,7 +497,7 @@ void rpc_DirectoryService_UpdateProject(struct rpc_call *call,
 		goto done;
 	}
 	if (auth_deny(call, rc == 0 ? auth_may_act(txn, rpc_call_caller(call), p->installer_id) : 0,
-		      "project", in->project_id))
+		      "project.project_id"))
 		goto done;
 	if (pm && in->property_manager_id[0] &&
 	    check_property_manager(call, txn, in->property_manager_id, p->installer_id))
@@ -545,8 +545,7 @@ void rpc_DirectoryService_GetProject(struct rpc_call *call,
 		write_fail_store(call, rc);
 		goto done;
 	}
-	if (auth_deny(call, rc == 0 ? may_read_project(txn, call, p) : 0, "project",
-		      req->project_id))
+	if (auth_deny(call, rc == 0 ? may_read_project(txn, call, p) : 0, "project_id"))
 		goto done;
 	a = arena_new();
 	r.project = conv_project(a, p, billingd.cfg.cutover_us);
@@ -576,8 +575,7 @@ void rpc_DirectoryService_ListProjects(struct rpc_call *call,
 		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
 	if (write_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), installer), "account",
-		      installer))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), installer), "installer_id"))
 		goto done;
 	rc = store_project_list_by_installer(txn, installer, req->type, req->page_size,
 					     req->page_token, &list);
@@ -753,7 +751,7 @@ void rpc_DirectoryService_CreateItems(struct rpc_call *call,
 		goto done;
 	}
 	if (auth_deny(call, rc == 0 ? auth_may_act(txn, rpc_call_caller(call), p->installer_id) : 0,
-		      "project", req->project_id))
+		      "project_id"))
 		goto done;
 	if (check_item_specs(call, req, p->type))
 		goto done;
@@ -840,7 +838,7 @@ static int load_item_for_write(rpc_call *call, store_txn *txn, const char *item_
 		may = rc;
 	store_record_free(it);
 	store_record_free(p);
-	return auth_deny(call, may, "item", item_id) ? -1 : 0;
+	return auth_deny(call, may, "item_id") ? -1 : 0;
 }
 
 void rpc_DirectoryService_DeleteItem(struct rpc_call *call,
@@ -933,7 +931,7 @@ void rpc_DirectoryService_CreateApiKey(struct rpc_call *call,
 				"only the vendor mints SERVICE keys, for itself");
 	if (write_read_begin(call, &txn))
 		return;
-	if (!auth_deny(call, auth_may_act(txn, me, account), "account", account)) {
+	if (!auth_deny(call, auth_may_act(txn, me, account), "account_id")) {
 		k = write_new(call, sizeof(*k));
 		snprintf(k->account_id, sizeof(k->account_id), "%s", account);
 		snprintf(k->display_name, sizeof(k->display_name), "%s", req->display_name);
@@ -1016,7 +1014,7 @@ void rpc_DirectoryService_RevokeApiKey(struct rpc_call *call,
 		may = auth_may_act(txn, rpc_call_caller(call), key->account_id);
 	else if (rc != STORE_NOTFOUND)
 		may = rc;
-	if (!auth_deny(call, may, "key", req->key_id)) {
+	if (!auth_deny(call, may, "key_id")) {
 		k = write_new(call, sizeof(*k));
 		snprintf(k->key_id, sizeof(k->key_id), "%s", req->key_id);
 		k->w.apply = apply_revoke_key;

@@ -63,7 +63,7 @@ void rpc_BillingService_ListItems(struct rpc_call *call,
 		       strcmp(p->property_manager_id, c->account_id) == 0)
 			      ? 1
 			      : auth_may_act(txn, c, p->installer_id);
-	if (auth_deny(call, may, "project", req->project_id))
+	if (auth_deny(call, may, "project_id"))
 		goto done;
 	rc = store_item_list_by_project(txn, p->project_id, req->page_size, req->page_token,
 					&items);

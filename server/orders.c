@@ -805,9 +805,8 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	if (quote_token_open(p->quote_id, &q, short_id) != 0 ||
 	    (rc = auth_may_act(txn, &p->caller, q->input->payer_id)) != 1) {
 		if (rc >= 0 || !q)
-			rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-					"permission denied on quote %.28s (or it is not a quote)",
-					p->quote_id);
+			rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+					"quote_id");
 		goto done;
 	}
 	rc = store_quote_get(txn, short_id, &bound);
@@ -1089,8 +1088,7 @@ static int load_order(rpc_call *call, const char *order_id, store_order **out)
 	if (may < 0) {
 		write_fail_store(call, may);
 	} else if (may == 0) {
-		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
-			 "permission denied on order '%s' (or it does not exist)", order_id);
+		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED, "order_id");
 	} else {
 		return 0;
 	}
@@ -1258,7 +1256,7 @@ void rpc_BillingService_ListOrders(struct rpc_call *call,
 		write_fail_store(call, rc);
 		return;
 	}
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), payer), "account", payer))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), payer), "payer_id"))
 		goto done;
 	rc = store_order_list_by_payer(txn, payer, req->page_size ? req->page_size : 50,
 				       req->page_token, &l);
