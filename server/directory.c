@@ -365,12 +365,6 @@ static void cleanup_project(rpc_write *w)
 	store_record_free(((project_write *)w)->loaded);
 }
 
-static int may_set_created_at(const rpc_caller *c)
-{
-	return strcmp(c->key_account_id, "vendor") == 0 ||
-	       c->scope == V1(API_KEY_SCOPE__API_KEY_SCOPE_SERVICE);
-}
-
 void rpc_DirectoryService_CreateProject(struct rpc_call *call,
 					const Smartplus__Billing__V1__CreateProjectRequest *req)
 {
@@ -397,8 +391,8 @@ void rpc_DirectoryService_CreateProject(struct rpc_call *call,
 	created_at = conv_us(req->created_at, &ok);
 	if (!ok)
 		return BAD_ARG(call, "created_at: out of range");
-	if (req->created_at && !may_set_created_at(rpc_call_caller(call)))
-		return BAD_ARG(call, "created_at: only the vendor or a SERVICE key may set it");
+	/* created_at and free_additional_apps lower charges: the dispatcher's
+	 * validator lets only the vendor or a SERVICE key set them. */
 	if (write_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->installer_id),

@@ -32,6 +32,8 @@
 #define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
 #define ISTATUS(x) V1(ITEM_STATUS__ITEM_STATUS_##x)
 #define MAX_PROJECTS 1000
+/* Lines and skipped items of one quote (and so lines of one order). */
+#define QUOTE_MAX_ENTRIES 10000
 #define MAX_FREE 64
 
 /* The installer's payment policy, from the credits module when linked. */
@@ -353,6 +355,14 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 		token = NULL;
 		for (size_t i = 0; rc == 0 && i < items.n; i++) {
 			const store_item *it = items.items[i];
+			if (b->c->rec.n_lines + b->c->n_skipped >= QUOTE_MAX_ENTRIES) {
+				/* every answer stays far below a client's 4 MiB */
+				rc = quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+						"project_ids: the selection holds more than %d "
+						"items; quote fewer projects, or name the items",
+						QUOTE_MAX_ENTRIES);
+				break;
+			}
 			int forced = it->service_type == STYPE(INTEGRATION) &&
 				     p->type == PTYPE(COMMUNITY) && p->pms_integrated;
 			int ni = named_index(in, it->item_id);
