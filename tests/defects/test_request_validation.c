@@ -260,6 +260,27 @@ static void test_string_limits(void)
 	free(big);
 }
 
+static void test_repeated_limits(void)
+{
+	dt_pb p = {0}, mask = {0}, prj = {0};
+	char id[32];
+	for (int i = 0; i < 1001; i++) {
+		snprintf(id, sizeof(id), "item%d", i);
+		dt_pb_str(&p, 1, id);
+	}
+	expect_invalid(BILL_SVC "SetAutoRenew", &p, "item_ids");
+	/* update_mask paths: no path twice either */
+	dt_pb_str(&prj, 1, "p1");
+	dt_pb_str(&prj, 8, "x");
+	dt_pb_str(&mask, 1, "display_name");
+	dt_pb_str(&mask, 1, "display_name");
+	dt_pb_bytes(&p, 1, prj.b, prj.n);
+	dt_pb_bytes(&p, 2, mask.b, mask.n);
+	dt_pb_free(&prj);
+	dt_pb_free(&mask);
+	expect_invalid(DIR_SVC "UpdateProject", &p, "update_mask.paths[1]");
+}
+
 /* ---- List pages bounded by bytes ---- */
 
 static size_t packed(const ProtobufCMessage *m)
@@ -367,6 +388,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "timestamps and durations well-formed", test_timestamps_and_durations);
 	CU_add_test(s, "renew_until in the past is refused", test_renew_until_in_the_past);
 	CU_add_test(s, "strings: documented maximum lengths", test_string_limits);
+	CU_add_test(s, "repeated fields: maximum counts, no value twice", test_repeated_limits);
 	CU_add_test(s, "List pages fit a default client's 4 MiB",
 		    test_list_pages_fit_default_client);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -274,6 +274,7 @@ static void emit_rules(const Google__Protobuf__FileDescriptorSet *set, const cha
 {
 	FILE *o = open_out(dir, "rpc_rules.c");
 	unsigned cov_msgs = 0, cov_fields = 0, cov_strings = 0, cov_repeated = 0, cov_charge = 0;
+	unsigned all_strings = 0;
 	unsigned wkt_seen[3] = {0, 0, 0};
 	static const char *wkt[3] = {".google.protobuf.Timestamp", ".google.protobuf.Duration",
 				     ".google.protobuf.FieldMask"};
@@ -326,6 +327,7 @@ static void emit_rules(const Google__Protobuf__FileDescriptorSet *set, const cha
 				GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
 			unsigned max_len = r ? r->max_len : 0, max_items = r ? r->max_items : 0;
 			int charge = r ? r->charge_lowering : 0;
+			all_strings += is_string && max_len;
 			if (is_string && !max_len) {
 				fprintf(stderr,
 					"spb_gen: %s.%s: a string field needs [(rules).max_len = "
@@ -381,8 +383,9 @@ static void emit_rules(const Google__Protobuf__FileDescriptorSet *set, const cha
 		cov_strings, cov_repeated, cov_charge);
 	fclose(o);
 	printf("spb_gen: the request validator covers %u fields of %u messages (%u strings with "
-	       "a maximum length, %u repeated fields with a maximum count, %u charge-lowering)\n",
-	       cov_fields, cov_msgs, cov_strings, cov_repeated, cov_charge);
+	       "a maximum length, %u repeated fields with a maximum count, %u charge-lowering); "
+	       "%u string fields of the API carry a maximum length\n",
+	       cov_fields, cov_msgs, cov_strings, cov_repeated, cov_charge, all_strings);
 	free(msgs);
 }
 
