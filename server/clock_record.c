@@ -9,13 +9,12 @@
 #include "clock.h"
 #include "log.h"
 #include "store.h"
+#include "testclock.h"
 
 #define META_CLOCK_KIND "clock_kind"
 #define META_TEST_CLOCK "test_clock_us" /* testclock.c */
 #define KIND_REAL 1
 #define KIND_TEST 2
-
-int testclock_start(void); /* testclock.c */
 
 static int apply_kind(store_txn *w, void *arg)
 {

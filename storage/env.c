@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "order.h"
+#include "store_order.h"
 #include "store_int.h"
 
 #define DEFAULT_MAP_SIZE (32ull << 30)

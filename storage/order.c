@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "order.h"
+#include "store_order.h"
 #include "store_int.h"
 
 #define KC_QUOTE 'Q'
