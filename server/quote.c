@@ -475,15 +475,6 @@ static int apply_coupon(builder *b, store_txn *txn, quote_err *err)
 	return 0;
 }
 
-/* May the caller see project p: its installer's ancestors (the installer
- * included) and its property manager. 1, 0 or STORE_*. */
-static int may_see_project(store_txn *txn, const rpc_caller *caller, const store_project *p)
-{
-	if (p->property_manager_id[0] && strcmp(p->property_manager_id, caller->account_id) == 0)
-		return 1;
-	return auth_may_act(txn, caller, p->installer_id);
-}
-
 /* A named item that none of the selected projects holds: the caller's own
  * item elsewhere is INVALID_ARGUMENT; a foreign or missing one is the one
  * AIP-211 answer. */
@@ -497,7 +488,7 @@ static int unselected_item(store_txn *txn, const rpc_caller *caller, const char 
 	if (rc == 0)
 		rc = store_project_get(txn, it->project_id, &p);
 	if (rc == 0)
-		may = may_see_project(txn, caller, p);
+		may = auth_may_read_project(txn, caller, p);
 	store_record_free(it);
 	store_record_free(p);
 	if (rc != 0 && rc != STORE_NOTFOUND)
@@ -571,7 +562,7 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 			snprintf(field, sizeof(field), "project_ids[%zu]", i);
 			rc = store_project_get(txn, in->project_ids[i], &p);
 			may = rc == 0 && strcmp(p->installer_id, in->installer_id) == 0
-				      ? may_see_project(txn, caller, p)
+				      ? auth_may_read_project(txn, caller, p)
 				      : 0;
 			if (rc == STORE_NOTFOUND || (rc == 0 && may == 0)) {
 				/* AIP-211: before anything about the project is said */

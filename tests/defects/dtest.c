@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <CUnit/Basic.h>
+
 Smartplus__Billing__V1__BillingInfo dt_bill = {
 	PROTOBUF_C_MESSAGE_INIT(&smartplus__billing__v1__billing_info__descriptor),
 	"Defect Tester",
@@ -431,4 +433,58 @@ int dt_raw(const itest_server *s, const char *key, const char *idem_key, const c
 	}
 	return itest_raw_call(s->target, path, req->b ? req->b : (const uint8_t *)"", req->n, md,
 			      out);
+}
+
+int dt_main(int argc, char **argv, const char *suite, int (*init)(void), int (*clean)(void),
+	    const dt_test *tests)
+{
+	CU_pSuite s;
+	unsigned fails;
+	if (itest_main_args(argc, argv) != 0)
+		return 2;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite(suite, init, clean);
+	for (const dt_test *t = tests; t->name; t++)
+		CU_add_test(s, t->name, t->fn);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}
+
+int dt_start(itest_server *s, spb_client **vendor, const char *const *extra, itest_account *accts,
+	     size_t n)
+{
+	*vendor = NULL;
+	if (itest_start(s, itest_billingd, extra) != 0)
+		return -1;
+	*vendor = itest_client(s, NULL);
+	if (!*vendor || (n && itest_build_tree(*vendor, accts, n) != 0))
+		return -1;
+	return 0;
+}
+
+int dt_stop(itest_server *s, spb_client **vendor)
+{
+	int rc;
+	spb_client_free(*vendor);
+	*vendor = NULL;
+	rc = itest_stop(s);
+	itest_cleanup(s);
+	return rc == 0 ? 0 : -1;
+}
+
+int dt_set_credit_price(spb_client *vendor, int64_t unit_amount)
+{
+	Smartplus__Billing__V1__SetCreditPriceRequest r =
+		SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
+	Smartplus__Billing__V1__SetCreditPriceResponse *out = NULL;
+	int rc;
+	r.unit_amount = unit_amount;
+	r.currency = "USD";
+	rc = spb_admin_set_credit_price(vendor, &r, &out, NULL);
+	spb_message_free(out);
+	return rc;
 }

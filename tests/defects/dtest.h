@@ -144,4 +144,31 @@ void dt_pb_free(dt_pb *p);
 int dt_raw(const itest_server *s, const char *key, const char *idem_key, const char *path,
 	   const dt_pb *req, itest_raw_result *out);
 
+/* ---- the frame of every defect test ---- */
+
+/* One CUnit test of a suite. */
+typedef struct dt_test {
+	const char *name;
+	void (*fn)(void);
+} dt_test;
+
+/* The main() of a defect test program: argv[1] is billingd; one suite of
+ * `tests` (ended by a {NULL, NULL} row) with init/clean, run verbosely.
+ * Returns the exit status: 0, 1 when anything failed, 2 on a usage error. */
+int dt_main(int argc, char **argv, const char *suite, int (*init)(void), int (*clean)(void),
+	    const dt_test *tests);
+
+/* Starts billingd (extra args, NULL-terminated, may be NULL) into *s, a
+ * client with the admin key into *vendor and, when n > 0, the tree accts
+ * (itest_build_tree). 0 on success. */
+int dt_start(itest_server *s, spb_client **vendor, const char *const *extra, itest_account *accts,
+	     size_t n);
+
+/* Frees *vendor, stops billingd (a clean exit, else -1) and removes its
+ * directory. */
+int dt_stop(itest_server *s, spb_client **vendor);
+
+/* SetCreditPrice(unit_amount USD) as the vendor. SDK code. */
+int dt_set_credit_price(spb_client *vendor, int64_t unit_amount);
+
 #endif

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 #include "google/protobuf/descriptor.pb-c.h"
@@ -106,7 +106,10 @@ static int method_mutates(const Google__Protobuf__FileDescriptorSet *set, const 
 /* ------------------------------------------------------------------------ */
 /* Setup                                                                    */
 
-static int quote_for(const char *item, int action, char *out, size_t cap)
+/* A quote for one item of p1 paid by the vendor: its token into out; with
+ * pending, an order from it left PENDING_PAYMENT (card, no payment method)
+ * and its id into out instead. */
+static int walk_quote(const char *item, int action, int pending, char *out, size_t cap)
 {
 	dt_quote_req q = {.action = action,
 			  .payer = "vendor",
@@ -118,31 +121,18 @@ static int quote_for(const char *item, int action, char *out, size_t cap)
 			  .items = {item},
 			  .months = 1};
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
-	int rc = dt_quote(vendor, NULL, &q, &qr);
-	if (rc == 0)
-		snprintf(out, cap, "%s", qr->quote->quote_id);
-	else
-		fprintf(stderr, "walk setup: quote %s: %s\n", item, spb_error_last()->message);
-	spb_message_free(qr);
-	return rc;
-}
-
-static int pending_order(const char *item, char out[64])
-{
-	dt_quote_req q = {.action = ACTIVATE,
-			  .payer = "vendor",
-			  .installer = "i1",
-			  .ptype = PTYPE(COMMUNITY),
-			  .n_projects = 1,
-			  .projects = {"p1"},
-			  .n_items = 1,
-			  .items = {item},
-			  .months = 1};
 	Smartplus__Billing__V1__Order *o = NULL;
-	int rc = dt_quote_and_place(vendor, NULL, &q, METHOD(STRIPE), NULL, &o);
-	if (rc == 0)
-		snprintf(out, 64, "%s", o->order_id);
+	int rc = dt_quote(vendor, NULL, &q, &qr);
+	if (rc == 0 && !pending)
+		snprintf(out, cap, "%s", qr->quote->quote_id);
+	if (rc == 0 && pending)
+		rc = dt_place(vendor, NULL, action, qr->quote->quote_id, METHOD(STRIPE), NULL, &o);
+	if (rc == 0 && pending)
+		snprintf(out, cap, "%s", o->order_id);
+	if (rc)
+		fprintf(stderr, "walk setup: %s: %s\n", item, spb_error_last()->message);
 	spb_message_free(o);
+	spb_message_free(qr);
 	return rc;
 }
 
@@ -150,9 +140,6 @@ static int suite_init(void)
 {
 	static const char *const extra[] = {"--test-clock", NULL};
 	static const char *const items[] = {"w_act", "w_ren", "w_del", "w_pend1", "w_pend2"};
-	Smartplus__Billing__V1__SetCreditPriceRequest cp =
-		SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
-	Smartplus__Billing__V1__SetCreditPriceResponse *cpr = NULL;
 	Smartplus__Billing__V1__CreateCouponRequest cc =
 		SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
 	Smartplus__Billing__V1__Coupon coupon = SMARTPLUS__BILLING__V1__COUPON__INIT;
@@ -168,31 +155,26 @@ static int suite_init(void)
 			  .months = 1};
 	char key[ITEST_KEY_MAX];
 
-	if (itest_start(&srv, itest_billingd, extra) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	if (!vendor || itest_build_tree(vendor, accts, 3) != 0 ||
+	if (dt_start(&srv, &vendor, extra, accts, 3) != 0 ||
 	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
 	    itest_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
 		if (dt_create_item(vendor, NULL, "p1", items[i], STYPE(APP)) != 0)
 			return -1;
-	cp.unit_amount = 100;
-	cp.currency = "USD";
 	coupon.code = "WALKCPN";
 	coupon.percent_off = 10;
 	cc.coupon = &coupon;
-	if (spb_admin_set_credit_price(vendor, &cp, &cpr, NULL) != 0 ||
+	if (dt_set_credit_price(vendor, 100) != 0 ||
 	    spb_admin_create_coupon(vendor, &cc, &ccr, NULL) != 0)
 		return -1;
-	spb_message_free(cpr);
 	spb_message_free(ccr);
 	if (dt_quote_and_place(vendor, NULL, &q, METHOD(STRIPE), "pm_card_visa", NULL) != 0 ||
 	    dt_buy_credits(vendor, NULL, "d1", "d1", 10) != 0 ||
-	    pending_order("w_pend1", pending1) != 0 || pending_order("w_pend2", pending2) != 0 ||
-	    quote_for("w_act", ACTIVATE, quote_activate, sizeof(quote_activate)) != 0 ||
-	    quote_for("w_ren", RENEW, quote_renew, sizeof(quote_renew)) != 0 ||
+	    walk_quote("w_pend1", ACTIVATE, 1, pending1, sizeof(pending1)) != 0 ||
+	    walk_quote("w_pend2", ACTIVATE, 1, pending2, sizeof(pending2)) != 0 ||
+	    walk_quote("w_act", ACTIVATE, 0, quote_activate, sizeof(quote_activate)) != 0 ||
+	    walk_quote("w_ren", RENEW, 0, quote_renew, sizeof(quote_renew)) != 0 ||
 	    itest_create_key(vendor, NULL, "i1", SCOPE(ACCOUNT), key, revoke_key_id) != 0)
 		return -1;
 	return 0;
@@ -200,11 +182,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	int rc;
-	spb_client_free(vendor);
-	rc = itest_stop(&srv);
-	itest_cleanup(&srv);
-	return rc == 0 ? 0 : -1;
+	return dt_stop(&srv, &vendor);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -477,21 +455,15 @@ static void test_walk_every_mutating_rpc(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (argc < 3 || itest_main_args(argc, argv) != 0) {
+	static const dt_test tests[] = {
+		{"every mutating RPC: replay answers the same, reuse is refused",
+		 test_walk_every_mutating_rpc},
+		{NULL, NULL},
+	};
+	if (argc < 3) {
 		fprintf(stderr, "usage: %s <billingd> <descriptor set>\n", argv[0]);
 		return 2;
 	}
 	descriptor_set = argv[2];
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("idempotency walk", suite_init, suite_clean);
-	CU_add_test(s, "every mutating RPC: replay answers the same, reuse is refused",
-		    test_walk_every_mutating_rpc);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return dt_main(argc, argv, "idempotency walk", suite_init, suite_clean, tests);
 }

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 
@@ -33,10 +33,7 @@ static itest_account accts[] = {
 
 static int suite_init(void)
 {
-	if (itest_start(&srv, itest_billingd, NULL) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	if (!vendor || itest_build_tree(vendor, accts, 3) != 0 ||
+	if (dt_start(&srv, &vendor, NULL, accts, 3) != 0 ||
 	    itest_create_key(vendor, NULL, "vendor", SCOPE(SERVICE), service_key, NULL) != 0 ||
 	    itest_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0)
 		return -1;
@@ -45,11 +42,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	int rc;
-	spb_client_free(vendor);
-	rc = itest_stop(&srv);
-	itest_cleanup(&srv);
-	return rc == 0 ? 0 : -1;
+	return dt_stop(&srv, &vendor);
 }
 
 static int create_project(const spb_call_options *o, const char *id, int free_apps,
@@ -143,21 +136,12 @@ static void test_unmasked_value_not_refused(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("charge-lowering fields", suite_init, suite_clean);
-	CU_add_test(s, "installer and ancestors: PERMISSION_DENIED naming the field",
-		    test_installer_and_ancestors_refused);
-	CU_add_test(s, "vendor and SERVICE key may set them", test_vendor_and_service_key_allowed);
-	CU_add_test(s, "a value outside update_mask is not refused",
-		    test_unmasked_value_not_refused);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"installer and ancestors: PERMISSION_DENIED naming the field",
+		 test_installer_and_ancestors_refused},
+		{"vendor and SERVICE key may set them", test_vendor_and_service_key_allowed},
+		{"a value outside update_mask is not refused", test_unmasked_value_not_refused},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "charge-lowering fields", suite_init, suite_clean, tests);
 }

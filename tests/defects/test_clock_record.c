@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 
@@ -135,22 +135,13 @@ static void test_conversion_forward_only(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("clock record", NULL, NULL);
-	CU_add_test(s, "a test-clock store a year ahead refuses the real clock and the conversion",
-		    test_test_store_refuses_real_clock);
-	CU_add_test(s, "a real-clock store refuses a test clock",
-		    test_real_store_refuses_test_clock);
-	CU_add_test(s, "conversion to the real clock: only forward, only one way",
-		    test_conversion_forward_only);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"a test-clock store a year ahead refuses the real clock and the conversion",
+		 test_test_store_refuses_real_clock},
+		{"a real-clock store refuses a test clock", test_real_store_refuses_test_clock},
+		{"conversion to the real clock: only forward, only one way",
+		 test_conversion_forward_only},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "clock record", NULL, NULL, tests);
 }

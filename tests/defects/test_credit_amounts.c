@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 
@@ -32,20 +32,11 @@ static itest_account accts[] = {
 
 static int suite_init(void)
 {
-	Smartplus__Billing__V1__SetCreditPriceRequest cp =
-		SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
-	Smartplus__Billing__V1__SetCreditPriceResponse *cpr = NULL;
-	if (itest_start(&srv, itest_billingd, NULL) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	if (!vendor || itest_build_tree(vendor, accts, 3) != 0 ||
+	if (dt_start(&srv, &vendor, NULL, accts, 3) != 0 ||
 	    dt_set_price(vendor, PTYPE(COMMERCIAL), STYPE(DOOR), 1000, 3) != 0)
 		return -1;
-	cp.unit_amount = 100;
-	cp.currency = "USD";
-	if (spb_admin_set_credit_price(vendor, &cp, &cpr, NULL) != 0)
+	if (dt_set_credit_price(vendor, 100) != 0)
 		return -1;
-	spb_message_free(cpr);
 	/* created now: after the default cut-over, so it pays in credits */
 	if (itest_create_project(vendor, NULL, "pc", "i1", PTYPE(COMMERCIAL), NULL, 0) != 0 ||
 	    dt_create_item(vendor, NULL, "pc", "door1", STYPE(DOOR)) != 0 ||
@@ -56,11 +47,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	int rc;
-	spb_client_free(vendor);
-	rc = itest_stop(&srv);
-	itest_cleanup(&srv);
-	return rc == 0 ? 0 : -1;
+	return dt_stop(&srv, &vendor);
 }
 
 static size_t credit_log_entries(const char *account)
@@ -169,19 +156,11 @@ static void test_prorated_credits_round_up(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("credit amounts", suite_init, suite_clean);
-	CU_add_test(s, "a 0-credit order succeeds with no transfer", test_free_only_order);
-	CU_add_test(s, "prorated credit lines round up to a whole credit",
-		    test_prorated_credits_round_up);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"a 0-credit order succeeds with no transfer", test_free_only_order},
+		{"prorated credit lines round up to a whole credit",
+		 test_prorated_credits_round_up},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "credit amounts", suite_init, suite_clean, tests);
 }

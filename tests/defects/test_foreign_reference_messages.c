@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 
@@ -32,10 +32,7 @@ static itest_account accts[] = {
 
 static int suite_init(void)
 {
-	if (itest_start(&srv, itest_billingd, NULL) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	if (!vendor || itest_build_tree(vendor, accts, 5) != 0 ||
+	if (dt_start(&srv, &vendor, NULL, accts, 5) != 0 ||
 	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
 	    itest_create_project(vendor, NULL, "secret-site", "i1", PTYPE(COMMUNITY), NULL, 0) !=
 		    0 ||
@@ -47,11 +44,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	int rc;
-	spb_client_free(vendor);
-	rc = itest_stop(&srv);
-	itest_cleanup(&srv);
-	return rc == 0 ? 0 : -1;
+	return dt_stop(&srv, &vendor);
 }
 
 /* The status and message of a quote by d2. */
@@ -144,22 +137,13 @@ static void test_foreign_item_and_payer(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("foreign reference messages", suite_init, suite_clean);
-	CU_add_test(s, "a foreign project (any type) reads like a missing one",
-		    test_wrong_type_foreign_project);
-	CU_add_test(s, "all_projects of a foreign installer reads like a missing one",
-		    test_all_projects_of_foreign_installer);
-	CU_add_test(s, "a foreign item or payer reads like a missing one",
-		    test_foreign_item_and_payer);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"a foreign project (any type) reads like a missing one",
+		 test_wrong_type_foreign_project},
+		{"all_projects of a foreign installer reads like a missing one",
+		 test_all_projects_of_foreign_installer},
+		{"a foreign item or payer reads like a missing one", test_foreign_item_and_payer},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "foreign reference messages", suite_init, suite_clean, tests);
 }

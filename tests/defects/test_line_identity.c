@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 #include "store.h"
@@ -40,10 +40,7 @@ static itest_account accts[] = {
 
 static int suite_init(void)
 {
-	if (itest_start(&srv, itest_billingd, NULL) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	if (!vendor || itest_build_tree(vendor, accts, N_ACCTS) != 0 ||
+	if (dt_start(&srv, &vendor, NULL, accts, N_ACCTS) != 0 ||
 	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
 	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(PREMIUM_PLAN), 5000, 50) != 0 ||
 	    itest_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0 ||
@@ -54,11 +51,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	int rc;
-	spb_client_free(vendor);
-	rc = itest_stop(&srv);
-	itest_cleanup(&srv);
-	return rc == 0 ? 0 : -1;
+	return dt_stop(&srv, &vendor);
 }
 
 static void revive_clients(void)
@@ -328,23 +321,15 @@ static void test_changed_item_never_applied(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("line identity", suite_init, suite_clean);
-	CU_add_test(s, "an item held by an open order cannot be deleted or taken over",
-		    test_item_held_by_open_order);
-	CU_add_test(s, "the hold ends with the order", test_hold_released_when_order_ends);
-	CU_add_test(s, "a deleted and re-created item makes its quote stale",
-		    test_recreated_item_makes_quote_stale);
-	CU_add_test(s, "an item changed under an open order is never applied",
-		    test_changed_item_never_applied);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"an item held by an open order cannot be deleted or taken over",
+		 test_item_held_by_open_order},
+		{"the hold ends with the order", test_hold_released_when_order_ends},
+		{"a deleted and re-created item makes its quote stale",
+		 test_recreated_item_makes_quote_stale},
+		{"an item changed under an open order is never applied",
+		 test_changed_item_never_applied},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "line identity", suite_init, suite_clean, tests);
 }

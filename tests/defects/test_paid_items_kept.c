@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 
@@ -32,10 +32,7 @@ static itest_account accts[] = {
 static int suite_init(void)
 {
 	static const char *const extra[] = {"--test-clock", NULL};
-	if (itest_start(&srv, itest_billingd, extra) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	if (!vendor || itest_build_tree(vendor, accts, 3) != 0 ||
+	if (dt_start(&srv, &vendor, extra, accts, 3) != 0 ||
 	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
 	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(INTEGRATION), 2000, 20) != 0)
 		return -1;
@@ -44,11 +41,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	int rc;
-	spb_client_free(vendor);
-	rc = itest_stop(&srv);
-	itest_cleanup(&srv);
-	return rc == 0 ? 0 : -1;
+	return dt_stop(&srv, &vendor);
 }
 
 static int set_integration(const char *project, int on, const char **reason)
@@ -203,20 +196,12 @@ static void test_integration_item_in_open_order_survives_toggle(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("paid items kept", suite_init, suite_clean);
-	CU_add_test(s, "an ACTIVE integration item survives turning integration off",
-		    test_active_integration_item_survives_toggle);
-	CU_add_test(s, "an integration item held by an open order survives the toggle",
-		    test_integration_item_in_open_order_survives_toggle);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"an ACTIVE integration item survives turning integration off",
+		 test_active_integration_item_survives_toggle},
+		{"an integration item held by an open order survives the toggle",
+		 test_integration_item_in_open_order_survives_toggle},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "paid items kept", suite_init, suite_clean, tests);
 }

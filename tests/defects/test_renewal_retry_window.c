@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 
@@ -34,20 +34,11 @@ static itest_account accts[] = {
 static int suite_init(void)
 {
 	static const char *const extra[] = {"--test-clock", NULL};
-	Smartplus__Billing__V1__SetCreditPriceRequest cp =
-		SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
-	Smartplus__Billing__V1__SetCreditPriceResponse *cpr = NULL;
-	if (itest_start(&srv, itest_billingd, extra) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	if (!vendor || itest_build_tree(vendor, accts, 3) != 0 ||
+	if (dt_start(&srv, &vendor, extra, accts, 3) != 0 ||
 	    dt_set_price(vendor, PTYPE(COMMERCIAL), STYPE(DOOR), 1000, 3) != 0)
 		return -1;
-	cp.unit_amount = 100;
-	cp.currency = "USD";
-	if (spb_admin_set_credit_price(vendor, &cp, &cpr, NULL) != 0)
+	if (dt_set_credit_price(vendor, 100) != 0)
 		return -1;
-	spb_message_free(cpr);
 	/* On credits (created after the cut-over); the oldest door is free. */
 	if (itest_create_project(vendor, NULL, "pc", "i1", PTYPE(COMMERCIAL), NULL, 0) != 0 ||
 	    dt_create_item(vendor, NULL, "pc", "door0", STYPE(DOOR)) != 0 ||
@@ -59,11 +50,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	int rc;
-	spb_client_free(vendor);
-	rc = itest_stop(&srv);
-	itest_cleanup(&srv);
-	return rc == 0 ? 0 : -1;
+	return dt_stop(&srv, &vendor);
 }
 
 static int assign(const char *from, const char *to, int64_t n)
@@ -206,20 +193,12 @@ static void test_auto_mode_renewal_in_retry_window(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("renewal retry window", suite_init, suite_clean);
-	CU_add_test(s, "a MANUAL renewal during the retry window is not charged again",
-		    test_manual_renewal_in_retry_window);
-	CU_add_test(s, "an AUTO-mode renewal during the retry window is not charged again",
-		    test_auto_mode_renewal_in_retry_window);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"a MANUAL renewal during the retry window is not charged again",
+		 test_manual_renewal_in_retry_window},
+		{"an AUTO-mode renewal during the retry window is not charged again",
+		 test_auto_mode_renewal_in_retry_window},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "renewal retry window", suite_init, suite_clean, tests);
 }

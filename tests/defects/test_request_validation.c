@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 
@@ -45,10 +45,7 @@ static itest_account accts[] = {
 static int suite_init(void)
 {
 	static const char *const extra[] = {"--test-clock", NULL};
-	if (itest_start(&srv, itest_billingd, extra) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	if (!vendor || itest_build_tree(vendor, accts, 3) != 0 ||
+	if (dt_start(&srv, &vendor, extra, accts, 3) != 0 ||
 	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
 	    itest_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0 ||
 	    dt_create_item(vendor, NULL, "p1", "a1", STYPE(APP)) != 0)
@@ -58,11 +55,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	int rc;
-	spb_client_free(vendor);
-	rc = itest_stop(&srv);
-	itest_cleanup(&srv);
-	return rc == 0 ? 0 : -1;
+	return dt_stop(&srv, &vendor);
 }
 
 /* Sends req to method as the vendor; asserts INVALID_ARGUMENT with a
@@ -376,24 +369,15 @@ static void test_list_pages_fit_default_client(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("request validation", suite_init, suite_clean);
-	CU_add_test(s, "strings: UTF-8, no NUL", test_strings_utf8_without_nul);
-	CU_add_test(s, "enums: defined values only", test_enums_defined);
-	CU_add_test(s, "timestamps and durations well-formed", test_timestamps_and_durations);
-	CU_add_test(s, "renew_until in the past is refused", test_renew_until_in_the_past);
-	CU_add_test(s, "strings: documented maximum lengths", test_string_limits);
-	CU_add_test(s, "repeated fields: maximum counts, no value twice", test_repeated_limits);
-	CU_add_test(s, "List pages fit a default client's 4 MiB",
-		    test_list_pages_fit_default_client);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"strings: UTF-8, no NUL", test_strings_utf8_without_nul},
+		{"enums: defined values only", test_enums_defined},
+		{"timestamps and durations well-formed", test_timestamps_and_durations},
+		{"renew_until in the past is refused", test_renew_until_in_the_past},
+		{"strings: documented maximum lengths", test_string_limits},
+		{"repeated fields: maximum counts, no value twice", test_repeated_limits},
+		{"List pages fit a default client's 4 MiB", test_list_pages_fit_default_client},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "request validation", suite_init, suite_clean, tests);
 }

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 
@@ -30,10 +30,7 @@ static itest_account accts[] = {
 
 static int suite_init(void)
 {
-	if (itest_start(&srv, itest_billingd, NULL) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	if (!vendor || itest_build_tree(vendor, accts, 3) != 0 ||
+	if (dt_start(&srv, &vendor, NULL, accts, 3) != 0 ||
 	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
 	    itest_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0 ||
 	    dt_create_item(vendor, NULL, "p1", "a1", STYPE(APP)) != 0)
@@ -43,11 +40,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	int rc;
-	spb_client_free(vendor);
-	rc = itest_stop(&srv);
-	itest_cleanup(&srv);
-	return rc == 0 ? 0 : -1;
+	return dt_stop(&srv, &vendor);
 }
 
 static void expect_invalid(int rc, const char *field)
@@ -164,22 +157,14 @@ static void test_sixty_months_per_item(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("selection duplicates", suite_init, suite_clean);
-	CU_add_test(s, "project_ids twice: INVALID_ARGUMENT", test_duplicate_projects);
-	CU_add_test(s, "item_ids twice: INVALID_ARGUMENT", test_duplicate_items);
-	CU_add_test(s, "service_types twice: INVALID_ARGUMENT", test_duplicate_service_types);
-	CU_add_test(s, "other repeated fields twice: INVALID_ARGUMENT",
-		    test_duplicates_in_other_requests);
-	CU_add_test(s, "60 months per item per order", test_sixty_months_per_item);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"project_ids twice: INVALID_ARGUMENT", test_duplicate_projects},
+		{"item_ids twice: INVALID_ARGUMENT", test_duplicate_items},
+		{"service_types twice: INVALID_ARGUMENT", test_duplicate_service_types},
+		{"other repeated fields twice: INVALID_ARGUMENT",
+		 test_duplicates_in_other_requests},
+		{"60 months per item per order", test_sixty_months_per_item},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "selection duplicates", suite_init, suite_clean, tests);
 }

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 
@@ -77,21 +77,12 @@ static void test_port_zero_binds_one_port(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("single instance", suite_init, suite_clean);
-	CU_add_test(s, "a second instance on the data directory exits 1 naming the pid",
-		    test_second_instance_same_data_dir);
-	CU_add_test(s, "a second instance on the port cannot bind it",
-		    test_second_instance_same_port);
-	CU_add_test(s, "port 0 binds exactly one port", test_port_zero_binds_one_port);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"a second instance on the data directory exits 1 naming the pid",
+		 test_second_instance_same_data_dir},
+		{"a second instance on the port cannot bind it", test_second_instance_same_port},
+		{"port 0 binds exactly one port", test_port_zero_binds_one_port},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "single instance", suite_init, suite_clean, tests);
 }

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "dtest.h"
 
@@ -120,20 +120,12 @@ static void test_offline_admin_key(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("vendor key recovery", suite_init, suite_clean);
-	CU_add_test(s, "the vendor's last active key cannot be revoked",
-		    test_last_vendor_key_cannot_be_revoked);
-	CU_add_test(s, "billingd admin-key: offline, refused while running, mode 0600",
-		    test_offline_admin_key);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const dt_test tests[] = {
+		{"the vendor's last active key cannot be revoked",
+		 test_last_vendor_key_cannot_be_revoked},
+		{"billingd admin-key: offline, refused while running, mode 0600",
+		 test_offline_admin_key},
+		{NULL, NULL},
+	};
+	return dt_main(argc, argv, "vendor key recovery", suite_init, suite_clean, tests);
 }
