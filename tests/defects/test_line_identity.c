@@ -181,13 +181,11 @@ static void test_item_held_by_open_order(void)
 	if (after && after->status == OSTATUS(SUCCEEDED))
 		CU_ASSERT_EQUAL(item_status("p1", "x1"), ISTATUS(ACTIVE));
 	CU_ASSERT_NOT_EQUAL(item_status("p2", "x1"), ISTATUS(ACTIVE));
-	spb_message_free(after);
-
-	/* Once the order is settled the hold is gone. */
+	/* Paid: now it is ACTIVE, which keeps it as well. */
 	if (after && after->status == OSTATUS(SUCCEEDED)) {
-		CU_ASSERT_EQUAL(delete_item(I1->key, "x1", NULL),
-				DT_FAILED_PRECONDITION); /* ACTIVE */
+		CU_ASSERT_EQUAL(delete_item(I1->key, "x1", NULL), DT_FAILED_PRECONDITION);
 	}
+	spb_message_free(after);
 	spb_message_free(order);
 }
 
