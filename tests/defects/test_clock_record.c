@@ -8,6 +8,9 @@
  * that runs on the real clock must not start on a test clock; the explicit
  * conversion flag (--convert-test-clock) turns a test store into a real one
  * only when that does not move time backwards, and never the other way.
+ * On the real clock the server never answers a time before the store's
+ * last write, even when the system clock went back (simulated here by
+ * moving the store's record of its last write a day ahead, offline).
  *
  * usage: defects_clock_record <billingd>
  */
@@ -20,6 +23,7 @@
 #include <CUnit/CUnit.h>
 
 #include "dtest.h"
+#include "store.h"
 
 #define YEAR_S (INT64_C(365) * 86400)
 
@@ -133,6 +137,50 @@ static void test_conversion_forward_only(void)
 	itest_cleanup(&s);
 }
 
+static int apply_high(store_txn *w, void *arg)
+{
+	return store_meta_set(w, STORE_META_CLOCK_HIGH, *(uint64_t *)arg);
+}
+
+/* The system clock a day behind the store's last write: the server waits
+ * at that time instead of going back. */
+static void test_clock_never_goes_back(void)
+{
+	itest_server s;
+	store_options so = STORE_OPTIONS_INIT;
+	store_env *env = NULL;
+	spb_client *v;
+	Smartplus__Billing__V1__GetAccountRequest g =
+		SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
+	Smartplus__Billing__V1__GetAccountResponse *out = NULL;
+	uint64_t ahead = ((uint64_t)time(NULL) + 86400) * 1000000;
+
+	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, NULL), 0);
+	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	so.path = s.data_dir;
+	CU_ASSERT_EQUAL_FATAL(store_open(&so, &env, NULL, 0), 0);
+	CU_ASSERT_EQUAL(store_write_sync(env, apply_high, &ahead), 0);
+	store_close(env);
+	CU_ASSERT_EQUAL_FATAL(itest_restart(&s), 0);
+	v = itest_client(&s, NULL);
+	CU_ASSERT_EQUAL(itest_create_account(v, NULL, "after_restart", ROLE(DISTRIBUTOR), "vendor"),
+			0);
+	g.account_id = "after_restart";
+	CU_ASSERT_EQUAL_FATAL(spb_directory_get_account(v, &g, &out, NULL), 0);
+	CU_ASSERT_TRUE(out->account->create_time &&
+		       (uint64_t)out->account->create_time->seconds >= ahead / 1000000);
+	if (!out->account->create_time ||
+	    (uint64_t)out->account->create_time->seconds < ahead / 1000000)
+		printf("\n    created at %lld after a store last written at %llu\n",
+		       out->account->create_time ? (long long)out->account->create_time->seconds
+						 : 0LL,
+		       (unsigned long long)(ahead / 1000000));
+	spb_message_free(out);
+	spb_client_free(v);
+	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	itest_cleanup(&s);
+}
+
 int main(int argc, char **argv)
 {
 	static const dt_test tests[] = {
@@ -141,6 +189,7 @@ int main(int argc, char **argv)
 		{"a real-clock store refuses a test clock", test_real_store_refuses_test_clock},
 		{"conversion to the real clock: only forward, only one way",
 		 test_conversion_forward_only},
+		{"the clock never goes back across restarts", test_clock_never_goes_back},
 		{NULL, NULL},
 	};
 	return dt_main(argc, argv, "clock record", NULL, NULL, tests);
