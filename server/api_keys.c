@@ -16,6 +16,7 @@
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
+#include "xalloc.h"
 
 typedef struct key_write {
 	rpc_write w;
@@ -126,7 +127,7 @@ static int other_active_key(store_txn *txn, const char *account_id, const char *
 			found = !k->revoked && strcmp(k->key_id, key_id) != 0;
 		}
 		if (rc == 0 && !found && l.next_page_token)
-			token = strdup(l.next_page_token);
+			token = xstrdup(l.next_page_token);
 		store_list_free(&l);
 	} while (token);
 	return rc ? rc : found;

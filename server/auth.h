@@ -39,6 +39,13 @@ int auth_may_act(store_txn *txn, const rpc_caller *caller, const char *target);
  * code, as auth_may_act(). */
 int auth_may_read_project(store_txn *txn, const rpc_caller *caller, const store_project *p);
 
+/* Reads project `project_id` into *p (free with store_record_free()) when
+ * the caller may act on its installer and returns 0; otherwise fails the
+ * call (AUTH_DENIED for the request field `field` whether or not it exists,
+ * or the storage error) and returns 1. */
+int auth_load_project(rpc_call *call, store_txn *txn, const char *field, const char *project_id,
+		      store_project **p);
+
 /*
  * AIP-211: the one answer to a reference outside the caller's subtree,
  * whether or not the resource exists. It names the request field (a path

@@ -19,6 +19,7 @@
 #include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/field_mask.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
+#include "xalloc.h"
 
 #define MAX_DEPTH 32
 #define MASK_MAX_PATHS 64
@@ -41,9 +42,7 @@ static int cmp_desc(const void *a, const void *b)
 
 static void index_rules(void)
 {
-	by_desc = malloc(rpc_rules_count * sizeof(*by_desc));
-	if (!by_desc)
-		return;
+	by_desc = xcalloc(rpc_rules_count, sizeof(*by_desc));
 	for (size_t i = 0; i < rpc_rules_count; i++)
 		by_desc[i] = &rpc_rules[i];
 	qsort(by_desc, rpc_rules_count, sizeof(*by_desc), cmp_desc);
@@ -323,18 +322,10 @@ typedef struct seen {
 static void remember(seen *v, const uint8_t *s, size_t n, int64_t e)
 {
 	if (v->count == v->cap) {
-		size_t cap = v->cap ? 2 * v->cap : 8;
-		const uint8_t **ns = realloc(v->s, cap * sizeof(*ns));
-		size_t *nn = ns ? realloc(v->n, cap * sizeof(*nn)) : NULL;
-		int64_t *ne = nn ? realloc(v->e, cap * sizeof(*ne)) : NULL;
-		if (ns)
-			v->s = ns;
-		if (nn)
-			v->n = nn;
-		if (!ne)
-			return; /* out of memory: this value is not compared */
-		v->e = ne;
-		v->cap = cap;
+		v->cap = v->cap ? 2 * v->cap : 8;
+		v->s = xrealloc(v->s, v->cap * sizeof(*v->s));
+		v->n = xrealloc(v->n, v->cap * sizeof(*v->n));
+		v->e = xrealloc(v->e, v->cap * sizeof(*v->e));
 	}
 	v->s[v->count] = s;
 	v->n[v->count] = n;
@@ -391,7 +382,8 @@ static void walk_field(vctx *c, const ProtobufCMessageDescriptor *d,
 				fail(c, "malformed");
 				return;
 			}
-			return enum_value(c, f, r, v, sv->count, sv, masked);
+			enum_value(c, f, r, v, sv->count, sv, masked);
+			return;
 		}
 		if (wt != 2 || rd_len(pp, end, &data, &n) != 0) {
 			fail(c, "malformed");
@@ -497,11 +489,7 @@ static void walk(vctx *c, const ProtobufCMessageDescriptor *d, const uint8_t *p,
 		fail(c, "nested too deeply");
 		return;
 	}
-	sv = calloc(d->n_fields ? d->n_fields : 1, sizeof(*sv));
-	if (!sv) {
-		fail(c, "too large");
-		return;
-	}
+	sv = xcalloc(d->n_fields ? d->n_fields : 1, sizeof(*sv));
 	while (p < end && !c->failed) {
 		uint64_t tag;
 		const ProtobufCFieldDescriptor *f;
@@ -561,15 +549,11 @@ static void masked_charge(vctx *c, const ProtobufCMessageDescriptor *d)
 grpc_status_code rpc_validate_request(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
 				      size_t len, int may_lower_charges, char *msg, size_t cap)
 {
-	vctx *c = calloc(1, sizeof(*c));
+	vctx *c = xcalloc(1, sizeof(*c));
 	const ProtobufCFieldDescriptor *mask = protobuf_c_message_descriptor_get_field_by_name(
 		d, "update_mask");
 	grpc_status_code st = GRPC_STATUS_OK;
 
-	if (!c) {
-		snprintf(msg, cap, "request: too large");
-		return GRPC_STATUS_RESOURCE_EXHAUSTED;
-	}
 	c->msg = msg;
 	c->cap = cap;
 	c->update = mask && mask->type == PROTOBUF_C_TYPE_MESSAGE &&

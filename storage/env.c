@@ -2,7 +2,9 @@
  * env.c - the LMDB environment: open/close, error translation, per-thread
  * cached read transactions, the data-directory lock.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* F_OFD_SETLK */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 
 #include "store_order.h"
 #include "store_int.h"
+#include "xalloc.h"
 
 #define DEFAULT_MAP_SIZE (32ull << 30)
 #define DEFAULT_MAX_READERS 256
@@ -115,9 +118,7 @@ int store_read_begin(store_env *env, store_txn **out)
 		*out = t;
 		return STORE_OK;
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return STORE_IO;
+	t = xcalloc(1, sizeof(*t));
 	rc = mdb_txn_begin(env->mdb, NULL, MDB_RDONLY, &t->txn);
 	if (rc != 0) {
 		free(t);
@@ -249,11 +250,7 @@ int store_dir_lock(const char *path, store_lock **out, long *holder, char *err, 
 		close(fd);
 		return STORE_IO;
 	}
-	*out = calloc(1, sizeof(**out));
-	if (!*out) {
-		close(fd);
-		return STORE_IO;
-	}
+	*out = xcalloc(1, sizeof(**out));
 	(*out)->fd = fd;
 	return STORE_OK;
 }
@@ -290,11 +287,7 @@ int store_open(const store_options *opts, store_env **out, char *err, size_t err
 		snprintf(err, errlen, "creating %s: %s", opts->path, strerror(errno));
 		return STORE_IO;
 	}
-	env = calloc(1, sizeof(*env));
-	if (!env) {
-		snprintf(err, errlen, "out of memory");
-		return STORE_IO;
-	}
+	env = xcalloc(1, sizeof(*env));
 	env->log = opts->log;
 	env->log_arg = opts->log_arg;
 	env->clock = opts->clock;

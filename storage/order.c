@@ -8,6 +8,7 @@
 
 #include "store_order.h"
 #include "store_int.h"
+#include "xalloc.h"
 
 #define KC_QUOTE 'Q'
 #define KC_ORDER 'O'
@@ -141,7 +142,7 @@ int store_order_build_holds(store_txn *w)
 			if (holds_items(((store_order *)l.items[i])->status))
 				rc = put_holds(w, l.items[i]);
 		if (rc == 0 && l.next_page_token)
-			token = strdup(l.next_page_token);
+			token = xstrdup(l.next_page_token);
 		store_list_free(&l);
 	} while (rc == 0 && token);
 	free(token);
