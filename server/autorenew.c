@@ -28,6 +28,7 @@
 #include "policy.h"
 #include "rpc_handlers.h"
 #include "write.h"
+#include "xalloc.h"
 
 #define MAX_ITEMS 1000
 
@@ -76,6 +77,7 @@ typedef struct autorenew_write {
 	int32_t cycles;
 	uint8_t *packed;
 	size_t packed_len;
+	char field[32]; /* "item_ids[i]" of the item being checked */
 } autorenew_write;
 
 /* Checks that the caller may change item `it` of project p and, when
@@ -93,9 +95,8 @@ static int check_item(store_txn *txn, autorenew_write *s, const store_item *it,
 	if (may < 0)
 		return may;
 	if (!may)
-		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				  "permission denied on item '%s' (or it does not exist)",
-				  it->item_id);
+		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+				  s->field);
 	if (!req->enabled)
 		return 0;
 	if (it->status != STORE_ITEM_ACTIVE)
@@ -147,25 +148,19 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 	const Smartplus__Billing__V1__SetAutoRenewRequest *req = s->req;
 	Smartplus__Billing__V1__SetAutoRenewResponse r =
 		SMARTPLUS__BILLING__V1__SET_AUTO_RENEW_RESPONSE__INIT;
-	store_item **items = calloc(req->n_item_ids, sizeof(*items));
-	store_auto_renew *ars = calloc(req->n_item_ids, sizeof(*ars)), **orig = NULL;
+	store_item **items = xcalloc(req->n_item_ids, sizeof(*items));
+	store_auto_renew *ars = xcalloc(req->n_item_ids, sizeof(*ars)), **orig = NULL;
 	int64_t now = clock_now_us();
 	arena *a = arena_new();
 	int rc = 0, may;
 
-	orig = calloc(req->n_item_ids, sizeof(*orig));
-	if (!items || !ars || !orig || !a) {
-		rc = STORE_IO;
-		goto done;
-	}
+	orig = xcalloc(req->n_item_ids, sizeof(*orig));
 	if (req->enabled) {
 		may = auth_may_act(txn, &s->caller, s->payer_id);
 		if (may <= 0) {
 			rc = may < 0 ? may
 				     : write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-						  "permission denied on account '%s' (or it does "
-						  "not exist)",
-						  s->payer_id);
+						  AUTH_DENIED, "payer_id");
 			goto done;
 		}
 	}
@@ -174,10 +169,10 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 		store_project *p = NULL;
 		int is_free = 0;
 		rc = store_item_get(txn, req->item_ids[i], &items[i]);
+		snprintf(s->field, sizeof(s->field), "item_ids[%zu]", i);
 		if (rc == STORE_NOTFOUND) {
-			rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-					"permission denied on item '%s' (or it does not exist)",
-					req->item_ids[i]);
+			rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+					s->field);
 			break;
 		}
 		if (rc == 0)
@@ -199,11 +194,8 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 	if (rc == 0) {
 		free(s->packed);
 		s->packed_len = protobuf_c_message_get_packed_size(&r.base);
-		s->packed = malloc(s->packed_len ? s->packed_len : 1);
-		if (!s->packed)
-			rc = STORE_IO;
-		else
-			protobuf_c_message_pack(&r.base, s->packed);
+		s->packed = xmalloc(s->packed_len);
+		protobuf_c_message_pack(&r.base, s->packed);
 	}
 done:
 	for (size_t i = 0; items && i < req->n_item_ids; i++) {

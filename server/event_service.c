@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 
 #include "billingd.h"
+#include "xalloc.h"
 #include "convert.h"
 #include "events.h"
 #include "handler.h"
@@ -88,9 +89,7 @@ static int convert_all(arena *a, const store_list *l, Smartplus__Billing__V1__Ev
 		       ProtobufCMessage ***payloads)
 {
 	*out = arena_alloc(a, (l->n ? l->n : 1) * sizeof(**out));
-	*payloads = calloc(l->n ? l->n : 1, sizeof(**payloads));
-	if (!*payloads)
-		return STORE_IO;
+	*payloads = xcalloc(l->n ? l->n : 1, sizeof(**payloads));
 	for (size_t i = 0; i < l->n; i++) {
 		int rc = events_to_api(a, l->items[i], &(*out)[i], &(*payloads)[i]);
 		if (rc != 0)
@@ -316,10 +315,8 @@ static int send_page(watch *w)
 
 	if (n) {
 		a = arena_new();
-		payloads = calloc(n, sizeof(*payloads));
-		r.events = a ? arena_alloc(a, n * sizeof(*r.events)) : NULL;
-		if (!a || !payloads || !r.events)
-			rc = STORE_IO;
+		payloads = xcalloc(n, sizeof(*payloads));
+		r.events = arena_alloc(a, n * sizeof(*r.events));
 		for (; rc == 0 && k < n; k++)
 			rc = events_to_api(a, w->page.items[w->next + k], &r.events[k],
 					   &payloads[k]);
@@ -401,14 +398,10 @@ void rpc_EventService_WatchEvents(struct rpc_call *call,
 		BAD_ARG(call, "after_sequence: >= 0");
 		return;
 	}
-	w = calloc(1, sizeof(*w));
-	if (!w || (req->n_kinds && !(w->kinds = calloc(req->n_kinds, sizeof(char *))))) {
-		free(w);
-		rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, "out of memory");
-		return;
-	}
+	w = xcalloc(1, sizeof(*w));
+	w->kinds = xcalloc(req->n_kinds ? req->n_kinds : 1, sizeof(char *));
 	for (size_t i = 0; i < req->n_kinds; i++)
-		w->kinds[i] = strdup(req->kinds[i]);
+		w->kinds[i] = xstrdup(req->kinds[i]);
 	if (events_filter_init(call, &w->f, w->kinds, req->n_kinds, req->subject,
 			       req->account_id) != 0) {
 		w->f.n_kinds = req->n_kinds;

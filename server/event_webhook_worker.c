@@ -28,6 +28,7 @@
 #include <openssl/hmac.h>
 
 #include "billingd.h"
+#include "xalloc.h"
 #include "clock.h"
 #include "convert.h"
 #include "events.h"
@@ -70,9 +71,7 @@ int evhooks_sign(const char *secret, int64_t t, const char *body, size_t body_le
 
 	/* the signed payload: "<t>.<body>" */
 	plen = (size_t)snprintf(prefix, sizeof(prefix), "%" PRId64 ".", t);
-	msg = malloc(plen + body_len + 1);
-	if (!msg)
-		return -1;
+	msg = xmalloc(plen + body_len + 1);
 	memcpy(msg, prefix, plen);
 	memcpy(msg + plen, body, body_len);
 	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
@@ -237,9 +236,7 @@ static void fan_out(void)
 	fanout f = {0};
 	int more;
 
-	f.p = calloc(FANOUT_MAX, sizeof(*f.p));
-	if (!f.p)
-		return;
+	f.p = xcalloc(FANOUT_MAX, sizeof(*f.p));
 	do {
 		int64_t now = clock_now_us();
 
@@ -289,10 +286,9 @@ static int apply_outcome(store_txn *w, void *arg)
 		goto done; /* redelivered or settled meanwhile: theirs wins */
 	if (o->dead_reason) {
 		d->status = STORE_DELIVERY_DEAD;
-		rc = store_str_set(&d->last_error, o->dead_reason == 1
-							   ? "the endpoint was deleted"
-							   : "the event is no longer kept");
-		rc = rc ? STORE_IO : store_delivery_put(w, d);
+		store_str_set(&d->last_error, o->dead_reason == 1 ? "the endpoint was deleted"
+								  : "the event is no longer kept");
+		rc = store_delivery_put(w, d);
 		goto done;
 	}
 	d->attempts++;
@@ -303,7 +299,7 @@ static int apply_outcome(store_txn *w, void *arg)
 	if (o->http_status >= 200 && o->http_status < 300) {
 		d->status = STORE_DELIVERY_DELIVERED;
 		d->delivered_time = o->now;
-		rc = store_str_set(&d->last_error, "");
+		store_str_set(&d->last_error, "");
 	} else {
 		int shift = d->attempts - 1 < 30 ? d->attempts - 1 : 30;
 		int64_t delay = cfg.retry_base_us,
@@ -320,9 +316,9 @@ static int apply_outcome(store_txn *w, void *arg)
 			if (d->next_attempt_time > deadline)
 				d->next_attempt_time = deadline; /* one last try at the end */
 		}
-		rc = store_str_set(&d->last_error, o->error);
+		store_str_set(&d->last_error, o->error);
 	}
-	rc = rc ? STORE_IO : store_delivery_put(w, d);
+	rc = store_delivery_put(w, d);
 done:
 	store_record_free(d);
 	return rc;
@@ -366,8 +362,10 @@ static int prepare(const store_delivery *d, char **body, char **url, char **secr
 			protobuf_c_message_free_unpacked(payload, NULL);
 		arena_free(a);
 	}
-	if (rc == 0 && (!(*url = strdup(e->url)) || !(*secret = strdup(e->secret))))
-		rc = STORE_IO;
+	if (rc == 0) {
+		*url = xstrdup(e->url);
+		*secret = xstrdup(e->secret);
+	}
 done:
 	store_read_end(txn);
 	store_record_free(e);

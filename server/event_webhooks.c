@@ -135,7 +135,7 @@ static const char *request_account(rpc_call *call, const char *account_id)
 		return NULL;
 	may = auth_may_act(txn, me, account_id);
 	store_read_end(txn);
-	return auth_deny(call, may, "account", account_id) ? NULL : account_id;
+	return auth_deny(call, may, "account_id") ? NULL : account_id;
 }
 
 /* The endpoint of a request, if the caller may manage it; else the call
@@ -161,7 +161,7 @@ static store_endpoint *request_endpoint(rpc_call *call, const char *endpoint_id)
 		handler_fail_store(call, rc);
 		return NULL;
 	}
-	if (auth_deny(call, rc == 0 ? may : 0, "webhook endpoint", endpoint_id)) {
+	if (auth_deny(call, rc == 0 ? may : 0, "endpoint_id")) {
 		store_record_free(e);
 		return NULL;
 	}
@@ -347,10 +347,8 @@ static int still_there(store_txn *txn, rpc_write *w, const store_endpoint *e)
 
 	store_record_free(now);
 	if (rc == STORE_NOTFOUND)
-		return write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				  "permission denied on webhook endpoint '%s' (or it does not "
-				  "exist)",
-				  e->endpoint_id);
+		return write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+				  "endpoint_id");
 	return rc;
 }
 

@@ -11,6 +11,7 @@
  * and adds nothing.
  */
 #include "events.h"
+#include "xalloc.h"
 #include "handler.h"
 
 #include <inttypes.h>
@@ -109,7 +110,7 @@ static int owners_has(const owners *o, const char *id)
  * only itself: the event is then visible to the vendor, always added. */
 static int owners_add_path(store_txn *w, owners *o, const char *account)
 {
-	char *cur = account && account[0] ? strdup(account) : NULL;
+	char *cur = account && account[0] ? xstrdup(account) : NULL;
 	int rc = 0;
 
 	for (int hops = 0; cur && hops < 8; hops++) {
@@ -124,7 +125,7 @@ static int owners_add_path(store_txn *w, owners *o, const char *account)
 		o->id[o->n++] = cur;
 		rc = store_account_get(w, cur, &a);
 		if (rc == 0 && a->parent_id[0])
-			parent = strdup(a->parent_id);
+			parent = xstrdup(a->parent_id);
 		store_record_free(a);
 		if (rc == STORE_NOTFOUND)
 			rc = 0;
@@ -207,15 +208,14 @@ static int emit(store_txn *w, const char *kind, const char *subject, const char 
 	}
 	if (path) { /* read before the write: the tree only grows */
 		for (size_t i = 0; i < path->n && i < MAX_OWNERS; i++)
-			if (!(o.id[o.n++] = strdup(path->id[i])))
-				rc = STORE_IO;
+			o.id[o.n++] = xstrdup(path->id[i]);
 	} else {
 		rc = owners_add_path(w, &o, owner);
 		if (rc == 0 && also)
 			rc = owners_add_path(w, &o, also);
 	}
 	if (rc == 0 && !owners_has(&o, "vendor") && o.n < MAX_OWNERS)
-		o.id[o.n++] = strdup("vendor");
+		o.id[o.n++] = xstrdup("vendor");
 	if (rc != 0)
 		goto done;
 	store_event_id(cause, subject, kind, id);
@@ -230,11 +230,7 @@ static int emit(store_txn *w, const char *kind, const char *subject, const char 
 	rec.owners = o.id;
 	if (data) {
 		size_t n = protobuf_c_message_get_packed_size(data);
-		buf = malloc(n ? n : 1);
-		if (!buf) {
-			rc = STORE_IO;
-			goto done;
-		}
+		buf = xmalloc(n);
 		protobuf_c_message_pack(data, buf);
 		rec.data_field = (int32_t)f->id;
 		rec.data.data = buf;
@@ -435,7 +431,7 @@ int events_filter_init(rpc_call *call, events_filter *f, char **kinds_in, size_t
 			return -1;
 		may = auth_may_act(txn, caller, account_id);
 		store_read_end(txn);
-		if (auth_deny(call, may, "account", account_id))
+		if (auth_deny(call, may, "account_id"))
 			return -1;
 		snprintf(f->root, sizeof(f->root), "%s", account_id);
 	} else {

@@ -10,17 +10,13 @@
 #include "quote.h"
 #include "smartplus/billing/v1/billing_service.pb-c.h"
 #include "store.h"
+#include "xalloc.h"
 
 const char *orders_method_name(int m)
 {
 	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
 		&smartplus__billing__v1__payment_method__descriptor, m);
 	return v ? v->name + strlen("PAYMENT_METHOD_") : "UNSPECIFIED";
-}
-
-int orders_overdue(const store_order *o, int64_t now)
-{
-	return o->status == OSTATUS(PENDING_PAYMENT) && now - o->create_time >= ORDER_PAY_WINDOW_US;
 }
 
 Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64_t now)
@@ -65,6 +61,7 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 	m->beneficiary_id = o->beneficiary_id;
 	m->quote_id = o->quote_id;
 	m->renew_mode = o->renew_mode;
+	m->needs_refund = o->needs_refund;
 	if (o->auto_renew_kind) {
 		Smartplus__Billing__V1__AutoRenewTerm *t = arena_alloc(a, sizeof(*t));
 		smartplus__billing__v1__auto_renew_term__init(t);
@@ -86,7 +83,7 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 void orders_reply(rpc_call *call, const store_order *o)
 {
 	const ProtobufCMessageDescriptor *d = rpc_call_method(call)->output;
-	Smartplus__Billing__V1__GetOrderResponse *r = calloc(1, d->sizeof_message);
+	Smartplus__Billing__V1__GetOrderResponse *r = xcalloc(1, d->sizeof_message);
 	arena *a = arena_new();
 	protobuf_c_message_init(d, r);
 	r->order = orders_conv(a, o, clock_now_us());
@@ -99,9 +96,7 @@ int orders_pack(const store_order *o, uint8_t **buf, size_t *len)
 {
 	free(*buf);
 	*len = protobuf_c_message_get_packed_size(&o->base);
-	*buf = malloc(*len ? *len : 1);
-	if (!*buf)
-		return STORE_IO;
+	*buf = xmalloc(*len ? *len : 1);
 	protobuf_c_message_pack(&o->base, *buf);
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* pbjson.c: protobuf-c messages in the proto3 JSON mapping. See pbjson.h. */
 #include "pbjson.h"
+#include "xalloc.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -101,11 +102,9 @@ static json_t *real(double v)
 
 static json_t *bytes(const ProtobufCBinaryData *b)
 {
-	char *out = malloc(4 * ((b->len + 2) / 3) + 1);
+	char *out = xmalloc(4 * ((b->len + 2) / 3) + 1);
 	json_t *j;
 
-	if (!out)
-		return NULL;
 	EVP_EncodeBlock((unsigned char *)out, b->data, (int)b->len);
 	j = json_string(out);
 	free(out);
@@ -243,22 +242,24 @@ static json_t *well_known(const ProtobufCMessage *m, int *handled)
 	}
 	if (named(d, "google.protobuf.FieldMask")) {
 		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, 1);
-		size_t n = *(const size_t *)(base + f->quantifier_offset), len = 0;
+		size_t n = *(const size_t *)(base + f->quantifier_offset), len = 0, o = 0;
 		char *const *paths = *(char *const *const *)(base + f->offset);
 		char *out = NULL, name[256];
 		json_t *j;
 
 		for (size_t i = 0; i < n; i++)
 			len += strlen(paths[i]) + 1;
-		out = calloc(1, len + 1);
-		if (!out)
-			return NULL;
+		out = xcalloc(1, len + 1);
 		for (size_t i = 0; i < n; i++) {
+			size_t k;
 			json_name(paths[i], name, sizeof(name));
+			k = strlen(name);
 			if (i)
-				strncat(out, ",", len - strlen(out));
-			strncat(out, name, len - strlen(out));
+				out[o++] = ',';
+			memcpy(out + o, name, k); /* a camel name is never longer */
+			o += k;
 		}
+		out[o] = '\0';
 		j = json_string(out);
 		free(out);
 		return j;

@@ -9,10 +9,11 @@
 #include "handler.h"
 #include "idem.h"
 #include "log.h"
+#include "xalloc.h"
 
 void *write_new(rpc_call *call, size_t size)
 {
-	rpc_write *w = calloc(1, size);
+	rpc_write *w = xcalloc(1, size);
 	w->call = call;
 	return w;
 }
@@ -46,7 +47,7 @@ static void send_reply(rpc_write *w)
 		w->reply(w);
 	} else {
 		const ProtobufCMessageDescriptor *d = rpc_call_method(w->call)->output;
-		ProtobufCMessage *empty = malloc(d->sizeof_message);
+		ProtobufCMessage *empty = xmalloc(d->sizeof_message);
 		protobuf_c_message_init(d, empty);
 		rpc_reply(w->call, empty);
 		free(empty);
@@ -82,6 +83,7 @@ static int apply_thunk(store_txn *txn, void *arg)
 	st->capture = 0;
 	if (!st->has_capture)
 		return 0;
+	st->recorded = 1;
 	return idem_record(txn, st, rpc_call_method(w->call)->path, st->captured_status,
 			   st->captured_message, st->captured_reason);
 }
@@ -94,6 +96,7 @@ static int failed_thunk(store_txn *txn, void *arg, int rc)
 	rpc_write *w = arg;
 	if (!refused(w, rc))
 		return 0;
+	rpc_call_idem(w->call)->recorded = 1;
 	return idem_record(txn, rpc_call_idem(w->call), rpc_call_method(w->call)->path, w->code,
 			   w->message, w->reason);
 }

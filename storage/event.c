@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include "store_event.h"
+#include "xalloc.h"
 #include "store_int.h"
 
 #define KC_EVENT 'E'
@@ -26,15 +27,14 @@ void store_event_id(const char *cause, const char *subject, const char *kind,
 
 	for (i = 0; i < 3; i++)
 		len += strlen(parts[i]) + 1;
-	if (len > sizeof(buf) && !(p = big = malloc(len)))
-		p = NULL;
+	if (len > sizeof(buf))
+		p = big = xmalloc(len);
 	/* the NULs keep ("ab", "c") and ("a", "bc") apart */
-	for (i = 0, n = 0; p && i < 3; i++) {
+	for (i = 0, n = 0; i < 3; i++) {
 		memcpy(p + n, parts[i], strlen(parts[i]) + 1);
 		n += strlen(parts[i]) + 1;
 	}
-	if (!p || !SHA256(p, len, md))
-		memset(md, 0, sizeof(md)); /* out of memory: never with ids this short */
+	SHA256(p, len, md);
 	free(big);
 	memcpy(out, "evt_", 4);
 	for (i = 0; i < 16; i++) {
@@ -198,12 +198,8 @@ int store_event_get(store_txn *txn, uint64_t seq, store_event **out)
 
 static int push(store_list *out, store_event *ev)
 {
-	if ((out->n & (out->n - 1)) == 0) {
-		void **items = realloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*items));
-		if (!items)
-			return STORE_IO;
-		out->items = items;
-	}
+	if ((out->n & (out->n - 1)) == 0)
+		out->items = xrealloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*out->items));
 	out->items[out->n++] = ev;
 	return STORE_OK;
 }

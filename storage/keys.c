@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "store_int.h"
+#include "xalloc.h"
 
 void key_init(store_key *k, uint8_t cls)
 {
@@ -102,11 +103,9 @@ MDB_val key_val(const store_key *k)
 
 char *store_token_encode(const void *key, size_t len)
 {
-	char *tok = malloc(4 * ((len + 2) / 3) + 1);
+	char *tok = xmalloc(4 * ((len + 2) / 3) + 1);
 	int n, i;
 
-	if (!tok)
-		return NULL;
 	n = EVP_EncodeBlock((unsigned char *)tok, key, (int)len);
 	while (n > 0 && tok[n - 1] == '=')
 		n--;
@@ -170,11 +169,7 @@ static int in_range(const MDB_val *key, const store_scan *s)
 static int list_push(store_list *out, ProtobufCMessage *rec)
 {
 	if ((out->n & (out->n - 1)) == 0) { /* 0, 1, 2, 4 ...: grow */
-		void **items = realloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*items));
-
-		if (!items)
-			return STORE_IO;
-		out->items = items;
+		out->items = xrealloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*out->items));
 	}
 	out->items[out->n++] = rec;
 	return STORE_OK;
@@ -202,7 +197,8 @@ static int load_entry(store_txn *txn, const store_scan *s, const MDB_val *val,
 
 /*
  * Scan up to limit records from the start key (the prefix, or a decoded
- * token). With want_token, leave the token of the next in-range key.
+ * token). With want_token (a page of a List), stop also once the records
+ * reach STORE_PAGE_BYTES, and leave the token of the next in-range key.
  */
 static int scan(store_txn *txn, const store_scan *s, size_t limit, const char *page_token,
 		int want_token, store_list *out)
@@ -210,6 +206,7 @@ static int scan(store_txn *txn, const store_scan *s, size_t limit, const char *p
 	MDB_cursor *cur = NULL;
 	store_key start;
 	MDB_val k, v;
+	size_t bytes = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -237,7 +234,7 @@ static int scan(store_txn *txn, const store_scan *s, size_t limit, const char *p
 	while (rc == 0 && in_range(&k, s)) {
 		ProtobufCMessage *rec = NULL;
 
-		if (out->n == limit) {
+		if (out->n == limit || (want_token && bytes >= STORE_PAGE_BYTES)) {
 			if (want_token) {
 				out->next_page_token = store_token_encode(k.mv_data, k.mv_size);
 				if (!out->next_page_token) {
@@ -248,8 +245,10 @@ static int scan(store_txn *txn, const store_scan *s, size_t limit, const char *p
 			break;
 		}
 		rc = load_entry(txn, s, &v, &rec);
-		if (rc == 0)
+		if (rc == 0) {
+			bytes += s->rec_class ? protobuf_c_message_get_packed_size(rec) : v.mv_size;
 			rc = list_push(out, rec);
+		}
 		if (rc != 0) {
 			store_record_free(rec);
 			goto done;

@@ -12,6 +12,7 @@
 #include "store_ledger.h"
 #include "ledger_int.h"
 #include "store_int.h"
+#include "xalloc.h"
 
 #define ID_PREFIX "trf_"
 #define FILTER_BYTES 20 /* kind be32, start be64, end be64 */
@@ -225,11 +226,7 @@ int ledger_transfer_get(store_txn *txn, const char *transfer_id, ledger_transfer
 static int list_add(store_list *out, void *rec)
 {
 	if ((out->n & (out->n - 1)) == 0) { /* 0, 1, 2, 4 ...: grow */
-		void **items = realloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*items));
-
-		if (!items)
-			return STORE_IO;
-		out->items = items;
+		out->items = xrealloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*out->items));
 	}
 	out->items[out->n++] = rec;
 	return STORE_OK;
@@ -300,6 +297,7 @@ int ledger_list_logs(store_txn *txn, const char *account, const ledger_filter *f
 	MDB_cursor *cur = NULL;
 	store_key prefix, start;
 	MDB_val k, v;
+	size_t bytes = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -346,12 +344,13 @@ int ledger_list_logs(store_txn *txn, const char *account, const ledger_filter *f
 			store_record_free(t);
 			continue;
 		}
-		if (out->n == limit) { /* one more match: there is a next page */
+		if (out->n == limit || bytes >= STORE_PAGE_BYTES) { /* a next page */
 			store_record_free(t);
 			out->next_page_token = token_make(&k, &f);
 			rc = out->next_page_token ? STORE_OK : STORE_IO;
 			goto done;
 		}
+		bytes += protobuf_c_message_get_packed_size(&t->base);
 		rc = list_add(out, t);
 		if (rc != 0) {
 			store_record_free(t);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "xalloc.h"
 #include "store_webhook.h"
 
 #define KC_ENDPOINT 'W'
@@ -195,7 +196,6 @@ static int collect_due(const char *ep, uint64_t seq, int64_t at, void *arg)
 {
 	struct due_ctx *c = arg;
 	store_delivery *d = NULL;
-	void **items;
 	int rc;
 
 	if (at > c->t || c->out->n == c->n)
@@ -203,12 +203,7 @@ static int collect_due(const char *ep, uint64_t seq, int64_t at, void *arg)
 	rc = store_delivery_get(c->txn, ep, seq, &d);
 	if (rc != 0)
 		return rc == STORE_NOTFOUND ? STORE_CORRUPT : rc;
-	items = realloc(c->out->items, (c->out->n + 1) * sizeof(*items));
-	if (!items) {
-		store_record_free(d);
-		return STORE_IO;
-	}
-	c->out->items = items;
+	c->out->items = xrealloc(c->out->items, (c->out->n + 1) * sizeof(*c->out->items));
 	c->out->items[c->out->n++] = d;
 	return 0;
 }
@@ -310,8 +305,8 @@ int store_delivery_prune(store_txn *w, uint64_t before_seq, size_t max, size_t *
 
 	*deleted = 0;
 	*more = 0;
-	if (rc == 0 && max > 0 && !(v = calloc(max, sizeof(*v))))
-		rc = STORE_IO;
+	if (rc == 0 && max > 0)
+		v = xcalloc(max, sizeof(*v));
 	if (rc == 0 && max > 0)
 		rc = store_err(mdb_cursor_open(w->txn, w->env->dbi[DB_WEBHOOKS], &cur));
 	if (rc != 0 || max == 0)

@@ -13,7 +13,7 @@
  *     (R17): the effect and its event exist once;
  *   - ListEvents and a fresh watch from the same point agree.
  *
- * Usage: test_events_crash <billingd>. Exit 1 if any check failed.
+ * Usage: test_events_crash BILLINGD.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,13 +23,13 @@
 
 #include <openssl/evp.h>
 
-#include "billingd_proc.h"
-#include "ev_util.h"
 #include "spbilling.h"
+#include "spt_billingd.h"
+#include "spt_enums.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-
-static bproc srv;
+static spt_billingd srv;
 
 static spb_client *client(void)
 {
@@ -144,7 +144,7 @@ static int watch_once(spb_client *c, long long after, Smartplus__Billing__V1__Ev
 	return n;
 }
 
-int main(int argc, char **argv)
+static void test_kill9_between_commit_and_delivery(void)
 {
 	spb_watch_options wo = SPB_WATCH_OPTIONS_INIT;
 	watcher wt = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -156,14 +156,7 @@ int main(int argc, char **argv)
 	int caught_up = 0, n, sig = 0;
 	pthread_t t;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s <billingd>\n", argv[0]);
-		return 2;
-	}
-	if (bproc_init(&srv, argv[1], "spb-evcrash") != 0 || bproc_start(&srv, NULL, NULL) != 0) {
-		fprintf(stderr, "billingd does not start\n");
-		return 1;
-	}
+	SPT_REQUIRE(spt_billingd_start(&srv, NULL) == 0, "billingd starts");
 	c = client();
 	{
 		Smartplus__Billing__V1__CreateAccountRequest r =
@@ -173,66 +166,68 @@ int main(int argc, char **argv)
 		r.role = V1(ROLE__ROLE_DISTRIBUTOR);
 		r.parent_id = "vendor";
 		r.display_name = "k1";
-		EV_CHECK(spb_directory_create_account(c, &r, &resp, NULL) == 0, "account k1");
+		SPT_CHECK(spb_directory_create_account(c, &r, &resp, NULL) == 0, "account k1");
 		spb_message_free(resp);
 	}
-	EV_CHECK(assign(c, "first", NULL) == 0, "a first credit");
-	EV_CHECK(watch_once(c, 0, &first) == 1 && first, "the watcher saw its event");
+	SPT_CHECK(assign(c, "first", NULL) == 0, "a first credit");
+	SPT_CHECK(watch_once(c, 0, &first) == 1 && first, "the watcher saw its event");
 	pos = first ? first->sequence : 0;
 	spb_message_free(first);
 	first = NULL;
 	spb_client_free(c);
-	EV_CHECK(bproc_stop(&srv) == 0, "stop");
+	SPT_CHECK(spt_billingd_stop(&srv) == 0, "stop");
 
 	/* the next commit kills billingd right after it is durable */
-	snprintf(listen, sizeof(listen), "%s", "127.0.0.1:0");
-	EV_CHECK(bproc_start(&srv, "writer.after_commit:1", NULL) == 0, "start with the fault");
+	SPT_REQUIRE(spt_billingd_restart_with(&srv, "writer.after_commit:1", NULL) == 0,
+		    "start with the fault");
 	snprintf(listen, sizeof(listen), "%s", srv.target);
 	c = client();
 	wo.after_sequence = pos;
 	wo.subject = "accounts/k1";
-	EV_CHECK(spb_events_watch_open(&wt.w, c, &wo) == 0, "watch from the last sequence seen");
+	SPT_CHECK(spb_events_watch_open(&wt.w, c, &wo) == 0, "watch from the last sequence seen");
 	pthread_create(&t, NULL, watch_main, &wt);
 	for (int i = 0; i < 100 && (watcher_count(&wt, &caught_up), !caught_up); i++)
 		usleep(50 * 1000);
-	EV_CHECK(caught_up && watcher_count(&wt, NULL) == 0, "watching live, nothing new yet");
+	SPT_CHECK(caught_up && watcher_count(&wt, NULL) == 0, "watching live, nothing new yet");
 
-	EV_CHECK(assign(c, "crash-1", NULL) == SPB_EUNAVAILABLE, "the call is never answered");
-	for (int i = 0; i < 100 && !bproc_died(&srv, &sig); i++)
+	SPT_CHECK(assign(c, "crash-1", NULL) == SPB_EUNAVAILABLE, "the call is never answered");
+	for (int i = 0; i < 100 && !spt_billingd_exited(&srv, &sig); i++)
 		usleep(20 * 1000);
-	EV_CHECK(sig == 9, "billingd was killed by the fault point (signal %d)", sig);
-	EV_CHECK(watcher_count(&wt, NULL) == 0, "the event did not reach the watcher before");
+	SPT_CHECK(sig == 9, "billingd was killed by the fault point (signal %d)", sig);
+	SPT_CHECK(watcher_count(&wt, NULL) == 0, "the event did not reach the watcher before");
 
-	EV_CHECK(bproc_start(&srv, NULL, same_port) == 0, "restart on the same port");
+	SPT_REQUIRE(spt_billingd_restart_with(&srv, NULL, same_port) == 0,
+		    "restart on the same port");
 	for (int i = 0; i < 200 && watcher_count(&wt, NULL) == 0; i++)
 		usleep(50 * 1000);
 	usleep(500 * 1000); /* time for a duplicate, if there were one */
 	n = watcher_count(&wt, NULL);
-	EV_CHECK(n == 1, "after the restart the watch yields the event once (%d)", n);
+	SPT_CHECK(n == 1, "after the restart the watch yields the event once (%d)", n);
 	spb_events_watch_cancel(wt.w);
 	pthread_join(t, NULL);
-	EV_CHECK(wt.end_rc == SPB_ERROR, "the watch ends when cancelled");
+	SPT_CHECK(wt.end_rc == SPB_ERROR, "the watch ends when cancelled");
 	spb_events_watch_free(wt.w);
 
-	EV_CHECK(assign(c, "crash-1", retried) == 0, "the retry with the same key is answered");
+	SPT_CHECK(assign(c, "crash-1", retried) == 0, "the retry with the same key is answered");
 	if (n >= 1) {
 		Smartplus__Billing__V1__Event *ev = wt.got[0];
-		EV_CHECK(ev->sequence == pos + 1, "the next sequence (%lld after %lld)",
-			 (long long)ev->sequence, pos);
-		EV_CHECK(strcmp(ev->kind, "credits.assigned") == 0 &&
-				 ev->data_case == V1(EVENT__DATA_TRANSFER),
-			 "credits.assigned");
-		EV_CHECK(strcmp(ev->transfer->transfer_id, retried) == 0 &&
-				 strcmp(ev->cause, retried) == 0,
-			 "the transfer the retry got back (%s, %s)", ev->transfer->transfer_id,
-			 retried);
+		SPT_CHECK(ev->sequence == pos + 1, "the next sequence (%lld after %lld)",
+			  (long long)ev->sequence, pos);
+		SPT_CHECK(strcmp(ev->kind, "credits.assigned") == 0 &&
+				  ev->data_case == V1(EVENT__DATA_TRANSFER),
+			  "credits.assigned");
+		SPT_CHECK(strcmp(ev->transfer->transfer_id, retried) == 0 &&
+				  strcmp(ev->cause, retried) == 0,
+			  "the transfer the retry got back (%s, %s)", ev->transfer->transfer_id,
+			  retried);
 		derived_id(retried, "accounts/k1", "credits.assigned", id);
-		EV_CHECK(strcmp(ev->event_id, id) == 0,
-			 "the id derived from (cause, subject, kind)");
+		SPT_CHECK(strcmp(ev->event_id, id) == 0,
+			  "the id derived from (cause, subject, kind)");
 		snprintf(transfer, sizeof(transfer), "%s", ev->event_id);
 	}
-	EV_CHECK(watch_once(c, pos, &again) == 1 && again && strcmp(again->event_id, transfer) == 0,
-		 "a fresh watch from the same point: the same one event");
+	SPT_CHECK(watch_once(c, pos, &again) == 1 && again &&
+			  strcmp(again->event_id, transfer) == 0,
+		  "a fresh watch from the same point: the same one event");
 	spb_message_free(again);
 	{
 		Smartplus__Billing__V1__ListEventsRequest r =
@@ -242,23 +237,33 @@ int main(int argc, char **argv)
 			SMARTPLUS__BILLING__V1__GET_CREDIT_BALANCE_REQUEST__INIT;
 		Smartplus__Billing__V1__GetCreditBalanceResponse *br = NULL;
 		r.after_sequence = pos;
-		EV_CHECK(spb_event_list_events(c, &r, &resp, NULL) == 0 && resp->n_events == 1 &&
-				 strcmp(resp->events[0]->event_id, transfer) == 0,
-			 "ListEvents agrees: one event after %lld", pos);
+		SPT_CHECK(spb_event_list_events(c, &r, &resp, NULL) == 0 && resp->n_events == 1 &&
+				  strcmp(resp->events[0]->event_id, transfer) == 0,
+			  "ListEvents agrees: one event after %lld", pos);
 		spb_message_free(resp);
 		b.account_id = "k1";
-		EV_CHECK(spb_billing_get_credit_balance(c, &b, &br, NULL) == 0 && br->credits == 2,
-			 "the credit was applied once");
+		SPT_CHECK(spb_billing_get_credit_balance(c, &b, &br, NULL) == 0 && br->credits == 2,
+			  "the credit was applied once");
 		spb_message_free(br);
 	}
 	for (int i = 0; i < wt.n; i++)
 		spb_message_free(wt.got[i]);
 	spb_client_free(c);
-	EV_CHECK(bproc_stop(&srv) == 0, "stop");
-	printf("events crash: %d checks, %d failed\n", ev_checks, ev_failures);
-	if (ev_failures)
-		fprintf(stderr, "billingd log: %s\n", srv.logfile);
-	else
-		bproc_cleanup(&srv);
-	return ev_failures ? 1 : 0;
+	SPT_CHECK(spt_billingd_stop(&srv) == 0, "stop");
+	spt_billingd_free(&srv);
+}
+
+static CU_TestInfo tests[] = {
+	{"kill -9 between commit and delivery: after the restart the watch yields the event once, "
+	 "same id",
+	 test_kill9_between_commit_and_delivery},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"events crash", NULL, NULL, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -9,14 +9,14 @@
  *     -sha256 -hmac`), and the body is the proto3 JSON that buf curl (Go's
  *     protojson) gives for the same event;
  *   - the kinds filter and the account's subtree decide what an endpoint
- *     gets (a sibling's endpoint gets nothing of the other tree);
+ *     receives (a sibling's endpoint receives nothing of the other tree);
  *   - SendTestEvent reaches its endpoint only; RedeliverEvent sends an
  *     event again with its id; deleting an endpoint stops its deliveries;
  *     a sibling cannot manage another's endpoint;
  *   - with the test clock, a delivery failing for 72 hours is dead-lettered,
  *     and RedeliverEvent revives it.
  *
- * Usage: test_webhooks <billingd> <buf>. Exit 1 if any check failed.
+ * Usage: test_webhooks BILLINGD BUF (the buf binary, for its curl).
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -29,11 +29,11 @@
 
 #include <jansson.h>
 
-#include "billingd_proc.h"
-#include "ev_util.h"
 #include "spbilling.h"
-
-#define V1(x) SMARTPLUS__BILLING__V1__##x
+#include "spt_billingd.h"
+#include "spt_enums.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
 
 /* ------------------------------------------------------------------------ */
 /* The receiver                                                              */
@@ -157,7 +157,7 @@ static request *nth(const char *path, int k)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Independent ev_checks                                                        */
+/* Independent checks                                                           */
 
 /* HMAC-SHA256 of "<t>.<body>" keyed with secret, by the openssl command
  * line tool, in hex into out[65]. 0 or -1. */
@@ -201,7 +201,7 @@ static int parse_signature(const char *h, char t[32], char v1[80])
 
 /* The event `event_id` as buf curl (protojson) renders it from ListEvents
  * with this subject, or NULL. */
-static json_t *buf_curl_event(const char *buf, const bproc *p, const char *subject,
+static json_t *buf_curl_event(const char *buf, const spt_billingd *p, const char *subject,
 			      const char *event_id)
 {
 	char cmd[1024];
@@ -233,7 +233,7 @@ static json_t *buf_curl_event(const char *buf, const bproc *p, const char *subje
 /* SDK helpers                                                               */
 
 static spb_client *cli;
-static bproc srv;
+static spt_billingd srv;
 static int rx_port;
 
 static spb_call_options as(const char *key)
@@ -342,15 +342,11 @@ static Smartplus__Billing__V1__Delivery *delivery(const char *id, const char *ke
 	return d;
 }
 
-static int start(const char *bin, const char *prefix, const char *const *extra)
+static int start(const char *const *extra)
 {
-	spb_client_options co = SPB_CLIENT_OPTIONS_INIT;
-
-	if (bproc_init(&srv, bin, prefix) != 0 || bproc_start(&srv, NULL, extra) != 0)
+	if (spt_billingd_start(&srv, extra) != 0)
 		return -1;
-	co.api_key = srv.admin_key;
-	co.max_retries = 0;
-	cli = spb_client_new(srv.target, &co);
+	cli = spt_client(&srv, NULL);
 	return cli ? 0 : -1;
 }
 
@@ -358,9 +354,8 @@ static void stop(void)
 {
 	spb_client_free(cli);
 	cli = NULL;
-	EV_CHECK(bproc_stop(&srv) == 0, "billingd stops cleanly (log %s)", srv.logfile);
-	if (!ev_failures)
-		bproc_cleanup(&srv);
+	SPT_CHECK(spt_billingd_stop(&srv) == 0, "billingd stops cleanly (log %s)", srv.log_path);
+	spt_billingd_free(&srv);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -376,12 +371,12 @@ static void s_urls(void)
 				    "not a url",
 				    "http://127.0.0.1.example.com/hook"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		EV_CHECK(endpoint(NULL, bad[i], NULL, NULL, NULL) == SPB_EINVALID &&
-				 strstr(spb_error_last()->message, "url"),
-			 "'%s' refused, naming url", bad[i]);
-	EV_CHECK(endpoint(NULL, "https://hooks.example.com/in", "no.such_kind", NULL, NULL) ==
-			 SPB_EINVALID,
-		 "an unknown kind refused");
+		SPT_CHECK(endpoint(NULL, bad[i], NULL, NULL, NULL) == SPB_EINVALID &&
+				  strstr(spb_error_last()->message, "url"),
+			  "'%s' refused, naming url", bad[i]);
+	SPT_CHECK(endpoint(NULL, "https://hooks.example.com/in", "no.such_kind", NULL, NULL) ==
+			  SPB_EINVALID,
+		  "an unknown kind refused");
 }
 
 static void s_deliveries(const char *buf)
@@ -392,74 +387,75 @@ static void s_deliveries(const char *buf)
 	json_t *theirs;
 	int n;
 
-	EV_CHECK(account("d1", "vendor") == 0 && account("d2", "vendor") == 0, "accounts");
-	EV_CHECK(ev_mint_key(cli, "d2", d2_key) == 0, "a key of d2");
+	SPT_CHECK(account("d1", "vendor") == 0 && account("d2", "vendor") == 0, "accounts");
+	SPT_CHECK(spt_create_key(cli, NULL, "d2", SCOPE(ACCOUNT), d2_key, NULL) == 0,
+		  "a key of d2");
 	url_of("/a", url, sizeof(url));
-	EV_CHECK(endpoint("d1", url, "credits.assigned", a_id, a_secret) == 0, "endpoint A (d1)");
-	EV_CHECK(strncmp(a_secret, "whsec_", 6) == 0 && strlen(a_secret) == 70,
-		 "signing secret whsec_ + 64 hex");
+	SPT_CHECK(endpoint("d1", url, "credits.assigned", a_id, a_secret) == 0, "endpoint A (d1)");
+	SPT_CHECK(strncmp(a_secret, "whsec_", 6) == 0 && strlen(a_secret) == 70,
+		  "signing secret whsec_ + 64 hex");
 	url_of("/b", url, sizeof(url));
-	EV_CHECK(endpoint("d2", url, NULL, b_id, NULL) == 0, "endpoint B (d2, every kind)");
+	SPT_CHECK(endpoint("d2", url, NULL, b_id, NULL) == 0, "endpoint B (d2, every kind)");
 
-	EV_CHECK(assign("d1", 5) == 0, "credits to d1");
+	SPT_CHECK(assign("d1", 5) == 0, "credits to d1");
 	e1 = last_event("accounts/d1", "credits.assigned");
-	EV_CHECK(e1 != NULL, "the credits.assigned event");
+	SPT_CHECK(e1 != NULL, "the credits.assigned event");
 	n = wait_path("/a", 3, 20000);
-	EV_CHECK(n == 3, "A answered 500, 500, 200: 3 requests (%d)", n);
+	SPT_CHECK(n == 3, "A answered 500, 500, 200: 3 requests (%d)", n);
 	for (int k = 0; e1 && k < n; k++) {
 		request *r = nth("/a", k);
 		char t[32], v1[80], mine[65];
 		json_error_t err;
 		json_t *body = json_loads(r->body, 0, &err);
 
-		EV_CHECK(r->answered == (k < 2 ? 500 : 200), "answer %d", r->answered);
-		EV_CHECK(strcmp(r->event_id, e1->event_id) == 0, "request %d: the same event id",
-			 k);
-		EV_CHECK(body && strcmp(json_string_value(json_object_get(body, "eventId")) ?: "",
-					e1->event_id) == 0,
-			 "the body is the event");
-		EV_CHECK(parse_signature(r->signature, t, v1) == 0, "signature header '%s'",
-			 r->signature);
-		EV_CHECK(openssl_hmac(a_secret, t, r->body, mine) == 0 && strcmp(mine, v1) == 0,
-			 "request %d: openssl dgst -sha256 -hmac agrees with v1", k);
+		SPT_CHECK(r->answered == (k < 2 ? 500 : 200), "answer %d", r->answered);
+		SPT_CHECK(strcmp(r->event_id, e1->event_id) == 0, "request %d: the same event id",
+			  k);
+		SPT_CHECK(body && strcmp(json_string_value(json_object_get(body, "eventId")) ?: "",
+					 e1->event_id) == 0,
+			  "the body is the event");
+		SPT_CHECK(parse_signature(r->signature, t, v1) == 0, "signature header '%s'",
+			  r->signature);
+		SPT_CHECK(openssl_hmac(a_secret, t, r->body, mine) == 0 && strcmp(mine, v1) == 0,
+			  "request %d: openssl dgst -sha256 -hmac agrees with v1", k);
 		if (k == 2 && body) {
 			theirs = buf_curl_event(buf, &srv, "accounts/d1", e1->event_id);
-			EV_CHECK(theirs && json_equal(theirs, body),
-				 "the body is the proto3 JSON buf curl gives for the event");
+			SPT_CHECK(theirs && json_equal(theirs, body),
+				  "the body is the proto3 JSON buf curl gives for the event");
 			json_decref(theirs);
 		}
 		json_decref(body);
 	}
 	usleep(1000 * 1000);
-	EV_CHECK(count_path("/a") == 3, "delivered once: no request after the 200");
+	SPT_CHECK(count_path("/a") == 3, "delivered once: no request after the 200");
 	d = e1 ? delivery(a_id, NULL, e1->sequence) : NULL;
-	EV_CHECK(d && d->status == V1(DELIVERY_STATUS__DELIVERY_STATUS_DELIVERED) &&
-			 d->attempts == 3 && d->last_http_status == 200,
-		 "ListDeliveries: DELIVERED after 3 attempts");
+	SPT_CHECK(d && d->status == V1(DELIVERY_STATUS__DELIVERY_STATUS_DELIVERED) &&
+			  d->attempts == 3 && d->last_http_status == 200,
+		  "ListDeliveries: DELIVERED after 3 attempts");
 	spb_message_free(d);
-	EV_CHECK(count_path("/b") == 0, "d2's endpoint got nothing of d1's tree");
+	SPT_CHECK(count_path("/b") == 0, "d2's endpoint got nothing of d1's tree");
 
-	EV_CHECK(assign("d2", 2) == 0, "credits to d2");
-	EV_CHECK(wait_path("/b", 1, 10000) == 1, "d2's endpoint gets d2's event");
+	SPT_CHECK(assign("d2", 2) == 0, "credits to d2");
+	SPT_CHECK(wait_path("/b", 1, 10000) == 1, "d2's endpoint gets d2's event");
 	e2 = last_event("accounts/d2", "credits.assigned");
-	EV_CHECK(e2 && strcmp(nth("/b", 0)->event_id, e2->event_id) == 0, "with its id");
+	SPT_CHECK(e2 && strcmp(nth("/b", 0)->event_id, e2->event_id) == 0, "with its id");
 	usleep(300 * 1000);
-	EV_CHECK(count_path("/a") == 3, "A: nothing of d2's tree");
+	SPT_CHECK(count_path("/a") == 3, "A: nothing of d2's tree");
 
 	{
 		Smartplus__Billing__V1__SendTestEventRequest r =
 			SMARTPLUS__BILLING__V1__SEND_TEST_EVENT_REQUEST__INIT;
 		Smartplus__Billing__V1__SendTestEventResponse *resp = NULL;
 		r.endpoint_id = a_id;
-		EV_CHECK(spb_event_send_test_event(cli, &r, &resp, NULL) == 0 &&
-				 strcmp(resp->event->kind, "webhook.test") == 0,
-			 "SendTestEvent");
-		EV_CHECK(wait_path("/a", 4, 10000) == 4 && resp &&
-				 strcmp(nth("/a", 3)->event_id, resp->event->event_id) == 0,
-			 "the test event reached A");
+		SPT_CHECK(spb_event_send_test_event(cli, &r, &resp, NULL) == 0 &&
+				  strcmp(resp->event->kind, "webhook.test") == 0,
+			  "SendTestEvent");
+		SPT_CHECK(wait_path("/a", 4, 10000) == 4 && resp &&
+				  strcmp(nth("/a", 3)->event_id, resp->event->event_id) == 0,
+			  "the test event reached A");
 		spb_message_free(resp);
 		usleep(300 * 1000);
-		EV_CHECK(count_path("/b") == 1, "and not B");
+		SPT_CHECK(count_path("/b") == 1, "and not B");
 	}
 	{
 		Smartplus__Billing__V1__RedeliverEventRequest r =
@@ -468,19 +464,19 @@ static void s_deliveries(const char *buf)
 		spb_call_options o = as(d2_key);
 		r.endpoint_id = a_id;
 		r.sequence = e1 ? e1->sequence : 0;
-		EV_CHECK(spb_event_redeliver_event(cli, &r, &resp, &o) == SPB_EPERM,
-			 "a sibling may not redeliver to A");
-		EV_CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == 0 &&
-				 resp->delivery->status ==
-					 V1(DELIVERY_STATUS__DELIVERY_STATUS_PENDING),
-			 "RedeliverEvent");
+		SPT_CHECK(spb_event_redeliver_event(cli, &r, &resp, &o) == SPB_EPERM,
+			  "a sibling may not redeliver to A");
+		SPT_CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == 0 &&
+				  resp->delivery->status ==
+					  V1(DELIVERY_STATUS__DELIVERY_STATUS_PENDING),
+			  "RedeliverEvent");
 		spb_message_free(resp);
-		EV_CHECK(wait_path("/a", 5, 10000) == 5 && e1 &&
-				 strcmp(nth("/a", 4)->event_id, e1->event_id) == 0,
-			 "redelivered with the same event id");
+		SPT_CHECK(wait_path("/a", 5, 10000) == 5 && e1 &&
+				  strcmp(nth("/a", 4)->event_id, e1->event_id) == 0,
+			  "redelivered with the same event id");
 		r.endpoint_id = b_id; /* d2's endpoint does not see d1's event */
-		EV_CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == SPB_ENOTFOUND,
-			 "an event the endpoint's account does not see: NOT_FOUND");
+		SPT_CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == SPB_ENOTFOUND,
+			  "an event the endpoint's account does not see: NOT_FOUND");
 	}
 	{
 		Smartplus__Billing__V1__DeleteWebhookEndpointRequest r =
@@ -491,22 +487,22 @@ static void s_deliveries(const char *buf)
 		Smartplus__Billing__V1__ListWebhookEndpointsResponse *lr = NULL;
 		spb_call_options o = as(d2_key);
 		r.endpoint_id = a_id;
-		EV_CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, &o) == SPB_EPERM,
-			 "a sibling may not delete A");
+		SPT_CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, &o) == SPB_EPERM,
+			  "a sibling may not delete A");
 		r.endpoint_id = "whe_000000000000000000000000";
-		EV_CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, &o) == SPB_EPERM,
-			 "nor a missing one (PERMISSION_DENIED either way)");
+		SPT_CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, &o) == SPB_EPERM,
+			  "nor a missing one (PERMISSION_DENIED either way)");
 		r.endpoint_id = a_id;
-		EV_CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, NULL) == 0, "delete A");
+		SPT_CHECK(spb_event_delete_webhook_endpoint(cli, &r, &resp, NULL) == 0, "delete A");
 		spb_message_free(resp);
 		l.account_id = "d1";
-		EV_CHECK(spb_event_list_webhook_endpoints(cli, &l, &lr, NULL) == 0 &&
-				 lr->n_endpoints == 0,
-			 "d1 has no endpoint left");
+		SPT_CHECK(spb_event_list_webhook_endpoints(cli, &l, &lr, NULL) == 0 &&
+				  lr->n_endpoints == 0,
+			  "d1 has no endpoint left");
 		spb_message_free(lr);
-		EV_CHECK(assign("d1", 1) == 0, "credits to d1");
+		SPT_CHECK(assign("d1", 1) == 0, "credits to d1");
 		usleep(1500 * 1000);
-		EV_CHECK(count_path("/a") == 5, "nothing to a deleted endpoint");
+		SPT_CHECK(count_path("/a") == 5, "nothing to a deleted endpoint");
 	}
 	spb_message_free(e1);
 	spb_message_free(e2);
@@ -524,15 +520,15 @@ static void s_dead_letter(void)
 	char c_id[64], url[128];
 	int dead = 0;
 
-	EV_CHECK(account("d3", "vendor") == 0, "account");
+	SPT_CHECK(account("d3", "vendor") == 0, "account");
 	url_of("/c", url, sizeof(url));
-	EV_CHECK(endpoint(NULL, url, NULL, c_id, NULL) == 0, "endpoint C (always 500)");
-	EV_CHECK(assign("d3", 1) == 0, "credits to d3");
+	SPT_CHECK(endpoint(NULL, url, NULL, c_id, NULL) == 0, "endpoint C (always 500)");
+	SPT_CHECK(assign("d3", 1) == 0, "credits to d3");
 	ev = last_event("accounts/d3", "credits.assigned");
-	EV_CHECK(ev && wait_path("/c", 1, 10000) == 1, "first attempt");
+	SPT_CHECK(ev && wait_path("/c", 1, 10000) == 1, "first attempt");
 	du.seconds = 73 * 3600;
 	ar.duration = &du;
-	EV_CHECK(spb_admin_advance_clock(cli, &ar, &aresp, NULL) == 0, "AdvanceClock 73 h");
+	SPT_CHECK(spb_admin_advance_clock(cli, &ar, &aresp, NULL) == 0, "AdvanceClock 73 h");
 	spb_message_free(aresp);
 	for (int i = 0; ev && i < 100 && !dead; i++) {
 		usleep(100 * 1000);
@@ -540,8 +536,8 @@ static void s_dead_letter(void)
 		d = delivery(c_id, NULL, ev->sequence);
 		dead = d && d->status == V1(DELIVERY_STATUS__DELIVERY_STATUS_DEAD);
 	}
-	EV_CHECK(dead && d->attempts == 2 && d->last_http_status == 500,
-		 "DEAD after the attempt past 72 h (attempts %d)", d ? d->attempts : -1);
+	SPT_CHECK(dead && d->attempts == 2 && d->last_http_status == 500,
+		  "DEAD after the attempt past 72 h (attempts %d)", d ? d->attempts : -1);
 	spb_message_free(d);
 	d = NULL;
 	{
@@ -550,10 +546,10 @@ static void s_dead_letter(void)
 		Smartplus__Billing__V1__RedeliverEventResponse *resp = NULL;
 		r.endpoint_id = c_id;
 		r.sequence = ev ? ev->sequence : 0;
-		EV_CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == 0, "RedeliverEvent");
+		SPT_CHECK(spb_event_redeliver_event(cli, &r, &resp, NULL) == 0, "RedeliverEvent");
 		spb_message_free(resp);
 	}
-	EV_CHECK(wait_path("/c", 3, 10000) == 3, "tried again");
+	SPT_CHECK(wait_path("/c", 3, 10000) == 3, "tried again");
 	for (int i = 0; ev && i < 50; i++) {
 		spb_message_free(d);
 		d = delivery(c_id, NULL, ev->sequence);
@@ -561,53 +557,77 @@ static void s_dead_letter(void)
 			break;
 		usleep(100 * 1000);
 	}
-	EV_CHECK(d && d->attempts == 3 && d->status == V1(DELIVERY_STATUS__DELIVERY_STATUS_PENDING),
-		 "revived: PENDING again, retried with backoff");
+	SPT_CHECK(d && d->attempts == 3 &&
+			  d->status == V1(DELIVERY_STATUS__DELIVERY_STATUS_PENDING),
+		  "revived: PENDING again, retried with backoff");
 	spb_message_free(d);
 	spb_message_free(ev);
 }
 
-int main(int argc, char **argv)
-{
-	struct sockaddr_in addr;
-	struct MHD_Daemon *mhd;
-	static const char *const fast[] = {"--events-webhook-retry-ms", "200", NULL};
-	static const char *const clocked[] = {"--test-clock", NULL};
+static struct MHD_Daemon *mhd;
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s <billingd> <buf>\n", argv[0]);
-		return 2;
-	}
+static int suite_init(void)
+{
+	static const char *const fast[] = {"--events-webhook-retry-ms", "200", NULL};
+	struct sockaddr_in addr;
+
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL,
 			       MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
 			       on_completed, NULL, MHD_OPTION_END);
-	if (!mhd) {
-		fprintf(stderr, "cannot start the HTTP receiver\n");
-		return 1;
-	}
+	SPT_INIT(mhd ? 0 : -1);
 	rx_port = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT)->port;
+	SPT_INIT(start(fast));
+	return 0;
+}
 
-	if (start(argv[1], "spb-webhooks", fast) != 0) {
-		fprintf(stderr, "billingd does not start\n");
-		return 1;
-	}
-	s_urls();
-	s_deliveries(argv[2]);
-	stop();
-
-	if (start(argv[1], "spb-webhooks-clock", clocked) != 0) {
-		fprintf(stderr, "billingd does not start (test clock)\n");
-		return 1;
-	}
-	s_dead_letter();
-	stop();
-
-	MHD_stop_daemon(mhd);
+static int suite_clean(void)
+{
+	spb_client_free(cli);
+	cli = NULL;
+	spt_billingd_free(&srv);
+	if (mhd)
+		MHD_stop_daemon(mhd);
 	for (int i = 0; i < rx.n; i++)
 		free(rx.req[i].body);
-	printf("webhooks: %d checks, %d failed\n", ev_checks, ev_failures);
-	return ev_failures ? 1 : 0;
+	return 0;
+}
+
+static void test_urls(void)
+{
+	s_urls();
+}
+
+static void test_deliveries(void)
+{
+	s_deliveries(spt_arg("buf"));
+	stop();
+}
+
+static void test_dead_letter(void)
+{
+	static const char *const clocked[] = {"--test-clock", NULL};
+
+	SPT_REQUIRE(start(clocked) == 0, "billingd with the test clock");
+	s_dead_letter();
+	stop();
+}
+
+static CU_TestInfo tests[] = {
+	{"URLs: https, or http to loopback only", test_urls},
+	{"500, 500, 200: delivered once more, same id, signed, protojson body; filters; test, "
+	 "redeliver, delete",
+	 test_deliveries},
+	{"72 hours of failures: dead-lettered, then revived by RedeliverEvent", test_dead_letter},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"event webhooks", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "BILLINGD BUF", suites);
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "billingd.h"
 #include "event.pb-c.h"
@@ -14,6 +14,7 @@
 #include "google/protobuf/field_mask.pb-c.h"
 #include "pbjson.h"
 #include "smartplus/billing/v1/event_service.pb-c.h"
+#include "spt_run.h"
 
 /* main.c is not in spb_server_core: the process state lives here. */
 billingd_state billingd;
@@ -191,25 +192,21 @@ static void test_strings_are_escaped(void)
 	expect(&r.base, "{\"code\":\"a\\\"b\\\\c\\n\xc3\xa9\"}");
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned fails;
+static CU_TestInfo tests[] = {
+	{"an Event with an Item", test_event_with_item},
+	{"defaults are left out", test_defaults_are_left_out},
+	{"a oneof scalar at its default is written", test_oneof_scalar_at_default},
+	{"uint64, bytes, an unknown enum value", test_uint64_bytes_unknown_enum},
+	{"Timestamp forms", test_timestamp_forms},
+	{"out-of-range values fail", test_out_of_range_fails},
+	{"Duration and FieldMask", test_duration_and_field_mask},
+	{"strings are escaped", test_strings_are_escaped},
+	CU_TEST_INFO_NULL,
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("pbjson", NULL, NULL);
-	CU_add_test(s, "an Event with an Item", test_event_with_item);
-	CU_add_test(s, "defaults are left out", test_defaults_are_left_out);
-	CU_add_test(s, "a oneof scalar at its default is written", test_oneof_scalar_at_default);
-	CU_add_test(s, "uint64, bytes, an unknown enum value", test_uint64_bytes_unknown_enum);
-	CU_add_test(s, "Timestamp forms", test_timestamp_forms);
-	CU_add_test(s, "out-of-range values fail", test_out_of_range_fails);
-	CU_add_test(s, "Duration and FieldMask", test_duration_and_field_mask);
-	CU_add_test(s, "strings are escaped", test_strings_are_escaped);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+static CU_SuiteInfo suites[] = {{"pbjson", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "store_event.h"
-#include "test_util.h"
+#include "spt_run.h"
+#include "spt_store.h"
 #include "store_webhook.h"
 
 /* ------------------------------------------------------------------------
@@ -106,9 +107,9 @@ static void test_append_once_with_sequence_and_versions(void)
 		     e3 = ev("ord_2", "items/a", "item.renewed", 200),
 		     again = ev("ord_1", "items/a", "item.activated", 300);
 	store_event *got;
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	CU_ASSERT_EQUAL(store_event_last_seq(s.env), 0);
 	CU_ASSERT_EQUAL(append(s.env, &e1), 0);
 	CU_ASSERT_EQUAL(append(s.env, &e2), 0);
@@ -137,18 +138,18 @@ static void test_append_once_with_sequence_and_versions(void)
 	/* survives a reopen: the counter, and last_seq read at open */
 	store_close(s.env);
 	s.env = NULL;
-	CU_ASSERT_EQUAL_FATAL(tu_reopen(&s, 0, NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_reopen(&s, 0, NULL, 0), 0);
 	CU_ASSERT_EQUAL(store_event_last_seq(s.env), 3);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static void test_repeat_is_recognised_among_recent_events(void)
 {
 	struct ev_in first = ev("c0", "items/z", "item.expired", 1), again;
-	tu_store s;
+	spt_store s;
 	int i;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	CU_ASSERT_EQUAL(append(s.env, &first), 0);
 	/* other events of the subject after it, fewer than the window */
 	for (i = 1; i < STORE_EVENT_DEDUPE; i++) {
@@ -170,32 +171,32 @@ static void test_repeat_is_recognised_among_recent_events(void)
 	CU_ASSERT_EQUAL(append(s.env, &again), 0);
 	CU_ASSERT_EQUAL(again.rc, STORE_EXISTS);
 	CU_ASSERT_EQUAL(again.seq, first.seq);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static void test_rolled_back_mutation_leaves_no_gap(void)
 {
 	struct ev_in bad = ev("c1", "items/a", "item.deleted", 1),
 		     good = ev("c2", "items/a", "k", 2);
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	CU_ASSERT_EQUAL(store_write_sync(s.env, apply_append_then_fail, &bad), 42);
 	CU_ASSERT_EQUAL(store_event_last_seq(s.env), 0);
 	CU_ASSERT_EQUAL(append(s.env, &good), 0);
 	CU_ASSERT_EQUAL(good.seq, 1);
 	CU_ASSERT_EQUAL(good.version, 1);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static void test_append_validates(void)
 {
 	struct ev_in e = ev("c", "", "item.activated", 1);
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	CU_ASSERT_EQUAL(append(s.env, &e), STORE_INVALID);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static int keep_kind(const store_event *ev, void *arg)
@@ -210,9 +211,9 @@ static void test_scan_bounded_and_by_subject(void)
 	store_txn *r = NULL;
 	uint64_t last;
 	int more, i;
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	for (i = 0; i < 30; i++) {
 		char cause[16], subject[16];
 		struct ev_in e = ev(cause, subject, i % 3 == 0 ? "a.x" : "b.y", i);
@@ -269,7 +270,7 @@ static void test_scan_bounded_and_by_subject(void)
 	CU_ASSERT_EQUAL(l.n, 0);
 	store_list_free(&l);
 	store_read_end(r);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 struct prune_arg {
@@ -292,9 +293,9 @@ static void test_prune_keeps_versions_going(void)
 	store_event *rec = NULL;
 	uint64_t first;
 	int i;
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	for (i = 0; i < 5; i++) {
 		char cause[16];
 		snprintf(cause, sizeof(cause), "old%d", i);
@@ -325,7 +326,7 @@ static void test_prune_keeps_versions_going(void)
 	CU_ASSERT_EQUAL(append(s.env, &e), 0);
 	CU_ASSERT_EQUAL(e.version, 6);
 	CU_ASSERT_EQUAL(e.seq, 7);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static uint64_t hook_seen;
@@ -348,9 +349,9 @@ static int apply_nothing(store_txn *w, void *arg)
 static void test_commit_hook_after_event_batches_only(void)
 {
 	struct ev_in e = ev("c", "s/1", "k", 1);
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	store_set_commit_hook(s.env, hook, NULL);
 	hook_calls = 0;
 	CU_ASSERT_EQUAL(store_write_sync(s.env, apply_nothing, NULL), 0);
@@ -362,7 +363,7 @@ static void test_commit_hook_after_event_batches_only(void)
 	CU_ASSERT_EQUAL(append(s.env, &e), 0);
 	CU_ASSERT_EQUAL(hook_calls, 1);
 	store_set_commit_hook(s.env, NULL, NULL);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 /* ---- webhooks ---- */
@@ -417,9 +418,9 @@ static void test_deliveries_due_index_and_prune(void)
 	store_list l = {0};
 	store_txn *r = NULL;
 	int64_t next;
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
 	smartplus__billing__store__v1__webhook_endpoint_record__init(&a.e);
@@ -479,26 +480,28 @@ static void test_deliveries_due_index_and_prune(void)
 	CU_ASSERT_STRING_EQUAL(((store_delivery *)l.items[0])->endpoint_id, "whe_a");
 	store_list_free(&l);
 	store_read_end(r);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
-int main(void)
-{
-	CU_TestInfo tests[] = {
-		{"event id is derived from cause, subject, kind",
-		 test_event_id_is_derived_from_cause_subject_kind},
-		{"append once, with sequence and versions",
-		 test_append_once_with_sequence_and_versions},
-		{"a repeat is recognised among the subject's recent events",
-		 test_repeat_is_recognised_among_recent_events},
-		{"rolled-back mutation leaves no gap", test_rolled_back_mutation_leaves_no_gap},
-		{"append validates", test_append_validates},
-		{"scan: bounded, filtered, by subject", test_scan_bounded_and_by_subject},
-		{"prune keeps versions going", test_prune_keeps_versions_going},
-		{"commit hook after event batches only", test_commit_hook_after_event_batches_only},
-		{"deliveries: due index and prune", test_deliveries_due_index_and_prune},
-		CU_TEST_INFO_NULL,
-	};
+static CU_TestInfo tests[] = {
+	{"event id is derived from cause, subject, kind",
+	 test_event_id_is_derived_from_cause_subject_kind},
+	{"append once, with sequence and versions", test_append_once_with_sequence_and_versions},
+	{"a repeat is recognised among the subject's recent events",
+	 test_repeat_is_recognised_among_recent_events},
+	{"rolled-back mutation leaves no gap", test_rolled_back_mutation_leaves_no_gap},
+	{"append validates", test_append_validates},
+	{"scan: bounded, filtered, by subject", test_scan_bounded_and_by_subject},
+	{"prune keeps versions going", test_prune_keeps_versions_going},
+	{"commit hook after event batches only", test_commit_hook_after_event_batches_only},
+	{"deliveries: due index and prune", test_deliveries_due_index_and_prune},
+	CU_TEST_INFO_NULL,
+};
 
-	return tu_run("storage_events", tests);
+static CU_SuiteInfo suites[] = {{"storage_events", NULL, NULL, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }
