@@ -30,6 +30,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "stream.h"
+#include "webhooks.h"
 
 billingd_state billingd;
 
@@ -55,6 +56,12 @@ static void usage(FILE *f)
 		"  --paypal-url URL         live PayPal API base (default "
 		"https://api-m.paypal.com)\n"
 		"  --provider-timeout-ms N  total time for one provider call (default 10000)\n"
+		"  --stripe-return-url URL  return_url for on-session (3-D Secure) confirmation\n"
+		"  --paypal-return-url URL  PayPal experience_context return_url\n"
+		"  --paypal-cancel-url URL  PayPal experience_context cancel_url\n"
+		"  --webhook-listen H:P     provider webhooks (loopback; STRIPE_WEBHOOK_SECRET,\n"
+		"                           PAYPAL_WEBHOOK_ID): /webhooks/stripe, "
+		"/webhooks/paypal\n"
 		"  --reconcile-interval-ms N  how often PROCESSING orders are settled (default "
 		"5000)\n"
 		"  --renew-lead-hours N     auto-renew this long before expiry (default 24)\n"
@@ -126,7 +133,11 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		O_RECONCILE,
 		O_RLEAD,
 		O_RINTERVAL,
-		O_RRETRY
+		O_RRETRY,
+		O_SRETURN,
+		O_PRETURN,
+		O_PCANCEL,
+		O_WEBHOOK
 	};
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
@@ -149,6 +160,10 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		{"renew-lead-hours", required_argument, 0, O_RLEAD},
 		{"renew-interval-seconds", required_argument, 0, O_RINTERVAL},
 		{"renew-retry-days", required_argument, 0, O_RRETRY},
+		{"stripe-return-url", required_argument, 0, O_SRETURN},
+		{"paypal-return-url", required_argument, 0, O_PRETURN},
+		{"paypal-cancel-url", required_argument, 0, O_PCANCEL},
+		{"webhook-listen", required_argument, 0, O_WEBHOOK},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
 	};
@@ -277,6 +292,10 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 			}
 			break;
 		}
+		case O_SRETURN: c->stripe_return_url = optarg; break;
+		case O_PRETURN: c->paypal_return_url = optarg; break;
+		case O_PCANCEL: c->paypal_cancel_url = optarg; break;
+		case O_WEBHOOK: c->webhook_listen = optarg; break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -334,6 +353,8 @@ static int load_payment_keys(billingd_config *c)
 	c->stripe_key = secret_from_env("STRIPE_SECRET_KEY");
 	c->paypal_client_id = secret_from_env("PAYPAL_CLIENT_ID");
 	c->paypal_secret = secret_from_env("PAYPAL_CLIENT_SECRET");
+	c->stripe_webhook_secret = secret_from_env("STRIPE_WEBHOOK_SECRET");
+	c->paypal_webhook_id = secret_from_env("PAYPAL_WEBHOOK_ID");
 	if (strcmp(c->payments, "sandbox") == 0) {
 		if ((c->stripe_key && strncmp(c->stripe_key, "sk_live_", 8) == 0) ||
 		    (c->paypal_client_id && c->paypal_secret)) {
@@ -374,7 +395,7 @@ static int write_port_file(const char *path, int port)
 int main(int argc, char **argv)
 {
 	sigset_t sigs;
-	int sig, port;
+	int sig, port, wport = 0;
 	rpc_server_options ro;
 
 	if (argc > 1 && strcmp(argv[1], "backup") == 0)
@@ -413,6 +434,11 @@ int main(int argc, char **argv)
 		server_close(&billingd);
 		return 1;
 	}
+	if (webhooks_start(NULL, &wport) != 0) {
+		rpc_server_stop();
+		server_close(&billingd);
+		return 1;
+	}
 	log_info("payments: %s (%s%s%s)", billingd.cfg.payments,
 		 strcmp(billingd.cfg.payments, "sandbox") == 0
 			 ? "in-process sandbox, orders marked sandbox"
@@ -433,6 +459,7 @@ int main(int argc, char **argv)
 	while (sigwait(&sigs, &sig) != 0)
 		;
 	log_info("signal %d: shutting down", sig);
+	webhooks_stop();
 	rpc_server_stop();
 	reflection_service_shutdown();
 	server_close(&billingd);

@@ -20,61 +20,18 @@
 #include <jansson.h>
 
 #include "billingd.h"
+#include "fakectl.h"
 #include "payments/currency.h"
 #include "payments/live.h"
 
 billingd_state billingd; /* the handlers' globals; unused here */
 
-static pid_t fake_pid;
-static char base[64];
 static live_config cfg;
-
-/* One call to the fake; the parsed JSON answer (caller's), NULL on none. */
-static json_t *fake(const char *method, const char *path, const char *body, const char *auth,
-		    const char *extra_header, long *status)
-{
-	char url[1024], a[200];
-	const char *h[5];
-	int n = 0;
-	http_response r;
-	json_t *j;
-	snprintf(url, sizeof(url), "%s%s", base, path);
-	if (body)
-		h[n++] = auth && strncmp(auth, "sk_", 3) == 0
-				 ? "Content-Type: application/x-www-form-urlencoded"
-				 : "Content-Type: application/json";
-	if (auth) {
-		snprintf(a, sizeof(a), "Authorization: Bearer %s", auth);
-		h[n++] = a;
-	}
-	if (extra_header)
-		h[n++] = extra_header;
-	h[n] = NULL;
-	http_request(method, url, h, body, NULL, &r);
-	if (status)
-		*status = r.status;
-	j = r.body ? json_loads(r.body, 0, NULL) : NULL;
-	http_response_free(&r);
-	return j;
-}
-
-static void control(const char *json)
-{
-	json_decref(fake("POST", "/_control", json, NULL, NULL, NULL));
-}
-
-static long stat_int(const char *name)
-{
-	json_t *s = fake("GET", "/_stats", NULL, NULL, NULL, NULL);
-	long v = (long)json_integer_value(json_object_get(s, name));
-	json_decref(s);
-	return v;
-}
 
 /* Money captured under one idempotency key / request id, per the fake. */
 static int charges(const char *key)
 {
-	json_t *s = fake("GET", "/_stats", NULL, NULL, NULL, NULL);
+	json_t *s = fakectl_call("GET", "/_stats", NULL, NULL, NULL, NULL);
 	int n = (int)json_integer_value(json_object_get(json_object_get(s, "charges"), key));
 	json_decref(s);
 	return n;
@@ -83,7 +40,7 @@ static int charges(const char *key)
 /* The form parameters of the last request the fake logged for `path`. */
 static json_t *last_params(const char *path)
 {
-	json_t *s = fake("GET", "/_requests", NULL, NULL, NULL, NULL), *req, *found = NULL;
+	json_t *s = fakectl_call("GET", "/_requests", NULL, NULL, NULL, NULL), *req, *found = NULL;
 	size_t i;
 	json_array_foreach(json_object_get(s, "requests"), i, req)
 	{
@@ -157,7 +114,7 @@ static void test_stripe_visa_and_replay(void)
 {
 	live_result a, b;
 	stripe_charge c = charge("ord_visa", 1999, "USD", "pm_card_visa", 0);
-	control("{\"reset\":true}");
+	fakectl_ctl("{\"reset\":true}");
 	stripe_create(&cfg, &c, &a);
 	CU_ASSERT_EQUAL(a.state, LIVE_SUCCEEDED);
 	CU_ASSERT_EQUAL(a.amount, 1999);
@@ -226,7 +183,7 @@ static void test_stripe_3ds(void)
 	CU_ASSERT_STRING_EQUAL(r.next_action, "use_stripe_sdk");
 	CU_ASSERT_EQUAL(charges("ord_3ds_on"), 0);
 	snprintf(body, sizeof(body), "{\"authenticate\":\"%s\"}", r.provider_id);
-	control(body);
+	fakectl_ctl(body);
 	stripe_retrieve(&cfg, r.provider_id, 1500, "USD", &t);
 	CU_ASSERT_EQUAL(t.state, LIVE_SUCCEEDED);
 	CU_ASSERT_EQUAL(charges("ord_3ds_on"), 1);
@@ -274,8 +231,8 @@ static void test_stripe_validation(void)
 	long st;
 	json_t *j;
 	stripe_charge c = charge("ord_kwd", 1235, "KWD", "pm_card_visa", 0);
-	j = fake("POST", "/v1/payment_intents", "amount=100&currency=usd&colour=red", "sk_test_x",
-		 "Idempotency-Key: ord_raw", &st);
+	j = fakectl_call("POST", "/v1/payment_intents", "amount=100&currency=usd&colour=red",
+			 "sk_test_x", "Idempotency-Key: ord_raw", &st);
 	CU_ASSERT_EQUAL(st, 400);
 	CU_ASSERT_STRING_EQUAL(
 		json_string_value(json_object_get(json_object_get(j, "error"), "code")),
@@ -283,21 +240,21 @@ static void test_stripe_validation(void)
 	CU_ASSERT_STRING_EQUAL(
 		json_string_value(json_object_get(json_object_get(j, "error"), "param")), "colour");
 	json_decref(j);
-	j = fake("POST", "/v1/payment_intents", "currency=usd", "sk_test_x",
-		 "Idempotency-Key: ord_raw", &st);
+	j = fakectl_call("POST", "/v1/payment_intents", "currency=usd", "sk_test_x",
+			 "Idempotency-Key: ord_raw", &st);
 	CU_ASSERT_EQUAL(st, 400);
 	CU_ASSERT_STRING_EQUAL(
 		json_string_value(json_object_get(json_object_get(j, "error"), "code")),
 		"parameter_missing");
 	json_decref(j);
-	j = fake("POST", "/v1/payment_intents",
-		 "amount=100&currency=usd&payment_method_options[colour]=red", "sk_test_x", NULL,
-		 &st);
+	j = fakectl_call("POST", "/v1/payment_intents",
+			 "amount=100&currency=usd&payment_method_options[colour]=red", "sk_test_x",
+			 NULL, &st);
 	CU_ASSERT_EQUAL(st, 400);
 	json_decref(j);
 	/* Nothing was saved: the same key with good parameters executes. */
-	j = fake("POST", "/v1/payment_intents", "amount=100&currency=usd", "sk_test_x",
-		 "Idempotency-Key: ord_raw", &st);
+	j = fakectl_call("POST", "/v1/payment_intents", "amount=100&currency=usd", "sk_test_x",
+			 "Idempotency-Key: ord_raw", &st);
 	CU_ASSERT_EQUAL(st, 200);
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "status")),
 			       "requires_payment_method");
@@ -323,7 +280,7 @@ static void test_stripe_saved_500_and_key_expiry(void)
 	live_result r;
 	int n;
 	stripe_charge c = charge("ord_s500", 800, "USD", "pm_card_visa", 0);
-	control("{\"fault\":\"500_saved\",\"times\":1}");
+	fakectl_ctl("{\"fault\":\"500_saved\",\"times\":1}");
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_UNKNOWN);
 	CU_ASSERT_EQUAL(r.http_status, 500);
@@ -335,13 +292,13 @@ static void test_stripe_saved_500_and_key_expiry(void)
 	CU_ASSERT_EQUAL(r.state, LIVE_NOT_FOUND);
 	CU_ASSERT_EQUAL(n, 0);
 	/* 23 h later: still the saved 500. */
-	control("{\"advance_s\":82800}");
+	fakectl_ctl("{\"advance_s\":82800}");
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_UNKNOWN);
 	CU_ASSERT_EQUAL(r.replayed, 1);
 	/* Past 24 h the key is pruned: the same request is a NEW charge. */
-	control("{\"advance_s\":3601}");
-	CU_ASSERT(stat_int("keys_expired") >= 1);
+	fakectl_ctl("{\"advance_s\":3601}");
+	CU_ASSERT(fakectl_stat("keys_expired") >= 1);
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_SUCCEEDED);
 	CU_ASSERT_EQUAL(r.replayed, 0);
@@ -349,7 +306,7 @@ static void test_stripe_saved_500_and_key_expiry(void)
 
 	/* A 500 after the charge: replayed as 500, the money found by search. */
 	c = charge("ord_a500", 900, "USD", "pm_card_visa", 0);
-	control("{\"fault\":\"500_after_charge\",\"times\":1}");
+	fakectl_ctl("{\"fault\":\"500_after_charge\",\"times\":1}");
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_UNKNOWN);
 	CU_ASSERT_EQUAL(charges("ord_a500"), 1);
@@ -366,7 +323,7 @@ static void test_stripe_retryable_classes(void)
 {
 	live_result r;
 	stripe_charge c = charge("ord_429", 700, "USD", "pm_card_visa", 0);
-	control("{\"fault\":\"429\",\"times\":1,\"retry_after_s\":2}");
+	fakectl_ctl("{\"fault\":\"429\",\"times\":1,\"retry_after_s\":2}");
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_UNKNOWN);
 	CU_ASSERT_EQUAL(r.http_status, 429);
@@ -375,7 +332,7 @@ static void test_stripe_retryable_classes(void)
 	CU_ASSERT_EQUAL(r.state, LIVE_SUCCEEDED);
 	CU_ASSERT_EQUAL(r.replayed, 0);
 	c = charge("ord_lock", 700, "USD", "pm_card_visa", 0);
-	control("{\"fault\":\"lock_timeout\",\"times\":1}");
+	fakectl_ctl("{\"fault\":\"lock_timeout\",\"times\":1}");
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_UNKNOWN);
 	CU_ASSERT_EQUAL(r.http_status, 409);
@@ -383,20 +340,20 @@ static void test_stripe_retryable_classes(void)
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_SUCCEEDED);
 	c = charge("ord_424", 700, "USD", "pm_card_visa", 0);
-	control("{\"fault\":\"424\",\"times\":1}");
+	fakectl_ctl("{\"fault\":\"424\",\"times\":1}");
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_UNKNOWN);
 	CU_ASSERT_EQUAL(charges("ord_424"), 0);
 	/* Our own key refused: an operator error, not a decline. */
 	c = charge("ord_401", 700, "USD", "pm_card_visa", 0);
-	control("{\"fault\":\"401\",\"times\":1}");
+	fakectl_ctl("{\"fault\":\"401\",\"times\":1}");
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_AUTH);
-	control("{\"fault\":\"403\",\"times\":1}");
+	fakectl_ctl("{\"fault\":\"403\",\"times\":1}");
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_AUTH);
 	CU_ASSERT_EQUAL(charges("ord_401"), 0);
-	control("{\"fault\":\"none\"}");
+	fakectl_ctl("{\"fault\":\"none\"}");
 }
 
 static void test_stripe_transport_faults(void)
@@ -406,7 +363,7 @@ static void test_stripe_transport_faults(void)
 	/* Dropped after the charge: unknown (or, when libcurl re-sends on a
 	 * reused connection that died, replayed under the same key), one
 	 * charge, and a retry with the same key finds it. */
-	control("{\"fault\":\"drop_after_charge\",\"times\":1}");
+	fakectl_ctl("{\"fault\":\"drop_after_charge\",\"times\":1}");
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT(r.state == LIVE_UNKNOWN || r.state == LIVE_SUCCEEDED);
 	CU_ASSERT_EQUAL(charges("ord_drop"), 1);
@@ -415,7 +372,7 @@ static void test_stripe_transport_faults(void)
 	CU_ASSERT_EQUAL(charges("ord_drop"), 1);
 	/* Slower than our timeout. */
 	c = charge("ord_slow", 900, "USD", "pm_card_visa", 0);
-	control("{\"fault\":\"slow\",\"times\":1,\"slow_ms\":1500}");
+	fakectl_ctl("{\"fault\":\"slow\",\"times\":1,\"slow_ms\":1500}");
 	cfg.timeouts.total_ms = 300;
 	stripe_create(&cfg, &c, &r);
 	cfg.timeouts.total_ms = 0;
@@ -428,7 +385,7 @@ static void test_stripe_transport_faults(void)
 	stripe_create(&cfg, &c, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_SUCCEEDED);
 	CU_ASSERT_EQUAL(charges("ord_slow"), 1);
-	control("{\"fault\":\"none\"}");
+	fakectl_ctl("{\"fault\":\"none\"}");
 }
 
 static void test_stripe_cancel_search_refund(void)
@@ -451,16 +408,16 @@ static void test_stripe_cancel_search_refund(void)
 	CU_ASSERT_EQUAL(k.state, LIVE_SUCCEEDED);
 	CU_ASSERT_STRING_EQUAL(k.provider_id, r.provider_id);
 	/* Search lags writes. */
-	control("{\"search_lag_ms\":60000}");
+	fakectl_ctl("{\"search_lag_ms\":60000}");
 	c = charge("ord_lag", 1400, "USD", "pm_card_visa", 0);
 	stripe_create(&cfg, &c, &r);
 	stripe_search(&cfg, "ord_lag", 1400, "USD", &k, &n);
 	CU_ASSERT_EQUAL(k.state, LIVE_NOT_FOUND);
-	control("{\"advance_s\":61}");
+	fakectl_ctl("{\"advance_s\":61}");
 	stripe_search(&cfg, "ord_lag", 1400, "USD", &k, &n);
 	CU_ASSERT_EQUAL(k.state, LIVE_SUCCEEDED);
 	CU_ASSERT_EQUAL(n, 1);
-	control("{\"search_lag_ms\":0}");
+	fakectl_ctl("{\"search_lag_ms\":0}");
 	/* Refund all, then again: already refunded. */
 	stripe_refund(&cfg, r.provider_id, 0, "USD", "ord_lag-refund", &k);
 	CU_ASSERT_EQUAL(k.state, LIVE_SUCCEEDED);
@@ -469,7 +426,7 @@ static void test_stripe_cancel_search_refund(void)
 	stripe_refund(&cfg, r.provider_id, 0, "USD", "ord_lag-refund2", &k);
 	CU_ASSERT_EQUAL(k.state, LIVE_ERROR);
 	CU_ASSERT_STRING_EQUAL(k.code, "charge_already_refunded");
-	led = fake("GET", "/_ledger", NULL, NULL, NULL, NULL);
+	led = fakectl_call("GET", "/_ledger", NULL, NULL, NULL, NULL);
 	CU_ASSERT_EQUAL(json_array_size(json_object_get(led, "refunds")), 1);
 	json_decref(led);
 }
@@ -489,7 +446,7 @@ static void test_paypal(void)
 	CU_ASSERT_EQUAL(c.state, LIVE_PENDING); /* not approved yet */
 	CU_ASSERT_STRING_EQUAL(c.code, "ORDER_NOT_APPROVED");
 	snprintf(body, sizeof(body), "{\"approve\":\"%s\"}", r.provider_id);
-	control(body);
+	fakectl_ctl(body);
 	paypal_capture(&cfg, r.provider_id, "ord_pp-capture", 1234, "USD", &c);
 	CU_ASSERT_EQUAL(c.state, LIVE_SUCCEEDED);
 	CU_ASSERT_EQUAL(c.amount, 1234);
@@ -539,7 +496,7 @@ static void test_paypal_payer_states(void)
 	paypal_create(&cfg, &ch, &r);
 	snprintf(body, sizeof(body), "{\"approve\":\"%s\",\"paypal_decline\":\"%s\"}",
 		 r.provider_id, r.provider_id);
-	control(body);
+	fakectl_ctl(body);
 	paypal_capture(&cfg, r.provider_id, "ord_ppd-capture", 500, "EUR", &c);
 	CU_ASSERT_EQUAL(c.state, LIVE_PENDING); /* payable again: back to PayPal */
 	CU_ASSERT_STRING_EQUAL(c.code, "INSTRUMENT_DECLINED");
@@ -552,7 +509,7 @@ static void test_paypal_payer_states(void)
 	CU_ASSERT_STRING_EQUAL(c.code, "PAYER_ACTION_REQUIRED");
 	/* ...who picks another funding source; the same capture id succeeds. */
 	snprintf(body, sizeof(body), "{\"approve\":\"%s\"}", r.provider_id);
-	control(body);
+	fakectl_ctl(body);
 	paypal_capture(&cfg, r.provider_id, "ord_ppd-capture", 500, "EUR", &c);
 	CU_ASSERT_EQUAL(c.state, LIVE_SUCCEEDED);
 	CU_ASSERT_EQUAL(charges("ord_ppd-capture"), 1);
@@ -561,7 +518,7 @@ static void test_paypal_payer_states(void)
 	paypal_create(&cfg, &ch, &r);
 	snprintf(body, sizeof(body), "{\"approve\":\"%s\",\"paypal_payer_action\":\"%s\"}",
 		 r.provider_id, r.provider_id);
-	control(body);
+	fakectl_ctl(body);
 	paypal_capture(&cfg, r.provider_id, "ord_ppa-capture", 500, "EUR", &c);
 	CU_ASSERT_EQUAL(c.state, LIVE_PENDING);
 	CU_ASSERT_STRING_EQUAL(c.code, "PAYER_ACTION_REQUIRED");
@@ -594,38 +551,42 @@ static void test_paypal_currencies_and_window(void)
 	CU_ASSERT_EQUAL(c.http_status, 404);
 	{
 		char tok[600];
-		json_t *t = fake("POST", "/v1/oauth2/token", "grant_type=client_credentials", NULL,
-				 "Authorization: Basic Y2xpZW50OnNlY3JldA==", &st);
+		json_t *t = fakectl_call("POST", "/v1/oauth2/token",
+					 "grant_type=client_credentials", NULL,
+					 "Authorization: Basic Y2xpZW50OnNlY3JldA==", &st);
 		snprintf(tok, sizeof(tok), "%s",
 			 json_string_value(json_object_get(t, "access_token")) ?: "");
 		json_decref(t);
-		j = fake("POST", "/v2/checkout/orders",
-			 "{\"intent\":\"CAPTURE\",\"purchase_units\":[{\"amount\":{\"currency_"
-			 "code\":"
-			 "\"KWD\",\"value\":\"1.234\"}}]}",
-			 tok, NULL, &st);
+		j = fakectl_call(
+			"POST", "/v2/checkout/orders",
+			"{\"intent\":\"CAPTURE\",\"purchase_units\":[{\"amount\":{\"currency_"
+			"code\":"
+			"\"KWD\",\"value\":\"1.234\"}}]}",
+			tok, NULL, &st);
 		CU_ASSERT_EQUAL(st, 422);
 		CU_ASSERT_STRING_EQUAL(
 			json_string_value(json_object_get(
 				json_array_get(json_object_get(j, "details"), 0), "issue")),
 			"INVALID_CURRENCY_CODE");
 		json_decref(j);
-		j = fake("POST", "/v2/checkout/orders",
-			 "{\"intent\":\"CAPTURE\",\"purchase_units\":[{\"amount\":{\"currency_"
-			 "code\":"
-			 "\"HUF\",\"value\":\"1234.56\"}}]}",
-			 tok, NULL, &st);
+		j = fakectl_call(
+			"POST", "/v2/checkout/orders",
+			"{\"intent\":\"CAPTURE\",\"purchase_units\":[{\"amount\":{\"currency_"
+			"code\":"
+			"\"HUF\",\"value\":\"1234.56\"}}]}",
+			tok, NULL, &st);
 		CU_ASSERT_EQUAL(st, 422);
 		CU_ASSERT_STRING_EQUAL(
 			json_string_value(json_object_get(
 				json_array_get(json_object_get(j, "details"), 0), "issue")),
 			"DECIMAL_PRECISION");
 		json_decref(j);
-		j = fake("POST", "/v2/checkout/orders",
-			 "{\"intent\":\"CAPTURE\",\"purchase_units\":[{\"amount\":{\"currency_"
-			 "code\":"
-			 "\"USD\",\"value\":\"1.00\"},\"colour\":\"red\"}]}",
-			 tok, NULL, &st);
+		j = fakectl_call(
+			"POST", "/v2/checkout/orders",
+			"{\"intent\":\"CAPTURE\",\"purchase_units\":[{\"amount\":{\"currency_"
+			"code\":"
+			"\"USD\",\"value\":\"1.00\"},\"colour\":\"red\"}]}",
+			tok, NULL, &st);
 		CU_ASSERT_EQUAL(st, 400);
 		json_decref(j);
 	}
@@ -634,7 +595,7 @@ static void test_paypal_currencies_and_window(void)
 	ch.currency = "USD";
 	ch.amount = 999;
 	paypal_create(&cfg, &ch, &r);
-	control("{\"advance_s\":21601}");
+	fakectl_ctl("{\"advance_s\":21601}");
 	paypal_forget_token(); /* the fake's tokens live 9 h on its clock */
 	paypal_create(&cfg, &ch, &c);
 	CU_ASSERT_EQUAL(c.state, LIVE_PENDING);
@@ -647,7 +608,7 @@ static void test_paypal_credentials(void)
 	live_config bad = cfg;
 	paypal_charge ch = {
 		.key = "ord_ppauth", .order_id = "ord_ppauth", .amount = 100, .currency = "USD"};
-	control("{\"paypal_client\":\"client:secret\"}");
+	fakectl_ctl("{\"paypal_client\":\"client:secret\"}");
 	bad.paypal_secret = "wrong";
 	paypal_forget_token();
 	paypal_create(&bad, &ch, &r);
@@ -655,49 +616,21 @@ static void test_paypal_credentials(void)
 	paypal_forget_token();
 	paypal_create(&cfg, &ch, &r);
 	CU_ASSERT_EQUAL(r.state, LIVE_PENDING);
-	control("{\"paypal_client\":null}");
-}
-
-static int start_fake(const char *node, const char *script)
-{
-	char pf[] = "/tmp/spb-fake-XXXXXX", path[128];
-	FILE *f;
-	int port = 0;
-	if (!mkdtemp(pf))
-		return -1;
-	snprintf(path, sizeof(path), "%s/port", pf);
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		execl(node, node, script, "--port-file", path, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100 && port == 0; i++) {
-		usleep(50000);
-		f = fopen(path, "r");
-		if (f) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-	}
-	unlink(path);
-	rmdir(pf);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
-	return port ? 0 : -1;
+	fakectl_ctl("{\"paypal_client\":null}");
 }
 
 int main(int argc, char **argv)
 {
 	CU_pSuite s;
 	unsigned failures;
-	if (argc != 3 || start_fake(argv[1], argv[2]) != 0) {
+	if (argc != 3 || fakectl_start(argv[1], argv[2], NULL) != 0) {
 		fprintf(stderr,
 			"usage: test_live_providers <node> <provider.js> (fake did not start)\n");
 		return 1;
 	}
-	cfg.stripe_url = base;
+	cfg.stripe_url = fakectl_base;
 	cfg.stripe_key = "sk_test_fake";
-	cfg.paypal_url = base;
+	cfg.paypal_url = fakectl_base;
 	cfg.paypal_client_id = "client";
 	cfg.paypal_secret = "secret";
 	CU_initialize_registry();
@@ -734,8 +667,7 @@ int main(int argc, char **argv)
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
 	CU_cleanup_registry();
-	kill(fake_pid, SIGTERM);
-	waitpid(fake_pid, NULL, 0);
+	fakectl_stop();
 	http_thread_cleanup();
 	return failures ? 1 : 0;
 }
