@@ -37,7 +37,9 @@
 //     "paypal_payer_action": PAYPAL_ORDER_ID, "dispute": PI_OR_CHARGE_ID,
 //     "capture_pending": PAYPAL_ORDER_ID, "settle_capture": CAPTURE_ID,
 //     "capture_status": "COMPLETED|DECLINED", "webhooks": {...}, "flush_webhooks": true,
-//     "resend": EVENT_ID, "advance_s": SECONDS, "reset": true }
+//     "resend": EVENT_ID, "advance_s": SECONDS, "reset": true (counters, faults,
+//     webhook settings), "reset_ledger": true (with reset: intents, orders and
+//     the ledger too) }
 //   KIND: none | decline | 500 (= 500_unsaved) | 500_unsaved | 500_saved |
 //     500_after_charge | 429 | lock_timeout | 424 | 401 | 403 | drop_before |
 //     drop_after_charge | slow
@@ -78,14 +80,16 @@ const ctx = {
   webhooks: null,
 };
 
-function resetStats() {
+// The counters start again; the ledger (the money really moved) survives a
+// reset unless "reset_ledger" is asked for too, as at a real provider.
+function resetStats(ledger = true) {
   ctx.stats = {
     charges: {}, charge_list: [], by_order: {}, faults: {}, requests: 0,
     keys_saved: 0, keys_expired: 0, replays: 0, expired_key_reuses: 0,
     validation_errors: 0, searches: 0, cancels: 0, refunds: 0, disputes: 0,
     clock_advances: 0,
   };
-  ctx.ledger = { captures: [], refunds: [], disputes: [] };
+  if (ledger || !ctx.ledger) ctx.ledger = { captures: [], refunds: [], disputes: [] };
   ctx.requests = [];
 }
 resetStats();
@@ -178,7 +182,8 @@ function advance(seconds) {
 function control(c) {
   const out = { ok: true };
   if (c.reset) {
-    stripe.reset(); paypal.reset(); ctx.webhooks.reset(); resetStats();
+    if (c.reset_ledger) { stripe.reset(); paypal.reset(); }
+    ctx.webhooks.reset(); resetStats(!!c.reset_ledger);
     ctx.rules = []; ctx.random = null; ctx.searchLagMs = 0; ctx.declineCode = 'generic_decline';
   }
   if (c.fault !== undefined) {

@@ -969,7 +969,7 @@ int main(int argc, char **argv)
 {
 	char cmd[256];
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s BILLINGD NODE PROVIDER_JS\n", argv[0]);
+		fprintf(stderr, "usage: %s BILLINGD NODE PROVIDER_JS [CHARGE_AUDIT]\n", argv[0]);
 		return 2;
 	}
 	billingd_bin = argv[1];
@@ -1003,6 +1003,20 @@ out:
 	spb_client_free(cli);
 	stop_billingd(SIGTERM);
 	store_close(env);
+	if (argc > 4 && fake_pid > 0) {
+		/* The provider's money against the stopped store (issue 13). */
+		char line[1024] = "";
+		FILE *p;
+		snprintf(cmd, sizeof(cmd), "%s %s %s/_ledger", argv[4], datadir, fake_base);
+		p = popen(cmd, "r");
+		if (p && !fgets(line, sizeof(line), p))
+			line[0] = 0;
+		while (p && fgets(cmd, sizeof(cmd), p))
+			fputs(cmd, stdout);
+		scenario = "charge audit";
+		CHECK(p && pclose(p) == 0, "%s", line);
+		printf("%s", line);
+	}
 	if (fake_pid > 0) {
 		kill(fake_pid, SIGTERM);
 		waitpid(fake_pid, NULL, 0);
