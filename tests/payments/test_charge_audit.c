@@ -16,7 +16,7 @@
 
 #include <CUnit/Basic.h>
 
-#include "order.h"
+#include "store_order.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
 

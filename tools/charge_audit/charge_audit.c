@@ -27,8 +27,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "order.h"
-#include "order_scan.h"
+#include "store_order.h"
+#include "store_order_scan.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
 
