@@ -26,6 +26,7 @@
 #include "backup.h"
 #include "billingd.h"
 #include "log.h"
+#include "order_payment.h"
 #include "payments/http.h"
 #include "rpc.h"
 #include "server.h"
@@ -434,7 +435,7 @@ int main(int argc, char **argv)
 		server_close(&billingd);
 		return 1;
 	}
-	if (webhooks_start(NULL, &wport) != 0) {
+	if (webhooks_start(pay_engine_webhook, &wport) != 0) {
 		rpc_server_stop();
 		server_close(&billingd);
 		return 1;

@@ -107,6 +107,17 @@ void rpc_reply(rpc_call *call, const ProtobufCMessage *resp);
 void rpc_fail(rpc_call *call, grpc_status_code code, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* rpc_fail() whose ErrorInfo also carries metadata {key: value} (reason
+ * must not be NULL), e.g. the order id of a failed payment:
+ * rpc_fail_meta(call, code, REASON_PAYMENT_DECLINED, "order_id", id, ...).
+ * Recorded and replayed with the reason by R17. */
+void rpc_fail_meta(rpc_call *call, grpc_status_code code, const char *reason, const char *key,
+		   const char *value, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Separates an ErrorInfo reason from its metadata ("key=value") where
+ * reasons travel as one string (R17 records). */
+#define RPC_REASON_META '\x1f'
+
 /* Finishes the call with an already packed response or error (used to
  * replay idempotent responses byte for byte). */
 void rpc_finish_raw(rpc_call *call, grpc_status_code code, const char *message, const char *reason,

@@ -233,18 +233,36 @@ static grpc_byte_buffer *pack_bb(const ProtobufCMessage *msg)
 	return bb;
 }
 
-/* google.rpc.Status{code, message, details: [ErrorInfo{reason, domain}]}. */
+/* google.rpc.Status{code, message, details: [ErrorInfo{reason, domain,
+ * metadata}]}. `reason` may carry metadata after RPC_REASON_META
+ * ("PAYMENT_DECLINED\x1forder_id=ord_1"): that is how rpc_fail_meta() hands
+ * it to finish() and how R17 records it with the reason. */
 static grpc_slice status_details(grpc_status_code code, const char *message, const char *reason)
 {
 	Google__Rpc__ErrorInfo info = GOOGLE__RPC__ERROR_INFO__INIT;
+	Google__Rpc__ErrorInfo__MetadataEntry entry = GOOGLE__RPC__ERROR_INFO__METADATA_ENTRY__INIT;
+	Google__Rpc__ErrorInfo__MetadataEntry *entries[1] = {&entry};
 	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
 	Google__Protobuf__Any *anys[1] = {&any};
 	Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+	char name[64], key[32], value[128];
+	const char *meta = strchr(reason, RPC_REASON_META);
 	uint8_t *info_buf;
 	grpc_slice out;
 
-	info.reason = (char *)reason;
+	snprintf(name, sizeof(name), "%.*s", meta ? (int)(meta - reason) : (int)strlen(reason),
+		 reason);
+	info.reason = name;
 	info.domain = ERROR_DOMAIN;
+	if (meta && strchr(meta, '=')) {
+		const char *eq = strchr(meta, '=');
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - meta - 1), meta + 1);
+		snprintf(value, sizeof(value), "%s", eq + 1);
+		entry.key = key;
+		entry.value = value;
+		info.n_metadata = 1;
+		info.metadata = entries;
+	}
 	info_buf = malloc(protobuf_c_message_get_packed_size(&info.base) + 1);
 	any.type_url = "type.googleapis.com/google.rpc.ErrorInfo";
 	any.value.len = protobuf_c_message_pack(&info.base, info_buf);
@@ -353,6 +371,18 @@ void rpc_fail(rpc_call *c, grpc_status_code code, const char *reason, const char
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	finish(c, code, msg, reason, NULL);
+}
+
+void rpc_fail_meta(rpc_call *c, grpc_status_code code, const char *reason, const char *key,
+		   const char *value, const char *fmt, ...)
+{
+	char msg[512], full[192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "%s%c%s=%s", reason, RPC_REASON_META, key, value);
+	finish(c, code, msg, full, NULL);
 }
 
 void rpc_finish_raw(rpc_call *c, grpc_status_code code, const char *message, const char *reason,

@@ -123,6 +123,11 @@ typedef struct spb_error {
 	const char *reason;
 	/** The idempotency key of the last mutating call on this thread. */
 	const char *idempotency_key;
+	/** The order a failed payment call concerns (ErrorInfo metadata
+	 *  `order_id`: PAYMENT_DECLINED, PROVIDER_REJECTED,
+	 *  PROVIDER_UNAVAILABLE ...), or "". GetOrder / ConfirmOrder /
+	 *  CancelOrder take it. */
+	const char *order_id;
 } spb_error;
 
 /**
@@ -156,7 +161,11 @@ typedef struct spb_client_options {
 	 *  `authorization: Bearer <key>`; NULL sends none. */
 	const char *api_key;
 	/** Deadline of a call when its options give none, in milliseconds;
-	 *  0 or negative: no deadline. Default 10000. */
+	 *  0 or negative: no deadline. Default 30000: above billingd's
+	 *  provider timeout (--provider-timeout-ms, default 10000) plus the
+	 *  writes around it, so a payment call ends with the server's answer
+	 *  (an order, or UNAVAILABLE with the order id) rather than a client
+	 *  timeout that leaves the caller without the order id. */
 	int default_deadline_ms;
 	/** TLS. root_certs_pem NULL: plaintext (billingd accepts plaintext on
 	 *  loopback only). client_cert_pem and client_key_pem, both set: mutual
@@ -173,7 +182,7 @@ typedef struct spb_client_options {
 
 #define SPB_CLIENT_OPTIONS_INIT                                                \
 	{                                                                      \
-		SPB_CLIENT_OPTIONS_VERSION, NULL, 10000, {NULL, NULL, NULL}, 2 \
+		SPB_CLIENT_OPTIONS_VERSION, NULL, 30000, {NULL, NULL, NULL}, 2 \
 	}
 
 /**

@@ -230,7 +230,7 @@ static void add_metadata(grpc_metadata *md, size_t *n, const char *key, const ch
 static grpc_status_code record_status(grpc_status_code status, grpc_slice details,
 				      const grpc_metadata_array *trailers)
 {
-	char reason[128] = "";
+	char reason[128] = "", order_id[128] = "";
 	size_t i;
 
 	for (i = 0; i < trailers->count; i++) {
@@ -239,6 +239,9 @@ static grpc_status_code record_status(grpc_status_code status, grpc_slice detail
 		if (grpc_slice_str_cmp(md->key, "grpc-status-details-bin") == 0) {
 			spb__status_reason(GRPC_SLICE_START_PTR(md->value),
 					   GRPC_SLICE_LENGTH(md->value), reason, sizeof(reason));
+			spb__status_metadata(GRPC_SLICE_START_PTR(md->value),
+					     GRPC_SLICE_LENGTH(md->value), "order_id", order_id,
+					     sizeof(order_id));
 			break;
 		}
 	}
@@ -247,6 +250,7 @@ static grpc_status_code record_status(grpc_status_code status, grpc_slice detail
 			       (const char *)GRPC_SLICE_START_PTR(details));
 	else
 		spb__error_set(status, reason, "%s", spb_status_name(status));
+	spb__error_set_order(order_id);
 	return status;
 }
 

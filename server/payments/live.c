@@ -129,6 +129,8 @@ static void stripe_intent(json_t *pi, int64_t amount, const char *currency, live
 	copy(out->client_secret, sizeof(out->client_secret), jstr(pi, "client_secret"));
 	copy(out->capture_id, sizeof(out->capture_id), jstr(pi, "latest_charge"));
 	copy(out->next_action, sizeof(out->next_action), jstr(na, "type"));
+	copy(out->order_ref, sizeof(out->order_ref),
+	     jstr(json_object_get(pi, "metadata"), "order_id"));
 	out->amount = (int64_t)json_integer_value(json_object_get(pi, "amount"));
 	copy(out->currency, sizeof(out->currency), jstr(pi, "currency"));
 	upper3(out->currency);
@@ -523,6 +525,7 @@ static void paypal_order(json_t *o, int64_t amount, const char *currency, live_r
 				     0);
 
 	copy(out->provider_id, sizeof(out->provider_id), jstr(o, "id"));
+	copy(out->order_ref, sizeof(out->order_ref), jstr(pu, "custom_id"));
 	paypal_buyer_link(o, out);
 	copy(out->code, sizeof(out->code), st);
 	if (st && strcmp(st, "COMPLETED") == 0 && cap) {

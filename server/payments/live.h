@@ -72,6 +72,7 @@ typedef struct live_result {
 	char code[64];           /* decline or error code (or PayPal status) */
 	char message[200];       /* provider's text, for logs */
 	char request_id[80];     /* Stripe Request-Id / PayPal debug_id */
+	char order_ref[64];      /* Stripe metadata.order_id / PayPal custom_id */
 	long http_status;        /* 0 when no answer arrived */
 	long retry_after_ms;     /* LIVE_UNKNOWN: earliest retry, 0 = no advice */
 	int replayed;            /* Stripe: an idempotent replay */

@@ -165,6 +165,7 @@ static void map(const pay_request *req, const live_result *r, int create, pay_re
 	}
 	copy(out->capture_id, sizeof(out->capture_id), r->capture_id);
 	copy(out->request_id, sizeof(out->request_id), r->request_id);
+	copy(out->order_ref, sizeof(out->order_ref), r->order_ref);
 	switch (r->state) {
 	case LIVE_SUCCEEDED: out->status = PAY_SUCCEEDED; break;
 	case LIVE_REQUIRES_ACTION: out->status = PAY_REQUIRES_ACTION; break;
@@ -448,11 +449,19 @@ static void live_create(const pay_request *req, pay_result *out)
 			map(req, &r, 0, out);
 			return;
 		}
+		if (!within(req, PAY_STRIPE_REPLAY_US)) {
+			stripe_truth(&o, req, out); /* the key is gone: search */
+			return;
+		}
 		stripe_create_for(&o, req, &r);
 	} else {
 		if (set(req->paypal_order_id)) {
 			paypal_read(&o, req, &r);
 			map(req, &r, 0, out);
+			return;
+		}
+		if (!within(req, PAY_PAYPAL_REPLAY_US)) {
+			out->status = PAY_NOT_FOUND; /* see paypal_confirm */
 			return;
 		}
 		paypal_create_for(&o, req, &r);
@@ -510,6 +519,28 @@ static void live_search(const pay_request *req, pay_result *out)
 	}
 }
 
+static void live_lookup(const pay_request *req, pay_result *out)
+{
+	op o;
+	live_result r;
+	if (!begin(req, &o, out, 0))
+		return;
+	if (is_stripe(req) && set(req->stripe_payment_intent_id))
+		stripe_retrieve(&o.cfg, req->stripe_payment_intent_id, 0, "", &r);
+	else if (!is_stripe(req) && set(req->paypal_order_id))
+		paypal_get(&o.cfg, req->paypal_order_id, 0, "", &r);
+	else {
+		out->status = PAY_NOT_FOUND;
+		return;
+	}
+	/* The amount is not checked here: only the order it names is wanted. */
+	copy(out->order_ref, sizeof(out->order_ref), r.order_ref);
+	out->status = r.state == LIVE_UNKNOWN ? PAY_UNAVAILABLE
+		      : r.state == LIVE_AUTH  ? PAY_OPERATOR_ERROR
+		      : r.order_ref[0]        ? PAY_SUCCEEDED
+					      : PAY_NOT_FOUND;
+}
+
 const pay_provider pay_live_provider = {
 	.name = "live",
 	.sandbox = 0,
@@ -517,4 +548,5 @@ const pay_provider pay_live_provider = {
 	.confirm = live_confirm,
 	.cancel = live_cancel,
 	.search = live_search,
+	.lookup = live_lookup,
 };

@@ -86,6 +86,8 @@ typedef struct pay_result {
 	char request_id[80]; /* provider Request-Id / debug_id of the answer */
 	long retry_after_ms; /* UNAVAILABLE: not before this long */
 	int intents_found;   /* search(): how many (more than one: an incident) */
+	char order_ref[64];  /* the order id the payment carries (Stripe metadata.order_id,
+			      * PayPal custom_id) */
 } pay_result;
 
 typedef struct pay_provider {
@@ -95,6 +97,10 @@ typedef struct pay_provider {
 	void (*confirm)(const pay_request *req, pay_result *out);
 	void (*cancel)(const pay_request *req, pay_result *out);
 	void (*search)(const pay_request *req, pay_result *out);
+	/* lookup(): which order a payment belongs to (a webhook naming only
+	 * the intent / PayPal order): order_ref, SUCCEEDED when found,
+	 * NOT_FOUND, or UNAVAILABLE. */
+	void (*lookup)(const pay_request *req, pay_result *out);
 } pay_provider;
 
 /* The in-process sandbox (sandbox.c). */

@@ -72,6 +72,13 @@ static void sandbox_search(const pay_request *req, pay_result *out)
 	sandbox_create(req, out);
 }
 
+static void sandbox_lookup(const pay_request *req, pay_result *out)
+{
+	(void)req;
+	memset(out, 0, sizeof(*out));
+	out->status = PAY_NOT_FOUND; /* the sandbox sends no webhooks */
+}
+
 const pay_provider pay_sandbox_provider = {
 	.name = "sandbox",
 	.sandbox = 1,
@@ -79,6 +86,7 @@ const pay_provider pay_sandbox_provider = {
 	.confirm = sandbox_confirm,
 	.cancel = sandbox_cancel,
 	.search = sandbox_search,
+	.lookup = sandbox_lookup,
 };
 
 const pay_provider *pay_provider_current(void)

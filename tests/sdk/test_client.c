@@ -48,7 +48,7 @@ static void test_options_init_macros_give_defaults(void)
 
 	CU_ASSERT_EQUAL(copts.version, SPB_CLIENT_OPTIONS_VERSION);
 	CU_ASSERT_PTR_NULL(copts.api_key);
-	CU_ASSERT_EQUAL(copts.default_deadline_ms, 10000);
+	CU_ASSERT_EQUAL(copts.default_deadline_ms, 30000);
 	CU_ASSERT_PTR_NULL(copts.tls.root_certs_pem);
 	CU_ASSERT_PTR_NULL(copts.tls.client_cert_pem);
 	CU_ASSERT_PTR_NULL(copts.tls.client_key_pem);
