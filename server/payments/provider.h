@@ -29,6 +29,7 @@
  * PROCESSING. All are called from several threads.
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum pay_status {
@@ -111,6 +112,15 @@ extern const pay_provider pay_live_provider;
 
 /* The provider chosen by billingd.cfg.payments (never NULL). */
 const pay_provider *pay_provider_current(void);
+
+/* Whether the configured provider of `method` (STRIPE or PAYPAL) can
+ * charge exactly `amount` minor units of `currency` (payments/currency.h):
+ * 0, or -1 with a sentence in why. Other methods: 0. (accept.c) */
+int pay_can_charge(int method, const char *currency, int64_t amount, char *why, size_t cap);
+
+/* Whether some configured provider accepts `currency` at all: 0 or -1
+ * with why. SetPrice and SetCreditPrice refuse prices nobody can charge. */
+int pay_accepts_currency(const char *currency, char *why, size_t cap);
 
 /* A name for logs ("SUCCEEDED", "UNAVAILABLE", ...). */
 const char *pay_status_name(pay_status s);
