@@ -72,6 +72,16 @@ typedef struct claim {
 static pthread_mutex_t claim_lock = PTHREAD_MUTEX_INITIALIZER;
 static claim *claims;
 
+/* Retry-After is real time, whatever the server clock (a test clock only
+ * moves on AdvanceClock): CLOCK_MONOTONIC microseconds. */
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
 static claim *find_claim(const char *id)
 {
 	for (claim *c = claims; c; c = c->next)
@@ -135,7 +145,7 @@ static void claim_release(const char *id)
 	c = find_claim(id);
 	if (c) {
 		c->held = 0;
-		drop_if_idle(c, clock_now_us());
+		drop_if_idle(c, mono_us());
 	}
 	pthread_mutex_unlock(&claim_lock);
 }
@@ -155,7 +165,7 @@ static void set_not_before(const char *id, int64_t until)
 int64_t pay_engine_not_before(const char *id)
 {
 	claim *c;
-	int64_t t = 0, now = clock_now_us();
+	int64_t t = 0, now = mono_us();
 	pthread_mutex_lock(&claim_lock);
 	c = find_claim(id);
 	if (c && c->not_before > now)
@@ -516,7 +526,7 @@ static void ask(pay_job *j, record_state *s)
 	}
 	s->asked = 1;
 	if (s->res.status == PAY_UNAVAILABLE && s->res.retry_after_ms > 0)
-		set_not_before(j->order_id, now + (int64_t)s->res.retry_after_ms * 1000);
+		set_not_before(j->order_id, mono_us() + (int64_t)s->res.retry_after_ms * 1000);
 	store_record_free(o);
 	FAULT_POINT("payments.after_provider"); /* crash tests: answer lost */
 }

@@ -85,7 +85,8 @@ void pay_batch_wait(pay_batch *b);
 void pay_engine_call(rpc_call *call, const char *order_id, pay_op op);
 
 /* When the provider asked billingd to come back later (Retry-After) about
- * order_id: the earliest time (unix micros) to ask again, 0 for none. */
+ * order_id: nonzero (the earliest CLOCK_MONOTONIC microsecond to ask
+ * again) until then, 0 once it may be asked. */
 int64_t pay_engine_not_before(const char *order_id);
 
 /* The provider request for order o at `now`: its ids, amount, saved

@@ -27,7 +27,7 @@
 
 #include "spbilling.h"
 
-#define ITEST_MAX_ARGS 16
+#define ITEST_MAX_ARGS 32
 #define ITEST_KEY_MAX 128
 
 typedef struct itest_server {
