@@ -81,7 +81,6 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-
 static claim *find_claim(const char *id)
 {
 	for (claim *c = claims; c; c = c->next)
