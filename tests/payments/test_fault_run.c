@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fakectl.h"
+#include "payments/http.h"
 #include "payworld.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x
@@ -97,6 +98,7 @@ static void *cancel_thread(void *arg)
 	pw_cancel(&me, r->id, &o);
 	pw_outcome_free(&o);
 	spb_client_free(me.cli);
+	http_thread_cleanup();
 	return NULL;
 }
 
@@ -188,6 +190,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&lock);
 	}
 	spb_client_free(k->me.cli);
+	http_thread_cleanup(); /* this thread's curl handle (fakectl) */
 	return NULL;
 }
 
