@@ -316,17 +316,26 @@ size_t pw_project_orders(pw_world *w, const char *project, char ids[][64], size_
 {
 	Smartplus__Billing__V1__ListOrdersRequest r =
 		SMARTPLUS__BILLING__V1__LIST_ORDERS_REQUEST__INIT;
-	Smartplus__Billing__V1__ListOrdersResponse *resp = NULL;
+	char token[256] = "";
 	size_t n = 0;
 	r.payer_id = "d1";
 	r.project_id = (char *)project;
 	r.page_size = 1000;
-	if (spb_billing_list_orders(w->cli, &r, &resp, NULL) != 0)
-		return 0;
-	for (; n < resp->n_orders && n < max; n++)
-		snprintf(ids[n], 64, "%s", resp->orders[n]->order_id);
-	n = resp->n_orders;
-	spb_message_free(resp);
+	/* The project filter applies within each page of the payer's orders:
+	 * every page is read. */
+	for (int pages = 0; pages < 10000; pages++) {
+		Smartplus__Billing__V1__ListOrdersResponse *resp = NULL;
+		r.page_token = token;
+		if (spb_billing_list_orders(w->cli, &r, &resp, NULL) != 0)
+			break;
+		for (size_t i = 0; i < resp->n_orders; i++, n++)
+			if (n < max)
+				snprintf(ids[n], 64, "%s", resp->orders[i]->order_id);
+		snprintf(token, sizeof(token), "%s", resp->next_page_token);
+		spb_message_free(resp);
+		if (!token[0])
+			break;
+	}
 	return n;
 }
 

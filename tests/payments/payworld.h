@@ -75,7 +75,8 @@ int pw_get(pw_world *w, const char *order_id, pw_outcome *out);
 int pw_status(pw_world *w, const char *order_id);
 /* Waits (bounded by ms) for the order to reach `status`; its last status. */
 int pw_wait_status(pw_world *w, const char *order_id, int status, long ms);
-/* The project's orders (ListOrders), n returned, ids copied. */
+/* The project's orders (every page of ListOrders), how many; up to max
+ * ids copied. */
 size_t pw_project_orders(pw_world *w, const char *project, char ids[][64], size_t max);
 /* Whether the project's item is ACTIVE, and its expiry. */
 int pw_item_active(pw_world *w, const char *project, int64_t *expires_at);

@@ -361,6 +361,8 @@ int main(int argc, char **argv)
 	       stat("webhooks.delivered"), stat("webhooks.rejected"));
 	printf("fault run: cancels raced %d; kill -9 %d; checkout answers UNAVAILABLE %d\n",
 	       cancels_raced, kills, unavailable);
+	if (itest_log_find_last(&w.srv, "delivery refused", line, sizeof(line)) == 0)
+		printf("fault run: last webhook refusal: %s", line);
 	printf("fault run: final states PENDING %d PROCESSING %d SUCCEEDED %d FAILED %d TIMED_OUT "
 	       "%d "
 	       "CANCELED %d\n",
