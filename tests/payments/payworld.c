@@ -384,8 +384,22 @@ int pw_advance(pw_world *w, int64_t seconds)
 	Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
 	spb_call_options o = SPB_CALL_OPTIONS_INIT;
 	char body[64];
+	json_t *c;
+	int64_t before, after = 0;
+	c = fakectl_call("GET", "/_clock", NULL, NULL, NULL, NULL);
+	before = (int64_t)json_integer_value(json_object_get(c, "offset_ms"));
+	json_decref(c);
 	snprintf(body, sizeof(body), "{\"advance_s\":%lld}", (long long)seconds);
-	fakectl_ctl(body);
+	/* A control request lost on a dropped keep-alive connection would
+	 * leave the two clocks a jump apart: check the fake moved. */
+	for (int tries = 0; tries < 5 && after < before + seconds * 1000; tries++) {
+		json_decref(fakectl_call("POST", "/_clock", body, NULL, NULL, NULL));
+		c = fakectl_call("GET", "/_clock", NULL, NULL, NULL, NULL); /* did it land? */
+		after = (int64_t)json_integer_value(json_object_get(c, "offset_ms"));
+		json_decref(c);
+	}
+	if (after < before + seconds * 1000)
+		return -1;
 	d.seconds = seconds;
 	r.duration = &d;
 	o.deadline_ms = 120000; /* renewals due in the jump run inside it */
