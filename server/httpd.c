@@ -11,6 +11,8 @@
 
 #include <microhttpd.h>
 
+#include "xalloc.h"
+
 #define DEFAULT_MAX_BODY (1u << 20)
 #define DEFAULT_THREADS 2
 #define CONNECTION_TIMEOUT_S 30
@@ -60,7 +62,7 @@ void httpd_reply(httpd_response *resp, int status, const char *content_type, con
 	free(resp->body);
 	resp->status = status;
 	resp->content_type = content_type;
-	resp->body = strdup(text ? text : "");
+	resp->body = xstrdup(text ? text : "");
 	resp->body_len = resp->body ? strlen(resp->body) : 0;
 }
 
@@ -69,7 +71,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, httpd_response *r
 	struct MHD_Response *m;
 	enum MHD_Result ok;
 	if (!r->body) {
-		r->body = strdup("");
+		r->body = xstrdup("");
 		r->body_len = 0;
 	}
 	m = MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
@@ -103,7 +105,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)version;
 
 	if (!r) {
-		r = calloc(1, sizeof(*r));
+		r = xcalloc(1, sizeof(*r));
 		if (!r)
 			return MHD_NO;
 		r->conn = conn;
@@ -118,8 +120,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		} else if (!r->too_big) {
 			if (r->len + *data_size + 1 > r->cap) {
 				size_t cap = (r->len + *data_size + 1) * 2;
-				char *nb = realloc(r->body,
-						   cap > h->max_body + 1 ? h->max_body + 1 : cap);
+				char *nb = xrealloc(r->body,
+						    cap > h->max_body + 1 ? h->max_body + 1 : cap);
 				if (!nb)
 					return MHD_NO;
 				r->body = nb;
@@ -219,8 +221,8 @@ httpd *httpd_start(const httpd_options *o, char *err, size_t errcap)
 
 	if (parse_listen(o->listen, &ss, &sl, &v6, err, errcap) != 0)
 		return NULL;
-	h = calloc(1, sizeof(*h));
-	if (!h || !(h->routes = calloc(o->n_routes ? o->n_routes : 1, sizeof(*h->routes)))) {
+	h = xcalloc(1, sizeof(*h));
+	if (!h || !(h->routes = xcalloc(o->n_routes ? o->n_routes : 1, sizeof(*h->routes)))) {
 		free(h);
 		snprintf(err, errcap, "out of memory");
 		return NULL;

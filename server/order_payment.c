@@ -28,6 +28,7 @@
 #include "quote.h"
 #include "store_fault.h"
 #include "write.h"
+#include "xalloc.h"
 
 #define PAY_ENGINE_WORKERS 8
 /* How long a handler's job waits for an order's claim held by another job. */
@@ -91,7 +92,7 @@ static claim *find_claim(const char *id)
 
 static claim *add_claim(const char *id)
 {
-	claim *c = calloc(1, sizeof(*c));
+	claim *c = xcalloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	snprintf(c->id, sizeof(c->id), "%s", id);
@@ -559,7 +560,7 @@ static void run_job(pay_job *j)
 		if (j->done)
 			j->done(j->arg, &out);
 	} else {
-		bg_write *b = calloc(1, sizeof(*b));
+		bg_write *b = xcalloc(1, sizeof(*b));
 		if (!b ||
 		    (b->s = s, b->done = j->done, b->arg = j->arg, b->m.apply = apply_bg,
 		     b->m.done = done_bg, b->m.arg = b, store_submit(billingd.store, &b->m) != 0)) {
@@ -603,7 +604,7 @@ static void pay_start(void)
 static int enqueue(const char *order_id, pay_op op, rpc_call *call, pay_done_fn done, void *arg,
 		   int urgent, int64_t now)
 {
-	pay_job *j = calloc(1, sizeof(*j));
+	pay_job *j = xcalloc(1, sizeof(*j));
 	if (!j)
 		return -1;
 	pthread_once(&pay_once, pay_start);
@@ -644,7 +645,7 @@ typedef struct batch_impl {
 
 void pay_batch_init(pay_batch *b, pay_each_fn each, void *arg)
 {
-	batch_impl *i = calloc(1, sizeof(*i));
+	batch_impl *i = xcalloc(1, sizeof(*i));
 	if (i) {
 		pthread_mutex_init(&i->lock, NULL);
 		pthread_cond_init(&i->cond, NULL);
@@ -681,7 +682,7 @@ int pay_batch_submit(pay_batch *b, const char *order_id, pay_op op, void *item)
 int pay_batch_submit_at(pay_batch *b, const char *order_id, pay_op op, int64_t now, void *item)
 {
 	batch_impl *i = b->impl;
-	batch_item *bi = malloc(sizeof(*bi));
+	batch_item *bi = xmalloc(sizeof(*bi));
 	if (!i || !bi) {
 		free(bi);
 		return -1;

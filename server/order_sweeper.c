@@ -14,6 +14,7 @@
 #include "order_payment.h"
 #include "order_record.h"
 #include "quote.h"
+#include "xalloc.h"
 
 #define SWEEP_BATCH 128
 

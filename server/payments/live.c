@@ -13,6 +13,7 @@
  * (captures.refund), notifications_webhooks_v1.json
  * (verify-webhook-signature).
  */
+#include "xalloc.h"
 #include "live.h"
 
 #include <ctype.h>
@@ -48,6 +49,11 @@ static const char *jstr(json_t *o, const char *key)
 static int set(const char *s)
 {
 	return s && *s;
+}
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
 }
 
 /* Appends s percent-encoded (RFC 3986 unreserved kept; brackets kept in
@@ -799,10 +805,11 @@ int paypal_verify_webhook(const live_config *c, const paypal_transmission *t,
 
 	*verified = 0;
 	memset(&out, 0, sizeof(out));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "auth_algo", t->auth_algo ?: "", "cert_url",
-		      t->cert_url ?: "", "transmission_id", t->transmission_id ?: "",
-		      "transmission_sig", t->transmission_sig ?: "", "transmission_time",
-		      t->transmission_time ?: "", "webhook_id", webhook_id ?: "");
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "auth_algo", or_empty(t->auth_algo),
+		      "cert_url", or_empty(t->cert_url), "transmission_id",
+		      or_empty(t->transmission_id), "transmission_sig",
+		      or_empty(t->transmission_sig), "transmission_time",
+		      or_empty(t->transmission_time), "webhook_id", or_empty(webhook_id));
 	head = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!head)
@@ -811,7 +818,7 @@ int paypal_verify_webhook(const live_config *c, const paypal_transmission *t,
 	 * what PayPal compares): {...head..., "webhook_event": <raw>}. */
 	hl = strlen(head);
 	el = strlen(event_json);
-	text = malloc(hl + el + 32);
+	text = xmalloc(hl + el + 32);
 	if (!text) {
 		free(head);
 		return -1;

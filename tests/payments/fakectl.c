@@ -1,63 +1,29 @@
 /* fakectl.c: see fakectl.h. */
 #include "fakectl.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "payments/http.h"
+#include "spt_fake.h"
 
 char fakectl_base[64];
-static pid_t fake_pid;
+static spt_fake fake;
 
 int fakectl_start(const char *node, const char *js, const char *const *extra)
 {
-	char pf[] = "/tmp/spb-fake-XXXXXX", path[128];
-	const char *argv[32];
-	int n = 0, port = 0;
-	FILE *f;
-	if (!mkdtemp(pf))
+	(void)extra;
+	if (spt_fake_start(&fake, node, js) != 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/port", pf);
-	argv[n++] = node;
-	argv[n++] = js;
-	argv[n++] = "--port-file";
-	argv[n++] = path;
-	for (; extra && *extra && n < 30; extra++)
-		argv[n++] = *extra;
-	argv[n] = NULL;
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		if (!freopen("/dev/null", "w", stdout))
-			_exit(127);
-		execv(node, (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && port == 0; i++) {
-		usleep(50000);
-		f = fopen(path, "r");
-		if (f) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-	}
-	unlink(path);
-	rmdir(pf);
-	snprintf(fakectl_base, sizeof(fakectl_base), "http://127.0.0.1:%d", port);
-	return port ? 0 : -1;
+	snprintf(fakectl_base, sizeof(fakectl_base), "%s", fake.url);
+	return 0;
 }
 
 void fakectl_stop(void)
 {
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-	}
-	fake_pid = 0;
+	spt_fake_stop(&fake);
 }
 
 json_t *fakectl_call(const char *method, const char *path, const char *body, const char *auth,

@@ -10,9 +10,8 @@
 #include <jansson.h>
 #include <sys/types.h>
 
-/* Starts `node provider.js --port-file ...` with extra arguments (NULL-
- * terminated, may be NULL). Fills fakectl_base ("http://127.0.0.1:N").
- * 0 or -1. */
+/* Starts `node provider.js` (tests/support spt_fake.h; extra must be
+ * NULL). Fills fakectl_base ("http://127.0.0.1:N"). 0 or -1. */
 int fakectl_start(const char *node, const char *js, const char *const *extra);
 void fakectl_stop(void);
 extern char fakectl_base[64];

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fakectl.h"
+#include "spt_sdk.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x
 #define COMM V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY)
@@ -30,10 +31,7 @@ static int free_port(void)
 
 static spb_client *client(pw_world *w)
 {
-	spb_client_options o = SPB_CLIENT_OPTIONS_INIT;
-	o.api_key = w->srv.admin_key;
-	o.max_retries = 0;
-	return spb_client_new(w->srv.target, &o);
+	return spt_client_to(w->srv.target, w->srv.admin_key, 30000);
 }
 
 void pw_hooks(pw_world *w)
@@ -51,7 +49,12 @@ int pw_start(pw_world *w, const char *billingd, const char *node, const char *fa
 	     const char *const *extra)
 {
 	char listen[32];
-	const char *args[ITEST_MAX_ARGS];
+	const char *args[SPT_BILLINGD_MAX_ARGS];
+	static const char *const env[] = {
+		"STRIPE_SECRET_KEY=sk_test_truths", "STRIPE_WEBHOOK_SECRET=whsec_truths",
+		"PAYPAL_CLIENT_ID=client",          "PAYPAL_CLIENT_SECRET=secret",
+		"PAYPAL_WEBHOOK_ID=WHTRUTHS",       NULL};
+	spt_billingd_options so = SPT_BILLINGD_OPTIONS_INIT;
 	int n = 0;
 	pw_outcome o;
 
@@ -79,22 +82,19 @@ int pw_start(pw_world *w, const char *billingd, const char *node, const char *fa
 	args[n++] = "https://app.example/paypal/return";
 	args[n++] = "--paypal-cancel-url";
 	args[n++] = "https://app.example/paypal/cancel";
-	args[n++] = "--quiet-calls";
-	for (; extra && *extra && n < ITEST_MAX_ARGS - 1; extra++)
+	for (; extra && *extra && n < SPT_BILLINGD_MAX_ARGS - 4; extra++)
 		args[n++] = *extra;
 	args[n] = NULL;
-	setenv("STRIPE_SECRET_KEY", "sk_test_truths", 1);
-	setenv("STRIPE_WEBHOOK_SECRET", "whsec_truths", 1);
-	setenv("PAYPAL_CLIENT_ID", "client", 1);
-	setenv("PAYPAL_CLIENT_SECRET", "secret", 1);
-	setenv("PAYPAL_WEBHOOK_ID", "WHTRUTHS", 1);
-	if (itest_start(&w->srv, billingd, args) != 0)
+	so.bin = billingd;
+	so.args = args;
+	so.env = env;
+	if (spt_billingd_start_opts(&w->srv, &so) != 0)
 		return -1;
 	w->cli = client(w);
 	pw_hooks(w);
 	if (!w->cli ||
-	    itest_create_account(w->cli, NULL, "d1", V1(ROLE__ROLE_DISTRIBUTOR), "vendor") != 0 ||
-	    itest_create_account(w->cli, NULL, "i1", V1(ROLE__ROLE_INSTALLER), "d1") != 0 ||
+	    spt_create_account(w->cli, NULL, "d1", V1(ROLE__ROLE_DISTRIBUTOR), "vendor") != 0 ||
+	    spt_create_account(w->cli, NULL, "i1", V1(ROLE__ROLE_INSTALLER), "d1") != 0 ||
 	    pw_set_price(w, PW_PRICE, "USD", &o) != 0)
 		return -1;
 	return 0;
@@ -104,18 +104,17 @@ void pw_stop(pw_world *w, int keep)
 {
 	spb_client_free(w->cli);
 	w->cli = NULL;
-	itest_stop(&w->srv);
+	spt_billingd_stop(&w->srv);
 	fakectl_stop();
 	if (!keep)
-		itest_cleanup(&w->srv);
+		spt_billingd_free(&w->srv);
 }
 
 int pw_kill_restart(pw_world *w)
 {
-	itest_kill9(&w->srv);
 	spb_client_free(w->cli);
 	w->cli = NULL;
-	if (itest_restart(&w->srv) != 0)
+	if (spt_billingd_restart(&w->srv) != 0)
 		return -1;
 	w->cli = client(w);
 	return w->cli ? 0 : -1;
@@ -125,9 +124,9 @@ int pw_project(pw_world *w, const char *project_id)
 {
 	char item[96];
 	snprintf(item, sizeof(item), "%s_app", project_id);
-	if (itest_create_project(w->cli, NULL, project_id, "i1", COMM, NULL, 0) != 0)
+	if (spt_create_project(w->cli, NULL, project_id, "i1", COMM, NULL, 0) != 0)
 		return -1;
-	return itest_create_item(w->cli, NULL, project_id, item, S_APP) == 0 ? 0 : -1;
+	return spt_create_item(w->cli, NULL, project_id, item, S_APP) == 0 ? 0 : -1;
 }
 
 /* ---- calls ---- */
@@ -469,5 +468,5 @@ void pw_webhooks_idle(void)
 int pw_log_has(pw_world *w, const char *needle)
 {
 	char line[512];
-	return itest_log_find_last(&w->srv, needle, line, sizeof(line)) == 0;
+	return spt_billingd_log_last(&w->srv, needle, line, sizeof(line)) == 0;
 }

@@ -17,13 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness.h"
 #include "spbilling.h"
+#include "spt_billingd.h"
 
 #define PW_PRICE 1000 /* COMMUNITY APP, USD minor units a month */
 
 typedef struct pw_world {
-	itest_server srv;
+	spt_billingd srv;
 	spb_client *cli; /* the vendor's key, no SDK retries (each UNAVAILABLE is seen) */
 	int hook_port;
 } pw_world;
@@ -34,8 +34,8 @@ typedef struct pw_world {
  * may be NULL). 0 or -1. */
 int pw_start(pw_world *w, const char *billingd, const char *node, const char *fake_js,
 	     const char *const *extra);
-/* Stops billingd (SIGTERM) and the fake; keeps the data directory when
- * keep != 0 (for charge_audit), else removes it. */
+/* Stops billingd (SIGTERM) and the fake; keeps billingd's work directory
+ * (data, log) when keep != 0, else frees it (spt_billingd_free). */
 void pw_stop(pw_world *w, int keep);
 /* Points the fake's webhooks at billingd again (after a test moved them). */
 void pw_hooks(pw_world *w);

@@ -362,7 +362,7 @@ int main(int argc, char **argv)
 	       stat("webhooks.delivered"), stat("webhooks.rejected"));
 	printf("fault run: cancels raced %d; kill -9 %d; checkout answers UNAVAILABLE %d\n",
 	       cancels_raced, kills, unavailable);
-	if (itest_log_find_last(&w.srv, "delivery refused", line, sizeof(line)) == 0)
+	if (spt_billingd_log_last(&w.srv, "delivery refused", line, sizeof(line)) == 0)
 		printf("fault run: last webhook refusal: %s\n", line);
 	printf("fault run: final states PENDING %d PROCESSING %d SUCCEEDED %d FAILED %d TIMED_OUT "
 	       "%d "
@@ -373,7 +373,7 @@ int main(int argc, char **argv)
 	CHECK(states[O_PENDING] == 0 && states[O_PROCESSING] == 0, "every order settled");
 
 	/* The provider's money against the stopped store. */
-	itest_stop(&w.srv);
+	spt_billingd_stop(&w.srv);
 	snprintf(cmd, sizeof(cmd), "%s %s %s/_ledger", audit, w.srv.data_dir, fakectl_base);
 	p = popen(cmd, "r");
 	if (p && !fgets(line, sizeof(line), p))
@@ -391,7 +391,7 @@ int main(int argc, char **argv)
 	if (failures)
 		fprintf(stderr, "billingd log: %s\n", w.srv.log_path);
 	else
-		itest_cleanup(&w.srv);
+		spt_billingd_free(&w.srv);
 	free(order_ids);
 	free(all_ids);
 	free(t);

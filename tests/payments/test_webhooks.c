@@ -22,15 +22,15 @@
 #include <openssl/hmac.h>
 
 #include "billingd.h"
-#include "billingd_proc.h"
 #include "fakectl.h"
 #include "payments/http.h"
+#include "spt_billingd.h"
 #include "webhooks.h"
 
 billingd_state billingd; /* the handlers' globals; unused here */
 
 static const char *billingd_bin;
-static bproc srv;
+static spt_billingd srv;
 static int hook_port;
 
 /* "t=<t>,v1=<hex HMAC-SHA256(secret, t.payload)>" */
@@ -268,6 +268,11 @@ static int start_billingd(void)
 {
 	char listen[32], url[64];
 	const char *extra[12];
+	static const char *const env[] = {
+		"STRIPE_SECRET_KEY=sk_test_hooks", "STRIPE_WEBHOOK_SECRET=whsec_old,whsec_new",
+		"PAYPAL_CLIENT_ID=client",         "PAYPAL_CLIENT_SECRET=secret",
+		"PAYPAL_WEBHOOK_ID=WH7HOOKS",      NULL};
+	spt_billingd_options so = SPT_BILLINGD_OPTIONS_INIT;
 	int n = 0;
 	hook_port = free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", hook_port);
@@ -281,14 +286,10 @@ static int start_billingd(void)
 	extra[n++] = "--webhook-listen";
 	extra[n++] = listen;
 	extra[n] = NULL;
-	setenv("STRIPE_SECRET_KEY", "sk_test_hooks", 1);
-	setenv("STRIPE_WEBHOOK_SECRET", "whsec_old,whsec_new", 1);
-	setenv("PAYPAL_CLIENT_ID", "client", 1);
-	setenv("PAYPAL_CLIENT_SECRET", "secret", 1);
-	setenv("PAYPAL_WEBHOOK_ID", "WH7HOOKS", 1);
-	if (bproc_init(&srv, billingd_bin, "spb-hooks") != 0)
-		return -1;
-	return bproc_start(&srv, NULL, extra);
+	so.bin = billingd_bin;
+	so.args = extra;
+	so.env = env;
+	return spt_billingd_start_opts(&srv, &so);
 }
 
 int main(int argc, char **argv)
@@ -317,11 +318,11 @@ int main(int argc, char **argv)
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
 	CU_cleanup_registry();
-	bproc_stop(&srv);
+	spt_billingd_stop(&srv);
 	if (failures)
-		fprintf(stderr, "billingd log kept in %s\n", srv.logfile);
+		fprintf(stderr, "billingd log kept in %s\n", srv.log_path);
 	else
-		bproc_cleanup(&srv);
+		spt_billingd_free(&srv);
 	fakectl_stop();
 	http_thread_cleanup();
 	return failures ? 1 : 0;
