@@ -13,6 +13,7 @@ packages=(
   liblmdb-dev lmdb-utils                    # storage
   libssl-dev openssl                        # keys, hashes, TLS (and test certificates)
   libcurl4-openssl-dev libjansson-dev       # payment providers: HTTP + JSON
+  libinih-dev                               # billingd --config file (key = value)
   libcunit1-dev                             # unit tests
   nghttp2-client                            # h2load, for the benchmark
   valgrind clang libclang-rt-14-dev         # leak checks, sanitizers, libFuzzer
