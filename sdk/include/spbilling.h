@@ -45,6 +45,7 @@
 #define SPBILLING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -283,6 +284,36 @@ SPB_EXTERN int spb_call_options_init(spb_call_options *opts, unsigned int versio
  * unpacked by the SDK). NULL does nothing.
  */
 SPB_EXTERN void spb_message_free(void *msg);
+
+/*
+ * Money
+ *
+ * The API carries money as an int64 amount in minor units plus an ISO-4217
+ * currency code; how many minor units make a major one depends on the
+ * currency (USD 2, JPY 0, KWD 3).
+ */
+
+/**
+ * Returns the number of decimals of an ISO-4217 currency: 0 (JPY, KRW,
+ * CLP, ...), 3 (BHD, JOD, KWD, OMR, TND) or 2 for every other code.
+ */
+SPB_EXTERN int spb_currency_exponent(const char *currency);
+
+/**
+ * Writes `minor` units of `currency` as "21.00 USD" (decimals per
+ * spb_currency_exponent(), a leading '-' for negative amounts) into buf,
+ * NUL-terminated. With currency NULL or "" writes the bare number (credit
+ * amounts). Returns 0, or SPB_EINVALID when buf is NULL or too small.
+ */
+SPB_EXTERN int spb_money_format(int64_t minor, const char *currency, char *buf, size_t size);
+
+/**
+ * Parses a decimal amount in major units ("21", "21.5", "21.00") of
+ * `currency` into minor units: at most as many decimals as the currency
+ * has, optional leading '-'. Returns 0, or SPB_EINVALID for anything else
+ * (including overflow), leaving *minor unchanged.
+ */
+SPB_EXTERN int spb_money_parse(const char *text, const char *currency, int64_t *minor);
 
 #ifdef __cplusplus
 }

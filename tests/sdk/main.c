@@ -10,7 +10,8 @@ int main(void)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
-	if (sdk_errors_suite() != CUE_SUCCESS || sdk_client_suite() != CUE_SUCCESS) {
+	if (sdk_errors_suite() != CUE_SUCCESS || sdk_client_suite() != CUE_SUCCESS ||
+	    sdk_money_suite() != CUE_SUCCESS) {
 		fprintf(stderr, "sdk_unit: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		return 2;

@@ -7,5 +7,6 @@
 /* Each adds its suite to the registry; returns CUE_SUCCESS or a CUnit error. */
 CU_ErrorCode sdk_errors_suite(void);
 CU_ErrorCode sdk_client_suite(void);
+CU_ErrorCode sdk_money_suite(void);
 
 #endif
