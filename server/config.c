@@ -493,7 +493,7 @@ static char *read_secret_file(const char *what, const char *path, int *failed)
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	buf[n] = 0;
-	return strdup(buf);
+	return n ? strdup(buf) : NULL; /* empty: unset (the unit's SetCredential= default) */
 }
 
 char *config_secret(const char *name, int *failed)

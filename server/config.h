@@ -17,7 +17,7 @@
  * Secrets are never settings: live payment keys come from STRIPE_SECRET_KEY,
  * PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET, or NAME_FILE naming a file, or a
  * file of the lower-case name in $CREDENTIALS_DIRECTORY (systemd
- * LoadCredential=), in that order.
+ * LoadCredential=), in that order; an empty file counts as unset.
  *
  * Every value is checked by the same parser whatever its source, and an
  * error names its source (flag, variable, or file:line).

@@ -19,6 +19,7 @@ packages=(
   valgrind clang libclang-rt-14-dev         # leak checks, sanitizers, libFuzzer
   clang-format                              # the format check (tools/check_format.sh)
   procps psmisc curl ca-certificates jq     # scripts: pkill/ps, HTTP checks, JSON
+  systemd dpkg-dev                          # systemd-analyze verify; cpack -G DEB (dpkg-shlibdeps)
   nodejs npm                                # buf (lint, buf curl) from npm
 )
 

@@ -113,5 +113,10 @@ run_until_listening 3 CREDENTIALS_DIRECTORY="$w/creds" -- --listen 127.0.0.1:0 \
   --port-file "$w/port.3" --data-dir "$w/live" --payments live --stripe-url http://127.0.0.1:9
 check "live payments with the key from \$CREDENTIALS_DIRECTORY, secret not logged" \
   bash -c 'grep -q "stripe-key=set" <<<"$1" && ! grep -q fromcreds <<<"$1" && test -s "$2/live/admin.key"' _ "$out" "$w"
+mkdir -p "$w/empty-creds"
+: >"$w/empty-creds/stripe_secret_key"
+refused CREDENTIALS_DIRECTORY="$w/empty-creds" -- --data-dir "$w/never" --listen 127.0.0.1:0 --payments live
+check "an empty credential is unset (the unit's SetCredential= default) ($err)" \
+  bash -c '[ "$1" = 2 ] && grep -q "needs STRIPE_SECRET_KEY" <<<"$2"' _ "$rc" "$err"
 check "no data directory was created by a refused start" test ! -e "$w/never"
 finish
