@@ -20,6 +20,7 @@ packages=(
   clang-format                              # the format check (tools/check_format.sh)
   procps psmisc curl ca-certificates jq     # scripts: pkill/ps, HTTP checks, JSON
   systemd dpkg-dev                          # systemd-analyze verify; cpack -G DEB (dpkg-shlibdeps)
+  prometheus                                # promtool check metrics (/metrics test)
   nodejs npm                                # buf (lint, buf curl) from npm
 )
 
