@@ -26,12 +26,16 @@ void rpc_DirectoryService_ListApiKeys(struct rpc_call *call,
 	arena *a = NULL;
 	int rc;
 
-	if (!valid_id(account))
-		return rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				"account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				"page_size: must be 0..%d", STORE_PAGE_MAX);
+	if (!valid_id(account)) {
+		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+			 "account_id: must match [A-Za-z0-9_.-]{1,64}");
+		return;
+	}
+	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX) {
+		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, "page_size: must be 0..%d",
+			 STORE_PAGE_MAX);
+		return;
+	}
 	if (write_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, me, account), "account", account))
