@@ -37,6 +37,8 @@ typedef struct billingd_config {
 	size_t max_receive_bytes;
 	uint64_t map_size;
 	int quiet_calls;
+	int log_format; /* log_format of log.h */
+	int log_level;  /* log_level of log.h */
 } billingd_config;
 
 typedef struct billingd_state {

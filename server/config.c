@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "build_info.h"
+#include "log.h"
 #include "payments/http.h"
 #include "store.h"
 
@@ -191,6 +192,18 @@ static int set_renew_retry_days(billingd_config *c, const char *v, char *err, si
 	return 0;
 }
 
+static int set_log_format(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	c->log_format = log_format_parse(v);
+	return c->log_format < 0 ? fail(err, cap, "is text or json") : 0;
+}
+
+static int set_log_level(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	c->log_level = log_level_parse(v);
+	return c->log_level < 0 ? fail(err, cap, "is debug, info, warn or error") : 0;
+}
+
 static int set_max_receive(billingd_config *c, const char *v, char *err, size_t cap)
 {
 	long n;
@@ -247,6 +260,9 @@ static const setting settings[] = {
 	{"max-receive-bytes", "N", "4194304", "largest request accepted", set_max_receive},
 	{"map-size", "BYTES", "34359738368", "LMDB map size (sparse)", set_map_size},
 	{"quiet-calls", NULL, "false", "no per-call log lines", set_quiet_calls},
+	{"log-format", "FORMAT", "text", "text, or json (one object per line)", set_log_format},
+	{"log-level", "LEVEL", "info", "debug, info, warn or error (gRPC core's debug logs too)",
+	 set_log_level},
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 

@@ -57,6 +57,8 @@ int main(int argc, char **argv)
 	rc = config_load(argc, argv, &billingd.cfg);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
+	log_configure(billingd.cfg.log_format, billingd.cfg.log_level);
+	log_capture_grpc();
 	log_set_calls(!billingd.cfg.quiet_calls);
 	config_summary(&billingd.cfg, summary, sizeof(summary));
 	log_info("%s starting: %s", config_version_string(), summary);
