@@ -103,6 +103,7 @@ TEXT_SETTING(set_tls_key, tls_key)
 TEXT_SETTING(set_tls_client_ca, tls_client_ca)
 TEXT_SETTING(set_stripe_url, stripe_url)
 TEXT_SETTING(set_paypal_url, paypal_url)
+TEXT_SETTING(set_health_listen, health_listen)
 
 #define SWITCH_SETTING(fn, field)                                               \
 	static int fn(billingd_config *c, const char *v, char *err, size_t cap) \
@@ -192,6 +193,24 @@ static int set_renew_retry_days(billingd_config *c, const char *v, char *err, si
 	return 0;
 }
 
+static int set_shutdown_grace(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	if (strcmp(v, "auto") == 0) { /* resolved once the provider timeout is known */
+		c->shutdown_grace_s = 0;
+		return 0;
+	}
+	if (parse_long(v, 1, 3600, &c->shutdown_grace_s) != 0)
+		return fail(err, cap, "must be 1..3600 or auto");
+	return 0;
+}
+
+static int set_writer_stall(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	if (parse_long(v, 1, 3600, &c->writer_stall_s) != 0)
+		return fail(err, cap, "must be 1..3600");
+	return 0;
+}
+
 static int set_log_format(billingd_config *c, const char *v, char *err, size_t cap)
 {
 	c->log_format = log_format_parse(v);
@@ -259,6 +278,14 @@ static const setting settings[] = {
 	 set_renew_retry_days},
 	{"max-receive-bytes", "N", "4194304", "largest request accepted", set_max_receive},
 	{"map-size", "BYTES", "34359738368", "LMDB map size (sparse)", set_map_size},
+	{"shutdown-grace-seconds", "N", "auto",
+	 "SIGTERM: NOT_SERVING, then calls in flight get this long (auto: provider timeout + 5)",
+	 set_shutdown_grace},
+	{"health-listen", "HOST:PORT", NULL,
+	 "health-only port (grpc.health.v1 only, plaintext allowed on any address)",
+	 set_health_listen},
+	{"writer-stall-seconds", "N", "10",
+	 "a write batch running longer than this makes health NOT_SERVING", set_writer_stall},
 	{"quiet-calls", NULL, "false", "no per-call log lines", set_quiet_calls},
 	{"log-format", "FORMAT", "text", "text, or json (one object per line)", set_log_format},
 	{"log-level", "LEVEL", "info", "debug, info, warn or error (gRPC core's debug logs too)",
@@ -642,6 +669,8 @@ int config_load(int argc, char **argv, billingd_config *c)
 		}
 		return -1;
 	}
+	if (c->shutdown_grace_s == 0)
+		c->shutdown_grace_s = (c->provider_timeout_ms + 999) / 1000 + 5;
 	if (!c->tls_cert && !is_loopback(c->listen)) {
 		fprintf(stderr,
 			"billingd: %s is not a loopback address: --tls-cert and --tls-key are "

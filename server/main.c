@@ -24,6 +24,7 @@
 #include "backup.h"
 #include "billingd.h"
 #include "config.h"
+#include "health.h"
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
@@ -48,7 +49,7 @@ static int write_port_file(const char *path, int port)
 int main(int argc, char **argv)
 {
 	sigset_t sigs;
-	int sig, port, rc;
+	int sig, port, hport, rc;
 	rpc_server_options ro;
 	char summary[4096];
 
@@ -82,13 +83,25 @@ int main(int argc, char **argv)
 	ro.tls_cert_file = billingd.cfg.tls_cert;
 	ro.tls_key_file = billingd.cfg.tls_key;
 	ro.tls_client_ca_file = billingd.cfg.tls_client_ca;
+	ro.shutdown_grace_ms = billingd.cfg.shutdown_grace_s * 1000;
 	port = rpc_server_start(&ro);
 	if (port < 0) {
 		server_close(&billingd);
 		return 1;
 	}
+	if (billingd.cfg.health_listen) {
+		hport = health_listen_start(billingd.cfg.health_listen);
+		if (hport < 0) {
+			rpc_server_stop();
+			server_close(&billingd);
+			return 1;
+		}
+		log_info("health-only port on %s (port %d, plaintext, grpc.health.v1 only)",
+			 billingd.cfg.health_listen, hport);
+	}
 	if (billingd.cfg.port_file && write_port_file(billingd.cfg.port_file, port) != 0) {
 		log_error("cannot write port file %s: %s", billingd.cfg.port_file, strerror(errno));
+		health_listen_stop();
 		rpc_server_stop();
 		server_close(&billingd);
 		return 1;
@@ -112,8 +125,14 @@ int main(int argc, char **argv)
 
 	while (sigwait(&sigs, &sig) != 0)
 		;
-	log_info("signal %d: shutting down", sig);
+	/* NOT_SERVING first, so probes and balancers stop sending; then calls in
+	 * flight get the grace period (above the provider timeout, so a payment
+	 * call can finish and be recorded) before they are cancelled. */
+	log_info("signal %d: NOT_SERVING, draining (calls in flight get up to %ld s)", sig,
+		 billingd.cfg.shutdown_grace_s);
+	health_drain();
 	rpc_server_stop();
+	health_listen_stop();
 	reflection_service_shutdown();
 	server_close(&billingd);
 	log_info("billingd stopped");

@@ -151,6 +151,7 @@ typedef struct rpc_server_options {
 	const char *tls_cert_file; /* PEM; NULL for plaintext (loopback only) */
 	const char *tls_key_file;
 	const char *tls_client_ca_file; /* turns on mutual TLS */
+	long shutdown_grace_ms;         /* rpc_server_stop(): calls get this long */
 } rpc_server_options;
 
 /* Authenticates a call before dispatch: fills *caller or returns a gRPC status
@@ -162,8 +163,9 @@ void rpc_set_authenticator(rpc_auth_fn fn);
 
 /* Starts listening and the threads; returns the bound port or -1. */
 int rpc_server_start(const rpc_server_options *opts);
-/* Stops accepting, lets calls in flight finish (cancelling them after a grace
- * period), drains every completion queue and joins the threads. */
+/* Stops accepting, lets calls in flight finish (cancelling them after the
+ * grace period of the options, default 2 s), drains every completion queue
+ * and joins the threads. */
 void rpc_server_stop(void);
 
 #endif

@@ -81,6 +81,7 @@ static struct {
 	worker *workers;
 	int nworkers;
 	size_t max_receive;
+	long grace_ms; /* rpc_server_stop(): how long calls get */
 	rpc_auth_fn auth;
 	rpc_raw_method *raw[MAX_RAW];
 	int nraw;
@@ -690,6 +691,7 @@ int rpc_server_start(const rpc_server_options *o)
 	rpc_table_init();
 	grpc_init();
 	rt.max_receive = o->max_receive_bytes ? o->max_receive_bytes : 4 << 20;
+	rt.grace_ms = o->shutdown_grace_ms > 0 ? o->shutdown_grace_ms : 2000;
 	memset(args, 0, sizeof(args));
 	args[0].type = GRPC_ARG_INTEGER;
 	args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -758,7 +760,12 @@ void rpc_server_stop(void)
 	rt.shutdown_tag.fn = on_shutdown;
 	grpc_server_shutdown_and_notify(rt.server, rt.workers[0].cq, &rt.shutdown_tag);
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 2;
+	until.tv_sec += rt.grace_ms / 1000;
+	until.tv_nsec += (rt.grace_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
 	pthread_mutex_lock(&rt.lock);
 	while (!rt.shut_down)
 		if (pthread_cond_timedwait(&rt.cond, &rt.lock, &until) != 0 && !rt.shut_down) {

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "idem.h"
+#include "observe.h"
 #include "orders.h"
 #include "quote_token.h"
 #include "reconciler.h"
@@ -118,6 +119,8 @@ int server_open(billingd_state *s)
 	o.path = s->cfg.data_dir;
 	o.map_size = s->cfg.map_size;
 	o.log = store_log;
+	observe_init();
+	o.on_batch = observe_on_batch;
 	rc = store_open(&o, &s->store, err, sizeof(err));
 	if (rc != 0) {
 		log_error("cannot open the store in %s: %s", s->cfg.data_dir,
@@ -126,6 +129,11 @@ int server_open(billingd_state *s)
 	}
 	if (bootstrap_vendor(s) != 0 || (s->cfg.test_clock && testclock_start() != 0) ||
 	    quote_token_init(s->store) != 0) {
+		store_close(s->store);
+		s->store = NULL;
+		return -1;
+	}
+	if (observe_start(s->store, s->cfg.writer_stall_s * 1000) != 0) {
 		store_close(s->store);
 		s->store = NULL;
 		return -1;
@@ -157,6 +165,7 @@ void server_close(billingd_state *s)
 	reconciler_stop();
 	orders_sweeper_stop();
 	idem_janitor_stop();
+	observe_stop();
 	store_close(s->store);
 	s->store = NULL;
 }

@@ -209,6 +209,8 @@ int store_open(const store_options *opts, store_env **out, char *err, size_t err
 	}
 	env->log = opts->log;
 	env->log_arg = opts->log_arg;
+	env->on_batch = opts->on_batch;
+	env->on_batch_arg = opts->on_batch_arg;
 	env->tail = &env->head;
 	pthread_mutex_init(&env->rlock, NULL);
 	pthread_mutex_init(&env->wlock, NULL);

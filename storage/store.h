@@ -74,6 +74,14 @@ typedef struct store_txn store_txn;
  * Environment
  */
 
+/* What one write batch did (store_options.on_batch). */
+typedef struct store_batch_info {
+	size_t mutations; /* in the batch */
+	size_t ok;        /* applied and committed */
+	size_t full;      /* refused STORE_FULL (the map or the disk) */
+	double seconds;   /* applying and committing it, fsync included */
+} store_batch_info;
+
 typedef struct store_options {
 	const char *path;     /* directory; created (0700) if missing; its
 			       * parent must exist */
@@ -84,11 +92,16 @@ typedef struct store_options {
 	 * thread doing the work (open, close). */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
+	/* Optional observer of every write batch (metrics, health), called on
+	 * the writer thread after the commit and before any done(). Keep it
+	 * short and non-blocking. */
+	void (*on_batch)(void *arg, const store_batch_info *batch);
+	void *on_batch_arg;
 } store_options;
 
-#define STORE_OPTIONS_INIT             \
-	{                              \
-		NULL, 0, 0, NULL, NULL \
+#define STORE_OPTIONS_INIT                         \
+	{                                          \
+		NULL, 0, 0, NULL, NULL, NULL, NULL \
 	}
 
 /*
@@ -188,6 +201,10 @@ uint64_t store_commit_count(store_env *env);
 
 /* Snapshot of the writer's counters since store_open(). */
 void store_writer_stats(store_env *env, store_writer_counts *st);
+
+/* How long the batch the writer is working on has run, in microseconds
+ * (0 when it is idle): a stalled disk shows here first. Any thread. */
+int64_t store_writer_busy_us(store_env *env);
 
 /* ------------------------------------------------------------------------
  * Records and lists
