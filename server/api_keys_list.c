@@ -10,9 +10,9 @@
  */
 #include "auth.h"
 #include "convert.h"
+#include "handler.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
-#include "write.h"
 
 void rpc_DirectoryService_ListApiKeys(struct rpc_call *call,
 				      const Smartplus__Billing__V1__ListApiKeysRequest *req)
@@ -26,23 +26,14 @@ void rpc_DirectoryService_ListApiKeys(struct rpc_call *call,
 	arena *a = NULL;
 	int rc;
 
-	if (!valid_id(account)) {
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			 "account_id: must match [A-Za-z0-9_.-]{1,64}");
-		return;
-	}
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX) {
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, "page_size: must be 0..%d",
-			 STORE_PAGE_MAX);
-		return;
-	}
-	if (write_read_begin(call, &txn))
+	if (handler_check_id(call, "account_id", account) ||
+	    handler_check_page_size(call, req->page_size) || handler_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, me, account), "account", account))
 		goto done;
 	rc = store_apikey_list_by_account(txn, account, req->page_size, req->page_token, &list);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();

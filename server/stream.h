@@ -22,6 +22,9 @@ void stream_unary_finish(grpc_call *call, const char *method, grpc_byte_buffer *
 
 /* Registers reflection (v1 and v1alpha); health is in health.h. */
 int reflection_service_register(void);
+/* 1 if the embedded descriptor set has a service of that full name (health
+ * answers SERVING for it), else 0. */
+int reflection_knows_service(const char *name);
 void reflection_service_shutdown(void);
 
 #endif
