@@ -346,11 +346,13 @@ static int reserve_and_spend(placing *s)
 		return 0;
 	rc = credits_spend(s->txn, o->payer_id, s->q->credits_total, o->order_id,
 			   p->caller.account_id, s->transfer);
-	if (rc == LEDGER_INSUFFICIENT)
+	if (rc == LEDGER_INSUFFICIENT) {
+		rpc_error_meta(p->w.call, "requested", "%lld", (long long)s->q->credits_total);
 		return write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION,
 				  REASON_INSUFFICIENT_CREDITS,
 				  "payer '%s' has fewer than %lld credits", o->payer_id,
 				  (long long)s->q->credits_total);
+	}
 	return rc;
 }
 

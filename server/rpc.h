@@ -107,6 +107,13 @@ void rpc_reply(rpc_call *call, const ProtobufCMessage *resp);
 void rpc_fail(rpc_call *call, grpc_status_code code, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Adds metadata to the ErrorInfo of the call's failure, if it fails (e.g.
+ * "balance", "requested" of INSUFFICIENT_CREDITS); at most a few, from any
+ * thread before the call is finished. `field` (INVALID_ARGUMENT) and
+ * `order_id` are added by the runtime. */
+void rpc_error_meta(rpc_call *call, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Finishes the call with an already packed response or error (used to
  * replay idempotent responses byte for byte). */
 void rpc_finish_raw(rpc_call *call, grpc_status_code code, const char *message, const char *reason,

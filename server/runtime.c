@@ -23,9 +23,8 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
-#include "google/rpc/error_details.pb-c.h"
+#include "errors.h"
 #include "idem.h"
-#include "google/rpc/status.pb-c.h"
 #include "log.h"
 
 #define SLOTS_PER_METHOD 4 /* outstanding requests per method per queue */
@@ -63,6 +62,13 @@ struct rpc_call {
 	rpc_caller caller;
 	idem_state idem;
 	struct local_wait *local; /* rpc_local_call(): no grpc_call */
+	/* for the error details and the log line */
+	char order_id[64]; /* the order the call is about, once known */
+	char reason[64];   /* ErrorInfo reason sent */
+	char message[LOG_MESSAGE_MAX + 8];
+	int n_meta;
+	char meta_key[ERRORS_MAX_META][32];
+	char meta_value[ERRORS_MAX_META][96];
 };
 
 /* The outcome of a local call, handed from finish() to its waiter. */
@@ -234,30 +240,41 @@ static grpc_byte_buffer *pack_bb(const ProtobufCMessage *msg)
 	return bb;
 }
 
-/* google.rpc.Status{code, message, details: [ErrorInfo{reason, domain}]}. */
-static grpc_slice status_details(grpc_status_code code, const char *message, const char *reason)
+/* Remembers the order a call is about: a request or response message's
+ * `order_id`, or its `order.order_id`. */
+static void note_order(rpc_call *c, const ProtobufCMessage *m)
 {
-	Google__Rpc__ErrorInfo info = GOOGLE__RPC__ERROR_INFO__INIT;
-	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
-	Google__Protobuf__Any *anys[1] = {&any};
-	Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
-	uint8_t *info_buf;
-	grpc_slice out;
+	const ProtobufCFieldDescriptor *f;
+	const char *id = NULL;
+	if (!m || c->order_id[0])
+		return;
+	f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "order_id");
+	if (f && f->type == PROTOBUF_C_TYPE_STRING && f->label != PROTOBUF_C_LABEL_REPEATED) {
+		id = *(char *const *)((const char *)m + f->offset);
+	} else {
+		f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "order");
+		if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    f->label != PROTOBUF_C_LABEL_REPEATED) {
+			const ProtobufCMessage *o = *(ProtobufCMessage *const *)((const char *)m +
+										 f->offset);
+			note_order(c, o);
+			return;
+		}
+	}
+	if (id && *id)
+		snprintf(c->order_id, sizeof(c->order_id), "%s", id);
+}
 
-	info.reason = (char *)reason;
-	info.domain = ERROR_DOMAIN;
-	info_buf = malloc(protobuf_c_message_get_packed_size(&info.base) + 1);
-	any.type_url = "type.googleapis.com/google.rpc.ErrorInfo";
-	any.value.len = protobuf_c_message_pack(&info.base, info_buf);
-	any.value.data = info_buf;
-	st.code = code;
-	st.message = (char *)message;
-	st.n_details = 1;
-	st.details = anys;
-	out = grpc_slice_malloc(protobuf_c_message_get_packed_size(&st.base));
-	protobuf_c_message_pack(&st.base, GRPC_SLICE_START_PTR(out));
-	free(info_buf);
-	return out;
+void rpc_error_meta(rpc_call *c, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	if (c->n_meta >= ERRORS_MAX_META - 2) /* room for field and order_id */
+		return;
+	snprintf(c->meta_key[c->n_meta], sizeof(c->meta_key[0]), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(c->meta_value[c->n_meta], sizeof(c->meta_value[0]), fmt, ap);
+	va_end(ap);
+	c->n_meta++;
 }
 
 static void finish(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
@@ -314,9 +331,18 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	c->status = code;
 	c->reply = reply;
 	c->status_msg = grpc_slice_from_copied_string(message ? message : "");
-	if (code != GRPC_STATUS_OK && reason && *reason) {
+	if (code != GRPC_STATUS_OK) { /* every failure carries an ErrorInfo */
+		errors_meta meta[ERRORS_MAX_META];
+		size_t nm = 0;
+		for (int i = 0; i < c->n_meta; i++)
+			meta[nm++] = (errors_meta){c->meta_key[i], c->meta_value[i]};
+		if (c->order_id[0])
+			meta[nm++] = (errors_meta){"order_id", c->order_id};
+		snprintf(c->reason, sizeof(c->reason), "%s",
+			 reason && *reason ? reason : errors_default_reason(code));
+		snprintf(c->message, sizeof(c->message), "%s", message ? message : "");
 		c->trailer.key = grpc_slice_from_static_string("grpc-status-details-bin");
-		c->trailer.value = status_details(code, message, reason);
+		c->trailer.value = errors_status_details(code, message, c->reason, meta, nm);
 		c->has_trailer = 1;
 	}
 	memset(ops, 0, sizeof(ops));
@@ -343,6 +369,7 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 
 void rpc_reply(rpc_call *c, const ProtobufCMessage *resp)
 {
+	note_order(c, resp);
 	finish(c, GRPC_STATUS_OK, NULL, NULL, pack_bb(resp));
 }
 
@@ -399,21 +426,35 @@ static void free_call(rpc_call *c)
 static void on_sent(rpc_tag *t, int ok)
 {
 	rpc_call *c = (rpc_call *)t;
-	char detail[160] = "";
-	if (c->caller.account_id[0])
-		snprintf(detail, sizeof(detail), "account=%s", c->caller.account_id);
+	log_call_info li;
+	char path[256], idem_key[256] = "", request_id[128] = "";
+	char *peer = c->call ? grpc_call_get_peer(c->call) : NULL;
+	memset(&li, 0, sizeof(li));
+	li.status = ok ? (int)c->status : GRPC_STATUS_CANCELLED;
+	li.micros = elapsed_us(&c->start);
+	li.reason = c->reason;
+	li.message = c->message;
+	li.peer = peer;
 	if (c->kind == CALL_UNKNOWN) {
-		char path[256];
 		size_t n = GRPC_SLICE_LENGTH(c->details.method);
 		if (n >= sizeof(path))
 			n = sizeof(path) - 1;
 		memcpy(path, GRPC_SLICE_START_PTR(c->details.method), n);
 		path[n] = 0;
-		log_call(path, c->status, elapsed_us(&c->start), NULL);
+		li.method = path;
+		li.status = c->status;
 	} else {
-		log_call(c->method->name, ok ? (int)c->status : GRPC_STATUS_CANCELLED,
-			 elapsed_us(&c->start), detail);
+		li.method = c->method->name;
+		li.key_id = c->caller.key_id;
+		li.account = c->caller.account_id;
+		li.order_id = c->order_id;
+		if (rpc_call_metadata(c, "idempotency-key", idem_key, sizeof(idem_key)) > 0)
+			li.idempotency_key = idem_key;
+		if (rpc_call_metadata(c, "x-request-id", request_id, sizeof(request_id)) > 0)
+			li.request_id = request_id;
 	}
+	log_call_line(&li);
+	gpr_free(peer);
 	free_call(c);
 }
 
@@ -482,6 +523,7 @@ static void dispatch(rpc_call *c)
 		}
 	}
 	grpc_slice_unref(body);
+	note_order(c, c->request);
 	m->handler(c, c->request);
 }
 
