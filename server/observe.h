@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "rpc.h"
 #include "store.h"
 
 /* Defines the families; before anything is observed. */
@@ -21,6 +22,24 @@ void observe_init(void);
 
 /* store_options.on_batch of billingd's store. */
 void observe_on_batch(void *arg, const store_batch_info *batch);
+
+/* A table call arrived / was answered (runtime.c): the conventional gRPC
+ * server metrics, by service and method (and code). */
+void observe_call_started(const rpc_method *m);
+void observe_call_handled(const rpc_method *m, int code, double seconds);
+
+/* An automatic renewal attempt ended: "succeeded", "declined", "unknown"
+ * (no answer from the provider yet) or "error". */
+void observe_renewal(const char *outcome);
+
+/*
+ * Left for the features still to land here: provider calls by provider,
+ * operation and outcome with latency (billingd_provider_calls_total,
+ * billingd_provider_call_seconds) once the payments branch's provider
+ * interface is in main; the event backlog and webhook deliveries with the
+ * events feature; /metrics itself is served through server/httpd.[ch]
+ * (--metrics-listen) once that lands.
+ */
 
 /* Starts the writer-stall monitor on env (stall_ms: how long a batch may
  * run) and registers the collectors. 0 or -1. */

@@ -26,6 +26,7 @@
 #include "errors.h"
 #include "idem.h"
 #include "log.h"
+#include "observe.h"
 
 #define SLOTS_PER_METHOD 4 /* outstanding requests per method per queue */
 #define MAX_RAW 8
@@ -454,6 +455,8 @@ static void on_sent(rpc_tag *t, int ok)
 			li.request_id = request_id;
 	}
 	log_call_line(&li);
+	if (c->kind == CALL_TABLE && !c->local)
+		observe_call_handled(c->method, li.status, (double)li.micros / 1e6);
 	gpr_free(peer);
 	free_call(c);
 }
@@ -469,6 +472,8 @@ static void dispatch(rpc_call *c)
 	char msg[256] = "";
 	grpc_status_code st;
 
+	if (!c->local)
+		observe_call_started(m);
 	if (gpr_time_cmp(gpr_convert_clock_type(c->deadline, GPR_CLOCK_MONOTONIC),
 			 gpr_now(GPR_CLOCK_MONOTONIC)) < 0) {
 		rpc_fail(c, GRPC_STATUS_DEADLINE_EXCEEDED, NULL,

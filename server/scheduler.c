@@ -24,6 +24,7 @@
 #include "enums.h"
 #include "items.h"
 #include "log.h"
+#include "observe.h"
 #include "orders.h"
 #include "payments/provider.h"
 #include "pricing.h"
@@ -639,15 +640,21 @@ static int run_round(int64_t now, skipset *s)
 			orders_release(as[i].order_id);
 	for (size_t i = 0; i < l.n; i++) {
 		attempt *a = &as[i];
-		if (a->rc != 0)
+		if (a->rc != 0) {
 			log_error("auto-renew of item %s: %s", a->item_id, store_strerror(a->rc));
-		else if (a->charge && a->res.status == PAY_DECLINED)
+			observe_renewal("error");
+		} else if (a->charge && a->res.status == PAY_DECLINED) {
 			log_info("auto-renew of item %s: order %s declined (%s)", a->item_id,
 				 a->order_id, a->res.decline_code);
-		else if (a->charge && !a->progress)
+			observe_renewal("declined");
+		} else if (a->charge && !a->progress) {
 			log_warn("auto-renew of item %s: order %s has no answer from the provider; "
 				 "it stays PROCESSING and is resumed on the next run",
 				 a->item_id, a->order_id);
+			observe_renewal("unknown");
+		} else if (a->ran) {
+			observe_renewal("succeeded");
+		}
 		ran += a->ran && a->rc == 0;
 		resumed += a->resumed && a->rc == 0;
 		if (a->rc != 0 || !a->progress)

@@ -289,3 +289,30 @@ void store_close(store_env *env)
 	pthread_mutex_destroy(&env->rlock);
 	free(env);
 }
+
+/* mdb_reader_list() calls this once per line: a header, then one line
+ * per reader slot in use (or "(no active readers)"). */
+static int count_reader(const char *msg, void *ctx)
+{
+	if (!strstr(msg, "pid") && !strstr(msg, "no active"))
+		(*(unsigned *)ctx)++;
+	return 0;
+}
+
+int store_env_stats_get(store_env *env, store_env_stats *out)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc = mdb_env_info(env->mdb, &info);
+	if (rc == 0)
+		rc = mdb_env_stat(env->mdb, &st);
+	if (rc != 0)
+		return store_err(rc);
+	out->map_size = info.me_mapsize;
+	out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	out->max_readers = info.me_maxreaders;
+	out->readers = 0;
+	if (mdb_reader_list(env->mdb, count_reader, &out->readers) < 0)
+		out->readers = info.me_numreaders; /* the high-water mark, then */
+	return 0;
+}

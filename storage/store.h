@@ -202,6 +202,15 @@ uint64_t store_commit_count(store_env *env);
 /* Snapshot of the writer's counters since store_open(). */
 void store_writer_stats(store_env *env, store_writer_counts *st);
 
+/* The LMDB environment's size and readers (metrics). */
+typedef struct store_env_stats {
+	uint64_t map_size;   /* bytes reserved (--map-size) */
+	uint64_t used_bytes; /* pages in use times the page size */
+	unsigned max_readers;
+	unsigned readers; /* reader slots in use */
+} store_env_stats;
+int store_env_stats_get(store_env *env, store_env_stats *out);
+
 /* How long the batch the writer is working on has run, in microseconds
  * (0 when it is idle): a stalled disk shows here first. Any thread. */
 int64_t store_writer_busy_us(store_env *env);
