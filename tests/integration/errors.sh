@@ -99,5 +99,30 @@ out=$("$ctl" --target "127.0.0.1:$port" --key-file "$workdir/data/admin.key" acc
 check "the SDK reads the generic reason (billingctl shows it)" grep -q "(PERMISSION_DENIED)" <<<"$out"
 check "call lines log the reason and the quoted message" \
   grep -qE 'CALL DirectoryService/CreateAccount INVALID_ARGUMENT [0-9]+us reason=INVALID_ARGUMENT msg="account_id: must match' "$workdir/billingd.log"
+check "lines are in time order (one sink, stamped under its lock)" \
+  bash -c 'cut -c1-27 "$1" | grep -E "^20[0-9]{2}-" | LC_ALL=C sort -c' _ "$workdir/billingd.log"
 check "billingd stops cleanly" stop_billingd
+
+# JSON lines: every line one object; a call line with every field known
+rm -f "$workdir/port"
+"$billingd" --listen 127.0.0.1:0 --port-file "$workdir/port" --data-dir "$workdir/json" \
+  --log-format json --log-level debug 2>"$workdir/json.log" &
+billingd_pid=$!
+for _ in $(seq 1 100); do [ -s "$workdir/port" ] && break; sleep 0.05; done
+jctl() { "$ctl" --target "127.0.0.1:$(cat "$workdir/port")" --key-file "$workdir/json/admin.key" "$@"; }
+jctl account create d1 --role distributor --parent-id vendor >/dev/null
+jctl account create s1 --role sub_distributor --parent-id d1 >/dev/null
+jctl --idempotency-key assign-42 -H "x-request-id: req-7" credits assign s1 --account-id d1 \
+  --credits 5 >/dev/null 2>&1 || true
+kill -TERM "$billingd_pid"; wait "$billingd_pid" || true; billingd_pid=""
+check "--log-format json: every line is one JSON object with ts and level" \
+  bash -c 'jq -e -s "length > 5 and all(.[]; (.ts | test(\"Z$\")) and (.level | type == \"string\"))" "$1" >/dev/null' _ "$workdir/json.log"
+line=$(jq -c 'select(.method == "BillingService/AssignCredits")' "$workdir/json.log")
+echo "$line"
+check "a JSON call line: status, reason, message, peer, key, account, idempotency key, request id" \
+  bash -c 'jq -e "(.status == \"FAILED_PRECONDITION\") and (.code == 9) and (.reason == \"INSUFFICIENT_CREDITS\") and (.message | test(\"5 were asked\")) and (.peer | test(\"^ipv4:127.0.0.1:\")) and (.key_id | length == 16) and (.account == \"vendor\") and (.idempotency_key == \"assign-42\") and (.request_id == \"req-7\") and (.micros > 0)" <<<"$1" >/dev/null' _ "$line"
+check "gRPC core's logs come through the same sink (--log-level debug)" \
+  bash -c 'jq -e -s "any(.[]; .source == \"grpc\" and .level == \"debug\")" "$1" >/dev/null' _ "$workdir/json.log"
+check "the first line has the version and the settings with their sources" \
+  bash -c 'head -1 "$1" | jq -e ".msg | test(\"^billingd [0-9.]+ \\\\(schema [0-9]+, build .*starting: .*log-format=json\\\\(flag\\\\)\")" >/dev/null' _ "$workdir/json.log"
 finish

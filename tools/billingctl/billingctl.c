@@ -370,16 +370,17 @@ static char *read_file(const char *what, const char *path)
 static int load_key(const globals *g, char **key)
 {
 	const char *k = getenv("BILLINGCTL_KEY");
-	FILE *probe;
 	*key = NULL;
 	if (k && *k) {
 		*key = strdup(k);
 		return 0;
 	}
-	if (!g->key_file_given && !(probe = fopen(g->key_file, "r")))
-		return 0;
-	if (!g->key_file_given)
+	if (!g->key_file_given) { /* the default file: fine if absent */
+		FILE *probe = fopen(g->key_file, "r");
+		if (!probe)
+			return 0;
 		fclose(probe);
+	}
 	*key = read_file("--key-file", g->key_file);
 	if (!*key)
 		return -1;
