@@ -383,7 +383,8 @@ static int on_file_entry(void *user, const char *section, const char *name, cons
 			 line, name);
 		return 0;
 	}
-	choose(i, strdup(value), CONFIG_FILE, line);
+	if (chosen[i].source <= CONFIG_FILE) /* a flag or variable wins: keep nothing */
+		choose(i, strdup(value), CONFIG_FILE, line);
 	return 1;
 }
 

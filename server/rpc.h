@@ -80,6 +80,15 @@ typedef struct rpc_raw_method {
 	void *registered;
 } rpc_raw_method;
 
+/* Optional observer of table calls (metrics): started() when a call is
+ * dispatched, handled() once its status is sent, on the call's thread.
+ * Set before rpc_server_start(); NULL members are skipped. */
+typedef struct rpc_observer {
+	void (*started)(const rpc_method *m);
+	void (*handled)(const rpc_method *m, int code, double seconds);
+} rpc_observer;
+void rpc_set_observer(const rpc_observer *o);
+
 /* Registers a raw method; call before rpc_server_start(). */
 void rpc_register_raw(rpc_raw_method *m);
 

@@ -26,7 +26,6 @@
 #include "errors.h"
 #include "idem.h"
 #include "log.h"
-#include "observe.h"
 
 #define SLOTS_PER_METHOD 4 /* outstanding requests per method per queue */
 #define MAX_RAW 8
@@ -239,6 +238,14 @@ static grpc_byte_buffer *pack_bb(const ProtobufCMessage *msg)
 	bb = grpc_raw_byte_buffer_create(&s, 1);
 	grpc_slice_unref(s);
 	return bb;
+}
+
+static rpc_observer observer;
+
+void rpc_set_observer(const rpc_observer *o)
+{
+	if (o)
+		observer = *o;
 }
 
 /* Remembers the order a call is about: a request or response message's
@@ -455,8 +462,8 @@ static void on_sent(rpc_tag *t, int ok)
 			li.request_id = request_id;
 	}
 	log_call_line(&li);
-	if (c->kind == CALL_TABLE && !c->local)
-		observe_call_handled(c->method, li.status, (double)li.micros / 1e6);
+	if (c->kind == CALL_TABLE && !c->local && observer.handled)
+		observer.handled(c->method, li.status, (double)li.micros / 1e6);
 	gpr_free(peer);
 	free_call(c);
 }
@@ -472,8 +479,8 @@ static void dispatch(rpc_call *c)
 	char msg[256] = "";
 	grpc_status_code st;
 
-	if (!c->local)
-		observe_call_started(m);
+	if (!c->local && observer.started)
+		observer.started(m);
 	if (gpr_time_cmp(gpr_convert_clock_type(c->deadline, GPR_CLOCK_MONOTONIC),
 			 gpr_now(GPR_CLOCK_MONOTONIC)) < 0) {
 		rpc_fail(c, GRPC_STATUS_DEADLINE_EXCEEDED, NULL,

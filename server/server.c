@@ -137,6 +137,10 @@ int server_open(billingd_state *s)
 		s->store = NULL;
 		return -1;
 	}
+	{
+		static const rpc_observer calls = {observe_call_started, observe_call_handled};
+		rpc_set_observer(&calls);
+	}
 	rpc_set_authenticator(auth_authenticate);
 	scheduler_init(); /* before the sweeper or reconciler settles an order */
 	idem_janitor_start();

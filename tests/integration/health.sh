@@ -127,9 +127,9 @@ check "health is NOT_SERVING while the store is full" bash -c 'grep -q "NOT_SERV
 check "the log says store-full" grep -q "health: NOT_SERVING (store-full" "$workdir/small.log"
 kill -TERM "$billingd_pid"; wait "$billingd_pid" || true; billingd_pid=""
 
-# a stalled writer: the first commit sleeps 3 s, the limit is 1 s
+# a stalled writer: the first commit sleeps 6 s, the limit is 1 s
 rm -f "$workdir/port"
-SPB_FAULT_STALL=writer.before_commit:3000:1 "$billingd" --listen 127.0.0.1:0 \
+SPB_FAULT_STALL=writer.before_commit:6000:1 "$billingd" --listen 127.0.0.1:0 \
   --port-file "$workdir/port" --data-dir "$workdir/stall" --writer-stall-seconds 1 \
   --health-listen 127.0.0.1:0 2>>"$workdir/stall.log" &
 billingd_pid=$!
@@ -141,12 +141,21 @@ check "SERVING before the stall" bash -c 'grep -q "\"SERVING\"" <<<"$1"' _ "$(hc
 "$ctl" --target "127.0.0.1:$port" --key-file "$workdir/stall/admin.key" \
   account create d9 --role distributor --parent-id vendor >"$workdir/stall.out" 2>&1 &
 wp=$!
-sleep 2
-check "NOT_SERVING while the batch is stalled" bash -c 'grep -q "NOT_SERVING" <<<"$1"' _ "$(hcheck)"
+st=""
+for _ in $(seq 1 25); do # within the 6 s stall (bounded)
+  st=$(hcheck)
+  grep -q NOT_SERVING <<<"$st" && break
+  sleep 0.2
+done
+check "NOT_SERVING while the batch is stalled" grep -q "NOT_SERVING" <<<"$st"
 wait "$wp"
 check "the stalled write still completed" grep -qE '^role: +DISTRIBUTOR$' "$workdir/stall.out"
-sleep 0.6
-check "SERVING again once the batch is done" bash -c 'grep -q "\"SERVING\"" <<<"$1"' _ "$(hcheck)"
+for _ in $(seq 1 25); do # the monitor looks every 250 ms (bounded)
+  st=$(hcheck)
+  grep -q '"SERVING"' <<<"$st" && break
+  sleep 0.2
+done
+check "SERVING again once the batch is done" grep -q '"SERVING"' <<<"$st"
 check "the log names the cause" grep -q "health: NOT_SERVING (writer-stalled)" "$workdir/stall.log"
 kill -TERM "$billingd_pid"; wait "$billingd_pid" || true; billingd_pid=""
 finish
