@@ -26,6 +26,7 @@
 #include "log.h"
 #include "payments/http.h"
 #include "store.h"
+#include "xalloc.h"
 
 #define ENV_PREFIX "BILLINGD_"
 #define ERR_MAX 256
@@ -384,7 +385,7 @@ static int on_file_entry(void *user, const char *section, const char *name, cons
 		return 0;
 	}
 	if (chosen[i].source <= CONFIG_FILE) /* a flag or variable wins: keep nothing */
-		choose(i, strdup(value), CONFIG_FILE, line);
+		choose(i, xstrdup(value), CONFIG_FILE, line);
 	return 1;
 }
 
@@ -405,16 +406,8 @@ static int read_file(const char *path)
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
 		if (len + n + 1 > cap) {
-			char *grown;
 			cap = (len + n + 1) * 2;
-			grown = realloc(text, cap);
-			if (!grown) {
-				free(text);
-				fclose(fp);
-				fprintf(stderr, "billingd: out of memory\n");
-				return -1;
-			}
-			text = grown;
+			text = xrealloc(text, cap);
 		}
 		memcpy(text + len, chunk, n);
 		len += n;
@@ -537,7 +530,7 @@ static char *read_secret_file(const char *what, const char *path, int *failed)
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	buf[n] = 0;
-	return n ? strdup(buf) : NULL; /* empty: unset (the unit's SetCredential= default) */
+	return n ? xstrdup(buf) : NULL; /* empty: unset (the unit's SetCredential= default) */
 }
 
 char *config_secret(const char *name, int *failed)
@@ -546,7 +539,7 @@ char *config_secret(const char *name, int *failed)
 	const char *v = getenv(name), *file, *dir = getenv("CREDENTIALS_DIRECTORY");
 	size_t i;
 	if (v && *v)
-		return strdup(v);
+		return xstrdup(v);
 	snprintf(file_var, sizeof(file_var), "%s_FILE", name);
 	file = getenv(file_var);
 	if (file && *file)

@@ -11,6 +11,7 @@
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "rpc_reasons.h"
+#include "xalloc.h"
 
 const char *errors_default_reason(grpc_status_code code)
 {
@@ -54,7 +55,7 @@ static void pack_any(const ProtobufCMessage *m, Google__Protobuf__Any *any, char
 	google__protobuf__any__init(any);
 	snprintf(url, cap, "type.googleapis.com/%s", m->descriptor->name);
 	any->type_url = url;
-	any->value.data = malloc(protobuf_c_message_get_packed_size(m) + 1);
+	any->value.data = xmalloc(protobuf_c_message_get_packed_size(m) + 1);
 	any->value.len = protobuf_c_message_pack(m, any->value.data);
 }
 

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "stream.h"
+#include "xalloc.h"
 
 #define SERVING GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
 #define NOT_SERVING GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
@@ -214,7 +215,7 @@ static void on_finished(rpc_tag *t, int ok)
 
 static void watch_begin(grpc_call *call, grpc_byte_buffer *payload, int on_main)
 {
-	watcher *w = calloc(1, sizeof(*w));
+	watcher *w = xcalloc(1, sizeof(*w));
 	grpc_op op;
 	int rc = requested_service(payload, w->service, sizeof(w->service));
 	if (payload)
@@ -354,7 +355,7 @@ static void on_call(rpc_tag *t, int ok)
 
 static void request(int kind)
 {
-	slot *s = calloc(1, sizeof(*s));
+	slot *s = xcalloc(1, sizeof(*s));
 	grpc_call_error err;
 	s->tag.fn = on_call;
 	s->kind = kind;

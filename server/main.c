@@ -29,6 +29,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "stream.h"
+#include "xalloc.h"
 
 billingd_state billingd;
 

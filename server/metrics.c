@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "xalloc.h"
 
 const double metrics_latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 					  0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
@@ -110,7 +111,8 @@ metric_family *metrics_family(const char *name, const char *help, metric_type ty
 	for (f = families; f; f = f->next)
 		if (strcmp(f->name, name) == 0)
 			break;
-	if (!f && (f = calloc(1, sizeof(*f)))) {
+	if (!f) {
+		f = xcalloc(1, sizeof(*f));
 		f->name = name;
 		f->help = help ? help : "";
 		f->type = type;
@@ -145,22 +147,15 @@ metric_series *metrics_series(metric_family *f, const char *const *values)
 	for (s = f->series; s; s = s->next)
 		if (same_values(s, values, f->n_labels))
 			break;
-	if (!s && (s = calloc(1, sizeof(*s)))) {
-		int ok = 1;
+	if (!s) {
+		s = xcalloc(1, sizeof(*s));
 		s->family = f;
 		for (size_t i = 0; i < f->n_labels; i++)
-			ok &= (s->values[i] = strdup(values[i] ? values[i] : "")) != NULL;
+			s->values[i] = xstrdup(values[i] ? values[i] : "");
 		if (f->type == METRIC_HISTOGRAM)
-			ok &= (s->buckets = calloc(f->n_buckets + 1, sizeof(*s->buckets))) != NULL;
-		if (!ok) {
-			for (size_t i = 0; i < f->n_labels; i++)
-				free(s->values[i]);
-			free(s);
-			s = NULL;
-		} else {
-			*f->tail = s;
-			f->tail = &s->next;
-		}
+			s->buckets = xcalloc(f->n_buckets + 1, sizeof(*s->buckets));
+		*f->tail = s;
+		f->tail = &s->next;
 	}
 	pthread_mutex_unlock(&lock);
 	return s;
@@ -208,9 +203,7 @@ double metrics_value(const metric_series *s)
 
 void metrics_add_collector(void (*fn)(void *arg), void *arg)
 {
-	collector *c = calloc(1, sizeof(*c));
-	if (!c)
-		return;
+	collector *c = xcalloc(1, sizeof(*c));
 	c->fn = fn;
 	c->arg = arg;
 	pthread_mutex_lock(&lock);
@@ -247,16 +240,8 @@ static void put(out *o, const char *fmt, ...)
 			o->len += (size_t)n;
 			return;
 		}
-		{
-			size_t cap = (o->cap + (size_t)n + 1) * 2;
-			char *b = realloc(o->buf, cap);
-			if (!b) {
-				o->failed = 1;
-				return;
-			}
-			o->buf = b;
-			o->cap = cap;
-		}
+		o->cap = (o->cap + (size_t)n + 1) * 2;
+		o->buf = xrealloc(o->buf, o->cap);
 	}
 }
 

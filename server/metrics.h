@@ -48,7 +48,7 @@ metric_family *metrics_family(const char *name, const char *help, metric_type ty
 
 /* The series of `f` with these label values (as many as the family has
  * labels; NULL when it has none), created at 0 on first use. NULL only for
- * f NULL or out of memory. */
+ * f NULL (memory exhaustion aborts: xalloc.h). */
 metric_series *metrics_series(metric_family *f, const char *const *values);
 
 /* Counter: adds n. */
@@ -67,7 +67,7 @@ double metrics_value(const metric_series *s);
 void metrics_add_collector(void (*fn)(void *arg), void *arg);
 
 /* The whole registry in the Prometheus text format, malloc'ed and
- * NUL-terminated (caller frees); *len gets its length. NULL on OOM. */
+ * NUL-terminated (caller frees); *len gets its length. */
 char *metrics_render(size_t *len);
 
 /* Forgets every family, series and collector (tests only: no series

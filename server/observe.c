@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store_order_scan.h"
+#include "xalloc.h"
 
 static metric_series *batch_size, *batch_seconds, *batches_full;
 static metric_family *started_f, *handled_f, *seconds_f, *renewals_f, *orders_f;
@@ -80,11 +81,9 @@ static void define_call_metrics(void)
 				   "application-level handled by the server.",
 				   METRIC_HISTOGRAM, labels, metrics_latency_buckets,
 				   metrics_latency_buckets_n);
-	started_s = calloc(rpc_method_count, sizeof(*started_s));
-	seconds_s = calloc(rpc_method_count, sizeof(*seconds_s));
-	handled_s = calloc(rpc_method_count, sizeof(*handled_s));
-	if (!started_s || !seconds_s || !handled_s)
-		return;
+	started_s = xcalloc(rpc_method_count, sizeof(*started_s));
+	seconds_s = xcalloc(rpc_method_count, sizeof(*seconds_s));
+	handled_s = xcalloc(rpc_method_count, sizeof(*handled_s));
 	for (size_t i = 0; i < rpc_method_count; i++) {
 		started_s[i] = call_series(started_f, &rpc_methods[i], NULL);
 		seconds_s[i] = call_series(seconds_f, &rpc_methods[i], NULL);

@@ -28,6 +28,7 @@
 #include "quote.h"
 #include "quote_token.h"
 #include "rpc_handlers.h"
+#include "xalloc.h"
 
 typedef struct place_write {
 	rpc_write w;
@@ -317,7 +318,7 @@ static void build_order(placing *s)
 	o->actor_id = p->caller.account_id;
 	o->transfer_id = s->transfer;
 	/* projects touched, for ListOrders' filter */
-	o->project_ids = calloc(s->calc.rec.n_lines + 1, sizeof(char *));
+	o->project_ids = xcalloc(s->calc.rec.n_lines + 1, sizeof(char *));
 	for (size_t i = 0; i < s->calc.rec.n_lines; i++) {
 		const char *pid = s->calc.rec.lines[i]->project_id;
 		size_t k = 0;
@@ -363,10 +364,11 @@ static int bind_and_open(placing *s)
 {
 	place_write *p = s->p;
 	store_quote *q = s->q;
-	int rc = (store_str_set(&q->order_id, p->order_id) ||
-		  store_str_set(&q->quote_id, s->short_id))
-			 ? STORE_IO
-			 : store_quote_put(s->txn, q, 0);
+	int rc;
+
+	store_str_set(&q->order_id, p->order_id);
+	store_str_set(&q->quote_id, s->short_id);
+	rc = store_quote_put(s->txn, q, 0);
 	if (rc == 0)
 		rc = orders_open(s->txn, &p->w, &s->o, s->now,
 				 p->method == METHOD(CREDITS) || q->total == 0, &p->need_provider,
