@@ -127,7 +127,15 @@ check "health is NOT_SERVING while the store is full" bash -c 'grep -q "NOT_SERV
 check "the log says store-full" grep -q "health: NOT_SERVING (store-full" "$workdir/small.log"
 kill -TERM "$billingd_pid"; wait "$billingd_pid" || true; billingd_pid=""
 
-# a stalled writer: the first commit sleeps 6 s, the limit is 1 s
+# a stalled writer: the first commit sleeps 6 s, the limit is 1 s. The data
+# directory is made first by a plain start, so that the stalled commit is
+# the test's write and not the vendor's bootstrap.
+rm -f "$workdir/port"
+"$billingd" --listen 127.0.0.1:0 --port-file "$workdir/port" --data-dir "$workdir/stall" \
+  --quiet-calls 2>>"$workdir/stall.log" &
+billingd_pid=$!
+for _ in $(seq 1 200); do [ -s "$workdir/port" ] && break; sleep 0.05; done
+kill -TERM "$billingd_pid"; wait "$billingd_pid" || true; billingd_pid=""
 rm -f "$workdir/port"
 SPB_FAULT_STALL=writer.before_commit:6000:1 "$billingd" --listen 127.0.0.1:0 \
   --port-file "$workdir/port" --data-dir "$workdir/stall" --writer-stall-seconds 1 \
