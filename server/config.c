@@ -114,6 +114,7 @@ TEXT_SETTING(set_health_listen, health_listen)
 		return 0;                                                       \
 	}
 SWITCH_SETTING(set_test_clock, test_clock)
+SWITCH_SETTING(set_convert_test_clock, convert_test_clock)
 SWITCH_SETTING(set_quiet_calls, quiet_calls)
 
 static int set_threads(billingd_config *c, const char *v, char *err, size_t cap)
@@ -264,6 +265,9 @@ static const setting settings[] = {
 	 set_cutover},
 	{"test-clock", NULL, "false", "a clock moved only by AdminService.AdvanceClock",
 	 set_test_clock},
+	{"convert-test-clock", NULL, "false",
+	 "move a test-clock store onto the real clock (only forward in time)",
+	 set_convert_test_clock},
 	{"payments", "MODE", "sandbox", "sandbox or live payment providers", set_payments},
 	{"stripe-url", "URL", "https://api.stripe.com", "live Stripe API base", set_stripe_url},
 	{"paypal-url", "URL", "https://api-m.paypal.com", "live PayPal API base", set_paypal_url},

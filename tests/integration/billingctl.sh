@@ -5,7 +5,7 @@
 # errors), the key from --key-file or BILLINGCTL_* variables, and extra
 # metadata (-H) reaching the server.
 # Usage: billingctl.sh <billingd> <billingctl>
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../support/lib.sh"
 billingd=$1 ctl=$2
 start_billingd "$billingd"
 export BILLINGCTL_TARGET=127.0.0.1:$port BILLINGCTL_KEY_FILE=$workdir/data/admin.key

@@ -4,7 +4,7 @@
 # --version, secrets from $CREDENTIALS_DIRECTORY and never from argv, and
 # the start-up line with the version and every setting's source.
 # Usage: config.sh <billingd>
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../support/lib.sh"
 billingd=$1
 w=$workdir
 

@@ -10,7 +10,7 @@
 # (buf curl itself prints details as base64: it decodes only types compiled
 # into it, not ones it could resolve by reflection.)
 # Usage: errors.sh <billingd> <buf> <billingctl>
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../support/lib.sh"
 billingd=$1 buf=$2 ctl=$3
 start_billingd "$billingd"
 url=http://127.0.0.1:$port

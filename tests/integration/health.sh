@@ -11,7 +11,7 @@
 #    (SPB_FAULT_STALL), turn the status NOT_SERVING; the stall's end turns
 #    it back.
 # Usage: health.sh <billingd> <billingctl> <buf> <node> <provider.js> <descriptor set>
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../support/lib.sh"
 billingd=$1 ctl=$2 buf=$3 node=$4 fake=$5
 bc() { (cd "$workdir" && "$buf" curl --protocol grpc --http2-prior-knowledge "$@"); }
 # the health port has no reflection: buf curl gets the schema from a file

@@ -69,15 +69,10 @@ static void test_parse_refuses_what_the_currency_cannot_hold(void)
 	CU_ASSERT_EQUAL(v, 7);
 }
 
-CU_ErrorCode sdk_money_suite(void)
-{
-	CU_pSuite suite = CU_add_suite("money", NULL, NULL);
-
-	if (!suite ||
-	    !CU_add_test(suite, "exponents_follow_iso_4217", test_exponents_follow_iso_4217) ||
-	    !CU_add_test(suite, "format_uses_the_exponent", test_format_uses_the_exponent) ||
-	    !CU_add_test(suite, "parse_refuses_what_the_currency_cannot_hold",
-			 test_parse_refuses_what_the_currency_cannot_hold))
-		return CU_get_error();
-	return CUE_SUCCESS;
-}
+CU_TestInfo sdk_money_tests[] = {
+	{"exponents_follow_iso_4217", test_exponents_follow_iso_4217},
+	{"format_uses_the_exponent", test_format_uses_the_exponent},
+	{"parse_refuses_what_the_currency_cannot_hold",
+	 test_parse_refuses_what_the_currency_cannot_hold},
+	CU_TEST_INFO_NULL,
+};
