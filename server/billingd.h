@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct store_env;
+struct store_lock;
 
 typedef struct billingd_config {
 	const char *listen;    /* default 127.0.0.1:50051 */
@@ -22,6 +23,7 @@ typedef struct billingd_config {
 	const char *tls_client_ca;
 	int64_t cutover_us;            /* R2 credit cut-over, unix micros */
 	int test_clock;                /* R18 */
+	int convert_test_clock;        /* a test-clock store goes onto the real clock */
 	const char *payments;          /* "sandbox" or "live" */
 	const char *stripe_url;        /* live: Stripe API base URL */
 	const char *paypal_url;        /* live: PayPal API base URL */
@@ -43,11 +45,17 @@ typedef struct billingd_config {
 	size_t max_receive_bytes;
 	uint64_t map_size;
 	int quiet_calls;
+	long shutdown_grace_s;     /* SIGTERM: drain this long (default provider timeout + 5 s) */
+	const char *health_listen; /* health-only port (plaintext, any address) */
+	long writer_stall_s;       /* a write batch longer than this: NOT_SERVING */
+	int log_format;            /* log_format of log.h */
+	int log_level;             /* log_level of log.h */
 } billingd_config;
 
 typedef struct billingd_state {
 	billingd_config cfg;
 	struct store_env *store;
+	struct store_lock *lock; /* the data directory, held while running */
 } billingd_state;
 
 extern billingd_state billingd;

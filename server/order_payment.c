@@ -246,6 +246,14 @@ static int settle(store_txn *txn, store_order *o, record_state *s, int64_t now)
 			break;                      /* not canceled: unchanged, try again */
 		if (o->type == OTYPE(AUTO_RENEWAL)) /* off-session: nobody to act */
 			return orders_end(txn, o, OSTATUS(FAILED), "authentication_required", now);
+		rc = orders_lines_match(txn, o);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) { /* not paid yet, and nothing left to pay for */
+			s->applied = PAY_DECLINED;
+			return orders_end(txn, o, OSTATUS(FAILED), ORDERS_ITEM_CHANGED, now);
+		}
+		rc = 0;
 		o->status = OSTATUS(PENDING_PAYMENT);
 		o->update_time = now;
 		return 0;
@@ -354,7 +362,16 @@ static void reply_call(rpc_write *w)
 		handler_fail_internal(w->call, "the packed order does not unpack");
 		return;
 	}
-	if (s->op == PAY_OP_CANCEL && s->applied == PAY_SUCCEEDED) {
+	if (s->applied && o->status == OSTATUS(FAILED) && o->failure_reason &&
+	    strcmp(o->failure_reason, ORDERS_ITEM_CHANGED) == 0) {
+		rpc_fail_meta(
+			w->call, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE, "order_id", id,
+			"order %s failed: an item it priced was deleted or replaced, so nothing "
+			"was applied%s",
+			id,
+			o->needs_refund ? "; the payment already taken is flagged for refund"
+					: " and nothing was charged");
+	} else if (s->op == PAY_OP_CANCEL && s->applied == PAY_SUCCEEDED) {
 		rpc_fail_meta(w->call, GRPC_STATUS_FAILED_PRECONDITION, REASON_ORDER_STATE,
 			      "order_id", id,
 			      "order %s was paid before it could be canceled: it SUCCEEDED", id);
@@ -497,11 +514,27 @@ static void ask(pay_job *j, record_state *s)
 		store_read_end(txn);
 		return;
 	}
-	store_read_end(txn);
 	if (!worth_asking(o, j, now)) {
+		store_read_end(txn);
 		store_record_free(o);
 		return;
 	}
+	/* An item changed under the order (deleted, re-created, moved): fail
+	 * it before any money is taken (a create, or a PayPal capture). A card
+	 * the buyer may have confirmed already is asked about; settlement then
+	 * flags a captured payment for refund (orders_succeed). */
+	if ((j->op == PAY_OP_CREATE ||
+	     (j->op == PAY_OP_CONFIRM && o->payment_method != METHOD(STRIPE))) &&
+	    orders_lines_match(txn, o) == 0) {
+		store_read_end(txn);
+		s->res.status = PAY_DECLINED;
+		snprintf(s->res.decline_code, sizeof(s->res.decline_code), "%s",
+			 ORDERS_ITEM_CHANGED);
+		s->asked = 1;
+		store_record_free(o);
+		return;
+	}
+	store_read_end(txn);
 	if (o->payment_method != METHOD(STRIPE) && o->payment_method != METHOD(PAYPAL)) {
 		/* No provider payment: nothing to ask, nothing to cancel. */
 		s->res.status = j->op == PAY_OP_CANCEL || j->op == PAY_OP_EXPIRE ? PAY_CANCELED

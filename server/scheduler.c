@@ -26,6 +26,7 @@
 #include "log.h"
 #include "order_effects.h"
 #include "order_payment.h"
+#include "observe.h"
 #include "payments/provider.h"
 #include "pricing.h"
 #include "quote.h"
@@ -267,6 +268,7 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 	line.item_id = it->item_id;
 	line.project_id = it->project_id;
 	line.service_type = it->service_type;
+	line.item_create_seq = it->create_seq;
 	line.current_expires_at = it->expires_at;
 	line.new_expires_at = base + PRICING_MONTH_US;
 	line.days = PRICING_MONTH_DAYS;
@@ -519,15 +521,21 @@ static int run_round(int64_t now, skipset *s)
 	charge_all(as, l.n);
 	for (size_t i = 0; i < l.n; i++) {
 		attempt *a = &as[i];
-		if (a->rc != 0)
+		if (a->rc != 0) {
 			log_error("auto-renew of item %s: %s", a->item_id, store_strerror(a->rc));
-		else if (a->charge && a->res.status == PAY_DECLINED)
+			observe_renewal("error");
+		} else if (a->charge && a->res.status == PAY_DECLINED) {
 			log_info("auto-renew of item %s: order %s declined (%s)", a->item_id,
 				 a->order_id, a->res.decline_code);
-		else if (a->charge && !a->progress)
+			observe_renewal("declined");
+		} else if (a->charge && !a->progress) {
 			log_warn("auto-renew of item %s: order %s has no answer from the provider; "
 				 "it stays PROCESSING and is resumed on the next run",
 				 a->item_id, a->order_id);
+			observe_renewal("unknown");
+		} else if (a->ran) {
+			observe_renewal("succeeded");
+		}
 		ran += a->ran && a->rc == 0;
 		resumed += a->resumed && a->rc == 0;
 		if (a->rc != 0 || !a->progress)
