@@ -120,6 +120,12 @@ int events_order_settled(store_txn *w, const store_order *o)
 	if (!events_enabled() || !kind)
 		return 0;
 	rc = events_order(w, kind, o);
+	/* An off-session renewal the card wants authenticated (3-D Secure): the
+	 * provider's requires_action, or Stripe's 402 authentication_required
+	 * decline, both recorded as this reason. The payer must act. */
+	if (rc == 0 && autorenew && o->status == OSTATUS(FAILED) && o->failure_reason &&
+	    strcmp(o->failure_reason, "authentication_required") == 0)
+		rc = events_order(w, EV_RENEWAL_REQUIRES_ACTION, o);
 	if (rc == 0 && autorenew &&
 	    (o->status == OSTATUS(FAILED) || o->status == OSTATUS(TIMED_OUT)))
 		rc = events_order(w, EV_RENEWAL_FAILED, o);

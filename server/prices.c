@@ -12,6 +12,7 @@
 #include "convert.h"
 #include "events.h"
 #include "handler.h"
+#include "payments/provider.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
@@ -51,6 +52,7 @@ void rpc_AdminService_SetPrice(struct rpc_call *call,
 			       const Smartplus__Billing__V1__SetPriceRequest *req)
 {
 	price_write *p;
+	char why[160];
 	if (!catalog_valid_project_type(req->project_type)) {
 		BAD_ARG(call, "project_type: must be COMMUNITY, SINGLE_FAMILY_HOUSE or COMMERCIAL");
 		return;
@@ -72,6 +74,10 @@ void rpc_AdminService_SetPrice(struct rpc_call *call,
 	}
 	if (!valid_currency(req->currency)) {
 		BAD_ARG(call, "currency: an ISO-4217 code such as USD");
+		return;
+	}
+	if (req->monthly_amount > 0 && pay_accepts_currency(req->currency, why, sizeof(why))) {
+		BAD_ARG(call, "currency: %s", why);
 		return;
 	}
 	p = write_new(call, sizeof(*p));
@@ -114,6 +120,7 @@ void rpc_AdminService_SetCreditPrice(struct rpc_call *call,
 				     const Smartplus__Billing__V1__SetCreditPriceRequest *req)
 {
 	price_write *p;
+	char why[160];
 	if (req->unit_amount < 1 || req->unit_amount > MAX_MONTHLY_AMOUNT) {
 		BAD_ARG(call, "unit_amount: must be 1..%lld minor units",
 			(long long)MAX_MONTHLY_AMOUNT);
@@ -121,6 +128,10 @@ void rpc_AdminService_SetCreditPrice(struct rpc_call *call,
 	}
 	if (!valid_currency(req->currency)) {
 		BAD_ARG(call, "currency: an ISO-4217 code such as USD");
+		return;
+	}
+	if (req->unit_amount > 0 && pay_accepts_currency(req->currency, why, sizeof(why))) {
+		BAD_ARG(call, "currency: %s", why);
 		return;
 	}
 	p = write_new(call, sizeof(*p));

@@ -91,7 +91,7 @@ static int check_options(const spb_watch_options *o)
 		if (!o->kinds[i])
 			return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 					      "kinds[%zu] is NULL", i);
-	if (o->call && o->call->version != SPB_CALL_OPTIONS_VERSION)
+	if (o->call && o->call->version != 1 && o->call->version != SPB_CALL_OPTIONS_VERSION)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "unsupported spb_call_options version %u", o->call->version);
 	if (o->call && o->call->api_key && !spb__header_value_ok(o->call->api_key, 4096))
@@ -252,8 +252,10 @@ static int open_stream(spb_event_watch *w)
 		goto done;
 	error = 0;
 done:
-	for (i = 0; i < n_md; i++)
+	for (i = 0; i < n_md; i++) {
+		grpc_slice_unref(md[i].key);
 		grpc_slice_unref(md[i].value);
+	}
 	grpc_byte_buffer_destroy(bb);
 	if (error < 0) {
 		/* the status batch was not started: nothing to collect */
