@@ -109,6 +109,7 @@ TEXT_SETTING(set_stripe_return_url, stripe_return_url)
 TEXT_SETTING(set_paypal_return_url, paypal_return_url)
 TEXT_SETTING(set_paypal_cancel_url, paypal_cancel_url)
 TEXT_SETTING(set_webhook_listen, webhook_listen)
+TEXT_SETTING(set_metrics_listen, metrics_listen)
 
 #define SWITCH_SETTING(fn, field)                                               \
 	static int fn(billingd_config *c, const char *v, char *err, size_t cap) \
@@ -303,6 +304,9 @@ static const setting settings[] = {
 	{"health-listen", "HOST:PORT", NULL,
 	 "health-only port (grpc.health.v1 only, plaintext allowed on any address)",
 	 set_health_listen},
+	{"metrics-listen", "HOST:PORT", NULL,
+	 "Prometheus /metrics on a loopback address (plaintext; off when unset)",
+	 set_metrics_listen},
 	{"writer-stall-seconds", "N", "10",
 	 "a write batch running longer than this makes health NOT_SERVING", set_writer_stall},
 	{"quiet-calls", NULL, "false", "no per-call log lines", set_quiet_calls},

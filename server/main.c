@@ -27,6 +27,7 @@
 #include "config.h"
 #include "health.h"
 #include "log.h"
+#include "observe.h"
 #include "order_payment.h"
 #include "payments/http.h"
 #include "rpc.h"
@@ -113,7 +114,9 @@ int main(int argc, char **argv)
 		server_close(&billingd);
 		return 1;
 	}
-	if (webhooks_start(pay_engine_webhook, &wport) != 0) {
+	if (webhooks_start(pay_engine_webhook, &wport) != 0 ||
+	    observe_listen_start(billingd.cfg.metrics_listen) < 0) {
+		webhooks_stop();
 		rpc_server_stop();
 		server_close(&billingd);
 		return 1;
@@ -145,6 +148,7 @@ int main(int argc, char **argv)
 	health_drain();
 	webhooks_stop();
 	rpc_server_stop();
+	observe_listen_stop();
 	health_listen_stop();
 	reflection_service_shutdown();
 	server_close(&billingd);
