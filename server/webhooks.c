@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -323,7 +324,8 @@ static void on_paypal(const httpd_request *req, httpd_response *resp, void *arg)
 		.timeouts = {.total_ms = billingd.cfg.provider_timeout_ms},
 	};
 	const char *type;
-	int verified = 0;
+	int verified = 0, rc;
+	struct timespec t0, t1;
 	(void)arg;
 
 	if (!post_only(req, resp))
@@ -339,7 +341,15 @@ static void on_paypal(const httpd_request *req, httpd_response *resp, void *arg)
 		reject(resp, METHOD(PAYPAL), "not JSON");
 		return;
 	}
-	if (paypal_verify_webhook(&c, &t, billingd.cfg.paypal_webhook_id, body, &verified) != 0) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = paypal_verify_webhook(&c, &t, billingd.cfg.paypal_webhook_id, body, &verified);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	observe_provider_call("paypal", "verify_webhook",
+			      rc != 0    ? "UNAVAILABLE"
+			      : verified ? "SUCCEEDED"
+					 : "DECLINED",
+			      (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (rc != 0) {
 		count(METHOD(PAYPAL), &wh.counts.deferred, "deferred");
 		json_decref(root);
 		log_warn("webhooks: PayPal verification unavailable; asking for redelivery");
