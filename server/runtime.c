@@ -370,7 +370,8 @@ static int record_then_finish(rpc_call *c, grpc_status_code code, const char *me
 	d->c = c;
 	d->code = code;
 	snprintf(d->message, sizeof(d->message), "%s", message ? message : "");
-	reason = rpc_reason_to_record(c, reason, d->reason, sizeof(d->reason));
+	if (code != GRPC_STATUS_OK)
+		reason = rpc_reason_to_record(c, reason, d->reason, sizeof(d->reason));
 	if (reason != d->reason)
 		snprintf(d->reason, sizeof(d->reason), "%s", reason ? reason : "");
 	d->reply = reply;
