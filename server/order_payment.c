@@ -491,6 +491,7 @@ static int worth_asking(const store_order *o, const pay_job *j, int64_t now)
 {
 	switch (j->op) {
 	case PAY_OP_CREATE:
+	case PAY_OP_RESUME:
 	case PAY_OP_CONFIRM:
 		return is_open(o) &&
 		       (j->call || j->urgent || pay_engine_not_before(o->order_id) == 0);
@@ -538,7 +539,7 @@ static void ask(pay_job *j, record_state *s)
 	 * it before any money is taken (a create, or a PayPal capture). A card
 	 * the buyer may have confirmed already is asked about; settlement then
 	 * flags a captured payment for refund (orders_succeed). */
-	if ((j->op == PAY_OP_CREATE ||
+	if ((j->op == PAY_OP_CREATE || j->op == PAY_OP_RESUME ||
 	     (j->op == PAY_OP_CONFIRM && o->payment_method != METHOD(STRIPE))) &&
 	    orders_lines_match(txn, o) == 0) {
 		store_read_end(txn);
@@ -565,9 +566,11 @@ static void ask(pay_job *j, record_state *s)
 		req.cancel_reason = "requested_by_customer";
 	else if (j->op == PAY_OP_EXPIRE)
 		req.cancel_reason = "abandoned";
+	req.resend = j->op == PAY_OP_RESUME;
 	count(&stats.counts.asked);
 	switch (j->op) {
-	case PAY_OP_CREATE: provider_call(p, "create", p->create, &req, &s->res); break;
+	case PAY_OP_CREATE:
+	case PAY_OP_RESUME: provider_call(p, "create", p->create, &req, &s->res); break;
 	case PAY_OP_CONFIRM: provider_call(p, "confirm", p->confirm, &req, &s->res); break;
 	case PAY_OP_CANCEL:
 	case PAY_OP_EXPIRE: provider_call(p, "cancel", p->cancel, &req, &s->res); break;
