@@ -76,8 +76,9 @@ static void reason_of(const grpc_metadata_array *trailers, char *reason, size_t 
 			if (ei) {
 				size_t n = 0;
 				snprintf(reason, cap, "%s", ei->reason);
-				qsort(ei->metadata, ei->n_metadata, sizeof(ei->metadata[0]),
-				      cmp_entry);
+				if (ei->n_metadata) /* NULL with none: not for qsort */
+					qsort(ei->metadata, ei->n_metadata, sizeof(ei->metadata[0]),
+					      cmp_entry);
 				for (size_t k = 0; k < ei->n_metadata && n < mcap; k++)
 					n += (size_t)snprintf(meta + n, mcap - n, "%s=%s\n",
 							      ei->metadata[k]->key,
