@@ -497,6 +497,8 @@ static void usage(FILE *f)
 	char env[96];
 	fprintf(f, "usage: billingd [--config FILE] [options]\n"
 		   "       billingd backup --data-dir DIR --out FILE\n"
+		   "       billingd restore --from FILE --data-dir DIR\n"
+		   "       billingd admin-key --data-dir DIR\n"
 		   "       billingd --version | --help\n\n"
 		   "Every option is also BILLINGD_<NAME> in the environment and `name = value`\n"
 		   "in the --config file (or BILLINGD_CONFIG); flag > env > file > default.\n\n");
@@ -513,7 +515,8 @@ static void usage(FILE *f)
 		   "PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET (webhooks: STRIPE_WEBHOOK_SECRET,\n"
 		   "PAYPAL_WEBHOOK_ID), or NAME_FILE naming a file, or\n"
 		   "$CREDENTIALS_DIRECTORY/<name in lower case> (systemd LoadCredential=).\n"
-		   "`billingd backup` writes a consistent copy of the store (hot).\n");
+		   "`billingd backup` writes a consistent copy of the store (hot); `billingd\n"
+		   "restore` puts one into an empty data directory (billingd stopped).\n");
 }
 
 /* 1 for host:port on a loopback address (127.0.0.0/8 as a numeric address,

@@ -3,6 +3,7 @@
  *
  *   billingd [--config FILE] [options]     (billingd --help lists them)
  *   billingd backup --data-dir DIR --out FILE
+ *   billingd restore --from FILE --data-dir DIR   (with billingd stopped)
  *   billingd admin-key --data-dir DIR      (with billingd stopped)
  *   billingd --version
  *
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "backup") == 0)
 		return backup_command(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "restore") == 0)
+		return restore_command(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "admin-key") == 0)
 		return server_admin_key_command(argc - 1, argv + 1);
 	rc = config_load(argc, argv, &billingd.cfg);
