@@ -16,7 +16,8 @@
  *     on: each once, in order, no gap;
  *   - the other kinds the API's actions make, each once with its payload:
  *     price.changed, policy.changed, credits.purchased, coupon.redeemed,
- *     credits.spent, order.failed, order.canceled, item.deleted;
+ *     credits.spent, order.failed, order.canceled, item.deleted, and
+ *     order.timed_out (25 hours later, the sweeper run by a restart);
  *   - retention: after 30 days more, the old events are gone.
  *
  * Usage: test_events BILLINGD (one suite; the scenarios share the test clock
@@ -25,6 +26,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "spt_billingd.h"
 #include "spt_enums.h"
@@ -578,6 +580,60 @@ static void s_kinds(void)
 	evlist_free(&l);
 }
 
+/* order.timed_out: a PayPal order never approved, 25 hours later on the
+ * test clock; the time-out sweeper runs when billingd starts (then every
+ * minute), so billingd is restarted on its store to run it now. */
+static void s_timed_out(void)
+{
+	Smartplus__Billing__V1__QuoteServicesResponse *q = NULL;
+	Smartplus__Billing__V1__Order *po = NULL;
+	spt_quote_spec qs = {.action = ACTION(ACTIVATE),
+			     .payer = "ek",
+			     .installer = "ek_i",
+			     .ptype = PTYPE(COMMUNITY),
+			     .project = "ek_q",
+			     .months = 1};
+	void *keep = NULL;
+	char subject[96] = "orders/";
+	evlist l = {.n = 0};
+	const event *e = NULL;
+	long long before = head();
+	int64_t now;
+
+	SPT_CHECK(spt_quote(h_cli, NULL, &qs, &q) == 0, "quote ek_q");
+	SPT_CHECK(q &&
+			  spt_place_order(h_cli, NULL, ACTION(ACTIVATE), q->quote->quote_id,
+					  METHOD(PAYPAL), NULL, &po, &keep) == 0 &&
+			  po && po->status == OSTATUS(PENDING_PAYMENT),
+		  "a PayPal order waits for approval");
+	if (po)
+		snprintf(subject, sizeof(subject), "orders/%s", po->order_id);
+	spb_message_free(keep);
+	spb_message_free(q);
+	SPT_CHECK(spt_advance_clock(h_cli, 25 * SPT_HOUR_US, &now, NULL) == 0, "advance 25 hours");
+	spb_client_free(h_cli);
+	h_cli = NULL;
+	SPT_CHECK(spt_billingd_stop(&srv) == 0, "stop");
+	SPT_REQUIRE(spt_billingd_restart(&srv) == 0, "start again on the same store");
+	h_cli = spt_client(&srv, NULL);
+	SPT_REQUIRE(h_cli != NULL, "client");
+	/* the sweep commits soon after the start: bounded polling */
+	for (int i = 0; i < 100 && !e; i++) {
+		evlist_free(&l);
+		SPT_CHECK(list_events(NULL, before, subject, &l) == 0, "ListEvents");
+		e = find(&l, "order.timed_out", subject);
+		if (!e)
+			usleep(50 * 1000);
+	}
+	SPT_CHECK(count_kind(&l, "order.timed_out", subject) == 1, "one order.timed_out");
+	SPT_CHECK(e && e->data_case == EV(EVENT__DATA_ORDER) &&
+			  e->order->status == OSTATUS(TIMED_OUT) &&
+			  spt_ts_us(e->create_time) >= now,
+		  "the order as TIMED_OUT, at the test clock's time");
+	SPT_CHECK(count_kind(&l, "order.created", subject) == 1, "after its order.created");
+	evlist_free(&l);
+}
+
 static void s_stop(void)
 {
 	SPT_CHECK(spt_billingd_stop(&srv) == 0, "SIGTERM: a clean exit");
@@ -623,6 +679,7 @@ static CU_TestInfo tests[] = {
 	{"a sibling tree never sees another tree's events", s_isolation},
 	{"1,000 events streamed to a watcher while writes go on", s_stream},
 	{"prices, policy, credits, coupon, failed and canceled orders, item deletion", s_kinds},
+	{"a pending order not paid within 24 hours: one order.timed_out", s_timed_out},
 	{"retention: events older than 30 days are pruned", s_retention},
 	{"billingd stops cleanly", s_stop},
 	CU_TEST_INFO_NULL,
