@@ -96,7 +96,8 @@ typedef struct drv {
 	sim_arena a;
 	rng kill_rng;
 	int kill_at[64], nkill;
-	int killing; /* a deliberate kill is armed for this step */
+	int killing;     /* a deliberate kill is armed for this step */
+	int call_failed; /* recover() after a lost answer: wait for the dying process */
 } drv;
 
 static drv D_;
@@ -1722,8 +1723,11 @@ static void check_twin(drv *d, const op *o, const sim_reply *r)
 static int recover(drv *d, const op *o)
 {
 	char rep[512] = "";
-	if (!d->t->died || !d->t->died(d->t))
+	if (!d->t->died || !d->t->died(d->t, d->call_failed ? 300 : 0)) {
+		d->killing = 0; /* the kill landed after billingd had answered: none */
 		return 0;
+	}
+	d->killing = 0;
 	if (d->t->ledger && d->t->ledger(d->t, rep, sizeof(rep)) == 1)
 		mismatch(d, o, "ledger_check after kill -9: %s", rep);
 	if (!d->t->restart || d->t->restart(d->t, NULL) != 0) {
@@ -1740,15 +1744,19 @@ static int call_with_retry(drv *d, const op *o, const built *b, sim_reply *r)
 		int dead;
 		if (call(d, b, r) == 0)
 			return 0;
-		dead = d->t->died && d->t->died(d->t);
+		dead = d->t->died && d->t->died(d->t, 300);
 		if (dead && !d->killing)
-			d->res->st.faults++;
-		d->killing = 0;
+			d->res->st.faults++; /* a fault point fired */
+		d->call_failed = 1;
 		if (recover(d, o) != 0)
 			return -1;
+		d->call_failed = 0;
 		if (is_mutating(o->kind) && !b->auth.idem) {
 			mismatch(d, o,
-				 "a call without an idempotency key was lost: outcome unknown");
+				 "a call without an idempotency key was lost (%s \"%s\", billingd "
+				 "%s): "
+				 "outcome unknown",
+				 status_name(r->status), r->msg, dead ? "died" : "alive");
 			return -1;
 		}
 	}
@@ -1901,7 +1909,9 @@ static int run_single(drv *d, const op *o)
 		sim_reply_clear(&r);
 		return 0;
 	}
-	if (o->idem) {
+	if (o->idem || (d->o->kill_mode && is_mutating(o->kind) && !is_admin(o->kind))) {
+		/* over gRPC with kills every mutation carries a key, or a lost
+		 * answer could not be retried */
 		rec = orig < MAX_STEPS ? &d->rec[orig] : NULL;
 		if (rec) {
 			key_for(d, i, rec->key, sizeof(rec->key));
@@ -1962,7 +1972,8 @@ static int run_group(drv *d, const op *ops, int g)
 	d->res->st.groups++;
 	for (int k = 0; k < g; k++) {
 		build(d, &d->cur, &ops[k], &b[k]);
-		if (ops[k].idem) {
+		if (ops[k].idem ||
+		    (d->o->kill_mode && is_mutating(ops[k].kind) && !is_admin(ops[k].kind))) {
 			idem_rec *rec = &d->rec[d->orig ? d->orig[d->step + k] : d->step + k];
 			key_for(d, d->step + k, rec->key, sizeof(rec->key));
 			b[k].auth.idem = rec->key;
@@ -1976,10 +1987,13 @@ static int run_group(drv *d, const op *ops, int g)
 	for (int k = 0; k < g; k++)
 		pthread_join(th[k], NULL);
 	d->res->st.calls += g;
+	/* calls lost to a kill or a fault are retried under their keys */
 	for (int k = 0; k < g; k++)
 		if (j[k].rc != 0) {
-			mismatch(d, &ops[k], "billingd did not answer a concurrent call");
-			goto done;
+			sim_reply_clear(&j[k].r);
+			if (call_with_retry(d, &ops[k], &b[k], &j[k].r) != 0)
+				goto done;
+			j[k].rc = 0;
 		}
 	for (int p = 0; p < nperm; p++) {
 		const int *pi = g == 2 ? perm2[p] : perm[p];
@@ -2036,7 +2050,7 @@ static int run_group(drv *d, const op *ops, int g)
 			judge(d, &d->cur, &d->next, &ops[x], &b[x], &j[x].r, &e, 1, why,
 			      sizeof(why));
 			memcpy(&d->cur, &d->next, sizeof(d->cur));
-			if (ops[x].idem && is_mutating(ops[x].kind)) {
+			if (b[x].auth.idem && is_mutating(ops[x].kind)) {
 				idem_rec *rec =
 					&d->rec[d->orig ? d->orig[d->step + x] : d->step + x];
 				rec->no_write = nw;
@@ -2196,7 +2210,7 @@ int drive_run(sim_transport *t, const op *ops, const int *orig, int n, const dri
 			rc = -1;
 			break;
 		}
-		if (d->killing || (t->died && t->died(t))) {
+		if (d->killing || (t->died && t->died(t, 0))) {
 			d->killing = 0;
 			if (recover(d, o) != 0) {
 				rc = -1;
@@ -2221,7 +2235,7 @@ int drive_run(sim_transport *t, const op *ops, const int *orig, int n, const dri
 		if (!res->failed && t->kill) { /* the ledger of the final store */
 			char rep[512] = "";
 			t->kill(t);
-			t->died(t);
+			t->died(t, 0);
 			if (t->ledger(t, rep, sizeof(rep)) == 1)
 				mismatch(d, NULL, "ledger_check at the end: %s", rep);
 		}

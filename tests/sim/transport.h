@@ -38,8 +38,9 @@ struct sim_transport {
 	 * process. */
 	int (*kill)(sim_transport *t);
 	int (*restart)(sim_transport *t, const char *fault);
-	/* Whether billingd died by itself (a fault point fired). */
-	int (*died)(sim_transport *t);
+	/* Whether billingd is down (killed, or a fault point fired); after a
+	 * failed call wait_ms gives a dying process time to be reaped. */
+	int (*died)(sim_transport *t, int wait_ms);
 	void (*close)(sim_transport *t);
 	char admin_key[160];
 	char datadir[256];

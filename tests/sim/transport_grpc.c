@@ -71,10 +71,24 @@ static void reason_of(const grpc_metadata_array *md, char *out, size_t cap)
 	}
 }
 
-static int alive(gt *g)
+/* Whether billingd runs. A process that was just killed (by us, or by a
+ * fault point) may not be reaped yet: up to wait_ms for it to go. */
+static int alive_wait(gt *g, int wait_ms)
 {
 	int sig;
-	return g->p.pid > 0 && !bproc_died(&g->p, &sig);
+	for (int i = 0; g->p.pid > 0; i++) {
+		if (bproc_died(&g->p, &sig))
+			return 0;
+		if (i * 5 >= wait_ms)
+			return 1;
+		usleep(5000);
+	}
+	return 0;
+}
+
+static int alive(gt *g)
+{
+	return alive_wait(g, 0);
 }
 
 static int grpc_call_one(sim_transport *t, const char *path, const sim_auth *a, const uint8_t *req,
@@ -83,7 +97,7 @@ static int grpc_call_one(sim_transport *t, const char *path, const sim_auth *a, 
 	gt *g = t->impl;
 	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
 	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-					     gpr_time_from_millis(15000, GPR_TIMESPAN));
+					     gpr_time_from_millis(5000, GPR_TIMESPAN));
 	grpc_slice method = grpc_slice_from_copied_string(path), body, details = grpc_empty_slice();
 	grpc_call *call;
 	grpc_metadata md[3];
@@ -120,6 +134,7 @@ static int grpc_call_one(sim_transport *t, const char *path, const sim_auth *a, 
 	grpc_metadata_array_init(&trailing);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[0].flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY; /* through a restart's reconnect */
 	ops[0].data.send_initial_metadata.count = nmd;
 	ops[0].data.send_initial_metadata.metadata = nmd ? md : NULL;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
@@ -134,8 +149,23 @@ static int grpc_call_one(sim_transport *t, const char *path, const sim_auth *a, 
 	ops[5].data.recv_status_on_client.status = &status;
 	ops[5].data.recv_status_on_client.status_details = &details;
 	if (grpc_call_start_batch(call, ops, 6, (void *)1, NULL) == GRPC_CALL_OK) {
-		ev = grpc_completion_queue_pluck(cq, (void *)1, gpr_inf_future(GPR_CLOCK_REALTIME),
-						 NULL);
+		/* wait, watching the process: a billingd that dies between calls
+		 * (a fault point in a background thread) must not cost a deadline */
+		for (;;) {
+			ev = grpc_completion_queue_pluck(
+				cq, (void *)1,
+				gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+					     gpr_time_from_millis(50, GPR_TIMESPAN)),
+				NULL);
+			if (ev.type != GRPC_QUEUE_TIMEOUT)
+				break;
+			if (!alive(g)) {
+				grpc_call_cancel(call, NULL);
+				grpc_completion_queue_pluck(
+					cq, (void *)1, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+				break;
+			}
+		}
 		if (ev.type == GRPC_OP_COMPLETE) {
 			out->status = (int)status;
 			snprintf(out->msg, sizeof(out->msg), "%.*s",
@@ -170,6 +200,10 @@ static int grpc_call_one(sim_transport *t, const char *path, const sim_auth *a, 
 	       GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_completion_queue_destroy(cq);
+	if (getenv("SIM_TRACE"))
+		fprintf(stderr, "sim-trace %ld.%06ld %s pid %d -> %d %s\n", (long)time(NULL),
+			(long)(gpr_now(GPR_CLOCK_REALTIME).tv_nsec / 1000), path, (int)g->p.pid,
+			rc == 0 ? out->status : -1, out->msg);
 	/* a broken connection or a dead server: the outcome is unknown */
 	if (rc == 0 &&
 	    (out->status == GRPC_STATUS_UNAVAILABLE ||
@@ -227,14 +261,16 @@ static int grpc_restart(sim_transport *t, const char *fault)
 	return -1;
 }
 
-static int grpc_died(sim_transport *t)
+static int grpc_died(sim_transport *t, int wait_ms)
 {
 	gt *g = t->impl;
-	if (g->killer_on) {
+	if (g->killer_on) { /* our kill -9 has landed once this returns */
 		pthread_join(g->killer, NULL);
 		g->killer_on = 0;
+		bproc_kill(&g->p);
+		return 1;
 	}
-	return !alive(g);
+	return !alive_wait(g, wait_ms);
 }
 
 static int grpc_ledger(sim_transport *t, char *report, size_t cap)
