@@ -1929,6 +1929,10 @@ static int run_single(drv *d, const op *o)
 		sim_reply_clear(&r);
 		return 0;
 	}
+	d->res->st.refusals += r.status != GRPC_STATUS_OK;
+	if (d->o->verbose)
+		fprintf(stderr, "    -> %s%s%s %.100s\n", status_name(r.status),
+			r.reason[0] ? "/" : "", r.reason, r.msg);
 	if (d->o->twins && e.nerr == 1 && e.err[0].code == GRPC_STATUS_PERMISSION_DENIED &&
 	    !e.ok_too)
 		check_twin(d, o, &r);
@@ -2229,6 +2233,17 @@ int drive_run(sim_transport *t, const op *ops, const int *orig, int n, const dri
 		    (d->step + 1) % opts->check_every == 0)
 			check_state(d);
 	}
+	for (int k = 0; k < d->cur.norders; k++) {
+		int st = model_order_status(&d->cur, k);
+		res->st.orders++;
+		res->st.succeeded += st == OS_(SUCCEEDED);
+		res->st.failed += st == OS_(FAILED);
+		res->st.timed_out += st == OS_(TIMED_OUT);
+		res->st.canceled += st == OS_(CANCELED);
+		res->st.pending += st == OS_(PENDING_PAYMENT);
+		res->st.renewals += d->cur.orders[k].type == OT_(AUTO_RENEWAL);
+	}
+	res->st.transfers = d->cur.nxfers;
 	if (!res->failed && rc == 0) {
 		d->step = n;
 		check_state(d);

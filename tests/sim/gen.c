@@ -219,6 +219,7 @@ typedef struct gstate {
 	model *g; /* the generator's view of the state */
 	int64_t step_time[4096];
 	int step_refused[4096]; /* the model refused the step */
+	int follow;             /* the last step was an accepted quote */
 	int nsteps;
 	const op *hist;
 } gstate;
@@ -584,7 +585,7 @@ static int gen_quote(gstate *s, op *o)
 {
 	const model *g = s->g;
 	int v[NACC], n = 0, inst, projs[NPROJ], np, type, sel[NPROJ], ns = 0, inactive = 0;
-	int payer, items[NITEM], ni = 0;
+	int payer, items[NITEM], ni = 0, renewable = 0;
 	for (int a = 0; a < NACC; a++)
 		if (g->acc[a].exists && g->acc[a].role == ROLE_(INSTALLER) &&
 		    proj_list(g, a, 0, projs))
@@ -624,10 +625,12 @@ static int gen_quote(gstate *s, op *o)
 		for (int q = 0; q < k; q++) {
 			items[ni++] = it[q];
 			inactive += model_item_status(g, it[q]) == IS_(INACTIVE);
+			renewable += model_item_status(g, it[q]) != IS_(INACTIVE);
 		}
 	}
-	o->u.quote.action = (int8_t)(inactive && rng_chance(&s->r, 60) ? QA_(ACTIVATE)
-								       : QA_(RENEW));
+	o->u.quote.action = (int8_t)(inactive && (!renewable || rng_chance(&s->r, 50))
+					     ? QA_(ACTIVATE)
+					     : QA_(RENEW));
 	if (rng_chance(&s->r, 2))
 		o->u.quote.action = 0;
 	if (ni && rng_chance(&s->r, 40)) {
@@ -728,6 +731,8 @@ static int gen_place(gstate *s, op *o, int qref)
 		return 0;
 	if (!ON(s, T_ZERO_CREDIT) && q->credits_model && q->subtotal == 0)
 		return 0;
+	if (q->nlines == 0 && rng_chance(&s->r, 80))
+		return 0; /* nothing to pay for: sometimes */
 	if (!ON(s, T_REQUOTE_TIMED_OUT) && q->order >= 0 &&
 	    model_order_status(s->g, q->order) == OS_(TIMED_OUT))
 		return 0;
@@ -1023,8 +1028,10 @@ static int gen_one(gstate *s, op *o, int conc_family)
 		return ON(s, T_DIRECTORY) && gen_create_items(s, o);
 	if (x < 240)
 		return ON(s, T_DIRECTORY) && ON(s, T_RECREATE) && gen_delete_item(s, o);
-	if (x < 260)
+	if (x < 250)
 		return ON(s, T_PRICES) && gen_set_price(s, o);
+	if (x < 260)
+		return gen_quote(s, o);
 	if (x < 265) {
 		if (!ON(s, T_PRICES))
 			return 0;
@@ -1147,6 +1154,12 @@ void gen_history(uint64_t seed, const gen_config *c, const model *after_setup, o
 		for (int k = 0; k < group && i < n; k++) {
 			o = &out[i];
 			ok = 0;
+			/* a buyer pays soon after quoting (quotes live 15 minutes) */
+			if (group == 1 && s.follow && rng_chance(&s.r, 75)) {
+				memset(o, 0, sizeof(*o));
+				ok = gen_place(&s, o, 0) && !model_skips(&s, o, &tmp);
+			}
+			s.follow = 0;
 			for (tries = 0; tries < 30 && !ok; tries++) {
 				ok = gen_one(&s, o, family);
 				if (ok)
@@ -1193,6 +1206,7 @@ void gen_history(uint64_t seed, const gen_config *c, const model *after_setup, o
 				int settled = ko >= 0 &&
 					      model_order_status(&g, ko) != OS_(PENDING_PAYMENT);
 				s.step_refused[i] = advance_model(&s, o, &tmp) || settled;
+				s.follow = o->kind == OP_QUOTE && !s.step_refused[i];
 			}
 			i++;
 		}

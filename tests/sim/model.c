@@ -1068,24 +1068,6 @@ foreign_all:
 	q->in = *in;
 }
 
-static void op_quote(const model *m, model *n, const op *o, m_expect *e)
-{
-	op in = *o;
-	m_quote q;
-	if (in.u.quote.payer < 0)
-		in.u.quote.payer = o->who.acc;
-	compute_quote(m, &in, o->who.acc,
-		      in.u.quote.until_s ? m->now + (int64_t)in.u.quote.until_s * SEC_US : 0, &q,
-		      e);
-	if (e->nerr)
-		return;
-	q.used = 1;
-	q.seq = n->nquotes;
-	n->quotes[n->nquotes % MAX_QUOTES] = q;
-	e->new_quote = n->nquotes % MAX_QUOTES;
-	n->nquotes++;
-}
-
 /* What an order placed from a quote must charge: the quote's lines and
  * totals as the quote showed them (R6; new expiries excepted, they follow
  * the time of payment). */
@@ -1106,6 +1088,35 @@ static int same_charge(const m_quote *a, const m_quote *b)
 			return 0;
 	}
 	return 1;
+}
+
+static void op_quote(const model *m, model *n, const op *o, m_expect *e)
+{
+	op in = *o;
+	m_quote q;
+	if (in.u.quote.payer < 0)
+		in.u.quote.payer = o->who.acc;
+	compute_quote(m, &in, o->who.acc,
+		      in.u.quote.until_s ? m->now + (int64_t)in.u.quote.until_s * SEC_US : 0, &q,
+		      e);
+	if (e->nerr)
+		return;
+	/* the quote id is the quote's content signed: the same request by the
+	 * same caller at the same instant on the same prices is the same quote,
+	 * bound to the same order */
+	for (int k = 0; k < MAX_QUOTES && k < m->nquotes; k++) {
+		const m_quote *p = &m->quotes[k];
+		if (p->used && p->caller == q.caller && p->expire == q.expire &&
+		    p->price_version == q.price_version && p->until == q.until &&
+		    memcmp(&p->in.u.quote, &q.in.u.quote, sizeof(q.in.u.quote)) == 0 &&
+		    same_charge(p, &q) && p->order > q.order)
+			q.order = p->order;
+	}
+	q.used = 1;
+	q.seq = n->nquotes;
+	n->quotes[n->nquotes % MAX_QUOTES] = q;
+	e->new_quote = n->nquotes % MAX_QUOTES;
+	n->nquotes++;
 }
 
 static int bill_check(const model *m, int bill, int terms, int method, int pm, int cus, m_expect *e)

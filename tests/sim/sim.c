@@ -490,6 +490,16 @@ int main(int argc, char **argv)
 			tot.twins += o.st.twins;
 			tot.replays += o.st.replays;
 			tot.groups += o.st.groups;
+			tot.skipped += o.st.skipped;
+			tot.orders += o.st.orders;
+			tot.succeeded += o.st.succeeded;
+			tot.failed += o.st.failed;
+			tot.timed_out += o.st.timed_out;
+			tot.canceled += o.st.canceled;
+			tot.pending += o.st.pending;
+			tot.renewals += o.st.renewals;
+			tot.transfers += o.st.transfers;
+			tot.refusals += o.st.refusals;
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -502,5 +512,12 @@ int main(int argc, char **argv)
 	       tot.steps, tot.calls, tot.checks, tot.replays, tot.twins, tot.groups, tot.kills,
 	       tot.faults,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	printf("sim: coverage: %ld refusals checked, %ld steps skipped (toggles/shrinking); orders "
+	       "%ld: "
+	       "%ld succeeded, %ld failed, %ld timed out, %ld canceled, %ld pending at the end; "
+	       "%ld "
+	       "auto-renewal attempts; %ld credit transfers\n",
+	       tot.refusals, tot.skipped, tot.orders, tot.succeeded, tot.failed, tot.timed_out,
+	       tot.canceled, tot.pending, tot.renewals, tot.transfers);
 	return failed ? 1 : errors ? 2 : 0;
 }
