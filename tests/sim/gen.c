@@ -157,7 +157,8 @@ int gen_setup(op *out, int cap)
 			o.kind = OP_SET_PRICE;
 			o.u.price.ptype = (int8_t)pt;
 			o.u.price.stype = (int8_t)st;
-			o.u.price.amount = 100 * (st + 2 * pt);
+			o.u.price.amount = 100 * (st + 2 * pt) + 5 * st +
+					   3 * pt; /* not round: rounding shows */
 			o.u.price.credits = 1 + (st + pt) % 4;
 			/* one service left unpriced: SKIP_REASON_NO_PRICE */
 			if (pt == PT_(SINGLE_FAMILY_HOUSE) && st == ST_(SENSOR_ALERT))
@@ -486,7 +487,8 @@ static int gen_set_price(gstate *s, op *o)
 	o->u.price.stype = (int8_t)(rng_chance(&s->r, 95)
 					    ? pick(&s->r, types, offered_types(pt, types))
 					    : 1 + (int)rng_below(&s->r, 11));
-	o->u.price.amount = (int32_t)(100 * rng_below(&s->r, 40));
+	o->u.price.amount = (int32_t)(100 * rng_below(&s->r, 40) +
+				      (rng_chance(&s->r, 50) ? rng_below(&s->r, 100) : 0));
 	o->u.price.credits = (int32_t)rng_below(&s->r, 8);
 	o->u.price.cur = (int8_t)(rng_chance(&s->r, 5) ? 1 : 0);
 	if (rng_chance(&s->r, 4))
@@ -1154,7 +1156,32 @@ void gen_history(uint64_t seed, const gen_config *c, const model *after_setup, o
 		for (int k = 0; k < group && i < n; k++) {
 			o = &out[i];
 			ok = 0;
-			/* a buyer pays soon after quoting (quotes live 15 minutes) */
+			/* a buyer pays soon after quoting (quotes live 15 minutes);
+			 * sometimes the policy or a price changes in between */
+			if (group == 1 && s.follow && rng_chance(&s.r, 12)) {
+				const m_quote *q = model_quote(&g, 0);
+				memset(o, 0, sizeof(*o));
+				if (q && ON(&s, T_POLICY) && rng_chance(&s.r, 50)) {
+					ok = gen_set_policy(&s, o);
+					if (ok &&
+					    g.acc[(int)q->in.u.quote.inst].role == ROLE_(INSTALLER))
+						o->u.pol.inst = q->in.u.quote.inst;
+				} else if (q && q->nlines && ON(&s, T_PRICES)) {
+					ok = gen_set_price(&s, o);
+					o->who.acc = 0;
+					o->who.service = 0;
+					o->u.price.ptype = q->in.u.quote.ptype;
+					o->u.price.stype = q->lines[0].stype;
+				}
+				if (ok && model_skips(&s, o, &tmp))
+					ok = 0;
+				if (ok) {
+					s.step_time[i] = g.now;
+					s.step_refused[i] = advance_model(&s, o, &tmp);
+					i++;
+					continue; /* s.follow stays: the payment comes next */
+				}
+			}
 			if (group == 1 && s.follow && rng_chance(&s.r, 75)) {
 				memset(o, 0, sizeof(*o));
 				ok = gen_place(&s, o, 0) && !model_skips(&s, o, &tmp);
