@@ -16,16 +16,15 @@
 #include <time.h>
 
 #include "clock.h"
+#include "enums.h"
 #include "log.h"
-#include "order_scan.h"
+#include "store_order_scan.h"
 #include "orders.h"
 #include "payments/http.h"
 #include "payments/provider.h"
 #include "smartplus/billing/v1/types.pb-c.h"
+#include "xalloc.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
 #define RECON_WORKERS 4
 #define RECON_PAGE 500
 #define RECON_MAX_PER_ROUND 4000
@@ -232,9 +231,9 @@ static int collect(round *r, int first, char ***ids, size_t *n_ids)
 			if (processing) {
 				if (*n_ids == icap) {
 					icap = icap ? icap * 2 : 64;
-					*ids = realloc(*ids, icap * sizeof(char *));
+					*ids = xrealloc(*ids, icap * sizeof(char *));
 				}
-				(*ids)[(*n_ids)++] = strdup(o->order_id);
+				(*ids)[(*n_ids)++] = xstrdup(o->order_id);
 				eligible = first ? o->update_time <= rec.start_us
 						 : seen_before(o->order_id);
 			} else {
@@ -245,13 +244,13 @@ static int collect(round *r, int first, char ***ids, size_t *n_ids)
 				continue;
 			if (r->n == cap) {
 				cap = cap ? cap * 2 : 64;
-				r->c = realloc(r->c, cap * sizeof(*r->c));
+				r->c = xrealloc(r->c, cap * sizeof(*r->c));
 			}
 			r->c[r->n++].o = o;
 			l.items[i] = NULL; /* now the round's */
 		}
 		if (l.next_page_token)
-			token = strdup(l.next_page_token);
+			token = xstrdup(l.next_page_token);
 		store_list_free(&l);
 		if (!token)
 			break;
@@ -269,7 +268,7 @@ static void run_round(int first)
 	char **ids = NULL;
 	size_t n_ids = 0;
 
-	if (!p || p->sandbox || !p->confirm || !billingd.store)
+	if (p->sandbox || !p->confirm || !billingd.store)
 		return;
 	if (collect(&r, first, &ids, &n_ids) != 0)
 		log_warn("reconciler: cannot scan the orders; will try again");

@@ -27,6 +27,7 @@
 #include "idem.h"
 #include "google/rpc/status.pb-c.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define SLOTS_PER_METHOD 4 /* outstanding requests per method per queue */
 #define MAX_RAW 8
@@ -61,7 +62,7 @@ struct rpc_call {
 	int finished;
 	struct timespec start;
 	rpc_caller caller;
-	rpc_idem idem;
+	idem_state idem;
 	struct local_wait *local; /* rpc_local_call(): no grpc_call */
 };
 
@@ -115,8 +116,7 @@ static int cmp_path(const void *a, const void *b)
 
 static void bind_all(void)
 {
-	rpc_table_bind_handlers();
-	sorted = calloc(rpc_method_count, sizeof(*sorted));
+	sorted = xcalloc(rpc_method_count, sizeof(*sorted));
 	for (size_t i = 0; i < rpc_method_count; i++) {
 		rpc_method *m = &rpc_methods[i];
 		const ProtobufCMethodDescriptor *d = &m->service->methods[m->method_index];
@@ -172,7 +172,7 @@ const rpc_method *rpc_call_method(const rpc_call *c)
 	return c->method;
 }
 
-rpc_idem *rpc_call_idem(rpc_call *c)
+idem_state *rpc_call_idem(rpc_call *c)
 {
 	return &c->idem;
 }
@@ -247,7 +247,7 @@ static grpc_slice status_details(grpc_status_code code, const char *message, con
 
 	info.reason = (char *)reason;
 	info.domain = ERROR_DOMAIN;
-	info_buf = malloc(protobuf_c_message_get_packed_size(&info.base) + 1);
+	info_buf = xmalloc(protobuf_c_message_get_packed_size(&info.base) + 1);
 	any.type_url = "type.googleapis.com/google.rpc.ErrorInfo";
 	any.value.len = protobuf_c_message_pack(&info.base, info_buf);
 	any.value.data = info_buf;
@@ -269,28 +269,17 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	grpc_call_error err;
 
 	if (c->idem.capture) { /* recording the outcome for R17 (write.c) */
-		rpc_idem *st = &c->idem;
-		free(st->captured);
-		st->captured = NULL;
-		st->captured_len = 0;
-		st->has_capture = 1;
-		st->captured_status = code;
-		snprintf(st->captured_message, sizeof(st->captured_message), "%s",
-			 message ? message : "");
-		snprintf(st->captured_reason, sizeof(st->captured_reason), "%s",
-			 reason ? reason : "");
+		grpc_slice s = grpc_empty_slice();
 		if (reply) {
 			grpc_byte_buffer_reader r;
-			grpc_slice s;
 			grpc_byte_buffer_reader_init(&r, reply);
 			s = grpc_byte_buffer_reader_readall(&r);
 			grpc_byte_buffer_reader_destroy(&r);
-			st->captured_len = GRPC_SLICE_LENGTH(s);
-			st->captured = malloc(st->captured_len ? st->captured_len : 1);
-			memcpy(st->captured, GRPC_SLICE_START_PTR(s), st->captured_len);
-			grpc_slice_unref(s);
 			grpc_byte_buffer_destroy(reply);
 		}
+		idem_capture(&c->idem, code, message, reason,
+			     reply ? GRPC_SLICE_START_PTR(s) : NULL, GRPC_SLICE_LENGTH(s));
+		grpc_slice_unref(s);
 		return;
 	}
 	if (__atomic_exchange_n(&c->finished, 1, __ATOMIC_ACQ_REL)) {
@@ -315,7 +304,7 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 			s = grpc_byte_buffer_reader_readall(&r);
 			grpc_byte_buffer_reader_destroy(&r);
 			lw->len = GRPC_SLICE_LENGTH(s);
-			lw->body = malloc(lw->len ? lw->len : 1);
+			lw->body = xmalloc(lw->len);
 			memcpy(lw->body, GRPC_SLICE_START_PTR(s), lw->len);
 			grpc_slice_unref(s);
 			grpc_byte_buffer_destroy(reply);
@@ -458,10 +447,6 @@ static void dispatch(rpc_call *c)
 			 m->name);
 		return;
 	}
-	if (!m->handler) {
-		rpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, NULL, "%s is not implemented yet", m->name);
-		return;
-	}
 	if (!c->payload) {
 		rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, "missing request message");
 		return;
@@ -487,10 +472,17 @@ static void dispatch(rpc_call *c)
 		return;
 	}
 	/* R17: replay, refuse or claim the key before the handler runs. */
-	if (m->mutates && idem_begin(c, &c->md, &c->caller, m->path, GRPC_SLICE_START_PTR(body),
-				     GRPC_SLICE_LENGTH(body), &c->idem)) {
-		grpc_slice_unref(body);
-		return;
+	if (m->mutates) {
+		idem_answer a;
+		idem_verdict v = idem_begin(&c->md, c->caller.key_account_id, c->caller.account_id,
+					    m->path, GRPC_SLICE_START_PTR(body),
+					    GRPC_SLICE_LENGTH(body), &c->idem, &a);
+		if (v == IDEM_ANSWER) {
+			grpc_slice_unref(body);
+			rpc_finish_raw(c, a.code, a.message, a.reason, a.body, a.body_len);
+			free(a.body);
+			return;
+		}
 	}
 	grpc_slice_unref(body);
 	m->handler(c, c->request);
@@ -533,7 +525,7 @@ static void on_request(rpc_tag *t, int ok)
  * both are NULL) on worker w's queue. */
 static void request_slot(worker *w, const rpc_method *m, rpc_raw_method *raw)
 {
-	rpc_call *c = calloc(1, sizeof(*c));
+	rpc_call *c = xcalloc(1, sizeof(*c));
 	grpc_call_error err;
 	c->tag.fn = on_request;
 	c->w = w;
@@ -587,7 +579,7 @@ grpc_status_code rpc_local_call_reason(const char *path, const grpc_metadata_arr
 	}
 	if (!rt.max_receive)
 		rt.max_receive = 4 << 20;
-	c = calloc(1, sizeof(*c));
+	c = xcalloc(1, sizeof(*c));
 	c->kind = CALL_TABLE;
 	c->method = m;
 	c->local = &lw;
@@ -653,7 +645,7 @@ static char *read_file(const char *path)
 	if (!f)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
+		buf = xmalloc((size_t)n + 1);
 		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
 			free(buf);
 			buf = NULL;
@@ -724,7 +716,7 @@ int rpc_server_start(const rpc_server_options *o)
 	rt.server = grpc_server_create(&cargs, NULL);
 
 	rt.nworkers = o->threads > 0 ? o->threads : 2;
-	rt.workers = calloc((size_t)rt.nworkers, sizeof(worker));
+	rt.workers = xcalloc((size_t)rt.nworkers, sizeof(worker));
 	for (int i = 0; i < rt.nworkers; i++) {
 		rt.workers[i].cq = grpc_completion_queue_create_for_next(NULL);
 		grpc_server_register_completion_queue(rt.server, rt.workers[i].cq, NULL);

@@ -1,5 +1,5 @@
-/* fault.c: crash-test fault points. See fault.h. */
-#include "fault.h"
+/* fault.c: crash-test fault points. See store_fault.h. */
+#include "store_fault.h"
 
 #ifdef SPB_FAULTS
 #include <pthread.h>
@@ -53,4 +53,7 @@ void fault_point(const char *name)
 		}
 	}
 }
+#else
+/* ISO C wants a declaration in every translation unit. */
+typedef int store_fault_points_off;
 #endif
