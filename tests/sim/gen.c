@@ -157,8 +157,8 @@ int gen_setup(op *out, int cap)
 			o.kind = OP_SET_PRICE;
 			o.u.price.ptype = (int8_t)pt;
 			o.u.price.stype = (int8_t)st;
-			o.u.price.amount = 100 * (st + 2 * pt) + 5 * st +
-					   3 * pt; /* not round: rounding shows */
+			/* not round, so that rounding shows */
+			o.u.price.amount = 100 * (st + 2 * pt) + (st * 37 + pt * 11) % 100;
 			o.u.price.credits = 1 + (st + pt) % 4;
 			/* one service left unpriced: SKIP_REASON_NO_PRICE */
 			if (pt == PT_(SINGLE_FAMILY_HOUSE) && st == ST_(SENSOR_ALERT))
@@ -192,7 +192,7 @@ int gen_setup(op *out, int cap)
 	o.kind = OP_CREATE_COUPON;
 	o.u.coupon.code = 0;
 	o.u.coupon.pct = 10;
-	o.u.coupon.maxr = 3;
+	o.u.coupon.maxr = 0; /* unlimited: once per payer is all that holds it */
 	PUSH();
 	memset(&o, 0, sizeof(o));
 	o.kind = OP_CREATE_COUPON;
@@ -684,8 +684,11 @@ static int gen_quote(gstate *s, op *o)
 	} else if (rng_chance(&s->r, 30)) {
 		o->u.quote.mode = RM_(MANUAL);
 	}
-	if (ON(s, T_COUPONS) && rng_chance(&s->r, 25))
+	if (ON(s, T_COUPONS) && rng_chance(&s->r, 35)) {
 		o->u.quote.coupon = (int8_t)rng_below(&s->r, NCOUP);
+		for (int t = 0; t < 3 && !g->coupon[(int)o->u.quote.coupon].exists; t++)
+			o->u.quote.coupon = (int8_t)rng_below(&s->r, NCOUP);
+	}
 	payer = quote_payer(s, inst, sel, ns);
 	o->who = caller_for(s, payer);
 	o->u.quote.payer = (int8_t)(o->who.acc == payer && rng_chance(&s->r, 70) ? -1 : payer);

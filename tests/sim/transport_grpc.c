@@ -21,6 +21,7 @@
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "transport.h"
+#include "util.h"
 
 typedef struct gt {
 	bproc p;
@@ -31,6 +32,7 @@ typedef struct gt {
 	pthread_t killer;
 	int killer_on;
 	long delay_us;
+	rng r; /* kill delays (timing, not part of a history) */
 } gt;
 
 static void open_channel(gt *g)
@@ -235,7 +237,7 @@ static int grpc_kill(sim_transport *t)
 		pthread_join(g->killer, NULL);
 		g->killer_on = 0;
 	}
-	g->delay_us = (long)(rand() % 3000);
+	g->delay_us = (long)rng_below(&g->r, 3000);
 	g->killer_on = pthread_create(&g->killer, NULL, killer_main, g) == 0;
 	return 0;
 }
@@ -306,6 +308,7 @@ sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, con
 	if (bproc_init(&g->p, billingd, "spb-sim") != 0)
 		goto fail;
 	g->ledger_check = ledger_check;
+	rng_seed(&g->r, (uint64_t)getpid() ^ (uint64_t)time(NULL));
 	if (fault && *fault) {
 		snprintf(g->fault, sizeof(g->fault), "%s", fault);
 		g->has_fault = 1;

@@ -14,7 +14,7 @@
 #include <grpc/grpc.h>
 
 #include "billingd.h"
-#include "ledger.h"
+#include "store_ledger.h"
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
