@@ -2256,6 +2256,8 @@ int drive_run(sim_transport *t, const op *ops, const int *orig, int n, const dri
 		res->st.renewals += d->cur.orders[k].type == OT_(AUTO_RENEWAL);
 	}
 	res->st.transfers = d->cur.nxfers;
+	for (int c = 0; c < NCOUP; c++)
+		res->st.redemptions += d->cur.coupon[c].redemptions;
 	if (!res->failed && rc == 0) {
 		d->step = n;
 		check_state(d);

@@ -29,7 +29,8 @@ typedef struct drive_opts {
 typedef struct drive_stats {
 	long steps, calls, checks, kills, faults, twins, replays, groups, mismatches, skipped;
 	/* coverage, from the final model of each run */
-	long orders, succeeded, failed, timed_out, canceled, pending, renewals, transfers, refusals;
+	long orders, succeeded, failed, timed_out, canceled, pending, renewals, transfers, refusals,
+		redemptions;
 } drive_stats;
 
 typedef struct drive_result {

@@ -690,6 +690,11 @@ static int gen_quote(gstate *s, op *o)
 			o->u.quote.coupon = (int8_t)rng_below(&s->r, NCOUP);
 	}
 	payer = quote_payer(s, inst, sel, ns);
+	/* once per payer (R16): try again a coupon this payer used */
+	if (ON(s, T_COUPONS) && rng_chance(&s->r, 50))
+		for (int c = 0; c < NCOUP; c++)
+			if (g->coupon[c].exists && g->coupon[c].use[payer])
+				o->u.quote.coupon = (int8_t)c;
 	o->who = caller_for(s, payer);
 	o->u.quote.payer = (int8_t)(o->who.acc == payer && rng_chance(&s->r, 70) ? -1 : payer);
 	if (s->g->acc[payer].role == ROLE_(PROPERTY_MANAGER) && rng_chance(&s->r, 70)) {

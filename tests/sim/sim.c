@@ -500,6 +500,7 @@ int main(int argc, char **argv)
 			tot.renewals += o.st.renewals;
 			tot.transfers += o.st.transfers;
 			tot.refusals += o.st.refusals;
+			tot.redemptions += o.st.redemptions;
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -516,8 +517,8 @@ int main(int argc, char **argv)
 	       "%ld: "
 	       "%ld succeeded, %ld failed, %ld timed out, %ld canceled, %ld pending at the end; "
 	       "%ld "
-	       "auto-renewal attempts; %ld credit transfers\n",
+	       "auto-renewal attempts; %ld credit transfers; %ld coupon redemptions\n",
 	       tot.refusals, tot.skipped, tot.orders, tot.succeeded, tot.failed, tot.timed_out,
-	       tot.canceled, tot.pending, tot.renewals, tot.transfers);
+	       tot.canceled, tot.pending, tot.renewals, tot.transfers, tot.redemptions);
 	return failed ? 1 : errors ? 2 : 0;
 }
