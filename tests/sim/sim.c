@@ -31,7 +31,7 @@
 
 typedef struct cfg {
 	uint64_t seed;
-	int seeds, steps, check_every, jobs, grpc_every, kills, verbose, shrink;
+	int seeds, steps, check_every, jobs, grpc_every, kills, verbose, shrink, keep_going;
 	const char *billingd, *ledger_check, *faults;
 	gen_config gen;
 	char off[512], on[512];
@@ -69,7 +69,7 @@ static int usage(void)
 		"           [--grpc G] [--kills K] [--billingd PATH] [--ledger-check PATH]\n"
 		"           [--faults SPEC] [--off LIST] [--on LIST] [--keep I,J,..] "
 		"[--no-shrink]\n"
-		"           [--verbose] [--list-toggles]\n");
+		"           [--keep-going] [--verbose] [--list-toggles]\n");
 	return 2;
 }
 
@@ -205,6 +205,47 @@ static void run_child(const cfg *c, uint64_t seed, int use_grpc, const op *ops, 
 	}
 	close(fd[0]);
 	waitpid(pid, NULL, 0);
+}
+
+/* Mismatches of a --keep-going run, grouped by a signature: the failing
+ * op kind and the model's expectation or the first difference, digits
+ * and ids dropped. */
+#define MAX_SIG 64
+static char sig_text[MAX_SIG][160];
+static int sig_count[MAX_SIG], nsig;
+static uint64_t sig_seed[MAX_SIG];
+
+static void note_signature(const outcome *o, uint64_t seed)
+{
+	char sig[160] = "", *p;
+	const char *line = strchr(o->report, '\n');
+	size_t n = 0;
+	const char *kind = o->kind >= 0 && o->kind < OP_KINDS ? sim_op_name[o->kind]
+							      : "state check";
+	n = (size_t)snprintf(sig, sizeof(sig), "%s: ", kind);
+	if (line) {
+		line++;
+		while (*line == ' ')
+			line++;
+		for (; *line && *line != '\n' && n + 1 < sizeof(sig); line++) {
+			if (*line >= '0' && *line <= '9')
+				continue;
+			sig[n++] = *line;
+		}
+		sig[n] = 0;
+	}
+	if ((p = strstr(sig, "server")) && p - sig > 40)
+		*p = 0; /* the model's side names the defect */
+	for (int k = 0; k < nsig; k++)
+		if (strcmp(sig_text[k], sig) == 0) {
+			sig_count[k]++;
+			return;
+		}
+	if (nsig < MAX_SIG) {
+		snprintf(sig_text[nsig], sizeof(sig_text[0]), "%s", sig);
+		sig_seed[nsig] = seed;
+		sig_count[nsig++] = 1;
+	}
 }
 
 static int same_failure(const outcome *a, const outcome *b)
@@ -389,6 +430,8 @@ int main(int argc, char **argv)
 				return usage();
 		} else if (strcmp(a, "--no-shrink") == 0)
 			c.shrink = 0;
+		else if (strcmp(a, "--keep-going") == 0)
+			c.keep_going = 1;
 		else if (strcmp(a, "--verbose") == 0)
 			c.verbose = 1;
 		else if (strcmp(a, "--list-toggles") == 0) {
@@ -415,7 +458,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	c.gen.kill_mode = 0;
-	for (int s = 0; s < c.seeds && !failed; s += c.jobs) {
+	for (int s = 0; s < c.seeds && (!failed || c.keep_going); s += c.jobs) {
 		int batch = c.seeds - s < c.jobs ? c.seeds - s : c.jobs;
 		pid_t pids[64];
 		int fds[64];
@@ -481,6 +524,8 @@ int main(int argc, char **argv)
 			if (off < sizeof(o))
 				o.rc = 2;
 			failed += o.rc == 1;
+			if (o.rc == 1)
+				note_signature(&o, c.seed + (uint64_t)s + (uint64_t)j);
 			errors += o.rc == 2;
 			tot.steps += o.st.steps;
 			tot.calls += o.st.calls;
@@ -504,6 +549,13 @@ int main(int argc, char **argv)
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (nsig) {
+		printf("sim: %d seeds mismatched; by kind of mismatch (count, first seed):\n",
+		       failed);
+		for (int k = 0; k < nsig; k++)
+			printf("  %5d  seed %-8" PRIu64 " %s\n", sig_count[k], sig_seed[k],
+			       sig_text[k]);
+	}
 	printf("sim: %s: %ld steps, %ld calls, %ld state checks, %ld R17 replays, %ld AIP-211 "
 	       "twins, "
 	       "%ld concurrent groups, %ld kills, %ld faults; %.1f s\n",
