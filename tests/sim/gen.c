@@ -158,7 +158,7 @@ int gen_setup(op *out, int cap)
 			o.u.price.ptype = (int8_t)pt;
 			o.u.price.stype = (int8_t)st;
 			/* not round, so that rounding shows */
-			o.u.price.amount = 100 * (st + 2 * pt) + (st * 37 + pt * 11) % 100;
+			o.u.price.amount = 100 * (st + 2 * pt) + 45 * (st % 2) + 10 * pt;
 			o.u.price.credits = 1 + (st + pt) % 4;
 			/* one service left unpriced: SKIP_REASON_NO_PRICE */
 			if (pt == PT_(SINGLE_FAMILY_HOUSE) && st == ST_(SENSOR_ALERT))
@@ -669,7 +669,7 @@ static int gen_quote(gstate *s, op *o)
 							   : 1 + rng_below(&s->r, 60));
 	if (rng_chance(&s->r, 2))
 		o->u.quote.months = (int8_t)(rng_chance(&s->r, 50) ? 0 : 61);
-	if (o->u.quote.action == QA_(RENEW) && rng_chance(&s->r, 22) &&
+	if (o->u.quote.action == QA_(RENEW) && rng_chance(&s->r, 30) &&
 	    (ON(s, T_CREDIT_PRORATE) || model_proj_model(g, sel[0]) != MODEL_(CREDITS))) {
 		o->u.quote.months = 0;
 		o->u.quote.until_s = (int32_t)(3600 + rng_below(&s->r, 150 * 86400));
