@@ -1728,6 +1728,20 @@ static int recover(drv *d, const op *o)
 		return 0;
 	}
 	d->killing = 0;
+	if (d->t->crash && d->t->crash(d->t)) {
+		int sig = d->t->crash(d->t);
+		FILE *f = d->t->logfile[0] ? fopen(d->t->logfile, "r") : NULL;
+		char line[400];
+		mismatch(d, o, "billingd crashed (%s %d)", sig > 0 ? "signal" : "exit status",
+			 sig > 0 ? sig : -sig);
+		while (f && fgets(line, sizeof(line), f))
+			if (strstr(line, "ERROR") || strstr(line, "runtime error") ||
+			    strstr(line, "Sanitizer") || strstr(line, "    #"))
+				report(d, "  billingd log: %s", line);
+		if (f)
+			fclose(f);
+		return -1;
+	}
 	if (d->t->ledger && d->t->ledger(d->t, rep, sizeof(rep)) == 1)
 		mismatch(d, o, "ledger_check after kill -9: %s", rep);
 	if (!d->t->restart || d->t->restart(d->t, NULL) != 0) {
@@ -2097,7 +2111,19 @@ static void mint_key(drv *d, int a, int scope, char *out, size_t cap)
 	b.bytes = sa_alloc(&d->a, b.len + 1);
 	protobuf_c_message_pack(&r->base, b.bytes);
 	b.auth.bearer = d->key[0];
-	if (call(d, &b, &rep) != 0 || rep.status != GRPC_STATUS_OK) {
+	/* a key the model does not see: a lost answer is simply asked again
+	 * (an extra key does no harm) */
+	for (int attempt = 0;; attempt++) {
+		int rc = call(d, &b, &rep);
+		if (rc == 0 && rep.status == GRPC_STATUS_OK)
+			break;
+		if (rc != 0 && attempt < 5) {
+			d->call_failed = 1;
+			if (recover(d, NULL) != 0)
+				return;
+			d->call_failed = 0;
+			continue;
+		}
 		mismatch(d, NULL, "CreateApiKey for %s failed: %s", acc_name(a), rep.msg);
 		sim_reply_clear(&rep);
 		return;

@@ -41,9 +41,13 @@ struct sim_transport {
 	/* Whether billingd is down (killed, or a fault point fired); after a
 	 * failed call wait_ms gives a dying process time to be reaped. */
 	int (*died)(sim_transport *t, int wait_ms);
+	/* After a death: 0 if it was SIGKILL (a kill or a fault point), else
+	 * the signal (or minus the exit status) of a crash, e.g. a sanitizer. */
+	int (*crash)(sim_transport *t);
 	void (*close)(sim_transport *t);
 	char admin_key[160];
 	char datadir[256];
+	char logfile[256]; /* billingd's log (gRPC), "" in process */
 	void *impl;
 };
 

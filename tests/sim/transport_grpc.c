@@ -32,7 +32,8 @@ typedef struct gt {
 	pthread_t killer;
 	int killer_on;
 	long delay_us;
-	rng r; /* kill delays (timing, not part of a history) */
+	rng r;        /* kill delays (timing, not part of a history) */
+	int last_sig; /* how the last instance ended (bproc_died) */
 } gt;
 
 static void open_channel(gt *g)
@@ -79,8 +80,10 @@ static int alive_wait(gt *g, int wait_ms)
 {
 	int sig;
 	for (int i = 0; g->p.pid > 0; i++) {
-		if (bproc_died(&g->p, &sig))
+		if (bproc_died(&g->p, &sig)) {
+			g->last_sig = sig;
 			return 0;
+		}
 		if (i * 5 >= wait_ms)
 			return 1;
 		usleep(5000);
@@ -269,10 +272,19 @@ static int grpc_died(sim_transport *t, int wait_ms)
 	if (g->killer_on) { /* our kill -9 has landed once this returns */
 		pthread_join(g->killer, NULL);
 		g->killer_on = 0;
-		bproc_kill(&g->p);
+		if (alive_wait(g, 0)) {
+			bproc_kill(&g->p);
+			g->last_sig = SIGKILL;
+		}
 		return 1;
 	}
 	return !alive_wait(g, wait_ms);
+}
+
+static int grpc_crash(sim_transport *t)
+{
+	gt *g = t->impl;
+	return g->last_sig == SIGKILL || g->last_sig == 0 ? 0 : g->last_sig;
 }
 
 static int grpc_ledger(sim_transport *t, char *report, size_t cap)
@@ -318,11 +330,13 @@ sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, con
 		goto fail;
 	snprintf(t->admin_key, sizeof(t->admin_key), "%s", g->p.admin_key);
 	snprintf(t->datadir, sizeof(t->datadir), "%s", g->p.datadir);
+	snprintf(t->logfile, sizeof(t->logfile), "%s", g->p.logfile);
 	t->call = grpc_call_one;
 	t->ledger = grpc_ledger;
 	t->kill = grpc_kill;
 	t->restart = grpc_restart;
 	t->died = grpc_died;
+	t->crash = grpc_crash;
 	t->close = grpc_close;
 	return t;
 fail:
