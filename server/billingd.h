@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct store_env;
+struct store_lock;
 
 typedef struct billingd_config {
 	const char *listen;    /* default 127.0.0.1:50051 */
@@ -22,6 +23,7 @@ typedef struct billingd_config {
 	const char *tls_client_ca;
 	int64_t cutover_us;         /* R2 credit cut-over, unix micros */
 	int test_clock;             /* R18 */
+	int convert_test_clock;     /* a test-clock store goes onto the real clock */
 	const char *payments;       /* "sandbox" or "live" */
 	const char *stripe_url;     /* live: Stripe API base URL */
 	const char *paypal_url;     /* live: PayPal API base URL */
@@ -42,6 +44,7 @@ typedef struct billingd_config {
 typedef struct billingd_state {
 	billingd_config cfg;
 	struct store_env *store;
+	struct store_lock *lock; /* the data directory, held while running */
 } billingd_state;
 
 extern billingd_state billingd;

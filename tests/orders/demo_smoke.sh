@@ -9,8 +9,8 @@ buf=$2
 top=$(cd "$(dirname "$0")/../.." && pwd)
 [ -x "$buf" ] || { echo "SKIP: buf not installed at $buf (tools/setup.sh)"; exit 77; }
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-# shellcheck source=../integration/lib.sh
-source "$top/tests/integration/lib.sh"
+# shellcheck source=../support/lib.sh
+source "$top/tests/support/lib.sh"
 start_billingd "$bin"
 for i in 1 2; do
   out=$(BUF=$buf "$top/tools/demo/demo.sh" --target "127.0.0.1:$port" \

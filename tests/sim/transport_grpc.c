@@ -1,7 +1,7 @@
 /*
  * transport_grpc.c: billingd as a separate process, called over gRPC
  * (grpc C core, one persistent channel), killed with SIGKILL and
- * restarted on the same data directory (tests/crash/billingd_proc.h).
+ * restarted on the same data directory (tests/support/spt_billingd.h).
  * The ledger check runs on the data directory while billingd is down.
  */
 #include <pthread.h>
@@ -17,14 +17,14 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/support/time.h>
 
-#include "billingd_proc.h"
+#include "spt_billingd.h"
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "transport.h"
 #include "util.h"
 
 typedef struct gt {
-	bproc p;
+	spt_billingd p;
 	const char *ledger_check;
 	char fault[128];
 	int has_fault;
@@ -33,7 +33,7 @@ typedef struct gt {
 	int killer_on;
 	long delay_us;
 	rng r;        /* kill delays (timing, not part of a history) */
-	int last_sig; /* how the last instance ended (bproc_died) */
+	int last_sig; /* how the last instance ended (spt_billingd_exited) */
 } gt;
 
 static void open_channel(gt *g)
@@ -80,7 +80,7 @@ static int alive_wait(gt *g, int wait_ms)
 {
 	int sig;
 	for (int i = 0; g->p.pid > 0; i++) {
-		if (bproc_died(&g->p, &sig)) {
+		if (spt_billingd_exited(&g->p, &sig)) {
 			g->last_sig = sig;
 			return 0;
 		}
@@ -255,11 +255,9 @@ static int grpc_restart(sim_transport *t, const char *fault)
 	}
 	if (alive(g))
 		return 0;
-	bproc_kill(&g->p);
-	for (int i = 0; i < 5; i++)
-		if (bproc_start(&g->p, g->has_fault ? g->fault : NULL,
-				(const char *const[]){"--test-clock", "--threads", "2", NULL}) ==
-		    0) {
+	spt_billingd_kill(&g->p);
+	for (int i = 0; i < 5; i++) /* a fault point may kill it while it starts */
+		if (spt_billingd_restart_with(&g->p, g->has_fault ? g->fault : NULL, NULL) == 0) {
 			open_channel(g);
 			return 0;
 		}
@@ -273,7 +271,7 @@ static int grpc_died(sim_transport *t, int wait_ms)
 		pthread_join(g->killer, NULL);
 		g->killer_on = 0;
 		if (alive_wait(g, 0)) {
-			bproc_kill(&g->p);
+			spt_billingd_kill(&g->p);
 			g->last_sig = SIGKILL;
 		}
 		return 1;
@@ -293,7 +291,7 @@ static int grpc_ledger(sim_transport *t, char *report, size_t cap)
 	int rc;
 	if (alive(g) || !g->ledger_check)
 		return -1;
-	rc = bproc_ledger_check(&g->p, g->ledger_check, report, cap);
+	rc = spt_billingd_check_data(&g->p, g->ledger_check, report, cap);
 	return rc == 0 ? 0 : rc == 1 ? 1 : -1;
 }
 
@@ -304,8 +302,7 @@ static void grpc_close(sim_transport *t)
 		pthread_join(g->killer, NULL);
 	if (g->ch)
 		grpc_channel_destroy(g->ch);
-	bproc_kill(&g->p);
-	bproc_cleanup(&g->p);
+	spt_billingd_free(&g->p);
 	free(g);
 	free(t);
 }
@@ -314,23 +311,32 @@ sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, con
 {
 	sim_transport *t = calloc(1, sizeof(*t));
 	gt *g = calloc(1, sizeof(*g));
+	spt_billingd_options o = SPT_BILLINGD_OPTIONS_INIT;
+	static const char *const args[] = {"--test-clock", "--threads", "2", NULL};
+	char env0[160];
+	const char *env[2] = {NULL, NULL};
 	if (!t || !g)
 		goto fail;
 	grpc_init();
-	if (bproc_init(&g->p, billingd, "spb-sim") != 0)
-		goto fail;
 	g->ledger_check = ledger_check;
 	rng_seed(&g->r, (uint64_t)getpid() ^ (uint64_t)time(NULL));
 	if (fault && *fault) {
 		snprintf(g->fault, sizeof(g->fault), "%s", fault);
 		g->has_fault = 1;
+		snprintf(env0, sizeof(env0), "SPB_FAULT=%s", fault);
+		env[0] = env0;
 	}
+	o.bin = billingd;
+	o.args = args;
+	o.env = env;
 	t->impl = g;
-	if (grpc_restart(t, NULL) != 0)
+	/* a fault point may kill it while it starts */
+	if (spt_billingd_start_opts(&g->p, &o) != 0 && grpc_restart(t, NULL) != 0)
 		goto fail;
+	open_channel(g);
 	snprintf(t->admin_key, sizeof(t->admin_key), "%s", g->p.admin_key);
-	snprintf(t->datadir, sizeof(t->datadir), "%s", g->p.datadir);
-	snprintf(t->logfile, sizeof(t->logfile), "%s", g->p.logfile);
+	snprintf(t->datadir, sizeof(t->datadir), "%s", g->p.data_dir);
+	snprintf(t->logfile, sizeof(t->logfile), "%s", g->p.log_path);
 	t->call = grpc_call_one;
 	t->ledger = grpc_ledger;
 	t->kill = grpc_kill;
@@ -341,7 +347,7 @@ sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, con
 	return t;
 fail:
 	if (g)
-		bproc_cleanup(&g->p);
+		spt_billingd_free(&g->p);
 	free(g);
 	free(t);
 	return NULL;
