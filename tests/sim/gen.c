@@ -49,6 +49,7 @@ const char *const toggle_name[T_COUNT] = {
 	[T_CONC_SAME_QUOTE] = "conc_same_quote",
 	[T_POLICY_R2_METHOD] = "policy_r2_method",
 	[T_CONC_SAME_ITEM] = "conc_same_item",
+	[T_VENDOR_CREDITS] = "vendor_credits",
 };
 
 void gen_config_all(gen_config *c)
@@ -105,12 +106,20 @@ int gen_allowed(const gen_config *c, const model *m, const op *o)
 		if (!c->on[T_TIMEOUT_COUPON] && q->coupon >= 0 &&
 		    (method == PM_(PAYPAL) || (method == PM_(STRIPE) && o->u.place.pm == SPM_NONE)))
 			return 0;
+		if (!c->on[T_VENDOR_CREDITS] && q->payer == 0 && method == PM_(CREDITS) &&
+		    q->subtotal > 0)
+			return 0;
 		if (!c->on[T_POLICY_R2_METHOD] && method >= 1 && method <= 4 &&
 		    !(q->methods & (1u << method)) && (q->pmask & (1u << method)) &&
 		    (q->payer == q->in.u.quote.inst ||
 		     m->acc[(int)q->payer].role == ROLE_(PROPERTY_MANAGER)))
 			return 0;
 		return 1;
+	}
+	case OP_SET_AUTO_RENEW: {
+		int payer = o->u.ar.payer >= 0 ? o->u.ar.payer : o->who.acc;
+		return c->on[T_VENDOR_CREDITS] || !o->u.ar.enabled || payer != 0 ||
+		       o->u.ar.method != PM_(CREDITS);
 	}
 	case OP_PURCHASE:
 		return c->on[T_TIMEOUT_COUPON] || o->u.buy.coupon < 0 ||

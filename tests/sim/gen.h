@@ -55,6 +55,7 @@ enum toggle {
 	T_CONC_SAME_QUOTE,   /* one quote placed twice at once (sim S4) */
 	T_POLICY_R2_METHOD,  /* a limited payer's own method that R2 refuses (sim S5) */
 	T_CONC_SAME_ITEM,    /* one item deleted twice, or priced by two orders, at once (S6, S7) */
+	T_VENDOR_CREDITS,    /* the vendor (the issuance account) paying with credits (sim S8) */
 	T_COUNT
 };
 

@@ -122,6 +122,7 @@ static void err3(m_expect *e, int code, const char *reason, int commit, const ch
 		e->err[e->nerr].code = code;
 		e->err[e->nerr].reason = reason;
 		e->err[e->nerr].commit = commit;
+		e->err[e->nerr].why = why;
 		e->nerr++;
 	}
 	if (!e->why[0])
@@ -435,7 +436,12 @@ static int valid_caller(const model *m, const op *o, m_expect *e)
 {
 	int a = o->who.acc;
 	if (a < 0 || a >= NACC || !m->acc[a].exists) {
-		err(e, GRPC_STATUS_UNAUTHENTICATED, NULL, "the acting account does not exist");
+		/* a valid SERVICE key acting for an account that does not exist: a
+		 * reference to a missing resource (AIP-211); no key: UNAUTHENTICATED */
+		if (o->who.service)
+			DENY(e, "x-acting-account: no such account");
+		else
+			err(e, GRPC_STATUS_UNAUTHENTICATED, NULL, "the account has no key");
 		return 0;
 	}
 	return 1;
@@ -876,15 +882,11 @@ static void compute_quote(const model *m, const op *in, int caller, int64_t unti
 			if (m->proj[p].exists && m->proj[p].inst == inst &&
 			    m->proj[p].type == ptype)
 				projs[nproj++] = p;
+		/* all of an installer's projects: the caller acts on the installer
+		 * (a property manager names its projects) */
 		if (!model_may_act(m, caller, inst)) {
-			for (int i = 0; i < nproj; i++)
-				if (!proj_visible(m, caller, projs[i]))
-					goto foreign_all;
-			if (nproj == 0) {
-foreign_all:
-				DENY(e, "installer not the caller's");
-				return;
-			}
+			DENY(e, "installer not the caller's");
+			return;
 		}
 		if (nproj == 0) {
 			FP(e, NULL, "the installer has no projects of that type");
@@ -909,8 +911,8 @@ foreign_all:
 			if (ok)
 				projs[nproj++] = p;
 		}
-		if (e->nerr > nerr0)
-			return;
+		/* a project refused above leaves the others: their errors (about
+		 * the caller's own items) are correct answers too */
 	}
 	for (int pi = 0; pi < nproj; pi++) {
 		int p = projs[pi], pm = proj_model(&m->proj[p]);
@@ -1258,6 +1260,14 @@ static void op_place(const model *m, model *n, const op *o, m_expect *e)
 		FP(e, "METHOD_NOT_ALLOWED", "AUTO needs CREDITS or a saved card");
 		return;
 	}
+	/* the issuance account cannot spend credits to itself (sim S8: billingd
+	 * answers INTERNAL; the rules leave the refusal's code open) */
+	if (method == PM_(CREDITS) && q->payer == VENDOR && q->subtotal > 0) {
+		INV(e, "the vendor does not pay with credits");
+		FP(e, NULL, "the vendor does not pay with credits");
+		DENY(e, "the vendor does not pay with credits");
+		return;
+	}
 	if (method == PM_(CREDITS) && q->payer != VENDOR &&
 	    m->acc[(int)q->payer].balance < q->subtotal) {
 		FP(e, "INSUFFICIENT_CREDITS", "the payer has too few credits");
@@ -1503,6 +1513,12 @@ static void op_set_auto_renew(const model *m, model *n, const op *o, m_expect *e
 		DENY(e, "the caller may not act on the payer");
 		return;
 	}
+	if (on && payer == VENDOR && method == PM_(CREDITS)) { /* sim S8, as in op_place */
+		INV(e, "the vendor does not pay with credits");
+		FP(e, NULL, "the vendor does not pay with credits");
+		DENY(e, "the vendor does not pay with credits");
+		return;
+	}
 	for (int k = 0; k < o->u.ar.n; k++) {
 		int i = o->u.ar.item[k], p, pol;
 		if (i < 0 || !m->item[i].exists || !proj_visible(m, o->who.acc, m->item[i].proj)) {
@@ -1717,8 +1733,14 @@ void model_step(const model *cur, model *next, const op *o, m_expect *e)
 	memset(e, 0, sizeof(*e));
 	e->new_quote = e->new_order = e->new_xfer = -1;
 	if (o->hostile && o->hostile != H_PAST_TIME) {
-		/* issue 12.6: one validator before any handler */
+		/* issue 12.6: one validator before any handler (the dispatcher's
+		 * authentication and vendor-only rule may come first) */
 		INV(e, "a hostile field value (UTF-8, NUL, enum, timestamp, length)");
+		valid_caller(cur, o, e);
+		if (o->kind == OP_SET_PRICE || o->kind == OP_SET_CREDIT_PRICE ||
+		    o->kind == OP_CREATE_COUPON || o->kind == OP_DISABLE_COUPON ||
+		    o->kind == OP_ADVANCE)
+			vendor_only(o, e);
 		return;
 	}
 	if (!valid_caller(cur, o, e))

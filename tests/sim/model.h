@@ -162,6 +162,7 @@ typedef struct m_err {
 	int code;           /* grpc_status_code */
 	const char *reason; /* ErrorInfo reason that must be sent; NULL: not compared */
 	int commit;         /* the step's state change happens although it fails */
+	const char *why;    /* the rule, for reports (a string constant) */
 } m_err;
 
 /* Model-side rule areas with a known defect the fix of which is pending:

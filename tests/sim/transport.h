@@ -46,8 +46,8 @@ struct sim_transport {
 	int (*crash)(sim_transport *t);
 	void (*close)(sim_transport *t);
 	char admin_key[160];
-	char datadir[256];
-	char logfile[256]; /* billingd's log (gRPC), "" in process */
+	char datadir[512];
+	char logfile[512]; /* billingd's log (gRPC), "" in process */
 	void *impl;
 };
 

@@ -97,7 +97,7 @@ sim_transport *sim_local_open(void)
 {
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
 	sim_transport *t = calloc(1, sizeof(*t));
-	char path[400];
+	char path[600];
 	FILE *f;
 	if (!t)
 		return NULL;
