@@ -1841,6 +1841,18 @@ static int priv_refusal(const m_expect *e, const sim_reply *r)
 	return 0;
 }
 
+/* Whether op o was refused before it ran (authentication, the vendor-only
+ * rule, the validator: malformed fields, fields only the vendor sets), so
+ * that nothing was recorded under its key. */
+static int pre_r17(const model *m, const op *o, const m_expect *e, const sim_reply *r)
+{
+	return r->status != GRPC_STATUS_OK &&
+	       (o->hostile || r->status == GRPC_STATUS_UNAUTHENTICATED ||
+		r->status == GRPC_STATUS_INVALID_ARGUMENT ||
+		(is_admin(o->kind) && o->who.acc != 0) || !m->acc[(int)o->who.acc].exists ||
+		priv_refusal(e, r));
+}
+
 /* Whether the server answered op o (order k, for ConfirmOrder) without a
  * write: a refusal (a declined card is recorded with its failed order), or
  * ConfirmOrder of an order that is no longer pending. */
@@ -1999,13 +2011,7 @@ static int run_single(drv *d, const op *o)
 	if (rec) {
 		int k = o->kind == OP_CONFIRM ? model_placed_order(&d->cur, o->u.ord.oref) : -1;
 		rec->no_write = no_write(&d->cur, o, &r, k);
-		/* refused before it ran: authentication, the vendor-only rule, the
-		 * validator (malformed fields, fields only the vendor sets) */
-		rec->pre_r17 = r.status != GRPC_STATUS_OK &&
-			       (o->hostile || r.status == GRPC_STATUS_UNAUTHENTICATED ||
-				r.status == GRPC_STATUS_INVALID_ARGUMENT ||
-				(is_admin(o->kind) && o->who.acc != 0) ||
-				!d->cur.acc[(int)o->who.acc].exists || priv_refusal(&e, &r));
+		rec->pre_r17 = pre_r17(&d->cur, o, &e, &r);
 		rec->admin = is_admin(o->kind);
 	}
 	/* sim S3: a placing call's provider claim is released after its answer */
@@ -2126,6 +2132,7 @@ static int run_group(drv *d, const op *ops, int g)
 					&d->rec[d->orig ? d->orig[d->step + x] : d->step + x];
 				rec->no_write = nw;
 				rec->admin = is_admin(ops[x].kind);
+				rec->pre_r17 = pre_r17(&d->cur, &ops[x], &e, &j[x].r);
 				rec->used = 1;
 				rec->who = ops[x].who;
 				snprintf(rec->path, sizeof(rec->path), "%s", b[x].path);

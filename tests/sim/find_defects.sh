@@ -1,6 +1,7 @@
 #!/bin/sh
-# For every toggle KNOWN.md lists as off: runs the simulator with that one
-# toggle on (the other known ones off) until a seed mismatches, and reports
+# For every toggle KNOWN.md lists (a defect's area, fixed or not): runs the
+# simulator with that one toggle on (the other listed ones off) until a
+# seed mismatches, and reports
 # the seed, the step, the shrunk history's length and the first line of the
 # mismatch; "not found" after --seeds N seeds. Run against any billingd over
 # gRPC (e.g. an old tree's, to show which defects the simulator finds), or
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
     *) only="$only $1"; shift ;;
   esac
 done
-known=$(sed -n 's/^| `\([a-z0-9_]*\)` | off |.*/\1/p' "$here/KNOWN.md")
+known=$(sed -n 's/^| `\([a-z0-9_]*\)` | o[nf]*f* |.*/\1/p' "$here/KNOWN.md")
 [ -n "$only" ] || only=$known
 for t in $only; do
   off=$(echo "$known" | grep -vx "$t" | paste -sd, -)

@@ -109,11 +109,20 @@ int gen_allowed(const gen_config *c, const model *m, const op *o)
 		if (!c->on[T_VENDOR_CREDITS] && q->payer == 0 && method == PM_(CREDITS) &&
 		    q->subtotal > 0)
 			return 0;
-		if (!c->on[T_POLICY_R2_METHOD] && method >= 1 && method <= 4 &&
-		    !(q->methods & (1u << method)) && (q->pmask & (1u << method)) &&
-		    (q->payer == q->in.u.quote.inst ||
-		     m->acc[(int)q->payer].role == ROLE_(PROPERTY_MANAGER)))
-			return 0;
+		if (!c->on[T_POLICY_R2_METHOD] && method >= 1 && method <= 4) {
+			/* the limited payer's own methods as they are now */
+			int inst = q->in.u.quote.inst, payer = q->payer;
+			unsigned own = 0, r2 = q->credits_model
+						       ? 1u << PM_(CREDITS)
+						       : (1u << PM_(STRIPE)) | (1u << PM_(PAYPAL)) |
+								 (1u << PM_(COUPON));
+			if (payer == inst && m->acc[inst].pol_set && m->acc[inst].pol_pay)
+				own = m->acc[inst].pol_mask;
+			else if (m->acc[payer].role == ROLE_(PROPERTY_MANAGER))
+				own = 1u << PM_(CREDITS);
+			if ((own & (1u << method)) && !(r2 & (1u << method)))
+				return 0;
+		}
 		return 1;
 	}
 	case OP_SET_AUTO_RENEW: {
@@ -1007,6 +1016,10 @@ static int is_admin(int kind)
 
 static void maybe_hostile(gstate *s, op *o)
 {
+	/* billing info absent: no billing string to poison */
+	if ((o->kind == OP_PLACE && o->u.place.bill == 4) ||
+	    (o->kind == OP_PURCHASE && o->u.buy.bill == 4))
+		return;
 	static const int cls[] = {H_BAD_UTF8, H_NUL_IN_ID, H_BAD_ENUM, H_BAD_TIME, H_LONG_STRING};
 	static const int tog[] = {T_BAD_UTF8, T_NUL_ID, T_BAD_ENUM, T_BAD_TIME, T_LONG_STRING};
 	int k;
