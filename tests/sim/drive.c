@@ -1242,6 +1242,13 @@ static int outcome_fits(const m_expect *e, const sim_reply *r, int *commit)
 		*commit = 1;
 		return e->nerr == 0 || e->ok_too;
 	}
+	if (!r->reason[0]) /* ErrorInfo on every failure */
+		return 0;
+	/* a failed payment names its order in ErrorInfo metadata (issue 13.6) */
+	if ((strcmp(r->reason, "PAYMENT_DECLINED") == 0 ||
+	     strcmp(r->reason, "PROVIDER_REJECTED") == 0) &&
+	    strncmp(r->order_id, "ord_", 4) != 0)
+		return 0;
 	for (int i = 0; i < e->nerr; i++)
 		if (e->err[i].code == r->status &&
 		    (!e->err[i].reason || strcmp(e->err[i].reason, r->reason) == 0)) {

@@ -50,6 +50,7 @@ const char *const toggle_name[T_COUNT] = {
 	[T_POLICY_R2_METHOD] = "policy_r2_method",
 	[T_CONC_SAME_ITEM] = "conc_same_item",
 	[T_VENDOR_CREDITS] = "vendor_credits",
+	[T_CANCEL_OVERDUE] = "cancel_overdue",
 };
 
 void gen_config_all(gen_config *c)
@@ -124,6 +125,11 @@ int gen_allowed(const gen_config *c, const model *m, const op *o)
 				return 0;
 		}
 		return 1;
+	}
+	case OP_CANCEL: {
+		int k = o->u.ord.oref >= 0 ? model_placed_order(m, o->u.ord.oref) : -1;
+		return c->on[T_CANCEL_OVERDUE] || k < 0 ||
+		       model_order_status(m, k) != OS_(TIMED_OUT);
 	}
 	case OP_SET_AUTO_RENEW: {
 		int payer = o->u.ar.payer >= 0 ? o->u.ar.payer : o->who.acc;
@@ -820,6 +826,10 @@ static int gen_order_op(gstate *s, op *o)
 		oref = rng_chance(&s->r, 50) ? -1 : -2;
 	o->u.ord.oref = (int8_t)(oref > 120 ? 120 : oref);
 	k = oref >= 0 ? model_placed_order(s->g, o->u.ord.oref) : -1;
+	/* sim S9: CancelOrder cancels a pending order past its 24 h */
+	if (!ON(s, T_CANCEL_OVERDUE) && o->kind == OP_CANCEL && k >= 0 &&
+	    model_order_status(s->g, k) == OS_(TIMED_OUT))
+		return 0;
 	o->who = caller_for(s, k >= 0 ? s->g->orders[k].payer : -1);
 	return 1;
 }

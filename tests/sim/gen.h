@@ -56,6 +56,7 @@ enum toggle {
 	T_POLICY_R2_METHOD,  /* a limited payer's own method that R2 refuses (sim S5) */
 	T_CONC_SAME_ITEM,    /* one item deleted twice, or priced by two orders, at once (S6, S7) */
 	T_VENDOR_CREDITS,    /* the vendor (the issuance account) paying with credits (sim S8) */
+	T_CANCEL_OVERDUE,    /* CancelOrder of a pending order past its 24 h (sim S9) */
 	T_COUNT
 };
 

@@ -20,8 +20,9 @@ typedef struct sim_auth {
 typedef struct sim_reply {
 	int status; /* grpc_status_code */
 	char msg[512];
-	char reason[64];
-	uint8_t *body; /* malloc'd (status OK) */
+	char reason[64];   /* ErrorInfo reason; every failure has one */
+	char order_id[64]; /* ErrorInfo metadata `order_id` (issue 13.6), "" if none */
+	uint8_t *body;     /* malloc'd (status OK) */
 	size_t len;
 } sim_reply;
 

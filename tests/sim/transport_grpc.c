@@ -46,9 +46,11 @@ static void open_channel(gt *g)
 }
 
 /* The ErrorInfo reason in grpc-status-details-bin, if any. */
-static void reason_of(const grpc_metadata_array *md, char *out, size_t cap)
+static void reason_of(const grpc_metadata_array *md, char *out, size_t cap, char *order_id,
+		      size_t ocap)
 {
 	out[0] = 0;
+	order_id[0] = 0;
 	for (size_t i = 0; i < md->count; i++) {
 		Google__Rpc__Status *st;
 		if (grpc_slice_str_cmp(md->metadata[i].key, "grpc-status-details-bin") != 0)
@@ -67,6 +69,10 @@ static void reason_of(const grpc_metadata_array *md, char *out, size_t cap)
 			ei = google__rpc__error_info__unpack(NULL, a->value.len, a->value.data);
 			if (ei) {
 				snprintf(out, cap, "%s", ei->reason);
+				for (size_t j = 0; j < ei->n_metadata; j++)
+					if (strcmp(ei->metadata[j]->key, "order_id") == 0)
+						snprintf(order_id, ocap, "%s",
+							 ei->metadata[j]->value);
 				google__rpc__error_info__free_unpacked(ei, NULL);
 			}
 		}
@@ -176,7 +182,8 @@ static int grpc_call_one(sim_transport *t, const char *path, const sim_auth *a, 
 			snprintf(out->msg, sizeof(out->msg), "%.*s",
 				 (int)GRPC_SLICE_LENGTH(details),
 				 (const char *)GRPC_SLICE_START_PTR(details));
-			reason_of(&trailing, out->reason, sizeof(out->reason));
+			reason_of(&trailing, out->reason, sizeof(out->reason), out->order_id,
+				  sizeof(out->order_id));
 			if (recv) {
 				grpc_byte_buffer_reader r;
 				if (grpc_byte_buffer_reader_init(&r, recv)) {

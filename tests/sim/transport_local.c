@@ -14,6 +14,7 @@
 #include <grpc/grpc.h>
 
 #include "billingd.h"
+#include "errors.h"
 #include "store_ledger.h"
 #include "log.h"
 #include "rpc.h"
@@ -38,12 +39,30 @@ void sim_reply_clear(sim_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The reason as a client sees it in ErrorInfo: rpc_fail_meta()'s
+ * "REASON\x1fkey=value" split into reason and metadata, and the generic
+ * reason of the status on a failure that names none (as the wire does). */
+static void local_reason(sim_reply *out, const char *raw)
+{
+	const char *meta = strchr(raw, RPC_REASON_META);
+	size_t n = meta ? (size_t)(meta - raw) : strlen(raw);
+	if (meta && strncmp(meta + 1, "order_id=", 9) == 0)
+		snprintf(out->order_id, sizeof(out->order_id), "%s", meta + 10);
+	if (out->status == GRPC_STATUS_OK)
+		out->reason[0] = 0;
+	else if (n == 0)
+		snprintf(out->reason, sizeof(out->reason), "%s",
+			 errors_default_reason((grpc_status_code)out->status));
+	else
+		snprintf(out->reason, sizeof(out->reason), "%.*s", (int)n, raw);
+}
+
 static int local_call(sim_transport *t, const char *path, const sim_auth *a, const uint8_t *req,
 		      size_t len, sim_reply *out)
 {
 	grpc_metadata md[4];
 	grpc_metadata_array arr;
-	char bearer[200];
+	char bearer[200], reason[192];
 	size_t n = 0;
 	(void)t;
 	memset(out, 0, sizeof(*out));
@@ -64,7 +83,8 @@ static int local_call(sim_transport *t, const char *path, const sim_auth *a, con
 	arr.count = arr.capacity = n;
 	arr.metadata = md;
 	out->status = rpc_local_call_reason(path, &arr, req, len, &out->body, &out->len, out->msg,
-					    sizeof(out->msg), out->reason, sizeof(out->reason));
+					    sizeof(out->msg), reason, sizeof(reason));
+	local_reason(out, reason);
 	for (size_t i = 0; i < n; i++) {
 		grpc_slice_unref(md[i].key);
 		grpc_slice_unref(md[i].value);
