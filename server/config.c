@@ -109,6 +109,7 @@ TEXT_SETTING(set_stripe_return_url, stripe_return_url)
 TEXT_SETTING(set_paypal_return_url, paypal_return_url)
 TEXT_SETTING(set_paypal_cancel_url, paypal_cancel_url)
 TEXT_SETTING(set_webhook_listen, webhook_listen)
+TEXT_SETTING(set_metrics_listen, metrics_listen)
 
 #define SWITCH_SETTING(fn, field)                                               \
 	static int fn(billingd_config *c, const char *v, char *err, size_t cap) \
@@ -348,6 +349,9 @@ static const setting settings[] = {
 	{"health-listen", "HOST:PORT", NULL,
 	 "health-only port (grpc.health.v1 only, plaintext allowed on any address)",
 	 set_health_listen},
+	{"metrics-listen", "HOST:PORT", NULL,
+	 "Prometheus /metrics on a loopback address (plaintext; off when unset)",
+	 set_metrics_listen},
 	{"writer-stall-seconds", "N", "10",
 	 "a write batch running longer than this makes health NOT_SERVING", set_writer_stall},
 	{"event-retention-days", "N", "30", "keep events this long (then pruned)",
@@ -548,6 +552,8 @@ static void usage(FILE *f)
 	char env[96];
 	fprintf(f, "usage: billingd [--config FILE] [options]\n"
 		   "       billingd backup --data-dir DIR --out FILE\n"
+		   "       billingd restore --from FILE --data-dir DIR\n"
+		   "       billingd admin-key --data-dir DIR\n"
 		   "       billingd --version | --help\n\n"
 		   "Every option is also BILLINGD_<NAME> in the environment and `name = value`\n"
 		   "in the --config file (or BILLINGD_CONFIG); flag > env > file > default.\n\n");
@@ -564,7 +570,8 @@ static void usage(FILE *f)
 		   "PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET (webhooks: STRIPE_WEBHOOK_SECRET,\n"
 		   "PAYPAL_WEBHOOK_ID), or NAME_FILE naming a file, or\n"
 		   "$CREDENTIALS_DIRECTORY/<name in lower case> (systemd LoadCredential=).\n"
-		   "`billingd backup` writes a consistent copy of the store (hot).\n");
+		   "`billingd backup` writes a consistent copy of the store (hot); `billingd\n"
+		   "restore` puts one into an empty data directory (billingd stopped).\n");
 }
 
 /* 1 for host:port on a loopback address (127.0.0.0/8 as a numeric address,

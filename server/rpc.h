@@ -130,8 +130,15 @@ void rpc_fail_meta(rpc_call *call, grpc_status_code code, const char *reason, co
 		   const char *value, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Separates an ErrorInfo reason from its metadata ("key=value") where
- * reasons travel as one string (R17 records). */
+ * reasons travel as one string (R17 records): "REASON\x1fk=v\x1fk=v". */
 #define RPC_REASON_META '\x1f'
+
+/* The reason R17 records for the call's failure: `reason` (NULL: the
+ * status' generic one) with every metadata pair the failure carries
+ * appended (rpc_error_meta()'s, and order_id), so a replay sends the same
+ * ErrorInfo. Returns reason itself when there is nothing to add, else buf
+ * (cap bytes: IDEM_REASON_MAX, idem.h). */
+const char *rpc_reason_to_record(const rpc_call *call, const char *reason, char *buf, size_t cap);
 
 /* Adds metadata to the ErrorInfo of the call's failure, if it fails (e.g.
  * "balance", "requested" of INSUFFICIENT_CREDITS); at most a few, from any

@@ -298,13 +298,48 @@ static void note_order(rpc_call *c, const ProtobufCMessage *m)
 void rpc_error_meta(rpc_call *c, const char *key, const char *fmt, ...)
 {
 	va_list ap;
-	if (c->n_meta >= ERRORS_MAX_META - 2) /* room for field and order_id */
+	int i = 0;
+	/* the same key again (a write's apply may run twice) replaces it */
+	while (i < c->n_meta && strcmp(c->meta_key[i], key) != 0)
+		i++;
+	if (i == c->n_meta && c->n_meta >= ERRORS_MAX_META - 2) /* room for field and order_id */
 		return;
-	snprintf(c->meta_key[c->n_meta], sizeof(c->meta_key[0]), "%s", key);
+	snprintf(c->meta_key[i], sizeof(c->meta_key[0]), "%s", key);
 	va_start(ap, fmt);
-	vsnprintf(c->meta_value[c->n_meta], sizeof(c->meta_value[0]), fmt, ap);
+	vsnprintf(c->meta_value[i], sizeof(c->meta_value[0]), fmt, ap);
 	va_end(ap);
-	c->n_meta++;
+	if (i == c->n_meta)
+		c->n_meta++;
+}
+
+/* Appends "\x1fkey=value" to buf (length *n) if it fits whole. */
+static void append_pair(char *buf, size_t cap, size_t *n, const char *key, const char *value)
+{
+	size_t need = 1 + strlen(key) + 1 + strlen(value);
+	if (strchr(value, RPC_REASON_META) || *n + need >= cap)
+		return;
+	snprintf(buf + *n, cap - *n, "%c%s=%s", RPC_REASON_META, key, value);
+	*n += need;
+}
+
+const char *rpc_reason_to_record(const rpc_call *c, const char *reason, char *buf, size_t cap)
+{
+	size_t n;
+	char have[40];
+	if (!c || (c->n_meta == 0 && !c->order_id[0]))
+		return reason;
+	n = (size_t)snprintf(buf, cap, "%s", reason ? reason : "");
+	if (n >= cap)
+		n = cap - 1;
+	for (int i = 0; i < c->n_meta; i++) {
+		snprintf(have, sizeof(have), "%c%s=", RPC_REASON_META, c->meta_key[i]);
+		if (!strstr(buf, have))
+			append_pair(buf, cap, &n, c->meta_key[i], c->meta_value[i]);
+	}
+	snprintf(have, sizeof(have), "%corder_id=", RPC_REASON_META);
+	if (c->order_id[0] && !strstr(buf, have))
+		append_pair(buf, cap, &n, "order_id", c->order_id);
+	return buf;
 }
 
 static void finish(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
@@ -316,7 +351,7 @@ typedef struct deferred_finish {
 	rpc_call *c;
 	grpc_status_code code;
 	char message[512];
-	char reason[192]; /* with rpc_fail_meta()'s metadata */
+	char reason[IDEM_REASON_MAX]; /* with every metadata pair (rpc_reason_to_record) */
 	grpc_byte_buffer *reply;
 } deferred_finish;
 
@@ -355,7 +390,10 @@ static int record_then_finish(rpc_call *c, grpc_status_code code, const char *me
 	d->c = c;
 	d->code = code;
 	snprintf(d->message, sizeof(d->message), "%s", message ? message : "");
-	snprintf(d->reason, sizeof(d->reason), "%s", reason ? reason : "");
+	if (code != GRPC_STATUS_OK)
+		reason = rpc_reason_to_record(c, reason, d->reason, sizeof(d->reason));
+	if (reason != d->reason)
+		snprintf(d->reason, sizeof(d->reason), "%s", reason ? reason : "");
 	d->reply = reply;
 	rc = idem_record_async(&c->idem, c->method->path, code, d->message, d->reason,
 			       GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), on_recorded, d);
@@ -375,6 +413,7 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	grpc_call_error err;
 
 	if (c->idem.capture) { /* recording the outcome for R17 (write.c) */
+		char full[IDEM_REASON_MAX];
 		grpc_slice s = grpc_empty_slice();
 		if (reply) {
 			grpc_byte_buffer_reader r;
@@ -383,7 +422,10 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 			grpc_byte_buffer_reader_destroy(&r);
 			grpc_byte_buffer_destroy(reply);
 		}
-		idem_capture(&c->idem, code, message, reason,
+		idem_capture(&c->idem, code, message,
+			     code == GRPC_STATUS_OK
+				     ? reason
+				     : rpc_reason_to_record(c, reason, full, sizeof(full)),
 			     reply ? GRPC_SLICE_START_PTR(s) : NULL, GRPC_SLICE_LENGTH(s));
 		grpc_slice_unref(s);
 		return;
@@ -425,29 +467,45 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	c->status_msg = grpc_slice_from_copied_string(message ? message : "");
 	if (code != GRPC_STATUS_OK) { /* every failure carries an ErrorInfo */
 		errors_meta meta[ERRORS_MAX_META];
-		size_t nm = 0;
-		for (int i = 0; i < c->n_meta; i++)
-			meta[nm++] = (errors_meta){c->meta_key[i], c->meta_value[i]};
-		char mkey[32] = "", mval[128] = "";
+		size_t nm = 0, nr = 0;
+		char mkey[ERRORS_MAX_META][32], mval[ERRORS_MAX_META][128];
 		const char *rmeta = reason ? strchr(reason, RPC_REASON_META) : NULL;
-		/* rpc_fail_meta(): "REASON\x1fkey=value", also as R17 recorded it */
-		if (rmeta && strchr(rmeta, '=')) {
-			const char *eq = strchr(rmeta, '=');
-			snprintf(mkey, sizeof(mkey), "%.*s", (int)(eq - rmeta - 1), rmeta + 1);
-			snprintf(mval, sizeof(mval), "%s", eq + 1);
-			if (strcmp(mkey, "order_id") == 0 && !c->order_id[0])
-				snprintf(c->order_id, sizeof(c->order_id), "%s", mval);
-			else if (strcmp(mkey, "order_id") != 0)
-				meta[nm++] = (errors_meta){mkey, mval};
+		/* The pairs after the reason first: rpc_fail_meta()'s one, or every
+		 * pair of a failure as R17 recorded it (rpc_reason_to_record, in
+		 * this same order); then rpc_error_meta()'s not among them. */
+		for (const char *p = rmeta; p && nr < ERRORS_MAX_META - 1;
+		     p = strchr(p + 1, RPC_REASON_META)) {
+			const char *end = strchr(p + 1, RPC_REASON_META), *eq = strchr(p + 1, '=');
+			size_t len = end ? (size_t)(end - p - 1) : strlen(p + 1);
+			if (!eq || (end && eq > end))
+				continue;
+			snprintf(mkey[nr], sizeof(mkey[0]), "%.*s", (int)(eq - p - 1), p + 1);
+			snprintf(mval[nr], sizeof(mval[0]), "%.*s", (int)(len - (size_t)(eq - p)),
+				 eq + 1);
+			if (strcmp(mkey[nr], "order_id") == 0) {
+				if (!c->order_id[0])
+					snprintf(c->order_id, sizeof(c->order_id), "%s", mval[nr]);
+				continue;
+			}
+			meta[nm++] = (errors_meta){mkey[nr], mval[nr]};
+			nr++;
 		}
-		if (c->order_id[0])
+		for (int i = 0; i < c->n_meta && nm < ERRORS_MAX_META - 1; i++) {
+			int dup = 0;
+			for (size_t j = 0; j < nm && !dup; j++)
+				dup = strcmp(meta[j].key, c->meta_key[i]) == 0;
+			if (!dup)
+				meta[nm++] = (errors_meta){c->meta_key[i], c->meta_value[i]};
+		}
+		if (c->order_id[0] && nm < ERRORS_MAX_META)
 			meta[nm++] = (errors_meta){"order_id", c->order_id};
-		if (rmeta)
+		if (rmeta && rmeta > reason)
 			snprintf(c->reason, sizeof(c->reason), "%.*s", (int)(rmeta - reason),
 				 reason);
 		else
 			snprintf(c->reason, sizeof(c->reason), "%s",
-				 reason && *reason ? reason : errors_default_reason(code));
+				 reason && *reason && !rmeta ? reason
+							     : errors_default_reason(code));
 		snprintf(c->message, sizeof(c->message), "%s", message ? message : "");
 		c->trailer.key = grpc_slice_from_static_string("grpc-status-details-bin");
 		c->trailer.value = errors_status_details(code, message, c->reason, meta, nm);
@@ -497,7 +555,7 @@ void rpc_fail(rpc_call *c, grpc_status_code code, const char *reason, const char
 void rpc_fail_meta(rpc_call *c, grpc_status_code code, const char *reason, const char *key,
 		   const char *value, const char *fmt, ...)
 {
-	char msg[512], full[192];
+	char msg[512], full[IDEM_REASON_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
