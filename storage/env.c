@@ -20,6 +20,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_PRICES] = "prices",     [DB_APIKEYS] = "apikeys",
 	[DB_ORDERS] = "orders",     [DB_LEDGER] = "ledger",
 	[DB_POLICIES] = "policies", [DB_IDEMPOTENCY] = "idempotency",
+	[DB_INVOICES] = "invoices",
 };
 
 /* The one place LMDB (and errno) codes become STORE_* codes. */

@@ -14,6 +14,7 @@ packages=(
   libssl-dev openssl                        # keys, hashes, TLS (and test certificates)
   libcurl4-openssl-dev libjansson-dev       # payment providers: HTTP + JSON
   libcunit1-dev                             # unit tests
+  libhpdf-dev poppler-utils                 # invoice PDFs (libharu); pdftotext/pdftoppm in tests
   nghttp2-client                            # h2load, for the benchmark
   valgrind clang libclang-rt-14-dev         # leak checks, sanitizers, libFuzzer
   clang-format                              # the format check (tools/check_format.sh)
