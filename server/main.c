@@ -25,6 +25,7 @@
 
 #include "backup.h"
 #include "billingd.h"
+#include "invoices.h"
 #include "log.h"
 #include "payments/http.h"
 #include "rpc.h"
@@ -68,6 +69,11 @@ static void usage(FILE *f)
 		"  --max-receive-bytes N    largest request accepted (default 4194304)\n"
 		"  --map-size BYTES         LMDB map size (default 32 GiB)\n"
 		"  --quiet-calls            no per-call log lines\n"
+		"  --seller-name S, --seller-address S, --seller-country CC, --seller-region R,\n"
+		"  --seller-tax-id S, --seller-email S   the legal entity printed on invoices\n"
+		"  --invoice-prefix P       invoice numbers P-<year>-<seq> (default INV)\n"
+		"  --credit-tax RULE        purchase (default: credits taxed when bought) or\n"
+		"                           advance (credit purchases are advance payments)\n"
 		"       billingd backup --data-dir DIR --out FILE\n"
 		"  writes a consistent copy of the store (hot: a server may run on DIR)\n");
 }
@@ -126,7 +132,8 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		O_RECONCILE,
 		O_RLEAD,
 		O_RINTERVAL,
-		O_RRETRY
+		O_RRETRY,
+		O_INVOICING
 	};
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
@@ -150,9 +157,17 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		{"renew-interval-seconds", required_argument, 0, O_RINTERVAL},
 		{"renew-retry-days", required_argument, 0, O_RRETRY},
 		{"help", no_argument, 0, O_HELP},
+		{"seller-name", required_argument, 0, O_INVOICING},
+		{"seller-address", required_argument, 0, O_INVOICING},
+		{"seller-country", required_argument, 0, O_INVOICING},
+		{"seller-region", required_argument, 0, O_INVOICING},
+		{"seller-tax-id", required_argument, 0, O_INVOICING},
+		{"seller-email", required_argument, 0, O_INVOICING},
+		{"invoice-prefix", required_argument, 0, O_INVOICING},
+		{"credit-tax", required_argument, 0, O_INVOICING},
 		{0, 0, 0, 0},
 	};
-	int o;
+	int o, li = 0;
 	char *end;
 	long n;
 
@@ -173,8 +188,13 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 	c->renew_retry_us[0] = INT64_C(1) * 86400 * 1000000;
 	c->renew_retry_us[1] = INT64_C(2) * 86400 * 1000000;
 	c->renew_retry_us[2] = INT64_C(4) * 86400 * 1000000;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	invoice_config_defaults(&c->invoicing);
+	while ((o = getopt_long(argc, argv, "", opts, &li)) != -1) {
 		switch (o) {
+		case O_INVOICING:
+			if (invoice_config_set(&c->invoicing, opts[li].name, optarg) != 0)
+				return -1;
+			break;
 		case O_LISTEN: c->listen = optarg; break;
 		case O_DATA: c->data_dir = optarg; break;
 		case O_THREADS:

@@ -129,6 +129,20 @@ const char *tax_treatment_name(tax_treatment t)
 	return "unknown";
 }
 
+const char *tax_note(tax_treatment t, const char *seller_country, const char *country)
+{
+	switch (t) {
+	case TAX_REVERSE_CHARGE: return NOTE_REVERSE;
+	case TAX_PREPAID_CREDITS: return NOTE_PREPAID;
+	case TAX_ADVANCE_PAYMENT: return NOTE_ADVANCE;
+	case TAX_NOT_TAXED:
+		return tax_eu_member(seller_country) && !tax_eu_member(country) ? NOTE_OUTSIDE_EU
+										: NOTE_NO_RATE;
+	case TAX_STANDARD: break;
+	}
+	return "";
+}
+
 static void copy(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src ? src : "");
@@ -145,22 +159,18 @@ int tax_resolve(const tax_parties *p, tax_sale sale, tax_credit_rule rule, tax_l
 	int found = 0;
 
 	memset(&d, 0, sizeof(d));
-	d.note = "";
 	copy(d.country, sizeof(d.country), buyer);
 	if (sale == TAX_SALE_BY_CREDITS && rule == TAX_CREDITS_AT_PURCHASE) {
 		d.treatment = TAX_PREPAID_CREDITS;
-		d.note = NOTE_PREPAID;
 		goto done;
 	}
 	if (sale == TAX_SALE_CREDITS && rule == TAX_CREDITS_ADVANCE) {
 		d.treatment = TAX_ADVANCE_PAYMENT;
-		d.note = NOTE_ADVANCE;
 		goto done;
 	}
 	if (tax_eu_member(seller) && tax_eu_member(buyer) && strcmp(seller, buyer) != 0 &&
 	    tax_vat_id_valid(buyer, p->buyer_tax_id)) {
 		d.treatment = TAX_REVERSE_CHARGE;
-		d.note = NOTE_REVERSE;
 		goto done;
 	}
 	if (buyer[0] && region[0]) {
@@ -181,8 +191,8 @@ int tax_resolve(const tax_parties *p, tax_sale sale, tax_credit_rule rule, tax_l
 		goto done;
 	}
 	d.treatment = TAX_NOT_TAXED;
-	d.note = tax_eu_member(seller) && !tax_eu_member(buyer) ? NOTE_OUTSIDE_EU : NOTE_NO_RATE;
 done:
+	d.note = tax_note(d.treatment, seller, d.country);
 	*out = d;
 	return 0;
 }

@@ -142,6 +142,10 @@ int tax_spread(const int64_t *amounts, size_t n, int64_t discount, int64_t *shar
  * (10000 + rate)); used to split a refund of part of a line. */
 int tax_included(int64_t amount, int32_t rate_bp, int64_t *tax);
 
+/* The legal note printed for a treatment ("" for the standard rate), given
+ * the seller's country and the place of supply. Static. */
+const char *tax_note(tax_treatment t, const char *seller_country, const char *country);
+
 /* Static English name of a treatment ("reverse charge", ...). */
 const char *tax_treatment_name(tax_treatment t);
 
