@@ -15,6 +15,7 @@
 #include "orders.h"
 #include "quote_token.h"
 #include "reconciler.h"
+#include "refunds.h"
 #include "scheduler.h"
 #include "log.h"
 #include "rpc.h"
@@ -141,6 +142,9 @@ int server_open(billingd_state *s)
 		s->store = NULL;
 		return -1;
 	}
+	if (refunds_reconciler_start(s->cfg.reconcile_interval_ms) != 0)
+		log_warn("the refund reconciler did not start; pending refunds settle on their "
+			 "next call");
 	scheduler_set_lead(s->cfg.renew_lead_us);
 	scheduler_set_interval(s->cfg.renew_interval_s);
 	if (s->cfg.renew_retries)
@@ -154,6 +158,7 @@ int server_open(billingd_state *s)
 void server_close(billingd_state *s)
 {
 	scheduler_stop();
+	refunds_reconciler_stop();
 	reconciler_stop();
 	orders_sweeper_stop();
 	idem_janitor_stop();

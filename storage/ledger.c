@@ -128,8 +128,9 @@ static int log_put(store_txn *w, const char *account, int64_t time_us, uint64_t 
 	return store_idx_put(w, DB_LEDGER, &k, id);
 }
 
-int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t credits, int kind,
-		    const char *order_id, const char *actor_id, int64_t now_us, ledger_result *out)
+static int transfer_ex(store_txn *w, const char *from, const char *to, int64_t credits, int kind,
+		       const char *order_id, const char *actor_id, const char *reverses,
+		       int64_t now_us, ledger_result *out)
 {
 	ledger_transfer_rec t = SMARTPLUS__BILLING__STORE__V1__TRANSFER_RECORD__INIT;
 	ledger_balance_rec fb, tb;
@@ -175,6 +176,7 @@ int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t cred
 	t.create_time = now_us;
 	t.from_balance_after = fb.credits;
 	t.to_balance_after = tb.credits;
+	t.reverses = (char *)(reverses ? reverses : "");
 	transfer_key(&k, id);
 	rc = store_rec_put(w, DB_LEDGER, &k, &t.base, 1);
 	if (rc == STORE_EXISTS) /* the counter went backwards */
@@ -203,6 +205,85 @@ int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t cred
 		out->time_us = now_us;
 	}
 done:
+	return rc;
+}
+
+int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t credits, int kind,
+		    const char *order_id, const char *actor_id, int64_t now_us, ledger_result *out)
+{
+	return transfer_ex(w, from, to, credits, kind, order_id, actor_id, NULL, now_us, out);
+}
+
+static void reversed_key(store_key *k, const char *transfer_id)
+{
+	key_init(k, LEDGER_KC_REVERSED);
+	key_str(k, transfer_id);
+}
+
+int ledger_reversed(store_txn *txn, const char *transfer_id, int64_t *out)
+{
+	store_key k;
+	MDB_val v;
+	int rc;
+
+	*out = 0;
+	reversed_key(&k, transfer_id);
+	rc = store_raw_get(txn, DB_LEDGER, &k, &v);
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc != 0)
+		return rc;
+	if (v.mv_size != 8)
+		return STORE_CORRUPT;
+	*out = (int64_t)get_be64(v.mv_data);
+	return STORE_OK;
+}
+
+int ledger_reverse(store_txn *w, const char *transfer_id, int64_t credits, const char *actor_id,
+		   int64_t now_us, ledger_result *out, int64_t *remaining)
+{
+	ledger_transfer_rec *orig = NULL;
+	int64_t taken, left, balance, amount;
+	uint8_t v[8];
+	store_key k;
+	int rc = store_writable(w);
+
+	if (rc == 0 && credits < 0)
+		rc = STORE_INVALID;
+	if (rc == 0)
+		rc = ledger_transfer_get(w, transfer_id, &orig);
+	if (rc != 0)
+		goto done;
+	if (orig->kind != LEDGER_ALLOCATION || orig->reverses[0]) {
+		rc = LEDGER_NOT_REVERSIBLE;
+		goto done;
+	}
+	rc = ledger_reversed(w, transfer_id, &taken);
+	if (rc == 0)
+		rc = ledger_balance(w, orig->to_id, &balance);
+	if (rc != 0)
+		goto done;
+	left = orig->credits - taken;
+	amount = left;
+	if (credits > 0 && credits < amount)
+		amount = credits;
+	if (balance < amount)
+		amount = balance;
+	if (amount <= 0) {
+		rc = LEDGER_INSUFFICIENT;
+		goto done;
+	}
+	rc = transfer_ex(w, orig->to_id, orig->from_id, amount, LEDGER_ALLOCATION, "", actor_id,
+			 transfer_id, now_us, out);
+	if (rc != 0)
+		goto done;
+	reversed_key(&k, transfer_id);
+	put_be64(v, (uint64_t)(taken + amount));
+	rc = store_raw_put(w, DB_LEDGER, &k, v, sizeof(v));
+	if (rc == 0 && remaining)
+		*remaining = left - amount;
+done:
+	store_record_free(orig);
 	return rc;
 }
 
@@ -383,6 +464,9 @@ typedef struct check_acct {
 typedef struct check_state {
 	check_acct *slots; /* open addressing, cap a power of two */
 	size_t cap, n;
+	/* Reversals: per reversed ALLOCATION (by id), in a second table of the
+	 * same kind whose balance is the credits taken back. */
+	struct check_state *reversals;
 	char *report;
 	size_t report_cap;
 } check_state;
@@ -543,6 +627,64 @@ static int key_id_ok(const MDB_val *k)
 	return k->mv_size >= 2 && memchr(id, 0, k->mv_size - 1) == id + k->mv_size - 2;
 }
 
+/* A correcting transfer: 0, or 1 after recording a violation (or with
+ * *store_rc set). */
+static int check_reversal(store_txn *txn, check_state *st, const ledger_transfer_rec *t,
+			  int *store_rc)
+{
+	ledger_transfer_rec *o = NULL;
+	check_acct *r;
+	int rc = ledger_transfer_get(txn, t->reverses, &o);
+
+	if (rc == STORE_NOTFOUND)
+		return violation(st, "%s reverses '%s', which does not exist", t->transfer_id,
+				 t->reverses);
+	if (rc != 0) {
+		*store_rc = rc;
+		return 1;
+	}
+	if (o->seq >= t->seq || o->kind != LEDGER_ALLOCATION || t->kind != LEDGER_ALLOCATION ||
+	    o->reverses[0] || strcmp(o->from_id, t->to_id) != 0 ||
+	    strcmp(o->to_id, t->from_id) != 0) {
+		rc = violation(st, "%s does not reverse %s (kinds, accounts or order differ)",
+			       t->transfer_id, o->transfer_id);
+		goto done;
+	}
+	r = acct_find(st->reversals, o->transfer_id, strlen(o->transfer_id), 1);
+	if (!r) {
+		rc = violation(st, "out of memory");
+		goto done;
+	}
+	r->balance += t->credits;
+	r->transfers = (uint64_t)o->credits; /* the most that may be taken back */
+	if (r->balance > o->credits)
+		rc = violation(st, "%s takes back %" PRId64 " credits of %s, which moved %" PRId64,
+			       t->transfer_id, r->balance, o->transfer_id, o->credits);
+done:
+	store_record_free(o);
+	return rc;
+}
+
+/* An 'R' total: it matches the corrections replayed. */
+static int check_reversed(store_txn *txn, check_state *st, const MDB_val *k, const MDB_val *v,
+			  void *arg)
+{
+	const char *id = (const char *)k->mv_data + 1;
+	size_t *n = arg;
+	check_acct *r;
+
+	(void)txn;
+	if (!key_id_ok(k) || v->mv_size != 8)
+		return violation(st, "malformed reversal total");
+	r = acct_find(st->reversals, id, strlen(id), 0);
+	if (!r || (int64_t)get_be64(v->mv_data) != r->balance)
+		return violation(
+			st, "reversal total of %s is %" PRId64 ", its corrections sum to %" PRId64,
+			id, (int64_t)get_be64(v->mv_data), r ? r->balance : 0);
+	(*n)++;
+	return 0;
+}
+
 typedef struct transfer_pass {
 	uint64_t prev_seq;
 	uint64_t count;
@@ -580,6 +722,8 @@ static int check_transfer(store_txn *txn, check_state *st, const MDB_val *k, con
 			       t->transfer_id, t->credits, t->kind, t->from_id, t->to_id);
 		goto done;
 	}
+	if (t->reverses[0] && (rc = check_reversal(txn, st, t, &store_rc)) != 0)
+		goto done;
 	p->prev_seq = t->seq;
 	p->count++;
 	rc = check_side(st, t, t->from_id, -t->credits, t->from_balance_after);
@@ -669,9 +813,11 @@ static int check_log(store_txn *txn, check_state *st, const MDB_val *k, const MD
 
 int ledger_check(store_txn *txn, char *report, size_t cap)
 {
-	check_state st = {.report = report, .report_cap = cap};
+	check_state rev = {0};
+	check_state st = {.report = report, .report_cap = cap, .reversals = &rev};
 	transfer_pass tp = {0, 0};
 	balance_pass bp = {0, 0};
+	size_t n_reversed = 0;
 	uint64_t counter;
 	int rc;
 
@@ -682,8 +828,15 @@ int ledger_check(store_txn *txn, char *report, size_t cap)
 		rc = check_scan(txn, &st, LEDGER_KC_BALANCE, check_balance, &bp);
 	if (rc == 0)
 		rc = check_scan(txn, &st, LEDGER_KC_LOG, check_log, NULL);
+	if (rc == 0)
+		rc = check_scan(txn, &st, LEDGER_KC_REVERSED, check_reversed, &n_reversed);
 	if (rc != 0)
 		goto done;
+	if (n_reversed != rev.n) {
+		rc = violation(&st, "%zu allocations were taken back but %zu reversal totals exist",
+			       rev.n, n_reversed);
+		goto done;
+	}
 	for (size_t i = 0; i < st.cap; i++) {
 		check_acct *a = &st.slots[i];
 
@@ -725,5 +878,8 @@ done:
 	for (size_t i = 0; i < st.cap; i++)
 		free(st.slots[i].id);
 	free(st.slots);
+	for (size_t i = 0; i < rev.cap; i++)
+		free(rev.slots[i].id);
+	free(rev.slots);
 	return rc;
 }

@@ -493,3 +493,10 @@ int paypal_get(const live_config *c, const char *paypal_order_id, int64_t amount
 	http_response_free(&r);
 	return 0;
 }
+
+int live_paypal_call(const live_config *c, const char *method, const char *path,
+		     const char *request_id, const char *body, http_response *r, live_result *out)
+{
+	memset(r, 0, sizeof(*r));
+	return paypal_call(c, method, path, request_id, body, r, out);
+}

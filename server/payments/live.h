@@ -78,4 +78,11 @@ int paypal_capture(const live_config *c, const char *paypal_order_id, const char
 int paypal_get(const live_config *c, const char *paypal_order_id, int64_t amount,
 	       const char *currency, live_result *out);
 
+/* One authenticated PayPal request (OAuth2 token cached, renewed once on
+ * 401): path below paypal_url, PayPal-Request-Id when request_id is not
+ * NULL. 0 with *r the answer (free with http_response_free), or -1 with
+ * out->state set when no token could be had. Used by refund_live.c. */
+int live_paypal_call(const live_config *c, const char *method, const char *path,
+		     const char *request_id, const char *body, http_response *r, live_result *out);
+
 #endif
