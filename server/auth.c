@@ -10,6 +10,8 @@
 
 #include "billingd.h"
 #include "clock.h"
+#include "enums.h"
+#include "handler.h"
 #include "log.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "write.h"
@@ -183,8 +185,7 @@ grpc_status_code auth_authenticate(const grpc_metadata_array *md, rpc_caller *ca
 	snprintf(caller->key_id, sizeof(caller->key_id), "%s", key->key_id);
 	snprintf(caller->key_account_id, sizeof(caller->key_account_id), "%s", key->account_id);
 	caller->scope = key->scope;
-	if (found_acting &&
-	    key->scope != SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_SERVICE) {
+	if (found_acting && key->scope != SCOPE(SERVICE)) {
 		snprintf(msg, msgcap, "x-acting-account needs a SERVICE key");
 		st = GRPC_STATUS_PERMISSION_DENIED;
 		goto done;
@@ -221,12 +222,19 @@ int auth_may_act(store_txn *txn, const rpc_caller *caller, const char *target)
 	return result ? 1 : 0;
 }
 
+int auth_may_read_project(store_txn *txn, const rpc_caller *caller, const store_project *p)
+{
+	if (p->property_manager_id[0] && strcmp(p->property_manager_id, caller->account_id) == 0)
+		return 1;
+	return auth_may_act(txn, caller, p->installer_id);
+}
+
 int auth_deny(rpc_call *call, int may, const char *what, const char *id)
 {
 	if (may == 1)
 		return 0;
 	if (may < 0)
-		write_fail_store(call, may);
+		handler_fail_store(call, may);
 	else
 		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
 			 "permission denied on %s '%s' (or it does not exist)", what, id);

@@ -34,6 +34,11 @@ int auth_mint_key(const char *account_id, int scope, store_apikey *rec, char key
  */
 int auth_may_act(store_txn *txn, const rpc_caller *caller, const char *target);
 
+/* May the caller read project p: an ancestor of its installer (the
+ * installer included), or its property manager. 1, 0, or a negative STORE_*
+ * code, as auth_may_act(). */
+int auth_may_read_project(store_txn *txn, const rpc_caller *caller, const store_project *p);
+
 /* Fails the call with PERMISSION_DENIED (or the storage error) for a
  * auth_may_act() result that is not 1, naming what was asked for. Returns 1
  * when it failed the call. */

@@ -11,6 +11,8 @@
  * (ACTIVE or EXPIRED) can be put on AUTO. Turning it off clears the
  * settings. The whole request succeeds or fails as one.
  */
+#include "autorenew.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +22,14 @@
 #include "catalog.h"
 #include "clock.h"
 #include "convert.h"
+#include "enums.h"
+#include "handler.h"
+#include "items.h"
 #include "policy.h"
 #include "rpc_handlers.h"
-#include "scheduler.h"
 #include "write.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define TERM(x) V1(AUTO_RENEW_TERM__END_##x)
 #define MAX_ITEMS 1000
-
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
 int autorenew_payer_allowed(store_txn *txn, const store_project *p, const char *payer_id,
 			    int method, char *why, size_t cap)
@@ -100,27 +99,23 @@ static int check_item(store_txn *txn, autorenew_write *s, const store_item *it,
 	if (!req->enabled)
 		return 0;
 	if (it->status != STORE_ITEM_ACTIVE)
-		return write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+		return write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
 				  "item '%s' was never activated; only ACTIVE or EXPIRED items can "
 				  "renew automatically",
 				  it->item_id);
 	model = catalog_payment_model(p->type, p->created_at, billingd.cfg.cutover_us);
 	if (!catalog_model_allows(model, req->payment_method))
-		return write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
+		return write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION, REASON_METHOD_NOT_ALLOWED,
 				  "payment_method: project '%s' is paid %s; auto-renew it with %s",
 				  p->project_id,
-				  model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS)
-					  ? "in credits"
-					  : "by regular payment",
-				  model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS)
-					  ? "CREDITS"
-					  : "STRIPE and a saved card");
+				  model == MODEL(CREDITS) ? "in credits" : "by regular payment",
+				  model == MODEL(CREDITS) ? "CREDITS" : "STRIPE and a saved card");
 	ok = autorenew_payer_allowed(txn, p, s->payer_id, req->payment_method, why, sizeof(why));
 	if (ok < 0)
 		return ok;
 	if (!ok)
-		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED",
-				  "%s", why);
+		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED,
+				  REASON_PAYMENT_NOT_PERMITTED, "%s", why);
 	return 0;
 }
 
@@ -130,7 +125,7 @@ static void set_item(autorenew_write *s, store_item *it, store_auto_renew *ar)
 	const Smartplus__Billing__V1__SetAutoRenewRequest *req = s->req;
 	if (!req->enabled) {
 		it->auto_renew = NULL;
-		it->renew_mode = V1(RENEW_MODE__RENEW_MODE_MANUAL);
+		it->renew_mode = RENEW(MANUAL);
 		return;
 	}
 	/* New settings, new count: cycles and retries start over (a pending
@@ -143,7 +138,7 @@ static void set_item(autorenew_write *s, store_item *it, store_auto_renew *ar)
 	ar->until = s->until;
 	ar->cycles = s->cycles;
 	it->auto_renew = ar;
-	it->renew_mode = V1(RENEW_MODE__RENEW_MODE_AUTO);
+	it->renew_mode = RENEW(AUTO);
 }
 
 static int apply_autorenew(store_txn *txn, rpc_write *w)
@@ -196,7 +191,7 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 			rc = store_item_put(txn, items[i], 0);
 		}
 		if (rc == 0)
-			rc = scheduler_item_free(txn, p, items[i], &is_free);
+			rc = items_is_free(txn, p, items[i], &is_free);
 		if (rc == 0)
 			r.items[r.n_items++] = conv_item(a, items[i], now, is_free);
 		store_record_free(p);
@@ -230,7 +225,7 @@ static void reply_autorenew(rpc_write *w)
 		smartplus__billing__v1__set_auto_renew_response__unpack(NULL, s->packed_len,
 									s->packed);
 	if (!r) {
-		rpc_fail(w->call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(w->call, "the packed response does not unpack");
 		return;
 	}
 	rpc_reply(w->call, &r->base);
@@ -252,37 +247,53 @@ void rpc_BillingService_SetAutoRenew(struct rpc_call *call,
 	autorenew_write *s;
 	int ok = 1;
 
-	if (req->n_item_ids == 0 || req->n_item_ids > MAX_ITEMS)
-		return BAD_ARG(call, "item_ids: give 1..%d items", MAX_ITEMS);
+	if (req->n_item_ids == 0 || req->n_item_ids > MAX_ITEMS) {
+		BAD_ARG(call, "item_ids: give 1..%d items", MAX_ITEMS);
+		return;
+	}
 	for (size_t i = 0; i < req->n_item_ids; i++)
-		if (!valid_item_ref(req->item_ids[i]))
-			return BAD_ARG(call, "item_ids: '%s' is not a valid id", req->item_ids[i]);
+		if (!items_valid_ref(req->item_ids[i])) {
+			BAD_ARG(call, "item_ids: '%s' is not a valid id", req->item_ids[i]);
+			return;
+		}
 	if (req->enabled) {
-		if (req->payer_id[0] && !valid_id(req->payer_id))
-			return BAD_ARG(call, "payer_id: must match [A-Za-z0-9_.-]{1,64}");
+		if (req->payer_id[0] && handler_check_id(call, "payer_id", req->payer_id))
+			return;
 		if (req->payment_method == METHOD(STRIPE)) {
-			if (!req->stripe_customer_id[0])
-				return BAD_ARG(
-					call,
+			if (!req->stripe_customer_id[0]) {
+				BAD_ARG(call,
 					"stripe_customer_id: required with STRIPE (a saved card)");
-			if (!req->stripe_payment_method_id[0])
-				return BAD_ARG(call, "stripe_payment_method_id: required with "
-						     "STRIPE (a saved card)");
+				return;
+			}
+			if (!req->stripe_payment_method_id[0]) {
+				BAD_ARG(call, "stripe_payment_method_id: required with "
+					      "STRIPE (a saved card)");
+				return;
+			}
 		} else if (req->payment_method == METHOD(CREDITS)) {
-			if (req->stripe_customer_id[0] || req->stripe_payment_method_id[0])
-				return BAD_ARG(call, "stripe_payment_method_id: only with "
-						     "payment_method STRIPE");
+			if (req->stripe_customer_id[0] || req->stripe_payment_method_id[0]) {
+				BAD_ARG(call, "stripe_payment_method_id: only with "
+					      "payment_method STRIPE");
+				return;
+			}
 		} else {
-			return BAD_ARG(call,
-				       "payment_method: STRIPE (with a saved card) or CREDITS");
+			{
+				BAD_ARG(call,
+					"payment_method: STRIPE (with a saved card) or CREDITS");
+				return;
+			}
 		}
 		if (t && t->end_case == TERM(UNTIL)) {
 			until = conv_us(t->until, &ok);
-			if (!ok || until <= clock_now_us())
-				return BAD_ARG(call, "term.until: must be a time in the future");
+			if (!ok || until <= clock_now_us()) {
+				BAD_ARG(call, "term.until: must be a time in the future");
+				return;
+			}
 		} else if (t && t->end_case == TERM(CYCLES)) {
-			if (t->cycles < 1)
-				return BAD_ARG(call, "term.cycles: must be >= 1");
+			if (t->cycles < 1) {
+				BAD_ARG(call, "term.cycles: must be >= 1");
+				return;
+			}
 			cycles = t->cycles;
 		}
 	}

@@ -13,12 +13,12 @@
 
 #include "billingd.h"
 #include "convert.h"
+#include "handler.h"
 #include "log.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "store.h"
-/* storage/backup.h: its name is taken by this folder's backup.h on the path. */
-#include "../storage/backup.h"
+#include "store_backup.h"
 
 /* fsyncs the directory holding path, so a new name in it is durable. */
 static int sync_parent(const char *path)
@@ -110,22 +110,21 @@ void rpc_AdminService_Backup(struct rpc_call *call,
 	/* "." and ".." match the id pattern but name no new directory. */
 	if (!valid_id(req->name) || strcmp(req->name, ".") == 0 || strcmp(req->name, "..") == 0) {
 		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			 "name: must match [A-Za-z0-9_.-]{1,64} and not be '.' or '..'");
+			 "name: " HANDLER_ID_RULE " and not be '.' or '..'");
 		return;
 	}
 	n = snprintf(dir, sizeof(dir), "%s/backups", billingd.cfg.data_dir);
 	if (n < 0 || (size_t)n >= sizeof(dir) || make_dir(dir) != 0) {
-		log_error("backup: cannot create %s/backups: %s", billingd.cfg.data_dir,
-			  n < 0 || (size_t)n >= sizeof(dir) ? "path too long" : strerror(errno));
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(call, "cannot create %s/backups: %s", billingd.cfg.data_dir,
+				      n < 0 || (size_t)n >= sizeof(dir) ? "path too long"
+									: strerror(errno));
 		return;
 	}
 	n = snprintf(dir, sizeof(dir), "%s/backups/%s", billingd.cfg.data_dir, req->name);
 	if (n > 0 && (size_t)n < sizeof(dir))
 		n = snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	if (n < 0 || (size_t)n >= sizeof(file)) {
-		log_error("backup: path of backup '%s' too long", req->name);
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(call, "path of backup '%s' too long", req->name);
 		return;
 	}
 	/* mkdir is the claim on the name: two calls never share a directory. */
@@ -135,28 +134,21 @@ void rpc_AdminService_Backup(struct rpc_call *call,
 			rpc_fail(call, GRPC_STATUS_ALREADY_EXISTS, NULL,
 				 "name: backup '%s' already exists", req->name);
 		} else if (e == ENOSPC || e == EDQUOT) {
-			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "STORAGE_FULL",
+			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, REASON_STORAGE_FULL,
 				 "no space for the backup");
 		} else {
-			log_error("backup: cannot create %s: %s", dir, strerror(e));
-			rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+			handler_fail_internal(call, "cannot create %s: %s", dir, strerror(e));
 		}
 		return;
 	}
 	rc = backup_copy(billingd.store, file, &bytes);
 	if (rc != STORE_OK) {
 		rmdir(dir);
-		switch (rc) {
-		case STORE_FULL:
-			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "STORAGE_FULL",
+		if (rc == STORE_FULL)
+			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, REASON_STORAGE_FULL,
 				 "no space for the backup");
-			break;
-		case STORE_READERS_FULL:
-			rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL,
-				 "too many concurrent readers");
-			break;
-		default: rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error"); break;
-		}
+		else
+			handler_fail_store(call, rc);
 		return;
 	}
 	log_info("backup '%s': %llu bytes in %s", req->name, (unsigned long long)bytes, dir);

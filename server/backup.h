@@ -4,7 +4,7 @@
 /*
  * Hot backups of the store: AdminService.Backup and `billingd backup`.
  *
- * A backup is one file, a compacted LMDB environment (storage/backup.h) of
+ * A backup is one file, a compacted LMDB environment (storage/store_backup.h) of
  * one committed state, taken while the server keeps writing. To restore it,
  * put it as data.mdb in an empty data directory (with a key file of your
  * choice: admin.key is not part of the store) and start billingd there.

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "billingd.h"
+#include "enums.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 
@@ -32,73 +33,65 @@ typedef struct type_info {
 } type_info;
 
 static const service_info services[] = {
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_APP, "App",
-	 "The main SmartPlus app account of a home or apartment."},
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_PM_APP, "PM App",
-	 "A SmartPlus app account for the property manager of the site."},
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_ADDITIONAL_APP, "Additional App",
+	{STYPE(APP), "App", "The main SmartPlus app account of a home or apartment."},
+	{STYPE(PM_APP), "PM App", "A SmartPlus app account for the property manager of the site."},
+	{STYPE(ADDITIONAL_APP), "Additional App",
 	 "An extra family-member app account, once the project's free ones are used up."},
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_THIRD_PARTY_LOCK, "Third Party Lock",
+	{STYPE(THIRD_PARTY_LOCK), "Third Party Lock",
 	 "Connects a third-party smart lock (such as iTec or Dormakaba) to the platform."},
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_PREMIUM_PLAN, "Premium Plan",
+	{STYPE(PREMIUM_PLAN), "Premium Plan",
 	 "Unlocks optional advanced features for the residential project."},
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_SENSOR_ALERT, "Sensor Alert",
+	{STYPE(SENSOR_ALERT), "Sensor Alert",
 	 "Places cloud alert calls when an MR01 sensor reports an event such as a fall or a bed "
 	 "exit."},
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_INTEGRATION, "Integration",
+	{STYPE(INTEGRATION), "Integration",
 	 "Keeps the project in sync with a property management system; added automatically when "
 	 "integrated."},
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_DOOR, "Door",
+	{STYPE(DOOR), "Door",
 	 "An access-controlled door; the first door of every commercial project is free."},
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_PERSONNEL_APP, "Personnel App",
+	{STYPE(PERSONNEL_APP), "Personnel App",
 	 "A staff member's app account with intercom calling."},
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_ADMIN_APP, "Admin App",
+	{STYPE(ADMIN_APP), "Admin App",
 	 "A site administrator's app account with intercom calling."},
-	{SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_PREMIUM_FEATURES, "Premium Features",
+	{STYPE(PREMIUM_FEATURES), "Premium Features",
 	 "Unlocks optional business features for the commercial project."},
 };
 
 static const feature_info features[] = {
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_PACKAGE_ROOM, "Package Room"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_THIRD_PARTY_CAMERA,
-	 "Third-Party Camera"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_BOOKINGS, "Bookings"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_ELEVATOR_CONTROL,
-	 "Elevator Control"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_SMART_PARKING, "Smart Parking"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_DYNAMIC_QR_CODE,
-	 "Dynamic QR Code"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_VIDEO_STORAGE, "Video Storage"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_LANDLINE_SERVICE,
-	 "Landline Service"},
-	{SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_TIME_ATTENDANCE,
-	 "Time Attendance"},
+	{FEATURE(PACKAGE_ROOM), "Package Room"},
+	{FEATURE(THIRD_PARTY_CAMERA), "Third-Party Camera"},
+	{FEATURE(BOOKINGS), "Bookings"},
+	{FEATURE(ELEVATOR_CONTROL), "Elevator Control"},
+	{FEATURE(SMART_PARKING), "Smart Parking"},
+	{FEATURE(DYNAMIC_QR_CODE), "Dynamic QR Code"},
+	{FEATURE(VIDEO_STORAGE), "Video Storage"},
+	{FEATURE(LANDLINE_SERVICE), "Landline Service"},
+	{FEATURE(TIME_ATTENDANCE), "Time Attendance"},
 };
 
-#define S(x) SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_##x
-#define F(x) SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_##x
-#define P(x) SMARTPLUS__BILLING__V1__PROJECT_TYPE__PROJECT_TYPE_##x
-
 static const int community_services[] = {
-	S(APP),          S(PM_APP),       S(ADDITIONAL_APP), S(THIRD_PARTY_LOCK),
-	S(PREMIUM_PLAN), S(SENSOR_ALERT), S(INTEGRATION),    0};
-static const int house_services[] = {S(APP),          S(ADDITIONAL_APP), S(THIRD_PARTY_LOCK),
-				     S(PREMIUM_PLAN), S(SENSOR_ALERT),   0};
-static const int commercial_services[] = {
-	S(DOOR), S(PERSONNEL_APP), S(ADMIN_APP), S(PREMIUM_FEATURES), S(SENSOR_ALERT), 0};
+	STYPE(APP),          STYPE(PM_APP),       STYPE(ADDITIONAL_APP), STYPE(THIRD_PARTY_LOCK),
+	STYPE(PREMIUM_PLAN), STYPE(SENSOR_ALERT), STYPE(INTEGRATION),    0};
+static const int house_services[] = {
+	STYPE(APP),          STYPE(ADDITIONAL_APP), STYPE(THIRD_PARTY_LOCK),
+	STYPE(PREMIUM_PLAN), STYPE(SENSOR_ALERT),   0};
+static const int commercial_services[] = {STYPE(DOOR),         STYPE(PERSONNEL_APP),
+					  STYPE(ADMIN_APP),    STYPE(PREMIUM_FEATURES),
+					  STYPE(SENSOR_ALERT), 0};
 static const int community_features[] = {
-	F(PACKAGE_ROOM),     F(THIRD_PARTY_CAMERA), F(BOOKINGS),
-	F(ELEVATOR_CONTROL), F(SMART_PARKING),      F(DYNAMIC_QR_CODE),
-	F(VIDEO_STORAGE),    F(LANDLINE_SERVICE),   0};
-static const int house_features[] = {F(LANDLINE_SERVICE), F(THIRD_PARTY_CAMERA), F(DYNAMIC_QR_CODE),
-				     F(VIDEO_STORAGE), 0};
-static const int commercial_features[] = {F(TIME_ATTENDANCE), F(ELEVATOR_CONTROL), 0};
+	FEATURE(PACKAGE_ROOM),     FEATURE(THIRD_PARTY_CAMERA), FEATURE(BOOKINGS),
+	FEATURE(ELEVATOR_CONTROL), FEATURE(SMART_PARKING),      FEATURE(DYNAMIC_QR_CODE),
+	FEATURE(VIDEO_STORAGE),    FEATURE(LANDLINE_SERVICE),   0};
+static const int house_features[] = {FEATURE(LANDLINE_SERVICE), FEATURE(THIRD_PARTY_CAMERA),
+				     FEATURE(DYNAMIC_QR_CODE), FEATURE(VIDEO_STORAGE), 0};
+static const int commercial_features[] = {FEATURE(TIME_ATTENDANCE), FEATURE(ELEVATOR_CONTROL), 0};
 
 static const type_info types[N_TYPES] = {
-	{P(COMMUNITY), "Community", community_services, S(PREMIUM_PLAN), community_features},
-	{P(SINGLE_FAMILY_HOUSE), "Single-Family House", house_services, S(PREMIUM_PLAN),
+	{PTYPE(COMMUNITY), "Community", community_services, STYPE(PREMIUM_PLAN),
+	 community_features},
+	{PTYPE(SINGLE_FAMILY_HOUSE), "Single-Family House", house_services, STYPE(PREMIUM_PLAN),
 	 house_features},
-	{P(COMMERCIAL), "Commercial", commercial_services, S(PREMIUM_FEATURES),
+	{PTYPE(COMMERCIAL), "Commercial", commercial_services, STYPE(PREMIUM_FEATURES),
 	 commercial_features},
 };
 
@@ -131,7 +124,7 @@ int catalog_offers(int project_type, int service_type)
 
 int catalog_takes_features(int service_type)
 {
-	return service_type == S(PREMIUM_PLAN) || service_type == S(PREMIUM_FEATURES);
+	return service_type == STYPE(PREMIUM_PLAN) || service_type == STYPE(PREMIUM_FEATURES);
 }
 
 int catalog_feature_allowed(int project_type, int service_type, int feature)
@@ -142,18 +135,16 @@ int catalog_feature_allowed(int project_type, int service_type, int feature)
 
 int catalog_payment_model(int project_type, int64_t created_at_us, int64_t cutover_us)
 {
-	if (project_type == P(COMMERCIAL) && created_at_us >= cutover_us)
-		return SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_CREDITS;
-	return SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_REGULAR;
+	if (project_type == PTYPE(COMMERCIAL) && created_at_us >= cutover_us)
+		return MODEL(CREDITS);
+	return MODEL(REGULAR);
 }
 
 int catalog_model_allows(int payment_model, int method)
 {
-	if (payment_model == SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_CREDITS)
-		return method == SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_CREDITS;
-	return method == SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_STRIPE ||
-	       method == SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_PAYPAL ||
-	       method == SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_COUPON;
+	if (payment_model == MODEL(CREDITS))
+		return method == METHOD(CREDITS);
+	return method == METHOD(STRIPE) || method == METHOD(PAYPAL) || method == METHOD(COUPON);
 }
 
 const char *catalog_service_name(int service_type)
@@ -218,16 +209,12 @@ static Smartplus__Billing__V1__PaymentModelRule *model_rule(int model, int64_t a
 	smartplus__billing__v1__payment_model_rule__init(r);
 	r->payment_model = model;
 	r->methods = calloc(3, sizeof(*r->methods));
-	if (model == SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_CREDITS) {
-		r->methods[r->n_methods++] =
-			SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_CREDITS;
+	if (model == MODEL(CREDITS)) {
+		r->methods[r->n_methods++] = METHOD(CREDITS);
 	} else {
-		r->methods[r->n_methods++] =
-			SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_STRIPE;
-		r->methods[r->n_methods++] =
-			SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_PAYPAL;
-		r->methods[r->n_methods++] =
-			SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_COUPON;
+		r->methods[r->n_methods++] = METHOD(STRIPE);
+		r->methods[r->n_methods++] = METHOD(PAYPAL);
+		r->methods[r->n_methods++] = METHOD(COUPON);
 	}
 	if (after >= 0)
 		r->created_on_or_after = timestamp(after);
@@ -264,7 +251,7 @@ static ptc_t *build_type(const type_info *t, int64_t cutover)
 		o->service_type = si->type;
 		o->display_name = (char *)si->name;
 		o->description = (char *)si->description;
-		o->automatic = si->type == S(INTEGRATION);
+		o->automatic = si->type == STYPE(INTEGRATION);
 		if (si->type == t->premium_service) {
 			size_t nf = 0;
 			while (t->features[nf])
@@ -282,29 +269,27 @@ static ptc_t *build_type(const type_info *t, int64_t cutover)
 		c->services[c->n_services++] = o;
 	}
 	c->free_allowances = calloc(2, sizeof(*c->free_allowances));
-	if (t->project_type == P(COMMERCIAL))
+	if (t->project_type == PTYPE(COMMERCIAL))
 		c->free_allowances[c->n_free_allowances++] = allowance(
-			S(DOOR), 1, "The oldest door of each commercial project costs nothing.");
+			STYPE(DOOR), 1,
+			"The oldest door of each commercial project costs nothing.");
 	else
 		c->free_allowances[c->n_free_allowances++] = allowance(
-			S(ADDITIONAL_APP), -1,
+			STYPE(ADDITIONAL_APP), -1,
 			"The project's free_additional_apps oldest additional app accounts cost "
 			"nothing.");
-	if (t->project_type == P(COMMUNITY))
+	if (t->project_type == PTYPE(COMMUNITY))
 		c->free_allowances[c->n_free_allowances++] = allowance(
-			S(INTEGRATION), 0,
+			STYPE(INTEGRATION), 0,
 			"A PMS-integrated project always renews its integration item with the "
 			"rest; "
 			"without integration the project shows NORMAL and has no such item.");
 	c->payment_models = calloc(2, sizeof(*c->payment_models));
-	if (t->project_type == P(COMMERCIAL)) {
-		c->payment_models[c->n_payment_models++] = model_rule(
-			SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_REGULAR, -1, cutover);
-		c->payment_models[c->n_payment_models++] = model_rule(
-			SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_CREDITS, cutover, -1);
+	if (t->project_type == PTYPE(COMMERCIAL)) {
+		c->payment_models[c->n_payment_models++] = model_rule(MODEL(REGULAR), -1, cutover);
+		c->payment_models[c->n_payment_models++] = model_rule(MODEL(CREDITS), cutover, -1);
 	} else {
-		c->payment_models[c->n_payment_models++] = model_rule(
-			SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_REGULAR, -1, -1);
+		c->payment_models[c->n_payment_models++] = model_rule(MODEL(REGULAR), -1, -1);
 	}
 	return c;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "enums.h"
 
 #define CHUNK 16384
 
@@ -113,20 +114,23 @@ Smartplus__Billing__V1__Project *conv_project(arena *a, const store_project *r, 
 	m->free_additional_apps = r->free_additional_apps;
 	m->property_manager_id = r->property_manager_id;
 	m->display_name = r->display_name;
-	m->integration_status =
-		r->pms_integrated
-			? SMARTPLUS__BILLING__V1__INTEGRATION_STATUS__INTEGRATION_STATUS_INTEGRATED
-			: SMARTPLUS__BILLING__V1__INTEGRATION_STATUS__INTEGRATION_STATUS_NORMAL;
+	m->integration_status = r->pms_integrated ? INTEG(INTEGRATED) : INTEG(NORMAL);
 	m->payment_model = catalog_payment_model(r->type, r->created_at, cutover_us);
 	return m;
+}
+
+const char *conv_role_name(int role)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		&smartplus__billing__v1__role__descriptor, role);
+	return v ? v->name : "ROLE_UNSPECIFIED";
 }
 
 int conv_item_status(const store_item *r, int64_t now)
 {
 	if (r->status != STORE_ITEM_ACTIVE)
-		return SMARTPLUS__BILLING__V1__ITEM_STATUS__ITEM_STATUS_INACTIVE;
-	return r->expires_at > now ? SMARTPLUS__BILLING__V1__ITEM_STATUS__ITEM_STATUS_ACTIVE
-				   : SMARTPLUS__BILLING__V1__ITEM_STATUS__ITEM_STATUS_EXPIRED;
+		return ISTATUS(INACTIVE);
+	return r->expires_at > now ? ISTATUS(ACTIVE) : ISTATUS(EXPIRED);
 }
 
 Smartplus__Billing__V1__Item *conv_item(arena *a, const store_item *r, int64_t now, int is_free)
@@ -141,8 +145,7 @@ Smartplus__Billing__V1__Item *conv_item(arena *a, const store_item *r, int64_t n
 	m->expires_at = conv_ts(a, r->expires_at);
 	m->n_premium_features = r->n_premium_features;
 	m->premium_features = (Smartplus__Billing__V1__PremiumFeature *)r->premium_features;
-	m->renew_mode = r->renew_mode ? r->renew_mode
-				      : SMARTPLUS__BILLING__V1__RENEW_MODE__RENEW_MODE_MANUAL;
+	m->renew_mode = r->renew_mode ? r->renew_mode : RENEW(MANUAL);
 	m->create_time = conv_ts(a, r->create_time);
 	m->free = is_free;
 	if (r->auto_renew && r->auto_renew->enabled) {
@@ -160,13 +163,13 @@ Smartplus__Billing__V1__Item *conv_item(arena *a, const store_item *r, int64_t n
 		ar->failed_attempts = s->failed_attempts;
 		ar->next_attempt_time = conv_ts(a, s->next_attempt);
 		if (s->until) {
-			t->end_case = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL;
+			t->end_case = TERM(UNTIL);
 			t->until = conv_ts(a, s->until);
 		} else if (s->cycles) {
-			t->end_case = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_CYCLES;
+			t->end_case = TERM(CYCLES);
 			t->cycles = s->cycles;
 		} else {
-			t->end_case = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL_TURNED_OFF;
+			t->end_case = TERM(UNTIL_TURNED_OFF);
 			t->until_turned_off = 1;
 		}
 		ar->term = t;
@@ -223,10 +226,4 @@ int valid_currency(const char *s)
 {
 	return s && strlen(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
 	       s[2] >= 'A' && s[2] <= 'Z';
-}
-
-int valid_item_ref(const char *s)
-{
-	/* Caller ids, or the server's "pms_<project id>" integration items. */
-	return valid_id(s) || (s && strncmp(s, "pms_", 4) == 0 && valid_id(s + 4));
 }

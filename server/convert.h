@@ -36,13 +36,14 @@ Smartplus__Billing__V1__Item *conv_item(arena *a, const store_item *r, int64_t n
 Smartplus__Billing__V1__ApiKey *conv_apikey(arena *a, const store_apikey *r);
 Smartplus__Billing__V1__Price *conv_price(arena *a, const store_price *r);
 
+/* "ROLE_INSTALLER"..., for messages; "ROLE_UNSPECIFIED" for an unknown one. */
+const char *conv_role_name(int role);
+
 /* The API status of an item at `now`. */
 int conv_item_status(const store_item *r, int64_t now);
 
 /* 1 if s matches [A-Za-z0-9_.-]{1,64}. */
 int valid_id(const char *s);
-/* valid_id(), or an integration item id "pms_<project id>". */
-int valid_item_ref(const char *s);
 /* 1 if v is a non-zero value of the enum. */
 int valid_enum(const ProtobufCEnumDescriptor *d, int v);
 /* 1 if s is three upper-case letters (ISO-4217 shape). */

@@ -13,13 +13,14 @@
 #include "billingd.h"
 #include "catalog.h"
 #include "clock.h"
+#include "enums.h"
+#include "handler.h"
 #include "log.h"
 #include "pricing.h"
 #include "quote.h"
 #include "rpc_handlers.h"
 #include "write.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
 #define MAX_AVAILABLE 50
 
 static int in_list(const int32_t *v, size_t n, int x)
@@ -44,7 +45,7 @@ int coupon_evaluate(store_txn *txn, const store_coupon *c, const coupon_ctx *ctx
 		return snprintf(note, cap, "coupon '%s' has expired", c->code), 0;
 	if (c->max_redemptions > 0 && c->redemptions + c->reserved >= c->max_redemptions)
 		return snprintf(note, cap, "coupon '%s' is used up", c->code), 0;
-	if (ctx->payment_model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS))
+	if (ctx->payment_model == MODEL(CREDITS))
 		return snprintf(note, cap, "coupons do not apply to credit-paid projects"), 0;
 	if (c->credit_purchases_only && !ctx->credit_purchase)
 		return snprintf(note, cap, "coupon '%s' is for credit purchases only", c->code), 0;
@@ -101,7 +102,7 @@ int coupon_available(store_txn *txn, arena *a, const coupon_ctx *ctx, char ***co
 
 	*n = 0;
 	*codes = arena_alloc(a, (MAX_AVAILABLE + 1) * sizeof(char *));
-	if (ctx->payment_model == V1(PAYMENT_MODEL__PAYMENT_MODEL_CREDITS))
+	if (ctx->payment_model == MODEL(CREDITS))
 		return 0;
 	rc = store_coupon_list(txn, STORE_PAGE_MAX, NULL, &l);
 	for (size_t i = 0; rc == 0 && i < l.n && *n < MAX_AVAILABLE; i++) {
@@ -241,8 +242,6 @@ static void cleanup_coupon(rpc_write *w)
 	store_record_free(((coupon_write *)w)->loaded);
 }
 
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
-
 void rpc_AdminService_CreateCoupon(struct rpc_call *call,
 				   const Smartplus__Billing__V1__CreateCouponRequest *req)
 {
@@ -250,32 +249,51 @@ void rpc_AdminService_CreateCoupon(struct rpc_call *call,
 	coupon_write *c;
 	int ok = 1;
 
-	if (!in)
-		return BAD_ARG(call, "coupon: required");
-	if (!valid_code(in->code))
-		return BAD_ARG(call, "coupon.code: must match [A-Za-z0-9_-]{1,64}");
-	if ((in->percent_off != 0) == (in->amount_off != 0))
-		return BAD_ARG(call, "coupon: give exactly one of percent_off and amount_off");
-	if (in->percent_off && (in->percent_off < 1 || in->percent_off > 100))
-		return BAD_ARG(call, "coupon.percent_off: must be 1..100");
-	if (in->amount_off < 0)
-		return BAD_ARG(call, "coupon.amount_off: must be positive");
-	if (in->amount_off && !valid_currency(in->currency))
-		return BAD_ARG(call,
-			       "coupon.currency: an ISO-4217 code is required with amount_off");
-	if (in->percent_off && in->currency[0])
-		return BAD_ARG(call, "coupon.currency: only with amount_off");
-	if (in->max_redemptions < 0)
-		return BAD_ARG(call, "coupon.max_redemptions: must be >= 0 (0 = unlimited)");
+	if (!in) {
+		BAD_ARG(call, "coupon: required");
+		return;
+	}
+	if (!valid_code(in->code)) {
+		BAD_ARG(call, "coupon.code: must match [A-Za-z0-9_-]{1,64}");
+		return;
+	}
+	if ((in->percent_off != 0) == (in->amount_off != 0)) {
+		BAD_ARG(call, "coupon: give exactly one of percent_off and amount_off");
+		return;
+	}
+	if (in->percent_off && (in->percent_off < 1 || in->percent_off > 100)) {
+		BAD_ARG(call, "coupon.percent_off: must be 1..100");
+		return;
+	}
+	if (in->amount_off < 0) {
+		BAD_ARG(call, "coupon.amount_off: must be positive");
+		return;
+	}
+	if (in->amount_off && !valid_currency(in->currency)) {
+		BAD_ARG(call, "coupon.currency: an ISO-4217 code is required with amount_off");
+		return;
+	}
+	if (in->percent_off && in->currency[0]) {
+		BAD_ARG(call, "coupon.currency: only with amount_off");
+		return;
+	}
+	if (in->max_redemptions < 0) {
+		BAD_ARG(call, "coupon.max_redemptions: must be >= 0 (0 = unlimited)");
+		return;
+	}
 	for (size_t i = 0; i < in->n_project_types; i++)
-		if (!catalog_valid_project_type(in->project_types[i]))
-			return BAD_ARG(call, "coupon.project_types: unknown value %d",
-				       in->project_types[i]);
+		if (!catalog_valid_project_type(in->project_types[i])) {
+			BAD_ARG(call, "coupon.project_types: unknown value %d",
+				in->project_types[i]);
+			return;
+		}
 	for (size_t i = 0; i < in->n_service_types; i++)
 		if (!valid_enum(&smartplus__billing__v1__service_type__descriptor,
-				in->service_types[i]))
-			return BAD_ARG(call, "coupon.service_types: unknown value %d",
-				       in->service_types[i]);
+				in->service_types[i])) {
+			BAD_ARG(call, "coupon.service_types: unknown value %d",
+				in->service_types[i]);
+			return;
+		}
 	c = write_new(call, sizeof(*c));
 	smartplus__billing__store__v1__coupon_record__init(&c->rec);
 	c->rec.code = in->code;
@@ -292,7 +310,8 @@ void rpc_AdminService_CreateCoupon(struct rpc_call *call,
 	c->rec.create_time = clock_now_us();
 	if (!ok) {
 		free(c);
-		return BAD_ARG(call, "coupon.expires_at: out of range");
+		BAD_ARG(call, "coupon.expires_at: out of range");
+		return;
 	}
 	c->w.apply = apply_create_coupon;
 	c->w.reply = reply_coupon;
@@ -309,14 +328,14 @@ void rpc_AdminService_ListCoupons(struct rpc_call *call,
 	arena *a = NULL;
 	int rc;
 
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
+	if (handler_check_page_size(call, req->page_size))
+		return;
 	rc = store_read_begin(billingd.store, &txn);
 	if (rc == 0)
 		rc = store_coupon_list(txn, req->page_size, req->page_token, &l);
 	store_read_end(txn);
 	if (rc) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		return;
 	}
 	a = arena_new();
@@ -351,8 +370,10 @@ void rpc_AdminService_DisableCoupon(struct rpc_call *call,
 {
 	coupon_write *c;
 
-	if (!valid_code(req->code))
-		return BAD_ARG(call, "code: must match [A-Za-z0-9_-]{1,64}");
+	if (!valid_code(req->code)) {
+		BAD_ARG(call, "code: must match [A-Za-z0-9_-]{1,64}");
+		return;
+	}
 	c = write_new(call, sizeof(*c));
 	c->code = req->code;
 	c->w.apply = apply_disable_coupon;

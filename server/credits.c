@@ -23,15 +23,14 @@
 #include "clock.h"
 #include "convert.h"
 #include "credits.h"
-#include "ledger.h"
+#include "enums.h"
+#include "handler.h"
+#include "store_ledger.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
 
-#define ROLE(x) SMARTPLUS__BILLING__V1__ROLE__ROLE_##x
 #define LOG_PAGE_DEFAULT 50
-
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
 /* ------------------------------------------------------------------------ */
 /* For the order engine                                                      */
@@ -71,13 +70,6 @@ int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits, con
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 
-static const char *role_name(int role)
-{
-	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-		&smartplus__billing__v1__role__descriptor, role);
-	return v ? v->name : "ROLE_UNSPECIFIED";
-}
-
 /* May `sender` assign credits to an account of role `role`? */
 static int receiver_role_ok(const char *sender, int role)
 {
@@ -110,7 +102,7 @@ static int apply_assign(store_txn *txn, rpc_write *w)
 		rc = ledger_balance(txn, a->from, &balance);
 		if (rc != 0)
 			return rc;
-		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "INSUFFICIENT_CREDITS",
+		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_INSUFFICIENT_CREDITS,
 				  "account '%s' has %" PRId64 " credits; %" PRId64
 				  " were asked for",
 				  a->from, balance, a->credits);
@@ -156,7 +148,7 @@ static int check_assign(rpc_call *call, store_txn *txn, const char *from, const 
 	if (rc == 0)
 		rc = store_account_get(txn, to, &acct);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (!below) {
@@ -167,7 +159,7 @@ static int check_assign(rpc_call *call, store_txn *txn, const char *from, const 
 		BAD_ARG(call,
 			"to_account_id: '%s' is a %s; credits are assigned to sub-distributors, "
 			"installers and property managers",
-			to, role_name(acct->role));
+			to, conv_role_name(acct->role));
 		goto done;
 	}
 	err = 0;
@@ -184,13 +176,15 @@ void rpc_BillingService_AssignCredits(struct rpc_call *call,
 	store_txn *txn;
 	assign_write *a;
 
-	if (!valid_id(from))
-		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (!valid_id(req->to_account_id))
-		return BAD_ARG(call, "to_account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (req->credits < 1)
-		return BAD_ARG(call, "credits: must be at least 1");
-	if (write_read_begin(call, &txn))
+	if (handler_check_id(call, "account_id", from))
+		return;
+	if (handler_check_id(call, "to_account_id", req->to_account_id))
+		return;
+	if (req->credits < 1) {
+		BAD_ARG(call, "credits: must be at least 1");
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	if (check_assign(call, txn, from, req->to_account_id) == 0) {
 		a = write_new(call, sizeof(*a));
@@ -219,15 +213,15 @@ void rpc_BillingService_GetCreditBalance(struct rpc_call *call,
 	int64_t balance;
 	int rc;
 
-	if (!valid_id(account))
-		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (write_read_begin(call, &txn))
+	if (handler_check_id(call, "account_id", account))
+		return;
+	if (handler_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, me, account), "account", account))
 		goto done;
 	rc = ledger_balance(txn, account, &balance);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	r.account_id = (char *)account;
@@ -273,24 +267,33 @@ void rpc_BillingService_ListCreditLogs(struct rpc_call *call,
 	store_txn *txn;
 	int ok_start, ok_end, rc;
 
-	if (!valid_id(account))
-		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (req->kind && !valid_enum(&smartplus__billing__v1__transfer_kind__descriptor, req->kind))
-		return BAD_ARG(call, "kind: unknown transfer kind %d", req->kind);
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
+	if (handler_check_id(call, "account_id", account))
+		return;
+	if (req->kind &&
+	    !valid_enum(&smartplus__billing__v1__transfer_kind__descriptor, req->kind)) {
+		BAD_ARG(call, "kind: unknown transfer kind %d", req->kind);
+		return;
+	}
+	if (handler_check_page_size(call, req->page_size))
+		return;
 	f.kind = req->kind;
 	f.start_us = conv_us(req->start_time, &ok_start);
 	f.end_us = conv_us(req->end_time, &ok_end);
-	if (!ok_start)
-		return BAD_ARG(call, "start_time: out of range");
-	if (!ok_end)
-		return BAD_ARG(call, "end_time: out of range");
-	if (req->start_time && req->end_time && f.end_us <= f.start_us)
-		return BAD_ARG(call, "end_time: must be later than start_time");
+	if (!ok_start) {
+		BAD_ARG(call, "start_time: out of range");
+		return;
+	}
+	if (!ok_end) {
+		BAD_ARG(call, "end_time: out of range");
+		return;
+	}
+	if (req->start_time && req->end_time && f.end_us <= f.start_us) {
+		BAD_ARG(call, "end_time: must be later than start_time");
+		return;
+	}
 	if (f.start_us < 0) /* nothing happened before 1970 */
 		f.start_us = 0;
-	if (write_read_begin(call, &txn))
+	if (handler_read_begin(call, &txn))
 		return;
 	if (auth_deny(call, auth_may_act(txn, me, account), "account", account))
 		goto done;
@@ -302,7 +305,7 @@ void rpc_BillingService_ListCreditLogs(struct rpc_call *call,
 	rc = ledger_list_logs(txn, account, &f, req->page_size ? req->page_size : LOG_PAGE_DEFAULT,
 			      req->page_token, &list);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();

@@ -12,7 +12,7 @@
  * anything outside w. They may be re-run with the mutation (group-commit
  * retry): each run appends a fresh transfer inside the fresh transaction.
  *
- * Return codes: 0; LEDGER_INSUFFICIENT (positive, from ledger.h: the
+ * Return codes: 0; LEDGER_INSUFFICIENT (positive, from store_ledger.h: the
  * payer's balance is short and nothing was written); or a negative STORE_*
  * code (STORE_INVALID for credits <= 0, an empty or invalid id, payer ==
  * "vendor", or a balance that would overflow). On any non-zero return the
@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#include "ledger.h"
+#include "store_ledger.h"
 #include "store.h"
 
 /* Debits payer_id `credits` for order_id: a SPEND transfer payer -> the

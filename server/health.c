@@ -13,8 +13,6 @@
 #include "rpc.h"
 #include "stream.h"
 
-int reflection_knows_service(const char *name);
-
 typedef Grpc__Health__V1__HealthCheckResponse__ServingStatus serving_t;
 
 static serving_t status_of(grpc_byte_buffer *payload, int *known)

@@ -11,7 +11,8 @@
 
 #include "billingd.h"
 #include "clock.h"
-#include "idempotency.h"
+#include "rpc_reasons.h"
+#include "store_idempotency.h"
 #include "log.h"
 
 /* ---- keys in flight: a small chained hash set under one mutex ---- */
@@ -55,7 +56,7 @@ static int claim(const char *id)
 	return 1;
 }
 
-void idem_release(rpc_idem *st)
+void idem_release(idem_state *st)
 {
 	unsigned h = hash_str(st->id);
 	flight **p;
@@ -81,86 +82,118 @@ static int valid_key(const char *k, size_t n)
 	return 1;
 }
 
-int idem_begin(rpc_call *call, const grpc_metadata_array *md, const rpc_caller *caller,
-	       const char *path, const uint8_t *req, size_t len, rpc_idem *st)
+/* The first value of `key` in md copied into buf (NUL-terminated): its
+ * length, -1 if absent, -2 if longer than cap - 1. */
+static int md_value(const grpc_metadata_array *md, const char *key, char *buf, size_t cap)
+{
+	for (size_t i = 0; i < md->count; i++) {
+		size_t n;
+		if (grpc_slice_str_cmp(md->metadata[i].key, key) != 0)
+			continue;
+		n = GRPC_SLICE_LENGTH(md->metadata[i].value);
+		if (n + 1 > cap)
+			return -2;
+		memcpy(buf, GRPC_SLICE_START_PTR(md->metadata[i].value), n);
+		buf[n] = 0;
+		return (int)n;
+	}
+	return -1;
+}
+
+static idem_verdict answer_with(idem_answer *a, grpc_status_code code, const char *reason,
+				const char *message)
+{
+	a->code = code;
+	snprintf(a->message, sizeof(a->message), "%s", message);
+	snprintf(a->reason, sizeof(a->reason), "%s", reason ? reason : "");
+	return IDEM_ANSWER;
+}
+
+idem_verdict idem_begin(const grpc_metadata_array *md, const char *key_account_id,
+			const char *account_id, const char *path, const uint8_t *req, size_t len,
+			idem_state *st, idem_answer *answer)
 {
 	char key[256];
 	EVP_MD_CTX *sha;
 	store_txn *txn;
 	store_idem *rec = NULL;
-	int n = rpc_call_metadata(call, "idempotency-key", key, sizeof(key)), rc;
+	int n = md_value(md, "idempotency-key", key, sizeof(key)), rc;
+	idem_verdict v = IDEM_RUN;
 
-	(void)md;
-	if (n < 0) {
-		/* Absent is fine; present but over-long is not. */
-		for (size_t i = 0; i < md->count; i++)
-			if (grpc_slice_str_cmp(md->metadata[i].key, "idempotency-key") == 0) {
-				rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-					 "idempotency-key: 1..255 printable ASCII characters");
-				return 1;
-			}
-		return 0;
-	}
-	if (!valid_key(key, (size_t)n)) {
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			 "idempotency-key: 1..255 printable ASCII characters");
-		return 1;
-	}
-	snprintf(st->id, sizeof(st->id), "%s/%s/%s", caller->key_account_id, caller->account_id,
-		 key);
+	memset(answer, 0, sizeof(*answer));
+	if (n == -1)
+		return IDEM_RUN; /* absent is fine; present but over-long is not */
+	if (n < 0 || !valid_key(key, (size_t)n))
+		return answer_with(answer, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				   "idempotency-key: 1..255 printable ASCII characters");
+	snprintf(st->id, sizeof(st->id), "%s/%s/%s", key_account_id, account_id, key);
 	sha = EVP_MD_CTX_new();
 	if (!sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(sha, path, strlen(path) + 1) != 1 ||
 	    EVP_DigestUpdate(sha, req, len) != 1 || EVP_DigestFinal_ex(sha, st->hash, NULL) != 1) {
 		EVP_MD_CTX_free(sha);
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
-		return 1;
+		log_error("%s: idempotency: SHA-256 failed", path);
+		return answer_with(answer, GRPC_STATUS_INTERNAL, NULL, "internal error");
 	}
 	EVP_MD_CTX_free(sha);
 
-	if (!claim(st->id)) {
-		rpc_fail(call, GRPC_STATUS_ABORTED, NULL,
-			 "a request with this idempotency-key is still running; retry later");
-		return 1;
-	}
+	if (!claim(st->id))
+		return answer_with(
+			answer, GRPC_STATUS_ABORTED, NULL,
+			"a request with this idempotency-key is still running; retry later");
 	st->active = 1;
 	rc = store_read_begin(billingd.store, &txn);
-	if (rc != 0) {
-		rpc_fail(call, GRPC_STATUS_UNAVAILABLE, NULL, "server busy");
-		return 1; /* finish() releases the claim */
-	}
+	if (rc != 0) /* finishing the call releases the claim */
+		return answer_with(answer, GRPC_STATUS_UNAVAILABLE, NULL, "server busy");
 	rc = store_idem_get(txn, st->id, &rec);
 	if (rc == 0 && rec->create_time + IDEM_TTL_US > clock_now_us()) {
 		if (rec->request_sha256.len != 32 ||
 		    memcmp(rec->request_sha256.data, st->hash, 32) != 0) {
-			rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED",
-				 "idempotency-key was used before with a different request");
+			v = answer_with(answer, GRPC_STATUS_FAILED_PRECONDITION,
+					REASON_IDEMPOTENCY_KEY_REUSED,
+					"idempotency-key was used before with a different request");
 		} else if (rec->status == IDEM_PENDING) {
 			/* The first call left an order with the provider: run again
 			 * and resume it (see orders_resume). */
 			snprintf(st->resume_ref, sizeof(st->resume_ref), "%s", rec->message);
-			store_record_free(rec);
-			store_read_end(txn);
-			return 0;
 		} else {
-			rpc_finish_raw(call, rec->status, rec->message, rec->reason,
-				       rec->response.data, rec->response.len);
+			/* The recorded outcome, byte for byte. */
+			v = answer_with(answer, (grpc_status_code)rec->status, rec->reason,
+					rec->message);
+			if (rec->status == GRPC_STATUS_OK) {
+				answer->body = malloc(rec->response.len ? rec->response.len : 1);
+				memcpy(answer->body, rec->response.data, rec->response.len);
+				answer->body_len = rec->response.len;
+			}
 		}
-		store_record_free(rec);
-		store_read_end(txn);
-		return 1;
+	} else if (rc != 0 && rc != STORE_NOTFOUND) {
+		log_error("%s: idempotency: reading the record: %s", path, store_strerror(rc));
+		v = answer_with(answer, GRPC_STATUS_INTERNAL, NULL, "internal error");
 	}
 	store_record_free(rec);
 	store_read_end(txn);
-	if (rc != 0 && rc != STORE_NOTFOUND) {
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
-		return 1;
-	}
-	return 0;
+	return v;
 }
 
-int idem_record(store_txn *w, const rpc_idem *st, const char *path, int status, const char *message,
-		const char *reason)
+void idem_capture(idem_state *st, grpc_status_code code, const char *message, const char *reason,
+		  const uint8_t *body, size_t body_len)
+{
+	free(st->captured);
+	st->captured = NULL;
+	st->captured_len = 0;
+	st->has_capture = 1;
+	st->captured_status = code;
+	snprintf(st->captured_message, sizeof(st->captured_message), "%s", message ? message : "");
+	snprintf(st->captured_reason, sizeof(st->captured_reason), "%s", reason ? reason : "");
+	if (body) {
+		st->captured = malloc(body_len ? body_len : 1);
+		memcpy(st->captured, body, body_len);
+		st->captured_len = body_len;
+	}
+}
+
+int idem_record(store_txn *w, const idem_state *st, const char *path, int status,
+		const char *message, const char *reason)
 {
 	store_idem rec = STORE_IDEM_INIT;
 	rec.id = (char *)st->id;

@@ -19,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rpc.h"
+#include <grpc/grpc.h>
+
 #include "store.h"
 
 #define IDEM_TTL_US (INT64_C(24) * 3600 * 1000000)
@@ -27,18 +28,63 @@
  * the provider): a retry runs again with st->resume_ref set, never replays. */
 #define IDEM_PENDING (-1)
 
-/* Returns 1 when it finished the call itself, 0 to run the handler (with
- * *st->active set when a key was claimed). */
-int idem_begin(rpc_call *call, const grpc_metadata_array *md, const rpc_caller *caller,
-	       const char *path, const uint8_t *req, size_t len, rpc_idem *st);
+/* The R17 state of one mutating call, embedded in the call (runtime.c) and
+ * reached by write.c through rpc_call_idem(). Touched by one thread at a
+ * time: the dispatcher, then the writer thread, then the answering one. */
+typedef struct idem_state {
+	int active;             /* a key was given; this call owns it in flight */
+	char id[400];           /* "<key account>/<acting account>/<key>" */
+	unsigned char hash[32]; /* SHA-256 of path + request bytes */
+	int capture;            /* finishing the call records it here instead */
+	int has_capture;        /* a response or error was captured */
+	int captured_status;
+	char captured_message[512];
+	char captured_reason[64];
+	uint8_t *captured; /* packed response (status OK); freed with the call */
+	size_t captured_len;
+	char resume_ref[64]; /* from a pending record: what a retry resumes */
+} idem_state;
+
+/* What idem_begin() decided. */
+typedef enum idem_verdict {
+	IDEM_RUN = 0,    /* run the handler (st->active set if a key was claimed) */
+	IDEM_ANSWER = 1, /* finish the call with *answer; the handler does not run */
+} idem_verdict;
+
+/* The answer of a call idem_begin() refused or replays: a gRPC status, its
+ * message and reason ("" for none) and, for status OK, the recorded packed
+ * response (body, malloc'd: the caller frees it). */
+typedef struct idem_answer {
+	grpc_status_code code;
+	char message[512];
+	char reason[64];
+	uint8_t *body;
+	size_t body_len;
+} idem_answer;
+
+/*
+ * Before the handler of a mutating call: reads "idempotency-key" from md,
+ * scopes it to the caller (key_account_id, account_id), hashes path + the
+ * request bytes, and refuses, replays or claims it (see above). Fills *st;
+ * on IDEM_ANSWER also *answer.
+ */
+idem_verdict idem_begin(const grpc_metadata_array *md, const char *key_account_id,
+			const char *account_id, const char *path, const uint8_t *req, size_t len,
+			idem_state *st, idem_answer *answer);
 
 /* Drops the in-flight claim (the dispatcher calls it when the call ends). */
-void idem_release(rpc_idem *st);
+void idem_release(idem_state *st);
+
+/* Capture mode (st->capture): records how the call would have been finished
+ * (status, message, reason, and for OK the packed body) instead of sending
+ * it, so write.c can store it with the effect. */
+void idem_capture(idem_state *st, grpc_status_code code, const char *message, const char *reason,
+		  const uint8_t *body, size_t body_len);
 
 /* Stores the outcome of a claimed call inside write txn w: status OK with
  * st->captured, or an error. */
-int idem_record(store_txn *w, const rpc_idem *st, const char *path, int status, const char *message,
-		const char *reason);
+int idem_record(store_txn *w, const idem_state *st, const char *path, int status,
+		const char *message, const char *reason);
 
 /* Starts / stops the janitor thread that prunes old records. */
 void idem_janitor_start(void);

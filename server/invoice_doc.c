@@ -21,16 +21,14 @@
 #include "catalog.h"
 #include "convert.h"
 #include "log.h"
+#include "enums.h"
+#include "handler.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "tax.h"
 #include "write.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define CN_STATUS(x) V1(CREDIT_NOTE_STATUS__CREDIT_NOTE_STATUS_##x)
-
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
+#define CN_STATUS(x) V1(CREDIT_NOTE_STATUS__CREDIT_NOTE_STATUS_##x) /* CreditNoteStatus */
 
 /* ------------------------------------------------------------------------ */
 /* The model                                                                 */
@@ -853,17 +851,25 @@ void rpc_InvoiceService_GetInvoiceDocument(
 	store_txn *txn;
 	int rc, may = 0;
 
-	if (req->invoice_id[0] && req->credit_note_id[0])
-		return BAD_ARG(call, "invoice_id: give invoice_id or credit_note_id, not both");
-	if (!id[0])
-		return BAD_ARG(call, "invoice_id: required (or credit_note_id)");
-	if (!valid_id(id))
-		return BAD_ARG(call, "%s: must match [A-Za-z0-9_.-]{1,64}",
-			       req->invoice_id[0] ? "invoice_id" : "credit_note_id");
+	if (req->invoice_id[0] && req->credit_note_id[0]) {
+		BAD_ARG(call, "invoice_id: give invoice_id or credit_note_id, not both");
+		return;
+	}
+	if (!id[0]) {
+		BAD_ARG(call, "invoice_id: required (or credit_note_id)");
+		return;
+	}
+	if (!valid_id(id)) {
+		BAD_ARG(call, "%s: must match [A-Za-z0-9_.-]{1,64}",
+			req->invoice_id[0] ? "invoice_id" : "credit_note_id");
+		return;
+	}
 	if (req->format &&
-	    !valid_enum(&smartplus__billing__v1__document_format__descriptor, req->format))
-		return BAD_ARG(call, "format: unknown document format %d", req->format);
-	if (write_read_begin(call, &txn))
+	    !valid_enum(&smartplus__billing__v1__document_format__descriptor, req->format)) {
+		BAD_ARG(call, "format: unknown document format %d", req->format);
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	rc = req->invoice_id[0] ? store_invoice_get(txn, id, &inv)
 				: store_credit_note_get(txn, id, &cn);
@@ -871,7 +877,7 @@ void rpc_InvoiceService_GetInvoiceDocument(
 		may = auth_may_act(txn, rpc_call_caller(call), inv ? inv->payer_id : cn->payer_id);
 	store_read_end(txn);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (auth_deny(call, may, req->invoice_id[0] ? "invoice" : "credit note", id))

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "invoice.h"
+#include "store_invoice.h"
 
 typedef enum doc_format {
 	DOC_PDF = 1,  /* application/pdf */

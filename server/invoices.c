@@ -21,18 +21,14 @@
 #include "catalog.h"
 #include "log.h"
 #include "pricing.h"
+#include "enums.h"
+#include "handler.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define OTYPE(x) V1(ORDER_TYPE__ORDER_TYPE_##x)
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
 #define LIST_PAGE_DEFAULT 50
 #define MAX_ANCESTORS 8
-
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                             */
@@ -667,21 +663,27 @@ void rpc_InvoiceService_GetInvoice(struct rpc_call *call,
 	arena *a = NULL;
 	int rc, may = 0;
 
-	if (req->invoice_id[0] && req->order_id[0])
-		return BAD_ARG(call, "invoice_id: give invoice_id or order_id, not both");
-	if (!id[0])
-		return BAD_ARG(call, "invoice_id: required (or order_id)");
-	if (!valid_id(id))
-		return BAD_ARG(call, "%s: must match [A-Za-z0-9_.-]{1,64}",
-			       req->invoice_id[0] ? "invoice_id" : "order_id");
-	if (write_read_begin(call, &txn))
+	if (req->invoice_id[0] && req->order_id[0]) {
+		BAD_ARG(call, "invoice_id: give invoice_id or order_id, not both");
+		return;
+	}
+	if (!id[0]) {
+		BAD_ARG(call, "invoice_id: required (or order_id)");
+		return;
+	}
+	if (!valid_id(id)) {
+		BAD_ARG(call, "%s: must match [A-Za-z0-9_.-]{1,64}",
+			req->invoice_id[0] ? "invoice_id" : "order_id");
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	rc = req->invoice_id[0] ? store_invoice_get(txn, id, &inv)
 				: store_invoice_get_by_order(txn, id, &inv);
 	if (rc == 0)
 		may = auth_may_act(txn, rpc_call_caller(call), inv->payer_id);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (auth_deny(call, may, req->invoice_id[0] ? "invoice" : "the invoice of order", id))
@@ -714,18 +716,18 @@ int invoice_list_filter(rpc_call *call, store_txn *txn, const char *payer,
 	f->start_us = conv_us(start, &ok_start);
 	f->end_us = conv_us(end, &ok_end);
 	if (!ok_start)
-		return BAD_ARG(call, "start_time: out of range"), 1;
+		return BAD_ARG(call, "start_time: out of range");
 	if (!ok_end)
-		return BAD_ARG(call, "end_time: out of range"), 1;
+		return BAD_ARG(call, "end_time: out of range");
 	if (start && end && f->end_us <= f->start_us)
-		return BAD_ARG(call, "end_time: must be later than start_time"), 1;
+		return BAD_ARG(call, "end_time: must be later than start_time");
 	if (f->start_us < 0)
 		f->start_us = 0;
 	if (end && f->end_us <= 0)
 		f->end_us = 1; /* a window that ends by 1970: nothing */
 	if (payer[0]) {
 		if (!valid_id(payer))
-			return BAD_ARG(call, "payer_id: must match [A-Za-z0-9_.-]{1,64}"), 1;
+			return BAD_ARG(call, "payer_id: must match [A-Za-z0-9_.-]{1,64}");
 		if (auth_deny(call, auth_may_act(txn, me, payer), "account", payer))
 			return 1;
 		f->payer_id = payer;
@@ -746,16 +748,18 @@ void rpc_InvoiceService_ListInvoices(struct rpc_call *call,
 	arena *a = NULL;
 	int rc;
 
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
-	if (write_read_begin(call, &txn))
+	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX) {
+		BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	if (invoice_list_filter(call, txn, req->payer_id, req->start_time, req->end_time, &f))
 		goto done;
 	rc = store_invoice_list(txn, &f, req->page_size ? req->page_size : LIST_PAGE_DEFAULT,
 				req->page_token, &l);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();

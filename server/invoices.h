@@ -12,7 +12,7 @@
  * An invoice is issued by invoice_issue() inside the write transaction
  * that marks its order SUCCEEDED (orders_succeed), and nowhere else: an
  * order that fails, is canceled or times out never gets one, and since the
- * number is taken from a counter in that same transaction (invoice.h), a
+ * number is taken from a counter in that same transaction (store_invoice.h), a
  * crash or a rollback before the commit consumes no number.
  */
 
@@ -21,8 +21,8 @@
 
 #include "billingd.h"
 #include "convert.h"
-#include "invoice.h"
-#include "order.h"
+#include "store_invoice.h"
+#include "store_order.h"
 #include "rpc.h"
 #include "smartplus/billing/v1/invoice_service.pb-c.h"
 #include "store.h"

@@ -14,17 +14,13 @@
 #include "billingd.h"
 #include "clock.h"
 #include "convert.h"
+#include "enums.h"
+#include "handler.h"
 #include "policy.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
+#include "store_policy.h"
 #include "write.h"
-/* The storage module of the same name (server/policy.h shadows it). */
-#include "../storage/policy.h"
-
-#define ROLE(x) SMARTPLUS__BILLING__V1__ROLE__ROLE_##x
-#define METHOD(x) SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_##x
-
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
 int policy_allowed_methods(store_txn *txn, const char *installer_id, int *pay_by_installer,
 			   uint32_t *method_mask)
@@ -93,7 +89,7 @@ static int check_installer(rpc_call *call, store_txn *txn, const char *installer
 	}
 	rc = store_account_get(txn, installer_id, &acct);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (acct->role != ROLE(INSTALLER)) {
@@ -135,25 +131,29 @@ void rpc_BillingService_SetInstallerPaymentPolicy(
 	store_txn *txn;
 	policy_write *p;
 
-	if (!valid_id(req->installer_id))
-		return BAD_ARG(call, "installer_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (req->pay_by_installer && req->n_allowed_methods == 0)
-		return BAD_ARG(
-			call,
+	if (handler_check_id(call, "installer_id", req->installer_id))
+		return;
+	if (req->pay_by_installer && req->n_allowed_methods == 0) {
+		BAD_ARG(call,
 			"allowed_methods: name at least one method when pay_by_installer is true");
+		return;
+	}
 	for (size_t i = 0; i < req->n_allowed_methods; i++) {
 		int m = req->allowed_methods[i];
 		if (m != METHOD(STRIPE) && m != METHOD(PAYPAL) && m != METHOD(COUPON) &&
-		    m != METHOD(CREDITS))
-			return BAD_ARG(
-				call,
+		    m != METHOD(CREDITS)) {
+			BAD_ARG(call,
 				"allowed_methods[%zu]: must be STRIPE, PAYPAL, COUPON or CREDITS",
 				i);
+			return;
+		}
 		for (size_t j = 0; j < i; j++)
-			if (req->allowed_methods[j] == req->allowed_methods[i])
-				return BAD_ARG(call, "allowed_methods[%zu]: listed twice", i);
+			if (req->allowed_methods[j] == req->allowed_methods[i]) {
+				BAD_ARG(call, "allowed_methods[%zu]: listed twice", i);
+				return;
+			}
 	}
-	if (write_read_begin(call, &txn))
+	if (handler_read_begin(call, &txn))
 		return;
 	if (check_installer(call, txn, req->installer_id, 1) == 0) {
 		p = write_new(call, sizeof(*p));
@@ -183,15 +183,15 @@ void rpc_BillingService_GetInstallerPaymentPolicy(
 	store_txn *txn;
 	int rc;
 
-	if (!valid_id(req->installer_id))
-		return BAD_ARG(call, "installer_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (write_read_begin(call, &txn))
+	if (handler_check_id(call, "installer_id", req->installer_id))
+		return;
+	if (handler_read_begin(call, &txn))
 		return;
 	if (check_installer(call, txn, req->installer_id, 0) != 0)
 		goto done;
 	rc = policy_get(txn, req->installer_id, &rec);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();

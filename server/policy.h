@@ -6,7 +6,7 @@
  *
  * This file serves SetInstallerPaymentPolicy and GetInstallerPaymentPolicy,
  * and gives the quote and order code the policy of an installer. The
- * stored records live in storage (storage/policy.h).
+ * stored records live in storage (storage/store_policy.h).
  */
 
 #include <stdint.h>

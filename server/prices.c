@@ -10,11 +10,11 @@
 #include "catalog.h"
 #include "clock.h"
 #include "convert.h"
+#include "handler.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
 
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 #define MAX_MONTHLY_AMOUNT (INT64_C(1) << 40) /* keeps 60 months × many lines far from overflow */
 
 typedef struct price_write {
@@ -48,21 +48,29 @@ void rpc_AdminService_SetPrice(struct rpc_call *call,
 			       const Smartplus__Billing__V1__SetPriceRequest *req)
 {
 	price_write *p;
-	if (!catalog_valid_project_type(req->project_type))
-		return BAD_ARG(
-			call, "project_type: must be COMMUNITY, SINGLE_FAMILY_HOUSE or COMMERCIAL");
-	if (!catalog_offers(req->project_type, req->service_type))
-		return BAD_ARG(call, "service_type: %s is not offered for %s projects",
-			       catalog_service_name(req->service_type),
-			       catalog_project_type_name(req->project_type));
-	if (req->monthly_amount < 0 || req->monthly_amount > MAX_MONTHLY_AMOUNT)
-		return BAD_ARG(call, "monthly_amount: must be 0..%lld minor units",
-			       (long long)MAX_MONTHLY_AMOUNT);
-	if (req->monthly_credits < 0 || req->monthly_credits > MAX_MONTHLY_AMOUNT)
-		return BAD_ARG(call, "monthly_credits: must be 0..%lld",
-			       (long long)MAX_MONTHLY_AMOUNT);
-	if (!valid_currency(req->currency))
-		return BAD_ARG(call, "currency: an ISO-4217 code such as USD");
+	if (!catalog_valid_project_type(req->project_type)) {
+		BAD_ARG(call, "project_type: must be COMMUNITY, SINGLE_FAMILY_HOUSE or COMMERCIAL");
+		return;
+	}
+	if (!catalog_offers(req->project_type, req->service_type)) {
+		BAD_ARG(call, "service_type: %s is not offered for %s projects",
+			catalog_service_name(req->service_type),
+			catalog_project_type_name(req->project_type));
+		return;
+	}
+	if (req->monthly_amount < 0 || req->monthly_amount > MAX_MONTHLY_AMOUNT) {
+		BAD_ARG(call, "monthly_amount: must be 0..%lld minor units",
+			(long long)MAX_MONTHLY_AMOUNT);
+		return;
+	}
+	if (req->monthly_credits < 0 || req->monthly_credits > MAX_MONTHLY_AMOUNT) {
+		BAD_ARG(call, "monthly_credits: must be 0..%lld", (long long)MAX_MONTHLY_AMOUNT);
+		return;
+	}
+	if (!valid_currency(req->currency)) {
+		BAD_ARG(call, "currency: an ISO-4217 code such as USD");
+		return;
+	}
 	p = write_new(call, sizeof(*p));
 	smartplus__billing__store__v1__price_record__init(&p->price);
 	memcpy(p->currency, req->currency, 4);
@@ -101,11 +109,15 @@ void rpc_AdminService_SetCreditPrice(struct rpc_call *call,
 				     const Smartplus__Billing__V1__SetCreditPriceRequest *req)
 {
 	price_write *p;
-	if (req->unit_amount < 1 || req->unit_amount > MAX_MONTHLY_AMOUNT)
-		return BAD_ARG(call, "unit_amount: must be 1..%lld minor units",
-			       (long long)MAX_MONTHLY_AMOUNT);
-	if (!valid_currency(req->currency))
-		return BAD_ARG(call, "currency: an ISO-4217 code such as USD");
+	if (req->unit_amount < 1 || req->unit_amount > MAX_MONTHLY_AMOUNT) {
+		BAD_ARG(call, "unit_amount: must be 1..%lld minor units",
+			(long long)MAX_MONTHLY_AMOUNT);
+		return;
+	}
+	if (!valid_currency(req->currency)) {
+		BAD_ARG(call, "currency: an ISO-4217 code such as USD");
+		return;
+	}
 	p = write_new(call, sizeof(*p));
 	smartplus__billing__store__v1__credit_price_record__init(&p->credit);
 	memcpy(p->currency, req->currency, 4);
@@ -130,13 +142,14 @@ void rpc_AdminService_ListPrices(struct rpc_call *call,
 		SMARTPLUS__BILLING__V1__LIST_PRICES_RESPONSE__INIT;
 	int rc;
 
-	if (req->project_type && !catalog_valid_project_type(req->project_type))
-		return BAD_ARG(call, "project_type: unknown project type %d", req->project_type);
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
-	rc = store_read_begin(billingd.store, &txn);
-	if (rc != 0)
-		return write_fail_store(call, rc);
+	if (req->project_type && !catalog_valid_project_type(req->project_type)) {
+		BAD_ARG(call, "project_type: unknown project type %d", req->project_type);
+		return;
+	}
+	if (handler_check_page_size(call, req->page_size))
+		return;
+	if (handler_read_begin(call, &txn))
+		return;
 	rc = store_price_list(txn, req->project_type, req->page_size, req->page_token, &list);
 	if (rc == 0)
 		rc = store_price_version(txn, &version);
@@ -146,7 +159,7 @@ void rpc_AdminService_ListPrices(struct rpc_call *call,
 			rc = 0;
 	}
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();

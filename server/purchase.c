@@ -2,7 +2,7 @@
  * purchase.c: BillingService PurchaseCredits (DESIGN R13).
  *
  * A credit purchase is an order of type CREDIT_PURCHASE that goes through
- * the same three payment phases and provider as activations (orders.c):
+ * the same three payment phases and provider as activations (orders.h):
  * phase 1 here, in one write transaction, checks the payer and the
  * beneficiary, prices the credits from the current credit price, applies
  * an optional coupon (only coupons made for credit purchases) and creates
@@ -20,19 +20,16 @@
 #include "billingd.h"
 #include "clock.h"
 #include "convert.h"
-#include "ledger.h"
+#include "enums.h"
+#include "handler.h"
+#include "store_ledger.h"
 #include "orders.h"
 #include "quote.h"
 #include "rpc_handlers.h"
 #include "write.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-
 /* The most credits one order may buy. */
 #define PURCHASE_MAX_CREDITS INT64_C(10000000)
-
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
 typedef struct purchase_write {
 	rpc_write w;
@@ -57,12 +54,14 @@ static int apply_coupon(store_txn *txn, purchase_write *p, const char *currency,
 
 	*discount = 0;
 	if (rc == STORE_NOTFOUND)
-		return write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
+		return write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION,
+				  REASON_COUPON_NOT_APPLICABLE,
 				  "coupon_code: coupon '%s' does not exist", code);
 	if (rc)
 		return rc;
 	if (!c->credit_purchases_only) {
-		rc = write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
+		rc = write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION,
+				REASON_COUPON_NOT_APPLICABLE,
 				"coupon_code: coupon '%s' is not valid for credit purchases", code);
 	} else {
 		ctx.payer_id = p->payer;
@@ -75,7 +74,7 @@ static int apply_coupon(store_txn *txn, purchase_write *p, const char *currency,
 			rc = 0;
 		else if (rc == 0)
 			rc = write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION,
-					"COUPON_NOT_APPLICABLE", "coupon_code: %s", note);
+					REASON_COUPON_NOT_APPLICABLE, "coupon_code: %s", note);
 	}
 	store_record_free(c);
 	return rc;
@@ -120,14 +119,13 @@ static int apply_purchase(store_txn *txn, rpc_write *w)
 	p->need_provider = 0;
 	if ((rc = check_parties(txn, p)) != 0)
 		goto done;
-	if (rpc_call_idem(w->call)->resume_ref[0] &&
-	    orders_resume(txn, w, rpc_call_idem(w->call)->resume_ref, req->payment_method,
-			  p->order_id, sizeof(p->order_id), &p->need_provider, &p->packed,
-			  &p->packed_len, &rc))
+	if (write_resume_ref(w)[0] &&
+	    orders_resume(txn, w, write_resume_ref(w), req->payment_method, p->order_id,
+			  sizeof(p->order_id), &p->need_provider, &p->packed, &p->packed_len, &rc))
 		goto done; /* a retry of a purchase left with the provider */
 	rc = store_credit_price_current(txn, &price);
 	if (rc == STORE_NOTFOUND) {
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "NO_CREDIT_PRICE",
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_NO_CREDIT_PRICE,
 				"credits cannot be bought yet: no credit price is set");
 		goto done;
 	}
@@ -147,7 +145,7 @@ static int apply_purchase(store_txn *txn, rpc_write *w)
 	if (req->payment_method == METHOD(COUPON) &&
 	    (subtotal - discount != 0 || !req->coupon_code[0])) {
 		rc = write_fail(
-			w, GRPC_STATUS_FAILED_PRECONDITION, "COUPON_NOT_APPLICABLE",
+			w, GRPC_STATUS_FAILED_PRECONDITION, REASON_COUPON_NOT_APPLICABLE,
 			"payment_method: COUPON needs a coupon covering the total (%lld %s left "
 			"to pay)",
 			(long long)(subtotal - discount), price->currency);
@@ -155,8 +153,8 @@ static int apply_purchase(store_txn *txn, rpc_write *w)
 	}
 
 	o.order_id = p->order_id;
-	o.type = V1(ORDER_TYPE__ORDER_TYPE_CREDIT_PURCHASE);
-	o.status = V1(ORDER_STATUS__ORDER_STATUS_PROCESSING);
+	o.type = OTYPE(CREDIT_PURCHASE);
+	o.status = OSTATUS(PROCESSING);
 	o.payer_id = (char *)p->payer;
 	o.beneficiary_id = (char *)p->beneficiary;
 	o.credits_quantity = req->credits;
@@ -205,22 +203,28 @@ void rpc_BillingService_PurchaseCredits(struct rpc_call *call,
 	const char *beneficiary = req->account_id[0] ? req->account_id : payer;
 	purchase_write *p;
 
-	if (!valid_id(payer))
-		return BAD_ARG(call, "payer_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (!valid_id(beneficiary))
-		return BAD_ARG(call, "account_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (req->credits < 1 || req->credits > PURCHASE_MAX_CREDITS)
-		return BAD_ARG(call, "credits: must be 1..%lld", (long long)PURCHASE_MAX_CREDITS);
-	if (req->payment_method == METHOD(CREDITS))
-		return rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
-				"payment_method: credits are bought with STRIPE, PAYPAL or COUPON, "
-				"not with CREDITS");
+	if (handler_check_id(call, "payer_id", payer))
+		return;
+	if (handler_check_id(call, "account_id", beneficiary))
+		return;
+	if (req->credits < 1 || req->credits > PURCHASE_MAX_CREDITS) {
+		BAD_ARG(call, "credits: must be 1..%lld", (long long)PURCHASE_MAX_CREDITS);
+		return;
+	}
+	if (req->payment_method == METHOD(CREDITS)) {
+		rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, REASON_METHOD_NOT_ALLOWED,
+			 "payment_method: credits are bought with STRIPE, PAYPAL or COUPON, "
+			 "not with CREDITS");
+		return;
+	}
 	if (orders_check_payment_args(call, req->payment_method, req->billing_info,
 				      req->terms_accepted, req->stripe_payment_method_id,
 				      req->stripe_customer_id))
 		return;
-	if (req->coupon_code[0] && strlen(req->coupon_code) > 64)
-		return BAD_ARG(call, "coupon_code: at most 64 characters");
+	if (req->coupon_code[0] && strlen(req->coupon_code) > 64) {
+		BAD_ARG(call, "coupon_code: at most 64 characters");
+		return;
+	}
 	p = write_new(call, sizeof(*p));
 	p->caller = *rpc_call_caller(call);
 	p->req = req;
@@ -229,7 +233,8 @@ void rpc_BillingService_PurchaseCredits(struct rpc_call *call,
 									  : beneficiary;
 	if (quote_new_id("ord_", p->order_id) != 0) {
 		free(p);
-		return rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(call, "no random bytes for an order id");
+		return;
 	}
 	p->w.apply = apply_purchase;
 	p->w.reply = reply_purchase;

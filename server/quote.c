@@ -1,10 +1,12 @@
 /*
  * quote.c: QuoteServices, and the quote computation shared with the order
- * handlers (orders.c) which recompute it inside the writer transaction.
+ * handlers (order_place.c) which recompute it inside the writer transaction.
  */
 #include <stdint.h>
 
 #include "quote.h"
+#include "enums.h"
+#include "handler.h"
 #include "quote_token.h"
 
 #include <stdarg.h>
@@ -18,25 +20,15 @@
 #include "billingd.h"
 #include "catalog.h"
 #include "clock.h"
+#include "items.h"
 #include "log.h"
+#include "policy.h"
 #include "pricing.h"
 #include "rpc_handlers.h"
 #include "write.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define MODEL(x) V1(PAYMENT_MODEL__PAYMENT_MODEL_##x)
-#define SKIP(x) V1(SKIP_REASON__SKIP_REASON_##x)
-#define ACTION(x) V1(QUOTE_ACTION__QUOTE_ACTION_##x)
-#define STYPE(x) V1(SERVICE_TYPE__SERVICE_TYPE_##x)
-#define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
-#define ISTATUS(x) V1(ITEM_STATUS__ITEM_STATUS_##x)
 #define MAX_PROJECTS 1000
 #define MAX_FREE 64
-
-/* The installer's payment policy, from the credits module when linked. */
-int policy_allowed_methods(store_txn *txn, const char *installer_id, int *pay_by_installer,
-			   uint32_t *method_mask) __attribute__((weak));
 
 int quote_fail(quote_err *e, grpc_status_code code, const char *reason, const char *fmt, ...)
 {
@@ -163,17 +155,12 @@ static int payer_mask(builder *b, store_txn *txn, const store_project *p, uint32
 	uint32_t pm = 0;
 
 	if (strcmp(payer, p->installer_id) == 0) {
-		if (!policy_allowed_methods)
-			return quote_fail(
-				err, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED",
-				"installer '%s' may not pay: its payment policy does not allow it",
-				payer);
 		rc = policy_allowed_methods(txn, payer, &pay, &pm);
 		if (rc < 0)
 			return rc;
 		if (rc != 0 || !pay || !pm)
 			return quote_fail(
-				err, GRPC_STATUS_PERMISSION_DENIED, "PAYMENT_NOT_PERMITTED",
+				err, GRPC_STATUS_PERMISSION_DENIED, REASON_PAYMENT_NOT_PERMITTED,
 				"installer '%s' may not pay: its payment policy does not allow it",
 				payer);
 		*mask = pm;
@@ -301,30 +288,11 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 	return 0;
 }
 
-/* R4: ids of the free items of p. */
-static int free_items(store_txn *txn, const store_project *p, store_list *doors, store_list *apps)
-{
-	int rc = 0;
-	if (p->type == PTYPE(COMMERCIAL))
-		rc = store_item_oldest(txn, p->project_id, STYPE(DOOR), 1, doors);
-	if (rc == 0 && p->free_additional_apps > 0)
-		rc = store_item_oldest(txn, p->project_id, STYPE(ADDITIONAL_APP),
-				       (size_t)p->free_additional_apps, apps);
-	return rc;
-}
-
-static int in_store_list(const store_list *l, const char *id)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(((store_item *)l->items[i])->item_id, id) == 0)
-			return 1;
-	return 0;
-}
-
 static int quote_project(builder *b, store_txn *txn, const store_project *p, quote_err *err)
 {
 	const store_quote_input *in = b->in;
-	store_list items = {0}, doors = {0}, apps = {0};
+	store_list items = {0};
+	items_free fr = ITEMS_FREE_INIT;
 	char *token = NULL;
 	uint32_t pmask = 0;
 	int model = catalog_payment_model(p->type, p->created_at, billingd.cfg.cutover_us);
@@ -332,7 +300,7 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 
 	if (b->model && b->model != model)
 		return quote_fail(
-			err, GRPC_STATUS_FAILED_PRECONDITION, "METHOD_NOT_ALLOWED",
+			err, GRPC_STATUS_FAILED_PRECONDITION, REASON_METHOD_NOT_ALLOWED,
 			"the selected projects have different payment models (project '%s'); "
 			"quote them separately",
 			p->project_id);
@@ -341,7 +309,7 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 	if (rc)
 		return rc;
 	b->mask &= pmask;
-	rc = free_items(txn, p, &doors, &apps);
+	rc = items_free_load(txn, p, &fr);
 	do {
 		if (rc)
 			break;
@@ -369,7 +337,8 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 			if (in->action == ACTION(ACTIVATE) && status != ISTATUS(INACTIVE)) {
 				if (ni >= 0 && !forced)
 					rc = quote_fail(
-						err, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+						err, GRPC_STATUS_FAILED_PRECONDITION,
+						REASON_ITEM_STATE,
 						"item '%s' is already activated; renew it instead",
 						it->item_id);
 				else
@@ -379,24 +348,21 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 			if (in->action == ACTION(RENEW) && status == ISTATUS(INACTIVE)) {
 				if (ni >= 0 && !forced)
 					rc = quote_fail(
-						err, GRPC_STATUS_FAILED_PRECONDITION, "ITEM_STATE",
+						err, GRPC_STATUS_FAILED_PRECONDITION,
+						REASON_ITEM_STATE,
 						"item '%s' was never activated; activate it first",
 						it->item_id);
 				else
 					skip(b, it, SKIP(NOT_ACTIVATED));
 				continue;
 			}
-			rc = price_line(b, txn, p, it,
-					in_store_list(&doors, it->item_id) ||
-						in_store_list(&apps, it->item_id),
-					err);
+			rc = price_line(b, txn, p, it, items_free_has(&fr, it->item_id), err);
 		}
 		if (rc == 0 && items.next_page_token)
 			token = strdup(items.next_page_token);
 	} while (token);
 	store_list_free(&items);
-	store_list_free(&doors);
-	store_list_free(&apps);
+	items_free_release(&fr);
 	return rc;
 }
 
@@ -407,10 +373,10 @@ static int check_input(const store_quote_input *in, quote_err *err)
 				  "action: must be ACTIVATE or RENEW");
 	if (!valid_id(in->installer_id))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				  "installer_id: must match [A-Za-z0-9_.-]{1,64}");
+				  "installer_id: " HANDLER_ID_RULE);
 	if (!valid_id(in->payer_id))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				  "payer_id: must match [A-Za-z0-9_.-]{1,64}");
+				  "payer_id: " HANDLER_ID_RULE);
 	if (!catalog_valid_project_type(in->project_type))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "project_type: required");
@@ -426,7 +392,7 @@ static int check_input(const store_quote_input *in, quote_err *err)
 					  "project_ids: '%s' is not a valid id",
 					  in->project_ids[i]);
 	for (size_t i = 0; i < in->n_item_ids; i++)
-		if (!valid_item_ref(in->item_ids[i]))
+		if (!items_valid_ref(in->item_ids[i]))
 			return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 					  "item_ids: '%s' is not a valid id", in->item_ids[i]);
 	for (size_t i = 0; i < in->n_service_types; i++)
@@ -445,11 +411,10 @@ static int check_input(const store_quote_input *in, quote_err *err)
 	} else if (in->months < PRICING_MONTHS_MIN || in->months > PRICING_MONTHS_MAX) {
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL, "months: must be 1..60");
 	}
-	if (in->renew_mode && in->renew_mode != V1(RENEW_MODE__RENEW_MODE_MANUAL) &&
-	    in->renew_mode != V1(RENEW_MODE__RENEW_MODE_AUTO))
+	if (in->renew_mode && in->renew_mode != RENEW(MANUAL) && in->renew_mode != RENEW(AUTO))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "renew_mode: unknown value");
-	if (in->renew_mode == V1(RENEW_MODE__RENEW_MODE_AUTO) && in->action != ACTION(RENEW))
+	if (in->renew_mode == RENEW(AUTO) && in->action != ACTION(RENEW))
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "renew_mode: AUTO is only for RENEW");
 	return 0;
@@ -579,7 +544,7 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 	if (!b.mask) {
 		char allowed[64];
 		quote_methods_text(model_mask(b.model), allowed, sizeof(allowed));
-		return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, "METHOD_NOT_ALLOWED",
+		return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, REASON_METHOD_NOT_ALLOWED,
 				  "payer '%s' may use none of the methods of these projects (%s)",
 				  in->payer_id, allowed);
 	}
@@ -675,7 +640,7 @@ static void send_quote(rpc_call *call, const quote_calc *c, const char *token)
 	m->coupon_code = r->coupon_code;
 	m->coupon_note = (char *)c->coupon_note;
 	m->price_list_version = (int64_t)r->price_list_version;
-	m->renew_mode = in->renew_mode ? in->renew_mode : V1(RENEW_MODE__RENEW_MODE_MANUAL);
+	m->renew_mode = in->renew_mode ? in->renew_mode : RENEW(MANUAL);
 	m->months = in->months;
 	m->renew_until = conv_ts(a, in->renew_until);
 	m->available_coupons = c->available;
@@ -715,17 +680,15 @@ void rpc_BillingService_QuoteServices(struct rpc_call *call,
 	if (req->auto_renew_term) {
 		const Smartplus__Billing__V1__AutoRenewTerm *t = req->auto_renew_term;
 		switch (t->end_case) {
-		case SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL:
+		case TERM(UNTIL):
 			in.auto_renew_kind = 1;
 			in.auto_renew_until = conv_us(t->until, &ok);
 			break;
-		case SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_CYCLES:
+		case TERM(CYCLES):
 			in.auto_renew_kind = 2;
 			in.auto_renew_cycles = t->cycles;
 			break;
-		case SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL_TURNED_OFF:
-			in.auto_renew_kind = 3;
-			break;
+		case TERM(UNTIL_TURNED_OFF): in.auto_renew_kind = 3; break;
 		default: break;
 		}
 	}
@@ -747,7 +710,7 @@ void rpc_BillingService_QuoteServices(struct rpc_call *call,
 		goto fail;
 	}
 	if (rc < 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto fail;
 	}
 	/* Nothing is stored: the quote id is a signed token (quote_token.h). */
@@ -756,7 +719,7 @@ void rpc_BillingService_QuoteServices(struct rpc_call *call,
 	calc.rec.expire_time = now + QUOTE_TTL_US;
 	token = quote_token_make(&calc.rec, short_id);
 	if (!token) {
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
+		handler_fail_internal(call, "cannot sign the quote token");
 		goto fail;
 	}
 	calc.rec.quote_id = short_id;

@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "convert.h"
-#include "coupon.h"
-#include "order.h"
+#include "store_coupon.h"
+#include "store_order.h"
 #include "rpc.h"
 #include "store.h"
 

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "order.h"
+#include "store_order.h"
 #include "store.h"
 
 #define QUOTE_TOKEN_MAX 8192

@@ -16,16 +16,14 @@
 #include <time.h>
 
 #include "clock.h"
+#include "enums.h"
 #include "log.h"
-#include "order_scan.h"
+#include "store_order_scan.h"
 #include "orders.h"
 #include "payments/http.h"
 #include "payments/provider.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
 #define RECON_WORKERS 4
 #define RECON_PAGE 500
 #define RECON_MAX_PER_ROUND 4000
@@ -269,7 +267,7 @@ static void run_round(int first)
 	char **ids = NULL;
 	size_t n_ids = 0;
 
-	if (!p || p->sandbox || !p->confirm || !billingd.store)
+	if (p->sandbox || !p->confirm || !billingd.store)
 		return;
 	if (collect(&r, first, &ids, &n_ids) != 0)
 		log_warn("reconciler: cannot scan the orders; will try again");

@@ -27,30 +27,27 @@
 #include "billingd.h"
 #include "clock.h"
 #include "convert.h"
-#include "fault.h"
-#include "invoice.h"
+#include "store_fault.h"
+#include "store_invoice.h"
 #include "invoices.h"
-#include "ledger.h"
+#include "items.h"
+#include "store_ledger.h"
 #include "log.h"
-#include "order.h"
+#include "store_order.h"
 #include "pricing.h"
+#include "enums.h"
+#include "handler.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "tax.h"
 #include "write.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
-#define OTYPE(x) V1(ORDER_TYPE__ORDER_TYPE_##x)
-#define CN(x) V1(CREDIT_NOTE_STATUS__CREDIT_NOTE_STATUS_##x)
+#define CN_STATUS(x) V1(CREDIT_NOTE_STATUS__CREDIT_NOTE_STATUS_##x) /* CreditNoteStatus */
 #define LIST_PAGE_DEFAULT 50
 #define MAX_ITEMS 1000
-#define REASON_MAX 255
+#define NOTE_REASON_MAX 255
 #define REFUND_WORKERS 2
 #define RECON_BATCH 200
-
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
 /* ------------------------------------------------------------------------ */
 /* Effects                                                                   */
@@ -98,7 +95,7 @@ static int succeed(store_txn *w, store_credit_note *cn, int64_t now)
 	for (size_t i = 0; rc == 0 && i < cn->n_lines; i++)
 		if (cn->lines[i]->refunded_days > 0 && cn->lines[i]->item_id[0])
 			rc = shorten_item(w, cn->lines[i], now);
-	cn->status = CN(SUCCEEDED);
+	cn->status = CN_STATUS(SUCCEEDED);
 	cn->settle_time = now;
 	return rc;
 }
@@ -137,7 +134,7 @@ static int release(store_txn *w, store_credit_note *cn, const char *why, int64_t
 			goto done;
 	}
 	rc = store_invoice_put(w, inv, 0);
-	cn->status = CN(FAILED);
+	cn->status = CN_STATUS(FAILED);
 	cn->settle_time = now;
 	if (rc == 0 && store_str_set(&cn->failure_reason, why && why[0] ? why : "refund failed"))
 		rc = STORE_IO;
@@ -344,7 +341,7 @@ static int plan_refund(refund_write *r, const store_invoice *inv, plan *p)
 						  r->item_ids[k], r->order_id);
 			if (inv->lines[i]->line_refunded)
 				return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION,
-						  "REFUND_EXCEEDS_CAPTURED",
+						  REASON_REFUND_EXCEEDS_CAPTURED,
 						  "item_ids: the line of '%s' was refunded before",
 						  r->item_ids[k]);
 			p->whole[i] = 1;
@@ -356,7 +353,7 @@ static int plan_refund(refund_write *r, const store_invoice *inv, plan *p)
 		if (r->amount > left) {
 			free(remaining);
 			return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION,
-					  "REFUND_EXCEEDS_CAPTURED",
+					  REASON_REFUND_EXCEEDS_CAPTURED,
 					  "amount: %" PRId64 " is more than the %" PRId64
 					  " captured and not refunded yet on order %s",
 					  r->amount, left, r->order_id);
@@ -378,7 +375,7 @@ static int plan_refund(refund_write *r, const store_invoice *inv, plan *p)
 		}
 		if (!any)
 			return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION,
-					  "REFUND_EXCEEDS_CAPTURED",
+					  REASON_REFUND_EXCEEDS_CAPTURED,
 					  "order %s was refunded in full already", r->order_id);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -437,10 +434,8 @@ static int note_lines(note_build *b, const store_invoice *inv, const plan *p)
 		 * it takes its share, rounded half-up. */
 		if (p->total[i] == il->total - il->refunded)
 			tax = il->tax_amount - il->tax_refunded;
-		else if (il->total > 0)
-			tax = (int64_t)(((__int128)p->total[i] * il->tax_amount * 2 + il->total) /
-					(2 * (__int128)il->total));
-		else
+		else if (il->total <= 0 ||
+			 tax_scale(p->total[i], il->tax_amount, il->total, 0, &tax))
 			tax = 0;
 		l->total = p->total[i];
 		l->tax_amount = tax;
@@ -508,10 +503,8 @@ static int move_credits(refund_write *r, store_txn *txn, const store_invoice *in
 		int64_t left = inv->credits_quantity - inv->credits_refunded;
 		if (inv->refunded_total + cn->total >= inv->total || inv->total <= 0)
 			back = left; /* the last refund takes what is left */
-		else
-			back = (int64_t)(((__int128)inv->credits_quantity * cn->total + inv->total -
-					  1) /
-					 inv->total);
+		else if (tax_scale(inv->credits_quantity, cn->total, inv->total, 1, &back))
+			return STORE_INVALID;
 		if (back > left)
 			back = left;
 		if (back <= 0)
@@ -523,7 +516,7 @@ static int move_credits(refund_write *r, store_txn *txn, const store_invoice *in
 			if (ledger_balance(txn, inv->beneficiary_id, &balance) != 0)
 				return STORE_IO;
 			return write_fail(&r->w, GRPC_STATUS_FAILED_PRECONDITION,
-					  "INSUFFICIENT_CREDITS",
+					  REASON_INSUFFICIENT_CREDITS,
 					  "refunding %" PRId64 " takes back %" PRId64
 					  " credits; '%s' has %" PRId64 " unspent",
 					  cn->total, back, inv->beneficiary_id, balance);
@@ -543,7 +536,7 @@ static int move_credits(refund_write *r, store_txn *txn, const store_invoice *in
  * was one to resume. */
 static int resume(refund_write *r, store_txn *txn, int *rc)
 {
-	const char *ref = rpc_call_idem(r->w.call)->resume_ref;
+	const char *ref = write_resume_ref(&r->w);
 	store_credit_note *cn = NULL;
 
 	if (!ref[0])
@@ -590,14 +583,14 @@ static int apply_refund(store_txn *txn, rpc_write *w)
 	if (rc != 0)
 		goto done;
 	if (o->status != OSTATUS(SUCCEEDED)) {
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ORDER_STATE",
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ORDER_STATE,
 				"order %s is not SUCCEEDED; only a paid order can be refunded",
 				r->order_id);
 		goto done;
 	}
 	rc = store_invoice_get_by_order(txn, r->order_id, &inv);
 	if (rc == STORE_NOTFOUND) {
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "ORDER_STATE",
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ORDER_STATE,
 				"order %s has no invoice to correct (it succeeded before "
 				"invoicing)",
 				r->order_id);
@@ -718,7 +711,7 @@ static int reason_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > REASON_MAX)
+	if (n == 0 || n > NOTE_REASON_MAX)
 		return 0;
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -732,28 +725,43 @@ void rpc_InvoiceService_RefundOrder(struct rpc_call *call,
 	const rpc_caller *me = rpc_call_caller(call);
 	refund_write *r;
 
-	if (strcmp(me->account_id, "vendor") != 0)
-		return rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				"%s is for the vendor only", rpc_call_method(call)->name);
-	if (strncmp(req->order_id, "ord_", 4) != 0 || strlen(req->order_id) >= 64 ||
-	    !valid_id(req->order_id))
-		return BAD_ARG(call, "order_id: not an order id");
-	if (req->n_item_ids > MAX_ITEMS)
-		return BAD_ARG(call, "item_ids: at most %d", MAX_ITEMS);
-	for (size_t i = 0; i < req->n_item_ids; i++) {
-		if (!valid_item_ref(req->item_ids[i]))
-			return BAD_ARG(call, "item_ids: '%s' is not an item id", req->item_ids[i]);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(req->item_ids[i], req->item_ids[j]) == 0)
-				return BAD_ARG(call, "item_ids: '%s' is given twice",
-					       req->item_ids[i]);
+	if (strcmp(me->account_id, "vendor") != 0) {
+		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL, "%s is for the vendor only",
+			 rpc_call_method(call)->name);
+		return;
 	}
-	if (req->amount < 0)
-		return BAD_ARG(call, "amount: must be positive (or 0 with item_ids)");
-	if (req->amount > 0 && req->n_item_ids > 0)
-		return BAD_ARG(call, "amount: give item_ids or an amount, not both");
-	if (!reason_ok(req->reason))
-		return BAD_ARG(call, "reason: required, 1..%d printable bytes", REASON_MAX);
+	if (strncmp(req->order_id, "ord_", 4) != 0 || strlen(req->order_id) >= 64 ||
+	    !valid_id(req->order_id)) {
+		BAD_ARG(call, "order_id: not an order id");
+		return;
+	}
+	if (req->n_item_ids > MAX_ITEMS) {
+		BAD_ARG(call, "item_ids: at most %d", MAX_ITEMS);
+		return;
+	}
+	for (size_t i = 0; i < req->n_item_ids; i++) {
+		if (!items_valid_ref(req->item_ids[i])) {
+			BAD_ARG(call, "item_ids: '%s' is not an item id", req->item_ids[i]);
+			return;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(req->item_ids[i], req->item_ids[j]) == 0) {
+				BAD_ARG(call, "item_ids: '%s' is given twice", req->item_ids[i]);
+				return;
+			}
+	}
+	if (req->amount < 0) {
+		BAD_ARG(call, "amount: must be positive (or 0 with item_ids)");
+		return;
+	}
+	if (req->amount > 0 && req->n_item_ids > 0) {
+		BAD_ARG(call, "amount: give item_ids or an amount, not both");
+		return;
+	}
+	if (!reason_ok(req->reason)) {
+		BAD_ARG(call, "reason: required, 1..%d printable bytes", NOTE_REASON_MAX);
+		return;
+	}
 	r = write_new(call, sizeof(*r));
 	snprintf(r->order_id, sizeof(r->order_id), "%s", req->order_id);
 	r->item_ids = req->item_ids;
@@ -1031,15 +1039,17 @@ void rpc_InvoiceService_GetCreditNote(struct rpc_call *call,
 	arena *a = NULL;
 	int rc, may = 0;
 
-	if (!valid_id(req->credit_note_id))
-		return BAD_ARG(call, "credit_note_id: must match [A-Za-z0-9_.-]{1,64}");
-	if (write_read_begin(call, &txn))
+	if (!valid_id(req->credit_note_id)) {
+		BAD_ARG(call, "credit_note_id: must match [A-Za-z0-9_.-]{1,64}");
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	rc = store_credit_note_get(txn, req->credit_note_id, &cn);
 	if (rc == 0)
 		may = auth_may_act(txn, rpc_call_caller(call), cn->payer_id);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (auth_deny(call, may, "credit note", req->credit_note_id))
@@ -1064,16 +1074,18 @@ void rpc_InvoiceService_ListCreditNotes(struct rpc_call *call,
 	arena *a = NULL;
 	int rc;
 
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
-	if (write_read_begin(call, &txn))
+	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX) {
+		BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	if (invoice_list_filter(call, txn, req->payer_id, req->start_time, req->end_time, &f))
 		goto done;
 	rc = store_credit_note_list(txn, &f, req->page_size ? req->page_size : LIST_PAGE_DEFAULT,
 				    req->page_token, &l);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	a = arena_new();

@@ -18,12 +18,12 @@
 #include "billingd.h"
 #include "clock.h"
 #include "convert.h"
-#include "ledger.h"
+#include "store_ledger.h"
+#include "enums.h"
+#include "handler.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
-
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 
 typedef struct reverse_write {
 	rpc_write w;
@@ -63,11 +63,11 @@ static int apply_reverse(store_txn *txn, rpc_write *w)
 				r->transfer_id,
 				t->reverses[0] ? "itself a correction" : "not an ALLOCATION");
 	else if (taken >= t->credits)
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "INSUFFICIENT_CREDITS",
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_INSUFFICIENT_CREDITS,
 				"all %" PRId64 " credits of %s were taken back already", t->credits,
 				r->transfer_id);
 	else
-		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, "INSUFFICIENT_CREDITS",
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_INSUFFICIENT_CREDITS,
 				"'%s' has no unspent credits to give back", t->to_id);
 	store_record_free(t);
 	return rc;
@@ -97,11 +97,15 @@ void rpc_InvoiceService_ReverseAllocation(
 	int rc, may = 0;
 
 	if (strncmp(req->transfer_id, "trf_", 4) != 0 ||
-	    strlen(req->transfer_id) >= LEDGER_ID_MAX || !valid_id(req->transfer_id))
-		return BAD_ARG(call, "transfer_id: not a transfer id (trf_...)");
-	if (req->credits < 0)
-		return BAD_ARG(call, "credits: must be 0 (as many as possible) or more");
-	if (write_read_begin(call, &txn))
+	    strlen(req->transfer_id) >= LEDGER_ID_MAX || !valid_id(req->transfer_id)) {
+		BAD_ARG(call, "transfer_id: not a transfer id (trf_...)");
+		return;
+	}
+	if (req->credits < 0) {
+		BAD_ARG(call, "credits: must be 0 (as many as possible) or more");
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	/* The sender, or an account acting above it, may take back. */
 	rc = ledger_transfer_get(txn, req->transfer_id, &t);
@@ -109,7 +113,7 @@ void rpc_InvoiceService_ReverseAllocation(
 		may = auth_may_act(txn, me, t->from_id);
 	store_read_end(txn);
 	if (rc != 0 && rc != STORE_NOTFOUND) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		goto done;
 	}
 	if (auth_deny(call, may, "transfer", req->transfer_id))

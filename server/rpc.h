@@ -21,8 +21,11 @@
  * Streaming and credential-free services (health, reflection) are "raw"
  * methods: they receive the grpc_call and drive their own batches with
  * rpc_tag-based tags on the call's completion queue.
+ *
+ * Which file of server/ serves which RPC: the table in README.md, "Layout".
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <grpc/grpc.h>
@@ -50,9 +53,10 @@ typedef struct rpc_method {
 	const char *name; /* "BillingService/GetCatalog", for logs */
 	const ProtobufCServiceDescriptor *service;
 	unsigned method_index;
-	int mutates; /* not marked idempotency_level = NO_SIDE_EFFECTS */
+	int mutates;         /* not marked idempotency_level = NO_SIDE_EFFECTS */
+	int paged;           /* a List RPC: its request has a page_token */
+	rpc_handler handler; /* a thunk to rpc_<Service>_<Method> */
 	/* Set by rpc_table_init(). */
-	rpc_handler handler; /* NULL: UNIMPLEMENTED */
 	const ProtobufCMessageDescriptor *input;
 	const ProtobufCMessageDescriptor *output;
 	rpc_access access;
@@ -62,9 +66,7 @@ typedef struct rpc_method {
 extern rpc_method rpc_methods[];
 extern const size_t rpc_method_count;
 
-/* Generated: points rows at the handlers linked into the program. */
-void rpc_table_bind_handlers(void);
-/* Binds handlers, descriptors and access rules; idempotent. */
+/* Binds descriptors and access rules; idempotent. */
 void rpc_table_init(void);
 /* The row for a full path, or NULL (binary search over a sorted index). */
 const rpc_method *rpc_table_find(const char *path);
@@ -90,22 +92,9 @@ typedef struct rpc_caller {
 	int scope; /* ApiKeyScope enum value of the key */
 } rpc_caller;
 
-/* R17 state of a mutating call made with an idempotency-key (idem.c). */
-typedef struct rpc_idem {
-	int active;             /* a key was given; this call owns it in flight */
-	char id[400];           /* "<key account>/<acting account>/<key>" */
-	unsigned char hash[32]; /* SHA-256 of path + request bytes */
-	int capture;            /* finishing the call records it here instead */
-	int has_capture;        /* a response or error was captured */
-	int captured_status;
-	char captured_message[512];
-	char captured_reason[64];
-	uint8_t *captured;   /* packed response (status OK) */
-	char resume_ref[64]; /* from a pending record: what a retry resumes */
-	size_t captured_len;
-} rpc_idem;
-
-rpc_idem *rpc_call_idem(rpc_call *call);
+/* The R17 state of a call (struct idem_state, idem.h), for write.c. */
+struct idem_state;
+struct idem_state *rpc_call_idem(rpc_call *call);
 
 /* ---- used by handlers ---- */
 

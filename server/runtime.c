@@ -61,7 +61,7 @@ struct rpc_call {
 	int finished;
 	struct timespec start;
 	rpc_caller caller;
-	rpc_idem idem;
+	idem_state idem;
 	struct local_wait *local; /* rpc_local_call(): no grpc_call */
 };
 
@@ -114,7 +114,6 @@ static int cmp_path(const void *a, const void *b)
 
 static void bind_all(void)
 {
-	rpc_table_bind_handlers();
 	sorted = calloc(rpc_method_count, sizeof(*sorted));
 	for (size_t i = 0; i < rpc_method_count; i++) {
 		rpc_method *m = &rpc_methods[i];
@@ -171,7 +170,7 @@ const rpc_method *rpc_call_method(const rpc_call *c)
 	return c->method;
 }
 
-rpc_idem *rpc_call_idem(rpc_call *c)
+idem_state *rpc_call_idem(rpc_call *c)
 {
 	return &c->idem;
 }
@@ -268,28 +267,17 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	grpc_call_error err;
 
 	if (c->idem.capture) { /* recording the outcome for R17 (write.c) */
-		rpc_idem *st = &c->idem;
-		free(st->captured);
-		st->captured = NULL;
-		st->captured_len = 0;
-		st->has_capture = 1;
-		st->captured_status = code;
-		snprintf(st->captured_message, sizeof(st->captured_message), "%s",
-			 message ? message : "");
-		snprintf(st->captured_reason, sizeof(st->captured_reason), "%s",
-			 reason ? reason : "");
+		grpc_slice s = grpc_empty_slice();
 		if (reply) {
 			grpc_byte_buffer_reader r;
-			grpc_slice s;
 			grpc_byte_buffer_reader_init(&r, reply);
 			s = grpc_byte_buffer_reader_readall(&r);
 			grpc_byte_buffer_reader_destroy(&r);
-			st->captured_len = GRPC_SLICE_LENGTH(s);
-			st->captured = malloc(st->captured_len ? st->captured_len : 1);
-			memcpy(st->captured, GRPC_SLICE_START_PTR(s), st->captured_len);
-			grpc_slice_unref(s);
 			grpc_byte_buffer_destroy(reply);
 		}
+		idem_capture(&c->idem, code, message, reason,
+			     reply ? GRPC_SLICE_START_PTR(s) : NULL, GRPC_SLICE_LENGTH(s));
+		grpc_slice_unref(s);
 		return;
 	}
 	if (__atomic_exchange_n(&c->finished, 1, __ATOMIC_ACQ_REL)) {
@@ -455,10 +443,6 @@ static void dispatch(rpc_call *c)
 			 m->name);
 		return;
 	}
-	if (!m->handler) {
-		rpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, NULL, "%s is not implemented yet", m->name);
-		return;
-	}
 	if (!c->payload) {
 		rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, "missing request message");
 		return;
@@ -484,10 +468,17 @@ static void dispatch(rpc_call *c)
 		return;
 	}
 	/* R17: replay, refuse or claim the key before the handler runs. */
-	if (m->mutates && idem_begin(c, &c->md, &c->caller, m->path, GRPC_SLICE_START_PTR(body),
-				     GRPC_SLICE_LENGTH(body), &c->idem)) {
-		grpc_slice_unref(body);
-		return;
+	if (m->mutates) {
+		idem_answer a;
+		idem_verdict v = idem_begin(&c->md, c->caller.key_account_id, c->caller.account_id,
+					    m->path, GRPC_SLICE_START_PTR(body),
+					    GRPC_SLICE_LENGTH(body), &c->idem, &a);
+		if (v == IDEM_ANSWER) {
+			grpc_slice_unref(body);
+			rpc_finish_raw(c, a.code, a.message, a.reason, a.body, a.body_len);
+			free(a.body);
+			return;
+		}
 	}
 	grpc_slice_unref(body);
 	m->handler(c, c->request);

@@ -16,22 +16,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "autorenew.h"
 #include "billingd.h"
 #include "catalog.h"
 #include "clock.h"
 #include "credits.h"
+#include "enums.h"
+#include "items.h"
 #include "log.h"
 #include "orders.h"
 #include "payments/provider.h"
 #include "pricing.h"
 #include "quote.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
-#define MODEL(x) V1(PAYMENT_MODEL__PAYMENT_MODEL_##x)
-#define STYPE(x) V1(SERVICE_TYPE__SERVICE_TYPE_##x)
-#define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
 #define HOUR_US (INT64_C(3600) * 1000000)
 #define ROUND_MAX 256   /* items per round */
 #define ATTEMPTS_MAX 64 /* derived ids tried for one period */
@@ -105,17 +102,23 @@ static void switch_off(store_item *it)
 {
 	it->auto_renew->enabled = 0;
 	it->auto_renew->next_attempt = 0;
-	it->renew_mode = V1(RENEW_MODE__RENEW_MODE_MANUAL);
+	it->renew_mode = RENEW(MANUAL);
 }
 
-int autorenew_order_settled(store_txn *w, const store_order *o, int succeeded, int64_t now)
+/* The order engine's settle hook (registered by scheduler_init()): keeps an
+ * item's auto-renew state in step with the outcome of its AUTO_RENEWAL
+ * order, in the transaction that settles it. succeeded != 0: cycle done,
+ * retries cleared, end conditions checked; else a failed attempt: the next
+ * retry scheduled or auto-renew off. Other orders are left alone. 0 or a
+ * STORE_* code. */
+static int order_settled(store_txn *w, const store_order *o, int succeeded, int64_t now)
 {
 	const store_line *l = o->n_lines ? o->lines[0] : NULL;
 	store_item *it = NULL;
 	store_auto_renew *ar;
 	int rc;
 
-	if (!l)
+	if (o->type != OTYPE(AUTO_RENEWAL) || !l)
 		return 0;
 	rc = store_item_get(w, l->item_id, &it);
 	if (rc)
@@ -147,24 +150,6 @@ int autorenew_order_settled(store_txn *w, const store_order *o, int succeeded, i
 	rc = store_item_put(w, it, 0);
 done:
 	store_record_free(it);
-	return rc;
-}
-
-int scheduler_item_free(store_txn *txn, const store_project *p, const store_item *it, int *out)
-{
-	store_list l = {0};
-	int rc = 0;
-
-	*out = 0;
-	if (it->service_type == STYPE(DOOR) && p->type == PTYPE(COMMERCIAL))
-		rc = store_item_oldest(txn, p->project_id, STYPE(DOOR), 1, &l);
-	else if (it->service_type == STYPE(ADDITIONAL_APP) && p->free_additional_apps > 0)
-		rc = store_item_oldest(txn, p->project_id, STYPE(ADDITIONAL_APP),
-				       (size_t)p->free_additional_apps, &l);
-	for (size_t i = 0; rc == 0 && i < l.n; i++)
-		if (strcmp(((store_item *)l.items[i])->item_id, it->item_id) == 0)
-			*out = 1;
-	store_list_free(&l);
 	return rc;
 }
 
@@ -240,7 +225,7 @@ static int price_attempt(store_txn *w, const store_project *p, const store_item 
 		*why = "no_saved_payment_method";
 		return 0;
 	}
-	rc = scheduler_item_free(w, p, it, &free_item);
+	rc = items_is_free(w, p, it, &free_item);
 	if (rc == 0)
 		rc = store_price_get(w, p->type, it->service_type, &price);
 	if (rc == STORE_NOTFOUND && free_item)
@@ -297,7 +282,7 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 		goto done;
 	o.currency = currency;
 	o.order_id = a->order_id;
-	o.type = V1(ORDER_TYPE__ORDER_TYPE_AUTO_RENEWAL);
+	o.type = OTYPE(AUTO_RENEWAL);
 	o.status = OSTATUS(PROCESSING);
 	o.payer_id = ar->payer_id;
 	o.installer_id = p->installer_id;
@@ -314,7 +299,7 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 	o.stripe_customer_id = ar->stripe_customer_id;
 	o.create_time = a->now;
 	o.update_time = a->now;
-	o.action = V1(QUOTE_ACTION__QUOTE_ACTION_RENEW);
+	o.action = ACTION(RENEW);
 	projects[0] = it->project_id;
 	o.project_ids = projects;
 	o.n_project_ids = 1;
@@ -336,14 +321,8 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 			rc = orders_succeed(w, &o, a->now);
 		a->progress = 1;
 	} else {
-		const pay_provider *prov = pay_provider_current();
-		if (!prov) {
-			rc = orders_end(w, &o, OSTATUS(FAILED), "provider_unavailable", a->now);
-			a->progress = 1;
-		} else {
-			o.sandbox = prov->sandbox;
-			want_charge(a, &o);
-		}
+		o.sandbox = pay_provider_current()->sandbox;
+		want_charge(a, &o);
 	}
 	if (rc == 0)
 		rc = store_order_put(w, &o, 1);
@@ -533,7 +512,7 @@ static void charge(attempt *a)
 	/* One provider conversation per order (the reconciler may be asking
 	 * about a resumed one); busy -> no answer now, resumed next run. */
 	a->claimed = orders_claim(a->order_id);
-	if (!p || !a->claimed)
+	if (!a->claimed)
 		a->res.status = PAY_UNAVAILABLE;
 	else
 		p->create(&req, &a->res); /* idempotent on the order id */
@@ -683,11 +662,17 @@ static int run_round(int64_t now, skipset *s)
 	return ran;
 }
 
+void scheduler_init(void)
+{
+	orders_set_settle_hook(order_settled);
+}
+
 int scheduler_run_due(int64_t now)
 {
 	skipset s = {0};
 	int ran = 0, n;
 
+	scheduler_init();
 	pthread_mutex_lock(&run_lock);
 	while ((n = run_round(now, &s)) > 0)
 		ran += n;
@@ -702,6 +687,7 @@ int scheduler_advance(int64_t from_us, int64_t to_us)
 	int ran = 0;
 
 	(void)from_us;
+	scheduler_init();
 	pthread_mutex_lock(&run_lock);
 	for (;;) {
 		store_list l = {0};
@@ -759,6 +745,7 @@ static void *scheduler_main(void *arg)
 int scheduler_start(void)
 {
 	int rc = 0;
+	scheduler_init();
 	pthread_mutex_lock(&thr_lock);
 	if (!thr_running) {
 		thr_stop = 0;

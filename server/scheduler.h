@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "order.h"
+#include "store_order.h"
 #include "store.h"
 
 #define SCHEDULER_MAX_RETRIES 8
@@ -81,26 +81,13 @@ int scheduler_advance(int64_t from_us, int64_t to_us);
 void scheduler_order_id(const char *item_id, int64_t expires_at, int attempt, char out[48]);
 
 /*
- * Hook of the order engine (orders_succeed / orders_end call it for every
- * AUTO_RENEWAL order, in the transaction that settles it): keeps the item's
- * auto-renew state in step with the order's outcome (succeeded != 0: cycle
- * done, retries cleared, end conditions checked; else a failed attempt:
- * next retry scheduled or auto-renew off). 0 or a STORE_* code.
+ * Registers the renewal bookkeeping with the order engine
+ * (orders_set_settle_hook): every AUTO_RENEWAL order settled anywhere (its
+ * own phase 3, ConfirmOrder, the reconciler) updates its item's auto-renew
+ * state in the same transaction. billingd calls it at start-up before
+ * anything can settle an order; scheduler_start(), scheduler_run_due() and
+ * scheduler_advance() call it too. Idempotent, thread-safe.
  */
-int autorenew_order_settled(store_txn *w, const store_order *o, int succeeded, int64_t now);
-
-/*
- * R2 + R11 for auto-renewal: may `payer_id` pay the renewals of project p
- * with `method`? Returns 1 yes, 0 no (with a client-safe reason in why),
- * or a negative STORE_* code. Used by SetAutoRenew and again before every
- * charge (the tree or a payment policy may have changed since).
- */
-int autorenew_payer_allowed(store_txn *txn, const store_project *p, const char *payer_id,
-			    int method, char *why, size_t cap);
-
-/* R4: *out = 1 if `it` is one of the free items of project p (the oldest
- * DOOR of a COMMERCIAL project, the free_additional_apps oldest
- * ADDITIONAL_APPs), else 0. 0 or a STORE_* code. */
-int scheduler_item_free(store_txn *txn, const store_project *p, const store_item *it, int *out);
+void scheduler_init(void);
 
 #endif

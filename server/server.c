@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "enums.h"
 #include "idem.h"
 #include "orders.h"
 #include "quote_token.h"
@@ -21,8 +22,7 @@
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
-
-int testclock_start(void);
+#include "testclock.h"
 
 #define VENDOR_ID "vendor"
 
@@ -80,12 +80,11 @@ static int bootstrap_vendor(billingd_state *s)
 	if (rc == 0)
 		return 0;
 	b.vendor.account_id = VENDOR_ID;
-	b.vendor.role = SMARTPLUS__BILLING__V1__ROLE__ROLE_VENDOR;
+	b.vendor.role = ROLE(VENDOR);
 	b.vendor.parent_id = "";
 	b.vendor.display_name = "Vendor";
 	b.vendor.create_time = clock_now_us();
-	if (auth_mint_key(VENDOR_ID, SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT,
-			  &b.key, key_id, hash, token) != 0) {
+	if (auth_mint_key(VENDOR_ID, SCOPE(ACCOUNT), &b.key, key_id, hash, token) != 0) {
 		log_error("cannot generate the admin key: no randomness");
 		return -1;
 	}
@@ -132,6 +131,7 @@ int server_open(billingd_state *s)
 		return -1;
 	}
 	rpc_set_authenticator(auth_authenticate);
+	scheduler_init(); /* before the sweeper or reconciler settles an order */
 	idem_janitor_start();
 	orders_sweeper_start();
 	if (reconciler_start(s->cfg.reconcile_interval_ms) != 0) {

@@ -23,6 +23,9 @@ void stream_unary_finish(grpc_call *call, const char *method, grpc_byte_buffer *
 /* Registers health (grpc.health.v1.Health) and reflection (v1 and v1alpha). */
 int health_register(void);
 int reflection_service_register(void);
+/* 1 if the embedded descriptor set has a service of that full name (health
+ * answers SERVING for it), else 0. */
+int reflection_knows_service(const char *name);
 void reflection_service_shutdown(void);
 
 #endif

@@ -200,35 +200,51 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Amounts                                                                   */
 
+/* Products of two int64 amounts, wide enough for any of them. */
+__extension__ typedef __int128 wide;
+
 /* half-up(x / y) for x >= 0, y > 0. */
-static __int128 div_half_up(__int128 x, __int128 y)
+static wide div_half_up(wide x, wide y)
 {
 	return (2 * x + y) / (2 * y);
+}
+
+int tax_scale(int64_t a, int64_t b, int64_t c, int round_up, int64_t *out)
+{
+	wide v;
+
+	if (a < 0 || b < 0 || c <= 0)
+		return TAX_RANGE;
+	v = round_up ? ((wide)a * b + c - 1) / c : div_half_up((wide)a * b, c);
+	if (v > INT64_MAX)
+		return TAX_OVERFLOW;
+	*out = (int64_t)v;
+	return 0;
 }
 
 int tax_included(int64_t amount, int32_t rate_bp, int64_t *tax)
 {
 	if (amount < 0 || rate_bp < 0 || rate_bp > TAX_RATE_MAX)
 		return TAX_RANGE;
-	*tax = (int64_t)div_half_up((__int128)amount * rate_bp, 10000 + rate_bp);
+	*tax = (int64_t)div_half_up((wide)amount * rate_bp, 10000 + rate_bp);
 	return 0;
 }
 
 int tax_line(int64_t amount, int32_t rate_bp, int inclusive, int64_t *net, int64_t *tax,
 	     int64_t *total)
 {
-	__int128 t;
+	wide t;
 
 	if (amount < 0 || rate_bp < 0 || rate_bp > TAX_RATE_MAX)
 		return TAX_RANGE;
 	if (inclusive) {
-		t = div_half_up((__int128)amount * rate_bp, 10000 + rate_bp);
+		t = div_half_up((wide)amount * rate_bp, 10000 + rate_bp);
 		*tax = (int64_t)t;
 		*total = amount;
 		*net = amount - *tax;
 		return 0;
 	}
-	t = div_half_up((__int128)amount * rate_bp, 10000);
+	t = div_half_up((wide)amount * rate_bp, 10000);
 	if (t + amount > INT64_MAX)
 		return TAX_OVERFLOW;
 	*tax = (int64_t)t;
@@ -239,7 +255,7 @@ int tax_line(int64_t amount, int32_t rate_bp, int inclusive, int64_t *net, int64
 
 int tax_spread(const int64_t *amounts, size_t n, int64_t discount, int64_t *shares)
 {
-	__int128 sum = 0, given = 0;
+	wide sum = 0, given = 0;
 	int64_t left;
 
 	for (size_t i = 0; i < n; i++) {
@@ -250,15 +266,15 @@ int tax_spread(const int64_t *amounts, size_t n, int64_t discount, int64_t *shar
 	if (discount < 0 || discount > sum)
 		return TAX_RANGE;
 	for (size_t i = 0; i < n; i++) {
-		shares[i] = sum ? (int64_t)((__int128)discount * amounts[i] / sum) : 0;
+		shares[i] = sum ? (int64_t)((wide)discount * amounts[i] / sum) : 0;
 		given += shares[i];
 	}
 	/* The units left (< n) go to the largest remainders, earlier first. */
 	for (left = (int64_t)(discount - given); left > 0; left--) {
 		size_t best = n;
-		__int128 best_rem = -1;
+		wide best_rem = -1;
 		for (size_t i = 0; i < n; i++) {
-			__int128 rem = (__int128)discount * amounts[i] - (__int128)shares[i] * sum;
+			wide rem = (wide)discount * amounts[i] - (wide)shares[i] * sum;
 			/* a line that already got its extra unit has rem < 0 now */
 			if (shares[i] < amounts[i] && rem > best_rem) {
 				best = i;

@@ -138,6 +138,11 @@ int tax_line(int64_t amount, int32_t rate_bp, int inclusive, int64_t *net, int64
  */
 int tax_spread(const int64_t *amounts, size_t n, int64_t discount, int64_t *shares);
 
+/* a x b / c (a, b >= 0, c > 0) rounded half-up, or up when round_up:
+ * proportional shares (the tax of part of a line, the credits of part of a
+ * credit purchase). TAX_OVERFLOW when it does not fit in int64. */
+int tax_scale(int64_t a, int64_t b, int64_t c, int round_up, int64_t *out);
+
 /* The share of tax inside a tax-inclusive amount: half-up(amount x rate /
  * (10000 + rate)); used to split a refund of part of a line. */
 int tax_included(int64_t amount, int32_t rate_bp, int64_t *tax);

@@ -13,13 +13,14 @@
 #include "billingd.h"
 #include "clock.h"
 #include "convert.h"
-#include "invoice.h"
+#include "store_invoice.h"
+#include "enums.h"
+#include "handler.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "tax.h"
 #include "write.h"
 
-#define BAD_ARG(call, ...) rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, __VA_ARGS__)
 #define RATES_PAGE_DEFAULT 100
 
 /* Fails the call unless the vendor makes it; 1 when it failed it. */
@@ -93,12 +94,18 @@ void rpc_InvoiceService_SetTaxRate(struct rpc_call *call,
 	if (vendor_only(call))
 		return;
 	if (strlen(req->country) != 2 || !isupper((unsigned char)req->country[0]) ||
-	    !isupper((unsigned char)req->country[1]))
-		return BAD_ARG(call, "country: an ISO-3166 alpha-2 code in upper case, such as DE");
-	if (!region_ok(req->region))
-		return BAD_ARG(call, "region: [A-Z0-9]{0,%d}", TAX_REGION_LEN - 1);
-	if (req->rate_bp < 0 || req->rate_bp > TAX_RATE_MAX)
-		return BAD_ARG(call, "rate_bp: basis points 0..%d (1900 = 19 %%)", TAX_RATE_MAX);
+	    !isupper((unsigned char)req->country[1])) {
+		BAD_ARG(call, "country: an ISO-3166 alpha-2 code in upper case, such as DE");
+		return;
+	}
+	if (!region_ok(req->region)) {
+		BAD_ARG(call, "region: [A-Z0-9]{0,%d}", TAX_REGION_LEN - 1);
+		return;
+	}
+	if (req->rate_bp < 0 || req->rate_bp > TAX_RATE_MAX) {
+		BAD_ARG(call, "rate_bp: basis points 0..%d (1900 = 19 %%)", TAX_RATE_MAX);
+		return;
+	}
 	r = write_new(call, sizeof(*r));
 	smartplus__billing__store__v1__tax_rate_record__init(&r->rec);
 	r->rec.country = req->country;
@@ -125,15 +132,17 @@ void rpc_InvoiceService_ListTaxRates(struct rpc_call *call,
 
 	if (vendor_only(call))
 		return;
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX)
-		return BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
-	if (write_read_begin(call, &txn))
+	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX) {
+		BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
+		return;
+	}
+	if (handler_read_begin(call, &txn))
 		return;
 	rc = store_tax_rate_list(txn, req->page_size ? req->page_size : RATES_PAGE_DEFAULT,
 				 req->page_token, &l);
 	store_read_end(txn);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		return;
 	}
 	a = arena_new();

@@ -10,18 +10,16 @@
 
 #include "billingd.h"
 #include "clock.h"
+#include "handler.h"
 #include "log.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
+#include "scheduler.h"
+#include "testclock.h"
 #include "write.h"
 
 #define META_TEST_CLOCK "test_clock_us"
 #define MAX_JUMP_US (INT64_C(3660) * 86400 * 1000000) /* ten years */
-
-/* Runs the renewals due in (from, to], moving the clock to each due time in
- * order, then leaves it at `to`; returns how many renewal attempts ran.
- * Provided by the scheduler; weak so billingd links without it. */
-int scheduler_advance(int64_t from_us, int64_t to_us) __attribute__((weak));
 
 static int apply_set_clock(store_txn *w, void *arg)
 {
@@ -60,7 +58,7 @@ void rpc_AdminService_AdvanceClock(struct rpc_call *call,
 	int rc;
 
 	if (!clock_is_test()) {
-		rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, "TEST_CLOCK_DISABLED",
+		rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, REASON_TEST_CLOCK_DISABLED,
 			 "billingd runs on the real clock; start it with --test-clock");
 		return;
 	}
@@ -75,13 +73,12 @@ void rpc_AdminService_AdvanceClock(struct rpc_call *call,
 	pthread_mutex_lock(&jump_lock);
 	from = clock_now_us();
 	to = from + delta;
-	if (scheduler_advance)
-		r.renewals_run = scheduler_advance(from, to);
+	r.renewals_run = scheduler_advance(from, to);
 	clock_advance(to - clock_now_us());
 	rc = store_write_sync(billingd.store, apply_set_clock, &to);
 	pthread_mutex_unlock(&jump_lock);
 	if (rc != 0) {
-		write_fail_store(call, rc);
+		handler_fail_store(call, rc);
 		return;
 	}
 	ts.seconds = to / 1000000;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "billingd.h"
+#include "handler.h"
 #include "idem.h"
 #include "log.h"
 
@@ -19,33 +20,23 @@ void *write_new(rpc_call *call, size_t size)
 int write_fail(rpc_write *w, grpc_status_code code, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
+	if (code == GRPC_STATUS_OK) { /* a refusal that would answer OK */
+		log_error("%s: write_fail() with status OK", rpc_call_method(w->call)->name);
+		code = GRPC_STATUS_INTERNAL;
+	}
 	w->code = code;
 	w->reason = reason;
 	va_start(ap, fmt);
 	vsnprintf(w->message, sizeof(w->message), fmt, ap);
 	va_end(ap);
-	return 1;
+	return WRITE_REFUSED;
 }
 
-void write_fail_store(rpc_call *call, int rc)
+/* A refusal made with write_fail(): anything else positive is a module's
+ * code that leaked out of apply() without one. */
+static int refused(const rpc_write *w, int rc)
 {
-	switch (rc) {
-	case STORE_FULL:
-		rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "STORAGE_FULL",
-			 "the store is full; nothing was written");
-		break;
-	case STORE_READERS_FULL:
-		rpc_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, "too many concurrent readers");
-		break;
-	case STORE_INVALID:
-		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-			 "page_token: not a token of this list");
-		break;
-	default:
-		log_error("%s: storage error: %s", rpc_call_method(call)->name, store_strerror(rc));
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
-		break;
-	}
+	return rc == WRITE_REFUSED && w->code != GRPC_STATUS_OK;
 }
 
 /* Sends (or, while recording for R17, captures) the success response. */
@@ -62,21 +53,21 @@ static void send_reply(rpc_write *w)
 	}
 }
 
-int write_read_begin(rpc_call *call, store_txn **txn)
+const char *write_resume_ref(rpc_write *w)
 {
-	int rc = store_read_begin(billingd.store, txn);
-	if (rc != 0)
-		write_fail_store(call, rc);
-	return rc;
+	return rpc_call_idem(w->call)->resume_ref;
 }
 
 static int apply_thunk(store_txn *txn, void *arg)
 {
 	rpc_write *w = arg;
-	rpc_idem *st = rpc_call_idem(w->call);
+	idem_state *st = rpc_call_idem(w->call);
 	int rc;
 	w->intermediate = 0; /* apply may run twice */
 	w->resume_ref[0] = 0;
+	w->code = GRPC_STATUS_OK;
+	w->reason = NULL;
+	w->message[0] = 0;
 	rc = w->apply(txn, w);
 	if (rc != 0 || !st->active)
 		return rc;
@@ -95,10 +86,14 @@ static int apply_thunk(store_txn *txn, void *arg)
 			   st->captured_message, st->captured_reason);
 }
 
-/* A refusal from apply (its writes undone) is recorded for replay too. */
+/* A refusal from apply (its writes undone) is recorded for replay too; a
+ * leaked positive code (a bug, answered INTERNAL) is not: a retry runs
+ * again. */
 static int failed_thunk(store_txn *txn, void *arg, int rc)
 {
 	rpc_write *w = arg;
+	if (!refused(w, rc))
+		return 0;
 	return idem_record(txn, rpc_call_idem(w->call), rpc_call_method(w->call)->path, w->code,
 			   w->message, w->reason);
 }
@@ -106,7 +101,7 @@ static int failed_thunk(store_txn *txn, void *arg, int rc)
 static void done_thunk(void *arg, int rc)
 {
 	rpc_write *w = arg;
-	rpc_idem *st = rpc_call_idem(w->call);
+	idem_state *st = rpc_call_idem(w->call);
 	if (rc == 0) {
 		if (st->active && st->has_capture) {
 			st->has_capture = 0;
@@ -120,10 +115,10 @@ static void done_thunk(void *arg, int rc)
 		} else {
 			send_reply(w);
 		}
-	} else if (rc > 0) {
+	} else if (refused(w, rc)) {
 		rpc_fail(w->call, w->code, w->reason, "%s", w->message);
 	} else {
-		write_fail_store(w->call, rc);
+		handler_fail_store(w->call, rc); /* negative, or a leaked code */
 	}
 	if (w->cleanup)
 		w->cleanup(w);

@@ -8,7 +8,11 @@
  * after it), fills `apply` and `reply`, and calls write_submit(). On the
  * writer thread, apply() runs inside its own nested transaction; it returns
  * 0 to keep its writes, or fails with write_fail() (a gRPC status, a reason,
- * a message) or a negative STORE_* code, which roll back exactly its writes.
+ * a message; it returns WRITE_REFUSED) or a negative STORE_* code, which
+ * roll back exactly its writes. No other positive code may come out of
+ * apply(): module codes such as LEDGER_INSUFFICIENT are turned into a
+ * write_fail() by the handler that understands them; one that leaks through
+ * is answered INTERNAL and logged, never OK (write.c checks).
  * After the batch is durable, reply() builds the response from the state
  * (rc == 0 only); the call is then finished and the struct freed with
  * free(). reply may be NULL for an empty response of the RPC's output type.
@@ -51,15 +55,18 @@ void *write_new(rpc_call *call, size_t size);
 /* Queues the write; on a closing store the call fails UNAVAILABLE. */
 void write_submit(rpc_write *w);
 
-/* Records an error and returns the positive code apply() should return. */
+/* What write_fail() returns: a refusal with its status in the write. Not
+ * 1, so it cannot be mistaken for a module's own positive code. */
+#define WRITE_REFUSED 0x7246
+
+/* Records a refusal (code must not be OK) and returns WRITE_REFUSED, which
+ * apply() returns. */
 int write_fail(rpc_write *w, grpc_status_code code, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Begins a read transaction for a handler, or fails the call (with the
- * storage error translated) and returns non-zero. */
-int write_read_begin(rpc_call *call, store_txn **txn);
-
-/* Translates a STORE_* code into a failed call (logging internal ones). */
-void write_fail_store(rpc_call *call, int rc);
+/* The order a retry with the call's idempotency key resumes (recorded by an
+ * `intermediate` write of the first attempt), or "" (a first attempt, or no
+ * key). */
+const char *write_resume_ref(rpc_write *w);
 
 #endif

@@ -1,11 +1,11 @@
-/* backup.c - hot compacting copy of the store. See backup.h. */
+/* backup.c - hot compacting copy of the store. See store_backup.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backup.h"
+#include "store_backup.h"
 #include "store_int.h"
 
 int store_backup_fd(store_env *env, int fd, uint64_t *bytes)

@@ -1,5 +1,5 @@
 /* coupon.c - coupons and coupon uses (DB_ORDERS). */
-#include "coupon.h"
+#include "store_coupon.h"
 #include "store_int.h"
 
 #define KC_COUPON 'C'

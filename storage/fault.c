@@ -1,5 +1,5 @@
-/* fault.c: crash-test fault points. See fault.h. */
-#include "fault.h"
+/* fault.c: crash-test fault points. See store_fault.h. */
+#include "store_fault.h"
 
 #ifdef SPB_FAULTS
 #include <pthread.h>

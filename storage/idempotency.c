@@ -1,7 +1,7 @@
 /*
  * idempotency.c - R17 records and their creation-time index.
  */
-#include "idempotency.h"
+#include "store_idempotency.h"
 
 #include <string.h>
 

@@ -1,13 +1,13 @@
 /*
  * invoice.c - invoices, credit notes and their numbering (DB_INVOICES).
- * See invoice.h for the keys and why the numbers have no gaps.
+ * See store_invoice.h for the keys and why the numbers have no gaps.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "invoice.h"
+#include "store_invoice.h"
 #include "store_int.h"
 
 #define KC_INVOICE 'I'

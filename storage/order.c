@@ -2,7 +2,7 @@
  * order.c - quotes and orders (DB_ORDERS), with the orders-by-payer index
  * ordered newest first (inverted create time).
  */
-#include "order.h"
+#include "store_order.h"
 #include "store_int.h"
 
 #define KC_QUOTE 'Q'

@@ -1,8 +1,8 @@
 /*
- * order_scan.c - a scan of all order records (see order_scan.h). Reads the
+ * order_scan.c - a scan of all order records (see store_order_scan.h). Reads the
  * 'O' key class that order.c writes; adds no keys of its own.
  */
-#include "order_scan.h"
+#include "store_order_scan.h"
 #include "store_int.h"
 
 #define KC_ORDER_RECORD 'O' /* order.c: 'O' order_id\0 -> OrderRecord */

@@ -1,7 +1,7 @@
 /*
- * policy.c (storage) - installers' payment policies. See policy.h.
+ * policy.c (storage) - installers' payment policies. See store_policy.h.
  */
-#include "policy.h"
+#include "store_policy.h"
 #include "store_int.h"
 
 static void policy_key(store_key *k, const char *installer_id)

@@ -1,10 +1,10 @@
 /*
  * tax_rate.c - the tax rates set with SetTaxRate (DB_INVOICES, class 'T'),
- * keyed by country then region so a list comes out ordered. See invoice.h.
+ * keyed by country then region so a list comes out ordered. See store_invoice.h.
  */
 #include <string.h>
 
-#include "invoice.h"
+#include "store_invoice.h"
 #include "store_int.h"
 
 #define KC_TAX_RATE 'T'

@@ -12,7 +12,7 @@
 
 #include <sys/statvfs.h>
 
-#include "fault.h"
+#include "store_fault.h"
 #include "store_int.h"
 
 #define BATCH_MAX 4096

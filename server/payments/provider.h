@@ -61,11 +61,10 @@ typedef struct pay_provider {
 /* The in-process sandbox (sandbox.c). */
 extern const pay_provider pay_sandbox_provider;
 
-/* The live providers (Stripe + PayPal over libcurl), when linked in. */
-extern const pay_provider pay_live_provider __attribute__((weak));
+/* The live providers (Stripe + PayPal over libcurl, live_provider.c). */
+extern const pay_provider pay_live_provider;
 
-/* The provider chosen by billingd.cfg.payments, or NULL when "live" is
- * asked for and not linked in (orders then fail UNAVAILABLE). */
+/* The provider chosen by billingd.cfg.payments; never NULL. */
 const pay_provider *pay_provider_current(void);
 
 #endif

@@ -69,6 +69,6 @@ const pay_provider pay_sandbox_provider = {
 const pay_provider *pay_provider_current(void)
 {
 	if (billingd.cfg.payments && strcmp(billingd.cfg.payments, "live") == 0)
-		return &pay_live_provider ? &pay_live_provider : NULL;
+		return &pay_live_provider;
 	return &pay_sandbox_provider;
 }

@@ -21,7 +21,7 @@
 
 #include <CUnit/Basic.h>
 
-#include "ledger.h"
+#include "store_ledger.h"
 #include "spbilling.h"
 #include "store.h"
 

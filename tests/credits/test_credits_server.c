@@ -13,8 +13,8 @@
 #include "../../server/billingd.h"
 #include "../../server/credits.h"
 #include "../../server/policy.h"
-#include "../../storage/policy.h"
-#include "ledger.h"
+#include "store_policy.h"
+#include "store_ledger.h"
 #include "tmp_store.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 

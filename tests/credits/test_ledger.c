@@ -11,7 +11,7 @@
 
 #include <CUnit/Basic.h>
 
-#include "ledger.h"
+#include "store_ledger.h"
 #include "tmp_store.h"
 #include "store_int.h"
 

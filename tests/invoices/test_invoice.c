@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #include "billingd.h"
-#include "invoice.h"
+#include "store_invoice.h"
 #include "invoice_doc.h"
 #include "invoices.h"
-#include "order.h"
+#include "store_order.h"
 #include "store.h"
 #include "tmp_store.h"
 

@@ -15,7 +15,7 @@
 #include "../../server/clock.h"
 #include "../../server/scheduler.h"
 #include "../credits/tmp_store.h"
-#include "order.h"
+#include "store_order.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x

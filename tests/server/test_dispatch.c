@@ -4,7 +4,7 @@
  * per RPC of BillingService, DirectoryService and AdminService, with its
  * full path, lookup by path, the `mutates` flag (0 exactly for Get*, List*,
  * QuoteServices), vendor-only access for AdminService, request/response
- * descriptors, and the handlers linked in.
+ * descriptors, and a handler on every row.
  */
 #include <stdio.h>
 #include <string.h>
@@ -138,32 +138,11 @@ static void test_access_and_descriptors(void)
 
 static void test_handlers_linked(void)
 {
-	/* the RPCs implemented so far have their handlers bound (the test is
-	 * linked with the whole archive, as billingd is) */
-	static const char *implemented[] = {
-		"/smartplus.billing.v1.BillingService/GetCatalog",
-		"/smartplus.billing.v1.DirectoryService/CreateAccount",
-		"/smartplus.billing.v1.DirectoryService/GetAccount",
-		"/smartplus.billing.v1.DirectoryService/ListAccounts",
-		"/smartplus.billing.v1.DirectoryService/CreateProject",
-		"/smartplus.billing.v1.DirectoryService/UpdateProject",
-		"/smartplus.billing.v1.DirectoryService/GetProject",
-		"/smartplus.billing.v1.DirectoryService/ListProjects",
-		"/smartplus.billing.v1.DirectoryService/CreateItems",
-		"/smartplus.billing.v1.DirectoryService/DeleteItem",
-		"/smartplus.billing.v1.DirectoryService/CreateApiKey",
-		"/smartplus.billing.v1.DirectoryService/RevokeApiKey",
-	};
-	int bound = 0;
+	/* every row has its handler: the generated table refers to each one
+	 * strongly, so a missing handler fails the link before this runs */
 	rpc_table_init();
-	for (size_t i = 0; i < sizeof(implemented) / sizeof(implemented[0]); i++) {
-		const rpc_method *r = rpc_table_find(implemented[i]);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-		CU_ASSERT_PTR_NOT_NULL(r->handler);
-	}
 	for (size_t i = 0; i < rpc_method_count; i++)
-		bound += rpc_methods[i].handler != NULL;
-	printf("\n    %d of %zu RPCs have a handler\n", bound, rpc_method_count);
+		CU_ASSERT_PTR_NOT_NULL(rpc_methods[i].handler);
 }
 
 int main(void)

@@ -5,8 +5,13 @@
  *                                 and method index, whether it mutates (every
  *                                 RPC not marked idempotency_level =
  *                                 NO_SIDE_EFFECTS) and a thunk to its handler,
- *                                 declared weak so an RPC without a handler
- *                                 answers UNIMPLEMENTED;
+ *                                 declared strong: an RPC without a handler
+ *                                 is a link error;
+ *                                 and whether it is paged (its request has a
+ *                                 page_token field: a List RPC);
+ *   rpc_reasons.h                 the ErrorInfo reasons of the ErrorReason
+ *                                 enum, as REASON_<NAME> string constants, so
+ *                                 no reason is typed by hand;
  *   spb_rpc.h / spb_rpc.c         the SDK: one typed synchronous function per
  *                                 RPC, documented with the proto's comment.
  *
@@ -138,6 +143,71 @@ static const char *method_comment(const file_t *f, size_t si, size_t mi)
 	return NULL;
 }
 
+/* The message ".smartplus.billing.v1.Foo" of the set, or NULL. */
+static const Google__Protobuf__DescriptorProto *find_message(
+	const Google__Protobuf__FileDescriptorSet *set, const char *full)
+{
+	for (size_t fi = 0; fi < set->n_file; fi++) {
+		const file_t *f = set->file[fi];
+		size_t pl = f->package ? strlen(f->package) : 0;
+		if (!pl || full[0] != '.' || strncmp(full + 1, f->package, pl) != 0 ||
+		    full[pl + 1] != '.')
+			continue;
+		for (size_t i = 0; i < f->n_message_type; i++)
+			if (strcmp(f->message_type[i]->name, full + pl + 2) == 0)
+				return f->message_type[i];
+	}
+	return NULL;
+}
+
+/* A List RPC: its request carries a page_token. */
+static int paged(const Google__Protobuf__FileDescriptorSet *set, const method_t *m)
+{
+	const Google__Protobuf__DescriptorProto *d = find_message(set, m->input_type);
+	if (!d)
+		die("%s: request type not in the descriptor set", m->input_type);
+	for (size_t i = 0; i < d->n_field; i++)
+		if (strcmp(d->field[i]->name, "page_token") == 0)
+			return 1;
+	return 0;
+}
+
+/* rpc_reasons.h: one REASON_<NAME> per value of the API's ErrorReason enum
+ * but UNSPECIFIED, the string being the value's name without its prefix. */
+static void emit_reasons(const Google__Protobuf__FileDescriptorSet *set, FILE *o)
+{
+	static const char prefix[] = "ERROR_REASON_";
+	const Google__Protobuf__EnumDescriptorProto *e = NULL;
+	size_t n = 0;
+	for (size_t fi = 0; fi < set->n_file && !e; fi++) {
+		const file_t *f = set->file[fi];
+		if (!f->package || strcmp(f->package, API_PACKAGE) != 0)
+			continue;
+		for (size_t i = 0; i < f->n_enum_type; i++)
+			if (strcmp(f->enum_type[i]->name, "ErrorReason") == 0)
+				e = f->enum_type[i];
+	}
+	if (!e)
+		die("enum %s.ErrorReason not found", API_PACKAGE);
+	fprintf(o,
+		"#ifndef SPB_RPC_REASONS_H\n#define SPB_RPC_REASONS_H\n\n"
+		"/* The google.rpc.ErrorInfo reasons billingd answers with: the values\n"
+		" * of smartplus.billing.v1.ErrorReason (types.proto) without their\n"
+		" * \"%s\" prefix. */\n\n",
+		prefix);
+	for (size_t i = 0; i < e->n_value; i++) {
+		const char *name = e->value[i]->name;
+		if (strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+			die("ErrorReason.%s: not prefixed %s", name, prefix);
+		name += sizeof(prefix) - 1;
+		if (strcmp(name, "UNSPECIFIED") == 0)
+			continue;
+		fprintf(o, "#define REASON_%s \"%s\"\n", name, name);
+		n++;
+	}
+	fprintf(o, "\n/* How many reasons there are. */\n#define REASON_COUNT %zu\n\n#endif\n", n);
+}
+
 static int mutates(const method_t *m)
 {
 	return !(m->options && m->options->has_idempotency_level &&
@@ -178,8 +248,7 @@ int main(int argc, char **argv)
 	size_t len;
 	unsigned char *buf;
 	Google__Protobuf__FileDescriptorSet *set;
-	FILE *hh, *tc, *sh, *sc;
-	size_t row = 0;
+	FILE *hh, *tc, *sh, *sc, *rh;
 
 	if (argc != 3)
 		die("usage: spb_gen <descriptor-set> <output-dir>");
@@ -192,11 +261,14 @@ int main(int argc, char **argv)
 	tc = open_out(argv[2], "rpc_table.c");
 	sh = open_out(argv[2], "spb_rpc.h");
 	sc = open_out(argv[2], "spb_rpc.c");
+	rh = open_out(argv[2], "rpc_reasons.h");
+	emit_reasons(set, rh);
+	fclose(rh);
 
 	fprintf(hh, "#ifndef SPB_RPC_HANDLERS_H\n#define SPB_RPC_HANDLERS_H\n\n"
-		    "/* One handler per RPC, named rpc_<Service>_<Method>. A handler is\n"
-		    " * declared weak: an RPC whose handler is not linked in answers\n"
-		    " * UNIMPLEMENTED. */\n\nstruct rpc_call;\n\n");
+		    "/* One handler per RPC, named rpc_<Service>_<Method>; the dispatch\n"
+		    " * table refers to every one, so a missing handler is a link\n"
+		    " * error. */\n\nstruct rpc_call;\n\n");
 	fprintf(tc, "#include <stddef.h>\n#include \"rpc.h\"\n#include \"rpc_handlers.h\"\n\n");
 	fprintf(sh, "#ifndef SPB_RPC_H\n#define SPB_RPC_H\n\n#include \"spbilling.h\"\n");
 	fprintf(sc, "#include \"spb_internal.h\"\n#include \"spb_rpc.h\"\n\n");
@@ -219,16 +291,9 @@ int main(int argc, char **argv)
 	fprintf(sh, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
 
 	/* Thunks first, then the table. */
-	for (int pass = 0; pass < 3; pass++) {
+	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1)
 			fprintf(tc, "\nrpc_method rpc_methods[] = {\n");
-		if (pass == 2)
-			fprintf(tc, "};\n\nconst size_t rpc_method_count = sizeof(rpc_methods) / "
-				    "sizeof(rpc_methods[0]);\n\n"
-				    "/* Points each row at its handler's thunk, if the handler is "
-				    "linked in. */\n"
-				    "void rpc_table_bind_handlers(void)\n{\n");
-		row = 0;
 		for (size_t fi = 0; fi < set->n_file; fi++) {
 			const file_t *f = set->file[fi];
 			if (!f->package || strcmp(f->package, API_PACKAGE) != 0)
@@ -247,7 +312,7 @@ int main(int argc, char **argv)
 					snake(short_lower, tmp, sizeof(tmp));
 					snprintf(short_lower, sizeof(short_lower), "%s", tmp);
 				}
-				for (size_t mi = 0; mi < s->n_method; mi++, row++) {
+				for (size_t mi = 0; mi < s->n_method; mi++) {
 					const method_t *m = s->method[mi];
 					char in[512], out[512], msnake[256];
 					if (m->client_streaming || m->server_streaming)
@@ -259,8 +324,7 @@ int main(int argc, char **argv)
 					if (pass == 0) {
 						fprintf(hh,
 							"void rpc_%s_%s(struct rpc_call "
-							"*call,\n\tconst %s *req) "
-							"__attribute__((weak));\n",
+							"*call,\n\tconst %s *req);\n",
 							s->name, m->name, in);
 						fprintf(tc,
 							"static void thunk_%s_%s(struct rpc_call "
@@ -300,26 +364,23 @@ int main(int argc, char **argv)
 							"(ProtobufCMessage **)out, opts);\n}\n\n",
 							short_lower, msnake, in, out, svc_lower, mi,
 							mutates(m));
-					} else if (pass == 1) {
+					} else {
 						fprintf(tc,
 							"\t{ .path = \"/%s/%s\", .name = "
 							"\"%s/%s\",\n\t  .service = "
 							"&%s__descriptor, .method_index = %zu, "
-							".mutates = %d },\n",
+							".mutates = %d, .paged = %d,\n\t  "
+							".handler = thunk_%s_%s },\n",
 							full, m->name, s->name, m->name, svc_lower,
-							mi, mutates(m));
-					} else {
-						fprintf(tc,
-							"\tif "
-							"(rpc_%s_%s)\n\t\trpc_methods[%zu].handler "
-							"= thunk_%s_%s;\n",
-							s->name, m->name, row, s->name, m->name);
+							mi, mutates(m), paged(set, m), s->name,
+							m->name);
 					}
 				}
 			}
 		}
 	}
-	fprintf(tc, "}\n");
+	fprintf(tc, "};\n\nconst size_t rpc_method_count = sizeof(rpc_methods) / "
+		    "sizeof(rpc_methods[0]);\n");
 	fprintf(hh, "\n#endif\n");
 	fprintf(sh, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 	fclose(hh);

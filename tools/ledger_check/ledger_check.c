@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "ledger.h"
+#include "store_ledger.h"
 #include "store.h"
 
 static void quiet_log(void *arg, const char *line)

@@ -1,5 +1,5 @@
 /*
- * backup.h - consistent hot copies of the store.
+ * store_backup.h - consistent hot copies of the store.
  *
  * The copy is LMDB's compacting copy (mdb_env_copyfd2 with MDB_CP_COMPACT):
  * it runs in its own read transaction, so it sees exactly one committed

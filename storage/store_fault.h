@@ -1,5 +1,5 @@
-#ifndef SPB_FAULT_H
-#define SPB_FAULT_H
+#ifndef SPB_STORE_FAULT_H
+#define SPB_STORE_FAULT_H
 
 /*
  * Fault points for the crash tests, compiled in only with SPB_FAULTS (the

@@ -1,5 +1,5 @@
 /*
- * policy.h (storage) - installers' payment policies (DESIGN R12) in the
+ * store_policy.h - installers' payment policies (DESIGN R12) in the
  * "policies" database: one record per installer, at 'P' installer_id\0.
  *
  * The storage layer keeps what it is given; the rules (who may set it, the

@@ -22,7 +22,7 @@ enum store_db {
 	DB_LEDGER,      /* credit transfers, balances (ledger) */
 	DB_POLICIES,    /* installer payment policies */
 	DB_IDEMPOTENCY, /* R17 idempotency records */
-	DB_INVOICES,    /* invoices, credit notes, tax rates (invoice.h) */
+	DB_INVOICES,    /* invoices, credit notes, tax rates (store_invoice.h) */
 	DB_COUNT
 };
 

@@ -1,5 +1,5 @@
 /*
- * coupon.h - coupons (R16) and their per-payer uses, in DB_ORDERS.
+ * store_coupon.h - coupons (R16) and their per-payer uses, in DB_ORDERS.
  *
  * Same conventions as store.h. Reservation counting (reserved,
  * redemptions) is the caller's: it reads, checks and puts inside one

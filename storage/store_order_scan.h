@@ -1,5 +1,5 @@
 /*
- * order_scan.h - every order (DB_ORDERS class 'O', the records written by
+ * store_order_scan.h - every order (DB_ORDERS class 'O', the records written by
  * order.c), in order-id order, one page at a time: the payment
  * reconciler's scan for PROCESSING / PENDING_PAYMENT orders.
  *
@@ -10,7 +10,7 @@
 #ifndef SPB_STORE_ORDER_SCAN_H
 #define SPB_STORE_ORDER_SCAN_H
 
-#include "order.h"
+#include "store_order.h"
 
 /* Orders after page_token (NULL or "": from the first), at most page_size
  * (<= 0: 100; capped at 1000). out->next_page_token is NULL at the end. */

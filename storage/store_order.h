@@ -1,5 +1,5 @@
 /*
- * order.h - the order engine's tables in DB_ORDERS: quotes and orders.
+ * store_order.h - the order engine's tables in DB_ORDERS: quotes and orders.
  *
  * Same conventions as store.h: 0 or a negative STORE_* code; getters give
  * a fresh record the caller frees with store_record_free(); puts need the

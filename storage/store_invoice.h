@@ -1,5 +1,5 @@
 /*
- * invoice.h - invoices, credit notes and tax rates (DB_INVOICES).
+ * store_invoice.h - invoices, credit notes and tax rates (DB_INVOICES).
  *
  * Same conventions as store.h: 0 or a negative STORE_* code; getters give
  * a fresh record the caller frees with store_record_free() (lists with

@@ -1,5 +1,5 @@
 /*
- * ledger.h - the prepaid-credit ledger (DESIGN R15): append-only,
+ * store_ledger.h - the prepaid-credit ledger (DESIGN R15): append-only,
  * double-entry transfers between accounts, with balances kept in the same
  * transaction.
  *
@@ -34,8 +34,8 @@
  * each account's credit log: a range scan gives it newest first (by time,
  * then by seq), and a time window is a key range.
  */
-#ifndef SPB_LEDGER_H
-#define SPB_LEDGER_H
+#ifndef SPB_STORE_LEDGER_H
+#define SPB_STORE_LEDGER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -175,4 +175,4 @@ int ledger_list_logs(store_txn *txn, const char *account, const ledger_filter *f
  */
 int ledger_check(store_txn *txn, char *report, size_t cap);
 
-#endif /* SPB_LEDGER_H */
+#endif /* SPB_STORE_LEDGER_H */

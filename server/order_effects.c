@@ -1,0 +1,122 @@
+/*
+ * order_effects.c: applying a settled order (see order_effects.h): each line
+ * extends its item from its expiry (or from now, for an item not active),
+ * with the order's renewal settings; a credit purchase grants its credits;
+ * the coupon reservation becomes a redemption, or is released.
+ */
+#include "order_effects.h"
+
+#include <stdatomic.h>
+
+#include "credits.h"
+#include "enums.h"
+#include "invoices.h"
+#include "pricing.h"
+#include "quote.h"
+
+static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t now)
+{
+	store_item *it = NULL;
+	store_auto_renew ar = STORE_AUTO_RENEW_INIT, *orig;
+	int64_t base, nexp;
+	int rc = store_item_get(w, l->item_id, &it);
+
+	if (rc == STORE_NOTFOUND) /* deleted since: nothing to extend */
+		return 0;
+	if (rc)
+		return rc;
+	if (it->status != STORE_ITEM_ACTIVE)
+		base = now;
+	else
+		base = it->expires_at > now ? it->expires_at : now;
+	if (l->months > 0)
+		rc = pricing_add_months(base, l->months, &nexp) ? STORE_INVALID : 0;
+	else
+		nexp = l->new_expires_at > base ? l->new_expires_at : base;
+	orig = it->auto_renew;
+	if (rc == 0) {
+		it->status = STORE_ITEM_ACTIVE;
+		it->expires_at = nexp;
+		l->new_expires_at = nexp;
+		if (o->renew_mode)
+			it->renew_mode = o->renew_mode;
+		if (o->renew_mode == RENEW(AUTO)) {
+			ar.enabled = 1;
+			ar.payer_id = o->payer_id;
+			ar.payment_method = o->payment_method;
+			ar.stripe_customer_id = o->stripe_customer_id;
+			ar.stripe_payment_method_id = o->stripe_payment_method_id;
+			ar.until = o->auto_renew_kind == 1 ? o->auto_renew_until : 0;
+			ar.cycles = o->auto_renew_kind == 2 ? o->auto_renew_cycles : 0;
+			ar.next_attempt = nexp;
+			it->auto_renew = &ar;
+		} else if (o->renew_mode == RENEW(MANUAL) && orig) {
+			orig->enabled = 0;
+		}
+		rc = store_item_put(w, it, 0);
+	}
+	it->auto_renew = orig;
+	store_record_free(it);
+	return rc;
+}
+
+/* The credits a CREDIT_PURCHASE order bought: issuance -> beneficiary. */
+static int grant_credits(store_txn *w, const store_order *o)
+{
+	int rc;
+	if (o->credits_quantity <= 0)
+		return STORE_INVALID;
+	rc = credits_grant(w, o->beneficiary_id, o->credits_quantity, o->order_id, o->actor_id,
+			   NULL);
+	return rc > 0 ? STORE_INVALID : rc;
+}
+
+/* Set once at start-up (scheduler_init), read by every settling thread. */
+static _Atomic(orders_settle_hook) settle_hook;
+
+void orders_set_settle_hook(orders_settle_hook fn)
+{
+	atomic_store(&settle_hook, fn);
+}
+
+static int call_settle_hook(store_txn *w, const store_order *o, int succeeded, int64_t now)
+{
+	orders_settle_hook fn = atomic_load(&settle_hook);
+	return fn ? fn(w, o, succeeded, now) : 0;
+}
+
+int orders_succeed(store_txn *w, store_order *o, int64_t now)
+{
+	int rc = 0;
+	if (o->type == OTYPE(CREDIT_PURCHASE))
+		rc = grant_credits(w, o);
+	for (size_t i = 0; rc == 0 && i < o->n_lines; i++)
+		rc = apply_line(w, o, o->lines[i], now);
+	if (rc == 0 && o->coupon_reserved) {
+		rc = coupon_settle(w, o->coupon_code, o->payer_id, 1, now);
+		o->coupon_reserved = 0;
+	}
+	if (rc == 0)
+		rc = call_settle_hook(w, o, 1, now);
+	o->status = OSTATUS(SUCCEEDED);
+	o->update_time = now;
+	if (rc == 0) /* the invoice's number is taken in this same transaction */
+		rc = invoice_issue(w, o, now, NULL);
+	return rc;
+}
+
+int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_t now)
+{
+	int rc = 0;
+	if (o->coupon_reserved) {
+		rc = coupon_settle(w, o->coupon_code, o->payer_id, 0, now);
+		o->coupon_reserved = 0;
+	}
+	o->status = status;
+	o->update_time = now;
+	if (why)
+		o->failure_reason = (char *)why;
+	if (rc == 0)
+		rc = call_settle_hook(w, o, 0, now);
+	return rc;
+}

@@ -1,0 +1,42 @@
+#ifndef SPB_ORDER_EFFECTS_H
+#define SPB_ORDER_EFFECTS_H
+
+/*
+ * order_effects.h: what settling an order does, inside the transaction that
+ * settles it, so an order's effects are applied exactly once and only with
+ * its SUCCEEDED status (R9).
+ */
+
+#include <stdint.h>
+
+#include "store.h"
+#include "store_order.h"
+
+/*
+ * Marks o SUCCEEDED in w and applies its effects exactly once: the items'
+ * new expiry, status ACTIVE and renewal settings, the credits bought by a
+ * CREDIT_PURCHASE order (credits_grant to o->beneficiary_id), the coupon
+ * redemption, then the settle hook, and issues its invoice (invoices.h:
+ * numbered in this transaction, so a rollback consumes no number).
+ * o is updated (status, lines' new_expires_at) but not written: the caller
+ * puts it in the same transaction. 0 or a STORE_* code.
+ */
+int orders_succeed(store_txn *w, store_order *o, int64_t now);
+
+/* Ends o without effects (FAILED, CANCELED, TIMED_OUT): releases its coupon
+ * reservation, runs the settle hook. The caller puts o. */
+int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_t now);
+
+/*
+ * A hook run by orders_succeed() (succeeded = 1) and orders_end()
+ * (succeeded = 0) for every order they settle, inside the settling
+ * transaction w, after the order's own effects; a non-zero return (a
+ * STORE_* code) fails the settlement. The renewal scheduler registers its
+ * bookkeeping of AUTO_RENEWAL orders here (scheduler_init), so the order
+ * engine does not depend on it. One hook; NULL removes it. Thread-safe, but
+ * set it before orders can settle.
+ */
+typedef int (*orders_settle_hook)(store_txn *w, const store_order *o, int succeeded, int64_t now);
+void orders_set_settle_hook(orders_settle_hook fn);
+
+#endif
