@@ -190,6 +190,7 @@ int invoice_tax_apply(const tax_decision *d, store_line **lines, size_t n, int i
 			lines[i]->discount = shares[i];
 			lines[i]->tax = tax;
 			lines[i]->tax_rate_bp = d->rate_bp;
+			lines[i]->total = total;
 		}
 	}
 	if (rc == 0) {

@@ -55,7 +55,7 @@ int invoice_tax_decide(store_txn *txn, int order_type, int method, const char *c
 /*
  * Applies decision d to n lines whose amounts are line->amount (or
  * line->credits when in_credits): spreads `discount` over them, then sets
- * each line's discount share, tax and tax_rate_bp. *tax_total gets the sum
+ * each line's discount share, tax, tax_rate_bp and total. *tax_total gets the sum
  * of the lines' tax and *charged what they cost together (exclusive: the
  * amounts less the discount plus the tax; inclusive: less the discount).
  * 0, TAX_OVERFLOW or TAX_RANGE (a discount larger than the amounts).

@@ -51,7 +51,12 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 	b->address = o->bill_address;
 	b->country = o->bill_country;
 	b->tax_id = o->bill_tax_id;
+	b->region = o->bill_region;
 	m->billing_info = b;
+	m->tax_total = o->tax_total;
+	m->tax_treatment = o->tax_treatment;
+	m->tax_rate_bp = o->tax_rate_bp;
+	m->tax_inclusive = o->tax_inclusive;
 	m->terms_accepted = o->terms_accepted;
 	m->stripe_payment_intent_id = o->stripe_payment_intent_id;
 	m->stripe_client_secret = o->stripe_client_secret;

@@ -76,6 +76,23 @@ static const eu_state *eu_find(const char *country, size_t *index)
 	return NULL;
 }
 
+int tax_country_ok(const char *s)
+{
+	return s && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && !s[2];
+}
+
+int tax_region_ok(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	for (; s[n]; n++)
+		if (!isupper((unsigned char)s[n]) && !isdigit((unsigned char)s[n]))
+			return 0;
+	return n < TAX_REGION_LEN;
+}
+
 int tax_eu_member(const char *country)
 {
 	return eu_find(country, NULL) != NULL;

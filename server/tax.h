@@ -100,6 +100,12 @@ typedef struct tax_decision {
 	const char *note; /* static legal note, "" when none */
 } tax_decision;
 
+/* 1 if s has the shape of an ISO-3166 alpha-2 code: two upper-case
+ * letters. */
+int tax_country_ok(const char *s);
+/* 1 if s is a region code: [A-Z0-9]{0,32} ("" = none). */
+int tax_region_ok(const char *s);
+
 /* 1 if country (ISO-3166 alpha-2, upper case) is an EU member state. */
 int tax_eu_member(const char *country);
 

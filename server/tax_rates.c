@@ -74,18 +74,6 @@ static void reply_rate(rpc_write *w)
 	arena_free(a);
 }
 
-static int region_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= TAX_REGION_LEN)
-		return 0;
-	for (; *s; s++)
-		if (!isupper((unsigned char)*s) && !isdigit((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
 void rpc_InvoiceService_SetTaxRate(struct rpc_call *call,
 				   const Smartplus__Billing__V1__SetTaxRateRequest *req)
 {
@@ -93,12 +81,11 @@ void rpc_InvoiceService_SetTaxRate(struct rpc_call *call,
 
 	if (vendor_only(call))
 		return;
-	if (strlen(req->country) != 2 || !isupper((unsigned char)req->country[0]) ||
-	    !isupper((unsigned char)req->country[1])) {
+	if (!tax_country_ok(req->country)) {
 		BAD_ARG(call, "country: an ISO-3166 alpha-2 code in upper case, such as DE");
 		return;
 	}
-	if (!region_ok(req->region)) {
+	if (!tax_region_ok(req->region)) {
 		BAD_ARG(call, "region: [A-Z0-9]{0,%d}", TAX_REGION_LEN - 1);
 		return;
 	}

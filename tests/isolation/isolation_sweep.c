@@ -259,7 +259,8 @@ static Smartplus__Billing__V1__BillingInfo bill = {
 	"Iso Ltd",
 	"1 Tenant St",
 	"US",
-	""};
+	"",
+	"" /* region */};
 
 /* A quote (payer, installer, project, item) into quote_out; with pay, an
  * order from it by the sandbox card into order_out. */

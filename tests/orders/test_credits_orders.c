@@ -233,7 +233,8 @@ static Smartplus__Billing__V1__BillingInfo bill = {
 	"Ada Ltd",
 	"1 Main St",
 	"US",
-	""};
+	"",
+	"" /* region */};
 
 typedef struct buy {
 	const char *who, *payer, *account;

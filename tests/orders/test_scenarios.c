@@ -213,7 +213,8 @@ static Smartplus__Billing__V1__BillingInfo bill = {
 	"Ada Ltd",
 	"1 Main St",
 	"US",
-	""};
+	"",
+	"" /* region */};
 
 /* Places an order from quote_id; returns the SDK code, *out the order. */
 static int order(int action, const char *quote_id, int method, const char *pm,

@@ -348,7 +348,8 @@ static Smartplus__Billing__V1__BillingInfo bill = {
 	"Ada Ltd",
 	"1 Main St",
 	"US",
-	""};
+	"",
+	"" /* region */};
 
 /* The outcome of a checkout call. */
 typedef struct outcome {

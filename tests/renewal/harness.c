@@ -311,7 +311,8 @@ static Smartplus__Billing__V1__BillingInfo bill = {
 	"Ada Ltd",
 	"1 Main St",
 	"US",
-	""};
+	"",
+	"" /* region */};
 
 int h_activate(const char *payer, const char *installer, int ptype, const char *project, int months,
 	       int method, const char *pm, int64_t *now_out)
