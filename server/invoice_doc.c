@@ -361,15 +361,21 @@ static void to_ansi(pdf *p, const char *in, char *out, size_t cap)
 	*dst = '\0';
 }
 
+/* WinAnsi text at (x, y). */
+static void put_ansi(pdf *p, HPDF_Font f, float size, float x, float y, const char *ansi)
+{
+	HPDF_Page_BeginText(p->page);
+	HPDF_Page_SetFontAndSize(p->page, f, size);
+	HPDF_Page_TextOut(p->page, x, y, ansi);
+	HPDF_Page_EndText(p->page);
+}
+
 static void text_at(pdf *p, HPDF_Font f, float size, float x, float y, const char *s)
 {
 	char buf[1024];
 
 	to_ansi(p, s, buf, sizeof(buf));
-	HPDF_Page_BeginText(p->page);
-	HPDF_Page_SetFontAndSize(p->page, f, size);
-	HPDF_Page_TextOut(p->page, x, y, buf);
-	HPDF_Page_EndText(p->page);
+	put_ansi(p, f, size, x, y, buf);
 }
 
 /* Right-aligned at x. */
@@ -386,22 +392,58 @@ static void text_right(pdf *p, HPDF_Font f, float size, float x, float y, const 
 }
 
 /* Text cut to width (with "..."). */
-static void text_fit(pdf *p, HPDF_Font f, float size, float x, float y, float width, const char *s)
+static void fit_ansi(pdf *p, HPDF_Font f, float size, float x, float y, float width,
+		     const char *ansi)
 {
 	char buf[1024];
 	HPDF_REAL real;
 	HPDF_UINT n;
 
-	to_ansi(p, s, buf, sizeof(buf) - 4);
+	snprintf(buf, sizeof(buf) - 4, "%s", ansi);
 	HPDF_Page_SetFontAndSize(p->page, f, size);
 	if (HPDF_Page_TextWidth(p->page, buf) > width) {
 		n = HPDF_Page_MeasureText(p->page, buf, width - HPDF_Page_TextWidth(p->page, "..."),
 					  HPDF_FALSE, &real);
 		memcpy(buf + n, "...", 4);
 	}
-	HPDF_Page_BeginText(p->page);
-	HPDF_Page_TextOut(p->page, x, y, buf);
-	HPDF_Page_EndText(p->page);
+	put_ansi(p, f, size, x, y, buf);
+}
+
+static void text_fit(pdf *p, HPDF_Font f, float size, float x, float y, float width, const char *s)
+{
+	char buf[1024];
+
+	to_ansi(p, s, buf, sizeof(buf));
+	fit_ansi(p, f, size, x, y, width, buf);
+}
+
+/* The first line of s that fits width at the current font (cut at a space
+ * when there is one) into first; 1 with *rest the remainder when s does
+ * not fit on one line. first and *rest are WinAnsi (converted from s);
+ * *rest stays valid until the next call on this thread. */
+static int desc_split(pdf *p, const char *s, float width, char *first, size_t cap,
+		      const char **rest)
+{
+	static _Thread_local char conv[1024];
+	HPDF_REAL real;
+	HPDF_UINT n;
+
+	to_ansi(p, s, conv, sizeof(conv));
+	HPDF_Page_SetFontAndSize(p->page, p->font, 8);
+	if (HPDF_Page_TextWidth(p->page, conv) <= width) {
+		snprintf(first, cap, "%s", conv);
+		return 0;
+	}
+	n = HPDF_Page_MeasureText(p->page, conv, width, HPDF_TRUE, &real);
+	if (n == 0)
+		n = HPDF_Page_MeasureText(p->page, conv, width, HPDF_FALSE, &real);
+	if (n >= cap)
+		n = (HPDF_UINT)cap - 1;
+	memcpy(first, conv, n);
+	first[n] = '\0';
+	for (*rest = conv + n; **rest == ' '; (*rest)++)
+		;
+	return 1;
 }
 
 /* Text wrapped to width, from y down; returns the y below it. */
@@ -527,7 +569,9 @@ static int pdf_render(const doc_model *m, uint8_t **out, size_t *len)
 	char line[320];
 	struct tm tm;
 	HPDF_Date d;
-	int rc = -1;
+	char first[1024];
+	const char *rest;
+	int two, rc = -1;
 
 	memset(&p, 0, sizeof(p));
 	p.cv = iconv_open("WINDOWS-1252//TRANSLIT", "UTF-8");
@@ -579,7 +623,7 @@ static int pdf_render(const doc_model *m, uint8_t **out, size_t *len)
 	table_head(&p, m);
 	for (size_t i = 0; i < m->n_rows; i++) {
 		const doc_row *r = &m->rows[i];
-		if (p.y < BOTTOM + ROW_H) {
+		if (p.y < BOTTOM + 2 * ROW_H) {
 			if (new_page(&p) != 0)
 				goto done;
 			snprintf(line, sizeof(line), "%s %s (continued)", m->title, m->number);
@@ -587,14 +631,19 @@ static int pdf_render(const doc_model *m, uint8_t **out, size_t *len)
 			p.y -= 24;
 			table_head(&p, m);
 		}
-		text_fit(&p, p.font, 8, COL_DESC + 2, p.y, COL_PERIOD - COL_DESC - 8, r->desc);
+		two = desc_split(&p, r->desc, COL_PERIOD - COL_DESC - 8, first, sizeof(first),
+				 &rest);
+		put_ansi(&p, p.font, 8, COL_DESC + 2, p.y, first);
+		if (two)
+			fit_ansi(&p, p.font, 8, COL_DESC + 2, p.y - ROW_H + 3,
+				 COL_PERIOD - COL_DESC - 8, rest);
 		text_fit(&p, p.font, 8, COL_PERIOD, p.y, COL_QTY - COL_PERIOD - 24, r->period);
 		text_right(&p, p.font, 8, COL_QTY, p.y, r->qty);
 		text_right(&p, p.font, 8, COL_NET, p.y, r->net);
 		text_right(&p, p.font, 8, COL_RATE, p.y, r->rate);
 		text_right(&p, p.font, 8, COL_TAX, p.y, r->tax);
 		text_right(&p, p.font, 8, COL_TOTAL, p.y, r->total);
-		p.y -= ROW_H;
+		p.y -= two ? 2 * ROW_H - 3 : ROW_H;
 	}
 	rule(&p, p.y + 8, 0.6f, 0.5f);
 	p.y -= 8;
