@@ -229,6 +229,20 @@ int auth_may_read_project(store_txn *txn, const rpc_caller *caller, const store_
 	return auth_may_act(txn, caller, p->installer_id);
 }
 
+int auth_load_project(rpc_call *call, store_txn *txn, const char *project_id, store_project **p)
+{
+	int rc = store_project_get(txn, project_id, p), may = 0;
+	if (rc == 0)
+		may = auth_may_act(txn, rpc_call_caller(call), (*p)->installer_id);
+	else if (rc != STORE_NOTFOUND)
+		may = rc;
+	if (!auth_deny(call, may, "project", project_id))
+		return 0;
+	store_record_free(*p);
+	*p = NULL;
+	return 1;
+}
+
 int auth_deny(rpc_call *call, int may, const char *what, const char *id)
 {
 	if (may == 1)

@@ -39,6 +39,12 @@ int auth_may_act(store_txn *txn, const rpc_caller *caller, const char *target);
  * code, as auth_may_act(). */
 int auth_may_read_project(store_txn *txn, const rpc_caller *caller, const store_project *p);
 
+/* Reads project `project_id` into *p (free with store_record_free()) when
+ * the caller may act on its installer and returns 0; otherwise fails the
+ * call (PERMISSION_DENIED whether or not it exists, or the storage error)
+ * and returns 1. */
+int auth_load_project(rpc_call *call, store_txn *txn, const char *project_id, store_project **p);
+
 /* Fails the call with PERMISSION_DENIED (or the storage error) for a
  * auth_may_act() result that is not 1, naming what was asked for. Returns 1
  * when it failed the call. */

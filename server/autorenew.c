@@ -28,6 +28,7 @@
 #include "policy.h"
 #include "rpc_handlers.h"
 #include "write.h"
+#include "xalloc.h"
 
 #define MAX_ITEMS 1000
 
@@ -147,17 +148,13 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 	const Smartplus__Billing__V1__SetAutoRenewRequest *req = s->req;
 	Smartplus__Billing__V1__SetAutoRenewResponse r =
 		SMARTPLUS__BILLING__V1__SET_AUTO_RENEW_RESPONSE__INIT;
-	store_item **items = calloc(req->n_item_ids, sizeof(*items));
-	store_auto_renew *ars = calloc(req->n_item_ids, sizeof(*ars)), **orig = NULL;
+	store_item **items = xcalloc(req->n_item_ids, sizeof(*items));
+	store_auto_renew *ars = xcalloc(req->n_item_ids, sizeof(*ars)), **orig = NULL;
 	int64_t now = clock_now_us();
 	arena *a = arena_new();
 	int rc = 0, may;
 
-	orig = calloc(req->n_item_ids, sizeof(*orig));
-	if (!items || !ars || !orig || !a) {
-		rc = STORE_IO;
-		goto done;
-	}
+	orig = xcalloc(req->n_item_ids, sizeof(*orig));
 	if (req->enabled) {
 		may = auth_may_act(txn, &s->caller, s->payer_id);
 		if (may <= 0) {
@@ -208,11 +205,8 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 	if (rc == 0) {
 		free(s->packed);
 		s->packed_len = protobuf_c_message_get_packed_size(&r.base);
-		s->packed = malloc(s->packed_len ? s->packed_len : 1);
-		if (!s->packed)
-			rc = STORE_IO;
-		else
-			protobuf_c_message_pack(&r.base, s->packed);
+		s->packed = xmalloc(s->packed_len);
+		protobuf_c_message_pack(&r.base, s->packed);
 	}
 done:
 	for (size_t i = 0; items && i < req->n_item_ids; i++) {

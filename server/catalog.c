@@ -10,6 +10,7 @@
 #include "enums.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
+#include "xalloc.h"
 
 #define N_TYPES 3
 
@@ -195,7 +196,7 @@ static const char *feature_name(int f)
 
 static Google__Protobuf__Timestamp *timestamp(int64_t us)
 {
-	Google__Protobuf__Timestamp *ts = calloc(1, sizeof(*ts));
+	Google__Protobuf__Timestamp *ts = xcalloc(1, sizeof(*ts));
 	google__protobuf__timestamp__init(ts);
 	ts->seconds = us / 1000000;
 	ts->nanos = (int32_t)(us % 1000000) * 1000;
@@ -205,10 +206,10 @@ static Google__Protobuf__Timestamp *timestamp(int64_t us)
 static Smartplus__Billing__V1__PaymentModelRule *model_rule(int model, int64_t after,
 							    int64_t before)
 {
-	Smartplus__Billing__V1__PaymentModelRule *r = calloc(1, sizeof(*r));
+	Smartplus__Billing__V1__PaymentModelRule *r = xcalloc(1, sizeof(*r));
 	smartplus__billing__v1__payment_model_rule__init(r);
 	r->payment_model = model;
-	r->methods = calloc(3, sizeof(*r->methods));
+	r->methods = xcalloc(3, sizeof(*r->methods));
 	if (model == MODEL(CREDITS)) {
 		r->methods[r->n_methods++] = METHOD(CREDITS);
 	} else {
@@ -225,7 +226,7 @@ static Smartplus__Billing__V1__PaymentModelRule *model_rule(int model, int64_t a
 
 static Smartplus__Billing__V1__FreeAllowance *allowance(int service, int count, const char *what)
 {
-	Smartplus__Billing__V1__FreeAllowance *a = calloc(1, sizeof(*a));
+	Smartplus__Billing__V1__FreeAllowance *a = xcalloc(1, sizeof(*a));
 	smartplus__billing__v1__free_allowance__init(a);
 	a->service_type = service;
 	a->count = count;
@@ -236,17 +237,17 @@ static Smartplus__Billing__V1__FreeAllowance *allowance(int service, int count, 
 /* Builds the catalog of one project type; freed with free_type(). */
 static ptc_t *build_type(const type_info *t, int64_t cutover)
 {
-	ptc_t *c = calloc(1, sizeof(*c));
+	ptc_t *c = xcalloc(1, sizeof(*c));
 	size_t n = 0;
 	smartplus__billing__v1__project_type_catalog__init(c);
 	c->project_type = t->project_type;
 	c->display_name = (char *)t->name;
 	while (t->services[n])
 		n++;
-	c->services = calloc(n, sizeof(*c->services));
+	c->services = xcalloc(n, sizeof(*c->services));
 	for (size_t i = 0; i < n; i++) {
 		const service_info *si = service_of(t->services[i]);
-		offering_t *o = calloc(1, sizeof(*o));
+		offering_t *o = xcalloc(1, sizeof(*o));
 		smartplus__billing__v1__service_offering__init(o);
 		o->service_type = si->type;
 		o->display_name = (char *)si->name;
@@ -256,9 +257,9 @@ static ptc_t *build_type(const type_info *t, int64_t cutover)
 			size_t nf = 0;
 			while (t->features[nf])
 				nf++;
-			o->premium_features = calloc(nf, sizeof(*o->premium_features));
+			o->premium_features = xcalloc(nf, sizeof(*o->premium_features));
 			for (size_t f = 0; f < nf; f++) {
-				Smartplus__Billing__V1__PremiumFeatureInfo *fi = calloc(
+				Smartplus__Billing__V1__PremiumFeatureInfo *fi = xcalloc(
 					1, sizeof(*fi));
 				smartplus__billing__v1__premium_feature_info__init(fi);
 				fi->feature = t->features[f];
@@ -268,7 +269,7 @@ static ptc_t *build_type(const type_info *t, int64_t cutover)
 		}
 		c->services[c->n_services++] = o;
 	}
-	c->free_allowances = calloc(2, sizeof(*c->free_allowances));
+	c->free_allowances = xcalloc(2, sizeof(*c->free_allowances));
 	if (t->project_type == PTYPE(COMMERCIAL))
 		c->free_allowances[c->n_free_allowances++] = allowance(
 			STYPE(DOOR), 1,
@@ -284,7 +285,7 @@ static ptc_t *build_type(const type_info *t, int64_t cutover)
 			"A PMS-integrated project always renews its integration item with the "
 			"rest; "
 			"without integration the project shows NORMAL and has no such item.");
-	c->payment_models = calloc(2, sizeof(*c->payment_models));
+	c->payment_models = xcalloc(2, sizeof(*c->payment_models));
 	if (t->project_type == PTYPE(COMMERCIAL)) {
 		c->payment_models[c->n_payment_models++] = model_rule(MODEL(REGULAR), -1, cutover);
 		c->payment_models[c->n_payment_models++] = model_rule(MODEL(CREDITS), cutover, -1);
@@ -319,7 +320,7 @@ static void free_type(ptc_t *c)
 static void pack_into(Smartplus__Billing__V1__GetCatalogResponse *r, size_t slot)
 {
 	packed.len[slot] = smartplus__billing__v1__get_catalog_response__get_packed_size(r);
-	packed.bytes[slot] = malloc(packed.len[slot] ? packed.len[slot] : 1);
+	packed.bytes[slot] = xmalloc(packed.len[slot]);
 	smartplus__billing__v1__get_catalog_response__pack(r, packed.bytes[slot]);
 }
 

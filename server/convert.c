@@ -6,6 +6,7 @@
 
 #include "catalog.h"
 #include "enums.h"
+#include "xalloc.h"
 
 #define CHUNK 16384
 
@@ -17,9 +18,9 @@ struct arena {
 
 arena *arena_new(void)
 {
-	arena *a = calloc(1, sizeof(*a));
+	arena *a = xcalloc(1, sizeof(*a));
 	a->cap = CHUNK;
-	a->mem = malloc(a->cap);
+	a->mem = xmalloc(a->cap);
 	return a;
 }
 
@@ -29,11 +30,11 @@ void *arena_alloc(arena *a, size_t n)
 	n = (n + 15) & ~(size_t)15;
 	if (a->used + n > a->cap) {
 		/* Move the current chunk behind a new one. */
-		arena *old = malloc(sizeof(*old));
+		arena *old = xmalloc(sizeof(*old));
 		*old = *a;
 		a->next = old;
 		a->cap = n > CHUNK ? n : CHUNK;
-		a->mem = malloc(a->cap);
+		a->mem = xmalloc(a->cap);
 		a->used = 0;
 	}
 	p = a->mem + a->used;

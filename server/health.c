@@ -12,6 +12,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "stream.h"
+#include "xalloc.h"
 
 typedef Grpc__Health__V1__HealthCheckResponse__ServingStatus serving_t;
 
@@ -84,7 +85,7 @@ static void on_watch_closed(rpc_tag *t, int ok)
 
 static void watch_start(grpc_call *call, grpc_completion_queue *cq, grpc_byte_buffer *payload)
 {
-	watch *w = calloc(1, sizeof(*w));
+	watch *w = xcalloc(1, sizeof(*w));
 	Grpc__Health__V1__HealthCheckResponse resp = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
 	grpc_op ops[2];
 	int known;

@@ -14,6 +14,7 @@
 #include "rpc_reasons.h"
 #include "store_idempotency.h"
 #include "log.h"
+#include "xalloc.h"
 
 /* ---- keys in flight: a small chained hash set under one mutex ---- */
 
@@ -48,7 +49,7 @@ static int claim(const char *id)
 			pthread_mutex_unlock(&inflight.lock);
 			return 0;
 		}
-	f = malloc(sizeof(*f));
+	f = xmalloc(sizeof(*f));
 	snprintf(f->id, sizeof(f->id), "%s", id);
 	f->next = inflight.b[h];
 	inflight.b[h] = f;
@@ -161,7 +162,7 @@ idem_verdict idem_begin(const grpc_metadata_array *md, const char *key_account_i
 			v = answer_with(answer, (grpc_status_code)rec->status, rec->reason,
 					rec->message);
 			if (rec->status == GRPC_STATUS_OK) {
-				answer->body = malloc(rec->response.len ? rec->response.len : 1);
+				answer->body = xmalloc(rec->response.len);
 				memcpy(answer->body, rec->response.data, rec->response.len);
 				answer->body_len = rec->response.len;
 			}
@@ -186,7 +187,7 @@ void idem_capture(idem_state *st, grpc_status_code code, const char *message, co
 	snprintf(st->captured_message, sizeof(st->captured_message), "%s", message ? message : "");
 	snprintf(st->captured_reason, sizeof(st->captured_reason), "%s", reason ? reason : "");
 	if (body) {
-		st->captured = malloc(body_len ? body_len : 1);
+		st->captured = xmalloc(body_len);
 		memcpy(st->captured, body, body_len);
 		st->captured_len = body_len;
 	}

@@ -27,6 +27,7 @@
 #include "rpc_handlers.h"
 #include "tax.h"
 #include "write.h"
+#include "xalloc.h"
 
 #define CN_STATUS(x) V1(CREDIT_NOTE_STATUS__CREDIT_NOTE_STATUS_##x) /* CreditNoteStatus */
 
@@ -189,9 +190,7 @@ static int invoice_model(const store_invoice *inv, doc_model *m)
 	m->buyer = inv->buyer;
 	snprintf(m->unit, sizeof(m->unit), "Amounts in %s", cr ? "credits" : cur);
 	m->qty_head = "Term";
-	m->rows = calloc(inv->n_lines + 1, sizeof(*m->rows));
-	if (!m->rows)
-		return -1;
+	m->rows = xcalloc(inv->n_lines + 1, sizeof(*m->rows));
 	for (size_t i = 0; i < inv->n_lines; i++) {
 		const store_invoice_line *l = inv->lines[i];
 		doc_row *r = &m->rows[m->n_rows++];
@@ -263,9 +262,7 @@ static int credit_note_model(const store_credit_note *cn, doc_model *m)
 	m->buyer = cn->buyer;
 	snprintf(m->unit, sizeof(m->unit), "Amounts in %s", cr ? "credits" : cur);
 	m->qty_head = "Days";
-	m->rows = calloc(cn->n_lines + 1, sizeof(*m->rows));
-	if (!m->rows)
-		return -1;
+	m->rows = xcalloc(cn->n_lines + 1, sizeof(*m->rows));
 	for (size_t i = 0; i < cn->n_lines; i++) {
 		const store_credit_note_line *l = cn->lines[i];
 		doc_row *r = &m->rows[m->n_rows++];
@@ -686,9 +683,7 @@ static int pdf_render(const doc_model *m, uint8_t **out, size_t *len)
 	if (p.error || HPDF_SaveToStream(p.doc) != HPDF_OK)
 		goto done;
 	size = HPDF_GetStreamSize(p.doc);
-	buf = malloc(size ? size : 1);
-	if (!buf)
-		goto done;
+	buf = xmalloc(size);
 	HPDF_ResetStream(p.doc);
 	{
 		HPDF_UINT32 got = size;
@@ -718,23 +713,16 @@ done:
 typedef struct sbuf {
 	char *p;
 	size_t n, cap;
-	int oom;
 } sbuf;
 
 static void put(sbuf *b, const char *s, size_t n)
 {
-	if (b->oom)
-		return;
 	if (b->n + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
 		char *np;
 		while (cap < b->n + n + 1)
 			cap *= 2;
-		np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = 1;
-			return;
-		}
+		np = xrealloc(b->p, cap);
 		b->p = np;
 		b->cap = cap;
 	}
@@ -844,10 +832,6 @@ static int html_render(const doc_model *m, uint8_t **out, size_t *len)
 	for (size_t i = 0; i < m->n_notes; i++)
 		tag(&b, "<p><b>", m->notes[i], "</b></p>");
 	raw(&b, "</body></html>\n");
-	if (b.oom) {
-		free(b.p);
-		return -1;
-	}
 	*out = (uint8_t *)b.p;
 	*len = b.n;
 	return 0;

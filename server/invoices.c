@@ -26,6 +26,7 @@
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
+#include "xalloc.h"
 
 #define LIST_PAGE_DEFAULT 50
 #define MAX_ANCESTORS 8
@@ -172,10 +173,10 @@ int invoice_tax_decide(store_txn *txn, int order_type, int method, const char *c
 int invoice_tax_apply(const tax_decision *d, store_line **lines, size_t n, int in_credits,
 		      int64_t discount, int64_t *tax_total, int64_t *charged)
 {
-	int64_t *amounts = calloc(n + 1, sizeof(*amounts)),
-		*shares = calloc(n + 1, sizeof(*shares));
+	int64_t *amounts = xcalloc(n + 1, sizeof(*amounts)),
+		*shares = xcalloc(n + 1, sizeof(*shares));
 	int64_t tax_sum = 0, sum = 0, net, tax, total;
-	int rc = amounts && shares ? 0 : TAX_OVERFLOW;
+	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		amounts[i] = in_credits ? lines[i]->credits : lines[i]->amount;
@@ -207,9 +208,9 @@ int invoice_tax_apply(const tax_decision *d, store_line **lines, size_t n, int i
 
 int invoice_ancestors(store_txn *txn, const char *payer_id, char ***out, size_t *n)
 {
-	char **ids = calloc(MAX_ANCESTORS, sizeof(*ids));
-	char *cur = strdup(payer_id);
-	int rc = ids && cur ? 0 : STORE_IO;
+	char **ids = xcalloc(MAX_ANCESTORS, sizeof(*ids));
+	char *cur = xstrdup(payer_id);
+	int rc = 0;
 
 	*out = NULL;
 	*n = 0;
@@ -222,9 +223,7 @@ int invoice_ancestors(store_txn *txn, const char *payer_id, char ***out, size_t 
 			rc = 0;
 			break;
 		}
-		cur = rc == 0 && a->parent_id[0] ? strdup(a->parent_id) : NULL;
-		if (rc == 0 && a->parent_id[0] && !cur)
-			rc = STORE_IO;
+		cur = rc == 0 && a->parent_id[0] ? xstrdup(a->parent_id) : NULL;
 		store_record_free(a);
 	}
 	if (rc == 0 && cur && *n == MAX_ANCESTORS)
@@ -294,7 +293,7 @@ static char *describe(const store_line *l)
 
 	snprintf(buf, sizeof(buf), "%s - item %s, project %s",
 		 catalog_service_name(l->service_type), l->item_id, l->project_id);
-	return strdup(buf);
+	return xstrdup(buf);
 }
 
 /* The lines of an activation or renewal: amounts as charged. */
@@ -305,15 +304,11 @@ static int build_service_lines(build *b, const store_order *o, int in_credits, i
 	int rc = 0;
 
 	b->n_lines = n;
-	b->lines = calloc(n + 1, sizeof(*b->lines));
-	b->plines = calloc(n + 1, sizeof(*b->plines));
-	b->descs = calloc(n + 1, sizeof(*b->descs));
-	shares = calloc(n + 1, sizeof(*shares));
-	amounts = calloc(n + 1, sizeof(*amounts));
-	if (!b->lines || !b->plines || !b->descs || !shares || !amounts) {
-		rc = STORE_IO;
-		goto done;
-	}
+	b->lines = xcalloc(n + 1, sizeof(*b->lines));
+	b->plines = xcalloc(n + 1, sizeof(*b->plines));
+	b->descs = xcalloc(n + 1, sizeof(*b->descs));
+	shares = xcalloc(n + 1, sizeof(*shares));
+	amounts = xcalloc(n + 1, sizeof(*amounts));
 	for (size_t i = 0; i < n; i++)
 		amounts[i] = in_credits ? o->lines[i]->credits : o->lines[i]->amount;
 	if (!o->tax_treatment && tax_spread(amounts, n, in_credits ? 0 : o->discount, shares)) {
@@ -326,10 +321,7 @@ static int build_service_lines(build *b, const store_order *o, int in_credits, i
 		int64_t taxable;
 
 		smartplus__billing__store__v1__invoice_line_record__init(il);
-		if (!(b->descs[i] = describe(l))) {
-			rc = STORE_IO;
-			goto done;
-		}
+		b->descs[i] = describe(l);
 		il->description = b->descs[i];
 		il->item_id = l->item_id;
 		il->project_id = l->project_id;
@@ -358,17 +350,14 @@ static int build_credit_line(build *b, const store_order *o)
 	char buf[160];
 	store_invoice_line *il;
 
-	b->lines = calloc(1, sizeof(*b->lines));
-	b->plines = calloc(1, sizeof(*b->plines));
-	b->descs = calloc(1, sizeof(*b->descs));
+	b->lines = xcalloc(1, sizeof(*b->lines));
+	b->plines = xcalloc(1, sizeof(*b->plines));
+	b->descs = xcalloc(1, sizeof(*b->descs));
 	b->n_lines = 1;
-	if (!b->lines || !b->plines || !b->descs)
-		return STORE_IO;
 	il = &b->lines[0];
 	smartplus__billing__store__v1__invoice_line_record__init(il);
 	snprintf(buf, sizeof(buf), "Prepaid credits for account %s", o->beneficiary_id);
-	if (!(b->descs[0] = strdup(buf)))
-		return STORE_IO;
+	b->descs[0] = xstrdup(buf);
 	il->description = b->descs[0];
 	il->quantity = o->credits_quantity;
 	il->unit_amount = o->credits_quantity > 0 ? o->subtotal / o->credits_quantity : 0;

@@ -22,6 +22,7 @@
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
+#include "xalloc.h"
 
 #define MAX_ITEMS_PER_CALL 1000
 
@@ -279,7 +280,7 @@ static int check_item_specs(rpc_call *call, const Smartplus__Billing__V1__Create
 				}
 		}
 	}
-	ids = malloc(req->n_items * sizeof(*ids));
+	ids = xmalloc(req->n_items * sizeof(*ids));
 	for (size_t i = 0; i < req->n_items; i++)
 		ids[i] = req->items[i]->item_id;
 	qsort(ids, req->n_items, sizeof(*ids), cmp_str);
@@ -299,7 +300,6 @@ void rpc_DirectoryService_CreateItems(struct rpc_call *call,
 	store_project *p = NULL;
 	create_items *c;
 	int64_t now = clock_now_us();
-	int rc;
 
 	if (handler_check_id(call, "project_id", req->project_id))
 		return;
@@ -309,19 +309,13 @@ void rpc_DirectoryService_CreateItems(struct rpc_call *call,
 	}
 	if (handler_read_begin(call, &txn))
 		return;
-	rc = store_project_get(txn, req->project_id, &p);
-	if (rc != 0 && rc != STORE_NOTFOUND) {
-		handler_fail_store(call, rc);
-		goto done;
-	}
-	if (auth_deny(call, rc == 0 ? auth_may_act(txn, rpc_call_caller(call), p->installer_id) : 0,
-		      "project", req->project_id))
+	if (auth_load_project(call, txn, req->project_id, &p))
 		goto done;
 	if (check_item_specs(call, req, p->type))
 		goto done;
 	c = write_new(call, sizeof(*c));
 	c->n = req->n_items;
-	c->recs = calloc(c->n, sizeof(*c->recs));
+	c->recs = xcalloc(c->n, sizeof(*c->recs));
 	for (size_t i = 0; i < c->n; i++) {
 		const Smartplus__Billing__V1__ItemSpec *s = req->items[i];
 		store_item *it = &c->recs[i];

@@ -31,6 +31,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "stream.h"
+#include "xalloc.h"
 
 billingd_state billingd;
 
@@ -330,7 +331,7 @@ static char *secret_from_env(const char *name)
 	FILE *f;
 	size_t n;
 	if (v && *v)
-		return strdup(v);
+		return xstrdup(v);
 	snprintf(file_var, sizeof(file_var), "%s_FILE", name);
 	path = getenv(file_var);
 	if (!path || !*path)
@@ -345,7 +346,7 @@ static char *secret_from_env(const char *name)
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	buf[n] = 0;
-	return strdup(buf);
+	return xstrdup(buf);
 }
 
 /* Live keys from the environment; sandbox refused when live keys are set. */

@@ -22,6 +22,7 @@
 #include "quote.h"
 #include "store_fault.h"
 #include "write.h"
+#include "xalloc.h"
 
 #define PAY_WORKERS 2
 
@@ -65,7 +66,7 @@ int orders_claim(const char *order_id)
 			pthread_mutex_unlock(&claim_lock);
 			return 0;
 		}
-	c = malloc(sizeof(*c));
+	c = xmalloc(sizeof(*c));
 	snprintf(c->id, sizeof(c->id), "%s", order_id);
 	c->next = claims;
 	claims = c;
@@ -172,7 +173,7 @@ static void pay_start(void)
 /* Hands phase 2 of `o` (owned by the job from now on) to a worker. */
 void orders_pay_start(rpc_call *call, store_order *o, int confirm)
 {
-	pay_job *j = calloc(1, sizeof(*j));
+	pay_job *j = xcalloc(1, sizeof(*j));
 	pthread_once(&pay_once, pay_start);
 	j->call = call;
 	j->order = o;

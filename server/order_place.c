@@ -29,6 +29,7 @@
 #include "quote.h"
 #include "quote_token.h"
 #include "rpc_handlers.h"
+#include "xalloc.h"
 
 typedef struct place_write {
 	rpc_write w;
@@ -233,10 +234,9 @@ static int recompute(placing *s)
 
 	/* Taxed for the buyer the order names (its billing information), which
 	 * the quote may not have known: a different tax is a different charge. */
-	if (store_str_set(&q->input->bill_country, p->bill->country) ||
-	    store_str_set(&q->input->bill_region, p->bill->region) ||
-	    store_str_set(&q->input->bill_tax_id, p->bill->tax_id))
-		return STORE_IO;
+	store_str_set(&q->input->bill_country, p->bill->country);
+	store_str_set(&q->input->bill_region, p->bill->region);
+	store_str_set(&q->input->bill_tax_id, p->bill->tax_id);
 	rc = quote_compute(s->txn, &p->caller, q->input, s->now, &s->calc, &err);
 
 	if (rc > 0)
@@ -333,7 +333,7 @@ static void build_order(placing *s)
 	o->tax_region = s->calc.rec.tax_region;
 	o->tax_total = s->calc.rec.tax_total;
 	/* projects touched, for ListOrders' filter */
-	o->project_ids = calloc(s->calc.rec.n_lines + 1, sizeof(char *));
+	o->project_ids = xcalloc(s->calc.rec.n_lines + 1, sizeof(char *));
 	for (size_t i = 0; i < s->calc.rec.n_lines; i++) {
 		const char *pid = s->calc.rec.lines[i]->project_id;
 		size_t k = 0;
@@ -377,10 +377,11 @@ static int bind_and_open(placing *s)
 {
 	place_write *p = s->p;
 	store_quote *q = s->q;
-	int rc = (store_str_set(&q->order_id, p->order_id) ||
-		  store_str_set(&q->quote_id, s->short_id))
-			 ? STORE_IO
-			 : store_quote_put(s->txn, q, 0);
+	int rc;
+
+	store_str_set(&q->order_id, p->order_id);
+	store_str_set(&q->quote_id, s->short_id);
+	rc = store_quote_put(s->txn, q, 0);
 	if (rc == 0)
 		rc = orders_open(s->txn, &p->w, &s->o, s->now,
 				 p->method == METHOD(CREDITS) || q->total == 0, &p->need_provider,

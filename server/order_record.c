@@ -10,6 +10,7 @@
 #include "quote.h"
 #include "smartplus/billing/v1/billing_service.pb-c.h"
 #include "store.h"
+#include "xalloc.h"
 
 const char *orders_method_name(int m)
 {
@@ -91,7 +92,7 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 void orders_reply(rpc_call *call, const store_order *o)
 {
 	const ProtobufCMessageDescriptor *d = rpc_call_method(call)->output;
-	Smartplus__Billing__V1__GetOrderResponse *r = calloc(1, d->sizeof_message);
+	Smartplus__Billing__V1__GetOrderResponse *r = xcalloc(1, d->sizeof_message);
 	arena *a = arena_new();
 	protobuf_c_message_init(d, r);
 	r->order = orders_conv(a, o, clock_now_us());
@@ -104,9 +105,7 @@ int orders_pack(const store_order *o, uint8_t **buf, size_t *len)
 {
 	free(*buf);
 	*len = protobuf_c_message_get_packed_size(&o->base);
-	*buf = malloc(*len ? *len : 1);
-	if (!*buf)
-		return STORE_IO;
+	*buf = xmalloc(*len ? *len : 1);
 	protobuf_c_message_pack(&o->base, *buf);
 	return 0;
 }

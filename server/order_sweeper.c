@@ -14,6 +14,7 @@
 #include "order_effects.h"
 #include "order_record.h"
 #include "quote.h"
+#include "xalloc.h"
 
 #define SWEEP_BATCH 128
 
@@ -58,11 +59,9 @@ static int apply_sweep(store_txn *w, void *arg)
 
 int orders_sweep(store_env *env, int64_t now)
 {
-	sweep_pass *p = calloc(1, sizeof(*p));
+	sweep_pass *p = xcalloc(1, sizeof(*p));
 	int total = 0, rc = 0;
 
-	if (!p)
-		return STORE_IO;
 	for (;;) {
 		store_txn *txn = NULL;
 		store_list l = {0};

@@ -221,10 +221,10 @@ static int apply_update_project(store_txn *txn, rpc_write *w)
 	if (c->mask_free)
 		p->free_additional_apps = c->update->free_additional_apps;
 	/* p owns its strings (protobuf-c unpack, malloc): replace, not borrow. */
-	if ((c->mask_pm &&
-	     store_str_set(&p->property_manager_id, c->update->property_manager_id)) ||
-	    (c->mask_name && store_str_set(&p->display_name, c->update->display_name)))
-		return STORE_IO;
+	if (c->mask_pm)
+		store_str_set(&p->property_manager_id, c->update->property_manager_id);
+	if (c->mask_name)
+		store_str_set(&p->display_name, c->update->display_name);
 	if (p->pms_integrated && p->type != PTYPE(COMMUNITY))
 		return write_fail(
 			w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
@@ -243,7 +243,7 @@ void rpc_DirectoryService_UpdateProject(struct rpc_call *call,
 	store_txn *txn;
 	store_project *p = NULL;
 	project_write *c;
-	int pms = 0, fr = 0, pm = 0, name = 0, rc;
+	int pms = 0, fr = 0, pm = 0, name = 0;
 
 	if (handler_check_id(call, "project.project_id", in ? in->project_id : NULL))
 		return;
@@ -279,13 +279,7 @@ void rpc_DirectoryService_UpdateProject(struct rpc_call *call,
 	}
 	if (handler_read_begin(call, &txn))
 		return;
-	rc = store_project_get(txn, in->project_id, &p);
-	if (rc != 0 && rc != STORE_NOTFOUND) {
-		handler_fail_store(call, rc);
-		goto done;
-	}
-	if (auth_deny(call, rc == 0 ? auth_may_act(txn, rpc_call_caller(call), p->installer_id) : 0,
-		      "project", in->project_id))
+	if (auth_load_project(call, txn, in->project_id, &p))
 		goto done;
 	if (pm && in->property_manager_id[0] &&
 	    check_property_manager(call, txn, in->property_manager_id, p->installer_id))

@@ -28,6 +28,7 @@
 #include "pricing.h"
 #include "rpc_handlers.h"
 #include "write.h"
+#include "xalloc.h"
 
 #define MAX_PROJECTS 1000
 #define MAX_FREE 64
@@ -361,7 +362,7 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 			rc = price_line(b, txn, p, it, items_free_has(&fr, it->item_id), err);
 		}
 		if (rc == 0 && items.next_page_token)
-			token = strdup(items.next_page_token);
+			token = xstrdup(items.next_page_token);
 	} while (token);
 	store_list_free(&items);
 	items_free_release(&fr);
@@ -536,7 +537,7 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 			for (size_t i = 0; rc == 0 && i < projects.n; i++, seen_projects++)
 				rc = quote_project(&b, txn, projects.items[i], err);
 			if (rc == 0 && projects.next_page_token)
-				token = strdup(projects.next_page_token);
+				token = xstrdup(projects.next_page_token);
 		} while (token);
 		store_list_free(&projects);
 		if (rc)

@@ -1,5 +1,6 @@
 /* quote_token.c: signed, self-contained quote ids. See quote_token.h. */
 #include "quote_token.h"
+#include "xalloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,10 +61,8 @@ int quote_token_init(store_env *env)
 /* base64url without padding. */
 static char *b64url(const unsigned char *in, size_t n)
 {
-	char *out = malloc(4 * ((n + 2) / 3) + 1);
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
 	int len;
-	if (!out)
-		return NULL;
 	len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 	while (len > 0 && out[len - 1] == '=')
 		len--;
@@ -77,10 +76,10 @@ static char *b64url(const unsigned char *in, size_t n)
 static unsigned char *unb64url(const char *in, size_t n, size_t *out_len)
 {
 	size_t padded = (n + 3) / 4 * 4;
-	char *tmp = malloc(padded + 1);
-	unsigned char *out = malloc(padded / 4 * 3 + 1);
+	char *tmp = xmalloc(padded + 1);
+	unsigned char *out = xmalloc(padded / 4 * 3 + 1);
 	int len;
-	if (!tmp || !out || n % 4 == 1)
+	if (n % 4 == 1)
 		goto bad;
 	for (size_t i = 0; i < n; i++) {
 		char c = in[i];
@@ -112,24 +111,15 @@ bad:
 typedef struct dbuf {
 	unsigned char *p;
 	size_t n, cap;
-	int oom;
 } dbuf;
 
 static void put(dbuf *d, const void *src, size_t n)
 {
-	if (d->oom)
-		return;
 	if (d->n + n > d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 1024;
-		unsigned char *np;
 		while (cap < d->n + n)
 			cap *= 2;
-		np = realloc(d->p, cap);
-		if (!np) {
-			d->oom = 1;
-			return;
-		}
-		d->p = np;
+		d->p = xrealloc(d->p, cap);
 		d->cap = cap;
 	}
 	memcpy(d->p + d->n, src, n);
@@ -183,10 +173,7 @@ void quote_charge_digest(const store_quote *q, unsigned char out[32])
 		put64(&d, l->tax);
 		put64(&d, l->tax_rate_bp);
 	}
-	if (d.oom) /* a digest no quote can match: the order is refused as stale */
-		memset(out, 0xff, 32);
-	else
-		SHA256(d.p, d.n, out);
+	SHA256(d.p, d.n, out);
 	free(d.p);
 }
 
@@ -207,8 +194,8 @@ char *quote_token_make(store_quote *q, char short_id[QUOTE_SHORT_ID_LEN + 1])
 	unsigned int tag_len = 0;
 	store_quote copy = *q;
 	uint8_t *packed;
-	size_t n;
-	char *body, *sig, *out = NULL;
+	size_t n, len;
+	char *body, *sig, *out;
 
 	if (!have_key)
 		return NULL;
@@ -220,23 +207,18 @@ char *quote_token_make(store_quote *q, char short_id[QUOTE_SHORT_ID_LEN + 1])
 	copy.charge_digest.data = digest;
 	copy.charge_digest.len = sizeof(digest);
 	n = protobuf_c_message_get_packed_size(&copy.base);
-	packed = malloc(n ? n : 1);
-	if (!packed)
-		return NULL;
+	packed = xmalloc(n);
 	protobuf_c_message_pack(&copy.base, packed);
 	HMAC(EVP_sha256(), key, KEY_BYTES, packed, n, tag, &tag_len);
 	body = b64url(packed, n);
 	sig = b64url(tag, TAG_BYTES);
 	short_id_of(tag, short_id);
-	if (body && sig) {
-		size_t len = QUOTE_SHORT_ID_LEN + strlen(body) + strlen(sig) + 3;
-		out = malloc(len);
-		if (out)
-			snprintf(out, len, "%s.%s.%s", short_id, body, sig);
-		if (out && strlen(out) >= QUOTE_TOKEN_MAX) {
-			free(out);
-			out = NULL;
-		}
+	len = QUOTE_SHORT_ID_LEN + strlen(body) + strlen(sig) + 3;
+	out = xmalloc(len);
+	snprintf(out, len, "%s.%s.%s", short_id, body, sig);
+	if (strlen(out) >= QUOTE_TOKEN_MAX) { /* the token would not fit a request */
+		free(out);
+		out = NULL;
 	}
 	free(packed);
 	free(body);

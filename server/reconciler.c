@@ -23,6 +23,7 @@
 #include "payments/http.h"
 #include "payments/provider.h"
 #include "smartplus/billing/v1/types.pb-c.h"
+#include "xalloc.h"
 
 #define RECON_WORKERS 4
 #define RECON_PAGE 500
@@ -230,9 +231,9 @@ static int collect(round *r, int first, char ***ids, size_t *n_ids)
 			if (processing) {
 				if (*n_ids == icap) {
 					icap = icap ? icap * 2 : 64;
-					*ids = realloc(*ids, icap * sizeof(char *));
+					*ids = xrealloc(*ids, icap * sizeof(char *));
 				}
-				(*ids)[(*n_ids)++] = strdup(o->order_id);
+				(*ids)[(*n_ids)++] = xstrdup(o->order_id);
 				eligible = first ? o->update_time <= rec.start_us
 						 : seen_before(o->order_id);
 			} else {
@@ -243,13 +244,13 @@ static int collect(round *r, int first, char ***ids, size_t *n_ids)
 				continue;
 			if (r->n == cap) {
 				cap = cap ? cap * 2 : 64;
-				r->c = realloc(r->c, cap * sizeof(*r->c));
+				r->c = xrealloc(r->c, cap * sizeof(*r->c));
 			}
 			r->c[r->n++].o = o;
 			l.items[i] = NULL; /* now the round's */
 		}
 		if (l.next_page_token)
-			token = strdup(l.next_page_token);
+			token = xstrdup(l.next_page_token);
 		store_list_free(&l);
 		if (!token)
 			break;

@@ -16,6 +16,7 @@
 
 #include "google/protobuf/descriptor.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
+#include "xalloc.h"
 
 enum { GRPC_INVALID_ARGUMENT = 3, GRPC_NOT_FOUND = 5 };
 
@@ -123,9 +124,7 @@ static int walk_set(const unsigned char *buf, size_t len,
 static char *join(const char *scope, const char *name)
 {
 	size_t a = scope ? strlen(scope) : 0, b = strlen(name);
-	char *s = malloc(a + b + 2);
-	if (!s)
-		return NULL;
+	char *s = xmalloc(a + b + 2);
 	if (a) {
 		memcpy(s, scope, a);
 		s[a++] = '.';
@@ -134,21 +133,16 @@ static char *join(const char *scope, const char *name)
 	return s;
 }
 
-/* Records scope.name; returns the stored full name (stable) or NULL on OOM. */
+/* Records scope.name; returns the stored full name (stable). */
 static const char *add_sym(reflection_index *idx, const char *scope, const char *name,
 			   enum sym_kind kind, int alias, size_t file)
 {
 	if (idx->nsyms == idx->syms_cap) {
 		size_t cap = idx->syms_cap ? idx->syms_cap * 2 : 256;
-		refl_symbol *s = realloc(idx->syms, cap * sizeof *s);
-		if (!s)
-			return NULL;
-		idx->syms = s;
+		idx->syms = xrealloc(idx->syms, cap * sizeof *idx->syms);
 		idx->syms_cap = cap;
 	}
 	char *full = join(scope, name);
-	if (!full)
-		return NULL;
 	refl_symbol *s = &idx->syms[idx->nsyms];
 	s->name = full;
 	s->file = file;
@@ -159,27 +153,21 @@ static const char *add_sym(reflection_index *idx, const char *scope, const char 
 	return full;
 }
 
-#define ADD_OR_FAIL(r, ...)                        \
-	do {                                       \
-		if (!((r) = add_sym(__VA_ARGS__))) \
-			return -1;                 \
-	} while (0)
-
 static int add_enum(reflection_index *idx, const char *scope,
 		    const Google__Protobuf__EnumDescriptorProto *e, size_t file)
 {
 	const char *full;
 	if (!e->name)
 		return 0;
-	ADD_OR_FAIL(full, idx, scope, e->name, SYM_ENUM, 0, file);
+	full = add_sym(idx, scope, e->name, SYM_ENUM, 0, file);
 	for (size_t i = 0; i < e->n_value; i++) {
-		const char *v = e->value[i]->name, *r;
+		const char *v = e->value[i]->name;
 		if (!v)
 			continue;
 		/* protobuf scopes enum values like C++: siblings of their enum
      * (pkg.Msg.VALUE); also accept the spelling pkg.Msg.Enum.VALUE. */
-		ADD_OR_FAIL(r, idx, scope, v, SYM_ENUM_VALUE, 0, file);
-		ADD_OR_FAIL(r, idx, full, v, SYM_ENUM_VALUE, 1, file);
+		add_sym(idx, scope, v, SYM_ENUM_VALUE, 0, file);
+		add_sym(idx, full, v, SYM_ENUM_VALUE, 1, file);
 	}
 	return 0;
 }
@@ -187,21 +175,21 @@ static int add_enum(reflection_index *idx, const char *scope,
 static int add_message(reflection_index *idx, const char *scope,
 		       const Google__Protobuf__DescriptorProto *m, size_t file, unsigned depth)
 {
-	const char *full, *r;
+	const char *full;
 	if (!m->name)
 		return 0;
 	if (depth > 100)
 		return -1; /* nonsense nesting */
-	ADD_OR_FAIL(full, idx, scope, m->name, SYM_MESSAGE, 0, file);
+	full = add_sym(idx, scope, m->name, SYM_MESSAGE, 0, file);
 	for (size_t i = 0; i < m->n_field; i++)
 		if (m->field[i]->name)
-			ADD_OR_FAIL(r, idx, full, m->field[i]->name, SYM_FIELD, 0, file);
+			add_sym(idx, full, m->field[i]->name, SYM_FIELD, 0, file);
 	for (size_t i = 0; i < m->n_oneof_decl; i++)
 		if (m->oneof_decl[i]->name)
-			ADD_OR_FAIL(r, idx, full, m->oneof_decl[i]->name, SYM_ONEOF, 0, file);
+			add_sym(idx, full, m->oneof_decl[i]->name, SYM_ONEOF, 0, file);
 	for (size_t i = 0; i < m->n_extension; i++)
 		if (m->extension[i]->name)
-			ADD_OR_FAIL(r, idx, full, m->extension[i]->name, SYM_EXTENSION, 0, file);
+			add_sym(idx, full, m->extension[i]->name, SYM_EXTENSION, 0, file);
 	for (size_t i = 0; i < m->n_enum_type; i++)
 		if (add_enum(idx, full, m->enum_type[i], file) != 0)
 			return -1;
@@ -211,27 +199,20 @@ static int add_message(reflection_index *idx, const char *scope,
 	return 0;
 }
 
-static int add_service_name(reflection_index *idx, const char *full)
+static void add_service_name(reflection_index *idx, const char *full)
 {
 	if (idx->nservices == idx->services_cap) {
 		size_t cap = idx->services_cap ? idx->services_cap * 2 : 8;
-		char **s = realloc(idx->services, cap * sizeof *s);
-		if (!s)
-			return -1;
-		idx->services = s;
+		idx->services = xrealloc(idx->services, cap * sizeof *idx->services);
 		idx->services_cap = cap;
 	}
-	char *copy = strdup(full);
-	if (!copy)
-		return -1;
-	idx->services[idx->nservices++] = copy;
-	return 0;
+	idx->services[idx->nservices++] = xstrdup(full);
 }
 
 static int add_file_symbols(reflection_index *idx, const Google__Protobuf__FileDescriptorProto *f,
 			    size_t file)
 {
-	const char *pkg = f->package && *f->package ? f->package : NULL, *r;
+	const char *pkg = f->package && *f->package ? f->package : NULL;
 	for (size_t i = 0; i < f->n_message_type; i++)
 		if (add_message(idx, pkg, f->message_type[i], file, 0) != 0)
 			return -1;
@@ -240,18 +221,17 @@ static int add_file_symbols(reflection_index *idx, const Google__Protobuf__FileD
 			return -1;
 	for (size_t i = 0; i < f->n_extension; i++)
 		if (f->extension[i]->name)
-			ADD_OR_FAIL(r, idx, pkg, f->extension[i]->name, SYM_EXTENSION, 0, file);
+			add_sym(idx, pkg, f->extension[i]->name, SYM_EXTENSION, 0, file);
 	for (size_t i = 0; i < f->n_service; i++) {
 		const Google__Protobuf__ServiceDescriptorProto *s = f->service[i];
 		const char *full;
 		if (!s->name)
 			continue;
-		ADD_OR_FAIL(full, idx, pkg, s->name, SYM_SERVICE, 0, file);
-		if (add_service_name(idx, full) != 0)
-			return -1;
+		full = add_sym(idx, pkg, s->name, SYM_SERVICE, 0, file);
+		add_service_name(idx, full);
 		for (size_t j = 0; j < s->n_method; j++)
 			if (s->method[j]->name)
-				ADD_OR_FAIL(r, idx, full, s->method[j]->name, SYM_METHOD, 0, file);
+				add_sym(idx, full, s->method[j]->name, SYM_METHOD, 0, file);
 	}
 	return 0;
 }
@@ -267,10 +247,7 @@ static int collect_file(void *vctx, size_t off, size_t n)
 	reflection_index *idx = c->idx;
 	if (idx->nfiles == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 16;
-		refl_file *f = realloc(idx->files, cap * sizeof *f);
-		if (!f)
-			return -1;
-		idx->files = f;
+		idx->files = xrealloc(idx->files, cap * sizeof *idx->files);
 		c->cap = cap;
 	}
 	refl_file *f = &idx->files[idx->nfiles];
@@ -344,15 +321,11 @@ reflection_index *reflection_index_new(const unsigned char *set, size_t len)
 {
 	if (!set && len)
 		return NULL;
-	reflection_index *idx = calloc(1, sizeof *idx);
-	if (!idx)
-		return NULL;
+	reflection_index *idx = xcalloc(1, sizeof *idx);
 	Google__Protobuf__FileDescriptorProto **fdp = NULL;
 	name_ref *refs = NULL;
 
-	idx->set = malloc(len ? len : 1);
-	if (!idx->set)
-		goto fail;
+	idx->set = xmalloc(len);
 	if (len)
 		memcpy(idx->set, set, len);
 	idx->set_len = len;
@@ -362,26 +335,21 @@ reflection_index *reflection_index_new(const unsigned char *set, size_t len)
 		goto fail;
 
 	/* Decode every file once: names, imports, symbols. */
-	fdp = calloc(idx->nfiles ? idx->nfiles : 1, sizeof *fdp);
-	if (!fdp)
-		goto fail;
+	fdp = xcalloc(idx->nfiles, sizeof *fdp);
 	for (size_t i = 0; i < idx->nfiles; i++) {
 		refl_file *f = &idx->files[i];
 		fdp[i] = google__protobuf__file_descriptor_proto__unpack(NULL, f->len,
 									 idx->set + f->off);
 		if (!fdp[i] || !fdp[i]->name || !*fdp[i]->name)
 			goto fail;
-		if (!(f->name = strdup(fdp[i]->name)))
-			goto fail;
+		f->name = xstrdup(fdp[i]->name);
 		if (add_file_symbols(idx, fdp[i], i) != 0)
 			goto fail;
 	}
 
 	/* Files by name; a name may appear only once. */
-	idx->by_name = malloc((idx->nfiles ? idx->nfiles : 1) * sizeof *idx->by_name);
-	refs = malloc((idx->nfiles ? idx->nfiles : 1) * sizeof *refs);
-	if (!idx->by_name || !refs)
-		goto fail;
+	idx->by_name = xcalloc(idx->nfiles, sizeof *idx->by_name);
+	refs = xcalloc(idx->nfiles, sizeof *refs);
 	for (size_t i = 0; i < idx->nfiles; i++) {
 		refs[i].name = idx->files[i].name;
 		refs[i].i = i;
@@ -400,8 +368,7 @@ reflection_index *reflection_index_new(const unsigned char *set, size_t len)
 		size_t n = fdp[i]->n_dependency;
 		if (!n)
 			continue;
-		if (!(f->deps = malloc(n * sizeof *f->deps)))
-			goto fail;
+		f->deps = xcalloc(n, sizeof *f->deps);
 		for (size_t j = 0; j < n; j++) {
 			long d = fdp[i]->dependency[j] ? find_file(idx, fdp[i]->dependency[j]) : -1;
 			if (d < 0)
@@ -476,17 +443,12 @@ const char *reflection_service_name(const reflection_index *idx, size_t i)
 
 /* Fills fdr with file `root` followed by its transitive imports, each once
  * (breadth first). `slots` must hold idx->nfiles entries. */
-static int fill_files(const reflection_index *idx, size_t root, ProtobufCBinaryData *slots,
-		      Grpc__Reflection__V1__FileDescriptorResponse *fdr)
+static void fill_files(const reflection_index *idx, size_t root, ProtobufCBinaryData *slots,
+		       Grpc__Reflection__V1__FileDescriptorResponse *fdr)
 {
 	size_t n = idx->nfiles;
-	unsigned char *seen = calloc(n ? n : 1, 1);
-	size_t *queue = malloc((n ? n : 1) * sizeof *queue);
-	if (!seen || !queue) {
-		free(seen);
-		free(queue);
-		return -1;
-	}
+	unsigned char *seen = xcalloc(n, 1);
+	size_t *queue = xcalloc(n, sizeof *queue);
 	size_t head = 0, tail = 0;
 	queue[tail++] = root;
 	seen[root] = 1;
@@ -507,15 +469,12 @@ static int fill_files(const reflection_index *idx, size_t root, ProtobufCBinaryD
 	fdr->file_descriptor_proto = slots;
 	free(seen);
 	free(queue);
-	return 0;
 }
 
 static char *fmt2(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	char *s = malloc(la + lb + 1);
-	if (!s)
-		return NULL;
+	char *s = xmalloc(la + lb + 1);
 	memcpy(s, a, la);
 	memcpy(s + la, b, lb + 1);
 	return s;
@@ -575,12 +534,8 @@ int reflection_answer(const reflection_index *idx, const unsigned char *req, siz
 		snprintf(num, sizeof num, "(%d)", e ? (int)e->extension_number : 0);
 		char *t = fmt2("extension not found: ",
 			       e && e->containing_type ? e->containing_type : "");
-		if (!t)
-			goto done;
 		msg = fmt2(t, num);
 		free(t);
-		if (!msg)
-			goto done;
 		break;
 	}
 	case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE: {
@@ -597,10 +552,8 @@ int reflection_answer(const reflection_index *idx, const unsigned char *req, siz
 	}
 	case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES: {
 		size_t n = idx->nservices;
-		svc = calloc(n ? n : 1, sizeof *svc);
-		svcp = calloc(n ? n : 1, sizeof *svcp);
-		if (!svc || !svcp)
-			goto done;
+		svc = xcalloc(n, sizeof *svc);
+		svcp = xcalloc(n, sizeof *svcp);
 		for (size_t i = 0; i < n; i++) {
 			Grpc__Reflection__V1__ServiceResponse init =
 				GRPC__REFLECTION__V1__SERVICE_RESPONSE__INIT;
@@ -622,17 +575,15 @@ int reflection_answer(const reflection_index *idx, const unsigned char *req, siz
 	}
 
 	if (file >= 0) {
-		slots = malloc((idx->nfiles ? idx->nfiles : 1) * sizeof *slots);
-		if (!slots || fill_files(idx, (size_t)file, slots, &fdr) != 0)
-			goto done;
+		slots = xcalloc(idx->nfiles, sizeof *slots);
+		fill_files(idx, (size_t)file, slots, &fdr);
 		rs.message_response_case =
 			GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE;
 		rs.file_descriptor_response = &fdr;
 	} else if (missing) {
 		/* The oneof's string member is what was looked up. */
 		const char *what = rq->file_by_filename ? rq->file_by_filename : "";
-		if (!(msg = fmt2(missing, what)))
-			goto done;
+		msg = fmt2(missing, what);
 	}
 	if (msg) {
 		err.error_code = GRPC_NOT_FOUND;
@@ -645,9 +596,7 @@ int reflection_answer(const reflection_index *idx, const unsigned char *req, siz
 	}
 
 	size_t n = grpc__reflection__v1__server_reflection_response__get_packed_size(&rs);
-	buf = malloc(n ? n : 1);
-	if (!buf)
-		goto done;
+	buf = xmalloc(n);
 	if (grpc__reflection__v1__server_reflection_response__pack(&rs, buf) != n) {
 		free(buf);
 		goto done;

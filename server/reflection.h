@@ -22,8 +22,8 @@ typedef struct reflection_index reflection_index;
 /* Builds the index from a serialized FileDescriptorSet (copied; the caller's
  * buffer need not outlive the index). NULL on error: the set or one of its
  * files does not decode, a file name appears twice, a file imports a file
- * that is not in the set (build with protoc --include_imports), or out of
- * memory. */
+ * that is not in the set (build with protoc --include_imports). Memory
+ * exhaustion aborts (xalloc.h). */
 reflection_index *reflection_index_new(const unsigned char *set, size_t len);
 
 /* NULL ok. */
@@ -40,8 +40,8 @@ void reflection_index_free(reflection_index *idx);
  * a request with no recognised message_request -> error_response
  * {3 INVALID_ARGUMENT}.
  *
- * Returns 0, or -1 when the request does not decode (or on bad arguments /
- * out of memory); on -1 *out and *out_len are left untouched. */
+ * Returns 0, or -1 when the request does not decode (or on bad arguments);
+ * on -1 *out and *out_len are left untouched. */
 int reflection_answer(const reflection_index *idx, const unsigned char *req, size_t len,
 		      unsigned char **out, size_t *out_len);
 

@@ -15,6 +15,7 @@
 #include "reflection.h"
 #include "rpc.h"
 #include "stream.h"
+#include "xalloc.h"
 
 extern const unsigned char spb_descriptor_set[];
 extern const size_t spb_descriptor_set_len;
@@ -153,7 +154,7 @@ static void on_closed(rpc_tag *t, int ok)
 
 static void stream_start(grpc_call *call, grpc_completion_queue *cq, grpc_byte_buffer *payload)
 {
-	refl_stream *s = calloc(1, sizeof(*s));
+	refl_stream *s = xcalloc(1, sizeof(*s));
 	grpc_op op;
 	s->call = call;
 	s->io.fn = on_io;

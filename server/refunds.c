@@ -41,6 +41,7 @@
 #include "rpc_handlers.h"
 #include "tax.h"
 #include "write.h"
+#include "xalloc.h"
 
 #define CN_STATUS(x) V1(CREDIT_NOTE_STATUS__CREDIT_NOTE_STATUS_##x) /* CreditNoteStatus */
 #define LIST_PAGE_DEFAULT 50
@@ -129,15 +130,15 @@ static int release(store_txn *w, store_credit_note *cn, const char *why, int64_t
 		rc = ledger_transfer(w, LEDGER_ISSUER, inv->beneficiary_id, cn->credits,
 				     LEDGER_REFUND, cn->order_id, cn->actor_id, now, &lr);
 		if (rc == 0)
-			rc = store_str_set(&cn->return_transfer_id, lr.transfer_id) ? STORE_IO : 0;
+			store_str_set(&cn->return_transfer_id, lr.transfer_id);
 		if (rc != 0)
 			goto done;
 	}
 	rc = store_invoice_put(w, inv, 0);
 	cn->status = CN_STATUS(FAILED);
 	cn->settle_time = now;
-	if (rc == 0 && store_str_set(&cn->failure_reason, why && why[0] ? why : "refund failed"))
-		rc = STORE_IO;
+	if (rc == 0)
+		store_str_set(&cn->failure_reason, why && why[0] ? why : "refund failed");
 done:
 	store_record_free(inv);
 	return rc;
@@ -156,18 +157,12 @@ int refunds_settle_answer(store_txn *w, const char *number, const refund_result 
 	if (cn->status != STORE_CREDIT_NOTE_PENDING)
 		goto done; /* settled before: a duplicate or late answer */
 	cn->attempts++;
-	if (res->refund_id[0] &&
-	    store_str_set(cn->payment_method == METHOD(PAYPAL) ? &cn->paypal_refund_id
-							       : &cn->stripe_refund_id,
-			  res->refund_id)) {
-		rc = STORE_IO;
-		goto done;
-	}
-	if (res->capture_id[0] && !cn->paypal_capture_id[0] &&
-	    store_str_set(&cn->paypal_capture_id, res->capture_id)) {
-		rc = STORE_IO;
-		goto done;
-	}
+	if (res->refund_id[0])
+		store_str_set(cn->payment_method == METHOD(PAYPAL) ? &cn->paypal_refund_id
+								   : &cn->stripe_refund_id,
+			      res->refund_id);
+	if (res->capture_id[0] && !cn->paypal_capture_id[0])
+		store_str_set(&cn->paypal_capture_id, res->capture_id);
 	if (res->status == REFUND_SUCCEEDED)
 		rc = succeed(w, cn, now);
 	else if (res->status == REFUND_FAILED)
@@ -200,14 +195,12 @@ static int refund_claim(const char *number)
 			pthread_mutex_unlock(&claim_lock);
 			return 0;
 		}
-	c = malloc(sizeof(*c));
-	if (c) {
-		snprintf(c->id, sizeof(c->id), "%s", number);
-		c->next = claims;
-		claims = c;
-	}
+	c = xmalloc(sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", number);
+	c->next = claims;
+	claims = c;
 	pthread_mutex_unlock(&claim_lock);
-	return c != NULL;
+	return 1;
 }
 
 static void refund_release(const char *number)
@@ -296,10 +289,8 @@ typedef struct refund_write {
 static int pack_note(const store_credit_note *cn, uint8_t **buf, size_t *len)
 {
 	size_t n = protobuf_c_message_get_packed_size(&cn->base);
-	uint8_t *p = malloc(n ? n : 1);
+	uint8_t *p = xmalloc(n);
 
-	if (!p)
-		return STORE_IO;
 	protobuf_c_message_pack(&cn->base, p);
 	free(*buf);
 	*buf = p;
@@ -322,10 +313,8 @@ static int plan_refund(refund_write *r, const store_invoice *inv, plan *p)
 	int64_t left = inv->total - inv->refunded_total;
 	int credit_purchase = inv->order_type == OTYPE(CREDIT_PURCHASE);
 
-	p->total = calloc(n + 1, sizeof(*p->total));
-	p->whole = calloc(n + 1, sizeof(*p->whole));
-	if (!p->total || !p->whole)
-		return STORE_IO;
+	p->total = xcalloc(n + 1, sizeof(*p->total));
+	p->whole = xcalloc(n + 1, sizeof(*p->whole));
 	if (r->n_items > 0) {
 		if (credit_purchase)
 			return write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
@@ -348,7 +337,7 @@ static int plan_refund(refund_write *r, const store_invoice *inv, plan *p)
 			p->total[i] = inv->lines[i]->total - inv->lines[i]->refunded;
 		}
 	} else if (r->amount > 0) {
-		int64_t *remaining = calloc(n + 1, sizeof(*remaining));
+		int64_t *remaining = xcalloc(n + 1, sizeof(*remaining));
 		int rc;
 		if (r->amount > left) {
 			free(remaining);
@@ -358,8 +347,6 @@ static int plan_refund(refund_write *r, const store_invoice *inv, plan *p)
 					  " captured and not refunded yet on order %s",
 					  r->amount, left, r->order_id);
 		}
-		if (!remaining)
-			return STORE_IO;
 		for (size_t i = 0; i < n; i++)
 			remaining[i] = inv->lines[i]->total - inv->lines[i]->refunded;
 		rc = tax_spread(remaining, n, r->amount, p->total);
@@ -412,10 +399,8 @@ static int note_lines(note_build *b, const store_invoice *inv, const plan *p)
 	store_credit_note *cn = &b->cn;
 	size_t n = inv->n_lines;
 
-	b->lines = calloc(n + 1, sizeof(*b->lines));
-	b->plines = calloc(n + 1, sizeof(*b->plines));
-	if (!b->lines || !b->plines)
-		return STORE_IO;
+	b->lines = xcalloc(n + 1, sizeof(*b->lines));
+	b->plines = xcalloc(n + 1, sizeof(*b->plines));
 	for (size_t i = 0; i < n; i++) {
 		const store_invoice_line *il = inv->lines[i];
 		store_credit_note_line *l;
@@ -472,14 +457,9 @@ static int reserve(store_invoice *inv, const note_build *b)
 	}
 	inv->refunded_total += b->cn.total;
 	inv->credits_refunded += inv->order_type == OTYPE(CREDIT_PURCHASE) ? b->cn.credits : 0;
-	notes = realloc(inv->credit_notes, (inv->n_credit_notes + 1) * sizeof(*notes));
-	if (!notes)
-		return STORE_IO;
+	notes = xrealloc(inv->credit_notes, (inv->n_credit_notes + 1) * sizeof(*notes));
 	inv->credit_notes = notes;
-	notes[inv->n_credit_notes] = strdup(b->number);
-	if (!notes[inv->n_credit_notes])
-		return STORE_IO;
-	inv->n_credit_notes++;
+	notes[inv->n_credit_notes++] = xstrdup(b->number);
 	return 0;
 }
 
@@ -869,13 +849,8 @@ static void workers_start(void)
 
 static void enqueue(rpc_call *call, store_credit_note *cn)
 {
-	refund_job *j = calloc(1, sizeof(*j));
+	refund_job *j = xcalloc(1, sizeof(*j));
 
-	if (!j) {
-		smartplus__billing__store__v1__credit_note_record__free_unpacked(cn, NULL);
-		rpc_fail(call, GRPC_STATUS_INTERNAL, NULL, "internal error");
-		return;
-	}
 	pthread_once(&workers_once, workers_start);
 	j->call = call;
 	j->cn = cn;
@@ -928,8 +903,8 @@ static int round_once(int seen_only)
 	store_read_end(txn);
 	if (rc != 0)
 		return rc;
-	now_seen = calloc(l.n + 1, sizeof(*now_seen));
-	for (size_t i = 0; now_seen && i < l.n; i++) {
+	now_seen = xcalloc(l.n + 1, sizeof(*now_seen));
+	for (size_t i = 0; i < l.n; i++) {
 		store_credit_note *cn = l.items[i];
 		int known = !seen_only;
 		refund_result res;

@@ -27,6 +27,7 @@
 #include "idem.h"
 #include "google/rpc/status.pb-c.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define SLOTS_PER_METHOD 4 /* outstanding requests per method per queue */
 #define MAX_RAW 8
@@ -114,7 +115,7 @@ static int cmp_path(const void *a, const void *b)
 
 static void bind_all(void)
 {
-	sorted = calloc(rpc_method_count, sizeof(*sorted));
+	sorted = xcalloc(rpc_method_count, sizeof(*sorted));
 	for (size_t i = 0; i < rpc_method_count; i++) {
 		rpc_method *m = &rpc_methods[i];
 		const ProtobufCMethodDescriptor *d = &m->service->methods[m->method_index];
@@ -245,7 +246,7 @@ static grpc_slice status_details(grpc_status_code code, const char *message, con
 
 	info.reason = (char *)reason;
 	info.domain = ERROR_DOMAIN;
-	info_buf = malloc(protobuf_c_message_get_packed_size(&info.base) + 1);
+	info_buf = xmalloc(protobuf_c_message_get_packed_size(&info.base) + 1);
 	any.type_url = "type.googleapis.com/google.rpc.ErrorInfo";
 	any.value.len = protobuf_c_message_pack(&info.base, info_buf);
 	any.value.data = info_buf;
@@ -300,7 +301,7 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 			s = grpc_byte_buffer_reader_readall(&r);
 			grpc_byte_buffer_reader_destroy(&r);
 			lw->len = GRPC_SLICE_LENGTH(s);
-			lw->body = malloc(lw->len ? lw->len : 1);
+			lw->body = xmalloc(lw->len);
 			memcpy(lw->body, GRPC_SLICE_START_PTR(s), lw->len);
 			grpc_slice_unref(s);
 			grpc_byte_buffer_destroy(reply);
@@ -521,7 +522,7 @@ static void on_request(rpc_tag *t, int ok)
  * both are NULL) on worker w's queue. */
 static void request_slot(worker *w, const rpc_method *m, rpc_raw_method *raw)
 {
-	rpc_call *c = calloc(1, sizeof(*c));
+	rpc_call *c = xcalloc(1, sizeof(*c));
 	grpc_call_error err;
 	c->tag.fn = on_request;
 	c->w = w;
@@ -563,7 +564,7 @@ grpc_status_code rpc_local_call(const char *path, const grpc_metadata_array *md,
 	}
 	if (!rt.max_receive)
 		rt.max_receive = 4 << 20;
-	c = calloc(1, sizeof(*c));
+	c = xcalloc(1, sizeof(*c));
 	c->kind = CALL_TABLE;
 	c->method = m;
 	c->local = &lw;
@@ -628,7 +629,7 @@ static char *read_file(const char *path)
 	if (!f)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
+		buf = xmalloc((size_t)n + 1);
 		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
 			free(buf);
 			buf = NULL;
@@ -699,7 +700,7 @@ int rpc_server_start(const rpc_server_options *o)
 	rt.server = grpc_server_create(&cargs, NULL);
 
 	rt.nworkers = o->threads > 0 ? o->threads : 2;
-	rt.workers = calloc((size_t)rt.nworkers, sizeof(worker));
+	rt.workers = xcalloc((size_t)rt.nworkers, sizeof(worker));
 	for (int i = 0; i < rt.nworkers; i++) {
 		rt.workers[i].cq = grpc_completion_queue_create_for_next(NULL);
 		grpc_server_register_completion_queue(rt.server, rt.workers[i].cq, NULL);

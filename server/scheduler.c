@@ -29,6 +29,7 @@
 #include "payments/provider.h"
 #include "pricing.h"
 #include "quote.h"
+#include "xalloc.h"
 
 #define HOUR_US (INT64_C(3600) * 1000000)
 #define ROUND_MAX 256   /* items per round */
@@ -616,10 +617,7 @@ static void skip_add(skipset *s, const char *id)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
-		void *p = realloc(s->ids, cap * sizeof(*s->ids));
-		if (!p)
-			return;
-		s->ids = p;
+		s->ids = xrealloc(s->ids, cap * sizeof(*s->ids));
 		s->cap = cap;
 	}
 	set_str(s->ids[s->n++], ITEM_REF_MAX, id);
@@ -661,11 +659,7 @@ static int run_round(int64_t now, skipset *s)
 		store_list_free(&l);
 		return rc;
 	}
-	as = calloc(l.n, sizeof(*as));
-	if (!as) {
-		store_list_free(&l);
-		return STORE_IO;
-	}
+	as = xcalloc(l.n, sizeof(*as));
 	for (size_t i = 0; i < l.n; i++) {
 		set_str(as[i].item_id, ITEM_REF_MAX, ((store_item *)l.items[i])->item_id);
 		as[i].now = now;

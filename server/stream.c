@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "rpc.h"
+#include "xalloc.h"
 
 grpc_byte_buffer *stream_pack(const ProtobufCMessage *msg)
 {
@@ -62,7 +63,7 @@ static void on_unary_done(rpc_tag *t, int ok)
 void stream_unary_finish(grpc_call *call, const char *method, grpc_byte_buffer *reply,
 			 grpc_status_code code, const char *message)
 {
-	unary_done *u = calloc(1, sizeof(*u));
+	unary_done *u = xcalloc(1, sizeof(*u));
 	grpc_op ops[4];
 	size_t n = 0;
 	clock_gettime(CLOCK_MONOTONIC, &u->start);

@@ -9,10 +9,11 @@
 #include "handler.h"
 #include "idem.h"
 #include "log.h"
+#include "xalloc.h"
 
 void *write_new(rpc_call *call, size_t size)
 {
-	rpc_write *w = calloc(1, size);
+	rpc_write *w = xcalloc(1, size);
 	w->call = call;
 	return w;
 }
@@ -46,7 +47,7 @@ static void send_reply(rpc_write *w)
 		w->reply(w);
 	} else {
 		const ProtobufCMessageDescriptor *d = rpc_call_method(w->call)->output;
-		ProtobufCMessage *empty = malloc(d->sizeof_message);
+		ProtobufCMessage *empty = xmalloc(d->sizeof_message);
 		protobuf_c_message_init(d, empty);
 		rpc_reply(w->call, empty);
 		free(empty);

@@ -7,6 +7,7 @@
 
 #include "store_backup.h"
 #include "store_int.h"
+#include "xalloc.h"
 
 int store_backup_fd(store_env *env, int fd, uint64_t *bytes)
 {
@@ -45,11 +46,7 @@ int store_backup_open(const char *path, store_env **out, char *err, size_t errle
 	*out = NULL;
 	if (!path)
 		return STORE_INVALID;
-	env = calloc(1, sizeof(*env));
-	if (!env) {
-		snprintf(err, errlen, "out of memory");
-		return STORE_IO;
-	}
+	env = xcalloc(1, sizeof(*env));
 	/* What store_close() expects of any env. */
 	env->tail = &env->head;
 	pthread_mutex_init(&env->rlock, NULL);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "xalloc.h"
 
 /* 1 if msg or a sub-message holds an unknown field numbered 0. */
 static int has_tag0_unknown(const ProtobufCMessage *msg)
@@ -233,13 +234,10 @@ int store_table_delete(store_txn *w, const store_table *t, const char *id)
 	return rc;
 }
 
-int store_str_set(char **field, const char *v)
+void store_str_set(char **field, const char *v)
 {
-	char *copy = strdup(v ? v : "");
-	if (!copy)
-		return -1;
+	char *copy = xstrdup(v ? v : "");
 	if (*field && *field != protobuf_c_empty_string)
 		free(*field);
 	*field = copy;
-	return 0;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "store_int.h"
+#include "xalloc.h"
 
 #define DEFAULT_MAP_SIZE (32ull << 30)
 #define DEFAULT_MAX_READERS 256
@@ -112,9 +113,7 @@ int store_read_begin(store_env *env, store_txn **out)
 		*out = t;
 		return STORE_OK;
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return STORE_IO;
+	t = xcalloc(1, sizeof(*t));
 	rc = mdb_txn_begin(env->mdb, NULL, MDB_RDONLY, &t->txn);
 	if (rc != 0) {
 		free(t);
@@ -203,11 +202,7 @@ int store_open(const store_options *opts, store_env **out, char *err, size_t err
 		snprintf(err, errlen, "creating %s: %s", opts->path, strerror(errno));
 		return STORE_IO;
 	}
-	env = calloc(1, sizeof(*env));
-	if (!env) {
-		snprintf(err, errlen, "out of memory");
-		return STORE_IO;
-	}
+	env = xcalloc(1, sizeof(*env));
 	env->log = opts->log;
 	env->log_arg = opts->log_arg;
 	env->tail = &env->head;

@@ -53,4 +53,7 @@ void fault_point(const char *name)
 		}
 	}
 }
+#else
+/* ISO C wants a declaration in every translation unit. */
+typedef int store_fault_points_off;
 #endif

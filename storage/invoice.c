@@ -9,6 +9,7 @@
 
 #include "store_invoice.h"
 #include "store_int.h"
+#include "xalloc.h"
 
 #define KC_INVOICE 'I'
 #define KC_INVOICE_ORDER 'o'
@@ -208,12 +209,7 @@ static int doc_list(store_txn *txn, uint8_t payer_cls, uint8_t anc_cls, uint8_t 
 			goto done;
 		}
 		if ((out->n & (out->n - 1)) == 0) {
-			items = realloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*items));
-			if (!items) {
-				store_record_free(rec);
-				rc = STORE_IO;
-				goto done;
-			}
+			items = xrealloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*items));
 			out->items = items;
 		}
 		out->items[out->n++] = rec;

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "store_int.h"
+#include "xalloc.h"
 
 void key_init(store_key *k, uint8_t cls)
 {
@@ -95,11 +96,9 @@ MDB_val key_val(const store_key *k)
 
 char *store_token_encode(const void *key, size_t len)
 {
-	char *tok = malloc(4 * ((len + 2) / 3) + 1);
+	char *tok = xmalloc(4 * ((len + 2) / 3) + 1);
 	int n, i;
 
-	if (!tok)
-		return NULL;
 	n = EVP_EncodeBlock((unsigned char *)tok, key, (int)len);
 	while (n > 0 && tok[n - 1] == '=')
 		n--;
@@ -163,11 +162,7 @@ static int in_range(const MDB_val *key, const store_scan *s)
 static int list_push(store_list *out, ProtobufCMessage *rec)
 {
 	if ((out->n & (out->n - 1)) == 0) { /* 0, 1, 2, 4 ...: grow */
-		void **items = realloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*items));
-
-		if (!items)
-			return STORE_IO;
-		out->items = items;
+		out->items = xrealloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*out->items));
 	}
 	out->items[out->n++] = rec;
 	return STORE_OK;

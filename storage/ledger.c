@@ -12,6 +12,7 @@
 #include "store_ledger.h"
 #include "ledger_int.h"
 #include "store_int.h"
+#include "xalloc.h"
 
 #define ID_PREFIX "trf_"
 #define FILTER_BYTES 20 /* kind be32, start be64, end be64 */
@@ -306,11 +307,7 @@ int ledger_transfer_get(store_txn *txn, const char *transfer_id, ledger_transfer
 static int list_add(store_list *out, void *rec)
 {
 	if ((out->n & (out->n - 1)) == 0) { /* 0, 1, 2, 4 ...: grow */
-		void **items = realloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*items));
-
-		if (!items)
-			return STORE_IO;
-		out->items = items;
+		out->items = xrealloc(out->items, (out->n ? 2 * out->n : 1) * sizeof(*out->items));
 	}
 	out->items[out->n++] = rec;
 	return STORE_OK;

@@ -195,8 +195,8 @@ void store_writer_stats(store_env *env, store_writer_counts *st);
 
 /* Replaces a string field of a record returned by a getter with a copy of
  * v (the record keeps owning it; store_record_free releases it). Knows that
- * protobuf-c shares one static "" for absent strings. -1 if out of memory. */
-int store_str_set(char **field, const char *v);
+ * protobuf-c shares one static "" for absent strings. */
+void store_str_set(char **field, const char *v);
 
 /* Free any record returned by a getter. NULL does nothing. */
 void store_record_free(void *rec);

@@ -5,7 +5,7 @@
 set -euo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root"
-mapfile -t files < <(find proto server storage sdk tools tests -name node_modules -prune -o \
+mapfile -t files < <(find proto common server storage sdk tools tests -name node_modules -prune -o \
   \( -name '*.c' -o -name '*.h' \) -print | sort)
 bad=()
 for f in "${files[@]}"; do

@@ -1,5 +1,6 @@
 /* http.c: libcurl for the payment providers. See http.h. */
 #include "http.h"
+#include "xalloc.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -24,10 +25,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 		s->overflow = 1;
 		return 0; /* aborts the transfer */
 	}
-	char *nb = realloc(s->buf, s->len + add + 1);
-	if (!nb)
-		return 0;
-	s->buf = nb;
+	s->buf = xrealloc(s->buf, s->len + add + 1);
 	memcpy(s->buf + s->len, p, add);
 	s->len += add;
 	s->buf[s->len] = 0;

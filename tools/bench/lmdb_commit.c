@@ -99,11 +99,16 @@ int main(int argc, char **argv)
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	uint64_t seq = 0;
+	char *end;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': dir = optarg; break;
-		case 's': seconds = atof(optarg); break;
+		case 's':
+			seconds = strtod(optarg, &end);
+			if (end == optarg || *end)
+				seconds = -1; /* not a number: refused below */
+			break;
 		case 'v': value_bytes = (size_t)strtoul(optarg, NULL, 10); break;
 		case 'b':
 			if (nbatches < MAX_MODES)

@@ -441,6 +441,7 @@ int main(int argc, char **argv)
 	char *dist_key;
 	double t0 = now_s();
 	FILE *env;
+	char *end;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -448,7 +449,11 @@ int main(int argc, char **argv)
 		case 't': C.target = optarg; break;
 		case 'k': key_file = optarg; break;
 		case 'o': C.out = optarg; break;
-		case 's': C.scale = atof(optarg); break;
+		case 's':
+			C.scale = strtod(optarg, &end);
+			if (end == optarg || *end)
+				C.scale = -1; /* not a number: refused below */
+			break;
 		case 'j': C.threads = (int)strtol(optarg, NULL, 10); break;
 		default: goto usage;
 		}
