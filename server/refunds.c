@@ -938,6 +938,38 @@ int refunds_reconcile_once(void)
 	return round_once(0);
 }
 
+int refunds_settle_order(const char *order_id)
+{
+	store_list l = {0};
+	store_txn *txn;
+	int rc = store_read_begin(billingd.store, &txn), again = 0;
+
+	if (rc != 0)
+		return -1;
+	rc = store_credit_note_list_by_order(txn, order_id, &l);
+	store_read_end(txn);
+	if (rc != 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		store_credit_note *cn = l.items[i];
+		refund_result res;
+		recon_settle st;
+		int claimed;
+
+		if (cn->status != STORE_CREDIT_NOTE_PENDING)
+			continue;
+		claimed = ask_provider(cn, &res);
+		st = (recon_settle){cn->number, &res, 0};
+		if (!claimed || res.status == REFUND_UNAVAILABLE ||
+		    store_write_sync(billingd.store, apply_recon, &st) != 0)
+			again = 1;
+		if (claimed)
+			refund_release(cn->number);
+	}
+	store_list_free(&l);
+	return again ? -1 : 0;
+}
+
 static void *reconciler_main(void *arg)
 {
 	int first = 1;

@@ -44,6 +44,17 @@ int refunds_settle_answer(store_txn *w, const char *number, const refund_result 
 			  int *outcome);
 
 /*
+ * A provider said something about the refunds of order_id (a webhook such
+ * as Stripe charge.refunded or PayPal PAYMENT.CAPTURE.REFUNDED: a hint,
+ * never the truth): asks the provider about each of its PENDING credit
+ * notes, with no transaction held, and records the answers. Blocking.
+ * 0 when every note of the order is settled or was asked about, -1 when
+ * one could not be asked now (claimed elsewhere, no answer: the caller
+ * should have the event delivered again; the reconciler also keeps asking).
+ */
+int refunds_settle_order(const char *order_id);
+
+/*
  * The refund reconciler: every interval_ms (<= 0: cfg.reconcile_interval_ms,
  * or 5 s) a thread asks the provider again about the credit notes that were
  * PENDING in its previous round too (at start: all of them, the crash

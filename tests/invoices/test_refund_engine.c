@@ -268,6 +268,10 @@ static void test_succeeded_line_refund_gives_days_back(void)
 	rec = note(number);
 	CU_ASSERT(rec && rec->status == CN_STATUS(PENDING) && rec->attempts >= 1);
 	store_record_free(rec);
+	/* a webhook about the order: asked again, no answer, try later */
+	CU_ASSERT_EQUAL(refunds_settle_order("ord_live_b"), -1);
+	/* an order with nothing pending: nothing to ask */
+	CU_ASSERT_EQUAL(refunds_settle_order("ord_unknown"), 0);
 	/* pending at the provider: recorded, still PENDING */
 	CU_ASSERT_EQUAL(settle(number, REFUND_PENDING, "re_123", &outcome), 0);
 	CU_ASSERT_EQUAL(outcome, 0);
