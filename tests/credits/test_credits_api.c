@@ -8,27 +8,17 @@
  *
  * usage: test_credits_api <billingd> <ledger_check>
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <CUnit/Basic.h>
 
 #include "store_ledger.h"
-#include "spbilling.h"
-#include "store.h"
-
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define ROLE(x) SMARTPLUS__BILLING__V1__ROLE__ROLE_##x
-#define METHOD(x) SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_##x
-#define KIND(x) SMARTPLUS__BILLING__V1__TRANSFER_KIND__TRANSFER_KIND_##x
+#include "spt_billingd.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
+#include "spt_store.h"
 
 /* gRPC status codes as numbers (the SDK reports them in spb_error). */
 enum { ST_INVALID_ARGUMENT = 3, ST_FAILED_PRECONDITION = 9, ST_PERMISSION_DENIED = 7 };
@@ -38,142 +28,43 @@ enum { ST_INVALID_ARGUMENT = 3, ST_FAILED_PRECONDITION = 9, ST_PERMISSION_DENIED
 #define RACE_START 10000
 #define RACE_MAX_AMOUNT 40
 
-static const char *billingd_bin, *ledger_check_bin;
-static char workdir[64], datadir[96], portfile[96];
-static pid_t billingd_pid;
-static char target[64];
+static spt_billingd srv;
 static spb_client *client; /* vendor key */
-
-/* ------------------------------------------------------------------------ */
-/* billingd                                                                  */
-
-static int read_file(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return -1;
-	n = fread(buf, 1, cap - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	return n ? 0 : -1;
-}
-
-static int start_billingd(void)
-{
-	spb_client_options opts = SPB_CLIENT_OPTIONS_INIT;
-	char port[16], key[160], log[128];
-
-	snprintf(workdir, sizeof(workdir), "/tmp/spb-credits.XXXXXX");
-	if (!mkdtemp(workdir))
-		return -1;
-	snprintf(datadir, sizeof(datadir), "%s/data", workdir);
-	snprintf(portfile, sizeof(portfile), "%s/port", workdir);
-	snprintf(log, sizeof(log), "%s/billingd.log", workdir);
-	billingd_pid = fork();
-	if (billingd_pid < 0)
-		return -1;
-	if (billingd_pid == 0) {
-		if (!freopen(log, "w", stderr))
-			_exit(127);
-		execl(billingd_bin, billingd_bin, "--listen", "127.0.0.1:0", "--port-file",
-		      portfile, "--data-dir", datadir, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && read_file(portfile, port, sizeof(port)) != 0; i++)
-		usleep(50 * 1000);
-	if (read_file(portfile, port, sizeof(port)) != 0) {
-		fprintf(stderr, "billingd did not write its port\n");
-		return -1;
-	}
-	snprintf(key, sizeof(key), "%s/admin.key", datadir);
-	if (read_file(key, key, sizeof(key)) != 0) {
-		fprintf(stderr, "no admin.key\n");
-		return -1;
-	}
-	snprintf(target, sizeof(target), "127.0.0.1:%s", port);
-	opts.api_key = key;
-	opts.default_deadline_ms = 20000;
-	client = spb_client_new(target, &opts);
-	return client ? 0 : -1;
-}
 
 /* SIGTERM and wait; 0 when billingd exited cleanly with status 0. */
 static int stop_billingd(void)
 {
-	int status = 0;
-
 	spb_client_free(client);
 	client = NULL;
-	if (billingd_pid <= 0)
-		return -1;
-	kill(billingd_pid, SIGTERM);
-	while (waitpid(billingd_pid, &status, 0) < 0 && errno == EINTR)
-		;
-	billingd_pid = 0;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-static void remove_workdir(void)
-{
-	char cmd[128];
-
-	if (!workdir[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", workdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", workdir);
+	return spt_billingd_stop(&srv) == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Accounts and their keys                                                   */
 
 #define MAX_KEYS 64
-static struct {
-	char id[65];
-	char token[160];
-} keys[MAX_KEYS];
-static int n_keys;
+static spt_account keys[MAX_KEYS];
+static size_t n_keys;
 
 static const char *key_of(const char *account)
 {
-	for (int i = 0; i < n_keys; i++)
-		if (strcmp(keys[i].id, account) == 0)
-			return keys[i].token;
-	return NULL;
+	return spt_key_of(keys, n_keys, account);
 }
 
 /* Creates an account under parent (as the vendor) and a key for it. */
 static int make_account(const char *id, int role, const char *parent)
 {
-	Smartplus__Billing__V1__CreateAccountRequest a =
-		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
-	Smartplus__Billing__V1__CreateAccountResponse *ar = NULL;
-	Smartplus__Billing__V1__CreateApiKeyRequest k =
-		SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
-	Smartplus__Billing__V1__CreateApiKeyResponse *kr = NULL;
+	spt_account *a = &keys[n_keys];
 	int rc;
 
-	a.account_id = (char *)id;
-	a.role = role;
-	a.parent_id = (char *)parent;
-	rc = spb_directory_create_account(client, &a, &ar, NULL);
-	spb_message_free(ar);
-	if (rc != 0) {
-		fprintf(stderr, "create account %s: %s\n", id, spb_error_last()->message);
-		return rc;
-	}
-	k.account_id = (char *)id;
-	rc = spb_directory_create_api_key(client, &k, &kr, NULL);
-	if (rc == 0 && n_keys < MAX_KEYS) {
-		snprintf(keys[n_keys].id, sizeof(keys[n_keys].id), "%s", id);
-		snprintf(keys[n_keys].token, sizeof(keys[n_keys].token), "%s", kr->secret);
+	if (n_keys == MAX_KEYS)
+		return -1;
+	a->id = id;
+	a->role = role;
+	a->parent = parent;
+	rc = spt_create_tree(client, a, 1);
+	if (rc == 0)
 		n_keys++;
-	}
-	spb_message_free(kr);
 	return rc;
 }
 
@@ -300,26 +191,31 @@ static int failed_with(int rc, int code, const char *reason)
  */
 static int suite_init(void)
 {
-	if (start_billingd() != 0)
-		return -1;
-	if (make_account("d1", ROLE(DISTRIBUTOR), "vendor") ||
-	    make_account("s1", ROLE(SUB_DISTRIBUTOR), "d1") ||
-	    make_account("i1", ROLE(INSTALLER), "s1") ||
-	    make_account("p1", ROLE(PROPERTY_MANAGER), "i1") ||
-	    make_account("i2", ROLE(INSTALLER), "s1") ||
-	    make_account("s2", ROLE(SUB_DISTRIBUTOR), "d1") ||
-	    make_account("pd", ROLE(PROPERTY_MANAGER), "d1") ||
-	    make_account("d2", ROLE(DISTRIBUTOR), "vendor") ||
-	    make_account("i3", ROLE(INSTALLER), "d2"))
-		return -1;
+	static const struct {
+		const char *id;
+		int role;
+		const char *parent;
+	} tree[] = {
+		{"d1", ROLE(DISTRIBUTOR), "vendor"},  {"s1", ROLE(SUB_DISTRIBUTOR), "d1"},
+		{"i1", ROLE(INSTALLER), "s1"},        {"p1", ROLE(PROPERTY_MANAGER), "i1"},
+		{"i2", ROLE(INSTALLER), "s1"},        {"s2", ROLE(SUB_DISTRIBUTOR), "d1"},
+		{"pd", ROLE(PROPERTY_MANAGER), "d1"}, {"d2", ROLE(DISTRIBUTOR), "vendor"},
+		{"i3", ROLE(INSTALLER), "d2"},
+	};
+
+	SPT_INIT(spt_billingd_start(&srv, NULL));
+	client = spt_client_to(srv.target, srv.admin_key, 20000);
+	SPT_INIT(client ? 0 : -1);
+	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++)
+		SPT_INIT(make_account(tree[i].id, tree[i].role, tree[i].parent));
 	return 0;
 }
 
 static int suite_clean(void)
 {
-	if (billingd_pid > 0)
-		stop_billingd();
-	remove_workdir();
+	spb_client_free(client);
+	client = NULL;
+	spt_billingd_free(&srv);
 	return 0;
 }
 
@@ -752,29 +648,19 @@ static void test_concurrent_assigns_never_overdraw(void)
 	CU_ASSERT_EQUAL(received, assigned);
 }
 
-static void quiet_log(void *arg, const char *line)
-{
-	(void)arg;
-	(void)line;
-}
-
 /* Runs after everything else: stop billingd, then check its ledger. */
 static void test_ledger_check_on_the_stopped_data_dir(void)
 {
-	store_options o = STORE_OPTIONS_INIT;
-	store_env *env = NULL;
+	spt_store st;
 	store_txn *txn = NULL;
-	char err[256], cmd[512], out[512] = "";
+	char out[512] = "";
 	int64_t b;
-	FILE *p;
 	int rc;
 
 	CU_ASSERT_EQUAL_FATAL(stop_billingd(), 0);
 
-	o.path = datadir;
-	o.log = quiet_log;
-	CU_ASSERT_EQUAL_FATAL(store_open(&o, &env, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL_FATAL(store_read_begin(env, &txn), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open_dir(&st, srv.data_dir), 0);
+	CU_ASSERT_EQUAL_FATAL(store_read_begin(st.env, &txn), 0);
 	rc = ledger_check(txn, check_report, sizeof(check_report));
 	printf("\n  in-process check: %s\n", check_report);
 	CU_ASSERT_EQUAL(rc, 0);
@@ -783,51 +669,30 @@ static void test_ledger_check_on_the_stopped_data_dir(void)
 	CU_ASSERT(ledger_balance(txn, LEDGER_ISSUER, &b) == 0);
 	CU_ASSERT_EQUAL(b, -(1000 + RACE_START));
 	store_read_end(txn);
-	store_close(env);
+	spt_store_close(&st);
 
-	snprintf(cmd, sizeof(cmd), "'%s' '%s'", ledger_check_bin, datadir);
-	p = popen(cmd, "r");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	if (!fgets(out, sizeof(out), p))
-		out[0] = '\0';
-	rc = pclose(p);
-	out[strcspn(out, "\n")] = '\0';
-	printf("  %s: %s (exit %d)\n", "ledger_check", out, WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
-	CU_ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+	rc = spt_billingd_check_data(&srv, spt_arg("ledger_check"), out, sizeof(out));
+	printf("  %s: %s (exit %d)\n", "ledger_check", out, rc);
+	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT_STRING_EQUAL(out, check_report);
 }
 
+static CU_TestInfo tests[] = {
+	{"vendor funds a distributor from issuance", test_vendor_funds_a_distributor_from_issuance},
+	{"assign down the tree", test_assign_down_the_tree},
+	{"credit logs show both sides newest first", test_credit_logs_show_both_sides_newest_first},
+	{"credit logs page and filter", test_credit_logs_page_and_filter},
+	{"refused assignments change nothing", test_refused_assignments_change_nothing},
+	{"installer payment policy", test_installer_payment_policy},
+	{"concurrent assigns never overdraw", test_concurrent_assigns_never_overdraw},
+	{"ledger check on the stopped data dir", test_ledger_check_on_the_stopped_data_dir},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"credits_api", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned failed;
-
-	if (argc != 3) {
-		fprintf(stderr, "usage: test_credits_api <billingd> <ledger_check>\n");
-		return 2;
-	}
-	billingd_bin = argv[1];
-	ledger_check_bin = argv[2];
-	signal(SIGPIPE, SIG_IGN);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("credits_api", suite_init, suite_clean);
-	CU_add_test(s, "vendor funds a distributor from issuance",
-		    test_vendor_funds_a_distributor_from_issuance);
-	CU_add_test(s, "assign down the tree", test_assign_down_the_tree);
-	CU_add_test(s, "credit logs show both sides newest first",
-		    test_credit_logs_show_both_sides_newest_first);
-	CU_add_test(s, "credit logs page and filter", test_credit_logs_page_and_filter);
-	CU_add_test(s, "refused assignments change nothing",
-		    test_refused_assignments_change_nothing);
-	CU_add_test(s, "installer payment policy", test_installer_payment_policy);
-	CU_add_test(s, "concurrent assigns never overdraw", test_concurrent_assigns_never_overdraw);
-	CU_add_test(s, "ledger check on the stopped data dir",
-		    test_ledger_check_on_the_stopped_data_dir);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-		 CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return spt_main(argc, argv, "BILLINGD LEDGER_CHECK", suites);
 }

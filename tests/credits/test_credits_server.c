@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "spt_run.h"
+#include "spt_store.h"
 
 #include "../../server/billingd.h"
 #include "../../server/credits.h"
 #include "../../server/policy.h"
 #include "store_policy.h"
 #include "store_ledger.h"
-#include "tmp_store.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 
 #define METHOD(x) SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_##x
@@ -23,19 +23,19 @@
 /* main.c is not linked: the process state lives here. */
 billingd_state billingd;
 
-static char dir[64];
+static spt_store store; /* a fresh one per test */
 static store_env *env;
 
 static void open_store(void)
 {
-	env = tmp_store_open(dir, "spb-credits");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&store, 0, 0), 0);
+	env = store.env;
 	billingd.store = env;
 }
 
 static void close_store(void)
 {
-	CU_ASSERT(tmp_store_close(env, dir) == 0);
+	CU_ASSERT(spt_store_close(&store) == 0);
 	env = NULL;
 	billingd.store = NULL;
 }
@@ -180,23 +180,18 @@ static void test_policy_mask_follows_the_stored_policy(void)
 	close_store();
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static CU_TestInfo tests[] = {
+	{"grant then spend moves through the issuer",
+	 test_grant_then_spend_moves_through_the_issuer},
+	{"spend beyond the balance is refused", test_spend_beyond_the_balance_is_refused},
+	{"policy mask follows the stored policy", test_policy_mask_follows_the_stored_policy},
+	CU_TEST_INFO_NULL,
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("credits_server", NULL, NULL);
-	CU_add_test(s, "grant then spend moves through the issuer",
-		    test_grant_then_spend_moves_through_the_issuer);
-	CU_add_test(s, "spend beyond the balance is refused",
-		    test_spend_beyond_the_balance_is_refused);
-	CU_add_test(s, "policy mask follows the stored policy",
-		    test_policy_mask_follows_the_stored_policy);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+static CU_SuiteInfo suites[] = {{"credits_server", NULL, NULL, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

@@ -9,24 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "spt_run.h"
+#include "spt_store.h"
 
 #include "store_ledger.h"
-#include "tmp_store.h"
 #include "store_int.h"
 
-static char dir[64];
+static spt_store store; /* a fresh one per test */
 static store_env *env;
 
 static void open_store(void)
 {
-	env = tmp_store_open(dir, "spb-ledger");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&store, 0, 0), 0);
+	env = store.env;
 }
 
 static void close_store(void)
 {
-	CU_ASSERT(tmp_store_close(env, dir) == 0);
+	CU_ASSERT(spt_store_close(&store) == 0);
 	env = NULL;
 }
 
@@ -436,30 +436,23 @@ static void test_log_orders_equal_times_by_sequence(void)
 	close_store();
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static CU_TestInfo tests[] = {
+	{"transfer moves credits and records both sides",
+	 test_transfer_moves_credits_and_records_both_sides},
+	{"insufficient balance writes nothing", test_insufficient_balance_writes_nothing},
+	{"only the issuer goes below zero", test_only_the_issuer_goes_below_zero},
+	{"bad arguments and overflow are refused", test_bad_arguments_and_overflow_are_refused},
+	{"check reports a corrupted balance", test_check_reports_a_corrupted_balance},
+	{"check reports a missing log entry", test_check_reports_a_missing_log_entry},
+	{"log pages newest first", test_log_pages_newest_first},
+	{"log filters by kind and time", test_log_filters_by_kind_and_time},
+	{"log orders equal times by sequence", test_log_orders_equal_times_by_sequence},
+	CU_TEST_INFO_NULL,
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("ledger", NULL, NULL);
-	CU_add_test(s, "transfer moves credits and records both sides",
-		    test_transfer_moves_credits_and_records_both_sides);
-	CU_add_test(s, "insufficient balance writes nothing",
-		    test_insufficient_balance_writes_nothing);
-	CU_add_test(s, "only the issuer goes below zero", test_only_the_issuer_goes_below_zero);
-	CU_add_test(s, "bad arguments and overflow are refused",
-		    test_bad_arguments_and_overflow_are_refused);
-	CU_add_test(s, "check reports a corrupted balance", test_check_reports_a_corrupted_balance);
-	CU_add_test(s, "check reports a missing log entry", test_check_reports_a_missing_log_entry);
-	CU_add_test(s, "log pages newest first", test_log_pages_newest_first);
-	CU_add_test(s, "log filters by kind and time", test_log_filters_by_kind_and_time);
-	CU_add_test(s, "log orders equal times by sequence",
-		    test_log_orders_equal_times_by_sequence);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+static CU_SuiteInfo suites[] = {{"ledger", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

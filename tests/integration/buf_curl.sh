@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # buf curl against the real billingd with server reflection only: no proto
 # files are given to buf. Usage: buf_curl.sh <billingd> <buf> <proto-dir>
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../support/lib.sh"
 billingd=$1 buf=$2 protos=$3
 start_billingd "$billingd"
 url="http://127.0.0.1:$port"

@@ -26,15 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
-
-#include "harness.h"
-
-#define P(x) SMARTPLUS__BILLING__V1__PROJECT_TYPE__PROJECT_TYPE_##x
-#define S(x) SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_##x
-#define F(x) SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_##x
-#define ROLE(x) SMARTPLUS__BILLING__V1__ROLE__ROLE_##x
-#define SCOPE(x) SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_##x
+#include "spt_billingd.h"
+#include "spt_fs.h"
+#include "spt_raw.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
 
 /* gRPC status codes used below */
 #define OK 0
@@ -47,11 +43,11 @@
 	-2 /* vendor on an admin RPC another issue implements:
 			 anything but PERMISSION_DENIED / UNAUTHENTICATED */
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor;
 
 enum { A_VENDOR, A_D1, A_D2, A_S1, A_I1, A_I2, A_I3, A_PM1, A_PM2, N_ACCTS };
-static itest_account accts[N_ACCTS] = {
+static spt_account accts[N_ACCTS] = {
 	[A_VENDOR] = {"vendor", ROLE(VENDOR), NULL, "", ""},
 	[A_D1] = {"d1", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	[A_D2] = {"d2", ROLE(DISTRIBUTOR), "vendor", "", ""},
@@ -62,26 +58,19 @@ static itest_account accts[N_ACCTS] = {
 	[A_PM1] = {"pm1", ROLE(PROPERTY_MANAGER), "i1", "", ""},
 	[A_PM2] = {"pm2", ROLE(PROPERTY_MANAGER), "d1", "", ""},
 };
-static char service_key[ITEST_KEY_MAX];
+static char service_key[SPT_KEY_MAX];
 
 static int suite_init(void)
 {
-	if (itest_start(&srv, itest_billingd, NULL) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	if (!vendor || itest_build_tree(vendor, accts, N_ACCTS) != 0)
-		return -1;
-	if (itest_create_project(vendor, NULL, "p_i1", "i1", P(COMMUNITY), "pm1", 0) != 0 ||
-	    itest_create_project(vendor, NULL, "p_i1b", "i1", P(COMMUNITY), NULL, 0) != 0 ||
-	    itest_create_project(vendor, NULL, "p_i2", "i2", P(COMMUNITY), "pm2", 0) != 0 ||
-	    itest_create_project(vendor, NULL, "p_i3", "i3", P(COMMUNITY), NULL, 0) != 0) {
-		fprintf(stderr, "CreateProject: %s\n", spb_error_last()->message);
-		return -1;
-	}
-	if (itest_create_key(vendor, NULL, "vendor", SCOPE(SERVICE), service_key, NULL) != 0) {
-		fprintf(stderr, "CreateApiKey SERVICE: %s\n", spb_error_last()->message);
-		return -1;
-	}
+	SPT_INIT(spt_billingd_start(&srv, NULL));
+	vendor = spt_client(&srv, NULL);
+	SPT_INIT(vendor ? 0 : -1);
+	SPT_INIT(spt_create_tree(vendor, accts, N_ACCTS));
+	SPT_INIT(spt_create_project(vendor, NULL, "p_i1", "i1", PTYPE(COMMUNITY), "pm1", 0));
+	SPT_INIT(spt_create_project(vendor, NULL, "p_i1b", "i1", PTYPE(COMMUNITY), NULL, 0));
+	SPT_INIT(spt_create_project(vendor, NULL, "p_i2", "i2", PTYPE(COMMUNITY), "pm2", 0));
+	SPT_INIT(spt_create_project(vendor, NULL, "p_i3", "i3", PTYPE(COMMUNITY), NULL, 0));
+	SPT_INIT(spt_create_key(vendor, NULL, "vendor", SCOPE(SERVICE), service_key, NULL));
 	return 0;
 }
 
@@ -90,14 +79,14 @@ static int suite_init(void)
  * it had to restart (clients must be made again: the port changed). */
 static int revive(const char *where)
 {
-	if (itest_alive(&srv))
+	if (spt_billingd_alive(&srv))
 		return 0;
 	CU_FAIL("billingd died");
 	printf("\n    billingd DIED (%s); restarting it on the same data dir\n", where);
-	if (itest_restart(&srv) != 0)
+	if (spt_billingd_restart(&srv) != 0)
 		return 1;
 	spb_client_free(vendor);
-	vendor = itest_client(&srv, NULL);
+	vendor = spt_client(&srv, NULL);
 	return 1;
 }
 
@@ -105,8 +94,8 @@ static int suite_clean(void)
 {
 	int rc;
 	spb_client_free(vendor);
-	rc = itest_stop(&srv);
-	itest_cleanup(&srv);
+	rc = spt_billingd_stop(&srv);
+	spt_billingd_free(&srv);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -329,10 +318,10 @@ static int run_cell(int rpc, spb_client *c, const spb_call_options *o, const cha
 {
 	char id[64];
 	int rc;
-	itest_unique_id(id, sizeof(id), "mx");
+	spt_unique_id(id, sizeof(id), "mx");
 	switch (rpc) {
 	case R_CREATE_ACCOUNT:
-		return status_of(itest_create_account(c, o, id, child_role(role_of(t)), t));
+		return status_of(spt_create_account(c, o, id, child_role(role_of(t)), t));
 	case R_GET_ACCOUNT: {
 		Smartplus__Billing__V1__GetAccountRequest req =
 			SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
@@ -354,7 +343,7 @@ static int run_cell(int rpc, spb_client *c, const spb_call_options *o, const cha
 		return status_of(rc);
 	}
 	case R_CREATE_PROJECT:
-		return status_of(itest_create_project(c, o, id, t, P(COMMUNITY), NULL, 0));
+		return status_of(spt_create_project(c, o, id, t, PTYPE(COMMUNITY), NULL, 0));
 	case R_UPDATE_PROJECT: {
 		Smartplus__Billing__V1__UpdateProjectRequest req =
 			SMARTPLUS__BILLING__V1__UPDATE_PROJECT_REQUEST__INIT;
@@ -390,12 +379,12 @@ static int run_cell(int rpc, spb_client *c, const spb_call_options *o, const cha
 		spb_message_free(resp);
 		return status_of(rc);
 	}
-	case R_CREATE_ITEMS: return status_of(itest_create_item(c, o, t, id, S(APP)));
+	case R_CREATE_ITEMS: return status_of(spt_create_item(c, o, t, id, STYPE(APP)));
 	case R_DELETE_ITEM: {
 		Smartplus__Billing__V1__DeleteItemRequest req =
 			SMARTPLUS__BILLING__V1__DELETE_ITEM_REQUEST__INIT;
 		Smartplus__Billing__V1__DeleteItemResponse *resp = NULL;
-		if (itest_create_item(vendor, NULL, t, id, S(APP)) != 0) {
+		if (spt_create_item(vendor, NULL, t, id, STYPE(APP)) != 0) {
 			fprintf(stderr, "  prepare item in %s: %s\n", t, spb_error_last()->message);
 			return -100;
 		}
@@ -405,13 +394,13 @@ static int run_cell(int rpc, spb_client *c, const spb_call_options *o, const cha
 		return status_of(rc);
 	}
 	case R_CREATE_API_KEY:
-		return status_of(itest_create_key(c, o, t, SCOPE(ACCOUNT), NULL, NULL));
+		return status_of(spt_create_key(c, o, t, SCOPE(ACCOUNT), NULL, NULL));
 	case R_REVOKE_API_KEY: {
 		Smartplus__Billing__V1__RevokeApiKeyRequest req =
 			SMARTPLUS__BILLING__V1__REVOKE_API_KEY_REQUEST__INIT;
 		Smartplus__Billing__V1__RevokeApiKeyResponse *resp = NULL;
-		char key_id[17];
-		if (itest_create_key(vendor, NULL, t, SCOPE(ACCOUNT), NULL, key_id) != 0) {
+		char key_id[SPT_KEY_ID_MAX];
+		if (spt_create_key(vendor, NULL, t, SCOPE(ACCOUNT), NULL, key_id) != 0) {
 			fprintf(stderr, "  prepare key of %s: %s\n", t, spb_error_last()->message);
 			return -100;
 		}
@@ -424,8 +413,8 @@ static int run_cell(int rpc, spb_client *c, const spb_call_options *o, const cha
 		Smartplus__Billing__V1__SetPriceRequest req =
 			SMARTPLUS__BILLING__V1__SET_PRICE_REQUEST__INIT;
 		Smartplus__Billing__V1__SetPriceResponse *resp = NULL;
-		req.project_type = P(COMMUNITY);
-		req.service_type = S(APP);
+		req.project_type = PTYPE(COMMUNITY);
+		req.service_type = STYPE(APP);
 		req.monthly_amount = 500;
 		req.currency = (char *)"EUR";
 		req.monthly_credits = 5;
@@ -523,8 +512,7 @@ static int run_matrix(int from, int to)
 	for (int c = 0; c < N_CALLERS; c++) {
 		spb_call_options o = SPB_CALL_OPTIONS_INIT;
 		opts[c] = o;
-		clients[c] = itest_client(&srv,
-					  c == C_SVC ? service_key : accts[caller_acct[c]].key);
+		clients[c] = spt_client(&srv, c == C_SVC ? service_key : accts[caller_acct[c]].key);
 		if (c == C_SVC)
 			opts[c].acting_account = "i1";
 	}
@@ -548,7 +536,7 @@ static int run_matrix(int from, int to)
 					       caller_name[c], tid);
 					for (int k = 0; k < N_CALLERS; k++) {
 						spb_client_free(clients[k]);
-						clients[k] = itest_client(
+						clients[k] = spt_client(
 							&srv, k == C_SVC
 								      ? service_key
 								      : accts[caller_acct[k]].key);
@@ -601,8 +589,8 @@ static void test_acting_account(void)
 
 static void test_acting_account_body(void)
 {
-	spb_client *pm = itest_client(&srv, accts[A_PM1].key);
-	spb_client *svc = itest_client(&srv, service_key);
+	spb_client *pm = spt_client(&srv, accts[A_PM1].key);
+	spb_client *svc = spt_client(&srv, service_key);
 	spb_call_options o = SPB_CALL_OPTIONS_INIT;
 	Smartplus__Billing__V1__GetAccountRequest req =
 		SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
@@ -630,10 +618,10 @@ static void test_acting_account_body(void)
 	CU_ASSERT_EQUAL(spb_error_last()->grpc_code, PD);
 	spb_message_free(resp);
 	/* only the vendor mints SERVICE keys */
-	CU_ASSERT_NOT_EQUAL(itest_create_key(pm, NULL, "pm1", SCOPE(SERVICE), NULL, NULL), 0);
+	CU_ASSERT_NOT_EQUAL(spt_create_key(pm, NULL, "pm1", SCOPE(SERVICE), NULL, NULL), 0);
 	CU_ASSERT_EQUAL(spb_error_last()->grpc_code, PD);
 	o.acting_account = "d1";
-	CU_ASSERT_NOT_EQUAL(itest_create_key(svc, &o, "d1", SCOPE(SERVICE), NULL, NULL), 0);
+	CU_ASSERT_NOT_EQUAL(spt_create_key(svc, &o, "d1", SCOPE(SERVICE), NULL, NULL), 0);
 	CU_ASSERT_EQUAL(spb_error_last()->grpc_code, PD);
 	spb_client_free(pm);
 	spb_client_free(svc);
@@ -651,7 +639,7 @@ static void test_catalog_any_account(void)
 static void test_catalog_any_account_body(void)
 {
 	for (int a = 0; a < N_ACCTS; a++) {
-		spb_client *c = itest_client(&srv, accts[a].key);
+		spb_client *c = spt_client(&srv, accts[a].key);
 		Smartplus__Billing__V1__GetCatalogRequest req =
 			SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
 		Smartplus__Billing__V1__GetCatalogResponse *resp = NULL;
@@ -692,39 +680,39 @@ static void test_bad_ids_body(void)
 	id65[65] = 0;
 	memset(id64, 'b', 64);
 	id64[64] = 0;
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "bad id", ROLE(DISTRIBUTOR), "vendor"), IA,
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "bad id", ROLE(DISTRIBUTOR), "vendor"), IA,
 		      "account_id");
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "bad/id", ROLE(DISTRIBUTOR), "vendor"), IA,
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "bad/id", ROLE(DISTRIBUTOR), "vendor"), IA,
 		      "account_id");
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "b\xc3\xa9", ROLE(DISTRIBUTOR), "vendor"),
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "b\xc3\xa9", ROLE(DISTRIBUTOR), "vendor"),
 		      IA, "account_id");
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "", ROLE(DISTRIBUTOR), "vendor"), IA,
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "", ROLE(DISTRIBUTOR), "vendor"), IA,
 		      "account_id");
-	ASSERT_FAILED(itest_create_account(vendor, NULL, id65, ROLE(DISTRIBUTOR), "vendor"), IA,
+	ASSERT_FAILED(spt_create_account(vendor, NULL, id65, ROLE(DISTRIBUTOR), "vendor"), IA,
 		      "account_id");
-	CU_ASSERT_EQUAL(itest_create_account(vendor, NULL, id64, ROLE(DISTRIBUTOR), "vendor"), 0);
-	CU_ASSERT_EQUAL(
-		itest_create_account(vendor, NULL, "v_ok-1.A_z", ROLE(DISTRIBUTOR), "vendor"), 0);
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "v_x1", ROLE(DISTRIBUTOR), id65), IA,
+	CU_ASSERT_EQUAL(spt_create_account(vendor, NULL, id64, ROLE(DISTRIBUTOR), "vendor"), 0);
+	CU_ASSERT_EQUAL(spt_create_account(vendor, NULL, "v_ok-1.A_z", ROLE(DISTRIBUTOR), "vendor"),
+			0);
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "v_x1", ROLE(DISTRIBUTOR), id65), IA,
 		      "parent_id");
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "v_x2", ROLE(DISTRIBUTOR), "no parent"),
-		      IA, "parent_id");
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "p/1", "i1", P(COMMUNITY), NULL, 0), IA,
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "v_x2", ROLE(DISTRIBUTOR), "no parent"), IA,
+		      "parent_id");
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "p/1", "i1", PTYPE(COMMUNITY), NULL, 0), IA,
 		      "project_id");
-	ASSERT_FAILED(itest_create_project(vendor, NULL, id65, "i1", P(COMMUNITY), NULL, 0), IA,
+	ASSERT_FAILED(spt_create_project(vendor, NULL, id65, "i1", PTYPE(COMMUNITY), NULL, 0), IA,
 		      "project_id");
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "v_p1", id65, P(COMMUNITY), NULL, 0), IA,
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "v_p1", id65, PTYPE(COMMUNITY), NULL, 0), IA,
 		      "installer_id");
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "v_p1", "d1", P(COMMUNITY), NULL, 0), IA,
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "v_p1", "d1", PTYPE(COMMUNITY), NULL, 0), IA,
 		      "installer_id");
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "v_p1", "i1", P(COMMUNITY), "i2", 0), IA,
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "v_p1", "i1", PTYPE(COMMUNITY), "i2", 0), IA,
 		      "property_manager_id");
 	/* pm2 hangs under d1, not in i3's branch */
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "v_p1", "i3", P(COMMUNITY), "pm2", 0), IA,
-		      "property_manager_id");
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "p_i1", "it em", S(APP)), IA, "item_id");
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "p_i1", id65, S(APP)), IA, "item_id");
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "p_i1", "pms_mine", S(APP)), IA, "item_id");
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "v_p1", "i3", PTYPE(COMMUNITY), "pm2", 0),
+		      IA, "property_manager_id");
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "p_i1", "it em", STYPE(APP)), IA, "item_id");
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "p_i1", id65, STYPE(APP)), IA, "item_id");
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "p_i1", "pms_mine", STYPE(APP)), IA, "item_id");
 	{
 		Smartplus__Billing__V1__GetAccountRequest req =
 			SMARTPLUS__BILLING__V1__GET_ACCOUNT_REQUEST__INIT;
@@ -755,16 +743,15 @@ static void test_unknown_enums(void)
 
 static void test_unknown_enums_body(void)
 {
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "v_e1", 99, "vendor"), IA, "role");
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "v_e1", 0, "vendor"), IA, "role");
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "v_e1", ROLE(VENDOR), "vendor"), IA,
-		      "role");
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "v_e2", "i1", 0, NULL, 0), IA, "type");
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "v_e2", "i1", 4, NULL, 0), IA, "type");
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "v_e2", "i1", 77, NULL, 0), IA, "type");
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "p_i1", "v_e3", 0), IA, "service_type");
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "p_i1", "v_e3", 12), IA, "service_type");
-	ASSERT_FAILED(itest_create_key(vendor, NULL, "d1", 7, NULL, NULL), IA, "scope");
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "v_e1", 99, "vendor"), IA, "role");
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "v_e1", 0, "vendor"), IA, "role");
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "v_e1", ROLE(VENDOR), "vendor"), IA, "role");
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "v_e2", "i1", 0, NULL, 0), IA, "type");
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "v_e2", "i1", 4, NULL, 0), IA, "type");
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "v_e2", "i1", 77, NULL, 0), IA, "type");
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "p_i1", "v_e3", 0), IA, "service_type");
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "p_i1", "v_e3", 12), IA, "service_type");
+	ASSERT_FAILED(spt_create_key(vendor, NULL, "d1", 7, NULL, NULL), IA, "scope");
 	{
 		Smartplus__Billing__V1__ListAccountsRequest req =
 			SMARTPLUS__BILLING__V1__LIST_ACCOUNTS_REQUEST__INIT;
@@ -821,8 +808,8 @@ static void test_role_fit_body(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char id[64];
 		int rc;
-		itest_unique_id(id, sizeof(id), "v_rf");
-		rc = itest_create_account(vendor, NULL, id, cases[i].role, cases[i].parent);
+		spt_unique_id(id, sizeof(id), "v_rf");
+		rc = spt_create_account(vendor, NULL, id, cases[i].role, cases[i].parent);
 		if (cases[i].ok) {
 			CU_ASSERT_EQUAL(rc, 0);
 		} else {
@@ -841,19 +828,19 @@ static void test_already_exists(void)
 
 static void test_already_exists_body(void)
 {
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "d1", ROLE(DISTRIBUTOR), "vendor"), AE,
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "d1", ROLE(DISTRIBUTOR), "vendor"), AE,
 		      "d1");
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "i1", ROLE(INSTALLER), "d2"), AE, NULL);
-	ASSERT_FAILED(itest_create_account(vendor, NULL, "vendor", ROLE(DISTRIBUTOR), "vendor"), AE,
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "i1", ROLE(INSTALLER), "d2"), AE, NULL);
+	ASSERT_FAILED(spt_create_account(vendor, NULL, "vendor", ROLE(DISTRIBUTOR), "vendor"), AE,
 		      NULL);
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "p_i1", "i1", P(COMMUNITY), NULL, 0), AE,
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "p_i1", "i1", PTYPE(COMMUNITY), NULL, 0), AE,
 		      "p_i1");
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "p_i2", "i3", P(COMMERCIAL), NULL, 0), AE,
-		      NULL);
-	CU_ASSERT_EQUAL(itest_create_item(vendor, NULL, "p_i3", "v_dup", S(APP)), 0);
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "p_i3", "v_dup", S(APP)), AE, "v_dup");
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "p_i2", "i3", PTYPE(COMMERCIAL), NULL, 0),
+		      AE, NULL);
+	CU_ASSERT_EQUAL(spt_create_item(vendor, NULL, "p_i3", "v_dup", STYPE(APP)), 0);
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "p_i3", "v_dup", STYPE(APP)), AE, "v_dup");
 	/* item ids are global: the same id in another project is taken too */
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "p_i2", "v_dup", S(APP)), AE, NULL);
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "p_i2", "v_dup", STYPE(APP)), AE, NULL);
 }
 
 /* CreateItems with n specs built by the caller. */
@@ -895,7 +882,7 @@ static int item_exists(const char *project, const char *id)
 	Smartplus__Billing__V1__DeleteItemRequest req =
 		SMARTPLUS__BILLING__V1__DELETE_ITEM_REQUEST__INIT;
 	Smartplus__Billing__V1__DeleteItemResponse *resp = NULL;
-	int rc = itest_create_item(vendor, NULL, project, id, S(APP));
+	int rc = spt_create_item(vendor, NULL, project, id, STYPE(APP));
 	if (rc != 0)
 		return spb_error_last()->grpc_code == AE ? 1 : -1;
 	req.item_id = (char *)id;
@@ -914,57 +901,63 @@ static void test_create_items_catalog(void)
 
 static void test_create_items_catalog_body(void)
 {
-	static const int ta[] = {F(TIME_ATTENDANCE)},
-			 tael[] = {F(TIME_ATTENDANCE), F(ELEVATOR_CONTROL)},
-			 pr[] = {F(PACKAGE_ROOM)}, bk[] = {F(BOOKINGS)},
-			 ll[] = {F(LANDLINE_SERVICE), F(VIDEO_STORAGE)},
-			 all_cty[] = {F(PACKAGE_ROOM),  F(THIRD_PARTY_CAMERA),
-				      F(BOOKINGS),      F(ELEVATOR_CONTROL),
-				      F(SMART_PARKING), F(DYNAMIC_QR_CODE),
-				      F(VIDEO_STORAGE), F(LANDLINE_SERVICE)},
-			 twice[] = {F(BOOKINGS), F(BOOKINGS)}, unknown[] = {77};
+	static const int ta[] = {FEATURE(TIME_ATTENDANCE)},
+			 tael[] = {FEATURE(TIME_ATTENDANCE), FEATURE(ELEVATOR_CONTROL)},
+			 pr[] = {FEATURE(PACKAGE_ROOM)}, bk[] = {FEATURE(BOOKINGS)},
+			 ll[] = {FEATURE(LANDLINE_SERVICE), FEATURE(VIDEO_STORAGE)},
+			 all_cty[] = {FEATURE(PACKAGE_ROOM),  FEATURE(THIRD_PARTY_CAMERA),
+				      FEATURE(BOOKINGS),      FEATURE(ELEVATOR_CONTROL),
+				      FEATURE(SMART_PARKING), FEATURE(DYNAMIC_QR_CODE),
+				      FEATURE(VIDEO_STORAGE), FEATURE(LANDLINE_SERVICE)},
+			 twice[] = {FEATURE(BOOKINGS), FEATURE(BOOKINGS)}, unknown[] = {77};
+	CU_ASSERT_EQUAL_FATAL(spt_create_project(vendor, NULL, "v_sfh", "i3",
+						 PTYPE(SINGLE_FAMILY_HOUSE), NULL, 0),
+			      0);
 	CU_ASSERT_EQUAL_FATAL(
-		itest_create_project(vendor, NULL, "v_sfh", "i3", P(SINGLE_FAMILY_HOUSE), NULL, 0),
-		0);
-	CU_ASSERT_EQUAL_FATAL(
-		itest_create_project(vendor, NULL, "v_com", "i3", P(COMMERCIAL), NULL, 0), 0);
+		spt_create_project(vendor, NULL, "v_com", "i3", PTYPE(COMMERCIAL), NULL, 0), 0);
 	/* service types not offered (R1) */
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "p_i3", "v_c1", S(DOOR)), IA, "service_type");
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "p_i3", "v_c1", S(PREMIUM_FEATURES)), IA,
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "p_i3", "v_c1", STYPE(DOOR)), IA,
 		      "service_type");
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "v_sfh", "v_c1", S(PM_APP)), IA,
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "p_i3", "v_c1", STYPE(PREMIUM_FEATURES)), IA,
 		      "service_type");
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "v_sfh", "v_c1", S(INTEGRATION)), IA,
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "v_sfh", "v_c1", STYPE(PM_APP)), IA,
 		      "service_type");
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "v_com", "v_c1", S(APP)), IA, "service_type");
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "v_com", "v_c1", S(PREMIUM_PLAN)), IA,
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "v_sfh", "v_c1", STYPE(INTEGRATION)), IA,
+		      "service_type");
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "v_com", "v_c1", STYPE(APP)), IA,
+		      "service_type");
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "v_com", "v_c1", STYPE(PREMIUM_PLAN)), IA,
 		      "service_type");
 	/* INTEGRATION items follow pms_integrated; never created by hand */
-	ASSERT_FAILED(itest_create_item(vendor, NULL, "p_i3", "v_c1", S(INTEGRATION)), IA,
+	ASSERT_FAILED(spt_create_item(vendor, NULL, "p_i3", "v_c1", STYPE(INTEGRATION)), IA,
 		      "service_type");
 	/* every offered type works */
-	CU_ASSERT_EQUAL(itest_create_item(vendor, NULL, "v_com", "v_c_door", S(DOOR)), 0);
-	CU_ASSERT_EQUAL(itest_create_item(vendor, NULL, "v_com", "v_c_pers", S(PERSONNEL_APP)), 0);
-	CU_ASSERT_EQUAL(itest_create_item(vendor, NULL, "v_com", "v_c_adm", S(ADMIN_APP)), 0);
-	CU_ASSERT_EQUAL(itest_create_item(vendor, NULL, "v_com", "v_c_sens", S(SENSOR_ALERT)), 0);
-	CU_ASSERT_EQUAL(itest_create_item(vendor, NULL, "v_sfh", "v_s_lock", S(THIRD_PARTY_LOCK)),
+	CU_ASSERT_EQUAL(spt_create_item(vendor, NULL, "v_com", "v_c_door", STYPE(DOOR)), 0);
+	CU_ASSERT_EQUAL(spt_create_item(vendor, NULL, "v_com", "v_c_pers", STYPE(PERSONNEL_APP)),
 			0);
-	CU_ASSERT_EQUAL(itest_create_item(vendor, NULL, "p_i3", "v_p_pm", S(PM_APP)), 0);
+	CU_ASSERT_EQUAL(spt_create_item(vendor, NULL, "v_com", "v_c_adm", STYPE(ADMIN_APP)), 0);
+	CU_ASSERT_EQUAL(spt_create_item(vendor, NULL, "v_com", "v_c_sens", STYPE(SENSOR_ALERT)), 0);
+	CU_ASSERT_EQUAL(spt_create_item(vendor, NULL, "v_sfh", "v_s_lock", STYPE(THIRD_PARTY_LOCK)),
+			0);
+	CU_ASSERT_EQUAL(spt_create_item(vendor, NULL, "p_i3", "v_p_pm", STYPE(PM_APP)), 0);
 	/* premium features valid for the project type */
-	ASSERT_FAILED(create_item_features("p_i3", "v_f1", S(PREMIUM_PLAN), ta, 1), IA,
+	ASSERT_FAILED(create_item_features("p_i3", "v_f1", STYPE(PREMIUM_PLAN), ta, 1), IA,
 		      "premium_features");
-	ASSERT_FAILED(create_item_features("v_sfh", "v_f1", S(PREMIUM_PLAN), bk, 1), IA,
+	ASSERT_FAILED(create_item_features("v_sfh", "v_f1", STYPE(PREMIUM_PLAN), bk, 1), IA,
 		      "premium_features");
-	ASSERT_FAILED(create_item_features("v_com", "v_f1", S(PREMIUM_FEATURES), pr, 1), IA,
+	ASSERT_FAILED(create_item_features("v_com", "v_f1", STYPE(PREMIUM_FEATURES), pr, 1), IA,
 		      "premium_features");
-	ASSERT_FAILED(create_item_features("p_i3", "v_f1", S(APP), pr, 1), IA, "premium_features");
-	ASSERT_FAILED(create_item_features("p_i3", "v_f1", S(PREMIUM_PLAN), twice, 2), IA,
+	ASSERT_FAILED(create_item_features("p_i3", "v_f1", STYPE(APP), pr, 1), IA,
 		      "premium_features");
-	ASSERT_FAILED(create_item_features("p_i3", "v_f1", S(PREMIUM_PLAN), unknown, 1), IA,
+	ASSERT_FAILED(create_item_features("p_i3", "v_f1", STYPE(PREMIUM_PLAN), twice, 2), IA,
 		      "premium_features");
-	CU_ASSERT_EQUAL(create_item_features("v_com", "v_f_com", S(PREMIUM_FEATURES), tael, 2), 0);
-	CU_ASSERT_EQUAL(create_item_features("v_sfh", "v_f_sfh", S(PREMIUM_PLAN), ll, 2), 0);
-	CU_ASSERT_EQUAL(create_item_features("p_i3", "v_f_cty", S(PREMIUM_PLAN), all_cty, 8), 0);
+	ASSERT_FAILED(create_item_features("p_i3", "v_f1", STYPE(PREMIUM_PLAN), unknown, 1), IA,
+		      "premium_features");
+	CU_ASSERT_EQUAL(create_item_features("v_com", "v_f_com", STYPE(PREMIUM_FEATURES), tael, 2),
+			0);
+	CU_ASSERT_EQUAL(create_item_features("v_sfh", "v_f_sfh", STYPE(PREMIUM_PLAN), ll, 2), 0);
+	CU_ASSERT_EQUAL(create_item_features("p_i3", "v_f_cty", STYPE(PREMIUM_PLAN), all_cty, 8),
+			0);
 	/* nothing of the failed ones exists */
 	CU_ASSERT_EQUAL(item_exists("p_i3", "v_c1"), 0);
 	CU_ASSERT_EQUAL(item_exists("p_i3", "v_f1"), 0);
@@ -978,7 +971,7 @@ static Smartplus__Billing__V1__ItemSpec **make_specs(size_t n, const char *prefi
 		smartplus__billing__v1__item_spec__init(specs[i]);
 		specs[i]->item_id = malloc(64);
 		snprintf(specs[i]->item_id, 64, "%s%zu", prefix, i);
-		specs[i]->service_type = S(APP);
+		specs[i]->service_type = STYPE(APP);
 	}
 	return specs;
 }
@@ -1004,7 +997,7 @@ static void test_create_items_limits_body(void)
 {
 	Smartplus__Billing__V1__ItemSpec **specs = make_specs(1001, "v_big_");
 	CU_ASSERT_EQUAL_FATAL(
-		itest_create_project(vendor, NULL, "v_big", "i3", P(COMMUNITY), NULL, 0), 0);
+		spt_create_project(vendor, NULL, "v_big", "i3", PTYPE(COMMUNITY), NULL, 0), 0);
 	ASSERT_FAILED(create_items("v_big", specs, 0), IA, "items");
 	ASSERT_FAILED(create_items("v_big", specs, 1001), IA, "items");
 	CU_ASSERT_EQUAL(item_exists("v_big", "v_big_0"), 0);
@@ -1035,13 +1028,13 @@ static void test_create_items_all_or_nothing_body(void)
 	CU_ASSERT_EQUAL(item_exists("p_i3", "v_dupb_1"), 0);
 	CU_ASSERT_EQUAL(item_exists("p_i3", "v_dupb_2"), 0);
 	/* a batch whose last item collides with an existing one: none created */
-	CU_ASSERT_EQUAL_FATAL(itest_create_item(vendor, NULL, "p_i3", "v_taken", S(APP)), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "p_i3", "v_taken", STYPE(APP)), 0);
 	snprintf(specs[3]->item_id, 64, "v_taken");
 	ASSERT_FAILED(create_items("p_i3", specs, 4), AE, "v_taken");
 	CU_ASSERT_EQUAL(item_exists("p_i3", "v_dupb_0"), 0);
 	CU_ASSERT_EQUAL(item_exists("p_i3", "v_dupb_2"), 0);
 	/* one bad spec among good ones: none created */
-	specs[3]->service_type = S(DOOR);
+	specs[3]->service_type = STYPE(DOOR);
 	snprintf(specs[3]->item_id, 64, "v_dupb_3");
 	ASSERT_FAILED(create_items("p_i3", specs, 4), IA, "items[3]");
 	CU_ASSERT_EQUAL(item_exists("p_i3", "v_dupb_0"), 0);
@@ -1115,7 +1108,7 @@ static void test_integration_item_body(void)
 	Smartplus__Billing__V1__Project *p = NULL;
 	req.project_id = (char *)"v_pms";
 	req.installer_id = (char *)"i3";
-	req.type = P(COMMUNITY);
+	req.type = PTYPE(COMMUNITY);
 	req.pms_integrated = 1;
 	CU_ASSERT_EQUAL_FATAL(spb_directory_create_project(vendor, &req, &resp, NULL), 0);
 	CU_ASSERT_EQUAL(resp->project->integration_status,
@@ -1144,11 +1137,11 @@ static void test_integration_item_body(void)
 	CU_ASSERT_EQUAL(update_pms("p_i1b", 0, NULL), 0);
 	CU_ASSERT_EQUAL(integration_item_exists("p_i1b"), 0);
 	/* only community projects integrate */
-	ASSERT_FAILED(itest_create_project(vendor, NULL, "v_pms_sfh", "i3", P(SINGLE_FAMILY_HOUSE),
-					   NULL, 1),
+	ASSERT_FAILED(spt_create_project(vendor, NULL, "v_pms_sfh", "i3",
+					 PTYPE(SINGLE_FAMILY_HOUSE), NULL, 1),
 		      IA, "pms_integrated");
 	CU_ASSERT_EQUAL(
-		itest_create_project(vendor, NULL, "v_pms_com", "i3", P(COMMERCIAL), NULL, 0), 0);
+		spt_create_project(vendor, NULL, "v_pms_com", "i3", PTYPE(COMMERCIAL), NULL, 0), 0);
 	ASSERT_FAILED(update_pms("v_pms_com", 1, NULL), IA, "pms_integrated");
 	CU_ASSERT_EQUAL(integration_item_exists("v_pms_com"), 0);
 }
@@ -1166,14 +1159,15 @@ static void test_delete_item_body(void)
 	Smartplus__Billing__V1__DeleteItemRequest req =
 		SMARTPLUS__BILLING__V1__DELETE_ITEM_REQUEST__INIT;
 	Smartplus__Billing__V1__DeleteItemResponse *resp = NULL;
-	CU_ASSERT_EQUAL_FATAL(itest_create_item(vendor, NULL, "p_i3", "v_del", S(SENSOR_ALERT)), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "p_i3", "v_del", STYPE(SENSOR_ALERT)),
+			      0);
 	req.item_id = (char *)"v_del";
 	CU_ASSERT_EQUAL(spb_directory_delete_item(vendor, &req, &resp, NULL), 0);
 	if (resp && resp->item) {
 		CU_ASSERT_STRING_EQUAL(resp->item->item_id, "v_del");
 		CU_ASSERT_EQUAL(resp->item->status,
 				SMARTPLUS__BILLING__V1__ITEM_STATUS__ITEM_STATUS_INACTIVE);
-		CU_ASSERT_EQUAL(resp->item->service_type, S(SENSOR_ALERT));
+		CU_ASSERT_EQUAL(resp->item->service_type, STYPE(SENSOR_ALERT));
 	} else {
 		CU_FAIL("DeleteItem returned no item");
 	}
@@ -1184,7 +1178,7 @@ static void test_delete_item_body(void)
 	CU_ASSERT_EQUAL(spb_error_last()->grpc_code, PD);
 	spb_message_free(resp);
 	/* and the id is free again */
-	CU_ASSERT_EQUAL(itest_create_item(vendor, NULL, "p_i3", "v_del", S(APP)), 0);
+	CU_ASSERT_EQUAL(spt_create_item(vendor, NULL, "p_i3", "v_del", STYPE(APP)), 0);
 }
 
 static void test_pagination_accounts_body(void);
@@ -1200,13 +1194,13 @@ static void test_pagination_accounts_body(void)
 	char seen[7][64];
 	int n = 0, pages = 0, sizes[10] = {0};
 	char token[512] = "";
-	CU_ASSERT_EQUAL_FATAL(
-		itest_create_account(vendor, NULL, "v_pg", ROLE(DISTRIBUTOR), "vendor"), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_account(vendor, NULL, "v_pg", ROLE(DISTRIBUTOR), "vendor"),
+			      0);
 	for (int i = 0; i < 7; i++) {
 		char id[32];
 		snprintf(id, sizeof(id), "v_pg_i%d", i);
-		CU_ASSERT_EQUAL_FATAL(
-			itest_create_account(vendor, NULL, id, ROLE(INSTALLER), "v_pg"), 0);
+		CU_ASSERT_EQUAL_FATAL(spt_create_account(vendor, NULL, id, ROLE(INSTALLER), "v_pg"),
+				      0);
 	}
 	do {
 		Smartplus__Billing__V1__ListAccountsRequest req =
@@ -1266,15 +1260,14 @@ static void test_pagination_projects_body(void)
 {
 	int n = 0, pages = 0, sizes[10] = {0}, commercial = 0;
 	char token[512] = "";
-	CU_ASSERT_EQUAL_FATAL(itest_create_account(vendor, NULL, "v_pgi", ROLE(INSTALLER), "d2"),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_account(vendor, NULL, "v_pgi", ROLE(INSTALLER), "d2"), 0);
 	for (int i = 0; i < 5; i++) {
 		char id[32];
 		snprintf(id, sizeof(id), "v_pgp%d", i);
-		CU_ASSERT_EQUAL_FATAL(itest_create_project(vendor, NULL, id, "v_pgi",
-							   i < 2 ? P(COMMERCIAL) : P(COMMUNITY),
-							   NULL, 0),
-				      0);
+		CU_ASSERT_EQUAL_FATAL(
+			spt_create_project(vendor, NULL, id, "v_pgi",
+					   i < 2 ? PTYPE(COMMERCIAL) : PTYPE(COMMUNITY), NULL, 0),
+			0);
 	}
 	do {
 		Smartplus__Billing__V1__ListProjectsRequest req =
@@ -1308,7 +1301,7 @@ static void test_pagination_projects_body(void)
 			SMARTPLUS__BILLING__V1__LIST_PROJECTS_REQUEST__INIT;
 		Smartplus__Billing__V1__ListProjectsResponse *resp = NULL;
 		req.installer_id = (char *)"v_pgi";
-		req.type = P(COMMERCIAL);
+		req.type = PTYPE(COMMERCIAL);
 		req.page_size = 1;
 		req.page_token = token;
 		if (spb_directory_list_projects(vendor, &req, &resp, NULL) != 0) {
@@ -1316,7 +1309,7 @@ static void test_pagination_projects_body(void)
 			break;
 		}
 		for (size_t i = 0; i < resp->n_projects; i++) {
-			CU_ASSERT_EQUAL(resp->projects[i]->type, P(COMMERCIAL));
+			CU_ASSERT_EQUAL(resp->projects[i]->type, PTYPE(COMMERCIAL));
 			commercial++;
 		}
 		snprintf(token, sizeof(token), "%s", resp->next_page_token);
@@ -1326,33 +1319,29 @@ static void test_pagination_projects_body(void)
 	CU_ASSERT_EQUAL(commercial, 2);
 }
 
+static CU_TestInfo tests[] = {
+	{"permission matrix: DirectoryService", test_matrix_directory},
+	{"permission matrix: AdminService", test_matrix_admin},
+	{"x-acting-account and SERVICE keys", test_acting_account},
+	{"GetCatalog for every account", test_catalog_any_account},
+	{"bad ids", test_bad_ids},
+	{"unknown enum values", test_unknown_enums},
+	{"roles that do not fit their parent", test_role_fit},
+	{"ALREADY_EXISTS", test_already_exists},
+	{"CreateItems: catalog rules", test_create_items_catalog},
+	{"CreateItems: 1..1000 items", test_create_items_limits},
+	{"CreateItems: all or nothing", test_create_items_all_or_nothing},
+	{"INTEGRATION item follows pms_integrated", test_integration_item},
+	{"DeleteItem of an INACTIVE item", test_delete_item},
+	{"ListAccounts pagination", test_pagination_accounts},
+	{"ListProjects pagination", test_pagination_projects},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"directory", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("directory", suite_init, suite_clean);
-	CU_add_test(s, "permission matrix: DirectoryService", test_matrix_directory);
-	CU_add_test(s, "permission matrix: AdminService", test_matrix_admin);
-	CU_add_test(s, "x-acting-account and SERVICE keys", test_acting_account);
-	CU_add_test(s, "GetCatalog for every account", test_catalog_any_account);
-	CU_add_test(s, "bad ids", test_bad_ids);
-	CU_add_test(s, "unknown enum values", test_unknown_enums);
-	CU_add_test(s, "roles that do not fit their parent", test_role_fit);
-	CU_add_test(s, "ALREADY_EXISTS", test_already_exists);
-	CU_add_test(s, "CreateItems: catalog rules", test_create_items_catalog);
-	CU_add_test(s, "CreateItems: 1..1000 items", test_create_items_limits);
-	CU_add_test(s, "CreateItems: all or nothing", test_create_items_all_or_nothing);
-	CU_add_test(s, "INTEGRATION item follows pms_integrated", test_integration_item);
-	CU_add_test(s, "DeleteItem of an INACTIVE item", test_delete_item);
-	CU_add_test(s, "ListAccounts pagination", test_pagination_accounts);
-	CU_add_test(s, "ListProjects pagination", test_pagination_projects);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -17,49 +17,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
-
-#include "harness.h"
-
-#define P(x) SMARTPLUS__BILLING__V1__PROJECT_TYPE__PROJECT_TYPE_##x
-#define S(x) SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_##x
-#define ROLE(x) SMARTPLUS__BILLING__V1__ROLE__ROLE_##x
-#define SCOPE(x) SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_##x
+#include "spt_billingd.h"
+#include "spt_fs.h"
+#include "spt_raw.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
 
 #define THREADS 8
 #define CALLS 100
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor;
 
 static int suite_init(void)
 {
-	static const char *const args[] = {"--threads", "4", "--quiet-calls", NULL};
-	if (itest_start(&srv, itest_billingd, args) != 0)
-		return -1;
-	vendor = itest_client(&srv, NULL);
-	return vendor ? 0 : -1;
+	static const char *const args[] = {"--threads", "4", NULL};
+	SPT_INIT(spt_billingd_start(&srv, args));
+	vendor = spt_client(&srv, NULL);
+	SPT_INIT(vendor ? 0 : -1);
+	return 0;
 }
 
 static int suite_clean(void)
 {
 	spb_client_free(vendor);
-	itest_cleanup(&srv);
+	spt_billingd_free(&srv);
 	return 0;
 }
 
 static int restart_after_kill9(void)
 {
-	char old_key[ITEST_KEY_MAX];
+	char old_key[SPT_KEY_MAX];
 	snprintf(old_key, sizeof(old_key), "%s", srv.admin_key);
 	spb_client_free(vendor);
 	vendor = NULL;
-	itest_kill9(&srv);
-	if (itest_restart(&srv) != 0)
+	spt_billingd_kill(&srv);
+	if (spt_billingd_restart(&srv) != 0)
 		return -1;
 	/* the vendor's key survives; no new admin.key on a non-empty dir */
 	CU_ASSERT_STRING_EQUAL(srv.admin_key, old_key);
-	vendor = itest_client(&srv, NULL);
+	vendor = spt_client(&srv, NULL);
 	return vendor ? 0 : -1;
 }
 
@@ -78,7 +75,7 @@ static int get_account_status(spb_client *c, const char *id)
 /* Does item `id` exist? A CreateItems probe answering ALREADY_EXISTS. */
 static int item_exists(spb_client *c, const char *project, const char *id)
 {
-	int rc = itest_create_item(c, NULL, project, id, S(APP));
+	int rc = spt_create_item(c, NULL, project, id, STYPE(APP));
 	if (rc == 0)
 		return 0;
 	return spb_error_last()->grpc_code == 6 ? 1 : -1;
@@ -86,7 +83,7 @@ static int item_exists(spb_client *c, const char *project, const char *id)
 
 static void test_kill9_restart(void)
 {
-	char key[ITEST_KEY_MAX], revoked[ITEST_KEY_MAX], revoked_id[17];
+	char key[SPT_KEY_MAX], revoked[SPT_KEY_MAX], revoked_id[17];
 	Smartplus__Billing__V1__GetProjectRequest gp =
 		SMARTPLUS__BILLING__V1__GET_PROJECT_REQUEST__INIT;
 	Smartplus__Billing__V1__GetProjectResponse *gpr = NULL;
@@ -95,17 +92,17 @@ static void test_kill9_restart(void)
 	Smartplus__Billing__V1__RevokeApiKeyResponse *rvr = NULL;
 	spb_client *c;
 
+	CU_ASSERT_EQUAL_FATAL(spt_create_account(vendor, NULL, "a_d", ROLE(DISTRIBUTOR), "vendor"),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_account(vendor, NULL, "a_i", ROLE(INSTALLER), "a_d"), 0);
 	CU_ASSERT_EQUAL_FATAL(
-		itest_create_account(vendor, NULL, "a_d", ROLE(DISTRIBUTOR), "vendor"), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_create_account(vendor, NULL, "a_i", ROLE(INSTALLER), "a_d"), 0);
+		spt_create_account(vendor, NULL, "a_pm", ROLE(PROPERTY_MANAGER), "a_i"), 0);
 	CU_ASSERT_EQUAL_FATAL(
-		itest_create_account(vendor, NULL, "a_pm", ROLE(PROPERTY_MANAGER), "a_i"), 0);
+		spt_create_project(vendor, NULL, "a_p", "a_i", PTYPE(COMMUNITY), "a_pm", 1), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "a_p", "a_item1", STYPE(APP)), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_key(vendor, NULL, "a_i", SCOPE(ACCOUNT), key, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(
-		itest_create_project(vendor, NULL, "a_p", "a_i", P(COMMUNITY), "a_pm", 1), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_create_item(vendor, NULL, "a_p", "a_item1", S(APP)), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_create_key(vendor, NULL, "a_i", SCOPE(ACCOUNT), key, NULL), 0);
-	CU_ASSERT_EQUAL_FATAL(
-		itest_create_key(vendor, NULL, "a_i", SCOPE(ACCOUNT), revoked, revoked_id), 0);
+		spt_create_key(vendor, NULL, "a_i", SCOPE(ACCOUNT), revoked, revoked_id), 0);
 	rv.key_id = revoked_id;
 	CU_ASSERT_EQUAL_FATAL(spb_directory_revoke_api_key(vendor, &rv, &rvr, NULL), 0);
 	spb_message_free(rvr);
@@ -135,10 +132,10 @@ static void test_kill9_restart(void)
 		spb_message_free(dr);
 	}
 	/* keys: the live one works, the revoked one stays revoked */
-	c = itest_client(&srv, key);
+	c = spt_client(&srv, key);
 	CU_ASSERT_EQUAL(get_account_status(c, "a_i"), 0);
 	spb_client_free(c);
-	c = itest_client(&srv, revoked);
+	c = spt_client(&srv, revoked);
 	CU_ASSERT_EQUAL(get_account_status(c, "a_i"), 16);
 	spb_client_free(c);
 	/* and a missing thing is still missing */
@@ -164,12 +161,12 @@ static void *work(void *arg)
 		w->acked_accounts[i] = w->acked_items[i] = 0;
 		if (i % 2 == 0) {
 			snprintf(id, sizeof(id), "r%d_t%d_a%d", w->round, w->index, i);
-			rc = itest_create_account(w->client, NULL, id, ROLE(INSTALLER), "l_d");
+			rc = spt_create_account(w->client, NULL, id, ROLE(INSTALLER), "l_d");
 			if (rc == 0)
 				w->acked_accounts[i] = 1;
 		} else {
 			snprintf(id, sizeof(id), "r%d_t%d_i%d", w->round, w->index, i);
-			rc = itest_create_item(w->client, NULL, "l_p", id, S(APP));
+			rc = spt_create_item(w->client, NULL, "l_p", id, STYPE(APP));
 			if (rc == 0)
 				w->acked_items[i] = 1;
 		}
@@ -194,7 +191,7 @@ static int run_load(worker *ws, int round)
 		ws[t].index = t;
 		ws[t].round = round;
 		ws[t].n_acked = ws[t].n_failed = 0;
-		ws[t].client = itest_client(&srv, NULL);
+		ws[t].client = spt_client(&srv, NULL);
 		pthread_create(&th[t], NULL, work, &ws[t]);
 	}
 	for (int t = 0; t < THREADS; t++) {
@@ -236,11 +233,11 @@ static worker round1[THREADS], round2[THREADS];
 static void test_concurrent_kill9(void)
 {
 	int acked, seen;
+	CU_ASSERT_EQUAL_FATAL(spt_create_account(vendor, NULL, "l_d", ROLE(DISTRIBUTOR), "vendor"),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_account(vendor, NULL, "l_i", ROLE(INSTALLER), "l_d"), 0);
 	CU_ASSERT_EQUAL_FATAL(
-		itest_create_account(vendor, NULL, "l_d", ROLE(DISTRIBUTOR), "vendor"), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_create_account(vendor, NULL, "l_i", ROLE(INSTALLER), "l_d"), 0);
-	CU_ASSERT_EQUAL_FATAL(
-		itest_create_project(vendor, NULL, "l_p", "l_i", P(COMMUNITY), NULL, 0), 0);
+		spt_create_project(vendor, NULL, "l_p", "l_i", PTYPE(COMMUNITY), NULL, 0), 0);
 	acked = run_load(round1, 1);
 	CU_ASSERT_EQUAL(acked, THREADS * CALLS);
 	CU_ASSERT_EQUAL_FATAL(restart_after_kill9(), 0);
@@ -260,14 +257,14 @@ static void test_group_commit_stats(void)
 	/* a fresh process, so the writer's counters cover only this round */
 	spb_client_free(vendor);
 	vendor = NULL;
-	CU_ASSERT_EQUAL(itest_stop(&srv), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&srv), 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&srv), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&srv), 0);
 	acked = run_load(round2, 2);
 	CU_ASSERT_EQUAL(acked, THREADS * CALLS);
 	spb_client_free(vendor);
 	vendor = NULL;
-	CU_ASSERT_EQUAL(itest_stop(&srv), 0); /* SIGTERM: clean exit */
-	CU_ASSERT_EQUAL_FATAL(itest_log_find_last(&srv, "writer: ", line, sizeof(line)), 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&srv), 0); /* SIGTERM: clean exit */
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_log_last(&srv, "writer: ", line, sizeof(line)), 0);
 	p = strstr(line, "writer: ");
 	CU_ASSERT_EQUAL_FATAL(sscanf(p,
 				     "writer: %llu mutations in %llu batches (mean %lf, max %llu)",
@@ -279,28 +276,24 @@ static void test_group_commit_stats(void)
 	CU_ASSERT(mean > 1.0);
 	CU_ASSERT(max > 1);
 	/* and round 2 is there after a clean restart as well */
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&srv), 0);
-	vendor = itest_client(&srv, NULL);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&srv), 0);
+	vendor = spt_client(&srv, NULL);
 	seen = verify_round(round2);
 	CU_ASSERT_EQUAL(seen, acked);
-	CU_ASSERT_EQUAL(itest_stop(&srv), 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&srv), 0);
 }
+
+static CU_TestInfo tests[] = {
+	{"acknowledged writes survive kill -9", test_kill9_restart},
+	{"8 threads x 100 creates survive kill -9", test_concurrent_kill9},
+	{"group commit: writer stats after SIGTERM", test_group_commit_stats},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"persistence", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("persistence", suite_init, suite_clean);
-	CU_add_test(s, "acknowledged writes survive kill -9", test_kill9_restart);
-	CU_add_test(s, "8 threads x 100 creates survive kill -9", test_concurrent_kill9);
-	CU_add_test(s, "group commit: writer stats after SIGTERM", test_group_commit_stats);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -10,15 +10,16 @@
  *
  * usage: itest_tls <path to billingd>
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include <CUnit/Basic.h>
-
-#include "harness.h"
+#include "spt_billingd.h"
+#include "spt_fs.h"
+#include "spt_proc.h"
+#include "spt_raw.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
 
 static char dir[256];
 static char ca_crt[320], srv_crt[320], srv_key[320], cli_crt[320], cli_key[320];
@@ -34,8 +35,7 @@ static int sh(const char *script, const char *in)
 
 static int make_certs(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/spb-tls.XXXXXX");
-	if (!mkdtemp(dir))
+	if (spt_tmpdir(dir, sizeof(dir), "tls") != 0)
 		return -1;
 	snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", dir);
 	snprintf(srv_crt, sizeof(srv_crt), "%s/server.crt", dir);
@@ -59,23 +59,15 @@ static int make_certs(void)
 	       "-extfile client.ext -out client.crt 2>/dev/null",
 	       dir) != 0)
 		return -1;
-	ca_pem = itest_read_file(ca_crt);
-	cli_crt_pem = itest_read_file(cli_crt);
-	cli_key_pem = itest_read_file(cli_key);
+	ca_pem = spt_read_file(ca_crt, NULL);
+	cli_crt_pem = spt_read_file(cli_crt, NULL);
+	cli_key_pem = spt_read_file(cli_key, NULL);
 	{
 		char other[320];
 		snprintf(other, sizeof(other), "%s/other.crt", dir);
-		other_ca_pem = itest_read_file(other);
+		other_ca_pem = spt_read_file(other, NULL);
 	}
 	return ca_pem && cli_crt_pem && cli_key_pem && other_ca_pem ? 0 : -1;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static int suite_init(void)
@@ -89,13 +81,12 @@ static int suite_clean(void)
 	free(cli_crt_pem);
 	free(cli_key_pem);
 	free(other_ca_pem);
-	if (dir[0])
-		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	spt_tmpdir_remove(dir);
 	return 0;
 }
 
 /* GetCatalog through a client with the given TLS settings; gRPC status. */
-static int catalog_over(const itest_server *s, const char *root, const char *cert, const char *key)
+static int catalog_over(const spt_billingd *s, const char *root, const char *cert, const char *key)
 {
 	spb_client_options o = SPB_CLIENT_OPTIONS_INIT;
 	Smartplus__Billing__V1__GetCatalogRequest req =
@@ -126,25 +117,25 @@ static int catalog_over(const itest_server *s, const char *root, const char *cer
 
 static void test_tls(void)
 {
-	itest_server s;
+	spt_billingd s;
 	const char *args[] = {"--tls-cert", srv_crt, "--tls-key", srv_key, NULL};
-	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, args), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_start(&s, args), 0);
 	CU_ASSERT_EQUAL(catalog_over(&s, ca_pem, NULL, NULL), 0);
 	/* a client that trusts another CA does not get through */
 	CU_ASSERT_NOT_EQUAL(catalog_over(&s, other_ca_pem, NULL, NULL), 0);
 	/* plaintext to a TLS port gets nothing */
 	CU_ASSERT_NOT_EQUAL(catalog_over(&s, NULL, NULL, NULL), 0);
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
-	itest_cleanup(&s);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
+	spt_billingd_free(&s);
 }
 
 static void test_mutual_tls(void)
 {
-	itest_server s;
+	spt_billingd s;
 	const char *args[] = {"--tls-cert",      srv_crt, "--tls-key", srv_key,
 			      "--tls-client-ca", ca_crt,  NULL};
 	int st;
-	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, args), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_start(&s, args), 0);
 	/* no client certificate: refused at the handshake */
 	st = catalog_over(&s, ca_pem, NULL, NULL);
 	CU_ASSERT_NOT_EQUAL(st, 0);
@@ -154,14 +145,14 @@ static void test_mutual_tls(void)
 	/* a certificate the CA did not sign (the server's own key pair is
 	 * signed by the same CA but for serverAuth only) */
 	{
-		char *srv_crt_pem = itest_read_file(srv_crt),
-		     *srv_key_pem = itest_read_file(srv_key);
+		char *srv_crt_pem = spt_read_file(srv_crt, NULL),
+		     *srv_key_pem = spt_read_file(srv_key, NULL);
 		char other_key[320], other_crt[320];
 		char *ocrt, *okey;
 		snprintf(other_crt, sizeof(other_crt), "%s/other.crt", dir);
 		snprintf(other_key, sizeof(other_key), "%s/other.key", dir);
-		ocrt = itest_read_file(other_crt);
-		okey = itest_read_file(other_key);
+		ocrt = spt_read_file(other_crt, NULL);
+		okey = spt_read_file(other_key, NULL);
 		/* self-signed by another CA: refused */
 		CU_ASSERT_NOT_EQUAL(catalog_over(&s, ca_pem, ocrt, okey), 0);
 		free(srv_crt_pem);
@@ -169,39 +160,36 @@ static void test_mutual_tls(void)
 		free(ocrt);
 		free(okey);
 	}
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
-	itest_cleanup(&s);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
+	spt_billingd_free(&s);
 }
 
 static void test_refuses_plaintext_off_loopback(void)
 {
 	char data[320];
-	const char *args[] = {"--listen", "0.0.0.0:0", "--data-dir", data, NULL};
-	const char *args6[] = {"--listen", "[::]:0", "--data-dir", data, NULL};
-	const char *half[] = {"--listen",   "127.0.0.1:0", "--data-dir", data,
-			      "--tls-cert", srv_crt,       NULL};
+	const char *bin = spt_arg("billingd");
+	const char *args[] = {bin, "--listen", "0.0.0.0:0", "--data-dir", data, NULL};
+	const char *args6[] = {bin, "--listen", "[::]:0", "--data-dir", data, NULL};
+	const char *half[] = {bin,  "--listen",   "127.0.0.1:0", "--data-dir",
+			      data, "--tls-cert", srv_crt,       NULL};
 	snprintf(data, sizeof(data), "%s/never", dir);
-	CU_ASSERT_NOT_EQUAL(itest_run_exit_code(itest_billingd, args, 10000), 0);
-	CU_ASSERT_NOT_EQUAL(itest_run_exit_code(itest_billingd, args6, 10000), 0);
+	CU_ASSERT_NOT_EQUAL(spt_run_cmd(args, 10000, NULL, 0), 0);
+	CU_ASSERT_NOT_EQUAL(spt_run_cmd(args6, 10000, NULL, 0), 0);
 	/* --tls-cert without --tls-key */
-	CU_ASSERT_NOT_EQUAL(itest_run_exit_code(itest_billingd, half, 10000), 0);
+	CU_ASSERT_NOT_EQUAL(spt_run_cmd(half, 10000, NULL, 0), 0);
 }
+
+static CU_TestInfo tests[] = {
+	{"TLS: GetCatalog with the SDK", test_tls},
+	{"mutual TLS: client certificate required", test_mutual_tls},
+	{"no plaintext off loopback", test_refuses_plaintext_off_loopback},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"tls", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("tls", suite_init, suite_clean);
-	CU_add_test(s, "TLS: GetCatalog with the SDK", test_tls);
-	CU_add_test(s, "mutual TLS: client certificate required", test_mutual_tls);
-	CU_add_test(s, "no plaintext off loopback", test_refuses_plaintext_off_loopback);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

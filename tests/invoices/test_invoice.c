@@ -11,7 +11,7 @@
  *
  * pdfinfo/pdftotext come from poppler-utils (tools/setup.sh).
  */
-#include <CUnit/Basic.h>
+#include "spt_run.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +24,8 @@
 #include "invoices.h"
 #include "store_order.h"
 #include "store.h"
-#include "tmp_store.h"
+#include "pdf_check.h"
+#include "spt_store.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x
 #define T0 (INT64_C(1767225600) * 1000000) /* 2026-01-01T00:00:00Z */
@@ -32,13 +33,15 @@
 
 billingd_state billingd; /* main.c is not linked */
 
-static char dir[64];
+static spt_store st;
 static store_env *env;
+static const char *dir; /* the store's directory: documents go there too */
 
 static void setup(void)
 {
-	env = tmp_store_open(dir, "spb_invoice");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&st, 64u << 20, 0), 0);
+	env = st.env;
+	dir = st.dir;
 	billingd.store = env;
 	invoice_config_defaults(&billingd.cfg.invoicing);
 	billingd.cfg.invoicing.seller_name = "SmartPlus Cloud GmbH";
@@ -50,7 +53,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	CU_ASSERT_EQUAL(tmp_store_close(env, dir), 0);
+	CU_ASSERT_EQUAL(spt_store_close(&st), 0);
 	env = NULL;
 	billingd.store = NULL;
 }
@@ -436,70 +439,15 @@ static void test_lists_by_payer_subtree_and_period(void)
 
 /* ---- documents ---- */
 
-static char *run_capture(const char *cmd)
-{
-	FILE *p = popen(cmd, "r");
-	char *out = NULL;
-	size_t n = 0, cap = 0, r;
-	char buf[4096];
-
-	if (!p)
-		return NULL;
-	while ((r = fread(buf, 1, sizeof(buf), p)) > 0) {
-		if (n + r + 1 > cap) {
-			cap = (n + r + 1) * 2;
-			out = realloc(out, cap);
-		}
-		memcpy(out + n, buf, r);
-		n += r;
-		out[n] = 0;
-	}
-	if (pclose(p) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out ? out : strdup("");
-}
-
-/* The "Pages:" count of pdfinfo's output, or -1. */
-static int pdf_pages(const char *info)
-{
-	const char *p = info ? strstr(info, "\nPages:") : NULL;
-	int n = -1;
-	if (p && sscanf(p + 7, "%d", &n) != 1)
-		n = -1;
-	return n;
-}
-
-/* The value of pdfinfo's "Title:" line (spaces trimmed) equals want. */
-static int pdf_title_is(const char *info, const char *want)
-{
-	const char *p = info ? strstr(info, "Title:") : NULL;
-	size_t n = strlen(want);
-	if (!p)
-		return 0;
-	for (p += 6; *p == ' '; p++)
-		;
-	return strncmp(p, want, n) == 0 && p[n] == '\n';
-}
-
-static int write_file(const char *path, const uint8_t *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	int ok = f && fwrite(data, 1, len, f) == len;
-	if (f)
-		fclose(f);
-	return ok ? 0 : -1;
-}
-
 static void test_pdf_holds_number_tax_ids_lines_totals(void)
 {
-	char number[STORE_DOC_NUMBER_MAX], path[128], cmd[256];
+	char number[STORE_DOC_NUMBER_MAX];
 	uint8_t *pdf = NULL, *pdf2 = NULL;
 	size_t len = 0, len2 = 0;
 	order_fix f;
 	store_invoice *inv;
-	char *text, *info;
+	pdf_facts pf;
+	const char *text;
 
 	make_order(&f, "ord_pdf", "payer-a", 1);
 	CU_ASSERT_EQUAL_FATAL(issue(&f.o, T0, number), 0);
@@ -511,17 +459,10 @@ static void test_pdf_holds_number_tax_ids_lines_totals(void)
 	/* the same record gives the same bytes */
 	CU_ASSERT_EQUAL(invoice_doc_render(inv, DOC_PDF, &pdf2, &len2), 0);
 	CU_ASSERT(len == len2 && memcmp(pdf, pdf2, len) == 0);
-	snprintf(path, sizeof(path), "%s/invoice.pdf", dir);
-	CU_ASSERT_EQUAL_FATAL(write_file(path, pdf, len), 0);
-	snprintf(cmd, sizeof(cmd), "pdfinfo '%s' 2>&1", path);
-	info = run_capture(cmd);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(info);
-	CU_ASSERT_EQUAL(pdf_pages(info), 1);
-	CU_ASSERT(pdf_title_is(info, "Invoice SPB-2026-000001"));
-	CU_ASSERT_PTR_NULL(strstr(info, "Syntax Error"));
-	snprintf(cmd, sizeof(cmd), "pdftotext -layout '%s' - 2>&1", path);
-	text = run_capture(cmd);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_EQUAL_FATAL(pdf_check(pdf, len, dir, "invoice.pdf", &pf), 0);
+	CU_ASSERT_EQUAL(pf.pages, 1);
+	CU_ASSERT_STRING_EQUAL(pf.title, "Invoice SPB-2026-000001");
+	text = pf.text;
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "SPB-2026-000001"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "VAT id: DE123456789"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "VAT id: FR40303265045"));
@@ -537,10 +478,7 @@ static void test_pdf_holds_number_tax_ids_lines_totals(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "Amounts in EUR"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "pi_123"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "Page 1 of 1"));
-	if (getenv("SPB_KEEP_PDF")) /* for a look at it: pdftoppm -png */
-		write_file(getenv("SPB_KEEP_PDF"), pdf, len);
-	free(text);
-	free(info);
+	pdf_facts_free(&pf);
 	free(pdf);
 	free(pdf2);
 	store_record_free(inv);
@@ -548,12 +486,12 @@ static void test_pdf_holds_number_tax_ids_lines_totals(void)
 
 static void test_reverse_charge_note_on_pdf(void)
 {
-	char number[STORE_DOC_NUMBER_MAX], path[128], cmd[256];
+	char number[STORE_DOC_NUMBER_MAX];
 	uint8_t *pdf = NULL;
 	size_t len = 0;
 	order_fix f;
 	store_invoice *inv;
-	char *text;
+	pdf_facts pf;
 
 	make_order(&f, "ord_rc", "payer-a", 0);
 	{
@@ -571,14 +509,10 @@ static void test_reverse_charge_note_on_pdf(void)
 	CU_ASSERT_EQUAL_FATAL(inv->n_notes, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(inv->notes[0], "Reverse charge"));
 	CU_ASSERT_EQUAL(invoice_doc_render(inv, DOC_PDF, &pdf, &len), 0);
-	snprintf(path, sizeof(path), "%s/rc.pdf", dir);
-	CU_ASSERT_EQUAL_FATAL(write_file(path, pdf, len), 0);
-	snprintf(cmd, sizeof(cmd), "pdftotext '%s' - 2>&1", path);
-	text = run_capture(cmd);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "Reverse charge: VAT to be accounted for"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "reverse charge"));
-	free(text);
+	CU_ASSERT_EQUAL_FATAL(pdf_check(pdf, len, dir, "rc.pdf", &pf), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pf.text, "Reverse charge: VAT to be accounted for"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pf.text, "reverse charge"));
+	pdf_facts_free(&pf);
 	free(pdf);
 	store_record_free(inv);
 }
@@ -586,14 +520,14 @@ static void test_reverse_charge_note_on_pdf(void)
 static void test_many_lines_make_numbered_pages(void)
 {
 	enum { N = 150 };
-	char number[STORE_DOC_NUMBER_MAX], path[128], cmd[256];
+	char number[STORE_DOC_NUMBER_MAX];
 	store_line lines[N], *pl[N];
 	char ids[N][16];
 	uint8_t *pdf = NULL;
 	size_t len = 0;
 	order_fix f;
 	store_invoice *inv;
-	char *text, *info;
+	pdf_facts pf;
 
 	make_order(&f, "ord_pages", "payer-a", 0);
 	for (int i = 0; i < N; i++) {
@@ -611,21 +545,13 @@ static void test_many_lines_make_numbered_pages(void)
 	inv = get_invoice(number);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(inv);
 	CU_ASSERT_EQUAL(invoice_doc_render(inv, DOC_PDF, &pdf, &len), 0);
-	snprintf(path, sizeof(path), "%s/pages.pdf", dir);
-	CU_ASSERT_EQUAL_FATAL(write_file(path, pdf, len), 0);
-	snprintf(cmd, sizeof(cmd), "pdfinfo '%s' 2>&1", path);
-	info = run_capture(cmd);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(info);
-	CU_ASSERT_EQUAL(pdf_pages(info), 4);
-	snprintf(cmd, sizeof(cmd), "pdftotext '%s' - 2>&1", path);
-	text = run_capture(cmd);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "item app-000"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "item app-149"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "Page 4 of 4"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "150.00"));
-	free(info);
-	free(text);
+	CU_ASSERT_EQUAL_FATAL(pdf_check(pdf, len, dir, "pages.pdf", &pf), 0);
+	CU_ASSERT_EQUAL(pf.pages, 4);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pf.text, "item app-000"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pf.text, "item app-149"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pf.text, "Page 4 of 4"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(pf.text, "150.00"));
+	pdf_facts_free(&pf);
 	free(pdf);
 	store_record_free(inv);
 }
@@ -674,32 +600,28 @@ static void test_amount_formats(void)
 	CU_ASSERT_STRING_EQUAL(b, "-92233720368547758.08");
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static CU_TestInfo tests[] = {
+	{"numbers are gapless per year", test_numbers_are_gapless_per_year},
+	{"rolled-back issue consumes no number", test_rolled_back_issue_consumes_no_number},
+	{"one invoice per order", test_one_invoice_per_order},
+	{"only succeeded orders", test_only_succeeded_orders},
+	{"snapshot lines and tax", test_snapshot_lines_and_tax},
+	{"credit-paid order is in credits", test_credit_paid_order_is_in_credits},
+	{"credit purchase line", test_credit_purchase_line},
+	{"lists by payer, subtree and period", test_lists_by_payer_subtree_and_period},
+	{"PDF holds number, tax ids, lines, totals", test_pdf_holds_number_tax_ids_lines_totals},
+	{"reverse charge note on the PDF", test_reverse_charge_note_on_pdf},
+	{"many lines make numbered pages", test_many_lines_make_numbered_pages},
+	{"HTML is escaped", test_html_is_escaped},
+	{"amount formats", test_amount_formats},
+	CU_TEST_INFO_NULL,
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite_with_setup_and_teardown("invoice", NULL, NULL, setup, teardown);
-#define T(name, fn) CU_add_test(s, name, fn)
-	T("numbers are gapless per year", test_numbers_are_gapless_per_year);
-	T("rolled-back issue consumes no number", test_rolled_back_issue_consumes_no_number);
-	T("one invoice per order", test_one_invoice_per_order);
-	T("only succeeded orders", test_only_succeeded_orders);
-	T("snapshot lines and tax", test_snapshot_lines_and_tax);
-	T("credit-paid order is in credits", test_credit_paid_order_is_in_credits);
-	T("credit purchase line", test_credit_purchase_line);
-	T("lists by payer, subtree and period", test_lists_by_payer_subtree_and_period);
-	T("PDF holds number, tax ids, lines, totals", test_pdf_holds_number_tax_ids_lines_totals);
-	T("reverse charge note on the PDF", test_reverse_charge_note_on_pdf);
-	T("many lines make numbered pages", test_many_lines_make_numbered_pages);
-	T("HTML is escaped", test_html_is_escaped);
-	T("amount formats", test_amount_formats);
-#undef T
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+/* each test on a fresh store */
+static CU_SuiteInfo suites[] = {{"invoice", NULL, NULL, setup, teardown, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

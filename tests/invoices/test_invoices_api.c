@@ -20,8 +20,9 @@
  *   document exists) and the subtree and period lists; ledger_check clean
  *   on the stopped data directory at the end.
  *
- * usage: invoices_api <billingd> <ledger_check> [--orders N]
+ * usage: invoices_api BILLINGD LEDGER_CHECK [--orders N]
  */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -31,16 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include "pdf_check.h"
+#include "spt_billingd.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
 
-#include "harness.h"
-
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
-#define STYPE(x) V1(SERVICE_TYPE__SERVICE_TYPE_##x)
-#define ROLE(x) V1(ROLE__ROLE_##x)
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
 #define TREAT(x) V1(TAX_TREATMENT__TAX_TREATMENT_##x)
 #define CN(x) V1(CREDIT_NOTE_STATUS__CREDIT_NOTE_STATUS_##x)
 #define ACT V1(QUOTE_ACTION__QUOTE_ACTION_ACTIVATE)
@@ -49,14 +45,13 @@
 
 enum { G_INVALID_ARGUMENT = 3, G_PERMISSION_DENIED = 7, G_FAILED_PRECONDITION = 9 };
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor, *dist, *inst, *dist2;
-static const char *ledger_check_bin;
-static int n_orders = 1000;
+static int n_orders; /* --orders, default 1000 */
 static int year;
 static int64_t issued; /* invoices issued so far (the last sequence) */
 
-static itest_account tree[] = {
+static spt_account tree[] = {
 	{"vendor", ROLE(VENDOR), NULL, "", ""},
 	{"dist", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"inst", ROLE(INSTALLER), "dist", "", ""},
@@ -240,30 +235,6 @@ static int gapless(int want)
 	return ok;
 }
 
-static char *run_capture(const char *cmd)
-{
-	FILE *p = popen(cmd, "r");
-	char *out = NULL, buf[4096];
-	size_t n = 0, r;
-
-	if (!p)
-		return NULL;
-	while ((r = fread(buf, 1, sizeof(buf), p)) > 0) {
-		char *np = realloc(out, n + r + 1);
-		if (!np)
-			break;
-		out = np;
-		memcpy(out + n, buf, r);
-		n += r;
-		out[n] = 0;
-	}
-	if (pclose(p) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out ? out : strdup("");
-}
-
 static int refund(const char *order_id, const char *item, int64_t amount, const spb_call_options *o,
 		  Smartplus__Billing__V1__CreditNote **out)
 {
@@ -376,7 +347,7 @@ static int seed(void)
 		SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
 	Smartplus__Billing__V1__SetCreditPriceResponse *cpr = NULL;
 	char id[32];
-	int rc = itest_build_tree(vendor, tree, sizeof(tree) / sizeof(tree[0]));
+	int rc = spt_create_tree(vendor, tree, sizeof(tree) / sizeof(tree[0]));
 
 	rc = rc ? rc : set_price(PTYPE(COMMUNITY), STYPE(APP), 500, 3);
 	rc = rc ? rc : set_price(PTYPE(COMMERCIAL), STYPE(DOOR), 1000, 4);
@@ -387,21 +358,20 @@ static int seed(void)
 	rc = rc ? rc : assign_seed();
 	rc = rc ? rc : set_rate("DE", 1900, 0);
 	rc = rc ? rc : set_rate("FR", 2000, 1);
+	rc = rc ? rc : spt_create_project(vendor, NULL, "comm1", "inst", PTYPE(COMMUNITY), NULL, 0);
 	rc = rc ? rc
-		: itest_create_project(vendor, NULL, "comm1", "inst", PTYPE(COMMUNITY), NULL, 0);
+		: spt_create_project(vendor, NULL, "shop1", "inst", PTYPE(COMMERCIAL), NULL, 0);
 	rc = rc ? rc
-		: itest_create_project(vendor, NULL, "shop1", "inst", PTYPE(COMMERCIAL), NULL, 0);
-	rc = rc ? rc
-		: itest_create_project(vendor, NULL, "p_inst2", "inst2", PTYPE(COMMUNITY), NULL, 0);
+		: spt_create_project(vendor, NULL, "p_inst2", "inst2", PTYPE(COMMUNITY), NULL, 0);
 	for (int i = 1; rc == 0 && i <= 20; i++) {
 		snprintf(id, sizeof(id), "app-%d", i);
-		rc = itest_create_item(vendor, NULL, "comm1", id, STYPE(APP));
+		rc = spt_create_item(vendor, NULL, "comm1", id, STYPE(APP));
 	}
 	for (int i = 1; rc == 0 && i <= 3; i++) {
 		snprintf(id, sizeof(id), "door-%d", i);
-		rc = itest_create_item(vendor, NULL, "shop1", id, STYPE(DOOR));
+		rc = spt_create_item(vendor, NULL, "shop1", id, STYPE(DOOR));
 	}
-	rc = rc ? rc : itest_create_item(vendor, NULL, "p_inst2", "app2-1", STYPE(APP));
+	rc = rc ? rc : spt_create_item(vendor, NULL, "p_inst2", "app2-1", STYPE(APP));
 	if (rc)
 		fprintf(stderr, "seed: %s\n", spb_error_last()->message);
 	return rc;
@@ -424,14 +394,17 @@ static int suite_init(void)
 					   "--invoice-prefix",
 					   "SPB",
 					   NULL};
-	if (itest_start(&srv, itest_billingd, args) != 0)
+	n_orders = (int)spt_arg_long("orders", 1000);
+	if (n_orders < 1 || n_orders > 100000)
 		return -1;
-	vendor = itest_client(&srv, NULL);
+	if (spt_billingd_start(&srv, args) != 0)
+		return -1;
+	vendor = spt_client(&srv, NULL);
 	if (!vendor || seed() != 0)
 		return -1;
-	dist = itest_client(&srv, tree[1].key);
-	inst = itest_client(&srv, tree[2].key);
-	dist2 = itest_client(&srv, tree[4].key);
+	dist = spt_client(&srv, tree[1].key);
+	inst = spt_client(&srv, tree[2].key);
+	dist2 = spt_client(&srv, tree[4].key);
 	return dist && inst && dist2 ? 0 : -1;
 }
 
@@ -442,10 +415,10 @@ static void reconnect(void)
 	spb_client_free(dist);
 	spb_client_free(inst);
 	spb_client_free(dist2);
-	vendor = itest_client(&srv, NULL);
-	dist = itest_client(&srv, tree[1].key);
-	inst = itest_client(&srv, tree[2].key);
-	dist2 = itest_client(&srv, tree[4].key);
+	vendor = spt_client(&srv, NULL);
+	dist = spt_client(&srv, tree[1].key);
+	inst = spt_client(&srv, tree[2].key);
+	dist2 = spt_client(&srv, tree[4].key);
 }
 
 static int suite_clean(void)
@@ -454,7 +427,7 @@ static int suite_clean(void)
 	spb_client_free(dist);
 	spb_client_free(inst);
 	spb_client_free(dist2);
-	itest_cleanup(&srv);
+	spt_billingd_free(&srv);
 	return 0;
 }
 
@@ -737,7 +710,7 @@ static int ok_purchases;
 static void *purchase_worker(void *arg)
 {
 	int n = *(int *)arg, ok = 0;
-	spb_client *c = itest_client(&srv, tree[1].key);
+	spb_client *c = spt_client(&srv, tree[1].key);
 
 	for (int i = 0; c && i < n; i++) {
 		Smartplus__Billing__V1__Order *o = NULL;
@@ -786,18 +759,15 @@ static void test_kill9_between_payment_and_commit(void)
 	char order_id[64] = "";
 
 	/* the provider answers, the process dies before recording it */
-	itest_kill9(&srv);
-	setenv("SPB_FAULT", "payments.after_provider:1", 1);
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&srv), 0);
-	unsetenv("SPB_FAULT");
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart_with(&srv, "payments.after_provider:1", NULL),
+			      0);
 	reconnect();
 	opt.deadline_ms = 3000;
 	CU_ASSERT_NOT_EQUAL(purchase_one(dist, &opt, NULL), 0);
-	for (int i = 0; i < 50 && itest_alive(&srv); i++)
+	for (int i = 0; i < 50 && !spt_billingd_exited(&srv, NULL); i++)
 		usleep(100 * 1000);
-	CU_ASSERT_FATAL(!itest_alive(&srv));
-	itest_kill9(&srv); /* reap */
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&srv), 0);
+	CU_ASSERT_FATAL(!spt_billingd_alive(&srv));
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&srv), 0);
 	reconnect();
 	/* the order is PROCESSING and has no invoice: no number was taken */
 	lr.payer_id = "dist";
@@ -838,28 +808,20 @@ static void test_pdf_holds_number_tax_ids_lines_totals(void)
 	Smartplus__Billing__V1__GetInvoiceDocumentRequest req =
 		SMARTPLUS__BILLING__V1__GET_INVOICE_DOCUMENT_REQUEST__INIT;
 	Smartplus__Billing__V1__GetInvoiceDocumentResponse *resp = NULL;
-	char number[64], path[PATH_MAX + 32], cmd[PATH_MAX + 64];
-	char *text, *info;
-	FILE *f;
+	char number[64], *text;
+	pdf_facts pf;
 
 	number_of(1, number, sizeof(number));
 	req.invoice_id = number;
 	CU_ASSERT_EQUAL_FATAL(spb_invoice_get_invoice_document(dist, &req, &resp, NULL), 0);
 	CU_ASSERT_STRING_EQUAL(resp->content_type, "application/pdf");
 	CU_ASSERT_PTR_NOT_NULL(strstr(resp->filename, number));
-	snprintf(path, sizeof(path), "%s/invoice1.pdf", srv.dir);
-	f = fopen(path, "wb");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	CU_ASSERT_EQUAL(fwrite(resp->content.data, 1, resp->content.len, f), resp->content.len);
-	fclose(f);
+	/* pdfinfo refuses anything that is not a valid PDF */
+	CU_ASSERT_EQUAL_FATAL(
+		pdf_check(resp->content.data, resp->content.len, srv.dir, "invoice1.pdf", &pf), 0);
 	spb_message_free(resp);
-	snprintf(cmd, sizeof(cmd), "pdfinfo '%s' 2>&1", path);
-	info = run_capture(cmd); /* NULL when pdfinfo fails: not a valid PDF */
-	CU_ASSERT_PTR_NOT_NULL_FATAL(info);
-	CU_ASSERT_PTR_NOT_NULL(strstr(info, "A4"));
-	snprintf(cmd, sizeof(cmd), "pdftotext -layout '%s' - 2>&1", path);
-	text = run_capture(cmd);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_EQUAL(pf.pages, 1);
+	text = pf.text;
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, number));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "VAT id: DE123456789"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "VAT id: DE987654321"));
@@ -869,8 +831,7 @@ static void test_pdf_holds_number_tax_ids_lines_totals(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "1.90"));  /* tax */
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "11.90")); /* total */
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "19%"));
-	free(text);
-	free(info);
+	pdf_facts_free(&pf);
 	/* HTML */
 	req.format = V1(DOCUMENT_FORMAT__DOCUMENT_FORMAT_HTML);
 	CU_ASSERT_EQUAL_FATAL(spb_invoice_get_invoice_document(dist, &req, &resp, NULL), 0);
@@ -1263,59 +1224,37 @@ static void test_documents_are_the_subtrees(void)
 
 static void test_ledger_check_clean(void)
 {
-	char cmd[PATH_MAX * 2 + 32];
-	char *out;
+	char out[512] = "";
 
-	CU_ASSERT_EQUAL_FATAL(itest_stop(&srv), 0);
-	snprintf(cmd, sizeof(cmd), "'%s' '%s' 2>&1", ledger_check_bin, srv.data_dir);
-	out = run_capture(cmd); /* NULL: it exited non-zero */
-	CU_ASSERT_PTR_NOT_NULL(out);
-	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "ledger ok"));
-	if (out)
-		printf("\n    %s", out);
-	free(out);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_stop(&srv), 0);
+	CU_ASSERT_EQUAL(spt_billingd_check_data(&srv, spt_arg("ledger_check"), out, sizeof(out)),
+			0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ledger ok"));
+	printf("\n    %s ", out);
 }
+
+static CU_TestInfo tests[] = {
+	{"domestic sale: taxed and invoiced no. 1", test_domestic_sale_taxed_and_invoiced},
+	{"tax table at the API", test_tax_table_at_the_api},
+	{"a rate change makes an open quote QUOTE_STALE", test_rate_change_makes_quote_stale},
+	{"failed, canceled, timed-out orders: no invoice", test_unpaid_orders_get_no_invoice},
+	{"concurrent orders: numbers with no gap, no duplicate",
+	 test_concurrent_orders_are_gapless},
+	{"kill -9 between payment and commit: one number, at the commit",
+	 test_kill9_between_payment_and_commit},
+	{"PDF holds number, tax ids, lines, totals", test_pdf_holds_number_tax_ids_lines_totals},
+	{"credit-paid refund: REFUND transfer, expiry back", test_credit_paid_refund},
+	{"money refunds: partial, replayed, line, over-refund", test_money_refunds},
+	{"ReverseAllocation up to the unspent balance", test_reverse_allocation},
+	{"documents are the payer subtree's", test_documents_are_the_subtrees},
+	{"ledger_check clean", test_ledger_check_clean},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"invoices_api", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s <billingd> <ledger_check> [--orders N]\n", argv[0]);
-		return 2;
-	}
-	if (itest_main_args(argc, argv) != 0)
-		return 2;
-	ledger_check_bin = argv[2];
-	if (argc >= 5 && strcmp(argv[3], "--orders") == 0)
-		n_orders = (int)strtol(argv[4], NULL, 10);
-	if (n_orders < 1 || n_orders > 100000)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("invoices_api", suite_init, suite_clean);
-	CU_add_test(s, "domestic sale: taxed and invoiced no. 1",
-		    test_domestic_sale_taxed_and_invoiced);
-	CU_add_test(s, "tax table at the API", test_tax_table_at_the_api);
-	CU_add_test(s, "a rate change makes an open quote QUOTE_STALE",
-		    test_rate_change_makes_quote_stale);
-	CU_add_test(s, "failed, canceled, timed-out orders: no invoice",
-		    test_unpaid_orders_get_no_invoice);
-	CU_add_test(s, "concurrent orders: numbers with no gap, no duplicate",
-		    test_concurrent_orders_are_gapless);
-	CU_add_test(s, "kill -9 between payment and commit: one number, at the commit",
-		    test_kill9_between_payment_and_commit);
-	CU_add_test(s, "PDF holds number, tax ids, lines, totals",
-		    test_pdf_holds_number_tax_ids_lines_totals);
-	CU_add_test(s, "credit-paid refund: REFUND transfer, expiry back", test_credit_paid_refund);
-	CU_add_test(s, "money refunds: partial, replayed, line, over-refund", test_money_refunds);
-	CU_add_test(s, "ReverseAllocation up to the unspent balance", test_reverse_allocation);
-	CU_add_test(s, "documents are the payer subtree's", test_documents_are_the_subtrees);
-	CU_add_test(s, "ledger_check clean", test_ledger_check_clean);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return spt_main(argc, argv, "BILLINGD LEDGER_CHECK [--orders N]", suites);
 }

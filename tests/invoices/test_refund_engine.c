@@ -10,7 +10,7 @@
  * back; the reconciler asks again and leaves an unanswered note PENDING;
  * ledger_check stays clean.
  */
-#include <CUnit/Basic.h>
+#include "spt_run.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,29 +331,34 @@ static void test_credit_purchase_refund_takes_credits_back(void)
 	printf("\n    %s ", report);
 }
 
-int main(void)
+static int suite_init(void)
 {
-	CU_pSuite s;
-	unsigned failed;
-
 	fuzz_local_open();
 	invoice_config_defaults(&billingd.cfg.invoicing);
 	billingd.cfg.invoicing.prefix = "TST";
 	billingd.cfg.stripe_url = "http://127.0.0.1:9"; /* nothing listens: no answer */
 	billingd.cfg.provider_timeout_ms = 500;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("refund_engine", NULL, NULL);
-	CU_add_test(s, "FAILED gives the reservation back",
-		    test_failed_refund_gives_the_reservation_back);
-	CU_add_test(s, "SUCCEEDED line refund gives the days back",
-		    test_succeeded_line_refund_gives_days_back);
-	CU_add_test(s, "credit purchase refund takes credits back",
-		    test_credit_purchase_refund_takes_credits_back);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	return 0;
+}
+
+static int suite_clean(void)
+{
 	fuzz_local_close();
-	return failed ? 1 : 0;
+	return 0;
+}
+
+static CU_TestInfo tests[] = {
+	{"FAILED gives the reservation back", test_failed_refund_gives_the_reservation_back},
+	{"SUCCEEDED line refund gives the days back", test_succeeded_line_refund_gives_days_back},
+	{"credit purchase refund takes credits back",
+	 test_credit_purchase_refund_takes_credits_back},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"refund_engine", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

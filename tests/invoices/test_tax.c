@@ -3,7 +3,7 @@
  * VAT id, EU B2C, outside the EU, inclusive and exclusive rates, credits),
  * VAT id shapes, rounding edges, discount spreading, overflow.
  */
-#include <CUnit/Basic.h>
+#include "spt_run.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -314,28 +314,24 @@ static void test_spread_then_tax(void)
 	CU_ASSERT_EQUAL(sum_total, 1071);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static CU_TestInfo tests[] = {
+	{"table of cases", test_table_of_cases},
+	{"notes say why", test_notes_say_why},
+	{"lookup error passes through", test_lookup_error_passes_through},
+	{"reverse charge needs no lookup", test_reverse_charge_needs_no_lookup},
+	{"VAT id shapes", test_vat_id_shapes},
+	{"exclusive line", test_exclusive_line},
+	{"inclusive line", test_inclusive_line},
+	{"rounding edges", test_rounding_edges},
+	{"range and overflow", test_range_and_overflow},
+	{"spread discount", test_spread_discount},
+	{"spread then tax", test_spread_then_tax},
+	CU_TEST_INFO_NULL,
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("tax", NULL, NULL);
-	CU_add_test(s, "table of cases", test_table_of_cases);
-	CU_add_test(s, "notes say why", test_notes_say_why);
-	CU_add_test(s, "lookup error passes through", test_lookup_error_passes_through);
-	CU_add_test(s, "reverse charge needs no lookup", test_reverse_charge_needs_no_lookup);
-	CU_add_test(s, "VAT id shapes", test_vat_id_shapes);
-	CU_add_test(s, "exclusive line", test_exclusive_line);
-	CU_add_test(s, "inclusive line", test_inclusive_line);
-	CU_add_test(s, "rounding edges", test_rounding_edges);
-	CU_add_test(s, "range and overflow", test_range_and_overflow);
-	CU_add_test(s, "spread discount", test_spread_discount);
-	CU_add_test(s, "spread then tax", test_spread_then_tax);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+static CU_SuiteInfo suites[] = {{"tax", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

@@ -9,8 +9,8 @@ buf=$2
 top=$(cd "$(dirname "$0")/../.." && pwd)
 [ -x "$buf" ] || { echo "SKIP: buf not installed at $buf (tools/setup.sh)"; exit 77; }
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-# shellcheck source=../integration/lib.sh
-source "$top/tests/integration/lib.sh"
+# shellcheck source=../support/lib.sh
+source "$top/tests/support/lib.sh"
 start_billingd "$bin" --seller-name "SmartPlus Cloud GmbH" --seller-address "Hauptstrasse 1, 10115 Berlin" \
   --seller-country DE --seller-tax-id DE123456789 --seller-email billing@smartplus.example \
   --invoice-prefix SPB

@@ -1,5 +1,5 @@
 /* Unit tests of server/pricing.c: R3 arithmetic, overflow, rounding. */
-#include <CUnit/Basic.h>
+#include "spt_run.h"
 #include <stdint.h>
 
 #include "pricing.h"
@@ -99,25 +99,21 @@ static void test_add_months(void)
 	CU_ASSERT_EQUAL(pricing_add_months(0, 61, &t), PRICING_RANGE);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static CU_TestInfo tests[] = {
+	{"months multiplies", test_months_multiplies},
+	{"months range", test_months_range},
+	{"months overflow", test_months_overflow},
+	{"days rounds half up", test_days_round_half_up},
+	{"days overflow", test_days_overflow},
+	{"days between rounds up", test_days_between_rounds_up},
+	{"add and percent", test_add_and_percent},
+	{"add months", test_add_months},
+	CU_TEST_INFO_NULL,
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("pricing", NULL, NULL);
-	CU_add_test(s, "months multiplies", test_months_multiplies);
-	CU_add_test(s, "months range", test_months_range);
-	CU_add_test(s, "months overflow", test_months_overflow);
-	CU_add_test(s, "days rounds half up", test_days_round_half_up);
-	CU_add_test(s, "days overflow", test_days_overflow);
-	CU_add_test(s, "days between rounds up", test_days_between_rounds_up);
-	CU_add_test(s, "add and percent", test_add_and_percent);
-	CU_add_test(s, "add months", test_add_months);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+static CU_SuiteInfo suites[] = {{"pricing", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "spt_run.h"
+#include "spt_store.h"
 
 #include "../../server/billingd.h"
 #include "../../server/credits.h"
@@ -17,7 +18,6 @@
 #include "../../server/quote.h"
 #include "store_coupon.h"
 #include "store_ledger.h"
-#include "tmp_store.h"
 
 #define V1(x) SMARTPLUS__BILLING__V1__##x
 #define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
@@ -26,19 +26,19 @@
 
 billingd_state billingd; /* main.c is not linked */
 
-static char dir[64];
+static spt_store store; /* a fresh one per test */
 static store_env *env;
 
 static void open_store(void)
 {
-	env = tmp_store_open(dir, "spb-sweep");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&store, 0, 0), 0);
+	env = store.env;
 	billingd.store = env;
 }
 
 static void close_store(void)
 {
-	CU_ASSERT(tmp_store_close(env, dir) == 0);
+	CU_ASSERT(spt_store_close(&store) == 0);
 	env = NULL;
 	billingd.store = NULL;
 }
@@ -216,21 +216,17 @@ static void test_credit_purchase_grants_once(void)
 	close_store();
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static CU_TestInfo tests[] = {
+	{"sweep times out only overdue pending orders", test_sweep_times_out_only_overdue_pending},
+	{"sweep more than one batch", test_sweep_more_than_one_batch},
+	{"credit purchase grants once", test_credit_purchase_grants_once},
+	CU_TEST_INFO_NULL,
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("orders_sweeper", NULL, NULL);
-	CU_add_test(s, "sweep times out only overdue pending orders",
-		    test_sweep_times_out_only_overdue_pending);
-	CU_add_test(s, "sweep more than one batch", test_sweep_more_than_one_batch);
-	CU_add_test(s, "credit purchase grants once", test_credit_purchase_grants_once);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+static CU_SuiteInfo suites[] = {{"orders_sweeper", NULL, NULL, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

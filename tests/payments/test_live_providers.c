@@ -4,51 +4,29 @@
  * the faults that leave an outcome unknown (500, 429, slow, dropped after the
  * charge) with the truth read back afterwards.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <CUnit/Basic.h>
 
 #include "billingd.h"
 #include "payments/live.h"
+#include "spt_fake.h"
+#include "spt_run.h"
 
 billingd_state billingd; /* the handlers' globals; unused here */
 
-static pid_t fake_pid;
-static char base[64];
+static spt_fake fake;
 static live_config cfg;
 
 static void control(const char *json)
 {
-	char url[128], body_copy[256];
-	http_response r;
-	const char *h[] = {"Content-Type: application/json", NULL};
-	snprintf(url, sizeof(url), "%s/_control", base);
-	snprintf(body_copy, sizeof(body_copy), "%s", json);
-	http_request("POST", url, h, body_copy, NULL, &r);
-	http_response_free(&r);
+	CU_ASSERT_EQUAL(spt_fake_control(&fake, json), 0);
 }
 
 /* Successful charges the fake counted for one idempotency key. */
 static int charges(const char *key)
 {
-	char url[128], needle[160];
-	http_response r;
-	int n = 0;
-	snprintf(url, sizeof(url), "%s/_stats", base);
-	http_request("GET", url, NULL, NULL, NULL, &r);
-	snprintf(needle, sizeof(needle), "\"%s\":", key);
-	if (r.body) {
-		const char *p = strstr(r.body, needle);
-		if (p)
-			n = (int)strtol(p + strlen(needle), NULL, 10);
-	}
-	http_response_free(&r);
-	return n;
+	return spt_fake_charges(&fake, key);
 }
 
 static void test_amounts(void)
@@ -169,64 +147,38 @@ static void test_paypal(void)
 	CU_ASSERT_STRING_EQUAL(c.provider_id, r.provider_id);
 }
 
-static int start_fake(const char *node, const char *script)
+static int suite_init(void)
 {
-	char pf[] = "/tmp/spb-fake-XXXXXX", path[128];
-	FILE *f;
-	int port = 0;
-	if (!mkdtemp(pf))
+	if (spt_fake_start(&fake, NULL, NULL) != 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/port", pf);
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		execl(node, node, script, "--port-file", path, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100 && port == 0; i++) {
-		usleep(50000);
-		f = fopen(path, "r");
-		if (f) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-	}
-	unlink(path);
-	rmdir(pf);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
-	return port ? 0 : -1;
+	cfg.stripe_url = fake.url;
+	cfg.stripe_key = "sk_test_fake";
+	cfg.paypal_url = fake.url;
+	cfg.paypal_client_id = "client";
+	cfg.paypal_secret = "secret";
+	return 0;
 }
+
+static int suite_clean(void)
+{
+	spt_fake_stop(&fake);
+	http_thread_cleanup();
+	return 0;
+}
+
+static CU_TestInfo tests[] = {
+	{"amounts convert exactly per currency exponent", test_amounts},
+	{"stripe visa succeeds and replays without a second charge", test_stripe_visa_and_replay},
+	{"stripe decline, pending and requires_action", test_stripe_decline_and_pending},
+	{"stripe faults leave the outcome unknown, never a double charge", test_stripe_faults},
+	{"paypal create, approve, capture, replay", test_paypal},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"live_providers", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned failures;
-	if (argc != 3 || start_fake(argv[1], argv[2]) != 0) {
-		fprintf(stderr,
-			"usage: test_live_providers <node> <provider.js> (fake did not start)\n");
-		return 1;
-	}
-	cfg.stripe_url = base;
-	cfg.stripe_key = "sk_test_fake";
-	cfg.paypal_url = base;
-	cfg.paypal_client_id = "client";
-	cfg.paypal_secret = "secret";
-	CU_initialize_registry();
-	s = CU_add_suite("live_providers", NULL, NULL);
-	CU_add_test(s, "amounts convert exactly per currency exponent", test_amounts);
-	CU_add_test(s, "stripe visa succeeds and replays without a second charge",
-		    test_stripe_visa_and_replay);
-	CU_add_test(s, "stripe decline, pending and requires_action",
-		    test_stripe_decline_and_pending);
-	CU_add_test(s, "stripe faults leave the outcome unknown, never a double charge",
-		    test_stripe_faults);
-	CU_add_test(s, "paypal create, approve, capture, replay", test_paypal);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	kill(fake_pid, SIGTERM);
-	waitpid(fake_pid, NULL, 0);
-	http_thread_cleanup();
-	return failures ? 1 : 0;
+	return spt_main(argc, argv, "NODE PROVIDER_JS", suites);
 }

@@ -5,7 +5,7 @@
 # cleanly.
 # Usage: diskfull.sh <billingd> <buf>. Exit 77 (skipped) when tmpfs cannot be
 # mounted (not root, or a sandbox without mount).
-source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/../support/lib.sh"
 billingd=$1 buf=$2
 fs="$workdir/fs"
 mkdir -p "$fs"
@@ -13,12 +13,9 @@ if ! mount -t tmpfs -o size=4m tmpfs "$fs" 2>/dev/null; then
   echo "SKIP: cannot mount a tmpfs here"; exit 77
 fi
 trap 'if [ -n "$billingd_pid" ]; then kill -TERM "$billingd_pid" 2>/dev/null; wait "$billingd_pid" 2>/dev/null; fi; umount "$fs" 2>/dev/null; billingd_pid=""; cleanup' EXIT
-rm -f "$workdir/port"
-"$billingd" --listen 127.0.0.1:0 --port-file "$workdir/port" --data-dir "$fs/data" \
-  --map-size 67108864 --quiet-calls 2>>"$workdir/billingd.log" &
-billingd_pid=$!
-for _ in $(seq 1 100); do [ -s "$workdir/port" ] && break; sleep 0.05; done
-port=$(cat "$workdir/port"); key=$(cat "$fs/data/admin.key")
+data_dir="$fs/data"
+start_billingd "$billingd" --map-size 67108864 --quiet-calls
+key=$admin_key
 url="http://127.0.0.1:$port"
 bc() { (cd "$workdir" && "$buf" curl --protocol grpc --http2-prior-knowledge -H "authorization: Bearer $key" "$@"); }
 bc -d '{"accountId":"d1","role":"ROLE_DISTRIBUTOR","parentId":"vendor"}' "$url/smartplus.billing.v1.DirectoryService/CreateAccount" >/dev/null

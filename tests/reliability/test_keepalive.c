@@ -7,25 +7,17 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 
-#include "rel.h"
+#include "spt_billingd.h"
+#include "spt_raw.h"
+#include "spt_run.h"
+#include "spt_time.h"
 
-static int fails;
-
-#define CHECK(cond, what)                           \
-	do {                                        \
-		if (cond) {                         \
-			printf("ok: %s\n", what);   \
-		} else {                            \
-			printf("FAIL: %s\n", what); \
-			fails++;                    \
-		}                                   \
-	} while (0)
+static spt_billingd srv;
+static grpc_channel *greedy, *polite;
 
 static grpc_channel *channel(const char *target, int aggressive)
 {
@@ -58,43 +50,69 @@ static grpc_channel *channel(const char *target, int aggressive)
  * 1 if it left READY at some point. */
 static int leaves_ready(grpc_channel *ch, int secs)
 {
-	rel_result r;
+	spt_raw_result r;
 	int left = 0;
-	rel_call_raw(ch, "/grpc.health.v1.Health/Check", NULL, NULL, 0, (const uint8_t *)"", 0,
-		     5000, &r);
-	rel_result_free(&r);
+	spt_raw_call(ch, "/grpc.health.v1.Health/Check", NULL, NULL, 0, "", 0, 5000, &r);
+	spt_raw_free(&r);
 	if (r.status != GRPC_STATUS_OK)
 		return -1;
 	for (int i = 0; i < secs * 20 && !left; i++) {
-		usleep(50000);
+		spt_sleep_ms(50);
 		left = grpc_channel_check_connectivity_state(ch, 0) != GRPC_CHANNEL_READY;
 	}
 	return left;
 }
 
-int main(int argc, char **argv)
+static int suite_init(void)
 {
-	rel_server s;
-	char dir[512];
-	grpc_channel *greedy, *polite;
-	int rc;
-
-	if (argc < 2 || rel_tmpdir(dir, sizeof(dir)) != 0)
-		return 1;
 	grpc_init();
-	if (rel_start(&s, argv[1], dir, NULL) != 0)
-		return 1;
-	greedy = channel(s.target, 1);
-	rc = leaves_ready(greedy, 6);
-	CHECK(rc == 1, "a client pinging every 100 ms without calls is sent away (too_many_pings)");
-	polite = channel(s.target, 0);
-	rc = leaves_ready(polite, 3);
-	CHECK(rc == 0, "a client with default keepalive stays connected");
+	return spt_billingd_start(&srv, NULL);
+}
+
+static int suite_clean(void)
+{
+	if (greedy)
+		grpc_channel_destroy(greedy);
+	if (polite)
+		grpc_channel_destroy(polite);
+	spt_billingd_free(&srv);
+	grpc_shutdown();
+	return 0;
+}
+
+static void test_a_client_pinging_too_often_is_sent_away(void)
+{
+	greedy = channel(srv.target, 1);
+	CU_ASSERT_EQUAL(leaves_ready(greedy, 6), 1);
+}
+
+static void test_a_client_with_default_keepalive_stays_connected(void)
+{
+	polite = channel(srv.target, 0);
+	CU_ASSERT_EQUAL(leaves_ready(polite, 3), 0);
+}
+
+static void test_billingd_stops_cleanly(void)
+{
 	grpc_channel_destroy(greedy);
 	grpc_channel_destroy(polite);
-	CHECK(rel_stop(&s) == 0, "billingd stops cleanly");
-	rel_rmtree(dir);
-	grpc_shutdown();
-	printf("%d failed\n", fails);
-	return fails ? 1 : 0;
+	greedy = polite = NULL;
+	CU_ASSERT_EQUAL(spt_billingd_stop(&srv), 0);
+}
+
+static CU_TestInfo tests[] = {
+	{"a client pinging every 100 ms without calls is sent away (too_many_pings)",
+	 test_a_client_pinging_too_often_is_sent_away},
+	{"a client with default keepalive stays connected",
+	 test_a_client_with_default_keepalive_stays_connected},
+	{"billingd stops cleanly", test_billingd_stops_cleanly},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"keepalive", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

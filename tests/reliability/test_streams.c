@@ -4,7 +4,6 @@
  * one connection: no more than 256 are served at once, the rest wait; when
  * some end, the waiting ones are served.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,21 +11,13 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
-#include "rel.h"
+#include "spt_billingd.h"
+#include "spt_run.h"
 
 #define STREAMS 300
 #define LIMIT 256
 
-static int fails;
-
-#define CHECK(cond, ...)                         \
-	do {                                     \
-		int ok_ = (cond);                \
-		printf(ok_ ? "ok: " : "FAIL: "); \
-		printf(__VA_ARGS__);             \
-		printf("\n");                    \
-		fails += !ok_;                   \
-	} while (0)
+static spt_billingd srv;
 
 typedef struct watch {
 	grpc_call *call;
@@ -60,10 +51,8 @@ static int pump(grpc_completion_queue *cq, watch *w, int ms)
 	return got;
 }
 
-int main(int argc, char **argv)
+static void test_at_most_256_streams_are_served_at_once_the_rest_wait(void)
 {
-	rel_server s;
-	char dir[512];
 	grpc_channel *ch;
 	grpc_channel_credentials *creds;
 	grpc_completion_queue *cq;
@@ -71,13 +60,9 @@ int main(int argc, char **argv)
 	grpc_slice req = grpc_empty_slice();
 	int served = 0, later = 0;
 
-	if (argc < 2 || rel_tmpdir(dir, sizeof(dir)) != 0)
-		return 1;
-	grpc_init();
-	if (rel_start(&s, argv[1], dir, NULL) != 0)
-		return 1;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
 	creds = grpc_insecure_credentials_create();
-	ch = grpc_channel_create(s.target, creds, NULL);
+	ch = grpc_channel_create(srv.target, creds, NULL);
 	grpc_channel_credentials_release(creds);
 	cq = grpc_completion_queue_create_for_next(NULL);
 	for (int i = 0; i < STREAMS; i++) {
@@ -104,9 +89,9 @@ int main(int argc, char **argv)
 		grpc_byte_buffer_destroy(bb);
 	}
 	served = pump(cq, w, 3000);
-	CHECK(served > 0 && served <= LIMIT,
-	      "%d of %d streams on one connection served at once (limit %d)", served, STREAMS,
-	      LIMIT);
+	SPT_CHECK(served > 0 && served <= LIMIT,
+		  "%d of %d streams on one connection served at once (limit %d)", served, STREAMS,
+		  LIMIT);
 	/* End 60 served streams: waiting ones get their turn. */
 	for (int i = 0, ended = 0; i < STREAMS && ended < 60; i++)
 		if (w[i].got_first) {
@@ -114,9 +99,9 @@ int main(int argc, char **argv)
 			ended++;
 		}
 	later = pump(cq, w, 3000);
-	CHECK(served + later == STREAMS,
-	      "after 60 ended, the waiting streams were served (%d more, %d in all)", later,
-	      served + later);
+	SPT_CHECK(served + later == STREAMS,
+		  "after 60 ended, the waiting streams were served (%d more, %d in all)", later,
+		  served + later);
 	for (int i = 0; i < STREAMS; i++) {
 		grpc_call_cancel(w[i].call, NULL);
 	}
@@ -134,10 +119,38 @@ int main(int argc, char **argv)
 	       GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_completion_queue_destroy(cq);
-	CHECK(rel_stop(&s) == 0, "billingd stops cleanly");
-	rel_rmtree(dir);
 	free(w);
+}
+
+static void test_billingd_stops_cleanly(void)
+{
+	CU_ASSERT_EQUAL(spt_billingd_stop(&srv), 0);
+}
+
+static int suite_init(void)
+{
+	grpc_init();
+	return spt_billingd_start(&srv, NULL);
+}
+
+static int suite_clean(void)
+{
+	spt_billingd_free(&srv);
 	grpc_shutdown();
-	printf("%d failed\n", fails);
-	return fails ? 1 : 0;
+	return 0;
+}
+
+static CU_TestInfo tests[] = {
+	{"at most 256 streams on one connection are served at once, the rest wait their turn",
+	 test_at_most_256_streams_are_served_at_once_the_rest_wait},
+	{"billingd stops cleanly", test_billingd_stops_cleanly},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"streams", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -6,34 +6,19 @@
 # refusals, a backup), SIGTERM. Fails on any memcheck error or definite
 # leak (--errors-for-leak-kinds=definite --error-exitcode=1) or an unclean
 # exit. Exit 77 (skipped) when valgrind or buf is missing.
-set -uo pipefail
 billingd=$1 buf=$2 valgrind=${3:-}
 [ -n "$valgrind" ] && [ -x "$valgrind" ] || { echo "valgrind not found: skipped"; exit 77; }
 [ -x "$buf" ] || { echo "buf not found: skipped"; exit 77; }
 
-work=$(mktemp -d /tmp/spb-vg.XXXXXX)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$valgrind" --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-  --error-exitcode=1 --num-callers=30 --log-file="$work/valgrind.log" \
-  "$billingd" --listen 127.0.0.1:0 --port-file "$work/port" --data-dir "$work/data" \
-  --threads 2 --quiet-calls 2>"$work/billingd.log" &
-pid=$!
-for _ in $(seq 1 600); do
-  [ -s "$work/port" ] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ ! -s "$work/port" ]; then
-  echo "billingd did not start under valgrind"; cat "$work/billingd.log" "$work/valgrind.log"; exit 1
-fi
-url="http://127.0.0.1:$(cat "$work/port")"
-key=$(cat "$work/data/admin.key")
+source "$(dirname "$0")/../support/lib.sh"
+set +e # the calls below report their own failures
+work=$workdir
+billingd_wrapper=("$valgrind" --quiet --leak-check=full --errors-for-leak-kinds=definite
+  --show-leak-kinds=definite --error-exitcode=1 --num-callers=30 --log-file="$work/valgrind.log")
+start_timeout=60
+start_billingd "$billingd" --threads 2 --quiet-calls
+url="http://127.0.0.1:$port"
+key=$admin_key
 calls=0 unexpected=0
 # call <expected code: ok|grpc code name> <Service/Method> <json> [extra buf args]
 call() {
@@ -90,10 +75,8 @@ call ok $S.BillingService/ActivateServices "{\"quote_id\":\"$qid\",\"payment_met
 call ok $S.BillingService/ListItems '{"project_id":"p1"}' "${A[@]}"
 call ok $S.BillingService/ListOrders '{"payer_id":"d1"}' "${A[@]}"
 
-kill -TERM "$pid"
-wait "$pid"
+stop_billingd
 rc=$?
-pid=""
 echo "valgrind session: $calls calls ($unexpected unexpected answers), billingd exit status $rc"
 if [ "$rc" -ne 0 ] || [ -s "$work/valgrind.log" ]; then
   echo "--- valgrind ---"; cat "$work/valgrind.log"; echo "--- billingd ---"; tail -20 "$work/billingd.log"

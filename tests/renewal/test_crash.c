@@ -14,11 +14,12 @@
  * --payments live against the fake Stripe, and the fake's own count of
  * charges per Idempotency-Key is checked too: exactly one per order.
  *
+ * Two CUnit tests: the kill loop, then the verification.
+ *
  * SPB_CRASH_ITEMS (default 300), SPB_CRASH_KILLS (default 12) and
  * SPB_CRASH_MAX_DELAY_MS (default 150: the kill lands within this long of
  * a call's start) tune it.
  */
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,12 +28,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "spt_billingd.h"
+#include "spt_fake.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
+
+#define DAY SPT_DAY_US
+#define MONTH SPT_MONTH_US
 
 #define MAX_ITEMS 1000
 #define MAX_PERIODS 130
 #define MAX_YEARS 10
 
+static spt_billingd srv;
+static spt_fake fake;
+static spb_client *cli; /* the vendor, on the running instance */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t started = PTHREAD_COND_INITIALIZER;
 static int in_call, call_gen, kills, killer_stop, kills_wanted = 12;
@@ -57,8 +67,8 @@ static void *killer(void *arg)
 		pthread_mutex_unlock(&mu);
 		usleep((useconds_t)(rand_r(&seed) % ((unsigned)max_delay_ms * 1000)));
 		pthread_mutex_lock(&mu);
-		if (in_call && call_gen == g && h_pid() > 0) {
-			kill(h_pid(), SIGKILL);
+		if (in_call && call_gen == g && srv.pid > 0) {
+			kill(srv.pid, SIGKILL);
 			kills++;
 			in_call = 0;
 		}
@@ -100,10 +110,10 @@ static void on_order(const Smartplus__Billing__V1__Order *o, void *arg)
 		w->foreign++;
 		return;
 	}
-	if (o->status == O_FAILED)
+	if (o->status == OSTATUS(FAILED))
 		w->failed++;
-	if (o->status != O_SUCCEEDED) {
-		w->processing += o->status == O_PROCESSING;
+	if (o->status != OSTATUS(SUCCEEDED)) {
+		w->processing += o->status == OSTATUS(PROCESSING);
 		return;
 	}
 	w->charges++;
@@ -119,10 +129,10 @@ static void on_order(const Smartplus__Billing__V1__Order *o, void *arg)
 	}
 	snprintf(w->ok_ids[w->n_ok++], 48, "%s", o->order_id);
 	for (int i = 0; i < it->n && i < MAX_PERIODS; i++)
-		if (it->periods[i] == h_ts(o->lines[0]->current_expires_at))
+		if (it->periods[i] == spt_ts_us(o->lines[0]->current_expires_at))
 			it->dup++;
 	if (it->n < MAX_PERIODS)
-		it->periods[it->n] = h_ts(o->lines[0]->current_expires_at);
+		it->periods[it->n] = spt_ts_us(o->lines[0]->current_expires_at);
 	else
 		it->overflow = 1;
 	it->n++;
@@ -138,63 +148,40 @@ static void on_item(const Smartplus__Billing__V1__Item *i, void *arg)
 {
 	item_rec *it = find(arg, i->item_id);
 	if (it)
-		it->expires_at = h_ts(i->expires_at);
-}
-
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-	char **buf = arg;
-	size_t old = *buf ? strlen(*buf) : 0;
-	char *nb = realloc(*buf, old + sz * n + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + old, p, sz * n);
-	nb[old + sz * n] = 0;
-	*buf = nb;
-	return sz * n;
+		it->expires_at = spt_ts_us(i->expires_at);
 }
 
 /* The fake provider's charges per idempotency key, checked against the
  * SUCCEEDED orders: *keys ord_ar_ keys charged, *multi charged more than
  * once, *unknown charged without a SUCCEEDED order, *uncharged the other
  * way round. 0 or -1. */
-static int fake_charges(const char *url, const world *w, int *keys, int *multi, int *unknown,
-			int *uncharged, int *total)
+static int fake_charges(const world *w, int *keys, int *multi, int *unknown, int *uncharged,
+			int *total)
 {
-	char stats[96], *body = NULL;
-	CURL *c = curl_easy_init();
-	json_t *root, *charges;
+	json_t *root = spt_fake_stats(&fake), *charges;
 	const char *key;
 	json_t *v;
-	int rc = -1;
 
 	*keys = *multi = *unknown = *uncharged = *total = 0;
-	snprintf(stats, sizeof(stats), "%s/_stats", url);
-	curl_easy_setopt(c, CURLOPT_URL, stats);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	if (curl_easy_perform(c) == CURLE_OK && body && (root = json_loads(body, 0, NULL))) {
-		charges = json_object_get(root, "charges");
-		json_object_foreach(charges, key, v)
-		{
-			int found = 0;
-			if (strncmp(key, "ord_ar_", 7) != 0)
-				continue;
-			(*keys)++;
-			*total += (int)json_integer_value(v);
-			*multi += json_integer_value(v) != 1;
-			for (int i = 0; i < w->n_ok && !found; i++)
-				found = strcmp(w->ok_ids[i], key) == 0;
-			*unknown += !found;
-		}
-		for (int i = 0; i < w->n_ok; i++)
-			*uncharged += json_object_get(charges, w->ok_ids[i]) == NULL;
-		json_decref(root);
-		rc = 0;
+	if (!root)
+		return -1;
+	charges = json_object_get(root, "charges");
+	json_object_foreach(charges, key, v)
+	{
+		int found = 0;
+		if (strncmp(key, "ord_ar_", 7) != 0)
+			continue;
+		(*keys)++;
+		*total += (int)json_integer_value(v);
+		*multi += json_integer_value(v) != 1;
+		for (int i = 0; i < w->n_ok && !found; i++)
+			found = strcmp(w->ok_ids[i], key) == 0;
+		*unknown += !found;
 	}
-	free(body);
-	curl_easy_cleanup(c);
-	return rc;
+	for (int i = 0; i < w->n_ok; i++)
+		*uncharged += json_object_get(charges, w->ok_ids[i]) == NULL;
+	json_decref(root);
+	return 0;
 }
 
 static int env_int(const char *name, int def, int lo, int hi)
@@ -204,77 +191,85 @@ static int env_int(const char *name, int def, int lo, int hi)
 	return x < lo ? lo : x > hi ? hi : x;
 }
 
-int main(int argc, char **argv)
+static world w;
+static char **ids;
+static int n_items;
+static int64_t t0, e0, now;
+static int restarts, calls;
+static struct timespec t_start, t_end;
+
+/* Connects to the instance that runs now. */
+static int connect_client(void)
 {
-	static world w;
-	char **ids;
-	int64_t t0 = 0, e0, now, target, last_ack;
-	int n_items = env_int("SPB_CRASH_ITEMS", 300, 1, MAX_ITEMS);
-	int restarts = 0, calls = 0, ran_total = 0, periods_each = 0, missing = 0, wrong_expiry = 0;
-	int wrong_periods = 0, dups = 0, clock_back = 0, start_failed = 0;
-	pthread_t kt;
-	struct timespec t_start, t_end;
+	spb_client_free(cli);
+	cli = spt_client_to(srv.target, srv.admin_key, 600000);
+	return cli ? 0 : -1;
+}
 
-	char fake_url[64] = "";
-	int f_keys = 0, f_multi = 0, f_unknown = 0, f_uncharged = 0, f_total = 0;
+static int suite_init(void)
+{
+	static const char *const env[] = {"STRIPE_SECRET_KEY=sk_test_renewal", NULL};
+	spt_billingd_options o = SPT_BILLINGD_OPTIONS_INIT;
+	const char *args[] = {"--test-clock", "--payments", "live", "--stripe-url", NULL, NULL};
 
-	if (argc != 2 && argc != 4) {
-		fprintf(stderr, "usage: %s BILLINGD [NODE PROVIDER_JS]\n", argv[0]);
-		return 2;
-	}
+	n_items = env_int("SPB_CRASH_ITEMS", 300, 1, MAX_ITEMS);
 	kills_wanted = env_int("SPB_CRASH_KILLS", 12, 0, 1000);
 	max_delay_ms = env_int("SPB_CRASH_MAX_DELAY_MS", 150, 1, 60000);
-	h_begin(argc == 4 ? "kill -9 during renewals charged at the fake Stripe: each period "
-			    "charged once"
-			  : "kill -9 during renewals (sandbox): each period charged once");
-	if (h_init(argv[1]) != 0) {
-		fprintf(stderr, "cannot create a data directory\n");
-		return 1;
-	}
-	if (argc == 4) {
-		if (h_fake_start(argv[2], argv[3], fake_url) != 0) {
-			fprintf(stderr, "cannot start the fake provider\n");
-			h_cleanup();
-			return 1;
-		}
-		h_use_live(fake_url);
+	if (spt_arg("node")) {
+		SPT_INIT(spt_fake_start(&fake, NULL, NULL));
+		args[4] = fake.url;
+		o.env = env;
 		w.live = 1;
+	} else {
+		args[1] = NULL; /* sandbox payments */
 	}
-	if (h_start() != 0) {
-		fprintf(stderr, "cannot start billingd\n");
-		h_cleanup();
-		return 1;
-	}
+	o.args = args;
+	SPT_INIT(spt_billingd_start_opts(&srv, &o));
+	SPT_INIT(connect_client());
 	w.n_items = n_items;
 	ids = calloc((size_t)n_items, sizeof(*ids));
+	SPT_INIT(ids ? 0 : -1);
 	for (int i = 0; i < n_items; i++) {
 		snprintf(w.items[i].id, sizeof(w.items[i].id), "c_%03d", i);
 		ids[i] = w.items[i].id;
 	}
-	CHECK(h_price(COMM, S_APP, 500, 5) == 0, "price");
-	CHECK(h_account("cd", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_account("ci", R_INSTALLER, "cd") == 0, "account");
-	CHECK(h_project("cp", "ci", COMM, NULL) == 0, "project");
-	CHECK(h_items("cp", S_APP, "c_", n_items) == 0, "%d items", n_items);
-	if (h_activate("cd", "ci", COMM, "cp", 1, STRIPE, "pm_card_visa", &t0) != 0 && w.live &&
-	    strcmp(spb_error_last()->reason, "PROVIDER_UNAVAILABLE") == 0) {
-		/* This billingd has no live provider linked in (pay_live_provider):
-		 * nothing to test against the fake. Reported as a skip. */
-		printf("SKIP  %s: billingd has no live payment provider linked in\n", h_scenario);
-		h_stop(SIGTERM);
-		h_cleanup();
-		free(ids);
-		return 77;
-	}
-	CHECK(t0 != 0, "activate all");
-	CHECK(h_auto(ids, (size_t)n_items, 1, "cd", STRIPE, "pm_card_visa", 0, 0) == 0,
-	      "all on AUTO");
+	SPT_INIT(spt_set_price(cli, PTYPE(COMMUNITY), STYPE(APP), 500, 5));
+	SPT_INIT(spt_create_account(cli, NULL, "cd", ROLE(DISTRIBUTOR), "vendor"));
+	SPT_INIT(spt_create_account(cli, NULL, "ci", ROLE(INSTALLER), "cd"));
+	SPT_INIT(spt_create_project(cli, NULL, "cp", "ci", PTYPE(COMMUNITY), NULL, 0));
+	SPT_INIT(spt_create_items(cli, NULL, "cp", STYPE(APP), "c_", n_items));
+	SPT_INIT(spt_activate_project(cli, NULL, "cd", "ci", PTYPE(COMMUNITY), "cp", 1,
+				      METHOD(STRIPE), "pm_card_visa", &t0));
+	SPT_INIT(spt_set_auto_renew(cli, ids, (size_t)n_items, 1, "cd", METHOD(STRIPE),
+				    "pm_card_visa", 0, 0));
+	SPT_INIT(t0 != 0 ? 0 : -1); /* the server's now, from the quote */
 	e0 = t0 + MONTH;
-	target = t0 + 365 * DAY;
-	now = last_ack = t0;
+	return 0;
+}
 
+static int suite_clean(void)
+{
+	spb_client_free(cli);
+	cli = NULL;
+	spt_billingd_free(&srv);
+	spt_fake_stop(&fake);
+	free(ids);
+	free(w.ok_ids);
+	return 0;
+}
+
+/* AdvanceClock a year at a time while the killer thread SIGKILLs billingd
+ * within max_delay_ms of each call's start; after each kill billingd is
+ * restarted on the same data and the persisted clock probed. */
+static void test_kills_during_renewal_runs_restart_on_the_same_data(void)
+{
+	int64_t target = t0 + 365 * DAY, last_ack = t0;
+	int clock_back = 0;
+	pthread_t kt;
+
+	now = t0;
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
-	pthread_create(&kt, NULL, killer, (void *)(uintptr_t)time(NULL));
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&kt, NULL, killer, (void *)(uintptr_t)time(NULL)), 0);
 	for (;;) {
 		int64_t got = 0;
 		int ran = 0, rc;
@@ -284,33 +279,29 @@ int main(int argc, char **argv)
 				break;
 			target += 365 * DAY;
 		}
-		if (start_failed)
-			break;
 		pthread_mutex_lock(&mu);
 		in_call = 1;
 		call_gen++;
 		pthread_cond_signal(&started);
 		pthread_mutex_unlock(&mu);
-		rc = h_advance(target - now, &got, &ran);
+		rc = spt_advance_clock(cli, target - now, &got, &ran);
 		pthread_mutex_lock(&mu);
 		in_call = 0;
 		pthread_mutex_unlock(&mu);
 		calls++;
 		if (rc == 0) {
 			now = last_ack = got;
-			ran_total += ran;
 			continue;
 		}
 		/* Killed mid-jump (or failed): restart on the same data. */
-		h_stop(SIGKILL);
+		spt_billingd_kill(&srv);
 		restarts++;
-		if (h_start() != 0) {
-			CHECK(0, "restart %d", restarts);
-			start_failed = 1;
+		rc = spt_billingd_restart(&srv) == 0 ? connect_client() : -1;
+		SPT_CHECK(rc == 0, "restart %d", restarts);
+		if (rc != 0)
 			break;
-		}
-		rc = h_advance(1, &got, NULL); /* where the persisted clock is */
-		CHECK(rc == 0, "probe the clock after restart %d", restarts);
+		rc = spt_advance_clock(cli, 1, &got, NULL); /* where the persisted clock is */
+		SPT_CHECK(rc == 0, "probe the clock after restart %d", restarts);
 		if (rc == 0) {
 			clock_back += got < last_ack;
 			now = got;
@@ -322,10 +313,18 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&mu);
 	pthread_join(kt, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t_end);
+	SPT_CHECK(kills >= 10 || kills_wanted < 10, "at least 10 kills, got %d", kills);
+	SPT_CHECK(clock_back == 0, "the test clock went back %d times across restarts", clock_back);
+}
 
-	/* Verify, through the API, on the last billingd. */
-	CHECK(h_orders("cd", T_AUTO, on_order, &w) == 0, "ListOrders");
-	CHECK(h_list_items("cp", on_item, &w) == 0, "ListItems");
+/* Verify, through the API, on the last billingd. */
+static void test_every_period_charged_exactly_once(void)
+{
+	int periods_each = 0, missing = 0, wrong_expiry = 0, wrong_periods = 0, dups = 0;
+	int f_keys = 0, f_multi = 0, f_unknown = 0, f_uncharged = 0, f_total = 0;
+
+	SPT_CHECK(spt_each_order(cli, "cd", OTYPE(AUTO_RENEWAL), on_order, &w) == 0, "ListOrders");
+	SPT_CHECK(spt_each_item(cli, "cp", on_item, &w) == 0, "ListItems");
 	for (int64_t at = e0 - DAY; at <= now; at += MONTH)
 		periods_each++;
 	for (int i = 0; i < n_items; i++) {
@@ -341,39 +340,50 @@ int main(int argc, char **argv)
 				break;
 			}
 	}
-	CHECK(kills >= 10 || kills_wanted < 10, "at least 10 kills, got %d", kills);
-	CHECK(dups == 0, "%d periods charged twice", dups);
-	CHECK(missing == 0, "%d items missed a period", missing);
-	CHECK(w.charges == n_items * periods_each, "charges %d = items %d x periods %d", w.charges,
-	      n_items, periods_each);
-	CHECK(wrong_periods == 0, "%d items with a period out of sequence", wrong_periods);
-	CHECK(wrong_expiry == 0, "%d items whose expiry is not E0 + 30d x renewals", wrong_expiry);
-	CHECK(w.processing == 0 && w.failed == 0, "%d PROCESSING, %d FAILED left", w.processing,
-	      w.failed);
-	CHECK(w.bad_pi == 0, "%d charges without their own sandbox PaymentIntent", w.bad_pi);
-	CHECK(clock_back == 0, "the test clock went back %d times across restarts", clock_back);
+	SPT_CHECK(dups == 0, "%d periods charged twice", dups);
+	SPT_CHECK(missing == 0, "%d items missed a period", missing);
+	SPT_CHECK(w.charges == n_items * periods_each, "charges %d = items %d x periods %d",
+		  w.charges, n_items, periods_each);
+	SPT_CHECK(wrong_periods == 0, "%d items with a period out of sequence", wrong_periods);
+	SPT_CHECK(wrong_expiry == 0, "%d items whose expiry is not E0 + 30d x renewals",
+		  wrong_expiry);
+	SPT_CHECK(w.processing == 0 && w.failed == 0, "%d PROCESSING, %d FAILED left", w.processing,
+		  w.failed);
+	SPT_CHECK(w.bad_pi == 0, "%d charges without their own sandbox PaymentIntent", w.bad_pi);
 	if (w.live) {
-		CHECK(fake_charges(fake_url, &w, &f_keys, &f_multi, &f_unknown, &f_uncharged,
-				   &f_total) == 0,
-		      "fake provider stats");
-		CHECK(f_multi == 0 && f_total == f_keys, "%d keys charged more than once", f_multi);
-		CHECK(f_keys == w.charges && f_unknown == 0 && f_uncharged == 0,
-		      "provider charges %d = SUCCEEDED orders %d (unknown %d, uncharged %d)",
-		      f_keys, w.charges, f_unknown, f_uncharged);
-		printf("fake Stripe: %d charges under %d idempotency keys\n", f_total, f_keys);
+		SPT_CHECK(fake_charges(&w, &f_keys, &f_multi, &f_unknown, &f_uncharged, &f_total) ==
+				  0,
+			  "fake provider stats");
+		SPT_CHECK(f_multi == 0 && f_total == f_keys, "%d keys charged more than once",
+			  f_multi);
+		SPT_CHECK(f_keys == w.charges && f_unknown == 0 && f_uncharged == 0,
+			  "provider charges %d = SUCCEEDED orders %d (unknown %d, uncharged %d)",
+			  f_keys, w.charges, f_unknown, f_uncharged);
+		printf("\nfake Stripe: %d charges under %d idempotency keys\n", f_total, f_keys);
 	}
-	printf("crash test: items %d, kills %d (restarts %d), AdvanceClock calls %d, charges %d, "
-	       "periods %d (%d per item, clock T0+%lldd), duplicates %d, missing %d, "
-	       "wrong expiries %d, in-flight orders resumed after a kill %d, %.1f s\n",
-	       n_items, kills, restarts, calls, w.charges, n_items * periods_each, periods_each,
-	       (long long)((now - t0) / DAY), dups, missing, wrong_expiry,
-	       h_log_sum("auto-renew: resumed "),
+	printf("\ncrash test (%s): items %d, kills %d (restarts %d), AdvanceClock calls %d, "
+	       "charges %d, periods %d (%d per item, clock T0+%lldd), duplicates %d, missing %d, "
+	       "wrong expiries %d, in-flight orders resumed after a kill %ld, %.1f s\n",
+	       w.live ? "fake Stripe" : "sandbox", n_items, kills, restarts, calls, w.charges,
+	       n_items * periods_each, periods_each, (long long)((now - t0) / DAY), dups, missing,
+	       wrong_expiry, spt_billingd_log_sum(&srv, "auto-renew: resumed "),
 	       (double)(t_end.tv_sec - t_start.tv_sec) + (t_end.tv_nsec - t_start.tv_nsec) / 1e9);
-	h_end();
-	h_stop(SIGTERM);
-	h_cleanup();
-	free(ids);
-	free(w.ok_ids);
-	(void)ran_total;
-	return h_report();
+}
+
+static CU_TestInfo tests[] = {
+	{"kill -9 during AdvanceClock renewal runs: billingd restarts on the same data, the clock "
+	 "never goes back",
+	 test_kills_during_renewal_runs_restart_on_the_same_data},
+	{"every period of every AUTO item charged exactly once, none skipped, none left PROCESSING "
+	 "or FAILED",
+	 test_every_period_charged_exactly_once},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"renewal crash", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "BILLINGD [NODE] [PROVIDER_JS]", suites);
 }

@@ -7,7 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "spt_billingd.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
+
+static spt_billingd srv;
+static spb_client *cli; /* the vendor */
 
 /* ---- the AUTO_RENEWAL orders of a payer ---- */
 
@@ -35,10 +40,10 @@ static void collect(const Smartplus__Billing__V1__Order *o, void *arg)
 	memset(d, 0, sizeof(*d));
 	if (o->n_lines) {
 		snprintf(d->item, sizeof(d->item), "%s", o->lines[0]->item_id);
-		d->period = h_ts(o->lines[0]->current_expires_at);
+		d->period = spt_ts_us(o->lines[0]->current_expires_at);
 	}
 	d->status = o->status;
-	d->created = h_ts(o->create_time);
+	d->created = spt_ts_us(o->create_time);
 	d->total = o->total;
 	d->credits = o->credits_total;
 	snprintf(d->reason, sizeof(d->reason), "%s", o->failure_reason);
@@ -56,7 +61,8 @@ static int count(const ords *s, const char *item, int status)
 static void load(const char *payer, ords *s)
 {
 	s->n = 0;
-	CHECK(h_orders(payer, T_AUTO, collect, s) == 0, "ListOrders %s", payer);
+	SPT_CHECK(spt_each_order(cli, payer, OTYPE(AUTO_RENEWAL), collect, s) == 0, "ListOrders %s",
+		  payer);
 }
 
 static int cmp_created(const void *a, const void *b)
@@ -78,14 +84,14 @@ static void world(const char *d, int with_sub, int with_pm, int ptype, int stype
 	snprintf(i, sizeof(i), "%s_i", d);
 	snprintf(pm, sizeof(pm), "%s_pm", d);
 	snprintf(p, sizeof(p), "%s_p", d);
-	CHECK(h_account(d, R_DISTRIBUTOR, "vendor") == 0, "account %s", d);
+	SPT_SEED(spt_create_account(cli, NULL, d, ROLE(DISTRIBUTOR), "vendor"));
 	if (with_sub)
-		CHECK(h_account(s, R_SUBDIST, d) == 0, "account %s", s);
-	CHECK(h_account(i, R_INSTALLER, with_sub ? s : d) == 0, "account %s", i);
+		SPT_SEED(spt_create_account(cli, NULL, s, ROLE(SUB_DISTRIBUTOR), d));
+	SPT_SEED(spt_create_account(cli, NULL, i, ROLE(INSTALLER), with_sub ? s : d));
 	if (with_pm)
-		CHECK(h_account(pm, R_PM, i) == 0, "account %s", pm);
-	CHECK(h_project(p, i, ptype, with_pm ? pm : NULL) == 0, "project %s", p);
-	CHECK(h_items(p, stype, prefix, n) == 0, "items %s", prefix);
+		SPT_SEED(spt_create_account(cli, NULL, pm, ROLE(PROPERTY_MANAGER), i));
+	SPT_SEED(spt_create_project(cli, NULL, p, i, ptype, with_pm ? pm : NULL, 0));
+	SPT_SEED(spt_create_items(cli, NULL, p, stype, prefix, n));
 }
 
 /* The seed: "renewal occurs every 30 days and extends the upcoming
@@ -94,11 +100,11 @@ static void world(const char *d, int with_sub, int with_pm, int ptype, int stype
  * runs at E0 + 30k d - 1 d = T0 + (29 + 30k) d. So by T0+30d one renewal has
  * run, by T0+60d two, and by T0+365d twelve (the 12th at day 359; the 13th
  * is due at day 389): 12, not 13. */
-static void s_counts(void)
+static void test_counts(void)
 {
 	char *ids[1] = {"a_000"};
 	int64_t t0 = 0, now = 0, e0;
-	h_item_state st;
+	spt_item_state st;
 	ords os;
 	int ran = 0;
 	static const struct {
@@ -106,74 +112,85 @@ static void s_counts(void)
 		int renewals;
 	} steps[] = {{30, 1}, {60, 2}, {365, 12}};
 
-	h_begin("30, 60, 365 days on AUTO: 1, 2, 12 renewals and the matching expiry");
-	world("pa", 0, 0, COMM, S_APP, "a_", 1);
-	CHECK(h_activate("pa", "pa_i", COMM, "pa_p", 1, STRIPE, "pm_card_visa", &t0) == 0,
-	      "activate");
-	e0 = t0 + MONTH;
-	CHECK(h_item("pa_p", "a_000", &st) && st.expires_at == e0 && st.status == I_ACTIVE,
-	      "activated to T0+30d");
-	CHECK(h_auto(ids, 1, 1, "pa", STRIPE, "pm_card_visa", 0, 0) == 0, "SetAutoRenew on");
-	CHECK(h_item("pa_p", "a_000", &st) && st.auto_on &&
-		      st.renew_mode == V1(RENEW_MODE__RENEW_MODE_AUTO),
-	      "item shows AUTO");
+	world("pa", 0, 0, PTYPE(COMMUNITY), STYPE(APP), "a_", 1);
+	SPT_REQUIRE(spt_activate_project(cli, NULL, "pa", "pa_i", PTYPE(COMMUNITY), "pa_p", 1,
+					 METHOD(STRIPE), "pm_card_visa", &t0) == 0,
+		    "activate");
+	e0 = t0 + SPT_MONTH_US;
+	SPT_CHECK(spt_item_state_of(cli, "pa_p", "a_000", &st) && st.expires_at == e0 &&
+			  st.status == ISTATUS(ACTIVE),
+		  "activated to T0+30d");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pa", METHOD(STRIPE), "pm_card_visa", 0, 0) ==
+			  0,
+		  "SetAutoRenew on");
+	SPT_CHECK(spt_item_state_of(cli, "pa_p", "a_000", &st) && st.auto_on &&
+			  st.renew_mode == RENEW(AUTO),
+		  "item shows AUTO");
 	now = t0;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		CHECK(h_advance(t0 + steps[i].to_day * DAY - now, &now, &ran) == 0, "advance");
-		CHECK(now == t0 + steps[i].to_day * DAY, "clock at T0+%lldd",
-		      (long long)steps[i].to_day);
+		SPT_CHECK(spt_advance_clock(cli, t0 + steps[i].to_day * SPT_DAY_US - now, &now,
+					    &ran) == 0,
+			  "advance");
+		SPT_CHECK(now == t0 + steps[i].to_day * SPT_DAY_US, "clock at T0+%lldd",
+			  (long long)steps[i].to_day);
 		load("pa", &os);
-		CHECK(count(&os, "a_000", O_SUCCEEDED) == steps[i].renewals &&
-			      os.n == steps[i].renewals,
-		      "day %lld: %d renewals, got %d (%d orders)", (long long)steps[i].to_day,
-		      steps[i].renewals, count(&os, "a_000", O_SUCCEEDED), os.n);
-		CHECK(h_item("pa_p", "a_000", &st) &&
-			      st.expires_at == e0 + steps[i].renewals * MONTH &&
-			      st.status == I_ACTIVE && st.cycles_done == steps[i].renewals,
-		      "day %lld: expiry E0 + %d x 30d (got E0 %+lld s), cycles_done %d",
-		      (long long)steps[i].to_day, steps[i].renewals,
-		      (long long)((st.expires_at - e0 - steps[i].renewals * MONTH) / 1000000),
-		      st.cycles_done);
+		SPT_CHECK(count(&os, "a_000", OSTATUS(SUCCEEDED)) == steps[i].renewals &&
+				  os.n == steps[i].renewals,
+			  "day %lld: %d renewals, got %d (%d orders)", (long long)steps[i].to_day,
+			  steps[i].renewals, count(&os, "a_000", OSTATUS(SUCCEEDED)), os.n);
+		SPT_CHECK(spt_item_state_of(cli, "pa_p", "a_000", &st) &&
+				  st.expires_at == e0 + steps[i].renewals * SPT_MONTH_US &&
+				  st.status == ISTATUS(ACTIVE) &&
+				  st.cycles_done == steps[i].renewals,
+			  "day %lld: expiry E0 + %d x 30d (got E0 %+lld s), cycles_done %d",
+			  (long long)steps[i].to_day, steps[i].renewals,
+			  (long long)((st.expires_at - e0 - steps[i].renewals * SPT_MONTH_US) /
+				      1000000),
+			  st.cycles_done);
 	}
 	qsort(os.v, (size_t)os.n, sizeof(ord), cmp_created);
 	for (int k = 0; k < os.n; k++) {
-		CHECK(os.v[k].period == e0 + k * MONTH, "renewal %d extends E0 + %d x 30d", k, k);
-		CHECK(os.v[k].created == e0 + k * MONTH - DAY, "renewal %d ran 24 h before", k);
-		CHECK(os.v[k].total == 500 && strncmp(os.v[k].id, "ord_ar_", 7) == 0,
-		      "500 USD, ord_ar_ id");
+		SPT_CHECK(os.v[k].period == e0 + k * SPT_MONTH_US,
+			  "renewal %d extends E0 + %d x 30d", k, k);
+		SPT_CHECK(os.v[k].created == e0 + k * SPT_MONTH_US - SPT_DAY_US,
+			  "renewal %d ran 24 h before", k);
+		SPT_CHECK(os.v[k].total == 500 && strncmp(os.v[k].id, "ord_ar_", 7) == 0,
+			  "500 USD, ord_ar_ id");
 	}
-	CHECK(h_auto(ids, 1, 0, NULL, 0, NULL, 0, 0) == 0, "SetAutoRenew off");
-	CHECK(h_item("pa_p", "a_000", &st) && !st.auto_on &&
-		      st.renew_mode == V1(RENEW_MODE__RENEW_MODE_MANUAL),
-	      "off clears it");
-	CHECK(h_advance(60 * DAY, &now, &ran) == 0 && ran == 0, "no renewal once off (ran %d)",
-	      ran);
-	CHECK(h_item("pa_p", "a_000", &st) && st.expires_at == e0 + 12 * MONTH, "expiry unchanged");
-	h_end();
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 0, NULL, 0, NULL, 0, 0) == 0, "SetAutoRenew off");
+	SPT_CHECK(spt_item_state_of(cli, "pa_p", "a_000", &st) && !st.auto_on &&
+			  st.renew_mode == RENEW(MANUAL),
+		  "off clears it");
+	SPT_CHECK(spt_advance_clock(cli, 60 * SPT_DAY_US, &now, &ran) == 0 && ran == 0,
+		  "no renewal once off (ran %d)", ran);
+	SPT_CHECK(spt_item_state_of(cli, "pa_p", "a_000", &st) &&
+			  st.expires_at == e0 + 12 * SPT_MONTH_US,
+		  "expiry unchanged");
 }
 
-/* A credit-paid COMMERCIAL project (created after the cut-over): the oldest
+/* A credit-paid PTYPE(COMMERCIAL) project (created after the cut-over): the oldest
  * door is free (R4) and renews at 0; the other costs 5 credits a month. */
-static void s_credits(void)
+static void test_credits(void)
 {
 	char *ids[2] = {"d_000", "d_001"};
 	int64_t t0 = 0, now;
-	h_item_state st;
+	spt_item_state st;
 	ords os;
 	int64_t free_credits = 0, paid_credits = 0;
 
-	h_begin("auto-renew in credits debits exactly; free door renews at 0; 3 cycles then off");
-	world("pc", 1, 0, COMMERCIAL, S_DOOR, "d_", 2);
-	CHECK(h_assign_credits("pc_s", 100) == 0, "vendor assigns 100 credits");
-	CHECK(h_activate("pc_s", "pc_i", COMMERCIAL, "pc_p", 1, CREDITS, NULL, &t0) == 0,
-	      "activate");
-	CHECK(h_balance("pc_s") == 95, "activation cost 5, balance %lld",
-	      (long long)h_balance("pc_s"));
-	CHECK(h_auto(ids, 2, 1, "pc_s", STRIPE, "pm_card_visa", 0, 3) == SPB_EPRECONDITION,
-	      "STRIPE refused on a credit-paid project");
-	CHECK(h_auto(ids, 2, 1, "pc_s", CREDITS, NULL, 0, 3) == 0,
-	      "SetAutoRenew CREDITS, 3 cycles");
-	CHECK(h_advance(150 * DAY, &now, NULL) == 0, "advance 150 days");
+	world("pc", 1, 0, PTYPE(COMMERCIAL), STYPE(DOOR), "d_", 2);
+	SPT_SEED(spt_assign_credits(cli, NULL, "vendor", "pc_s", 100));
+	SPT_REQUIRE(spt_activate_project(cli, NULL, "pc_s", "pc_i", PTYPE(COMMERCIAL), "pc_p", 1,
+					 METHOD(CREDITS), NULL, &t0) == 0,
+		    "activate");
+	SPT_CHECK(spt_credit_balance(cli, NULL, "pc_s") == 95, "activation cost 5, balance %lld",
+		  (long long)spt_credit_balance(cli, NULL, "pc_s"));
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 2, 1, "pc_s", METHOD(STRIPE), "pm_card_visa", 0,
+				     3) == SPB_EPRECONDITION,
+		  "STRIPE refused on a credit-paid project");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 2, 1, "pc_s", METHOD(CREDITS), NULL, 0, 3) == 0,
+		  "SetAutoRenew CREDITS, 3 cycles");
+	SPT_CHECK(spt_advance_clock(cli, 150 * SPT_DAY_US, &now, NULL) == 0, "advance 150 days");
 	load("pc_s", &os);
 	for (int i = 0; i < os.n; i++) {
 		if (strcmp(os.v[i].item, "d_000") == 0)
@@ -181,234 +198,262 @@ static void s_credits(void)
 		else
 			paid_credits += os.v[i].credits;
 	}
-	CHECK(count(&os, "d_000", O_SUCCEEDED) == 3 && count(&os, "d_001", O_SUCCEEDED) == 3 &&
-		      os.n == 6,
-	      "3 renewals each, got %d and %d", count(&os, "d_000", O_SUCCEEDED),
-	      count(&os, "d_001", O_SUCCEEDED));
-	CHECK(free_credits == 0 && paid_credits == 15, "free 0, paid 3 x 5 (got %lld, %lld)",
-	      (long long)free_credits, (long long)paid_credits);
-	CHECK(h_balance("pc_s") == 80, "balance 95 - 15 = 80, got %lld",
-	      (long long)h_balance("pc_s"));
-	CHECK(h_item("pc_p", "d_001", &st) && st.expires_at == t0 + 4 * MONTH && !st.auto_on &&
-		      st.status == I_EXPIRED,
-	      "E0 + 3 x 30d, then off and expired");
-	h_end();
+	SPT_CHECK(count(&os, "d_000", OSTATUS(SUCCEEDED)) == 3 &&
+			  count(&os, "d_001", OSTATUS(SUCCEEDED)) == 3 && os.n == 6,
+		  "3 renewals each, got %d and %d", count(&os, "d_000", OSTATUS(SUCCEEDED)),
+		  count(&os, "d_001", OSTATUS(SUCCEEDED)));
+	SPT_CHECK(free_credits == 0 && paid_credits == 15, "free 0, paid 3 x 5 (got %lld, %lld)",
+		  (long long)free_credits, (long long)paid_credits);
+	SPT_CHECK(spt_credit_balance(cli, NULL, "pc_s") == 80, "balance 95 - 15 = 80, got %lld",
+		  (long long)spt_credit_balance(cli, NULL, "pc_s"));
+	SPT_CHECK(spt_item_state_of(cli, "pc_p", "d_001", &st) &&
+			  st.expires_at == t0 + 4 * SPT_MONTH_US && !st.auto_on &&
+			  st.status == ISTATUS(EXPIRED),
+		  "E0 + 3 x 30d, then off and expired");
 }
 
 /* The project's property manager pays in credits (R11) and runs out: the
  * first renewal takes its last 5 credits, the next period fails
  * insufficient_credits four times (first attempt and days 1, 2, 4) and
  * auto-renew stops; nothing is debited for the failures. */
-static void s_credits_run_out(void)
+static void test_credits_run_out(void)
 {
 	char *ids[1] = {"k_001"};
 	int64_t t0 = 0, now;
-	h_item_state st;
+	spt_item_state st;
 	ords os;
 	int failed_ok = 0;
 
-	h_begin("property manager pays in credits until they run out: FAILED insufficient_credits, "
-		"off");
-	world("pk", 0, 1, COMMERCIAL, S_DOOR, "k_", 2); /* k_000 free, k_001 paid */
-	CHECK(h_assign_credits("pk_pm", 10) == 0, "vendor assigns 10 credits to the PM");
-	CHECK(h_activate("pk_pm", "pk_i", COMMERCIAL, "pk_p", 1, CREDITS, NULL, &t0) == 0,
-	      "activate");
-	CHECK(h_balance("pk_pm") == 5, "balance 5 after activation, got %lld",
-	      (long long)h_balance("pk_pm"));
-	CHECK(h_auto(ids, 1, 1, "pk_pm", CREDITS, NULL, 0, 0) == 0,
-	      "SetAutoRenew CREDITS by the PM");
-	CHECK(h_advance(80 * DAY, &now, NULL) == 0, "advance 80 days");
+	world("pk", 0, 1, PTYPE(COMMERCIAL), STYPE(DOOR), "k_", 2); /* k_000 free, k_001 paid */
+	SPT_SEED(spt_assign_credits(cli, NULL, "vendor", "pk_pm", 10));
+	SPT_REQUIRE(spt_activate_project(cli, NULL, "pk_pm", "pk_i", PTYPE(COMMERCIAL), "pk_p", 1,
+					 METHOD(CREDITS), NULL, &t0) == 0,
+		    "activate");
+	SPT_CHECK(spt_credit_balance(cli, NULL, "pk_pm") == 5,
+		  "balance 5 after activation, got %lld",
+		  (long long)spt_credit_balance(cli, NULL, "pk_pm"));
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pk_pm", METHOD(CREDITS), NULL, 0, 0) == 0,
+		  "SetAutoRenew CREDITS by the PM");
+	SPT_CHECK(spt_advance_clock(cli, 80 * SPT_DAY_US, &now, NULL) == 0, "advance 80 days");
 	load("pk_pm", &os);
 	for (int i = 0; i < os.n; i++)
-		failed_ok += os.v[i].status == O_FAILED &&
+		failed_ok += os.v[i].status == OSTATUS(FAILED) &&
 			     strcmp(os.v[i].reason, "insufficient_credits") == 0 &&
-			     os.v[i].period == t0 + 2 * MONTH;
-	CHECK(count(&os, "k_001", O_SUCCEEDED) == 1 && failed_ok == 4 && os.n == 5,
-	      "1 renewal, then 4 FAILED insufficient_credits (got %d orders, %d failed)", os.n,
-	      failed_ok);
-	CHECK(h_balance("pk_pm") == 0, "balance 0, got %lld", (long long)h_balance("pk_pm"));
-	CHECK(h_item("pk_p", "k_001", &st) && st.expires_at == t0 + 2 * MONTH && !st.auto_on &&
-		      st.status == I_EXPIRED,
-	      "expired at E0 + 30d, auto-renew off");
-	h_end();
+			     os.v[i].period == t0 + 2 * SPT_MONTH_US;
+	SPT_CHECK(count(&os, "k_001", OSTATUS(SUCCEEDED)) == 1 && failed_ok == 4 && os.n == 5,
+		  "1 renewal, then 4 FAILED insufficient_credits (got %d orders, %d failed)", os.n,
+		  failed_ok);
+	SPT_CHECK(spt_credit_balance(cli, NULL, "pk_pm") == 0, "balance 0, got %lld",
+		  (long long)spt_credit_balance(cli, NULL, "pk_pm"));
+	SPT_CHECK(spt_item_state_of(cli, "pk_p", "k_001", &st) &&
+			  st.expires_at == t0 + 2 * SPT_MONTH_US && !st.auto_on &&
+			  st.status == ISTATUS(EXPIRED),
+		  "expired at E0 + 30d, auto-renew off");
 }
 
 /* Declined card: attempts at E0-1d (first), then days 1, 2 and 4 after it,
  * each a FAILED order; then auto-renew stops and the item expires at E0. */
-static void s_declined(void)
+static void test_declined(void)
 {
 	char *ids[1] = {"x_000"};
 	int64_t t0 = 0, now, e0, first;
-	h_item_state st;
+	spt_item_state st;
 	ords os;
 	static const int days[] = {0, 1, 2, 4};
 
-	h_begin("declined card retries on days 1, 2 and 4 then expires");
-	world("pd", 0, 0, COMM, S_APP, "x_", 1);
-	CHECK(h_activate("pd", "pd_i", COMM, "pd_p", 1, STRIPE, "pm_card_visa", &t0) == 0,
-	      "activate");
-	e0 = t0 + MONTH;
-	first = e0 - DAY;
-	CHECK(h_auto(ids, 1, 1, "pd", STRIPE, "pm_card_chargeDeclined", 0, 0) == 0, "SetAutoRenew");
-	CHECK(h_advance(first + DAY + DAY / 2 - t0, &now, NULL) == 0, "advance to day 1.5");
-	CHECK(h_item("pd_p", "x_000", &st) && st.auto_on && st.failed_attempts == 2 &&
-		      st.status == I_EXPIRED,
-	      "two failed attempts so far: past E0 so EXPIRED, still retrying (failed %d)",
-	      st.failed_attempts);
-	CHECK(h_advance(40 * DAY, &now, NULL) == 0, "advance 40 days");
+	world("pd", 0, 0, PTYPE(COMMUNITY), STYPE(APP), "x_", 1);
+	SPT_REQUIRE(spt_activate_project(cli, NULL, "pd", "pd_i", PTYPE(COMMUNITY), "pd_p", 1,
+					 METHOD(STRIPE), "pm_card_visa", &t0) == 0,
+		    "activate");
+	e0 = t0 + SPT_MONTH_US;
+	first = e0 - SPT_DAY_US;
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pd", METHOD(STRIPE), "pm_card_chargeDeclined",
+				     0, 0) == 0,
+		  "SetAutoRenew");
+	SPT_CHECK(spt_advance_clock(cli, first + SPT_DAY_US + SPT_DAY_US / 2 - t0, &now, NULL) == 0,
+		  "advance to day 1.5");
+	SPT_CHECK(spt_item_state_of(cli, "pd_p", "x_000", &st) && st.auto_on &&
+			  st.failed_attempts == 2 && st.status == ISTATUS(EXPIRED),
+		  "two failed attempts so far: past E0 so EXPIRED, still retrying (failed %d)",
+		  st.failed_attempts);
+	SPT_CHECK(spt_advance_clock(cli, 40 * SPT_DAY_US, &now, NULL) == 0, "advance 40 days");
 	load("pd", &os);
 	qsort(os.v, (size_t)os.n, sizeof(ord), cmp_created);
-	CHECK(os.n == 4 && count(&os, "x_000", O_FAILED) == 4, "4 FAILED orders, got %d", os.n);
+	SPT_CHECK(os.n == 4 && count(&os, "x_000", OSTATUS(FAILED)) == 4, "4 FAILED orders, got %d",
+		  os.n);
 	for (int k = 0; k < os.n && k < 4; k++) {
-		CHECK(os.v[k].created == first + days[k] * DAY,
-		      "attempt %d on day %d (got %+lld s)", k, days[k],
-		      (long long)((os.v[k].created - first) / 1000000));
-		CHECK(strcmp(os.v[k].reason, "card_declined") == 0 && os.v[k].period == e0,
-		      "declined, for the period at E0");
+		SPT_CHECK(os.v[k].created == first + days[k] * SPT_DAY_US,
+			  "attempt %d on day %d (got %+lld s)", k, days[k],
+			  (long long)((os.v[k].created - first) / 1000000));
+		SPT_CHECK(strcmp(os.v[k].reason, "card_declined") == 0 && os.v[k].period == e0,
+			  "declined, for the period at E0");
 	}
-	CHECK(h_item("pd_p", "x_000", &st) && st.status == I_EXPIRED && st.expires_at == e0 &&
-		      !st.auto_on,
-	      "expired on its date, auto-renew off");
-	h_end();
+	SPT_CHECK(spt_item_state_of(cli, "pd_p", "x_000", &st) && st.status == ISTATUS(EXPIRED) &&
+			  st.expires_at == e0 && !st.auto_on,
+		  "expired on its date, auto-renew off");
 }
 
 /* "until a date": the term ends at E0 + 65 d, so two renewals fit (to E0+30d
  * and E0+60d); a third would end after it. */
-static void s_until(void)
+static void test_until(void)
 {
 	char *ids[1] = {"u_000"};
 	int64_t t0 = 0, now, e0;
-	h_item_state st;
+	spt_item_state st;
 	ords os;
 
-	h_begin("until a date stops on time");
-	world("pu", 0, 0, COMM, S_APP, "u_", 1);
-	CHECK(h_activate("pu", "pu_i", COMM, "pu_p", 1, STRIPE, "pm_card_visa", &t0) == 0,
-	      "activate");
-	e0 = t0 + MONTH;
-	CHECK(h_auto(ids, 1, 1, "pu", STRIPE, "pm_card_visa", e0 + 65 * DAY, 0) == 0,
-	      "SetAutoRenew until");
-	CHECK(h_advance(200 * DAY, &now, NULL) == 0, "advance 200 days");
+	world("pu", 0, 0, PTYPE(COMMUNITY), STYPE(APP), "u_", 1);
+	SPT_REQUIRE(spt_activate_project(cli, NULL, "pu", "pu_i", PTYPE(COMMUNITY), "pu_p", 1,
+					 METHOD(STRIPE), "pm_card_visa", &t0) == 0,
+		    "activate");
+	e0 = t0 + SPT_MONTH_US;
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pu", METHOD(STRIPE), "pm_card_visa",
+				     e0 + 65 * SPT_DAY_US, 0) == 0,
+		  "SetAutoRenew until");
+	SPT_CHECK(spt_advance_clock(cli, 200 * SPT_DAY_US, &now, NULL) == 0, "advance 200 days");
 	load("pu", &os);
-	CHECK(os.n == 2 && count(&os, "u_000", O_SUCCEEDED) == 2, "2 renewals, got %d", os.n);
-	CHECK(h_item("pu_p", "u_000", &st) && st.expires_at == e0 + 2 * MONTH && !st.auto_on &&
-		      st.status == I_EXPIRED,
-	      "expires at E0+60d, auto-renew off");
-	h_end();
+	SPT_CHECK(os.n == 2 && count(&os, "u_000", OSTATUS(SUCCEEDED)) == 2, "2 renewals, got %d",
+		  os.n);
+	SPT_CHECK(spt_item_state_of(cli, "pu_p", "u_000", &st) &&
+			  st.expires_at == e0 + 2 * SPT_MONTH_US && !st.auto_on &&
+			  st.status == ISTATUS(EXPIRED),
+		  "expires at E0+60d, auto-renew off");
 }
 
 /* An item that expired before it was put on AUTO is renewed at once, from
  * the time of the attempt (as a manual renewal of an EXPIRED item, R8),
  * not back-dated to its old expiry. */
-static void s_expired_item(void)
+static void test_expired_item(void)
 {
 	char *ids[1] = {"e_000"};
 	int64_t t0 = 0, now, at;
-	h_item_state st;
+	spt_item_state st;
 	ords os;
 
-	h_begin("EXPIRED item put on AUTO renews from the attempt, not from its old expiry");
-	world("pe", 0, 0, COMM, S_APP, "e_", 1);
-	CHECK(h_activate("pe", "pe_i", COMM, "pe_p", 1, STRIPE, "pm_card_visa", &t0) == 0,
-	      "activate");
-	CHECK(h_advance(40 * DAY, &at, NULL) == 0, "advance 40 days");
-	CHECK(h_item("pe_p", "e_000", &st) && st.status == I_EXPIRED, "EXPIRED (derived on read)");
-	CHECK(h_auto(ids, 1, 1, "pe", STRIPE, "pm_card_visa", 0, 1) == 0, "SetAutoRenew, 1 cycle");
-	CHECK(h_advance(HOUR_US, &now, NULL) == 0, "advance an hour");
+	world("pe", 0, 0, PTYPE(COMMUNITY), STYPE(APP), "e_", 1);
+	SPT_REQUIRE(spt_activate_project(cli, NULL, "pe", "pe_i", PTYPE(COMMUNITY), "pe_p", 1,
+					 METHOD(STRIPE), "pm_card_visa", &t0) == 0,
+		    "activate");
+	SPT_CHECK(spt_advance_clock(cli, 40 * SPT_DAY_US, &at, NULL) == 0, "advance 40 days");
+	SPT_CHECK(spt_item_state_of(cli, "pe_p", "e_000", &st) && st.status == ISTATUS(EXPIRED),
+		  "EXPIRED (derived on read)");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pe", METHOD(STRIPE), "pm_card_visa", 0, 1) ==
+			  0,
+		  "SetAutoRenew, 1 cycle");
+	SPT_CHECK(spt_advance_clock(cli, SPT_HOUR_US, &now, NULL) == 0, "advance an hour");
 	load("pe", &os);
-	CHECK(os.n == 1 && count(&os, "e_000", O_SUCCEEDED) == 1 && os.v[0].created == at,
-	      "one renewal, run at once");
-	CHECK(h_item("pe_p", "e_000", &st) && st.status == I_ACTIVE &&
-		      st.expires_at == at + MONTH && !st.auto_on,
-	      "ACTIVE to attempt + 30d; 1 cycle done, off");
-	h_end();
+	SPT_CHECK(os.n == 1 && count(&os, "e_000", OSTATUS(SUCCEEDED)) == 1 &&
+			  os.v[0].created == at,
+		  "one renewal, run at once");
+	SPT_CHECK(spt_item_state_of(cli, "pe_p", "e_000", &st) && st.status == ISTATUS(ACTIVE) &&
+			  st.expires_at == at + SPT_MONTH_US && !st.auto_on,
+		  "ACTIVE to attempt + 30d; 1 cycle done, off");
 }
 
 /* SetAutoRenew is validated like an order (R2, R8, R11). */
-static void s_validation(void)
+static void test_validation(void)
 {
 	char *ids[1] = {"v_000"}, *missing[1] = {"nope"};
 
-	h_begin("SetAutoRenew validation (R2, R8, R11)");
-	world("pv", 0, 1, COMM, S_APP, "v_", 1);
-	CHECK(h_account("pv_other", R_DISTRIBUTOR, "vendor") == 0, "account");
-	CHECK(h_activate("pv", "pv_i", COMM, "pv_p", 1, STRIPE, "pm_card_visa", NULL) == 0,
-	      "activate");
-	CHECK(h_auto(ids, 1, 1, "pv", STRIPE, NULL, 0, 0) == SPB_EINVALID,
-	      "STRIPE without a saved card");
-	CHECK(h_auto(ids, 1, 1, "pv", CREDITS, NULL, 0, 0) == SPB_EPRECONDITION,
-	      "CREDITS on a regular project");
-	CHECK(h_auto(ids, 1, 1, "pv", V1(PAYMENT_METHOD__PAYMENT_METHOD_PAYPAL), NULL, 0, 0) ==
-		      SPB_EINVALID,
-	      "PAYPAL cannot auto-renew");
-	CHECK(h_auto(ids, 1, 1, "pv_other", STRIPE, "pm_card_visa", 0, 0) == SPB_EPERM,
-	      "a payer outside the tree");
-	CHECK(h_auto(ids, 1, 1, "pv_i", STRIPE, "pm_card_visa", 0, 0) == SPB_EPERM,
-	      "the installer without a payment policy");
-	CHECK(h_auto(ids, 1, 1, "pv_pm", STRIPE, "pm_card_visa", 0, 0) == SPB_EPERM,
-	      "the property manager with a card");
-	CHECK(h_auto(missing, 1, 1, "pv", STRIPE, "pm_card_visa", 0, 0) == SPB_EPERM,
-	      "unknown item: PERMISSION_DENIED (AIP-211)");
-	CHECK(h_auto(ids, 1, 1, "pv", STRIPE, "pm_card_visa", 0, -1) == SPB_EINVALID, "cycles < 1");
-	CHECK(h_auto(ids, 1, 1, "pv", STRIPE, "pm_card_visa", 1000000, 0) == SPB_EINVALID,
-	      "until in the past");
-	h_end();
+	world("pv", 0, 1, PTYPE(COMMUNITY), STYPE(APP), "v_", 1);
+	SPT_SEED(spt_create_account(cli, NULL, "pv_other", ROLE(DISTRIBUTOR), "vendor"));
+	SPT_REQUIRE(spt_activate_project(cli, NULL, "pv", "pv_i", PTYPE(COMMUNITY), "pv_p", 1,
+					 METHOD(STRIPE), "pm_card_visa", NULL) == 0,
+		    "activate");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pv", METHOD(STRIPE), NULL, 0, 0) ==
+			  SPB_EINVALID,
+		  "STRIPE without a saved card");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pv", METHOD(CREDITS), NULL, 0, 0) ==
+			  SPB_EPRECONDITION,
+		  "CREDITS on a regular project");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pv", METHOD(PAYPAL), NULL, 0, 0) ==
+			  SPB_EINVALID,
+		  "PAYPAL cannot auto-renew");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pv_other", METHOD(STRIPE), "pm_card_visa", 0,
+				     0) == SPB_EPERM,
+		  "a payer outside the tree");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pv_i", METHOD(STRIPE), "pm_card_visa", 0,
+				     0) == SPB_EPERM,
+		  "the installer without a payment policy");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pv_pm", METHOD(STRIPE), "pm_card_visa", 0,
+				     0) == SPB_EPERM,
+		  "the property manager with a card");
+	SPT_CHECK(spt_set_auto_renew(cli, missing, 1, 1, "pv", METHOD(STRIPE), "pm_card_visa", 0,
+				     0) == SPB_EPERM,
+		  "unknown item: PERMISSION_DENIED (AIP-211)");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pv", METHOD(STRIPE), "pm_card_visa", 0, -1) ==
+			  SPB_EINVALID,
+		  "cycles < 1");
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 1, 1, "pv", METHOD(STRIPE), "pm_card_visa", 1000000,
+				     0) == SPB_EINVALID,
+		  "until in the past");
 }
 
 /* An item never activated cannot go on AUTO. */
-static void s_inactive(void)
+static void test_inactive(void)
 {
 	char *ids[2] = {"w_000", "w_001"};
-	h_item_state st;
+	spt_item_state st;
 
-	h_begin("only activated items go on AUTO; the request is all or nothing");
-	world("pw", 0, 0, COMM, S_APP, "w_", 1);
-	CHECK(h_activate("pw", "pw_i", COMM, "pw_p", 1, STRIPE, "pm_card_visa", NULL) == 0,
-	      "activate");
-	{
-		/* w_001 is created after the activation: INACTIVE */
-		Smartplus__Billing__V1__CreateItemsRequest r =
-			SMARTPLUS__BILLING__V1__CREATE_ITEMS_REQUEST__INIT;
-		Smartplus__Billing__V1__CreateItemsResponse *resp = NULL;
-		Smartplus__Billing__V1__ItemSpec spec = SMARTPLUS__BILLING__V1__ITEM_SPEC__INIT,
-						 *sp = &spec;
-		spec.item_id = "w_001";
-		spec.service_type = S_APP;
-		spec.label = "w_001";
-		r.project_id = "pw_p";
-		r.n_items = 1;
-		r.items = &sp;
-		CHECK(spb_directory_create_items(h_cli, &r, &resp, NULL) == 0, "create w_001");
-		spb_message_free(resp);
-	}
-	CHECK(h_auto(ids, 2, 1, "pw", STRIPE, "pm_card_visa", 0, 0) == SPB_EPRECONDITION &&
-		      strcmp(spb_error_last()->reason, "ITEM_STATE") == 0,
-	      "INACTIVE item refused (ITEM_STATE)");
-	CHECK(h_item("pw_p", "w_000", &st) && !st.auto_on, "nothing changed on the other item");
-	h_end();
+	world("pw", 0, 0, PTYPE(COMMUNITY), STYPE(APP), "w_", 1);
+	SPT_REQUIRE(spt_activate_project(cli, NULL, "pw", "pw_i", PTYPE(COMMUNITY), "pw_p", 1,
+					 METHOD(STRIPE), "pm_card_visa", NULL) == 0,
+		    "activate");
+	/* w_001 is created after the activation: INACTIVE */
+	SPT_SEED(spt_create_item(cli, NULL, "pw_p", "w_001", STYPE(APP)));
+	SPT_CHECK(spt_set_auto_renew(cli, ids, 2, 1, "pw", METHOD(STRIPE), "pm_card_visa", 0, 0) ==
+				  SPB_EPRECONDITION &&
+			  strcmp(spb_error_last()->reason, "ITEM_STATE") == 0,
+		  "INACTIVE item refused (ITEM_STATE)");
+	SPT_CHECK(spt_item_state_of(cli, "pw_p", "w_000", &st) && !st.auto_on,
+		  "nothing changed on the other item");
 }
+
+static int suite_init(void)
+{
+	static const char *const args[] = {"--test-clock", NULL};
+	SPT_INIT(spt_billingd_start(&srv, args));
+	cli = spt_client_to(srv.target, srv.admin_key, 600000);
+	SPT_INIT(cli ? 0 : -1);
+	SPT_INIT(spt_set_price(cli, PTYPE(COMMUNITY), STYPE(APP), 500, 5));
+	SPT_INIT(spt_set_price(cli, PTYPE(COMMERCIAL), STYPE(DOOR), 1000, 5));
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	spb_client_free(cli);
+	cli = NULL;
+	spt_billingd_free(&srv);
+	return 0;
+}
+
+static void test_billingd_stops_cleanly(void)
+{
+	CU_ASSERT_EQUAL(spt_billingd_stop(&srv), 0);
+}
+
+/* The clock is shared: the scenarios run in this order. */
+static CU_TestInfo tests[] = {
+	{"SetAutoRenew validation (R2, R8, R11)", test_validation},
+	{"only activated items go on AUTO; the request is all or nothing", test_inactive},
+	{"30, 60, 365 days on AUTO: 1, 2, 12 renewals and the matching expiry", test_counts},
+	{"auto-renew in credits debits exactly; free door renews at 0; 3 cycles then off",
+	 test_credits},
+	{"property manager pays in credits until they run out: FAILED insufficient_credits, off",
+	 test_credits_run_out},
+	{"declined card retries on days 1, 2 and 4 then expires", test_declined},
+	{"until a date stops on time", test_until},
+	{"EXPIRED item put on AUTO renews from the attempt, not from its old expiry",
+	 test_expired_item},
+	{"billingd stops cleanly after the renewal runs", test_billingd_stops_cleanly},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"renewal scenarios", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s BILLINGD\n", argv[0]);
-		return 2;
-	}
-	if (h_init(argv[1]) != 0 || h_start() != 0) {
-		fprintf(stderr, "cannot start billingd\n");
-		return 1;
-	}
-	CHECK(h_price(COMM, S_APP, 500, 5) == 0, "price");
-	CHECK(h_price(COMMERCIAL, S_DOOR, 1000, 5) == 0, "price");
-	s_validation();
-	s_inactive();
-	s_counts();
-	s_credits();
-	s_credits_run_out();
-	s_declined();
-	s_until();
-	s_expired_item();
-	h_stop(15);
-	h_cleanup();
-	return h_report();
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

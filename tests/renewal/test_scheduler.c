@@ -9,12 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include "spt_run.h"
+#include "spt_store.h"
 
 #include "../../server/billingd.h"
 #include "../../server/clock.h"
 #include "../../server/scheduler.h"
-#include "../credits/tmp_store.h"
 #include "store_order.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 
@@ -25,7 +25,7 @@
 /* main.c is not linked: the process state lives here. */
 billingd_state billingd;
 
-static char dir[64];
+static spt_store store; /* a fresh one per test */
 static store_env *env;
 
 typedef struct seed {
@@ -86,15 +86,15 @@ static int apply_seed(store_txn *w, void *arg)
 static void open_store(int64_t expires_at, const char *pm, store_order *o)
 {
 	seed s = {expires_at, pm, o};
-	env = tmp_store_open(dir, "spb-sched");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&store, 0, 0), 0);
+	env = store.env;
 	billingd.store = env;
 	CU_ASSERT_EQUAL_FATAL(store_write_sync(env, apply_seed, &s), 0);
 }
 
 static void close_store(void)
 {
-	CU_ASSERT(tmp_store_close(env, dir) == 0);
+	CU_ASSERT(spt_store_close(&store) == 0);
 	env = NULL;
 	billingd.store = NULL;
 }
@@ -253,26 +253,20 @@ static void test_declined_retries_after_1_2_4_days_then_stops(void)
 	close_store();
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned failed;
+static CU_TestInfo tests[] = {
+	{"order ids are derived and distinct", test_order_ids_are_derived_and_distinct},
+	{"real-clock thread renews a due item", test_real_clock_thread_renews_a_due_item},
+	{"second scan charges nothing", test_second_scan_charges_nothing},
+	{"order in flight is resumed, not replaced", test_order_in_flight_is_resumed_not_replaced},
+	{"declined: retries after 1, 2, 4 days then stops",
+	 test_declined_retries_after_1_2_4_days_then_stops},
+	CU_TEST_INFO_NULL,
+};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("renewal_scheduler", NULL, NULL);
-	CU_add_test(s, "order ids are derived and distinct",
-		    test_order_ids_are_derived_and_distinct);
-	CU_add_test(s, "real-clock thread renews a due item",
-		    test_real_clock_thread_renews_a_due_item);
-	CU_add_test(s, "second scan charges nothing", test_second_scan_charges_nothing);
-	CU_add_test(s, "order in flight is resumed, not replaced",
-		    test_order_in_flight_is_resumed_not_replaced);
-	CU_add_test(s, "declined: retries after 1, 2, 4 days then stops",
-		    test_declined_retries_after_1_2_4_days_then_stops);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+static CU_SuiteInfo suites[] = {{"renewal_scheduler", NULL, NULL, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

@@ -1,12 +1,10 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # install_and_build.sh <build-dir> <billingd-binary>
 #
 # What a user of the SDK does: installs the build into a fresh prefix,
 # compiles sdk/examples/catalog.c outside the tree with nothing but
 # `pkg-config spbilling`, starts billingd on an ephemeral loopback port and
 # runs the example against it with the admin key billingd wrote.
-set -eu
-
 if [ $# -ne 2 ]; then
 	echo "usage: $0 <build-dir> <billingd-binary>" >&2
 	exit 2
@@ -14,16 +12,9 @@ fi
 build=$(cd "$1" && pwd)
 billingd=$2
 src=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=../support/lib.sh
+source "$src/tests/support/lib.sh"
+tmp=$workdir
 
 prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log"
@@ -44,22 +35,8 @@ if ldd "$tmp/catalog" | grep -qF "$build/"; then
 	exit 1
 fi
 
-"$billingd" --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \
-	>"$tmp/billingd.log" 2>&1 &
-pid=$!
-i=0
-while [ ! -s "$tmp/port" ] || [ ! -s "$tmp/data/admin.key" ]; do
-	i=$((i + 1))
-	if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
-		echo "FAIL: billingd did not start" >&2
-		cat "$tmp/billingd.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-port=$(tr -d ' \n' <"$tmp/port")
-port=${port##*:}
-key=$(tr -d ' \n' <"$tmp/data/admin.key")
+start_billingd "$billingd"
+key=$admin_key
 
 if ! LD_LIBRARY_PATH=$libdir "$tmp/catalog" "127.0.0.1:$port" "$key" >"$tmp/out" 2>&1; then
 	echo "FAIL: catalog exited non-zero" >&2

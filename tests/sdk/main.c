@@ -1,23 +1,14 @@
-/* sdk_unit: runs every suite of tests/sdk/ and fails if any assertion did. */
-#include <CUnit/Basic.h>
-#include <stdio.h>
-
+/* sdk_unit: runs every suite of tests/sdk/ (one per file). */
 #include "sdk_tests.h"
+#include "spt_run.h"
 
-int main(void)
+static CU_SuiteInfo suites[] = {
+	{"sdk_errors", NULL, NULL, NULL, NULL, sdk_errors_tests},
+	{"sdk_client", NULL, NULL, NULL, NULL, sdk_client_tests},
+	CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
 {
-	unsigned failures;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (sdk_errors_suite() != CUE_SUCCESS || sdk_client_suite() != CUE_SUCCESS) {
-		fprintf(stderr, "sdk_unit: %s\n", CU_get_error_msg());
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return spt_main(argc, argv, "", suites);
 }

@@ -343,25 +343,15 @@ static void test_ok_response_is_decoded_from_many_threads(void)
 	fake_server_stop(fake);
 }
 
-CU_ErrorCode sdk_client_suite(void)
-{
-	CU_pSuite suite = CU_add_suite("sdk_client", NULL, NULL);
-
-	if (!suite ||
-	    !CU_add_test(suite, "options_init_macros_give_defaults",
-			 test_options_init_macros_give_defaults) ||
-	    !CU_add_test(suite, "idempotency_keys_are_hex_and_unique",
-			 test_idempotency_keys_are_hex_and_unique) ||
-	    !CU_add_test(suite, "client_new_rejects_bad_options",
-			 test_client_new_rejects_bad_options) ||
-	    !CU_add_test(suite, "call_rejects_bad_arguments", test_call_rejects_bad_arguments) ||
-	    !CU_add_test(suite, "unreachable_server_is_unavailable_with_one_key",
-			 test_unreachable_server_is_unavailable_with_one_key) ||
-	    !CU_add_test(suite, "unavailable_is_retried_with_the_same_key",
-			 test_unavailable_is_retried_with_the_same_key) ||
-	    !CU_add_test(suite, "error_status_carries_reason", test_error_status_carries_reason) ||
-	    !CU_add_test(suite, "ok_response_is_decoded_from_many_threads",
-			 test_ok_response_is_decoded_from_many_threads))
-		return CU_get_error();
-	return CUE_SUCCESS;
-}
+CU_TestInfo sdk_client_tests[] = {
+	{"options_init_macros_give_defaults", test_options_init_macros_give_defaults},
+	{"idempotency_keys_are_hex_and_unique", test_idempotency_keys_are_hex_and_unique},
+	{"client_new_rejects_bad_options", test_client_new_rejects_bad_options},
+	{"call_rejects_bad_arguments", test_call_rejects_bad_arguments},
+	{"unreachable_server_is_unavailable_with_one_key",
+	 test_unreachable_server_is_unavailable_with_one_key},
+	{"unavailable_is_retried_with_the_same_key", test_unavailable_is_retried_with_the_same_key},
+	{"error_status_carries_reason", test_error_status_carries_reason},
+	{"ok_response_is_decoded_from_many_threads", test_ok_response_is_decoded_from_many_threads},
+	CU_TEST_INFO_NULL,
+};

@@ -183,21 +183,13 @@ static void test_garbage_status_is_rejected(void)
 	CU_ASSERT_EQUAL(spb__status_reason(NULL, 0, reason, sizeof(reason)), SPB_ENOTFOUND);
 }
 
-CU_ErrorCode sdk_errors_suite(void)
-{
-	CU_pSuite suite = CU_add_suite("sdk_errors", NULL, NULL);
-
-	if (!suite ||
-	    !CU_add_test(suite, "error_last_is_never_null_and_per_thread",
-			 test_error_last_is_never_null_and_per_thread) ||
-	    !CU_add_test(suite, "long_messages_are_truncated", test_long_messages_are_truncated) ||
-	    !CU_add_test(suite, "every_status_maps_to_one_code",
-			 test_every_status_maps_to_one_code) ||
-	    !CU_add_test(suite, "status_names", test_status_names) ||
-	    !CU_add_test(suite, "error_info_reason_is_parsed", test_error_info_reason_is_parsed) ||
-	    !CU_add_test(suite, "status_without_error_info_has_no_reason",
-			 test_status_without_error_info_has_no_reason) ||
-	    !CU_add_test(suite, "garbage_status_is_rejected", test_garbage_status_is_rejected))
-		return CU_get_error();
-	return CUE_SUCCESS;
-}
+CU_TestInfo sdk_errors_tests[] = {
+	{"error_last_is_never_null_and_per_thread", test_error_last_is_never_null_and_per_thread},
+	{"long_messages_are_truncated", test_long_messages_are_truncated},
+	{"every_status_maps_to_one_code", test_every_status_maps_to_one_code},
+	{"status_names", test_status_names},
+	{"error_info_reason_is_parsed", test_error_info_reason_is_parsed},
+	{"status_without_error_info_has_no_reason", test_status_without_error_info_has_no_reason},
+	{"garbage_status_is_rejected", test_garbage_status_is_rejected},
+	CU_TEST_INFO_NULL,
+};

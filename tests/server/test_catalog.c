@@ -8,19 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "spt_enums.h"
+#include "spt_run.h"
 
 #include "billingd.h"
 #include "catalog.h"
 #include "smartplus/billing/v1/billing_service.pb-c.h"
 
 billingd_state billingd;
-
-#define P(x) SMARTPLUS__BILLING__V1__PROJECT_TYPE__PROJECT_TYPE_##x
-#define S(x) SMARTPLUS__BILLING__V1__SERVICE_TYPE__SERVICE_TYPE_##x
-#define F(x) SMARTPLUS__BILLING__V1__PREMIUM_FEATURE__PREMIUM_FEATURE_##x
-#define M(x) SMARTPLUS__BILLING__V1__PAYMENT_METHOD__PAYMENT_METHOD_##x
-#define MODEL(x) SMARTPLUS__BILLING__V1__PAYMENT_MODEL__PAYMENT_MODEL_##x
 
 #define N_SERVICE 11
 #define N_FEATURE 9
@@ -39,16 +34,16 @@ static const int features[3][N_FEATURE + 1] = {
 	[1] = /*SFH*/ {0, 0, 1, 0, 0, 0, 1, 1, 1, 0},
 	[2] = /*COM*/ {0, 0, 0, 0, 1, 0, 0, 0, 0, 1},
 };
-static const int premium_service[3] = {S(PREMIUM_PLAN), S(PREMIUM_PLAN), S(PREMIUM_FEATURES)};
+static const int premium_service[3] = {STYPE(PREMIUM_PLAN), STYPE(PREMIUM_PLAN),
+				       STYPE(PREMIUM_FEATURES)};
 
 static void test_offers(void)
 {
 	for (int t = 1; t <= 3; t++)
 		for (int s = 0; s <= N_SERVICE + 1; s++) {
 			int want = s <= N_SERVICE ? offers[t - 1][s] : 0;
-			CU_ASSERT_EQUAL(catalog_offers(t, s), want);
-			if (catalog_offers(t, s) != want)
-				printf("\n    catalog_offers(%d, %d) != %d", t, s, want);
+			SPT_CHECK(catalog_offers(t, s) == want, "catalog_offers(%d, %d) != %d", t,
+				  s, want);
 		}
 	for (int s = 0; s <= N_SERVICE; s++) {
 		CU_ASSERT_EQUAL(catalog_offers(0, s), 0);
@@ -56,9 +51,9 @@ static void test_offers(void)
 		CU_ASSERT_EQUAL(catalog_offers(-1, s), 0);
 	}
 	CU_ASSERT(!catalog_valid_project_type(0));
-	CU_ASSERT(catalog_valid_project_type(P(COMMUNITY)));
-	CU_ASSERT(catalog_valid_project_type(P(SINGLE_FAMILY_HOUSE)));
-	CU_ASSERT(catalog_valid_project_type(P(COMMERCIAL)));
+	CU_ASSERT(catalog_valid_project_type(PTYPE(COMMUNITY)));
+	CU_ASSERT(catalog_valid_project_type(PTYPE(SINGLE_FAMILY_HOUSE)));
+	CU_ASSERT(catalog_valid_project_type(PTYPE(COMMERCIAL)));
 	CU_ASSERT(!catalog_valid_project_type(4));
 	CU_ASSERT(!catalog_valid_project_type(-3));
 }
@@ -71,17 +66,16 @@ static void test_features(void)
 				int want = s == premium_service[t - 1] && f <= N_FEATURE
 						   ? features[t - 1][f]
 						   : 0;
-				CU_ASSERT_EQUAL(catalog_feature_allowed(t, s, f), want);
-				if (catalog_feature_allowed(t, s, f) != want)
-					printf("\n    catalog_feature_allowed(%d, %d, %d) != %d", t,
-					       s, f, want);
+				SPT_CHECK(catalog_feature_allowed(t, s, f) == want,
+					  "catalog_feature_allowed(%d, %d, %d) != %d", t, s, f,
+					  want);
 			}
-	CU_ASSERT_EQUAL(catalog_feature_allowed(0, S(PREMIUM_PLAN), F(BOOKINGS)), 0);
-	CU_ASSERT_EQUAL(catalog_feature_allowed(9, S(PREMIUM_PLAN), F(BOOKINGS)), 0);
-	CU_ASSERT(catalog_takes_features(S(PREMIUM_PLAN)));
-	CU_ASSERT(catalog_takes_features(S(PREMIUM_FEATURES)));
+	CU_ASSERT_EQUAL(catalog_feature_allowed(0, STYPE(PREMIUM_PLAN), FEATURE(BOOKINGS)), 0);
+	CU_ASSERT_EQUAL(catalog_feature_allowed(9, STYPE(PREMIUM_PLAN), FEATURE(BOOKINGS)), 0);
+	CU_ASSERT(catalog_takes_features(STYPE(PREMIUM_PLAN)));
+	CU_ASSERT(catalog_takes_features(STYPE(PREMIUM_FEATURES)));
 	for (int s = 0; s <= N_SERVICE; s++)
-		if (s != S(PREMIUM_PLAN) && s != S(PREMIUM_FEATURES))
+		if (s != STYPE(PREMIUM_PLAN) && s != STYPE(PREMIUM_FEATURES))
 			CU_ASSERT(!catalog_takes_features(s));
 }
 
@@ -90,34 +84,36 @@ static void test_payment_model(void)
 	const int64_t cut = BILLINGD_DEFAULT_CUTOVER_US;
 	CU_ASSERT_EQUAL(cut, INT64_C(1748736000000000)); /* 2025-06-01T00:00:00Z */
 	/* COMMERCIAL: exactly at the cut-over -> CREDITS; 1 us before -> REGULAR */
-	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMERCIAL), cut, cut), MODEL(CREDITS));
-	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMERCIAL), cut - 1, cut), MODEL(REGULAR));
-	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMERCIAL), cut + 1, cut), MODEL(CREDITS));
-	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMERCIAL), 0, cut), MODEL(REGULAR));
-	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMERCIAL), INT64_MAX, cut), MODEL(CREDITS));
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(COMMERCIAL), cut, cut), MODEL(CREDITS));
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(COMMERCIAL), cut - 1, cut), MODEL(REGULAR));
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(COMMERCIAL), cut + 1, cut), MODEL(CREDITS));
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(COMMERCIAL), 0, cut), MODEL(REGULAR));
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(COMMERCIAL), INT64_MAX, cut), MODEL(CREDITS));
 	/* the cut-over is a setting */
-	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMERCIAL), 1000, 1000), MODEL(CREDITS));
-	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMERCIAL), 999, 1000), MODEL(REGULAR));
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(COMMERCIAL), 1000, 1000), MODEL(CREDITS));
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(COMMERCIAL), 999, 1000), MODEL(REGULAR));
 	/* residential projects: always regular */
-	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMUNITY), cut, cut), MODEL(REGULAR));
-	CU_ASSERT_EQUAL(catalog_payment_model(P(COMMUNITY), cut + 1000000, cut), MODEL(REGULAR));
-	CU_ASSERT_EQUAL(catalog_payment_model(P(SINGLE_FAMILY_HOUSE), cut, cut), MODEL(REGULAR));
-	CU_ASSERT_EQUAL(catalog_payment_model(P(SINGLE_FAMILY_HOUSE), cut - 1, cut),
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(COMMUNITY), cut, cut), MODEL(REGULAR));
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(COMMUNITY), cut + 1000000, cut),
+			MODEL(REGULAR));
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(SINGLE_FAMILY_HOUSE), cut, cut),
+			MODEL(REGULAR));
+	CU_ASSERT_EQUAL(catalog_payment_model(PTYPE(SINGLE_FAMILY_HOUSE), cut - 1, cut),
 			MODEL(REGULAR));
 }
 
 static void test_model_allows(void)
 {
-	CU_ASSERT(catalog_model_allows(MODEL(REGULAR), M(STRIPE)));
-	CU_ASSERT(catalog_model_allows(MODEL(REGULAR), M(PAYPAL)));
-	CU_ASSERT(catalog_model_allows(MODEL(REGULAR), M(COUPON)));
-	CU_ASSERT(!catalog_model_allows(MODEL(REGULAR), M(CREDITS)));
+	CU_ASSERT(catalog_model_allows(MODEL(REGULAR), METHOD(STRIPE)));
+	CU_ASSERT(catalog_model_allows(MODEL(REGULAR), METHOD(PAYPAL)));
+	CU_ASSERT(catalog_model_allows(MODEL(REGULAR), METHOD(COUPON)));
+	CU_ASSERT(!catalog_model_allows(MODEL(REGULAR), METHOD(CREDITS)));
 	CU_ASSERT(!catalog_model_allows(MODEL(REGULAR), 0));
 	CU_ASSERT(!catalog_model_allows(MODEL(REGULAR), 9));
-	CU_ASSERT(catalog_model_allows(MODEL(CREDITS), M(CREDITS)));
-	CU_ASSERT(!catalog_model_allows(MODEL(CREDITS), M(STRIPE)));
-	CU_ASSERT(!catalog_model_allows(MODEL(CREDITS), M(PAYPAL)));
-	CU_ASSERT(!catalog_model_allows(MODEL(CREDITS), M(COUPON)));
+	CU_ASSERT(catalog_model_allows(MODEL(CREDITS), METHOD(CREDITS)));
+	CU_ASSERT(!catalog_model_allows(MODEL(CREDITS), METHOD(STRIPE)));
+	CU_ASSERT(!catalog_model_allows(MODEL(CREDITS), METHOD(PAYPAL)));
+	CU_ASSERT(!catalog_model_allows(MODEL(CREDITS), METHOD(COUPON)));
 	CU_ASSERT(!catalog_model_allows(MODEL(CREDITS), 0));
 }
 
@@ -154,26 +150,24 @@ static void test_packed(void)
 	}
 	CU_ASSERT_PTR_NULL(catalog_packed(4, &len));
 	CU_ASSERT_PTR_NULL(catalog_packed(-1, &len));
-	CU_ASSERT_STRING_NOT_EQUAL(catalog_service_name(S(DOOR)), catalog_service_name(S(APP)));
-	CU_ASSERT_STRING_NOT_EQUAL(catalog_project_type_name(P(COMMERCIAL)),
+	CU_ASSERT_STRING_NOT_EQUAL(catalog_service_name(STYPE(DOOR)),
+				   catalog_service_name(STYPE(APP)));
+	CU_ASSERT_STRING_NOT_EQUAL(catalog_project_type_name(PTYPE(COMMERCIAL)),
 				   catalog_project_type_name(99));
 }
 
-int main(void)
+static CU_TestInfo tests[] = {
+	{"catalog_offers (R1)", test_offers},
+	{"catalog_feature_allowed", test_features},
+	{"catalog_payment_model (R2, cut-over boundary)", test_payment_model},
+	{"catalog_model_allows", test_model_allows},
+	{"catalog_packed", test_packed},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"catalog", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("catalog", NULL, NULL);
-	CU_add_test(s, "catalog_offers (R1)", test_offers);
-	CU_add_test(s, "catalog_feature_allowed", test_features);
-	CU_add_test(s, "catalog_payment_model (R2, cut-over boundary)", test_payment_model);
-	CU_add_test(s, "catalog_model_allows", test_model_allows);
-	CU_add_test(s, "catalog_packed", test_packed);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return spt_main(argc, argv, "", suites);
 }

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "spt_run.h"
 
 #include "billingd.h"
 #include "rpc.h"
@@ -56,9 +56,7 @@ static void test_one_row_per_rpc(void)
 					CU_ASSERT_PTR_EQUAL(rpc_methods[i].service, services[s]);
 					CU_ASSERT_EQUAL(rpc_methods[i].method_index, m);
 				}
-			CU_ASSERT_EQUAL(found, 1);
-			if (found != 1)
-				printf("\n    %s: %d rows", path, found);
+			SPT_CHECK(found == 1, "%s: %d rows", path, found);
 		}
 	}
 	/* and every row is one of those */
@@ -112,9 +110,8 @@ static void test_mutates(void)
 		const char *m = rpc_methods[i].service->methods[rpc_methods[i].method_index].name;
 		int read_only = strncmp(m, "Get", 3) == 0 || strncmp(m, "List", 4) == 0 ||
 				strcmp(m, "QuoteServices") == 0;
-		CU_ASSERT_EQUAL(rpc_methods[i].mutates, !read_only);
-		if (rpc_methods[i].mutates != !read_only)
-			printf("\n    %s: mutates=%d", rpc_methods[i].name, rpc_methods[i].mutates);
+		SPT_CHECK(rpc_methods[i].mutates == !read_only, "%s: mutates=%d",
+			  rpc_methods[i].name, rpc_methods[i].mutates);
 	}
 	CU_ASSERT_EQUAL(rpc_table_find("/smartplus.billing.v1.BillingService/GetCatalog")->mutates,
 			0);
@@ -148,21 +145,18 @@ static void test_handlers_linked(void)
 		CU_ASSERT_PTR_NOT_NULL(rpc_methods[i].handler);
 }
 
-int main(void)
+static CU_TestInfo tests[] = {
+	{"one row per RPC, paths from the descriptors", test_one_row_per_rpc},
+	{"rpc_table_find", test_find},
+	{"mutates: 0 exactly for Get*/List*/QuoteServices", test_mutates},
+	{"access and descriptors", test_access_and_descriptors},
+	{"handlers linked", test_handlers_linked},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"dispatch", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("dispatch", NULL, NULL);
-	CU_add_test(s, "one row per RPC, paths from the descriptors", test_one_row_per_rpc);
-	CU_add_test(s, "rpc_table_find", test_find);
-	CU_add_test(s, "mutates: 0 exactly for Get*/List*/QuoteServices", test_mutates);
-	CU_add_test(s, "access and descriptors", test_access_and_descriptors);
-	CU_add_test(s, "handlers linked", test_handlers_linked);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return spt_main(argc, argv, "", suites);
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "spt_run.h"
 
 #include "google/protobuf/descriptor.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
@@ -137,15 +137,11 @@ static void check_files(const Resp *rs, const char *first, const char *const *wa
 				hits[j]++;
 				known = 1;
 			}
-		if (!known)
-			fprintf(stderr, "\n  unexpected file %s\n", f->name);
-		CU_ASSERT(known);
+		SPT_CHECK(known, "unexpected file %s", f->name);
 		google__protobuf__file_descriptor_proto__free_unpacked(f, NULL);
 	}
 	for (size_t j = 0; j < nwant; j++) {
-		if (hits[j] != 1)
-			fprintf(stderr, "\n  %s served %d times\n", want[j], hits[j]);
-		CU_ASSERT_EQUAL(hits[j], 1);
+		SPT_CHECK(hits[j] == 1, "%s served %d times", want[j], hits[j]);
 	}
 	free(hits);
 }
@@ -174,9 +170,7 @@ static void check_services(char **names, size_t n)
 		for (size_t i = 0; i < n; i++)
 			if (names[i] && strcmp(names[i], k_services[j]) == 0)
 				hits++;
-		if (hits != 1)
-			fprintf(stderr, "\n  service %s listed %d times\n", k_services[j], hits);
-		CU_ASSERT_EQUAL(hits, 1);
+		SPT_CHECK(hits == 1, "service %s listed %d times", k_services[j], hits);
 	}
 }
 
@@ -377,12 +371,8 @@ static void test_file_containing_symbol(void)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		Resp *rs = ask_symbol(cases[i].sym);
 		char *name = first_file_name(rs);
-		if (!name || strcmp(name, cases[i].file) != 0)
-			fprintf(stderr, "\n  %s: got %s, want %s\n", cases[i].sym,
-				name ? name : "(none)", cases[i].file);
-		CU_ASSERT_PTR_NOT_NULL(name);
-		if (name)
-			CU_ASSERT_STRING_EQUAL(name, cases[i].file);
+		SPT_CHECK(name && strcmp(name, cases[i].file) == 0, "%s: got %s, want %s",
+			  cases[i].sym, name ? name : "(none)", cases[i].file);
 		free(name);
 		resp_free(rs);
 	}
@@ -408,9 +398,7 @@ static void test_file_containing_symbol_unknown(void)
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		Resp *rs = ask_symbol(bad[i]);
-		if (!is_error(rs, 5))
-			fprintf(stderr, "\n  %s: not NOT_FOUND\n", bad[i]);
-		CU_ASSERT(is_error(rs, 5));
+		SPT_CHECK(is_error(rs, 5), "%s: not NOT_FOUND", bad[i]);
 		if (rs && rs->message_response_case == RS(ERROR_RESPONSE) && bad[i][0])
 			CU_ASSERT_PTR_NOT_NULL(strstr(rs->error_response->error_message, bad[i]));
 		resp_free(rs);
@@ -636,17 +624,11 @@ static void test_nested_and_packageless(void)
 		Resp *rs = ask_idx(idx, &rq);
 		if (cases[i].file) {
 			char *name = first_file_name(rs);
-			if (!name || strcmp(name, cases[i].file) != 0)
-				fprintf(stderr, "\n  %s: got %s, want %s\n", cases[i].sym,
-					name ? name : "(none)", cases[i].file);
-			CU_ASSERT_PTR_NOT_NULL(name);
-			if (name)
-				CU_ASSERT_STRING_EQUAL(name, cases[i].file);
+			SPT_CHECK(name && strcmp(name, cases[i].file) == 0, "%s: got %s, want %s",
+				  cases[i].sym, name ? name : "(none)", cases[i].file);
 			free(name);
 		} else {
-			if (!is_error(rs, 5))
-				fprintf(stderr, "\n  %s: not NOT_FOUND\n", cases[i].sym);
-			CU_ASSERT(is_error(rs, 5));
+			SPT_CHECK(is_error(rs, 5), "%s: not NOT_FOUND", cases[i].sym);
 		}
 		resp_free(rs);
 	}
@@ -700,48 +682,41 @@ static void test_index_new_errors(void)
 
 /* ---------------------------------------------------------------- main --- */
 
-int main(void)
+static int suite_init(void)
 {
 	g_idx = reflection_index_new(spb_descriptor_set, spb_descriptor_set_len);
-	if (!g_idx) {
+	if (!g_idx)
 		fprintf(stderr, "reflection_index_new failed on the embedded descriptor set\n");
-		return 1;
-	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	CU_pSuite s = CU_add_suite("server_reflection", NULL, NULL);
-	if (!s) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
-		{"list_services v1", test_list_services_v1},
-		{"list_services v1alpha", test_list_services_v1alpha},
-		{"file_containing_symbol v1alpha", test_symbol_v1alpha},
-		{"file_by_filename", test_file_by_filename},
-		{"file_by_filename unknown", test_file_by_filename_unknown},
-		{"file_containing_symbol", test_file_containing_symbol},
-		{"file_containing_symbol unknown", test_file_containing_symbol_unknown},
-		{"extensions", test_extensions},
-		{"bad requests", test_bad_requests},
-		{"service accessors", test_service_accessors},
-		{"nested and package-less", test_nested_and_packageless},
-		{"index_new errors", test_index_new_errors},
-	};
-	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn)) {
-			CU_cleanup_registry();
-			return 1;
-		}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-			  CU_get_number_of_suites_failed();
-	CU_ErrorCode e = CU_get_error();
-	CU_cleanup_registry();
+	return g_idx ? 0 : -1;
+}
+
+static int suite_clean(void)
+{
 	reflection_index_free(g_idx);
-	return failed || e != CUE_SUCCESS ? 1 : 0;
+	g_idx = NULL;
+	return 0;
+}
+
+static CU_TestInfo tests[] = {
+	{"list_services v1", test_list_services_v1},
+	{"list_services v1alpha", test_list_services_v1alpha},
+	{"file_containing_symbol v1alpha", test_symbol_v1alpha},
+	{"file_by_filename", test_file_by_filename},
+	{"file_by_filename unknown", test_file_by_filename_unknown},
+	{"file_containing_symbol", test_file_containing_symbol},
+	{"file_containing_symbol unknown", test_file_containing_symbol_unknown},
+	{"extensions", test_extensions},
+	{"bad requests", test_bad_requests},
+	{"service accessors", test_service_accessors},
+	{"nested and package-less", test_nested_and_packageless},
+	{"index_new errors", test_index_new_errors},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"server_reflection", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

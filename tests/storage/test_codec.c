@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test_util.h"
+#include "spt_run.h"
+#include "spt_store.h"
 
 #define ITEM_DESC (&smartplus__billing__store__v1__item_record__descriptor)
 
@@ -147,17 +148,20 @@ static void test_strerror_covers_every_code(void)
 	CU_ASSERT_STRING_EQUAL(store_strerror(12345), "unknown error");
 }
 
-int main(void)
-{
-	CU_TestInfo tests[] = {
-		{"round trip keeps every field", test_round_trip_keeps_every_field},
-		{"unknown version is corrupt", test_unknown_version_is_corrupt},
-		{"empty and null are corrupt", test_empty_and_null_are_corrupt},
-		{"truncations never crash", test_truncations_never_crash},
-		{"random garbage never crashes", test_random_garbage_never_crashes},
-		{"strerror covers every code", test_strerror_covers_every_code},
-		CU_TEST_INFO_NULL,
-	};
+static CU_TestInfo tests[] = {
+	{"round trip keeps every field", test_round_trip_keeps_every_field},
+	{"unknown version is corrupt", test_unknown_version_is_corrupt},
+	{"empty and null are corrupt", test_empty_and_null_are_corrupt},
+	{"truncations never crash", test_truncations_never_crash},
+	{"random garbage never crashes", test_random_garbage_never_crashes},
+	{"strerror covers every code", test_strerror_covers_every_code},
+	CU_TEST_INFO_NULL,
+};
 
-	return tu_run("storage_codec", tests);
+static CU_SuiteInfo suites[] = {{"storage_codec", NULL, NULL, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "store_int.h"
-#include "test_util.h"
+#include "spt_run.h"
+#include "spt_store.h"
 
 static int key_cmp(const store_key *a, const store_key *b)
 {
@@ -124,17 +125,19 @@ static void test_bad_tokens_are_invalid(void)
 	CU_ASSERT_EQUAL(store_token_decode(big, &d), STORE_INVALID);
 }
 
-int main(void)
-{
-	CU_TestInfo tests[] = {
-		{"big-endian ints sort numerically", test_big_endian_ints_sort_numerically},
-		{"composite keys sort by first component",
-		 test_composite_keys_sort_by_first_component},
-		{"overlong key is invalid", test_overlong_key_is_invalid},
-		{"token round trip is url-safe", test_token_round_trip_is_url_safe},
-		{"bad tokens are invalid", test_bad_tokens_are_invalid},
-		CU_TEST_INFO_NULL,
-	};
+static CU_TestInfo tests[] = {
+	{"big-endian ints sort numerically", test_big_endian_ints_sort_numerically},
+	{"composite keys sort by first component", test_composite_keys_sort_by_first_component},
+	{"overlong key is invalid", test_overlong_key_is_invalid},
+	{"token round trip is url-safe", test_token_round_trip_is_url_safe},
+	{"bad tokens are invalid", test_bad_tokens_are_invalid},
+	CU_TEST_INFO_NULL,
+};
 
-	return tu_run("storage_keys", tests);
+static CU_SuiteInfo suites[] = {{"storage_keys", NULL, NULL, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "store_int.h"
-#include "test_util.h"
+#include "spt_run.h"
+#include "spt_store.h"
 
 #define ADDITIONAL_APP 3
 #define DOOR 11
@@ -213,10 +214,10 @@ static void test_accounts_children_follow_parent_changes(void)
 	struct put again = {"dist-a", "vendor", 1};
 	struct put move = {"inst", "dist-b", 0};
 	char buf[256];
-	tu_store s;
+	spt_store s;
 	size_t i;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	for (i = 0; i < sizeof(tree) / sizeof(tree[0]); i++)
 		CU_ASSERT_EQUAL(store_write_sync(s.env, apply_acc, &tree[i]), 0);
 	CU_ASSERT_EQUAL(store_write_sync(s.env, apply_acc, &again), STORE_EXISTS);
@@ -229,24 +230,24 @@ static void test_accounts_children_follow_parent_changes(void)
 	CU_ASSERT_STRING_EQUAL(buf, "");
 	children(s.env, "dist-b", buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "inst");
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static void test_accounts_ancestry(void)
 {
 	store_txn *r = NULL;
-	tu_store s;
+	spt_store s;
 	int res = -1;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
-	tu_put_account(s.env, "vendor", NULL);
-	tu_put_account(s.env, "dist", "vendor");
-	tu_put_account(s.env, "dist2", "vendor");
-	tu_put_account(s.env, "sub", "dist");
-	tu_put_account(s.env, "inst", "sub");
-	tu_put_account(s.env, "pm", "inst");
-	tu_put_account(s.env, "loop1", "loop2");
-	tu_put_account(s.env, "loop2", "loop1");
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
+	SPT_SEED(spt_store_put_account(s.env, "vendor", NULL));
+	SPT_SEED(spt_store_put_account(s.env, "dist", "vendor"));
+	SPT_SEED(spt_store_put_account(s.env, "dist2", "vendor"));
+	SPT_SEED(spt_store_put_account(s.env, "sub", "dist"));
+	SPT_SEED(spt_store_put_account(s.env, "inst", "sub"));
+	SPT_SEED(spt_store_put_account(s.env, "pm", "inst"));
+	SPT_SEED(spt_store_put_account(s.env, "loop1", "loop2"));
+	SPT_SEED(spt_store_put_account(s.env, "loop2", "loop1"));
 	CU_ASSERT_EQUAL_FATAL(store_read_begin(s.env, &r), 0);
 	CU_ASSERT_EQUAL(store_account_is_self_or_ancestor(r, "vendor", "pm", &res), 0);
 	CU_ASSERT_EQUAL(res, 1);
@@ -264,7 +265,7 @@ static void test_accounts_ancestry(void)
 			STORE_CORRUPT);
 	CU_ASSERT_EQUAL(res, 0);
 	store_read_end(r);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -293,10 +294,10 @@ static void test_lists_paginate_across_pages(void)
 		{list_items, "p1", 0, 2500, item_id, 2500},
 		{list_items, "p10", 0, 1, item_id, 100},
 	};
-	tu_store s;
+	spt_store s;
 	size_t i;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	CU_ASSERT_EQUAL(bulk(s.env, 0, "p-", "inst-1", 2500, type_cycle), 0);
 	CU_ASSERT_EQUAL(bulk(s.env, 0, "q-", "inst-10", 50, NULL), 0);
 	CU_ASSERT_EQUAL(bulk(s.env, 0, "r-", "inst-0", 50, NULL), 0);
@@ -307,20 +308,20 @@ static void test_lists_paginate_across_pages(void)
 		CU_ASSERT_EQUAL(walk(s.env, cases[i].list, cases[i].parent, cases[i].filter,
 				     cases[i].page_size, cases[i].id_of),
 				cases[i].want);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static void test_tampered_tokens_are_invalid(void)
 {
 	char *other, *child_tok, *own, *forged;
 	store_key k;
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	CU_ASSERT_EQUAL(bulk(s.env, 1, "i-", "p1", 20, NULL), 0);
 	CU_ASSERT_EQUAL(bulk(s.env, 1, "k-", "p10", 20, NULL), 0);
-	tu_put_account(s.env, "a", "root");
-	tu_put_account(s.env, "b", "root");
+	SPT_SEED(spt_store_put_account(s.env, "a", "root"));
+	SPT_SEED(spt_store_put_account(s.env, "b", "root"));
 	own = first_token(s.env, list_items, "p1");
 	other = first_token(s.env, list_items, "p10");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(own);
@@ -356,7 +357,7 @@ static void test_tampered_tokens_are_invalid(void)
 	free(other);
 	free(child_tok);
 	free(forged);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -391,8 +392,7 @@ struct item_spec {
 static void put_items(store_env *env, const struct item_spec *it)
 {
 	for (; it->id; it++)
-		CU_ASSERT_EQUAL(tu_put_item(env, it->id, it->project, it->stype, it->expires_at),
-				0);
+		SPT_SEED(spt_store_put_item(env, it->id, it->project, it->stype, it->expires_at));
 }
 
 static uint64_t item_seq(store_env *env, const char *id)
@@ -429,9 +429,9 @@ static int apply_delete(store_txn *w, void *arg)
 static void test_items_oldest_by_creation_order(void)
 {
 	char buf[256];
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	/* ids deliberately not in creation order */
 	put_items(s.env, (const struct item_spec[]){{"z-app", "c1", ADDITIONAL_APP, 0},
 						    {"door-2", "c1", DOOR, 0},
@@ -448,7 +448,7 @@ static void test_items_oldest_by_creation_order(void)
 	oldest(s.env, "c1", ADDITIONAL_APP, 10, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "z-app,a-app,m-app");
 	/* an update keeps the item's place */
-	tu_put_item(s.env, "z-app", "c1", ADDITIONAL_APP, 12345);
+	SPT_SEED(spt_store_put_item(s.env, "z-app", "c1", ADDITIONAL_APP, 12345));
 	oldest(s.env, "c1", ADDITIONAL_APP, 1, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "z-app");
 	/* delete removes it from every index */
@@ -458,7 +458,7 @@ static void test_items_oldest_by_creation_order(void)
 	CU_ASSERT_STRING_EQUAL(buf, "a-app,m-app");
 	CU_ASSERT_EQUAL(item_count(s.env, "c1"), 4);
 	CU_ASSERT_EQUAL(item_count(s.env, "c"), 0);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 /* All items expiring before t, via pages of page_size, as "id,id,...". */
@@ -489,9 +489,9 @@ static void expiring(store_env *env, int64_t t, int page_size, char *out, size_t
 static void test_items_expiry_index_follows_updates(void)
 {
 	char buf[256];
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	put_items(s.env, (const struct item_spec[]){{"never", "p", 1, 0},
 						    {"late", "p", 1, 400},
 						    {"b300", "p", 1, 300},
@@ -509,31 +509,31 @@ static void test_items_expiry_index_follows_updates(void)
 	expiring(s.env, (int64_t)1 << 41, 3, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "soon,mid,a300,b300,late,big");
 	/* renewed: moves; cleared: leaves the index */
-	tu_put_item(s.env, "soon", "p", 1, 500);
-	tu_put_item(s.env, "mid", "q", 1, 0);
+	CU_ASSERT_EQUAL(spt_store_put_item(s.env, "soon", "p", 1, 500), 0);
+	CU_ASSERT_EQUAL(spt_store_put_item(s.env, "mid", "q", 1, 0), 0);
 	expiring(s.env, 1000, 2, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "a300,b300,late,soon");
 	CU_ASSERT_EQUAL(store_write_sync(s.env, apply_delete, "late"), 0);
 	expiring(s.env, 1000, 2, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "a300,b300,soon");
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static void test_item_move_between_projects(void)
 {
 	char buf[256];
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
-	tu_put_item(s.env, "x", "p1", DOOR, 0);
-	tu_put_item(s.env, "x", "p2", DOOR, 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL(spt_store_put_item(s.env, "x", "p1", DOOR, 0), 0);
+	CU_ASSERT_EQUAL(spt_store_put_item(s.env, "x", "p2", DOOR, 0), 0);
 	CU_ASSERT_EQUAL(item_count(s.env, "p1"), 0);
 	CU_ASSERT_EQUAL(item_count(s.env, "p2"), 1);
 	oldest(s.env, "p1", DOOR, 5, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "");
 	oldest(s.env, "p2", DOOR, 5, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "x");
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -573,9 +573,9 @@ static void test_prices_are_versioned(void)
 	store_credit_price *c = NULL;
 	store_list l;
 	uint64_t v = 0;
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	CU_ASSERT_EQUAL_FATAL(store_read_begin(s.env, &r), 0);
 	CU_ASSERT_EQUAL(store_price_version(r, &v), 0);
 	CU_ASSERT_EQUAL(v, 0);
@@ -607,7 +607,7 @@ static void test_prices_are_versioned(void)
 	store_record_free(c);
 	CU_ASSERT_EQUAL(store_credit_price_get(r, "USD", &c), STORE_NOTFOUND);
 	store_read_end(r);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static int apply_key(store_txn *w, void *arg)
@@ -646,10 +646,10 @@ static void test_api_keys(void)
 	struct put dup = {"k1", "other", 1}, move = {"k1", "other", 0};
 	store_txn *r = NULL;
 	store_apikey *k = NULL;
-	tu_store s;
+	spt_store s;
 	size_t i;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	for (i = 0; i < 3; i++)
 		CU_ASSERT_EQUAL(store_write_sync(s.env, apply_key, &puts[i]), 0);
 	CU_ASSERT_EQUAL(store_write_sync(s.env, apply_key, &dup), STORE_EXISTS);
@@ -667,7 +667,7 @@ static void test_api_keys(void)
 	}
 	store_record_free(k);
 	store_read_end(r);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static int apply_counters(store_txn *w, void *arg)
@@ -686,9 +686,9 @@ static void test_meta_counters(void)
 {
 	uint64_t v[3] = {0}, cur = 0;
 	store_txn *r = NULL;
-	tu_store s;
+	spt_store s;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	CU_ASSERT_EQUAL(store_write_sync(s.env, apply_counters, v), 0);
 	CU_ASSERT_EQUAL(v[0], 1);
 	CU_ASSERT_EQUAL(v[1], 2);
@@ -701,25 +701,27 @@ static void test_meta_counters(void)
 	CU_ASSERT_EQUAL(store_meta_get(r, "none", &cur), 0);
 	CU_ASSERT_EQUAL(cur, 0);
 	store_read_end(r);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
-int main(void)
-{
-	CU_TestInfo tests[] = {
-		{"accounts: children follow parent changes",
-		 test_accounts_children_follow_parent_changes},
-		{"accounts: ancestry", test_accounts_ancestry},
-		{"lists paginate across pages", test_lists_paginate_across_pages},
-		{"tampered tokens are invalid", test_tampered_tokens_are_invalid},
-		{"items: oldest by creation order", test_items_oldest_by_creation_order},
-		{"items: expiry index follows updates", test_items_expiry_index_follows_updates},
-		{"items: move between projects", test_item_move_between_projects},
-		{"prices are versioned", test_prices_are_versioned},
-		{"api keys", test_api_keys},
-		{"meta counters", test_meta_counters},
-		CU_TEST_INFO_NULL,
-	};
+static CU_TestInfo tests[] = {
+	{"accounts: children follow parent changes", test_accounts_children_follow_parent_changes},
+	{"accounts: ancestry", test_accounts_ancestry},
+	{"lists paginate across pages", test_lists_paginate_across_pages},
+	{"tampered tokens are invalid", test_tampered_tokens_are_invalid},
+	{"items: oldest by creation order", test_items_oldest_by_creation_order},
+	{"items: expiry index follows updates", test_items_expiry_index_follows_updates},
+	{"items: move between projects", test_item_move_between_projects},
+	{"prices are versioned", test_prices_are_versioned},
+	{"api keys", test_api_keys},
+	{"meta counters", test_meta_counters},
+	CU_TEST_INFO_NULL,
+};
 
-	return tu_run("storage_tables", tests);
+static CU_SuiteInfo suites[] = {{"storage_tables", NULL, NULL, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

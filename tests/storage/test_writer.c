@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test_util.h"
+#include "spt_run.h"
+#include "spt_store.h"
 
 /* A mutation that holds the writer until opened, so the test can queue a
  * whole batch behind it. */
@@ -142,11 +143,11 @@ static void test_failing_mutation_rolls_back_alone(void)
 	struct acc_mut muts[100];
 	struct gate g;
 	store_writer_counts st;
-	tu_store s;
+	spt_store s;
 	int i, bad = 0;
 
 	memset(muts, 0, sizeof(muts));
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	gate_shut(s.env, &g);
 	for (i = 0; i < 100; i++) {
 		muts[i].fail = i == 50;
@@ -166,17 +167,17 @@ static void test_failing_mutation_rolls_back_alone(void)
 	CU_ASSERT_EQUAL(count_children(s.env), 99);
 	store_writer_stats(s.env, &st);
 	CU_ASSERT(st.max_batch >= 100);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static void test_duplicate_create_fails_in_batch(void)
 {
 	struct acc_mut muts[3];
 	struct gate g;
-	tu_store s;
+	spt_store s;
 
 	memset(muts, 0, sizeof(muts));
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	gate_shut(s.env, &g);
 	acc_submit(s.env, &muts[0], 1);
 	acc_submit(s.env, &muts[1], 1); /* same id: create fails */
@@ -187,7 +188,7 @@ static void test_duplicate_create_fails_in_batch(void)
 	CU_ASSERT_EQUAL(muts[1].rc, STORE_EXISTS);
 	CU_ASSERT_EQUAL(muts[2].rc, 0);
 	CU_ASSERT_EQUAL(count_children(s.env), 2);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static void test_batches_are_capped(void)
@@ -195,10 +196,10 @@ static void test_batches_are_capped(void)
 	struct acc_mut *muts = calloc(5000, sizeof(*muts));
 	store_writer_counts st;
 	struct gate g;
-	tu_store s;
+	spt_store s;
 	int i, bad = 0;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	gate_shut(s.env, &g);
 	for (i = 0; i < 5000; i++)
 		acc_submit(s.env, &muts[i], i);
@@ -211,7 +212,7 @@ static void test_batches_are_capped(void)
 	CU_ASSERT_EQUAL(st.max_batch, 4096);
 	CU_ASSERT_EQUAL(st.mutations, 5002);
 	free(muts);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 #define THREADS 8
@@ -232,7 +233,7 @@ static void *writer_thread(void *p)
 	snprintf(project, sizeof(project), "proj-%d", a->t);
 	for (i = 0; i < PER_THREAD; i++) {
 		snprintf(id, sizeof(id), "t%d-%04d", a->t, i);
-		a->failures += tu_put_item(a->env, id, project, 3, 0) != 0;
+		a->failures += spt_store_put_item(a->env, id, project, 3, 0) != 0;
 	}
 	return NULL;
 }
@@ -245,10 +246,10 @@ static void test_group_commit_batches_and_is_durable(void)
 	store_txn *r = NULL;
 	char err[256], project[32];
 	size_t n;
-	tu_store s;
+	spt_store s;
 	int t;
 
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 0, 0), 0);
 	for (t = 0; t < THREADS; t++) {
 		args[t] = (struct writer_arg){.env = s.env, .t = t};
 		pthread_create(&th[t], NULL, writer_thread, &args[t]);
@@ -265,7 +266,7 @@ static void test_group_commit_batches_and_is_durable(void)
 		(unsigned long long)st.mutations, (unsigned long long)st.batches);
 	store_close(s.env);
 	s.env = NULL;
-	CU_ASSERT_EQUAL_FATAL(tu_reopen(&s, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_reopen(&s, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(store_read_begin(s.env, &r), 0);
 	for (t = 0; t < THREADS; t++) {
 		snprintf(project, sizeof(project), "proj-%d", t);
@@ -273,7 +274,7 @@ static void test_group_commit_batches_and_is_durable(void)
 		CU_ASSERT_EQUAL(n, PER_THREAD);
 	}
 	store_read_end(r);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static void test_map_full_fails_only_the_big_mutation(void)
@@ -281,11 +282,11 @@ static void test_map_full_fails_only_the_big_mutation(void)
 	struct acc_mut muts[21];
 	struct gate g;
 	size_t big = 2u << 20;
-	tu_store s;
+	spt_store s;
 	int i, bad = 0;
 
 	memset(muts, 0, sizeof(muts));
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 1u << 20, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 1u << 20, 0), 0);
 	muts[10].big = malloc(big + 1);
 	memset(muts[10].big, 'x', big);
 	muts[10].big[big] = '\0';
@@ -301,10 +302,10 @@ static void test_map_full_fails_only_the_big_mutation(void)
 	CU_ASSERT_FALSE(account_exists(s.env, "acc-010"));
 	CU_ASSERT_EQUAL(count_children(s.env), 20);
 	/* still usable */
-	CU_ASSERT_EQUAL(tu_put_account(s.env, "after", "root"), 0);
+	CU_ASSERT_EQUAL(spt_store_put_account(s.env, "after", "root"), 0);
 	CU_ASSERT_EQUAL(count_children(s.env), 21);
 	free(muts[10].big);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
 static void test_filling_the_map_leaves_nothing_half_written(void)
@@ -313,11 +314,11 @@ static void test_filling_the_map_leaves_nothing_half_written(void)
 	char *blob = malloc(20001);
 	char err[256];
 	int i, rc = 0, ok = 0;
-	tu_store s;
+	spt_store s;
 
 	memset(blob, 'y', 20000);
 	blob[20000] = '\0';
-	CU_ASSERT_EQUAL_FATAL(tu_open(&s, 1u << 20, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_open(&s, 1u << 20, 0), 0);
 	for (i = 0; i < 1000 && rc == 0; i++) {
 		memset(&a, 0, sizeof(a));
 		snprintf(a.id, sizeof(a.id), "acc-%03d", i);
@@ -332,24 +333,27 @@ static void test_filling_the_map_leaves_nothing_half_written(void)
 	CU_ASSERT_EQUAL(count_children(s.env), (size_t)ok);
 	store_close(s.env);
 	s.env = NULL;
-	CU_ASSERT_EQUAL_FATAL(tu_reopen(&s, 1u << 20, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_store_reopen(&s, 1u << 20, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(count_children(s.env), (size_t)ok);
 	free(blob);
-	tu_close(&s);
+	spt_store_close(&s);
 }
 
-int main(void)
-{
-	CU_TestInfo tests[] = {
-		{"failing mutation rolls back alone", test_failing_mutation_rolls_back_alone},
-		{"duplicate create fails in batch", test_duplicate_create_fails_in_batch},
-		{"batches are capped", test_batches_are_capped},
-		{"group commit batches and is durable", test_group_commit_batches_and_is_durable},
-		{"map full fails only the big mutation", test_map_full_fails_only_the_big_mutation},
-		{"filling the map leaves nothing half written",
-		 test_filling_the_map_leaves_nothing_half_written},
-		CU_TEST_INFO_NULL,
-	};
+static CU_TestInfo tests[] = {
+	{"failing mutation rolls back alone", test_failing_mutation_rolls_back_alone},
+	{"duplicate create fails in batch", test_duplicate_create_fails_in_batch},
+	{"batches are capped", test_batches_are_capped},
+	{"group commit batches and is durable", test_group_commit_batches_and_is_durable},
+	{"map full fails only the big mutation", test_map_full_fails_only_the_big_mutation},
+	{"filling the map leaves nothing half written",
+	 test_filling_the_map_leaves_nothing_half_written},
+	CU_TEST_INFO_NULL,
+};
 
-	return tu_run("storage_writer", tests);
+static CU_SuiteInfo suites[] = {{"storage_writer", NULL, NULL, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv, "", suites);
 }

@@ -1,5 +1,5 @@
 /*
- * crash_harness.c - crash recovery of billingd (issue 9, item 1).
+ * test_crash_recovery.c - crash recovery of billingd (issue 9, item 1).
  *
  * Seeds a tree through the API (vendor -> distributor "dist", funded by a
  * vendor AssignCredits -> one installer and one COMMUNITY project per
@@ -28,10 +28,10 @@
  *
  * usage: crash_harness <billingd> <ledger_check> [--kills N] [--threads K]
  *                      [--seed S] [--max-seconds T] [--fault SPEC]
- * Exit status 0 when nothing was lost, nothing applied twice, every call
- * answered, the ledger clean and at least N kills survived.
+ * A CUnit suite of three tests: the chaos (at least N kills survived, every
+ * call answered, no unexpected answer), the model check (nothing lost,
+ * nothing applied twice), the clean stop and ledger_check.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -43,10 +43,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "billingd_proc.h"
-#include "spbilling.h"
+#include "spt_billingd.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
 
-#define V1(x) SMARTPLUS__BILLING__V1__##x
 #define DAY_US (INT64_C(86400) * 1000000)
 #define MONTH_US (30 * DAY_US)
 #define COMM V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY)
@@ -85,13 +85,12 @@ enum {
 /* ------------------------------------------------------------------------ */
 /* Configuration and shared state                                            */
 
-static const char *billingd_bin, *ledger_check_bin;
 static int opt_kills = 50, opt_threads = 6, opt_max_seconds = 600;
 static unsigned opt_seed;
 static const char *opt_fault =
 	"writer.before_commit:150,writer.after_commit:150,payments.after_provider:40";
 
-static bproc srv;
+static spt_billingd srv;
 static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned gen; /* bumped at each (re)start; target under gen_lock */
 static char gen_target[64];
@@ -157,18 +156,6 @@ static unsigned rnd_next(unsigned *s)
 	return (*s >> 16) & 0x7fff;
 }
 
-static int64_t ts_us(const Google__Protobuf__Timestamp *t)
-{
-	return t ? t->seconds * 1000000 + t->nanos / 1000 : 0;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* The thread's connection to the current billingd (a new one after each
  * restart: a fresh channel connects at once, an old one backs off). */
 static spb_client *client_of(client_state *cs)
@@ -227,7 +214,7 @@ static int no_answer(int rc)
 			if (!na_++)                                                          \
 				atomic_fetch_add(&n_no_answer_calls, 1);                     \
 			atomic_fetch_add(&n_no_answer_attempts, 1);                          \
-			sleep_ms(15);                                                        \
+			spt_sleep_ms(15);                                                    \
 		}                                                                            \
 		if (no_answer(RC)) {                                                         \
 			atomic_fetch_add(&n_never_answered, 1);                              \
@@ -439,7 +426,7 @@ static void op_order(client_state *cs, int action, int ix)
 		fprintf(stderr, "UNEXPECTED t%d order %s for %s: status %d\n", cs->t,
 			ord ? ord->order_id : "-", im->id, ord ? (int)ord->status : -1);
 	} else {
-		int64_t nexp = ts_us(ord->lines[0]->new_expires_at);
+		int64_t nexp = spt_ts_us(ord->lines[0]->new_expires_at);
 		if (action == REN && nexp != im->exp + months * MONTH_US) {
 			atomic_fetch_add(&n_unexpected, 1);
 			fprintf(stderr,
@@ -547,107 +534,47 @@ static void *client_main(void *arg)
 /* ------------------------------------------------------------------------ */
 /* Seeding (no faults, vendor key, plain calls)                              */
 
-static spb_client *vendor;
-static int seed_failures;
-
-static void seed_check(int rc, const char *what)
-{
-	if (rc != 0) {
-		seed_failures++;
-		fprintf(stderr, "seed: %s: %s %s\n", what,
-			spb_status_name(spb_error_last()->grpc_code), spb_error_last()->message);
-	}
-}
-
-static void seed_account(const char *id, int role, const char *parent, char *key_out, size_t cap)
-{
-	Smartplus__Billing__V1__CreateAccountRequest a =
-		SMARTPLUS__BILLING__V1__CREATE_ACCOUNT_REQUEST__INIT;
-	Smartplus__Billing__V1__CreateAccountResponse *ar = NULL;
-	Smartplus__Billing__V1__CreateApiKeyRequest k =
-		SMARTPLUS__BILLING__V1__CREATE_API_KEY_REQUEST__INIT;
-	Smartplus__Billing__V1__CreateApiKeyResponse *kr = NULL;
-
-	a.account_id = (char *)id;
-	a.role = role;
-	a.parent_id = (char *)parent;
-	a.display_name = (char *)id;
-	seed_check(spb_directory_create_account(vendor, &a, &ar, NULL), "CreateAccount");
-	spb_message_free(ar);
-	if (!key_out)
-		return;
-	k.account_id = (char *)id;
-	k.scope = V1(API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT);
-	seed_check(spb_directory_create_api_key(vendor, &k, &kr, NULL), "CreateApiKey");
-	if (kr)
-		snprintf(key_out, cap, "%s", kr->secret);
-	spb_message_free(kr);
-}
-
+/* The prices, the distributor (funded by the vendor) with its key, an
+ * installer and a project per thread; whether PurchaseCredits is there.
+ * Returns at the first failing call (SPT_INIT prints it). */
 static int seed(void)
 {
-	spb_client_options co = SPB_CLIENT_OPTIONS_INIT;
-	Smartplus__Billing__V1__SetPriceRequest p = SMARTPLUS__BILLING__V1__SET_PRICE_REQUEST__INIT;
-	Smartplus__Billing__V1__SetPriceResponse *pr = NULL;
-	Smartplus__Billing__V1__SetCreditPriceRequest cp =
-		SMARTPLUS__BILLING__V1__SET_CREDIT_PRICE_REQUEST__INIT;
-	Smartplus__Billing__V1__SetCreditPriceResponse *cpr = NULL;
-	Smartplus__Billing__V1__AssignCreditsRequest ac =
-		SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
-	Smartplus__Billing__V1__AssignCreditsResponse *acr = NULL;
+	spb_client *vendor = spt_client_to(srv.target, srv.admin_key, 20000);
 	Smartplus__Billing__V1__PurchaseCreditsRequest pc =
 		SMARTPLUS__BILLING__V1__PURCHASE_CREDITS_REQUEST__INIT;
 	Smartplus__Billing__V1__PurchaseCreditsResponse *pcr = NULL;
-	Google__Protobuf__Timestamp created = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	int rc = vendor ? 0 : -1;
 
-	co.api_key = srv.admin_key;
-	co.default_deadline_ms = 20000;
-	vendor = spb_client_new(srv.target, &co);
-	if (!vendor)
-		return -1;
-	p.project_type = COMM;
-	p.service_type = S_APP;
-	p.monthly_amount = 500;
-	p.currency = "USD";
-	p.monthly_credits = 5;
-	seed_check(spb_admin_set_price(vendor, &p, &pr, NULL), "SetPrice");
-	spb_message_free(pr);
-	cp.unit_amount = 100;
-	cp.currency = "USD";
-	seed_check(spb_admin_set_credit_price(vendor, &cp, &cpr, NULL), "SetCreditPrice");
-	spb_message_free(cpr);
-	seed_account("dist", V1(ROLE__ROLE_DISTRIBUTOR), "vendor", dist_key, sizeof(dist_key));
-	ac.to_account_id = "dist";
-	ac.credits = FUNDING;
-	seed_check(spb_billing_assign_credits(vendor, &ac, &acr, NULL), "fund dist");
-	spb_message_free(acr);
-	created.seconds = time(NULL) - 86400;
-	for (int t = 0; t < opt_threads; t++) {
+	if (rc == 0)
+		rc = spt_set_price(vendor, COMM, S_APP, 500, 5);
+	if (rc == 0)
+		rc = spt_set_credit_price(vendor, 100);
+	if (rc == 0)
+		rc = spt_create_account(vendor, NULL, "dist", V1(ROLE__ROLE_DISTRIBUTOR), "vendor");
+	if (rc == 0)
+		rc = spt_create_key(vendor, NULL, "dist", SCOPE(ACCOUNT), dist_key, NULL);
+	if (rc == 0)
+		rc = spt_assign_credits(vendor, NULL, NULL, "dist", FUNDING);
+	for (int t = 0; rc == 0 && t < opt_threads; t++) {
 		client_state *cs = states[t];
-		Smartplus__Billing__V1__CreateProjectRequest pj =
-			SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
-		Smartplus__Billing__V1__CreateProjectResponse *pjr = NULL;
-		seed_account(cs->installer, V1(ROLE__ROLE_INSTALLER), "dist", NULL, 0);
-		pj.project_id = cs->project;
-		pj.installer_id = cs->installer;
-		pj.type = COMM;
-		pj.created_at = &created;
-		pj.display_name = cs->project;
-		seed_check(spb_directory_create_project(vendor, &pj, &pjr, NULL), "CreateProject");
-		spb_message_free(pjr);
+		spt_project p = {
+			cs->project, cs->installer, COMM, NULL, 0, 0, spt_real_us() - SPT_DAY_US};
+		rc = spt_create_account(vendor, NULL, cs->installer, V1(ROLE__ROLE_INSTALLER),
+					"dist");
+		if (rc == 0)
+			rc = spt_create_project_spec(vendor, NULL, &p);
 	}
-	/* PurchaseCredits: in the mix only when the server implements it */
-	pc.account_id = "dist";
-	{
-		spb_call_options o = SPB_CALL_OPTIONS_INIT;
-		int rc = spb_billing_purchase_credits(vendor, &pc, &pcr, &o);
-		int code = spb_error_last()->grpc_code;
+	if (rc == 0) {
+		/* PurchaseCredits: in the mix only when the server implements it */
+		int prc;
+		pc.account_id = "dist";
+		prc = spb_billing_purchase_credits(vendor, &pc, &pcr, NULL);
+		atomic_store(&purchases_supported,
+			     !(prc != 0 && spb_error_last()->grpc_code == ST_UNIMPLEMENTED));
 		spb_message_free(pcr);
-		atomic_store(&purchases_supported, !(rc != 0 && code == ST_UNIMPLEMENTED));
 	}
 	spb_client_free(vendor);
-	vendor = NULL;
-	return seed_failures ? -1 : 0;
+	return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -670,23 +597,16 @@ static int restart(const char *fault)
 	static const char *const final_args[] = {"--reconcile-interval-ms", "100", NULL};
 
 	for (int i = 0; i < 50; i++) {
-		if (bproc_start(&srv, fault, fault ? NULL : final_args) == 0) {
+		if (spt_billingd_restart_with(&srv, fault, fault ? NULL : final_args) == 0) {
 			publish_target();
 			return 0;
 		}
 		restarts_failed++;
 		if (srv.pid > 0)
-			bproc_kill(&srv);
-		sleep_ms(50);
+			spt_billingd_kill(&srv);
+		spt_sleep_ms(50);
 	}
 	return -1;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Runs the chaos until opt_kills deaths (or the time limit), then leaves
@@ -694,18 +614,18 @@ static int64_t mono_ms(void)
 static int chaos(unsigned seed_v)
 {
 	unsigned r = seed_v ^ 0x5bd1e995u;
-	int64_t t0 = mono_ms();
+	int64_t t0 = spt_mono_ms();
 	int64_t last_report = t0;
 
 	while (kills_killer + kills_fault < opt_kills &&
-	       mono_ms() - t0 < opt_max_seconds * 1000LL) {
+	       spt_mono_ms() - t0 < opt_max_seconds * 1000LL) {
 		int wait_ms = 30 + (int)(rnd_next(&r) % 300), sig = 0, died = 0;
 		for (int w = 0; w < wait_ms; w += 5) {
-			if (bproc_died(&srv, &sig)) {
+			if (spt_billingd_exited(&srv, &sig)) {
 				died = 1;
 				break;
 			}
-			sleep_ms(5);
+			spt_sleep_ms(5);
 		}
 		if (died) {
 			if (sig != SIGKILL)
@@ -713,21 +633,21 @@ static int chaos(unsigned seed_v)
 					sig);
 			kills_fault++;
 		} else {
-			bproc_kill(&srv);
+			spt_billingd_kill(&srv);
 			kills_killer++;
 		}
 		if (restart(opt_fault) != 0) {
-			fprintf(stderr, "billingd does not restart; see %s\n", srv.logfile);
+			fprintf(stderr, "billingd does not restart; see %s\n", srv.log_path);
 			return -1;
 		}
-		if (mono_ms() - last_report > 10000) {
-			last_report = mono_ms();
+		if (spt_mono_ms() - last_report > 10000) {
+			last_report = spt_mono_ms();
 			fprintf(stderr, "... %d kills, %ld calls answered OK\n",
 				kills_killer + kills_fault, atomic_load(&n_acked));
 		}
 	}
 	/* the last instance runs without faults so every call gets answered */
-	bproc_kill(&srv);
+	spt_billingd_kill(&srv);
 	kills_killer++;
 	atomic_store(&stop_ops, 1);
 	return restart(NULL);
@@ -784,7 +704,7 @@ static void verify_items(client_state *cs)
 			}
 			seen[ix] = 1;
 			const item_model *im = &cs->items[ix];
-			int64_t exp = ts_us(it->expires_at);
+			int64_t exp = spt_ts_us(it->expires_at);
 			if (!im->active) {
 				if (it->status != I_INACTIVE)
 					TWICE("item %s is %d, no acknowledged activation\n",
@@ -1017,50 +937,20 @@ static int verify(void)
 
 /* ------------------------------------------------------------------------ */
 
-static int parse_args(int argc, char **argv)
+static int suite_init(void)
 {
-	if (argc < 3)
-		return -1;
-	billingd_bin = argv[1];
-	ledger_check_bin = argv[2];
-	for (int i = 3; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!v)
-			return -1;
-		if (strcmp(argv[i], "--kills") == 0)
-			opt_kills = (int)strtol(v, NULL, 10);
-		else if (strcmp(argv[i], "--threads") == 0)
-			opt_threads = (int)strtol(v, NULL, 10);
-		else if (strcmp(argv[i], "--seed") == 0)
-			opt_seed = (unsigned)strtoul(v, NULL, 10);
-		else if (strcmp(argv[i], "--max-seconds") == 0)
-			opt_max_seconds = (int)strtol(v, NULL, 10);
-		else if (strcmp(argv[i], "--fault") == 0)
-			opt_fault = v;
-		else
-			return -1;
-		i++;
-	}
-	if (opt_threads < 1 || opt_threads > MAX_THREADS || opt_kills < 0 || opt_max_seconds < 1)
-		return -1;
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	pthread_t th[MAX_THREADS];
-	char ledger_out[256];
-	int ledger_rc = -1, fail = 0, started = 0;
-	long ops[5] = {0};
-
-	if (parse_args(argc, argv) != 0) {
+	opt_kills = (int)spt_arg_long("kills", 50);
+	opt_threads = (int)spt_arg_long("threads", 6);
+	opt_seed = (unsigned)spt_arg_long("seed", 0);
+	opt_max_seconds = (int)spt_arg_long("max-seconds", 600);
+	if (spt_arg("fault"))
+		opt_fault = spt_arg("fault");
+	if (opt_threads < 1 || opt_threads > MAX_THREADS || opt_kills < 0 || opt_max_seconds < 1) {
 		fprintf(stderr,
-			"usage: %s <billingd> <ledger_check> [--kills N] [--threads K] "
-			"[--seed S] [--max-seconds T] [--fault SPEC]\n",
-			argv[0]);
-		return 2;
+			"crash_harness: --threads 1..%d, --kills >= 0, --max-seconds >= 1\n",
+			MAX_THREADS);
+		return -1;
 	}
-	signal(SIGPIPE, SIG_IGN);
 	if (!opt_seed)
 		opt_seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	snprintf(run_id, sizeof(run_id), "r%x", opt_seed & 0xffffff);
@@ -1068,24 +958,15 @@ int main(int argc, char **argv)
 	       opt_kills, opt_fault);
 	for (int t = 0; t < opt_threads; t++) {
 		states[t] = calloc(1, sizeof(client_state));
-		if (!states[t])
-			return 1;
+		SPT_INIT(states[t] ? 0 : -1);
 		states[t]->t = t;
 		states[t]->rnd = opt_seed * 2654435761u + (unsigned)t * 40503u + 1;
 		snprintf(states[t]->installer, sizeof(states[t]->installer), "inst%d", t);
 		snprintf(states[t]->project, sizeof(states[t]->project), "prj%d", t);
 	}
-	if (bproc_init(&srv, billingd_bin, "spb-crash") != 0 ||
-	    bproc_start(&srv, NULL, NULL) != 0) {
-		fprintf(stderr, "billingd does not start\n");
-		return 1;
-	}
+	SPT_INIT(spt_billingd_start(&srv, NULL));
 	publish_target();
-	if (seed() != 0) {
-		fprintf(stderr, "seeding failed; see %s\n", srv.logfile);
-		bproc_kill(&srv);
-		return 1;
-	}
+	SPT_INIT(seed());
 	printf("PurchaseCredits: %s\n",
 	       atomic_load(&purchases_supported) ? "in the mix" : "UNIMPLEMENTED, skipped");
 	/* the seeded items: through the harness's own CreateItems path */
@@ -1094,35 +975,74 @@ int main(int argc, char **argv)
 			states[t]->seq++;
 			op_create_items(states[t]);
 		}
-	bproc_kill(&srv); /* the seeding instance ran without faults */
-	if (restart(opt_fault) != 0)
-		return 1;
+	SPT_INIT(atomic_load(&n_unexpected) == 0 && atomic_load(&n_never_answered) == 0 ? 0 : -1);
+	spt_billingd_kill(&srv); /* the seeding instance ran without faults */
+	SPT_INIT(restart(opt_fault));
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	spt_billingd_free(&srv);
+	for (int t = 0; t < opt_threads; t++)
+		free(states[t]);
+	return 0;
+}
+
+/* K client threads under SIGKILLs and fault points, then one last
+ * instance without faults so every call gets its answer. */
+static void test_kills_at_random_and_at_fault_points_every_call_answered(void)
+{
+	pthread_t th[MAX_THREADS];
+	int started = 0, rc;
+
 	for (int t = 0; t < opt_threads; t++)
 		if (pthread_create(&th[t], NULL, client_main, states[t]) == 0)
 			started++;
-	if (chaos(opt_seed) != 0) {
+	CU_ASSERT_EQUAL(started, opt_threads);
+	rc = chaos(opt_seed);
+	if (rc != 0) {
 		atomic_store(&stop_ops, 1);
-		fail = 1;
 		restart(NULL);
 	}
 	for (int t = 0; t < started; t++)
 		pthread_join(th[t], NULL);
-	sleep_ms(3000); /* a few reconciler rounds */
-	verify();
-	if (bproc_stop(&srv) != 0) {
-		fprintf(stderr, "billingd did not stop cleanly\n");
-		fail = 1;
-	}
-	ledger_rc = bproc_ledger_check(&srv, ledger_check_bin, ledger_out, sizeof(ledger_out));
+	SPT_CHECK(rc == 0, "billingd does not restart; see %s", srv.log_path);
+	SPT_CHECK(kills_killer + kills_fault >= opt_kills, "%d kills survived, %d wanted",
+		  kills_killer + kills_fault, opt_kills);
+	SPT_CHECK(atomic_load(&n_never_answered) == 0, "%ld calls never answered",
+		  atomic_load(&n_never_answered));
+	SPT_CHECK(atomic_load(&n_unexpected) == 0, "%ld unexpected answers",
+		  atomic_load(&n_unexpected));
+}
+
+static void test_nothing_acknowledged_lost_nothing_applied_twice(void)
+{
+	spt_sleep_ms(3000); /* a few reconciler rounds */
+	SPT_CHECK(verify() == 0, "no verifier client");
+	SPT_CHECK(lost == 0, "%ld acknowledged effects lost", lost);
+	SPT_CHECK(twice == 0, "%ld effects applied twice", twice);
+	SPT_CHECK(check_errors == 0, "%ld verification calls failed", check_errors);
+}
+
+static void test_clean_stop_and_ledger_check(void)
+{
+	char ledger_out[256] = "";
+	int ledger_rc;
+	long ops[5] = {0};
+
+	CU_ASSERT_EQUAL(spt_billingd_stop(&srv), 0);
+	ledger_rc = spt_billingd_check_data(&srv, spt_arg("ledger_check"), ledger_out,
+					    sizeof(ledger_out));
+	SPT_CHECK(ledger_rc == 0, "ledger_check: %s (exit %d)", ledger_out, ledger_rc);
 	for (int t = 0; t < opt_threads; t++)
 		for (int k = 0; k < 5; k++)
 			ops[k] += states[t]->ops[k];
 
-	printf("kills survived: %d (killer SIGKILL %d, fault points %d); failed starts %d\n",
+	printf("\nkills survived: %d (killer SIGKILL %d, fault points %d); failed starts %d\n",
 	       kills_killer + kills_fault, kills_killer, kills_fault, restarts_failed);
 	printf("mutations acknowledged: %ld OK + %ld refused (of %ld calls incl. reads); calls "
-	       "that "
-	       "got no answer at first: %ld (%ld retries); never answered: %ld\n",
+	       "that got no answer at first: %ld (%ld retries); never answered: %ld\n",
 	       atomic_load(&n_acked), atomic_load(&n_ack_errors), atomic_load(&n_calls),
 	       atomic_load(&n_no_answer_calls), atomic_load(&n_no_answer_attempts),
 	       atomic_load(&n_never_answered));
@@ -1134,18 +1054,27 @@ int main(int argc, char **argv)
 	printf("ledger_check: %s (exit %d)\n", ledger_out, ledger_rc);
 	if (orphans || extra_orders)
 		printf("NOTE: %ld orders left unsettled, %ld extra orders for an already-ordered "
-		       "quote "
-		       "(see the report: R10 orphans after payments.after_provider)\n",
+		       "quote (see the report: R10 orphans after payments.after_provider)\n",
 		       orphans, extra_orders);
-	if (lost || twice || ledger_rc != 0 || atomic_load(&n_never_answered) || check_errors ||
-	    atomic_load(&n_unexpected) || kills_killer + kills_fault < opt_kills)
-		fail = 1;
-	printf("%s\n", fail ? "FAIL" : "PASS");
-	if (!fail)
-		bproc_cleanup(&srv);
-	else
-		fprintf(stderr, "data kept in %s\n", srv.workdir);
-	for (int t = 0; t < opt_threads; t++)
-		free(states[t]);
-	return fail;
+}
+
+static CU_TestInfo tests[] = {
+	{"SIGKILLs at random moments and at fault points: every call answered, none unexpected",
+	 test_kills_at_random_and_at_fault_points_every_call_answered},
+	{"the model check: nothing acknowledged is lost, nothing applied twice",
+	 test_nothing_acknowledged_lost_nothing_applied_twice},
+	{"billingd stops cleanly and the ledger passes ledger_check",
+	 test_clean_stop_and_ledger_check},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"crash recovery", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
+int main(int argc, char **argv)
+{
+	return spt_main(argc, argv,
+			"BILLINGD LEDGER_CHECK [--kills N] [--threads K] [--seed S] "
+			"[--max-seconds T] [--fault SPEC]",
+			suites);
 }

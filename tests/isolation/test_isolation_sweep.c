@@ -1,5 +1,5 @@
 /*
- * isolation_sweep.c - the tenant-isolation sweep (issue 9, item 4).
+ * test_isolation_sweep.c - the tenant-isolation sweep (issue 9, item 4).
  *
  * Generated from the protos at run time: for every method of the protoc-c
  * service descriptors of BillingService, DirectoryService and AdminService,
@@ -30,8 +30,9 @@
  * vendor, for whom every existing resource is a descendant; another
  * tenant's key makes the caller's own and descendant targets foreign).
  *
- * usage: isolation_sweep <billingd> [-v]
- * Prints the number of cases and failures; exit 1 when any failed.
+ * usage: isolation_sweep <billingd> [--verbose]
+ * One CUnit test per service (each case an assertion), then a clean stop;
+ * prints the number of cases.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -42,11 +43,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "billingd_proc.h"
 #include "spb_internal.h" /* spb__unary: one call by service descriptor + method index */
 #include "spbilling.h"
-
-#define V1(x) SMARTPLUS__BILLING__V1__##x
+#include "spt_billingd.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
 
 enum {
 	ST_OK = 0,
@@ -58,9 +59,9 @@ enum {
 };
 
 static spb_client *cli; /* the one connection; no default key */
-static bproc srv;
+static spt_billingd srv;
 static int verbose;
-static long n_cases, n_failures, n_unimplemented, n_skipped, n_crashes, n_payer_rule;
+static long n_cases, n_unimplemented, n_skipped, n_crashes, n_payer_rule;
 static long fresh_seq;
 
 /* ------------------------------------------------------------------------ */
@@ -252,54 +253,30 @@ static void create_items(const char *project, const char *const *ids, int n)
 	spb_message_free(out);
 }
 
-static Smartplus__Billing__V1__BillingInfo bill = {
-	PROTOBUF_C_MESSAGE_INIT(&smartplus__billing__v1__billing_info__descriptor),
-	"Iso Sweep",
-	"iso@example.com",
-	"Iso Ltd",
-	"1 Tenant St",
-	"US",
-	"",
-	"" /* region */};
-
 /* A quote (payer, installer, project, item) into quote_out; with pay, an
  * order from it by the sandbox card into order_out. */
 static void quote_and_order(const char *payer, const char *installer, const char *project,
 			    const char *item, char *quote_out, char *order_out)
 {
-	Smartplus__Billing__V1__QuoteServicesRequest q =
-		SMARTPLUS__BILLING__V1__QUOTE_SERVICES_REQUEST__INIT;
+	spt_quote_spec q = {
+		ACTION(ACTIVATE), payer, installer, PTYPE(COMMUNITY), project, 0, item, 1, 0, NULL};
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
-	Smartplus__Billing__V1__ActivateServicesRequest a =
-		SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT;
-	Smartplus__Billing__V1__ActivateServicesResponse *ar = NULL;
-	char *projects[1] = {(char *)project}, *items[1] = {(char *)item};
+	Smartplus__Billing__V1__Order *order;
 	spb_call_options o = as(strcmp(payer, "vendor") == 0 ? NULL : payer);
+	void *keep;
 
-	q.action = V1(QUOTE_ACTION__QUOTE_ACTION_ACTIVATE);
-	q.payer_id = (char *)payer;
-	q.installer_id = (char *)installer;
-	q.project_type = V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY);
-	q.n_project_ids = 1;
-	q.project_ids = projects;
-	q.n_item_ids = 1;
-	q.item_ids = items;
-	q.months = 1;
-	setup_check(spb_billing_quote_services(cli, &q, &qr, &o), "QuoteServices");
+	setup_check(spt_quote(cli, &o, &q, &qr), "QuoteServices");
 	if (!qr)
 		return;
 	if (quote_out)
 		snprintf(quote_out, QUOTE_BUF, "%s", qr->quote->quote_id);
 	if (order_out) {
-		a.quote_id = qr->quote->quote_id;
-		a.payment_method = V1(PAYMENT_METHOD__PAYMENT_METHOD_STRIPE);
-		a.billing_info = &bill;
-		a.terms_accepted = 1;
-		a.stripe_payment_method_id = "pm_card_visa";
-		setup_check(spb_billing_activate_services(cli, &a, &ar, &o), "ActivateServices");
-		if (ar)
-			snprintf(order_out, 40, "%s", ar->order->order_id);
-		spb_message_free(ar);
+		setup_check(spt_place_order(cli, &o, ACTION(ACTIVATE), qr->quote->quote_id,
+					    METHOD(STRIPE), "pm_card_visa", &order, &keep),
+			    "ActivateServices");
+		if (order)
+			snprintf(order_out, 40, "%s", order->order_id);
+		spb_message_free(keep);
 	}
 	spb_message_free(qr);
 }
@@ -594,7 +571,7 @@ static ProtobufCMessage *message_for(fill_ctx *c, const ProtobufCFieldDescriptor
 	const ProtobufCMessageDescriptor *d = f->descriptor;
 
 	if (d == &smartplus__billing__v1__billing_info__descriptor)
-		return &bill.base;
+		return &spt_billing_info()->base;
 	if (d == &google__protobuf__timestamp__descriptor) {
 		/* created_at too: only the vendor may set it, and permission
 		 * (not that rule) is what the sweep is after */
@@ -792,25 +769,19 @@ static int is_read(const char *name)
  * (same data directory) on a new connection so the sweep goes on. */
 static void check_alive(const ProtobufCServiceDescriptor *svc, const ProtobufCMethodDescriptor *md)
 {
-	spb_client_options co = SPB_CLIENT_OPTIONS_INIT;
 	int sig = 0;
 
-	usleep(200 * 1000);
-	if (!bproc_died(&srv, &sig))
+	spt_sleep_ms(200);
+	if (!spt_billingd_exited(&srv, &sig))
 		return;
 	n_crashes++;
-	n_failures++;
-	printf("FAIL billingd died (signal %d) at or just before %s.%s; restarting it\n", sig,
-	       svc->short_name, md->name);
-	co.default_deadline_ms = 20000;
+	SPT_CHECK(0, "billingd died (signal %d) at or just before %s.%s; restarting it", sig,
+		  svc->short_name, md->name);
 	spb_client_free(cli);
 	cli = NULL;
-	if (bproc_start(&srv, NULL, NULL) == 0)
-		cli = spb_client_new(srv.target, &co);
-	if (!cli) {
-		fprintf(stderr, "billingd does not restart\n");
-		exit(1);
-	}
+	if (spt_billingd_restart(&srv) == 0)
+		cli = spt_client_to(srv.target, "", 20000);
+	SPT_REQUIRE(cli != NULL, "billingd does not restart");
 }
 
 static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int role, const bundle *b,
@@ -873,8 +844,8 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 			break;
 		}
 	}
-	if (!ok)
-		n_failures++;
+	SPT_CHECK(ok, "%s.%s caller=%s target=%s cred=%s: got %s", svc->short_name, md->name,
+		  role_names[role], b->cls, cred_names[cred], spb_status_name(st));
 	if (!ok || verbose)
 		printf("%s %s.%s caller=%s target=%s cred=%s: got %s, expected %s%s%s\n",
 		       ok ? "ok  " : "FAIL", svc->short_name, md->name, role_names[role], b->cls,
@@ -888,50 +859,75 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 	pool_free(&pl);
 }
 
+static int suite_init(void)
+{
+	verbose = spt_flag("verbose");
+	SPT_INIT(spt_billingd_start(&srv, NULL));
+	SPT_INIT(setup());
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	spb_client_free(cli);
+	cli = NULL;
+	spt_billingd_free(&srv);
+	printf("\nisolation sweep: %ld cases (billingd crashes %ld; %ld UNIMPLEMENTED; %ld R11 "
+	       "payer refusals on own/descendant targets; %ld combinations not applicable)\n",
+	       n_cases, n_crashes, n_unimplemented, n_payer_rule, n_skipped);
+	return 0;
+}
+
+/* Every method of svc for every caller role, target class and credential. */
+static void sweep(const ProtobufCServiceDescriptor *svc)
+{
+	for (unsigned mi = 0; mi < svc->n_methods; mi++)
+		for (int role = 0; role < N_ROLES; role++) {
+			bundle bs[5];
+			int nb = bundles_of(role, bs);
+			for (int k = 0; k < nb; k++)
+				for (int cred = 0; cred < N_CREDS; cred++)
+					run_case(svc, mi, role, &bs[k], cred);
+		}
+}
+
+static void test_billing_service_is_tenant_isolated(void)
+{
+	sweep(&smartplus__billing__v1__billing_service__descriptor);
+}
+
+static void test_directory_service_is_tenant_isolated(void)
+{
+	sweep(&smartplus__billing__v1__directory_service__descriptor);
+}
+
+static void test_admin_service_is_vendor_only(void)
+{
+	sweep(&smartplus__billing__v1__admin_service__descriptor);
+}
+
+static void test_billingd_survives_and_stops_cleanly(void)
+{
+	CU_ASSERT_EQUAL(n_crashes, 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&srv), 0);
+}
+
+static CU_TestInfo tests[] = {
+	{"BillingService: every RPC x caller x target x credential answers as isolation demands",
+	 test_billing_service_is_tenant_isolated},
+	{"DirectoryService: every RPC x caller x target x credential answers as isolation demands",
+	 test_directory_service_is_tenant_isolated},
+	{"AdminService: vendor only, for every RPC x caller x target x credential",
+	 test_admin_service_is_vendor_only},
+	{"billingd survives every case and stops cleanly",
+	 test_billingd_survives_and_stops_cleanly},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"isolation sweep", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const ProtobufCServiceDescriptor *services[] = {
-		&smartplus__billing__v1__billing_service__descriptor,
-		&smartplus__billing__v1__directory_service__descriptor,
-		&smartplus__billing__v1__admin_service__descriptor,
-	};
-	int fail = 0;
-
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s <billingd> [-v]\n", argv[0]);
-		return 2;
-	}
-	verbose = argc > 2 && strcmp(argv[2], "-v") == 0;
-	signal(SIGPIPE, SIG_IGN);
-	if (bproc_init(&srv, argv[1], "spb-iso") != 0 || bproc_start(&srv, NULL, NULL) != 0) {
-		fprintf(stderr, "billingd does not start\n");
-		return 1;
-	}
-	if (setup() != 0) {
-		fprintf(stderr, "setup failed; see %s\n", srv.logfile);
-		fail = 1;
-	}
-	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
-		for (unsigned mi = 0; mi < services[s]->n_methods; mi++)
-			for (int role = 0; role < N_ROLES; role++) {
-				bundle bs[5];
-				int nb = bundles_of(role, bs);
-				for (int k = 0; k < nb; k++)
-					for (int cred = 0; cred < N_CREDS; cred++)
-						run_case(services[s], mi, role, &bs[k], cred);
-			}
-	spb_client_free(cli);
-	if (bproc_stop(&srv) != 0) {
-		fprintf(stderr, "billingd did not stop cleanly\n");
-		fail = 1;
-	}
-	printf("isolation sweep: %ld cases, %ld failures (billingd crashes %ld; %ld UNIMPLEMENTED; "
-	       "%ld R11 payer refusals on own/descendant targets; %ld combinations not "
-	       "applicable)\n",
-	       n_cases, n_failures, n_crashes, n_unimplemented, n_payer_rule, n_skipped);
-	if (n_failures || fail)
-		fprintf(stderr, "billingd log: %s\n", srv.logfile);
-	else
-		bproc_cleanup(&srv);
-	return n_failures || fail ? 1 : 0;
+	return spt_main(argc, argv, "BILLINGD [--verbose]", suites);
 }

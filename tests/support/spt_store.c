@@ -1,26 +1,18 @@
-/*
- * test_util.c - shared fixtures for the storage tests.
- */
-#define _GNU_SOURCE /* nftw */
-#include <ftw.h>
+/* spt_store.c - see spt_store.h. */
+#include "spt_store.h"
+
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <CUnit/Basic.h>
-
-#include "test_util.h"
 
 static void log_line(void *arg, const char *line)
 {
-	tu_store *s = arg;
+	spt_store *s = arg;
 	size_t n = strlen(s->log);
 
 	snprintf(s->log + n, sizeof(s->log) - n, "%s\n", line);
 }
 
-static int open_at(tu_store *s, size_t map_size, unsigned max_readers, char *err, size_t errlen)
+static int open_at(spt_store *s, size_t map_size, unsigned max_readers, char *err, size_t errlen)
 {
 	store_options o = STORE_OPTIONS_INIT;
 
@@ -32,62 +24,54 @@ static int open_at(tu_store *s, size_t map_size, unsigned max_readers, char *err
 	return store_open(&o, &s->env, err, errlen);
 }
 
-int tu_open(tu_store *s, size_t map_size, unsigned max_readers)
+int spt_store_open(spt_store *s, size_t map_size, unsigned max_readers)
 {
-	const char *tmp = getenv("TMPDIR");
-	char err[256];
+	char err[256] = "";
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "%s/spbstore.XXXXXX",
-		 tmp && strlen(tmp) < 40 ? tmp : "/tmp");
-	if (!mkdtemp(s->dir))
+	if (spt_tmpdir(s->dir, sizeof(s->dir), "store") != 0)
 		return STORE_IO;
+	s->own_dir = 1;
 	rc = open_at(s, map_size, max_readers, err, sizeof(err));
 	if (rc != 0)
-		fprintf(stderr, "tu_open: %s\n", err);
+		fprintf(stderr, "spt_store_open %s: %s\n", s->dir, err);
 	return rc;
 }
 
-int tu_reopen(tu_store *s, size_t map_size, char *err, size_t errlen)
+int spt_store_reopen(spt_store *s, size_t map_size, char *err, size_t errlen)
 {
 	return open_at(s, map_size, 0, err, errlen);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+int spt_store_open_dir(spt_store *s, const char *dir)
 {
-	return remove(path);
+	char err[256] = "";
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	rc = open_at(s, 0, 0, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "spt_store_open_dir %s: %s\n", dir, err);
+	return rc;
 }
 
-void tu_close(tu_store *s)
+int spt_store_close(spt_store *s)
 {
+	int rc = 0;
+
 	store_close(s->env);
 	s->env = NULL;
-	if (s->dir[0])
-		nftw(s->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	if (s->own_dir)
+		rc = spt_tmpdir_remove(s->dir);
+	s->own_dir = 0;
+	s->dir[0] = 0;
+	return rc;
 }
 
-int tu_run(const char *suite, CU_TestInfo *tests)
-{
-	CU_SuiteInfo suites[] = {{suite, NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
-	unsigned failures;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (CU_register_suites(suites) != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
-}
-
-/* ------------------------------------------------------------------------
- * Synchronous writes
- */
+/* ------------------------------------------------------------------------ */
+/* Synchronous single-record writes                                          */
 
 struct put_args {
 	const char *id, *parent;
@@ -130,22 +114,22 @@ static int apply_item(store_txn *w, void *arg)
 	return store_item_put(w, &rec, 0);
 }
 
-int tu_put_account(store_env *env, const char *id, const char *parent)
+int spt_store_put_account(store_env *env, const char *id, const char *parent)
 {
 	struct put_args a = {.id = id, .parent = parent};
 
 	return store_write_sync(env, apply_account, &a);
 }
 
-int tu_put_project(store_env *env, const char *id, const char *installer, int32_t type)
+int spt_store_put_project(store_env *env, const char *id, const char *installer, int32_t type)
 {
 	struct put_args a = {.id = id, .parent = installer, .type = type};
 
 	return store_write_sync(env, apply_project, &a);
 }
 
-int tu_put_item(store_env *env, const char *id, const char *project, int32_t stype,
-		int64_t expires_at)
+int spt_store_put_item(store_env *env, const char *id, const char *project, int32_t stype,
+		       int64_t expires_at)
 {
 	struct put_args a = {.id = id, .parent = project, .type = stype, .expires_at = expires_at};
 
