@@ -84,7 +84,7 @@ void rpc_DirectoryService_CreateAccount(struct rpc_call *call,
 	if (handler_read_begin(call, &txn))
 		return;
 	may = auth_may_act(txn, rpc_call_caller(call), req->parent_id);
-	if (auth_deny(call, may, "account", req->parent_id))
+	if (auth_deny(call, may, "parent_id"))
 		goto done;
 	rc = store_account_get(txn, req->parent_id, &parent);
 	if (rc != 0) { /* NOTFOUND too: auth_may_act() just found it */
@@ -125,8 +125,8 @@ void rpc_DirectoryService_GetAccount(struct rpc_call *call,
 		return;
 	if (handler_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->account_id), "account",
-		      req->account_id))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->account_id),
+		      "account_id"))
 		goto done;
 	rc = store_account_get(txn, req->account_id, &acct);
 	if (rc != 0) {
@@ -163,7 +163,7 @@ void rpc_DirectoryService_ListAccounts(struct rpc_call *call,
 		return;
 	if (handler_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), parent), "account", parent))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), parent), "parent_id"))
 		goto done;
 	rc = store_account_list_children(txn, parent, req->page_size, req->page_token, &list);
 	if (rc != 0) {

@@ -16,6 +16,7 @@
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
+#include "xalloc.h"
 
 typedef struct key_write {
 	rpc_write w;
@@ -90,7 +91,7 @@ void rpc_DirectoryService_CreateApiKey(struct rpc_call *call,
 	}
 	if (handler_read_begin(call, &txn))
 		return;
-	if (!auth_deny(call, auth_may_act(txn, me, account), "account", account)) {
+	if (!auth_deny(call, auth_may_act(txn, me, account), "account_id")) {
 		k = write_new(call, sizeof(*k));
 		snprintf(k->account_id, sizeof(k->account_id), "%s", account);
 		snprintf(k->display_name, sizeof(k->display_name), "%s", req->display_name);
@@ -110,6 +111,28 @@ void rpc_DirectoryService_CreateApiKey(struct rpc_call *call,
 	store_read_end(txn);
 }
 
+/* Active keys of account_id other than key_id: 1 if there is one, 0 if
+ * none, or STORE_*. */
+static int other_active_key(store_txn *txn, const char *account_id, const char *key_id)
+{
+	char *token = NULL;
+	int rc, found = 0;
+	do {
+		store_list l = {0};
+		rc = store_apikey_list_by_account(txn, account_id, STORE_PAGE_MAX, token, &l);
+		free(token);
+		token = NULL;
+		for (size_t i = 0; rc == 0 && i < l.n && !found; i++) {
+			const store_apikey *k = l.items[i];
+			found = !k->revoked && strcmp(k->key_id, key_id) != 0;
+		}
+		if (rc == 0 && !found && l.next_page_token)
+			token = xstrdup(l.next_page_token);
+		store_list_free(&l);
+	} while (token);
+	return rc ? rc : found;
+}
+
 static int apply_revoke_key(store_txn *txn, rpc_write *w)
 {
 	key_write *k = (key_write *)w;
@@ -119,6 +142,18 @@ static int apply_revoke_key(store_txn *txn, rpc_write *w)
 	rc = store_apikey_get(txn, k->key_id, &k->loaded);
 	if (rc != 0)
 		return rc;
+	/* The vendor never locks itself out: its last active key stays (the
+	 * offline way back is `billingd admin-key`). */
+	if (!k->loaded->revoked && strcmp(k->loaded->account_id, "vendor") == 0) {
+		rc = other_active_key(txn, "vendor", k->key_id);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION,
+					  REASON_LAST_VENDOR_KEY,
+					  "key_id: the vendor's last active key cannot be revoked; "
+					  "create another one first");
+	}
 	k->loaded->revoked = 1;
 	return store_apikey_put(txn, k->loaded, 0);
 }
@@ -142,7 +177,7 @@ void rpc_DirectoryService_RevokeApiKey(struct rpc_call *call,
 		may = auth_may_act(txn, rpc_call_caller(call), key->account_id);
 	else if (rc != STORE_NOTFOUND)
 		may = rc;
-	if (!auth_deny(call, may, "key", req->key_id)) {
+	if (!auth_deny(call, may, "key_id")) {
 		k = write_new(call, sizeof(*k));
 		snprintf(k->key_id, sizeof(k->key_id), "%s", req->key_id);
 		k->w.apply = apply_revoke_key;

@@ -229,28 +229,28 @@ int auth_may_read_project(store_txn *txn, const rpc_caller *caller, const store_
 	return auth_may_act(txn, caller, p->installer_id);
 }
 
-int auth_load_project(rpc_call *call, store_txn *txn, const char *project_id, store_project **p)
+int auth_load_project(rpc_call *call, store_txn *txn, const char *field, const char *project_id,
+		      store_project **p)
 {
 	int rc = store_project_get(txn, project_id, p), may = 0;
 	if (rc == 0)
 		may = auth_may_act(txn, rpc_call_caller(call), (*p)->installer_id);
 	else if (rc != STORE_NOTFOUND)
 		may = rc;
-	if (!auth_deny(call, may, "project", project_id))
+	if (!auth_deny(call, may, field))
 		return 0;
 	store_record_free(*p);
 	*p = NULL;
 	return 1;
 }
 
-int auth_deny(rpc_call *call, int may, const char *what, const char *id)
+int auth_deny(rpc_call *call, int may, const char *field)
 {
 	if (may == 1)
 		return 0;
 	if (may < 0)
 		handler_fail_store(call, may);
 	else
-		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
-			 "permission denied on %s '%s' (or it does not exist)", what, id);
+		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED, field);
 	return 1;
 }

@@ -41,13 +41,23 @@ int auth_may_read_project(store_txn *txn, const rpc_caller *caller, const store_
 
 /* Reads project `project_id` into *p (free with store_record_free()) when
  * the caller may act on its installer and returns 0; otherwise fails the
- * call (PERMISSION_DENIED whether or not it exists, or the storage error)
- * and returns 1. */
-int auth_load_project(rpc_call *call, store_txn *txn, const char *project_id, store_project **p);
+ * call (AUTH_DENIED for the request field `field` whether or not it exists,
+ * or the storage error) and returns 1. */
+int auth_load_project(rpc_call *call, store_txn *txn, const char *field, const char *project_id,
+		      store_project **p);
 
-/* Fails the call with PERMISSION_DENIED (or the storage error) for a
- * auth_may_act() result that is not 1, naming what was asked for. Returns 1
+/*
+ * AIP-211: the one answer to a reference outside the caller's subtree,
+ * whether or not the resource exists. It names the request field (a path
+ * such as "item_ids[2]"), never the id or anything about the resource, so
+ * an existing foreign resource and a missing one read byte for byte alike.
+ * Use it as the format with the field as its only argument.
+ */
+#define AUTH_DENIED "%s: permission denied (it does not exist, or you may not act on it)"
+
+/* Fails the call with PERMISSION_DENIED AUTH_DENIED for `field` (or the
+ * storage error) for an auth_may_act() result that is not 1. Returns 1
  * when it failed the call. */
-int auth_deny(rpc_call *call, int may, const char *what, const char *id);
+int auth_deny(rpc_call *call, int may, const char *field);
 
 #endif

@@ -77,6 +77,7 @@ typedef struct autorenew_write {
 	int32_t cycles;
 	uint8_t *packed;
 	size_t packed_len;
+	char field[32]; /* "item_ids[i]" of the item being checked */
 } autorenew_write;
 
 /* Checks that the caller may change item `it` of project p and, when
@@ -94,9 +95,8 @@ static int check_item(store_txn *txn, autorenew_write *s, const store_item *it,
 	if (may < 0)
 		return may;
 	if (!may)
-		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				  "permission denied on item '%s' (or it does not exist)",
-				  it->item_id);
+		return write_fail(&s->w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+				  s->field);
 	if (!req->enabled)
 		return 0;
 	if (it->status != STORE_ITEM_ACTIVE)
@@ -160,9 +160,7 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 		if (may <= 0) {
 			rc = may < 0 ? may
 				     : write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-						  "permission denied on account '%s' (or it does "
-						  "not exist)",
-						  s->payer_id);
+						  AUTH_DENIED, "payer_id");
 			goto done;
 		}
 	}
@@ -171,10 +169,10 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 		store_project *p = NULL;
 		int is_free = 0;
 		rc = store_item_get(txn, req->item_ids[i], &items[i]);
+		snprintf(s->field, sizeof(s->field), "item_ids[%zu]", i);
 		if (rc == STORE_NOTFOUND) {
-			rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-					"permission denied on item '%s' (or it does not exist)",
-					req->item_ids[i]);
+			rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+					s->field);
 			break;
 		}
 		if (rc == 0)

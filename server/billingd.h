@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct store_env;
+struct store_lock;
 
 /* The seller printed on invoices and how they are numbered (issue 17;
  * invoices.h, flags --seller-* --invoice-prefix --credit-tax). */
@@ -35,6 +36,7 @@ typedef struct billingd_config {
 	const char *tls_client_ca;
 	int64_t cutover_us;         /* R2 credit cut-over, unix micros */
 	int test_clock;             /* R18 */
+	int convert_test_clock;     /* a test-clock store goes onto the real clock */
 	const char *payments;       /* "sandbox" or "live" */
 	const char *stripe_url;     /* live: Stripe API base URL */
 	const char *paypal_url;     /* live: PayPal API base URL */
@@ -56,6 +58,7 @@ typedef struct billingd_config {
 typedef struct billingd_state {
 	billingd_config cfg;
 	struct store_env *store;
+	struct store_lock *lock; /* the data directory, held while running */
 } billingd_state;
 
 extern billingd_state billingd;

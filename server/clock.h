@@ -9,8 +9,13 @@
 
 #include <stdint.h>
 
-/* Unix microseconds, UTC. Thread-safe. */
+/* Unix microseconds, UTC. Thread-safe. The real clock never answers less
+ * than it answered before, nor less than clock_set_floor(). */
 int64_t clock_now_us(void);
+
+/* The real clock answers at least floor_us from now on (the time of the
+ * store's last write, at start-up: time never goes back across restarts). */
+void clock_set_floor(int64_t floor_us);
 
 /* Switches to the test clock starting at `start_us`. */
 void clock_use_test(int64_t start_us);

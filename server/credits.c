@@ -134,7 +134,7 @@ static int check_assign(rpc_call *call, store_txn *txn, const char *from, const 
 	store_account *acct = NULL;
 	int below = 0, rc, err = -1;
 
-	if (auth_deny(call, auth_may_act(txn, me, from), "account", from))
+	if (auth_deny(call, auth_may_act(txn, me, from), "account_id"))
 		goto done;
 	if (strcmp(from, to) == 0) {
 		BAD_ARG(call,
@@ -142,7 +142,7 @@ static int check_assign(rpc_call *call, store_txn *txn, const char *from, const 
 			from);
 		goto done;
 	}
-	if (auth_deny(call, auth_may_act(txn, me, to), "account", to))
+	if (auth_deny(call, auth_may_act(txn, me, to), "to_account_id"))
 		goto done;
 	rc = store_account_is_self_or_ancestor(txn, from, to, &below);
 	if (rc == 0)
@@ -217,7 +217,7 @@ void rpc_BillingService_GetCreditBalance(struct rpc_call *call,
 		return;
 	if (handler_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, me, account), "account", account))
+	if (auth_deny(call, auth_may_act(txn, me, account), "account_id"))
 		goto done;
 	rc = ledger_balance(txn, account, &balance);
 	if (rc != 0) {
@@ -295,7 +295,7 @@ void rpc_BillingService_ListCreditLogs(struct rpc_call *call,
 		f.start_us = 0;
 	if (handler_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, me, account), "account", account))
+	if (auth_deny(call, auth_may_act(txn, me, account), "account_id"))
 		goto done;
 	if (req->end_time && f.end_us <= 0) { /* a window that ends by 1970 */
 		r.next_page_token = "";

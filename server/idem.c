@@ -150,6 +150,7 @@ idem_verdict idem_begin(const grpc_metadata_array *md, const char *key_account_i
 	if (rc == 0 && rec->create_time + IDEM_TTL_US > clock_now_us()) {
 		if (rec->request_sha256.len != 32 ||
 		    memcmp(rec->request_sha256.data, st->hash, 32) != 0) {
+			st->recorded = 1; /* the stored outcome stays */
 			v = answer_with(answer, GRPC_STATUS_FAILED_PRECONDITION,
 					REASON_IDEMPOTENCY_KEY_REUSED,
 					"idempotency-key was used before with a different request");
@@ -158,6 +159,7 @@ idem_verdict idem_begin(const grpc_metadata_array *md, const char *key_account_i
 			 * and resume it (see orders_resume). */
 			snprintf(st->resume_ref, sizeof(st->resume_ref), "%s", rec->message);
 		} else {
+			st->recorded = 1; /* a replay */
 			/* The recorded outcome, byte for byte. */
 			v = answer_with(answer, (grpc_status_code)rec->status, rec->reason,
 					rec->message);
@@ -210,6 +212,77 @@ int idem_record(store_txn *w, const idem_state *st, const char *path, int status
 	}
 	rec.create_time = clock_now_us();
 	return store_idem_put(w, &rec);
+}
+
+int idem_transient(int status)
+{
+	switch (status) {
+	case GRPC_STATUS_CANCELLED:
+	case GRPC_STATUS_UNKNOWN:
+	case GRPC_STATUS_DEADLINE_EXCEEDED:
+	case GRPC_STATUS_RESOURCE_EXHAUSTED:
+	case GRPC_STATUS_ABORTED:
+	case GRPC_STATUS_INTERNAL:
+	case GRPC_STATUS_UNAVAILABLE:
+	case GRPC_STATUS_DATA_LOSS: return 1;
+	default: return 0;
+	}
+}
+
+typedef struct async_record {
+	store_mutation m;
+	idem_state st; /* a copy: id, hash and the outcome */
+	char path[256];
+	int status;
+	char message[512];
+	char reason[64];
+	void (*done)(void *arg, int rc);
+	void *arg;
+} async_record;
+
+static int apply_async(store_txn *w, void *arg)
+{
+	async_record *a = arg;
+	return idem_record(w, &a->st, a->path, a->status, a->message, a->reason);
+}
+
+static void done_async(void *arg, int rc)
+{
+	async_record *a = arg;
+	if (rc != 0)
+		log_error("idempotency: cannot record the outcome of %s: %s", a->path,
+			  store_strerror(rc));
+	a->done(a->arg, rc);
+	free(a->st.captured);
+	free(a);
+}
+
+int idem_record_async(const idem_state *st, const char *path, int status, const char *message,
+		      const char *reason, const uint8_t *body, size_t len,
+		      void (*done)(void *arg, int rc), void *arg)
+{
+	async_record *a = xcalloc(1, sizeof(*a));
+	memcpy(a->st.id, st->id, sizeof(a->st.id));
+	memcpy(a->st.hash, st->hash, sizeof(a->st.hash));
+	if (status == GRPC_STATUS_OK) {
+		a->st.captured = xmemdup(body, len);
+		a->st.captured_len = len;
+	}
+	snprintf(a->path, sizeof(a->path), "%s", path);
+	a->status = status;
+	snprintf(a->message, sizeof(a->message), "%s", message ? message : "");
+	snprintf(a->reason, sizeof(a->reason), "%s", reason ? reason : "");
+	a->done = done;
+	a->arg = arg;
+	a->m.apply = apply_async;
+	a->m.done = done_async;
+	a->m.arg = a;
+	if (store_submit(billingd.store, &a->m) != 0) {
+		free(a->st.captured);
+		free(a);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- janitor ---- */

@@ -43,6 +43,11 @@ typedef struct idem_state {
 	uint8_t *captured; /* packed response (status OK); freed with the call */
 	size_t captured_len;
 	char resume_ref[64]; /* from a pending record: what a retry resumes */
+	/* The call's final outcome is stored (by the write that ended it, or it
+	 * is a replay / refusal of the stored one): finishing the call records
+	 * nothing more. Otherwise the dispatcher records it when the call ends
+	 * (idem_record_async), so no mutating RPC can forget R17. */
+	int recorded;
 } idem_state;
 
 /* What idem_begin() decided. */
@@ -85,6 +90,23 @@ void idem_capture(idem_state *st, grpc_status_code code, const char *message, co
  * st->captured, or an error. */
 int idem_record(store_txn *w, const idem_state *st, const char *path, int status,
 		const char *message, const char *reason);
+
+/* 1 for a status R17 does not keep (the call may simply be retried):
+ * CANCELLED, UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED,
+ * INTERNAL, UNAVAILABLE, DATA_LOSS. */
+int idem_transient(int status);
+
+/*
+ * Records the outcome of a claimed call that ended without a write doing
+ * it (a handler that answers directly: AdvanceClock, Backup, a refusal
+ * before any write): submits a mutation storing status, message, reason
+ * and body (the packed response, status OK) under st, then calls
+ * done(arg, rc) on the writer thread once it is durable. Returns 0, or -1
+ * when the store is closing (done is then never called).
+ */
+int idem_record_async(const idem_state *st, const char *path, int status, const char *message,
+		      const char *reason, const uint8_t *body, size_t len,
+		      void (*done)(void *arg, int rc), void *arg);
 
 /* Starts / stops the janitor thread that prunes old records. */
 void idem_janitor_start(void);

@@ -913,7 +913,7 @@ void rpc_InvoiceService_GetInvoiceDocument(
 		handler_fail_store(call, rc);
 		goto done;
 	}
-	if (auth_deny(call, may, req->invoice_id[0] ? "invoice" : "credit note", id))
+	if (auth_deny(call, may, req->invoice_id[0] ? "invoice_id" : "credit_note_id"))
 		goto done;
 	/* rendered outside the read transaction: the record is ours */
 	rc = inv ? invoice_doc_render(inv, f, &doc, &len)

@@ -676,7 +676,7 @@ void rpc_InvoiceService_GetInvoice(struct rpc_call *call,
 		handler_fail_store(call, rc);
 		goto done;
 	}
-	if (auth_deny(call, may, req->invoice_id[0] ? "invoice" : "the invoice of order", id))
+	if (auth_deny(call, may, req->invoice_id[0] ? "invoice_id" : "order_id"))
 		goto done;
 	a = arena_new();
 	r.invoice = invoice_conv(a, inv);
@@ -718,7 +718,7 @@ int invoice_list_filter(rpc_call *call, store_txn *txn, const char *payer,
 	if (payer[0]) {
 		if (!valid_id(payer))
 			return BAD_ARG(call, "payer_id: must match [A-Za-z0-9_.-]{1,64}");
-		if (auth_deny(call, auth_may_act(txn, me, payer), "account", payer))
+		if (auth_deny(call, auth_may_act(txn, me, payer), "payer_id"))
 			return 1;
 		f->payer_id = payer;
 	} else {

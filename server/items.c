@@ -19,6 +19,7 @@
 #include "enums.h"
 #include "handler.h"
 #include "items.h"
+#include "order_window.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
@@ -110,7 +111,7 @@ void rpc_BillingService_ListItems(struct rpc_call *call,
 	}
 	if (rc == 0)
 		may = auth_may_read_project(txn, c, p);
-	if (auth_deny(call, may, "project", req->project_id))
+	if (auth_deny(call, may, "project_id"))
 		goto done;
 	rc = store_item_list_by_project(txn, p->project_id, req->page_size, req->page_token,
 					&items);
@@ -309,7 +310,7 @@ void rpc_DirectoryService_CreateItems(struct rpc_call *call,
 	}
 	if (handler_read_begin(call, &txn))
 		return;
-	if (auth_load_project(call, txn, req->project_id, &p))
+	if (auth_load_project(call, txn, "project_id", req->project_id, &p))
 		goto done;
 	if (check_item_specs(call, req, p->type))
 		goto done;
@@ -345,10 +346,42 @@ typedef struct delete_item {
 	store_item *item; /* as it was */
 } delete_item;
 
+/* 1 when an open order holds item_id (store_order_holding keeps one entry
+ * per line of a PENDING_PAYMENT or PROCESSING order), 0 if none, STORE_*. */
+static int held_by_open_order(store_txn *txn, const char *item_id, int64_t now)
+{
+	store_list l = {0};
+	int rc = store_order_holding(txn, item_id, 64, &l), held = 0;
+	for (size_t i = 0; rc == 0 && i < l.n && !held; i++)
+		held = orders_holds_items(l.items[i], now);
+	store_list_free(&l);
+	return rc ? rc : held;
+}
+
+int items_guard_removal(store_txn *txn, rpc_write *w, const store_item *it, const char *field)
+{
+	int64_t now = clock_now_us();
+	int held;
+	if (conv_item_status(it, now) == ISTATUS(ACTIVE))
+		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
+				  "%s: item '%s' is ACTIVE (paid until it expires); it can be "
+				  "removed once it has expired",
+				  field, it->item_id);
+	held = held_by_open_order(txn, it->item_id, now);
+	if (held < 0)
+		return held;
+	if (held)
+		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_IN_OPEN_ORDER,
+				  "%s: item '%s' is held by an open order (PENDING_PAYMENT or "
+				  "PROCESSING); it can be removed once that order has ended",
+				  field, it->item_id);
+	return 0;
+}
+
 static int apply_delete_item(store_txn *txn, rpc_write *w)
 {
 	delete_item *d = (delete_item *)w;
-	int rc, status;
+	int rc;
 	store_record_free(d->item);
 	d->item = NULL;
 	rc = store_item_get(txn, d->item_id, &d->item);
@@ -360,13 +393,8 @@ static int apply_delete_item(store_txn *txn, rpc_write *w)
 		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
 				  "the integration item follows the project's pms_integrated; "
 				  "update the project");
-	status = conv_item_status(d->item, clock_now_us());
-	if (status == ISTATUS(ACTIVE))
-		return write_fail(
-			w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
-			"item '%s' is ACTIVE; only INACTIVE or EXPIRED items can be deleted",
-			d->item_id);
-	return store_item_delete(txn, d->item_id);
+	rc = items_guard_removal(txn, w, d->item, "item_id");
+	return rc ? rc : store_item_delete(txn, d->item_id);
 }
 
 static void reply_deleted(rpc_write *w)
@@ -401,7 +429,7 @@ static int load_item_for_write(rpc_call *call, store_txn *txn, const char *item_
 		may = rc;
 	store_record_free(it);
 	store_record_free(p);
-	return auth_deny(call, may, "item", item_id) ? -1 : 0;
+	return auth_deny(call, may, "item_id") ? -1 : 0;
 }
 
 void rpc_DirectoryService_DeleteItem(struct rpc_call *call,

@@ -14,6 +14,8 @@
 
 #include "store.h"
 
+struct rpc_write;
+
 /* Item ids of the form "pms_<project id>" are integration items (R5): made
  * by the server only, never in CreateItems. */
 #define ITEMS_INTEGRATION_PREFIX "pms_"
@@ -28,6 +30,18 @@ int items_valid_ref(const char *s);
  * id>" written into id; strings borrowed from p and id. */
 void items_integration_init(store_item *it, const store_project *p, char id[ITEMS_REF_MAX],
 			    int64_t now);
+
+/*
+ * No path deletes or resets an item that is paid for or about to be (R9):
+ * an ACTIVE item runs until it expires, and an item held by an open order
+ * (PENDING_PAYMENT within its pay window, or PROCESSING) stays until that
+ * order has ended. Every removal (DeleteItem, turning a project's
+ * integration off) asks here first, inside its write txn; `field` names the
+ * request field that asked. 0 when it may go, else a write_fail() code
+ * (FAILED_PRECONDITION, ITEM_STATE or ITEM_IN_OPEN_ORDER) or STORE_*.
+ */
+int items_guard_removal(store_txn *txn, struct rpc_write *w, const store_item *it,
+			const char *field);
 
 /* The free items of one project, read in one transaction. */
 typedef struct items_free {

@@ -3,9 +3,10 @@
  *
  *   billingd [--listen HOST:PORT] [--data-dir DIR] [--threads N] [--port-file F]
  *            [--tls-cert F --tls-key F [--tls-client-ca F]] [--cutover RFC3339]
- *            [--test-clock] [--payments sandbox|live] [--max-receive-bytes N]
+ *            [--test-clock | --convert-test-clock] [--payments sandbox|live] [--max-receive-bytes N]
  *            [--map-size BYTES] [--quiet-calls]
  *   billingd backup --data-dir DIR --out FILE
+ *   billingd admin-key --data-dir DIR
  *
  * Defaults: 127.0.0.1:50051, ./data, sandbox payments. Plaintext is allowed on
  * loopback addresses only. SIGINT/SIGTERM stop it cleanly.
@@ -52,6 +53,9 @@ static void usage(FILE *f)
 		"2025-06-01T00:00:00Z)\n"
 		"  --test-clock             start a test clock moved only by "
 		"AdminService.AdvanceClock\n"
+		"                           (a store keeps the clock it was created with)\n"
+		"  --convert-test-clock     move a test-clock store onto the real clock (only "
+		"forward in time)\n"
 		"  --payments MODE          sandbox (default) or live\n"
 		"  --stripe-url URL         live Stripe API base (default https://api.stripe.com)\n"
 		"  --paypal-url URL         live PayPal API base (default "
@@ -76,7 +80,9 @@ static void usage(FILE *f)
 		"  --credit-tax RULE        purchase (default: credits taxed when bought) or\n"
 		"                           advance (credit purchases are advance payments)\n"
 		"       billingd backup --data-dir DIR --out FILE\n"
-		"  writes a consistent copy of the store (hot: a server may run on DIR)\n");
+		"  writes a consistent copy of the store (hot: a server may run on DIR)\n"
+		"       billingd admin-key --data-dir DIR\n"
+		"  with billingd stopped: a new vendor key in DIR/admin.key (mode 0600)\n");
 }
 
 /* Parses "YYYY-MM-DDTHH:MM:SSZ" into unix micros; -1 on error. */
@@ -134,7 +140,8 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		O_RLEAD,
 		O_RINTERVAL,
 		O_RRETRY,
-		O_INVOICING
+		O_INVOICING,
+		O_CONVERT
 	};
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
@@ -146,6 +153,7 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 		{"tls-client-ca", required_argument, 0, O_CA},
 		{"cutover", required_argument, 0, O_CUTOVER},
 		{"test-clock", no_argument, 0, O_TESTCLOCK},
+		{"convert-test-clock", no_argument, 0, O_CONVERT},
 		{"payments", required_argument, 0, O_PAYMENTS},
 		{"max-receive-bytes", required_argument, 0, O_MAXRECV},
 		{"map-size", required_argument, 0, O_MAPSIZE},
@@ -218,6 +226,7 @@ static int parse_args(int argc, char **argv, billingd_config *c)
 			}
 			break;
 		case O_TESTCLOCK: c->test_clock = 1; break;
+		case O_CONVERT: c->convert_test_clock = 1; break;
 		case O_PAYMENTS:
 			if (strcmp(optarg, "sandbox") != 0 && strcmp(optarg, "live") != 0) {
 				fprintf(stderr, "billingd: --payments is sandbox or live\n");
@@ -400,6 +409,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "backup") == 0)
 		return backup_command(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "admin-key") == 0)
+		return server_admin_key_command(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &billingd.cfg) != 0 || load_payment_keys(&billingd.cfg) != 0)
 		return 2;
 	log_set_calls(!billingd.cfg.quiet_calls);

@@ -8,11 +8,44 @@
 
 #include <stdatomic.h>
 
+#include <string.h>
+
 #include "credits.h"
 #include "enums.h"
 #include "invoices.h"
+#include "log.h"
 #include "pricing.h"
 #include "quote.h"
+
+/*
+ * Line identity (R9): a line applies only to exactly the item it priced,
+ * the same id in the same project with the same service type and creation
+ * sequence (a deleted and re-created id is another item). Returns 1 when
+ * the item is still that one, 0 when it is gone or another, or STORE_*.
+ */
+static int line_matches(store_txn *txn, const store_line *l)
+{
+	store_item *it = NULL;
+	int rc = store_item_get(txn, l->item_id, &it), same;
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	same = strcmp(it->project_id, l->project_id) == 0 && it->service_type == l->service_type &&
+	       (!l->item_create_seq || it->create_seq == l->item_create_seq);
+	store_record_free(it);
+	return same;
+}
+
+int orders_lines_match(store_txn *txn, const store_order *o)
+{
+	for (size_t i = 0; i < o->n_lines; i++) {
+		int m = line_matches(txn, o->lines[i]);
+		if (m != 1)
+			return m;
+	}
+	return 1;
+}
 
 static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t now)
 {
@@ -21,10 +54,8 @@ static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t
 	int64_t base, nexp;
 	int rc = store_item_get(w, l->item_id, &it);
 
-	if (rc == STORE_NOTFOUND) /* deleted since: nothing to extend */
-		return 0;
 	if (rc)
-		return rc;
+		return rc; /* orders_lines_match() saw it a moment ago */
 	if (it->status != STORE_ITEM_ACTIVE)
 		base = now;
 	else
@@ -92,9 +123,31 @@ static int call_settle_hook(store_txn *w, const store_order *o, int succeeded, i
 	return fn ? fn(w, o, succeeded, now) : 0;
 }
 
+/* What the payer gave for o, if anything: a card or PayPal charge, or the
+ * credits debited. */
+static int money_taken(const store_order *o)
+{
+	if (o->payment_method == METHOD(CREDITS))
+		return o->credits_total > 0;
+	return (o->payment_method == METHOD(STRIPE) || o->payment_method == METHOD(PAYPAL)) &&
+	       o->total > 0;
+}
+
 int orders_succeed(store_txn *w, store_order *o, int64_t now)
 {
-	int rc = 0;
+	int rc = orders_lines_match(w, o);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		/* An item changed under the order: nothing is applied, and what
+		 * was paid is owed back (never silently kept). */
+		o->needs_refund = money_taken(o);
+		log_warn("order %s: an item it priced was deleted or replaced before settlement; "
+			 "the order fails%s",
+			 o->order_id, o->needs_refund ? " and is flagged for refund" : "");
+		return orders_end(w, o, OSTATUS(FAILED), ORDERS_ITEM_CHANGED, now);
+	}
+	rc = 0;
 	if (o->type == OTYPE(CREDIT_PURCHASE))
 		rc = grant_credits(w, o);
 	for (size_t i = 0; rc == 0 && i < o->n_lines; i++)

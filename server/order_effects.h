@@ -16,12 +16,23 @@
  * Marks o SUCCEEDED in w and applies its effects exactly once: the items'
  * new expiry, status ACTIVE and renewal settings, the credits bought by a
  * CREDIT_PURCHASE order (credits_grant to o->beneficiary_id), the coupon
- * redemption, then the settle hook, and issues its invoice (invoices.h:
- * numbered in this transaction, so a rollback consumes no number).
+ * redemption, then the settle hook. Only to exactly the items it priced
+ * (R9): when the item of a line is gone or is another item now (another
+ * project, service type or creation sequence), nothing is applied and o
+ * becomes FAILED (failure_reason ORDERS_ITEM_CHANGED) with needs_refund set
+ * when money or credits were taken. A SUCCEEDED order gets its invoice
+ * (invoices.h), numbered in this transaction: a rollback consumes no number.
  * o is updated (status, lines' new_expires_at) but not written: the caller
  * puts it in the same transaction. 0 or a STORE_* code.
  */
 int orders_succeed(store_txn *w, store_order *o, int64_t now);
+
+/* The failure_reason of an order whose item changed before settlement. */
+#define ORDERS_ITEM_CHANGED "item_changed"
+
+/* 1 when every line of o still designates exactly its item (see
+ * orders_succeed), 0 when one does not, or a negative STORE_* code. */
+int orders_lines_match(store_txn *txn, const store_order *o);
 
 /* Ends o without effects (FAILED, CANCELED, TIMED_OUT): releases its coupon
  * reservation, runs the settle hook. The caller puts o. */

@@ -118,6 +118,18 @@ void orders_pay_request(const store_order *o, pay_request *req)
 	req->paypal_order_id = o->paypal_order_id;
 }
 
+/* 1 unless an item of o was deleted or replaced (or the store cannot say). */
+static int items_unchanged(const store_order *o)
+{
+	store_txn *txn;
+	int m;
+	if (store_read_begin(billingd.store, &txn) != 0)
+		return 1; /* cannot tell: settlement checks again */
+	m = orders_lines_match(txn, o);
+	store_read_end(txn);
+	return m != 0;
+}
+
 static void run_job(pay_job *j)
 {
 	const pay_provider *p = pay_provider_current();
@@ -131,12 +143,20 @@ static void run_job(pay_job *j)
 	memset(&res, 0, sizeof(res));
 	/* Busy elsewhere, or settled meanwhile: no provider call; phase 3 then
 	 * answers with the order as it stands (PROCESSING -> UNAVAILABLE). */
-	if (!claimed || !orders_still_open(o->order_id))
+	if (!claimed || !orders_still_open(o->order_id)) {
 		res.status = PAY_UNAVAILABLE;
-	else if (j->confirm)
+	} else if (!items_unchanged(o) && (!j->confirm || o->payment_method != METHOD(STRIPE))) {
+		/* An item changed under the order: fail it before any money is
+		 * taken (a create, or a PayPal capture). A card the buyer may
+		 * have confirmed already is asked about; settlement then flags a
+		 * captured payment for refund. */
+		res.status = PAY_DECLINED;
+		snprintf(res.decline_code, sizeof(res.decline_code), "%s", ORDERS_ITEM_CHANGED);
+	} else if (j->confirm) {
 		p->confirm(&req, &res);
-	else
+	} else {
 		p->create(&req, &res);
+	}
 	FAULT_POINT("payments.after_provider"); /* crash tests: answer lost */
 	submit_settle(j->call, o, &res, j->confirm, claimed);
 	store_record_free(o);
@@ -227,6 +247,13 @@ static int apply_settle(store_txn *txn, rpc_write *w)
 		case PAY_SUCCEEDED: rc = orders_succeed(txn, o, now); break;
 		case PAY_REQUIRES_ACTION:
 		case PAY_PENDING_APPROVAL:
+			rc = orders_lines_match(txn, o);
+			if (rc == 0) { /* not paid yet, and nothing left to pay for */
+				s->outcome = PAY_DECLINED;
+				rc = orders_end(txn, o, OSTATUS(FAILED), ORDERS_ITEM_CHANGED, now);
+				break;
+			}
+			rc = rc < 0 ? rc : 0;
 			o->status = OSTATUS(PENDING_PAYMENT);
 			o->update_time = now;
 			break;
@@ -257,7 +284,15 @@ static void reply_settle(rpc_write *w)
 		handler_fail_internal(w->call, "the packed order does not unpack");
 		return;
 	}
-	if (s->outcome == PAY_DECLINED)
+	if (s->outcome && o->status == OSTATUS(FAILED) &&
+	    strcmp(o->failure_reason, ORDERS_ITEM_CHANGED) == 0)
+		rpc_fail(w->call, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
+			 "order %s failed: an item it priced was deleted or replaced, so nothing "
+			 "was applied%s",
+			 o->order_id,
+			 o->needs_refund ? "; the payment already taken is flagged for refund"
+					 : " and nothing was charged");
+	else if (s->outcome == PAY_DECLINED)
 		rpc_fail(w->call, GRPC_STATUS_FAILED_PRECONDITION, REASON_PAYMENT_DECLINED,
 			 "the payment was declined (%s); order %s failed and nothing was applied",
 			 o->failure_reason, o->order_id);

@@ -177,9 +177,8 @@ static int open_quote(placing *s)
 	    (rc = auth_may_act(s->txn, &p->caller, s->q->input->payer_id)) == 1)
 		return 0;
 	if (rc >= 0 || !s->q)
-		rc = write_fail(&p->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				"permission denied on quote %.28s (or it is not a quote)",
-				p->quote_id);
+		rc = write_fail(&p->w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+				"quote_id");
 	return rc;
 }
 
@@ -358,7 +357,8 @@ static int reserve_and_spend(placing *s)
 			return rc;
 		o->coupon_reserved = 1;
 	}
-	if (p->method != METHOD(CREDITS))
+	/* A free-only order (R4) costs 0 credits: nothing moves in the ledger. */
+	if (p->method != METHOD(CREDITS) || s->q->credits_total <= 0)
 		return 0;
 	rc = credits_spend(s->txn, o->payer_id, s->q->credits_total, o->order_id,
 			   p->caller.account_id, s->transfer);

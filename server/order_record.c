@@ -19,11 +19,6 @@ const char *orders_method_name(int m)
 	return v ? v->name + strlen("PAYMENT_METHOD_") : "UNSPECIFIED";
 }
 
-int orders_overdue(const store_order *o, int64_t now)
-{
-	return o->status == OSTATUS(PENDING_PAYMENT) && now - o->create_time >= ORDER_PAY_WINDOW_US;
-}
-
 Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64_t now)
 {
 	Smartplus__Billing__V1__Order *m = arena_alloc(a, sizeof(*m));
@@ -71,6 +66,7 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 	m->beneficiary_id = o->beneficiary_id;
 	m->quote_id = o->quote_id;
 	m->renew_mode = o->renew_mode;
+	m->needs_refund = o->needs_refund;
 	if (o->auto_renew_kind) {
 		Smartplus__Billing__V1__AutoRenewTerm *t = arena_alloc(a, sizeof(*t));
 		smartplus__billing__v1__auto_renew_term__init(t);

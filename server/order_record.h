@@ -13,14 +13,8 @@
 #include "convert.h"
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
+#include "order_window.h" /* ORDER_PAY_WINDOW_US, orders_overdue() */
 #include "store_order.h"
-
-/* A PENDING_PAYMENT order not paid in this long times out. */
-#define ORDER_PAY_WINDOW_US (INT64_C(24) * 3600 * 1000000)
-
-/* 1 if o is PENDING_PAYMENT and older than ORDER_PAY_WINDOW_US at now: it
- * reads as TIMED_OUT, and the next write that touches it makes it so. */
-int orders_overdue(const store_order *o, int64_t now);
 
 /* "STRIPE", "CREDITS"... for messages; "UNSPECIFIED" for an unknown one. */
 const char *orders_method_name(int method);

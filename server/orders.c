@@ -46,8 +46,7 @@ static int load_order(rpc_call *call, const char *order_id, store_order **out)
 	if (may < 0) {
 		handler_fail_store(call, may);
 	} else if (may == 0) {
-		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,
-			 "permission denied on order '%s' (or it does not exist)", order_id);
+		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED, "order_id");
 	} else {
 		return 0;
 	}
@@ -214,7 +213,7 @@ void rpc_BillingService_ListOrders(struct rpc_call *call,
 	}
 	if (handler_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), payer), "account", payer))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), payer), "payer_id"))
 		goto done;
 	rc = store_order_list_by_payer(txn, payer, req->page_size ? req->page_size : 50,
 				       req->page_token, &l);

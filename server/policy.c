@@ -79,7 +79,7 @@ static int check_installer(rpc_call *call, store_txn *txn, const char *installer
 	store_account *acct = NULL;
 	int rc, err = -1;
 
-	if (auth_deny(call, auth_may_act(txn, me, installer_id), "account", installer_id))
+	if (auth_deny(call, auth_may_act(txn, me, installer_id), "installer_id"))
 		goto done;
 	if (set && strcmp(me->account_id, installer_id) == 0) {
 		rpc_fail(call, GRPC_STATUS_PERMISSION_DENIED, NULL,

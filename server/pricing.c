@@ -27,6 +27,20 @@ int pricing_days(int64_t monthly, int64_t days, int64_t *out)
 	return 0;
 }
 
+int pricing_days_credits(int64_t monthly, int64_t days, int64_t *out)
+{
+	int64_t x;
+
+	if (monthly < 0 || days < 1)
+		return PRICING_RANGE;
+	/* ceil(x / 30) == floor((x + 29) / 30) for x >= 0 */
+	if (__builtin_mul_overflow(monthly, days, &x) ||
+	    __builtin_add_overflow(x, (int64_t)(PRICING_MONTH_DAYS - 1), &x))
+		return PRICING_OVERFLOW;
+	*out = x / PRICING_MONTH_DAYS;
+	return 0;
+}
+
 int pricing_days_between(int64_t from_us, int64_t to_us, int64_t *out)
 {
 	int64_t d;

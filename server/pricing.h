@@ -26,6 +26,10 @@ int pricing_months(int64_t monthly, int32_t months, int64_t *out);
 /* monthly (>= 0) x days / 30, rounded half-up to the unit; days >= 1. */
 int pricing_days(int64_t monthly, int64_t days, int64_t *out);
 
+/* monthly credits (>= 0) x days / 30, rounded UP to a whole credit (R3: a
+ * paid service is never free by choosing a short span); days >= 1. */
+int pricing_days_credits(int64_t monthly, int64_t days, int64_t *out);
+
 /* Whole days from `from` to `to` (> from), rounded up; PRICING_RANGE when
  * to <= from. */
 int pricing_days_between(int64_t from_us, int64_t to_us, int64_t *out);

@@ -76,13 +76,20 @@ typedef struct project_write {
 	int mask_pms, mask_free, mask_pm, mask_name;
 } project_write;
 
-/* Creates or removes the INTEGRATION item to match p->pms_integrated. */
+/* Creates or removes the INTEGRATION item to match p->pms_integrated; an
+ * existing one is never reset, and is removed only when items_guard_removal
+ * lets it go (else turning integration off is refused). */
 static int sync_integration(store_txn *txn, project_write *c, const store_project *p)
 {
 	store_item it, *existing = NULL;
 	int rc;
 	items_integration_init(&it, p, c->integration_id, clock_now_us());
 	rc = store_item_get(txn, it.item_id, &existing);
+	if (!p->pms_integrated && rc == 0) {
+		rc = items_guard_removal(txn, &c->w, existing, "project.pms_integrated");
+		store_record_free(existing);
+		return rc ? rc : store_item_delete(txn, it.item_id);
+	}
 	store_record_free(existing);
 	if (p->pms_integrated && rc == STORE_NOTFOUND) {
 		rc = store_item_put(txn, &it, 1);
@@ -92,8 +99,6 @@ static int sync_integration(store_txn *txn, project_write *c, const store_projec
 					  it.item_id);
 		return rc;
 	}
-	if (!p->pms_integrated && rc == 0)
-		return store_item_delete(txn, it.item_id);
 	return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
@@ -134,11 +139,6 @@ static void cleanup_project(rpc_write *w)
 	store_record_free(((project_write *)w)->loaded);
 }
 
-static int may_set_created_at(const rpc_caller *c)
-{
-	return strcmp(c->key_account_id, "vendor") == 0 || c->scope == SCOPE(SERVICE);
-}
-
 void rpc_DirectoryService_CreateProject(struct rpc_call *call,
 					const Smartplus__Billing__V1__CreateProjectRequest *req)
 {
@@ -175,14 +175,12 @@ void rpc_DirectoryService_CreateProject(struct rpc_call *call,
 		BAD_ARG(call, "created_at: out of range");
 		return;
 	}
-	if (req->created_at && !may_set_created_at(rpc_call_caller(call))) {
-		BAD_ARG(call, "created_at: only the vendor or a SERVICE key may set it");
-		return;
-	}
+	/* created_at and free_additional_apps lower charges: the dispatcher's
+	 * validator lets only the vendor or a SERVICE key set them. */
 	if (handler_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->installer_id), "account",
-		      req->installer_id))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), req->installer_id),
+		      "installer_id"))
 		goto done;
 	if (expect_role(call, txn, "installer_id", req->installer_id, ROLE(INSTALLER)))
 		goto done;
@@ -279,7 +277,7 @@ void rpc_DirectoryService_UpdateProject(struct rpc_call *call,
 	}
 	if (handler_read_begin(call, &txn))
 		return;
-	if (auth_load_project(call, txn, in->project_id, &p))
+	if (auth_load_project(call, txn, "project.project_id", in->project_id, &p))
 		goto done;
 	if (pm && in->property_manager_id[0] &&
 	    check_property_manager(call, txn, in->property_manager_id, p->installer_id))
@@ -319,7 +317,7 @@ void rpc_DirectoryService_GetProject(struct rpc_call *call,
 		goto done;
 	}
 	if (auth_deny(call, rc == 0 ? auth_may_read_project(txn, rpc_call_caller(call), p) : 0,
-		      "project", req->project_id))
+		      "project_id"))
 		goto done;
 	a = arena_new();
 	r.project = conv_project(a, p, billingd.cfg.cutover_us);
@@ -352,8 +350,7 @@ void rpc_DirectoryService_ListProjects(struct rpc_call *call,
 		return;
 	if (handler_read_begin(call, &txn))
 		return;
-	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), installer), "account",
-		      installer))
+	if (auth_deny(call, auth_may_act(txn, rpc_call_caller(call), installer), "installer_id"))
 		goto done;
 	rc = store_project_list_by_installer(txn, installer, req->type, req->page_size,
 					     req->page_token, &list);

@@ -92,9 +92,8 @@ static int check_parties(store_txn *txn, purchase_write *p)
 	if (may < 0)
 		return may;
 	if (may == 0)
-		return write_fail(&p->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				  "permission denied on account '%s' (or it does not exist)",
-				  p->payer);
+		return write_fail(&p->w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+				  "payer_id");
 	if (strcmp(p->payer, LEDGER_ISSUER) == 0)
 		return write_fail(&p->w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "payer_id: the vendor issues credits and does not buy them; "
@@ -104,9 +103,8 @@ static int check_parties(store_txn *txn, purchase_write *p)
 		return rc;
 	if (rc == STORE_NOTFOUND || !below)
 		return write_fail(&p->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				  "account_id: '%s' is not '%s' or one of its descendants (or does "
-				  "not exist)",
-				  p->beneficiary, p->payer);
+				  "account_id: permission denied (it must be the payer or one of "
+				  "its descendants)");
 	return 0;
 }
 

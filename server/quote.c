@@ -31,6 +31,8 @@
 #include "xalloc.h"
 
 #define MAX_PROJECTS 1000
+/* Lines and skipped items of one quote (and so lines of one order). */
+#define QUOTE_MAX_ENTRIES 10000
 #define MAX_FREE 64
 
 int quote_fail(quote_err *e, grpc_status_code code, const char *reason, const char *fmt, ...)
@@ -230,6 +232,7 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 	l->item_id = arena_strdup(c->a, it->item_id);
 	l->project_id = arena_strdup(c->a, it->project_id);
 	l->service_type = it->service_type;
+	l->item_create_seq = it->create_seq; /* the identity of exactly this item */
 	l->current_expires_at = it->status == STORE_ITEM_ACTIVE ? it->expires_at : 0;
 	l->free = is_free;
 	if (b->model == MODEL(CREDITS))
@@ -244,7 +247,8 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 		}
 		prc = pricing_days_between(base, in->renew_until, &days);
 		if (!prc)
-			prc = pricing_days(unit, days, &amount);
+			prc = b->model == MODEL(CREDITS) ? pricing_days_credits(unit, days, &amount)
+							 : pricing_days(unit, days, &amount);
 		l->days = (int32_t)(days > INT32_MAX ? INT32_MAX : days);
 		l->new_expires_at = in->renew_until;
 	} else {
@@ -322,6 +326,14 @@ static int quote_project(builder *b, store_txn *txn, const store_project *p, quo
 		token = NULL;
 		for (size_t i = 0; rc == 0 && i < items.n; i++) {
 			const store_item *it = items.items[i];
+			if (b->c->rec.n_lines + b->c->n_skipped >= QUOTE_MAX_ENTRIES) {
+				/* every answer stays far below a client's 4 MiB */
+				rc = quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+						"project_ids: the selection holds more than %d "
+						"items; quote fewer projects, or name the items",
+						QUOTE_MAX_ENTRIES);
+				break;
+			}
 			int forced = it->service_type == STYPE(INTEGRATION) &&
 				     p->type == PTYPE(COMMUNITY) && p->pms_integrated;
 			int ni = named_index(in, it->item_id);
@@ -502,6 +514,33 @@ static int quote_tax(store_txn *txn, quote_calc *c, const store_quote_input *in,
 	return 0;
 }
 
+/* A named item that none of the selected projects holds: the caller's own
+ * item elsewhere is INVALID_ARGUMENT; a foreign or missing one is the one
+ * AIP-211 answer. */
+static int unselected_item(store_txn *txn, const rpc_caller *caller, const char *item_id, size_t i,
+			   quote_err *err)
+{
+	store_item *it = NULL;
+	store_project *p = NULL;
+	char field[48];
+	int rc = store_item_get(txn, item_id, &it), may = 0;
+	if (rc == 0)
+		rc = store_project_get(txn, it->project_id, &p);
+	if (rc == 0)
+		may = auth_may_read_project(txn, caller, p);
+	store_record_free(it);
+	store_record_free(p);
+	if (rc != 0 && rc != STORE_NOTFOUND)
+		return rc;
+	if (may < 0)
+		return may;
+	snprintf(field, sizeof(field), "item_ids[%zu]", i);
+	if (may)
+		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "%s: not an item of the selected projects", field);
+	return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED, field);
+}
+
 int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_input *in,
 		  int64_t now, quote_calc *c, quote_err *err)
 {
@@ -518,15 +557,24 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 	rc = check_input(in, err);
 	if (rc)
 		return rc;
+	if (in->renew_until && in->renew_until <= now)
+		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "renew_until: must be later than now");
 	may = auth_may_act(txn, caller, in->payer_id);
 	if (may < 0)
 		return may;
 	if (!may)
-		return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				  "permission denied on account '%s' (or it does not exist)",
-				  in->payer_id);
+		return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+				  "payer_id");
 	b.named_seen = arena_alloc(c->a, (in->n_item_ids + 1) * sizeof(int));
 	if (in->all_projects) {
+		/* AIP-211: a foreign installer reads like a missing one. */
+		may = auth_may_act(txn, caller, in->installer_id);
+		if (may < 0)
+			return may;
+		if (!may)
+			return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+					  "installer_id");
 		do {
 			store_list_free(&projects);
 			rc = store_project_list_by_installer(txn, in->installer_id,
@@ -544,27 +592,33 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 			return rc;
 		if (!seen_projects)
 			return quote_fail(err, GRPC_STATUS_FAILED_PRECONDITION, NULL,
-					  "installer '%s' has no %s projects", in->installer_id,
+					  "installer_id: the installer has no %s projects",
 					  catalog_project_type_name(in->project_type));
 	} else {
 		for (size_t i = 0; i < in->n_project_ids; i++) {
 			store_project *p = NULL;
+			char field[48];
+			snprintf(field, sizeof(field), "project_ids[%zu]", i);
 			rc = store_project_get(txn, in->project_ids[i], &p);
-			if (rc == STORE_NOTFOUND ||
-			    (rc == 0 && strcmp(p->installer_id, in->installer_id))) {
+			may = rc == 0 && strcmp(p->installer_id, in->installer_id) == 0
+				      ? auth_may_read_project(txn, caller, p)
+				      : 0;
+			if (rc == STORE_NOTFOUND || (rc == 0 && may == 0)) {
+				/* AIP-211: before anything about the project is said */
 				store_record_free(p);
-				return quote_fail(
-					err, GRPC_STATUS_PERMISSION_DENIED, NULL,
-					"permission denied on project '%s' of installer '%s' "
-					"(or it does not exist)",
-					in->project_ids[i], in->installer_id);
+				return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, NULL,
+						  AUTH_DENIED, field);
 			}
-			if (rc)
+			if (rc == 0 && may < 0)
+				rc = may;
+			if (rc) {
+				store_record_free(p);
 				return rc;
+			}
 			if (p->type != in->project_type) {
 				rc = quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-						"project_ids: '%s' is a %s project, not %s",
-						p->project_id, catalog_project_type_name(p->type),
+						"%s: a %s project, not %s", field,
+						catalog_project_type_name(p->type),
 						catalog_project_type_name(in->project_type));
 			} else {
 				rc = quote_project(&b, txn, p, err);
@@ -576,9 +630,7 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 	}
 	for (size_t i = 0; i < in->n_item_ids; i++)
 		if (!b.named_seen[i])
-			return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-					  "item_ids: '%s' is not an item of the selected projects",
-					  in->item_ids[i]);
+			return unselected_item(txn, caller, in->item_ids[i], i, err);
 	b.mask &= model_mask(b.model);
 	if (!b.mask) {
 		char allowed[64];

@@ -161,6 +161,7 @@ void quote_charge_digest(const store_quote *q, unsigned char out[32])
 		putstr(&d, l->item_id);
 		putstr(&d, l->project_id);
 		put64(&d, l->service_type);
+		put64(&d, (int64_t)l->item_create_seq); /* a re-created id is another item */
 		put64(&d, l->current_expires_at);
 		put64(&d, l->unit_amount);
 		put64(&d, l->unit_credits);

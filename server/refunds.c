@@ -555,9 +555,7 @@ static int apply_refund(store_txn *txn, rpc_write *w)
 		goto done;
 	rc = store_order_get(txn, r->order_id, &o);
 	if (rc == STORE_NOTFOUND) {
-		rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				"permission denied on order '%s' (or it does not exist)",
-				r->order_id);
+		rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED, "order_id");
 		goto done;
 	}
 	if (rc != 0)
@@ -1059,7 +1057,7 @@ void rpc_InvoiceService_GetCreditNote(struct rpc_call *call,
 		handler_fail_store(call, rc);
 		goto done;
 	}
-	if (auth_deny(call, may, "credit note", req->credit_note_id))
+	if (auth_deny(call, may, "credit_note_id"))
 		goto done;
 	a = arena_new();
 	r.credit_note = credit_note_conv(a, cn);

@@ -116,7 +116,7 @@ void rpc_InvoiceService_ReverseAllocation(
 		handler_fail_store(call, rc);
 		goto done;
 	}
-	if (auth_deny(call, may, "transfer", req->transfer_id))
+	if (auth_deny(call, may, "transfer_id"))
 		goto done;
 	r = write_new(call, sizeof(*r));
 	snprintf(r->transfer_id, sizeof(r->transfer_id), "%s", req->transfer_id);

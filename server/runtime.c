@@ -27,6 +27,8 @@
 #include "idem.h"
 #include "google/rpc/status.pb-c.h"
 #include "log.h"
+#include "smartplus/billing/v1/types.pb-c.h"
+#include "validate.h"
 #include "xalloc.h"
 
 #define SLOTS_PER_METHOD 4 /* outstanding requests per method per queue */
@@ -261,6 +263,66 @@ static grpc_slice status_details(grpc_status_code code, const char *message, con
 }
 
 static void finish(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
+		   grpc_byte_buffer *reply);
+
+/* A claimed call's outcome on its way to the store (R17), finished once
+ * durable. */
+typedef struct deferred_finish {
+	rpc_call *c;
+	grpc_status_code code;
+	char message[512];
+	char reason[64];
+	grpc_byte_buffer *reply;
+} deferred_finish;
+
+static void on_recorded(void *arg, int rc)
+{
+	deferred_finish *d = arg;
+	(void)rc; /* not recorded: the answer goes out all the same */
+	d->c->idem.recorded = 1;
+	finish(d->c, d->code, d->message, d->reason[0] ? d->reason : NULL, d->reply);
+	free(d);
+}
+
+/*
+ * R17 for every mutating RPC: a call that claimed an idempotency key and
+ * ends with an answer no write has stored (a handler that answers by
+ * itself, a refusal before any write) has that answer stored first, then
+ * sent. Returns 1 when the call will be finished by on_recorded().
+ */
+static int record_then_finish(rpc_call *c, grpc_status_code code, const char *message,
+			      const char *reason, grpc_byte_buffer *reply)
+{
+	deferred_finish *d;
+	grpc_slice body = grpc_empty_slice();
+	int rc;
+
+	if (!c->idem.active || c->idem.recorded || idem_transient(code) || !c->method)
+		return 0;
+	d = xcalloc(1, sizeof(*d));
+	if (reply) {
+		grpc_byte_buffer_reader r;
+		if (grpc_byte_buffer_reader_init(&r, reply)) {
+			body = grpc_byte_buffer_reader_readall(&r);
+			grpc_byte_buffer_reader_destroy(&r);
+		}
+	}
+	d->c = c;
+	d->code = code;
+	snprintf(d->message, sizeof(d->message), "%s", message ? message : "");
+	snprintf(d->reason, sizeof(d->reason), "%s", reason ? reason : "");
+	d->reply = reply;
+	rc = idem_record_async(&c->idem, c->method->path, code, d->message, d->reason,
+			       GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), on_recorded, d);
+	grpc_slice_unref(body);
+	if (rc != 0) {
+		free(d);
+		return 0;
+	}
+	return 1;
+}
+
+static void finish(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
 		   grpc_byte_buffer *reply)
 {
 	grpc_op ops[4];
@@ -281,6 +343,8 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 		grpc_slice_unref(s);
 		return;
 	}
+	if (record_then_finish(c, code, message, reason, reply))
+		return;
 	if (__atomic_exchange_n(&c->finished, 1, __ATOMIC_ACQ_REL)) {
 		log_error("%s: call finished twice", c->method ? c->method->name : "?");
 		if (reply)
@@ -420,12 +484,19 @@ static void on_sent(rpc_tag *t, int ok)
 /* ------------------------------------------------------------------------ */
 /* Dispatch                                                                  */
 
+/* R2/R4: who may set a field that lowers what is charged. */
+static int may_lower_charges(const rpc_caller *c)
+{
+	return strcmp(c->key_account_id, "vendor") == 0 ||
+	       c->scope == SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_SERVICE;
+}
+
 static void dispatch(rpc_call *c)
 {
 	const rpc_method *m = c->method;
 	grpc_byte_buffer_reader reader;
 	grpc_slice body;
-	char msg[256] = "";
+	char msg[600] = "";
 	grpc_status_code st;
 
 	if (gpr_time_cmp(gpr_convert_clock_type(c->deadline, GPR_CLOCK_MONOTONIC),
@@ -466,6 +537,15 @@ static void dispatch(rpc_call *c)
 		grpc_slice_unref(body);
 		rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, "request does not decode as %s",
 			 m->input->name);
+		return;
+	}
+	/* One validator for every request (validate.h): nothing a handler
+	 * sees is malformed, and nothing malformed is stored. */
+	st = rpc_validate_request(m->input, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body),
+				  may_lower_charges(&c->caller), msg, sizeof(msg));
+	if (st != GRPC_STATUS_OK) {
+		grpc_slice_unref(body);
+		rpc_fail(c, st, NULL, "%s", msg);
 		return;
 	}
 	/* R17: replay, refuse or claim the key before the handler runs. */
@@ -674,7 +754,7 @@ static grpc_server_credentials *make_credentials(const rpc_server_options *o)
 
 int rpc_server_start(const rpc_server_options *o)
 {
-	grpc_arg args[4];
+	grpc_arg args[5];
 	grpc_channel_args cargs;
 	grpc_server_credentials *creds;
 	int port;
@@ -695,7 +775,13 @@ int rpc_server_start(const rpc_server_options *o)
 	args[3].type = GRPC_ARG_INTEGER;
 	args[3].key = GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS;
 	args[3].value.integer = 10000;
-	cargs.num_args = 4;
+	/* One process per port: without this grpc sets SO_REUSEPORT, so a
+	 * second billingd (another data directory) would bind the same port and
+	 * the kernel would split connections between two databases. */
+	args[4].type = GRPC_ARG_INTEGER;
+	args[4].key = GRPC_ARG_ALLOW_REUSEPORT;
+	args[4].value.integer = 0;
+	cargs.num_args = 5;
 	cargs.args = args;
 	rt.server = grpc_server_create(&cargs, NULL);
 
@@ -716,13 +802,19 @@ int rpc_server_start(const rpc_server_options *o)
 						: GRPC_SRM_PAYLOAD_NONE,
 			0);
 
+	log_info("request validator: %u fields of %u messages (%u strings with a maximum length, "
+		 "%u repeated fields with a maximum count, %u charge-lowering)",
+		 rpc_rules_covered.fields, rpc_rules_covered.messages,
+		 rpc_rules_covered.string_limits, rpc_rules_covered.repeated_limits,
+		 rpc_rules_covered.charge_lowering);
 	creds = make_credentials(o);
 	if (!creds)
 		return -1;
 	port = grpc_server_add_http2_port(rt.server, o->listen, creds);
 	grpc_server_credentials_release(creds);
 	if (port <= 0) {
-		log_error("cannot listen on %s", o->listen);
+		log_error("cannot listen on %s (address in use, or not an address of this host)",
+			  o->listen);
 		return -1;
 	}
 	grpc_server_start(rt.server);

@@ -307,6 +307,7 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 	line.item_id = it->item_id;
 	line.project_id = it->project_id;
 	line.service_type = it->service_type;
+	line.item_create_seq = it->create_seq;
 	line.current_expires_at = it->expires_at;
 	line.new_expires_at = base + PRICING_MONTH_US;
 	line.days = PRICING_MONTH_DAYS;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "clock_record.h"
 #include "enums.h"
 #include "idem.h"
 #include "orders.h"
@@ -22,7 +24,6 @@
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
-#include "testclock.h"
 
 #define VENDOR_ID "vendor"
 
@@ -105,6 +106,116 @@ static int bootstrap_vendor(billingd_state *s)
 	return 0;
 }
 
+/* The data directory for this process alone; -1 (logged) if another has it. */
+static int lock_data_dir(const char *dir, store_lock **lock)
+{
+	char err[256] = "";
+	long holder = 0;
+	int rc = store_dir_lock(dir, lock, &holder, err, sizeof(err));
+	if (rc == STORE_EXISTS)
+		log_error("data directory in use by pid %ld: %s (one billingd per data directory)",
+			  holder, dir);
+	else if (rc != 0)
+		log_error("cannot lock data directory %s: %s", dir,
+			  err[0] ? err : store_strerror(rc));
+	return rc == 0 ? 0 : -1;
+}
+
+static int apply_put_key(store_txn *w, void *arg)
+{
+	return store_apikey_put(w, arg, 1);
+}
+
+int server_admin_key_command(int argc, char **argv)
+{
+	static const struct option opts[] = {{"data-dir", required_argument, 0, 'd'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
+	store_options so = STORE_OPTIONS_INIT;
+	store_apikey key = STORE_APIKEY_INIT;
+	store_lock *lock = NULL;
+	store_env *env = NULL;
+	store_account *vendor = NULL;
+	store_txn *txn;
+	const char *dir = NULL;
+	char err[256] = "", key_id[17], token[AUTH_TOKEN_MAX];
+	unsigned char hash[32];
+	long holder = 0;
+	int o, rc, code = 1, bad = 0;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'd')
+			dir = optarg;
+		else
+			bad = 1;
+	}
+	if (bad || !dir || optind != argc) {
+		fprintf(stderr, "usage: billingd admin-key --data-dir DIR\n"
+				"  with billingd stopped: mints a new vendor key and writes it to "
+				"DIR/admin.key (mode 0600)\n");
+		return 2;
+	}
+	rc = store_dir_lock(dir, &lock, &holder, err, sizeof(err));
+	if (rc == STORE_EXISTS) {
+		fprintf(stderr,
+			"billingd admin-key: data directory in use by pid %ld: %s; stop billingd "
+			"first\n",
+			holder, dir);
+		return 1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "billingd admin-key: %s\n", err[0] ? err : store_strerror(rc));
+		return 1;
+	}
+	so.path = dir;
+	rc = store_open(&so, &env, err, sizeof(err));
+	if (rc == 0 && (rc = store_read_begin(env, &txn)) == 0) {
+		rc = store_account_get(txn, VENDOR_ID, &vendor);
+		store_read_end(txn);
+	}
+	if (rc == STORE_NOTFOUND) {
+		fprintf(stderr,
+			"billingd admin-key: %s holds no billingd store (no vendor account)\n",
+			dir);
+		goto done;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "billingd admin-key: cannot open the store in %s: %s\n", dir,
+			err[0] ? err : store_strerror(rc));
+		goto done;
+	}
+	if (auth_mint_key(VENDOR_ID, SMARTPLUS__BILLING__V1__API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT,
+			  &key, key_id, hash, token) != 0) {
+		fprintf(stderr, "billingd admin-key: no randomness\n");
+		goto done;
+	}
+	key.display_name = "admin.key (billingd admin-key)";
+	key.create_time = clock_now_us();
+	/* The key first: a crash before the file is written leaves an unused
+	 * key, never an admin.key naming a key that does not exist. */
+	rc = store_write_sync(env, apply_put_key, &key);
+	if (rc != 0) {
+		fprintf(stderr, "billingd admin-key: cannot store the key: %s\n",
+			store_strerror(rc));
+		goto done;
+	}
+	if (write_admin_key(dir, token) != 0) {
+		fprintf(stderr, "billingd admin-key: cannot write %s/admin.key: %s\n", dir,
+			strerror(errno));
+		goto done;
+	}
+	printf("billingd admin-key: new vendor key %s written to %s/admin.key (mode 0600)\n",
+	       key_id, dir);
+	code = 0;
+done:
+	memset(token, 0, sizeof(token));
+	store_record_free(vendor);
+	store_close(env);
+	store_dir_unlock(lock);
+	return code;
+}
+
 int server_open(billingd_state *s)
 {
 	store_options o = STORE_OPTIONS_INIT;
@@ -115,19 +226,26 @@ int server_open(billingd_state *s)
 		log_error("cannot create data directory %s: %s", s->cfg.data_dir, strerror(errno));
 		return -1;
 	}
+	if (lock_data_dir(s->cfg.data_dir, &s->lock) != 0)
+		return -1;
 	o.path = s->cfg.data_dir;
 	o.map_size = s->cfg.map_size;
 	o.log = store_log;
+	o.clock = clock_now_us;
 	rc = store_open(&o, &s->store, err, sizeof(err));
 	if (rc != 0) {
 		log_error("cannot open the store in %s: %s", s->cfg.data_dir,
 			  err[0] ? err : store_strerror(rc));
+		store_dir_unlock(s->lock);
+		s->lock = NULL;
 		return -1;
 	}
-	if (bootstrap_vendor(s) != 0 || (s->cfg.test_clock && testclock_start() != 0) ||
-	    quote_token_init(s->store) != 0) {
+	if (clock_record_start(s->cfg.test_clock, s->cfg.convert_test_clock) != 0 ||
+	    bootstrap_vendor(s) != 0 || quote_token_init(s->store) != 0) {
 		store_close(s->store);
 		s->store = NULL;
+		store_dir_unlock(s->lock);
+		s->lock = NULL;
 		return -1;
 	}
 	rpc_set_authenticator(auth_authenticate);
@@ -140,6 +258,8 @@ int server_open(billingd_state *s)
 		idem_janitor_stop();
 		store_close(s->store);
 		s->store = NULL;
+		store_dir_unlock(s->lock);
+		s->lock = NULL;
 		return -1;
 	}
 	if (refunds_reconciler_start(s->cfg.reconcile_interval_ms) != 0)
@@ -164,4 +284,6 @@ void server_close(billingd_state *s)
 	idem_janitor_stop();
 	store_close(s->store);
 	s->store = NULL;
+	store_dir_unlock(s->lock);
+	s->lock = NULL;
 }

@@ -2,7 +2,7 @@
  * testclock.c: AdminService.AdvanceClock and the persistence of the test
  * clock (R18). With --test-clock the clock starts where the last run left it
  * (meta "test_clock_us"), or at the real time on a new store, and moves only
- * here. Renewals falling due inside the jump are run, in time order, by the
+ * here (clock_record.c decides whether a store may start on it). Renewals falling due inside the jump are run, in time order, by the
  * scheduler before the call returns.
  */
 #include <pthread.h>

@@ -83,6 +83,7 @@ static int apply_thunk(store_txn *txn, void *arg)
 	st->capture = 0;
 	if (!st->has_capture)
 		return 0;
+	st->recorded = 1;
 	return idem_record(txn, st, rpc_call_method(w->call)->path, st->captured_status,
 			   st->captured_message, st->captured_reason);
 }
@@ -95,6 +96,7 @@ static int failed_thunk(store_txn *txn, void *arg, int rc)
 	rpc_write *w = arg;
 	if (!refused(w, rc))
 		return 0;
+	rpc_call_idem(w->call)->recorded = 1;
 	return idem_record(txn, rpc_call_idem(w->call), rpc_call_method(w->call)->path, w->code,
 			   w->message, w->reason);
 }

@@ -1,14 +1,20 @@
 /*
  * env.c - the LMDB environment: open/close, error translation, per-thread
- * cached read transactions.
+ * cached read transactions, the data-directory lock.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* F_OFD_SETLK */
+#endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "store_order.h"
 #include "store_int.h"
 #include "xalloc.h"
 
@@ -162,6 +168,8 @@ static int open_dbs(store_env *env, char *err, size_t errlen)
 		if (rc == STORE_NOTFOUND)
 			rc = store_meta_set_schema(&w, STORE_SCHEMA_VERSION);
 	}
+	if (rc == 0 && version <= STORE_SCHEMA_VERSION)
+		rc = store_order_build_holds(&w);
 	if (rc == 0 && version > STORE_SCHEMA_VERSION) {
 		snprintf(err, errlen,
 			 "store schema version %u is newer than this billingd "
@@ -180,6 +188,84 @@ done:
 	if (w.txn)
 		mdb_txn_abort(w.txn);
 	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * The data-directory lock
+ */
+
+#define LOCK_FILE "billingd.lock"
+
+struct store_lock {
+	int fd;
+};
+
+/* "<what> <path>: <errno text>" into err. */
+static void lock_err(char *err, size_t errlen, const char *what, const char *path, int e)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(e));
+}
+
+int store_dir_lock(const char *path, store_lock **out, long *holder, char *err, size_t errlen)
+{
+	char file[4096], pid[32];
+	struct flock fl;
+	ssize_t n;
+	int fd;
+
+	*out = NULL;
+	if (holder)
+		*holder = 0;
+	if (snprintf(file, sizeof(file), "%s/" LOCK_FILE, path) >= (int)sizeof(file))
+		return STORE_INVALID;
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		lock_err(err, errlen, "creating", path, errno);
+		return STORE_IO;
+	}
+	fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		lock_err(err, errlen, "opening", file, errno);
+		return STORE_IO;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+		int e = errno;
+		if (e == EACCES || e == EAGAIN) {
+			n = pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = 0;
+			if (holder)
+				*holder = strtol(pid, NULL, 10);
+			close(fd);
+			return STORE_EXISTS;
+		}
+		lock_err(err, errlen, "locking", file, e);
+		close(fd);
+		return STORE_IO;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		lock_err(err, errlen, "writing", file, errno);
+		close(fd);
+		return STORE_IO;
+	}
+	*out = xcalloc(1, sizeof(**out));
+	(*out)->fd = fd;
+	return STORE_OK;
+}
+
+void store_dir_unlock(store_lock *l)
+{
+	if (!l)
+		return;
+	/* The pid goes first: a reader never sees a stale holder after this. */
+	if (ftruncate(l->fd, 0) != 0) {
+		/* nothing to do: closing releases the lock all the same */
+	}
+	close(l->fd);
+	free(l);
 }
 
 int store_open(const store_options *opts, store_env **out, char *err, size_t errlen)
@@ -205,6 +291,7 @@ int store_open(const store_options *opts, store_env **out, char *err, size_t err
 	env = xcalloc(1, sizeof(*env));
 	env->log = opts->log;
 	env->log_arg = opts->log_arg;
+	env->clock = opts->clock;
 	env->tail = &env->head;
 	pthread_mutex_init(&env->rlock, NULL);
 	pthread_mutex_init(&env->wlock, NULL);

@@ -190,7 +190,8 @@ static int load_entry(store_txn *txn, const store_scan *s, const MDB_val *val,
 
 /*
  * Scan up to limit records from the start key (the prefix, or a decoded
- * token). With want_token, leave the token of the next in-range key.
+ * token). With want_token (a page of a List), stop also once the records
+ * reach STORE_PAGE_BYTES, and leave the token of the next in-range key.
  */
 static int scan(store_txn *txn, const store_scan *s, size_t limit, const char *page_token,
 		int want_token, store_list *out)
@@ -198,6 +199,7 @@ static int scan(store_txn *txn, const store_scan *s, size_t limit, const char *p
 	MDB_cursor *cur = NULL;
 	store_key start;
 	MDB_val k, v;
+	size_t bytes = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -225,7 +227,7 @@ static int scan(store_txn *txn, const store_scan *s, size_t limit, const char *p
 	while (rc == 0 && in_range(&k, s)) {
 		ProtobufCMessage *rec = NULL;
 
-		if (out->n == limit) {
+		if (out->n == limit || (want_token && bytes >= STORE_PAGE_BYTES)) {
 			if (want_token) {
 				out->next_page_token = store_token_encode(k.mv_data, k.mv_size);
 				if (!out->next_page_token) {
@@ -236,8 +238,10 @@ static int scan(store_txn *txn, const store_scan *s, size_t limit, const char *p
 			break;
 		}
 		rc = load_entry(txn, s, &v, &rec);
-		if (rc == 0)
+		if (rc == 0) {
+			bytes += s->rec_class ? protobuf_c_message_get_packed_size(rec) : v.mv_size;
 			rc = list_push(out, rec);
+		}
 		if (rc != 0) {
 			store_record_free(rec);
 			goto done;

@@ -378,6 +378,7 @@ int ledger_list_logs(store_txn *txn, const char *account, const ledger_filter *f
 	MDB_cursor *cur = NULL;
 	store_key prefix, start;
 	MDB_val k, v;
+	size_t bytes = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -424,12 +425,13 @@ int ledger_list_logs(store_txn *txn, const char *account, const ledger_filter *f
 			store_record_free(t);
 			continue;
 		}
-		if (out->n == limit) { /* one more match: there is a next page */
+		if (out->n == limit || bytes >= STORE_PAGE_BYTES) { /* a next page */
 			store_record_free(t);
 			out->next_page_token = token_make(&k, &f);
 			rc = out->next_page_token ? STORE_OK : STORE_IO;
 			goto done;
 		}
+		bytes += protobuf_c_message_get_packed_size(&t->base);
 		rc = list_add(out, t);
 		if (rc != 0) {
 			store_record_free(t);

@@ -84,12 +84,20 @@ typedef struct store_options {
 	 * thread doing the work (open, close). */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
+	/* Optional: the server's clock (unix micros). When set, every write
+	 * transaction also records it as meta STORE_META_CLOCK_HIGH, so the
+	 * store knows the latest time anything in it was written at (the
+	 * server's clock never goes back across restarts). */
+	int64_t (*clock)(void);
 } store_options;
 
-#define STORE_OPTIONS_INIT             \
-	{                              \
-		NULL, 0, 0, NULL, NULL \
+#define STORE_OPTIONS_INIT                   \
+	{                                    \
+		NULL, 0, 0, NULL, NULL, NULL \
 	}
+
+/* Meta value: the store_options.clock of the last write transaction. */
+#define STORE_META_CLOCK_HIGH "clock_high_us"
 
 /*
  * Open (creating if needed) the store in opts->path, run the stale-reader
@@ -108,6 +116,22 @@ int store_open(const store_options *opts, store_env **out, char *err, size_t err
  * (and ended its reads) first. NULL does nothing.
  */
 void store_close(store_env *env);
+
+/*
+ * One process per data directory. A process that serves or rewrites the
+ * store (billingd, `billingd admin-key`) holds an exclusive lock on
+ * <path>/billingd.lock (an open-file-description fcntl lock: released when
+ * the process exits, however it exits, or by store_dir_unlock) with its pid
+ * written in the file. Readers that may run beside a server (hot backup,
+ * tests inspecting a store) do not take it. Creates path (0700) if missing.
+ * Returns 0 with *out set; STORE_EXISTS when another holder has it, with
+ * *holder = its pid (0 if the file names none); STORE_IO otherwise, with a
+ * description in err (may be NULL).
+ */
+typedef struct store_lock store_lock;
+int store_dir_lock(const char *path, store_lock **out, long *holder, char *err, size_t errlen);
+/* Releases the lock and frees l. NULL does nothing. */
+void store_dir_unlock(store_lock *l);
 
 /* ------------------------------------------------------------------------
  * Reads
@@ -220,9 +244,15 @@ void store_list_free(store_list *l);
  * page_token (NULL or "" for the first page). A token that is not one this
  * same list (same table, same parent, same filter) produced gives
  * STORE_INVALID. On error *out is left empty.
+ *
+ * A page also ends early, with a next_page_token, once the records in it
+ * reach STORE_PAGE_BYTES encoded (at least one record per page): the answer
+ * a List handler builds from a page then stays far below the 4 MiB a
+ * default gRPC client accepts, whatever the records hold.
  */
 #define STORE_PAGE_DEFAULT 100
 #define STORE_PAGE_MAX 1000
+#define STORE_PAGE_BYTES (1024 * 1024)
 
 /* ------------------------------------------------------------------------
  * Accounts

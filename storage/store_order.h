@@ -11,6 +11,9 @@
  *   'p' payer\0 be64(~create_time) id\0 -> order id (newest first)
  *   'w' be64(create_time) id\0          -> order id, PENDING_PAYMENT
  *                                         orders only (oldest first)
+ *   'h' item_id\0 order_id\0            -> order id, one per line of a
+ *                                         PENDING_PAYMENT or PROCESSING
+ *                                         order: the items it holds
  */
 #ifndef SPB_STORE_ORDER_H
 #define SPB_STORE_ORDER_H
@@ -31,12 +34,17 @@ typedef Smartplus__Billing__Store__V1__OrderRecord store_order;
 /* OrderRecord.status of an order waiting for payment (the API's
  * ORDER_STATUS_PENDING_PAYMENT); such orders are indexed for the sweeper. */
 #define STORE_ORDER_PENDING_PAYMENT 1
+/* OrderRecord.status of an order at the provider (PROCESSING). */
+#define STORE_ORDER_PROCESSING 2
 
 /* Quotes. create != 0: STORE_EXISTS if the id is taken. */
 int store_quote_put(store_txn *w, const store_quote *rec, int create);
 int store_quote_get(store_txn *txn, const char *quote_id, store_quote **out);
 
-/* Orders; put keeps the payer index in step (create_time never changes). */
+/* Orders; put keeps the payer index in step (create_time never changes),
+ * and the holds: while an order is PENDING_PAYMENT or PROCESSING each of
+ * its lines holds its item (store_order_holding); any other status drops
+ * them. */
 int store_order_put(store_txn *w, const store_order *rec, int create);
 int store_order_get(store_txn *txn, const char *order_id, store_order **out);
 /* Orders of a payer, newest first. */
@@ -46,5 +54,14 @@ int store_order_list_by_payer(store_txn *txn, const char *payer_id, int page_siz
  * written before this index existed are not listed (the lazy time-out on
  * reading them still applies). */
 int store_order_pending_before(store_txn *txn, int64_t t, size_t n, store_list *out);
+
+/* Up to n orders holding item_id (see store_order_put), in order-id order.
+ * The caller decides whether each is still open (a PENDING_PAYMENT order
+ * past its pay window is TIMED_OUT on reading). */
+int store_order_holding(store_txn *txn, const char *item_id, size_t n, store_list *out);
+
+/* Writes the holds of the open orders of a store written before holds
+ * existed, once (meta "order_holds_built"); store_open runs it. */
+int store_order_build_holds(store_txn *w);
 
 #endif /* SPB_STORE_ORDER_H */

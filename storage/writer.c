@@ -81,6 +81,12 @@ static int attempt(store_env *env, store_mutation *batch, store_mutation *only)
 		rc = RETRY;
 		goto done;
 	}
+	if (env->clock) {
+		/* The time of this write, for the next start (store.h). A failure
+		 * here leaves the transaction unusable and the commit reports it. */
+		store_txn top = {.env = env, .txn = txn};
+		(void)store_meta_set(&top, STORE_META_CLOCK_HIGH, (uint64_t)env->clock());
+	}
 	FAULT_POINT("writer.before_commit");
 	rc = store_err(mdb_txn_commit(txn));
 	txn = NULL;

@@ -61,6 +61,7 @@ struct store_env {
 	MDB_dbi dbi[DB_COUNT];
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
+	int64_t (*clock)(void); /* store_options.clock */
 
 	/* per-thread cached read transactions */
 	pthread_key_t rkey;

@@ -30,6 +30,12 @@
  * vendor, for whom every existing resource is a descendant; another
  * tenant's key makes the caller's own and descendant targets foreign).
  *
+ * And the message texts (AIP-211, issue 12 defect 4): for every RPC, role
+ * and credential, a PERMISSION_DENIED for an existing foreign target
+ * (foreign, ancestor) must be byte-identical to the one for a nonexistent
+ * target, and no denial may name an id of the foreign target. No RPC but a
+ * List may answer about a page token (issue 12 defect 3).
+ *
  * usage: isolation_sweep <billingd> [--verbose]
  * One CUnit test per service (each case an assertion), then a clean stop;
  * prints the number of cases.
@@ -62,6 +68,15 @@ static spb_client *cli; /* the one connection; no default key */
 static spt_billingd srv;
 static int verbose;
 static long n_cases, n_unimplemented, n_skipped, n_crashes, n_payer_rule;
+static long n_msg_compared, n_msg_mismatch, n_msg_leaks;
+
+/* The outcome of one case, kept to compare denial texts across targets. */
+typedef struct outcome {
+	int ran;
+	int status;
+	int foreign; /* the target is outside the effective caller's reach */
+	char message[512];
+} outcome;
 static long fresh_seq;
 
 /* ------------------------------------------------------------------------ */
@@ -784,8 +799,54 @@ static void check_alive(const ProtobufCServiceDescriptor *svc, const ProtobufCMe
 	SPT_REQUIRE(cli != NULL, "billingd does not restart");
 }
 
+/* 1 when msg holds id as a whole id (not inside a longer [A-Za-z0-9_.-]
+ * word). */
+static int names_id(const char *msg, const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+	const char *p = msg;
+	if (!n)
+		return 0;
+	while ((p = strstr(p, id)) != NULL) {
+		char before = p == msg ? ' ' : p[-1], after = p[n];
+		int word = (before == ' ' || before == '\'' || before == '"' || before == '(' ||
+			    before == '[' || before == ',') &&
+			   !(after == '_' || after == '-' || after == '.' ||
+			     (after >= '0' && after <= '9') || (after >= 'a' && after <= 'z') ||
+			     (after >= 'A' && after <= 'Z'));
+		if (word)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* A denial for a foreign target must not name its ids. */
+static void check_leak(const ProtobufCServiceDescriptor *svc, const ProtobufCMethodDescriptor *md,
+		       int role, const bundle *b, int cred, const char *msg)
+{
+	const char *ids[] = {b->account, b->installer, b->project, b->item, b->order};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		if (!ids[i] || is(ids[i], self_of[role]))
+			continue;
+		if (names_id(msg, ids[i])) {
+			n_msg_leaks++;
+			SPT_CHECK(0, "%s.%s caller=%s target=%s cred=%s: the denial names '%s': %s",
+				  svc->short_name, md->name, role_names[role], b->cls,
+				  cred_names[cred], ids[i], msg);
+			return;
+		}
+	}
+	if (strstr(msg, "quo_")) {
+		n_msg_leaks++;
+		SPT_CHECK(0, "%s.%s caller=%s target=%s cred=%s: the denial quotes a quote id: %s",
+			  svc->short_name, md->name, role_names[role], b->cls, cred_names[cred],
+			  msg);
+	}
+}
+
 static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int role, const bundle *b,
-		     int cred)
+		     int cred, outcome *out)
 {
 	const ProtobufCMethodDescriptor *md = &svc->methods[mi];
 	int admin = svc == &smartplus__billing__v1__admin_service__descriptor;
@@ -844,6 +905,24 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 			break;
 		}
 	}
+	if (out) {
+		out->ran = 1;
+		out->status = st;
+		out->foreign = exp == E_DENIED || exp == E_DENIED_OR_NOT_FOUND;
+		snprintf(out->message, sizeof(out->message), "%s",
+			 st ? spb_error_last()->message : "");
+	}
+	/* A denial of a target out of reach (not a business refusal of an
+	 * allowed one) names nothing of it. */
+	if (st == ST_PERMISSION_DENIED && !b->allowed && b->exists &&
+	    (exp == E_DENIED || exp == E_DENIED_OR_NOT_FOUND))
+		check_leak(svc, md, role, b, cred, spb_error_last()->message);
+	if (st && strncmp(md->name, "List", 4) != 0 &&
+	    strstr(spb_error_last()->message, "page_token")) {
+		ok = 0;
+		printf("FAIL %s.%s answers about a page token: %s\n", svc->short_name, md->name,
+		       spb_error_last()->message);
+	}
 	SPT_CHECK(ok, "%s.%s caller=%s target=%s cred=%s: got %s", svc->short_name, md->name,
 		  role_names[role], b->cls, cred_names[cred], spb_status_name(st));
 	if (!ok || verbose)
@@ -875,6 +954,10 @@ static int suite_clean(void)
 	printf("\nisolation sweep: %ld cases (billingd crashes %ld; %ld UNIMPLEMENTED; %ld R11 "
 	       "payer refusals on own/descendant targets; %ld combinations not applicable)\n",
 	       n_cases, n_crashes, n_unimplemented, n_payer_rule, n_skipped);
+	printf("denial texts: %ld existing-foreign/nonexistent pairs compared, %ld differ, %ld "
+	       "name "
+	       "a foreign id\n",
+	       n_msg_compared, n_msg_mismatch, n_msg_leaks);
 	return 0;
 }
 
@@ -884,10 +967,32 @@ static void sweep(const ProtobufCServiceDescriptor *svc)
 	for (unsigned mi = 0; mi < svc->n_methods; mi++)
 		for (int role = 0; role < N_ROLES; role++) {
 			bundle bs[5];
-			int nb = bundles_of(role, bs);
+			outcome outs[5][N_CREDS];
+			int nb = bundles_of(role, bs), nx = nb - 1;
+			memset(outs, 0, sizeof(outs));
 			for (int k = 0; k < nb; k++)
 				for (int cred = 0; cred < N_CREDS; cred++)
-					run_case(svc, mi, role, &bs[k], cred);
+					run_case(svc, mi, role, &bs[k], cred, &outs[k][cred]);
+			/* AIP-211: existing foreign targets read like missing ones */
+			for (int k = 0; k < nx; k++)
+				for (int cred = 0; cred < N_CREDS; cred++) {
+					const outcome *a = &outs[k][cred], *m = &outs[nx][cred];
+					if (bs[k].allowed || !a->ran || !m->ran || !a->foreign ||
+					    !m->foreign || a->status != ST_PERMISSION_DENIED ||
+					    m->status != ST_PERMISSION_DENIED)
+						continue;
+					n_msg_compared++;
+					if (strcmp(a->message, m->message) == 0)
+						continue;
+					n_msg_mismatch++;
+					SPT_CHECK(0,
+						  "%s.%s caller=%s cred=%s: denial for the %s "
+						  "target '%s' "
+						  "differs from the nonexistent one's '%s'",
+						  svc->short_name, svc->methods[mi].name,
+						  role_names[role], cred_names[cred], bs[k].cls,
+						  a->message, m->message);
+				}
 		}
 }
 

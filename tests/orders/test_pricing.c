@@ -50,6 +50,27 @@ static void test_days_round_half_up(void)
 	CU_ASSERT_EQUAL(v, 999);
 }
 
+static void test_days_credits_round_up(void)
+{
+	int64_t v;
+	/* 3 credits x 3 days / 30 = 0.3 -> 1: never free */
+	CU_ASSERT_EQUAL(pricing_days_credits(3, 3, &v), 0);
+	CU_ASSERT_EQUAL(v, 1);
+	/* 3 x 1 / 30 = 0.1 -> 1 */
+	CU_ASSERT_EQUAL(pricing_days_credits(3, 1, &v), 0);
+	CU_ASSERT_EQUAL(v, 1);
+	/* 3 x 11 / 30 = 1.1 -> 2 */
+	CU_ASSERT_EQUAL(pricing_days_credits(3, 11, &v), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	/* exact stays exact; free stays free */
+	CU_ASSERT_EQUAL(pricing_days_credits(3, 30, &v), 0);
+	CU_ASSERT_EQUAL(v, 3);
+	CU_ASSERT_EQUAL(pricing_days_credits(0, 7, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT_EQUAL(pricing_days_credits(INT64_MAX, 1, &v), PRICING_OVERFLOW);
+	CU_ASSERT_EQUAL(pricing_days_credits(3, 0, &v), PRICING_RANGE);
+}
+
 static void test_days_overflow(void)
 {
 	int64_t v = 3;
@@ -105,6 +126,7 @@ static CU_TestInfo tests[] = {
 	{"months overflow", test_months_overflow},
 	{"days rounds half up", test_days_round_half_up},
 	{"days overflow", test_days_overflow},
+	{"credit days round up", test_days_credits_round_up},
 	{"days between rounds up", test_days_between_rounds_up},
 	{"add and percent", test_add_and_percent},
 	{"add months", test_add_months},

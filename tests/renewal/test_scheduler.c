@@ -204,6 +204,8 @@ static void test_order_in_flight_is_resumed_not_replaced(void)
 	o.lines = lines;
 	l.item_id = "i1";
 	l.project_id = "p1";
+	l.service_type = V1(
+		SERVICE_TYPE__SERVICE_TYPE_APP); /* the item's: lines apply to it only */
 	l.current_expires_at = e;
 	l.new_expires_at = e + 30 * DAY;
 	o.total = 500;

@@ -41,6 +41,8 @@ static const char *const k_services[] = {
 #define BILLING "smartplus/billing/v1/billing_service.proto"
 #define TYPES "smartplus/billing/v1/types.proto"
 #define TIMESTAMP "google/protobuf/timestamp.proto"
+#define RULES "smartplus/billing/v1/field_rules.proto"
+#define DESCRIPTOR "google/protobuf/descriptor.proto"
 #define HEALTH "grpc/health/v1/health.proto"
 
 /* ------------------------------------------------------------- helpers --- */
@@ -300,9 +302,9 @@ static void test_symbol_v1alpha(void)
 
 static void test_file_by_filename(void)
 {
-	static const char *const want[] = {BILLING, TYPES, TIMESTAMP};
+	static const char *const want[] = {BILLING, TYPES, TIMESTAMP, RULES, DESCRIPTOR};
 	Resp *rs = ask_file(g_idx, BILLING);
-	check_files(rs, BILLING, want, 3, spb_descriptor_set, spb_descriptor_set_len);
+	check_files(rs, BILLING, want, 5, spb_descriptor_set, spb_descriptor_set_len);
 	CU_ASSERT_PTR_NOT_NULL(rs ? rs->original_request : NULL);
 	if (rs && rs->original_request &&
 	    rs->original_request->message_request_case == RQ(FILE_BY_FILENAME))
@@ -311,10 +313,14 @@ static void test_file_by_filename(void)
 	resp_free(rs);
 
 	/* directory_service imports timestamp directly and through types. */
-	static const char *const want2[] = {"smartplus/billing/v1/directory_service.proto", TYPES,
-					    TIMESTAMP, "google/protobuf/field_mask.proto"};
+	static const char *const want2[] = {"smartplus/billing/v1/directory_service.proto",
+					    TYPES,
+					    TIMESTAMP,
+					    "google/protobuf/field_mask.proto",
+					    RULES,
+					    DESCRIPTOR};
 	rs = ask_file(g_idx, want2[0]);
-	check_files(rs, want2[0], want2, 4, spb_descriptor_set, spb_descriptor_set_len);
+	check_files(rs, want2[0], want2, 6, spb_descriptor_set, spb_descriptor_set_len);
 	resp_free(rs);
 
 	/* A file without imports comes alone. */
@@ -378,9 +384,9 @@ static void test_file_containing_symbol(void)
 	}
 
 	/* The full closure for a service. */
-	static const char *const want[] = {BILLING, TYPES, TIMESTAMP};
+	static const char *const want[] = {BILLING, TYPES, TIMESTAMP, RULES, DESCRIPTOR};
 	Resp *rs = ask_symbol("smartplus.billing.v1.BillingService");
-	check_files(rs, BILLING, want, 3, spb_descriptor_set, spb_descriptor_set_len);
+	check_files(rs, BILLING, want, 5, spb_descriptor_set, spb_descriptor_set_len);
 	resp_free(rs);
 }
 

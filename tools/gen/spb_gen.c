@@ -13,7 +13,14 @@
  *                                 enum, as REASON_<NAME> string constants, so
  *                                 no reason is typed by hand;
  *   spb_rpc.h / spb_rpc.c         the SDK: one typed synchronous function per
- *                                 RPC, documented with the proto's comment.
+ *                                 RPC, documented with the proto's comment;
+ *   rpc_rules.c                   the request validator's tables
+ *                                 (server/validate.h): per API message, the
+ *                                 (rules) options of its fields
+ *                                 (field_rules.proto). The build fails when a
+ *                                 string field has no max_len or a repeated
+ *                                 field of a request no max_items, so no new
+ *                                 field goes unchecked.
  *
  * Usage: spb_gen <descriptor-set-with-source-info> <output-dir>
  * Only services of package smartplus.billing.v1 are generated.
@@ -26,12 +33,18 @@
 #include <string.h>
 
 #include "google/protobuf/descriptor.pb-c.h"
+#include "smartplus/billing/v1/field_rules.pb-c.h"
 
 #define API_PACKAGE "smartplus.billing.v1"
 
 typedef Google__Protobuf__FileDescriptorProto file_t;
 typedef Google__Protobuf__ServiceDescriptorProto service_t;
 typedef Google__Protobuf__MethodDescriptorProto method_t;
+typedef Google__Protobuf__DescriptorProto message_t;
+typedef Google__Protobuf__FieldDescriptorProto field_t;
+
+/* The number of the (rules) extension of google.protobuf.FieldOptions. */
+#define RULES_EXTENSION 51200
 
 static void die(const char *fmt, ...)
 {
@@ -243,6 +256,209 @@ static FILE *open_out(const char *dir, const char *name)
 	return f;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Validation rules                                                          */
+
+typedef struct msg_entry {
+	char full[512]; /* ".smartplus.billing.v1.Foo" */
+	const message_t *m;
+	int reachable; /* from a request type */
+} msg_entry;
+
+static msg_entry *msgs;
+static size_t n_msgs, cap_msgs;
+
+static void add_messages(const char *prefix, const message_t *const *ms, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		msg_entry *e;
+		if (n_msgs == cap_msgs) {
+			cap_msgs = cap_msgs ? 2 * cap_msgs : 64;
+			msgs = realloc(msgs, cap_msgs * sizeof(*msgs));
+			if (!msgs)
+				die("out of memory");
+		}
+		e = &msgs[n_msgs++];
+		snprintf(e->full, sizeof(e->full), "%s.%s", prefix, ms[i]->name);
+		e->m = ms[i];
+		e->reachable = 0;
+		add_messages(e->full, (const message_t *const *)ms[i]->nested_type,
+			     ms[i]->n_nested_type);
+	}
+}
+
+static msg_entry *find_msg(const char *full)
+{
+	for (size_t i = 0; i < n_msgs; i++)
+		if (strcmp(msgs[i].full, full) == 0)
+			return &msgs[i];
+	return NULL;
+}
+
+/* The (rules) option of f, or NULL; the caller frees it. */
+static Smartplus__Billing__V1__FieldRules *field_rules(const field_t *f)
+{
+	const ProtobufCMessage *o = f->options ? &f->options->base : NULL;
+	for (unsigned i = 0; o && i < o->n_unknown_fields; i++) {
+		const ProtobufCMessageUnknownField *u = &o->unknown_fields[i];
+		size_t skip = 0;
+		if (u->tag != RULES_EXTENSION ||
+		    u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+			continue;
+		/* protobuf-c keeps an unknown field's bytes with their length
+		 * prefix: skip the varint. */
+		while (skip < u->len && (u->data[skip] & 0x80))
+			skip++;
+		if (++skip > u->len)
+			die("%s: malformed (rules) option", f->name);
+		return smartplus__billing__v1__field_rules__unpack(NULL, u->len - skip,
+								   u->data + skip);
+	}
+	return NULL;
+}
+
+static void mark_reachable(msg_entry *e)
+{
+	if (!e || e->reachable)
+		return;
+	e->reachable = 1;
+	for (size_t i = 0; i < e->m->n_field; i++) {
+		const field_t *f = e->m->field[i];
+		if (f->type == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_MESSAGE)
+			mark_reachable(find_msg(f->type_name));
+	}
+}
+
+/* Well-known types a request may carry, checked by the validator itself. */
+static unsigned wkt_fields(const char *full)
+{
+	if (strcmp(full, ".google.protobuf.Timestamp") == 0 ||
+	    strcmp(full, ".google.protobuf.Duration") == 0)
+		return 2;
+	if (strcmp(full, ".google.protobuf.FieldMask") == 0)
+		return 1;
+	return 0;
+}
+
+static void emit_rules(const Google__Protobuf__FileDescriptorSet *set, const char *dir)
+{
+	FILE *o = open_out(dir, "rpc_rules.c");
+	unsigned cov_msgs = 0, cov_fields = 0, cov_strings = 0, cov_repeated = 0, cov_charge = 0;
+	unsigned all_strings = 0;
+	unsigned wkt_seen[3] = {0, 0, 0};
+	static const char *wkt[3] = {".google.protobuf.Timestamp", ".google.protobuf.Duration",
+				     ".google.protobuf.FieldMask"};
+	int bad = 0;
+
+	for (size_t fi = 0; fi < set->n_file; fi++) {
+		const file_t *f = set->file[fi];
+		char prefix[512];
+		if (!f->package || strcmp(f->package, API_PACKAGE) != 0)
+			continue;
+		snprintf(prefix, sizeof(prefix), ".%s", f->package);
+		add_messages(prefix, (const message_t *const *)f->message_type, f->n_message_type);
+	}
+	for (size_t fi = 0; fi < set->n_file; fi++) {
+		const file_t *f = set->file[fi];
+		if (!f->package || strcmp(f->package, API_PACKAGE) != 0)
+			continue;
+		for (size_t si = 0; si < f->n_service; si++)
+			for (size_t mi = 0; mi < f->service[si]->n_method; mi++)
+				mark_reachable(find_msg(f->service[si]->method[mi]->input_type));
+	}
+
+	fprintf(o, "#include <stddef.h>\n\n#include \"validate.h\"\n");
+	for (size_t fi = 0; fi < set->n_file; fi++) {
+		const file_t *f = set->file[fi];
+		char inc[512], *dot;
+		if (!f->package || strcmp(f->package, API_PACKAGE) != 0)
+			continue;
+		snprintf(inc, sizeof(inc), "%s", f->name);
+		dot = strrchr(inc, '.');
+		if (dot)
+			*dot = 0;
+		fprintf(o, "#include \"%s.pb-c.h\"\n", inc);
+	}
+	fprintf(o, "\n");
+	for (size_t i = 0; i < n_msgs; i++) {
+		const msg_entry *e = &msgs[i];
+		char lower[512];
+		c_lower_name(e->full, lower, sizeof(lower));
+		if (e->reachable)
+			cov_msgs++;
+		fprintf(o, "static const rpc_field_rule rules_%s[] = {\n", lower);
+		for (size_t k = 0; k < e->m->n_field; k++) {
+			const field_t *f = e->m->field[k];
+			Smartplus__Billing__V1__FieldRules *r = field_rules(f);
+			int is_string = f->type ==
+					GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_STRING;
+			int repeated =
+				f->label ==
+				GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
+			unsigned max_len = r ? r->max_len : 0, max_items = r ? r->max_items : 0;
+			int charge = r ? r->charge_lowering : 0;
+			all_strings += is_string && max_len;
+			if (is_string && !max_len) {
+				fprintf(stderr,
+					"spb_gen: %s.%s: a string field needs [(rules).max_len = "
+					"N]\n",
+					e->full + 1, f->name);
+				bad = 1;
+			}
+			if (repeated && e->reachable && !max_items) {
+				fprintf(stderr,
+					"spb_gen: %s.%s: a repeated field of a request needs "
+					"[(rules).max_items = N]\n",
+					e->full + 1, f->name);
+				bad = 1;
+			}
+			if (e->reachable) {
+				cov_fields++;
+				cov_strings += is_string && max_len;
+				cov_repeated += repeated && max_items;
+				cov_charge += charge != 0;
+				if (f->type_name)
+					for (int w = 0; w < 3; w++)
+						wkt_seen[w] |= strcmp(f->type_name, wkt[w]) == 0;
+			}
+			fprintf(o, "\t{%d, %u, %u, %d}, /* %s */\n", f->number, max_len, max_items,
+				charge, f->name);
+			if (r)
+				smartplus__billing__v1__field_rules__free_unpacked(r, NULL);
+		}
+		fprintf(o, "\t{0, 0, 0, 0}\n};\n");
+	}
+	if (bad)
+		die("fields without rules (see field_rules.proto)");
+	for (int w = 0; w < 3; w++)
+		if (wkt_seen[w]) {
+			cov_msgs++;
+			cov_fields += wkt_fields(wkt[w]);
+		}
+	fprintf(o, "\nconst rpc_message_rules rpc_rules[] = {\n");
+	for (size_t i = 0; i < n_msgs; i++) {
+		char lower[512];
+		c_lower_name(msgs[i].full, lower, sizeof(lower));
+		fprintf(o, "\t{&%s__descriptor, rules_%s, %zu, %d},\n", lower, lower,
+			msgs[i].m->n_field, msgs[i].reachable);
+	}
+	fprintf(o,
+		"};\n\nconst size_t rpc_rules_count = sizeof(rpc_rules) / sizeof(rpc_rules[0]);\n");
+	fprintf(o,
+		"\n/* Requests and everything they carry: %u messages (well-known types "
+		"included), %u fields;\n * %u string fields with a maximum length, %u repeated "
+		"fields with a maximum count,\n * %u charge-lowering fields. */\n"
+		"const rpc_rules_coverage rpc_rules_covered = {%u, %u, %u, %u, %u};\n",
+		cov_msgs, cov_fields, cov_strings, cov_repeated, cov_charge, cov_msgs, cov_fields,
+		cov_strings, cov_repeated, cov_charge);
+	fclose(o);
+	printf("spb_gen: the request validator covers %u fields of %u messages (%u strings with "
+	       "a maximum length, %u repeated fields with a maximum count, %u charge-lowering); "
+	       "%u string fields of the API carry a maximum length\n",
+	       cov_fields, cov_msgs, cov_strings, cov_repeated, cov_charge, all_strings);
+	free(msgs);
+}
+
 int main(int argc, char **argv)
 {
 	size_t len;
@@ -387,6 +603,7 @@ int main(int argc, char **argv)
 	fclose(tc);
 	fclose(sh);
 	fclose(sc);
+	emit_rules(set, argv[2]);
 	google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
 	free(buf);
 	return 0;
