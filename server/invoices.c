@@ -64,22 +64,23 @@ static int printable(int c)
 	return c >= 0x20 && c != 0x7f; /* UTF-8 bytes pass */
 }
 
-int invoice_config_set(billingd_invoicing *inv, const char *name, const char *value)
+int invoice_config_set(billingd_invoicing *inv, const char *name, const char *value, char *err,
+		       size_t cap)
 {
 	const char **text = NULL;
 
+	err[0] = '\0';
 	if (strcmp(name, "seller-country") == 0) {
-		if (!all_chars(value, 2, 2, isupper)) {
-			fprintf(stderr, "billingd: --seller-country wants an ISO-3166 alpha-2 code "
-					"such as DE\n");
+		if (value[0] && !tax_country_ok(value)) {
+			snprintf(err, cap, "wants an ISO-3166 alpha-2 code such as DE");
 			return -1;
 		}
 		inv->seller_country = value;
 		return 0;
 	}
 	if (strcmp(name, "seller-region") == 0) {
-		if (!all_chars(value, 0, TAX_REGION_LEN - 1, upper_or_digit)) {
-			fprintf(stderr, "billingd: --seller-region wants [A-Z0-9]{0,32}\n");
+		if (!tax_region_ok(value)) {
+			snprintf(err, cap, "wants [A-Z0-9]{0,32}");
 			return -1;
 		}
 		inv->seller_region = value;
@@ -87,7 +88,7 @@ int invoice_config_set(billingd_invoicing *inv, const char *name, const char *va
 	}
 	if (strcmp(name, "invoice-prefix") == 0) {
 		if (!all_chars(value, 1, 12, upper_or_digit)) {
-			fprintf(stderr, "billingd: --invoice-prefix wants [A-Z0-9]{1,12}\n");
+			snprintf(err, cap, "wants [A-Z0-9]{1,12}");
 			return -1;
 		}
 		inv->prefix = value;
@@ -99,7 +100,7 @@ int invoice_config_set(billingd_invoicing *inv, const char *name, const char *va
 		else if (strcmp(value, "advance") == 0)
 			inv->credit_tax = TAX_CREDITS_ADVANCE;
 		else {
-			fprintf(stderr, "billingd: --credit-tax is purchase or advance\n");
+			snprintf(err, cap, "is purchase or advance");
 			return -1;
 		}
 		return 0;
@@ -113,11 +114,11 @@ int invoice_config_set(billingd_invoicing *inv, const char *name, const char *va
 	else if (strcmp(name, "seller-email") == 0)
 		text = &inv->seller_email;
 	if (!text) {
-		fprintf(stderr, "billingd: --%s: not an invoicing setting\n", name);
+		snprintf(err, cap, "is not an invoicing setting");
 		return -1;
 	}
 	if (!all_chars(value, 0, 256, printable)) {
-		fprintf(stderr, "billingd: --%s wants at most 256 printable bytes\n", name);
+		snprintf(err, cap, "wants at most 256 printable bytes");
 		return -1;
 	}
 	*text = value;

@@ -28,15 +28,16 @@
 #include "store.h"
 #include "tax.h"
 
-/* ---- configuration (main.c) ---- */
+/* ---- configuration (config.c) ---- */
 
 /* Fills the defaults: no seller (the documents say so), prefix "INV",
  * credits taxed at purchase. */
 void invoice_config_defaults(billingd_invoicing *inv);
-/* Sets the setting of flag `name` ("seller-name", "invoice-prefix", ...)
- * from value (kept, not copied). 0, or -1 with a line on stderr naming the
- * flag and what it wants. */
-int invoice_config_set(billingd_invoicing *inv, const char *name, const char *value);
+/* Sets the setting `name` ("seller-name", "invoice-prefix", ...; config.c
+ * has one row per name) from value (kept, not copied). 0, or -1 with what
+ * it wants in err[cap]. */
+int invoice_config_set(billingd_invoicing *inv, const char *name, const char *value, char *err,
+		       size_t cap);
 
 /* ---- tax ---- */
 

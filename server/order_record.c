@@ -62,6 +62,7 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 	m->create_time = conv_ts(a, o->create_time);
 	m->update_time = conv_ts(a, o->update_time);
 	m->failure_reason = o->failure_reason;
+	m->disputed = o->disputed;
 	m->credits_quantity = o->credits_quantity;
 	m->beneficiary_id = o->beneficiary_id;
 	m->quote_id = o->quote_id;
@@ -114,7 +115,8 @@ store_order *orders_unpack(const uint8_t *buf, size_t len)
 orders_strings orders_strings_save(const store_order *o)
 {
 	orders_strings k = {o->stripe_payment_intent_id, o->stripe_client_secret,
-			    o->paypal_order_id, o->paypal_approval_url, o->failure_reason};
+			    o->paypal_order_id,          o->paypal_approval_url,
+			    o->failure_reason,           o->paypal_capture_id};
 	return k;
 }
 
@@ -125,4 +127,5 @@ void orders_strings_restore(store_order *o, const orders_strings *k)
 	o->paypal_order_id = k->pp_id;
 	o->paypal_approval_url = k->pp_url;
 	o->failure_reason = k->why;
+	o->paypal_capture_id = k->pp_capture;
 }

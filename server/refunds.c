@@ -245,6 +245,7 @@ static void request_of(const store_credit_note *cn, refund_request *req)
 	req->paypal_capture_id = cn->paypal_capture_id;
 	req->refund_id = cn->payment_method == METHOD(PAYPAL) ? cn->paypal_refund_id
 							      : cn->stripe_refund_id;
+	req->key_age_us = clock_now_us() - cn->create_time;
 	req->sandbox = cn->sandbox;
 }
 

@@ -12,10 +12,12 @@
  * `Idempotency-Key` on POST /v1/refunds, PayPal `PayPal-Request-Id` on POST
  * /v2/payments/captures/{capture_id}/refund — so asking again for one
  * credit note (a retry after a lost answer, the reconciler after a crash)
- * replays the first refund and never refunds twice. Stripe keeps keys for
- * 24 hours; once the refund's id is known it is read back with GET
- * /v1/refunds/{id} instead (and GET /v2/payments/refunds/{id} at PayPal,
- * which keeps request ids for 45 days).
+ * replays the first refund and never refunds twice — inside the key
+ * window only (Stripe 24 hours, PayPal refunds 45 days): after it the note
+ * is left to an operator rather than risk a second refund. Once Stripe has
+ * given the refund's id, it is read back with GET /v1/refunds/{id}.
+ * The requests themselves are the payment engine's (live.h stripe_refund,
+ * paypal_refund).
  *
  * Specs: /work/specs/stripe-spec3-2023-09-12.yaml (paths /v1/refunds,
  * /v1/refunds/{refund}; schema `refund`: status pending, requires_action,
@@ -45,6 +47,7 @@ typedef struct refund_request {
 	const char *paypal_order_id;
 	const char *paypal_capture_id; /* "" = read it from the PayPal order */
 	const char *refund_id;         /* known from an earlier answer: read back */
+	int64_t key_age_us;            /* now - the credit note's creation */
 	int sandbox;                   /* the order was paid through the sandbox */
 } refund_request;
 
@@ -52,7 +55,7 @@ typedef struct refund_result {
 	refund_status status;
 	char refund_id[128];  /* re_... (Stripe) or the PayPal refund id */
 	char capture_id[128]; /* PayPal: the capture refunded (learnt on the way) */
-	char failure[160];    /* why it failed, or what went wrong talking */
+	char failure[256];    /* why it failed, or what went wrong talking */
 } refund_result;
 
 /* Asks the provider (sandbox or live, as the order was paid) to refund, or
