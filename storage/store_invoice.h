@@ -58,6 +58,10 @@ typedef Smartplus__Billing__Store__V1__TaxRateRecord store_tax_rate;
 /* CreditNoteRecord.status of a refund still at the provider (the API's
  * CREDIT_NOTE_STATUS_PENDING); such notes are indexed for the reconciler. */
 #define STORE_CREDIT_NOTE_PENDING 1
+/* ... whose money or credits went back (SUCCEEDED), or that the provider
+ * refused (FAILED, void). */
+#define STORE_CREDIT_NOTE_SUCCEEDED 2
+#define STORE_CREDIT_NOTE_FAILED 3
 
 /* Longest document number (with its NUL). */
 #define STORE_DOC_NUMBER_MAX 64
