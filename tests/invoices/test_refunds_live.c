@@ -5,8 +5,10 @@
  * the credit note's number as Idempotency-Key and the right body; the same
  * RefundOrder again (its idempotency key) is answered from billingd's
  * record and sends nothing; a refund whose answer is lost (the connection
- * dropped after the fake executed it) stays PENDING until the reconciler
- * asks again with the same key, which the fake replays: one refund; a
+ * dropped after the fake executed it) stays PENDING until billingd asks
+ * again with the same key, which the fake replays (one refund): the refund
+ * reconciler's round at a restart, or at once on the provider's signed
+ * charge.refunded webhook (--webhook-listen); a
  * PayPal line refund reaches POST /v2/payments/captures/{id}/refund with
  * PayPal-Request-Id; an over-refund sends nothing; at the end the charge
  * audit (tools/charge_audit) and ledger_check are clean on the stopped
@@ -32,6 +34,7 @@
 
 static spt_billingd srv;
 static spt_fake fake;
+static int hook_port;
 static spb_client *cli; /* the vendor */
 static char stripe_order[64], paypal_order[64], stripe_pi[128];
 
@@ -141,13 +144,48 @@ static int ledger_refunds(const char *key, int64_t *total)
 	return n;
 }
 
+/* The fake's webhooks to billingd on (signed with its secret) or off. */
+static int hooks(int on)
+{
+	char cfg[400];
+
+	if (!on)
+		return spt_fake_control(&fake,
+					"{\"webhooks\":{\"stripe_url\":null,\"paypal_url\":null}}");
+	snprintf(cfg, sizeof(cfg),
+		 "{\"webhooks\":{\"stripe_url\":\"http://127.0.0.1:%d/webhooks/stripe\","
+		 "\"stripe_secrets\":[\"whsec_invoices\"],\"paypal_url\":\"http://127.0.0.1:%d/"
+		 "webhooks/paypal\",\"paypal_webhook_id\":\"WHINVOICES\"}}",
+		 hook_port, hook_port);
+	return spt_fake_control(&fake, cfg);
+}
+
+/* A refund of `amount` whose answer the fake drops after executing it:
+ * the credit note's number (PENDING) into number[64]. */
+static int lost_refund(int64_t amount, char number[64])
+{
+	Smartplus__Billing__V1__CreditNote *cn = NULL;
+	int st;
+
+	if (spt_fake_control(&fake, "{\"fault\":\"drop_after_charge\",\"times\":1,"
+				    "\"match\":\"POST /v1/refunds\"}") != 0 ||
+	    refund(stripe_order, NULL, amount, NULL, &cn) != 0)
+		return -1;
+	snprintf(number, 64, "%s", cn->credit_note_id);
+	st = cn->status;
+	spb_message_free(cn);
+	return st == CN_STATUS(PENDING) ? 0 : -1;
+}
+
 /* ---- suite ---- */
 
 static int suite_init(void)
 {
-	static const char *const env[] = {"STRIPE_SECRET_KEY=sk_test_x",
-					  "PAYPAL_CLIENT_ID=client_x",
-					  "PAYPAL_CLIENT_SECRET=secret_x", NULL};
+	static const char *const env[] = {
+		"STRIPE_SECRET_KEY=sk_test_x",   "PAYPAL_CLIENT_ID=client_x",
+		"PAYPAL_CLIENT_SECRET=secret_x", "STRIPE_WEBHOOK_SECRET=whsec_invoices",
+		"PAYPAL_WEBHOOK_ID=WHINVOICES",  NULL};
+	static char listen[32];
 	spt_billingd_options o = SPT_BILLINGD_OPTIONS_INIT;
 	const char *args[] = {"--payments",
 			      "live",
@@ -157,13 +195,17 @@ static int suite_init(void)
 			      fake.url,
 			      "--provider-timeout-ms",
 			      "2000",
-			      "--reconcile-interval-ms",
-			      "200",
+			      "--reconcile-interval-ms", /* far: each test says who settles */
+			      "60000",
+			      "--webhook-listen",
+			      listen,
 			      "--invoice-prefix",
 			      "LIV",
 			      NULL};
 
 	SPT_INIT(spt_fake_start(&fake, NULL, NULL));
+	hook_port = spt_free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", hook_port);
 	o.bin = spt_arg("billingd");
 	o.args = args;
 	o.env = env;
@@ -177,6 +219,7 @@ static int suite_init(void)
 	SPT_INIT(spt_create_item(cli, NULL, "p1", "a1", STYPE(APP)));
 	SPT_INIT(spt_create_item(cli, NULL, "p1", "a2", STYPE(APP)));
 	SPT_INIT(spt_create_item(cli, NULL, "p1", "a3", STYPE(APP)));
+	SPT_INIT(hooks(0));
 	return 0;
 }
 
@@ -233,27 +276,47 @@ static void test_partial_stripe_refund_reaches_the_fake(void)
 	spb_message_free(cn);
 }
 
-static void test_lost_answer_is_replayed_by_the_provider(void)
+static void test_lost_answer_replayed_after_a_restart(void)
 {
-	Smartplus__Billing__V1__CreditNote *cn = NULL;
 	char number[64];
 	int64_t total;
 	int ok;
 
-	/* the fake refunds, then drops the connection: billingd cannot know */
-	SPT_REQUIRE(spt_fake_control(&fake, "{\"fault\":\"drop_after_charge\",\"times\":1,"
-					    "\"match\":\"POST /v1/refunds\"}") == 0,
-		    "fault set");
-	SPT_REQUIRE(refund(stripe_order, NULL, 200, NULL, &cn) == 0, "RefundOrder");
-	snprintf(number, sizeof(number), "%s", cn->credit_note_id);
-	SPT_CHECK(cn->status == CN_STATUS(PENDING), "PENDING while unknown (%d)", cn->status);
-	spb_message_free(cn);
-	/* the reconciler asks again under the same key: the fake replays */
+	SPT_REQUIRE(lost_refund(200, number) == 0, "PENDING while the answer is unknown");
+	spt_sleep_ms(500);
+	SPT_CHECK(note_status(number) == CN_STATUS(PENDING), "nobody settles it: still PENDING");
+	/* a restart: the refund reconciler's first round asks again, same key */
+	spb_client_free(cli);
+	SPT_REQUIRE(spt_billingd_restart(&srv) == 0, "restarted");
+	cli = spt_client(&srv, NULL);
 	SPT_POLL(ok, note_status(number) == CN_STATUS(SUCCEEDED), 10000, 50);
-	SPT_CHECK(ok, "SUCCEEDED after the reconciler (now %d)", note_status(number));
-	SPT_CHECK(requests_to("/v1/refunds", number, NULL) >= 2, "asked again with key %s", number);
+	SPT_CHECK(ok, "SUCCEEDED after the restart (now %d)", note_status(number));
+	SPT_CHECK(requests_to("/v1/refunds", number, NULL) == 2, "asked twice with key %s", number);
 	SPT_CHECK(ledger_refunds(number, &total) == 1 && total == 200,
 		  "one refund of 200 at the provider");
+}
+
+static void test_lost_answer_settled_by_the_webhook(void)
+{
+	char number[64];
+	int64_t total;
+	int ok;
+
+	SPT_REQUIRE(hooks(1) == 0, "webhooks on");
+	SPT_REQUIRE(lost_refund(100, number) == 0, "PENDING while the answer is unknown");
+	/* charge.refunded reaches billingd, which asks again: no reconciler
+	 * round comes within the minute */
+	SPT_POLL(ok, note_status(number) == CN_STATUS(SUCCEEDED), 10000, 50);
+	SPT_CHECK(ok, "SUCCEEDED on the webhook (now %d)", note_status(number));
+	{ /* charge.refunded names the charge's refunded total: 300+200+100 */
+		char line[512];
+		SPT_CHECK(spt_billingd_log_last(&srv, "refunded 600 USD of order", line,
+						sizeof(line)) == 0,
+			  "billingd received the provider's refund event");
+	}
+	SPT_CHECK(ledger_refunds(number, &total) == 1 && total == 100,
+		  "one refund of 100 at the provider");
+	hooks(0);
 }
 
 static void test_over_refund_sends_nothing(void)
@@ -261,8 +324,8 @@ static void test_over_refund_sends_nothing(void)
 	Smartplus__Billing__V1__CreditNote *cn = NULL;
 	int before = requests_to("/v1/refunds", NULL, NULL);
 
-	/* 1000 paid, 500 refunded: 501 is too much */
-	SPT_CHECK(refund(stripe_order, NULL, 501, NULL, &cn) == SPB_EPRECONDITION,
+	/* 1000 paid, 300 + 200 + 100 refunded: 401 is too much */
+	SPT_CHECK(refund(stripe_order, NULL, 401, NULL, &cn) == SPB_EPRECONDITION,
 		  "over-refund refused");
 	SPT_CHECK(strcmp(spb_error_last()->reason, "REFUND_EXCEEDS_CAPTURED") == 0, "reason %s",
 		  spb_error_last()->reason);
@@ -352,7 +415,7 @@ static void test_audits_clean(void)
 		json_decref(l);
 		argv[2] = path;
 		rc = spt_run_cmd(argv, 30000, out, sizeof(out));
-		SPT_CHECK(rc == 1 && strstr(out, "not matching their credit notes 3"),
+		SPT_CHECK(rc == 1 && strstr(out, "not matching their credit notes 4"),
 			  "refunds missing are found: %s", out);
 	}
 	rc = spt_billingd_check_data(&srv, spt_arg("ledger_check"), out, sizeof(out));
@@ -362,8 +425,10 @@ static void test_audits_clean(void)
 static CU_TestInfo tests[] = {
 	{"a partial Stripe refund reaches the fake keyed by the note; a retry sends nothing",
 	 test_partial_stripe_refund_reaches_the_fake},
-	{"a lost answer: PENDING, the reconciler asks again, the provider replays",
-	 test_lost_answer_is_replayed_by_the_provider},
+	{"a lost answer: PENDING; after a restart asked again, replayed",
+	 test_lost_answer_replayed_after_a_restart},
+	{"a lost answer: the provider's webhook makes billingd ask again",
+	 test_lost_answer_settled_by_the_webhook},
 	{"an over-refund sends nothing", test_over_refund_sends_nothing},
 	{"a PayPal line refund with PayPal-Request-Id", test_paypal_line_refund},
 	{"charge audit and ledger_check clean", test_audits_clean},
