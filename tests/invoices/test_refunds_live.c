@@ -124,6 +124,27 @@ static int requests_to(const char *path, const char *key, json_t **params)
 	return n;
 }
 
+/* Of the fake's requests to `path` with key `key`, how many it answered
+ * as a replay of the first (Idempotent-Replayed: true). */
+static int replays_to(const char *path, const char *key)
+{
+	json_t *all = spt_fake_request(&fake, "GET", "/_requests", NULL, NULL), *e, *list;
+	size_t i;
+	int n = 0;
+
+	list = json_is_array(all) ? all : json_object_get(all, "requests");
+	json_array_foreach(list, i, e)
+	{
+		const char *p = json_string_value(json_object_get(e, "path"));
+		const char *k = json_string_value(json_object_get(e, "key"));
+		if (p && strcmp(p, path) == 0 && k && strcmp(k, key) == 0 &&
+		    json_is_true(json_object_get(e, "replayed")))
+			n++;
+	}
+	json_decref(all);
+	return n;
+}
+
 /* Refunds in the fake's ledger under key: how many, their total. */
 static int ledger_refunds(const char *key, int64_t *total)
 {
@@ -294,6 +315,8 @@ static void test_lost_answer_replayed_after_a_restart(void)
 	SPT_CHECK(requests_to("/v1/refunds", number, NULL) == 2, "asked twice with key %s", number);
 	SPT_CHECK(ledger_refunds(number, &total) == 1 && total == 200,
 		  "one refund of 200 at the provider");
+	SPT_CHECK(replays_to("/v1/refunds", number) == 1,
+		  "the second answered as a replay of the first (Idempotent-Replayed)");
 }
 
 static void test_lost_answer_settled_by_the_webhook(void)
