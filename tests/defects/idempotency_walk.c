@@ -32,10 +32,10 @@
 
 #define API_PACKAGE "smartplus.billing.v1"
 
-static const char *descriptor_set;
-static itest_server srv;
+/* the API's descriptor set: spt_arg("descriptor_set") */
+static spt_billingd srv;
 static spb_client *vendor;
-static itest_account accts[] = {
+static spt_account accts[] = {
 	{"vendor", ROLE(VENDOR), NULL, "", ""},
 	{"d1", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i1", ROLE(INSTALLER), "d1", "", ""},
@@ -57,7 +57,7 @@ static const ProtobufCServiceDescriptor *services[] = {
 
 static Google__Protobuf__FileDescriptorSet *load_set(void)
 {
-	FILE *f = fopen(descriptor_set, "rb");
+	FILE *f = fopen(spt_arg("descriptor_set"), "rb");
 	uint8_t *buf = NULL;
 	size_t n = 0, cap = 0, r;
 	Google__Protobuf__FileDescriptorSet *set;
@@ -144,7 +144,7 @@ static int suite_init(void)
 		SMARTPLUS__BILLING__V1__CREATE_COUPON_REQUEST__INIT;
 	Smartplus__Billing__V1__Coupon coupon = SMARTPLUS__BILLING__V1__COUPON__INIT;
 	Smartplus__Billing__V1__CreateCouponResponse *ccr = NULL;
-	dt_quote_req q = {.action = ACTIVATE,
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "vendor",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMUNITY),
@@ -153,29 +153,29 @@ static int suite_init(void)
 			  .n_items = 1,
 			  .items = {"w_ren"},
 			  .months = 1};
-	char key[ITEST_KEY_MAX];
+	char key[SPT_KEY_MAX];
 
 	if (dt_start(&srv, &vendor, extra, accts, 3) != 0 ||
-	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
-	    itest_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0)
+	    spt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
+	    spt_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
-		if (dt_create_item(vendor, NULL, "p1", items[i], STYPE(APP)) != 0)
+		if (spt_create_item(vendor, NULL, "p1", items[i], STYPE(APP)) != 0)
 			return -1;
 	coupon.code = "WALKCPN";
 	coupon.percent_off = 10;
 	cc.coupon = &coupon;
-	if (dt_set_credit_price(vendor, 100) != 0 ||
+	if (spt_set_credit_price(vendor, 100) != 0 ||
 	    spb_admin_create_coupon(vendor, &cc, &ccr, NULL) != 0)
 		return -1;
 	spb_message_free(ccr);
 	if (dt_quote_and_place(vendor, NULL, &q, METHOD(STRIPE), "pm_card_visa", NULL) != 0 ||
 	    dt_buy_credits(vendor, NULL, "d1", "d1", 10) != 0 ||
-	    walk_quote("w_pend1", ACTIVATE, 1, pending1, sizeof(pending1)) != 0 ||
-	    walk_quote("w_pend2", ACTIVATE, 1, pending2, sizeof(pending2)) != 0 ||
-	    walk_quote("w_act", ACTIVATE, 0, quote_activate, sizeof(quote_activate)) != 0 ||
-	    walk_quote("w_ren", RENEW, 0, quote_renew, sizeof(quote_renew)) != 0 ||
-	    itest_create_key(vendor, NULL, "i1", SCOPE(ACCOUNT), key, revoke_key_id) != 0)
+	    walk_quote("w_pend1", ACTION(ACTIVATE), 1, pending1, sizeof(pending1)) != 0 ||
+	    walk_quote("w_pend2", ACTION(ACTIVATE), 1, pending2, sizeof(pending2)) != 0 ||
+	    walk_quote("w_act", ACTION(ACTIVATE), 0, quote_activate, sizeof(quote_activate)) != 0 ||
+	    walk_quote("w_ren", ACTION(RENEW), 0, quote_renew, sizeof(quote_renew)) != 0 ||
+	    spt_create_key(vendor, NULL, "i1", SCOPE(ACCOUNT), key, revoke_key_id) != 0)
 		return -1;
 	return 0;
 }
@@ -190,17 +190,17 @@ static int suite_clean(void)
 
 static void fresh(char *buf, size_t cap, const char *prefix)
 {
-	itest_unique_id(buf, cap, prefix);
+	spt_unique_id(buf, cap, prefix);
 }
 
-static int recipe(const char *method, dt_pb *p)
+static int recipe(const char *method, spt_pb *p)
 {
 	char id[64];
-#define PACK(T, init, fill)                   \
-	do {                                  \
-		T r = init;                   \
-		fill;                         \
-		dt_pb_append_msg(p, &r.base); \
+#define PACK(T, init, fill)                    \
+	do {                                   \
+		T r = init;                    \
+		fill;                          \
+		spt_pb_append_msg(p, &r.base); \
 	} while (0)
 	if (strcmp(method, "ActivateServices") == 0 || strcmp(method, "RenewServices") == 0) {
 		/* both requests share one layout */
@@ -208,7 +208,7 @@ static int recipe(const char *method, dt_pb *p)
 		     SMARTPLUS__BILLING__V1__ACTIVATE_SERVICES_REQUEST__INIT, {
 			     r.quote_id = method[0] == 'A' ? quote_activate : quote_renew;
 			     r.payment_method = METHOD(STRIPE);
-			     r.billing_info = &dt_bill;
+			     r.billing_info = spt_billing_info();
 			     r.terms_accepted = 1;
 			     r.stripe_payment_method_id = "pm_card_visa";
 		     });
@@ -240,7 +240,7 @@ static int recipe(const char *method, dt_pb *p)
 			     r.payer_id = "d1";
 			     r.credits = 5;
 			     r.payment_method = METHOD(STRIPE);
-			     r.billing_info = &dt_bill;
+			     r.billing_info = spt_billing_info();
 			     r.terms_accepted = 1;
 			     r.stripe_payment_method_id = "pm_card_visa";
 		     });
@@ -385,8 +385,8 @@ static int64_t clock_now(void)
 static void walk_one(const ProtobufCServiceDescriptor *svc, const ProtobufCMethodDescriptor *m)
 {
 	char path[256], key[64];
-	dt_pb p = {0};
-	itest_raw_result r1, r2, r3;
+	spt_pb p = {0};
+	spt_raw_result r1, r2, r3;
 	int64_t before = 0;
 	int same;
 
@@ -402,13 +402,12 @@ static void walk_one(const ProtobufCServiceDescriptor *svc, const ProtobufCMetho
 	CU_ASSERT_EQUAL_FATAL(dt_raw(&srv, srv.admin_key, key, path, &p, &r2), 0);
 	CU_ASSERT_FALSE(transient(r1.status));
 	same = r1.status == r2.status && strcmp(r1.message, r2.message) == 0 &&
-	       strcmp(r1.reason, r2.reason) == 0 && r1.body_len == r2.body_len &&
-	       (r1.body_len == 0 || memcmp(r1.body, r2.body, r1.body_len) == 0);
+	       strcmp(r1.reason, r2.reason) == 0 && r1.len == r2.len &&
+	       (r1.len == 0 || memcmp(r1.body, r2.body, r1.len) == 0);
 	CU_ASSERT_TRUE(same);
 	if (!same || transient(r1.status))
 		printf("\n    %s replayed: first %d '%s' (%zu bytes), again %d '%s' (%zu bytes)",
-		       path, r1.status, r1.message, r1.body_len, r2.status, r2.message,
-		       r2.body_len);
+		       path, r1.status, r1.message, r1.len, r2.status, r2.message, r2.len);
 	if (before) {
 		/* one hour, once: the next 1 s jump starts at before + 3600 */
 		int64_t after = clock_now();
@@ -418,17 +417,17 @@ static void walk_one(const ProtobufCServiceDescriptor *svc, const ProtobufCMetho
 			       (long long)(after - before - 1));
 	}
 	/* Another body under the same key. */
-	dt_pb_int(&p, 4095, 1);
+	spt_pb_int(&p, 4095, 1);
 	CU_ASSERT_EQUAL_FATAL(dt_raw(&srv, srv.admin_key, key, path, &p, &r3), 0);
 	CU_ASSERT_EQUAL(r3.status, DT_FAILED_PRECONDITION);
 	CU_ASSERT_STRING_EQUAL(r3.reason, "IDEMPOTENCY_KEY_REUSED");
 	if (r3.status != DT_FAILED_PRECONDITION)
 		printf("\n    %s with the key reused for another body: %d '%s'", path, r3.status,
 		       r3.message);
-	itest_raw_free(&r1);
-	itest_raw_free(&r2);
-	itest_raw_free(&r3);
-	dt_pb_free(&p);
+	spt_raw_free(&r1);
+	spt_raw_free(&r2);
+	spt_raw_free(&r3);
+	spt_pb_free(&p);
 	walked++;
 }
 
@@ -453,17 +452,16 @@ static void test_walk_every_mutating_rpc(void)
 	CU_ASSERT_TRUE(walked > 0);
 }
 
+static CU_TestInfo tests[] = {
+	{"every mutating RPC: replay answers the same, reuse is refused",
+	 test_walk_every_mutating_rpc},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"idempotency walk", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"every mutating RPC: replay answers the same, reuse is refused",
-		 test_walk_every_mutating_rpc},
-		{NULL, NULL},
-	};
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s <billingd> <descriptor set>\n", argv[0]);
-		return 2;
-	}
-	descriptor_set = argv[2];
-	return dt_main(argc, argv, "idempotency walk", suite_init, suite_clean, tests);
+	return spt_main(argc, argv, "BILLINGD DESCRIPTOR_SET", suites);
 }

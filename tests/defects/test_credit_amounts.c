@@ -21,9 +21,9 @@
 
 #include "dtest.h"
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor;
-static itest_account accts[] = {
+static spt_account accts[] = {
 	{"vendor", ROLE(VENDOR), NULL, "", ""},
 	{"d1", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i1", ROLE(INSTALLER), "d1", "", ""},
@@ -33,14 +33,14 @@ static itest_account accts[] = {
 static int suite_init(void)
 {
 	if (dt_start(&srv, &vendor, NULL, accts, 3) != 0 ||
-	    dt_set_price(vendor, PTYPE(COMMERCIAL), STYPE(DOOR), 1000, 3) != 0)
+	    spt_set_price(vendor, PTYPE(COMMERCIAL), STYPE(DOOR), 1000, 3) != 0)
 		return -1;
-	if (dt_set_credit_price(vendor, 100) != 0)
+	if (spt_set_credit_price(vendor, 100) != 0)
 		return -1;
 	/* created now: after the default cut-over, so it pays in credits */
-	if (itest_create_project(vendor, NULL, "pc", "i1", PTYPE(COMMERCIAL), NULL, 0) != 0 ||
-	    dt_create_item(vendor, NULL, "pc", "door1", STYPE(DOOR)) != 0 ||
-	    dt_create_item(vendor, NULL, "pc", "door2", STYPE(DOOR)) != 0)
+	if (spt_create_project(vendor, NULL, "pc", "i1", PTYPE(COMMERCIAL), NULL, 0) != 0 ||
+	    spt_create_item(vendor, NULL, "pc", "door1", STYPE(DOOR)) != 0 ||
+	    spt_create_item(vendor, NULL, "pc", "door2", STYPE(DOOR)) != 0)
 		return -1;
 	return 0;
 }
@@ -65,8 +65,8 @@ static size_t credit_log_entries(const char *account)
 
 static void test_free_only_order(void)
 {
-	spb_call_options o = dt_as(D1->key);
-	dt_quote_req q = {.action = ACTIVATE,
+	spb_call_options o = spt_as(D1->key, NULL);
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d1",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMERCIAL),
@@ -84,7 +84,8 @@ static void test_free_only_order(void)
 	CU_ASSERT_EQUAL(qr->quote->credits_total, 0);
 	CU_ASSERT_EQUAL(qr->quote->n_lines, 1);
 	CU_ASSERT_TRUE(qr->quote->n_lines == 1 && qr->quote->lines[0]->free);
-	rc = dt_place(vendor, &o, ACTIVATE, qr->quote->quote_id, METHOD(CREDITS), NULL, &order);
+	rc = dt_place(vendor, &o, ACTION(ACTIVATE), qr->quote->quote_id, METHOD(CREDITS), NULL,
+		      &order);
 	CU_ASSERT_EQUAL(rc, 0);
 	if (rc) {
 		CU_ASSERT_PTR_NULL(strstr(spb_error_last()->message, "page_token"));
@@ -105,8 +106,8 @@ static void test_free_only_order(void)
 
 static void test_prorated_credits_round_up(void)
 {
-	spb_call_options o = dt_as(D1->key);
-	dt_quote_req a = {.action = ACTIVATE,
+	spb_call_options o = spt_as(D1->key, NULL);
+	dt_quote_req a = {.action = ACTION(ACTIVATE),
 			  .payer = "d1",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMERCIAL),
@@ -131,7 +132,7 @@ static void test_prorated_credits_round_up(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(it->expires_at);
 
 	/* 3 days at 3 credits / 30 days = 0.3 credits: one credit. */
-	r.action = RENEW;
+	r.action = ACTION(RENEW);
 	r.months = 0;
 	r.renew_until_s = it->expires_at->seconds + 3 * 86400;
 	spb_message_free(it);
@@ -145,22 +146,26 @@ static void test_prorated_credits_round_up(void)
 	if (qr->quote->credits_total != 1)
 		printf("\n    a 3-day renewal at 3 credits a month quotes %lld credits\n",
 		       (long long)qr->quote->credits_total);
-	CU_ASSERT_EQUAL(
-		dt_place(vendor, &o, RENEW, qr->quote->quote_id, METHOD(CREDITS), NULL, &order), 0);
+	CU_ASSERT_EQUAL(dt_place(vendor, &o, ACTION(RENEW), qr->quote->quote_id, METHOD(CREDITS),
+				 NULL, &order),
+			0);
 	if (order)
 		CU_ASSERT_EQUAL(order->credits_total, 1);
-	CU_ASSERT_EQUAL(dt_balance(vendor, NULL, "d1"), 20 - 3 - 1);
+	CU_ASSERT_EQUAL(spt_credit_balance(vendor, NULL, "d1"), 20 - 3 - 1);
 	spb_message_free(order);
 	spb_message_free(qr);
 }
 
+static CU_TestInfo tests[] = {
+	{"a 0-credit order succeeds with no transfer", test_free_only_order},
+	{"prorated credit lines round up to a whole credit", test_prorated_credits_round_up},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"credit amounts", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"a 0-credit order succeeds with no transfer", test_free_only_order},
-		{"prorated credit lines round up to a whole credit",
-		 test_prorated_credits_round_up},
-		{NULL, NULL},
-	};
-	return dt_main(argc, argv, "credit amounts", suite_init, suite_clean, tests);
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -21,9 +21,9 @@
 
 #include "dtest.h"
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor;
-static itest_account accts[] = {
+static spt_account accts[] = {
 	{"vendor", ROLE(VENDOR), NULL, "", ""}, {"d1", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i1", ROLE(INSTALLER), "d1", "", ""},  {"d2", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i2", ROLE(INSTALLER), "d2", "", ""},
@@ -33,11 +33,10 @@ static itest_account accts[] = {
 static int suite_init(void)
 {
 	if (dt_start(&srv, &vendor, NULL, accts, 5) != 0 ||
-	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
-	    itest_create_project(vendor, NULL, "secret-site", "i1", PTYPE(COMMUNITY), NULL, 0) !=
-		    0 ||
-	    dt_create_item(vendor, NULL, "secret-site", "secret-item", STYPE(APP)) != 0 ||
-	    itest_create_project(vendor, NULL, "own-site", "i2", PTYPE(COMMUNITY), NULL, 0) != 0)
+	    spt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
+	    spt_create_project(vendor, NULL, "secret-site", "i1", PTYPE(COMMUNITY), NULL, 0) != 0 ||
+	    spt_create_item(vendor, NULL, "secret-site", "secret-item", STYPE(APP)) != 0 ||
+	    spt_create_project(vendor, NULL, "own-site", "i2", PTYPE(COMMUNITY), NULL, 0) != 0)
 		return -1;
 	return 0;
 }
@@ -50,7 +49,7 @@ static int suite_clean(void)
 /* The status and message of a quote by d2. */
 static int quote_as_d2(const dt_quote_req *q, char *msg, size_t cap)
 {
-	spb_call_options o = dt_as(D2->key);
+	spb_call_options o = spt_as(D2->key, NULL);
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
 	int st = dt_status(dt_quote(vendor, &o, q, &qr));
 	snprintf(msg, cap, "%s", st ? spb_error_last()->message : "");
@@ -82,7 +81,7 @@ static void compare(const dt_quote_req *existing, const dt_quote_req *missing)
 
 static void test_wrong_type_foreign_project(void)
 {
-	dt_quote_req q = {.action = ACTIVATE,
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d2",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMERCIAL),
@@ -102,7 +101,7 @@ static void test_wrong_type_foreign_project(void)
 
 static void test_all_projects_of_foreign_installer(void)
 {
-	dt_quote_req q = {.action = ACTIVATE,
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d2",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMUNITY),
@@ -117,7 +116,7 @@ static void test_all_projects_of_foreign_installer(void)
 
 static void test_foreign_item_and_payer(void)
 {
-	dt_quote_req q = {.action = ACTIVATE,
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d2",
 			  .installer = "i2",
 			  .ptype = PTYPE(COMMUNITY),
@@ -135,15 +134,19 @@ static void test_foreign_item_and_payer(void)
 	compare(&q, &nx);
 }
 
+static CU_TestInfo tests[] = {
+	{"a foreign project (any type) reads like a missing one", test_wrong_type_foreign_project},
+	{"all_projects of a foreign installer reads like a missing one",
+	 test_all_projects_of_foreign_installer},
+	{"a foreign item or payer reads like a missing one", test_foreign_item_and_payer},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{"foreign reference messages", suite_init, suite_clean, NULL, NULL, tests},
+	CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"a foreign project (any type) reads like a missing one",
-		 test_wrong_type_foreign_project},
-		{"all_projects of a foreign installer reads like a missing one",
-		 test_all_projects_of_foreign_installer},
-		{"a foreign item or payer reads like a missing one", test_foreign_item_and_payer},
-		{NULL, NULL},
-	};
-	return dt_main(argc, argv, "foreign reference messages", suite_init, suite_clean, tests);
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -26,9 +26,9 @@
 #include "dtest.h"
 #include "store.h"
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor;
-static itest_account accts[] = {
+static spt_account accts[] = {
 	{"vendor", ROLE(VENDOR), NULL, "", ""}, {"d1", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i1", ROLE(INSTALLER), "d1", "", ""},  {"d2", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i2", ROLE(INSTALLER), "d2", "", ""},
@@ -41,10 +41,10 @@ static itest_account accts[] = {
 static int suite_init(void)
 {
 	if (dt_start(&srv, &vendor, NULL, accts, N_ACCTS) != 0 ||
-	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
-	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(PREMIUM_PLAN), 5000, 50) != 0 ||
-	    itest_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0 ||
-	    itest_create_project(vendor, NULL, "p2", "i2", PTYPE(COMMUNITY), NULL, 0) != 0)
+	    spt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
+	    spt_set_price(vendor, PTYPE(COMMUNITY), STYPE(PREMIUM_PLAN), 5000, 50) != 0 ||
+	    spt_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0 ||
+	    spt_create_project(vendor, NULL, "p2", "i2", PTYPE(COMMUNITY), NULL, 0) != 0)
 		return -1;
 	return 0;
 }
@@ -57,12 +57,12 @@ static int suite_clean(void)
 static void revive_clients(void)
 {
 	spb_client_free(vendor);
-	vendor = itest_client(&srv, NULL);
+	vendor = spt_client(&srv, NULL);
 }
 
 static dt_quote_req activation(const char *item, int months)
 {
-	dt_quote_req q = {.action = ACTIVATE,
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d1",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMUNITY),
@@ -79,7 +79,7 @@ static int delete_item(const char *key, const char *item, const char **reason)
 	Smartplus__Billing__V1__DeleteItemRequest r =
 		SMARTPLUS__BILLING__V1__DELETE_ITEM_REQUEST__INIT;
 	Smartplus__Billing__V1__DeleteItemResponse *out = NULL;
-	spb_call_options o = dt_as(key);
+	spb_call_options o = spt_as(key, NULL);
 	int st;
 	r.item_id = (char *)item;
 	st = dt_status(spb_directory_delete_item(vendor, &r, &out, &o));
@@ -95,7 +95,7 @@ static Smartplus__Billing__V1__Order *confirm(const char *order_id)
 		SMARTPLUS__BILLING__V1__CONFIRM_ORDER_REQUEST__INIT;
 	Smartplus__Billing__V1__ConfirmOrderResponse *out = NULL;
 	Smartplus__Billing__V1__Order *o = NULL;
-	spb_call_options opt = dt_as(D1->key);
+	spb_call_options opt = spt_as(D1->key, NULL);
 	r.order_id = (char *)order_id;
 	if (spb_billing_confirm_order(vendor, &r, &out, &opt) == 0) {
 		o = out->order;
@@ -129,7 +129,7 @@ static Smartplus__Billing__V1__Order *confirm_expect_item_changed(const char *or
 	Smartplus__Billing__V1__ConfirmOrderRequest r =
 		SMARTPLUS__BILLING__V1__CONFIRM_ORDER_REQUEST__INIT;
 	Smartplus__Billing__V1__ConfirmOrderResponse *out = NULL;
-	spb_call_options opt = dt_as(D1->key);
+	spb_call_options opt = spt_as(D1->key, NULL);
 	Smartplus__Billing__V1__Order *o;
 	int st;
 	r.order_id = (char *)order_id;
@@ -161,13 +161,13 @@ static int item_status(const char *project, const char *item)
  * another tree) creates an item of that id; D1 confirms. */
 static void test_item_held_by_open_order(void)
 {
-	spb_call_options o = dt_as(D1->key), i2o = dt_as(I2->key);
+	spb_call_options o = spt_as(D1->key, NULL), i2o = spt_as(I2->key, NULL);
 	dt_quote_req q = activation("x1", 12);
 	Smartplus__Billing__V1__Order *order = NULL, *after;
 	const char *reason = "";
 	int st;
 
-	CU_ASSERT_EQUAL_FATAL(dt_create_item(vendor, NULL, "p1", "x1", STYPE(APP)), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "p1", "x1", STYPE(APP)), 0);
 	CU_ASSERT_EQUAL_FATAL(dt_quote_and_place(vendor, &o, &q, METHOD(STRIPE), NULL, &order), 0);
 	CU_ASSERT_EQUAL_FATAL(order->status, OSTATUS(PENDING_PAYMENT));
 
@@ -176,7 +176,7 @@ static void test_item_held_by_open_order(void)
 	CU_ASSERT_STRING_EQUAL(reason, "ITEM_IN_OPEN_ORDER");
 
 	/* Whatever happened above, another tree's x1 is never paid for. */
-	dt_create_item(vendor, &i2o, "p2", "x1", STYPE(PREMIUM_PLAN));
+	spt_create_item(vendor, &i2o, "p2", "x1", STYPE(PREMIUM_PLAN));
 	after = confirm(order->order_id);
 	if (after && after->status == OSTATUS(SUCCEEDED))
 		CU_ASSERT_EQUAL(item_status("p1", "x1"), ISTATUS(ACTIVE));
@@ -191,14 +191,14 @@ static void test_item_held_by_open_order(void)
 
 static void test_hold_released_when_order_ends(void)
 {
-	spb_call_options o = dt_as(D1->key);
+	spb_call_options o = spt_as(D1->key, NULL);
 	dt_quote_req q = activation("x5", 1);
 	Smartplus__Billing__V1__Order *order = NULL;
 	Smartplus__Billing__V1__CancelOrderRequest c =
 		SMARTPLUS__BILLING__V1__CANCEL_ORDER_REQUEST__INIT;
 	Smartplus__Billing__V1__CancelOrderResponse *cr = NULL;
 
-	CU_ASSERT_EQUAL_FATAL(dt_create_item(vendor, NULL, "p1", "x5", STYPE(APP)), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "p1", "x5", STYPE(APP)), 0);
 	CU_ASSERT_EQUAL_FATAL(dt_quote_and_place(vendor, &o, &q, METHOD(STRIPE), NULL, &order), 0);
 	CU_ASSERT_EQUAL(delete_item(I1->key, "x5", NULL), DT_FAILED_PRECONDITION);
 	c.order_id = order->order_id;
@@ -210,18 +210,18 @@ static void test_hold_released_when_order_ends(void)
 
 static void test_recreated_item_makes_quote_stale(void)
 {
-	spb_call_options o = dt_as(D1->key), i1o = dt_as(I1->key);
+	spb_call_options o = spt_as(D1->key, NULL), i1o = spt_as(I1->key, NULL);
 	dt_quote_req q = activation("x2", 1);
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
 	Smartplus__Billing__V1__Order *order = NULL;
 	int rc;
 
-	CU_ASSERT_EQUAL_FATAL(dt_create_item(vendor, NULL, "p1", "x2", STYPE(APP)), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "p1", "x2", STYPE(APP)), 0);
 	CU_ASSERT_EQUAL_FATAL(dt_quote(vendor, &o, &q, &qr), 0);
 	CU_ASSERT_EQUAL(delete_item(I1->key, "x2", NULL), DT_OK);
-	CU_ASSERT_EQUAL(dt_create_item(vendor, &i1o, "p1", "x2", STYPE(APP)), 0);
-	rc = dt_place(vendor, &o, ACTIVATE, qr->quote->quote_id, METHOD(STRIPE), "pm_card_visa",
-		      &order);
+	CU_ASSERT_EQUAL(spt_create_item(vendor, &i1o, "p1", "x2", STYPE(APP)), 0);
+	rc = dt_place(vendor, &o, ACTION(ACTIVATE), qr->quote->quote_id, METHOD(STRIPE),
+		      "pm_card_visa", &order);
 	CU_ASSERT_EQUAL(dt_status(rc), DT_FAILED_PRECONDITION);
 	if (rc)
 		CU_ASSERT_STRING_EQUAL(spb_error_last()->reason, "QUOTE_STALE");
@@ -272,7 +272,7 @@ static int swap_offline(const swap *swaps, size_t n)
 
 static void test_changed_item_never_applied(void)
 {
-	spb_call_options o = dt_as(D1->key);
+	spb_call_options o = spt_as(D1->key, NULL);
 	dt_quote_req q3 = activation("x3", 6), q4 = activation("x4", 6);
 	Smartplus__Billing__V1__Order *paypal = NULL, *card = NULL, *after;
 	swap swaps[] = {
@@ -280,17 +280,17 @@ static void test_changed_item_never_applied(void)
 		{"x4", "p2", STYPE(PREMIUM_PLAN)}, /* another tree's item of that id */
 	};
 
-	CU_ASSERT_EQUAL_FATAL(dt_create_item(vendor, NULL, "p1", "x3", STYPE(APP)), 0);
-	CU_ASSERT_EQUAL_FATAL(dt_create_item(vendor, NULL, "p1", "x4", STYPE(APP)), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "p1", "x3", STYPE(APP)), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "p1", "x4", STYPE(APP)), 0);
 	CU_ASSERT_EQUAL_FATAL(dt_quote_and_place(vendor, &o, &q3, METHOD(PAYPAL), NULL, &paypal),
 			      0);
 	CU_ASSERT_EQUAL_FATAL(dt_quote_and_place(vendor, &o, &q4, METHOD(STRIPE), NULL, &card), 0);
 	CU_ASSERT_EQUAL(paypal->status, OSTATUS(PENDING_PAYMENT));
 	CU_ASSERT_EQUAL(card->status, OSTATUS(PENDING_PAYMENT));
 
-	CU_ASSERT_EQUAL_FATAL(itest_stop(&srv), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_stop(&srv), 0);
 	CU_ASSERT_EQUAL(swap_offline(swaps, 2), 0);
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&srv), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&srv), 0);
 	revive_clients();
 
 	/* PayPal: ConfirmOrder would capture; it fails the order first. */
@@ -317,17 +317,20 @@ static void test_changed_item_never_applied(void)
 	spb_message_free(card);
 }
 
+static CU_TestInfo tests[] = {
+	{"an item held by an open order cannot be deleted or taken over",
+	 test_item_held_by_open_order},
+	{"the hold ends with the order", test_hold_released_when_order_ends},
+	{"a deleted and re-created item makes its quote stale",
+	 test_recreated_item_makes_quote_stale},
+	{"an item changed under an open order is never applied", test_changed_item_never_applied},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"line identity", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"an item held by an open order cannot be deleted or taken over",
-		 test_item_held_by_open_order},
-		{"the hold ends with the order", test_hold_released_when_order_ends},
-		{"a deleted and re-created item makes its quote stale",
-		 test_recreated_item_makes_quote_stale},
-		{"an item changed under an open order is never applied",
-		 test_changed_item_never_applied},
-		{NULL, NULL},
-	};
-	return dt_main(argc, argv, "line identity", suite_init, suite_clean, tests);
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

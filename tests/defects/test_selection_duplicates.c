@@ -19,9 +19,9 @@
 
 #include "dtest.h"
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor;
-static itest_account accts[] = {
+static spt_account accts[] = {
 	{"vendor", ROLE(VENDOR), NULL, "", ""},
 	{"d1", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i1", ROLE(INSTALLER), "d1", "", ""},
@@ -31,9 +31,9 @@ static itest_account accts[] = {
 static int suite_init(void)
 {
 	if (dt_start(&srv, &vendor, NULL, accts, 3) != 0 ||
-	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
-	    itest_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0 ||
-	    dt_create_item(vendor, NULL, "p1", "a1", STYPE(APP)) != 0)
+	    spt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
+	    spt_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0 ||
+	    spt_create_item(vendor, NULL, "p1", "a1", STYPE(APP)) != 0)
 		return -1;
 	return 0;
 }
@@ -56,8 +56,8 @@ static void expect_invalid(int rc, const char *field)
 
 static void test_duplicate_projects(void)
 {
-	spb_call_options o = dt_as(D1->key);
-	dt_quote_req q = {.action = ACTIVATE,
+	spb_call_options o = spt_as(D1->key, NULL);
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d1",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMUNITY),
@@ -75,8 +75,8 @@ static void test_duplicate_projects(void)
 
 static void test_duplicate_items(void)
 {
-	spb_call_options o = dt_as(D1->key);
-	dt_quote_req q = {.action = ACTIVATE,
+	spb_call_options o = spt_as(D1->key, NULL);
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d1",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMUNITY),
@@ -97,8 +97,8 @@ static void test_duplicate_service_types(void)
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
 	Smartplus__Billing__V1__ServiceType types[2] = {STYPE(APP), STYPE(APP)};
 	char *projects[1] = {"p1"};
-	spb_call_options o = dt_as(D1->key);
-	r.action = ACTIVATE;
+	spb_call_options o = spt_as(D1->key, NULL);
+	r.action = ACTION(ACTIVATE);
 	r.payer_id = "d1";
 	r.installer_id = "i1";
 	r.project_type = PTYPE(COMMUNITY);
@@ -121,7 +121,7 @@ static void test_duplicates_in_other_requests(void)
 	Smartplus__Billing__V1__SetInstallerPaymentPolicyResponse *pr = NULL;
 	Smartplus__Billing__V1__PaymentMethod methods[2] = {METHOD(STRIPE), METHOD(STRIPE)};
 	char *items[2] = {"a1", "a1"};
-	spb_call_options o = dt_as(D1->key);
+	spb_call_options o = spt_as(D1->key, NULL);
 
 	a.n_item_ids = 2;
 	a.item_ids = items;
@@ -140,8 +140,8 @@ static void test_duplicates_in_other_requests(void)
 /* One project, 60 months: one line, 60 months, 60 x the price. */
 static void test_sixty_months_per_item(void)
 {
-	spb_call_options o = dt_as(D1->key);
-	dt_quote_req q = {.action = ACTIVATE,
+	spb_call_options o = spt_as(D1->key, NULL);
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d1",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMUNITY),
@@ -155,16 +155,19 @@ static void test_sixty_months_per_item(void)
 	spb_message_free(qr);
 }
 
+static CU_TestInfo tests[] = {
+	{"project_ids twice: INVALID_ARGUMENT", test_duplicate_projects},
+	{"item_ids twice: INVALID_ARGUMENT", test_duplicate_items},
+	{"service_types twice: INVALID_ARGUMENT", test_duplicate_service_types},
+	{"other repeated fields twice: INVALID_ARGUMENT", test_duplicates_in_other_requests},
+	{"60 months per item per order", test_sixty_months_per_item},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{"selection duplicates", suite_init, suite_clean, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"project_ids twice: INVALID_ARGUMENT", test_duplicate_projects},
-		{"item_ids twice: INVALID_ARGUMENT", test_duplicate_items},
-		{"service_types twice: INVALID_ARGUMENT", test_duplicate_service_types},
-		{"other repeated fields twice: INVALID_ARGUMENT",
-		 test_duplicates_in_other_requests},
-		{"60 months per item per order", test_sixty_months_per_item},
-		{NULL, NULL},
-	};
-	return dt_main(argc, argv, "selection duplicates", suite_init, suite_clean, tests);
+	return spt_main(argc, argv, "BILLINGD", suites);
 }
