@@ -138,6 +138,8 @@ typedef struct vctx {
 	int update;       /* the request has an update_mask: the mask decides */
 	const uint8_t *mask[MASK_MAX_PATHS];
 	size_t mask_len[MASK_MAX_PATHS], n_mask;
+	uint8_t **owned; /* joined sub-messages, freed at the end (mask points in) */
+	size_t n_owned;
 } vctx;
 
 static void fail(vctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -353,6 +355,60 @@ static void enum_value(vctx *c, const ProtobufCFieldDescriptor *f, const rpc_fie
 	pop(c, old);
 }
 
+/* One sub-message value of field f (its path pushed): the well-known
+ * types by hand, ours by walking it. */
+static void message_value(vctx *c, const ProtobufCFieldDescriptor *f, const rpc_field_rule *r,
+			  const uint8_t *data, size_t n, int masked, int depth)
+{
+	const ProtobufCMessageDescriptor *sd = f->descriptor;
+	int is_mask = sd == &google__protobuf__field_mask__descriptor;
+	if (sd == &google__protobuf__timestamp__descriptor)
+		check_timestamp(c, data, n);
+	else if (sd == &google__protobuf__duration__descriptor)
+		check_duration(c, data, n);
+	else if (is_mask)
+		check_mask(c, data, n, depth == 0 && c->update);
+	else
+		walk(c, sd, data, n, masked || (depth == 0 && c->update), depth + 1);
+	if (r && r->charge_lowering && !masked && !(depth == 0 && c->update) && !c->charge[0])
+		snprintf(c->charge, sizeof(c->charge), "%s", c->path);
+}
+
+/*
+ * A singular sub-message given more than once is one value to the decoder,
+ * the occurrences merged (protobuf-c concatenates their repeated fields,
+ * the last scalar wins), so it is checked as one: the concatenation of its
+ * occurrences, which parses as exactly that merge. Checked one by one, a
+ * repeated field split across two copies of its message would escape the
+ * count and duplicate rules.
+ */
+static void singular_message(vctx *c, const ProtobufCFieldDescriptor *f, const rpc_field_rule *r,
+			     const seen *sv, int masked, int depth)
+{
+	size_t old, total = 0;
+	uint8_t *joined;
+	if (sv->count == 0 || c->failed)
+		return;
+	old = push(c, f->name, -1);
+	if (sv->count == 1) {
+		message_value(c, f, r, sv->s[0], sv->n[0], masked, depth);
+		pop(c, old);
+		return;
+	}
+	for (size_t i = 0; i < sv->count; i++)
+		total += sv->n[i];
+	joined = xmalloc(total ? total : 1);
+	total = 0;
+	for (size_t i = 0; i < sv->count; i++) {
+		memcpy(joined + total, sv->s[i], sv->n[i]);
+		total += sv->n[i];
+	}
+	c->owned = xrealloc(c->owned, (c->n_owned + 1) * sizeof(*c->owned));
+	c->owned[c->n_owned++] = joined;
+	message_value(c, f, r, joined, total, masked, depth);
+	pop(c, old);
+}
+
 static void walk_field(vctx *c, const ProtobufCMessageDescriptor *d,
 		       const ProtobufCFieldDescriptor *f, const rpc_field_rule *r, int wt,
 		       const uint8_t **pp, const uint8_t *end, seen *sv, int masked, int depth)
@@ -397,30 +453,20 @@ static void walk_field(vctx *c, const ProtobufCMessageDescriptor *d,
 			enum_value(c, f, r, v, sv->count, sv, masked);
 		}
 		return;
-	case PROTOBUF_C_TYPE_MESSAGE: {
-		const ProtobufCMessageDescriptor *sd = f->descriptor;
-		int is_mask = sd == &google__protobuf__field_mask__descriptor;
+	case PROTOBUF_C_TYPE_MESSAGE:
 		if (wt != 2 || rd_len(pp, end, &data, &n) != 0) {
 			fail(c, "malformed");
 			return;
 		}
-		old = push(c, f->name, repeated ? (long)sv->count : -1);
-		if (repeated)
-			remember(sv, NULL, 0, 0); /* counted only */
-		if (sd == &google__protobuf__timestamp__descriptor)
-			check_timestamp(c, data, n);
-		else if (sd == &google__protobuf__duration__descriptor)
-			check_duration(c, data, n);
-		else if (is_mask)
-			check_mask(c, data, n, depth == 0 && c->update);
-		else
-			walk(c, sd, data, n, masked || (depth == 0 && c->update), depth + 1);
-		if (r && r->charge_lowering && !masked && !(depth == 0 && c->update) &&
-		    !c->charge[0])
-			snprintf(c->charge, sizeof(c->charge), "%s", c->path);
+		if (!repeated) { /* checked once, joined, after the message (walk) */
+			remember(sv, data, n, 0);
+			return;
+		}
+		old = push(c, f->name, (long)sv->count);
+		remember(sv, NULL, 0, 0); /* counted only */
+		message_value(c, f, r, data, n, masked, depth);
 		pop(c, old);
 		return;
-	}
 	default:
 		if (wt == 0) {
 			if (rd_varint(pp, end, &v) != 0) {
@@ -509,7 +555,11 @@ static void walk(vctx *c, const ProtobufCMessageDescriptor *d, const uint8_t *p,
 			   &sv[f - d->fields], masked, depth);
 	}
 	for (unsigned i = 0; i < d->n_fields; i++) {
-		check_repeated(c, &d->fields[i], rule_of(rules, (int)d->fields[i].id), &sv[i]);
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED)
+			singular_message(c, f, rule_of(rules, (int)f->id), &sv[i], masked, depth);
+		else
+			check_repeated(c, f, rule_of(rules, (int)f->id), &sv[i]);
 		free(sv[i].s);
 		free(sv[i].n);
 		free(sv[i].e);
@@ -570,6 +620,9 @@ grpc_status_code rpc_validate_request(const ProtobufCMessageDescriptor *d, const
 			 "charged)",
 			 c->charge);
 	}
+	for (size_t i = 0; i < c->n_owned; i++)
+		free(c->owned[i]);
+	free(c->owned);
 	free(c);
 	return st;
 }

@@ -9,6 +9,14 @@
  * INVALID_ARGUMENT naming the field, so no order holds two lines for one
  * item and 1..60 months holds per item per order.
  *
+ * The rule holds on the wire, not only for what an encoder writes: a
+ * singular sub-message given twice is one value to the decoder (its
+ * repeated fields concatenated), so CreateCoupon with `coupon` twice, each
+ * copy naming service type APP once, stored a coupon restricted to [APP,
+ * APP]. Generated from the descriptors: every repeated string or enum
+ * field reached through singular sub-messages of any request is sent
+ * split across two copies of its outermost sub-message.
+ *
  * usage: defects_selection_duplicates <billingd>
  */
 #include <stdio.h>
@@ -155,7 +163,104 @@ static void test_sixty_months_per_item(void)
 	spb_message_free(qr);
 }
 
+/* ---- a repeated field split across two copies of its sub-message ---- */
+
+static const ProtobufCServiceDescriptor *services[] = {
+	&smartplus__billing__v1__billing_service__descriptor,
+	&smartplus__billing__v1__directory_service__descriptor,
+	&smartplus__billing__v1__admin_service__descriptor,
+};
+
+static int split_paths;
+
+/* The bytes of a message of type d holding one value of the repeated field
+ * reached by path[0..n) (path[n-1] the repeated field). */
+static void one_value(spt_pb *p, const ProtobufCFieldDescriptor *const *path, int n)
+{
+	const ProtobufCFieldDescriptor *f = path[0];
+	if (n > 1) {
+		spt_pb inner = SPT_PB_INIT;
+		one_value(&inner, path + 1, n - 1);
+		spt_pb_bytes(p, f->id, inner.b, inner.n);
+		spt_pb_free(&inner);
+	} else if (f->type == PROTOBUF_C_TYPE_ENUM) {
+		const ProtobufCEnumDescriptor *e = f->descriptor;
+		spt_pb_int(p, f->id, (uint64_t)e->values[e->n_values - 1].value);
+	} else {
+		spt_pb_str(p, f->id, "x1");
+	}
+}
+
+/* Sends path (path[0] a singular sub-message of the request) with that
+ * sub-message twice, each copy holding the value once. */
+static void send_split(const ProtobufCServiceDescriptor *svc, const ProtobufCMethodDescriptor *m,
+		       const ProtobufCFieldDescriptor *const *path, int n)
+{
+	char rpc[200], want[200] = "";
+	spt_pb body = SPT_PB_INIT, copy = SPT_PB_INIT;
+	spt_raw_result r;
+
+	for (int i = 0; i < n; i++)
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s", i ? "." : "",
+			 path[i]->name);
+	one_value(&copy, path + 1, n - 1);
+	spt_pb_bytes(&body, path[0]->id, copy.b, copy.n);
+	if (path[0]->descriptor == &smartplus__billing__v1__coupon__descriptor) {
+		/* the rest of a valid coupon, in the second copy (the last scalar
+		 * wins): a server that checks copies one by one stores it */
+		char code[32];
+		snprintf(code, sizeof(code), "SPLIT%d", split_paths);
+		spt_pb_str(&copy, 1, code);
+		spt_pb_int(&copy, 2, 10);
+	}
+	spt_pb_bytes(&body, path[0]->id, copy.b, copy.n);
+	snprintf(rpc, sizeof(rpc), "/%s/%s", svc->name, m->name);
+	split_paths++;
+	SPT_CHECK(dt_raw(&srv, srv.admin_key, NULL, rpc, &body, &r) == 0, "%s: no answer", rpc);
+	SPT_CHECK(r.status == DT_INVALID_ARGUMENT && strstr(r.message, want),
+		  "%s with %s split across two copies of %s: %s \"%s\" (wanted INVALID_ARGUMENT "
+		  "naming %s)",
+		  rpc, want, path[0]->name, spt_status_name(r.status), r.message, want);
+	spt_raw_free(&r);
+	spt_pb_free(&body);
+	spt_pb_free(&copy);
+}
+
+/* Every repeated string or enum field below d, through singular message
+ * fields only (path[0..n) leads to d). */
+static void find_repeated(const ProtobufCServiceDescriptor *svc, const ProtobufCMethodDescriptor *m,
+			  const ProtobufCMessageDescriptor *d,
+			  const ProtobufCFieldDescriptor **path, int n)
+{
+	for (unsigned i = 0; i < d->n_fields && n < 6; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		int rep = f->label == PROTOBUF_C_LABEL_REPEATED;
+		path[n] = f;
+		if (rep && n > 0 &&
+		    (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_ENUM))
+			send_split(svc, m, path, n + 1);
+		else if (!rep && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			 strncmp(((const ProtobufCMessageDescriptor *)f->descriptor)->name,
+				 "google.protobuf.", 16) != 0)
+			find_repeated(svc, m, f->descriptor, path, n + 1);
+	}
+}
+
+static void test_split_submessages(void)
+{
+	const ProtobufCFieldDescriptor *path[8];
+	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
+		for (unsigned mi = 0; mi < services[s]->n_methods; mi++)
+			find_repeated(services[s], &services[s]->methods[mi],
+				      services[s]->methods[mi].input, path, 0);
+	printf("\n    %d repeated fields inside singular sub-messages, each sent split\n",
+	       split_paths);
+	CU_ASSERT_TRUE(split_paths >= 2); /* CreateCoupon: project_types, service_types */
+}
+
 static CU_TestInfo tests[] = {
+	{"a repeated field split across two copies of its sub-message: INVALID_ARGUMENT",
+	 test_split_submessages},
 	{"project_ids twice: INVALID_ARGUMENT", test_duplicate_projects},
 	{"item_ids twice: INVALID_ARGUMENT", test_duplicate_items},
 	{"service_types twice: INVALID_ARGUMENT", test_duplicate_service_types},
