@@ -346,9 +346,9 @@ typedef struct delete_item {
 	store_item *item; /* as it was */
 } delete_item;
 
-/* 1 when an open order holds item_id (store_order_holding keeps one entry
- * per line of a PENDING_PAYMENT or PROCESSING order), 0 if none, STORE_*. */
-static int held_by_open_order(store_txn *txn, const char *item_id, int64_t now)
+/* store_order_holding keeps one entry per line of a PENDING_PAYMENT or
+ * PROCESSING order; a PENDING_PAYMENT one past its pay window holds no more. */
+int items_held_by_open_order(store_txn *txn, const char *item_id, int64_t now)
 {
 	store_list l = {0};
 	int rc = store_order_holding(txn, item_id, 64, &l), held = 0;
@@ -367,7 +367,7 @@ int items_guard_removal(store_txn *txn, rpc_write *w, const store_item *it, cons
 				  "%s: item '%s' is ACTIVE (paid until it expires); it can be "
 				  "removed once it has expired",
 				  field, it->item_id);
-	held = held_by_open_order(txn, it->item_id, now);
+	held = items_held_by_open_order(txn, it->item_id, now);
 	if (held < 0)
 		return held;
 	if (held)

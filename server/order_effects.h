@@ -18,7 +18,8 @@
  * CREDIT_PURCHASE order (credits_grant to o->beneficiary_id), the coupon
  * redemption, then the settle hook. Only to exactly the items it priced
  * (R9): when the item of a line is gone or is another item now (another
- * project, service type or creation sequence), nothing is applied and o
+ * project, service type or creation sequence; for an activation, an item
+ * no longer INACTIVE), nothing is applied and o
  * becomes FAILED (failure_reason ORDERS_ITEM_CHANGED) with needs_refund set
  * when money or credits were taken.
  * o is updated (status, lines' new_expires_at) but not written: the caller

@@ -21,6 +21,7 @@
 #include "credits.h"
 #include "enums.h"
 #include "handler.h"
+#include "items.h"
 #include "order_effects.h"
 #include "order_payment.h"
 #include "order_record.h"
@@ -278,6 +279,27 @@ static int check_payment(placing *s)
 	return 0;
 }
 
+/* 5b. No item in two open orders (R3, R9): an item held by a
+ * PENDING_PAYMENT or PROCESSING order is not sold again until that order
+ * has ended, so two orders placed from two quotes never both charge for
+ * one activation or one period (the second would stack on the first). */
+static int check_not_held(placing *s)
+{
+	for (size_t i = 0; i < s->calc.rec.n_lines; i++) {
+		const char *id = s->calc.rec.lines[i]->item_id;
+		int held = items_held_by_open_order(s->txn, id, s->now);
+		if (held < 0)
+			return held;
+		if (held)
+			return write_fail(&s->p->w, GRPC_STATUS_FAILED_PRECONDITION,
+					  REASON_ITEM_IN_OPEN_ORDER,
+					  "item '%s' is held by an open order (PENDING_PAYMENT or "
+					  "PROCESSING); pay, cancel or let that order end first",
+					  id);
+	}
+	return 0;
+}
+
 /* 6. The order record, PROCESSING, from the quote (its amounts), the
  * recomputed lines (the same charge: the digest was checked) and the
  * request (method, billing, saved card). Strings are borrowed. */
@@ -390,7 +412,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	if ((rc = open_quote(&s)) != 0 || (rc = find_placed(&s, &resumed)) != 0 || resumed)
 		goto done;
 	if ((rc = check_quote(&s)) != 0 || (rc = recompute(&s)) != 0 ||
-	    (rc = check_payment(&s)) != 0)
+	    (rc = check_payment(&s)) != 0 || (rc = check_not_held(&s)) != 0)
 		goto done;
 	build_order(&s);
 	if ((rc = reserve_and_spend(&s)) == 0)

@@ -14,6 +14,14 @@
  *     path could leave it), settlement never applies the line: a PayPal
  *     order fails before it is captured; a card payment already captured
  *     by the client fails and is flagged needs_refund.
+ *   - an item is in at most one open order: a second quote of an item
+ *     whose first order waits for payment could be placed and paid, and
+ *     both orders succeeded (two ACTIVATE charges, the expiry pushed twice
+ *     as far); the second placement is FAILED_PRECONDITION
+ *     ITEM_IN_OPEN_ORDER, for activations and renewals;
+ *   - an activation settles only on an item still INACTIVE (an item made
+ *     ACTIVE under it, offline here, fails the order instead of being
+ *     extended).
  *
  * usage: defects_line_identity <billingd>
  */
@@ -230,6 +238,59 @@ static void test_recreated_item_makes_quote_stale(void)
 	spb_message_free(qr);
 }
 
+/* ---- one open order per item ---- */
+
+/* d1 places a second order for item (action, 1 month, card) while its
+ * first order, placed without a card, waits: refused. Then the first is
+ * paid, and the item is extended once. */
+static void second_order_refused(dt_quote_req q, const char *item)
+{
+	spb_call_options o = spt_as(D1->key, NULL);
+	Smartplus__Billing__V1__Order *first = NULL, *second = NULL, *paid;
+	Smartplus__Billing__V1__Item *before = dt_get_item(vendor, "p1", item), *after;
+	int64_t base;
+	int st;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(before);
+	CU_ASSERT_EQUAL_FATAL(dt_quote_and_place(vendor, &o, &q, METHOD(STRIPE), NULL, &first), 0);
+	CU_ASSERT_EQUAL(first->status, OSTATUS(PENDING_PAYMENT));
+	spt_sleep_ms(2); /* another quote (its id has the time in it) */
+	st = dt_status(dt_quote_and_place(vendor, &o, &q, METHOD(STRIPE), "pm_card_visa", &second));
+	SPT_CHECK(st == DT_FAILED_PRECONDITION &&
+			  strcmp(spb_error_last()->reason, "ITEM_IN_OPEN_ORDER") == 0,
+		  "a second %s order for %s while %s waits: %s %s %s (order %s)",
+		  q.action == ACTION(ACTIVATE) ? "ACTIVATE" : "RENEW", item, first->order_id,
+		  spb_status_name(st), st ? spb_error_last()->reason : "",
+		  st ? spb_error_last()->message : "", second ? second->order_id : "-");
+	paid = confirm(first->order_id);
+	CU_ASSERT_PTR_NOT_NULL(paid);
+	if (paid)
+		CU_ASSERT_EQUAL(paid->status, OSTATUS(SUCCEEDED));
+	after = dt_get_item(vendor, "p1", item);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(after);
+	/* one month on top of the expiry (or of the quote's now, for an
+	 * activation): never two */
+	base = before->status == ISTATUS(ACTIVE) ? spt_ts_us(before->expires_at)
+						 : spt_ts_us(first->create_time);
+	SPT_CHECK(spt_ts_us(after->expires_at) <= base + SPT_MONTH_US + 60 * SPT_SECOND_US,
+		  "%s expires %lld s after the base: extended more than once", item,
+		  (long long)((spt_ts_us(after->expires_at) - base) / SPT_SECOND_US));
+	spb_message_free(before);
+	spb_message_free(after);
+	spb_message_free(paid);
+	spb_message_free(first);
+	spb_message_free(second);
+}
+
+static void test_one_open_order_per_item(void)
+{
+	dt_quote_req a = activation("y1", 1), r = activation("y1", 1);
+	r.action = ACTION(RENEW);
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "p1", "y1", STYPE(APP)), 0);
+	second_order_refused(a, "y1");
+	second_order_refused(r, "y1");
+}
+
 /* ---- an item changed under an open order (store edited offline) ---- */
 
 typedef struct swap {
@@ -317,7 +378,64 @@ static void test_changed_item_never_applied(void)
 	spb_message_free(card);
 }
 
+static int apply_activate(store_txn *w, void *arg)
+{
+	store_item *it = NULL;
+	int rc = store_item_get(w, (const char *)arg, &it);
+	if (rc)
+		return rc;
+	it->status = STORE_ITEM_ACTIVE;
+	it->expires_at = (spt_real_us() / SPT_SECOND_US + 86400 * 90) * SPT_SECOND_US;
+	rc = store_item_put(w, it, 0);
+	store_record_free(it);
+	return rc;
+}
+
+static void test_activation_only_of_inactive_item(void)
+{
+	spb_call_options o = spt_as(D1->key, NULL);
+	dt_quote_req q = activation("y2", 3);
+	Smartplus__Billing__V1__Order *paypal = NULL, *after;
+	Smartplus__Billing__V1__Item *it;
+	store_options so = STORE_OPTIONS_INIT;
+	store_env *env = NULL;
+	int64_t expiry = 0;
+
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "p1", "y2", STYPE(APP)), 0);
+	CU_ASSERT_EQUAL_FATAL(dt_quote_and_place(vendor, &o, &q, METHOD(PAYPAL), NULL, &paypal), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_stop(&srv), 0);
+	so.path = srv.data_dir;
+	CU_ASSERT_EQUAL_FATAL(store_open(&so, &env, NULL, 0), 0);
+	CU_ASSERT_EQUAL(store_write_sync(env, apply_activate, "y2"), 0);
+	store_close(env);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&srv), 0);
+	revive_clients();
+	it = dt_get_item(vendor, "p1", "y2");
+	if (it)
+		expiry = spt_ts_us(it->expires_at);
+	spb_message_free(it);
+
+	after = confirm_expect_item_changed(paypal->order_id);
+	CU_ASSERT_PTR_NOT_NULL(after);
+	if (after) {
+		CU_ASSERT_EQUAL(after->status, OSTATUS(FAILED));
+		CU_ASSERT_FALSE(after->needs_refund);
+	}
+	it = dt_get_item(vendor, "p1", "y2");
+	CU_ASSERT_PTR_NOT_NULL(it);
+	if (it)
+		SPT_CHECK(spt_ts_us(it->expires_at) == expiry,
+			  "the ACTIVATE order extended an ACTIVE item by %lld s",
+			  (long long)((spt_ts_us(it->expires_at) - expiry) / SPT_SECOND_US));
+	spb_message_free(it);
+	spb_message_free(after);
+	spb_message_free(paypal);
+}
+
 static CU_TestInfo tests[] = {
+	{"an item is in at most one open order", test_one_open_order_per_item},
+	{"an activation settles only on an item still INACTIVE",
+	 test_activation_only_of_inactive_item},
 	{"an item held by an open order cannot be deleted or taken over",
 	 test_item_held_by_open_order},
 	{"the hold ends with the order", test_hold_released_when_order_ends},
