@@ -163,6 +163,55 @@ static void test_sixty_months_per_item(void)
 	spb_message_free(qr);
 }
 
+/* A renewal until a date is held to 60 months too: a renew_until 8,000
+ * years ahead was quoted (97,000 months of one item in one order). */
+static void test_sixty_months_until_a_date(void)
+{
+	spb_call_options o = spt_as(D1->key, NULL);
+	dt_quote_req a = {.action = ACTION(ACTIVATE),
+			  .payer = "d1",
+			  .installer = "i1",
+			  .ptype = PTYPE(COMMUNITY),
+			  .n_projects = 1,
+			  .projects = {"p1"},
+			  .n_items = 1,
+			  .items = {"r1"},
+			  .months = 1};
+	dt_quote_req r = a;
+	Smartplus__Billing__V1__Order *order = NULL;
+	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
+	int64_t expiry;
+	int st;
+
+	CU_ASSERT_EQUAL_FATAL(spt_create_item(vendor, NULL, "p1", "r1", STYPE(APP)), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		dt_quote_and_place(vendor, &o, &a, METHOD(STRIPE), "pm_card_visa", &order), 0);
+	CU_ASSERT_EQUAL_FATAL(order->status, OSTATUS(SUCCEEDED));
+	expiry = spt_ts_us(order->lines[0]->new_expires_at) / SPT_SECOND_US;
+	r.action = ACTION(RENEW);
+	r.months = 0;
+	r.renew_until_s = INT64_C(253402300799); /* 9999-12-31 */
+	st = dt_status(dt_quote(vendor, &o, &r, &qr));
+	SPT_CHECK(st == DT_INVALID_ARGUMENT && strstr(spb_error_last()->message, "renew_until"),
+		  "renew until 9999: %s %s (total %lld)", spb_status_name(st),
+		  st ? spb_error_last()->message : "", qr ? (long long)qr->quote->total : 0LL);
+	spb_message_free(qr);
+	qr = NULL;
+	r.renew_until_s = expiry + 61 * 30 * 86400;
+	expect_invalid(dt_quote(vendor, &o, &r, &qr), "renew_until");
+	spb_message_free(qr);
+	qr = NULL;
+	r.renew_until_s = expiry + 60 * 30 * 86400;
+	CU_ASSERT_EQUAL(dt_quote(vendor, &o, &r, &qr), 0);
+	if (qr) {
+		CU_ASSERT_EQUAL(qr->quote->n_lines, 1);
+		if (qr->quote->n_lines == 1)
+			CU_ASSERT_TRUE(qr->quote->lines[0]->days <= 60 * 30);
+	}
+	spb_message_free(qr);
+	spb_message_free(order);
+}
+
 /* ---- a repeated field split across two copies of its sub-message ---- */
 
 static const ProtobufCServiceDescriptor *services[] = {
@@ -266,6 +315,7 @@ static CU_TestInfo tests[] = {
 	{"service_types twice: INVALID_ARGUMENT", test_duplicate_service_types},
 	{"other repeated fields twice: INVALID_ARGUMENT", test_duplicates_in_other_requests},
 	{"60 months per item per order", test_sixty_months_per_item},
+	{"60 months per item per order until a date too", test_sixty_months_until_a_date},
 	CU_TEST_INFO_NULL,
 };
 
