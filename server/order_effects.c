@@ -142,6 +142,21 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now)
 			 o->order_id, o->needs_refund ? " and is flagged for refund" : "");
 		return orders_end(w, o, OSTATUS(FAILED), ORDERS_ITEM_CHANGED, now);
 	}
+	if (o->type == OTYPE(CREDIT_PURCHASE)) {
+		/* Credits that cannot land (a balance would overflow) fail the
+		 * order, owed back, instead of leaving it PROCESSING for ever. */
+		rc = credits_grant_fits(w, o->beneficiary_id, o->credits_quantity);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			o->needs_refund = money_taken(o);
+			log_warn("order %s: %lld credits do not fit the balance of '%s'; the order "
+				 "fails%s",
+				 o->order_id, (long long)o->credits_quantity, o->beneficiary_id,
+				 o->needs_refund ? " and is flagged for refund" : "");
+			return orders_end(w, o, OSTATUS(FAILED), ORDERS_CREDITS_DO_NOT_FIT, now);
+		}
+	}
 	rc = 0;
 	if (o->type == OTYPE(CREDIT_PURCHASE))
 		rc = grant_credits(w, o);

@@ -29,6 +29,9 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now);
 
 /* The failure_reason of an order whose item changed before settlement. */
 #define ORDERS_ITEM_CHANGED "item_changed"
+/* The failure_reason of a credit purchase whose credits would overflow a
+ * balance (the grant is checked again when it settles). */
+#define ORDERS_CREDITS_DO_NOT_FIT "credits_do_not_fit"
 
 /* 1 when every line of o still designates exactly its item (see
  * orders_succeed), 0 when one does not, or a negative STORE_* code. */
