@@ -62,7 +62,9 @@ int credits_grant_fits(store_txn *txn, const char *beneficiary_id, int64_t credi
 {
 	int64_t issuer = 0, to = 0;
 	int rc;
-	if (credits <= 0 || !beneficiary_id || strcmp(beneficiary_id, LEDGER_ISSUER) == 0)
+	if (credits <= 0 || !beneficiary_id || !valid_id(beneficiary_id))
+		return STORE_INVALID; /* not a grant at all: credits_grant refuses it too */
+	if (strcmp(beneficiary_id, LEDGER_ISSUER) == 0)
 		return 0;
 	rc = ledger_balance(txn, LEDGER_ISSUER, &issuer);
 	if (rc == 0)

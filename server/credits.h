@@ -35,7 +35,8 @@ int credits_spend(store_txn *w, const char *payer_id, int64_t credits, const cha
 
 /* 1 when a grant of `credits` (> 0) to beneficiary_id fits both balances
  * (the issuance account's going down, the beneficiary's up, neither past
- * int64), 0 when it does not, or STORE_*. Checked when a purchase is placed
+ * int64), 0 when it does not, or STORE_* (STORE_INVALID for credits <= 0 or
+ * an invalid id). Checked when a purchase is placed
  * and again when it settles, so paid credits always land. */
 int credits_grant_fits(store_txn *txn, const char *beneficiary_id, int64_t credits);
 
