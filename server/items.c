@@ -378,10 +378,22 @@ int items_guard_removal(store_txn *txn, rpc_write *w, const store_item *it, cons
 	return 0;
 }
 
+/* 1 when the caller of w may act on the project of it, 0 if not, STORE_*. */
+static int may_act_on_item(store_txn *txn, rpc_write *w, const store_item *it)
+{
+	store_project *p = NULL;
+	int rc = store_project_get(txn, it->project_id, &p), may;
+	if (rc != 0)
+		return rc == STORE_NOTFOUND ? 0 : rc;
+	may = auth_may_act(txn, rpc_call_caller(w->call), p->installer_id);
+	store_record_free(p);
+	return may;
+}
+
 static int apply_delete_item(store_txn *txn, rpc_write *w)
 {
 	delete_item *d = (delete_item *)w;
-	int rc;
+	int rc, may;
 	store_record_free(d->item);
 	d->item = NULL;
 	rc = store_item_get(txn, d->item_id, &d->item);
@@ -389,6 +401,14 @@ static int apply_delete_item(store_txn *txn, rpc_write *w)
 		return rc == STORE_NOTFOUND ? write_fail(w, GRPC_STATUS_NOT_FOUND, NULL,
 							 "item '%s' is gone", d->item_id)
 					    : rc;
+	/* Permission again, on the item that holds the id now: the one
+	 * checked on the read may have been deleted since and the id taken by
+	 * another tree's item (AIP-211: the same denial as for a missing one). */
+	may = may_act_on_item(txn, w, d->item);
+	if (may < 0)
+		return may;
+	if (!may)
+		return write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED, "item_id");
 	if (d->item->service_type == STYPE(INTEGRATION))
 		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
 				  "the integration item follows the project's pms_integrated; "
