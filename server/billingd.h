@@ -21,24 +21,35 @@ typedef struct billingd_config {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_client_ca;
-	int64_t cutover_us;         /* R2 credit cut-over, unix micros */
-	int test_clock;             /* R18 */
-	int convert_test_clock;     /* a test-clock store goes onto the real clock */
-	const char *payments;       /* "sandbox" or "live" */
-	const char *stripe_url;     /* live: Stripe API base URL */
-	const char *paypal_url;     /* live: PayPal API base URL */
-	char *stripe_key;           /* live: from STRIPE_SECRET_KEY(_FILE), never argv */
-	char *paypal_client_id;     /* live: PAYPAL_CLIENT_ID(_FILE) */
-	char *paypal_secret;        /* live: PAYPAL_CLIENT_SECRET(_FILE) */
-	long provider_timeout_ms;   /* total time allowed for one provider call */
-	long reconcile_interval_ms; /* reconciler round period (live payments) */
-	int64_t renew_lead_us;      /* auto-renewal runs this long before expiry */
-	int renew_interval_s;       /* real-clock scheduler period */
-	int64_t renew_retry_us[8];  /* retry offsets after a failed renewal */
+	int64_t cutover_us;            /* R2 credit cut-over, unix micros */
+	int test_clock;                /* R18 */
+	int convert_test_clock;        /* a test-clock store goes onto the real clock */
+	const char *payments;          /* "sandbox" or "live" */
+	const char *stripe_url;        /* live: Stripe API base URL */
+	const char *paypal_url;        /* live: PayPal API base URL */
+	char *stripe_key;              /* live: from STRIPE_SECRET_KEY(_FILE), never argv */
+	char *paypal_client_id;        /* live: PAYPAL_CLIENT_ID(_FILE) */
+	char *paypal_secret;           /* live: PAYPAL_CLIENT_SECRET(_FILE) */
+	long provider_timeout_ms;      /* total time allowed for one provider call */
+	const char *stripe_return_url; /* on-session confirmation return_url */
+	const char *paypal_return_url; /* experience_context.return_url */
+	const char *paypal_cancel_url; /* experience_context.cancel_url */
+	const char *webhook_listen;    /* provider webhooks: host:port, NULL = off */
+	char *stripe_webhook_secret;   /* STRIPE_WEBHOOK_SECRET(_FILE): whsec_..[,whsec_..] */
+	char *paypal_webhook_id;       /* PAYPAL_WEBHOOK_ID(_FILE) */
+	long reconcile_interval_ms;    /* reconciler round period (live payments) */
+	int64_t renew_lead_us;         /* auto-renewal runs this long before expiry */
+	int renew_interval_s;          /* real-clock scheduler period */
+	int64_t renew_retry_us[8];     /* retry offsets after a failed renewal */
 	size_t renew_retries;
 	size_t max_receive_bytes;
 	uint64_t map_size;
 	int quiet_calls;
+	long shutdown_grace_s;     /* SIGTERM: drain this long (default provider timeout + 5 s) */
+	const char *health_listen; /* health-only port (plaintext, any address) */
+	long writer_stall_s;       /* a write batch longer than this: NOT_SERVING */
+	int log_format;            /* log_format of log.h */
+	int log_level;             /* log_level of log.h */
 } billingd_config;
 
 typedef struct billingd_state {

@@ -118,6 +118,8 @@ static int apply_assign(store_txn *txn, rpc_write *w)
 		rc = ledger_balance(txn, a->from, &balance);
 		if (rc != 0)
 			return rc;
+		rpc_error_meta(w->call, "balance", "%" PRId64, balance);
+		rpc_error_meta(w->call, "requested", "%" PRId64, a->credits);
 		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_INSUFFICIENT_CREDITS,
 				  "account '%s' has %" PRId64 " credits; %" PRId64
 				  " were asked for",

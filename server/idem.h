@@ -39,8 +39,8 @@ typedef struct idem_state {
 	int has_capture;        /* a response or error was captured */
 	int captured_status;
 	char captured_message[512];
-	char captured_reason[64];
-	uint8_t *captured; /* packed response (status OK); freed with the call */
+	char captured_reason[192]; /* with its metadata (rpc.h RPC_REASON_META) */
+	uint8_t *captured;         /* packed response (status OK); freed with the call */
 	size_t captured_len;
 	char resume_ref[64]; /* from a pending record: what a retry resumes */
 	/* The call's final outcome is stored (by the write that ended it, or it
@@ -62,7 +62,7 @@ typedef enum idem_verdict {
 typedef struct idem_answer {
 	grpc_status_code code;
 	char message[512];
-	char reason[64];
+	char reason[192];
 	uint8_t *body;
 	size_t body_len;
 } idem_answer;

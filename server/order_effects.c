@@ -94,15 +94,55 @@ static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t
 }
 
 /* The credits a CREDIT_PURCHASE order bought: issuance -> beneficiary. */
-static int grant_credits(store_txn *w, const store_order *o)
+static int grant_credits(store_txn *w, store_order *o, int64_t now)
 {
 	int rc;
+	(void)now;
 	if (o->credits_quantity <= 0)
 		return STORE_INVALID;
 	rc = credits_grant(w, o->beneficiary_id, o->credits_quantity, o->order_id, o->actor_id,
 			   NULL);
 	return rc > 0 ? STORE_INVALID : rc;
 }
+
+/* Every line extends its item. */
+static int extend_lines(store_txn *w, store_order *o, int64_t now)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < o->n_lines; i++)
+		rc = apply_line(w, o, o->lines[i], now);
+	return rc;
+}
+
+/* An AUTO_RENEWAL order's one line: when the item was renewed by hand
+ * since the order was placed, this payment buys the 30 days after whatever
+ * the item has now, not the period it was priced for. */
+static int renew_line(store_txn *w, store_order *o, int64_t now)
+{
+	store_item *it = NULL;
+	store_line *l = o->n_lines == 1 ? o->lines[0] : NULL;
+	int rc = l ? store_item_get(w, l->item_id, &it) : STORE_INVALID;
+	if (rc == 0 && it->expires_at != l->current_expires_at)
+		l->new_expires_at = (it->expires_at > now ? it->expires_at : now) +
+				    PRICING_MONTH_US;
+	store_record_free(it);
+	if (rc != 0 && rc != STORE_NOTFOUND)
+		return rc;
+	return extend_lines(w, o, now);
+}
+
+/* One row per order type: the effects its success has. (The auto-renewal
+ * bookkeeping of the item's retry state is the settle hook below, which the
+ * renewal scheduler supplies.) */
+static const struct order_kind {
+	int type;
+	int (*succeed)(store_txn *w, store_order *o, int64_t now);
+} kinds[] = {
+	{OTYPE(ACTIVATION), extend_lines},
+	{OTYPE(RENEWAL), extend_lines},
+	{OTYPE(AUTO_RENEWAL), renew_line},
+	{OTYPE(CREDIT_PURCHASE), grant_credits},
+};
 
 /* Set once at start-up (scheduler_init), read by every settling thread. */
 static _Atomic(orders_settle_hook) settle_hook;
@@ -157,11 +197,10 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now)
 			return orders_end(w, o, OSTATUS(FAILED), ORDERS_CREDITS_DO_NOT_FIT, now);
 		}
 	}
-	rc = 0;
-	if (o->type == OTYPE(CREDIT_PURCHASE))
-		rc = grant_credits(w, o);
-	for (size_t i = 0; rc == 0 && i < o->n_lines; i++)
-		rc = apply_line(w, o, o->lines[i], now);
+	rc = STORE_INVALID;
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (kinds[k].type == o->type)
+			rc = kinds[k].succeed(w, o, now);
 	if (rc == 0 && o->coupon_reserved) {
 		rc = coupon_settle(w, o->coupon_code, o->payer_id, 1, now);
 		o->coupon_reserved = 0;

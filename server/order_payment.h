@@ -2,59 +2,114 @@
 #define SPB_ORDER_PAYMENT_H
 
 /*
- * order_payment.h: phases 2 and 3 of a payment (orders.h): the payments
- * worker that calls the provider with no transaction held, off the writer
- * and the completion-queue threads, and the write that records its answer.
- * ConfirmOrder, the reconciler and the renewal scheduler use the same
- * pieces, so there is one provider conversation per order at a time.
+ * order_payment.h: the payment engine — phases 2 and 3 of every payment
+ * through a provider (orders.h, DESIGN §5), for all of its clients: the
+ * order handlers (Activate/Renew/PurchaseCredits, ConfirmOrder, CancelOrder,
+ * GetOrder of an overdue order), the renewal scheduler, the reconciler, the
+ * pay-window sweeper and the provider webhooks.
+ *
+ * A job names an order and an operation:
+ *   CREATE   after phase 1: create the payment (the provider reads it back
+ *            instead when its id is known, and searches once the key
+ *            window is over: payments/provider.h);
+ *   CONFIRM  ask the provider for the truth (PayPal: capture an approved
+ *            order);
+ *   CANCEL   CancelOrder: cancel at the provider first, then CANCELED;
+ *   EXPIRE   the 24 h pay window: cancel at the provider first, then
+ *            TIMED_OUT.
+ * One pool of PAY_ENGINE_WORKERS threads runs all jobs. A job holds the
+ * order's claim — one provider conversation per order at a time — from
+ * before its provider call (phase 2, no transaction held) until its
+ * phase-3 write is durable; a job that finds the claim taken does nothing
+ * (a handler's call is answered with the order as it stands, CancelOrder
+ * with ABORTED). Phase 3 is one function for every client: in a write
+ * transaction it re-reads the order and, if it is still open, records the
+ * answer — SUCCEEDED applies the order type's effects (order_effects.h) in
+ * the same transaction; the provider's truth wins over the operation (a
+ * cancel of a payment that succeeded makes the order SUCCEEDED).
+ *
+ * Nothing here waits for the provider while holding a lock; workers block
+ * on the provider (bounded by cfg.provider_timeout_ms) and on the writer.
  */
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "payments/provider.h"
 #include "rpc.h"
 #include "store.h"
 #include "store_order.h"
+#include "webhooks.h"
 
-struct pay_result;
-struct pay_request;
+typedef enum pay_op {
+	PAY_OP_CREATE = 1,
+	PAY_OP_CONFIRM,
+	PAY_OP_CANCEL,
+	PAY_OP_EXPIRE,
+} pay_op;
 
-/*
- * One provider conversation per order at a time: orders_claim() returns 1
- * when the caller now holds order_id (0: someone else is talking to the
- * provider about it), to be released once the answer is recorded.
- * orders_still_open(): the stored order is PROCESSING or PENDING_PAYMENT
- * (checked after claiming, before calling the provider).
- */
-int orders_claim(const char *order_id);
-void orders_release(const char *order_id);
-int orders_still_open(const char *order_id);
+/* What a job did, for background clients. */
+typedef struct pay_outcome {
+	int rc;      /* 0, or the STORE_* code of the phase-3 write */
+	int asked;   /* the provider was asked (0: claim taken, order not open, Retry-After) */
+	int applied; /* the pay_status recorded; 0 when the order did not change */
+	int status;  /* the order's OrderStatus after the job (0: no such order) */
+	pay_result res;
+} pay_outcome;
 
-/* The provider request for order o (phase 2, ConfirmOrder, the reconciler):
- * its ids, amount and saved payment method; strings borrowed from o. */
-void orders_pay_request(const store_order *o, struct pay_request *req);
+typedef void (*pay_done_fn)(void *arg, const pay_outcome *out);
 
-/*
- * Phase 3 without a call (the reconciler): records the provider's answer
- * `res` for order_id inside write txn w exactly as ConfirmOrder does,
- * applying the effects on success. Orders no longer PROCESSING /
- * PENDING_PAYMENT are left alone. *outcome (may be NULL): the pay_status
- * applied, 0 when nothing was to settle. 0 or a STORE_* code.
- */
-int orders_settle_answer(store_txn *w, const char *order_id, const struct pay_result *res,
-			 int *outcome);
+/* Queues a background job; done (may be NULL) runs on a worker thread once
+ * the job is over (its write durable). 0, or -1 when it cannot be queued. */
+int pay_engine_submit(const char *order_id, pay_op op, pay_done_fn done, void *arg);
 
-/* Hands phases 2 and 3 of order o (owned by the job from now on) to a
- * payments worker: create the payment (confirm = 0) or confirm / capture it
- * (confirm = 1); the phase-3 write finishes the call. */
-void orders_pay_start(rpc_call *call, store_order *o, int confirm);
+/* Waiting for a group of background jobs (scheduler, reconciler and
+ * sweeper rounds): pay_batch_submit() queues one job counted in b, with
+ * `item` for the outcome callback; pay_batch_wait() blocks until every job
+ * is over. `each` (may be NULL; runs on a worker or the writer thread, so
+ * keep it short) sees (arg, item, outcome) of every job. */
+typedef void (*pay_each_fn)(void *arg, void *item, const pay_outcome *out);
+typedef struct pay_batch {
+	void *impl; /* internal */
+	pay_each_fn each;
+	void *arg;
+} pay_batch;
+void pay_batch_init(pay_batch *b, pay_each_fn each, void *arg);
+int pay_batch_submit(pay_batch *b, const char *order_id, pay_op op, void *item);
+/* The same at a given time instead of the clock's (the sweep's `now`). */
+int pay_batch_submit_at(pay_batch *b, const char *order_id, pay_op op, int64_t now, void *item);
+void pay_batch_wait(pay_batch *b);
+
+/* A handler's job: phase 3 answers `call` (the order, or the payment's
+ * error with the order id as ErrorInfo metadata `order_id`). */
+void pay_engine_call(rpc_call *call, const char *order_id, pay_op op);
+
+/* When the provider asked billingd to come back later (Retry-After) about
+ * order_id: nonzero (the earliest CLOCK_MONOTONIC microsecond to ask
+ * again) until then, 0 once it may be asked. */
+int64_t pay_engine_not_before(const char *order_id);
+
+/* The provider request for order o at `now`: its ids, amount, saved
+ * payment method, key age and session (off-session for AUTO_RENEWAL, the
+ * buyer present otherwise); strings borrowed from o. */
+void orders_pay_request(const store_order *o, int64_t now, pay_request *req);
 
 /*
  * The reply() of a write that created the order packed in buf: with
  * pay == 0 the order is the call's response (safe in R17 capture mode);
- * with pay != 0 (the write set `intermediate`) phases 2 and 3 run on the
- * payments worker and the settle write finishes the call.
+ * with pay != 0 (the write set `intermediate`) a CREATE job runs phases 2
+ * and 3 and its write finishes the call.
  */
 void orders_reply_placed(rpc_call *call, const uint8_t *buf, size_t len, int pay);
+
+/* The provider webhooks' sink (webhooks.h): a payment event queues a
+ * CONFIRM job for its order (the provider's answer settles it, so a
+ * duplicate or late event changes nothing); a dispute flags the order. */
+int pay_engine_webhook(const webhook_event *ev);
+
+typedef struct pay_engine_counts {
+	uint64_t jobs, asked, busy, settled, flagged_disputes;
+} pay_engine_counts;
+void pay_engine_counts_get(pay_engine_counts *out);
 
 #endif

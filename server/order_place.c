@@ -258,8 +258,16 @@ static int check_payment(placing *s)
 {
 	place_write *p = s->p;
 	const store_quote *q = s->q;
-	int rc = check_method(s->txn, &p->w, q, p->method);
+	char why[160];
+	int rc;
 
+	/* The provider's own currency table (payments/currency.h). */
+	if (q->total > 0 && pay_can_charge(p->method, q->currency, q->total, why, sizeof(why)))
+		return write_fail(&p->w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "payment_method: %s cannot be charged %lld %s: %s",
+				  orders_method_name(p->method), (long long)q->total, q->currency,
+				  why);
+	rc = check_method(s->txn, &p->w, q, p->method);
 	if (rc)
 		return rc;
 	if (s->calc.rec.n_lines == 0)
@@ -369,11 +377,13 @@ static int reserve_and_spend(placing *s)
 		return 0;
 	rc = credits_spend(s->txn, o->payer_id, s->q->credits_total, o->order_id,
 			   p->caller.account_id, s->transfer);
-	if (rc == LEDGER_INSUFFICIENT)
+	if (rc == LEDGER_INSUFFICIENT) {
+		rpc_error_meta(p->w.call, "requested", "%lld", (long long)s->q->credits_total);
 		return write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION,
 				  REASON_INSUFFICIENT_CREDITS,
 				  "payer '%s' has fewer than %lld credits", o->payer_id,
 				  (long long)s->q->credits_total);
+	}
 	return rc;
 }
 

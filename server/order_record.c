@@ -57,6 +57,7 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 	m->create_time = conv_ts(a, o->create_time);
 	m->update_time = conv_ts(a, o->update_time);
 	m->failure_reason = o->failure_reason;
+	m->disputed = o->disputed;
 	m->credits_quantity = o->credits_quantity;
 	m->beneficiary_id = o->beneficiary_id;
 	m->quote_id = o->quote_id;

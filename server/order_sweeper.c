@@ -11,60 +11,34 @@
 #include "clock.h"
 #include "enums.h"
 #include "log.h"
-#include "order_effects.h"
+#include "order_payment.h"
 #include "order_record.h"
 #include "quote.h"
 #include "xalloc.h"
 
 #define SWEEP_BATCH 128
 
-typedef struct sweep_pass {
-	int64_t now;
-	char ids[SWEEP_BATCH][QUOTE_ID_MAX];
-	size_t n;
-	int timed_out;
-} sweep_pass;
-
-static int apply_sweep(store_txn *w, void *arg)
+/* Counts the orders a pass timed out. */
+static void expired(void *arg, void *item, const pay_outcome *out)
 {
-	sweep_pass *p = arg;
-	int rc = 0;
-
-	p->timed_out = 0; /* apply may run twice */
-	for (size_t i = 0; rc == 0 && i < p->n; i++) {
-		store_order *o = NULL;
-		orders_strings orig;
-		rc = store_order_get(w, p->ids[i], &o);
-		if (rc == STORE_NOTFOUND) {
-			rc = 0;
-			continue;
-		}
-		if (rc)
-			break;
-		orig = orders_strings_save(o);
-		if (orders_overdue(
-			    o, p->now)) { /* still pending: not paid or canceled since the scan */
-			rc = orders_end(w, o, OSTATUS(TIMED_OUT), "not paid within 24 hours",
-					p->now);
-			if (rc == 0)
-				rc = store_order_put(w, o, 0);
-			if (rc == 0)
-				p->timed_out++;
-		}
-		orders_strings_restore(o, &orig);
-		store_record_free(o);
-	}
-	return rc;
+	(void)item;
+	if (out->rc == 0 && out->applied && out->status == OSTATUS(TIMED_OUT))
+		__atomic_fetch_add((int *)arg, 1, __ATOMIC_RELAXED);
 }
 
+/* Each pass hands up to SWEEP_BATCH overdue orders to the payment engine
+ * (EXPIRE: cancel at the provider first; one that was paid meanwhile
+ * SUCCEEDS instead) and waits for them. */
 int orders_sweep(store_env *env, int64_t now)
 {
-	sweep_pass *p = xcalloc(1, sizeof(*p));
 	int total = 0, rc = 0;
 
 	for (;;) {
 		store_txn *txn = NULL;
 		store_list l = {0};
+		pay_batch b;
+		int timed_out = 0;
+		size_t n;
 		rc = store_read_begin(env, &txn);
 		if (rc)
 			break;
@@ -73,22 +47,17 @@ int orders_sweep(store_env *env, int64_t now)
 		store_read_end(txn);
 		if (rc)
 			break;
-		p->now = now;
-		p->n = 0;
+		n = l.n;
+		pay_batch_init(&b, expired, &timed_out);
 		for (size_t i = 0; i < l.n; i++)
-			snprintf(p->ids[p->n++], QUOTE_ID_MAX, "%s",
-				 ((store_order *)l.items[i])->order_id);
+			pay_batch_submit_at(&b, ((store_order *)l.items[i])->order_id,
+					    PAY_OP_EXPIRE, now, NULL);
 		store_list_free(&l);
-		if (p->n == 0)
-			break;
-		rc = store_write_sync(env, apply_sweep, p);
-		if (rc)
-			break;
-		total += p->timed_out;
-		if (p->n < SWEEP_BATCH || p->timed_out == 0)
+		pay_batch_wait(&b);
+		total += timed_out;
+		if (n < SWEEP_BATCH || timed_out == 0)
 			break;
 	}
-	free(p);
 	return rc ? rc : total;
 }
 

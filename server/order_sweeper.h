@@ -3,9 +3,12 @@
 
 /*
  * order_sweeper.h: the time-out sweeper. Every ORDER_SWEEP_INTERVAL_S a
- * thread moves PENDING_PAYMENT orders older than ORDER_PAY_WINDOW_US to
- * TIMED_OUT, releasing their coupon reservations (reads also time them out
- * lazily). start/stop are idempotent; stop joins the thread.
+ * thread hands the PENDING_PAYMENT orders older than ORDER_PAY_WINDOW_US to
+ * the payment engine (order_payment.h, EXPIRE): the payment is canceled at
+ * the provider first, then the order is TIMED_OUT and its coupon
+ * reservation released — or it SUCCEEDS if the provider says it was paid.
+ * Reads of an overdue order do the same. start/stop are idempotent; stop
+ * joins the thread.
  */
 
 #include <stdint.h>
@@ -18,8 +21,9 @@
 void orders_sweeper_start(void);
 void orders_sweeper_stop(void);
 
-/* One pass at `now` over env (the thread uses billingd.store and the server
- * clock): the number of orders timed out, or a negative STORE_* code. */
+/* One pass at `now` over env (== billingd.store, which the engine writes;
+ * the thread passes the server clock): the number of orders timed out, or
+ * a negative STORE_* code. */
 int orders_sweep(store_env *env, int64_t now);
 
 #endif

@@ -1,9 +1,10 @@
 /*
  * orders.c: BillingService GetOrder, ListOrders, CancelOrder, ConfirmOrder.
  * An order is visible to whoever may act on its payer. A read of an overdue
- * PENDING_PAYMENT order times it out in a write first (the sweeper does the
- * same for the rest); ConfirmOrder hands a pending or processing order to
- * the payments worker (order_payment.c), whose settle write answers.
+ * PENDING_PAYMENT order has the payment engine (order_payment.c) cancel it
+ * at the provider and time it out first (the sweeper does the same for the
+ * rest); ConfirmOrder and CancelOrder are payment-engine jobs, whose
+ * phase-3 write answers the call.
  */
 #include "orders.h"
 
@@ -19,7 +20,6 @@
 #include "handler.h"
 #include "quote.h"
 #include "rpc_handlers.h"
-#include "write.h"
 
 /* Loads an order the caller may see (it may act on the payer). Fails the
  * call and returns nonzero otherwise. */
@@ -55,82 +55,6 @@ static int load_order(rpc_call *call, const char *order_id, store_order **out)
 	return 1;
 }
 
-enum { OP_TIMEOUT, OP_CANCEL };
-
-typedef struct op_write {
-	rpc_write w;
-	char order_id[QUOTE_ID_MAX];
-	int op;
-	uint8_t *packed;
-	size_t packed_len;
-} op_write;
-
-static int apply_op(store_txn *txn, rpc_write *w)
-{
-	op_write *s = (op_write *)w;
-	store_order *o = NULL;
-	int64_t now = clock_now_us();
-	int rc = store_order_get(txn, s->order_id, &o), changed = 0;
-	orders_strings orig;
-
-	if (rc)
-		return rc;
-	orig = orders_strings_save(o);
-	if (orders_overdue(o, now)) {
-		rc = orders_end(txn, o, OSTATUS(TIMED_OUT), "not paid within 24 hours", now);
-		changed = 1;
-	}
-	if (rc == 0 && s->op == OP_CANCEL) {
-		if (o->status != OSTATUS(PENDING_PAYMENT)) {
-			const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-				&smartplus__billing__v1__order_status__descriptor, o->status);
-			rc = write_fail(
-				w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ORDER_STATE,
-				"order '%s' is %s; only PENDING_PAYMENT orders can be canceled",
-				o->order_id, v ? v->name + strlen("ORDER_STATUS_") : "?");
-			changed = 0;
-		} else {
-			rc = orders_end(txn, o, OSTATUS(CANCELED), NULL, now);
-			changed = 1;
-		}
-	}
-	if (rc == 0 && changed)
-		rc = store_order_put(txn, o, 0);
-	if (rc == 0)
-		rc = orders_pack(o, &s->packed, &s->packed_len);
-	orders_strings_restore(o, &orig); /* failure_reason may be static text */
-	store_record_free(o);
-	return rc;
-}
-
-static void reply_op(rpc_write *w)
-{
-	op_write *s = (op_write *)w;
-	store_order *o = orders_unpack(s->packed, s->packed_len);
-	if (!o) {
-		handler_fail_internal(w->call, "the packed order does not unpack");
-		return;
-	}
-	orders_reply(w->call, o);
-	store_record_free(o);
-}
-
-static void cleanup_op(rpc_write *w)
-{
-	free(((op_write *)w)->packed);
-}
-
-static void submit_op(rpc_call *call, const char *order_id, int op)
-{
-	op_write *s = write_new(call, sizeof(*s));
-	snprintf(s->order_id, sizeof(s->order_id), "%s", order_id);
-	s->op = op;
-	s->w.apply = apply_op;
-	s->w.reply = reply_op;
-	s->w.cleanup = cleanup_op;
-	write_submit(&s->w);
-}
-
 void rpc_BillingService_GetOrder(struct rpc_call *call,
 				 const Smartplus__Billing__V1__GetOrderRequest *req)
 {
@@ -138,7 +62,8 @@ void rpc_BillingService_GetOrder(struct rpc_call *call,
 	if (load_order(call, req->order_id, &o))
 		return;
 	if (orders_overdue(o, clock_now_us()))
-		submit_op(call, o->order_id, OP_TIMEOUT);
+		pay_engine_call(call, o->order_id,
+				PAY_OP_EXPIRE); /* cancel at the provider first */
 	else
 		orders_reply(call, o);
 	store_record_free(o);
@@ -150,7 +75,9 @@ void rpc_BillingService_CancelOrder(struct rpc_call *call,
 	store_order *o;
 	if (load_order(call, req->order_id, &o))
 		return;
-	submit_op(call, o->order_id, OP_CANCEL);
+	/* Under the order's claim: the provider's cancel first; a payment that
+	 * already succeeded makes the order SUCCEEDED instead. */
+	pay_engine_call(call, o->order_id, PAY_OP_CANCEL);
 	store_record_free(o);
 }
 
@@ -160,14 +87,12 @@ void rpc_BillingService_ConfirmOrder(struct rpc_call *call,
 	store_order *o;
 	if (load_order(call, req->order_id, &o))
 		return;
-	if (orders_overdue(o, clock_now_us())) {
-		submit_op(call, o->order_id, OP_TIMEOUT);
-	} else if (o->status == OSTATUS(PENDING_PAYMENT) || o->status == OSTATUS(PROCESSING)) {
-		orders_pay_start(call, o, 1); /* the job owns o */
-		return;
-	} else {
+	if (orders_overdue(o, clock_now_us()))
+		pay_engine_call(call, o->order_id, PAY_OP_EXPIRE);
+	else if (o->status == OSTATUS(PENDING_PAYMENT) || o->status == OSTATUS(PROCESSING))
+		pay_engine_call(call, o->order_id, PAY_OP_CONFIRM);
+	else
 		orders_reply(call, o);
-	}
 	store_record_free(o);
 }
 

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "convert.h"
 #include "handler.h"
+#include "payments/provider.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
 #include "write.h"
@@ -48,6 +49,7 @@ void rpc_AdminService_SetPrice(struct rpc_call *call,
 			       const Smartplus__Billing__V1__SetPriceRequest *req)
 {
 	price_write *p;
+	char why[160];
 	if (!catalog_valid_project_type(req->project_type)) {
 		BAD_ARG(call, "project_type: must be COMMUNITY, SINGLE_FAMILY_HOUSE or COMMERCIAL");
 		return;
@@ -69,6 +71,10 @@ void rpc_AdminService_SetPrice(struct rpc_call *call,
 	}
 	if (!valid_currency(req->currency)) {
 		BAD_ARG(call, "currency: an ISO-4217 code such as USD");
+		return;
+	}
+	if (req->monthly_amount > 0 && pay_accepts_currency(req->currency, why, sizeof(why))) {
+		BAD_ARG(call, "currency: %s", why);
 		return;
 	}
 	p = write_new(call, sizeof(*p));
@@ -109,6 +115,7 @@ void rpc_AdminService_SetCreditPrice(struct rpc_call *call,
 				     const Smartplus__Billing__V1__SetCreditPriceRequest *req)
 {
 	price_write *p;
+	char why[160];
 	if (req->unit_amount < 1 || req->unit_amount > MAX_MONTHLY_AMOUNT) {
 		BAD_ARG(call, "unit_amount: must be 1..%lld minor units",
 			(long long)MAX_MONTHLY_AMOUNT);
@@ -116,6 +123,10 @@ void rpc_AdminService_SetCreditPrice(struct rpc_call *call,
 	}
 	if (!valid_currency(req->currency)) {
 		BAD_ARG(call, "currency: an ISO-4217 code such as USD");
+		return;
+	}
+	if (req->unit_amount > 0 && pay_accepts_currency(req->currency, why, sizeof(why))) {
+		BAD_ARG(call, "currency: %s", why);
 		return;
 	}
 	p = write_new(call, sizeof(*p));

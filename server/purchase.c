@@ -25,6 +25,7 @@
 #include "handler.h"
 #include "store_ledger.h"
 #include "orders.h"
+#include "payments/provider.h"
 #include "quote.h"
 #include "rpc_handlers.h"
 #include "write.h"
@@ -113,6 +114,7 @@ static int apply_purchase(store_txn *txn, rpc_write *w)
 	store_credit_price *price = NULL;
 	store_order o = STORE_ORDER_INIT;
 	int64_t now = clock_now_us(), subtotal = 0, discount = 0;
+	char why[160];
 	int rc;
 
 	p->need_provider = 0;
@@ -168,6 +170,14 @@ static int apply_purchase(store_txn *txn, rpc_write *w)
 	o.payer_id = (char *)p->payer;
 	o.beneficiary_id = (char *)p->beneficiary;
 	o.credits_quantity = req->credits;
+	if (subtotal - discount > 0 && pay_can_charge(req->payment_method, price->currency,
+						      subtotal - discount, why, sizeof(why))) {
+		rc = write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				"payment_method: %s cannot be charged %lld %s: %s",
+				orders_method_name(req->payment_method),
+				(long long)(subtotal - discount), price->currency, why);
+		goto done;
+	}
 	o.subtotal = subtotal;
 	o.discount = discount;
 	o.total = subtotal - discount;

@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "items.h"
 #include "log.h"
+#include "payments/provider.h"
 #include "policy.h"
 #include "pricing.h"
 #include "rpc_handlers.h"
@@ -483,6 +484,35 @@ static int apply_coupon(builder *b, store_txn *txn, quote_err *err)
 	return 0;
 }
 
+/* The provider methods that cannot charge this total in its currency
+ * (payments/currency.h: Stripe's decimals, PayPal's own table) leave the
+ * quote's methods; none left is INVALID_ARGUMENT naming the currency. */
+static int chargeable_methods(quote_calc *c, quote_err *err)
+{
+	static const int provider[] = {METHOD(STRIPE), METHOD(PAYPAL)};
+	uint32_t mask = c->rec.method_mask, had = 0;
+	char why[400] = "", one[160];
+	if (c->rec.total <= 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(provider) / sizeof(provider[0]); i++) {
+		uint32_t bit = 1u << provider[i];
+		if (!(mask & bit))
+			continue;
+		had |= bit;
+		if (pay_can_charge(provider[i], c->rec.currency, c->rec.total, one, sizeof(one))) {
+			mask &= ~bit;
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s",
+				 why[0] ? "; " : "", one);
+		}
+	}
+	if (had && !(mask & had))
+		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "currency: a total of %lld %s cannot be charged: %s",
+				  (long long)c->rec.total, c->rec.currency, why);
+	c->rec.method_mask = mask;
+	return 0;
+}
+
 /* A named item that none of the selected projects holds: the caller's own
  * item elsewhere is INVALID_ARGUMENT; a foreign or missing one is the one
  * AIP-211 answer. */
@@ -627,6 +657,9 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 		if (rc)
 			return rc;
 		c->rec.total = c->rec.subtotal - c->rec.discount;
+		rc = chargeable_methods(c, err);
+		if (rc)
+			return rc;
 	}
 	rc = store_price_version(txn, &c->rec.price_list_version);
 	c->input = *in;

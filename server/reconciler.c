@@ -2,9 +2,10 @@
  * reconciler.c: the payment reconciler thread. See reconciler.h.
  *
  * A round: read pages of orders (short read transactions), pick the
- * candidates, then RECON_WORKERS threads ask the provider about them (no
- * transaction held) and submit each answer to the writer. Nothing here
- * blocks quotes or reads: they never wait for a provider call.
+ * candidates, then hand each to the payment engine (order_payment.h) as a
+ * CONFIRM job and wait for the round's jobs: the engine's one worker pool
+ * asks the provider (no transaction held) and records the answer. Nothing
+ * here blocks quotes or reads: they never wait for a provider call.
  */
 #include "reconciler.h"
 
@@ -18,14 +19,12 @@
 #include "clock.h"
 #include "enums.h"
 #include "log.h"
+#include "order_payment.h"
 #include "store_order_scan.h"
-#include "orders.h"
-#include "payments/http.h"
 #include "payments/provider.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "xalloc.h"
 
-#define RECON_WORKERS 4
 #define RECON_PAGE 500
 #define RECON_MAX_PER_ROUND 4000
 
@@ -36,7 +35,6 @@ typedef struct candidate {
 typedef struct round {
 	candidate *c;
 	size_t n;
-	size_t next; /* under lock */
 	pthread_mutex_t lock;
 } round;
 
@@ -100,104 +98,20 @@ static int has_provider_id(const store_order *o)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Asking the provider and recording the answer                              */
+/* Asking: payment-engine jobs                                               */
 
-typedef struct settle_ctx {
-	const char *order_id;
-	const pay_result *res;
-	int outcome;
-	int status_after;
-} settle_ctx;
-
-static int apply_answer(store_txn *w, void *arg)
+/* Counts one answered job of a round. */
+static void answered(void *arg, void *item, const pay_outcome *out)
 {
-	settle_ctx *c = arg;
-	return orders_settle_answer(w, c->order_id, c->res, &c->outcome);
-}
-
-/* Whether an answer changes anything worth a write. */
-static int worth_recording(const store_order *o, const pay_result *res, int64_t now)
-{
-	switch (res->status) {
-	case PAY_SUCCEEDED:
-	case PAY_DECLINED: return 1;
-	case PAY_REQUIRES_ACTION:
-	case PAY_PENDING_APPROVAL: return o->status == OSTATUS(PROCESSING) || !has_provider_id(o);
-	default: /* unknown: only a PENDING order past its pay window times out */
-		return o->status == OSTATUS(PENDING_PAYMENT) &&
-		       now - o->create_time >= ORDER_PAY_WINDOW_US;
-	}
-}
-
-static void reconcile_one(const pay_provider *p, const store_order *o)
-{
-	pay_result res;
-	pay_request req;
-	settle_ctx c = {.order_id = o->order_id, .res = &res};
-	int rc;
-
-	/* One conversation per order: skip it while ConfirmOrder or the
-	 * payments worker is at it, or once it has been settled. */
-	if (!orders_claim(o->order_id))
-		return;
-	if (!orders_still_open(o->order_id)) {
-		orders_release(o->order_id);
-		return;
-	}
-	orders_pay_request(o, &req);
-	memset(&res, 0, sizeof(res));
-	p->confirm(&req, &res);
+	(void)arg;
+	(void)item;
 	count(&rec.counts.asked);
-	if (!worth_recording(o, &res, clock_now_us())) {
+	if (!out->asked || out->rc != 0 || !out->applied)
 		count(&rec.counts.unknown);
-		orders_release(o->order_id);
-		return;
-	}
-	rc = store_write_sync(billingd.store, apply_answer, &c);
-	orders_release(o->order_id);
-	if (rc != 0) {
-		log_error("reconciler: cannot record the answer for order %s: %s", o->order_id,
-			  store_strerror(rc));
-		return;
-	}
-	switch (c.outcome) {
-	case 0: break; /* settled meanwhile (ConfirmOrder, another round) */
-	case PAY_SUCCEEDED:
-	case PAY_DECLINED:
-		count(&rec.counts.settled);
-		log_info("reconciler: order %s %s%s%s", o->order_id,
-			 c.outcome == PAY_SUCCEEDED ? "SUCCEEDED" : "FAILED (",
-			 c.outcome == PAY_SUCCEEDED ? "" : res.decline_code,
-			 c.outcome == PAY_SUCCEEDED ? "" : ")");
-		break;
-	case PAY_UNAVAILABLE:
-		count(&rec.counts.settled);
-		log_info("reconciler: order %s TIMED_OUT (not paid within 24 hours)", o->order_id);
-		break;
-	default:
+	else if (out->status == OSTATUS(PENDING_PAYMENT))
 		count(&rec.counts.updated);
-		log_info("reconciler: order %s waits for the buyer (PENDING_PAYMENT)", o->order_id);
-		break;
-	}
-}
-
-static void *worker(void *arg)
-{
-	round *r = arg;
-	const pay_provider *p = pay_provider_current();
-	for (;;) {
-		size_t i;
-		if (stopping())
-			break;
-		pthread_mutex_lock(&r->lock);
-		i = r->next < r->n ? r->next++ : r->n;
-		pthread_mutex_unlock(&r->lock);
-		if (i >= r->n)
-			break;
-		reconcile_one(p, r->c[i].o);
-	}
-	http_thread_cleanup();
-	return NULL;
+	else if (out->status != OSTATUS(PROCESSING))
+		count(&rec.counts.settled);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -263,12 +177,11 @@ static void run_round(int first)
 {
 	round r = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	const pay_provider *p = pay_provider_current();
-	pthread_t t[RECON_WORKERS];
-	int nt = 0;
 	char **ids = NULL;
-	size_t n_ids = 0;
+	size_t n_ids = 0, asked = 0;
+	pay_batch b;
 
-	if (p->sandbox || !p->confirm || !billingd.store)
+	if (p->sandbox || !billingd.store)
 		return;
 	if (collect(&r, first, &ids, &n_ids) != 0)
 		log_warn("reconciler: cannot scan the orders; will try again");
@@ -280,18 +193,23 @@ static void run_round(int first)
 	if (r.n && first)
 		log_info("reconciler: start-up: %zu unsettled order(s) to ask the provider about",
 			 r.n);
-	for (int i = 0; i < RECON_WORKERS && (size_t)i < r.n; i++)
-		if (pthread_create(&t[nt], NULL, worker, &r) == 0)
-			nt++;
-	if (nt == 0 && r.n) /* no threads: do it here */
-		worker(&r);
-	for (int i = 0; i < nt; i++)
-		pthread_join(t[i], NULL);
+	/* The payment engine's workers ask (one pool for every client); an
+	 * order the provider asked us to leave alone a while is skipped. */
+	pay_batch_init(&b, answered, NULL);
+	for (size_t i = 0; i < r.n && !stopping(); i++) {
+		const char *id = r.c[i].o->order_id;
+		if (pay_engine_not_before(id))
+			continue;
+		if (pay_batch_submit(&b, id, PAY_OP_CONFIRM, NULL) == 0)
+			asked++;
+	}
+	pay_batch_wait(&b);
 	for (size_t i = 0; i < r.n; i++)
 		store_record_free(r.c[i].o);
 	free(r.c);
 	pthread_mutex_destroy(&r.lock);
 	count(&rec.counts.rounds);
+	(void)asked;
 }
 
 static void *reconciler_main(void *arg)

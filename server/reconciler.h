@@ -8,9 +8,10 @@
  * lost answer, a crash between the phases) and the PENDING_PAYMENT ones
  * that have a provider id (3-D Secure or a PayPal approval done elsewhere),
  * asks the provider about each with the SAME ids (pay_provider.confirm:
- * never a new charge, never a new key) on a few worker threads holding no
- * transaction, and records each answer through the order engine's phase 3
- * (orders_settle_answer) in its own write transaction.
+ * never a new charge, never a new key; after the key window, a search) as
+ * CONFIRM jobs of the payment engine (order_payment.h), whose workers hold
+ * no transaction and record each answer in its own write transaction. An
+ * order the provider asked to be left alone (Retry-After) waits its turn.
  *
  * Sandbox orders are never touched (the sandbox settles in the call), and
  * with --payments sandbox the thread does nothing. PROCESSING orders are

@@ -80,6 +80,15 @@ typedef struct rpc_raw_method {
 	void *registered;
 } rpc_raw_method;
 
+/* Optional observer of table calls (metrics): started() when a call is
+ * dispatched, handled() once its status is sent, on the call's thread.
+ * Set before rpc_server_start(); NULL members are skipped. */
+typedef struct rpc_observer {
+	void (*started)(const rpc_method *m);
+	void (*handled)(const rpc_method *m, int code, double seconds);
+} rpc_observer;
+void rpc_set_observer(const rpc_observer *o);
+
 /* Registers a raw method; call before rpc_server_start(). */
 void rpc_register_raw(rpc_raw_method *m);
 
@@ -106,6 +115,24 @@ void rpc_reply(rpc_call *call, const ProtobufCMessage *resp);
  * NULL, a google.rpc.ErrorInfo detail with that reason. */
 void rpc_fail(rpc_call *call, grpc_status_code code, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* rpc_fail() whose ErrorInfo also carries metadata {key: value} (reason
+ * must not be NULL), e.g. the order id of a failed payment:
+ * rpc_fail_meta(call, code, REASON_PAYMENT_DECLINED, "order_id", id, ...).
+ * Recorded and replayed with the reason by R17. */
+void rpc_fail_meta(rpc_call *call, grpc_status_code code, const char *reason, const char *key,
+		   const char *value, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Separates an ErrorInfo reason from its metadata ("key=value") where
+ * reasons travel as one string (R17 records). */
+#define RPC_REASON_META '\x1f'
+
+/* Adds metadata to the ErrorInfo of the call's failure, if it fails (e.g.
+ * "balance", "requested" of INSUFFICIENT_CREDITS); at most a few, from any
+ * thread before the call is finished. `field` (INVALID_ARGUMENT) and
+ * `order_id` are added by the runtime. */
+void rpc_error_meta(rpc_call *call, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Finishes the call with an already packed response or error (used to
  * replay idempotent responses byte for byte). */
@@ -140,6 +167,7 @@ typedef struct rpc_server_options {
 	const char *tls_cert_file; /* PEM; NULL for plaintext (loopback only) */
 	const char *tls_key_file;
 	const char *tls_client_ca_file; /* turns on mutual TLS */
+	long shutdown_grace_ms;         /* rpc_server_stop(): calls get this long */
 } rpc_server_options;
 
 /* Authenticates a call before dispatch: fills *caller or returns a gRPC status
@@ -151,8 +179,9 @@ void rpc_set_authenticator(rpc_auth_fn fn);
 
 /* Starts listening and the threads; returns the bound port or -1. */
 int rpc_server_start(const rpc_server_options *opts);
-/* Stops accepting, lets calls in flight finish (cancelling them after a grace
- * period), drains every completion queue and joins the threads. */
+/* Stops accepting, lets calls in flight finish (cancelling them after the
+ * grace period of the options, default 2 s), drains every completion queue
+ * and joins the threads. */
 void rpc_server_stop(void);
 
 #endif

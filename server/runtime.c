@@ -23,9 +23,8 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
-#include "google/rpc/error_details.pb-c.h"
+#include "errors.h"
 #include "idem.h"
-#include "google/rpc/status.pb-c.h"
 #include "log.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "validate.h"
@@ -33,7 +32,6 @@
 
 #define SLOTS_PER_METHOD 4 /* outstanding requests per method per queue */
 #define MAX_RAW 8
-#define ERROR_DOMAIN "billing.smartplus"
 
 enum call_kind { CALL_TABLE, CALL_RAW, CALL_UNKNOWN };
 
@@ -66,6 +64,13 @@ struct rpc_call {
 	rpc_caller caller;
 	idem_state idem;
 	struct local_wait *local; /* rpc_local_call(): no grpc_call */
+	/* for the error details and the log line */
+	char order_id[64]; /* the order the call is about, once known */
+	char reason[64];   /* ErrorInfo reason sent */
+	char message[LOG_MESSAGE_MAX + 8];
+	int n_meta;
+	char meta_key[ERRORS_MAX_META][32];
+	char meta_value[ERRORS_MAX_META][96];
 };
 
 /* The outcome of a local call, handed from finish() to its waiter. */
@@ -84,6 +89,7 @@ static struct {
 	worker *workers;
 	int nworkers;
 	size_t max_receive;
+	long grace_ms; /* rpc_server_stop(): how long calls get */
 	rpc_auth_fn auth;
 	rpc_raw_method *raw[MAX_RAW];
 	int nraw;
@@ -236,30 +242,49 @@ static grpc_byte_buffer *pack_bb(const ProtobufCMessage *msg)
 	return bb;
 }
 
-/* google.rpc.Status{code, message, details: [ErrorInfo{reason, domain}]}. */
-static grpc_slice status_details(grpc_status_code code, const char *message, const char *reason)
-{
-	Google__Rpc__ErrorInfo info = GOOGLE__RPC__ERROR_INFO__INIT;
-	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
-	Google__Protobuf__Any *anys[1] = {&any};
-	Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
-	uint8_t *info_buf;
-	grpc_slice out;
+static rpc_observer observer;
 
-	info.reason = (char *)reason;
-	info.domain = ERROR_DOMAIN;
-	info_buf = xmalloc(protobuf_c_message_get_packed_size(&info.base) + 1);
-	any.type_url = "type.googleapis.com/google.rpc.ErrorInfo";
-	any.value.len = protobuf_c_message_pack(&info.base, info_buf);
-	any.value.data = info_buf;
-	st.code = code;
-	st.message = (char *)message;
-	st.n_details = 1;
-	st.details = anys;
-	out = grpc_slice_malloc(protobuf_c_message_get_packed_size(&st.base));
-	protobuf_c_message_pack(&st.base, GRPC_SLICE_START_PTR(out));
-	free(info_buf);
-	return out;
+void rpc_set_observer(const rpc_observer *o)
+{
+	if (o)
+		observer = *o;
+}
+
+/* Remembers the order a call is about: a request or response message's
+ * `order_id`, or its `order.order_id`. */
+static void note_order(rpc_call *c, const ProtobufCMessage *m)
+{
+	const ProtobufCFieldDescriptor *f;
+	const char *id = NULL;
+	if (!m || c->order_id[0])
+		return;
+	f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "order_id");
+	if (f && f->type == PROTOBUF_C_TYPE_STRING && f->label != PROTOBUF_C_LABEL_REPEATED) {
+		id = *(char *const *)((const char *)m + f->offset);
+	} else {
+		f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "order");
+		if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    f->label != PROTOBUF_C_LABEL_REPEATED) {
+			const ProtobufCMessage *o = *(ProtobufCMessage *const *)((const char *)m +
+										 f->offset);
+			note_order(c, o);
+			return;
+		}
+	}
+	if (id && *id)
+		snprintf(c->order_id, sizeof(c->order_id), "%s", id);
+}
+
+void rpc_error_meta(rpc_call *c, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	if (c->n_meta >= ERRORS_MAX_META - 2) /* room for field and order_id */
+		return;
+	snprintf(c->meta_key[c->n_meta], sizeof(c->meta_key[0]), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(c->meta_value[c->n_meta], sizeof(c->meta_value[0]), fmt, ap);
+	va_end(ap);
+	c->n_meta++;
 }
 
 static void finish(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
@@ -271,7 +296,7 @@ typedef struct deferred_finish {
 	rpc_call *c;
 	grpc_status_code code;
 	char message[512];
-	char reason[64];
+	char reason[192]; /* with rpc_fail_meta()'s metadata */
 	grpc_byte_buffer *reply;
 } deferred_finish;
 
@@ -378,9 +403,34 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	c->status = code;
 	c->reply = reply;
 	c->status_msg = grpc_slice_from_copied_string(message ? message : "");
-	if (code != GRPC_STATUS_OK && reason && *reason) {
+	if (code != GRPC_STATUS_OK) { /* every failure carries an ErrorInfo */
+		errors_meta meta[ERRORS_MAX_META];
+		size_t nm = 0;
+		for (int i = 0; i < c->n_meta; i++)
+			meta[nm++] = (errors_meta){c->meta_key[i], c->meta_value[i]};
+		char mkey[32] = "", mval[128] = "";
+		const char *rmeta = reason ? strchr(reason, RPC_REASON_META) : NULL;
+		/* rpc_fail_meta(): "REASON\x1fkey=value", also as R17 recorded it */
+		if (rmeta && strchr(rmeta, '=')) {
+			const char *eq = strchr(rmeta, '=');
+			snprintf(mkey, sizeof(mkey), "%.*s", (int)(eq - rmeta - 1), rmeta + 1);
+			snprintf(mval, sizeof(mval), "%s", eq + 1);
+			if (strcmp(mkey, "order_id") == 0 && !c->order_id[0])
+				snprintf(c->order_id, sizeof(c->order_id), "%s", mval);
+			else if (strcmp(mkey, "order_id") != 0)
+				meta[nm++] = (errors_meta){mkey, mval};
+		}
+		if (c->order_id[0])
+			meta[nm++] = (errors_meta){"order_id", c->order_id};
+		if (rmeta)
+			snprintf(c->reason, sizeof(c->reason), "%.*s", (int)(rmeta - reason),
+				 reason);
+		else
+			snprintf(c->reason, sizeof(c->reason), "%s",
+				 reason && *reason ? reason : errors_default_reason(code));
+		snprintf(c->message, sizeof(c->message), "%s", message ? message : "");
 		c->trailer.key = grpc_slice_from_static_string("grpc-status-details-bin");
-		c->trailer.value = status_details(code, message, reason);
+		c->trailer.value = errors_status_details(code, message, c->reason, meta, nm);
 		c->has_trailer = 1;
 	}
 	memset(ops, 0, sizeof(ops));
@@ -407,6 +457,7 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 
 void rpc_reply(rpc_call *c, const ProtobufCMessage *resp)
 {
+	note_order(c, resp);
 	finish(c, GRPC_STATUS_OK, NULL, NULL, pack_bb(resp));
 }
 
@@ -418,6 +469,18 @@ void rpc_fail(rpc_call *c, grpc_status_code code, const char *reason, const char
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	finish(c, code, msg, reason, NULL);
+}
+
+void rpc_fail_meta(rpc_call *c, grpc_status_code code, const char *reason, const char *key,
+		   const char *value, const char *fmt, ...)
+{
+	char msg[512], full[192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "%s%c%s=%s", reason, RPC_REASON_META, key, value);
+	finish(c, code, msg, full, NULL);
 }
 
 void rpc_finish_raw(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
@@ -463,21 +526,37 @@ static void free_call(rpc_call *c)
 static void on_sent(rpc_tag *t, int ok)
 {
 	rpc_call *c = (rpc_call *)t;
-	char detail[160] = "";
-	if (c->caller.account_id[0])
-		snprintf(detail, sizeof(detail), "account=%s", c->caller.account_id);
+	log_call_info li;
+	char path[256], idem_key[256] = "", request_id[128] = "";
+	char *peer = c->call ? grpc_call_get_peer(c->call) : NULL;
+	memset(&li, 0, sizeof(li));
+	li.status = ok ? (int)c->status : GRPC_STATUS_CANCELLED;
+	li.micros = elapsed_us(&c->start);
+	li.reason = c->reason;
+	li.message = c->message;
+	li.peer = peer;
 	if (c->kind == CALL_UNKNOWN) {
-		char path[256];
 		size_t n = GRPC_SLICE_LENGTH(c->details.method);
 		if (n >= sizeof(path))
 			n = sizeof(path) - 1;
 		memcpy(path, GRPC_SLICE_START_PTR(c->details.method), n);
 		path[n] = 0;
-		log_call(path, c->status, elapsed_us(&c->start), NULL);
+		li.method = path;
+		li.status = c->status;
 	} else {
-		log_call(c->method->name, ok ? (int)c->status : GRPC_STATUS_CANCELLED,
-			 elapsed_us(&c->start), detail);
+		li.method = c->method->name;
+		li.key_id = c->caller.key_id;
+		li.account = c->caller.account_id;
+		li.order_id = c->order_id;
+		if (rpc_call_metadata(c, "idempotency-key", idem_key, sizeof(idem_key)) > 0)
+			li.idempotency_key = idem_key;
+		if (rpc_call_metadata(c, "x-request-id", request_id, sizeof(request_id)) > 0)
+			li.request_id = request_id;
 	}
+	log_call_line(&li);
+	if (c->kind == CALL_TABLE && !c->local && observer.handled)
+		observer.handled(c->method, li.status, (double)li.micros / 1e6);
+	gpr_free(peer);
 	free_call(c);
 }
 
@@ -499,6 +578,8 @@ static void dispatch(rpc_call *c)
 	char msg[600] = "";
 	grpc_status_code st;
 
+	if (!c->local && observer.started)
+		observer.started(m);
 	if (gpr_time_cmp(gpr_convert_clock_type(c->deadline, GPR_CLOCK_MONOTONIC),
 			 gpr_now(GPR_CLOCK_MONOTONIC)) < 0) {
 		rpc_fail(c, GRPC_STATUS_DEADLINE_EXCEEDED, NULL,
@@ -562,6 +643,7 @@ static void dispatch(rpc_call *c)
 		}
 	}
 	grpc_slice_unref(body);
+	note_order(c, c->request);
 	m->handler(c, c->request);
 }
 
@@ -762,6 +844,7 @@ int rpc_server_start(const rpc_server_options *o)
 	rpc_table_init();
 	grpc_init();
 	rt.max_receive = o->max_receive_bytes ? o->max_receive_bytes : 4 << 20;
+	rt.grace_ms = o->shutdown_grace_ms > 0 ? o->shutdown_grace_ms : 2000;
 	memset(args, 0, sizeof(args));
 	args[0].type = GRPC_ARG_INTEGER;
 	args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -842,7 +925,12 @@ void rpc_server_stop(void)
 	rt.shutdown_tag.fn = on_shutdown;
 	grpc_server_shutdown_and_notify(rt.server, rt.workers[0].cq, &rt.shutdown_tag);
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 2;
+	until.tv_sec += rt.grace_ms / 1000;
+	until.tv_nsec += (rt.grace_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
 	pthread_mutex_lock(&rt.lock);
 	while (!rt.shut_down)
 		if (pthread_cond_timedwait(&rt.cond, &rt.lock, &until) != 0 && !rt.shut_down) {

@@ -2,9 +2,9 @@
  * scheduler.c: the renewal scheduler (see scheduler.h). A run works in
  * rounds: a round takes the AUTO items whose attempt time (due - lead) has
  * come, from the due-time index, soonest first; runs phase 1 for all of
- * them as separate mutations submitted together (one group commit), calls
- * the provider for those that need a charge, and records the answers in a
- * second group of mutations. The test clock's jump moves the clock to the
+ * them as separate mutations submitted together (one group commit), and
+ * hands those that need a charge to the payment engine (order_payment.h:
+ * phases 2 and 3, off-session), waiting for them. The test clock's jump moves the clock to the
  * next attempt time before each round, so attempts run in time order.
  */
 #include "scheduler.h"
@@ -24,7 +24,9 @@
 #include "enums.h"
 #include "items.h"
 #include "log.h"
-#include "orders.h"
+#include "order_effects.h"
+#include "order_payment.h"
+#include "observe.h"
 #include "payments/provider.h"
 #include "pricing.h"
 #include "quote.h"
@@ -33,7 +35,6 @@
 #define HOUR_US (INT64_C(3600) * 1000000)
 #define ROUND_MAX 256   /* items per round */
 #define ATTEMPTS_MAX 64 /* derived ids tried for one period */
-#define PAY_THREADS 8   /* concurrent provider calls in a round */
 #define ITEM_REF_MAX 80
 
 static int64_t lead_us = 24 * HOUR_US;
@@ -174,11 +175,7 @@ typedef struct attempt {
 	int progress; /* the item moved on in the index (settled, off) */
 	int charge;   /* phase 2 needed */
 	int resumed;  /* the order was found in flight (crash, lost answer) */
-	int claimed;  /* holds the order's provider claim (orders_claim) */
 	char order_id[QUOTE_ID_MAX];
-	char currency[8];
-	int64_t amount;
-	char pm[256], cus[256], pi[128];
 	pay_result res;
 } attempt;
 
@@ -187,16 +184,12 @@ static void set_str(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src ? src : "");
 }
 
-/* Copies what phase 2 needs from an order. */
+/* The order needs phases 2 and 3 (the payment engine reads it). */
 static void want_charge(attempt *a, const store_order *o)
 {
+	(void)o;
 	a->ran = 1;
 	a->charge = 1;
-	a->amount = o->total;
-	set_str(a->currency, sizeof(a->currency), o->currency);
-	set_str(a->pm, sizeof(a->pm), o->stripe_payment_method_id);
-	set_str(a->cus, sizeof(a->cus), o->stripe_customer_id);
-	set_str(a->pi, sizeof(a->pi), o->stripe_payment_intent_id);
 }
 
 /* Why the renewal of `it` cannot be charged (NULL if it can), and its price. */
@@ -393,61 +386,6 @@ done:
 	return rc;
 }
 
-/* Phase 3: records the provider's answer. */
-static int apply_finish(store_txn *w, void *arg)
-{
-	attempt *a = arg;
-	store_order *o = NULL;
-	store_item *it = NULL;
-	char *reason, *pi;
-	int rc = store_order_get(w, a->order_id, &o);
-
-	a->progress = 0;
-	if (rc)
-		return rc == STORE_NOTFOUND ? 0 : rc;
-	reason = o->failure_reason;
-	pi = o->stripe_payment_intent_id;
-	if (o->n_lines != 1 ||
-	    (o->status != OSTATUS(PROCESSING) && o->status != OSTATUS(PENDING_PAYMENT))) {
-		a->progress = 1; /* settled elsewhere (ConfirmOrder, reconciler) */
-		goto done;
-	}
-	if (a->res.stripe_payment_intent_id[0])
-		o->stripe_payment_intent_id = a->res.stripe_payment_intent_id;
-	switch (a->res.status) {
-	case PAY_SUCCEEDED:
-		/* Renewed by hand since phase 1: this payment buys the next 30
-		 * days after whatever the item has now. */
-		rc = store_item_get(w, o->lines[0]->item_id, &it);
-		if (rc == 0 && it->expires_at != o->lines[0]->current_expires_at)
-			o->lines[0]->new_expires_at = (it->expires_at > a->now ? it->expires_at
-									       : a->now) +
-						      PRICING_MONTH_US;
-		if (rc == 0 || rc == STORE_NOTFOUND)
-			rc = orders_succeed(w, o, a->now);
-		break;
-	case PAY_DECLINED:
-		rc = orders_end(w, o, OSTATUS(FAILED),
-				a->res.decline_code[0] ? a->res.decline_code : "declined", a->now);
-		break;
-	case PAY_REQUIRES_ACTION:
-	case PAY_PENDING_APPROVAL:
-		/* Off-session: nobody is there to authenticate. */
-		rc = orders_end(w, o, OSTATUS(FAILED), "authentication_required", a->now);
-		break;
-	default: goto done; /* unknown outcome: stays PROCESSING, resumed later */
-	}
-	if (rc == 0)
-		rc = store_order_put(w, o, 0);
-	a->progress = 1;
-done:
-	o->failure_reason = reason;
-	o->stripe_payment_intent_id = pi;
-	store_record_free(it);
-	store_record_free(o);
-	return rc;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Rounds                                                                    */
 
@@ -462,19 +400,14 @@ static void attempt_done(void *arg, int rc)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* Submits apply for every attempt with want != 0 at once (the writer
- * group-commits them, each in its own nested transaction) and waits. */
-static void run_batch(attempt *as, size_t n, int (*apply)(store_txn *, void *), int charged_only)
+/* Submits apply for every attempt at once (the writer group-commits them,
+ * each in its own nested transaction) and waits. */
+static void run_batch(attempt *as, size_t n, int (*apply)(store_txn *, void *))
 {
-	batch b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	batch b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n};
 
-	for (size_t i = 0; i < n; i++)
-		if (!charged_only || as[i].charge)
-			b.pending++;
 	for (size_t i = 0; i < n; i++) {
 		attempt *a = &as[i];
-		if (charged_only && !a->charge)
-			continue;
 		memset(&a->m, 0, sizeof(a->m));
 		a->m.apply = apply;
 		a->m.done = attempt_done;
@@ -489,72 +422,30 @@ static void run_batch(attempt *as, size_t n, int (*apply)(store_txn *, void *), 
 	pthread_mutex_unlock(&b.lock);
 }
 
-typedef struct pay_pool {
-	attempt *as;
-	size_t n, next;
-	pthread_mutex_t lock;
-} pay_pool;
-
-static void charge(attempt *a)
+/* A renewal's phases 2 and 3 are over (a payment-engine worker, or the
+ * writer thread): the answer, and whether the order settled. */
+static void charged(void *arg, void *item, const pay_outcome *out)
 {
-	const pay_provider *p = pay_provider_current();
-	pay_request req = {
-		.order_id = a->order_id,
-		.provider_key = a->order_id,
-		.method = METHOD(STRIPE),
-		.amount = a->amount,
-		.currency = a->currency,
-		.description = a->order_id,
-		.stripe_payment_method_id = a->pm,
-		.stripe_customer_id = a->cus,
-		.stripe_payment_intent_id = a->pi,
-		.paypal_order_id = "",
-	};
-	memset(&a->res, 0, sizeof(a->res));
-	/* One provider conversation per order (the reconciler may be asking
-	 * about a resumed one); busy -> no answer now, resumed next run. */
-	a->claimed = orders_claim(a->order_id);
-	if (!a->claimed)
-		a->res.status = PAY_UNAVAILABLE;
-	else
-		p->create(&req, &a->res); /* idempotent on the order id */
+	attempt *a = item;
+	(void)arg;
+	a->res = out->res;
+	if (out->rc)
+		a->rc = out->rc;
+	a->progress = out->rc == 0 && out->status != OSTATUS(PROCESSING) &&
+		      out->status != OSTATUS(PENDING_PAYMENT);
 }
 
-static void *pay_thread(void *arg)
-{
-	pay_pool *pp = arg;
-	for (;;) {
-		size_t i;
-		pthread_mutex_lock(&pp->lock);
-		while (pp->next < pp->n && !pp->as[pp->next].charge)
-			pp->next++;
-		i = pp->next++;
-		pthread_mutex_unlock(&pp->lock);
-		if (i >= pp->n)
-			return NULL;
-		charge(&pp->as[i]);
-	}
-}
-
-/* Phase 2 for every attempt that needs a charge, PAY_THREADS at a time. */
+/* Phases 2 and 3 of every attempt that needs a charge, through the payment
+ * engine (off-session: payments/provider.h, order_payment.h), waited for. */
 static void charge_all(attempt *as, size_t n)
 {
-	pay_pool pp = {as, n, 0, PTHREAD_MUTEX_INITIALIZER};
-	pthread_t t[PAY_THREADS];
-	size_t need = 0, started = 0;
-
+	pay_batch b;
+	pay_batch_init(&b, charged, NULL);
 	for (size_t i = 0; i < n; i++)
-		need += as[i].charge != 0;
-	if (need <= 1) {
-		pay_thread(&pp);
-		return;
-	}
-	for (size_t i = 0; i < PAY_THREADS && i < need; i++)
-		if (pthread_create(&t[started], NULL, pay_thread, &pp) == 0)
-			started++;
-	pay_thread(&pp);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(t[i], NULL);
+		if (as[i].charge &&
+		    pay_batch_submit_at(&b, as[i].order_id, PAY_OP_CREATE, as[i].now, &as[i]) != 0)
+			as[i].rc = STORE_IO;
+	pay_batch_wait(&b);
 }
 
 /* Item ids that made no progress in this run (a provider that did not
@@ -623,26 +514,28 @@ static int run_round(int64_t now, skipset *s)
 		set_str(as[i].item_id, ITEM_REF_MAX, ((store_item *)l.items[i])->item_id);
 		as[i].now = now;
 	}
-	run_batch(as, l.n, apply_begin, 0);
+	run_batch(as, l.n, apply_begin);
 	for (size_t i = 0; i < l.n; i++)
 		if (as[i].rc != 0)
 			as[i].charge = 0;
 	charge_all(as, l.n);
-	run_batch(as, l.n, apply_finish, 1);
-	for (size_t i = 0; i < l.n; i++)
-		if (as[i].claimed)
-			orders_release(as[i].order_id);
 	for (size_t i = 0; i < l.n; i++) {
 		attempt *a = &as[i];
-		if (a->rc != 0)
+		if (a->rc != 0) {
 			log_error("auto-renew of item %s: %s", a->item_id, store_strerror(a->rc));
-		else if (a->charge && a->res.status == PAY_DECLINED)
+			observe_renewal("error");
+		} else if (a->charge && a->res.status == PAY_DECLINED) {
 			log_info("auto-renew of item %s: order %s declined (%s)", a->item_id,
 				 a->order_id, a->res.decline_code);
-		else if (a->charge && !a->progress)
+			observe_renewal("declined");
+		} else if (a->charge && !a->progress) {
 			log_warn("auto-renew of item %s: order %s has no answer from the provider; "
 				 "it stays PROCESSING and is resumed on the next run",
 				 a->item_id, a->order_id);
+			observe_renewal("unknown");
+		} else if (a->ran) {
+			observe_renewal("succeeded");
+		}
 		ran += a->ran && a->rc == 0;
 		resumed += a->resumed && a->rc == 0;
 		if (a->rc != 0 || !a->progress)

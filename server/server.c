@@ -15,6 +15,7 @@
 #include "clock_record.h"
 #include "enums.h"
 #include "idem.h"
+#include "observe.h"
 #include "orders.h"
 #include "quote_token.h"
 #include "reconciler.h"
@@ -230,6 +231,8 @@ int server_open(billingd_state *s)
 	o.path = s->cfg.data_dir;
 	o.map_size = s->cfg.map_size;
 	o.log = store_log;
+	observe_init();
+	o.on_batch = observe_on_batch;
 	o.clock = clock_now_us;
 	rc = store_open(&o, &s->store, err, sizeof(err));
 	if (rc != 0) {
@@ -246,6 +249,17 @@ int server_open(billingd_state *s)
 		store_dir_unlock(s->lock);
 		s->lock = NULL;
 		return -1;
+	}
+	if (observe_start(s->store, s->cfg.writer_stall_s * 1000) != 0) {
+		store_close(s->store);
+		s->store = NULL;
+		store_dir_unlock(s->lock);
+		s->lock = NULL;
+		return -1;
+	}
+	{
+		static const rpc_observer calls = {observe_call_started, observe_call_handled};
+		rpc_set_observer(&calls);
 	}
 	rpc_set_authenticator(auth_authenticate);
 	scheduler_init(); /* before the sweeper or reconciler settles an order */
@@ -277,6 +291,7 @@ void server_close(billingd_state *s)
 	reconciler_stop();
 	orders_sweeper_stop();
 	idem_janitor_stop();
+	observe_stop();
 	store_close(s->store);
 	s->store = NULL;
 	store_dir_unlock(s->lock);

@@ -20,8 +20,7 @@ grpc_slice stream_read_all(grpc_byte_buffer *bb);
 void stream_unary_finish(grpc_call *call, const char *method, grpc_byte_buffer *reply,
 			 grpc_status_code code, const char *message);
 
-/* Registers health (grpc.health.v1.Health) and reflection (v1 and v1alpha). */
-int health_register(void);
+/* Registers reflection (v1 and v1alpha); health is in health.h. */
 int reflection_service_register(void);
 /* 1 if the embedded descriptor set has a service of that full name (health
  * answers SERVING for it), else 0. */

@@ -290,6 +290,8 @@ int store_open(const store_options *opts, store_env **out, char *err, size_t err
 	env = xcalloc(1, sizeof(*env));
 	env->log = opts->log;
 	env->log_arg = opts->log_arg;
+	env->on_batch = opts->on_batch;
+	env->on_batch_arg = opts->on_batch_arg;
 	env->clock = opts->clock;
 	env->tail = &env->head;
 	pthread_mutex_init(&env->rlock, NULL);
@@ -368,4 +370,31 @@ void store_close(store_env *env)
 	pthread_mutex_destroy(&env->wlock);
 	pthread_mutex_destroy(&env->rlock);
 	free(env);
+}
+
+/* mdb_reader_list() calls this once per line: a header, then one line
+ * per reader slot in use (or "(no active readers)"). */
+static int count_reader(const char *msg, void *ctx)
+{
+	if (!strstr(msg, "pid") && !strstr(msg, "no active"))
+		(*(unsigned *)ctx)++;
+	return 0;
+}
+
+int store_env_stats_get(store_env *env, store_env_stats *out)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc = mdb_env_info(env->mdb, &info);
+	if (rc == 0)
+		rc = mdb_env_stat(env->mdb, &st);
+	if (rc != 0)
+		return store_err(rc);
+	out->map_size = info.me_mapsize;
+	out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	out->max_readers = info.me_maxreaders;
+	out->readers = 0;
+	if (mdb_reader_list(env->mdb, count_reader, &out->readers) < 0)
+		out->readers = info.me_numreaders; /* the high-water mark, then */
+	return 0;
 }

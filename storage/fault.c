@@ -19,11 +19,34 @@ static struct {
 static int npoints;
 static unsigned int seed;
 
+/* SPB_FAULT_STALL=<point>:<ms>[:<times>]: each pass through the point
+ * sleeps ms (the first `times` passes; default every one): a slow disk. */
+static struct {
+	char name[48];
+	unsigned long ms;
+	long times;
+} stall;
+
 static void parse(void)
 {
 	const char *spec = getenv("SPB_FAULT");
 	char buf[512], *save = NULL, *tok;
+	const char *st = getenv("SPB_FAULT_STALL");
 	seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
+	if (st && *st) {
+		char sb[128], *c1, *c2;
+		snprintf(sb, sizeof(sb), "%s", st);
+		c1 = strchr(sb, ':');
+		if (c1) {
+			*c1++ = 0;
+			c2 = strchr(c1, ':');
+			if (c2)
+				*c2++ = 0;
+			snprintf(stall.name, sizeof(stall.name), "%.47s", sb);
+			stall.ms = strtoul(c1, NULL, 10);
+			stall.times = c2 ? strtol(c2, NULL, 10) : -1;
+		}
+	}
 	if (!spec || !*spec)
 		return;
 	snprintf(buf, sizeof(buf), "%s", spec);
@@ -44,6 +67,12 @@ void fault_point(const char *name)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, parse);
+	if (stall.ms && strcmp(stall.name, name) == 0 &&
+	    (stall.times < 0 || __atomic_fetch_sub(&stall.times, 1, __ATOMIC_ACQ_REL) > 0)) {
+		struct timespec ts = {(time_t)(stall.ms / 1000), (long)(stall.ms % 1000) * 1000000};
+		fprintf(stderr, "fault point %s: stalling %lu ms\n", name, stall.ms);
+		nanosleep(&ts, NULL);
+	}
 	for (int i = 0; i < npoints; i++) {
 		if (strcmp(points[i].name, name) != 0)
 			continue;

@@ -74,6 +74,14 @@ typedef struct store_txn store_txn;
  * Environment
  */
 
+/* What one write batch did (store_options.on_batch). */
+typedef struct store_batch_info {
+	size_t mutations; /* in the batch */
+	size_t ok;        /* applied and committed */
+	size_t full;      /* refused STORE_FULL (the map or the disk) */
+	double seconds;   /* applying and committing it, fsync included */
+} store_batch_info;
+
 typedef struct store_options {
 	const char *path;     /* directory; created (0700) if missing; its
 			       * parent must exist */
@@ -84,6 +92,11 @@ typedef struct store_options {
 	 * thread doing the work (open, close). */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
+	/* Optional observer of every write batch (metrics, health), called on
+	 * the writer thread after the commit and before any done(). Keep it
+	 * short and non-blocking. */
+	void (*on_batch)(void *arg, const store_batch_info *batch);
+	void *on_batch_arg;
 	/* Optional: the server's clock (unix micros). When set, every write
 	 * transaction also records it as meta STORE_META_CLOCK_HIGH, so the
 	 * store knows the latest time anything in it was written at (the
@@ -91,9 +104,9 @@ typedef struct store_options {
 	int64_t (*clock)(void);
 } store_options;
 
-#define STORE_OPTIONS_INIT                   \
-	{                                    \
-		NULL, 0, 0, NULL, NULL, NULL \
+#define STORE_OPTIONS_INIT                               \
+	{                                                \
+		NULL, 0, 0, NULL, NULL, NULL, NULL, NULL \
 	}
 
 /* Meta value: the store_options.clock of the last write transaction. */
@@ -212,6 +225,19 @@ uint64_t store_commit_count(store_env *env);
 
 /* Snapshot of the writer's counters since store_open(). */
 void store_writer_stats(store_env *env, store_writer_counts *st);
+
+/* The LMDB environment's size and readers (metrics). */
+typedef struct store_env_stats {
+	uint64_t map_size;   /* bytes reserved (--map-size) */
+	uint64_t used_bytes; /* pages in use times the page size */
+	unsigned max_readers;
+	unsigned readers; /* reader slots in use */
+} store_env_stats;
+int store_env_stats_get(store_env *env, store_env_stats *out);
+
+/* How long the batch the writer is working on has run, in microseconds
+ * (0 when it is idle): a stalled disk shows here first. Any thread. */
+int64_t store_writer_busy_us(store_env *env);
 
 /* ------------------------------------------------------------------------
  * Records and lists

@@ -12,6 +12,11 @@
  * crash would) with probability 1/N. Points: writer.before_commit (a batch
  * applied, not committed), writer.after_commit (durable, no caller told),
  * payments.after_provider (the provider answered, nothing recorded yet).
+ *
+ *   SPB_FAULT_STALL=<point>:<ms>[:<times>]          e.g. writer.before_commit:3000:1
+ *
+ * sleeps ms at the point instead (the first `times` passes, or every one):
+ * a disk that stops answering for a while.
  */
 
 #ifdef SPB_FAULTS

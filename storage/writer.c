@@ -10,7 +10,9 @@
  */
 #include <stdio.h>
 
+#include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include "store_fault.h"
 #include "store_int.h"
@@ -155,10 +157,25 @@ static store_mutation *take_batch(store_env *env)
 	return batch;
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t store_writer_busy_us(store_env *env)
+{
+	int64_t since = __atomic_load_n(&env->busy_since_us, __ATOMIC_ACQUIRE);
+	return since ? mono_us() - since : 0;
+}
+
 static void *writer_main(void *arg)
 {
 	store_env *env = arg;
 	store_mutation *batch, *m, *next;
+	store_batch_info info;
+	int64_t started;
 	uint64_t n;
 
 	pthread_mutex_lock(&env->wlock);
@@ -170,9 +187,20 @@ static void *writer_main(void *arg)
 		batch = take_batch(env);
 		pthread_mutex_unlock(&env->wlock);
 
+		started = mono_us();
+		__atomic_store_n(&env->busy_since_us, started, __ATOMIC_RELEASE);
 		run_batch(env, batch);
-		for (n = 0, m = batch; m; m = m->next)
+		memset(&info, 0, sizeof(info));
+		for (n = 0, m = batch; m; m = m->next) {
 			n++;
+			info.ok += m->rc == 0;
+			info.full += m->rc == STORE_FULL;
+		}
+		info.mutations = n;
+		info.seconds = (double)(mono_us() - started) / 1e6;
+		__atomic_store_n(&env->busy_since_us, 0, __ATOMIC_RELEASE);
+		if (env->on_batch)
+			env->on_batch(env->on_batch_arg, &info);
 		/* counted before any done(), so a caller sees its own */
 		pthread_mutex_lock(&env->wlock);
 		env->stats.batches++;

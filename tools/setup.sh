@@ -13,11 +13,15 @@ packages=(
   liblmdb-dev lmdb-utils                    # storage
   libssl-dev openssl                        # keys, hashes, TLS (and test certificates)
   libcurl4-openssl-dev libjansson-dev       # payment providers: HTTP + JSON
+  libmicrohttpd-dev                         # provider webhook listener (server/httpd.c)
+  libinih-dev                               # billingd --config file (key = value)
   libcunit1-dev                             # unit tests
   nghttp2-client                            # h2load, for the benchmark
   valgrind clang libclang-rt-14-dev         # leak checks, sanitizers, libFuzzer
   clang-format                              # the format check (tools/check_format.sh)
   procps psmisc curl ca-certificates jq     # scripts: pkill/ps, HTTP checks, JSON
+  systemd dpkg-dev                          # systemd-analyze verify; cpack -G DEB (dpkg-shlibdeps)
+  prometheus                                # promtool check metrics (/metrics test)
   nodejs npm                                # buf (lint, buf curl) from npm
 )
 

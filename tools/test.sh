@@ -4,7 +4,9 @@
 #  - build-asan/  everything built with ASan + UBSan (-DSPB_SANITIZE=ON),
 #                 without the tests labelled "slow" (valgrind on top of ASan
 #                 adds nothing), sdk_install_and_build (it links an
-#                 uninstrumented program against the instrumented library)
+#                 uninstrumented program against the instrumented library;
+#                 sdk_find_package likewise; deploy_deb packages release
+#                 artifacts, and dpkg-shlibdeps on ASan binaries is slow)
 #                 and bench_smoke (a load test: ASan makes its calls miss
 #                 their deadlines, and its figures mean nothing there).
 # Both trees always run; the exit status is non-zero if either failed.
@@ -24,5 +26,5 @@ echo "== build-asan: ASan + UBSan"
 (cd "$top/build-asan" &&
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-  ctest --output-on-failure -j2 --timeout 600 -LE slow -E '^(sdk_install_and_build|bench_smoke)$') || status=1
+  ctest --output-on-failure -j2 --timeout 600 -LE slow -E '^(sdk_install_and_build|sdk_find_package|deploy_deb|bench_smoke)$') || status=1
 exit $status

@@ -45,6 +45,7 @@
 #define SPBILLING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -123,6 +124,11 @@ typedef struct spb_error {
 	const char *reason;
 	/** The idempotency key of the last mutating call on this thread. */
 	const char *idempotency_key;
+	/** The order a failed payment call concerns (ErrorInfo metadata
+	 *  `order_id`: PAYMENT_DECLINED, PROVIDER_REJECTED,
+	 *  PROVIDER_UNAVAILABLE ...), or "". GetOrder / ConfirmOrder /
+	 *  CancelOrder take it. */
+	const char *order_id;
 } spb_error;
 
 /**
@@ -144,11 +150,14 @@ SPB_EXTERN const char *spb_status_name(int grpc_code);
 /** A connection to billingd. Opaque; thread-safe. */
 typedef struct spb_client spb_client;
 
-#define SPB_CLIENT_OPTIONS_VERSION 1
+#define SPB_CLIENT_OPTIONS_VERSION 2
 
 /**
  * How to connect. The strings need only live for the duration of
  * spb_client_new(): the client keeps copies.
+ *
+ * Version 2 added tls_server_name. A program built against a version 1
+ * header still works: its struct is read up to max_retries only.
  */
 typedef struct spb_client_options {
 	unsigned int version;
@@ -156,7 +165,11 @@ typedef struct spb_client_options {
 	 *  `authorization: Bearer <key>`; NULL sends none. */
 	const char *api_key;
 	/** Deadline of a call when its options give none, in milliseconds;
-	 *  0 or negative: no deadline. Default 10000. */
+	 *  0 or negative: no deadline. Default 30000: above billingd's
+	 *  provider timeout (--provider-timeout-ms, default 10000) plus the
+	 *  writes around it, so a payment call ends with the server's answer
+	 *  (an order, or UNAVAILABLE with the order id) rather than a client
+	 *  timeout that leaves the caller without the order id. */
 	int default_deadline_ms;
 	/** TLS. root_certs_pem NULL: plaintext (billingd accepts plaintext on
 	 *  loopback only). client_cert_pem and client_key_pem, both set: mutual
@@ -169,17 +182,23 @@ typedef struct spb_client_options {
 	/** How many times a call that ended with UNAVAILABLE is repeated,
 	 *  within its deadline. Default 2. */
 	int max_retries;
+	/** (version 2) TLS only: the name the server's certificate must carry
+	 *  when it is not the target's host (a target given as an IP address,
+	 *  a tunnel, a load balancer's address); it is also the channel's
+	 *  default :authority. NULL: the target's host. */
+	const char *tls_server_name;
 } spb_client_options;
 
-#define SPB_CLIENT_OPTIONS_INIT                                                \
-	{                                                                      \
-		SPB_CLIENT_OPTIONS_VERSION, NULL, 10000, {NULL, NULL, NULL}, 2 \
+#define SPB_CLIENT_OPTIONS_INIT                                                      \
+	{                                                                            \
+		SPB_CLIENT_OPTIONS_VERSION, NULL, 30000, {NULL, NULL, NULL}, 2, NULL \
 	}
 
 /**
  * Fills opts with the defaults, as SPB_CLIENT_OPTIONS_INIT does (for
  * bindings that cannot use the macro). Returns 0, or SPB_EINVALID when
- * opts is NULL or version is not SPB_CLIENT_OPTIONS_VERSION.
+ * opts is NULL or version is not 1..SPB_CLIENT_OPTIONS_VERSION (a version 1
+ * struct is filled up to max_retries).
  */
 SPB_EXTERN int spb_client_options_init(spb_client_options *opts, unsigned int version);
 
@@ -204,11 +223,27 @@ SPB_EXTERN void spb_client_free(spb_client *client);
  * Calls
  */
 
-#define SPB_CALL_OPTIONS_VERSION 1
+#define SPB_CALL_OPTIONS_VERSION 2
+
+/** Most entries spb_call_options.metadata may hold. */
+#define SPB_CALL_METADATA_MAX 16
+
+/** One request metadata entry (an HTTP/2 header of the call). */
+typedef struct spb_metadata {
+	/** Lower-case name: [0-9a-z_.-]{1,128}, not starting with "grpc-"
+	 *  and not ending with "-bin" (binary values are not supported). */
+	const char *key;
+	/** Printable ASCII, 0..4096 characters. */
+	const char *value;
+} spb_metadata;
 
 /**
  * Per-call options; pass NULL to the RPC functions for the defaults. The
  * strings are read during the call only.
+ *
+ * Version 2 added metadata, metadata_count and authority. A program built
+ * against a version 1 header still works: its struct is read up to
+ * acting_account only.
  */
 typedef struct spb_call_options {
 	unsigned int version;
@@ -225,17 +260,31 @@ typedef struct spb_call_options {
 	/** Account to act for, sent as `x-acting-account` (needs a
 	 *  SERVICE-scope key); NULL: act as the key's own account. */
 	const char *acting_account;
+	/** (version 2) Extra request metadata sent with every attempt of the
+	 *  call, e.g. `traceparent` (W3C trace context) or `x-request-id`:
+	 *  metadata_count entries (at most SPB_CALL_METADATA_MAX). The names
+	 *  the SDK sets itself (authorization, idempotency-key,
+	 *  x-acting-account) and HTTP/2 or gRPC reserved ones (content-type,
+	 *  te, user-agent, host, grpc-*) are refused with SPB_EINVALID. */
+	const spb_metadata *metadata;
+	size_t metadata_count;
+	/** (version 2) The call's :authority instead of the channel's (the
+	 *  target, or tls_server_name). Over TLS the server's certificate must
+	 *  be valid for it, or the call fails without being sent. NULL: the
+	 *  channel's. */
+	const char *authority;
 } spb_call_options;
 
-#define SPB_CALL_OPTIONS_INIT                                 \
-	{                                                     \
-		SPB_CALL_OPTIONS_VERSION, 0, NULL, NULL, NULL \
+#define SPB_CALL_OPTIONS_INIT                                                \
+	{                                                                    \
+		SPB_CALL_OPTIONS_VERSION, 0, NULL, NULL, NULL, NULL, 0, NULL \
 	}
 
 /**
  * Fills opts with the defaults, as SPB_CALL_OPTIONS_INIT does. Returns 0,
  * or SPB_EINVALID when opts is NULL or version is not
- * SPB_CALL_OPTIONS_VERSION.
+ * 1..SPB_CALL_OPTIONS_VERSION (a version 1 struct is filled up to
+ * acting_account).
  */
 SPB_EXTERN int spb_call_options_init(spb_call_options *opts, unsigned int version);
 
@@ -244,6 +293,36 @@ SPB_EXTERN int spb_call_options_init(spb_call_options *opts, unsigned int versio
  * unpacked by the SDK). NULL does nothing.
  */
 SPB_EXTERN void spb_message_free(void *msg);
+
+/*
+ * Money
+ *
+ * The API carries money as an int64 amount in minor units plus an ISO-4217
+ * currency code; how many minor units make a major one depends on the
+ * currency (USD 2, JPY 0, KWD 3).
+ */
+
+/**
+ * Returns the number of decimals of an ISO-4217 currency: 0 (JPY, KRW,
+ * CLP, ...), 3 (BHD, JOD, KWD, OMR, TND) or 2 for every other code.
+ */
+SPB_EXTERN int spb_currency_exponent(const char *currency);
+
+/**
+ * Writes `minor` units of `currency` as "21.00 USD" (decimals per
+ * spb_currency_exponent(), a leading '-' for negative amounts) into buf,
+ * NUL-terminated. With currency NULL or "" writes the bare number (credit
+ * amounts). Returns 0, or SPB_EINVALID when buf is NULL or too small.
+ */
+SPB_EXTERN int spb_money_format(int64_t minor, const char *currency, char *buf, size_t size);
+
+/**
+ * Parses a decimal amount in major units ("21", "21.5", "21.00") of
+ * `currency` into minor units: at most as many decimals as the currency
+ * has, optional leading '-'. Returns 0, or SPB_EINVALID for anything else
+ * (including overflow), leaving *minor unchanged.
+ */
+SPB_EXTERN int spb_money_parse(const char *text, const char *currency, int64_t *minor);
 
 #ifdef __cplusplus
 }

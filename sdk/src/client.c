@@ -5,6 +5,7 @@
  * Each call plucks its own completion queue, so any number of threads can
  * call through one channel at once without sharing anything mutable.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +40,39 @@ struct call_plan {
 	const char *api_key;
 	const char *idempotency_key; /* NULL for read-only calls */
 	const char *acting_account;
+	const spb_metadata *metadata; /* the caller's extra entries, checked */
+	size_t metadata_count;
+	const char *authority; /* NULL: the channel's */
 	uint8_t *request;
 	size_t request_len;
 	const ProtobufCMessageDescriptor *output;
 };
+
+/* Metadata the SDK sends itself, or that HTTP/2 and gRPC reserve. */
+static const char *const reserved_keys[] = {
+	"authorization", "idempotency-key", "x-acting-account", "content-type", "te", "user-agent",
+	"host",          "connection",      "accept-encoding",
+};
+
+/* The size of an options struct of a given version (older versions are a
+ * prefix of the current one); 0 for a version this library does not know. */
+static size_t client_options_size(unsigned int version)
+{
+	switch (version) {
+	case 1: return offsetof(spb_client_options, tls_server_name);
+	case SPB_CLIENT_OPTIONS_VERSION: return sizeof(spb_client_options);
+	default: return 0;
+	}
+}
+
+static size_t call_options_size(unsigned int version)
+{
+	switch (version) {
+	case 1: return offsetof(spb_call_options, metadata);
+	case SPB_CALL_OPTIONS_VERSION: return sizeof(spb_call_options);
+	default: return 0;
+	}
+}
 
 /* Metadata values must be printable ASCII (no "-bin" keys here). */
 static int header_value_ok(const char *value, size_t max_len)
@@ -56,15 +86,17 @@ static int header_value_ok(const char *value, size_t max_len)
 	return len > 0 && len <= max_len;
 }
 
-/* The *_options_init() functions: copy defaults (of `size` bytes) into
- * opts when version is the one this library knows. */
+/* The *_options_init() functions: copy the first `size` bytes of the
+ * defaults into opts (size 0: a version this library does not know) and
+ * set the caller's version. */
 static int options_init(void *opts, const void *defaults, size_t size, unsigned int version,
-			unsigned int known, const char *what)
+			const char *what)
 {
-	if (!opts || version != known)
+	if (!opts || size == 0)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "%s: unsupported version %u", what, version);
 	memcpy(opts, defaults, size);
+	*(unsigned int *)opts = version;
 	return 0;
 }
 
@@ -72,7 +104,7 @@ int spb_client_options_init(spb_client_options *opts, unsigned int version)
 {
 	static const spb_client_options defaults = SPB_CLIENT_OPTIONS_INIT;
 
-	return options_init(opts, &defaults, sizeof(defaults), version, SPB_CLIENT_OPTIONS_VERSION,
+	return options_init(opts, &defaults, client_options_size(version), version,
 			    "spb_client_options");
 }
 
@@ -80,17 +112,59 @@ int spb_call_options_init(spb_call_options *opts, unsigned int version)
 {
 	static const spb_call_options defaults = SPB_CALL_OPTIONS_INIT;
 
-	return options_init(opts, &defaults, sizeof(defaults), version, SPB_CALL_OPTIONS_VERSION,
+	return options_init(opts, &defaults, call_options_size(version), version,
 			    "spb_call_options");
+}
+
+/* Checks the extra metadata of a call: names and values a server and the
+ * HTTP/2 layer accept, nothing the SDK sets itself. */
+static int check_metadata(const spb_metadata *md, size_t count)
+{
+	size_t i, j, len;
+
+	if (count > SPB_CALL_METADATA_MAX)
+		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				      "metadata: at most %d entries", SPB_CALL_METADATA_MAX);
+	if (count && !md)
+		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				      "metadata is NULL with metadata_count %zu", count);
+	for (i = 0; i < count; i++) {
+		const char *key = md[i].key;
+
+		if (!key || !md[i].value)
+			return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+					      "metadata[%zu]: key and value must not be NULL", i);
+		len = strlen(key);
+		if (len == 0 || len > 128 ||
+		    strspn(key, "0123456789abcdefghijklmnopqrstuvwxyz_.-") != len)
+			return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+					      "metadata[%zu]: key must match [0-9a-z_.-]{1,128}",
+					      i);
+		if (strncmp(key, "grpc-", 5) == 0 ||
+		    (len >= 4 && strcmp(key + len - 4, "-bin") == 0))
+			return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+					      "metadata[%zu]: '%s' is reserved (grpc-*) or binary "
+					      "(-bin)",
+					      i, key);
+		for (j = 0; j < sizeof(reserved_keys) / sizeof(reserved_keys[0]); j++)
+			if (strcmp(key, reserved_keys[j]) == 0)
+				return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+						      "metadata[%zu]: '%s' is set by the SDK or "
+						      "the transport",
+						      i, key);
+		if (md[i].value[0] && !header_value_ok(md[i].value, 4096))
+			return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+					      "metadata[%zu]: value of '%s' must be 0..4096 "
+					      "printable ASCII characters",
+					      i, key);
+	}
+	return 0;
 }
 
 static int check_client_options(const char *target, const spb_client_options *opts)
 {
 	if (!target || !*target)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL, "target is empty");
-	if (opts->version != SPB_CLIENT_OPTIONS_VERSION)
-		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				      "unsupported spb_client_options version %u", opts->version);
 	if (opts->api_key && !header_value_ok(opts->api_key, 4096))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "api_key must be printable ASCII");
@@ -103,22 +177,35 @@ static int check_client_options(const char *target, const spb_client_options *op
 	if (opts->max_retries < 0)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "max_retries is negative");
+	if (opts->tls_server_name &&
+	    (!opts->tls.root_certs_pem || !header_value_ok(opts->tls_server_name, 255)))
+		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				      "tls_server_name needs tls.root_certs_pem and 1..255 "
+				      "printable ASCII characters");
 	return 0;
 }
 
-spb_client *spb_client_new(const char *target, const spb_client_options *opts)
+spb_client *spb_client_new(const char *target, const spb_client_options *given)
 {
-	spb_client_options defaults = SPB_CLIENT_OPTIONS_INIT;
+	spb_client_options copy = SPB_CLIENT_OPTIONS_INIT, *opts = &copy;
 	grpc_channel_credentials *creds = NULL;
 	grpc_ssl_pem_key_cert_pair pair;
-	grpc_arg arg_list[2];
+	grpc_arg arg_list[4];
 	grpc_channel_args args;
 	spb_client *client = NULL;
 	int error = -1;
 
 	spb__error_reset();
-	if (!opts)
-		opts = &defaults;
+	if (given) {
+		size_t size = client_options_size(given->version);
+
+		if (size == 0) {
+			spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				       "unsupported spb_client_options version %u", given->version);
+			return NULL;
+		}
+		memcpy(opts, given, size); /* an older version: the rest stays default */
+	}
 	if (check_client_options(target, opts) < 0)
 		return NULL;
 
@@ -153,6 +240,15 @@ spb_client *spb_client_new(const char *target, const spb_client_options *opts)
 	arg_list[1].key = (char *)GRPC_ARG_PRIMARY_USER_AGENT_STRING;
 	arg_list[1].value.string = (char *)"spbilling-c/0.1.0";
 	args.num_args = 2;
+	if (opts->tls_server_name) {
+		arg_list[2].type = GRPC_ARG_STRING;
+		arg_list[2].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+		arg_list[2].value.string = (char *)opts->tls_server_name;
+		arg_list[3].type = GRPC_ARG_STRING;
+		arg_list[3].key = (char *)GRPC_ARG_DEFAULT_AUTHORITY;
+		arg_list[3].value.string = (char *)opts->tls_server_name;
+		args.num_args = 4;
+	}
 	args.args = arg_list;
 
 	client->channel = grpc_channel_create(target, creds, &args);
@@ -210,7 +306,7 @@ int spb__idempotency_key_new(char key[SPB__IDEMPOTENCY_KEY_LEN + 1])
 	return 0;
 }
 
-/* Appends key: prefix value to md (value copied into a new slice). */
+/* Appends key: prefix value to md (key and value copied into new slices). */
 static void add_metadata(grpc_metadata *md, size_t *n, const char *key, const char *prefix,
 			 const char *value)
 {
@@ -220,7 +316,7 @@ static void add_metadata(grpc_metadata *md, size_t *n, const char *key, const ch
 	memcpy(GRPC_SLICE_START_PTR(slice), prefix, plen);
 	memcpy(GRPC_SLICE_START_PTR(slice) + plen, value, vlen);
 	memset(&md[*n], 0, sizeof(md[*n]));
-	md[*n].key = grpc_slice_from_static_string(key);
+	md[*n].key = grpc_slice_from_copied_string(key);
 	md[*n].value = slice;
 	(*n)++;
 }
@@ -230,7 +326,7 @@ static void add_metadata(grpc_metadata *md, size_t *n, const char *key, const ch
 static grpc_status_code record_status(grpc_status_code status, grpc_slice details,
 				      const grpc_metadata_array *trailers)
 {
-	char reason[128] = "";
+	char reason[128] = "", order_id[128] = "";
 	size_t i;
 
 	for (i = 0; i < trailers->count; i++) {
@@ -239,6 +335,9 @@ static grpc_status_code record_status(grpc_status_code status, grpc_slice detail
 		if (grpc_slice_str_cmp(md->key, "grpc-status-details-bin") == 0) {
 			spb__status_reason(GRPC_SLICE_START_PTR(md->value),
 					   GRPC_SLICE_LENGTH(md->value), reason, sizeof(reason));
+			spb__status_metadata(GRPC_SLICE_START_PTR(md->value),
+					     GRPC_SLICE_LENGTH(md->value), "order_id", order_id,
+					     sizeof(order_id));
 			break;
 		}
 	}
@@ -247,6 +346,7 @@ static grpc_status_code record_status(grpc_status_code status, grpc_slice detail
 			       (const char *)GRPC_SLICE_START_PTR(details));
 	else
 		spb__error_set(status, reason, "%s", spb_status_name(status));
+	spb__error_set_order(order_id);
 	return status;
 }
 
@@ -284,7 +384,8 @@ static grpc_status_code attempt(spb_client *client, const struct call_plan *plan
 {
 	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
 	grpc_call *call = NULL;
-	grpc_metadata send_md[3];
+	grpc_metadata send_md[3 + SPB_CALL_METADATA_MAX];
+	grpc_slice host;
 	size_t n_md = 0, i;
 	grpc_metadata_array recv_initial, recv_trailing;
 	grpc_byte_buffer *send_bb = NULL, *recv_bb = NULL;
@@ -302,11 +403,16 @@ static grpc_status_code attempt(spb_client *client, const struct call_plan *plan
 		add_metadata(send_md, &n_md, "idempotency-key", "", plan->idempotency_key);
 	if (plan->acting_account)
 		add_metadata(send_md, &n_md, "x-acting-account", "", plan->acting_account);
+	for (i = 0; i < plan->metadata_count; i++)
+		add_metadata(send_md, &n_md, plan->metadata[i].key, "", plan->metadata[i].value);
 
 	slice = grpc_slice_from_copied_string(plan->path);
+	host = plan->authority ? grpc_slice_from_copied_string(plan->authority)
+			       : grpc_empty_slice();
 	call = grpc_channel_create_call(client->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, slice,
-					NULL, plan->deadline, NULL);
+					plan->authority ? &host : NULL, plan->deadline, NULL);
 	grpc_slice_unref(slice);
+	grpc_slice_unref(host);
 	slice = grpc_slice_from_copied_buffer((const char *)plan->request, plan->request_len);
 	send_bb = grpc_raw_byte_buffer_create(&slice, 1);
 	grpc_slice_unref(slice);
@@ -346,8 +452,10 @@ static grpc_status_code attempt(spb_client *client, const struct call_plan *plan
 		record_status(status, details, &recv_trailing);
 
 done:
-	for (i = 0; i < n_md; i++)
+	for (i = 0; i < n_md; i++) {
+		grpc_slice_unref(send_md[i].key);
 		grpc_slice_unref(send_md[i].value);
+	}
 	if (send_bb)
 		grpc_byte_buffer_destroy(send_bb);
 	if (recv_bb)
@@ -372,9 +480,6 @@ static int plan_call(spb_client *client, const ProtobufCServiceDescriptor *servi
 	const ProtobufCMethodDescriptor *method = &service->methods[method_index];
 	int deadline_ms;
 
-	if (opts->version != SPB_CALL_OPTIONS_VERSION)
-		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
-				      "unsupported spb_call_options version %u", opts->version);
 	plan->api_key = opts->api_key ? opts->api_key : client->api_key;
 	if (plan->api_key && !header_value_ok(plan->api_key, 4096))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
@@ -383,6 +488,14 @@ static int plan_call(spb_client *client, const ProtobufCServiceDescriptor *servi
 	if (plan->acting_account && !header_value_ok(plan->acting_account, 255))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "acting_account must be 1..255 printable ASCII characters");
+	if (check_metadata(opts->metadata, opts->metadata_count) < 0)
+		return SPB_EINVALID;
+	plan->metadata = opts->metadata;
+	plan->metadata_count = opts->metadata_count;
+	if (opts->authority && !header_value_ok(opts->authority, 255))
+		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				      "authority must be 1..255 printable ASCII characters");
+	plan->authority = opts->authority;
 
 	plan->idempotency_key = NULL;
 	if (mutating) {
@@ -431,7 +544,7 @@ int spb__unary(spb_client *client, const ProtobufCServiceDescriptor *service, un
 	       int mutating, const ProtobufCMessage *request, ProtobufCMessage **out,
 	       const spb_call_options *opts)
 {
-	spb_call_options defaults = SPB_CALL_OPTIONS_INIT;
+	spb_call_options given = SPB_CALL_OPTIONS_INIT;
 	char key[SPB__IDEMPOTENCY_KEY_MAX + 1];
 	struct call_plan plan;
 	grpc_status_code status;
@@ -449,8 +562,16 @@ int spb__unary(spb_client *client, const ProtobufCServiceDescriptor *service, un
 				      service->methods[method_index].name,
 				      service->methods[method_index].input->name,
 				      request->descriptor->name);
-	if ((error = plan_call(client, service, method_index, mutating, opts ? opts : &defaults,
-			       &plan, key)) < 0)
+	if (opts) {
+		size_t size = call_options_size(opts->version);
+
+		if (size == 0)
+			return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
+					      "unsupported spb_call_options version %u",
+					      opts->version);
+		memcpy(&given, opts, size); /* an older version: the rest stays default */
+	}
+	if ((error = plan_call(client, service, method_index, mutating, &given, &plan, key)) < 0)
 		goto done;
 
 	plan.request_len = protobuf_c_message_get_packed_size(request);

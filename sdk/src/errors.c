@@ -21,6 +21,7 @@ struct error_state {
 	char message[1024];
 	char reason[128];
 	char key[SPB__IDEMPOTENCY_KEY_MAX + 1];
+	char order_id[128];
 };
 
 static _Thread_local struct error_state tls_error;
@@ -33,6 +34,7 @@ static struct error_state *state(void)
 		st->pub.message = st->message;
 		st->pub.reason = st->reason;
 		st->pub.idempotency_key = st->key;
+		st->pub.order_id = st->order_id;
 	}
 	return st;
 }
@@ -49,6 +51,12 @@ void spb__error_reset(void)
 	st->pub.grpc_code = GRPC_STATUS_OK;
 	st->message[0] = '\0';
 	st->reason[0] = '\0';
+	st->order_id[0] = '\0';
+}
+
+void spb__error_set_order(const char *order_id)
+{
+	snprintf(state()->order_id, sizeof(state()->order_id), "%s", order_id ? order_id : "");
 }
 
 int spb__error_set(int grpc_code, const char *reason, const char *fmt, ...)
@@ -163,5 +171,36 @@ done:
 		google__rpc__error_info__free_unpacked(info, NULL);
 	if (status)
 		google__rpc__status__free_unpacked(status, NULL);
+	return error;
+}
+
+int spb__status_metadata(const uint8_t *data, size_t len, const char *key, char *out, size_t cap)
+{
+	Google__Rpc__Status *status = google__rpc__status__unpack(NULL, len, data);
+	int error = SPB_ENOTFOUND;
+
+	if (cap > 0)
+		out[0] = '\0';
+	if (!status)
+		return SPB_EINVALID;
+	for (size_t i = 0; i < status->n_details && error == SPB_ENOTFOUND; i++) {
+		const Google__Protobuf__Any *any = status->details[i];
+		Google__Rpc__ErrorInfo *info;
+
+		if (!is_error_info(any->type_url))
+			continue;
+		info = google__rpc__error_info__unpack(NULL, any->value.len, any->value.data);
+		if (!info) {
+			error = SPB_EINVALID;
+			break;
+		}
+		for (size_t k = 0; k < info->n_metadata; k++)
+			if (info->metadata[k]->key && strcmp(info->metadata[k]->key, key) == 0) {
+				snprintf(out, cap, "%s", info->metadata[k]->value);
+				error = 0;
+			}
+		google__rpc__error_info__free_unpacked(info, NULL);
+	}
+	google__rpc__status__free_unpacked(status, NULL);
 	return error;
 }

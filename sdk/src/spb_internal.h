@@ -55,6 +55,13 @@ int spb__code_from_status(int grpc_code);
  */
 int spb__status_reason(const uint8_t *data, size_t len, char *reason, size_t reason_size);
 
+/* The value of ErrorInfo metadata `key` in a packed google.rpc.Status into
+ * out ("" when absent): 0, SPB_ENOTFOUND or SPB_EINVALID. */
+int spb__status_metadata(const uint8_t *data, size_t len, const char *key, char *out, size_t cap);
+
+/* Sets the order id of the last error ("" for none). */
+void spb__error_set_order(const char *order_id);
+
 /* client.c */
 
 /**

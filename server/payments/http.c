@@ -2,10 +2,12 @@
 #include "http.h"
 #include "xalloc.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -30,6 +32,44 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	s->len += add;
 	s->buf[s->len] = 0;
 	return add;
+}
+
+/* Matches "Name:" case-insensitively at the start of a header line and
+ * returns the trimmed value (copied into val), or NULL. */
+static const char *header_value(const char *line, size_t n, const char *name, char *val, size_t cap)
+{
+	size_t k = strlen(name), v = 0;
+	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
+		return NULL;
+	line += k + 1;
+	n -= k + 1;
+	while (n && (*line == ' ' || *line == '\t')) {
+		line++;
+		n--;
+	}
+	while (n && (line[n - 1] == '\r' || line[n - 1] == '\n' || line[n - 1] == ' '))
+		n--;
+	for (; v + 1 < cap && v < n; v++)
+		val[v] = line[v];
+	val[v] = 0;
+	return val;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	http_response *r = arg;
+	size_t len = size * n;
+	char v[80];
+	if (header_value(p, len, "Request-Id", v, sizeof(v)) ||
+	    header_value(p, len, "Paypal-Debug-Id", v, sizeof(v)))
+		snprintf(r->request_id, sizeof(r->request_id), "%s", v);
+	else if (header_value(p, len, "Retry-After", v, sizeof(v)) && isdigit((unsigned char)v[0]))
+		r->retry_after_s = strtol(v, NULL, 10); /* an HTTP-date is ignored */
+	else if (header_value(p, len, "Stripe-Should-Retry", v, sizeof(v)))
+		r->should_retry = strcasecmp(v, "true") == 0;
+	else if (header_value(p, len, "Idempotent-Replayed", v, sizeof(v)))
+		r->replayed = strcasecmp(v, "true") == 0;
+	return len;
 }
 
 int http_url_allowed(const char *url)
@@ -73,6 +113,8 @@ int http_request(const char *method, const char *url, const char *const *headers
 	int ret = -1;
 
 	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_s = -1;
+	resp->should_retry = -1;
 	if (!http_url_allowed(url)) {
 		resp->transport = 1;
 		snprintf(resp->error, sizeof(resp->error), "refusing a non-TLS provider URL");
@@ -98,6 +140,8 @@ int http_request(const char *method, const char *url, const char *const *headers
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);

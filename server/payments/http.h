@@ -21,6 +21,14 @@ typedef struct http_response {
 	size_t len;
 	int transport;   /* 1: connect/timeout/drop: the outcome is unknown */
 	char error[160]; /* transport error text (never contains secrets) */
+	/* The response headers the providers' error handling needs (empty /
+	 * -1 when absent): Stripe `Request-Id` or PayPal `Paypal-Debug-Id`
+	 * (logged with every rejection), `Retry-After` in seconds,
+	 * `Stripe-Should-Retry` (1 true, 0 false), `Idempotent-Replayed`. */
+	char request_id[80];
+	long retry_after_s;
+	int should_retry;
+	int replayed;
 } http_response;
 
 typedef struct http_timeouts {

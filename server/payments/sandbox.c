@@ -4,7 +4,8 @@
  * "pm_card_chargeDeclined" is declined (card_declined), any other method is
  * declined (invalid_payment_method); without one the client must confirm
  * (client secret), and confirm() then succeeds. PayPal: create() returns an
- * approval link, confirm() captures.
+ * approval link, confirm() captures. cancel() cancels whatever did not
+ * succeed at once; search() answers what create() would have.
  */
 #include <stdio.h>
 #include <string.h>
@@ -59,11 +60,33 @@ static void sandbox_confirm(const pay_request *req, pay_result *out)
 	out->status = PAY_SUCCEEDED;
 }
 
+static void sandbox_cancel(const pay_request *req, pay_result *out)
+{
+	sandbox_create(req, out);
+	if (out->status != PAY_SUCCEEDED)
+		out->status = PAY_CANCELED;
+}
+
+static void sandbox_search(const pay_request *req, pay_result *out)
+{
+	sandbox_create(req, out);
+}
+
+static void sandbox_lookup(const pay_request *req, pay_result *out)
+{
+	(void)req;
+	memset(out, 0, sizeof(*out));
+	out->status = PAY_NOT_FOUND; /* the sandbox sends no webhooks */
+}
+
 const pay_provider pay_sandbox_provider = {
 	.name = "sandbox",
 	.sandbox = 1,
 	.create = sandbox_create,
 	.confirm = sandbox_confirm,
+	.cancel = sandbox_cancel,
+	.search = sandbox_search,
+	.lookup = sandbox_lookup,
 };
 
 const pay_provider *pay_provider_current(void)
@@ -71,4 +94,13 @@ const pay_provider *pay_provider_current(void)
 	if (billingd.cfg.payments && strcmp(billingd.cfg.payments, "live") == 0)
 		return &pay_live_provider;
 	return &pay_sandbox_provider;
+}
+
+const char *pay_status_name(pay_status s)
+{
+	static const char *const names[] = {
+		"?",           "SUCCEEDED", "REQUIRES_ACTION", "PENDING_APPROVAL", "DECLINED",
+		"UNAVAILABLE", "CANCELED",  "NOT_FOUND",       "REJECTED",         "OPERATOR_ERROR",
+	};
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }

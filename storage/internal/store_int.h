@@ -60,6 +60,9 @@ struct store_env {
 	MDB_dbi dbi[DB_COUNT];
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
+	void (*on_batch)(void *arg, const store_batch_info *batch);
+	void *on_batch_arg;
+	int64_t busy_since_us;  /* monotonic start of the running batch, 0 idle; atomic */
 	int64_t (*clock)(void); /* store_options.clock */
 
 	/* per-thread cached read transactions */

@@ -1,33 +1,53 @@
 #!/usr/bin/env node
-// A local stand-in for the Stripe and PayPal endpoints billingd uses, speaking
-// their wire formats (paths, form/JSON bodies, headers, status codes,
-// idempotent replay), with fault switches for tests. Loopback only.
+// A local stand-in for Stripe and PayPal, written from the providers' own
+// published specifications rather than from billingd's understanding of
+// them (tests/fakes/spec_tables.js names every source). Loopback only.
 //
-//   node provider.js --port-file F [--port 0]
+//   node provider.js --port-file F [--port 0] [--stripe-key sk_test_x]
+//        [--paypal-client id:secret] [--stripe-webhook URL --stripe-webhook-secret S]
+//        [--paypal-webhook URL --paypal-webhook-id ID]
 //
-// Stripe (form-encoded, Authorization: Bearer sk_..., Idempotency-Key):
-//   POST /v1/payment_intents                amount, currency, metadata[order_id],
-//                                           [customer, payment_method, confirm,
-//                                           off_session]
-//   GET  /v1/payment_intents/:id
-//   POST /v1/payment_intents/:id/confirm    [payment_method]
-//   Test payment methods: pm_card_visa succeeds; pm_card_chargeDeclined and
-//   pm_card_visa_chargeDeclined decline (402 card_error / card_declined);
-//   pm_card_authenticationRequired -> requires_action.
-// PayPal (JSON, OAuth2 client credentials, PayPal-Request-Id):
-//   POST /v1/oauth2/token                   grant_type=client_credentials (Basic auth)
-//   POST /v2/checkout/orders                intent CAPTURE, purchase_units[0].amount
-//   GET  /v2/checkout/orders/:id
-//   POST /v2/checkout/orders/:id/capture    422 ORDER_NOT_APPROVED until approved
-// Control (tests only):
-//   POST /_control  {"fault": "none|decline|500|429|slow|drop_after_charge|random",
-//                    "times": N (default: until changed), "slow_ms": 3000,
-//                    "rate": 0.2, "mix": ["500", ...], "seed": 1 (fault "random":
-//                    each request gets a fault of the mix with probability rate),
-//                    "approve": "<paypal order id>", "reset": true}
-//   GET  /_stats    {"charges": {"<idempotency key>": n}, "charge_list":
-//                    [{"key", "amount" (minor units), "currency"}],
-//                    "faults": {"<fault>": n}, "intents": N, ...}
+// What it does like the real providers (details in stripe.js / paypal.js):
+//  - parameters checked against the spec's lists: unknown -> 400
+//    parameter_unknown, missing -> 400 parameter_missing (not saved under
+//    the key, as Stripe documents for validation failures);
+//  - the first response for an Idempotency-Key is saved once execution
+//    starts, 4xx and 500s included, and replayed (Idempotent-Replayed: true)
+//    for 24 h; then the key is pruned and the same key executes anew. PayPal
+//    keeps PayPal-Request-Id 6 h (refunds 45 days);
+//  - 3-D Secure cards: requires_action on-session (next_action, client
+//    secret), 402 authentication_required off-session;
+//  - cancel, search (with a configurable indexing lag), refunds, disputes;
+//  - currency rules: Stripe zero-/three-decimal, PayPal's own table;
+//  - signed webhooks to the configured endpoints, with duplicates and
+//    out-of-order delivery on demand;
+//  - a ledger of the money captured and refunded, for the charge audit.
+//
+// Its clock is real time plus an offset the test moves (POST /_clock).
+//
+// Control (tests only, no auth):
+//   POST /_control {
+//     "fault": KIND, "times": N, "match": "POST /v1/payment_intents"  (one rule;
+//         replaces the others; "match" is a prefix of "METHOD path"),
+//     "add_fault": {"fault", "times", "match"}  (adds a rule),
+//     "fault": "random", "rate": 0.2, "mix": [KIND...], "seed": 1,
+//     "slow_ms": 3000, "retry_after_s": 1, "decline_code": "insufficient_funds",
+//     "search_lag_ms": 0, "approve": PAYPAL_ORDER_ID, "authenticate": PI_ID,
+//     "auth_result": "success|failure", "paypal_decline": PAYPAL_ORDER_ID,
+//     "paypal_payer_action": PAYPAL_ORDER_ID, "dispute": PI_OR_CHARGE_ID,
+//     "capture_pending": PAYPAL_ORDER_ID, "settle_capture": CAPTURE_ID,
+//     "capture_status": "COMPLETED|DECLINED", "webhooks": {...}, "flush_webhooks": true,
+//     "resend": EVENT_ID, "advance_s": SECONDS, "reset": true (counters, faults,
+//     webhook settings), "reset_ledger": true (with reset: intents, orders and
+//     the ledger too) }
+//   KIND: none | decline | 500 (= 500_unsaved) | 500_unsaved | 500_saved |
+//     500_after_charge | 429 | lock_timeout | 424 | 401 | 403 | drop_before |
+//     drop_after_charge | slow
+//   POST /_clock {"advance_s": N}   GET /_clock -> {"now_ms", "offset_ms"}
+//   GET  /_stats    counts (charges by key, faults by kind, keys expired, webhooks...)
+//   GET  /_ledger   {"captures": [...], "refunds": [...], "disputes": [...]}
+//   GET  /_requests the request log (method, path, key, params, status, time)
+//   GET  /_webhooks the events sent and their deliveries
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -39,312 +59,205 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 
-const state = {
-  intents: new Map(),       // id -> PaymentIntent
-  idem: new Map(),          // "stripe:" + key -> {params, status, body}
-  paypalOrders: new Map(),  // id -> order
-  paypalIdem: new Map(),    // request id -> {body, status}
-  tokens: new Set(),
-  charges: {},              // idempotency key / request id -> successful charges
-  chargeList: [],           // every successful charge: {key, amount, currency}
-  faults: {},               // injected faults by kind
-  rate: 0, mix: [], seed: 1,
-  requests: 0,
-  fault: 'none', faultTimes: -1, slowMs: 3000,
+// ---- shared state -----------------------------------------------------------
+
+const ctx = {
+  offsetMs: 0,
+  now() { return Date.now() + this.offsetMs; },
+  nowS() { return Math.floor(this.now() / 1000); },
+  seed: 1,
+  rules: [],               // fault rules: {kind, times, match}
+  random: null,            // {rate, mix}
+  slowMs: 3000,
+  retryAfterS: 1,
+  declineCode: 'generic_decline',
+  searchLagMs: 0,
+  stripeKeys: opt('stripe-key') ? [opt('stripe-key')] : null, // null: any sk_test_/sk_live_
+  paypalClient: opt('paypal-client') || null,                    // "id:secret", null: any
+  stats: null,
+  ledger: null,
+  requests: [],
+  webhooks: null,
 };
 
-const rid = (p) => p + crypto.randomBytes(12).toString('hex');
-
-// A small seeded generator, so a random fault run can be repeated.
-function rand() {
-  state.seed = (state.seed * 1103515245 + 12345) % 2147483648;
-  return state.seed / 2147483648;
-}
-
-function takeFault() {
-  if (state.fault === 'none' || state.faultTimes === 0) return 'none';
-  let f = state.fault;
-  if (f === 'random') {
-    if (!state.mix.length || rand() >= state.rate) return 'none';
-    f = state.mix[Math.floor(rand() * state.mix.length)];
-  }
-  if (state.faultTimes > 0) state.faultTimes--;
-  state.faults[f] = (state.faults[f] || 0) + 1;
-  return f;
-}
-
-const ZERO_EXP = ['BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF', 'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF'];
-const THREE_EXP = ['BHD', 'JOD', 'KWD', 'OMR', 'TND'];
-
-// "12.34" USD -> 1234 (exact, by digits).
-function minorUnits(value, currency) {
-  const cur = String(currency).toUpperCase();
-  const e = ZERO_EXP.includes(cur) ? 0 : THREE_EXP.includes(cur) ? 3 : 2;
-  const [int, frac = ''] = String(value).split('.');
-  return Number(int + frac.padEnd(e, '0').slice(0, e));
-}
-
-function recordCharge(key, amount, currency) {
-  state.charges[key] = (state.charges[key] || 0) + 1;
-  state.chargeList.push({ key, amount, currency: String(currency).toUpperCase() });
-}
-
-function send(res, status, obj, headers = {}) {
-  const body = JSON.stringify(obj);
-  res.writeHead(status, Object.assign({
-    'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body),
-    'Request-Id': rid('req_'),
-  }, headers));
-  res.end(body);
-}
-
-function stripeError(res, status, type, code, message, extra = {}) {
-  send(res, status, { error: Object.assign({ type, code, message }, extra) });
-}
-
-// ---- Stripe ---------------------------------------------------------------
-
-function charge(pi, pm, key) {
-  pi.payment_method = pm;
-  if (pm === 'pm_card_chargeDeclined' || pm === 'pm_card_visa_chargeDeclined') {
-    pi.status = 'requires_payment_method';
-    pi.last_payment_error = { type: 'card_error', code: 'card_declined',
-      decline_code: 'generic_decline', message: 'Your card was declined.' };
-    return 'declined';
-  }
-  if (pm === 'pm_card_authenticationRequired') {
-    pi.status = 'requires_action';
-    pi.next_action = { type: 'use_stripe_sdk' };
-    return 'action';
-  }
-  pi.status = 'succeeded';
-  pi.amount_received = pi.amount;
-  pi.latest_charge = rid('ch_');
-  recordCharge(key, pi.amount, pi.currency);
-  return 'ok';
-}
-
-function stripeCreate(req, res, p, key, fault) {
-  const amount = Number(p.amount);
-  if (!Number.isInteger(amount) || amount < 1) {
-    return stripeError(res, 400, 'invalid_request_error', 'parameter_invalid_integer',
-      'Invalid integer: ' + p.amount, { param: 'amount' });
-  }
-  if (!/^[a-z]{3}$/.test(p.currency || '')) {
-    return stripeError(res, 400, 'invalid_request_error', 'parameter_missing',
-      'Missing required param: currency.', { param: 'currency' });
-  }
-  const id = rid('pi_');
-  const pi = {
-    id, object: 'payment_intent', amount, amount_received: 0, currency: p.currency,
-    client_secret: id + '_secret_' + crypto.randomBytes(8).toString('hex'),
-    customer: p.customer || null, payment_method: p.payment_method || null,
-    metadata: {}, status: p.payment_method ? 'requires_confirmation' : 'requires_payment_method',
-    created: Math.floor(Date.now() / 1000), livemode: false, last_payment_error: null,
+// The counters start again; the ledger (the money really moved) survives a
+// reset unless "reset_ledger" is asked for too, as at a real provider.
+function resetStats(ledger = true) {
+  ctx.stats = {
+    charges: {}, charge_list: [], by_order: {}, faults: {}, requests: 0,
+    keys_saved: 0, keys_expired: 0, replays: 0, expired_key_reuses: 0,
+    validation_errors: 0, searches: 0, cancels: 0, refunds: 0, disputes: 0,
+    clock_advances: 0,
   };
-  for (const k of Object.keys(p)) {
-    const m = /^metadata\[(.+)\]$/.exec(k);
-    if (m) pi.metadata[m[1]] = p[k];
+  if (ledger || !ctx.ledger) ctx.ledger = { captures: [], refunds: [], disputes: [] };
+  ctx.requests = [];
+}
+resetStats();
+
+ctx.rid = (p, n = 12) => p + crypto.randomBytes(n).toString('hex');
+// A seeded generator so a random run can be repeated.
+ctx.rand = () => {
+  ctx.seed = (ctx.seed * 1103515245 + 12345) % 2147483648;
+  return ctx.seed / 2147483648;
+};
+
+// The fault for one provider request, or 'none'.
+ctx.takeFault = (method, path) => {
+  const sig = method + ' ' + path;
+  let kind = 'none';
+  for (const r of ctx.rules) {
+    if (r.times === 0 || (r.match && !sig.startsWith(r.match))) continue;
+    kind = r.kind;
+    if (r.times > 0) r.times--;
+    break;
   }
-  state.intents.set(id, pi);
-  let status = 200, body = pi;
-  if (p.confirm === 'true' && p.payment_method) {
-    if (fault === 'decline') p.payment_method = 'pm_card_chargeDeclined';
-    const r = charge(pi, p.payment_method, key);
-    if (r === 'declined') {
-      status = 402;
-      body = { error: Object.assign({}, pi.last_payment_error, { payment_intent: pi }) };
-    }
+  if (kind === 'none' && ctx.random && ctx.random.mix.length && ctx.rand() < ctx.random.rate) {
+    kind = ctx.random.mix[Math.floor(ctx.rand() * ctx.random.mix.length)];
   }
-  return { status, body };
+  if (kind === '500') kind = '500_unsaved';
+  if (kind !== 'none') ctx.stats.faults[kind] = (ctx.stats.faults[kind] || 0) + 1;
+  return kind;
+};
+
+// One successful capture of money, as the audit reads it.
+ctx.recordCapture = (c) => {
+  const e = Object.assign({ refunded: 0, disputed: false, time_ms: ctx.now() }, c);
+  ctx.ledger.captures.push(e);
+  ctx.stats.charges[c.key] = (ctx.stats.charges[c.key] || 0) + 1;
+  if (c.order_id) ctx.stats.by_order[c.order_id] = (ctx.stats.by_order[c.order_id] || 0) + 1;
+  ctx.stats.charge_list.push({ key: c.key, order_id: c.order_id, amount: c.amount, currency: c.currency });
+  return e;
+};
+ctx.findCapture = (id) => ctx.ledger.captures.find((c) => c.capture_id === id);
+ctx.recordRefund = (captureId, r) => {
+  const c = ctx.findCapture(captureId);
+  if (c) c.refunded += r.amount;
+  ctx.ledger.refunds.push(Object.assign({ capture_id: captureId, time_ms: ctx.now() }, r));
+  ctx.stats.refunds++;
+};
+
+ctx.logRequest = (e) => {
+  ctx.stats.requests++;
+  if (ctx.requests.length < 50000) ctx.requests.push(Object.assign({ time_ms: ctx.now() }, e));
+};
+
+// Sends a JSON response; `after` is a fault striking after execution:
+// drop_after_charge destroys the connection, slow delays the answer.
+ctx.send = (res, status, obj, headers = {}, after = 'none', done = null) => {
+  const body = JSON.stringify(obj);
+  const finish = () => {
+    if (done) done();
+    if (res.destroyed) return;
+    res.writeHead(status, Object.assign({
+      'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body),
+    }, headers));
+    res.end(body);
+  };
+  if (after === 'drop_after_charge') {
+    if (done) done();
+    res.socket.destroy();
+  } else if (after === 'slow') {
+    setTimeout(finish, ctx.slowMs);
+  } else {
+    finish();
+  }
+};
+
+const stripe = require('./stripe')(ctx);
+const paypal = require('./paypal')(ctx);
+ctx.webhooks = require('./webhooks')(ctx, {
+  stripeUrl: opt('stripe-webhook'), stripeSecret: opt('stripe-webhook-secret'),
+  paypalUrl: opt('paypal-webhook'), paypalWebhookId: opt('paypal-webhook-id'),
+});
+
+// ---- control --------------------------------------------------------------------
+
+function advance(seconds) {
+  ctx.offsetMs += Math.round(seconds * 1000);
+  ctx.stats.clock_advances++;
+  stripe.prune();
+  paypal.prune();
 }
 
-function handleStripe(req, res, path, p, fault) {
-  const key = req.headers['idempotency-key'];
-  if (!/^Bearer sk_(test|live)_/.test(req.headers.authorization || '')) {
-    return stripeError(res, 401, 'invalid_request_error', 'api_key_invalid', 'Invalid API Key provided.');
+function control(c) {
+  const out = { ok: true };
+  if (c.reset) {
+    if (c.reset_ledger) { stripe.reset(); paypal.reset(); }
+    ctx.webhooks.reset(); resetStats(!!c.reset_ledger);
+    ctx.rules = []; ctx.random = null; ctx.searchLagMs = 0; ctx.declineCode = 'generic_decline';
   }
-  let m;
-  if (req.method === 'POST' && path === '/v1/payment_intents') {
-    if (key) {
-      const prev = state.idem.get('stripe:' + key);
-      const params = JSON.stringify(p);
-      if (prev) {
-        if (prev.params !== params) {
-          return stripeError(res, 400, 'idempotency_error', 'idempotency_key_in_use',
-            'Keys for idempotent requests can only be used with the same parameters they were first used with.');
-        }
-        return send(res, prev.status, prev.body, { 'Idempotent-Replayed': 'true' });
-      }
-      const r = stripeCreate(req, res, p, key, fault);
-      if (!r) return;
-      state.idem.set('stripe:' + key, { params, status: r.status, body: r.body });
-      return finish(res, r.status, r.body, fault);
+  if (c.fault !== undefined) {
+    ctx.rules = [];
+    ctx.random = null;
+    if (c.fault === 'random') {
+      ctx.random = { rate: c.rate === undefined ? 0.2 : c.rate, mix: c.mix || ['500'] };
+    } else if (c.fault !== 'none') {
+      ctx.rules.push({ kind: c.fault, times: c.times === undefined ? -1 : c.times, match: c.match || '' });
     }
-    const r = stripeCreate(req, res, p, rid('nokey_'), fault);
-    if (r) finish(res, r.status, r.body, fault);
-    return;
   }
-  if (req.method === 'GET' && (m = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)$/.exec(path))) {
-    const pi = state.intents.get(m[1]);
-    if (!pi) return stripeError(res, 404, 'invalid_request_error', 'resource_missing', 'No such payment_intent: ' + m[1]);
-    return send(res, 200, pi);
+  if (c.add_fault) {
+    const f = c.add_fault;
+    ctx.rules.push({ kind: f.fault, times: f.times === undefined ? -1 : f.times, match: f.match || '' });
   }
-  if (req.method === 'POST' && (m = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/confirm$/.exec(path))) {
-    const pi = state.intents.get(m[1]);
-    if (!pi) return stripeError(res, 404, 'invalid_request_error', 'resource_missing', 'No such payment_intent: ' + m[1]);
-    if (pi.status === 'succeeded') {
-      return stripeError(res, 400, 'invalid_request_error', 'payment_intent_unexpected_state',
-        'This PaymentIntent has already succeeded.', { payment_intent: pi });
-    }
-    const pm = p.payment_method || pi.payment_method || 'pm_card_visa';
-    const r = charge(pi, fault === 'decline' ? 'pm_card_chargeDeclined' : pm, key || pi.id);
-    if (r === 'declined') return finish(res, 402, { error: Object.assign({}, pi.last_payment_error, { payment_intent: pi }) }, fault);
-    return finish(res, 200, pi, fault);
-  }
-  return stripeError(res, 404, 'invalid_request_error', 'resource_missing', 'Unrecognized request URL.');
-}
-
-// ---- PayPal ---------------------------------------------------------------
-
-function paypalError(res, status, name, issue, message) {
-  send(res, status, { name, message, details: issue ? [{ issue, description: message }] : [] });
-}
-
-function handlePaypal(req, res, path, body, raw, fault) {
-  let m;
-  if (req.method === 'POST' && path === '/v1/oauth2/token') {
-    if (!/^Basic /.test(req.headers.authorization || '') || !/grant_type=client_credentials/.test(raw)) {
-      return send(res, 401, { error: 'invalid_client', error_description: 'Client Authentication failed' });
-    }
-    const token = 'A21AA' + crypto.randomBytes(16).toString('hex');
-    state.tokens.add(token);
-    return send(res, 200, { scope: 'https://uri.paypal.com/services/payments', access_token: token,
-      token_type: 'Bearer', app_id: 'APP-FAKE', expires_in: 32400, nonce: rid('') });
-  }
-  const auth = (req.headers.authorization || '').replace(/^Bearer /, '');
-  if (!state.tokens.has(auth)) return paypalError(res, 401, 'AUTHENTICATION_FAILURE', null, 'Authentication failed due to invalid authentication credentials or a missing Authorization header.');
-  const reqId = req.headers['paypal-request-id'];
-  if (req.method === 'POST' && path === '/v2/checkout/orders') {
-    if (reqId && state.paypalIdem.has('create:' + reqId)) {
-      const prev = state.paypalIdem.get('create:' + reqId);
-      return send(res, prev.status, prev.body);
-    }
-    const pu = body && body.purchase_units && body.purchase_units[0];
-    if (!body || body.intent !== 'CAPTURE' || !pu || !pu.amount || !/^\d+(\.\d+)?$/.test(pu.amount.value || '')) {
-      return paypalError(res, 400, 'INVALID_REQUEST', 'INVALID_PARAMETER_VALUE', 'Request is not well-formed, syntactically incorrect, or violates schema.');
-    }
-    const id = crypto.randomBytes(8).toString('hex').toUpperCase().slice(0, 17);
-    const order = {
-      id, intent: 'CAPTURE', status: 'CREATED', approved: false,
-      purchase_units: [{ reference_id: pu.reference_id || 'default', custom_id: pu.custom_id,
-        amount: pu.amount }],
-      links: [
-        { href: 'http://127.0.0.1/v2/checkout/orders/' + id, rel: 'self', method: 'GET' },
-        { href: 'https://www.sandbox.paypal.com/checkoutnow?token=' + id, rel: 'approve', method: 'GET' },
-        { href: 'http://127.0.0.1/v2/checkout/orders/' + id + '/capture', rel: 'capture', method: 'POST' },
-      ],
-    };
-    state.paypalOrders.set(id, order);
-    const out = publicOrder(order);
-    if (reqId) state.paypalIdem.set('create:' + reqId, { status: 201, body: out });
-    return finish(res, 201, out, fault);
-  }
-  if (req.method === 'GET' && (m = /^\/v2\/checkout\/orders\/([A-Z0-9]+)$/.exec(path))) {
-    const o = state.paypalOrders.get(m[1]);
-    if (!o) return paypalError(res, 404, 'RESOURCE_NOT_FOUND', 'INVALID_RESOURCE_ID', 'Specified resource ID does not exist.');
-    return send(res, 200, publicOrder(o));
-  }
-  if (req.method === 'POST' && (m = /^\/v2\/checkout\/orders\/([A-Z0-9]+)\/capture$/.exec(path))) {
-    const o = state.paypalOrders.get(m[1]);
-    if (!o) return paypalError(res, 404, 'RESOURCE_NOT_FOUND', 'INVALID_RESOURCE_ID', 'Specified resource ID does not exist.');
-    if (o.status === 'COMPLETED') {
-      if (reqId && state.paypalIdem.has('capture:' + reqId)) {
-        const prev = state.paypalIdem.get('capture:' + reqId);
-        return send(res, prev.status, prev.body);
-      }
-      return paypalError(res, 422, 'UNPROCESSABLE_ENTITY', 'ORDER_ALREADY_CAPTURED', 'Order already captured.');
-    }
-    if (!o.approved) return paypalError(res, 422, 'UNPROCESSABLE_ENTITY', 'ORDER_NOT_APPROVED', 'Payer has not yet approved the Order for payment.');
-    if (fault === 'decline') return paypalError(res, 422, 'UNPROCESSABLE_ENTITY', 'INSTRUMENT_DECLINED', 'The instrument presented was either declined by the processor or bank.');
-    o.status = 'COMPLETED';
-    o.capture = { id: crypto.randomBytes(8).toString('hex').toUpperCase(), status: 'COMPLETED',
-      amount: o.purchase_units[0].amount, final_capture: true };
-    const key = reqId || o.id;
-    recordCharge(key, minorUnits(o.purchase_units[0].amount.value, o.purchase_units[0].amount.currency_code),
-      o.purchase_units[0].amount.currency_code);
-    const out = publicOrder(o);
-    if (reqId) state.paypalIdem.set('capture:' + reqId, { status: 201, body: out });
-    return finish(res, 201, out, fault);
-  }
-  return paypalError(res, 404, 'RESOURCE_NOT_FOUND', null, 'The requested resource was not found.');
-}
-
-function publicOrder(o) {
-  const pu = Object.assign({}, o.purchase_units[0]);
-  if (o.capture) pu.payments = { captures: [o.capture] };
-  return { id: o.id, intent: o.intent, status: o.status, purchase_units: [pu], links: o.links };
-}
-
-// A response after the provider acted: the faults that strike after the
-// effect (drop, slow) happen here.
-function finish(res, status, body, fault) {
-  if (fault === 'drop_after_charge') { res.socket.destroy(); return; }
-  if (fault === 'slow') { setTimeout(() => send(res, status, body), state.slowMs); return; }
-  send(res, status, body);
-}
-
-// ---- server ---------------------------------------------------------------
-
-function parseForm(raw) {
-  const out = {};
-  for (const part of raw.split('&')) {
-    if (!part) continue;
-    const i = part.indexOf('=');
-    const k = decodeURIComponent((i < 0 ? part : part.slice(0, i)).replace(/\+/g, ' '));
-    out[k] = i < 0 ? '' : decodeURIComponent(part.slice(i + 1).replace(/\+/g, ' '));
-  }
+  if (c.rate !== undefined && ctx.random) ctx.random.rate = c.rate;
+  if (c.seed !== undefined) ctx.seed = c.seed;
+  if (c.slow_ms !== undefined) ctx.slowMs = c.slow_ms;
+  if (c.retry_after_s !== undefined) ctx.retryAfterS = c.retry_after_s;
+  if (c.decline_code !== undefined) ctx.declineCode = c.decline_code;
+  if (c.search_lag_ms !== undefined) ctx.searchLagMs = c.search_lag_ms;
+  if (c.stripe_keys !== undefined) ctx.stripeKeys = c.stripe_keys;
+  if (c.paypal_client !== undefined) ctx.paypalClient = c.paypal_client;
+  if (c.webhooks) ctx.webhooks.configure(c.webhooks);
+  if (c.advance_s !== undefined) advance(c.advance_s);
+  Object.assign(out, stripe.control(c), paypal.control(c));
+  if (c.resend) out.resent = ctx.webhooks.resend(c.resend);
+  if (c.flush_webhooks) out.flushed = ctx.webhooks.flush();
+  out.fault = ctx.rules.length ? ctx.rules[0].kind : ctx.random ? 'random' : 'none';
   return out;
 }
+
+function stats() {
+  return Object.assign({}, ctx.stats, stripe.counts(), paypal.counts(),
+    { webhooks: ctx.webhooks.counts(), now_ms: ctx.now(), offset_ms: ctx.offsetMs });
+}
+
+// ---- server ----------------------------------------------------------------------
 
 const server = http.createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const raw = Buffer.concat(chunks).toString('utf8');
-    const path = req.url.split('?')[0];
-    if (path === '/_control' && req.method === 'POST') {
-      const c = raw ? JSON.parse(raw) : {};
-      if (c.reset) { state.intents.clear(); state.idem.clear(); state.paypalOrders.clear(); state.paypalIdem.clear(); state.charges = {}; state.chargeList = []; state.faults = {}; state.requests = 0; }
-      if (c.fault !== undefined) { state.fault = c.fault; state.faultTimes = c.times === undefined ? -1 : c.times; }
-      if (c.slow_ms !== undefined) state.slowMs = c.slow_ms;
-      if (c.rate !== undefined) state.rate = c.rate;
-      if (c.mix !== undefined) state.mix = c.mix;
-      if (c.seed !== undefined) state.seed = c.seed;
-      if (c.approve) { const o = state.paypalOrders.get(c.approve); if (o && o.status === 'CREATED') { o.approved = true; o.status = 'APPROVED'; } }
-      return send(res, 200, { ok: true, fault: state.fault });
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const path = url.pathname;
+    if (path.startsWith('/_')) {
+      let c = {};
+      try { c = raw ? JSON.parse(raw) : {}; } catch (e) { return ctx.send(res, 400, { error: 'bad json' }); }
+      if (path === '/_control' && req.method === 'POST') return ctx.send(res, 200, control(c));
+      if (path === '/_clock') {
+        if (req.method === 'POST' && c.advance_s !== undefined) advance(c.advance_s);
+        return ctx.send(res, 200, { now_ms: ctx.now(), offset_ms: ctx.offsetMs });
+      }
+      if (path === '/_stats') return ctx.send(res, 200, stats());
+      if (path === '/_ledger') return ctx.send(res, 200, ctx.ledger);
+      if (path === '/_requests') return ctx.send(res, 200, { requests: ctx.requests });
+      if (path === '/_webhooks') return ctx.send(res, 200, ctx.webhooks.list());
+      return ctx.send(res, 404, { error: 'no such control endpoint' });
     }
-    if (path === '/_stats') {
-      return send(res, 200, { charges: state.charges, charge_list: state.chargeList, faults: state.faults, intents: state.intents.size,
-        paypal_orders: state.paypalOrders.size, requests: state.requests });
+    if (path.startsWith('/v1/payment_intents') || path.startsWith('/v1/refunds') ||
+        path.startsWith('/v1/charges')) {
+      return stripe.handle(req, res, path, url.searchParams, raw);
     }
-    state.requests++;
-    const fault = takeFault();
-    if (fault === '500') return send(res, 500, { error: { type: 'api_error', message: 'Something went wrong on our end.' } });
-    if (fault === '429') return send(res, 429, { error: { type: 'rate_limit_error', code: 'rate_limit', message: 'Too many requests.' } }, { 'Retry-After': '1' });
-    if (path.startsWith('/v1/payment_intents')) return handleStripe(req, res, path, parseForm(raw), fault);
-    let body = null;
-    if ((req.headers['content-type'] || '').includes('application/json') && raw) {
-      try { body = JSON.parse(raw); } catch (e) { return paypalError(res, 400, 'INVALID_REQUEST', 'MALFORMED_REQUEST_JSON', 'Malformed JSON.'); }
-    }
-    return handlePaypal(req, res, path, body, raw, fault);
+    return paypal.handle(req, res, path, url.searchParams, raw);
   });
 });
+server.keepAliveTimeout = 30000;
 
 server.listen(Number(opt('port', 0)), '127.0.0.1', () => {
   const port = server.address().port;
   const pf = opt('port-file');
+  ctx.base = 'http://127.0.0.1:' + port;
   if (pf) { fs.writeFileSync(pf + '.tmp', String(port) + '\n'); fs.renameSync(pf + '.tmp', pf); }
   process.stdout.write('provider fake listening on 127.0.0.1:' + port + '\n');
 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => { server.close(() => process.exit(0)); setTimeout(() => process.exit(0), 500); });

@@ -22,6 +22,7 @@
  *
  * usage: itest_directory <path to billingd>
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,7 @@ enum {
 	R_DELETE_ITEM,
 	R_CREATE_API_KEY,
 	R_REVOKE_API_KEY,
+	R_LIST_API_KEYS,
 	R_SET_PRICE,
 	R_SET_CREDIT_PRICE,
 	R_LIST_PRICES,
@@ -261,6 +263,13 @@ static const rpc_row rows[N_RPCS] = {
 			       {OK, OK, PD, PD},
 			       {OK, OK, PD, PD},
 			       {OK, NA, PD, PD}}},
+	[R_LIST_API_KEYS] = {"ListApiKeys",
+			     K_ACCOUNT,
+			     {{OK, OK, NA, NA},
+			      {OK, OK, PD, PD},
+			      {OK, OK, PD, PD},
+			      {OK, OK, PD, PD},
+			      {OK, NA, PD, PD}}},
 	/* AdminService: vendor only. Prices belong to the storage/directory
 	 * issue and must work; the others belong to later issues. */
 	[R_SET_PRICE] = ADMIN_ROW("SetPrice", OK),
@@ -408,6 +417,20 @@ static int run_cell(int rpc, spb_client *c, const spb_call_options *o, const cha
 		rc = spb_directory_revoke_api_key(c, &req, &resp, o);
 		spb_message_free(resp);
 		return status_of(rc);
+	}
+	case R_LIST_API_KEYS: {
+		Smartplus__Billing__V1__ListApiKeysRequest req =
+			SMARTPLUS__BILLING__V1__LIST_API_KEYS_REQUEST__INIT;
+		Smartplus__Billing__V1__ListApiKeysResponse *resp = NULL;
+		req.account_id = (char *)t;
+		rc = spb_directory_list_api_keys(c, &req, &resp, o);
+		if (rc == 0 && resp->n_api_keys == 0)
+			rc = -100; /* every account of the tree has a key */
+		for (size_t i = 0; rc == 0 && i < resp->n_api_keys; i++)
+			if (strcmp(resp->api_keys[i]->account_id, t) != 0)
+				rc = -100;
+		spb_message_free(resp);
+		return rc == -100 ? -100 : status_of(rc);
 	}
 	case R_SET_PRICE: {
 		Smartplus__Billing__V1__SetPriceRequest req =
@@ -1319,6 +1342,105 @@ static void test_pagination_projects_body(void)
 	CU_ASSERT_EQUAL(commercial, 2);
 }
 
+/* ListApiKeys: every key of the account, by id, pages, revoked ones marked,
+ * never a secret. */
+static void test_list_api_keys_body(void);
+static void test_list_api_keys(void)
+{
+	revive("before list_api_keys");
+	test_list_api_keys_body();
+	revive("list_api_keys");
+}
+
+static void test_list_api_keys_body(void)
+{
+	char secrets[3][SPT_KEY_MAX], ids[3][17], token[256] = "", prev[17] = "";
+	int seen[3] = {0, 0, 0}, pages = 0, total = 0;
+	CU_ASSERT_EQUAL_FATAL(spt_create_account(vendor, NULL, "lk_d", ROLE(DISTRIBUTOR), "vendor"),
+			      0);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL_FATAL(
+			spt_create_key(vendor, NULL, "lk_d", SCOPE(ACCOUNT), secrets[i], ids[i]),
+			0);
+	{
+		Smartplus__Billing__V1__RevokeApiKeyRequest rv =
+			SMARTPLUS__BILLING__V1__REVOKE_API_KEY_REQUEST__INIT;
+		Smartplus__Billing__V1__RevokeApiKeyResponse *rvr = NULL;
+		rv.key_id = ids[1];
+		CU_ASSERT_EQUAL(spb_directory_revoke_api_key(vendor, &rv, &rvr, NULL), 0);
+		spb_message_free(rvr);
+	}
+	do {
+		Smartplus__Billing__V1__ListApiKeysRequest req =
+			SMARTPLUS__BILLING__V1__LIST_API_KEYS_REQUEST__INIT;
+		Smartplus__Billing__V1__ListApiKeysResponse *resp = NULL;
+		uint8_t packed[4096];
+		size_t len;
+		req.account_id = (char *)"lk_d";
+		req.page_size = 2;
+		req.page_token = token;
+		if (spb_directory_list_api_keys(vendor, &req, &resp, NULL) != 0) {
+			CU_FAIL("ListApiKeys failed");
+			break;
+		}
+		CU_ASSERT(resp->n_api_keys <= 2);
+		len = protobuf_c_message_get_packed_size(&resp->base);
+		CU_ASSERT_FATAL(len <= sizeof(packed));
+		protobuf_c_message_pack(&resp->base, packed);
+		for (size_t i = 0; i < resp->n_api_keys; i++) {
+			const Smartplus__Billing__V1__ApiKey *k = resp->api_keys[i];
+			CU_ASSERT_STRING_EQUAL(k->account_id, "lk_d");
+			CU_ASSERT(strcmp(prev, k->key_id) < 0);
+			snprintf(prev, sizeof(prev), "%s", k->key_id);
+			for (int j = 0; j < 3; j++)
+				if (strcmp(k->key_id, ids[j]) == 0) {
+					seen[j]++;
+					CU_ASSERT_EQUAL(k->revoked, j == 1);
+				}
+			total++;
+		}
+		/* no secret (the part after the key id) anywhere in the answer */
+		for (int j = 0; j < 3; j++) {
+			const char *secret = secrets[j] + 4 + 16 + 1; /* "spb_" id "_" */
+			CU_ASSERT_PTR_NULL(memmem(packed, len, secret, strlen(secret)));
+		}
+		snprintf(token, sizeof(token), "%s", resp->next_page_token);
+		spb_message_free(resp);
+		pages++;
+	} while (token[0] && pages < 10);
+	CU_ASSERT_EQUAL(total, 3);
+	CU_ASSERT_EQUAL(pages, 2);
+	for (int j = 0; j < 3; j++)
+		CU_ASSERT_EQUAL(seen[j], 1);
+	/* a distributor's own list defaults to its own account; a foreign one is
+	 * PERMISSION_DENIED like a missing one (AIP-211) */
+	{
+		spb_client *d = spt_client(&srv, secrets[0]);
+		Smartplus__Billing__V1__ListApiKeysRequest req =
+			SMARTPLUS__BILLING__V1__LIST_API_KEYS_REQUEST__INIT;
+		Smartplus__Billing__V1__ListApiKeysResponse *resp = NULL;
+		CU_ASSERT_EQUAL(spb_directory_list_api_keys(d, &req, &resp, NULL), 0);
+		CU_ASSERT_EQUAL(resp ? resp->n_api_keys : 0, 3);
+		spb_message_free(resp);
+		resp = NULL;
+		req.account_id = (char *)"d1";
+		CU_ASSERT_NOT_EQUAL(spb_directory_list_api_keys(d, &req, &resp, NULL), 0);
+		CU_ASSERT_EQUAL(spb_error_last()->grpc_code, PD);
+		req.account_id = (char *)"no_such_account";
+		CU_ASSERT_NOT_EQUAL(spb_directory_list_api_keys(d, &req, &resp, NULL), 0);
+		CU_ASSERT_EQUAL(spb_error_last()->grpc_code, PD);
+		req.account_id = (char *)"lk_d";
+		req.page_token = (char *)"garbage";
+		CU_ASSERT_NOT_EQUAL(spb_directory_list_api_keys(d, &req, &resp, NULL), 0);
+		CU_ASSERT_EQUAL(spb_error_last()->grpc_code, IA);
+		req.page_token = (char *)"";
+		req.page_size = 1001;
+		CU_ASSERT_NOT_EQUAL(spb_directory_list_api_keys(d, &req, &resp, NULL), 0);
+		CU_ASSERT_EQUAL(spb_error_last()->grpc_code, IA);
+		spb_client_free(d);
+	}
+}
+
 static CU_TestInfo tests[] = {
 	{"permission matrix: DirectoryService", test_matrix_directory},
 	{"permission matrix: AdminService", test_matrix_admin},
@@ -1335,6 +1457,7 @@ static CU_TestInfo tests[] = {
 	{"DeleteItem of an INACTIVE item", test_delete_item},
 	{"ListAccounts pagination", test_pagination_accounts},
 	{"ListProjects pagination", test_pagination_projects},
+	{"ListApiKeys: pages, revoked, no secrets", test_list_api_keys},
 	CU_TEST_INFO_NULL,
 };
 

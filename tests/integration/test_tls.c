@@ -6,7 +6,9 @@
  * with --tls-cert/--tls-key answers GetCatalog over TLS through the SDK (and
  * a plaintext client gets nothing); with --tls-client-ca a client without a
  * certificate is refused and one with the client certificate succeeds; and
- * billingd refuses to start plaintext on a non-loopback address.
+ * billingd refuses to start plaintext on a non-loopback address. The SDK's
+ * name overrides: tls_server_name (the certificate is for billing.test as
+ * well) and a per-call :authority, both checked against the certificate.
  *
  * usage: itest_tls <path to billingd>
  */
@@ -46,7 +48,9 @@ static int make_certs(void)
 	       "-subj /CN=spb-itest-ca -keyout ca.key -out ca.crt 2>/dev/null && "
 	       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
 	       "-subj /CN=spb-other-ca -keyout other.key -out other.crt 2>/dev/null && "
-	       "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext "
+	       "printf "
+	       "'subjectAltName=IP:127.0.0.1,DNS:billing.test\\nextendedKeyUsage=serverAuth\\n' > "
+	       "server.ext "
 	       "&& "
 	       "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && "
 	       "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
@@ -164,6 +168,48 @@ static void test_mutual_tls(void)
 	spt_billingd_free(&s);
 }
 
+/* GetCatalog with a TLS server name on the client and an authority on the
+ * call (either may be NULL); gRPC status. */
+static int catalog_named(const spt_billingd *s, const char *server_name, const char *authority)
+{
+	spb_client_options o = SPB_CLIENT_OPTIONS_INIT;
+	spb_call_options co = SPB_CALL_OPTIONS_INIT;
+	Smartplus__Billing__V1__GetCatalogRequest req =
+		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
+	Smartplus__Billing__V1__GetCatalogResponse *resp = NULL;
+	spb_client *c;
+	int st;
+	o.api_key = s->admin_key;
+	o.default_deadline_ms = 3000;
+	o.max_retries = 0;
+	o.tls.root_certs_pem = ca_pem;
+	o.tls_server_name = server_name;
+	co.authority = authority;
+	c = spb_client_new(s->target, &o);
+	if (!c)
+		return -1;
+	st = spb_billing_get_catalog(c, &req, &resp, &co) == 0 ? 0 : spb_error_last()->grpc_code;
+	spb_message_free(resp);
+	spb_client_free(c);
+	return st;
+}
+
+static void test_tls_names(void)
+{
+	spt_billingd s;
+	const char *args[] = {"--tls-cert", srv_crt, "--tls-key", srv_key, NULL};
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_start(&s, args), 0);
+	/* the certificate names 127.0.0.1 and billing.test */
+	CU_ASSERT_EQUAL(catalog_named(&s, "billing.test", NULL), 0);
+	CU_ASSERT_NOT_EQUAL(catalog_named(&s, "other.test", NULL), 0);
+	CU_ASSERT_EQUAL(catalog_named(&s, NULL, "billing.test"), 0);
+	CU_ASSERT_EQUAL(catalog_named(&s, "billing.test", "billing.test:443"), 0);
+	/* an authority the certificate does not name is refused before sending */
+	CU_ASSERT_NOT_EQUAL(catalog_named(&s, NULL, "evil.test"), 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
+	spt_billingd_free(&s);
+}
+
 static void test_refuses_plaintext_off_loopback(void)
 {
 	char data[320];
@@ -182,6 +228,7 @@ static void test_refuses_plaintext_off_loopback(void)
 static CU_TestInfo tests[] = {
 	{"TLS: GetCatalog with the SDK", test_tls},
 	{"mutual TLS: client certificate required", test_mutual_tls},
+	{"TLS server name and per-call authority", test_tls_names},
 	{"no plaintext off loopback", test_refuses_plaintext_off_loopback},
 	CU_TEST_INFO_NULL,
 };

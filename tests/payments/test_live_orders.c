@@ -476,7 +476,8 @@ static void test_crash_after_charge(void)
 	stop_billingd(0);
 	SPT_REQUIRE(restart_billingd("3600000") == 0, "restart billingd");
 	project("p_crash");
-	control("{\"fault\":\"drop_after_charge\",\"times\":1}");
+	/* twice: the client's one in-call retry is dropped too */
+	control("{\"fault\":\"drop_after_charge\",\"times\":2}");
 	SPT_CHECK(checkout("p_crash", STRIPE, "pm_card_visa", &o) == G_UNAVAILABLE, "code %d %s",
 		  o.code, o.message);
 	ord = project_order("p_crash", &n, &k);

@@ -51,6 +51,7 @@ static void record(fake_server *f)
 
 	memset(&c, 0, sizeof(c));
 	copy_slice(c.method, sizeof(c.method), f->details.method);
+	copy_slice(c.host, sizeof(c.host), f->details.host);
 	for (i = 0; i < f->request_md.count; i++) {
 		grpc_metadata *md = &f->request_md.metadata[i];
 
@@ -60,6 +61,10 @@ static void record(fake_server *f)
 			copy_slice(c.idempotency_key, sizeof(c.idempotency_key), md->value);
 		else if (grpc_slice_str_cmp(md->key, "x-acting-account") == 0)
 			copy_slice(c.acting_account, sizeof(c.acting_account), md->value);
+		else if (grpc_slice_str_cmp(md->key, "traceparent") == 0)
+			copy_slice(c.traceparent, sizeof(c.traceparent), md->value);
+		else if (grpc_slice_str_cmp(md->key, "x-request-id") == 0)
+			copy_slice(c.request_id, sizeof(c.request_id), md->value);
 	}
 	pthread_mutex_lock(&f->lock);
 	if (f->n_calls < FAKE_MAX_CALLS)

@@ -2,7 +2,7 @@
  * A fake gRPC server for the SDK's tests, on grpc C core: it listens on
  * 127.0.0.1:<ephemeral port>, answers every call with the status it was
  * told to (and, for OK, a GetCatalogResponse echoing the request's project
- * type), and records the metadata each call carried.
+ * type), and records the metadata (and :authority) each call carried.
  */
 #ifndef FAKE_SERVER_H
 #define FAKE_SERVER_H
@@ -17,6 +17,9 @@ struct fake_call {
 	char authorization[128];
 	char idempotency_key[256];
 	char acting_account[128];
+	char traceparent[128];
+	char request_id[128]; /* x-request-id */
+	char host[128];       /* the call's :authority */
 };
 
 typedef struct fake_server fake_server;

@@ -5,6 +5,7 @@
 static CU_SuiteInfo suites[] = {
 	{"sdk_errors", NULL, NULL, NULL, NULL, sdk_errors_tests},
 	{"sdk_client", NULL, NULL, NULL, NULL, sdk_client_tests},
+	{"sdk_money", NULL, NULL, NULL, NULL, sdk_money_tests},
 	CU_SUITE_INFO_NULL,
 };
 

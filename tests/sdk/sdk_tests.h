@@ -6,5 +6,6 @@
 
 extern CU_TestInfo sdk_errors_tests[]; /* test_errors.c */
 extern CU_TestInfo sdk_client_tests[]; /* test_client.c */
+extern CU_TestInfo sdk_money_tests[];  /* test_money.c */
 
 #endif

@@ -48,7 +48,7 @@ static void test_options_init_macros_give_defaults(void)
 
 	CU_ASSERT_EQUAL(copts.version, SPB_CLIENT_OPTIONS_VERSION);
 	CU_ASSERT_PTR_NULL(copts.api_key);
-	CU_ASSERT_EQUAL(copts.default_deadline_ms, 10000);
+	CU_ASSERT_EQUAL(copts.default_deadline_ms, 30000);
 	CU_ASSERT_PTR_NULL(copts.tls.root_certs_pem);
 	CU_ASSERT_PTR_NULL(copts.tls.client_cert_pem);
 	CU_ASSERT_PTR_NULL(copts.tls.client_key_pem);
@@ -283,6 +283,104 @@ static void test_error_status_carries_reason(void)
 	fake_server_stop(fake);
 }
 
+/* Per-call metadata and :authority reach the server on every attempt; bad
+ * entries are refused before anything is sent. */
+static void test_call_metadata_and_authority(void)
+{
+	fake_server *fake = fake_server_start(GRPC_STATUS_UNAVAILABLE, NULL);
+	static const spb_metadata md[] = {
+		{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		{"x-request-id", "req-42"},
+	};
+	static const spb_metadata bad[][1] = {
+		{{"authorization", "Bearer x"}},
+		{{"grpc-timeout", "1S"}},
+		{{"trace-bin", "x"}},
+		{{"Upper", "x"}},
+		{{"x-ok", "bad\nvalue"}},
+		{{"", "x"}},
+		{{"idempotency-key", "k"}},
+	};
+	spb_client_options copts = SPB_CLIENT_OPTIONS_INIT;
+	spb_call_options opts = SPB_CALL_OPTIONS_INIT;
+	Smartplus__Billing__V1__GetCatalogRequest req =
+		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
+	Smartplus__Billing__V1__GetCatalogResponse *resp = NULL;
+	struct fake_call calls[4];
+	spb_client *client;
+	int n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fake);
+	copts.max_retries = 1;
+	client = spb_client_new(fake_server_target(fake), &copts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(client);
+	opts.metadata = md;
+	opts.metadata_count = 2;
+	opts.authority = "billing.example";
+	CU_ASSERT_EQUAL(spb_billing_get_catalog(client, &req, &resp, &opts), SPB_EUNAVAILABLE);
+	n = fake_server_calls(fake, calls, 4);
+	CU_ASSERT_EQUAL_FATAL(n, 2); /* the first attempt and one retry */
+	for (int i = 0; i < n; i++) {
+		CU_ASSERT_STRING_EQUAL(calls[i].traceparent, md[0].value);
+		CU_ASSERT_STRING_EQUAL(calls[i].request_id, "req-42");
+		CU_ASSERT_STRING_EQUAL(calls[i].host, "billing.example");
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		opts.metadata = bad[i];
+		opts.metadata_count = 1;
+		CU_ASSERT_EQUAL(spb_billing_get_catalog(client, &req, &resp, &opts), SPB_EINVALID);
+		CU_ASSERT(strstr(spb_error_last()->message, "metadata[0]") != NULL);
+	}
+	opts.metadata = md;
+	opts.metadata_count = SPB_CALL_METADATA_MAX + 1;
+	CU_ASSERT_EQUAL(spb_billing_get_catalog(client, &req, &resp, &opts), SPB_EINVALID);
+	CU_ASSERT_EQUAL(fake_server_calls(fake, calls, 4), 2); /* nothing more was sent */
+	/* without an authority the channel's (the target) is used */
+	opts.metadata_count = 0;
+	opts.authority = NULL;
+	CU_ASSERT_EQUAL(spb_billing_get_catalog(client, &req, &resp, &opts), SPB_EUNAVAILABLE);
+	CU_ASSERT_EQUAL_FATAL(fake_server_calls(fake, calls, 4), 4);
+	CU_ASSERT_STRING_EQUAL(calls[2].host, fake_server_target(fake));
+	CU_ASSERT_STRING_EQUAL(calls[2].traceparent, "");
+	spb_client_free(client);
+	fake_server_stop(fake);
+}
+
+/* A program built against the version 1 header passes smaller structs:
+ * they are read up to their last field, the rest stays default. */
+static void test_version_1_options_still_work(void)
+{
+	fake_server *fake = fake_server_start(GRPC_STATUS_FAILED_PRECONDITION, "QUOTE_STALE");
+	spb_client_options copts;
+	spb_call_options opts;
+	Smartplus__Billing__V1__GetCatalogRequest req =
+		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
+	Smartplus__Billing__V1__GetCatalogResponse *resp = NULL;
+	struct fake_call calls[2];
+	spb_client *client;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fake);
+	memset(&copts, 0xff, sizeof(copts)); /* what a v1 caller never wrote */
+	memset(&opts, 0xff, sizeof(opts));
+	CU_ASSERT_EQUAL(spb_client_options_init(&copts, 1), 0);
+	CU_ASSERT_EQUAL(spb_call_options_init(&opts, 1), 0);
+	CU_ASSERT_EQUAL(copts.version, 1);
+	CU_ASSERT_EQUAL(opts.version, 1);
+	copts.api_key = "spb_v1";
+	client = spb_client_new(fake_server_target(fake), &copts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(client);
+	opts.acting_account = "i1";
+	CU_ASSERT_EQUAL(spb_billing_get_catalog(client, &req, &resp, &opts), SPB_EPRECONDITION);
+	CU_ASSERT_EQUAL_FATAL(fake_server_calls(fake, calls, 2), 1);
+	CU_ASSERT_STRING_EQUAL(calls[0].authorization, "Bearer spb_v1");
+	CU_ASSERT_STRING_EQUAL(calls[0].acting_account, "i1");
+	CU_ASSERT_STRING_EQUAL(calls[0].host, fake_server_target(fake));
+	CU_ASSERT_EQUAL(spb_call_options_init(&opts, 3), SPB_EINVALID);
+	CU_ASSERT_EQUAL(spb_client_options_init(&copts, 0), SPB_EINVALID);
+	spb_client_free(client);
+	fake_server_stop(fake);
+}
+
 struct catalog_job {
 	spb_client *client;
 	int project_type, ok;
@@ -352,6 +450,8 @@ CU_TestInfo sdk_client_tests[] = {
 	 test_unreachable_server_is_unavailable_with_one_key},
 	{"unavailable_is_retried_with_the_same_key", test_unavailable_is_retried_with_the_same_key},
 	{"error_status_carries_reason", test_error_status_carries_reason},
+	{"call_metadata_and_authority_are_sent", test_call_metadata_and_authority},
+	{"version_1_options_still_work", test_version_1_options_still_work},
 	{"ok_response_is_decoded_from_many_threads", test_ok_response_is_decoded_from_many_threads},
 	CU_TEST_INFO_NULL,
 };
