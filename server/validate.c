@@ -626,3 +626,54 @@ grpc_status_code rpc_validate_request(const ProtobufCMessageDescriptor *d, const
 	free(c);
 	return st;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Secrets out of stored answers                                             */
+
+/* Empties the secret strings of m and below; 1 if d can carry any. */
+static int strip(ProtobufCMessage *m, const ProtobufCMessageDescriptor *d, int depth)
+{
+	const rpc_message_rules *rules = rules_of(d);
+	int any = 0;
+	if (depth > MAX_DEPTH)
+		return 0;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const rpc_field_rule *r = rule_of(rules, (int)f->id);
+		int rep = f->label == PROTOBUF_C_LABEL_REPEATED;
+		size_t n = rep ? *(size_t *)((char *)m + f->quantifier_offset) : 1;
+		void *member = (char *)m + f->offset;
+		if (f->type == PROTOBUF_C_TYPE_STRING && r && r->secret) {
+			char **s = rep ? *(char ***)member : (char **)member;
+			any = 1;
+			for (size_t k = 0; s && k < n; k++) {
+				free(s[k]); /* protobuf-c unpacked it with malloc */
+				s[k] = xmemdup("", 1);
+			}
+		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			ProtobufCMessage **sub = rep ? *(ProtobufCMessage ***)member
+						     : (ProtobufCMessage **)member;
+			for (size_t k = 0; sub && k < n; k++)
+				if (sub[k])
+					any |= strip(sub[k], f->descriptor, depth + 1);
+		}
+	}
+	return any;
+}
+
+int rpc_strip_secrets(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+		      uint8_t **out, size_t *out_len)
+{
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, buf);
+	int any;
+	if (!m)
+		return -1;
+	any = strip(m, d, 0);
+	if (any) {
+		*out_len = protobuf_c_message_get_packed_size(m);
+		*out = xmalloc(*out_len ? *out_len : 1);
+		protobuf_c_message_pack(m, *out);
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	return any;
+}

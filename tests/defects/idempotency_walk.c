@@ -17,6 +17,13 @@
  * AdvanceClock repeated by the SDK's own retry moved the clock twice;
  * Backup with another name simply ran.
  *
+ * A response field marked (rules).secret (an API key's bearer token, shown
+ * once; only its SHA-256 is kept) is not stored by R17 either: the replay
+ * is the first answer with that field empty, and the token's bytes are
+ * nowhere in the data file (the R17 record kept the whole answer, so every
+ * key made through the SDK, which always sends a key, sat in data.mdb and
+ * in every backup for 24 h).
+ *
  * usage: defects_idempotency_walk <billingd> <descriptor set (protoc
  *        --descriptor_set_out) of the API>
  */
@@ -44,7 +51,7 @@ static spt_account accts[] = {
 /* State the recipes use, made at setup. */
 static char quote_activate[8192], quote_renew[8192], pending1[64], pending2[64];
 static char revoke_key_id[17];
-static int walked, mutating_total, without_recipe;
+static int walked, mutating_total, without_recipe, n_secret_rpcs;
 
 static const ProtobufCServiceDescriptor *services[] = {
 	&smartplus__billing__v1__billing_service__descriptor,
@@ -101,6 +108,129 @@ static int method_mutates(const Google__Protobuf__FileDescriptorSet *set, const 
 		}
 	}
 	return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Secrets: the (rules).secret option of the descriptor set                 */
+
+static Google__Protobuf__FileDescriptorSet *api_set;
+
+#define RULES_EXTENSION 51200
+
+/* 1 when field `field` of the API message `full` ("smartplus.billing.v1.X")
+ * carries (rules).secret. */
+static int field_is_secret(const char *full, const char *field)
+{
+	for (size_t fi = 0; api_set && fi < api_set->n_file; fi++) {
+		const Google__Protobuf__FileDescriptorProto *f = api_set->file[fi];
+		if (!f->package || strcmp(f->package, API_PACKAGE) != 0 ||
+		    strncmp(full, API_PACKAGE ".", strlen(API_PACKAGE) + 1) != 0)
+			continue;
+		for (size_t mi = 0; mi < f->n_message_type; mi++) {
+			const Google__Protobuf__DescriptorProto *m = f->message_type[mi];
+			if (strcmp(m->name, full + strlen(API_PACKAGE) + 1) != 0)
+				continue;
+			for (size_t k = 0; k < m->n_field; k++) {
+				const ProtobufCMessage *o = m->field[k]->options
+								    ? &m->field[k]->options->base
+								    : NULL;
+				if (strcmp(m->field[k]->name, field) != 0)
+					continue;
+				for (unsigned u = 0; o && u < o->n_unknown_fields; u++) {
+					const ProtobufCMessageUnknownField *x =
+						&o->unknown_fields[u];
+					Smartplus__Billing__V1__FieldRules *r;
+					size_t skip = 0;
+					int secret;
+					if (x->tag != RULES_EXTENSION)
+						continue;
+					while (skip < x->len && (x->data[skip] & 0x80))
+						skip++;
+					skip++;
+					if (skip > x->len)
+						return 0;
+					r = smartplus__billing__v1__field_rules__unpack(
+						NULL, x->len - skip, x->data + skip);
+					secret = r && r->secret;
+					if (r)
+						smartplus__billing__v1__field_rules__free_unpacked(
+							r, NULL);
+					return secret;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+/* Empties the secret strings of m and below; *nonempty counts those that
+ * held something. The number of secret fields met. */
+static int clear_secrets(ProtobufCMessage *m, int *nonempty)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	int n_secret = 0;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		void *member = (char *)m + f->offset;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED)
+			continue; /* none in the API */
+		if (f->type == PROTOBUF_C_TYPE_STRING && field_is_secret(d->name, f->name)) {
+			char **str = member;
+			n_secret++;
+			if (*str && (*str)[0]) {
+				(*nonempty)++;
+				free(*str);
+				*str = strdup("");
+			}
+		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage **)member) {
+			n_secret += clear_secrets(*(ProtobufCMessage **)member, nonempty);
+		}
+	}
+	return n_secret;
+}
+
+/* The replay r2 of answer r1 (type d): r1 with its secrets emptied, byte
+ * for byte, and none left in r2. 1 when so; *secrets counts the secret
+ * fields of d. */
+static int replay_without_secrets(const ProtobufCMessageDescriptor *d, const spt_raw_result *r1,
+				  const spt_raw_result *r2, int *secrets)
+{
+	ProtobufCMessage *a = protobuf_c_message_unpack(d, NULL, r1->len, r1->body);
+	ProtobufCMessage *b = protobuf_c_message_unpack(d, NULL, r2->len, r2->body);
+	int ok = 0, first = 0, again = 0;
+	*secrets = 0;
+	if (a && b) {
+		size_t na, nb;
+		uint8_t *pa, *pb;
+		*secrets = clear_secrets(a, &first);
+		clear_secrets(b, &again);
+		na = protobuf_c_message_get_packed_size(a);
+		nb = protobuf_c_message_get_packed_size(b);
+		pa = malloc(na + 1);
+		pb = malloc(nb + 1);
+		protobuf_c_message_pack(a, pa);
+		protobuf_c_message_pack(b, pb);
+		ok = first > 0 && again == 0 && na == nb && memcmp(pa, pb, na) == 0;
+		free(pa);
+		free(pb);
+	}
+	if (a)
+		protobuf_c_message_free_unpacked(a, NULL);
+	if (b)
+		protobuf_c_message_free_unpacked(b, NULL);
+	return ok;
+}
+
+/* 1 when the bytes of s are somewhere in the file at path. */
+static int file_holds(const char *path, const char *s)
+{
+	size_t len = 0, n = strlen(s);
+	char *all = spt_read_file(path, &len);
+	int found = 0;
+	for (size_t i = 0; all && n && i + n <= len && !found; i++)
+		found = memcmp(all + i, s, n) == 0;
+	free(all);
+	return found;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -404,6 +534,18 @@ static void walk_one(const ProtobufCServiceDescriptor *svc, const ProtobufCMetho
 	same = r1.status == r2.status && strcmp(r1.message, r2.message) == 0 &&
 	       strcmp(r1.reason, r2.reason) == 0 && r1.len == r2.len &&
 	       (r1.len == 0 || memcmp(r1.body, r2.body, r1.len) == 0);
+	if (r1.status == DT_OK && r2.status == DT_OK) {
+		/* a secret shown once is not replayed */
+		int secrets = 0, ok = replay_without_secrets(m->output, &r1, &r2, &secrets);
+		if (secrets) {
+			n_secret_rpcs++;
+			same = ok;
+			SPT_CHECK(ok,
+				  "%s replayed: the answer must be the first one with its "
+				  "secret fields empty",
+				  path);
+		}
+	}
 	CU_ASSERT_TRUE(same);
 	if (!same || transient(r1.status))
 		printf("\n    %s replayed: first %d '%s' (%zu bytes), again %d '%s' (%zu bytes)",
@@ -435,6 +577,7 @@ static void test_walk_every_mutating_rpc(void)
 {
 	Google__Protobuf__FileDescriptorSet *set = load_set();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(set);
+	api_set = set;
 	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
 		for (unsigned mi = 0; mi < services[s]->n_methods; mi++) {
 			const ProtobufCMethodDescriptor *m = &services[s]->methods[mi];
@@ -445,16 +588,34 @@ static void test_walk_every_mutating_rpc(void)
 			mutating_total++;
 			walk_one(services[s], m);
 		}
+	api_set = NULL;
 	google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
-	printf("\n    idempotency walk: %d mutating RPCs walked (%d without a recipe)\n", walked,
-	       without_recipe);
+	printf("\n    idempotency walk: %d mutating RPCs walked (%d without a recipe, %d with "
+	       "a secret answer)\n",
+	       walked, without_recipe, n_secret_rpcs);
+	CU_ASSERT_TRUE(n_secret_rpcs >= 1); /* CreateApiKey */
 	CU_ASSERT_EQUAL(walked, mutating_total);
 	CU_ASSERT_TRUE(walked > 0);
+}
+
+/* CreateApiKey through the SDK (which sends an idempotency key): the
+ * token's bytes are not in data.mdb. */
+static void test_secret_not_stored(void)
+{
+	char key[SPT_KEY_MAX], idem[64], path[SPT_PATH_MAX + 16];
+	spb_call_options o;
+	fresh(idem, sizeof(idem), "secret-key-");
+	o = spt_as(NULL, idem);
+	CU_ASSERT_EQUAL_FATAL(spt_create_key(vendor, &o, "i1", SCOPE(ACCOUNT), key, NULL), 0);
+	CU_ASSERT_TRUE_FATAL(strlen(key) > 20);
+	spt_path(path, sizeof(path), srv.data_dir, "data.mdb");
+	SPT_CHECK(!file_holds(path, key + 21), "the secret of key %.20s... is in %s", key, path);
 }
 
 static CU_TestInfo tests[] = {
 	{"every mutating RPC: replay answers the same, reuse is refused",
 	 test_walk_every_mutating_rpc},
+	{"an API key's secret is not stored by R17", test_secret_not_stored},
 	CU_TEST_INFO_NULL,
 };
 
