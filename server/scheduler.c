@@ -443,7 +443,9 @@ static void charge_all(attempt *as, size_t n)
 	pay_batch_init(&b, charged, NULL);
 	for (size_t i = 0; i < n; i++)
 		if (as[i].charge &&
-		    pay_batch_submit_at(&b, as[i].order_id, PAY_OP_CREATE, as[i].now, &as[i]) != 0)
+		    pay_batch_submit_at(&b, as[i].order_id,
+					as[i].resumed ? PAY_OP_RESUME : PAY_OP_CREATE, as[i].now,
+					&as[i]) != 0)
 			as[i].rc = STORE_IO;
 	pay_batch_wait(&b);
 }
