@@ -630,7 +630,62 @@ grpc_status_code rpc_validate_request(const ProtobufCMessageDescriptor *d, const
 /* ------------------------------------------------------------------------ */
 /* Secrets out of stored answers                                             */
 
-/* Empties the secret strings of m and below; 1 if d can carry any. */
+/* Whether a (rules).secret string is reachable from d: a search over the
+ * message types, each visited once (types, *n of cap; more types than cap:
+ * assume one is). */
+static int reach_secret(const ProtobufCMessageDescriptor *d,
+			const ProtobufCMessageDescriptor **types, size_t *n, size_t cap)
+{
+	const rpc_message_rules *rules = rules_of(d);
+	for (size_t i = 0; i < *n; i++)
+		if (types[i] == d)
+			return 0;
+	if (*n == cap)
+		return 1;
+	types[(*n)++] = d;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const rpc_field_rule *r = rule_of(rules, (int)f->id);
+		if (f->type == PROTOBUF_C_TYPE_STRING && r && r->secret)
+			return 1;
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    reach_secret(f->descriptor, types, n, cap))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when answers of type d can hold a secret (from the descriptors alone,
+ * remembered per type: most answers are never unpacked). */
+static int may_hold_secret(const ProtobufCMessageDescriptor *d)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct {
+		const ProtobufCMessageDescriptor *d;
+		int v;
+	} memo[128];
+	static size_t n_memo;
+	const ProtobufCMessageDescriptor *types[256];
+	size_t n_types = 0;
+	int v = -1;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_memo && v < 0; i++)
+		if (memo[i].d == d)
+			v = memo[i].v;
+	if (v < 0) {
+		v = reach_secret(d, types, &n_types, sizeof(types) / sizeof(types[0]));
+		if (n_memo < sizeof(memo) / sizeof(memo[0])) {
+			memo[n_memo].d = d;
+			memo[n_memo++].v = v;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return v;
+}
+
+/* Empties the secret strings of m and below; 1 if it met any. A member of
+ * a oneof is read only when it is the one set (the members share their
+ * storage: another one's bytes are not a pointer). */
 static int strip(ProtobufCMessage *m, const ProtobufCMessageDescriptor *d, int depth)
 {
 	const rpc_message_rules *rules = rules_of(d);
@@ -643,6 +698,9 @@ static int strip(ProtobufCMessage *m, const ProtobufCMessageDescriptor *d, int d
 		int rep = f->label == PROTOBUF_C_LABEL_REPEATED;
 		size_t n = rep ? *(size_t *)((char *)m + f->quantifier_offset) : 1;
 		void *member = (char *)m + f->offset;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(uint32_t *)((char *)m + f->quantifier_offset) != f->id)
+			continue;
 		if (f->type == PROTOBUF_C_TYPE_STRING && r && r->secret) {
 			char **s = rep ? *(char ***)member : (char **)member;
 			any = 1;
@@ -664,8 +722,11 @@ static int strip(ProtobufCMessage *m, const ProtobufCMessageDescriptor *d, int d
 int rpc_strip_secrets(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
 		      uint8_t **out, size_t *out_len)
 {
-	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, buf);
+	ProtobufCMessage *m;
 	int any;
+	if (!may_hold_secret(d))
+		return 0;
+	m = protobuf_c_message_unpack(d, NULL, len, buf);
 	if (!m)
 		return -1;
 	any = strip(m, d, 0);

@@ -51,13 +51,47 @@ static spt_account accts[] = {
 /* State the recipes use, made at setup. */
 static char quote_activate[8192], quote_renew[8192], pending1[64], pending2[64];
 static char revoke_key_id[17];
+static char endpoint_del[64], endpoint_test[64];
+static int64_t test_event_seq;
 static int walked, mutating_total, without_recipe, n_secret_rpcs;
 
 static const ProtobufCServiceDescriptor *services[] = {
 	&smartplus__billing__v1__billing_service__descriptor,
 	&smartplus__billing__v1__directory_service__descriptor,
 	&smartplus__billing__v1__admin_service__descriptor,
+	&smartplus__billing__v1__event_service__descriptor,
 };
+
+/* A webhook endpoint of d1 (closed loopback port: deliveries fail
+ * locally) into id[64]. 0 or -1. */
+static int walk_endpoint(char id[64])
+{
+	Smartplus__Billing__V1__CreateWebhookEndpointRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_WEBHOOK_ENDPOINT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateWebhookEndpointResponse *resp = NULL;
+	r.account_id = "d1";
+	r.url = "http://127.0.0.1:9/walk";
+	if (spb_event_create_webhook_endpoint(vendor, &r, &resp, NULL) != 0 || !resp ||
+	    !resp->endpoint)
+		return -1;
+	snprintf(id, 64, "%s", resp->endpoint->endpoint_id);
+	spb_message_free(resp);
+	return 0;
+}
+
+/* A test event to endpoint_test: its sequence for RedeliverEvent. */
+static int walk_test_event(void)
+{
+	Smartplus__Billing__V1__SendTestEventRequest r =
+		SMARTPLUS__BILLING__V1__SEND_TEST_EVENT_REQUEST__INIT;
+	Smartplus__Billing__V1__SendTestEventResponse *resp = NULL;
+	r.endpoint_id = endpoint_test;
+	if (spb_event_send_test_event(vendor, &r, &resp, NULL) != 0 || !resp || !resp->event)
+		return -1;
+	test_event_seq = resp->event->sequence;
+	spb_message_free(resp);
+	return 0;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Which methods mutate: the descriptor set's idempotency_level            */
@@ -174,6 +208,9 @@ static int clear_secrets(ProtobufCMessage *m, int *nonempty)
 		void *member = (char *)m + f->offset;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED)
 			continue; /* none in the API */
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(uint32_t *)((char *)m + f->quantifier_offset) != f->id)
+			continue; /* another member of the oneof is set */
 		if (f->type == PROTOBUF_C_TYPE_STRING && field_is_secret(d->name, f->name)) {
 			char **str = member;
 			n_secret++;
@@ -305,7 +342,9 @@ static int suite_init(void)
 	    walk_quote("w_pend2", ACTION(ACTIVATE), 1, pending2, sizeof(pending2)) != 0 ||
 	    walk_quote("w_act", ACTION(ACTIVATE), 0, quote_activate, sizeof(quote_activate)) != 0 ||
 	    walk_quote("w_ren", ACTION(RENEW), 0, quote_renew, sizeof(quote_renew)) != 0 ||
-	    spt_create_key(vendor, NULL, "i1", SCOPE(ACCOUNT), key, revoke_key_id) != 0)
+	    spt_create_key(vendor, NULL, "i1", SCOPE(ACCOUNT), key, revoke_key_id) != 0 ||
+	    walk_endpoint(endpoint_del) != 0 || walk_endpoint(endpoint_test) != 0 ||
+	    walk_test_event() != 0)
 		return -1;
 	return 0;
 }
@@ -476,6 +515,24 @@ static int recipe(const char *method, spt_pb *p)
 		d.seconds = 3600;
 		PACK(Smartplus__Billing__V1__AdvanceClockRequest,
 		     SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_REQUEST__INIT, r.duration = &d);
+	} else if (strcmp(method, "CreateWebhookEndpoint") == 0) {
+		PACK(Smartplus__Billing__V1__CreateWebhookEndpointRequest,
+		     SMARTPLUS__BILLING__V1__CREATE_WEBHOOK_ENDPOINT_REQUEST__INIT, {
+			     r.account_id = "d1";
+			     r.url = "http://127.0.0.1:9/walked";
+		     });
+	} else if (strcmp(method, "DeleteWebhookEndpoint") == 0 ||
+		   strcmp(method, "SendTestEvent") == 0) {
+		/* both requests are one endpoint_id */
+		PACK(Smartplus__Billing__V1__DeleteWebhookEndpointRequest,
+		     SMARTPLUS__BILLING__V1__DELETE_WEBHOOK_ENDPOINT_REQUEST__INIT,
+		     r.endpoint_id = method[0] == 'D' ? endpoint_del : endpoint_test);
+	} else if (strcmp(method, "RedeliverEvent") == 0) {
+		PACK(Smartplus__Billing__V1__RedeliverEventRequest,
+		     SMARTPLUS__BILLING__V1__REDELIVER_EVENT_REQUEST__INIT, {
+			     r.endpoint_id = endpoint_test;
+			     r.sequence = test_event_seq;
+		     });
 	} else if (strcmp(method, "Backup") == 0) {
 		fresh(id, sizeof(id), "walkbackup");
 		PACK(Smartplus__Billing__V1__BackupRequest,
@@ -578,6 +635,19 @@ static void test_walk_every_mutating_rpc(void)
 	Google__Protobuf__FileDescriptorSet *set = load_set();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(set);
 	api_set = set;
+	/* every service of the API is walked: a new one cannot be missed */
+	for (size_t fi = 0; fi < set->n_file; fi++)
+		for (size_t si = 0;
+		     set->file[fi]->package && strcmp(set->file[fi]->package, API_PACKAGE) == 0 &&
+		     si < set->file[fi]->n_service;
+		     si++) {
+			int listed = 0;
+			for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
+				listed |= strcmp(services[s]->short_name,
+						 set->file[fi]->service[si]->name) == 0;
+			SPT_CHECK(listed, "service %s is not walked",
+				  set->file[fi]->service[si]->name);
+		}
 	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
 		for (unsigned mi = 0; mi < services[s]->n_methods; mi++) {
 			const ProtobufCMethodDescriptor *m = &services[s]->methods[mi];
@@ -595,6 +665,7 @@ static void test_walk_every_mutating_rpc(void)
 	       walked, without_recipe, n_secret_rpcs);
 	CU_ASSERT_TRUE(n_secret_rpcs >= 1); /* CreateApiKey */
 	CU_ASSERT_EQUAL(walked, mutating_total);
+	CU_ASSERT_EQUAL(without_recipe, 0);
 	CU_ASSERT_TRUE(walked > 0);
 }
 
