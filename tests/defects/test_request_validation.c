@@ -30,6 +30,7 @@
 
 #define DIR_SVC "/smartplus.billing.v1.DirectoryService/"
 #define BILL_SVC "/smartplus.billing.v1.BillingService/"
+#define EVENT_SVC "/smartplus.billing.v1.EventService/"
 #define ADMIN_SVC "/smartplus.billing.v1.AdminService/"
 #define DEFAULT_CLIENT_LIMIT (4 * 1024 * 1024)
 
@@ -365,6 +366,50 @@ static void test_list_pages_fit_default_client(void)
 	CU_ASSERT_EQUAL(seen, n_orders);
 	CU_ASSERT_TRUE(pages > 1);
 	printf("    listed in %zu pages\n", pages);
+
+	/* Order events carry the whole order. Declined renewals of the
+	 * 1000 items (each FAILED at once, so nothing holds the items):
+	 * order.created and order.failed, nothing in between, ~10 MiB of
+	 * them. ListEvents of those kinds at its largest page size, as d1:
+	 * every page fits too (pages were bounded by count only). */
+	for (size_t n = 0; n * 2 * order_bytes < 10u * 1024 * 1024; n++)
+		CU_ASSERT_EQUAL(dt_status(dt_quote_and_place(vendor, &o, &r, METHOD(STRIPE),
+							     "pm_card_chargeDeclined", NULL)),
+				DT_FAILED_PRECONDITION);
+	token[0] = 0;
+	pages = 0;
+	for (int more = 1; more && pages < 1000;) {
+		spt_pb p = {0};
+		spt_raw_result res;
+		Smartplus__Billing__V1__ListEventsResponse *page;
+		spt_pb_str(&p, 2, "order.created");
+		spt_pb_str(&p, 2, "order.failed");
+		spt_pb_int(&p, 5, 1000);
+		if (token[0])
+			spt_pb_str(&p, 6, token);
+		CU_ASSERT_EQUAL_FATAL(dt_raw(&srv, D1->key, NULL, EVENT_SVC "ListEvents", &p, &res),
+				      0);
+		spt_pb_free(&p);
+		CU_ASSERT_EQUAL(res.status, DT_OK);
+		if (res.status != DT_OK) {
+			printf("    ListEvents page %zu: status %d '%s'\n", pages, res.status,
+			       res.message);
+			spt_raw_free(&res);
+			break;
+		}
+		SPT_CHECK(res.len < DEFAULT_CLIENT_LIMIT, "ListEvents page %zu is %zu bytes", pages,
+			  res.len);
+		page = smartplus__billing__v1__list_events_response__unpack(NULL, res.len,
+									    res.body);
+		spt_raw_free(&res);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(page);
+		pages++;
+		snprintf(token, sizeof(token), "%s", page->next_page_token);
+		more = token[0] != 0;
+		smartplus__billing__v1__list_events_response__free_unpacked(page, NULL);
+	}
+	CU_ASSERT_TRUE(pages > 1);
+	printf("    their events listed in %zu pages\n", pages);
 }
 
 static CU_TestInfo tests[] = {
