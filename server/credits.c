@@ -62,6 +62,22 @@ int credits_spend(store_txn *w, const char *payer_id, int64_t credits, const cha
 		    transfer_id);
 }
 
+int credits_grant_fits(store_txn *txn, const char *beneficiary_id, int64_t credits)
+{
+	int64_t issuer = 0, to = 0;
+	int rc;
+	if (credits <= 0 || !beneficiary_id || !valid_id(beneficiary_id))
+		return STORE_INVALID; /* not a grant at all: credits_grant refuses it too */
+	if (strcmp(beneficiary_id, LEDGER_ISSUER) == 0)
+		return 0;
+	rc = ledger_balance(txn, LEDGER_ISSUER, &issuer);
+	if (rc == 0)
+		rc = ledger_balance(txn, beneficiary_id, &to);
+	if (rc)
+		return rc;
+	return issuer >= INT64_MIN + credits && to <= INT64_MAX - credits;
+}
+
 int credits_grant(store_txn *w, const char *beneficiary_id, int64_t credits, const char *order_id,
 		  const char *actor_id, char transfer_id[40])
 {

@@ -33,6 +33,13 @@
 int credits_spend(store_txn *w, const char *payer_id, int64_t credits, const char *order_id,
 		  const char *actor_id, char transfer_id[40]);
 
+/* 1 when a grant of `credits` (> 0) to beneficiary_id fits both balances
+ * (the issuance account's going down, the beneficiary's up, neither past
+ * int64), 0 when it does not, or STORE_* (STORE_INVALID for credits <= 0 or
+ * an invalid id). Checked when a purchase is placed
+ * and again when it settles, so paid credits always land. */
+int credits_grant_fits(store_txn *txn, const char *beneficiary_id, int64_t credits);
+
 /* Credits beneficiary_id `credits` bought by order_id: a PURCHASE transfer
  * "vendor" -> beneficiary (the issuance account may go below zero), time
  * clock_now_us(). */

@@ -14,6 +14,7 @@
 #include "rpc_reasons.h"
 #include "store_idempotency.h"
 #include "log.h"
+#include "validate.h"
 #include "xalloc.h"
 
 /* ---- keys in flight: a small chained hash set under one mutex ---- */
@@ -199,6 +200,9 @@ int idem_record(store_txn *w, const idem_state *st, const char *path, int status
 		const char *message, const char *reason)
 {
 	store_idem rec = STORE_IDEM_INIT;
+	uint8_t *stripped = NULL;
+	size_t stripped_len = 0;
+	int rc;
 	rec.id = (char *)st->id;
 	rec.method = (char *)path;
 	rec.request_sha256.data = (uint8_t *)st->hash;
@@ -209,9 +213,18 @@ int idem_record(store_txn *w, const idem_state *st, const char *path, int status
 	if (status == 0 && st->captured) { /* st->captured: the packed response */
 		rec.response.data = st->captured;
 		rec.response.len = st->captured_len;
+		/* A secret shown once is never stored (only its hash is): the
+		 * replay answers without it. */
+		if (st->output && rpc_strip_secrets(st->output, st->captured, st->captured_len,
+						    &stripped, &stripped_len) == 1) {
+			rec.response.data = stripped;
+			rec.response.len = stripped_len;
+		}
 	}
 	rec.create_time = clock_now_us();
-	return store_idem_put(w, &rec);
+	rc = store_idem_put(w, &rec);
+	free(stripped);
+	return rc;
 }
 
 int idem_transient(int status)
@@ -264,6 +277,7 @@ int idem_record_async(const idem_state *st, const char *path, int status, const 
 	async_record *a = xcalloc(1, sizeof(*a));
 	memcpy(a->st.id, st->id, sizeof(a->st.id));
 	memcpy(a->st.hash, st->hash, sizeof(a->st.hash));
+	a->st.output = st->output;
 	if (status == GRPC_STATUS_OK) {
 		a->st.captured = xmemdup(body, len);
 		a->st.captured_len = len;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include <grpc/grpc.h>
+#include <protobuf-c/protobuf-c.h>
 
 #include "store.h"
 
@@ -52,6 +53,9 @@ typedef struct idem_state {
 	 * nothing more. Otherwise the dispatcher records it when the call ends
 	 * (idem_record_async), so no mutating RPC can forget R17. */
 	int recorded;
+	/* The RPC's response type (set by the dispatcher): its (rules).secret
+	 * fields are emptied in the stored answer (validate.h). */
+	const ProtobufCMessageDescriptor *output;
 } idem_state;
 
 /* What idem_begin() decided. */

@@ -347,9 +347,9 @@ typedef struct delete_item {
 	store_item *item; /* as it was */
 } delete_item;
 
-/* 1 when an open order holds item_id (store_order_holding keeps one entry
- * per line of a PENDING_PAYMENT or PROCESSING order), 0 if none, STORE_*. */
-static int held_by_open_order(store_txn *txn, const char *item_id, int64_t now)
+/* store_order_holding keeps one entry per line of a PENDING_PAYMENT or
+ * PROCESSING order; a PENDING_PAYMENT one past its pay window holds no more. */
+int items_held_by_open_order(store_txn *txn, const char *item_id, int64_t now)
 {
 	store_list l = {0};
 	int rc = store_order_holding(txn, item_id, 64, &l), held = 0;
@@ -368,7 +368,7 @@ int items_guard_removal(store_txn *txn, rpc_write *w, const store_item *it, cons
 				  "%s: item '%s' is ACTIVE (paid until it expires); it can be "
 				  "removed once it has expired",
 				  field, it->item_id);
-	held = held_by_open_order(txn, it->item_id, now);
+	held = items_held_by_open_order(txn, it->item_id, now);
 	if (held < 0)
 		return held;
 	if (held)
@@ -379,10 +379,22 @@ int items_guard_removal(store_txn *txn, rpc_write *w, const store_item *it, cons
 	return 0;
 }
 
+/* 1 when the caller of w may act on the project of it, 0 if not, STORE_*. */
+static int may_act_on_item(store_txn *txn, rpc_write *w, const store_item *it)
+{
+	store_project *p = NULL;
+	int rc = store_project_get(txn, it->project_id, &p), may;
+	if (rc != 0)
+		return rc == STORE_NOTFOUND ? 0 : rc;
+	may = auth_may_act(txn, rpc_call_caller(w->call), p->installer_id);
+	store_record_free(p);
+	return may;
+}
+
 static int apply_delete_item(store_txn *txn, rpc_write *w)
 {
 	delete_item *d = (delete_item *)w;
-	int rc;
+	int rc, may;
 	store_record_free(d->item);
 	d->item = NULL;
 	rc = store_item_get(txn, d->item_id, &d->item);
@@ -390,6 +402,14 @@ static int apply_delete_item(store_txn *txn, rpc_write *w)
 		return rc == STORE_NOTFOUND ? write_fail(w, GRPC_STATUS_NOT_FOUND, NULL,
 							 "item '%s' is gone", d->item_id)
 					    : rc;
+	/* Permission again, on the item that holds the id now: the one
+	 * checked on the read may have been deleted since and the id taken by
+	 * another tree's item (AIP-211: the same denial as for a missing one). */
+	may = may_act_on_item(txn, w, d->item);
+	if (may < 0)
+		return may;
+	if (!may)
+		return write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED, "item_id");
 	if (d->item->service_type == STYPE(INTEGRATION))
 		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
 				  "the integration item follows the project's pms_integrated; "

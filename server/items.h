@@ -43,6 +43,10 @@ void items_integration_init(store_item *it, const store_project *p, char id[ITEM
 int items_guard_removal(store_txn *txn, struct rpc_write *w, const store_item *it,
 			const char *field);
 
+/* 1 when an open order (PENDING_PAYMENT within its pay window, or
+ * PROCESSING) holds item_id, 0 if none, or STORE_*. */
+int items_held_by_open_order(store_txn *txn, const char *item_id, int64_t now);
+
 /* The free items of one project, read in one transaction. */
 typedef struct items_free {
 	store_list doors; /* the oldest DOOR (COMMERCIAL projects) */

@@ -21,10 +21,12 @@
 /*
  * Line identity (R9): a line applies only to exactly the item it priced,
  * the same id in the same project with the same service type and creation
- * sequence (a deleted and re-created id is another item). Returns 1 when
- * the item is still that one, 0 when it is gone or another, or STORE_*.
+ * sequence (a deleted and re-created id is another item), and an
+ * activation only to an item still INACTIVE (R7: activated meanwhile, it
+ * would be extended instead, paid for twice). Returns 1 when the item is
+ * still that one, 0 when it is gone or another, or STORE_*.
  */
-static int line_matches(store_txn *txn, const store_line *l)
+static int line_matches(store_txn *txn, const store_order *o, const store_line *l)
 {
 	store_item *it = NULL;
 	int rc = store_item_get(txn, l->item_id, &it), same;
@@ -33,7 +35,8 @@ static int line_matches(store_txn *txn, const store_line *l)
 	if (rc)
 		return rc;
 	same = strcmp(it->project_id, l->project_id) == 0 && it->service_type == l->service_type &&
-	       (!l->item_create_seq || it->create_seq == l->item_create_seq);
+	       (!l->item_create_seq || it->create_seq == l->item_create_seq) &&
+	       (o->type != OTYPE(ACTIVATION) || it->status == STORE_ITEM_INACTIVE);
 	store_record_free(it);
 	return same;
 }
@@ -41,7 +44,7 @@ static int line_matches(store_txn *txn, const store_line *l)
 int orders_lines_match(store_txn *txn, const store_order *o)
 {
 	for (size_t i = 0; i < o->n_lines; i++) {
-		int m = line_matches(txn, o->lines[i]);
+		int m = line_matches(txn, o, o->lines[i]);
 		if (m != 1)
 			return m;
 	}
@@ -187,6 +190,21 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now)
 			 "the order fails%s",
 			 o->order_id, o->needs_refund ? " and is flagged for refund" : "");
 		return orders_end(w, o, OSTATUS(FAILED), ORDERS_ITEM_CHANGED, now);
+	}
+	if (o->type == OTYPE(CREDIT_PURCHASE)) {
+		/* Credits that cannot land (a balance would overflow) fail the
+		 * order, owed back, instead of leaving it PROCESSING for ever. */
+		rc = credits_grant_fits(w, o->beneficiary_id, o->credits_quantity);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			o->needs_refund = money_taken(o);
+			log_warn("order %s: %lld credits do not fit the balance of '%s'; the order "
+				 "fails%s",
+				 o->order_id, (long long)o->credits_quantity, o->beneficiary_id,
+				 o->needs_refund ? " and is flagged for refund" : "");
+			return orders_end(w, o, OSTATUS(FAILED), ORDERS_CREDITS_DO_NOT_FIT, now);
+		}
 	}
 	rc = STORE_INVALID;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)

@@ -18,7 +18,8 @@
  * CREDIT_PURCHASE order (credits_grant to o->beneficiary_id), the coupon
  * redemption, then the settle hook. Only to exactly the items it priced
  * (R9): when the item of a line is gone or is another item now (another
- * project, service type or creation sequence), nothing is applied and o
+ * project, service type or creation sequence; for an activation, an item
+ * no longer INACTIVE), nothing is applied and o
  * becomes FAILED (failure_reason ORDERS_ITEM_CHANGED) with needs_refund set
  * when money or credits were taken. A SUCCEEDED order gets its invoice
  * (invoices.h), numbered in this transaction: a rollback consumes no number.
@@ -29,6 +30,9 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now);
 
 /* The failure_reason of an order whose item changed before settlement. */
 #define ORDERS_ITEM_CHANGED "item_changed"
+/* The failure_reason of a credit purchase whose credits would overflow a
+ * balance (the grant is checked again when it settles). */
+#define ORDERS_CREDITS_DO_NOT_FIT "credits_do_not_fit"
 
 /* 1 when every line of o still designates exactly its item (see
  * orders_succeed), 0 when one does not, or a negative STORE_* code. */

@@ -198,6 +198,8 @@ typedef struct record_state {
 	int status_after;
 	int was_open;
 	int prev_status;
+	int close_after; /* the order just ended unpaid with a provider payment */
+	int flagged;     /* CLOSE: money taken for a closed order, flagged */
 	uint8_t *packed;
 	size_t packed_len;
 } record_state;
@@ -217,6 +219,13 @@ static int has_provider_id(const store_order *o)
 {
 	return (o->stripe_payment_intent_id && o->stripe_payment_intent_id[0]) ||
 	       (o->paypal_order_id && o->paypal_order_id[0]);
+}
+
+int pay_engine_closed_unpaid(const store_order *o)
+{
+	return !is_open(o) && o->status != OSTATUS(SUCCEEDED) && !o->needs_refund &&
+	       (o->payment_method == METHOD(STRIPE) || o->payment_method == METHOD(PAYPAL)) &&
+	       has_provider_id(o);
 }
 
 /* Whether "the provider has no payment for this order" can be believed:
@@ -300,6 +309,7 @@ static int record(store_txn *txn, record_state *s, rpc_write *w)
 	orders_strings orig;
 
 	s->applied = s->status_after = s->was_open = s->prev_status = 0;
+	s->close_after = s->flagged = 0;
 	if (rc == STORE_NOTFOUND)
 		return w ? write_fail(w, GRPC_STATUS_NOT_FOUND, NULL, "no order '%s'", s->order_id)
 			 : 0;
@@ -330,8 +340,28 @@ static int record(store_txn *txn, record_state *s, rpc_write *w)
 		if (o->payment_method == METHOD(PAYPAL)) /* what a refund refunds */
 			copy_if(&o->paypal_capture_id, s->res.capture_id);
 		rc = settle(txn, o, s, now);
+		/* Ended unpaid with a payment at the provider (a decline leaves a
+		 * Stripe intent payable): a CLOSE job cancels it there. */
+		s->close_after = rc == 0 && pay_engine_closed_unpaid(o);
 		if (rc == 0)
 			rc = store_order_put(txn, o, 0);
+	} else if (s->op == PAY_OP_CLOSE && s->asked && s->res.status == PAY_SUCCEEDED &&
+		   pay_engine_closed_unpaid(o)) {
+		/* Paid at the provider after the order ended: owed back, never
+		 * kept silently. The order's status stays what it was. */
+		o->needs_refund = 1;
+		o->update_time = now;
+		s->flagged = 1;
+		log_warn("payments: order %s is %s but its payment %s was taken at the provider; "
+			 "flagged for refund",
+			 o->order_id,
+			 o->status == OSTATUS(FAILED)     ? "FAILED"
+			 : o->status == OSTATUS(CANCELED) ? "CANCELED"
+							  : "TIMED_OUT",
+			 s->res.stripe_payment_intent_id[0] ? s->res.stripe_payment_intent_id
+			 : s->res.paypal_order_id[0]        ? s->res.paypal_order_id
+							    : "?");
+		rc = store_order_put(txn, o, 0);
 	}
 	s->status_after = o->status;
 	if (rc == 0 && w)
@@ -412,11 +442,18 @@ static void reply_call(rpc_write *w)
 	store_record_free(o);
 }
 
+static int enqueue(const char *order_id, pay_op op, rpc_call *call, pay_done_fn done, void *arg,
+		   int urgent, int64_t now);
+
 static void cleanup_call(rpc_write *w)
 {
 	call_write *c = (call_write *)w;
 	if (!c->s.busy)
 		claim_release(c->s.order_id);
+	if (c->s.close_after) /* a write that failed left it open: CLOSE skips it */
+		enqueue(c->s.order_id, PAY_OP_CLOSE, NULL, NULL, NULL, 1, 0);
+	if (c->s.flagged)
+		count(&stats.counts.flagged_closed);
 	free(c->s.packed);
 }
 
@@ -443,6 +480,10 @@ static void done_bg(void *arg, int rc)
 			   .status = b->s.status_after,
 			   .res = b->s.res};
 	claim_release(b->s.order_id);
+	if (rc == 0 && b->s.close_after)
+		enqueue(b->s.order_id, PAY_OP_CLOSE, NULL, NULL, NULL, 1, 0);
+	if (rc == 0 && b->s.flagged)
+		count(&stats.counts.flagged_closed);
 	if (rc == 0 && b->s.applied && b->s.status_after != OSTATUS(PROCESSING) &&
 	    b->s.status_after != OSTATUS(PENDING_PAYMENT))
 		count(&stats.counts.settled);
@@ -501,6 +542,7 @@ static int worth_asking(const store_order *o, const pay_job *j, int64_t now)
 		       (j->call || j->urgent || pay_engine_not_before(o->order_id) == 0);
 	case PAY_OP_CANCEL: return is_open(o);
 	case PAY_OP_EXPIRE: return orders_overdue(o, now);
+	case PAY_OP_CLOSE: return pay_engine_closed_unpaid(o);
 	}
 	return 0;
 }
@@ -568,7 +610,7 @@ static void ask(pay_job *j, record_state *s)
 	orders_pay_request(o, now, &req);
 	if (j->op == PAY_OP_CANCEL)
 		req.cancel_reason = "requested_by_customer";
-	else if (j->op == PAY_OP_EXPIRE)
+	else if (j->op == PAY_OP_EXPIRE || j->op == PAY_OP_CLOSE)
 		req.cancel_reason = "abandoned";
 	req.resend = j->op == PAY_OP_RESUME;
 	count(&stats.counts.asked);
@@ -577,7 +619,10 @@ static void ask(pay_job *j, record_state *s)
 	case PAY_OP_RESUME: provider_call(p, "create", p->create, &req, &s->res); break;
 	case PAY_OP_CONFIRM: provider_call(p, "confirm", p->confirm, &req, &s->res); break;
 	case PAY_OP_CANCEL:
-	case PAY_OP_EXPIRE: provider_call(p, "cancel", p->cancel, &req, &s->res); break;
+	case PAY_OP_EXPIRE:
+	case PAY_OP_CLOSE: /* never captures: a read, or a cancel */
+		provider_call(p, "cancel", p->cancel, &req, &s->res);
+		break;
 	}
 	s->asked = 1;
 	if (s->res.status == PAY_UNAVAILABLE && s->res.retry_after_ms > 0)
@@ -809,7 +854,7 @@ int pay_engine_webhook(const webhook_event *ev)
 	char id[64] = "";
 	store_txn *txn = NULL;
 	store_order *o = NULL;
-	int rc, ours;
+	int rc, ours, closed;
 
 	if (ev->order_id[0]) {
 		snprintf(id, sizeof(id), "%s", ev->order_id);
@@ -836,13 +881,15 @@ int pay_engine_webhook(const webhook_event *ev)
 	rc = store_order_get(txn, id, &o);
 	store_read_end(txn);
 	ours = rc == 0 && o->payment_method == ev->method;
+	closed = ours && pay_engine_closed_unpaid(o);
 	store_record_free(o);
 	if (rc != 0 && rc != STORE_NOTFOUND)
 		return -1;
 	if (!ours)
 		return 0;
 	switch (ev->kind) {
-	case WEBHOOK_PAYMENT: return enqueue(id, PAY_OP_CONFIRM, NULL, NULL, NULL, 1, 0);
+	case WEBHOOK_PAYMENT: /* an ended order's payment moved: paid after all? */
+		return enqueue(id, closed ? PAY_OP_CLOSE : PAY_OP_CONFIRM, NULL, NULL, NULL, 1, 0);
 	case WEBHOOK_DISPUTE:
 		rc = store_write_sync(billingd.store, apply_dispute, id);
 		if (rc == 0) {

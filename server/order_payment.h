@@ -19,7 +19,15 @@
  *            order);
  *   CANCEL   CancelOrder: cancel at the provider first, then CANCELED;
  *   EXPIRE   the 24 h pay window: cancel at the provider first, then
- *            TIMED_OUT.
+ *            TIMED_OUT;
+ *   CLOSE    an order that ended unpaid (FAILED, CANCELED, TIMED_OUT) but
+ *            whose payment exists at the provider (pay_engine_closed_unpaid):
+ *            cancel what can still be paid there (a declined Stripe intent
+ *            stays payable with its client secret), and when the provider
+ *            says the money was taken after all, flag the order
+ *            needs_refund (never kept silently; the status stays). Queued
+ *            after every such ending, by a payment webhook for such an
+ *            order, and by ConfirmOrder of one.
  * One pool of PAY_ENGINE_WORKERS threads runs all jobs. A job holds the
  * order's claim — one provider conversation per order at a time — from
  * before its provider call (phase 2, no transaction held) until its
@@ -50,7 +58,13 @@ typedef enum pay_op {
 	PAY_OP_CANCEL,
 	PAY_OP_EXPIRE,
 	PAY_OP_RESUME,
+	PAY_OP_CLOSE,
 } pay_op;
+
+/* Whether o ended without being paid (FAILED, CANCELED, TIMED_OUT, not
+ * yet flagged for refund) while a payment for it exists at a provider:
+ * what a CLOSE job looks after. */
+int pay_engine_closed_unpaid(const store_order *o);
 
 /* What a job did, for background clients. */
 typedef struct pay_outcome {
@@ -112,7 +126,7 @@ void orders_reply_placed(rpc_call *call, const uint8_t *buf, size_t len, int pay
 int pay_engine_webhook(const webhook_event *ev);
 
 typedef struct pay_engine_counts {
-	uint64_t jobs, asked, busy, settled, flagged_disputes;
+	uint64_t jobs, asked, busy, settled, flagged_disputes, flagged_closed;
 } pay_engine_counts;
 void pay_engine_counts_get(pay_engine_counts *out);
 

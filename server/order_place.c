@@ -22,6 +22,7 @@
 #include "enums.h"
 #include "event_sources.h"
 #include "handler.h"
+#include "items.h"
 #include "order_effects.h"
 #include "order_payment.h"
 #include "order_record.h"
@@ -296,6 +297,32 @@ static int check_payment(placing *s)
 	return 0;
 }
 
+/* 5b. No activation of an item held by an open order (R3, R9): an item
+ * held by a PENDING_PAYMENT or PROCESSING order is not activated again
+ * until that order has ended, so two activations placed from two quotes
+ * never both charge (the second could only fail at settlement). Renewals
+ * are not refused: two renewals are two periods the buyer asked for, and a
+ * manual renewal must be placeable while an automatic one is pending or
+ * retrying (issue 16 takes the item out of that period's order). */
+static int check_not_held(placing *s)
+{
+	if (s->p->action != ACTION(ACTIVATE))
+		return 0;
+	for (size_t i = 0; i < s->calc.rec.n_lines; i++) {
+		const char *id = s->calc.rec.lines[i]->item_id;
+		int held = items_held_by_open_order(s->txn, id, s->now);
+		if (held < 0)
+			return held;
+		if (held)
+			return write_fail(&s->p->w, GRPC_STATUS_FAILED_PRECONDITION,
+					  REASON_ITEM_IN_OPEN_ORDER,
+					  "item '%s' is held by an open order (PENDING_PAYMENT or "
+					  "PROCESSING); pay, cancel or let that order end first",
+					  id);
+	}
+	return 0;
+}
+
 /* 6. The order record, PROCESSING, from the quote (its amounts), the
  * recomputed lines (the same charge: the digest was checked) and the
  * request (method, billing, saved card). Strings are borrowed. */
@@ -416,7 +443,7 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	if ((rc = open_quote(&s)) != 0 || (rc = find_placed(&s, &resumed)) != 0 || resumed)
 		goto done;
 	if ((rc = check_quote(&s)) != 0 || (rc = recompute(&s)) != 0 ||
-	    (rc = check_payment(&s)) != 0)
+	    (rc = check_payment(&s)) != 0 || (rc = check_not_held(&s)) != 0)
 		goto done;
 	build_order(&s);
 	if ((rc = reserve_and_spend(&s)) == 0)

@@ -91,6 +91,8 @@ void rpc_BillingService_ConfirmOrder(struct rpc_call *call,
 		pay_engine_call(call, o->order_id, PAY_OP_EXPIRE);
 	else if (o->status == OSTATUS(PENDING_PAYMENT) || o->status == OSTATUS(PROCESSING))
 		pay_engine_call(call, o->order_id, PAY_OP_CONFIRM);
+	else if (pay_engine_closed_unpaid(o)) /* paid at the provider after it ended? */
+		pay_engine_call(call, o->order_id, PAY_OP_CLOSE);
 	else
 		orders_reply(call, o);
 	store_record_free(o);

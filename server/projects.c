@@ -41,30 +41,42 @@ static int expect_role(rpc_call *call, store_txn *txn, const char *field, const 
 	return 0;
 }
 
-/* A property manager may serve a project when it hangs under the project's
- * installer or under one of the installer's ancestors. */
-static int check_property_manager(rpc_call *call, store_txn *txn, const char *pm_id,
-				  const char *installer_id)
+/*
+ * A property manager may serve a project when it hangs under the project's
+ * installer or under one of the installer's ancestors. Anything else named
+ * in `field` (missing, another tree's, not a property manager) is answered
+ * by what the caller may see of it (AIP-211): an account outside the
+ * caller's reach gets the one denial text whether or not it exists; only
+ * one the caller may act on is told why it does not fit.
+ */
+static int check_property_manager(rpc_call *call, store_txn *txn, const char *field,
+				  const char *pm_id, const char *installer_id)
 {
 	store_account *pm = NULL;
-	int related = 0, rc;
-	if (expect_role(call, txn, "property_manager_id", pm_id, ROLE(PROPERTY_MANAGER)))
-		return -1;
-	rc = store_account_get(txn, pm_id, &pm);
-	if (rc == 0)
+	int related = 0, may = 0, is_pm = 0;
+	int rc = store_account_get(txn, pm_id, &pm);
+	if (rc == 0) {
+		is_pm = pm->role == ROLE(PROPERTY_MANAGER);
 		rc = store_account_is_self_or_ancestor(txn, pm->parent_id, installer_id, &related);
+	}
+	if (rc == 0 && !(is_pm && related))
+		may = auth_may_act(txn, rpc_call_caller(call), pm_id);
 	store_record_free(pm);
-	if (rc != 0 && rc != STORE_NOTFOUND) {
-		handler_fail_store(call, rc);
+	if ((rc != 0 && rc != STORE_NOTFOUND) || may < 0) {
+		handler_fail_store(call, rc ? rc : may);
 		return -1;
 	}
-	if (!related) {
-		BAD_ARG(call,
-			"property_manager_id: '%s' is not in the installer's branch of the tree",
+	if (rc == 0 && is_pm && related)
+		return 0;
+	if (auth_deny(call, may, field))
+		return -1;
+	if (!is_pm)
+		BAD_ARG(call, "%s: '%s' is not a %s", field, pm_id,
+			conv_role_name(ROLE(PROPERTY_MANAGER)));
+	else
+		BAD_ARG(call, "%s: '%s' is not in the installer's branch of the tree", field,
 			pm_id);
-		return -1;
-	}
-	return 0;
+	return -1;
 }
 
 typedef struct project_write {
@@ -185,7 +197,8 @@ void rpc_DirectoryService_CreateProject(struct rpc_call *call,
 	if (expect_role(call, txn, "installer_id", req->installer_id, ROLE(INSTALLER)))
 		goto done;
 	if (req->property_manager_id[0] &&
-	    check_property_manager(call, txn, req->property_manager_id, req->installer_id))
+	    check_property_manager(call, txn, "property_manager_id", req->property_manager_id,
+				   req->installer_id))
 		goto done;
 	c = write_new(call, sizeof(*c));
 	smartplus__billing__store__v1__project_record__init(&c->rec);
@@ -280,7 +293,8 @@ void rpc_DirectoryService_UpdateProject(struct rpc_call *call,
 	if (auth_load_project(call, txn, "project.project_id", in->project_id, &p))
 		goto done;
 	if (pm && in->property_manager_id[0] &&
-	    check_property_manager(call, txn, in->property_manager_id, p->installer_id))
+	    check_property_manager(call, txn, "project.property_manager_id",
+				   in->property_manager_id, p->installer_id))
 		goto done;
 	c = write_new(call, sizeof(*c));
 	c->update = (Smartplus__Billing__V1__Project *)in;

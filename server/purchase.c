@@ -20,6 +20,7 @@
 #include "billingd.h"
 #include "clock.h"
 #include "convert.h"
+#include "credits.h"
 #include "enums.h"
 #include "invoices.h"
 #include "tax.h"
@@ -170,6 +171,17 @@ static int apply_purchase(store_txn *txn, rpc_write *w)
 				price->currency);
 		goto done;
 	}
+	/* The credits must be able to land when it is paid (R15: no balance
+	 * overflows): refused now, before anything is charged. */
+	rc = credits_grant_fits(txn, p->beneficiary, req->credits);
+	if (rc == 0)
+		rc = write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, NULL,
+				"credits: %lld more credits do not fit the balance of '%s' or of "
+				"the issuance account",
+				(long long)req->credits, p->beneficiary);
+	if (rc != 1)
+		goto done;
+	rc = 0;
 	if (req->coupon_code[0] &&
 	    (rc = apply_coupon(txn, p, price->currency, subtotal, now, &discount)) != 0)
 		goto done;

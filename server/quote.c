@@ -247,6 +247,13 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 			return 0;
 		}
 		prc = pricing_days_between(base, in->renew_until, &days);
+		/* R3: the 1..60-month term holds for a date as for months */
+		if (!prc && days > (int64_t)PRICING_MONTHS_MAX * PRICING_MONTH_DAYS)
+			return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+					  "renew_until: more than %d months (%d days) past the "
+					  "expiry of item '%s'",
+					  PRICING_MONTHS_MAX,
+					  PRICING_MONTHS_MAX * PRICING_MONTH_DAYS, it->item_id);
 		if (!prc)
 			prc = b->model == MODEL(CREDITS) ? pricing_days_credits(unit, days, &amount)
 							 : pricing_days(unit, days, &amount);

@@ -869,9 +869,10 @@ static void dispatch(rpc_call *c)
 	/* R17: replay, refuse or claim the key before the handler runs. */
 	if (m->mutates) {
 		idem_answer a;
-		idem_verdict v = idem_begin(&c->md, c->caller.key_account_id, c->caller.account_id,
-					    m->path, GRPC_SLICE_START_PTR(body),
-					    GRPC_SLICE_LENGTH(body), &c->idem, &a);
+		idem_verdict v;
+		c->idem.output = m->output; /* secrets stay out of the record */
+		v = idem_begin(&c->md, c->caller.key_account_id, c->caller.account_id, m->path,
+			       GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &c->idem, &a);
 		if (v == IDEM_ANSWER) {
 			grpc_slice_unref(body);
 			rpc_finish_raw(c, a.code, a.message, a.reason, a.body, a.body_len);

@@ -138,6 +138,8 @@ typedef struct vctx {
 	int update;       /* the request has an update_mask: the mask decides */
 	const uint8_t *mask[MASK_MAX_PATHS];
 	size_t mask_len[MASK_MAX_PATHS], n_mask;
+	uint8_t **owned; /* joined sub-messages, freed at the end (mask points in) */
+	size_t n_owned;
 } vctx;
 
 static void fail(vctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -353,6 +355,60 @@ static void enum_value(vctx *c, const ProtobufCFieldDescriptor *f, const rpc_fie
 	pop(c, old);
 }
 
+/* One sub-message value of field f (its path pushed): the well-known
+ * types by hand, ours by walking it. */
+static void message_value(vctx *c, const ProtobufCFieldDescriptor *f, const rpc_field_rule *r,
+			  const uint8_t *data, size_t n, int masked, int depth)
+{
+	const ProtobufCMessageDescriptor *sd = f->descriptor;
+	int is_mask = sd == &google__protobuf__field_mask__descriptor;
+	if (sd == &google__protobuf__timestamp__descriptor)
+		check_timestamp(c, data, n);
+	else if (sd == &google__protobuf__duration__descriptor)
+		check_duration(c, data, n);
+	else if (is_mask)
+		check_mask(c, data, n, depth == 0 && c->update);
+	else
+		walk(c, sd, data, n, masked || (depth == 0 && c->update), depth + 1);
+	if (r && r->charge_lowering && !masked && !(depth == 0 && c->update) && !c->charge[0])
+		snprintf(c->charge, sizeof(c->charge), "%s", c->path);
+}
+
+/*
+ * A singular sub-message given more than once is one value to the decoder,
+ * the occurrences merged (protobuf-c concatenates their repeated fields,
+ * the last scalar wins), so it is checked as one: the concatenation of its
+ * occurrences, which parses as exactly that merge. Checked one by one, a
+ * repeated field split across two copies of its message would escape the
+ * count and duplicate rules.
+ */
+static void singular_message(vctx *c, const ProtobufCFieldDescriptor *f, const rpc_field_rule *r,
+			     const seen *sv, int masked, int depth)
+{
+	size_t old, total = 0;
+	uint8_t *joined;
+	if (sv->count == 0 || c->failed)
+		return;
+	old = push(c, f->name, -1);
+	if (sv->count == 1) {
+		message_value(c, f, r, sv->s[0], sv->n[0], masked, depth);
+		pop(c, old);
+		return;
+	}
+	for (size_t i = 0; i < sv->count; i++)
+		total += sv->n[i];
+	joined = xmalloc(total ? total : 1);
+	total = 0;
+	for (size_t i = 0; i < sv->count; i++) {
+		memcpy(joined + total, sv->s[i], sv->n[i]);
+		total += sv->n[i];
+	}
+	c->owned = xrealloc(c->owned, (c->n_owned + 1) * sizeof(*c->owned));
+	c->owned[c->n_owned++] = joined;
+	message_value(c, f, r, joined, total, masked, depth);
+	pop(c, old);
+}
+
 static void walk_field(vctx *c, const ProtobufCMessageDescriptor *d,
 		       const ProtobufCFieldDescriptor *f, const rpc_field_rule *r, int wt,
 		       const uint8_t **pp, const uint8_t *end, seen *sv, int masked, int depth)
@@ -397,30 +453,20 @@ static void walk_field(vctx *c, const ProtobufCMessageDescriptor *d,
 			enum_value(c, f, r, v, sv->count, sv, masked);
 		}
 		return;
-	case PROTOBUF_C_TYPE_MESSAGE: {
-		const ProtobufCMessageDescriptor *sd = f->descriptor;
-		int is_mask = sd == &google__protobuf__field_mask__descriptor;
+	case PROTOBUF_C_TYPE_MESSAGE:
 		if (wt != 2 || rd_len(pp, end, &data, &n) != 0) {
 			fail(c, "malformed");
 			return;
 		}
-		old = push(c, f->name, repeated ? (long)sv->count : -1);
-		if (repeated)
-			remember(sv, NULL, 0, 0); /* counted only */
-		if (sd == &google__protobuf__timestamp__descriptor)
-			check_timestamp(c, data, n);
-		else if (sd == &google__protobuf__duration__descriptor)
-			check_duration(c, data, n);
-		else if (is_mask)
-			check_mask(c, data, n, depth == 0 && c->update);
-		else
-			walk(c, sd, data, n, masked || (depth == 0 && c->update), depth + 1);
-		if (r && r->charge_lowering && !masked && !(depth == 0 && c->update) &&
-		    !c->charge[0])
-			snprintf(c->charge, sizeof(c->charge), "%s", c->path);
+		if (!repeated) { /* checked once, joined, after the message (walk) */
+			remember(sv, data, n, 0);
+			return;
+		}
+		old = push(c, f->name, (long)sv->count);
+		remember(sv, NULL, 0, 0); /* counted only */
+		message_value(c, f, r, data, n, masked, depth);
 		pop(c, old);
 		return;
-	}
 	default:
 		if (wt == 0) {
 			if (rd_varint(pp, end, &v) != 0) {
@@ -509,7 +555,11 @@ static void walk(vctx *c, const ProtobufCMessageDescriptor *d, const uint8_t *p,
 			   &sv[f - d->fields], masked, depth);
 	}
 	for (unsigned i = 0; i < d->n_fields; i++) {
-		check_repeated(c, &d->fields[i], rule_of(rules, (int)d->fields[i].id), &sv[i]);
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED)
+			singular_message(c, f, rule_of(rules, (int)f->id), &sv[i], masked, depth);
+		else
+			check_repeated(c, f, rule_of(rules, (int)f->id), &sv[i]);
 		free(sv[i].s);
 		free(sv[i].n);
 		free(sv[i].e);
@@ -570,6 +620,121 @@ grpc_status_code rpc_validate_request(const ProtobufCMessageDescriptor *d, const
 			 "charged)",
 			 c->charge);
 	}
+	for (size_t i = 0; i < c->n_owned; i++)
+		free(c->owned[i]);
+	free(c->owned);
 	free(c);
 	return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Secrets out of stored answers                                             */
+
+/* Whether a (rules).secret string is reachable from d: a search over the
+ * message types, each visited once (types, *n of cap; more types than cap:
+ * assume one is). */
+static int reach_secret(const ProtobufCMessageDescriptor *d,
+			const ProtobufCMessageDescriptor **types, size_t *n, size_t cap)
+{
+	const rpc_message_rules *rules = rules_of(d);
+	for (size_t i = 0; i < *n; i++)
+		if (types[i] == d)
+			return 0;
+	if (*n == cap)
+		return 1;
+	types[(*n)++] = d;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const rpc_field_rule *r = rule_of(rules, (int)f->id);
+		if (f->type == PROTOBUF_C_TYPE_STRING && r && r->secret)
+			return 1;
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    reach_secret(f->descriptor, types, n, cap))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when answers of type d can hold a secret (from the descriptors alone,
+ * remembered per type: most answers are never unpacked). */
+static int may_hold_secret(const ProtobufCMessageDescriptor *d)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct {
+		const ProtobufCMessageDescriptor *d;
+		int v;
+	} memo[128];
+	static size_t n_memo;
+	const ProtobufCMessageDescriptor *types[256];
+	size_t n_types = 0;
+	int v = -1;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_memo && v < 0; i++)
+		if (memo[i].d == d)
+			v = memo[i].v;
+	if (v < 0) {
+		v = reach_secret(d, types, &n_types, sizeof(types) / sizeof(types[0]));
+		if (n_memo < sizeof(memo) / sizeof(memo[0])) {
+			memo[n_memo].d = d;
+			memo[n_memo++].v = v;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return v;
+}
+
+/* Empties the secret strings of m and below; 1 if it met any. A member of
+ * a oneof is read only when it is the one set (the members share their
+ * storage: another one's bytes are not a pointer). */
+static int strip(ProtobufCMessage *m, const ProtobufCMessageDescriptor *d, int depth)
+{
+	const rpc_message_rules *rules = rules_of(d);
+	int any = 0;
+	if (depth > MAX_DEPTH)
+		return 0;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const rpc_field_rule *r = rule_of(rules, (int)f->id);
+		int rep = f->label == PROTOBUF_C_LABEL_REPEATED;
+		size_t n = rep ? *(size_t *)((char *)m + f->quantifier_offset) : 1;
+		void *member = (char *)m + f->offset;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(uint32_t *)((char *)m + f->quantifier_offset) != f->id)
+			continue;
+		if (f->type == PROTOBUF_C_TYPE_STRING && r && r->secret) {
+			char **s = rep ? *(char ***)member : (char **)member;
+			any = 1;
+			for (size_t k = 0; s && k < n; k++) {
+				free(s[k]); /* protobuf-c unpacked it with malloc */
+				s[k] = xmemdup("", 1);
+			}
+		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			ProtobufCMessage **sub = rep ? *(ProtobufCMessage ***)member
+						     : (ProtobufCMessage **)member;
+			for (size_t k = 0; sub && k < n; k++)
+				if (sub[k])
+					any |= strip(sub[k], f->descriptor, depth + 1);
+		}
+	}
+	return any;
+}
+
+int rpc_strip_secrets(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+		      uint8_t **out, size_t *out_len)
+{
+	ProtobufCMessage *m;
+	int any;
+	if (!may_hold_secret(d))
+		return 0;
+	m = protobuf_c_message_unpack(d, NULL, len, buf);
+	if (!m)
+		return -1;
+	any = strip(m, d, 0);
+	if (any) {
+		*out_len = protobuf_c_message_get_packed_size(m);
+		*out = xmalloc(*out_len ? *out_len : 1);
+		protobuf_c_message_pack(m, *out);
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	return any;
 }

@@ -37,6 +37,7 @@ typedef struct rpc_field_rule {
 	unsigned max_len;    /* strings: bytes */
 	unsigned max_items;  /* repeated fields of requests */
 	int charge_lowering; /* vendor or SERVICE key only */
+	int secret;          /* responses: shown once, never stored */
 } rpc_field_rule;
 
 typedef struct rpc_message_rules {
@@ -64,5 +65,15 @@ extern const rpc_rules_coverage rpc_rules_covered;
  */
 grpc_status_code rpc_validate_request(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
 				      size_t len, int may_lower_charges, char *msg, size_t cap);
+
+/*
+ * The packed response buf (len bytes) of type d with every (rules).secret
+ * string emptied, at any depth: what the R17 record of a call may keep.
+ * Returns 1 with the copy in *out (malloc'd, *out_len bytes; caller frees),
+ * 0 when d carries no secret (nothing allocated), -1 when buf does not
+ * decode.
+ */
+int rpc_strip_secrets(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+		      uint8_t **out, size_t *out_len);
 
 #endif

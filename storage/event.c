@@ -221,7 +221,7 @@ static int examine(const store_event_query *q, store_event *ev, store_list *out)
 int store_event_scan(store_txn *txn, const store_event_query *q, store_list *out, uint64_t *last,
 		     int *more)
 {
-	size_t limit = q->limit ? q->limit : STORE_PAGE_DEFAULT, scanned = 0;
+	size_t limit = q->limit ? q->limit : STORE_PAGE_DEFAULT, scanned = 0, bytes = 0;
 	int by_subject = q->subject && q->subject[0];
 	MDB_cursor *cur = NULL;
 	store_key prefix, start;
@@ -252,7 +252,11 @@ int store_event_scan(store_txn *txn, const store_event_query *q, store_list *out
 
 		if (key.mv_size != prefix.len + 8 || memcmp(key.mv_data, prefix.b, prefix.len) != 0)
 			break;
-		if (out->n == limit || (q->max_scan && scanned == q->max_scan)) {
+		/* a page ends at limit events, or once they reach STORE_PAGE_BYTES
+		 * (events carry whole orders: a count alone let a page of big
+		 * ones outgrow a default client's 4 MiB) */
+		if (out->n == limit || (q->max_scan && scanned == q->max_scan) ||
+		    bytes >= STORE_PAGE_BYTES) {
 			*more = 1;
 			break;
 		}
@@ -277,7 +281,14 @@ int store_event_scan(store_txn *txn, const store_event_query *q, store_list *out
 			goto done;
 		scanned++;
 		*last = seq;
-		rc = examine(q, ev, out);
+		{
+			size_t n = out->n, size = by_subject ? protobuf_c_message_get_packed_size(
+								       (const ProtobufCMessage *)ev)
+							     : val.mv_size;
+			rc = examine(q, ev, out); /* ev is out's now, or freed */
+			if (rc == 0 && out->n > n)
+				bytes += size;
+		}
 		if (rc != 0)
 			goto done;
 	}

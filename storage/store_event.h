@@ -99,8 +99,9 @@ typedef struct store_event_query {
  * Runs q. out->items are the kept events (store_event *), in order;
  * out->next_page_token is always NULL. *last gets the sequence number of
  * the last examined event (q->after when none was), the position to resume
- * from; *more is 1 when the scan stopped on a bound with events possibly
- * left after *last, 0 when it reached the end.
+ * from; *more is 1 when the scan stopped on a bound (limit, max_scan, or
+ * the kept events reaching STORE_PAGE_BYTES encoded, at least one event)
+ * with events possibly left after *last, 0 when it reached the end.
  */
 int store_event_scan(store_txn *txn, const store_event_query *q, store_list *out, uint64_t *last,
 		     int *more);

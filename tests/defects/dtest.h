@@ -2,32 +2,28 @@
 #define SPB_DTEST_H
 
 /*
- * dtest.h: helpers shared by the defect-class tests in tests/defects/ (one
- * program per class of defect found by outside testing, issues 12 and 22).
- * Each test drives the real billingd over gRPC, through the SDK or raw
- * grpc-core calls (tests/integration/harness.h), and is written to fail on
- * a server that still has the defect.
+ * dtest.h: what the defect-class programs of tests/defects/ share beyond
+ * tests/support (spt_*.h, which they are written on): quotes naming several
+ * projects and items, placing an order with a copy of it, an item as the
+ * vendor sees it, a sandbox credit purchase, a second billingd run on a
+ * data directory, raw calls with hand-made bytes.
  *
- * Everything here reports failures by return value (and a line on
- * stderr), never by aborting, so CUnit assertions decide.
+ * One program per class of defect found by outside testing (issues 12 and
+ * 22), each driving the real billingd over gRPC (SDK or raw grpc core
+ * calls) and written to fail on a server that still has the defect.
+ * Helpers report by return value (the SDK code, 0 = OK), never by
+ * aborting, so the CUnit assertions decide.
  */
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness.h"
 #include "spbilling.h"
-
-#define V1(x) SMARTPLUS__BILLING__V1__##x
-#define PTYPE(x) V1(PROJECT_TYPE__PROJECT_TYPE_##x)
-#define STYPE(x) V1(SERVICE_TYPE__SERVICE_TYPE_##x)
-#define ROLE(x) V1(ROLE__ROLE_##x)
-#define METHOD(x) V1(PAYMENT_METHOD__PAYMENT_METHOD_##x)
-#define OSTATUS(x) V1(ORDER_STATUS__ORDER_STATUS_##x)
-#define ISTATUS(x) V1(ITEM_STATUS__ITEM_STATUS_##x)
-#define ACTIVATE V1(QUOTE_ACTION__QUOTE_ACTION_ACTIVATE)
-#define RENEW V1(QUOTE_ACTION__QUOTE_ACTION_RENEW)
-#define SCOPE(x) V1(API_KEY_SCOPE__API_KEY_SCOPE_##x)
+#include "spt_billingd.h"
+#include "spt_enums.h"
+#include "spt_raw.h"
+#include "spt_run.h"
+#include "spt_sdk.h"
 
 /* gRPC status codes */
 enum {
@@ -42,19 +38,6 @@ enum {
 
 /* The status of the last SDK call on this thread (0 after a success). */
 int dt_status(int sdk_rc);
-
-/* Call options with `key` as the bearer key (NULL: the client's). */
-spb_call_options dt_as(const char *key);
-
-/* A billing address good enough for any order. */
-extern Smartplus__Billing__V1__BillingInfo dt_bill;
-
-/* SetPrice(project type, service type, amount USD, credits) as the vendor. */
-int dt_set_price(spb_client *vendor, int ptype, int stype, int64_t amount, int64_t credits);
-
-/* CreateItems of one item with a label through c (options o). SDK code. */
-int dt_create_item(spb_client *c, const spb_call_options *o, const char *project,
-		   const char *item_id, int stype);
 
 /* A quote request: fill what you need, then dt_quote(). */
 typedef struct dt_quote_req {
@@ -75,9 +58,9 @@ typedef struct dt_quote_req {
 int dt_quote(spb_client *c, const spb_call_options *o, const dt_quote_req *q,
 	     Smartplus__Billing__V1__QuoteServicesResponse **out);
 
-/* ActivateServices (action ACTIVATE) or RenewServices from quote_id with
- * method (stripe_pm only with STRIPE; NULL or "" for none). The order is
- * copied into *order_out (spb_message_free) when not NULL. SDK code. */
+/* ActivateServices (action ACTIVATE) or RenewServices of quote_id with
+ * method (stripe_pm: the Stripe payment method, NULL or "" for none); the
+ * order in *order_out (spb_message_free) when not NULL. SDK code. */
 int dt_place(spb_client *c, const spb_call_options *o, int action, const char *quote_id, int method,
 	     const char *stripe_pm, Smartplus__Billing__V1__Order **order_out);
 
@@ -90,85 +73,35 @@ int dt_quote_and_place(spb_client *c, const spb_call_options *o, const dt_quote_
 Smartplus__Billing__V1__Item *dt_get_item(spb_client *vendor, const char *project,
 					  const char *item_id);
 
-/* AdvanceClock by `seconds` as the vendor. SDK code. */
-int dt_advance(spb_client *vendor, int64_t seconds);
-
 /* PurchaseCredits: `payer` (options o) buys n credits for `beneficiary`,
- * paid by the sandbox card. SDK code. */
+ * paid by the sandbox card; 0 only when the order SUCCEEDED. */
 int dt_buy_credits(spb_client *c, const spb_call_options *o, const char *payer,
 		   const char *beneficiary, int64_t n);
 
-/* Credit balance of account as seen by c/o; -1 on error. */
-int64_t dt_balance(spb_client *c, const spb_call_options *o, const char *account);
-
-/*
- * Runs bin with args (NULL-terminated, argv[0] not included), stdout and
- * stderr captured into out (NUL-terminated, truncated to cap). Returns the
- * exit code, or -1 when it did not exit within timeout_ms (it is then
- * killed) or died from a signal.
- */
-int dt_run_capture(const char *bin, const char *const *args, int timeout_ms, char *out, size_t cap);
-
-/* Number of listening TCP sockets held by process pid (/proc). -1 on error. */
-int dt_listen_sockets(int pid);
-
-/* Replaces the extra billingd arguments used by the next itest_restart(). */
-void dt_set_extra(itest_server *s, const char *const *extra);
-
-/* Runs billingd on s's data directory (127.0.0.1:0, no port file) with the
- * extra args, output captured as dt_run_capture() does. */
-int dt_run_billingd(const itest_server *s, const char *const *extra, int timeout_ms, char *out,
-		    size_t cap);
-
-/* ---- hand-made protobuf bytes, for requests the SDK would not send ---- */
-
-typedef struct dt_pb {
-	uint8_t *b;
-	size_t n, cap;
-} dt_pb;
-
-void dt_pb_varint(dt_pb *p, uint64_t v);
-/* Field `num` as a varint (enums, ints, bools). */
-void dt_pb_int(dt_pb *p, uint32_t num, uint64_t v);
-/* Field `num` length-delimited (strings, bytes, sub-messages). */
-void dt_pb_bytes(dt_pb *p, uint32_t num, const void *data, size_t len);
-void dt_pb_str(dt_pb *p, uint32_t num, const char *s);
-/* A packed message as field `num`. */
-void dt_pb_msg(dt_pb *p, uint32_t num, const ProtobufCMessage *m);
-/* Appends a packed message's bytes (its fields at this level). */
-void dt_pb_append_msg(dt_pb *p, const ProtobufCMessage *m);
-void dt_pb_free(dt_pb *p);
-
-/* A raw unary call with the bearer key (and an idempotency key unless
- * NULL): see itest_raw_call. */
-int dt_raw(const itest_server *s, const char *key, const char *idem_key, const char *path,
-	   const dt_pb *req, itest_raw_result *out);
-
-/* ---- the frame of every defect test ---- */
-
-/* One CUnit test of a suite. */
-typedef struct dt_test {
-	const char *name;
-	void (*fn)(void);
-} dt_test;
-
-/* The main() of a defect test program: argv[1] is billingd; one suite of
- * `tests` (ended by a {NULL, NULL} row) with init/clean, run verbosely.
- * Returns the exit status: 0, 1 when anything failed, 2 on a usage error. */
-int dt_main(int argc, char **argv, const char *suite, int (*init)(void), int (*clean)(void),
-	    const dt_test *tests);
-
-/* Starts billingd (extra args, NULL-terminated, may be NULL) into *s, a
- * client with the admin key into *vendor and, when n > 0, the tree accts
- * (itest_build_tree). 0 on success. */
-int dt_start(itest_server *s, spb_client **vendor, const char *const *extra, itest_account *accts,
+/* Starts billingd (args NULL-terminated, may be NULL) into *b, a client
+ * with the admin key into *vendor and, when n > 0, the tree accts
+ * (spt_create_tree). 0 on success. */
+int dt_start(spt_billingd *b, spb_client **vendor, const char *const *args, spt_account *accts,
 	     size_t n);
 
-/* Frees *vendor, stops billingd (a clean exit, else -1) and removes its
- * directory. */
-int dt_stop(itest_server *s, spb_client **vendor);
+/* Frees *vendor, stops billingd (0 for a clean exit, else -1) and removes
+ * its directory. */
+int dt_stop(spt_billingd *b, spb_client **vendor);
 
-/* SetCreditPrice(unit_amount USD) as the vendor. SDK code. */
-int dt_set_credit_price(spb_client *vendor, int64_t unit_amount);
+/* Runs another billingd on b's data directory (127.0.0.1:0) with extra
+ * args to completion (at most timeout_ms), its whole output into out[cap]:
+ * the exit status, or -1 when it was still running (then killed). */
+int dt_run_billingd(const spt_billingd *b, const char *const *extra, int timeout_ms, char *out,
+		    size_t cap);
+
+/* Runs bin with args (NULL-terminated, argv[0] not included) to completion
+ * (at most timeout_ms), its whole output into out[cap]: the exit status,
+ * or -1 when it was still running (then killed) or died from a signal. */
+int dt_run_capture(const char *bin, const char *const *args, int timeout_ms, char *out, size_t cap);
+
+/* A raw unary call of path with the bearer key (and an idempotency key
+ * unless NULL) on a channel of its own: see spt_raw_once. */
+int dt_raw(const spt_billingd *b, const char *key, const char *idem_key, const char *path,
+	   const spt_pb *req, spt_raw_result *out);
 
 #endif

@@ -20,10 +20,10 @@
 
 #include "dtest.h"
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor;
-static char service_key[ITEST_KEY_MAX];
-static itest_account accts[] = {
+static char service_key[SPT_KEY_MAX];
+static spt_account accts[] = {
 	{"vendor", ROLE(VENDOR), NULL, "", ""},
 	{"d1", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i1", ROLE(INSTALLER), "d1", "", ""},
@@ -34,8 +34,8 @@ static itest_account accts[] = {
 static int suite_init(void)
 {
 	if (dt_start(&srv, &vendor, NULL, accts, 3) != 0 ||
-	    itest_create_key(vendor, NULL, "vendor", SCOPE(SERVICE), service_key, NULL) != 0 ||
-	    itest_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0)
+	    spt_create_key(vendor, NULL, "vendor", SCOPE(SERVICE), service_key, NULL) != 0 ||
+	    spt_create_project(vendor, NULL, "p1", "i1", PTYPE(COMMUNITY), NULL, 0) != 0)
 		return -1;
 	return 0;
 }
@@ -99,7 +99,7 @@ static void expect_denied_naming(int st, const char *field, const char *who)
 
 static void test_installer_and_ancestors_refused(void)
 {
-	spb_call_options i1 = dt_as(I1->key), d1 = dt_as(D1->key);
+	spb_call_options i1 = spt_as(I1->key, NULL), d1 = spt_as(D1->key, NULL);
 	expect_denied_naming(create_project(&i1, "own1", 1000, 0), "free_additional_apps",
 			     "installer");
 	expect_denied_naming(create_project(&d1, "own2", 5, 0), "free_additional_apps",
@@ -117,7 +117,7 @@ static void test_installer_and_ancestors_refused(void)
 
 static void test_vendor_and_service_key_allowed(void)
 {
-	spb_call_options svc = dt_as(service_key);
+	spb_call_options svc = spt_as(service_key, NULL);
 	svc.acting_account = "i1";
 	CU_ASSERT_EQUAL(create_project(NULL, "vend1", 3, (int64_t)time(NULL) - 86400 * 400), DT_OK);
 	CU_ASSERT_EQUAL(create_project(&svc, "svc1", 2, (int64_t)time(NULL) - 86400), DT_OK);
@@ -127,21 +127,25 @@ static void test_vendor_and_service_key_allowed(void)
 
 static void test_unmasked_value_not_refused(void)
 {
-	spb_call_options i1 = dt_as(I1->key);
+	spb_call_options i1 = spt_as(I1->key, NULL);
 	/* The resource carries free_additional_apps = 5, but only the name is
 	 * being changed. */
 	CU_ASSERT_EQUAL(update_project(&i1, "display_name", 5), DT_OK);
 	CU_ASSERT_EQUAL(create_project(&i1, "own4", 0, 0), DT_OK);
 }
 
+static CU_TestInfo tests[] = {
+	{"installer and ancestors: PERMISSION_DENIED naming the field",
+	 test_installer_and_ancestors_refused},
+	{"vendor and SERVICE key may set them", test_vendor_and_service_key_allowed},
+	{"a value outside update_mask is not refused", test_unmasked_value_not_refused},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{"charge-lowering fields", suite_init, suite_clean, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"installer and ancestors: PERMISSION_DENIED naming the field",
-		 test_installer_and_ancestors_refused},
-		{"vendor and SERVICE key may set them", test_vendor_and_service_key_allowed},
-		{"a value outside update_mask is not refused", test_unmasked_value_not_refused},
-		{NULL, NULL},
-	};
-	return dt_main(argc, argv, "charge-lowering fields", suite_init, suite_clean, tests);
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -27,9 +27,9 @@
 
 #define YEAR_S (INT64_C(365) * 86400)
 
-static int catalog_ok(const itest_server *s)
+static int catalog_ok(const spt_billingd *s)
 {
-	spb_client *c = itest_client(s, NULL);
+	spb_client *c = spt_client(s, NULL);
 	Smartplus__Billing__V1__GetCatalogRequest r =
 		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
 	Smartplus__Billing__V1__GetCatalogResponse *out = NULL;
@@ -40,9 +40,9 @@ static int catalog_ok(const itest_server *s)
 }
 
 /* The server's now, by a 1 s AdvanceClock (test clock only); 0 on error. */
-static int64_t test_now(const itest_server *s)
+static int64_t test_now(const spt_billingd *s)
 {
-	spb_client *c = itest_client(s, NULL);
+	spb_client *c = spt_client(s, NULL);
 	Smartplus__Billing__V1__AdvanceClockRequest r =
 		SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_REQUEST__INIT;
 	Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
@@ -57,7 +57,7 @@ static int64_t test_now(const itest_server *s)
 	return now;
 }
 
-static void expect_refused(const itest_server *s, const char *const *extra, const char *needle)
+static void expect_refused(const spt_billingd *s, const char *const *extra, const char *needle)
 {
 	char out[8192];
 	int code = dt_run_billingd(s, extra, 5000, out, sizeof(out));
@@ -74,43 +74,43 @@ static void test_test_store_refuses_real_clock(void)
 {
 	static const char *const test_clock[] = {"--test-clock", NULL};
 	static const char *const convert[] = {"--convert-test-clock", NULL};
-	itest_server s;
+	spt_billingd s;
 	spb_client *v;
 	int64_t before;
 
-	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, test_clock), 0);
-	v = itest_client(&s, NULL);
-	CU_ASSERT_EQUAL(dt_advance(v, YEAR_S), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_start(&s, test_clock), 0);
+	v = spt_client(&s, NULL);
+	CU_ASSERT_EQUAL(spt_advance_clock(v, (YEAR_S)*SPT_SECOND_US, NULL, NULL), 0);
 	spb_client_free(v);
 	before = test_now(&s);
 	CU_ASSERT_TRUE(before > time(NULL) + YEAR_S - 86400);
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
 
 	expect_refused(&s, NULL, "test clock");
 	expect_refused(&s, convert, "backwards");
 
 	/* Still a test store, where it was. */
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&s), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&s), 0);
 	CU_ASSERT_TRUE(catalog_ok(&s));
 	CU_ASSERT_TRUE(test_now(&s) >= before + 1);
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
-	itest_cleanup(&s);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
+	spt_billingd_free(&s);
 }
 
 /* A store on the real clock refuses a test clock. */
 static void test_real_store_refuses_test_clock(void)
 {
 	static const char *const test_clock[] = {"--test-clock", NULL};
-	itest_server s;
+	spt_billingd s;
 
-	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_start(&s, NULL), 0);
 	CU_ASSERT_TRUE(catalog_ok(&s));
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
 	expect_refused(&s, test_clock, "real clock");
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&s), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&s), 0);
 	CU_ASSERT_TRUE(catalog_ok(&s));
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
-	itest_cleanup(&s);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
+	spt_billingd_free(&s);
 }
 
 /* A test store whose clock is behind the real one may be converted, once;
@@ -119,22 +119,22 @@ static void test_conversion_forward_only(void)
 {
 	static const char *const test_clock[] = {"--test-clock", NULL};
 	static const char *const convert[] = {"--convert-test-clock", NULL};
-	itest_server s;
+	spt_billingd s;
 
-	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, test_clock), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_start(&s, test_clock), 0);
 	CU_ASSERT_TRUE(catalog_ok(&s));
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
 	sleep(1); /* the real clock passes the (unmoved) test clock */
-	dt_set_extra(&s, convert);
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&s), 0);
+	spt_billingd_set_args(&s, convert);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&s), 0);
 	CU_ASSERT_TRUE(catalog_ok(&s));
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
-	dt_set_extra(&s, NULL);
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&s), 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
+	spt_billingd_set_args(&s, NULL);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&s), 0);
 	CU_ASSERT_TRUE(catalog_ok(&s));
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
 	expect_refused(&s, test_clock, "real clock");
-	itest_cleanup(&s);
+	spt_billingd_free(&s);
 }
 
 static int apply_high(store_txn *w, void *arg)
@@ -146,7 +146,7 @@ static int apply_high(store_txn *w, void *arg)
  * at that time instead of going back. */
 static void test_clock_never_goes_back(void)
 {
-	itest_server s;
+	spt_billingd s;
 	store_options so = STORE_OPTIONS_INIT;
 	store_env *env = NULL;
 	spb_client *v;
@@ -155,15 +155,15 @@ static void test_clock_never_goes_back(void)
 	Smartplus__Billing__V1__GetAccountResponse *out = NULL;
 	uint64_t ahead = ((uint64_t)time(NULL) + 86400) * 1000000;
 
-	CU_ASSERT_EQUAL_FATAL(itest_start(&s, itest_billingd, NULL), 0);
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_start(&s, NULL), 0);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
 	so.path = s.data_dir;
 	CU_ASSERT_EQUAL_FATAL(store_open(&so, &env, NULL, 0), 0);
 	CU_ASSERT_EQUAL(store_write_sync(env, apply_high, &ahead), 0);
 	store_close(env);
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&s), 0);
-	v = itest_client(&s, NULL);
-	CU_ASSERT_EQUAL(itest_create_account(v, NULL, "after_restart", ROLE(DISTRIBUTOR), "vendor"),
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&s), 0);
+	v = spt_client(&s, NULL);
+	CU_ASSERT_EQUAL(spt_create_account(v, NULL, "after_restart", ROLE(DISTRIBUTOR), "vendor"),
 			0);
 	g.account_id = "after_restart";
 	CU_ASSERT_EQUAL_FATAL(spb_directory_get_account(v, &g, &out, NULL), 0);
@@ -177,20 +177,23 @@ static void test_clock_never_goes_back(void)
 		       (unsigned long long)(ahead / 1000000));
 	spb_message_free(out);
 	spb_client_free(v);
-	CU_ASSERT_EQUAL(itest_stop(&s), 0);
-	itest_cleanup(&s);
+	CU_ASSERT_EQUAL(spt_billingd_stop(&s), 0);
+	spt_billingd_free(&s);
 }
+
+static CU_TestInfo tests[] = {
+	{"a test-clock store a year ahead refuses the real clock and the conversion",
+	 test_test_store_refuses_real_clock},
+	{"a real-clock store refuses a test clock", test_real_store_refuses_test_clock},
+	{"conversion to the real clock: only forward, only one way", test_conversion_forward_only},
+	{"the clock never goes back across restarts", test_clock_never_goes_back},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"clock record", NULL, NULL, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
 
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"a test-clock store a year ahead refuses the real clock and the conversion",
-		 test_test_store_refuses_real_clock},
-		{"a real-clock store refuses a test clock", test_real_store_refuses_test_clock},
-		{"conversion to the real clock: only forward, only one way",
-		 test_conversion_forward_only},
-		{"the clock never goes back across restarts", test_clock_never_goes_back},
-		{NULL, NULL},
-	};
-	return dt_main(argc, argv, "clock record", NULL, NULL, tests);
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -11,6 +11,11 @@
  * installer echoed that installer's projects or said it "has no ...
  * projects".
  *
+ * The property manager of a project (CreateProject, UpdateProject) was an
+ * oracle across trees: another tree's property manager got "'pm2' is not
+ * in the installer's branch of the tree", a missing one "'nx' is not a
+ * ROLE_PROPERTY_MANAGER", another tree's distributor "is not a ..." too.
+ *
  * usage: defects_foreign_reference_messages <billingd>
  */
 #include <stdio.h>
@@ -21,23 +26,23 @@
 
 #include "dtest.h"
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor;
-static itest_account accts[] = {
+static spt_account accts[] = {
 	{"vendor", ROLE(VENDOR), NULL, "", ""}, {"d1", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i1", ROLE(INSTALLER), "d1", "", ""},  {"d2", ROLE(DISTRIBUTOR), "vendor", "", ""},
-	{"i2", ROLE(INSTALLER), "d2", "", ""},
+	{"i2", ROLE(INSTALLER), "d2", "", ""},  {"pm1", ROLE(PROPERTY_MANAGER), "d1", "", ""},
 };
 #define D2 (&accts[3])
+#define N_ACCTS (sizeof(accts) / sizeof(accts[0]))
 
 static int suite_init(void)
 {
-	if (dt_start(&srv, &vendor, NULL, accts, 5) != 0 ||
-	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
-	    itest_create_project(vendor, NULL, "secret-site", "i1", PTYPE(COMMUNITY), NULL, 0) !=
-		    0 ||
-	    dt_create_item(vendor, NULL, "secret-site", "secret-item", STYPE(APP)) != 0 ||
-	    itest_create_project(vendor, NULL, "own-site", "i2", PTYPE(COMMUNITY), NULL, 0) != 0)
+	if (dt_start(&srv, &vendor, NULL, accts, N_ACCTS) != 0 ||
+	    spt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
+	    spt_create_project(vendor, NULL, "secret-site", "i1", PTYPE(COMMUNITY), NULL, 0) != 0 ||
+	    spt_create_item(vendor, NULL, "secret-site", "secret-item", STYPE(APP)) != 0 ||
+	    spt_create_project(vendor, NULL, "own-site", "i2", PTYPE(COMMUNITY), NULL, 0) != 0)
 		return -1;
 	return 0;
 }
@@ -50,7 +55,7 @@ static int suite_clean(void)
 /* The status and message of a quote by d2. */
 static int quote_as_d2(const dt_quote_req *q, char *msg, size_t cap)
 {
-	spb_call_options o = dt_as(D2->key);
+	spb_call_options o = spt_as(D2->key, NULL);
 	Smartplus__Billing__V1__QuoteServicesResponse *qr = NULL;
 	int st = dt_status(dt_quote(vendor, &o, q, &qr));
 	snprintf(msg, cap, "%s", st ? spb_error_last()->message : "");
@@ -82,7 +87,7 @@ static void compare(const dt_quote_req *existing, const dt_quote_req *missing)
 
 static void test_wrong_type_foreign_project(void)
 {
-	dt_quote_req q = {.action = ACTIVATE,
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d2",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMERCIAL),
@@ -102,7 +107,7 @@ static void test_wrong_type_foreign_project(void)
 
 static void test_all_projects_of_foreign_installer(void)
 {
-	dt_quote_req q = {.action = ACTIVATE,
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d2",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMUNITY),
@@ -117,7 +122,7 @@ static void test_all_projects_of_foreign_installer(void)
 
 static void test_foreign_item_and_payer(void)
 {
-	dt_quote_req q = {.action = ACTIVATE,
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d2",
 			  .installer = "i2",
 			  .ptype = PTYPE(COMMUNITY),
@@ -135,15 +140,80 @@ static void test_foreign_item_and_payer(void)
 	compare(&q, &nx);
 }
 
+/* CreateProject, then UpdateProject, of i2's by d2 naming pm as the
+ * property manager: status and message of each. */
+static void name_manager(const char *pm, const char *project, int *st_create, char *create,
+			 int *st_update, char *update, size_t cap)
+{
+	Smartplus__Billing__V1__CreateProjectRequest c =
+		SMARTPLUS__BILLING__V1__CREATE_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateProjectResponse *cr = NULL;
+	Smartplus__Billing__V1__UpdateProjectRequest u =
+		SMARTPLUS__BILLING__V1__UPDATE_PROJECT_REQUEST__INIT;
+	Smartplus__Billing__V1__UpdateProjectResponse *ur = NULL;
+	Smartplus__Billing__V1__Project p = SMARTPLUS__BILLING__V1__PROJECT__INIT;
+	Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+	char *paths[1] = {"property_manager_id"};
+	spb_call_options o = spt_as(D2->key, NULL);
+
+	c.project_id = (char *)project;
+	c.installer_id = "i2";
+	c.type = PTYPE(COMMUNITY);
+	c.property_manager_id = (char *)pm;
+	*st_create = dt_status(spb_directory_create_project(vendor, &c, &cr, &o));
+	snprintf(create, cap, "%s", *st_create ? spb_error_last()->message : "");
+	spb_message_free(cr);
+	p.project_id = "own-site";
+	p.property_manager_id = (char *)pm;
+	mask.n_paths = 1;
+	mask.paths = paths;
+	u.project = &p;
+	u.update_mask = &mask;
+	*st_update = dt_status(spb_directory_update_project(vendor, &u, &ur, &o));
+	snprintf(update, cap, "%s", *st_update ? spb_error_last()->message : "");
+	spb_message_free(ur);
+}
+
+static void test_foreign_property_manager(void)
+{
+	static const char *foreign[] = {"pm1", "d1", "i1"};
+	char mc[512], mu[512], fc[512], fu[512];
+	int smc, smu, sfc, sfu;
+
+	name_manager("nx-manager", "p-missing", &smc, mc, &smu, mu, sizeof(mc));
+	CU_ASSERT_EQUAL(smc, DT_PERMISSION_DENIED);
+	CU_ASSERT_EQUAL(smu, DT_PERMISSION_DENIED);
+	for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		char project[32];
+		snprintf(project, sizeof(project), "p-foreign-%zu", i);
+		name_manager(foreign[i], project, &sfc, fc, &sfu, fu, sizeof(fc));
+		SPT_CHECK(sfc == smc && strcmp(fc, mc) == 0,
+			  "CreateProject naming %s (another tree's): %s \"%s\"; a missing one: "
+			  "%s \"%s\"",
+			  foreign[i], spb_status_name(sfc), fc, spb_status_name(smc), mc);
+		SPT_CHECK(sfu == smu && strcmp(fu, mu) == 0,
+			  "UpdateProject naming %s (another tree's): %s \"%s\"; a missing one: "
+			  "%s \"%s\"",
+			  foreign[i], spb_status_name(sfu), fu, spb_status_name(smu), mu);
+		no_foreign_words(fc);
+		no_foreign_words(fu);
+	}
+}
+
+static CU_TestInfo tests[] = {
+	{"another tree's property manager reads like a missing one", test_foreign_property_manager},
+	{"a foreign project (any type) reads like a missing one", test_wrong_type_foreign_project},
+	{"all_projects of a foreign installer reads like a missing one",
+	 test_all_projects_of_foreign_installer},
+	{"a foreign item or payer reads like a missing one", test_foreign_item_and_payer},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{"foreign reference messages", suite_init, suite_clean, NULL, NULL, tests},
+	CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"a foreign project (any type) reads like a missing one",
-		 test_wrong_type_foreign_project},
-		{"all_projects of a foreign installer reads like a missing one",
-		 test_all_projects_of_foreign_installer},
-		{"a foreign item or payer reads like a missing one", test_foreign_item_and_payer},
-		{NULL, NULL},
-	};
-	return dt_main(argc, argv, "foreign reference messages", suite_init, suite_clean, tests);
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -20,9 +20,9 @@
 
 #include "dtest.h"
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor;
-static itest_account accts[] = {
+static spt_account accts[] = {
 	{"vendor", ROLE(VENDOR), NULL, "", ""},
 	{"d1", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i1", ROLE(INSTALLER), "d1", "", ""},
@@ -33,8 +33,8 @@ static int suite_init(void)
 {
 	static const char *const extra[] = {"--test-clock", NULL};
 	if (dt_start(&srv, &vendor, extra, accts, 3) != 0 ||
-	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
-	    dt_set_price(vendor, PTYPE(COMMUNITY), STYPE(INTEGRATION), 2000, 20) != 0)
+	    spt_set_price(vendor, PTYPE(COMMUNITY), STYPE(APP), 1000, 10) != 0 ||
+	    spt_set_price(vendor, PTYPE(COMMUNITY), STYPE(INTEGRATION), 2000, 20) != 0)
 		return -1;
 	return 0;
 }
@@ -52,7 +52,7 @@ static int set_integration(const char *project, int on, const char **reason)
 	Google__Protobuf__FieldMask m = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
 	Smartplus__Billing__V1__UpdateProjectResponse *out = NULL;
 	char *paths[1] = {"pms_integrated"};
-	spb_call_options o = dt_as(D1->key);
+	spb_call_options o = spt_as(D1->key, NULL);
 	int rc;
 	p.project_id = (char *)project;
 	p.pms_integrated = on;
@@ -70,14 +70,14 @@ static int set_integration(const char *project, int on, const char **reason)
 /* Makes an integrated project with one APP item; returns 0. */
 static int make_project(const char *project, const char *app)
 {
-	if (itest_create_project(vendor, NULL, project, "i1", PTYPE(COMMUNITY), NULL, 1) != 0)
+	if (spt_create_project(vendor, NULL, project, "i1", PTYPE(COMMUNITY), NULL, 1) != 0)
 		return -1;
-	return dt_create_item(vendor, NULL, project, app, STYPE(APP));
+	return spt_create_item(vendor, NULL, project, app, STYPE(APP));
 }
 
 static dt_quote_req activation(const char *project, const char *app)
 {
-	dt_quote_req q = {.action = ACTIVATE,
+	dt_quote_req q = {.action = ACTION(ACTIVATE),
 			  .payer = "d1",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMUNITY),
@@ -91,7 +91,7 @@ static dt_quote_req activation(const char *project, const char *app)
 
 static void test_active_integration_item_survives_toggle(void)
 {
-	spb_call_options o = dt_as(D1->key);
+	spb_call_options o = spt_as(D1->key, NULL);
 	dt_quote_req q = activation("pa", "pa_app");
 	Smartplus__Billing__V1__Order *order = NULL;
 	Smartplus__Billing__V1__Item *before, *after;
@@ -133,7 +133,8 @@ static void test_active_integration_item_survives_toggle(void)
 
 	/* Once expired, integration may be turned off (the item goes), and on
 	 * again (a fresh INACTIVE item). */
-	CU_ASSERT_EQUAL(dt_advance(vendor, INT64_C(100) * 86400), 0);
+	CU_ASSERT_EQUAL(
+		spt_advance_clock(vendor, (INT64_C(100) * 86400) * SPT_SECOND_US, NULL, NULL), 0);
 	CU_ASSERT_EQUAL(set_integration("pa", 0, NULL), DT_OK);
 	after = dt_get_item(vendor, "pa", "pms_pa");
 	CU_ASSERT_PTR_NULL(after);
@@ -149,7 +150,7 @@ static void test_active_integration_item_survives_toggle(void)
 
 static void test_integration_item_in_open_order_survives_toggle(void)
 {
-	spb_call_options o = dt_as(D1->key);
+	spb_call_options o = spt_as(D1->key, NULL);
 	dt_quote_req q = activation("pb", "pb_app");
 	Smartplus__Billing__V1__Order *order = NULL;
 	Smartplus__Billing__V1__Item *it;
@@ -194,14 +195,18 @@ static void test_integration_item_in_open_order_survives_toggle(void)
 	spb_message_free(order);
 }
 
+static CU_TestInfo tests[] = {
+	{"an ACTIVE integration item survives turning integration off",
+	 test_active_integration_item_survives_toggle},
+	{"an integration item held by an open order survives the toggle",
+	 test_integration_item_in_open_order_survives_toggle},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"paid items kept", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"an ACTIVE integration item survives turning integration off",
-		 test_active_integration_item_survives_toggle},
-		{"an integration item held by an open order survives the toggle",
-		 test_integration_item_in_open_order_survives_toggle},
-		{NULL, NULL},
-	};
-	return dt_main(argc, argv, "paid items kept", suite_init, suite_clean, tests);
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -22,9 +22,9 @@
 
 #define DAY INT64_C(86400)
 
-static itest_server srv;
+static spt_billingd srv;
 static spb_client *vendor;
-static itest_account accts[] = {
+static spt_account accts[] = {
 	{"vendor", ROLE(VENDOR), NULL, "", ""},
 	{"d1", ROLE(DISTRIBUTOR), "vendor", "", ""},
 	{"i1", ROLE(INSTALLER), "d1", "", ""},
@@ -35,15 +35,15 @@ static int suite_init(void)
 {
 	static const char *const extra[] = {"--test-clock", NULL};
 	if (dt_start(&srv, &vendor, extra, accts, 3) != 0 ||
-	    dt_set_price(vendor, PTYPE(COMMERCIAL), STYPE(DOOR), 1000, 3) != 0)
+	    spt_set_price(vendor, PTYPE(COMMERCIAL), STYPE(DOOR), 1000, 3) != 0)
 		return -1;
-	if (dt_set_credit_price(vendor, 100) != 0)
+	if (spt_set_credit_price(vendor, 100) != 0)
 		return -1;
 	/* On credits (created after the cut-over); the oldest door is free. */
-	if (itest_create_project(vendor, NULL, "pc", "i1", PTYPE(COMMERCIAL), NULL, 0) != 0 ||
-	    dt_create_item(vendor, NULL, "pc", "door0", STYPE(DOOR)) != 0 ||
-	    dt_create_item(vendor, NULL, "pc", "doorm", STYPE(DOOR)) != 0 ||
-	    dt_create_item(vendor, NULL, "pc", "doora", STYPE(DOOR)) != 0)
+	if (spt_create_project(vendor, NULL, "pc", "i1", PTYPE(COMMERCIAL), NULL, 0) != 0 ||
+	    spt_create_item(vendor, NULL, "pc", "door0", STYPE(DOOR)) != 0 ||
+	    spt_create_item(vendor, NULL, "pc", "doorm", STYPE(DOOR)) != 0 ||
+	    spt_create_item(vendor, NULL, "pc", "doora", STYPE(DOOR)) != 0)
 		return -1;
 	return 0;
 }
@@ -58,7 +58,7 @@ static int assign(const char *from, const char *to, int64_t n)
 	Smartplus__Billing__V1__AssignCreditsRequest r =
 		SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
 	Smartplus__Billing__V1__AssignCreditsResponse *out = NULL;
-	spb_call_options o = dt_as(D1->key);
+	spb_call_options o = spt_as(D1->key, NULL);
 	int rc;
 	r.account_id = (char *)from;
 	r.to_account_id = (char *)to;
@@ -74,7 +74,7 @@ static int auto_on(const char *item)
 		SMARTPLUS__BILLING__V1__SET_AUTO_RENEW_REQUEST__INIT;
 	Smartplus__Billing__V1__AutoRenewTerm t = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__INIT;
 	Smartplus__Billing__V1__SetAutoRenewResponse *out = NULL;
-	spb_call_options o = dt_as(D1->key);
+	spb_call_options o = spt_as(D1->key, NULL);
 	char *items[1] = {(char *)item};
 	int rc;
 	t.end_case = SMARTPLUS__BILLING__V1__AUTO_RENEW_TERM__END_UNTIL_TURNED_OFF;
@@ -119,8 +119,8 @@ static int64_t expiry(const char *item)
 
 static void run_scenario(const char *item, int manual_mode)
 {
-	spb_call_options o = dt_as(D1->key);
-	dt_quote_req a = {.action = ACTIVATE,
+	spb_call_options o = spt_as(D1->key, NULL);
+	dt_quote_req a = {.action = ACTION(ACTIVATE),
 			  .payer = "d1",
 			  .installer = "i1",
 			  .ptype = PTYPE(COMMERCIAL),
@@ -141,22 +141,23 @@ static void run_scenario(const char *item, int manual_mode)
 	spb_message_free(order);
 	order = NULL;
 	CU_ASSERT_EQUAL_FATAL(auto_on(item), 0);
-	bal = dt_balance(vendor, NULL, "d1");
+	bal = spt_credit_balance(vendor, NULL, "d1");
 	if (bal > 0)
 		CU_ASSERT_EQUAL_FATAL(assign("d1", "i1", bal), 0);
-	CU_ASSERT_EQUAL(dt_balance(vendor, NULL, "d1"), 0);
+	CU_ASSERT_EQUAL(spt_credit_balance(vendor, NULL, "d1"), 0);
 	e0 = expiry(item);
 	failed0 = auto_orders(OSTATUS(FAILED));
 	ok0 = auto_orders(OSTATUS(SUCCEEDED));
 
 	/* The renewal 24 h before expiry fails: no credits. */
-	CU_ASSERT_EQUAL(dt_advance(vendor, 30 * DAY - DAY + 3600), 0);
+	CU_ASSERT_EQUAL(
+		spt_advance_clock(vendor, (30 * DAY - DAY + 3600) * SPT_SECOND_US, NULL, NULL), 0);
 	CU_ASSERT_EQUAL(auto_orders(OSTATUS(FAILED)), failed0 + 1);
 	CU_ASSERT_EQUAL(expiry(item), e0);
 
 	/* The payer renews by hand, one month. */
 	CU_ASSERT_EQUAL_FATAL(dt_buy_credits(vendor, &o, "d1", "d1", 10), 0);
-	r.action = RENEW;
+	r.action = ACTION(RENEW);
 	r.renew_mode = manual_mode ? V1(RENEW_MODE__RENEW_MODE_MANUAL)
 				   : V1(RENEW_MODE__RENEW_MODE_AUTO);
 	CU_ASSERT_EQUAL_FATAL(dt_quote_and_place(vendor, &o, &r, METHOD(CREDITS), NULL, &order), 0);
@@ -165,20 +166,21 @@ static void run_scenario(const char *item, int manual_mode)
 	spb_message_free(order);
 	e1 = expiry(item);
 	CU_ASSERT_EQUAL(e1, e0 + 30 * DAY);
-	CU_ASSERT_EQUAL(dt_balance(vendor, NULL, "d1"), 7);
+	CU_ASSERT_EQUAL(spt_credit_balance(vendor, NULL, "d1"), 7);
 
 	/* Through the whole retry window (1, 2, 4 days after expiry). */
-	CU_ASSERT_EQUAL(dt_advance(vendor, 6 * DAY), 0);
-	CU_ASSERT_EQUAL(dt_balance(vendor, NULL, "d1"), 7);
+	CU_ASSERT_EQUAL(spt_advance_clock(vendor, (6 * DAY) * SPT_SECOND_US, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(spt_credit_balance(vendor, NULL, "d1"), 7);
 	CU_ASSERT_EQUAL(auto_orders(OSTATUS(SUCCEEDED)), ok0);
 	CU_ASSERT_EQUAL(expiry(item), e1);
-	if (dt_balance(vendor, NULL, "d1") != 7)
+	if (spt_credit_balance(vendor, NULL, "d1") != 7)
 		printf("\n    %s renewal during the retry window: balance %lld, expiry moved "
 		       "%lld days\n",
-		       manual_mode ? "MANUAL" : "AUTO", (long long)dt_balance(vendor, NULL, "d1"),
+		       manual_mode ? "MANUAL" : "AUTO",
+		       (long long)spt_credit_balance(vendor, NULL, "d1"),
 		       (long long)((expiry(item) - e1) / DAY));
 	/* Spend what is left so the next scenario starts from nothing. */
-	CU_ASSERT_EQUAL(assign("d1", "i1", dt_balance(vendor, NULL, "d1")), 0);
+	CU_ASSERT_EQUAL(assign("d1", "i1", spt_credit_balance(vendor, NULL, "d1")), 0);
 }
 
 static void test_manual_renewal_in_retry_window(void)
@@ -191,14 +193,18 @@ static void test_auto_mode_renewal_in_retry_window(void)
 	run_scenario("doora", 0);
 }
 
+static CU_TestInfo tests[] = {
+	{"a MANUAL renewal during the retry window is not charged again",
+	 test_manual_renewal_in_retry_window},
+	{"an AUTO-mode renewal during the retry window is not charged again",
+	 test_auto_mode_renewal_in_retry_window},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{"renewal retry window", suite_init, suite_clean, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"a MANUAL renewal during the retry window is not charged again",
-		 test_manual_renewal_in_retry_window},
-		{"an AUTO-mode renewal during the retry window is not charged again",
-		 test_auto_mode_renewal_in_retry_window},
-		{NULL, NULL},
-	};
-	return dt_main(argc, argv, "renewal retry window", suite_init, suite_clean, tests);
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

@@ -18,17 +18,17 @@
 
 #include "dtest.h"
 
-static itest_server srv;
+static spt_billingd srv;
 
 static int suite_init(void)
 {
-	return itest_start(&srv, itest_billingd, NULL);
+	return spt_billingd_start(&srv, NULL);
 }
 
 static int suite_clean(void)
 {
-	itest_stop(&srv);
-	itest_cleanup(&srv);
+	spt_billingd_stop(&srv);
+	spt_billingd_free(&srv);
 	return 0;
 }
 
@@ -43,7 +43,7 @@ static int revoke(spb_client *c, const char *key, const char *key_id)
 	Smartplus__Billing__V1__RevokeApiKeyRequest r =
 		SMARTPLUS__BILLING__V1__REVOKE_API_KEY_REQUEST__INIT;
 	Smartplus__Billing__V1__RevokeApiKeyResponse *out = NULL;
-	spb_call_options o = dt_as(key);
+	spb_call_options o = spt_as(key, NULL);
 	int rc;
 	r.key_id = (char *)key_id;
 	rc = spb_directory_revoke_api_key(c, &r, &out, &o);
@@ -53,7 +53,7 @@ static int revoke(spb_client *c, const char *key, const char *key_id)
 
 static int catalog_with(const char *key)
 {
-	spb_client *c = itest_client(&srv, key);
+	spb_client *c = spt_client(&srv, key);
 	Smartplus__Billing__V1__GetCatalogRequest r =
 		SMARTPLUS__BILLING__V1__GET_CATALOG_REQUEST__INIT;
 	Smartplus__Billing__V1__GetCatalogResponse *out = NULL;
@@ -65,8 +65,8 @@ static int catalog_with(const char *key)
 
 static void test_last_vendor_key_cannot_be_revoked(void)
 {
-	spb_client *v = itest_client(&srv, NULL);
-	char admin_id[17], second[ITEST_KEY_MAX], second_id[17];
+	spb_client *v = spt_client(&srv, NULL);
+	char admin_id[17], second[SPT_KEY_MAX], second_id[17];
 	int st;
 
 	key_id_of(srv.admin_key, admin_id);
@@ -78,8 +78,8 @@ static void test_last_vendor_key_cannot_be_revoked(void)
 	CU_ASSERT_EQUAL(catalog_with(srv.admin_key), DT_OK);
 
 	/* With a second key, the first may go; the second is then the last. */
-	CU_ASSERT_EQUAL_FATAL(
-		itest_create_key(v, NULL, "vendor", SCOPE(ACCOUNT), second, second_id), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_create_key(v, NULL, "vendor", SCOPE(ACCOUNT), second, second_id),
+			      0);
 	if (catalog_with(srv.admin_key) == DT_OK)
 		CU_ASSERT_EQUAL(revoke(v, srv.admin_key, admin_id), DT_OK);
 	CU_ASSERT_EQUAL(catalog_with(second), DT_OK);
@@ -90,21 +90,21 @@ static void test_last_vendor_key_cannot_be_revoked(void)
 
 static void test_offline_admin_key(void)
 {
-	char out[4096], path[PATH_MAX + 16], old_key[ITEST_KEY_MAX];
+	char out[4096], path[PATH_MAX + 16], old_key[SPT_KEY_MAX];
 	const char *args[] = {"admin-key", "--data-dir", srv.data_dir, NULL};
 	struct stat st;
 	int code;
 
 	snprintf(old_key, sizeof(old_key), "%s", srv.admin_key);
 	/* Refused while the server runs on the directory. */
-	code = dt_run_capture(itest_billingd, args, 5000, out, sizeof(out));
+	code = dt_run_capture(spt_arg("billingd"), args, 5000, out, sizeof(out));
 	CU_ASSERT_EQUAL(code, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "in use by pid"));
 	if (code != 1)
 		printf("\n    admin-key while running: exit %d: %.300s\n", code, out);
 
-	CU_ASSERT_EQUAL_FATAL(itest_stop(&srv), 0);
-	code = dt_run_capture(itest_billingd, args, 10000, out, sizeof(out));
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_stop(&srv), 0);
+	code = dt_run_capture(spt_arg("billingd"), args, 10000, out, sizeof(out));
 	CU_ASSERT_EQUAL(code, 0);
 	if (code != 0)
 		printf("\n    admin-key on a stopped store: exit %d: %.300s\n", code, out);
@@ -113,19 +113,21 @@ static void test_offline_admin_key(void)
 	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
 
 	/* itest_restart reads admin.key again. */
-	CU_ASSERT_EQUAL_FATAL(itest_restart(&srv), 0);
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart(&srv), 0);
 	CU_ASSERT_STRING_NOT_EQUAL(srv.admin_key, old_key);
 	CU_ASSERT_EQUAL(catalog_with(srv.admin_key), DT_OK);
 }
 
+static CU_TestInfo tests[] = {
+	{"the vendor's last active key cannot be revoked", test_last_vendor_key_cannot_be_revoked},
+	{"billingd admin-key: offline, refused while running, mode 0600", test_offline_admin_key},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {{"vendor key recovery", suite_init, suite_clean, NULL, NULL, tests},
+				CU_SUITE_INFO_NULL};
+
 int main(int argc, char **argv)
 {
-	static const dt_test tests[] = {
-		{"the vendor's last active key cannot be revoked",
-		 test_last_vendor_key_cannot_be_revoked},
-		{"billingd admin-key: offline, refused while running, mode 0600",
-		 test_offline_admin_key},
-		{NULL, NULL},
-	};
-	return dt_main(argc, argv, "vendor key recovery", suite_init, suite_clean, tests);
+	return spt_main(argc, argv, "BILLINGD", suites);
 }

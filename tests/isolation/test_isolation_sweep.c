@@ -43,6 +43,7 @@
  * prints the number of cases.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -129,6 +130,7 @@ typedef struct bundle {
 	int exists;
 	const char *account, *child, *installer, *project, *item, *order, *quote;
 	int account_role;
+	const char *pm;       /* a property manager for the bundle's project, or NULL */
 	const char *endpoint; /* the account's webhook endpoint */
 } bundle;
 
@@ -172,6 +174,7 @@ static int bundles_of(int r, bundle out[5])
 			    nz(own_orders[r]),
 			    nz(own_quotes[r]),
 			    r,
+			    has_p1 ? "pm1" : NULL,
 			    NULL};
 	if (child[r])
 		out[n++] = (bundle){"descendant",
@@ -185,16 +188,17 @@ static int bundles_of(int r, bundle out[5])
 				    nz(desc_orders[r]),
 				    nz(desc_quotes[r]),
 				    r + 1,
+				    has_p1 ? "pm1" : NULL,
 				    NULL};
 	if (foreign[r])
-		out[n++] = (bundle){"foreign",        0,      1,    foreign[r],
-				    foreign_child[r], "i2",   "p2", "p2_a",
-				    ord_d2,           quo_d2, r,    NULL};
+		out[n++] = (bundle){"foreign", 0,     1,      foreign[r], foreign_child[r],
+				    "i2",      "p2",  "p2_a", ord_d2,     quo_d2,
+				    r,         "pm2", NULL};
 	if (parent[r])
-		out[n++] = (bundle){"ancestor",        0,           1,
-				    parent[r],         self[r],     anc_inst[r],
-				    anc_proj[r],       anc_item[r], nz(anc_orders[r]),
-				    nz(anc_quotes[r]), r - 1,       NULL};
+		out[n++] = (bundle){
+			"ancestor",  0,           1,           parent[r],         self[r],
+			anc_inst[r], anc_proj[r], anc_item[r], nz(anc_orders[r]), nz(anc_quotes[r]),
+			r - 1,       NULL,        NULL};
 	out[n++] = (bundle){"nonexistent",
 			    0,
 			    0,
@@ -206,6 +210,7 @@ static int bundles_of(int r, bundle out[5])
 			    "ord_0000000000000000",
 			    "quo_0000000000000000",
 			    R_DIST,
+			    "nx_pm",
 			    NULL};
 	for (int k = 0; k < n; k++)
 		out[k].endpoint = endpoint_of(out[k].account);
@@ -479,9 +484,18 @@ typedef struct fill_ctx {
 	const char *method;
 	const bundle *b;
 	pool *pl;
-	int resource_fields; /* how many resource fields the request has */
-	int missing;         /* a resource the bundle does not have */
+	int resource_fields;   /* how many resource fields the request has */
+	int missing;           /* a resource the bundle does not have */
+	const bundle *alt;     /* the one-field cases: resource field alt_index */
+	int alt_index;         /* (counted in fill order) comes from alt, or -1 */
+	const char *alt_value; /* what field alt_index got */
 } fill_ctx;
+
+/* The bundle of the next resource field: c->alt for field alt_index. */
+static const bundle *pick(const fill_ctx *c)
+{
+	return c->alt && c->resource_fields == c->alt_index ? c->alt : c->b;
+}
 
 /* A fresh endpoint of account, its id in the case's pool. */
 static const char *create_endpoint(const char *account, pool *pl)
@@ -499,6 +513,18 @@ static const char *need(fill_ctx *c, const char *v)
 	return v;
 }
 
+/* The resource field `member` (offsetof(bundle, ...)) of the next field's
+ * bundle. */
+static const char *ref(fill_ctx *c, size_t member)
+{
+	const bundle *b = pick(c);
+	const char *v = *(const char *const *)((const char *)b + member);
+	if (b == c->alt)
+		c->alt_value = v;
+	return need(c, v);
+}
+#define REF(c, m) ref((c), offsetof(bundle, m))
+
 static const char *fresh(fill_ctx *c, const char *prefix)
 {
 	char buf[48];
@@ -514,22 +540,24 @@ static int is(const char *a, const char *b)
 /* Value of a string field by its name (NULL: leave ""). in: the message. */
 static const char *string_for(fill_ctx *c, const ProtobufCMessageDescriptor *in, const char *f)
 {
-	const bundle *b = c->b;
 	const char *m = c->method;
 	int item_spec = in == &smartplus__billing__v1__item_spec__descriptor;
 	int coupon = in == &smartplus__billing__v1__coupon__descriptor;
 
 	if (is(f, "account_id"))
-		return is(m, "CreateAccount") ? fresh(c, "acc") : need(c, b->account);
+		return is(m, "CreateAccount") ? fresh(c, "acc") : REF(c, account);
 	if (is(f, "parent_id") || is(f, "payer_id"))
-		return need(c, b->account);
+		return REF(c, account);
 	if (is(f, "to_account_id"))
-		return need(c, b->child);
+		return REF(c, child);
 	if (is(f, "installer_id"))
-		return need(c, b->installer);
+		return REF(c, installer);
+	if (is(f, "property_manager_id"))
+		return REF(c, pm);
 	if (is(f, "project_id"))
-		return is(m, "CreateProject") ? fresh(c, "prj") : need(c, b->project);
+		return is(m, "CreateProject") ? fresh(c, "prj") : REF(c, project);
 	if (is(f, "item_id")) {
+		const bundle *b = pick(c);
 		if (item_spec)
 			return fresh(c, "itm");
 		if (is(m, "DeleteItem") && b->exists && b->project) {
@@ -539,21 +567,23 @@ static const char *string_for(fill_ctx *c, const ProtobufCMessageDescriptor *in,
 			c->resource_fields++;
 			return id;
 		}
-		return need(c, b->item);
+		return REF(c, item);
 	}
 	if (is(f, "endpoint_id")) {
+		const bundle *b = pick(c);
 		if (is(m, "DeleteWebhookEndpoint") && b->exists) {
 			/* a fresh endpoint to delete, so the shared ones stay */
 			c->resource_fields++;
 			return create_endpoint(b->account, c->pl);
 		}
-		return need(c, b->endpoint);
+		return REF(c, endpoint);
 	}
 	if (is(f, "order_id"))
-		return need(c, b->order);
+		return REF(c, order);
 	if (is(f, "quote_id"))
-		return need(c, b->quote);
+		return REF(c, quote);
 	if (is(f, "key_id")) {
+		const bundle *b = pick(c);
 		char id[24] = "0000000000000000";
 		c->resource_fields++;
 		if (b->exists)
@@ -654,10 +684,11 @@ static ProtobufCMessage *message_for(fill_ctx *c, const ProtobufCFieldDescriptor
 	}
 	if (d == &google__protobuf__field_mask__descriptor) {
 		Google__Protobuf__FieldMask *fm = palloc(c->pl, sizeof(*fm));
-		char **paths = palloc(c->pl, sizeof(char *));
+		char **paths = palloc(c->pl, 2 * sizeof(char *));
 		google__protobuf__field_mask__init(fm);
 		paths[0] = "display_name";
-		fm->n_paths = 1;
+		paths[1] = "property_manager_id"; /* a reference, checked like the others */
+		fm->n_paths = 2;
 		fm->paths = paths;
 		return &fm->base;
 	}
@@ -687,9 +718,9 @@ static void fill(fill_ctx *c, ProtobufCMessage *msg, int depth)
 			if (rep) {
 				char **arr;
 				if (is(f->name, "item_ids"))
-					v = need(c, c->b->item);
+					v = REF(c, item);
 				else if (is(f->name, "project_ids"))
-					v = need(c, c->b->project);
+					v = REF(c, project);
 				else
 					break;
 				arr = palloc(c->pl, sizeof(char *));
@@ -926,7 +957,7 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 {
 	const ProtobufCMethodDescriptor *md = &svc->methods[mi];
 	int admin = svc == &smartplus__billing__v1__admin_service__descriptor;
-	fill_ctx c = {md->name, b, NULL, 0, 0};
+	fill_ctx c = {md->name, b, NULL, 0, 0, NULL, -1, NULL};
 	pool pl = {{0}, 0};
 	ProtobufCMessage *req, *resp = NULL;
 	spb_call_options o;
@@ -1018,6 +1049,101 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 	pool_free(&pl);
 }
 
+/* ------------------------------------------------------------------------ */
+/* One reference out of reach at a time                                      */
+
+static long n_field_compared, n_field_mismatch;
+
+/* The request of method mi built from `own` with resource field k (fill
+ * order) from alt (alt NULL: none), sent with role's own key. 0 when it
+ * ran (*out filled), -1 when not applicable. *fields: how many resource
+ * fields the request has. */
+static int run_with_field(const ProtobufCServiceDescriptor *svc, unsigned mi, int role,
+			  const bundle *own, const bundle *alt, int k, outcome *out, int *fields)
+{
+	const ProtobufCMethodDescriptor *md = &svc->methods[mi];
+	fill_ctx c = {md->name, own, NULL, 0, 0, alt, alt ? k : -1, NULL};
+	pool pl = {{0}, 0};
+	ProtobufCMessage *req, *resp = NULL;
+	spb_call_options o;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (cred_opts(role, C_OWN, &o) != 0)
+		return -1;
+	c.pl = &pl;
+	req = palloc(&pl, md->input->sizeof_message);
+	if (!req)
+		return -1;
+	protobuf_c_message_init(md->input, req);
+	fill(&c, req, 0);
+	*fields = c.resource_fields;
+	/* the caller itself is in reach (an ancestor's child: the caller) */
+	if (c.missing || !alt || (c.alt_value && is(c.alt_value, self_of[role]))) {
+		pool_free(&pl);
+		return -1;
+	}
+	rc = spb__unary(cli, svc, mi, !is_read(md->name), req, &resp, &o);
+	out->ran = 1;
+	out->status = rc == 0 ? ST_OK : spb_error_last()->grpc_code;
+	snprintf(out->message, sizeof(out->message), "%s", rc ? spb_error_last()->message : "");
+	if (out->status == ST_UNAVAILABLE)
+		check_alive(svc, md);
+	spb_message_free(resp);
+	pool_free(&pl);
+	return 0;
+}
+
+/*
+ * AIP-211 one field at a time: a request that is the caller's own in every
+ * reference but one, which names an existing resource out of reach (another
+ * tree's, an ancestor's), must be answered exactly as when that one names a
+ * missing resource: the same status and, when refused, the same text, which
+ * names nothing of the foreign resource. A sweep that fills every field from
+ * one class never mixes them (a foreign property manager on one's own
+ * project, another tree's item next to one's own).
+ */
+static void sweep_one_field(const ProtobufCServiceDescriptor *svc)
+{
+	for (unsigned mi = 0; mi < svc->n_methods; mi++)
+		for (int role = R_DIST; role < N_ROLES; role++) {
+			bundle bs[5];
+			int nb = bundles_of(role, bs), fields = 0;
+			outcome probe;
+			const bundle *nx = &bs[nb - 1];
+
+			run_with_field(svc, mi, role, &bs[0], NULL, 0, &probe, &fields);
+			for (int k = 0; k < fields; k++)
+				for (int j = 1; j < nb - 1; j++) {
+					outcome a, m;
+					const ProtobufCMethodDescriptor *md = &svc->methods[mi];
+					if (bs[j].allowed || !bs[j].exists)
+						continue;
+					if (run_with_field(svc, mi, role, &bs[0], &bs[j], k, &a,
+							   &fields) != 0 ||
+					    run_with_field(svc, mi, role, &bs[0], nx, k, &m,
+							   &fields) != 0)
+						continue;
+					n_field_compared++;
+					if (a.status == m.status &&
+					    strcmp(a.message, m.message) == 0) {
+						if (a.status == ST_PERMISSION_DENIED)
+							check_leak(svc, md, role, &bs[j], C_OWN,
+								   a.message);
+						continue;
+					}
+					n_field_mismatch++;
+					SPT_CHECK(0,
+						  "%s.%s caller=%s, reference #%d from the %s "
+						  "target, the rest own: %s \"%s\"; with a "
+						  "nonexistent one instead: %s \"%s\"",
+						  svc->short_name, md->name, role_names[role], k,
+						  bs[j].cls, spb_status_name(a.status), a.message,
+						  spb_status_name(m.status), m.message);
+				}
+		}
+}
+
 static int suite_init(void)
 {
 	verbose = spt_flag("verbose");
@@ -1038,6 +1164,9 @@ static int suite_clean(void)
 	       "name "
 	       "a foreign id\n",
 	       n_msg_compared, n_msg_mismatch, n_msg_leaks);
+	printf("one reference out of reach at a time: %ld foreign/nonexistent pairs compared, "
+	       "%ld differ\n",
+	       n_field_compared, n_field_mismatch);
 	return 0;
 }
 
@@ -1091,6 +1220,15 @@ static void test_admin_service_is_vendor_only(void)
 	sweep(&smartplus__billing__v1__admin_service__descriptor);
 }
 
+static void test_one_reference_out_of_reach_reads_like_a_missing_one(void)
+{
+	sweep_one_field(&smartplus__billing__v1__billing_service__descriptor);
+	sweep_one_field(&smartplus__billing__v1__directory_service__descriptor);
+	sweep_one_field(&smartplus__billing__v1__admin_service__descriptor);
+	sweep_one_field(&smartplus__billing__v1__event_service__descriptor);
+	CU_ASSERT_TRUE(n_field_compared > 0);
+}
+
 static void test_event_service_is_tenant_isolated(void)
 {
 	sweep(&smartplus__billing__v1__event_service__descriptor);
@@ -1109,6 +1247,8 @@ static CU_TestInfo tests[] = {
 	 test_directory_service_is_tenant_isolated},
 	{"AdminService: vendor only, for every RPC x caller x target x credential",
 	 test_admin_service_is_vendor_only},
+	{"every RPC x caller: one reference out of reach answers as a missing one",
+	 test_one_reference_out_of_reach_reads_like_a_missing_one},
 	{"EventService: every RPC x caller x target x credential answers as isolation demands",
 	 test_event_service_is_tenant_isolated},
 	{"billingd survives every case and stops cleanly",

@@ -490,6 +490,22 @@ static void make_integration(model *n, int p)
 	it->proj_gen = n->proj[p].gen;
 }
 
+/* A property manager serves a project when it hangs under the project's
+ * installer or one of the installer's ancestors. One that does not fit is
+ * PERMISSION_DENIED when the caller may not act on it (missing or another
+ * tree's: one answer, AIP-211, issue 12.4), INVALID_ARGUMENT only when the
+ * caller may see it. */
+static void check_pm(const model *m, const op *o, int pm, int inst, m_expect *e)
+{
+	if (m->acc[pm].exists && m->acc[pm].role == ROLE_(PROPERTY_MANAGER) &&
+	    model_may_act(m, m->acc[pm].parent, inst))
+		return;
+	if (!model_may_act(m, o->who.acc, pm))
+		DENY(e, "property_manager_id: out of the caller's reach");
+	else
+		INV(e, "property_manager_id: not a property manager of the installer's branch");
+}
+
 static void op_create_project(const model *m, model *n, const op *o, m_expect *e)
 {
 	int p = o->u.proj.proj, inst = o->u.proj.inst, type = o->u.proj.ptype;
@@ -514,13 +530,8 @@ static void op_create_project(const model *m, model *n, const op *o, m_expect *e
 		return;
 	if (m->acc[inst].role != ROLE_(INSTALLER))
 		INV(e, "installer_id: not an installer");
-	if (pm >= 0) {
-		/* a PM hanging under the installer or one of its ancestors */
-		if (!m->acc[pm].exists || m->acc[pm].role != ROLE_(PROPERTY_MANAGER) ||
-		    !model_may_act(m, m->acc[pm].parent, inst))
-			INV(e, "property_manager_id: not a property manager of the installer's "
-			       "branch");
-	}
+	if (pm >= 0)
+		check_pm(m, o, pm, inst, e);
 	if (m->proj[p].exists)
 		err(e, GRPC_STATUS_ALREADY_EXISTS, NULL, "project id taken");
 	if (e->nerr)
@@ -559,10 +570,8 @@ static void op_update_project(const model *m, model *n, const op *o, m_expect *e
 		return;
 	if ((mask & 1) && o->u.upd.pms && pr->type != PT_(COMMUNITY))
 		INV(e, "pms_integrated: community only");
-	if ((mask & 4) && pm >= 0 &&
-	    (!m->acc[pm].exists || m->acc[pm].role != ROLE_(PROPERTY_MANAGER) ||
-	     !model_may_act(m, m->acc[pm].parent, pr->inst)))
-		INV(e, "property_manager_id: not a property manager of the installer's branch");
+	if ((mask & 4) && pm >= 0)
+		check_pm(m, o, pm, pr->inst, e);
 	if (e->nerr)
 		return;
 	if (mask & 1) {
@@ -1273,6 +1282,15 @@ static void op_place(const model *m, model *n, const op *o, m_expect *e)
 		FP(e, "INSUFFICIENT_CREDITS", "the payer has too few credits");
 		return;
 	}
+	/* issue 12.1: no second activation of an item an open order holds
+	 * (two activations from two quotes would both charge); renewals are
+	 * two periods asked for and are placed */
+	for (int l = 0; action == QA_(ACTIVATE) && l < r.nlines; l++)
+		if (item_held(m, r.lines[l].item)) {
+			FP(e, "ITEM_IN_OPEN_ORDER",
+			   "an activation of an item held by an open order");
+			return;
+		}
 	if (n->nlines + r.nlines > MAX_LINES || n->norders >= MAX_ORDERS) {
 		e->skip = 1;
 		return;

@@ -97,6 +97,7 @@ int spt_billingd_start_opts(spt_billingd *b, const spt_billingd_options *o)
 	b->args[b->n_args++] = strdup(o->listen ? o->listen : "127.0.0.1:0");
 	if (!o->log_calls)
 		b->args[b->n_args++] = strdup("--quiet-calls");
+	b->n_fixed = b->n_args;
 	for (int i = 0; o->args && o->args[i]; i++) {
 		if (b->n_args == SPT_BILLINGD_MAX_ARGS) {
 			fprintf(stderr, "spt: too many billingd arguments\n");
@@ -128,6 +129,22 @@ int spt_billingd_restart_with(spt_billingd *b, const char *fault, const char *co
 		return -1;
 	spt_kill(&b->pid);
 	return spawn_and_wait(b, fault, more);
+}
+
+int spt_billingd_set_args(spt_billingd *b, const char *const *args)
+{
+	int n = 0;
+	while (args && args[n])
+		n++;
+	if (b->n_fixed + n > SPT_BILLINGD_MAX_ARGS) {
+		fprintf(stderr, "spt: too many billingd arguments\n");
+		return -1;
+	}
+	while (b->n_args > b->n_fixed)
+		free(b->args[--b->n_args]);
+	for (int i = 0; i < n; i++)
+		b->args[b->n_args++] = strdup(args[i]);
+	return 0;
 }
 
 int spt_billingd_restart(spt_billingd *b)

@@ -59,6 +59,7 @@ typedef struct spt_billingd {
 	char bin[SPT_PATH_MAX];
 	char *args[SPT_BILLINGD_MAX_ARGS];
 	int n_args;
+	int n_fixed; /* args[0..n_fixed) are the defaults (--listen ...) */
 	char *env[8];
 	int n_env;
 	unsigned failures_at_start;
@@ -78,6 +79,10 @@ int spt_billingd_restart(spt_billingd *b);
  * NULL) for this start only. 0, or -1 (also when a fault point killed it
  * before it listened). */
 int spt_billingd_restart_with(spt_billingd *b, const char *fault, const char *const *more);
+
+/* Replaces the arguments given at the start (args NULL-terminated, may be
+ * NULL: none) for the restarts that follow; the defaults stay. 0 or -1. */
+int spt_billingd_set_args(spt_billingd *b, const char *const *args);
 
 /* SIGTERM, then waits (30 s; then SIGKILL). The exit status (0: a clean
  * shutdown), or -1 when it died from a signal, had to be killed, or was

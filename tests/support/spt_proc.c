@@ -2,6 +2,7 @@
 #include "spt_proc.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -235,7 +236,8 @@ int spt_wait_port_file(const char *path, pid_t pid, long timeout_ms)
 	}
 }
 
-int spt_run_cmd(const char *const *argv, long timeout_ms, char *out, size_t cap)
+/* spt_run_cmd and spt_run_output: whole 0 keeps the first line, 1 all. */
+static int run_captured(const char *const *argv, long timeout_ms, char *out, size_t cap, int whole)
 {
 	char dir[SPT_PATH_MAX], log[SPT_PATH_MAX + 8];
 	pid_t pid;
@@ -258,8 +260,18 @@ int spt_run_cmd(const char *const *argv, long timeout_ms, char *out, size_t cap)
 	} else {
 		rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	}
-	if (out && cap)
+	if (out && cap && !whole) {
 		spt_read_line(log, out, cap);
+	} else if (out && cap) {
+		size_t len = 0;
+		char *all = spt_read_file(log, &len);
+		if (all) {
+			len = len < cap - 1 ? len : cap - 1;
+			memcpy(out, all, len);
+			out[len] = 0;
+			free(all);
+		}
+	}
 	spt_rmtree(dir);
 	return rc;
 }
@@ -276,4 +288,80 @@ int spt_free_port(void)
 	if (s >= 0)
 		close(s);
 	return port;
+}
+
+int spt_run_cmd(const char *const *argv, long timeout_ms, char *out, size_t cap)
+{
+	return run_captured(argv, timeout_ms, out, cap, 0);
+}
+
+int spt_run_output(const char *const *argv, long timeout_ms, char *out, size_t cap)
+{
+	return run_captured(argv, timeout_ms, out, cap, 1);
+}
+
+/* Inodes of the sockets in LISTEN state (TCP over IPv4 and IPv6). */
+static int listen_inodes(unsigned long *inodes, int cap)
+{
+	static const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	int n = 0;
+	for (size_t f = 0; f < 2; f++) {
+		FILE *fp = fopen(files[f], "r");
+		char line[512];
+		if (!fp)
+			continue;
+		if (!fgets(line, sizeof(line), fp)) { /* header */
+			fclose(fp);
+			continue;
+		}
+		while (fgets(line, sizeof(line), fp) && n < cap) {
+			char local[128], remote[128];
+			unsigned st;
+			unsigned long inode;
+			/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+			if (sscanf(line, "%*s %127s %127s %x %*s %*s %*s %*s %*s %lu", local,
+				   remote, &st, &inode) == 4 &&
+			    st == 0x0A)
+				inodes[n++] = inode;
+		}
+		fclose(fp);
+	}
+	return n;
+}
+
+int spt_listen_sockets(pid_t pid)
+{
+	static unsigned long inodes[4096];
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	int n, count = 0;
+	char dir[64];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	pthread_mutex_lock(&lock);
+	n = listen_inodes(inodes, 4096);
+	while ((e = readdir(d)) != NULL) {
+		char path[320], target[128];
+		ssize_t len;
+		unsigned long ino;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		if (sscanf(target, "socket:[%lu]", &ino) != 1)
+			continue;
+		for (int i = 0; i < n; i++)
+			if (inodes[i] == ino) {
+				count++;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&lock);
+	closedir(d);
+	return count;
 }

@@ -54,6 +54,12 @@ int spt_wait_port_file(const char *path, pid_t pid, long timeout_ms);
  * could not start.
  */
 int spt_run_cmd(const char *const *argv, long timeout_ms, char *out, size_t cap);
+/* The same with the whole output (truncated to cap - 1 bytes) in out. */
+int spt_run_output(const char *const *argv, long timeout_ms, char *out, size_t cap);
+
+/* Number of listening TCP sockets (IPv4 and IPv6) process pid holds, from
+ * /proc; -1 when its descriptors cannot be read. */
+int spt_listen_sockets(pid_t pid);
 
 /* A TCP port on 127.0.0.1 that was free a moment ago (bound to 0, read,
  * closed), for a listener the test names itself; 0 when none was found. */

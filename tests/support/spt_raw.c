@@ -287,3 +287,72 @@ long spt_raw_list_count(grpc_channel *ch, const char *bearer, const char *path,
 			return total;
 	}
 }
+
+/* ---- hand-made protobuf bytes ---- */
+
+static void pb_reserve(spt_pb *p, size_t more)
+{
+	if (p->n + more <= p->cap)
+		return;
+	p->cap = (p->n + more) * 2 + 64;
+	p->b = realloc(p->b, p->cap);
+	if (!p->b) {
+		fprintf(stderr, "spt: out of memory\n");
+		abort();
+	}
+}
+
+void spt_pb_varint(spt_pb *p, uint64_t v)
+{
+	pb_reserve(p, 10);
+	do {
+		uint8_t byte = v & 0x7f;
+		v >>= 7;
+		p->b[p->n++] = byte | (v ? 0x80 : 0);
+	} while (v);
+}
+
+void spt_pb_int(spt_pb *p, uint32_t num, uint64_t v)
+{
+	spt_pb_varint(p, (uint64_t)num << 3);
+	spt_pb_varint(p, v);
+}
+
+void spt_pb_bytes(spt_pb *p, uint32_t num, const void *data, size_t len)
+{
+	spt_pb_varint(p, ((uint64_t)num << 3) | 2);
+	spt_pb_varint(p, len);
+	pb_reserve(p, len);
+	if (len)
+		memcpy(p->b + p->n, data, len);
+	p->n += len;
+}
+
+void spt_pb_str(spt_pb *p, uint32_t num, const char *s)
+{
+	spt_pb_bytes(p, num, s, strlen(s));
+}
+
+void spt_pb_msg(spt_pb *p, uint32_t num, const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	spt_pb_varint(p, ((uint64_t)num << 3) | 2);
+	spt_pb_varint(p, len);
+	pb_reserve(p, len);
+	protobuf_c_message_pack(m, p->b + p->n);
+	p->n += len;
+}
+
+void spt_pb_append_msg(spt_pb *p, const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	pb_reserve(p, len);
+	protobuf_c_message_pack(m, p->b + p->n);
+	p->n += len;
+}
+
+void spt_pb_free(spt_pb *p)
+{
+	free(p->b);
+	memset(p, 0, sizeof(*p));
+}

@@ -68,6 +68,32 @@ long spt_raw_list_count(grpc_channel *ch, const char *bearer, const char *path,
 			ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
 			const char *items, int *status);
 
+/*
+ * Hand-made protobuf bytes, for requests no encoder would write (a field
+ * twice, a sub-message split in two, a string that is not UTF-8). Append
+ * fields in wire order; p->b[0..p->n) is the message. Start from
+ * SPT_PB_INIT; spt_pb_free() it.
+ */
+typedef struct spt_pb {
+	uint8_t *b;
+	size_t n, cap;
+} spt_pb;
+#define SPT_PB_INIT        \
+	{                  \
+		NULL, 0, 0 \
+	}
+void spt_pb_varint(spt_pb *p, uint64_t v);
+/* Field num as a varint (enums, ints, bools; a negative int as 10 bytes). */
+void spt_pb_int(spt_pb *p, uint32_t num, uint64_t v);
+/* Field num length-delimited (strings, bytes, sub-messages). */
+void spt_pb_bytes(spt_pb *p, uint32_t num, const void *data, size_t len);
+void spt_pb_str(spt_pb *p, uint32_t num, const char *s);
+/* A packed message as field num. */
+void spt_pb_msg(spt_pb *p, uint32_t num, const ProtobufCMessage *m);
+/* A packed message's fields appended at this level. */
+void spt_pb_append_msg(spt_pb *p, const ProtobufCMessage *m);
+void spt_pb_free(spt_pb *p);
+
 /* "OK", "PERMISSION_DENIED", ... (spb_status_name; -1: "UNKNOWN_STATUS"). */
 const char *spt_status_name(int code);
 

@@ -400,7 +400,7 @@ static void emit_rules(const Google__Protobuf__FileDescriptorSet *set, const cha
 				f->label ==
 				GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
 			unsigned max_len = r ? r->max_len : 0, max_items = r ? r->max_items : 0;
-			int charge = r ? r->charge_lowering : 0;
+			int charge = r ? r->charge_lowering : 0, secret = r ? r->secret : 0;
 			all_strings += is_string && max_len;
 			if (is_string && !max_len) {
 				fprintf(stderr,
@@ -425,12 +425,12 @@ static void emit_rules(const Google__Protobuf__FileDescriptorSet *set, const cha
 					for (int w = 0; w < 3; w++)
 						wkt_seen[w] |= strcmp(f->type_name, wkt[w]) == 0;
 			}
-			fprintf(o, "\t{%d, %u, %u, %d}, /* %s */\n", f->number, max_len, max_items,
-				charge, f->name);
+			fprintf(o, "\t{%d, %u, %u, %d, %d}, /* %s */\n", f->number, max_len,
+				max_items, charge, secret, f->name);
 			if (r)
 				smartplus__billing__v1__field_rules__free_unpacked(r, NULL);
 		}
-		fprintf(o, "\t{0, 0, 0, 0}\n};\n");
+		fprintf(o, "\t{0, 0, 0, 0, 0}\n};\n");
 	}
 	if (bad)
 		die("fields without rules (see field_rules.proto)");
