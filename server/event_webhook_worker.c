@@ -33,6 +33,7 @@
 #include "convert.h"
 #include "events.h"
 #include "log.h"
+#include "observe.h"
 #include "payments/http.h"
 #include "pbjson.h"
 #include "store_webhook.h"
@@ -256,6 +257,7 @@ static void fan_out(void)
 		}
 		cursor_mem = f.to;
 	} while (more);
+	observe_event_fanout(cursor_mem);
 	free(f.p);
 }
 
@@ -270,6 +272,8 @@ typedef struct outcome {
 	int dead_reason; /* 1: endpoint gone, 2: event gone (no attempt) */
 	long http_status;
 	char error[160];
+	double seconds; /* of the HTTP request */
+	int recorded;   /* out: the delivery's status as recorded, 0 if left alone */
 } outcome;
 
 static int apply_outcome(store_txn *w, void *arg)
@@ -289,6 +293,7 @@ static int apply_outcome(store_txn *w, void *arg)
 		store_str_set(&d->last_error, o->dead_reason == 1 ? "the endpoint was deleted"
 								  : "the event is no longer kept");
 		rc = store_delivery_put(w, d);
+		o->recorded = rc == 0 ? d->status : 0;
 		goto done;
 	}
 	d->attempts++;
@@ -319,6 +324,7 @@ static int apply_outcome(store_txn *w, void *arg)
 		store_str_set(&d->last_error, o->error);
 	}
 	rc = store_delivery_put(w, d);
+	o->recorded = rc == 0 ? d->status : 0;
 done:
 	store_record_free(d);
 	return rc;
@@ -381,7 +387,8 @@ static void deliver_one(const store_delivery *d)
 	const char *headers[5];
 	http_timeouts t = {3000, cfg.timeout_ms};
 	http_response resp;
-	int rc;
+	struct timespec t0, t1;
+	int rc, hrc;
 
 	memset(&o, 0, sizeof(o));
 	snprintf(o.endpoint_id, sizeof(o.endpoint_id), "%s", d->endpoint_id);
@@ -404,7 +411,12 @@ static void deliver_one(const store_delivery *d)
 		headers[2] = id_h;
 		headers[3] = NULL;
 		/* no transaction is held here */
-		if (http_request("POST", url, headers, body, &t, &resp) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		hrc = http_request("POST", url, headers, body, &t, &resp);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		o.seconds = (double)(t1.tv_sec - t0.tv_sec) +
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (hrc == 0) {
 			o.http_status = resp.status;
 			if (resp.status < 200 || resp.status >= 300)
 				snprintf(o.error, sizeof(o.error), "HTTP %ld", resp.status);
@@ -415,6 +427,11 @@ static void deliver_one(const store_delivery *d)
 	}
 	o.now = clock_now_us();
 	rc = store_write_sync(billingd.store, apply_outcome, &o);
+	if (rc == 0 && o.recorded)
+		observe_event_delivery(o.recorded == STORE_DELIVERY_DELIVERED ? "delivered"
+				       : o.recorded == STORE_DELIVERY_DEAD    ? "dead"
+									      : "retry",
+				       o.seconds);
 	if (rc != 0)
 		log_error("webhooks: recording delivery %s/%" PRIu64 ": %s", d->endpoint_id, d->seq,
 			  store_strerror(rc));

@@ -17,6 +17,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "store_event.h"
 #include "store_order_scan.h"
 #include "xalloc.h"
 
@@ -25,6 +26,9 @@ static metric_family *started_f, *handled_f, *seconds_f, *renewals_f, *orders_f;
 static metric_series *map_size, *map_used, *readers, *readers_max, *backlog;
 static metric_family *provider_calls_f, *provider_seconds_f;
 static metric_family *hooks_received_f, *hooks_verified_f, *hooks_f;
+static metric_family *deliveries_f;
+static metric_series *delivery_seconds, *events_last, *events_backlog;
+static uint64_t fanout_seq; /* atomic: observe_event_fanout() */
 
 /* Per table row: its started and latency series, and handled per code
  * (found once, then read without the registry's lock). */
@@ -175,8 +179,57 @@ static void define_provider_metrics(void)
 		METRIC_COUNTER, hook_result, NULL, 0);
 }
 
+void observe_event_delivery(const char *outcome, double seconds)
+{
+	const char *v[1] = {outcome};
+	metrics_add(metrics_series(deliveries_f, v), 1);
+	if (seconds > 0)
+		metrics_observe(delivery_seconds, seconds);
+}
+
+void observe_event_fanout(uint64_t seq)
+{
+	__atomic_store_n(&fanout_seq, seq, __ATOMIC_RELEASE);
+}
+
+static void define_event_metrics(void)
+{
+	static const char *const outcome[] = {"outcome", NULL};
+	events_last = metrics_series(metrics_family("billingd_events_last_sequence",
+						    "Sequence number of the newest event.",
+						    METRIC_GAUGE, NULL, NULL, 0),
+				     NULL);
+	events_backlog = metrics_series(
+		metrics_family("billingd_event_webhook_backlog",
+			       "Events not yet fanned out to the webhook endpoints.", METRIC_GAUGE,
+			       NULL, NULL, 0),
+		NULL);
+	deliveries_f = metrics_family(
+		"billingd_event_webhook_deliveries_total",
+		"Event webhook delivery attempts by outcome: delivered (2xx), retry (kept "
+		"pending), dead (retry window over, endpoint or event gone).",
+		METRIC_COUNTER, outcome, NULL, 0);
+	delivery_seconds = metrics_series(
+		metrics_family("billingd_event_webhook_delivery_seconds",
+			       "Time of one event webhook request.", METRIC_HISTOGRAM, NULL,
+			       metrics_latency_buckets, metrics_latency_buckets_n),
+		NULL);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Collectors: read at each exposition                                       */
+
+static void collect_events(void *arg)
+{
+	uint64_t last, done;
+	(void)arg;
+	if (!billingd.store)
+		return;
+	last = store_event_last_seq(billingd.store);
+	done = __atomic_load_n(&fanout_seq, __ATOMIC_ACQUIRE);
+	metrics_set(events_last, (double)last);
+	metrics_set(events_backlog, last > done ? (double)(last - done) : 0);
+}
 
 static void collect_lmdb(void *arg)
 {
@@ -253,6 +306,7 @@ void observe_init(void)
 	static const char *const outcome[] = {"outcome", NULL}, *const status[] = {"status", NULL};
 	define_call_metrics();
 	define_provider_metrics();
+	define_event_metrics();
 	renewals_f = metrics_family("billingd_renewals_total",
 				    "Automatic renewal attempts by outcome.", METRIC_COUNTER,
 				    outcome, NULL, 0);
@@ -281,6 +335,7 @@ void observe_init(void)
 				     NULL);
 	metrics_add_collector(collect_lmdb, NULL);
 	metrics_add_collector(collect_orders, NULL);
+	metrics_add_collector(collect_events, NULL);
 	batch_size = metrics_series(
 		metrics_family("billingd_writer_batch_mutations",
 			       "Mutations per write transaction (group commit).", METRIC_HISTOGRAM,

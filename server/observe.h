@@ -4,9 +4,10 @@
 /*
  * observe.h: what billingd tells about itself, wired in one place. It
  * defines the metric families (metrics.h), feeds them from the writer
- * (store_options.on_batch), the call runtime, the payment engine and the
- * webhook receiver, fills the gauges that are read rather than counted
- * (LMDB map, readers, orders) at each exposition, serves them on
+ * (store_options.on_batch), the call runtime, the payment engine, the
+ * webhook receiver and the event webhook worker, fills the gauges that
+ * are read rather than counted (LMDB map, readers, orders, events) at each
+ * exposition, serves them on
  * --metrics-listen, and keeps the health causes of the storage true
  * (health.h): a batch refused for a full store sets HEALTH_STORE_FULL until a batch commits again; a
  * batch running longer than the stall limit sets HEALTH_WRITER_STALLED
@@ -54,8 +55,15 @@ void observe_webhook(const char *provider, const char *what);
 int observe_listen_start(const char *listen);
 void observe_listen_stop(void);
 
-/* Left for the events feature: the event backlog and outgoing webhook
- * deliveries. */
+/* Outgoing event webhooks (event_webhook_worker.c): one delivery attempt
+ * was recorded as "delivered" (a 2xx answer), "retry" (kept PENDING for a
+ * later attempt) or "dead" (its retry window is over, or its endpoint or
+ * event is gone); seconds: its HTTP request (0 when none was sent). */
+void observe_event_delivery(const char *outcome, double seconds);
+/* The webhook fan-out has reached sequence number seq: every event up to
+ * it has its deliveries (the event backlog is the newest event minus
+ * this). */
+void observe_event_fanout(uint64_t seq);
 
 /* Starts the writer-stall monitor on env (stall_ms: how long a batch may
  * run) and registers the collectors. 0 or -1. */

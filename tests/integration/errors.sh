@@ -114,6 +114,19 @@ jctl account create d1 --role distributor --parent-id vendor >/dev/null
 jctl account create s1 --role sub_distributor --parent-id d1 >/dev/null
 jctl --idempotency-key assign-42 -H "x-request-id: req-7" credits assign s1 --account-id d1 \
   --credits 5 >/dev/null 2>&1 || true
+# a declined card (the sandbox declines pm_card_chargeDeclined): the issue's
+# line that said only "FAILED_PRECONDITION account=vendor"
+jctl price set --project-type community --service-type app --monthly-amount 21.00 --currency USD \
+  --monthly-credits 3 >/dev/null
+jctl account create i1 --role installer --parent-id d1 >/dev/null
+jctl project create jp --installer-id i1 --type community >/dev/null
+jctl item create jp a1:app >/dev/null
+quote=$(jctl -o json quote --action activate --payer-id d1 --installer-id i1 --project-type community \
+  --project-ids jp --months 1 | jq -r .quote.quoteId)
+jctl --idempotency-key act-9 order activate "$quote" --payment-method stripe \
+  --stripe-payment-method-id pm_card_chargeDeclined --billing-info.name Ops \
+  --billing-info.email ops@example.com --billing-info.company Ops --billing-info.address 1-Road \
+  --billing-info.country DE --billing-info.tax-id DE1 --terms-accepted >/dev/null 2>&1 || true
 kill -TERM "$billingd_pid"; wait "$billingd_pid" || true; billingd_pid=""
 check "--log-format json: every line is one JSON object with ts and level" \
   bash -c 'jq -e -s "length > 5 and all(.[]; (.ts | test(\"Z$\")) and (.level | type == \"string\"))" "$1" >/dev/null' _ "$workdir/json.log"
@@ -121,6 +134,10 @@ line=$(jq -c 'select(.method == "BillingService/AssignCredits")' "$workdir/json.
 echo "$line"
 check "a JSON call line: status, reason, message, peer, key, account, idempotency key, request id" \
   bash -c 'jq -e "(.status == \"FAILED_PRECONDITION\") and (.code == 9) and (.reason == \"INSUFFICIENT_CREDITS\") and (.message | test(\"5 were asked\")) and (.peer | test(\"^ipv4:127.0.0.1:\")) and (.key_id | length == 16) and (.account == \"vendor\") and (.idempotency_key == \"assign-42\") and (.request_id == \"req-7\") and (.micros > 0)" <<<"$1" >/dev/null' _ "$line"
+line=$(jq -c 'select(.method == "BillingService/ActivateServices")' "$workdir/json.log")
+echo "$line"
+check "a declined card's call line: reason PAYMENT_DECLINED, the message, the order id, the idempotency key" \
+  bash -c 'jq -e "(.status == \"FAILED_PRECONDITION\") and (.reason == \"PAYMENT_DECLINED\") and (.message | length > 0) and (.order_id | test(\"^ord_\")) and (.idempotency_key == \"act-9\") and (.key_id | length == 16)" <<<"$1" >/dev/null' _ "$line"
 check "gRPC core's logs come through the same sink (--log-level debug)" \
   bash -c 'jq -e -s "any(.[]; .source == \"grpc\" and .level == \"debug\")" "$1" >/dev/null' _ "$workdir/json.log"
 check "the first line has the version and the settings with their sources" \

@@ -83,6 +83,13 @@ STUB(billing_assign_credits, AssignCredits)
 STUB(billing_list_credit_logs, ListCreditLogs)
 STUB(billing_get_installer_payment_policy, GetInstallerPaymentPolicy)
 STUB(billing_set_installer_payment_policy, SetInstallerPaymentPolicy)
+STUB(event_list_events, ListEvents)
+STUB(event_create_webhook_endpoint, CreateWebhookEndpoint)
+STUB(event_list_webhook_endpoints, ListWebhookEndpoints)
+STUB(event_delete_webhook_endpoint, DeleteWebhookEndpoint)
+STUB(event_send_test_event, SendTestEvent)
+STUB(event_list_deliveries, ListDeliveries)
+STUB(event_redeliver_event, RedeliverEvent)
 
 struct command;
 typedef struct call_ctx call_ctx;
@@ -120,6 +127,7 @@ static int prepare_update_mask(const command *cmd, call_ctx *ctx, int argc, char
 #define DIR_SVC &V1(directory_service__descriptor)
 #define BILL_SVC &V1(billing_service__descriptor)
 #define ADMIN_SVC &V1(admin_service__descriptor)
+#define EVENT_SVC &V1(event_service__descriptor)
 
 static const command commands[] = {
 	{"account", "create", DIR_SVC, "CreateAccount", call_directory_create_account, "account_id",
@@ -199,6 +207,30 @@ static const command commands[] = {
 	 "set an installer's payment policy"},
 	{"backup", NULL, ADMIN_SVC, "Backup", call_admin_backup, "name", NULL, NULL, NULL, NULL,
 	 "hot backup into <data-dir>/backups/NAME on the server"},
+	{"events", "list", EVENT_SVC, "ListEvents", call_event_list_events, NULL, NULL, "events",
+	 "sequence,create_time,kind,subject,account_id", NULL,
+	 "list kept events (--after-sequence, --kinds, --subject, --account-id)"},
+	/* no call: a stream (tail_events) */
+	{"events", "tail", EVENT_SVC, "WatchEvents", NULL, NULL, NULL, NULL, NULL, NULL,
+	 "follow new events as they commit (--after-sequence N: from there; --count N)"},
+	{"webhook", "create", EVENT_SVC, "CreateWebhookEndpoint",
+	 call_event_create_webhook_endpoint, "url", NULL, NULL, NULL, NULL,
+	 "add an endpoint for events (the signing secret is shown once)"},
+	{"webhook", "list", EVENT_SVC, "ListWebhookEndpoints", call_event_list_webhook_endpoints,
+	 "account_id?", NULL, "endpoints", "endpoint_id,account_id,url,kinds,create_time", NULL,
+	 "list an account's webhook endpoints"},
+	{"webhook", "delete", EVENT_SVC, "DeleteWebhookEndpoint",
+	 call_event_delete_webhook_endpoint, "endpoint_id", NULL, "endpoint", NULL, NULL,
+	 "delete a webhook endpoint"},
+	{"webhook", "test", EVENT_SVC, "SendTestEvent", call_event_send_test_event, "endpoint_id",
+	 NULL, "event", NULL, NULL, "send a webhook.test event to an endpoint"},
+	{"webhook", "deliveries", EVENT_SVC, "ListDeliveries", call_event_list_deliveries,
+	 "endpoint_id", NULL, "deliveries",
+	 "sequence,event_id,status,attempts,last_http_status,next_attempt_time,last_error", NULL,
+	 "an endpoint's deliveries (--status pending|delivered|dead)"},
+	{"webhook", "redeliver", EVENT_SVC, "RedeliverEvent", call_event_redeliver_event,
+	 "endpoint_id", NULL, "delivery", NULL, NULL,
+	 "deliver event --sequence N to an endpoint again"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -534,6 +566,12 @@ static void command_usage(const command *cmd, call_ctx *ctx, FILE *f)
 		snprintf(flag, sizeof(flag), "--%s", ctx->flag_name[i]);
 		fprintf(f, "  %-32s %s\n", flag, hint);
 	}
+	if (!cmd->call)
+		fprintf(f,
+			"  %-32s %s\n\nWithout --after-sequence only events committed from now on "
+			"are shown;\n--after-sequence 0 replays every kept one first. A broken "
+			"stream resumes\nafter the last event shown.\n",
+			"--count N", "stop after N events (default: follow until interrupted)");
 	if (pbm_field(ctx->req->descriptor, "page_token"))
 		fprintf(f,
 			"\nEvery page is fetched unless --page-size or --page-token is given.\n");
@@ -766,18 +804,107 @@ static void print_responses(const command *cmd, const globals *g, ProtobufCMessa
 		render_message(stdout, pages[0], "", 1);
 }
 
+/* ------------------------------------------------------------------------ */
+/* events tail: EventService.WatchEvents through the SDK's watch             */
+
+/* A stream that breaks is reopened by the watch (resuming after the last
+ * event shown); after this many failures in a row (~15 s) billingctl exits
+ * with UNAVAILABLE. */
+#define TAIL_RECONNECTS 10
+
+/* One event: a table row, or one line of canonical JSON. */
+static void print_event(const globals *g, const T(Event) * ev)
+{
+	if (g->json) {
+		json_t *j = pbm_to_json(&ev->base);
+		char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		printf("%s\n", text ? text : "{}");
+		free(text);
+		json_decref(j);
+	} else {
+		char when[64];
+		pbm_format(&ev->base, pbm_field(ev->base.descriptor, "create_time"), 0, NULL, when,
+			   sizeof(when));
+		printf("%-9lld %-27s %-22s %-30s %s\n", (long long)ev->sequence, when, ev->kind,
+		       ev->subject, ev->account_id);
+	}
+	fflush(stdout);
+}
+
+/* The newest sequence number (ListEvents' head): where a tail without
+ * --after-sequence starts. 0, or -1 with the error recorded. */
+static int events_head(spb_client *client, const T(WatchEventsRequest) * w,
+		       const spb_call_options *co, long long *head)
+{
+	T(ListEventsRequest) req = SMARTPLUS__BILLING__V1__LIST_EVENTS_REQUEST__INIT;
+	T(ListEventsResponse) *resp = NULL;
+	req.page_size = 1;
+	req.account_id = w->account_id;
+	if (spb_event_list_events(client, &req, &resp, co) != 0)
+		return -1;
+	*head = (long long)resp->head_sequence;
+	spb_message_free(resp);
+	return 0;
+}
+
+/* Prints events as they come, count of them (0: until interrupted). The
+ * exit status. */
+static int tail_events(const globals *g, spb_client *client, const T(WatchEventsRequest) * req,
+		       int from_given, long long count, const spb_call_options *co)
+{
+	spb_watch_options wo = SPB_WATCH_OPTIONS_INIT;
+	spb_event_watch *w = NULL;
+	long long shown = 0;
+	int status = 0;
+
+	wo.after_sequence = (long long)req->after_sequence;
+	if (!from_given && events_head(client, req, co, &wo.after_sequence) != 0) {
+		print_error();
+		return spb_error_last()->grpc_code;
+	}
+	wo.kinds = (const char *const *)req->kinds;
+	wo.n_kinds = req->n_kinds;
+	wo.subject = req->subject && *req->subject ? req->subject : NULL;
+	wo.account_id = req->account_id && *req->account_id ? req->account_id : NULL;
+	wo.call = co;
+	wo.max_reconnects = TAIL_RECONNECTS;
+	if (spb_events_watch_open(&w, client, &wo) != 0) {
+		print_error();
+		return spb_error_last()->grpc_code;
+	}
+	if (!g->json) {
+		printf("%-9s %-27s %-22s %-30s %s\n", "SEQUENCE", "CREATE_TIME", "KIND", "SUBJECT",
+		       "ACCOUNT_ID");
+		fflush(stdout);
+	}
+	while (count <= 0 || shown < count) {
+		T(Event) *ev = NULL;
+		if (spb_events_watch_next(w, &ev, -1) != 0) {
+			print_error();
+			status = spb_error_last()->grpc_code;
+			break;
+		}
+		print_event(g, ev);
+		spb_message_free(ev);
+		shown++;
+	}
+	spb_events_watch_free(w);
+	return status;
+}
+
 static int run(const command *cmd, globals *g, spb_client *client, int argc, char **argv)
 {
 	const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(
 		cmd->service, cmd->method);
-	struct option opts[MAX_FLAGS + 3];
+	struct option opts[MAX_FLAGS + 4];
 	char *values[MAX_FLAGS] = {0};
 	call_ctx ctx;
 	spb_call_options co = SPB_CALL_OPTIONS_INIT;
 	ProtobufCMessage *pages[64], **all = pages;
 	size_t n_pages = 0, cap_pages = 64;
 	const ProtobufCFieldDescriptor *token_f;
-	int o, follow, status = 0, used;
+	int o, follow, status = 0, used, streaming = cmd->call == NULL, from_given = 0;
+	long long count = 0;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.arena = pbm_arena_new();
@@ -795,7 +922,9 @@ static int run(const command *cmd, globals *g, spb_client *client, int argc, cha
 	}
 	opts[ctx.n_flags] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[ctx.n_flags + 1] = (struct option){"output", required_argument, NULL, 'o'};
-	opts[ctx.n_flags + 2] = (struct option){0, 0, 0, 0};
+	opts[ctx.n_flags + 2] = streaming ? (struct option){"count", required_argument, NULL, 'n'}
+					  : (struct option){0, 0, 0, 0};
+	opts[ctx.n_flags + 3] = (struct option){0, 0, 0, 0};
 	optind = 0; /* a new argv: reinitialise GNU getopt */
 	argv[0] = (char *)"billingctl";
 	while ((o = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -814,6 +943,17 @@ static int run(const command *cmd, globals *g, spb_client *client, int argc, cha
 			g->json = strcmp(optarg, "json") == 0;
 			continue;
 		}
+		if (o == 'n') { /* events tail: stop after N events */
+			char *end;
+			errno = 0;
+			count = strtoll(optarg, &end, 10);
+			if (!*optarg || *end || errno || count < 1) {
+				fprintf(stderr, "billingctl: --count must be a positive number\n");
+				pbm_arena_free(ctx.arena);
+				return EXIT_USAGE;
+			}
+			continue;
+		}
 		if (o < 1000 || i >= ctx.n_flags) {
 			command_usage(cmd, &ctx, stderr);
 			pbm_arena_free(ctx.arena);
@@ -829,6 +969,8 @@ static int run(const command *cmd, globals *g, spb_client *client, int argc, cha
 			values[i] = optarg ? optarg : (char *)"true";
 		}
 		ctx.given[i] = 1;
+		if (strcmp(ctx.flag_field[i]->name, "after_sequence") == 0)
+			from_given = 1;
 	}
 	used = apply_flags(cmd, &ctx, values, argc - optind, argv + optind);
 	if (used < 0 ||
@@ -842,6 +984,12 @@ static int run(const command *cmd, globals *g, spb_client *client, int argc, cha
 	co.authority = g->authority;
 	co.metadata = g->headers;
 	co.metadata_count = g->n_headers;
+	if (streaming) {
+		status = tail_events(g, client, (const T(WatchEventsRequest) *)ctx.req, from_given,
+				     count, &co);
+		pbm_arena_free(ctx.arena);
+		return status;
+	}
 
 	token_f = pbm_field(md->input, "page_token");
 	follow = token_f != NULL;
