@@ -966,7 +966,7 @@ static ProtobufCMessage *vendor_read(drv *d, const char *path, const ProtobufCMe
 	b.bytes = sa_alloc(&d->a, b.len + 1);
 	protobuf_c_message_pack(req, b.bytes);
 	b.auth.bearer = d->key[0];
-	for (int attempt = 0; attempt < 3; attempt++) {
+	for (int attempt = 0; attempt < 8; attempt++) { /* a fault point may fire in it */
 		if (call(d, &b, &r) != 0) {
 			if (d->t->restart && d->t->restart(d->t, NULL) == 0)
 				continue;
@@ -1819,6 +1819,26 @@ static void key_for(drv *d, int step, char *out, size_t cap)
 
 /* Checks reply r of op o against the model from state from (into to);
  * 1 if consistent. why: the first discrepancy. */
+/* The order in an OK answer that the model did not expect, for reports. */
+static void answer_order(const built *b, const sim_reply *r, char *out, size_t cap)
+{
+	ProtobufCMessage *m;
+	const ProtobufCFieldDescriptor *f;
+	if (r->status != GRPC_STATUS_OK || !b->out)
+		return;
+	m = protobuf_c_message_unpack(b->out, NULL, r->len, r->body);
+	if (!m)
+		return;
+	f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "order");
+	if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+		const T(Order) *x = *(T(Order) *const *)((const char *)m + f->offset);
+		if (x)
+			snprintf(out, cap, " with order %s status %d failure_reason \"%s\"",
+				 x->order_id, (int)x->status, x->failure_reason);
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+}
+
 static int judge(drv *d, const model *from, model *to, const op *o, const built *b,
 		 const sim_reply *r, m_expect *e, int learn, char *why, size_t cap)
 {
@@ -1831,9 +1851,11 @@ static int judge(drv *d, const model *from, model *to, const op *o, const built 
 	if (e->skip)
 		return 1;
 	if (!outcome_fits(e, r, &commit)) {
+		char extra[300] = "";
 		describe_expect(exp, sizeof(exp), e);
-		snprintf(why, cap, "model: %s\n  server: %s%s%s \"%s\"", exp,
-			 status_name(r->status), r->reason[0] ? "/" : "", r->reason, r->msg);
+		answer_order(b, r, extra, sizeof(extra));
+		snprintf(why, cap, "model: %s\n  server: %s%s%s \"%s\"%s", exp,
+			 status_name(r->status), r->reason[0] ? "/" : "", r->reason, r->msg, extra);
 		return 0;
 	}
 	if (r->status == GRPC_STATUS_OK)
@@ -1984,7 +2006,7 @@ static int unavailable(const sim_reply *r)
 static int faulty(const drv *d, const op *o)
 {
 	return d->cur.live && d->o->provider_faults > 0 && d->t->provider_faults &&
-	       (o->kind == OP_PLACE || o->kind == OP_PURCHASE);
+	       d->step >= d->o->nsetup && (o->kind == OP_PLACE || o->kind == OP_PURCHASE);
 }
 
 /* Orders in doubt that billingd has settled since (its reconciler, after
@@ -2167,6 +2189,8 @@ static int run_single(drv *d, const op *o)
 		}
 	}
 	buyer_acts(d, o);
+	if (o->kind == OP_ADVANCE) /* billingd settles doubts at the instant it can */
+		settle_doubts(d, 3000);
 	provider_clock(d, o);
 	if (faulty(d, o))
 		d->t->provider_faults(d->t, d->o->provider_faults);
@@ -2226,8 +2250,8 @@ judged:
 	if (!d->o->confirm_race && (o->kind == OP_PLACE || o->kind == OP_PURCHASE))
 		writer_barrier(d);
 	memcpy(&d->cur, &d->next, sizeof(d->cur));
-	if (o->kind == OP_ADVANCE) /* past the key window: billingd settles */
-		settle_doubts(d, 4000);
+	if (o->kind == OP_ADVANCE || e.nerr) /* past the key window / just in doubt */
+		settle_doubts(d, 3000);
 	if (o->kind == OP_ADVANCE)
 		time_out_overdue(d);
 	if (rec && is_mutating(o->kind)) {
@@ -2595,7 +2619,8 @@ int drive_run(sim_transport *t, const op *ops, const int *orig, int n, const dri
 		d->step = n;
 		check_state(d);
 		if (!res->failed && t->kill) { /* the ledger of the final store */
-			char rep[512] = "";
+			char rep[1024] = "";
+			t->final_check = 1;
 			t->kill(t);
 			t->died(t, 0);
 			if (t->ledger(t, rep, sizeof(rep)) == 1)

@@ -53,6 +53,7 @@ const char *const toggle_name[T_COUNT] = {
 	[T_ERROR_INFO] = "error_info",
 	[T_CANCEL_OVERDUE] = "cancel_overdue",
 	[T_RECON_OVERDUE] = "recon_overdue",
+	[T_CRASH_REJECTED] = "crash_rejected",
 };
 
 void gen_config_all(gen_config *c)
@@ -374,6 +375,9 @@ static int stripe_pm(gstate *s)
 	int x = (int)rng_below(&s->r, 100);
 	if (s->c->live && x >= 70 && x < 80)
 		return SPM_3DS; /* on-session: requires_action, then the buyer authenticates */
+	/* sim S11: after a crash the rejected card's order becomes payable */
+	if (s->c->live && s->c->kill_mode && !ON(s, T_CRASH_REJECTED) && x >= 95)
+		return SPM_DECLINED;
 	return x < 50 ? SPM_VISA : x < 80 ? SPM_NONE : x < 95 ? SPM_DECLINED : SPM_BOGUS;
 }
 

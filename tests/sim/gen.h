@@ -59,6 +59,7 @@ enum toggle {
 	T_ERROR_INFO,     /* every failure has an ErrorInfo reason; a failed payment its order_id */
 	T_CANCEL_OVERDUE, /* CancelOrder of a pending order past its 24 h (sim S9) */
 	T_RECON_OVERDUE,  /* provider fake: overdue pending orders left to billingd (sim S10) */
+	T_CRASH_REJECTED, /* provider fake + kills: a card the provider rejects (sim S11) */
 	T_COUNT
 };
 

@@ -56,6 +56,9 @@ struct sim_transport {
 	/* Random provider faults on (pct of provider calls) or off (0). */
 	int (*provider_faults)(sim_transport *t, int pct);
 	long provider_faults_seen; /* faults the fake injected (its /_stats) */
+	/* Set before the last ledger check: the charge audit runs then only
+	 * (after a kill, money a crashed call took is not settled yet). */
+	int final_check;
 	char admin_key[160];
 	char datadir[512];
 	char logfile[512]; /* billingd's log (gRPC), "" in process */

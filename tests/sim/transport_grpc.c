@@ -329,7 +329,7 @@ static int grpc_ledger(sim_transport *t, char *report, size_t cap)
 	if (alive(g) || !g->ledger_check)
 		return -1;
 	rc = spt_billingd_check_data(&g->p, g->ledger_check, report, cap);
-	if (rc == 0 && g->live.node && g->live.charge_audit)
+	if (rc == 0 && g->live.node && g->live.charge_audit && t->final_check)
 		rc = charge_audit(g, report, cap);
 	return rc == 0 ? 0 : rc == 1 ? 1 : -1;
 }
@@ -489,7 +489,7 @@ sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, con
 		t->buyer = live_buyer;
 		t->provider_clock = live_clock;
 		t->provider_faults = live_faults;
-		live_faults(t, g->live.fault_pct);
+		live_faults(t, 0); /* the driver turns them on for placing calls */
 	}
 	return t;
 fail:
