@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "credits.h"
 #include "enums.h"
+#include "event_sources.h"
 #include "items.h"
 #include "log.h"
 #include "order_effects.h"
@@ -301,7 +302,10 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 	o.actor_id = "scheduler";
 	o.transfer_id = transfer;
 	a->ran = 1;
-	if (why) {
+	rc = events_order(w, EV_ORDER_CREATED, &o);
+	if (rc) {
+		/* order.created not recorded: the attempt rolls back */
+	} else if (why) {
 		rc = orders_end(w, &o, OSTATUS(FAILED), why, a->now);
 		a->progress = 1;
 	} else if (o.total == 0 && o.credits_total == 0) {
@@ -592,6 +596,7 @@ int scheduler_advance(int64_t from_us, int64_t to_us)
 		store_list_free(&l);
 		if (at > now)
 			now = clock_advance(at - now);
+		events_sweep(now); /* expiries before this round, in time order */
 		n = run_round(now, &s);
 		if (n < 0)
 			break;

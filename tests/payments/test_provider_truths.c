@@ -108,6 +108,28 @@ static int count_requests(const char *method, const char *path_prefix)
 	return n;
 }
 
+/* How many events of kind the vendor sees on subject (one page is plenty
+ * for one order's events). -1 when ListEvents fails. */
+static int events_of(const char *subject, const char *kind)
+{
+	Smartplus__Billing__V1__ListEventsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_EVENTS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListEventsResponse *resp = NULL;
+	char *kinds[] = {(char *)kind};
+	int n = 0;
+	r.subject = (char *)subject;
+	r.n_kinds = 1;
+	r.kinds = kinds;
+	r.page_size = 100;
+	if (spb_event_list_events(w.cli, &r, &resp, NULL) != 0)
+		return -1;
+	for (size_t i = 0; i < resp->n_events; i++)
+		n += strcmp(resp->events[i]->subject, subject) == 0 &&
+		     strcmp(resp->events[i]->kind, kind) == 0;
+	spb_message_free(resp);
+	return n;
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* A 500 after the charge is saved under the key and replayed: the
@@ -446,13 +468,14 @@ static void test_on_session_3ds(void)
 
 /* An auto-renewal is off-session: a card needing authentication ends in
  * 402 authentication_required, recorded on the order with its intent and
- * client secret for a later on-session recovery. */
+ * client secret for a later on-session recovery, and one
+ * renewal.requires_action event for the payer. */
 static void test_auto_renewal_off_session(void)
 {
 	pw_outcome o;
-	char id[64], pi[128], body[200], ids[8][64];
+	char id[64], pi[128], body[200], ids[8][64], subject[80];
 	size_t n;
-	int found = 0;
+	int found = 0, attempts = 0;
 	const char *p = project("p_auto");
 	CU_ASSERT_EQUAL(pw_checkout(&w, p, STRIPE, "pm_card_visa", "cus_9", 0, &o), G_OK);
 	pw_outcome_free(&o);
@@ -475,6 +498,7 @@ static void test_auto_renewal_off_session(void)
 		if (strcmp(ids[i], id) == 0 || strncmp(ids[i], "ord_ar_", 7) != 0)
 			continue;
 		CU_ASSERT_EQUAL(pw_get(&w, ids[i], &o), G_OK);
+		attempts += o.order && o.order->status == O_FAILED;
 		if (o.order && !found) {
 			json_t *prm = sent_params("/v1/payment_intents", ids[i]);
 			found = 1;
@@ -488,10 +512,18 @@ static void test_auto_renewal_off_session(void)
 			CU_ASSERT_PTR_NULL(json_object_get(prm, "use_stripe_sdk"));
 			json_decref(prm);
 			CU_ASSERT_EQUAL(pw_captures(ids[i]), 0);
+			snprintf(subject, sizeof(subject), "orders/%s", ids[i]);
+			CU_ASSERT_EQUAL(events_of(subject, "order.failed"), 1);
 		}
 		pw_outcome_free(&o);
 	}
 	CU_ASSERT(found);
+	/* each failed attempt (the first and its retries) asks the payer to
+	 * act once and is one renewal.failed */
+	snprintf(subject, sizeof(subject), "items/%s_app", p);
+	CU_ASSERT(attempts >= 1);
+	CU_ASSERT_EQUAL(events_of(subject, "renewal.requires_action"), attempts);
+	CU_ASSERT_EQUAL(events_of(subject, "renewal.failed"), attempts);
 }
 
 /* 429 with Retry-After and 409 lock_timeout: the order stays PROCESSING,
@@ -627,11 +659,12 @@ static void test_webhooks_settle(void)
 	fakectl_ctl("{\"webhooks\":{\"duplicate\":0}}");
 }
 
-/* A dispute flags the order, visible on GetOrder. */
+/* A dispute flags the order, visible on GetOrder, and is one
+ * order.disputed event (a repeated webhook adds none). */
 static void test_dispute_flags(void)
 {
 	pw_outcome o;
-	char id[64], pi[128];
+	char id[64], pi[128], subject[80];
 	const char *p = project("p_dispute");
 	CU_ASSERT_EQUAL(pw_checkout(&w, p, STRIPE, "pm_card_visa", "cus_1", 0, &o), G_OK);
 	CU_ASSERT_EQUAL(o.order ? (int)o.order->status : 0, O_SUCCEEDED);
@@ -650,6 +683,12 @@ static void test_dispute_flags(void)
 	}
 	CU_ASSERT(o.order && o.order->disputed);
 	pw_outcome_free(&o);
+	snprintf(subject, sizeof(subject), "orders/%s", id);
+	CU_ASSERT_EQUAL(events_of(subject, "order.succeeded"), 1);
+	CU_ASSERT_EQUAL(events_of(subject, "order.disputed"), 1);
+	ctl("dispute", pi); /* the same dispute again: the order is flagged already */
+	pw_webhooks_idle();
+	CU_ASSERT_EQUAL(events_of(subject, "order.disputed"), 1);
 }
 
 /* Per-provider currency tables at SetPrice and quote time. */
