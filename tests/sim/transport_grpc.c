@@ -268,8 +268,11 @@ static int grpc_restart(sim_transport *t, const char *fault)
 	if (alive(g))
 		return 0;
 	spt_billingd_kill(&g->p);
-	for (int i = 0; i < 5; i++) /* a fault point may kill it while it starts */
-		if (spt_billingd_restart_with(&g->p, g->has_fault ? g->fault : NULL, NULL) == 0) {
+	/* a fault point may kill it while it starts (every order it resumes
+	 * passes one): after 5 such deaths, once without the fault points */
+	for (int i = 0; i < 7; i++)
+		if (spt_billingd_restart_with(&g->p, g->has_fault && i < 5 ? g->fault : NULL,
+					      NULL) == 0) {
 			open_channel(g);
 			return 0;
 		}
@@ -443,7 +446,6 @@ sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, con
 				   "--paypal-cancel-url",
 				   "https://app.example/paypal/cancel",
 				   NULL};
-	char env0[160];
 	const char *env[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
 	int ne = 0;
 	if (!t || !g)
@@ -451,11 +453,9 @@ sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, con
 	grpc_init();
 	g->ledger_check = ledger_check;
 	rng_seed(&g->r, (uint64_t)getpid() ^ (uint64_t)time(NULL));
-	if (fault && *fault) {
+	if (fault && *fault) { /* SPB_FAULT set per start (grpc_restart), not kept */
 		snprintf(g->fault, sizeof(g->fault), "%s", fault);
 		g->has_fault = 1;
-		snprintf(env0, sizeof(env0), "SPB_FAULT=%s", fault);
-		env[ne++] = env0;
 	}
 	if (live && live->node) {
 		g->live = *live;
@@ -471,9 +471,13 @@ sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, con
 	o.args = g->live.node ? live_args : args;
 	o.env = env;
 	t->impl = g;
-	/* a fault point may kill it while it starts */
-	if (spt_billingd_start_opts(&g->p, &o) != 0 && grpc_restart(t, NULL) != 0)
+	if (spt_billingd_start_opts(&g->p, &o) != 0)
 		goto fail;
+	if (g->has_fault) { /* again, with the fault points */
+		spt_billingd_kill(&g->p);
+		if (grpc_restart(t, NULL) != 0)
+			goto fail;
+	}
 	open_channel(g);
 	snprintf(t->admin_key, sizeof(t->admin_key), "%s", g->p.admin_key);
 	snprintf(t->datadir, sizeof(t->datadir), "%s", g->p.data_dir);
