@@ -64,6 +64,7 @@ typedef struct idem_rec {
 	int no_write; /* answered without a write: a refusal, ConfirmOrder of a settled order */
 	int pre_r17;  /* refused before it ran (authentication, vendor-only, the validator) */
 	int admin;
+	int transient; /* answered UNAVAILABLE: R17 keeps no record, a replay runs again */
 	sim_reply reply;
 } idem_rec;
 
@@ -90,6 +91,7 @@ typedef struct drv {
 	char service_key[160];
 	char *quote_tok[MAX_QUOTES];
 	char order_id[MAX_ORDERS][64];
+	uint8_t timed_out_read[MAX_ORDERS]; /* time_out_overdue() read it */
 	char integ_id[NPROJ][80];
 	idem_rec rec[MAX_STEPS];
 	int64_t version_offset;
@@ -855,6 +857,9 @@ static void cmp_order(cmp *c, drv *d, const model *m, int k, const T(Order) * s)
 	if (d->order_id[k][0])
 		EQS(c, "order_id", d->order_id[k], s->order_id);
 	EQI(c, "status", model_order_status(m, k), s->status);
+	if (model_order_status(m, k) != (int)s->status)
+		diff(c, "(server's failure_reason \"%s\") ",
+		     s->failure_reason ? s->failure_reason : "");
 	EQI(c, "type", o->type, s->type);
 	EQS(c, "payer_id", acc_name(o->payer), s->payer_id);
 	EQI(c, "payment_method", o->method, s->payment_method);
@@ -961,7 +966,7 @@ static ProtobufCMessage *vendor_read(drv *d, const char *path, const ProtobufCMe
 	b.bytes = sa_alloc(&d->a, b.len + 1);
 	protobuf_c_message_pack(req, b.bytes);
 	b.auth.bearer = d->key[0];
-	for (int attempt = 0; attempt < 3; attempt++) {
+	for (int attempt = 0; attempt < 8; attempt++) { /* a fault point may fire in it */
 		if (call(d, &b, &r) != 0) {
 			if (d->t->restart && d->t->restart(d->t, NULL) == 0)
 				continue;
@@ -1242,10 +1247,11 @@ static int outcome_fits(const m_expect *e, const sim_reply *r, int *commit)
 		*commit = 1;
 		return e->nerr == 0 || e->ok_too;
 	}
-	if (!r->reason[0]) /* ErrorInfo on every failure */
+	if (!r->reason[0] && D_.o->gen->on[T_ERROR_INFO]) /* ErrorInfo on every failure */
 		return 0;
 	/* a failed payment names its order in ErrorInfo metadata (issue 13.6) */
-	if ((strcmp(r->reason, "PAYMENT_DECLINED") == 0 ||
+	if (D_.o->gen->on[T_ERROR_INFO] &&
+	    (strcmp(r->reason, "PAYMENT_DECLINED") == 0 ||
 	     strcmp(r->reason, "PROVIDER_REJECTED") == 0) &&
 	    strncmp(r->order_id, "ord_", 4) != 0)
 		return 0;
@@ -1561,9 +1567,13 @@ static int check_state_of(drv *d, const model *m, int quiet)
 	return c.bad;
 }
 
+static void settle_doubts(drv *d, int wait_ms);
+
 static void check_state(drv *d)
 {
-	check_state_of(d, &d->cur, 0);
+	settle_doubts(d, 1000);
+	if (!d->res->failed)
+		check_state_of(d, &d->cur, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1809,6 +1819,26 @@ static void key_for(drv *d, int step, char *out, size_t cap)
 
 /* Checks reply r of op o against the model from state from (into to);
  * 1 if consistent. why: the first discrepancy. */
+/* The order in an OK answer that the model did not expect, for reports. */
+static void answer_order(const built *b, const sim_reply *r, char *out, size_t cap)
+{
+	ProtobufCMessage *m;
+	const ProtobufCFieldDescriptor *f;
+	if (r->status != GRPC_STATUS_OK || !b->out)
+		return;
+	m = protobuf_c_message_unpack(b->out, NULL, r->len, r->body);
+	if (!m)
+		return;
+	f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "order");
+	if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+		const T(Order) *x = *(T(Order) *const *)((const char *)m + f->offset);
+		if (x)
+			snprintf(out, cap, " with order %s status %d failure_reason \"%s\"",
+				 x->order_id, (int)x->status, x->failure_reason);
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+}
+
 static int judge(drv *d, const model *from, model *to, const op *o, const built *b,
 		 const sim_reply *r, m_expect *e, int learn, char *why, size_t cap)
 {
@@ -1821,9 +1851,11 @@ static int judge(drv *d, const model *from, model *to, const op *o, const built 
 	if (e->skip)
 		return 1;
 	if (!outcome_fits(e, r, &commit)) {
+		char extra[300] = "";
 		describe_expect(exp, sizeof(exp), e);
-		snprintf(why, cap, "model: %s\n  server: %s%s%s \"%s\"", exp,
-			 status_name(r->status), r->reason[0] ? "/" : "", r->reason, r->msg);
+		answer_order(b, r, extra, sizeof(extra));
+		snprintf(why, cap, "model: %s\n  server: %s%s%s \"%s\"%s", exp,
+			 status_name(r->status), r->reason[0] ? "/" : "", r->reason, r->msg, extra);
 		return 0;
 	}
 	if (r->status == GRPC_STATUS_OK)
@@ -1832,6 +1864,9 @@ static int judge(drv *d, const model *from, model *to, const op *o, const built 
 		return 0;
 	if (!commit)
 		memcpy(to, from, sizeof(*from));
+	else if (learn && r->status != GRPC_STATUS_OK && e->new_order >= 0 &&
+		 strncmp(r->order_id, "ord_", 4) == 0 && !d->order_id[e->new_order][0])
+		snprintf(d->order_id[e->new_order], sizeof(d->order_id[0]), "%s", r->order_id);
 	else if (learn && r->status != GRPC_STATUS_OK && e->new_order >= 0)
 		learn_failed_order(d, to, e->new_order);
 	return 1;
@@ -1879,6 +1914,11 @@ static int runnable(drv *d, const op *o)
 	m_expect e;
 	if (d->o->gen && !gen_allowed(d->o->gen, &d->cur, o))
 		return 0;
+	/* an order in doubt is left to billingd until it settles it */
+	if ((o->kind == OP_CONFIRM || o->kind == OP_CANCEL || o->kind == OP_GET_ORDER) &&
+	    o->u.ord.oref >= 0 &&
+	    model_order_in_doubt(&d->cur, model_placed_order(&d->cur, o->u.ord.oref)))
+		return 0;
 	memcpy(&d->perm_a, &d->cur, sizeof(d->cur));
 	model_step(&d->cur, &d->perm_a, o, &e);
 	return !e.skip;
@@ -1894,6 +1934,149 @@ static int refused_anyway(drv *d, const op *o, const sim_reply *r)
 	memcpy(&d->perm_a, &d->cur, sizeof(d->cur));
 	model_step(&d->cur, &d->perm_a, o, &e);
 	return r->status != GRPC_STATUS_OK && e.nerr && outcome_fits(&e, r, &commit) && !commit;
+}
+
+/* With the provider fake: the buyer's part at the provider before a
+ * ConfirmOrder that the model says settles the order (R10: pay the
+ * PaymentIntent with the client secret, finish 3-D Secure, approve at
+ * PayPal); the sandbox needs none. Only then: money paid for an order
+ * that is never confirmed would make its timeout settle it SUCCEEDED. */
+static void buyer_acts(drv *d, const op *o)
+{
+	static model tmp;
+	m_expect e;
+	T(GetOrderRequest) req = SMARTPLUS__BILLING__V1__GET_ORDER_REQUEST__INIT;
+	T(GetOrderResponse) * got;
+	const m_order *mo;
+	int k;
+	if (!d->cur.live || o->kind != OP_CONFIRM || !d->t->buyer)
+		return;
+	k = model_placed_order(&d->cur, o->u.ord.oref);
+	if (k < 0 || !d->order_id[k][0] || model_order_status(&d->cur, k) != OS_(PENDING_PAYMENT))
+		return;
+	memset(&e, 0, sizeof(e));
+	memcpy(&tmp, &d->cur, sizeof(tmp));
+	model_step(&d->cur, &tmp, o, &e);
+	if (e.skip || e.nerr || model_order_status(&tmp, k) != OS_(SUCCEEDED))
+		return;
+	req.order_id = d->order_id[k];
+	got = (T(GetOrderResponse) *)vendor_read(d, BILL_ "GetOrder", &req.base,
+						 &D(get_order_response));
+	if (!got)
+		return;
+	mo = &d->cur.orders[k];
+	if (got->order && got->order->status == OS_(PENDING_PAYMENT)) {
+		const T(Order) *x = got->order;
+		int rc = mo->method == PM_(PAYPAL)
+				 ? d->t->buyer(d->t, "approve", x->paypal_order_id, NULL)
+			 : mo->pm == SPM_3DS
+				 ? d->t->buyer(d->t, "3ds", x->stripe_payment_intent_id, NULL)
+				 : d->t->buyer(d->t, "pay", x->stripe_payment_intent_id,
+					       x->stripe_client_secret);
+		if (rc != 0)
+			mismatch(d, o, "the buyer's part at the provider for order %s failed",
+				 d->order_id[k]);
+	}
+	protobuf_c_message_free_unpacked(&got->base, NULL);
+}
+
+/* With the provider fake: its clock moves with billingd's test clock (its
+ * idempotency keys and PayPal request ids expire on it). */
+static void provider_clock(drv *d, const op *o)
+{
+	static model tmp;
+	m_expect e;
+	if (!d->cur.live || o->kind != OP_ADVANCE || !d->t->provider_clock || o->u.adv.secs <= 0)
+		return;
+	memset(&e, 0, sizeof(e));
+	memcpy(&tmp, &d->cur, sizeof(tmp));
+	model_step(&d->cur, &tmp, o, &e);
+	if (!e.skip && !e.nerr)
+		d->t->provider_clock(d->t, (long)o->u.adv.secs);
+}
+
+static int unavailable(const sim_reply *r)
+{
+	return r->status == GRPC_STATUS_UNAVAILABLE &&
+	       strcmp(r->reason, "PROVIDER_UNAVAILABLE") == 0;
+}
+
+/* Provider faults for this placing call (the rest of the history talks to
+ * a sound provider: the buyer, AdvanceClock, groups). */
+static int faulty(const drv *d, const op *o)
+{
+	return d->cur.live && d->o->provider_faults > 0 && d->t->provider_faults &&
+	       d->step >= d->o->nsetup && (o->kind == OP_PLACE || o->kind == OP_PURCHASE);
+}
+
+/* Orders in doubt that billingd has settled since (its reconciler, after
+ * the provider's key window): read as the vendor, applied to the model
+ * when the provider's truth allows it. Waits up to wait_ms for all. */
+static void settle_doubts(drv *d, int wait_ms)
+{
+	for (int waited = 0;; waited += 100) {
+		int left = 0;
+		for (int k = 0; k < d->cur.norders && !d->res->failed; k++) {
+			T(GetOrderRequest) req = SMARTPLUS__BILLING__V1__GET_ORDER_REQUEST__INIT;
+			T(GetOrderResponse) * got;
+			int st;
+			if (!model_order_in_doubt(&d->cur, k) || !d->order_id[k][0])
+				continue;
+			req.order_id = d->order_id[k];
+			got = (T(GetOrderResponse) *)vendor_read(d, BILL_ "GetOrder", &req.base,
+								 &D(get_order_response));
+			if (!got)
+				return;
+			st = got->order ? (int)got->order->status : 0;
+			protobuf_c_message_free_unpacked(&got->base, NULL);
+			if (st == OS_(PROCESSING)) {
+				left++;
+			} else if (model_settle(&d->cur, k, st) != 0) {
+				mismatch(d, NULL,
+					 "order %s, placed while the provider did not answer, "
+					 "settled "
+					 "as %d (the provider's truth: %d, or FAILED with nothing "
+					 "taken)",
+					 d->order_id[k], st, d->cur.orders[k].fate);
+				return;
+			} else {
+				d->res->st.settled++;
+			}
+		}
+		if (!left || waited >= wait_ms)
+			return;
+		usleep(100000);
+	}
+}
+
+/* sim S10 (toggle recon_overdue off): with the provider fake, billingd's
+ * reconciler asks the provider about PENDING_PAYMENT orders past their
+ * 24 h as about any pending one, and fails one whose item changed since
+ * (item_changed) instead of timing it out (R9). Off, the driver reads
+ * every order that has just become overdue as the vendor (a read times it
+ * out: TIMED_OUT, as the model says), so no item can change under it. */
+static void time_out_overdue(drv *d)
+{
+	if (!d->cur.live || (d->o->gen && d->o->gen->on[T_RECON_OVERDUE]))
+		return;
+	for (int k = 0; k < d->cur.norders && !d->res->failed; k++) {
+		const m_order *mo = &d->cur.orders[k];
+		T(GetOrderRequest) req = SMARTPLUS__BILLING__V1__GET_ORDER_REQUEST__INIT;
+		T(GetOrderResponse) * got;
+		if (d->timed_out_read[k] || model_order_status(&d->cur, k) != OS_(TIMED_OUT) ||
+		    !d->order_id[k][0] || (mo->method != PM_(STRIPE) && mo->method != PM_(PAYPAL)))
+			continue;
+		d->timed_out_read[k] = 1;
+		req.order_id = d->order_id[k];
+		got = (T(GetOrderResponse) *)vendor_read(d, BILL_ "GetOrder", &req.base,
+							 &D(get_order_response));
+		if (!got)
+			return;
+		if (!got->order || got->order->status != OS_(TIMED_OUT))
+			mismatch(d, NULL, "order %s, past its 24 h, read as %d (model: TIMED_OUT)",
+				 d->order_id[k], got->order ? (int)got->order->status : -1);
+		protobuf_c_message_free_unpacked(&got->base, NULL);
+	}
 }
 
 static int run_single(drv *d, const op *o)
@@ -1913,6 +2096,10 @@ static int run_single(drv *d, const op *o)
 	if (ref && d->o->gen &&
 	    ((ref->no_write && !d->o->gen->on[T_IDEM_REFUSED]) ||
 	     (ref->admin && !d->o->gen->on[T_IDEM_ADMIN]))) {
+		d->res->st.skipped++;
+		return 0;
+	}
+	if (ref && ref->transient) { /* no record: a replay would run again */
 		d->res->st.skipped++;
 		return 0;
 	}
@@ -1949,6 +2136,8 @@ static int run_single(drv *d, const op *o)
 		/* the first request was refused before it ran: nothing was
 		 * recorded under its key, which may serve again (MODEL.md) */
 		b.auth.idem = ref->key;
+		buyer_acts(d, o);
+		provider_clock(d, o);
 		if (call_with_retry(d, o, &b, &r) != 0)
 			return -1;
 		d->res->st.replays++;
@@ -1999,13 +2188,46 @@ static int run_single(drv *d, const op *o)
 			b.auth.idem = rec->key;
 		}
 	}
+	buyer_acts(d, o);
+	if (o->kind == OP_ADVANCE) /* billingd settles doubts at the instant it can */
+		settle_doubts(d, 3000);
+	provider_clock(d, o);
+	if (faulty(d, o))
+		d->t->provider_faults(d->t, d->o->provider_faults);
 	if (call_with_retry(d, o, &b, &r) != 0)
 		return -1;
+	if (faulty(d, o)) {
+		/* as a client does: UNAVAILABLE is retried under the same key
+		 * (R17 keeps no record of it; the retry resumes the order) */
+		d->t->provider_faults(d->t, 0);
+		d->res->st.pfaults = d->t->provider_faults_seen;
+		for (int a = 0; a < 20 && unavailable(&r) && b.auth.idem; a++) {
+			usleep(250000);
+			sim_reply_clear(&r);
+			if (call_with_retry(d, o, &b, &r) != 0)
+				return -1;
+			d->res->st.pretries++;
+		}
+		if (unavailable(&r)) { /* still unknown: the order is in doubt */
+			static model down;
+			memcpy(&down, &d->cur, sizeof(down));
+			down.provider_down = 1;
+			d->res->st.doubts++;
+			if (!judge(d, &down, &d->next, o, &b, &r, &e, 1, why, sizeof(why))) {
+				mismatch(d, o, "%s", why);
+				sim_reply_clear(&r);
+				return 0;
+			}
+			d->next.provider_down = 0;
+			goto judged;
+		}
+	}
 	if (!judge(d, &d->cur, &d->next, o, &b, &r, &e, 1, why, sizeof(why))) {
 		mismatch(d, o, "%s", why);
 		sim_reply_clear(&r);
 		return 0;
 	}
+judged:
 	if (e.skip) {
 		sim_reply_clear(&r);
 		return 0;
@@ -2022,11 +2244,16 @@ static int run_single(drv *d, const op *o)
 		rec->no_write = no_write(&d->cur, o, &r, k);
 		rec->pre_r17 = pre_r17(&d->cur, o, &e, &r);
 		rec->admin = is_admin(o->kind);
+		rec->transient = unavailable(&r);
 	}
 	/* sim S3: a placing call's provider claim is released after its answer */
 	if (!d->o->confirm_race && (o->kind == OP_PLACE || o->kind == OP_PURCHASE))
 		writer_barrier(d);
 	memcpy(&d->cur, &d->next, sizeof(d->cur));
+	if (o->kind == OP_ADVANCE || e.nerr) /* past the key window / just in doubt */
+		settle_doubts(d, 3000);
+	if (o->kind == OP_ADVANCE)
+		time_out_overdue(d);
 	if (rec && is_mutating(o->kind)) {
 		rec->used = 1;
 		rec->who = o->who;
@@ -2058,6 +2285,8 @@ static int run_group(drv *d, const op *ops, int g)
 	static int perm2[2][3] = {{0, 1, 2}, {1, 0, 2}};
 	d->res->st.groups++;
 	for (int k = 0; k < g; k++) {
+		buyer_acts(d, &ops[k]);
+		provider_clock(d, &ops[k]);
 		build(d, &d->cur, &ops[k], &b[k]);
 		if (ops[k].idem ||
 		    (d->o->kill_mode && is_mutating(ops[k].kind) && !is_admin(ops[k].kind))) {
@@ -2291,6 +2520,7 @@ int drive_run(sim_transport *t, const op *ops, const int *orig, int n, const dri
 	d->orig = orig;
 	d->n = n;
 	model_init(&d->cur);
+	d->cur.live = opts->gen && opts->gen->live && t->buyer;
 	snprintf(d->key[0], sizeof(d->key[0]), "%s", t->admin_key);
 	rng_seed(&d->kill_rng, opts->seed ^ 0x6b696c6cu);
 	if (clock_to_epoch(d) != 0) {
@@ -2389,7 +2619,8 @@ int drive_run(sim_transport *t, const op *ops, const int *orig, int n, const dri
 		d->step = n;
 		check_state(d);
 		if (!res->failed && t->kill) { /* the ledger of the final store */
-			char rep[512] = "";
+			char rep[1024] = "";
+			t->final_check = 1;
 			t->kill(t);
 			t->died(t, 0);
 			if (t->ledger(t, rep, sizeof(rep)) == 1)

@@ -15,19 +15,23 @@
 #include "transport.h"
 
 typedef struct drive_opts {
-	int check_every;  /* full state check every K steps; 0: at the end only */
-	int verbose;      /* print every step */
-	int kills;        /* gRPC: kill -9 billingd at this many random steps */
-	int kill_mode;    /* gRPC transport: retry unanswered calls under their keys */
-	uint64_t seed;    /* for the kill schedule */
-	int nsetup;       /* ops[0..nsetup-1] are the setup prefix */
-	int twins;        /* AIP-211 message twins (toggle foreign) */
-	int confirm_race; /* 0: pause after placing calls (toggle confirm_race, sim S3) */
+	int check_every;     /* full state check every K steps; 0: at the end only */
+	int verbose;         /* print every step */
+	int kills;           /* gRPC: kill -9 billingd at this many random steps */
+	int kill_mode;       /* gRPC transport: retry unanswered calls under their keys */
+	uint64_t seed;       /* for the kill schedule */
+	int nsetup;          /* ops[0..nsetup-1] are the setup prefix */
+	int twins;           /* AIP-211 message twins (toggle foreign) */
+	int confirm_race;    /* 0: pause after placing calls (toggle confirm_race, sim S3) */
+	int provider_faults; /* with the provider fake: % of its calls faulted in placing calls */
 	const struct gen_config *gen; /* toggles: steps in disabled areas are skipped */
 } drive_opts;
 
 typedef struct drive_stats {
 	long steps, calls, checks, kills, faults, twins, replays, groups, mismatches, skipped;
+	/* with the provider fake: faults it injected, client retries of
+	 * UNAVAILABLE, orders left in doubt, and settled later */
+	long pfaults, pretries, doubts, settled;
 	/* coverage, from the final model of each run */
 	long orders, succeeded, failed, timed_out, canceled, pending, renewals, transfers, refusals,
 		redemptions;

@@ -6,18 +6,20 @@
 # mismatch; "not found" after --seeds N seeds. Run against any billingd over
 # gRPC (e.g. an old tree's, to show which defects the simulator finds), or
 # in process with --local (the tree the simulator was built with).
-# Usage: find_defects.sh SIM BILLINGD LEDGER_CHECK [--seeds N] [--steps M] [--local] [toggles...]
+# Usage: find_defects.sh SIM BILLINGD LEDGER_CHECK [--seeds N] [--steps M] [--local]
+#        [--no-shrink] [toggles...]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 sim=$1 billingd=$2 ledger=$3
 shift 3
 seeds=20 steps=200 mode="--grpc 1 --kills 0 --billingd $billingd --ledger-check $ledger"
-only=""
+only="" shrink=""
 while [ $# -gt 0 ]; do
   case $1 in
     --seeds) seeds=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
     --local) mode=""; shift ;;
+    --no-shrink) shrink="--no-shrink"; shift ;;
     *) only="$only $1"; shift ;;
   esac
 done
@@ -29,7 +31,7 @@ for t in $only; do
   s=1
   while [ "$s" -le "$seeds" ]; do
     # shellcheck disable=SC2086
-    out=$("$sim" --seed "$s" --seeds 1 --steps "$steps" --off "$off" $mode 2>&1)
+    out=$("$sim" --seed "$s" --seeds 1 --steps "$steps" --off "$off" $mode $shrink 2>&1)
     if echo "$out" | grep -q "=== MISMATCH"; then
       step=$(echo "$out" | sed -n 's/^=== MISMATCH: seed [0-9]* ([^)]*), step \([0-9]*\) of.*/\1/p' | head -1)
       len=$(echo "$out" | sed -n 's/^--- shrunk history: \([0-9]*\) steps.*/\1/p' | head -1)

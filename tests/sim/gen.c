@@ -50,7 +50,10 @@ const char *const toggle_name[T_COUNT] = {
 	[T_POLICY_R2_METHOD] = "policy_r2_method",
 	[T_CONC_SAME_ITEM] = "conc_same_item",
 	[T_VENDOR_CREDITS] = "vendor_credits",
+	[T_ERROR_INFO] = "error_info",
 	[T_CANCEL_OVERDUE] = "cancel_overdue",
+	[T_RECON_OVERDUE] = "recon_overdue",
+	[T_CRASH_REJECTED] = "crash_rejected",
 };
 
 void gen_config_all(gen_config *c)
@@ -105,7 +108,9 @@ int gen_allowed(const gen_config *c, const model *m, const op *o)
 		    model_order_status(m, q->order) == OS_(TIMED_OUT))
 			return 0;
 		if (!c->on[T_TIMEOUT_COUPON] && q->coupon >= 0 &&
-		    (method == PM_(PAYPAL) || (method == PM_(STRIPE) && o->u.place.pm == SPM_NONE)))
+		    (method == PM_(PAYPAL) ||
+		     (method == PM_(STRIPE) &&
+		      (o->u.place.pm == SPM_NONE || o->u.place.pm == SPM_3DS))))
 			return 0;
 		if (!c->on[T_VENDOR_CREDITS] && q->payer == 0 && method == PM_(CREDITS) &&
 		    q->subtotal > 0)
@@ -139,7 +144,8 @@ int gen_allowed(const gen_config *c, const model *m, const op *o)
 	case OP_PURCHASE:
 		return c->on[T_TIMEOUT_COUPON] || o->u.buy.coupon < 0 ||
 		       !(o->u.buy.method == PM_(PAYPAL) ||
-			 (o->u.buy.method == PM_(STRIPE) && o->u.buy.pm == SPM_NONE));
+			 (o->u.buy.method == PM_(STRIPE) &&
+			  (o->u.buy.pm == SPM_NONE || o->u.buy.pm == SPM_3DS)));
 	case OP_QUOTE:
 		if (!c->on[T_FOREIGN] && !model_may_act(m, o->who.acc, o->u.quote.inst)) {
 			if (o->u.quote.all)
@@ -367,6 +373,11 @@ static int pick_pm(gstate *s, int inst)
 static int stripe_pm(gstate *s)
 {
 	int x = (int)rng_below(&s->r, 100);
+	if (s->c->live && x >= 70 && x < 80)
+		return SPM_3DS; /* on-session: requires_action, then the buyer authenticates */
+	/* sim S11: after a crash the rejected card's order becomes payable */
+	if (s->c->live && s->c->kill_mode && !ON(s, T_CRASH_REJECTED) && x >= 95)
+		return SPM_DECLINED;
 	return x < 50 ? SPM_VISA : x < 80 ? SPM_NONE : x < 95 ? SPM_DECLINED : SPM_BOGUS;
 }
 
@@ -800,7 +811,8 @@ static int gen_place(gstate *s, op *o, int qref)
 	 * its timeout until the sweeper runs */
 	if (!ON(s, T_TIMEOUT_COUPON) && q->coupon >= 0 &&
 	    (o->u.place.method == PM_(PAYPAL) ||
-	     (o->u.place.method == PM_(STRIPE) && o->u.place.pm == SPM_NONE)))
+	     (o->u.place.method == PM_(STRIPE) &&
+	      (o->u.place.pm == SPM_NONE || o->u.place.pm == SPM_3DS))))
 		return 0;
 	o->u.place.bill = (int8_t)bill_variant(s);
 	o->u.place.terms = rng_chance(&s->r, 97);
@@ -862,9 +874,9 @@ static int gen_purchase(gstate *s, op *o)
 							rng_chance(&s->r, 20))
 					   ? (int)rng_below(&s->r, NCOUP)
 					   : -1);
-	if (!ON(s, T_TIMEOUT_COUPON) &&
-	    (o->u.buy.method == PM_(PAYPAL) ||
-	     (o->u.buy.method == PM_(STRIPE) && o->u.buy.pm == SPM_NONE)))
+	if (!ON(s, T_TIMEOUT_COUPON) && (o->u.buy.method == PM_(PAYPAL) ||
+					 (o->u.buy.method == PM_(STRIPE) &&
+					  (o->u.buy.pm == SPM_NONE || o->u.buy.pm == SPM_3DS))))
 		o->u.buy.coupon = -1;
 	o->u.buy.bill = (int8_t)bill_variant(s);
 	o->u.buy.terms = rng_chance(&s->r, 97);
@@ -928,6 +940,8 @@ static int gen_set_auto_renew(gstate *s, op *o)
 		o->u.ar.method = (int8_t)(1 + rng_below(&s->r, 4));
 	if (o->u.ar.method == PM_(STRIPE)) {
 		o->u.ar.pm = (int8_t)(rng_chance(&s->r, 70) ? SPM_VISA : SPM_DECLINED);
+		if (s->c->live && o->u.ar.pm == SPM_DECLINED && rng_chance(&s->r, 40))
+			o->u.ar.pm = SPM_3DS; /* off-session: authentication_required */
 		o->u.ar.cus = rng_chance(&s->r, 97);
 	}
 	o->u.ar.term = (int8_t)(1 + rng_below(&s->r, 3));
@@ -1149,6 +1163,7 @@ void gen_history(uint64_t seed, const gen_config *c, const model *after_setup, o
 	rng_seed(&s.r, seed);
 	s.c = c;
 	memcpy(&g, after_setup, sizeof(g));
+	g.live = c->live;
 	s.g = &g;
 	s.hist = out;
 	while (i < n) {

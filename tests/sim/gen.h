@@ -56,7 +56,10 @@ enum toggle {
 	T_POLICY_R2_METHOD,  /* a limited payer's own method that R2 refuses (sim S5) */
 	T_CONC_SAME_ITEM,    /* one item deleted twice, or priced by two orders, at once (S6, S7) */
 	T_VENDOR_CREDITS,    /* the vendor (the issuance account) paying with credits (sim S8) */
-	T_CANCEL_OVERDUE,    /* CancelOrder of a pending order past its 24 h (sim S9) */
+	T_ERROR_INFO,     /* every failure has an ErrorInfo reason; a failed payment its order_id */
+	T_CANCEL_OVERDUE, /* CancelOrder of a pending order past its 24 h (sim S9) */
+	T_RECON_OVERDUE,  /* provider fake: overdue pending orders left to billingd (sim S10) */
+	T_CRASH_REJECTED, /* provider fake + kills: a card the provider rejects (sim S11) */
 	T_COUNT
 };
 
@@ -65,6 +68,7 @@ extern const char *const toggle_name[T_COUNT];
 typedef struct gen_config {
 	uint8_t on[T_COUNT];
 	int kill_mode; /* every mutating call carries an idempotency key */
+	int live;      /* the provider fake (not the sandbox): 3-D Secure cards too */
 } gen_config;
 
 /*

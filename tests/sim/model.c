@@ -1161,11 +1161,29 @@ static void pay_now(model *n, int k, m_expect *e)
 		order_succeed(n, k, n->now);
 		return;
 	}
+	if (n->provider_down && (o->method == PM_(STRIPE) || o->method == PM_(PAYPAL))) {
+		o->fate = (int8_t)(o->method == PM_(PAYPAL) || o->pm == SPM_NONE || o->pm == SPM_3DS
+					   ? OS_(PENDING_PAYMENT)
+				   : o->pm == SPM_VISA ? OS_(SUCCEEDED)
+						       : OS_(FAILED));
+		o->status = OS_(PROCESSING);
+		err3(e, GRPC_STATUS_UNAVAILABLE, "PROVIDER_UNAVAILABLE", 1,
+		     "the provider did not answer: the order stays PROCESSING (R10)");
+		return;
+	}
 	if (o->method == PM_(STRIPE)) {
 		if (o->pm == SPM_VISA) {
 			order_succeed(n, k, n->now);
-		} else if (o->pm == SPM_NONE) {
+		} else if (o->pm == SPM_NONE || (n->live && o->pm == SPM_3DS)) {
+			/* the buyer pays with the client secret, or finishes
+			 * 3-D Secure on-session (R10): then ConfirmOrder */
 			o->status = OS_(PENDING_PAYMENT);
+		} else if (n->live && o->pm == SPM_BOGUS) {
+			/* Stripe answers 400 resource_missing: a refusal, not a
+			 * decline (issue 13) */
+			order_end(n, k, OS_(FAILED), n->now);
+			err3(e, GRPC_STATUS_FAILED_PRECONDITION, "PROVIDER_REJECTED", 1,
+			     "the provider refused the request (no such payment method)");
 		} else {
 			order_end(n, k, OS_(FAILED), n->now);
 			err3(e, GRPC_STATUS_FAILED_PRECONDITION, "PAYMENT_DECLINED", 1,
@@ -1175,6 +1193,35 @@ static void pay_now(model *n, int k, m_expect *e)
 	}
 	/* PAYPAL: approved by the buyer, captured on ConfirmOrder */
 	o->status = OS_(PENDING_PAYMENT);
+}
+
+int model_order_in_doubt(const model *m, int k)
+{
+	return k >= 0 && k < m->norders && m->orders[k].fate &&
+	       m->orders[k].status == OS_(PROCESSING);
+}
+
+int model_settle(model *m, int k, int status)
+{
+	m_order *o = &m->orders[k];
+	int fate = o->fate;
+	if (!model_order_in_doubt(m, k))
+		return -1;
+	if (status == OS_(SUCCEEDED) && fate == OS_(SUCCEEDED)) {
+		order_succeed(m, k, m->now);
+	} else if (status == OS_(FAILED)) {
+		order_end(m, k, OS_(FAILED), m->now);
+	} else if (fate == OS_(PENDING_PAYMENT) &&
+		   (status == OS_(PENDING_PAYMENT) || status == OS_(TIMED_OUT) ||
+		    status == OS_(CANCELED))) {
+		if (status == OS_(PENDING_PAYMENT))
+			o->status = OS_(PENDING_PAYMENT);
+		else
+			order_end(m, k, status, m->now);
+	} else {
+		return -1;
+	}
+	return 0;
 }
 
 static void op_place(const model *m, model *n, const op *o, m_expect *e)

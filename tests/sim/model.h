@@ -102,6 +102,10 @@ typedef struct m_order {
 		bene, cur;
 	int8_t placed; /* placed by a call (its id is known), not by the scheduler */
 	int8_t art;    /* auto-renew term kind chosen with RENEW_MODE_AUTO */
+	/* In doubt: placed while the provider did not answer, PROCESSING
+	 * until billingd settles it; fate is what the provider would have
+	 * said (SUCCEEDED, FAILED or PENDING_PAYMENT), 0 when not in doubt. */
+	int8_t fate;
 	int32_t art_cycles;
 	int64_t art_until;
 	int32_t line0, nlines;
@@ -151,6 +155,11 @@ typedef struct model {
 	m_xfer xfers[MAX_XFERS];
 	int16_t placed[MAX_ORDERS]; /* order index of the k-th placed order */
 	int32_t renewals_run;       /* by the last AdvanceClock */
+	int32_t live;               /* payments through the provider fake, not billingd's sandbox */
+	/* Set by the driver on its copy for a placing call the provider did
+	 * not answer (faults; after the client's retries): R10, the order
+	 * stays PROCESSING and the call is UNAVAILABLE PROVIDER_UNAVAILABLE. */
+	int32_t provider_down;
 	/* Item ids, for the order of renewals due at the same instant (the
 	 * rules leave it open; the model takes them in id order). The driver
 	 * fills in the ids of INTEGRATION items, which the server names. */
@@ -195,6 +204,14 @@ int model_item_free(const model *m, int i);
 int model_order_status(const model *m, int k);
 const m_quote *model_quote(const model *m, int qref); /* qref: 0 newest; NULL */
 int model_placed_order(const model *m, int oref);     /* order index or -1 */
+
+/* Order k is in doubt (PROCESSING, its fate with the provider). */
+int model_order_in_doubt(const model *m, int k);
+/* billingd settled in-doubt order k as status: applies it (effects now)
+ * when the provider's truth allows it (a payment the provider would take
+ * may also have been lost: FAILED, nothing taken; a declined one never
+ * succeeds). 0, or -1 when status cannot be. */
+int model_settle(model *m, int k, int status);
 
 /* Whether item slot i is on a line of an open (PENDING_PAYMENT or
  * PROCESSING) order. */

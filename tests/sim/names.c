@@ -20,7 +20,8 @@ const char *const sim_item_name[NXITEM] = {"x0", "x1", "x2", "x3", "x4",  "x5",
 					   "x6", "x7", "x8", "x9", "x10", "x11"};
 const char *const sim_coupon_name[NCOUP] = {"C0", "C1", "C2", "C3", "C4"};
 const char *const sim_currency[NCUR] = {"USD", "EUR"};
-const char *const sim_pm_name[4] = {"", "pm_card_visa", "pm_card_chargeDeclined", "pm_card_bogus"};
+const char *const sim_pm_name[5] = {"", "pm_card_visa", "pm_card_chargeDeclined", "pm_card_bogus",
+				    "pm_card_threeDSecure2Required"};
 
 const char *const sim_op_name[OP_KINDS] = {
 	[OP_NONE] = "none",

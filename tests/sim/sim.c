@@ -3,6 +3,8 @@
  *
  *   sim [--seeds N] [--seed S] [--steps M] [--check-every K] [--jobs J]
  *       [--grpc G --kills K --billingd PATH --ledger-check PATH [--faults SPEC]]
+ *       [--provider-fake PROVIDER_JS [--node NODE] [--charge-audit PATH]
+ *        [--provider-faults PCT]]
  *       [--off LIST] [--on LIST] [--keep I,J,...] [--no-shrink] [--verbose]
  *
  * Runs seeds S..S+N-1, each a history of M steps after the setup prefix,
@@ -33,6 +35,7 @@ typedef struct cfg {
 	uint64_t seed;
 	int seeds, steps, check_every, jobs, grpc_every, kills, verbose, shrink, keep_going;
 	const char *billingd, *ledger_check, *faults;
+	sim_live live; /* --provider-fake: gRPC seeds pay through the fake */
 	gen_config gen;
 	char off[512], on[512];
 	int keep[MAX_OPS], nkeep, have_keep;
@@ -69,6 +72,8 @@ static int usage(void)
 		"           [--grpc G] [--kills K] [--billingd PATH] [--ledger-check PATH]\n"
 		"           [--faults SPEC] [--off LIST] [--on LIST] [--keep I,J,..] "
 		"[--no-shrink]\n"
+		"           [--provider-fake PROVIDER_JS [--node NODE] [--charge-audit PATH]\n"
+		"            [--provider-faults PCT]]\n"
 		"           [--keep-going] [--verbose] [--list-toggles]\n");
 	return 2;
 }
@@ -128,7 +133,8 @@ static void run_child(const cfg *c, uint64_t seed, int use_grpc, const op *ops, 
 		snprintf(logpath, sizeof(logpath), "/tmp/spb-sim-%d.log", (int)getpid());
 		if (!c->verbose)
 			lf = freopen(logpath, "w+", stderr);
-		t = use_grpc ? sim_grpc_open(c->billingd, c->ledger_check, c->faults)
+		t = use_grpc ? sim_grpc_open(c->billingd, c->ledger_check, c->faults,
+					     c->live.fake_js ? &c->live : NULL)
 			     : sim_local_open();
 		if (!t) {
 			o.rc = 2;
@@ -143,6 +149,7 @@ static void run_child(const cfg *c, uint64_t seed, int use_grpc, const op *ops, 
 			dop.nsetup = nsetup();
 			dop.twins = c->gen.on[T_FOREIGN];
 			dop.confirm_race = c->gen.on[T_CONFIRM_RACE];
+			dop.provider_faults = c->live.fault_pct;
 			dop.gen = &c->gen;
 			o.rc = drive_run(t, ops, orig, n, &dop, &r);
 			if (o.rc < 0)
@@ -369,6 +376,10 @@ static void report_failure(const cfg *c, uint64_t seed, int use_grpc, const op *
 		printf(" --grpc 1 --kills %d --billingd %s --ledger-check %s%s%s", c->kills,
 		       c->billingd, c->ledger_check, c->faults ? " --faults " : "",
 		       c->faults ? c->faults : "");
+	if (use_grpc && c->live.fake_js)
+		printf(" --provider-fake %s --node %s%s%s --provider-faults %d", c->live.fake_js,
+		       c->live.node, c->live.charge_audit ? " --charge-audit " : "",
+		       c->live.charge_audit ? c->live.charge_audit : "", c->live.fault_pct);
 	printf(" --keep ");
 	for (int i = 0; i < nk; i++)
 		printf("%s%d", i ? "," : "", keep[i]);
@@ -417,6 +428,14 @@ int main(int argc, char **argv)
 			c.ledger_check = v;
 		else if (ARG("--faults"))
 			c.faults = v;
+		else if (ARG("--provider-fake"))
+			c.live.fake_js = v;
+		else if (ARG("--node"))
+			c.live.node = v;
+		else if (ARG("--charge-audit"))
+			c.live.charge_audit = v;
+		else if (ARG("--provider-faults"))
+			c.live.fault_pct = (int)strtol(v, NULL, 10);
 		else if (ARG("--off")) {
 			snprintf(c.off, sizeof(c.off), "%s", v);
 			if (gen_config_set(&c.gen, v, 0) != 0)
@@ -444,6 +463,8 @@ int main(int argc, char **argv)
 	}
 	if (c.steps < 1 || c.steps > MAX_OPS - ns || c.seeds < 1 || c.jobs < 1)
 		return usage();
+	if (c.live.fake_js && !c.live.node)
+		c.live.node = "node";
 	if (c.grpc_every && (!c.billingd || !c.ledger_check)) {
 		fprintf(stderr, "sim: --grpc needs --billingd and --ledger-check\n");
 		return 2;
@@ -476,6 +497,7 @@ int main(int argc, char **argv)
 				size_t off = 0;
 				close(fd[0]);
 				c.gen.kill_mode = use_grpc;
+				c.gen.live = use_grpc && c.live.fake_js;
 				n = make_history(&c, seed, ops, orig);
 				if (c.have_keep) {
 					for (int i = 0; i < ns; i++) {
@@ -546,6 +568,10 @@ int main(int argc, char **argv)
 			tot.transfers += o.st.transfers;
 			tot.refusals += o.st.refusals;
 			tot.redemptions += o.st.redemptions;
+			tot.pfaults += o.st.pfaults;
+			tot.pretries += o.st.pretries;
+			tot.doubts += o.st.doubts;
+			tot.settled += o.st.settled;
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -572,5 +598,10 @@ int main(int argc, char **argv)
 	       "auto-renewal attempts; %ld credit transfers; %ld coupon redemptions\n",
 	       tot.refusals, tot.skipped, tot.orders, tot.succeeded, tot.failed, tot.timed_out,
 	       tot.canceled, tot.pending, tot.renewals, tot.transfers, tot.redemptions);
+	if (c.live.fake_js)
+		printf("sim: provider fake: %ld faults injected, %ld client retries of "
+		       "UNAVAILABLE, "
+		       "%ld orders left in doubt, %ld of them settled by billingd later\n",
+		       tot.pfaults, tot.pretries, tot.doubts, tot.settled);
 	return failed ? 1 : errors ? 2 : 0;
 }

@@ -213,8 +213,10 @@ typedef struct op {
 
 /* Stripe payment methods the generator uses (sandbox: visa succeeds,
  * chargeDeclined declines, anything else is an invalid method). */
-enum sim_pm { SPM_NONE = 0, SPM_VISA, SPM_DECLINED, SPM_BOGUS };
-extern const char *const sim_pm_name[4];
+/* Stripe payment methods; SPM_3DS (3-D Secure 2) only with the provider
+ * fake (the sandbox declines it as an unknown method). */
+enum sim_pm { SPM_NONE = 0, SPM_VISA, SPM_DECLINED, SPM_BOGUS, SPM_3DS };
+extern const char *const sim_pm_name[5];
 
 /* Billing information variants: 0 complete, 1 no name, 2 bad email, 3 bad
  * country, 4 absent. */

@@ -46,6 +46,19 @@ struct sim_transport {
 	 * the signal (or minus the exit status) of a crash, e.g. a sanitizer. */
 	int (*crash)(sim_transport *t);
 	void (*close)(sim_transport *t);
+	/* With the provider fake (sim_live), NULL otherwise: the buyer's part
+	 * at the provider, what: "pay" (confirm PaymentIntent id with its
+	 * client secret and a card, as Stripe.js does), "3ds" (finish 3-D
+	 * Secure), "approve" (PayPal); 0 or -1. */
+	int (*buyer)(sim_transport *t, const char *what, const char *id, const char *secret);
+	/* Moves the provider's clock (its key windows) by seconds; 0 or -1. */
+	int (*provider_clock)(sim_transport *t, long seconds);
+	/* Random provider faults on (pct of provider calls) or off (0). */
+	int (*provider_faults)(sim_transport *t, int pct);
+	long provider_faults_seen; /* faults the fake injected (its /_stats) */
+	/* Set before the last ledger check: the charge audit runs then only
+	 * (after a kill, money a crashed call took is not settled yet). */
+	int final_check;
 	char admin_key[160];
 	char datadir[512];
 	char logfile[512]; /* billingd's log (gRPC), "" in process */
@@ -58,8 +71,18 @@ void sim_reply_clear(sim_reply *r);
  * SIM_EPOCH_US. NULL on failure. */
 sim_transport *sim_local_open(void);
 
-/* Over gRPC: starts `billingd` (--test-clock, sandbox payments) on a new
- * data directory, with SPB_FAULT=fault (may be NULL). NULL on failure. */
-sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, const char *fault);
+/* The provider fake instead of the sandbox: billingd on --payments live
+ * against tests/fakes/provider.js (reconciler every 200 ms, provider
+ * timeout 2 s), and the charge audit beside the ledger check. */
+typedef struct sim_live {
+	const char *node, *fake_js, *charge_audit;
+	int fault_pct; /* random provider faults, percent of provider calls */
+} sim_live;
+
+/* Over gRPC: starts `billingd` (--test-clock, sandbox payments, or the
+ * fake when live is not NULL) on a new data directory, with
+ * SPB_FAULT=fault (may be NULL). NULL on failure. */
+sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, const char *fault,
+			     const sim_live *live);
 
 #endif

@@ -17,6 +17,9 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/support/time.h>
 
+#include <jansson.h>
+
+#include "fakectl.h"
 #include "spt_billingd.h"
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
@@ -32,8 +35,10 @@ typedef struct gt {
 	pthread_t killer;
 	int killer_on;
 	long delay_us;
-	rng r;        /* kill delays (timing, not part of a history) */
-	int last_sig; /* how the last instance ended (spt_billingd_exited) */
+	rng r;         /* kill delays (timing, not part of a history) */
+	int last_sig;  /* how the last instance ended (spt_billingd_exited) */
+	sim_live live; /* live.node: billingd pays through the provider fake */
+	char audit_report[1024];
 } gt;
 
 static void open_channel(gt *g)
@@ -263,8 +268,11 @@ static int grpc_restart(sim_transport *t, const char *fault)
 	if (alive(g))
 		return 0;
 	spt_billingd_kill(&g->p);
-	for (int i = 0; i < 5; i++) /* a fault point may kill it while it starts */
-		if (spt_billingd_restart_with(&g->p, g->has_fault ? g->fault : NULL, NULL) == 0) {
+	/* a fault point may kill it while it starts (every order it resumes
+	 * passes one): after 5 such deaths, once without the fault points */
+	for (int i = 0; i < 7; i++)
+		if (spt_billingd_restart_with(&g->p, g->has_fault && i < 5 ? g->fault : NULL,
+					      NULL) == 0) {
 			open_channel(g);
 			return 0;
 		}
@@ -292,6 +300,31 @@ static int grpc_crash(sim_transport *t)
 	return g->last_sig == SIGKILL || g->last_sig == 0 ? 0 : g->last_sig;
 }
 
+/* tools/charge_audit on the stopped data directory and the fake's ledger
+ * of money taken (issue 13.5): 0 clean, 1 violated, -1 could not run. */
+static int charge_audit(gt *g, char *report, size_t cap)
+{
+	char url[128], cmd[2048], line[512];
+	size_t n = 0;
+	FILE *f;
+	int st;
+	snprintf(url, sizeof(url), "%s/_ledger", fakectl_base);
+	snprintf(cmd, sizeof(cmd), "'%s' '%s' '%s' 2>&1", g->live.charge_audit, g->p.data_dir, url);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	report[0] = 0;
+	while (fgets(line, sizeof(line), f)) {
+		int w = snprintf(report + n, cap - n, "%s", line);
+		if (w > 0 && (size_t)w < cap - n)
+			n += (size_t)w;
+	}
+	st = pclose(f);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) > 1)
+		return -1;
+	return WEXITSTATUS(st);
+}
+
 static int grpc_ledger(sim_transport *t, char *report, size_t cap)
 {
 	gt *g = t->impl;
@@ -299,6 +332,8 @@ static int grpc_ledger(sim_transport *t, char *report, size_t cap)
 	if (alive(g) || !g->ledger_check)
 		return -1;
 	rc = spt_billingd_check_data(&g->p, g->ledger_check, report, cap);
+	if (rc == 0 && g->live.node && g->live.charge_audit && t->final_check)
+		rc = charge_audit(g, report, cap);
 	return rc == 0 ? 0 : rc == 1 ? 1 : -1;
 }
 
@@ -310,36 +345,139 @@ static void grpc_close(sim_transport *t)
 	if (g->ch)
 		grpc_channel_destroy(g->ch);
 	spt_billingd_free(&g->p);
+	if (g->live.node)
+		fakectl_stop();
 	free(g);
 	free(t);
 }
 
-sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, const char *fault)
+/* ---- the provider fake (live) ---- */
+
+static int live_buyer(sim_transport *t, const char *what, const char *id, const char *secret)
+{
+	char path[300], body[700], ctl[400];
+	long st = 0;
+	json_t *j;
+	(void)t;
+	if (strcmp(what, "pay") == 0) {
+		/* the buyer's browser: Stripe.js confirms with the client secret */
+		snprintf(path, sizeof(path), "/v1/payment_intents/%s/confirm", id);
+		snprintf(body, sizeof(body), "client_secret=%s&payment_method=pm_card_visa",
+			 secret ? secret : "");
+		j = fakectl_call("POST", path, body, "sk_test_sim", NULL, &st);
+		json_decref(j);
+		return st == 200 ? 0 : -1;
+	}
+	if (strcmp(what, "3ds") == 0)
+		snprintf(ctl, sizeof(ctl), "{\"authenticate\": \"%s\"}", id);
+	else if (strcmp(what, "approve") == 0)
+		snprintf(ctl, sizeof(ctl), "{\"approve\": \"%s\"}", id);
+	else
+		return -1;
+	j = fakectl_control(ctl);
+	st = j ? 0 : -1;
+	json_decref(j);
+	return (int)st;
+}
+
+static int live_clock(sim_transport *t, long seconds)
+{
+	char body[64];
+	long st = 0;
+	(void)t;
+	snprintf(body, sizeof(body), "{\"advance_s\": %ld}", seconds);
+	json_decref(fakectl_call("POST", "/_clock", body, NULL, NULL, &st));
+	return st == 200 ? 0 : -1;
+}
+
+/* Provider faults that leave the money's truth to the provider: lost
+ * answers, 500s saved under the key or not, 429s, lock timeouts, calls
+ * slower than billingd's provider timeout. (decline, 401/403 change what
+ * the buyer's card or our credentials say: not faults of the transport.) */
+static int live_faults(sim_transport *t, int pct)
+{
+	gt *g = t->impl;
+	char body[512];
+	json_t *s, *f, *v;
+	const char *k;
+	if (pct <= 0) {
+		fakectl_ctl("{\"fault\": \"none\"}");
+	} else {
+		snprintf(body, sizeof(body),
+			 "{\"fault\": \"random\", \"rate\": %.3f, \"seed\": %u, \"slow_ms\": 2300, "
+			 "\"retry_after_s\": 0, \"mix\": [\"500_unsaved\", \"500_saved\", "
+			 "\"500_after_charge\", \"429\", \"lock_timeout\", \"drop_before\", "
+			 "\"drop_after_charge\", \"slow\"]}",
+			 pct / 100.0, (unsigned)rng_below(&g->r, 1u << 30));
+		fakectl_ctl(body);
+	}
+	s = fakectl_call("GET", "/_stats", NULL, NULL, NULL, NULL);
+	f = s ? json_object_get(s, "faults") : NULL;
+	t->provider_faults_seen = 0;
+	json_object_foreach(f, k, v) t->provider_faults_seen += (long)json_integer_value(v);
+	json_decref(s);
+	return 0;
+}
+
+sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, const char *fault,
+			     const sim_live *live)
 {
 	sim_transport *t = calloc(1, sizeof(*t));
 	gt *g = calloc(1, sizeof(*g));
 	spt_billingd_options o = SPT_BILLINGD_OPTIONS_INIT;
 	static const char *const args[] = {"--test-clock", "--threads", "2", NULL};
-	char env0[160];
-	const char *env[2] = {NULL, NULL};
+	const char *live_args[] = {"--test-clock",
+				   "--threads",
+				   "2",
+				   "--payments",
+				   "live",
+				   "--stripe-url",
+				   fakectl_base,
+				   "--paypal-url",
+				   fakectl_base,
+				   "--reconcile-interval-ms",
+				   "200",
+				   "--provider-timeout-ms",
+				   "2000",
+				   "--stripe-return-url",
+				   "https://app.example/3ds-done",
+				   "--paypal-return-url",
+				   "https://app.example/paypal/return",
+				   "--paypal-cancel-url",
+				   "https://app.example/paypal/cancel",
+				   NULL};
+	const char *env[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+	int ne = 0;
 	if (!t || !g)
 		goto fail;
 	grpc_init();
 	g->ledger_check = ledger_check;
 	rng_seed(&g->r, (uint64_t)getpid() ^ (uint64_t)time(NULL));
-	if (fault && *fault) {
+	if (fault && *fault) { /* SPB_FAULT set per start (grpc_restart), not kept */
 		snprintf(g->fault, sizeof(g->fault), "%s", fault);
 		g->has_fault = 1;
-		snprintf(env0, sizeof(env0), "SPB_FAULT=%s", fault);
-		env[0] = env0;
+	}
+	if (live && live->node) {
+		g->live = *live;
+		if (fakectl_start(live->node, live->fake_js, NULL) != 0) {
+			g->live.node = NULL;
+			goto fail;
+		}
+		env[ne++] = "STRIPE_SECRET_KEY=sk_test_sim";
+		env[ne++] = "PAYPAL_CLIENT_ID=sim";
+		env[ne++] = "PAYPAL_CLIENT_SECRET=secret";
 	}
 	o.bin = billingd;
-	o.args = args;
+	o.args = g->live.node ? live_args : args;
 	o.env = env;
 	t->impl = g;
-	/* a fault point may kill it while it starts */
-	if (spt_billingd_start_opts(&g->p, &o) != 0 && grpc_restart(t, NULL) != 0)
+	if (spt_billingd_start_opts(&g->p, &o) != 0)
 		goto fail;
+	if (g->has_fault) { /* again, with the fault points */
+		spt_billingd_kill(&g->p);
+		if (grpc_restart(t, NULL) != 0)
+			goto fail;
+	}
 	open_channel(g);
 	snprintf(t->admin_key, sizeof(t->admin_key), "%s", g->p.admin_key);
 	snprintf(t->datadir, sizeof(t->datadir), "%s", g->p.data_dir);
@@ -351,10 +489,18 @@ sim_transport *sim_grpc_open(const char *billingd, const char *ledger_check, con
 	t->died = grpc_died;
 	t->crash = grpc_crash;
 	t->close = grpc_close;
+	if (g->live.node) {
+		t->buyer = live_buyer;
+		t->provider_clock = live_clock;
+		t->provider_faults = live_faults;
+		live_faults(t, 0); /* the driver turns them on for placing calls */
+	}
 	return t;
 fail:
 	if (g)
 		spt_billingd_free(&g->p);
+	if (g && g->live.node)
+		fakectl_stop();
 	free(g);
 	free(t);
 	return NULL;
