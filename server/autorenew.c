@@ -182,6 +182,15 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 		if (rc == 0) {
 			smartplus__billing__store__v1__item_record__auto_renew__init(&ars[i]);
 			orig[i] = items[i]->auto_renew;
+			if (orig[i]) { /* the buyer its renewals are billed to stays */
+				ars[i].bill_name = orig[i]->bill_name;
+				ars[i].bill_email = orig[i]->bill_email;
+				ars[i].bill_company = orig[i]->bill_company;
+				ars[i].bill_address = orig[i]->bill_address;
+				ars[i].bill_country = orig[i]->bill_country;
+				ars[i].bill_region = orig[i]->bill_region;
+				ars[i].bill_tax_id = orig[i]->bill_tax_id;
+			}
 			set_item(s, items[i], &ars[i]);
 			rc = store_item_put(txn, items[i], 0);
 		}

@@ -13,6 +13,19 @@
 struct store_env;
 struct store_lock;
 
+/* The seller printed on invoices and how they are numbered (issue 17;
+ * invoices.h, flags --seller-* --invoice-prefix --credit-tax). */
+typedef struct billingd_invoicing {
+	const char *seller_name;
+	const char *seller_address;
+	const char *seller_country; /* ISO-3166 alpha-2; decides the tax rules */
+	const char *seller_region;
+	const char *seller_tax_id;
+	const char *seller_email;
+	const char *prefix; /* invoice numbers "<prefix>-<year>-<seq>" */
+	int credit_tax;     /* tax_credit_rule (tax.h) */
+} billingd_invoicing;
+
 typedef struct billingd_config {
 	const char *listen;    /* default 127.0.0.1:50051 */
 	const char *data_dir;  /* default ./data */
@@ -57,6 +70,7 @@ typedef struct billingd_config {
 	int events_off;               /* --events off: record none (measurements) */
 	int64_t evhook_retry_base_us; /* event webhooks: first retry, 60 s */
 	long evhook_timeout_ms;       /* one delivery request, 10000 */
+	billingd_invoicing invoicing;
 } billingd_config;
 
 typedef struct billingd_state {

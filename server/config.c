@@ -24,6 +24,7 @@
 
 #include "build_info.h"
 #include "log.h"
+#include "invoices.h"
 #include "payments/http.h"
 #include "store.h"
 #include "xalloc.h"
@@ -121,6 +122,21 @@ TEXT_SETTING(set_metrics_listen, metrics_listen)
 SWITCH_SETTING(set_test_clock, test_clock)
 SWITCH_SETTING(set_convert_test_clock, convert_test_clock)
 SWITCH_SETTING(set_quiet_calls, quiet_calls)
+
+/* The seller and numbering of invoices (invoices.h checks the values). */
+#define INVOICING_SETTING(fn, name)                                             \
+	static int fn(billingd_config *c, const char *v, char *err, size_t cap) \
+	{                                                                       \
+		return invoice_config_set(&c->invoicing, name, v, err, cap);    \
+	}
+INVOICING_SETTING(set_seller_name, "seller-name")
+INVOICING_SETTING(set_seller_address, "seller-address")
+INVOICING_SETTING(set_seller_country, "seller-country")
+INVOICING_SETTING(set_seller_region, "seller-region")
+INVOICING_SETTING(set_seller_tax_id, "seller-tax-id")
+INVOICING_SETTING(set_seller_email, "seller-email")
+INVOICING_SETTING(set_invoice_prefix, "invoice-prefix")
+INVOICING_SETTING(set_credit_tax, "credit-tax")
 
 static int set_threads(billingd_config *c, const char *v, char *err, size_t cap)
 {
@@ -368,6 +384,19 @@ static const setting settings[] = {
 	{"log-format", "FORMAT", "text", "text, or json (one object per line)", set_log_format},
 	{"log-level", "LEVEL", "info", "debug, info, warn or error (gRPC core's debug logs too)",
 	 set_log_level},
+	{"seller-name", "TEXT", NULL, "the seller printed on invoices: legal name",
+	 set_seller_name},
+	{"seller-address", "TEXT", NULL, "the seller's postal address", set_seller_address},
+	{"seller-country", "CC", NULL, "the seller's ISO-3166 country (decides the tax rules)",
+	 set_seller_country},
+	{"seller-region", "CODE", NULL, "the seller's region, if any", set_seller_region},
+	{"seller-tax-id", "TEXT", NULL, "the seller's VAT id", set_seller_tax_id},
+	{"seller-email", "TEXT", NULL, "the seller's billing email", set_seller_email},
+	{"invoice-prefix", "P", "INV", "invoice numbers P-<year>-<seq>, credit notes P-CN-...",
+	 set_invoice_prefix},
+	{"credit-tax", "RULE", "purchase",
+	 "purchase (credits taxed when bought) or advance (credit purchases are advance payments)",
+	 set_credit_tax},
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 

@@ -13,6 +13,7 @@
 #include "credits.h"
 #include "enums.h"
 #include "event_sources.h"
+#include "invoices.h"
 #include "log.h"
 #include "pricing.h"
 #include "quote.h"
@@ -80,6 +81,13 @@ static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t
 			ar.until = o->auto_renew_kind == 1 ? o->auto_renew_until : 0;
 			ar.cycles = o->auto_renew_kind == 2 ? o->auto_renew_cycles : 0;
 			ar.next_attempt = nexp;
+			ar.bill_name = o->bill_name;
+			ar.bill_email = o->bill_email;
+			ar.bill_company = o->bill_company;
+			ar.bill_address = o->bill_address;
+			ar.bill_country = o->bill_country;
+			ar.bill_region = o->bill_region;
+			ar.bill_tax_id = o->bill_tax_id;
 			it->auto_renew = &ar;
 		} else if (o->renew_mode == RENEW(MANUAL) && orig) {
 			orig->enabled = 0;
@@ -192,6 +200,8 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now)
 		rc = call_settle_hook(w, o, 1, now);
 	o->status = OSTATUS(SUCCEEDED);
 	o->update_time = now;
+	if (rc == 0) /* the invoice's number is taken in this same transaction */
+		rc = invoice_issue(w, o, now, NULL);
 	if (rc == 0)
 		rc = events_order_settled(w, o);
 	return rc;

@@ -20,7 +20,8 @@
  * (R9): when the item of a line is gone or is another item now (another
  * project, service type or creation sequence), nothing is applied and o
  * becomes FAILED (failure_reason ORDERS_ITEM_CHANGED) with needs_refund set
- * when money or credits were taken.
+ * when money or credits were taken. A SUCCEEDED order gets its invoice
+ * (invoices.h), numbered in this transaction: a rollback consumes no number.
  * o is updated (status, lines' new_expires_at) but not written: the caller
  * puts it in the same transaction. 0 or a STORE_* code.
  */

@@ -28,6 +28,7 @@
 #include "order_effects.h"
 #include "order_record.h"
 #include "quote.h"
+#include "refunds.h"
 #include "store_fault.h"
 #include "write.h"
 #include "xalloc.h"
@@ -326,6 +327,8 @@ static int record(store_txn *txn, record_state *s, rpc_write *w)
 		copy_if(&o->stripe_client_secret, s->res.stripe_client_secret);
 		copy_if(&o->paypal_order_id, s->res.paypal_order_id);
 		copy_if(&o->paypal_approval_url, s->res.paypal_approval_url);
+		if (o->payment_method == METHOD(PAYPAL)) /* what a refund refunds */
+			copy_if(&o->paypal_capture_id, s->res.capture_id);
 		rc = settle(txn, o, s, now);
 		if (rc == 0)
 			rc = store_order_put(txn, o, 0);
@@ -852,7 +855,8 @@ int pay_engine_webhook(const webhook_event *ev)
 	case WEBHOOK_REFUND:
 		log_info("payments: %s refunded %lld %s of order %s", ev->capture_id,
 			 (long long)ev->amount, ev->currency, id);
-		return 0;
+		/* a hint: its credit notes still PENDING ask the provider */
+		return refunds_settle_order(id);
 	}
 	return 0;
 }

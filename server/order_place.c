@@ -29,6 +29,7 @@
 #include "quote.h"
 #include "quote_token.h"
 #include "rpc_handlers.h"
+#include "tax.h"
 #include "xalloc.h"
 
 typedef struct place_write {
@@ -53,6 +54,7 @@ void orders_set_billing(store_order *o, const Smartplus__Billing__V1__BillingInf
 	o->bill_address = b->address;
 	o->bill_country = b->country;
 	o->bill_tax_id = b->tax_id;
+	o->bill_region = b->region;
 	o->terms_accepted = 1;
 }
 
@@ -228,7 +230,14 @@ static int recompute(placing *s)
 	store_quote *q = s->q;
 	unsigned char digest[32];
 	quote_err err = {0};
-	int rc = quote_compute(s->txn, &p->caller, q->input, s->now, &s->calc, &err);
+	int rc;
+
+	/* Taxed for the buyer the order names (its billing information), which
+	 * the quote may not have known: a different tax is a different charge. */
+	store_str_set(&q->input->bill_country, p->bill->country);
+	store_str_set(&q->input->bill_region, p->bill->region);
+	store_str_set(&q->input->bill_tax_id, p->bill->tax_id);
+	rc = quote_compute(s->txn, &p->caller, q->input, s->now, &s->calc, &err);
 
 	if (rc > 0)
 		return write_fail(&p->w, err.code, err.reason, "%s", err.msg);
@@ -245,7 +254,7 @@ static int recompute(placing *s)
 	if (memcmp(digest, q->charge_digest.data, sizeof(digest)) != 0)
 		return write_fail(
 			&p->w, GRPC_STATUS_FAILED_PRECONDITION, REASON_QUOTE_STALE,
-			"the items or amounts changed since quote %.28s; ask for a new quote",
+			"the items, amounts or tax changed since quote %.28s; ask for a new quote",
 			p->quote_id);
 	q->method_mask = s->calc.rec.method_mask; /* the payer rules as of now */
 	return 0;
@@ -325,6 +334,12 @@ static void build_order(placing *s)
 	o->auto_renew_cycles = q->input->auto_renew_cycles;
 	o->actor_id = p->caller.account_id;
 	o->transfer_id = s->transfer;
+	o->tax_treatment = s->calc.rec.tax_treatment;
+	o->tax_rate_bp = s->calc.rec.tax_rate_bp;
+	o->tax_inclusive = s->calc.rec.tax_inclusive;
+	o->tax_country = s->calc.rec.tax_country;
+	o->tax_region = s->calc.rec.tax_region;
+	o->tax_total = s->calc.rec.tax_total;
 	/* projects touched, for ListOrders' filter */
 	o->project_ids = xcalloc(s->calc.rec.n_lines + 1, sizeof(char *));
 	for (size_t i = 0; i < s->calc.rec.n_lines; i++) {
@@ -442,8 +457,12 @@ int orders_check_payment_args(rpc_call *call, int method,
 		return fail_arg(call, "billing_info.name: required");
 	if (!bill->email[0] || !strchr(bill->email, '@'))
 		return fail_arg(call, "billing_info.email: a valid email address is required");
-	if (strlen(bill->country) != 2)
-		return fail_arg(call, "billing_info.country: an ISO-3166 alpha-2 code is required");
+	if (!tax_country_ok(bill->country))
+		return fail_arg(call,
+				"billing_info.country: an ISO-3166 alpha-2 code in upper case "
+				"(such as DE) is required");
+	if (!tax_region_ok(bill->region))
+		return fail_arg(call, "billing_info.region: [A-Z0-9]{0,32}");
 	if (!terms) {
 		rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, REASON_TERMS_NOT_ACCEPTED,
 			 "terms_accepted: the terms and conditions must be accepted");

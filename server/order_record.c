@@ -47,7 +47,12 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 	b->address = o->bill_address;
 	b->country = o->bill_country;
 	b->tax_id = o->bill_tax_id;
+	b->region = o->bill_region;
 	m->billing_info = b;
+	m->tax_total = o->tax_total;
+	m->tax_treatment = o->tax_treatment;
+	m->tax_rate_bp = o->tax_rate_bp;
+	m->tax_inclusive = o->tax_inclusive;
 	m->terms_accepted = o->terms_accepted;
 	m->stripe_payment_intent_id = o->stripe_payment_intent_id;
 	m->stripe_client_secret = o->stripe_client_secret;
@@ -110,7 +115,8 @@ store_order *orders_unpack(const uint8_t *buf, size_t len)
 orders_strings orders_strings_save(const store_order *o)
 {
 	orders_strings k = {o->stripe_payment_intent_id, o->stripe_client_secret,
-			    o->paypal_order_id, o->paypal_approval_url, o->failure_reason};
+			    o->paypal_order_id,          o->paypal_approval_url,
+			    o->failure_reason,           o->paypal_capture_id};
 	return k;
 }
 
@@ -121,4 +127,5 @@ void orders_strings_restore(store_order *o, const orders_strings *k)
 	o->paypal_order_id = k->pp_id;
 	o->paypal_approval_url = k->pp_url;
 	o->failure_reason = k->why;
+	o->paypal_capture_id = k->pp_capture;
 }

@@ -39,7 +39,7 @@ void orders_reply(rpc_call *call, const store_order *o);
  * the provider's answer, or at static text): saved before, put back before
  * the record is freed, so it frees exactly what its unpacking allocated. */
 typedef struct orders_strings {
-	char *pi, *secret, *pp_id, *pp_url, *why;
+	char *pi, *secret, *pp_id, *pp_url, *why, *pp_capture;
 } orders_strings;
 
 orders_strings orders_strings_save(const store_order *o);

@@ -21,6 +21,8 @@
 #include "clock.h"
 #include "convert.h"
 #include "enums.h"
+#include "invoices.h"
+#include "tax.h"
 #include "handler.h"
 #include "store_ledger.h"
 #include "orders.h"
@@ -41,6 +43,7 @@ typedef struct purchase_write {
 	int need_provider;
 	uint8_t *packed;
 	size_t packed_len;
+	char tax_country[TAX_COUNTRY_LEN], tax_region[TAX_REGION_LEN];
 } purchase_write;
 
 /* The coupon's discount on subtotal; 0, a write_fail() code, or STORE_*. */
@@ -103,6 +106,34 @@ static int check_parties(store_txn *txn, purchase_write *p)
 		return write_fail(&p->w, GRPC_STATUS_PERMISSION_DENIED, NULL,
 				  "account_id: permission denied (it must be the payer or one of "
 				  "its descendants)");
+	return 0;
+}
+
+/* The tax of a credit purchase (invoices.h): taxed like a sale when credits
+ * are taxed at purchase, an untaxed advance payment otherwise; an
+ * exclusive rate adds to what the order charges. */
+static int purchase_tax(store_txn *txn, purchase_write *p, store_order *o)
+{
+	const Smartplus__Billing__V1__BillingInfo *b = p->req->billing_info;
+	int64_t net, tax, total;
+	tax_decision d;
+	int rc = invoice_tax_decide(txn, OTYPE(CREDIT_PURCHASE), p->req->payment_method, b->country,
+				    b->region, b->tax_id, &d);
+
+	if (rc != 0)
+		return rc;
+	if (tax_line(o->total, d.rate_bp, d.inclusive, &net, &tax, &total) != 0)
+		return write_fail(&p->w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "credits: the amount with tax is out of range");
+	o->tax_treatment = d.treatment;
+	o->tax_rate_bp = d.rate_bp;
+	o->tax_inclusive = d.inclusive;
+	snprintf(p->tax_country, sizeof(p->tax_country), "%s", d.country);
+	snprintf(p->tax_region, sizeof(p->tax_region), "%s", d.region);
+	o->tax_country = p->tax_country;
+	o->tax_region = p->tax_region;
+	o->tax_total = tax;
+	o->total = total;
 	return 0;
 }
 
@@ -169,6 +200,8 @@ static int apply_purchase(store_txn *txn, rpc_write *w)
 	o.subtotal = subtotal;
 	o.discount = discount;
 	o.total = subtotal - discount;
+	if ((rc = purchase_tax(txn, p, &o)) != 0)
+		goto done;
 	o.currency = price->currency;
 	o.coupon_code = req->coupon_code;
 	o.payment_method = req->payment_method;

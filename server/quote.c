@@ -20,6 +20,8 @@
 #include "billingd.h"
 #include "catalog.h"
 #include "clock.h"
+#include "invoices.h"
+#include "tax.h"
 #include "items.h"
 #include "log.h"
 #include "payments/provider.h"
@@ -477,6 +479,42 @@ static int apply_coupon(builder *b, store_txn *txn, quote_err *err)
 	return 0;
 }
 
+/*
+ * The tax of a computed quote (invoices.h, tax.h): decided from the seller
+ * and the buyer named in the input, spread over the lines after the
+ * coupon, and added to the total (credits_total for credit-paid projects)
+ * when prices exclude it. The lines carry their share, so the order and
+ * its invoice charge and show exactly this.
+ */
+static int quote_tax(store_txn *txn, quote_calc *c, const store_quote_input *in, int credits,
+		     quote_err *err)
+{
+	int type = in->action == ACTION(ACTIVATE) ? OTYPE(ACTIVATION) : OTYPE(RENEWAL);
+	int64_t tax = 0, charged = 0;
+	tax_decision d;
+	int rc = invoice_tax_decide(txn, type, credits ? METHOD(CREDITS) : 0, in->bill_country,
+				    in->bill_region, in->bill_tax_id, &d);
+
+	if (rc != 0)
+		return rc;
+	rc = invoice_tax_apply(&d, c->rec.lines, c->rec.n_lines, credits,
+			       credits ? 0 : c->rec.discount, &tax, &charged);
+	if (rc != 0)
+		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+				  "the amounts with tax are out of range");
+	c->rec.tax_treatment = d.treatment;
+	c->rec.tax_rate_bp = d.rate_bp;
+	c->rec.tax_inclusive = d.inclusive;
+	c->rec.tax_country = arena_strdup(c->a, d.country);
+	c->rec.tax_region = arena_strdup(c->a, d.region);
+	c->rec.tax_total = tax;
+	if (credits)
+		c->rec.credits_total = charged;
+	else
+		c->rec.total = charged;
+	return 0;
+}
+
 /* The provider methods that cannot charge this total in its currency
  * (payments/currency.h: Stripe's decimals, PayPal's own table) leave the
  * quote's methods; none left is INVALID_ARGUMENT naming the currency. */
@@ -650,10 +688,12 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 		if (rc)
 			return rc;
 		c->rec.total = c->rec.subtotal - c->rec.discount;
-		rc = chargeable_methods(c, err);
-		if (rc)
-			return rc;
 	}
+	rc = quote_tax(txn, c, in, b.model == MODEL(CREDITS), err);
+	if (rc == 0 && b.model != MODEL(CREDITS)) /* the total as charged, tax included */
+		rc = chargeable_methods(c, err);
+	if (rc)
+		return rc;
 	rc = store_price_version(txn, &c->rec.price_list_version);
 	c->input = *in;
 	c->rec.input = &c->input;
@@ -676,6 +716,10 @@ Smartplus__Billing__V1__QuoteLine *quote_conv_line(arena *a, const store_line *l
 	m->amount = l->amount;
 	m->credits = l->credits;
 	m->free = l->free;
+	m->discount = l->discount;
+	m->tax_rate_bp = l->tax_rate_bp;
+	m->tax_amount = l->tax;
+	m->total = l->total;
 	return m;
 }
 
@@ -731,6 +775,11 @@ static void send_quote(rpc_call *call, const quote_calc *c, const char *token)
 	m->renew_until = conv_ts(a, in->renew_until);
 	m->available_coupons = c->available;
 	m->n_available_coupons = c->n_available;
+	m->tax_total = r->tax_total;
+	m->tax_treatment = r->tax_treatment;
+	m->tax_rate_bp = r->tax_rate_bp;
+	m->tax_inclusive = r->tax_inclusive;
+	m->tax_country = r->tax_country;
 	resp.quote = m;
 	rpc_reply(call, &resp.base);
 	arena_free(a);
@@ -763,6 +812,19 @@ void rpc_BillingService_QuoteServices(struct rpc_call *call,
 	in.renew_until = conv_us(req->renew_until, &ok);
 	in.renew_mode = req->renew_mode;
 	in.coupon_code = req->coupon_code;
+	if (req->billing_info &&
+	    ((req->billing_info->country[0] && !tax_country_ok(req->billing_info->country)) ||
+	     !tax_region_ok(req->billing_info->region))) {
+		rpc_fail(call, GRPC_STATUS_INVALID_ARGUMENT, NULL,
+			 "billing_info: country is an ISO-3166 alpha-2 code in upper case (such "
+			 "as DE), region [A-Z0-9]{0,32}");
+		goto fail;
+	}
+	if (req->billing_info) {
+		in.bill_country = req->billing_info->country;
+		in.bill_region = req->billing_info->region;
+		in.bill_tax_id = req->billing_info->tax_id;
+	}
 	if (req->auto_renew_term) {
 		const Smartplus__Billing__V1__AutoRenewTerm *t = req->auto_renew_term;
 		switch (t->end_case) {

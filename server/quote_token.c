@@ -150,6 +150,12 @@ void quote_charge_digest(const store_quote *q, unsigned char out[32])
 	putstr(&d, q->currency);
 	putstr(&d, q->coupon_code);
 	put64(&d, q->payment_model);
+	/* The tax charged: a rate set or changed, or a buyer taxed otherwise,
+	 * changes it. (Which rule gave it, and where, is not a charge: an order
+	 * records its own decision for its invoice.) */
+	put64(&d, q->tax_rate_bp);
+	put64(&d, q->tax_inclusive);
+	put64(&d, q->tax_total);
 	for (size_t i = 0; i < q->n_lines; i++) {
 		const store_line *l = q->lines[i];
 		putstr(&d, l->item_id);
@@ -164,6 +170,9 @@ void quote_charge_digest(const store_quote *q, unsigned char out[32])
 		put64(&d, l->amount);
 		put64(&d, l->credits);
 		put64(&d, l->free);
+		put64(&d, l->discount);
+		put64(&d, l->tax);
+		put64(&d, l->tax_rate_bp);
 	}
 	SHA256(d.p, d.n, out);
 	free(d.p);

@@ -28,7 +28,9 @@
 int quote_token_init(store_env *env);
 
 /* SHA-256 of what a computed quote charges: lines (without their new expiry,
- * which moves with the clock), totals, currency, coupon, payment model. */
+ * which moves with the clock), totals, currency, coupon, payment model, and
+ * the tax (rate, inclusive or not, total, each line's share): a SetTaxRate
+ * that changes what the quote charges makes it QUOTE_STALE. */
 void quote_charge_digest(const store_quote *q, unsigned char out[32]);
 
 /* Builds the token for computed quote q (its lines are not included; q's

@@ -18,6 +18,7 @@
 
 #include "autorenew.h"
 #include "billingd.h"
+#include "invoices.h"
 #include "catalog.h"
 #include "clock.h"
 #include "credits.h"
@@ -242,6 +243,36 @@ static int price_attempt(store_txn *w, const store_project *p, const store_item 
 	return 0;
 }
 
+/* The tax of a renewal's one line (invoices.h), added to what it charges
+ * when prices exclude it; place[0..1] hold the place of supply. */
+static int attempt_tax(store_txn *w, store_order *o, store_line *line, int credits,
+		       char place[2][TAX_REGION_LEN])
+{
+	store_line *lines[1] = {line};
+	int64_t tax = 0, charged = 0;
+	tax_decision d;
+	int rc = invoice_tax_decide(w, OTYPE(AUTO_RENEWAL), o->payment_method, o->bill_country,
+				    o->bill_region, o->bill_tax_id, &d);
+
+	if (rc != 0)
+		return rc;
+	if (invoice_tax_apply(&d, lines, 1, credits, 0, &tax, &charged) != 0)
+		return STORE_INVALID;
+	snprintf(place[0], TAX_REGION_LEN, "%s", d.country);
+	snprintf(place[1], TAX_REGION_LEN, "%s", d.region);
+	o->tax_treatment = d.treatment;
+	o->tax_rate_bp = d.rate_bp;
+	o->tax_inclusive = d.inclusive;
+	o->tax_country = place[0];
+	o->tax_region = place[1];
+	o->tax_total = tax;
+	if (credits)
+		o->credits_total = charged;
+	else
+		o->total = charged;
+	return 0;
+}
+
 /* Phase 1 for a new attempt: creates order `a->order_id` for the period
  * starting at it->expires_at and settles it at once unless it needs a
  * provider call. */
@@ -252,6 +283,7 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 	store_line line = STORE_LINE_INIT, *lines[1] = {&line};
 	store_project *p = NULL;
 	char *projects[1], transfer[40] = "", currency[8] = "";
+	char tax_place[2][TAX_REGION_LEN];
 	const char *why = NULL;
 	int64_t base;
 	int model, rc;
@@ -289,6 +321,16 @@ static int place_attempt(store_txn *w, attempt *a, const store_item *it)
 	o.credits_total = model == MODEL(CREDITS) ? line.credits : 0;
 	if (model == MODEL(CREDITS))
 		o.total = 0;
+	/* billed and taxed as the order that turned auto-renewal on */
+	o.bill_name = ar->bill_name;
+	o.bill_email = ar->bill_email;
+	o.bill_company = ar->bill_company;
+	o.bill_address = ar->bill_address;
+	o.bill_country = ar->bill_country;
+	o.bill_region = ar->bill_region;
+	o.bill_tax_id = ar->bill_tax_id;
+	if (!why && (rc = attempt_tax(w, &o, &line, model == MODEL(CREDITS), tax_place)) != 0)
+		goto done;
 	o.payment_method = ar->payment_method;
 	o.provider_key = a->order_id;
 	o.stripe_payment_method_id = ar->stripe_payment_method_id;

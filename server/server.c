@@ -21,6 +21,7 @@
 #include "orders.h"
 #include "quote_token.h"
 #include "reconciler.h"
+#include "refunds.h"
 #include "scheduler.h"
 #include "log.h"
 #include "rpc.h"
@@ -290,6 +291,9 @@ int server_open(billingd_state *s)
 		s->lock = NULL;
 		return -1;
 	}
+	if (refunds_reconciler_start(s->cfg.reconcile_interval_ms) != 0)
+		log_warn("the refund reconciler did not start; pending refunds settle on their "
+			 "next call");
 	scheduler_set_lead(s->cfg.renew_lead_us);
 	scheduler_set_interval(s->cfg.renew_interval_s);
 	if (s->cfg.renew_retries)
@@ -307,6 +311,7 @@ void server_close(billingd_state *s)
 	evhooks_stop();
 	events_stop();
 	scheduler_stop();
+	refunds_reconciler_stop();
 	reconciler_stop();
 	orders_sweeper_stop();
 	idem_janitor_stop();

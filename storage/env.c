@@ -27,7 +27,8 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_PRICES] = "prices",     [DB_APIKEYS] = "apikeys",
 	[DB_ORDERS] = "orders",     [DB_LEDGER] = "ledger",
 	[DB_POLICIES] = "policies", [DB_IDEMPOTENCY] = "idempotency",
-	[DB_EVENTS] = "events",     [DB_WEBHOOKS] = "webhooks",
+	[DB_INVOICES] = "invoices", [DB_EVENTS] = "events",
+	[DB_WEBHOOKS] = "webhooks",
 };
 
 /* The one place LMDB (and errno) codes become STORE_* codes. */

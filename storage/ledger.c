@@ -130,8 +130,9 @@ static int log_put(store_txn *w, const char *account, int64_t time_us, uint64_t 
 	return store_idx_put(w, DB_LEDGER, &k, id);
 }
 
-int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t credits, int kind,
-		    const char *order_id, const char *actor_id, int64_t now_us, ledger_result *out)
+static int transfer_ex(store_txn *w, const char *from, const char *to, int64_t credits, int kind,
+		       const char *order_id, const char *actor_id, const char *reverses,
+		       int64_t now_us, ledger_result *out)
 {
 	ledger_transfer_rec t = SMARTPLUS__BILLING__STORE__V1__TRANSFER_RECORD__INIT;
 	ledger_balance_rec fb, tb;
@@ -177,6 +178,7 @@ int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t cred
 	t.create_time = now_us;
 	t.from_balance_after = fb.credits;
 	t.to_balance_after = tb.credits;
+	t.reverses = (char *)(reverses ? reverses : "");
 	transfer_key(&k, id);
 	rc = store_rec_put(w, DB_LEDGER, &k, &t.base, 1);
 	if (rc == STORE_EXISTS) /* the counter went backwards */
@@ -205,6 +207,85 @@ int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t cred
 		out->time_us = now_us;
 	}
 done:
+	return rc;
+}
+
+int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t credits, int kind,
+		    const char *order_id, const char *actor_id, int64_t now_us, ledger_result *out)
+{
+	return transfer_ex(w, from, to, credits, kind, order_id, actor_id, NULL, now_us, out);
+}
+
+static void reversed_key(store_key *k, const char *transfer_id)
+{
+	key_init(k, LEDGER_KC_REVERSED);
+	key_str(k, transfer_id);
+}
+
+int ledger_reversed(store_txn *txn, const char *transfer_id, int64_t *out)
+{
+	store_key k;
+	MDB_val v;
+	int rc;
+
+	*out = 0;
+	reversed_key(&k, transfer_id);
+	rc = store_raw_get(txn, DB_LEDGER, &k, &v);
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc != 0)
+		return rc;
+	if (v.mv_size != 8)
+		return STORE_CORRUPT;
+	*out = (int64_t)get_be64(v.mv_data);
+	return STORE_OK;
+}
+
+int ledger_reverse(store_txn *w, const char *transfer_id, int64_t credits, const char *actor_id,
+		   int64_t now_us, ledger_result *out, int64_t *remaining)
+{
+	ledger_transfer_rec *orig = NULL;
+	int64_t taken, left, balance, amount;
+	uint8_t v[8];
+	store_key k;
+	int rc = store_writable(w);
+
+	if (rc == 0 && credits < 0)
+		rc = STORE_INVALID;
+	if (rc == 0)
+		rc = ledger_transfer_get(w, transfer_id, &orig);
+	if (rc != 0)
+		goto done;
+	if (orig->kind != LEDGER_ALLOCATION || orig->reverses[0]) {
+		rc = LEDGER_NOT_REVERSIBLE;
+		goto done;
+	}
+	rc = ledger_reversed(w, transfer_id, &taken);
+	if (rc == 0)
+		rc = ledger_balance(w, orig->to_id, &balance);
+	if (rc != 0)
+		goto done;
+	left = orig->credits - taken;
+	amount = left;
+	if (credits > 0 && credits < amount)
+		amount = credits;
+	if (balance < amount)
+		amount = balance;
+	if (amount <= 0) {
+		rc = LEDGER_INSUFFICIENT;
+		goto done;
+	}
+	rc = transfer_ex(w, orig->to_id, orig->from_id, amount, LEDGER_ALLOCATION, "", actor_id,
+			 transfer_id, now_us, out);
+	if (rc != 0)
+		goto done;
+	reversed_key(&k, transfer_id);
+	put_be64(v, (uint64_t)(taken + amount));
+	rc = store_raw_put(w, DB_LEDGER, &k, v, sizeof(v));
+	if (rc == 0 && remaining)
+		*remaining = left - amount;
+done:
+	store_record_free(orig);
 	return rc;
 }
 

@@ -28,6 +28,9 @@ typedef struct check_acct {
 typedef struct check_state {
 	check_acct *slots; /* open addressing, cap a power of two */
 	size_t cap, n;
+	/* Reversals: per reversed ALLOCATION (by id), in a second table of the
+	 * same kind whose balance is the credits taken back. */
+	struct check_state *reversals;
 	char *report;
 	size_t report_cap;
 } check_state;
@@ -182,6 +185,63 @@ static int key_id_ok(const MDB_val *k)
 	return k->mv_size >= 2 && memchr(id, 0, k->mv_size - 1) == id + k->mv_size - 2;
 }
 
+/* A correcting transfer: 0, or 1 after recording a violation (or with
+ * *store_rc set). */
+static int check_reversal(store_txn *txn, check_state *st, const ledger_transfer_rec *t,
+			  int *store_rc)
+{
+	ledger_transfer_rec *o = NULL;
+	check_acct *r;
+	int rc = ledger_transfer_get(txn, t->reverses, &o);
+
+	if (rc == STORE_NOTFOUND)
+		return violation(st, "%s reverses '%s', which does not exist", t->transfer_id,
+				 t->reverses);
+	if (rc != 0) {
+		*store_rc = rc;
+		return 1;
+	}
+	if (o->seq >= t->seq || o->kind != LEDGER_ALLOCATION || t->kind != LEDGER_ALLOCATION ||
+	    o->reverses[0] || strcmp(o->from_id, t->to_id) != 0 ||
+	    strcmp(o->to_id, t->from_id) != 0) {
+		rc = violation(st, "%s does not reverse %s (kinds, accounts or order differ)",
+			       t->transfer_id, o->transfer_id);
+		goto done;
+	}
+	r = acct_find(st->reversals, o->transfer_id, strlen(o->transfer_id), 1);
+	if (!r) {
+		rc = violation(st, "out of memory");
+		goto done;
+	}
+	r->balance += t->credits;
+	if (r->balance > o->credits)
+		rc = violation(st, "%s takes back %" PRId64 " credits of %s, which moved %" PRId64,
+			       t->transfer_id, r->balance, o->transfer_id, o->credits);
+done:
+	store_record_free(o);
+	return rc;
+}
+
+/* An 'R' total: it matches the corrections replayed. */
+static int check_reversed(store_txn *txn, check_state *st, const MDB_val *k, const MDB_val *v,
+			  void *arg)
+{
+	const char *id = (const char *)k->mv_data + 1;
+	size_t *n = arg;
+	check_acct *r;
+
+	(void)txn;
+	if (!key_id_ok(k) || v->mv_size != 8)
+		return violation(st, "malformed reversal total");
+	r = acct_find(st->reversals, id, strlen(id), 0);
+	if (!r || (int64_t)get_be64(v->mv_data) != r->balance)
+		return violation(
+			st, "reversal total of %s is %" PRId64 ", its corrections sum to %" PRId64,
+			id, (int64_t)get_be64(v->mv_data), r ? r->balance : 0);
+	(*n)++;
+	return 0;
+}
+
 typedef struct transfer_pass {
 	uint64_t prev_seq;
 	uint64_t count;
@@ -217,6 +277,11 @@ static int check_transfer(store_txn *txn, check_state *st, const MDB_val *k, con
 	    strcmp(t->from_id, t->to_id) == 0) {
 		rc = violation(st, "%s is malformed (credits %" PRId64 ", kind %d, '%s' -> '%s')",
 			       t->transfer_id, t->credits, t->kind, t->from_id, t->to_id);
+		goto done;
+	}
+	if (t->reverses[0] && (rc = check_reversal(txn, st, t, &store_rc)) != 0) {
+		if (store_rc != 0)
+			rc = store_rc;
 		goto done;
 	}
 	p->prev_seq = t->seq;
@@ -311,9 +376,11 @@ static int check_log(store_txn *txn, check_state *st, const MDB_val *k, const MD
 
 int ledger_check(store_txn *txn, char *report, size_t cap)
 {
-	check_state st = {.report = report, .report_cap = cap};
+	check_state rev = {0};
+	check_state st = {.report = report, .report_cap = cap, .reversals = &rev};
 	transfer_pass tp = {0, 0};
 	balance_pass bp = {0, 0};
+	size_t n_reversed = 0;
 	uint64_t counter;
 	int rc;
 
@@ -324,8 +391,15 @@ int ledger_check(store_txn *txn, char *report, size_t cap)
 		rc = check_scan(txn, &st, LEDGER_KC_BALANCE, check_balance, &bp);
 	if (rc == 0)
 		rc = check_scan(txn, &st, LEDGER_KC_LOG, check_log, NULL);
+	if (rc == 0)
+		rc = check_scan(txn, &st, LEDGER_KC_REVERSED, check_reversed, &n_reversed);
 	if (rc != 0)
 		goto done;
+	if (n_reversed != rev.n) {
+		rc = violation(&st, "%zu allocations were taken back but %zu reversal totals exist",
+			       rev.n, n_reversed);
+		goto done;
+	}
 	for (size_t i = 0; i < st.cap; i++) {
 		check_acct *a = &st.slots[i];
 
@@ -367,5 +441,8 @@ done:
 	for (size_t i = 0; i < st.cap; i++)
 		free(st.slots[i].id);
 	free(st.slots);
+	for (size_t i = 0; i < rev.cap; i++)
+		free(rev.slots[i].id);
+	free(rev.slots);
 	return rc;
 }

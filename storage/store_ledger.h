@@ -26,6 +26,8 @@
  *   'T' transfer_id\0                     -> TransferRecord
  *   'B' account\0                         -> BalanceRecord
  *   'L' account\0 ~time(be64) ~seq(be64)  -> transfer_id (no NUL)
+ *   'R' transfer_id\0                     -> be64 credits of that
+ *                                           ALLOCATION taken back so far
  *
  * Transfer ids are "trf_" + 16 lower-case hex digits of a meta counter, so
  * the 'T' records sort in the order they were written. The 'L' entries are
@@ -59,7 +61,12 @@ enum {
  * Positive, so a mutation's apply() may pass it through to its done(). */
 #define LEDGER_INSUFFICIENT 1
 
+/* The transfer cannot be reversed: not an ALLOCATION, or itself a
+ * correction. Positive, like LEDGER_INSUFFICIENT. */
+#define LEDGER_NOT_REVERSIBLE 2
+
 /* Key classes in the ledger database (see the layout above). */
+#define LEDGER_KC_REVERSED 'R'
 #define LEDGER_KC_TRANSFER 'T'
 #define LEDGER_KC_BALANCE 'B'
 #define LEDGER_KC_LOG 'L'
@@ -94,6 +101,24 @@ typedef struct ledger_result {
  */
 int ledger_transfer(store_txn *w, const char *from, const char *to, int64_t credits, int kind,
 		    const char *order_id, const char *actor_id, int64_t now_us, ledger_result *out);
+
+/*
+ * Take back credits of the ALLOCATION transfer_id in w: a correcting
+ * ALLOCATION from its receiver back to its sender, naming it in
+ * `reverses`, of min(credits (0 = no limit), what of it was not taken back
+ * yet, the receiver's balance) credits. out as for ledger_transfer();
+ * *remaining (may be NULL) gets what of the original is still not taken
+ * back after it. Returns 0; LEDGER_NOT_REVERSIBLE (not an ALLOCATION, or a
+ * correction itself); LEDGER_INSUFFICIENT when nothing can be taken (all
+ * taken back already, or the receiver has spent everything); STORE_NOTFOUND
+ * for an unknown transfer; STORE_INVALID for credits < 0; or another
+ * STORE_* code. Nothing is written unless it returns 0.
+ */
+int ledger_reverse(store_txn *w, const char *transfer_id, int64_t credits, const char *actor_id,
+		   int64_t now_us, ledger_result *out, int64_t *remaining);
+
+/* Credits of ALLOCATION transfer_id taken back so far (0 if none). */
+int ledger_reversed(store_txn *txn, const char *transfer_id, int64_t *out);
 
 /* Balance of account in *out: 0 for an account that never had a transfer.
  * Read or write txn. Returns 0 or a STORE_* code (*out = 0 then). */
@@ -138,7 +163,10 @@ int ledger_list_logs(store_txn *txn, const char *account, const ledger_filter *f
  *    last_seq match; every account with a transfer has a balance record;
  *  - all balances sum to zero;
  *  - every transfer is listed in both accounts' logs (key matching its time
- *    and seq), and no log holds any other entry.
+ *    and seq), and no log holds any other entry;
+ *  - every correcting transfer reverses an earlier ALLOCATION between the
+ *    same two accounts the other way, no ALLOCATION is taken back beyond
+ *    its credits, and each 'R' total is the sum of its corrections.
  * Returns 0 with report = "ledger ok: N transfers, M accounts, sum 0"; 1
  * with report describing the first violation found; or a negative STORE_*
  * code (report says which). report is always NUL-terminated when cap > 0.

@@ -16,6 +16,7 @@ packages=(
   libmicrohttpd-dev                         # provider webhook listener (server/httpd.c)
   libinih-dev                               # billingd --config file (key = value)
   libcunit1-dev                             # unit tests
+  libhpdf-dev poppler-utils                 # invoice PDFs (libharu); pdftotext/pdftoppm in tests
   nghttp2-client                            # h2load, for the benchmark
   valgrind clang libclang-rt-14-dev         # leak checks, sanitizers, libFuzzer
   clang-format                              # the format check (tools/check_format.sh)

@@ -12,6 +12,10 @@
 #include <curl/curl.h>
 
 static __thread CURL *handle;
+/* The same handle under a key whose destructor releases it when a thread
+ * that made a request exits (a joined reconciler, the webhook listener's
+ * polling thread), so no thread has to remember http_thread_cleanup. */
+static pthread_key_t handle_key;
 
 typedef struct sink {
 	char *buf;
@@ -82,26 +86,37 @@ int http_url_allowed(const char *url)
 	       strncmp(url, "http://[::1]", 12) == 0;
 }
 
+static void release_handle(void *h)
+{
+	curl_easy_cleanup(h);
+	handle = NULL;
+}
+
 static void global_init(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (pthread_key_create(&handle_key, release_handle) != 0)
+		abort();
 }
 
 static CURL *get_handle(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, global_init);
-	if (!handle)
+	if (!handle) {
 		handle = curl_easy_init();
-	else
+		pthread_setspecific(handle_key, handle);
+	} else
 		curl_easy_reset(handle); /* keeps the connection cache */
 	return handle;
 }
 
 void http_thread_cleanup(void)
 {
-	if (handle)
+	if (handle) {
+		pthread_setspecific(handle_key, NULL);
 		curl_easy_cleanup(handle);
+	}
 	handle = NULL;
 }
 

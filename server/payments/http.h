@@ -52,7 +52,8 @@ void http_response_free(http_response *resp);
 /* 1 if url is https://, or http:// to 127.0.0.0/8, localhost or [::1]. */
 int http_url_allowed(const char *url);
 
-/* Releases this thread's handle (thread exit). */
+/* Releases this thread's handle now (a thread's handle is released when
+ * it exits in any case). */
 void http_thread_cleanup(void);
 
 #endif

@@ -177,4 +177,11 @@ int paypal_verify_webhook(const live_config *c, const paypal_transmission *t,
 /* Releases the cached PayPal access token (tests switching credentials). */
 void paypal_forget_token(void);
 
+/* One authenticated PayPal request (OAuth2 token cached, renewed once on
+ * 401): path below paypal_url, PayPal-Request-Id when request_id is not
+ * NULL. 0 with *r the answer (free with http_response_free), or -1 with
+ * out->state set when no token could be had. Used by refund_live.c. */
+int live_paypal_call(const live_config *c, const char *method, const char *path,
+		     const char *request_id, const char *body, http_response *r, live_result *out);
+
 #endif

@@ -22,6 +22,7 @@ enum store_db {
 	DB_LEDGER,      /* credit transfers, balances (ledger) */
 	DB_POLICIES,    /* installer payment policies */
 	DB_IDEMPOTENCY, /* R17 idempotency records */
+	DB_INVOICES,    /* invoices, credit notes, tax rates (store_invoice.h) */
 	DB_EVENTS,      /* the outbox (store_event.h) */
 	DB_WEBHOOKS,    /* webhook endpoints and deliveries (store_webhook.h) */
 	DB_COUNT

@@ -238,7 +238,8 @@ static Smartplus__Billing__V1__BillingInfo bill = {
 	"Harness Ltd",
 	"1 Loop St",
 	"US",
-	""};
+	"",
+	"" /* region */};
 
 /* ------------------------------------------------------------------------ */
 /* Operations (each a few calls, each call retried until answered)           */

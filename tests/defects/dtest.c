@@ -22,7 +22,8 @@ Smartplus__Billing__V1__BillingInfo dt_bill = {
 	"Outside Testing Ltd",
 	"1 Test Street",
 	"US",
-	""};
+	"",
+	"" /* region */};
 
 int dt_status(int sdk_rc)
 {

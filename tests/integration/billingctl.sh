@@ -91,7 +91,7 @@ out=$(b quote --action activate --payer-id dist --installer-id inst --project-ty
   --project-ids p1 --months 12 --coupon-code SAVE10)
 quote=$(awk '/^quote_id:/ {print $2}' <<<"$out")
 check "quote: totals in USD and a lines table" \
-  bash -c 'grep -qE "^subtotal: +504.00 USD$" <<<"$1" && grep -qE "^total: +453.60 USD$" <<<"$1" && grep -qE "^apt1 +p1 +APP .* 21.00 USD +12 +252.00 USD$" <<<"$1"' _ "$out"
+  bash -c 'grep -qE "^subtotal: +504.00 USD$" <<<"$1" && grep -qE "^total: +453.60 USD$" <<<"$1" && grep -qE "^apt1 +p1 +APP .* 21.00 USD +12 +252.00 USD +25.20 USD +226.80 USD$" <<<"$1"' _ "$out"
 # shellcheck disable=SC2086
 out=$(b order activate "$quote" --payment-method paypal $bill)
 order=$(awk '/^order_id:/ {print $2}' <<<"$out")

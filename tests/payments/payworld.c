@@ -1,4 +1,5 @@
 /* payworld.c: see payworld.h. */
+#include "spt_proc.h"
 #include "payworld.h"
 
 #include <arpa/inet.h>
@@ -15,19 +16,6 @@
 #define V1(x) SMARTPLUS__BILLING__V1__##x
 #define COMM V1(PROJECT_TYPE__PROJECT_TYPE_COMMUNITY)
 #define S_APP V1(SERVICE_TYPE__SERVICE_TYPE_APP)
-
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(s, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	if (s >= 0)
-		close(s);
-	return port;
-}
 
 static spb_client *client(pw_world *w)
 {
@@ -61,7 +49,7 @@ int pw_start(pw_world *w, const char *billingd, const char *node, const char *fa
 	memset(w, 0, sizeof(*w));
 	if (fakectl_start(node, fake_js, NULL) != 0)
 		return -1;
-	w->hook_port = free_port();
+	w->hook_port = spt_free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", w->hook_port);
 	args[n++] = "--payments";
 	args[n++] = "live";
@@ -164,7 +152,8 @@ static Smartplus__Billing__V1__BillingInfo bill = {
 	"Ada Ltd",
 	"1 Main St",
 	"US",
-	""};
+	"",
+	"" /* region */};
 
 static int quote(pw_world *w, const char *project, int renew, int autorenew,
 		 Smartplus__Billing__V1__QuoteServicesResponse **qr, pw_outcome *out)

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "spt_proc.h"
 #include "billingd.h"
 #include "fakectl.h"
 #include "payments/http.h"
@@ -97,19 +98,6 @@ static void test_stripe_signature(void)
 }
 
 /* A port nobody listens on now (bind 0, read it, close). */
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(s, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	if (s >= 0)
-		close(s);
-	return port;
-}
-
 /* The delivery statuses of the fake's events of `type` for `object_id`
  * (every attempt), once none is in flight; count returned. */
 static int deliveries(const char *object_id, const char *type, long *statuses, int max)
@@ -274,7 +262,7 @@ static int start_billingd(void)
 		"PAYPAL_WEBHOOK_ID=WH7HOOKS",      NULL};
 	spt_billingd_options so = SPT_BILLINGD_OPTIONS_INIT;
 	int n = 0;
-	hook_port = free_port();
+	hook_port = spt_free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", hook_port);
 	snprintf(url, sizeof(url), "%s", fakectl_base);
 	extra[n++] = "--payments";

@@ -17,6 +17,7 @@
 #include "smartplus/billing/v1/admin_service.pb-c.h"
 #include "smartplus/billing/v1/billing_service.pb-c.h"
 #include "smartplus/billing/v1/directory_service.pb-c.h"
+#include "smartplus/billing/v1/invoice_service.pb-c.h"
 #include "smartplus/billing/v1/event_service.pb-c.h"
 
 /* main.c is not in spb_server_core: the process state lives here. */
@@ -26,6 +27,7 @@ static const ProtobufCServiceDescriptor *const services[] = {
 	&smartplus__billing__v1__billing_service__descriptor,
 	&smartplus__billing__v1__directory_service__descriptor,
 	&smartplus__billing__v1__admin_service__descriptor,
+	&smartplus__billing__v1__invoice_service__descriptor,
 	&smartplus__billing__v1__event_service__descriptor,
 };
 #define N_SERVICES (sizeof(services) / sizeof(services[0]))
@@ -45,7 +47,8 @@ static void test_one_row_per_rpc(void)
 	CU_ASSERT_EQUAL(services[0]->n_methods, 16);
 	CU_ASSERT_EQUAL(services[1]->n_methods, 12);
 	CU_ASSERT_EQUAL(services[2]->n_methods, 8);
-	CU_ASSERT_EQUAL(services[3]->n_methods, 8);
+	CU_ASSERT_EQUAL(services[3]->n_methods, 9); /* issue 17 */
+	CU_ASSERT_EQUAL(services[4]->n_methods, 8); /* issue 15 */
 	for (size_t s = 0; s < N_SERVICES; s++) {
 		for (unsigned m = 0; m < services[s]->n_methods; m++) {
 			char path[256];

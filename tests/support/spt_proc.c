@@ -1,7 +1,10 @@
 /* spt_proc.c - see spt_proc.h. */
 #include "spt_proc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -259,4 +262,18 @@ int spt_run_cmd(const char *const *argv, long timeout_ms, char *out, size_t cap)
 		spt_read_line(log, out, cap);
 	spt_rmtree(dir);
 	return rc;
+}
+
+int spt_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(s, (struct sockaddr *)&a, &l) == 0)
+		port = ntohs(a.sin_port);
+	if (s >= 0)
+		close(s);
+	return port;
 }

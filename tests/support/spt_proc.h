@@ -55,4 +55,8 @@ int spt_wait_port_file(const char *path, pid_t pid, long timeout_ms);
  */
 int spt_run_cmd(const char *const *argv, long timeout_ms, char *out, size_t cap);
 
+/* A TCP port on 127.0.0.1 that was free a moment ago (bound to 0, read,
+ * closed), for a listener the test names itself; 0 when none was found. */
+int spt_free_port(void);
+
 #endif

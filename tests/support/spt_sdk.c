@@ -308,7 +308,8 @@ Smartplus__Billing__V1__BillingInfo *spt_billing_info(void)
 		"Ada Ltd",
 		"1 Main St",
 		"US",
-		""};
+		"",
+		"" /* region */};
 	return &bill;
 }
 

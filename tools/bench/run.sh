@@ -4,7 +4,7 @@
 #   tools/bench/run.sh [--build DIR] [--scale S] [--small-scale S|--no-small]
 #                      [--duration D] [--warmup D] [--sdk-calls N]
 #                      [--lmdb-seconds SEC] [--repeat R] [--settle SEC] [--threads N]
-#                      [--work DIR] [--keep]
+#                      [--work DIR] [--keep] [--pairs N]
 #
 #  1. the limits: lmdb_commit (1 and 100 puts per fsync'd commit) and the bare
 #     grpc echo server driven by h2load at 16x64, 16x4 and 1x1;
@@ -18,6 +18,8 @@
 #     the outbox (issue 15): AssignCredits again per setting with
 #     billingd --events off, and at 16x64 and 1x1 with a watcher
 #     (tools/bench/watch_latency: commit -> WatchEvents delivery latency);
+#     --pairs N: then N interleaved pairs of AssignCredits 16x64 with and
+#     without the outbox (fresh processes, one timed run each), their medians;
 #  3. the same on a store --small-scale (default S/10) big, and the ratios.
 #
 # D: an h2load duration (5s, 500ms; a bare number is seconds).
@@ -39,6 +41,7 @@ warmup=1s
 sdk_calls=2000
 lmdb_seconds=3
 repeat=1
+pairs=0
 settle=1
 threads=$(nproc)
 work=
@@ -59,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--threads) threads=$2; shift 2 ;;
 	--work) work=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--pairs) pairs=$2; shift 2 ;;
 	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -333,6 +337,21 @@ bench_scale() {
 			forget_pid "$wpid"
 			stop_billingd "assign-watch-$label-${1}x$2"
 		done
+		# interleaved pairs at 16x64: the machine's drift hits both sides
+		local i saved_repeat=$repeat
+		repeat=1
+		for i in $(seq 1 "$pairs"); do
+			log "[$label] pair $i of $pairs: AssignCredits 16x64 with, then without the outbox"
+			start_billingd "ab-on-$label-$i" "$dir"
+			h2load_run "$label-ABon-$i" "$bd_port" "$(cat "$out/path_AssignCredits")" \
+				"$out/req_AssignCredits.bin" 16 64 "$BENCH_KEY" "$bd_pid"
+			stop_billingd "ab-on-$label-$i"
+			start_billingd "ab-off-$label-$i" "$dir" --events off
+			h2load_run "$label-ABoff-$i" "$bd_port" "$(cat "$out/path_AssignCredits")" \
+				"$out/req_AssignCredits.bin" 16 64 "$BENCH_KEY" "$bd_pid"
+			stop_billingd "ab-off-$label-$i"
+		done
+		repeat=$saved_repeat
 	fi
 
 	# SDK latency: 1 connection, 1 call at a time.
@@ -350,6 +369,10 @@ bench_scale full "$scale"
 # ---------------------------------------------------------------------------
 # 3. the tables
 
+median() { # file-of-sorted-numbers printf-format
+	awk -v fmt="$2" '{ a[NR] = $1 } END { if (NR == 0) print "n/a";
+		else printf fmt "\n", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }' "$1"
+}
 res() { # tag field(1..6)
 	if [ -s "$work/$1.res" ]; then awk -v f="$2" '{ print $f }' "$work/$1.res"; else echo ""; fi
 }
@@ -447,6 +470,32 @@ print_table() { # label
 				"$(awk '{ print $7 }' <<<"$wl")" "$(awk '{ print $9 }' <<<"$wl")" "$(awk '{ print $11 }' <<<"$wl")"
 		done
 		echo
+		if [ -s "$work/$label-ABon-1.res" ]; then
+			echo "Interleaved pairs, AssignCredits 16×64 ($pairs pairs, $duration each, fresh processes,"
+			echo "with then without the outbox):"
+			echo
+			echo "| | req/s (sorted) | median | CPU µs/req (sorted) | median |"
+			echo "|---|---|---:|---|---:|"
+			local side f i
+			for side in on off; do
+				for f in 1 4; do
+					for i in $(seq 1 "$pairs"); do res "$label-AB$side-$i" "$f"; done |
+						awk 'NF' | sort -n >"$work/$label-AB$side.f$f"
+				done
+				printf '| %s | %s | %s | %s | %s |\n' \
+					"$([ $side = on ] && echo "with events" || echo without)" \
+					"$(awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }' "$work/$label-AB$side.f1")" \
+					"$(median "$work/$label-AB$side.f1" %.0f)" \
+					"$(awk '{ printf "%s%s", (NR > 1 ? " " : ""), $1 }' "$work/$label-AB$side.f4")" \
+					"$(median "$work/$label-AB$side.f4" %.1f)"
+			done
+			echo
+			echo "- median throughput with / without: $(awk -v a="$(median "$work/$label-ABon.f1" %f)" \
+				-v b="$(median "$work/$label-ABoff.f1" %f)" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') ×;" \
+				"median CPU per request with / without: $(awk -v a="$(median "$work/$label-ABon.f4" %f)" \
+				-v b="$(median "$work/$label-ABoff.f4" %f)" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') ×"
+			echo
+		fi
 	fi
 	echo "- SDK latency (1 connection, 1 call at a time, $sdk_calls calls):"
 	echo

@@ -12,7 +12,11 @@
  *   2. every capture not refunded in full belongs to exactly one order,
  *      SUCCEEDED, with the same amount and currency;
  *   3. every SUCCEEDED order paid through a provider (STRIPE, PAYPAL; not
- *      sandbox; total > 0) has its capture.
+ *      sandbox; total > 0) has its capture (refunded or not);
+ *   4. refunds (issue 17): every refund made under a credit note's number
+ *      (its idempotency key) matches that note (SUCCEEDED, the same
+ *      amount), and every SUCCEEDED credit note that gave money back at a
+ *      provider has exactly that one refund.
  * A capture on an order that did not succeed but is flagged needs_refund
  * (the store knows the money is owed back) is no violation of 2: it is
  * counted ("owed back, flagged needs_refund") and listed, so an operator's
@@ -31,6 +35,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "store_invoice.h"
 #include "store_order.h"
 #include "store_order_scan.h"
 #include "smartplus/billing/v1/types.pb-c.h"
@@ -52,6 +57,8 @@ typedef struct order_row {
 	int captures; /* captures not refunded in full */
 	int captures_all;
 	int needs_refund;
+	int64_t refunded;    /* given back of its captures, at the provider */
+	int64_t notes_total; /* refunded by its SUCCEEDED credit notes */
 } order_row;
 
 static order_row *rows;
@@ -171,6 +178,106 @@ static json_t *load_ledger(const char *where)
 	return j;
 }
 
+/* What the SUCCEEDED money credit notes of order_id refunded. */
+static int64_t notes_total(store_txn *txn, const char *order_id)
+{
+	store_list l = {0};
+	int64_t sum = 0;
+
+	if (store_credit_note_list_by_order(txn, order_id, &l) != 0)
+		return -1;
+	for (size_t k = 0; k < l.n; k++) {
+		const store_credit_note *cn = l.items[k];
+		if (cn->status == STORE_CREDIT_NOTE_SUCCEEDED && !cn->in_credits)
+			sum += cn->total;
+	}
+	store_list_free(&l);
+	return sum;
+}
+
+/* The provider refunds made under `key`: how many, and their sum. */
+static long refunds_under(json_t *list, const char *key, json_int_t *sum)
+{
+	json_t *e;
+	size_t i;
+	long n = 0;
+
+	*sum = 0;
+	json_array_foreach(list, i, e)
+	{
+		const char *k = json_string_value(json_object_get(e, "key"));
+		if (k && strcmp(k, key) == 0) {
+			n++;
+			*sum += json_integer_value(json_object_get(e, "amount"));
+		}
+	}
+	return n;
+}
+
+/*
+ * Check 4. Every provider refund made under a credit note's number (its
+ * idempotency key) is that note's, SUCCEEDED, for its amount; and every
+ * SUCCEEDED credit note that gave money back at a provider has exactly one
+ * such refund. (A duplicate charge refunded in full is no credit note's:
+ * checks 1-3 judge it.)
+ */
+static int refunds_check(store_txn *txn, json_t *list, long *n, long *bad)
+{
+	store_doc_filter f = {.ancestor_id = "vendor"};
+	char *token = NULL;
+	json_t *e;
+	size_t i;
+	int rc;
+
+	*n = (long)json_array_size(list);
+	*bad = 0;
+	json_array_foreach(list, i, e)
+	{
+		const char *key = json_string_value(json_object_get(e, "key"));
+		store_credit_note *cn = NULL;
+		json_int_t sum;
+
+		if (!key || store_credit_note_get(txn, key, &cn) != 0)
+			continue; /* not keyed by one of our notes */
+		if (cn->status != STORE_CREDIT_NOTE_SUCCEEDED ||
+		    refunds_under(list, key, &sum) != 1 || sum != cn->total) {
+			(*bad)++;
+			violation(
+				"refunds under %s: %lld given back; the credit note is %s of %lld",
+				key, (long long)sum,
+				cn->status == STORE_CREDIT_NOTE_SUCCEEDED ? "SUCCEEDED"
+									  : "not SUCCEEDED",
+				(long long)cn->total);
+		}
+		store_record_free(cn);
+	}
+	do { /* every credit note, by the subtree of the issuer (all payers) */
+		store_list l = {0};
+		rc = store_credit_note_list(txn, &f, STORE_PAGE_MAX, token, &l);
+		free(token);
+		token = NULL;
+		if (rc != 0)
+			return -1;
+		for (size_t k = 0; k < l.n; k++) {
+			store_credit_note *cn = l.items[k];
+			json_int_t sum;
+			if (cn->status != STORE_CREDIT_NOTE_SUCCEEDED || cn->sandbox ||
+			    cn->in_credits || cn->total <= 0 ||
+			    (cn->payment_method != STRIPE && cn->payment_method != PAYPAL))
+				continue;
+			if (refunds_under(list, cn->number, &sum) != 1 || sum != cn->total) {
+				(*bad)++;
+				violation(
+					"credit note %s refunded %lld; the provider gave back %lld",
+					cn->number, (long long)cn->total, (long long)sum);
+			}
+		}
+		token = l.next_page_token ? strdup(l.next_page_token) : NULL;
+		store_list_free(&l);
+	} while (token);
+	return 0;
+}
+
 static int money_order(const order_row *r)
 {
 	return (r->method == STRIPE || r->method == PAYPAL) && !r->sandbox && r->total > 0;
@@ -186,7 +293,7 @@ int main(int argc, char **argv)
 	size_t i;
 	int rc, status = 2;
 	long captures = 0, refunded = 0, disputed = 0, orphans = 0, mismatches = 0, multi = 0;
-	long missing = 0, money = 0, succeeded_money = 0, owed = 0;
+	long missing = 0, money = 0, succeeded_money = 0, refunds = 0, refund_bad = 0, owed = 0;
 	int max_per_order = 0;
 
 	if (argc != 3) {
@@ -272,20 +379,28 @@ int main(int argc, char **argv)
 		if (r->status != SUCCEEDED)
 			continue;
 		succeeded_money++;
-		if (r->captures == 0) {
+		/* a capture refunded in full counts only when credit notes gave it back */
+		if (r->captures == 0 &&
+		    (r->captures_all == 0 || notes_total(txn, r->id) < r->total)) {
 			missing++;
 			violation("order %s SUCCEEDED without a capture (total %lld %s)", r->id,
 				  (long long)r->total, r->currency);
 		}
 	}
-	status = multi || orphans || mismatches || missing ? 1 : 0;
+	/* 4: refunds against credit notes. */
+	if (refunds_check(txn, json_object_get(ledger, "refunds"), &refunds, &refund_bad) != 0) {
+		fprintf(stderr, "charge_audit: %s: cannot read the credit notes\n", argv[1]);
+		goto done;
+	}
+	status = multi || orphans || mismatches || missing || refund_bad ? 1 : 0;
 	printf("charge audit %s: orders %zu, money orders %ld, SUCCEEDED money orders %ld; "
 	       "captures %ld (refunded in full %ld, disputed %ld); captures per order max %d; "
 	       "orders with more than one capture %ld; captures without a SUCCEEDED order %ld; "
-	       "amount mismatches %ld; SUCCEEDED without capture %ld; owed back, flagged "
-	       "needs_refund %ld\n",
+	       "amount mismatches %ld; SUCCEEDED without capture %ld; refunds %ld, not matching "
+	       "their credit notes %ld; owed back, flagged needs_refund %ld\n",
 	       status ? "FAILED" : "ok", n_rows, money, succeeded_money, captures, refunded,
-	       disputed, max_per_order, multi, orphans, mismatches, missing, owed);
+	       disputed, max_per_order, multi, orphans, mismatches, missing, refunds, refund_bad,
+	       owed);
 	for (int k = 0; k < shown && k < MAX_SHOWN; k++)
 		printf("  %s\n", shown_lines[k]);
 	if (shown > MAX_SHOWN)
