@@ -524,6 +524,7 @@ void orders_pay_request(const store_order *o, int64_t now, pay_request *req)
 	req->currency = o->currency;
 	req->description = o->order_id;
 	req->key_age_us = now - o->create_time;
+	req->now_us = now;
 	req->session = o->type == OTYPE(AUTO_RENEWAL) ? PAY_SESSION_OFF : PAY_SESSION_ON;
 	req->stripe_payment_method_id = o->stripe_payment_method_id;
 	req->stripe_customer_id = o->stripe_customer_id;

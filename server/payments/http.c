@@ -73,6 +73,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		r->should_retry = strcasecmp(v, "true") == 0;
 	else if (header_value(p, len, "Idempotent-Replayed", v, sizeof(v)))
 		r->replayed = strcasecmp(v, "true") == 0;
+	else if (header_value(p, len, "Date", v, sizeof(v)))
+		r->date_s = (int64_t)curl_getdate(v, NULL);
 	return len;
 }
 
@@ -129,6 +131,7 @@ int http_request(const char *method, const char *url, const char *const *headers
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_s = -1;
+	resp->date_s = -1;
 	resp->should_retry = -1;
 	if (!http_url_allowed(url)) {
 		resp->transport = 1;
@@ -146,6 +149,14 @@ int http_request(const char *method, const char *url, const char *const *headers
 	hl = curl_slist_append(hl, "Expect:");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	/* A POST never goes on a reused keep-alive connection: when one dies
+	 * before any answer ("Connection died, retrying a fresh connect"),
+	 * libcurl sends the request again by itself. The provider may have
+	 * executed the first (a charge whose answer was lost), and if its key
+	 * was pruned meanwhile the silent second one charges again. On a fresh
+	 * connection the loss reaches the caller, which searches before any
+	 * replay (live_provider.c). */
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, strcmp(method, "POST") == 0 ? 1L : 0L);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));

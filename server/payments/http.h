@@ -12,6 +12,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define HTTP_MAX_RESPONSE (1 << 20)
 
@@ -24,11 +25,14 @@ typedef struct http_response {
 	/* The response headers the providers' error handling needs (empty /
 	 * -1 when absent): Stripe `Request-Id` or PayPal `Paypal-Debug-Id`
 	 * (logged with every rejection), `Retry-After` in seconds,
-	 * `Stripe-Should-Retry` (1 true, 0 false), `Idempotent-Replayed`. */
+	 * `Stripe-Should-Retry` (1 true, 0 false), `Idempotent-Replayed`, and
+	 * `Date` (the provider's clock, RFC 9110 section 6.6.1: an origin server
+	 * with a clock sends it in every response; parsed by curl_getdate). */
 	char request_id[80];
 	long retry_after_s;
 	int should_retry;
 	int replayed;
+	int64_t date_s; /* seconds since the epoch; -1 when absent */
 } http_response;
 
 typedef struct http_timeouts {

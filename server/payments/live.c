@@ -98,6 +98,7 @@ static void note_response(const http_response *r, live_result *out)
 	out->http_status = r->status;
 	copy(out->request_id, sizeof(out->request_id), r->request_id);
 	out->replayed = r->replayed;
+	out->provider_date_s = r->date_s;
 	out->retry_after_ms = r->retry_after_s > 0 ? r->retry_after_s * 1000 : 0;
 }
 

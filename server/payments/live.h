@@ -76,6 +76,7 @@ typedef struct live_result {
 	long http_status;        /* 0 when no answer arrived */
 	long retry_after_ms;     /* LIVE_UNKNOWN: earliest retry, 0 = no advice */
 	int replayed;            /* Stripe: an idempotent replay */
+	int64_t provider_date_s; /* the answer's Date (provider's clock), -1 */
 	int64_t amount;          /* as the provider reports it, minor units */
 	char currency[4];        /* upper case */
 } live_result;

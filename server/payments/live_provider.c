@@ -51,6 +51,10 @@
  * An UNKNOWN answer that came with a short Retry-After (or none) and was
  * not an idempotent replay is tried once more inside the call when the
  * time budget allows; otherwise the caller retries later with the same key.
+ * A Stripe create is never tried again blind: it may have executed, and the
+ * provider may have pruned its key since (its clock moved past 24 h); the
+ * second try is stripe_truth (search first). The replay window is checked
+ * on both clocks: billingd's and the provider's Date header (within_both).
  * The whole operation gets cfg.provider_timeout_ms: each HTTP request gets
  * what is left of it. Secrets are never logged.
  */
@@ -228,6 +232,30 @@ static int within(const pay_request *req, int64_t window)
 	return req->key_age_us < window;
 }
 
+/* within(), also on the provider's clock as its last answer's Date header
+ * tells it (live_result.provider_date_s): the key's life is measured there.
+ * The key was first used at the order's creation; a provider clock ahead
+ * of billingd's (a host clock behind, one half of a test clock's jump done)
+ * makes the key older than billingd believes, and a create sent then would
+ * execute anew once the provider pruned the key. An answer without a Date
+ * leaves billingd's own clock as the only measure. */
+static int within_both(const pay_request *req, const live_result *last, int64_t window)
+{
+	int64_t created_us = req->now_us - req->key_age_us;
+	if (!within(req, window))
+		return 0;
+	if (last->provider_date_s <= 0 || req->now_us <= 0)
+		return 1;
+	if (last->provider_date_s * 1000000 - created_us < window)
+		return 1;
+	log_warn("payments: order %s: the provider's clock (Date %lld) puts its key %lld s "
+		 "past creation, billingd's %lld s: no create replayed",
+		 req->order_id, (long long)last->provider_date_s,
+		 (long long)(last->provider_date_s - created_us / 1000000),
+		 (long long)(req->key_age_us / 1000000));
+	return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Stripe                                                                    */
 
@@ -248,10 +276,11 @@ static void stripe_create_for(op *o, const pay_request *req, live_result *r)
 		.return_url = billingd.cfg.stripe_return_url,
 		.description = req->description,
 	};
-	int tries = 0;
-	do
-		stripe_create(&o->cfg, &ch, r);
-	while (op_retry(o, r, &tries));
+	/* One attempt, never a blind second one: an answer lost after the
+	 * provider executed it (a dropped connection, a time-out) is found
+	 * by search before any replay (live_create), since the key may be
+	 * gone by then. */
+	stripe_create(&o->cfg, &ch, r);
 }
 
 static void stripe_read(op *o, const pay_request *req, const char *intent, live_result *r)
@@ -284,8 +313,10 @@ static void stripe_find(op *o, const pay_request *req, live_result *r, int *foun
  * first; a found intent is the truth, a failed search says nothing (ask
  * again later, never create on it); only "no intent" inside the window
  * replays the create, whose answer is then the first one's (or its first
- * execution, when the first never ran). Left open: a provider clock
- * ahead AND a search lagging behind the first create. */
+ * execution, when the first never ran). The window is checked on the
+ * search answer's Date as well (within_both), so a provider clock ahead by
+ * more than the window's margin stops the replay too. Left open: the
+ * provider's clock jumping between the search's answer and the create. */
 static void stripe_truth(op *o, const pay_request *req, pay_result *out)
 {
 	live_result r;
@@ -297,7 +328,8 @@ static void stripe_truth(op *o, const pay_request *req, pay_result *out)
 	}
 	stripe_find(o, req, &r, &found);
 	out->intents_found = found;
-	if (r.state != LIVE_NOT_FOUND || !within(req, PAY_STRIPE_REPLAY_US) || !op_next(o)) {
+	if (r.state != LIVE_NOT_FOUND || !within_both(req, &r, PAY_STRIPE_REPLAY_US) ||
+	    !op_next(o)) {
 		map(req, &r, 0, out);
 		return;
 	}
@@ -452,6 +484,7 @@ static void live_create(const pay_request *req, pay_result *out)
 {
 	op o;
 	live_result r;
+	int tries = 0;
 
 	if (!begin(req, &o, out, 1))
 		return;
@@ -466,6 +499,13 @@ static void live_create(const pay_request *req, pay_result *out)
 			return;
 		}
 		stripe_create_for(&o, req, &r);
+		if (op_retry(&o, &r, &tries)) {
+			/* The answer was lost and it may have executed: the truth
+			 * (search, then a replay only inside the key's window on
+			 * both clocks), never the create sent blind again. */
+			stripe_truth(&o, req, out);
+			return;
+		}
 	} else {
 		if (set(req->paypal_order_id)) {
 			paypal_read(&o, req, &r);

@@ -69,6 +69,7 @@ typedef struct pay_request {
 	const char *currency;     /* ISO-4217 */
 	const char *description;
 	int64_t key_age_us; /* now - the order's creation (replay window) */
+	int64_t now_us;     /* billingd's clock when the request was built */
 	pay_session session;
 	const char *cancel_reason; /* cancel(): Stripe cancellation_reason */
 	int resend;                /* create(): one may have been sent before, its answer lost

@@ -30,6 +30,9 @@
 //     "fault": KIND, "times": N, "match": "POST /v1/payment_intents"  (one rule;
 //         replaces the others; "match" is a prefix of "METHOD path"),
 //     "add_fault": {"fault", "times", "match"}  (adds a rule),
+//     "jump_after_s": N with a rule: when it strikes, the fake's clock moves N s
+//         once the request has executed (a clock jump between a charge and
+//         its lost answer: the key may be pruned before the caller retries),
 //     "fault": "random", "rate": 0.2, "mix": [KIND...], "seed": 1,
 //     "slow_ms": 3000, "retry_after_s": 1, "decline_code": "insufficient_funds",
 //     "search_lag_ms": 0, "approve": PAYPAL_ORDER_ID, "authenticate": PI_ID,
@@ -110,6 +113,7 @@ ctx.takeFault = (method, path) => {
     if (r.times === 0 || (r.match && !sig.startsWith(r.match))) continue;
     kind = r.kind;
     if (r.times > 0) r.times--;
+    if (r.jumpAfterS) ctx.jumpAfterS = r.jumpAfterS;
     break;
   }
   if (kind === 'none' && ctx.random && ctx.random.mix.length && ctx.rand() < ctx.random.rate) {
@@ -147,13 +151,21 @@ ctx.logRequest = (e) => {
 
 // Sends a JSON response; `after` is a fault striking after execution:
 // drop_after_charge destroys the connection, slow delays the answer.
+// Every answer carries Date on the fake's clock, as a provider's on its own
+// (RFC 9110 section 6.6.1): billingd reads the provider's time from it.
 ctx.send = (res, status, obj, headers = {}, after = 'none', done = null) => {
   const body = JSON.stringify(obj);
+  if (ctx.jumpAfterS) { // the request executed: now the clock jumps
+    const s = ctx.jumpAfterS;
+    ctx.jumpAfterS = 0;
+    advance(s);
+  }
   const finish = () => {
     if (done) done();
     if (res.destroyed) return;
     res.writeHead(status, Object.assign({
       'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body),
+      Date: new Date(ctx.now()).toUTCString(),
     }, headers));
     res.end(body);
   };
@@ -190,7 +202,7 @@ function control(c) {
   if (c.reset) {
     if (c.reset_ledger) { stripe.reset(); paypal.reset(); }
     ctx.webhooks.reset(); resetStats(!!c.reset_ledger);
-    ctx.rules = []; ctx.random = null; ctx.searchLagMs = 0; ctx.declineCode = 'generic_decline';
+    ctx.rules = []; ctx.random = null; ctx.jumpAfterS = 0; ctx.searchLagMs = 0; ctx.declineCode = 'generic_decline';
   }
   if (c.fault !== undefined) {
     ctx.rules = [];
@@ -198,12 +210,12 @@ function control(c) {
     if (c.fault === 'random') {
       ctx.random = { rate: c.rate === undefined ? 0.2 : c.rate, mix: c.mix || ['500'] };
     } else if (c.fault !== 'none') {
-      ctx.rules.push({ kind: c.fault, times: c.times === undefined ? -1 : c.times, match: c.match || '' });
+      ctx.rules.push({ kind: c.fault, times: c.times === undefined ? -1 : c.times, match: c.match || '', jumpAfterS: c.jump_after_s || 0 });
     }
   }
   if (c.add_fault) {
     const f = c.add_fault;
-    ctx.rules.push({ kind: f.fault, times: f.times === undefined ? -1 : f.times, match: f.match || '' });
+    ctx.rules.push({ kind: f.fault, times: f.times === undefined ? -1 : f.times, match: f.match || '', jumpAfterS: f.jump_after_s || 0 });
   }
   if (c.rate !== undefined && ctx.random) ctx.random.rate = c.rate;
   if (c.seed !== undefined) ctx.seed = c.seed;

@@ -32,7 +32,8 @@ static int put_order(store_txn *w, void *arg)
 	return store_order_put(w, arg, 1);
 }
 
-static void order(const char *id, int status, int method, int64_t total, const char *cur)
+static void order_flagged(const char *id, int status, int method, int64_t total, const char *cur,
+			  int needs_refund)
 {
 	store_env *env = NULL;
 	store_options so = STORE_OPTIONS_INIT;
@@ -46,8 +47,14 @@ static void order(const char *id, int status, int method, int64_t total, const c
 	o.currency = (char *)cur;
 	o.payer_id = "payer";
 	o.create_time = 1;
+	o.needs_refund = needs_refund;
 	CU_ASSERT_EQUAL(store_write_sync(env, put_order, &o), 0);
 	store_close(env);
+}
+
+static void order(const char *id, int status, int method, int64_t total, const char *cur)
+{
+	order_flagged(id, status, method, total, cur, 0);
 }
 
 /* Runs the tool on datadir with `captures` (a JSON array text); its exit
@@ -124,6 +131,16 @@ static void test_audit(void)
 	/* ord_b SUCCEEDED, its money never captured. */
 	CU_ASSERT_EQUAL(audit("[" CAP("ord_a", 1000, "USD", 0) "]", line, sizeof(line)), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(line, "SUCCEEDED without capture 1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(line, "owed back, flagged needs_refund 0"));
+	/* Money on a FAILED order flagged needs_refund: reported as owed back,
+	 * not kept silently. */
+	order_flagged("ord_f", OSTATUS(FAILED), METHOD(STRIPE), 800, "USD", 1);
+	CU_ASSERT_EQUAL(audit("[" CAP("ord_a", 1000, "USD", 0) "," CAP(
+				      "ord_b", 2500, "EUR", 0) "," CAP("ord_f", 800, "USD", 0) "]",
+			      line, sizeof(line)),
+			0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(line, "captures without a SUCCEEDED order 0"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(line, "owed back, flagged needs_refund 1"));
 	/* Usage errors. */
 	CU_ASSERT_EQUAL(audit("17", line, sizeof(line)), 2);
 }

@@ -455,8 +455,10 @@ int main(int argc, char **argv)
 	printf("fault run: %s", line);
 	while (p && fgets(cmd, sizeof(cmd), p)) {
 		char oid[64];
+		const char *at = strstr(cmd, "order ord_");
 		fputs(cmd, stdout);
-		if (sscanf(cmd, " order %63s has", oid) == 1)
+		/* "order X has ..." and "capture C: order X is not SUCCEEDED" */
+		if (at && sscanf(at, "order %63s", oid) == 1)
 			print_order_story(oid);
 	}
 	CHECK(p && pclose(p) == 0, "charge audit: %s", line);

@@ -133,7 +133,9 @@ static int events_of(const char *subject, const char *kind)
 /* ------------------------------------------------------------------------ */
 
 /* A 500 after the charge is saved under the key and replayed: the
- * reconciler finds the intent by searching metadata['order_id']. */
+ * reconciler finds the intent by searching metadata['order_id']. (The
+ * call's own search and its retry fail, so the checkout answers UNAVAILABLE with
+ * the order id; without that fault the call's second try finds it.) */
 static void test_lost_create_found_by_search(void)
 {
 	pw_outcome o;
@@ -141,6 +143,8 @@ static void test_lost_create_found_by_search(void)
 	const char *p = project("p_search");
 	fakectl_ctl("{\"fault\":\"500_after_charge\",\"times\":1,\"match\":\"POST "
 		    "/v1/payment_intents\"}");
+	fakectl_ctl("{\"add_fault\":{\"fault\":\"500_unsaved\",\"times\":2,\"match\":\"GET "
+		    "/v1/payment_intents/search\"}}");
 	CU_ASSERT_EQUAL(pw_checkout(&w, p, STRIPE, "pm_card_visa", "cus_1", 0, &o), G_UNAVAILABLE);
 	CU_ASSERT_STRING_EQUAL(o.reason, "PROVIDER_UNAVAILABLE");
 	CU_ASSERT_NSTRING_EQUAL(o.order_id, "ord_", 4); /* ErrorInfo metadata order_id */
@@ -185,6 +189,72 @@ static void test_never_replayed_after_23h(void)
 	CU_ASSERT(last_ms - created_ms < 23LL * 3600 * 1000);
 	CU_ASSERT_EQUAL(pw_captures(id), 0);
 	CU_ASSERT(!pw_item_active(&w, p, NULL));
+}
+
+/* One half of a clock jump done (the provider's clock 23 h on, billingd's
+ * not yet): the provider's Date header says the key is 23 h old, so a
+ * replay of the create is never sent, by billingd's clock or the
+ * provider's; once billingd's clock follows, the order fails with no
+ * money. Before the fix the reconciler replayed the create by billingd's
+ * clock alone (the ASan failure of test_never_replayed_after_23h, whose
+ * pw_advance moves the fake first). */
+static void test_no_replay_on_the_providers_clock(void)
+{
+	pw_outcome o;
+	char id[64];
+	int64_t jumped_ms, last_ms = 0;
+	int n_before;
+	const char *p = project("p_23h_half");
+	fakectl_ctl("{\"fault\":\"500_saved\",\"times\":1,\"match\":\"POST /v1/payment_intents\"}");
+	CU_ASSERT_EQUAL(pw_checkout(&w, p, STRIPE, "pm_card_visa", "cus_1", 0, &o), G_UNAVAILABLE);
+	snprintf(id, sizeof(id), "%s", o.order_id);
+	pw_outcome_free(&o);
+	usleep(800 * 1000); /* replays inside the window answer the saved 500 */
+	CU_ASSERT_EQUAL(pw_status(&w, id), O_PROCESSING);
+	CU_ASSERT_EQUAL(pw_advance_fake(23 * HOUR + 60), 0);
+	jumped_ms = pw_fake_now_ms();
+	n_before = pw_creates(id, NULL);
+	pw_confirm(&w, id, &o); /* search: none; no replay */
+	pw_outcome_free(&o);
+	usleep(800 * 1000); /* reconciler rounds: no replay either */
+	CU_ASSERT_EQUAL(pw_status(&w, id), O_PROCESSING);
+	CU_ASSERT_EQUAL(pw_creates(id, &last_ms), n_before);
+	CU_ASSERT(last_ms < jumped_ms);
+	CU_ASSERT(count_requests("GET", "/v1/payment_intents/search") >= 1);
+	/* The other half: the window is over on billingd's clock too. */
+	CU_ASSERT_EQUAL(pw_advance_billingd(&w, 23 * HOUR + 60, NULL), 0);
+	CU_ASSERT_EQUAL(pw_wait_status(&w, id, O_FAILED, WAIT_MS), O_FAILED);
+	CU_ASSERT_EQUAL(pw_creates(id, &last_ms), n_before);
+	CU_ASSERT(last_ms < jumped_ms);
+	CU_ASSERT_EQUAL(pw_captures(id), 0);
+	CU_ASSERT(!pw_item_active(&w, p, NULL));
+}
+
+/* The fault run's FAILED order with money (seed 7 under ASan): the first
+ * create charged, its answer was lost (connection dropped), and the
+ * provider's clock jumped past the key's 24 h before billingd tried again
+ * inside the same call: the blind second create executed anew — a second
+ * intent (declined there, so the order FAILED while the first intent's
+ * money stayed; with a good card, a second charge). Now a lost create's
+ * answer is searched for: the first intent, SUCCEEDED, one capture. */
+static void test_lost_answer_key_pruned_before_retry(void)
+{
+	pw_outcome o;
+	char id[64];
+	int code;
+	const char *p = project("p_drop_jump");
+	fakectl_ctl("{\"fault\":\"drop_after_charge\",\"times\":1,\"match\":\"POST "
+		    "/v1/payment_intents\",\"jump_after_s\":86460}");
+	code = pw_checkout(&w, p, STRIPE, "pm_card_visa", "cus_1", 0, &o);
+	CU_ASSERT(code == G_OK || code == G_UNAVAILABLE);
+	snprintf(id, sizeof(id), "%s", o.order_id);
+	pw_outcome_free(&o);
+	CU_ASSERT(fakectl_stat("keys_expired") >= 1);
+	CU_ASSERT_EQUAL(pw_wait_status(&w, id, O_SUCCEEDED, WAIT_MS), O_SUCCEEDED);
+	CU_ASSERT_EQUAL(pw_creates(id, NULL), 1);
+	CU_ASSERT_EQUAL(pw_captures(id), 1);
+	CU_ASSERT(pw_item_active(&w, p, NULL));
+	CU_ASSERT_EQUAL(pw_advance_billingd(&w, 86460, NULL), 0); /* the clocks agree again */
 }
 
 /* The next create charges and answers a 500 (saved under its key), and
@@ -749,6 +819,10 @@ int main(int argc, char **argv)
 		    test_lost_create_found_by_search);
 	CU_add_test(s, "a create is never replayed after 23 h; the order fails with no money",
 		    test_never_replayed_after_23h);
+	CU_add_test(s, "provider clock 23 h on, billingd's not: its Date stops the replay",
+		    test_no_replay_on_the_providers_clock);
+	CU_add_test(s, "a charged create's answer lost, the key pruned: searched, never re-sent",
+		    test_lost_answer_key_pruned_before_retry);
 	CU_add_test(s, "provider clock past the key's 24 h, billingd's not: search, no 2nd create",
 		    test_no_create_after_the_provider_pruned_the_key);
 	CU_add_test(s, "the same for a renewal attempt the scheduler resumes",

@@ -17,6 +17,10 @@
  *      (its idempotency key) matches that note (SUCCEEDED, the same
  *      amount), and every SUCCEEDED credit note that gave money back at a
  *      provider has exactly that one refund.
+ * A capture on an order that did not succeed but is flagged needs_refund
+ * (the store knows the money is owed back) is no violation of 2: it is
+ * counted ("owed back, flagged needs_refund") and listed, so an operator's
+ * refund is visible; one on an unflagged order is money kept silently.
  * Prints the figures on one line ("charge audit ok: ..." or "charge audit
  * FAILED: ..."), then up to 20 violations, one a line. Exits 0 when all
  * hold, 1 on a violation, 2 on usage or storage errors. Open only a
@@ -52,6 +56,7 @@ typedef struct order_row {
 	char currency[4];
 	int captures; /* captures not refunded in full */
 	int captures_all;
+	int needs_refund;
 	int64_t refunded;    /* given back of its captures, at the provider */
 	int64_t notes_total; /* refunded by its SUCCEEDED credit notes */
 } order_row;
@@ -117,6 +122,7 @@ static int load_orders(store_txn *txn)
 			r->status = o->status;
 			r->method = o->payment_method;
 			r->sandbox = o->sandbox;
+			r->needs_refund = o->needs_refund;
 			r->total = o->total;
 			snprintf(r->currency, sizeof(r->currency), "%s",
 				 o->currency ? o->currency : "");
@@ -287,7 +293,7 @@ int main(int argc, char **argv)
 	size_t i;
 	int rc, status = 2;
 	long captures = 0, refunded = 0, disputed = 0, orphans = 0, mismatches = 0, multi = 0;
-	long missing = 0, money = 0, succeeded_money = 0, refunds = 0, refund_bad = 0;
+	long missing = 0, money = 0, succeeded_money = 0, refunds = 0, refund_bad = 0, owed = 0;
 	int max_per_order = 0;
 
 	if (argc != 3) {
@@ -342,7 +348,12 @@ int main(int argc, char **argv)
 			continue;
 		}
 		r->captures++;
-		if (r->status != SUCCEEDED) {
+		if (r->status != SUCCEEDED && r->needs_refund) {
+			owed++;
+			violation("capture %s: order %s is not SUCCEEDED (status %d), flagged "
+				  "needs_refund: owed back",
+				  cid ? cid : "?", r->id, r->status);
+		} else if (r->status != SUCCEEDED) {
 			orphans++;
 			violation("capture %s: order %s is not SUCCEEDED (status %d)",
 				  cid ? cid : "?", r->id, r->status);
@@ -386,9 +397,10 @@ int main(int argc, char **argv)
 	       "captures %ld (refunded in full %ld, disputed %ld); captures per order max %d; "
 	       "orders with more than one capture %ld; captures without a SUCCEEDED order %ld; "
 	       "amount mismatches %ld; SUCCEEDED without capture %ld; refunds %ld, not matching "
-	       "their credit notes %ld\n",
+	       "their credit notes %ld; owed back, flagged needs_refund %ld\n",
 	       status ? "FAILED" : "ok", n_rows, money, succeeded_money, captures, refunded,
-	       disputed, max_per_order, multi, orphans, mismatches, missing, refunds, refund_bad);
+	       disputed, max_per_order, multi, orphans, mismatches, missing, refunds, refund_bad,
+	       owed);
 	for (int k = 0; k < shown && k < MAX_SHOWN; k++)
 		printf("  %s\n", shown_lines[k]);
 	if (shown > MAX_SHOWN)
