@@ -1222,6 +1222,64 @@ static void test_documents_are_the_subtrees(void)
 	CU_ASSERT(gapless((int)issued));
 }
 
+/* ------------------------------------------------------------------------ */
+/* --credit-tax advance                                                      */
+
+/* With --credit-tax advance a credit purchase is an advance payment (no
+ * tax on its invoice, the legal note says why) and an order paid with
+ * those credits is taxed, in credits. */
+static void test_credits_as_advance_payments(void)
+{
+	static const char *const more[] = {"--credit-tax", "advance", NULL};
+	Smartplus__Billing__V1__BillingInfo de = buyer("DE", "");
+	Smartplus__Billing__V1__Order *o = NULL;
+	Smartplus__Billing__V1__Invoice *inv;
+	int64_t before;
+	int noted = 0;
+
+	CU_ASSERT_EQUAL_FATAL(spt_billingd_restart_with(&srv, NULL, more), 0);
+	reconnect();
+	/* one credit (1.00 USD): 100, not the 119 of --credit-tax purchase */
+	CU_ASSERT_EQUAL_FATAL(purchase_one(dist, NULL, &o), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_EQUAL(o->status, OSTATUS(SUCCEEDED));
+	CU_ASSERT_EQUAL(o->total, 100);
+	CU_ASSERT_EQUAL(o->tax_total, 0);
+	CU_ASSERT_EQUAL(o->tax_treatment, TREAT(ADVANCE_PAYMENT));
+	inv = invoice_of(vendor, o->order_id);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(inv);
+	CU_ASSERT_EQUAL(inv->sequence, ++issued);
+	CU_ASSERT_EQUAL(inv->total, 100);
+	CU_ASSERT_EQUAL(inv->tax_total, 0);
+	CU_ASSERT(inv->n_tax_lines == 1 && inv->tax_lines[0]->treatment == TREAT(ADVANCE_PAYMENT));
+	for (size_t i = 0; i < inv->n_notes; i++)
+		noted |= strstr(inv->notes[i], "tax is charged when the credits are used") != NULL;
+	CU_ASSERT(noted);
+	spb_message_free(inv);
+	spb_message_free(o);
+	/* spending them is taxed: door-3 for a month, 4 credits + 19 % (0.76,
+	 * half up: 1) */
+	before = balance("dist");
+	o = buy("shop1", "door-3", 1, &de, METHOD(CREDITS), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_EQUAL(o->status, OSTATUS(SUCCEEDED));
+	CU_ASSERT_EQUAL(o->credits_total, 5);
+	CU_ASSERT_EQUAL(o->tax_total, 1);
+	CU_ASSERT_EQUAL(o->tax_treatment, TREAT(STANDARD));
+	CU_ASSERT_EQUAL(balance("dist"), before - 5);
+	inv = invoice_of(dist, o->order_id);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(inv);
+	CU_ASSERT_EQUAL(inv->sequence, ++issued);
+	CU_ASSERT(inv->in_credits);
+	CU_ASSERT_EQUAL(inv->total, 5);
+	CU_ASSERT_EQUAL(inv->tax_total, 1);
+	CU_ASSERT(inv->n_tax_lines == 1 && inv->tax_lines[0]->treatment == TREAT(STANDARD) &&
+		  inv->tax_lines[0]->rate_bp == 1900);
+	spb_message_free(inv);
+	spb_message_free(o);
+	CU_ASSERT(gapless((int)issued));
+}
+
 static void test_ledger_check_clean(void)
 {
 	char out[512] = "";
@@ -1247,6 +1305,7 @@ static CU_TestInfo tests[] = {
 	{"money refunds: partial, replayed, line, over-refund", test_money_refunds},
 	{"ReverseAllocation up to the unspent balance", test_reverse_allocation},
 	{"documents are the payer subtree's", test_documents_are_the_subtrees},
+	{"--credit-tax advance: credits taxed when used", test_credits_as_advance_payments},
 	{"ledger_check clean", test_ledger_check_clean},
 	CU_TEST_INFO_NULL,
 };
