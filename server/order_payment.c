@@ -246,8 +246,12 @@ static int settle(store_txn *txn, store_order *o, record_state *s, int64_t now)
 {
 	const pay_result *res = &s->res;
 	int cancel = s->op == PAY_OP_CANCEL || s->op == PAY_OP_EXPIRE, rc = 0;
-	int end_status = s->op == PAY_OP_EXPIRE ? OSTATUS(TIMED_OUT) : OSTATUS(CANCELED);
-	const char *end_why = s->op == PAY_OP_EXPIRE ? "not paid within 24 hours" : NULL;
+	/* R9: a CancelOrder that finds the order past its pay window (the
+	 * sweeper has not run yet) times it out, as GetOrder and ConfirmOrder
+	 * at that instant would; its answer says so (sim S9) */
+	int expire = s->op == PAY_OP_EXPIRE || (s->op == PAY_OP_CANCEL && orders_overdue(o, now));
+	int end_status = expire ? OSTATUS(TIMED_OUT) : OSTATUS(CANCELED);
+	const char *end_why = expire ? "not paid within 24 hours" : NULL;
 
 	s->applied = res->status;
 	switch (res->status) {
@@ -410,6 +414,13 @@ static void reply_call(rpc_write *w)
 		rpc_fail_meta(w->call, GRPC_STATUS_FAILED_PRECONDITION, REASON_ORDER_STATE,
 			      "order_id", id,
 			      "order %s was paid before it could be canceled: it SUCCEEDED", id);
+	} else if (s->op == PAY_OP_CANCEL && o->status == OSTATUS(TIMED_OUT)) {
+		rpc_fail_meta(
+			w->call, GRPC_STATUS_FAILED_PRECONDITION, REASON_ORDER_STATE, "order_id",
+			id,
+			"order %s was not paid within 24 hours: it is TIMED_OUT and cannot be "
+			"canceled",
+			id);
 	} else if (s->op == PAY_OP_CANCEL && o->status != OSTATUS(CANCELED) && is_open(o)) {
 		rpc_fail_meta(w->call, GRPC_STATUS_UNAVAILABLE, REASON_PROVIDER_UNAVAILABLE,
 			      "order_id", id,
