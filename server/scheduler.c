@@ -44,8 +44,8 @@
 #include "xalloc.h"
 
 #define HOUR_US (INT64_C(3600) * 1000000)
-#define ROUND_MAX 256        /* units and order steps per round */
-#define UNIT_MAX_LINES 5000  /* lines of one order (an answer stays small) */
+#define ROUND_MAX 256                          /* units and order steps per round */
+#define UNIT_MAX_LINES 5000                    /* lines of one order (an answer stays small) */
 #define RESUME_US (10 * 60 * INT64_C(1000000)) /* an attempt in flight is resumed after */
 #define RECOVER_HOLD_US HOUR_US /* a retry waits this long after the buyer's RecoverRenewal */
 #define ITEM_REF_MAX 80
@@ -137,7 +137,8 @@ static int is_group_order(const store_order *o)
 static int term_over(const store_auto_renew *ar, int64_t expires_at, int64_t end)
 {
 	(void)expires_at;
-	return (ar->cycles > 0 && ar->cycles_done >= ar->cycles) || (ar->until > 0 && end > ar->until);
+	return (ar->cycles > 0 && ar->cycles_done >= ar->cycles) ||
+	       (ar->until > 0 && end > ar->until);
 }
 
 /* Auto-renew off: the item leaves its group, keeps its expiry and simply
@@ -195,8 +196,9 @@ static int group_settled(store_txn *w, store_order *o, int succeeded, int64_t no
 		/* EVENT renewal.failed (o, failure_reason); with
 		 * "authentication_required" also renewal.requires_action: emit here
 		 * through the events API once it is in main (issue 15). */
-		log_info("auto-renew: order %s attempt %d failed (%s); %s", o->order_id, o->attempts,
-			 o->failure_reason, o->retry_at ? "retry scheduled" : "no retry left");
+		log_info("auto-renew: order %s attempt %d failed (%s); %s", o->order_id,
+			 o->attempts, o->failure_reason,
+			 o->retry_at ? "retry scheduled" : "no retry left");
 	}
 	for (size_t i = 0; rc == 0 && i < o->n_lines; i++) {
 		const store_line *l = o->lines[i];
@@ -217,7 +219,10 @@ static int group_settled(store_txn *w, store_order *o, int succeeded, int64_t no
 		if (succeeded > 0) {
 			store_str_set(&ar->order_id, "");
 			if (it->expires_at == l->new_expires_at) {
-				if (o->renewal_kind == SCHEDULER_PERIOD)
+				/* a period, or a join of a whole month (an item
+				 * restarting a group of its own), is a cycle */
+				if (o->renewal_kind == SCHEDULER_PERIOD ||
+				    l->days >= PRICING_MONTH_DAYS)
 					ar->cycles_done++;
 				count_add(&counts.items_extended, 1);
 			}
@@ -476,7 +481,8 @@ static int price_member(unit_ctx *c, const store_item *it, int kind, int64_t bas
 	}
 	if (kind == SCHEDULER_JOIN)
 		prc = pricing_days_between(base, end, &days);
-	unit = price ? (pi->model == MODEL(CREDITS) ? price->monthly_credits : price->monthly_amount)
+	unit = price ? (pi->model == MODEL(CREDITS) ? price->monthly_credits
+						    : price->monthly_amount)
 		     : 0;
 	if (!prc && kind == SCHEDULER_PERIOD)
 		amount = unit;
@@ -856,8 +862,12 @@ static int apply_unit(store_txn *w, void *arg)
 		if (rc == 0)
 			rc = member_due(w, it, u->now, &due);
 		if (rc == 0 && due && !it->auto_renew->group_id[0]) {
+			/* only attached in this round: the next round finds every
+			 * member attached meanwhile together, in one order */
 			rc = attach(w, it, u->now, u->group_id);
-			u->progress = 1;
+			u->progress = rc == 0;
+			store_record_free(it);
+			return rc;
 		} else if (rc == 0 && due) {
 			set_str(u->group_id, GROUPS_ID_MAX, it->auto_renew->group_id);
 		}
@@ -906,9 +916,8 @@ static int apply_unit(store_txn *w, void *arg)
 			rc = place_into(&c, &on_time, SCHEDULER_PERIOD, e, e + PRICING_MONTH_US, 0);
 		else
 			rc = place_into(&c, &on_time, SCHEDULER_JOIN, e,
-					groups_boundary_after(g, e > u->now + lead_us
-									 ? e
-									 : u->now + lead_us),
+					groups_boundary_after(
+						g, e > u->now + lead_us ? e : u->now + lead_us),
 					0);
 	}
 	if (rc == 0 && late.n) {
@@ -957,9 +966,10 @@ static int apply_order(store_txn *w, void *arg)
 	u->progress = 1;
 	if (o->status == OSTATUS(PROCESSING)) {
 		/* crashed or unanswered: the same attempt again, same key */
-		want_job(u, o->session == PAY_SESSION_ON ? PAY_OP_RECOVER
-				: o->attempts <= 1	 ? PAY_OP_CREATE
-							 : PAY_OP_RETRY,
+		want_job(u,
+			 o->session == PAY_SESSION_ON ? PAY_OP_RECOVER
+			 : o->attempts <= 1           ? PAY_OP_CREATE
+						      : PAY_OP_RETRY,
 			 o->order_id);
 		o->next_attempt = now + RESUME_US;
 		rc = store_order_put(w, o, 0);
@@ -1159,8 +1169,8 @@ static void charge_all(work *ws, size_t n, int64_t now)
 		for (int k = 0; ws[i].rc == 0 && k < ws[i].n_jobs; k++) {
 			refs[m].u = &ws[i];
 			refs[m].k = k;
-			if (pay_batch_submit_at(&b, ws[i].order_id[k], ws[i].op[k], now, &refs[m]) !=
-			    0)
+			if (pay_batch_submit_at(&b, ws[i].order_id[k], ws[i].op[k], now,
+						&refs[m]) != 0)
 				ws[i].rc = STORE_IO;
 			m++;
 		}
@@ -1332,7 +1342,8 @@ static int run_round(int64_t now, skipset *s, int *moved)
 				/* every item of the unit waits for the next run */
 				for (size_t j = 0; j < d.items.n; j++)
 					if (same_unit(u, d.items.items[j]))
-						skip_add(s, ((store_item *)d.items.items[j])->item_id);
+						skip_add(s,
+							 ((store_item *)d.items.items[j])->item_id);
 			} else if (u->kind == WORK_ORDER) {
 				skip_add(s, u->ref);
 			}
