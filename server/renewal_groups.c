@@ -205,9 +205,23 @@ int groups_release_item(store_txn *w, const char *item_id, int64_t now,
 {
 	store_list l = {0};
 	store_item *it = NULL;
-	int rc = store_order_holding(w, item_id, 64, &l), released = 0;
+	int rc, released = 0;
 
 	busy[0] = 0;
+	/* the item names the open renewal order holding it: none, nothing to
+	 * look for (a manual order of many lines is not read per line) */
+	rc = store_item_get(w, item_id, &it);
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (!it->auto_renew || !it->auto_renew->order_id || !it->auto_renew->order_id[0]) {
+		store_record_free(it);
+		return 0;
+	}
+	store_record_free(it);
+	it = NULL;
+	rc = store_order_holding(w, item_id, 64, &l);
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
 		store_order *o = l.items[i];
 		if (!o->group_id[0] || o->type != OTYPE(AUTO_RENEWAL))
