@@ -128,21 +128,37 @@ static int apply_request(store_txn *txn, rpc_write *w)
 	unsigned char digest[32];
 	char short_id[QUOTE_SHORT_ID_LEN + 1], id[QUOTE_ID_MAX];
 	int64_t now = clock_now_us();
-	int rc = 0, anc = 0;
+	const char *requester;
+	int rc = 0, anc = 0, may = 0;
 
-	/* A forged or garbled token, and another account's quote, read alike. */
+	/* A forged or garbled token, and the quote of an account the caller
+	 * may not act for, read alike. */
 	if (quote_token_open(s->quote_id, &q, short_id) != 0 ||
-	    strcmp(q->caller_id, s->caller.account_id) != 0) {
+	    (may = auth_may_act(txn, &s->caller, q->caller_id)) == 0) {
 		rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED, "quote_id");
 		goto done;
 	}
-	rc = store_account_is_self_or_ancestor(txn, s->to_account, s->caller.account_id, &anc);
+	if (may < 0) {
+		rc = may;
+		goto done;
+	}
+	requester = q->caller_id;
+	rc = store_account_is_self_or_ancestor(txn, s->to_account, requester, &anc);
 	if (rc < 0 && rc != STORE_NOTFOUND)
 		goto done;
-	if (rc == STORE_NOTFOUND || !anc || strcmp(s->to_account, s->caller.account_id) == 0) {
-		rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL,
-				"to_account_id: permission denied (it does not exist, or it is not "
-				"an account above yours)");
+	if (rc == 0 && (!anc || strcmp(s->to_account, requester) == 0) &&
+	    (may = auth_may_act(txn, &s->caller, s->to_account)) != 0) {
+		/* the requester itself or an account the caller sees below */
+		rc = may < 0 ? may
+			     : write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, NULL,
+					  "to_account_id: '%s' is not an account above the "
+					  "requester '%s'",
+					  s->to_account, requester);
+		goto done;
+	}
+	if (rc == STORE_NOTFOUND || !anc) {
+		rc = write_fail(w, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
+				"to_account_id");
 		goto done;
 	}
 	if (strcmp(q->input->payer_id, s->to_account) != 0) {
@@ -180,7 +196,7 @@ static int apply_request(store_txn *txn, rpc_write *w)
 		goto done;
 	}
 	r.request_id = id;
-	r.requester_id = (char *)s->caller.account_id;
+	r.requester_id = (char *)requester;
 	r.payer_id = (char *)s->to_account;
 	r.quote_id = (char *)s->quote_id;
 	r.status = PRSTATUS(PENDING);
@@ -371,8 +387,9 @@ void rpc_BillingService_ListPaymentRequests(
 {
 	const rpc_caller *caller = rpc_call_caller(call);
 	const char *account = req->account_id[0] ? req->account_id : caller->account_id;
-	int outgoing = req->direction ==
-		       SMARTPLUS__BILLING__V1__PAYMENT_REQUEST_DIRECTION__PAYMENT_REQUEST_DIRECTION_OUTGOING;
+	int outgoing =
+		req->direction ==
+		SMARTPLUS__BILLING__V1__PAYMENT_REQUEST_DIRECTION__PAYMENT_REQUEST_DIRECTION_OUTGOING;
 	Smartplus__Billing__V1__ListPaymentRequestsResponse resp =
 		SMARTPLUS__BILLING__V1__LIST_PAYMENT_REQUESTS_RESPONSE__INIT;
 	int64_t now = clock_now_us();

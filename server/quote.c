@@ -453,7 +453,8 @@ static int apply_coupon(builder *b, store_txn *txn, quote_err *err)
 	int rc;
 
 	/* not the payer's list for someone quoting for an ancestor */
-	rc = c->for_ancestor ? 0 : coupon_available(txn, c->a, &ctx, &c->available, &c->n_available);
+	rc = c->for_ancestor ? 0
+			     : coupon_available(txn, c->a, &ctx, &c->available, &c->n_available);
 	if (rc || !in->coupon_code[0])
 		return rc;
 	rc = store_coupon_get(txn, in->coupon_code, &cp);
@@ -566,6 +567,13 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 	}
 	if (may < 0)
 		return may;
+	if (may > 0 && c->for_ancestor) {
+		/* only for the caller's own installer (or one below it): any
+		 * other reads like a payer it may not name (AIP-211) */
+		may = auth_may_act(txn, caller, in->installer_id);
+		if (may < 0)
+			return may;
+	}
 	if (!may)
 		return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
 				  "payer_id");

@@ -114,8 +114,9 @@ static int make_group(store_txn *txn, const groups_want *w, int64_t anchor, int6
 	g.payer_id = (char *)w->payer_id;
 	g.payment_method = w->method;
 	g.stripe_customer_id = (char *)(w->stripe_customer_id ? w->stripe_customer_id : "");
-	g.stripe_payment_method_id =
-		(char *)(w->stripe_payment_method_id ? w->stripe_payment_method_id : "");
+	g.stripe_payment_method_id = (char *)(w->stripe_payment_method_id
+						      ? w->stripe_payment_method_id
+						      : "");
 	g.anchor = anchor;
 	g.create_time = now;
 	g.update_time = now;
@@ -276,8 +277,8 @@ Smartplus__Billing__V1__RenewalGroup *groups_conv(arena *a, const store_group *g
 /* ------------------------------------------------------------------------ */
 /* ListRenewalGroups                                                         */
 
-void rpc_BillingService_ListRenewalGroups(struct rpc_call *call,
-					  const Smartplus__Billing__V1__ListRenewalGroupsRequest *req)
+void rpc_BillingService_ListRenewalGroups(
+	struct rpc_call *call, const Smartplus__Billing__V1__ListRenewalGroupsRequest *req)
 {
 	const rpc_caller *caller = rpc_call_caller(call);
 	const char *payer = req->payer_id[0] ? req->payer_id : caller->account_id;
@@ -311,9 +312,10 @@ void rpc_BillingService_ListRenewalGroups(struct rpc_call *call,
 	r.renewal_groups = arena_alloc(a, (l.n + 1) * sizeof(*r.renewal_groups));
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
 		size_t members = 0;
-		rc = store_item_count_by_group(txn, ((store_group *)l.items[i])->group_id, &members);
-		r.renewal_groups[r.n_renewal_groups++] =
-			groups_conv(a, l.items[i], now, (int64_t)members);
+		rc = store_item_count_by_group(txn, ((store_group *)l.items[i])->group_id,
+					       &members);
+		r.renewal_groups[r.n_renewal_groups++] = groups_conv(a, l.items[i], now,
+								     (int64_t)members);
 	}
 	store_read_end(txn);
 	if (rc)
