@@ -330,6 +330,15 @@ void rpc_BillingService_ApprovePaymentRequest(
 		handler_fail_store(call, rc);
 	} else if (rc == STORE_NOTFOUND || may <= 0) {
 		auth_deny(call, rc == STORE_NOTFOUND ? 0 : may, "payment_request_id");
+	} else if (status_at(r, clock_now_us()) == PRSTATUS(DECLINED) ||
+		   status_at(r, clock_now_us()) == PRSTATUS(EXPIRED)) {
+		/* answered or lapsed: said before anything about its quote (an
+		 * APPROVED one goes on: a retry finds its order again) */
+		rpc_fail(call, GRPC_STATUS_FAILED_PRECONDITION, REASON_PAYMENT_REQUEST_STATE,
+			 "payment request '%s' is %s; only a PENDING request can be approved",
+			 r->request_id,
+			 status_at(r, clock_now_us()) == PRSTATUS(DECLINED) ? "DECLINED"
+									    : "EXPIRED");
 	} else {
 		/* The order is placed from the quote as its payer's own renewal or
 		 * activation would be; `approved` records the answer with it. */
