@@ -316,6 +316,21 @@ static void test_declined(void)
 		  "attempts %d)",
 		  os.n, os.n ? os.v[0].status : 0, os.n ? os.v[0].attempts : 0);
 	(void)days;
+	/* the retries (days 1, 2, 4 after the first attempt) are done; an hour
+	 * before the APP grace (7 days) ends it is still GRACE and waiting */
+	SPT_CHECK(spt_advance_clock(cli, e0 + 7 * SPT_DAY_US - SPT_HOUR_US - now, &now, NULL) == 0,
+		  "to E0 + 7 d - 1 h");
+	load("pd", &os);
+	SPT_CHECK(os.n == 1 && os.v[0].status == OSTATUS(PENDING_PAYMENT) && os.v[0].attempts == 4,
+		  "4 attempts, still waiting in grace (status %d, attempts %d)",
+		  os.n ? os.v[0].status : 0, os.n ? os.v[0].attempts : 0);
+	SPT_CHECK(spt_item_state_of(cli, "pd_p", "x_000", &st) && st.status == ISTATUS(GRACE) &&
+			  st.auto_on,
+		  "GRACE until E0 + 7 d");
+	SPT_CHECK(spt_advance_clock(cli, 2 * SPT_HOUR_US, &now, NULL) == 0, "past the grace");
+	SPT_CHECK(spt_item_state_of(cli, "pd_p", "x_000", &st) && st.status == ISTATUS(EXPIRED) &&
+			  !st.auto_on,
+		  "EXPIRED once the grace is over, auto-renew off");
 	SPT_CHECK(spt_advance_clock(cli, 40 * SPT_DAY_US, &now, NULL) == 0, "advance 40 days");
 	load("pd", &os);
 	SPT_CHECK(os.n == 1 && count(&os, "x_000", OSTATUS(FAILED)) == 1 && os.v[0].attempts == 4 &&
