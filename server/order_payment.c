@@ -547,6 +547,7 @@ static int worth_asking(const store_order *o, const pay_job *j, int64_t now)
 {
 	switch (j->op) {
 	case PAY_OP_CREATE:
+	case PAY_OP_RESUME:
 	case PAY_OP_CONFIRM:
 		return is_open(o) &&
 		       (j->call || j->urgent || pay_engine_not_before(o->order_id) == 0);
@@ -582,7 +583,8 @@ static void ask(pay_job *j, record_state *s)
 	 * it before any money is taken (a create, or a PayPal capture). A card
 	 * the buyer may have confirmed already is asked about; settlement then
 	 * flags a captured payment for refund (orders_succeed). */
-	if ((j->op == PAY_OP_CREATE || j->op == PAY_OP_RETRY || j->op == PAY_OP_RECOVER ||
+	if ((j->op == PAY_OP_CREATE || j->op == PAY_OP_RESUME || j->op == PAY_OP_RETRY ||
+	     j->op == PAY_OP_RECOVER ||
 	     (j->op == PAY_OP_CONFIRM && o->payment_method != METHOD(STRIPE))) &&
 	    orders_lines_match(txn, o) == 0) {
 		store_read_end(txn);
@@ -609,9 +611,11 @@ static void ask(pay_job *j, record_state *s)
 		req.cancel_reason = "requested_by_customer";
 	else if (j->op == PAY_OP_EXPIRE)
 		req.cancel_reason = "abandoned";
+	req.resend = j->op == PAY_OP_RESUME;
 	count(&stats.counts.asked);
 	switch (j->op) {
-	case PAY_OP_CREATE: p->create(&req, &s->res); break;
+	case PAY_OP_CREATE:
+	case PAY_OP_RESUME: p->create(&req, &s->res); break;
 	case PAY_OP_CONFIRM: p->confirm(&req, &s->res); break;
 	case PAY_OP_RETRY:
 	case PAY_OP_RECOVER: p->reconfirm(&req, &s->res); break;

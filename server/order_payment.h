@@ -12,6 +12,9 @@
  *   CREATE   after phase 1: create the payment (the provider reads it back
  *            instead when its id is known, and searches once the key
  *            window is over: payments/provider.h);
+ *   RESUME   CREATE again for an order placed earlier whose create may
+ *            have been sent, its answer lost (a renewal attempt resumed):
+ *            the provider searches before it sends a create (resend);
  *   CONFIRM  ask the provider for the truth (PayPal: capture an approved
  *            order);
  *   CANCEL   CancelOrder: cancel at the provider first, then CANCELED;
@@ -53,6 +56,7 @@ typedef enum pay_op {
 	PAY_OP_EXPIRE,
 	PAY_OP_RETRY,
 	PAY_OP_RECOVER,
+	PAY_OP_RESUME,
 } pay_op;
 
 /* What a job did, for background clients. */

@@ -965,10 +965,12 @@ static int apply_order(store_txn *w, void *arg)
 		goto done;
 	u->progress = 1;
 	if (o->status == OSTATUS(PROCESSING)) {
-		/* crashed or unanswered: the same attempt again, same key */
+		/* crashed or unanswered: the same attempt again, same key (a
+		 * first attempt searches for its intent before it creates one
+		 * again: PAY_OP_RESUME) */
 		want_job(u,
 			 o->session == PAY_SESSION_ON ? PAY_OP_RECOVER
-			 : o->attempts <= 1           ? PAY_OP_CREATE
+			 : o->attempts <= 1           ? PAY_OP_RESUME
 						      : PAY_OP_RETRY,
 			 o->order_id);
 		o->next_attempt = now + RESUME_US;

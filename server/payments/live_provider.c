@@ -13,11 +13,13 @@
  *          URLs when configured), PENDING_APPROVAL with its link.
  * confirm() asks for the truth with the SAME ids, never a new key:
  *   STRIPE: retrieves the intent (exact amount and currency). When create()
- *          never learnt the intent id: inside the replay window (23 h of
- *          Stripe's 24 h) the create is replayed under its Idempotency-Key,
- *          which returns the original answer; if that answer is a saved
- *          500 (or any unknown), and always after the window, the intent is
- *          searched for by metadata['order_id'].
+ *          never learnt the intent id: the intent is searched for by
+ *          metadata['order_id'] first; only when the search finds none, and
+ *          inside the replay window (23 h of Stripe's 24 h), the create is
+ *          replayed under its Idempotency-Key, which returns the original
+ *          answer (see stripe_truth: never a create on billingd's clock
+ *          alone). create() with req->resend (an attempt resumed after a
+ *          lost answer) does the same.
  *   PAYPAL: reads the order; only an APPROVED one (or one that could not be
  *          read) is captured, with PayPal-Request-Id "<key>-capture"; when
  *          the capture's answer is not definitive, reads it back. An order
@@ -272,6 +274,18 @@ static void stripe_find(op *o, const pay_request *req, live_result *r, int *foun
 			  *found, req->order_id, r->provider_id[0] ? r->provider_id : "none");
 }
 
+/* The truth about an order's payment when a create may have been sent
+ * before (its answer lost). A create is sent again only when the
+ * provider's own records show no intent for the order: billingd's replay
+ * window is measured on its own clock from the order's creation, the key's
+ * life on the provider's, and a provider clock more than the window's hour
+ * ahead (a host clock behind, one half of a test's clock jump done) would
+ * execute a "replay" anew — a second intent, a second charge. So: search
+ * first; a found intent is the truth, a failed search says nothing (ask
+ * again later, never create on it); only "no intent" inside the window
+ * replays the create, whose answer is then the first one's (or its first
+ * execution, when the first never ran). Left open: a provider clock
+ * ahead AND a search lagging behind the first create. */
 static void stripe_truth(op *o, const pay_request *req, pay_result *out)
 {
 	live_result r;
@@ -281,24 +295,22 @@ static void stripe_truth(op *o, const pay_request *req, pay_result *out)
 		map(req, &r, 0, out);
 		return;
 	}
-	if (within(req, PAY_STRIPE_REPLAY_US)) {
-		/* The same key replays the first answer: the intent, a decline,
-		 * or a saved 500 — which teaches nothing, so search then. */
-		stripe_create_for(o, req, &r);
-		if (r.provider_id[0] && r.state != LIVE_SUCCEEDED && op_next(o)) {
-			/* The replay is the first answer; the intent may have moved
-			 * since (the buyer confirmed it). */
-			char intent[sizeof(r.provider_id)];
-			copy(intent, sizeof(intent), r.provider_id);
-			stripe_read(o, req, intent, &r);
-		}
-		if (r.state != LIVE_UNKNOWN || r.provider_id[0] || !op_next(o)) {
-			map(req, &r, 0, out);
-			return;
-		}
-	}
 	stripe_find(o, req, &r, &found);
 	out->intents_found = found;
+	if (r.state != LIVE_NOT_FOUND || !within(req, PAY_STRIPE_REPLAY_US) || !op_next(o)) {
+		map(req, &r, 0, out);
+		return;
+	}
+	/* The same key replays the first answer: the intent, a decline, or a
+	 * saved 500 (which teaches nothing: UNAVAILABLE, searched next time). */
+	stripe_create_for(o, req, &r);
+	if (r.provider_id[0] && r.state != LIVE_SUCCEEDED && op_next(o)) {
+		/* The replay is the first answer; the intent may have moved
+		 * since (the buyer confirmed it). */
+		char intent[sizeof(r.provider_id)];
+		copy(intent, sizeof(intent), r.provider_id);
+		stripe_read(o, req, intent, &r);
+	}
 	map(req, &r, 0, out);
 }
 
@@ -490,8 +502,8 @@ static void live_create(const pay_request *req, pay_result *out)
 			map(req, &r, 0, out);
 			return;
 		}
-		if (!within(req, PAY_STRIPE_REPLAY_US)) {
-			stripe_truth(&o, req, out); /* the key is gone: search */
+		if (req->resend || !within(req, PAY_STRIPE_REPLAY_US)) {
+			stripe_truth(&o, req, out); /* maybe sent before: search first */
 			return;
 		}
 		stripe_create_for(&o, req, &r);

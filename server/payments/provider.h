@@ -15,7 +15,11 @@
  *    keeps PayPal-Request-Id 6 h. So a create is replayed only within
  *    PAY_STRIPE_REPLAY_US / PAY_PAYPAL_REPLAY_US of the order's creation
  *    (req->key_age_us); after that a lost answer is found by search(),
- *    never by a second create.
+ *    never by a second create. Even inside the window a create that may
+ *    have been sent before (confirm(), or create() with req->resend) is
+ *    sent again only when a search finds no payment for the order: the
+ *    window is billingd's clock, the key's life the provider's, and they
+ *    may disagree by more than the window's margin.
  *  - confirm() asks for the truth about an order created earlier
  *    (ConfirmOrder, the reconciler, webhooks) and may capture (PayPal).
  *  - cancel() cancels the payment at the provider before billingd cancels
@@ -73,6 +77,8 @@ typedef struct pay_request {
 	pay_session session;
 	const char *cancel_reason; /* cancel(): Stripe cancellation_reason */
 	int update_amount;         /* reconfirm(): set the payment's amount to `amount` first */
+	int resend;                /* create(): one may have been sent before, its answer lost
+		     * (a resumed attempt): searched for first, as confirm() does */
 	/* Stripe */
 	const char *stripe_payment_method_id; /* "" = client confirms */
 	const char *stripe_customer_id;

@@ -46,7 +46,8 @@
 //   POST /_clock {"advance_s": N}   GET /_clock -> {"now_ms", "offset_ms"}
 //   GET  /_stats    counts (charges by key, faults by kind, keys expired, webhooks...)
 //   GET  /_ledger   {"captures": [...], "refunds": [...], "disputes": [...]}
-//   GET  /_requests the request log (method, path, key, params, status, time)
+//   GET  /_requests the request log (method, path, key, params, fault, status,
+//                   replayed, time; clock advances as method CLOCK)
 //   GET  /_webhooks the events sent and their deliveries
 'use strict';
 const http = require('http');
@@ -136,9 +137,12 @@ ctx.recordRefund = (captureId, r) => {
   ctx.stats.refunds++;
 };
 
+// The entry itself is kept: what the handler learns later (its fault, its
+// status, whether it was a replay) is in the log too.
 ctx.logRequest = (e) => {
   ctx.stats.requests++;
-  if (ctx.requests.length < 50000) ctx.requests.push(Object.assign({ time_ms: ctx.now() }, e));
+  e.time_ms = ctx.now();
+  if (ctx.requests.length < 50000) ctx.requests.push(e);
 };
 
 // Sends a JSON response; `after` is a fault striking after execution:
@@ -174,6 +178,8 @@ ctx.webhooks = require('./webhooks')(ctx, {
 
 function advance(seconds) {
   ctx.offsetMs += Math.round(seconds * 1000);
+  // In the request log too (a test reading a story sees the jump).
+  if (ctx.requests.length < 50000) ctx.requests.push({ provider: 'control', method: 'CLOCK', path: '/_clock', advance_s: seconds, time_ms: ctx.now() });
   ctx.stats.clock_advances++;
   stripe.prune();
   paypal.prune();

@@ -375,13 +375,8 @@ int pw_set_price(pw_world *w, int64_t amount, const char *currency, pw_outcome *
 	return failed(out);
 }
 
-int pw_advance(pw_world *w, int64_t seconds)
+int pw_advance_fake(int64_t seconds)
 {
-	Smartplus__Billing__V1__AdvanceClockRequest r =
-		SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_REQUEST__INIT;
-	Smartplus__Billing__V1__AdvanceClockResponse *resp = NULL;
-	Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
-	spb_call_options o = SPB_CALL_OPTIONS_INIT;
 	char body[64];
 	json_t *c;
 	int64_t before, after = 0;
@@ -397,15 +392,32 @@ int pw_advance(pw_world *w, int64_t seconds)
 		after = (int64_t)json_integer_value(json_object_get(c, "offset_ms"));
 		json_decref(c);
 	}
-	if (after < before + seconds * 1000)
-		return -1;
+	return after < before + seconds * 1000 ? -1 : 0;
+}
+
+int pw_advance_billingd(pw_world *w, int64_t seconds, int64_t *now_us)
+{
+	Smartplus__Billing__V1__AdvanceClockRequest r =
+		SMARTPLUS__BILLING__V1__ADVANCE_CLOCK_REQUEST__INIT;
+	Smartplus__Billing__V1__AdvanceClockResponse *resp = NULL;
+	Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
+	spb_call_options o = SPB_CALL_OPTIONS_INIT;
 	d.seconds = seconds;
 	r.duration = &d;
 	o.deadline_ms = 120000; /* renewals due in the jump run inside it */
 	if (spb_admin_advance_clock(w->cli, &r, &resp, &o) != 0)
 		return -1;
+	if (now_us)
+		*now_us = resp->now ? resp->now->seconds * 1000000 + resp->now->nanos / 1000 : 0;
 	spb_message_free(resp);
 	return 0;
+}
+
+int pw_advance(pw_world *w, int64_t seconds)
+{
+	if (pw_advance_fake(seconds) != 0)
+		return -1;
+	return pw_advance_billingd(w, seconds, NULL);
 }
 
 /* ---- the fake's records ---- */

@@ -87,6 +87,11 @@ int pw_set_price(pw_world *w, int64_t amount, const char *currency, pw_outcome *
 /* Moves both clocks forward by `seconds` (the fake's, then billingd's test
  * clock, which runs the renewals due in the jump). 0 or -1. */
 int pw_advance(pw_world *w, int64_t seconds);
+/* Its two halves: the fake's clock only (its key windows), billingd's test
+ * clock only (*now_us, may be NULL: billingd's clock after it). Between
+ * them the provider's clock is ahead of billingd's. */
+int pw_advance_fake(int64_t seconds);
+int pw_advance_billingd(pw_world *w, int64_t seconds, int64_t *now_us);
 
 /* Money the fake captured for our order id (Stripe metadata / PayPal
  * custom_id), not refunded. */

@@ -5,9 +5,13 @@
  * 409 lock_timeout, answers dropped after the charge, slow answers,
  * declines), duplicates and reorders its webhooks, has its clock jumped
  * past 24 h mid-run (keys pruned), sees cancels racing payments and
- * captures, and billingd is killed with SIGKILL and restarted. At the end
+ * captures, and billingd is killed with SIGKILL and restarted. The jump
+ * moves the fake's clock first: until billingd's AdvanceClock lands the
+ * provider is a day ahead, its keys pruned while billingd's replay window
+ * says they live (a create re-sent then would charge twice). At the end
  * every order is settled and tools/charge_audit compares the fake's
- * captures with the stopped store.
+ * captures with the stopped store; an order it names gets its story from
+ * the fake (captures, every request about it, the clock jumps).
  *
  *   test_fault_run <billingd> <node> <provider.js> <charge_audit>
  *                  [--checkouts N] [--threads T] [--kills K] [--seed S]
@@ -267,6 +271,76 @@ static void settle_all(int *states)
 	}
 }
 
+/* Whether request r of the fake's log concerns order id (its keys, its
+ * metadata, a search for it, or one of its intents / PayPal orders). */
+static int about(json_t *r, const char *id, json_t *payments)
+{
+	const char *k = json_string_value(json_object_get(r, "key"));
+	const char *path = json_string_value(json_object_get(r, "path"));
+	json_t *prm = json_object_get(r, "params"), *pid;
+	const char *q = json_string_value(json_object_get(prm, "query"));
+	const char *mo = json_string_value(
+		json_object_get(json_object_get(prm, "metadata"), "order_id"));
+	size_t i;
+	if ((k && strncmp(k, id, strlen(id)) == 0) || (q && strstr(q, id)) ||
+	    (mo && strcmp(mo, id) == 0))
+		return 1;
+	json_array_foreach(payments, i, pid)
+	{
+		const char *p = json_string_value(pid);
+		if (p && path && strstr(path, p))
+			return 1;
+	}
+	return 0;
+}
+
+/* The fake's whole story of one order the audit named: its captures and
+ * every request about it (fake-clock time, fault, status, replayed). */
+static void print_order_story(const char *id)
+{
+	json_t *l = fakectl_call("GET", "/_ledger", NULL, NULL, NULL, NULL);
+	json_t *rq = fakectl_call("GET", "/_requests", NULL, NULL, NULL, NULL);
+	json_t *payments = json_array(), *c, *r;
+	size_t i;
+	json_array_foreach(json_object_get(l, "captures"), i, c)
+	{
+		const char *o = json_string_value(json_object_get(c, "order_id"));
+		if (!o || strcmp(o, id) != 0)
+			continue;
+		json_array_append(payments, json_object_get(c, "payment_id"));
+		printf("  capture %s of %s at %lld: %lld %s key %s\n",
+		       json_string_value(json_object_get(c, "capture_id")),
+		       json_string_value(json_object_get(c, "payment_id")),
+		       (long long)json_integer_value(json_object_get(c, "time_ms")),
+		       (long long)json_integer_value(json_object_get(c, "amount")),
+		       json_string_value(json_object_get(c, "currency")),
+		       json_string_value(json_object_get(c, "key")));
+	}
+	json_array_foreach(json_object_get(rq, "requests"), i, r)
+	{
+		const char *m = json_string_value(json_object_get(r, "method"));
+		if (m && strcmp(m, "CLOCK") == 0) {
+			printf("  the fake's clock at %lld: moved %lld s\n",
+			       (long long)json_integer_value(json_object_get(r, "time_ms")),
+			       (long long)json_integer_value(json_object_get(r, "advance_s")));
+			continue;
+		}
+		if (!about(r, id, payments))
+			continue;
+		printf("  request at %lld: %s %s key %s fault %s -> %lld%s\n",
+		       (long long)json_integer_value(json_object_get(r, "time_ms")),
+		       json_string_value(json_object_get(r, "method")),
+		       json_string_value(json_object_get(r, "path")),
+		       json_string_value(json_object_get(r, "key")) ?: "-",
+		       json_string_value(json_object_get(r, "fault")) ?: "-",
+		       (long long)json_integer_value(json_object_get(r, "status")),
+		       json_is_true(json_object_get(r, "replayed")) ? " (replayed)" : "");
+	}
+	json_decref(payments);
+	json_decref(l);
+	json_decref(rq);
+}
+
 static long stat(const char *name)
 {
 	return fakectl_stat(name);
@@ -379,8 +453,12 @@ int main(int argc, char **argv)
 	if (p && !fgets(line, sizeof(line), p))
 		line[0] = 0;
 	printf("fault run: %s", line);
-	while (p && fgets(cmd, sizeof(cmd), p))
+	while (p && fgets(cmd, sizeof(cmd), p)) {
+		char oid[64];
 		fputs(cmd, stdout);
+		if (sscanf(cmd, " order %63s has", oid) == 1)
+			print_order_story(oid);
+	}
 	CHECK(p && pclose(p) == 0, "charge audit: %s", line);
 	CHECK(strstr(line, "captures per order max 0") || strstr(line, "captures per order max 1"),
 	      "at most one capture per order");

@@ -165,6 +165,105 @@ static void test_never_replayed_after_23h(void)
 	CU_ASSERT(!pw_item_active(&w, p, NULL));
 }
 
+/* The next create charges and answers a 500 (saved under its key), and
+ * every search fails until the faults are lifted: nothing can settle the
+ * order before the test moves the clocks. */
+static void lose_the_charged_answer(void)
+{
+	fakectl_ctl("{\"fault\":\"500_after_charge\",\"times\":1,\"match\":\"POST "
+		    "/v1/payment_intents\"}");
+	fakectl_ctl("{\"add_fault\":{\"fault\":\"500_unsaved\",\"match\":\"GET "
+		    "/v1/payment_intents/search\"}}");
+}
+
+/* The fault run's double capture (ord_976f...): a create whose answer was
+ * lost after the charge (500 saved under the key), then the provider's
+ * clock past the key's 24 h while billingd's is not (the fake's half of a
+ * clock jump done, AdvanceClock not yet; or billingd's host clock behind).
+ * billingd's window (23 h on its own clock) says "replay"; the provider
+ * has pruned the key and would execute the create anew: a second intent,
+ * a second charge. The create is re-sent only when a search shows no
+ * intent for the order: with the search failing nothing is sent, and once
+ * it answers the first intent settles the order. */
+static void test_no_create_after_the_provider_pruned_the_key(void)
+{
+	pw_outcome o;
+	char id[64];
+	int64_t jumped_ms, last_ms = 0;
+	const char *p = project("p_skew");
+	lose_the_charged_answer();
+	CU_ASSERT_EQUAL(pw_checkout(&w, p, STRIPE, "pm_card_visa", "cus_1", 0, &o), G_UNAVAILABLE);
+	snprintf(id, sizeof(id), "%s", o.order_id);
+	pw_outcome_free(&o);
+	CU_ASSERT_EQUAL(pw_captures(id), 1);
+	CU_ASSERT_EQUAL(pw_advance_fake(24 * HOUR + 60), 0); /* the key is pruned there */
+	jumped_ms = pw_fake_now_ms();
+	CU_ASSERT_EQUAL(pw_confirm(&w, id, &o), G_UNAVAILABLE);
+	pw_outcome_free(&o);
+	usleep(600 * 1000); /* reconciler rounds: they must not create either */
+	CU_ASSERT_EQUAL(pw_status(&w, id), O_PROCESSING);
+	pw_creates(id, &last_ms);
+	CU_ASSERT(last_ms < jumped_ms);
+	CU_ASSERT_EQUAL(pw_captures(id), 1);
+	/* The search answers again: it finds the first intent. */
+	fakectl_ctl("{\"fault\":\"none\"}");
+	CU_ASSERT_EQUAL(pw_confirm(&w, id, &o), G_OK);
+	CU_ASSERT_EQUAL(o.order ? (int)o.order->status : 0, O_SUCCEEDED);
+	pw_outcome_free(&o);
+	pw_creates(id, &last_ms);
+	CU_ASSERT(last_ms < jumped_ms);
+	CU_ASSERT_EQUAL(pw_captures(id), 1);
+	CU_ASSERT(pw_item_active(&w, p, NULL));
+	CU_ASSERT_EQUAL(pw_advance_billingd(&w, 24 * HOUR + 60, NULL),
+			0); /* the clocks agree again */
+}
+
+/* The same for a renewal attempt the scheduler resumes (its create's
+ * answer lost after the charge): the resumed attempt searches before it
+ * sends a create, whatever billingd's clock says of the key. */
+static void test_resumed_renewal_no_second_create(void)
+{
+	pw_outcome o;
+	char id[64] = "", ids[8][64];
+	int64_t jumped_ms, last_ms = 0, expires = 0, now = 0;
+	size_t n;
+	const char *p = project("p_skew_auto");
+	CU_ASSERT_EQUAL(pw_checkout(&w, p, STRIPE, "pm_card_visa", "cus_7", 0, &o), G_OK);
+	pw_outcome_free(&o);
+	CU_ASSERT_EQUAL(pw_renew(&w, p, STRIPE, "pm_card_visa", "cus_7", 1, &o), G_OK);
+	pw_outcome_free(&o);
+	lose_the_charged_answer();
+	/* To a minute past its due time (24 h before the expiry): the
+	 * automatic renewal runs inside AdvanceClock; its create charges, its
+	 * answer is a 500. */
+	CU_ASSERT_FATAL(pw_item_active(&w, p, &expires));
+	CU_ASSERT_EQUAL(pw_advance_fake(1), 0);
+	CU_ASSERT_EQUAL_FATAL(pw_advance_billingd(&w, 1, &now), 0);
+	CU_ASSERT_FATAL(expires - 24LL * HOUR * 1000000 > now);
+	CU_ASSERT_EQUAL(pw_advance(&w, (expires - 24LL * HOUR * 1000000 - now) / 1000000 + 60), 0);
+	n = pw_project_orders(&w, p, ids, 8);
+	for (size_t i = 0; i < n && i < 8; i++)
+		if (strncmp(ids[i], "ord_ar_", 7) == 0)
+			snprintf(id, sizeof(id), "%s", ids[i]);
+	CU_ASSERT_NSTRING_EQUAL_FATAL(id, "ord_ar_", 7);
+	CU_ASSERT_EQUAL(pw_status(&w, id), O_PROCESSING);
+	CU_ASSERT_EQUAL(pw_captures(id), 1);
+	CU_ASSERT_EQUAL(pw_advance_fake(24 * HOUR + 60), 0); /* the key is pruned there */
+	jumped_ms = pw_fake_now_ms();
+	/* A minute on billingd's clock: the scheduler resumes the attempt. */
+	CU_ASSERT_EQUAL(pw_advance_billingd(&w, 60, NULL), 0);
+	CU_ASSERT_EQUAL(pw_status(&w, id), O_PROCESSING);
+	pw_creates(id, &last_ms);
+	CU_ASSERT(last_ms < jumped_ms);
+	CU_ASSERT_EQUAL(pw_captures(id), 1);
+	fakectl_ctl("{\"fault\":\"none\"}");
+	CU_ASSERT_EQUAL(pw_wait_status(&w, id, O_SUCCEEDED, WAIT_MS), O_SUCCEEDED);
+	pw_creates(id, &last_ms);
+	CU_ASSERT(last_ms < jumped_ms);
+	CU_ASSERT_EQUAL(pw_captures(id), 1);
+	CU_ASSERT_EQUAL(pw_advance_billingd(&w, 24 * HOUR, NULL), 0); /* the clocks agree again */
+}
+
 /* PayPal keeps request ids 6 h: an order whose create never answered is
  * failed after 5 h, and never created again. */
 static void test_paypal_window(void)
@@ -642,6 +741,10 @@ int main(int argc, char **argv)
 		    test_lost_create_found_by_search);
 	CU_add_test(s, "a create is never replayed after 23 h; the order fails with no money",
 		    test_never_replayed_after_23h);
+	CU_add_test(s, "provider clock past the key's 24 h, billingd's not: search, no 2nd create",
+		    test_no_create_after_the_provider_pruned_the_key);
+	CU_add_test(s, "the same for a renewal attempt the scheduler resumes",
+		    test_resumed_renewal_no_second_create);
 	CU_add_test(s, "PayPal: no create after 5 h of its 6 h request-id window",
 		    test_paypal_window);
 	CU_add_test(s, "CancelOrder cancels the intent at Stripe first",
