@@ -1382,7 +1382,7 @@ void scheduler_init(void)
 int scheduler_run_due(int64_t now)
 {
 	skipset s = {0};
-	int ran = 0, n, moved = 1;
+	int ran = 0, n = 0, moved = 1;
 
 	scheduler_init();
 	pthread_mutex_lock(&run_lock);
