@@ -1429,10 +1429,13 @@ int scheduler_advance(int64_t from_us, int64_t to_us)
 {
 	skipset s = {0};
 	int ran = 0;
+	int64_t t0 = mono_us();
+	scheduler_counts c0, c1;
 
 	(void)from_us;
 	scheduler_init();
 	pthread_mutex_lock(&run_lock);
+	scheduler_counts_get(&c0);
 	for (int stalled = 0;;) {
 		int64_t now = clock_now_us(), at = next_due(&s);
 		int n, moved = 0;
@@ -1453,8 +1456,18 @@ int scheduler_advance(int64_t from_us, int64_t to_us)
 			break;
 		}
 	}
+	scheduler_counts_get(&c1);
 	pthread_mutex_unlock(&run_lock);
 	free(s.ids);
+	if (c1.orders_placed > c0.orders_placed || ran > 0)
+		log_info("auto-renew: clock jump: %d attempts, %llu orders placed (%llu joins), "
+			 "%llu "
+			 "lines, %llu items extended, in %lld ms",
+			 ran, (unsigned long long)(c1.orders_placed - c0.orders_placed),
+			 (unsigned long long)(c1.joins - c0.joins),
+			 (unsigned long long)(c1.lines - c0.lines),
+			 (unsigned long long)(c1.items_extended - c0.items_extended),
+			 (long long)((mono_us() - t0) / 1000));
 	return ran;
 }
 
