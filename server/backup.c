@@ -213,3 +213,212 @@ int backup_command(int argc, char **argv)
 	printf("billingd backup: %llu bytes written to %s\n", (unsigned long long)bytes, out);
 	return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* billingd restore                                                          */
+
+static void restore_usage(FILE *f)
+{
+	fprintf(f, "usage: billingd restore --from FILE --data-dir DIR\n"
+		   "  Puts the backup FILE (from billingctl backup or billingd backup) in\n"
+		   "  place as DIR/data.mdb, after checking that it is a billingd store this\n"
+		   "  build can serve. DIR must hold no store and no running billingd.\n"
+		   "  admin.key is not in a backup: keep the old one, or mint a new key with\n"
+		   "  billingd admin-key --data-dir DIR.\n");
+}
+
+/* Copies the regular file `from` to the new file `to` (mode 0600), fsynced.
+ * 0, or -1 with errno set. */
+static int copy_file(const char *from, const char *to, uint64_t *bytes)
+{
+	char buf[1 << 16];
+	struct stat st;
+	int in, out = -1, rc = -1, e = 0;
+
+	*bytes = 0;
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	if (fstat(in, &st) != 0)
+		goto done;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto done;
+	}
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		goto done;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf)), off = 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto done;
+		if (n == 0)
+			break;
+		while (off < n) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				goto done;
+			off += w;
+		}
+		*bytes += (uint64_t)n;
+	}
+	if (fsync(out) != 0)
+		goto done;
+	rc = 0;
+done:
+	e = errno;
+	if (out >= 0 && close(out) != 0 && rc == 0) {
+		e = errno;
+		rc = -1;
+	}
+	close(in);
+	errno = e;
+	return rc;
+}
+
+/* Removes the staging directory of an earlier restore (ours: the data
+ * directory is locked). 0, or -1 with errno set. */
+static int remove_staging(const char *stage)
+{
+	char path[PATH_MAX];
+	static const char *const files[] = {"data.mdb", "lock.mdb"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", stage, files[i]);
+		if (unlink(path) != 0 && errno != ENOENT)
+			return -1;
+	}
+	return rmdir(stage) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* Opens the staged copy as billingd would and checks that it is a billingd
+ * store: 0, or -1 after printing why. */
+static int check_staged(const char *stage, const char *from, uint32_t *schema)
+{
+	store_options so = STORE_OPTIONS_INIT;
+	store_env *env = NULL;
+	store_account *vendor = NULL;
+	store_txn *txn = NULL;
+	char err[512] = "";
+	int rc;
+
+	so.path = stage;
+	rc = store_open(&so, &env, err, sizeof(err));
+	if (rc != STORE_OK) {
+		fprintf(stderr, "billingd restore: %s is not a store this billingd can open: %s\n",
+			from, err[0] ? err : store_strerror(rc));
+		return -1;
+	}
+	rc = store_read_begin(env, &txn);
+	if (rc == STORE_OK) {
+		rc = store_meta_schema_version(txn, schema);
+		if (rc == STORE_OK)
+			rc = store_account_get(txn, "vendor", &vendor);
+		store_read_end(txn);
+	}
+	store_record_free(vendor);
+	store_close(env);
+	if (rc == STORE_NOTFOUND) {
+		fprintf(stderr,
+			"billingd restore: %s holds no billingd store (no vendor account)\n", from);
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		fprintf(stderr, "billingd restore: cannot read %s: %s\n", from, store_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int restore_command(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"from", required_argument, 0, 'f'},
+		{"data-dir", required_argument, 0, 'd'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *from = NULL, *dir = NULL;
+	char stage[PATH_MAX], staged[PATH_MAX], target[PATH_MAX], err[256] = "";
+	store_lock *lock = NULL;
+	uint64_t bytes = 0;
+	uint32_t schema = 0;
+	long holder = 0;
+	int o, rc, code = 1;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'f': from = optarg; break;
+		case 'd': dir = optarg; break;
+		case 'h': restore_usage(stdout); return 0;
+		default: restore_usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || !from || !dir || !*from || !*dir) {
+		restore_usage(stderr);
+		return 2;
+	}
+	if ((size_t)snprintf(target, sizeof(target), "%s/data.mdb", dir) >= sizeof(target) ||
+	    (size_t)snprintf(stage, sizeof(stage), "%s/restore.tmp", dir) >= sizeof(stage) ||
+	    (size_t)snprintf(staged, sizeof(staged), "%s/data.mdb", stage) >= sizeof(staged)) {
+		fprintf(stderr, "billingd restore: --data-dir: path too long\n");
+		return 2;
+	}
+	if (access(from, R_OK) != 0) {
+		fprintf(stderr, "billingd restore: --from %s: %s\n", from, strerror(errno));
+		return 1;
+	}
+	rc = store_dir_lock(dir, &lock, &holder, err, sizeof(err));
+	if (rc == STORE_EXISTS) {
+		fprintf(stderr,
+			"billingd restore: data directory in use by pid %ld: %s; stop billingd "
+			"first\n",
+			holder, dir);
+		return 1;
+	}
+	if (rc != STORE_OK) {
+		fprintf(stderr, "billingd restore: %s\n", err[0] ? err : store_strerror(rc));
+		return 1;
+	}
+	if (access(target, F_OK) == 0) {
+		fprintf(stderr,
+			"billingd restore: %s already holds a store (%s); restore into an empty "
+			"data directory\n",
+			dir, target);
+		goto done;
+	}
+	if (remove_staging(stage) != 0 || mkdir(stage, 0700) != 0) {
+		fprintf(stderr, "billingd restore: cannot prepare %s: %s\n", stage,
+			strerror(errno));
+		goto done;
+	}
+	if (copy_file(from, staged, &bytes) != 0) {
+		fprintf(stderr, "billingd restore: cannot copy %s to %s: %s\n", from, staged,
+			strerror(errno));
+		goto cleanup;
+	}
+	if (check_staged(stage, from, &schema) != 0)
+		goto cleanup;
+	/* The checked copy into place; nothing was at target (the lock keeps
+	 * it so). */
+	if (rename(staged, target) != 0 || sync_parent(target) != 0) {
+		fprintf(stderr, "billingd restore: cannot put %s in place: %s\n", target,
+			strerror(errno));
+		goto cleanup;
+	}
+	printf("billingd restore: %s (%llu bytes, schema %u) restored to %s; start billingd with "
+	       "--data-dir %s (admin.key is not in a backup: keep yours, or run billingd "
+	       "admin-key --data-dir %s)\n",
+	       from, (unsigned long long)bytes, schema, target, dir, dir);
+	code = 0;
+cleanup:
+	if (remove_staging(stage) != 0)
+		fprintf(stderr, "billingd restore: cannot remove %s: %s\n", stage, strerror(errno));
+done:
+	store_dir_unlock(lock);
+	return code;
+}

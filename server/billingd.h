@@ -49,11 +49,18 @@ typedef struct billingd_config {
 	size_t max_receive_bytes;
 	uint64_t map_size;
 	int quiet_calls;
-	long shutdown_grace_s;     /* SIGTERM: drain this long (default provider timeout + 5 s) */
-	const char *health_listen; /* health-only port (plaintext, any address) */
-	long writer_stall_s;       /* a write batch longer than this: NOT_SERVING */
-	int log_format;            /* log_format of log.h */
-	int log_level;             /* log_level of log.h */
+	long shutdown_grace_s;      /* SIGTERM: drain this long (default provider timeout + 5 s) */
+	const char *health_listen;  /* health-only port (plaintext, any address) */
+	const char *metrics_listen; /* Prometheus /metrics: loopback host:port, NULL = off */
+	long writer_stall_s;        /* a write batch longer than this: NOT_SERVING */
+	int log_format;             /* log_format of log.h */
+	int log_level;              /* log_level of log.h */
+	/* events and webhooks (issue 15); 0 = the defaults */
+	int64_t event_retention_us;   /* default 30 days */
+	int64_t expiring_soon_us;     /* item.expiring_soon warning window, 7 days */
+	int events_off;               /* --events off: record none (measurements) */
+	int64_t evhook_retry_base_us; /* event webhooks: first retry, 60 s */
+	long evhook_timeout_ms;       /* one delivery request, 10000 */
 } billingd_config;
 
 typedef struct billingd_state {

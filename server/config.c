@@ -110,6 +110,7 @@ TEXT_SETTING(set_stripe_return_url, stripe_return_url)
 TEXT_SETTING(set_paypal_return_url, paypal_return_url)
 TEXT_SETTING(set_paypal_cancel_url, paypal_cancel_url)
 TEXT_SETTING(set_webhook_listen, webhook_listen)
+TEXT_SETTING(set_metrics_listen, metrics_listen)
 
 #define SWITCH_SETTING(fn, field)                                               \
 	static int fn(billingd_config *c, const char *v, char *err, size_t cap) \
@@ -308,6 +309,51 @@ static int set_map_size(billingd_config *c, const char *v, char *err, size_t cap
 	return 0;
 }
 
+/* Events (issue 15). */
+static int set_days(int64_t *out, const char *v, char *err, size_t cap)
+{
+	long n;
+	if (parse_long(v, 1, 3660, &n) != 0)
+		return fail(err, cap, "must be 1..3660 days");
+	*out = (int64_t)n * 86400 * 1000000;
+	return 0;
+}
+
+static int set_event_retention(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	return set_days(&c->event_retention_us, v, err, cap);
+}
+
+static int set_expiring_soon(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	return set_days(&c->expiring_soon_us, v, err, cap);
+}
+
+static int set_evhook_retry(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	long n;
+	if (parse_long(v, 10, 86400000, &n) != 0)
+		return fail(err, cap, "must be 10..86400000");
+	c->evhook_retry_base_us = (int64_t)n * 1000;
+	return 0;
+}
+
+static int set_evhook_timeout(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	if (parse_long(v, 100, 120000, &c->evhook_timeout_ms) != 0)
+		return fail(err, cap, "must be 100..120000");
+	return 0;
+}
+
+static int set_events(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	int on;
+	if (parse_bool(v, &on) != 0)
+		return fail(err, cap, "is on or off");
+	c->events_off = !on;
+	return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The table                                                                 */
 
@@ -366,8 +412,21 @@ static const setting settings[] = {
 	{"health-listen", "HOST:PORT", NULL,
 	 "health-only port (grpc.health.v1 only, plaintext allowed on any address)",
 	 set_health_listen},
+	{"metrics-listen", "HOST:PORT", NULL,
+	 "Prometheus /metrics on a loopback address (plaintext; off when unset)",
+	 set_metrics_listen},
 	{"writer-stall-seconds", "N", "10",
 	 "a write batch running longer than this makes health NOT_SERVING", set_writer_stall},
+	{"event-retention-days", "N", "30", "keep events this long (then pruned)",
+	 set_event_retention},
+	{"expiring-soon-days", "N", "7", "item.expiring_soon this long before expiry",
+	 set_expiring_soon},
+	{"events-webhook-retry-ms", "N", "60000",
+	 "first retry of a failed event webhook delivery (doubling, for up to 72 h)",
+	 set_evhook_retry},
+	{"events-webhook-timeout-ms", "N", "10000", "one event webhook request",
+	 set_evhook_timeout},
+	{"events", "on|off", "on", "record events (off only to measure their cost)", set_events},
 	{"quiet-calls", NULL, "false", "no per-call log lines", set_quiet_calls},
 	{"log-format", "FORMAT", "text", "text, or json (one object per line)", set_log_format},
 	{"log-level", "LEVEL", "info", "debug, info, warn or error (gRPC core's debug logs too)",
@@ -556,6 +615,8 @@ static void usage(FILE *f)
 	char env[96];
 	fprintf(f, "usage: billingd [--config FILE] [options]\n"
 		   "       billingd backup --data-dir DIR --out FILE\n"
+		   "       billingd restore --from FILE --data-dir DIR\n"
+		   "       billingd admin-key --data-dir DIR\n"
 		   "       billingd --version | --help\n\n"
 		   "Every option is also BILLINGD_<NAME> in the environment and `name = value`\n"
 		   "in the --config file (or BILLINGD_CONFIG); flag > env > file > default.\n\n");
@@ -572,7 +633,8 @@ static void usage(FILE *f)
 		   "PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET (webhooks: STRIPE_WEBHOOK_SECRET,\n"
 		   "PAYPAL_WEBHOOK_ID), or NAME_FILE naming a file, or\n"
 		   "$CREDENTIALS_DIRECTORY/<name in lower case> (systemd LoadCredential=).\n"
-		   "`billingd backup` writes a consistent copy of the store (hot).\n");
+		   "`billingd backup` writes a consistent copy of the store (hot); `billingd\n"
+		   "restore` puts one into an empty data directory (billingd stopped).\n");
 }
 
 /* 1 for host:port on a loopback address (127.0.0.0/8 as a numeric address,

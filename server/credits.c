@@ -16,6 +16,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
@@ -24,6 +25,7 @@
 #include "convert.h"
 #include "credits.h"
 #include "enums.h"
+#include "events.h"
 #include "handler.h"
 #include "store_ledger.h"
 #include "rpc.h"
@@ -44,6 +46,8 @@ static int move(store_txn *w, const char *from, const char *to, int64_t credits,
 	if (transfer_id)
 		transfer_id[0] = '\0';
 	rc = ledger_transfer(w, from, to, credits, kind, order_id, actor_id, clock_now_us(), &res);
+	if (rc == 0)
+		rc = events_credits(w, &res, from, to, credits, kind, order_id, actor_id, NULL);
 	if (rc == 0 && transfer_id)
 		snprintf(transfer_id, 40, "%s", res.transfer_id);
 	return rc;
@@ -89,6 +93,7 @@ typedef struct assign_write {
 	int64_t credits;
 	char actor[65];
 	ledger_result res;
+	events_path path; /* of `to`: its event's owners, read with the checks */
 } assign_write;
 
 static int apply_assign(store_txn *txn, rpc_write *w)
@@ -113,7 +118,9 @@ static int apply_assign(store_txn *txn, rpc_write *w)
 		return write_fail(w, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "credits: %" PRId64 " would overflow the balance of '%s'",
 				  a->credits, a->to);
-	return rc;
+	return rc ? rc
+		  : events_credits(txn, &a->res, a->from, a->to, a->credits, LEDGER_ALLOCATION, "",
+				   a->actor, &a->path);
 }
 
 static void reply_assign(rpc_write *w)
@@ -129,8 +136,11 @@ static void reply_assign(rpc_write *w)
 }
 
 /* The tree checks of R14 on the calling thread; fails the call and returns
- * -1 unless `to` may receive credits from `from` on the caller's behalf. */
-static int check_assign(rpc_call *call, store_txn *txn, const char *from, const char *to)
+ * -1 unless `to` may receive credits from `from` on the caller's behalf.
+ * Fills *path with the owners of the transfer's event (those of `to`, from
+ * among them), so the writer does not read them. */
+static int check_assign(rpc_call *call, store_txn *txn, const char *from, const char *to,
+			events_path *path)
 {
 	const rpc_caller *me = rpc_call_caller(call);
 	store_account *acct = NULL;
@@ -149,6 +159,8 @@ static int check_assign(rpc_call *call, store_txn *txn, const char *from, const 
 	rc = store_account_is_self_or_ancestor(txn, from, to, &below);
 	if (rc == 0)
 		rc = store_account_get(txn, to, &acct);
+	if (rc == 0)
+		rc = events_path_of(txn, to, path);
 	if (rc != 0) {
 		handler_fail_store(call, rc);
 		goto done;
@@ -188,8 +200,10 @@ void rpc_BillingService_AssignCredits(struct rpc_call *call,
 	}
 	if (handler_read_begin(call, &txn))
 		return;
-	if (check_assign(call, txn, from, req->to_account_id) == 0) {
-		a = write_new(call, sizeof(*a));
+	a = write_new(call, sizeof(*a));
+	if (check_assign(call, txn, from, req->to_account_id, &a->path) != 0) {
+		free(a);
+	} else {
 		a->from = from;
 		a->to = req->to_account_id;
 		a->credits = req->credits;

@@ -3,7 +3,7 @@
 
 /*
  * httpd.h: a small HTTP/1.1 listener for what billingd serves beside gRPC
- * (provider webhooks now, Prometheus /metrics later), on libmicrohttpd.
+ * (provider webhooks, Prometheus /metrics), on libmicrohttpd.
  *
  * A table of routes (exact path -> handler) is given at start; the listener
  * reads each request's body whole (up to max_body bytes, else 413), then

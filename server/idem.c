@@ -235,7 +235,7 @@ typedef struct async_record {
 	char path[256];
 	int status;
 	char message[512];
-	char reason[64];
+	char reason[IDEM_REASON_MAX];
 	void (*done)(void *arg, int rc);
 	void *arg;
 } async_record;

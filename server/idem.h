@@ -23,6 +23,10 @@
 
 #include "store.h"
 
+/* Room for a recorded reason with every ErrorInfo metadata pair of the
+ * failure ("REASON\x1fkey=value\x1fkey=value...", rpc.h RPC_REASON_META). */
+#define IDEM_REASON_MAX 640
+
 #define IDEM_TTL_US (INT64_C(24) * 3600 * 1000000)
 /* Status of a record whose call ended only its first phase (an order left to
  * the provider): a retry runs again with st->resume_ref set, never replays. */
@@ -39,8 +43,8 @@ typedef struct idem_state {
 	int has_capture;        /* a response or error was captured */
 	int captured_status;
 	char captured_message[512];
-	char captured_reason[192]; /* with its metadata (rpc.h RPC_REASON_META) */
-	uint8_t *captured;         /* packed response (status OK); freed with the call */
+	char captured_reason[IDEM_REASON_MAX]; /* with its metadata (rpc.h RPC_REASON_META) */
+	uint8_t *captured; /* packed response (status OK); freed with the call */
 	size_t captured_len;
 	char resume_ref[64]; /* from a pending record: what a retry resumes */
 	/* The call's final outcome is stored (by the write that ended it, or it
@@ -62,7 +66,7 @@ typedef enum idem_verdict {
 typedef struct idem_answer {
 	grpc_status_code code;
 	char message[512];
-	char reason[192];
+	char reason[IDEM_REASON_MAX];
 	uint8_t *body;
 	size_t body_len;
 } idem_answer;

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "convert.h"
 #include "enums.h"
+#include "events.h"
 #include "handler.h"
 #include "items.h"
 #include "renewal_groups.h"
@@ -408,7 +409,11 @@ static int apply_delete_item(store_txn *txn, rpc_write *w)
 			return rc;
 	}
 	rc = items_guard_removal(txn, w, d->item, "item_id");
-	return rc ? rc : store_item_delete(txn, d->item_id);
+	if (rc == 0)
+		rc = store_item_delete(txn, d->item_id);
+	return rc ? rc
+		  : events_item_emit(txn, EV_ITEM_DELETED, d->item, 0, NULL,
+				     rpc_call_caller(w->call)->account_id);
 }
 
 static void reply_deleted(rpc_write *w)

@@ -3,6 +3,7 @@
  *
  *   billingd [--config FILE] [options]     (billingd --help lists them)
  *   billingd backup --data-dir DIR --out FILE
+ *   billingd restore --from FILE --data-dir DIR   (with billingd stopped)
  *   billingd admin-key --data-dir DIR      (with billingd stopped)
  *   billingd --version
  *
@@ -27,6 +28,7 @@
 #include "config.h"
 #include "health.h"
 #include "log.h"
+#include "observe.h"
 #include "order_payment.h"
 #include "payments/http.h"
 #include "rpc.h"
@@ -60,6 +62,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "backup") == 0)
 		return backup_command(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "restore") == 0)
+		return restore_command(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "admin-key") == 0)
 		return server_admin_key_command(argc - 1, argv + 1);
 	rc = config_load(argc, argv, &billingd.cfg);
@@ -113,7 +117,9 @@ int main(int argc, char **argv)
 		server_close(&billingd);
 		return 1;
 	}
-	if (webhooks_start(pay_engine_webhook, &wport) != 0) {
+	if (webhooks_start(pay_engine_webhook, &wport) != 0 ||
+	    observe_listen_start(billingd.cfg.metrics_listen) < 0) {
+		webhooks_stop();
 		rpc_server_stop();
 		server_close(&billingd);
 		return 1;
@@ -145,6 +151,7 @@ int main(int argc, char **argv)
 	health_drain();
 	webhooks_stop();
 	rpc_server_stop();
+	observe_listen_stop();
 	health_listen_stop();
 	reflection_service_shutdown();
 	server_close(&billingd);

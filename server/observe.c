@@ -3,6 +3,7 @@
  */
 #include "observe.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -13,6 +14,7 @@
 #include "billingd.h"
 #include "enums.h"
 #include "health.h"
+#include "httpd.h"
 #include "log.h"
 #include "metrics.h"
 #include "store_order_scan.h"
@@ -21,6 +23,8 @@
 static metric_series *batch_size, *batch_seconds, *batches_full;
 static metric_family *started_f, *handled_f, *seconds_f, *renewals_f, *orders_f;
 static metric_series *map_size, *map_used, *readers, *readers_max, *backlog;
+static metric_family *provider_calls_f, *provider_seconds_f;
+static metric_family *hooks_received_f, *hooks_verified_f, *hooks_f;
 
 /* Per table row: its started and latency series, and handled per code
  * (found once, then read without the registry's lock). */
@@ -120,6 +124,57 @@ void observe_renewal(const char *outcome)
 	metrics_add(metrics_series(renewals_f, v), 1);
 }
 
+void observe_provider_call(const char *provider, const char *operation, const char *status,
+			   double seconds)
+{
+	char outcome[32];
+	const char *v[3] = {provider, operation, outcome};
+	size_t i = 0;
+	for (; status[i] && i + 1 < sizeof(outcome); i++)
+		outcome[i] = (char)tolower((unsigned char)status[i]);
+	outcome[i] = 0;
+	metrics_add(metrics_series(provider_calls_f, v), 1);
+	metrics_observe(metrics_series(provider_seconds_f, v), seconds);
+}
+
+void observe_webhook(const char *provider, const char *what)
+{
+	const char *v[2] = {provider, what};
+	if (strcmp(what, "received") == 0)
+		metrics_add(metrics_series(hooks_received_f, v), 1);
+	else if (strcmp(what, "verified") == 0)
+		metrics_add(metrics_series(hooks_verified_f, v), 1);
+	else
+		metrics_add(metrics_series(hooks_f, v), 1);
+}
+
+static void define_provider_metrics(void)
+{
+	static const char *const call[] = {"provider", "operation", "outcome", NULL};
+	static const char *const call_time[] = {"provider", "operation", NULL};
+	static const char *const hook[] = {"provider", NULL};
+	static const char *const hook_result[] = {"provider", "result", NULL};
+	provider_calls_f = metrics_family(
+		"billingd_provider_calls_total",
+		"Payment provider calls by provider (stripe, paypal, sandbox), operation and "
+		"outcome.",
+		METRIC_COUNTER, call, NULL, 0);
+	provider_seconds_f = metrics_family(
+		"billingd_provider_call_seconds", "Time of one payment provider call.",
+		METRIC_HISTOGRAM, call_time, metrics_latency_buckets, metrics_latency_buckets_n);
+	hooks_received_f = metrics_family("billingd_provider_webhooks_received_total",
+					  "Provider webhook deliveries received.", METRIC_COUNTER,
+					  hook, NULL, 0);
+	hooks_verified_f = metrics_family("billingd_provider_webhooks_verified_total",
+					  "Provider webhook deliveries whose signature verified.",
+					  METRIC_COUNTER, hook, NULL, 0);
+	hooks_f = metrics_family(
+		"billingd_provider_webhooks_total",
+		"Provider webhook deliveries by answer: handled, duplicate, ignored "
+		"(200), refused (400), deferred (503).",
+		METRIC_COUNTER, hook_result, NULL, 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Collectors: read at each exposition                                       */
 
@@ -142,18 +197,16 @@ static void collect_lmdb(void *arg)
  */
 #define ORDER_SCAN_EVERY_S 30
 
-static void collect_orders(void *arg)
+static void scan_orders(int64_t *last_scan, double *counts)
 {
-	static int64_t last;
-	static double counts[8];
 	char token[256] = "";
 	struct timespec now;
 	const ProtobufCEnumDescriptor *d = &smartplus__billing__v1__order_status__descriptor;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!billingd.store || (last && now.tv_sec - last < ORDER_SCAN_EVERY_S))
+	if (!billingd.store || (*last_scan && now.tv_sec - *last_scan < ORDER_SCAN_EVERY_S))
 		return;
-	last = now.tv_sec;
-	memset(counts, 0, sizeof(counts));
+	*last_scan = now.tv_sec;
+	memset(counts, 0, 8 * sizeof(*counts));
 	for (int pages = 0; pages < 100000; pages++) {
 		store_txn *txn;
 		store_list l = {0};
@@ -185,10 +238,21 @@ static void collect_orders(void *arg)
 	metrics_set(backlog, counts[OSTATUS(PROCESSING)]);
 }
 
+static void collect_orders(void *arg)
+{
+	static pthread_mutex_t scan_lock = PTHREAD_MUTEX_INITIALIZER; /* scrapes may overlap */
+	static int64_t last;
+	static double counts[8];
+	pthread_mutex_lock(&scan_lock);
+	scan_orders(&last, counts);
+	pthread_mutex_unlock(&scan_lock);
+}
+
 void observe_init(void)
 {
 	static const char *const outcome[] = {"outcome", NULL}, *const status[] = {"status", NULL};
 	define_call_metrics();
+	define_provider_metrics();
 	renewals_f = metrics_family("billingd_renewals_total",
 				    "Automatic renewal attempts by outcome.", METRIC_COUNTER,
 				    outcome, NULL, 0);
@@ -243,6 +307,49 @@ void observe_on_batch(void *arg, const store_batch_info *b)
 		health_set(HEALTH_STORE_FULL, 1);
 	else if (b->ok)
 		health_set(HEALTH_STORE_FULL, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* /metrics                                                                  */
+
+static httpd *metrics_httpd;
+
+static void on_metrics(const httpd_request *req, httpd_response *resp, void *arg)
+{
+	const char *m = httpd_method(req);
+	size_t len = 0;
+	(void)arg;
+	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+		httpd_reply(resp, 405, NULL, "GET only\n");
+		return;
+	}
+	resp->status = 200;
+	resp->body = metrics_render(&len);
+	resp->body_len = len;
+	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+int observe_listen_start(const char *listen)
+{
+	static const httpd_route routes[] = {{"/metrics", on_metrics, NULL}};
+	httpd_options o = {.listen = listen, .routes = routes, .n_routes = 1, .threads = 2};
+	char err[200];
+	if (!listen)
+		return 0;
+	metrics_httpd = httpd_start(&o, err, sizeof(err));
+	if (!metrics_httpd) {
+		log_error("metrics: --metrics-listen %s", err);
+		return -1;
+	}
+	log_info("metrics: listening on %s (port %d): /metrics, Prometheus text format", listen,
+		 httpd_port(metrics_httpd));
+	return httpd_port(metrics_httpd);
+}
+
+void observe_listen_stop(void)
+{
+	httpd_stop(metrics_httpd);
+	metrics_httpd = NULL;
 }
 
 static struct {

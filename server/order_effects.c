@@ -12,6 +12,7 @@
 
 #include "credits.h"
 #include "enums.h"
+#include "event_sources.h"
 #include "log.h"
 #include "pricing.h"
 #include "quote.h"
@@ -247,6 +248,8 @@ int orders_succeed(store_txn *w, store_order *o, int64_t now)
 		rc = call_settle_hook(w, o, 1, now);
 	o->status = OSTATUS(SUCCEEDED);
 	o->update_time = now;
+	if (rc == 0)
+		rc = events_order_settled(w, o);
 	return rc;
 }
 
@@ -263,6 +266,8 @@ int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_
 		o->failure_reason = (char *)why;
 	if (rc == 0)
 		rc = call_settle_hook(w, o, 0, now);
+	if (rc == 0)
+		rc = events_order_settled(w, o);
 	return rc;
 }
 

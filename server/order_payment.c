@@ -21,8 +21,10 @@
 #include "billingd.h"
 #include "clock.h"
 #include "enums.h"
+#include "event_sources.h"
 #include "handler.h"
 #include "log.h"
+#include "observe.h"
 #include "order_effects.h"
 #include "order_record.h"
 #include "quote.h"
@@ -559,6 +561,20 @@ static int worth_asking(const store_order *o, const pay_job *j, int64_t now)
 	return 0;
 }
 
+/* Every provider call of the engine goes through here: counted by
+ * provider, operation and outcome, and timed (observe.h). */
+static void provider_call(const pay_provider *p, const char *op,
+			  void (*fn)(const pay_request *, pay_result *), const pay_request *req,
+			  pay_result *res)
+{
+	int64_t t0 = mono_us();
+	fn(req, res);
+	observe_provider_call(p->sandbox                      ? "sandbox"
+			      : req->method == METHOD(STRIPE) ? "stripe"
+							      : "paypal",
+			      op, pay_status_name(res->status), (double)(mono_us() - t0) / 1e6);
+}
+
 /* Phase 2 for one job, with the claim held: the provider's answer in s. */
 static void ask(pay_job *j, record_state *s)
 {
@@ -615,12 +631,12 @@ static void ask(pay_job *j, record_state *s)
 	count(&stats.counts.asked);
 	switch (j->op) {
 	case PAY_OP_CREATE:
-	case PAY_OP_RESUME: p->create(&req, &s->res); break;
-	case PAY_OP_CONFIRM: p->confirm(&req, &s->res); break;
+	case PAY_OP_RESUME: provider_call(p, "create", p->create, &req, &s->res); break;
+	case PAY_OP_CONFIRM: provider_call(p, "confirm", p->confirm, &req, &s->res); break;
 	case PAY_OP_RETRY:
-	case PAY_OP_RECOVER: p->reconfirm(&req, &s->res); break;
+	case PAY_OP_RECOVER: provider_call(p, "reconfirm", p->reconfirm, &req, &s->res); break;
 	case PAY_OP_CANCEL:
-	case PAY_OP_EXPIRE: p->cancel(&req, &s->res); break;
+	case PAY_OP_EXPIRE: provider_call(p, "cancel", p->cancel, &req, &s->res); break;
 	}
 	s->asked = 1;
 	if (s->res.status == PAY_UNAVAILABLE && s->res.retry_after_ms > 0)
@@ -840,6 +856,8 @@ static int apply_dispute(store_txn *w, void *arg)
 		o->disputed = 1;
 		o->update_time = clock_now_us();
 		rc = store_order_put(w, o, 0);
+		if (rc == 0)
+			rc = events_order(w, EV_ORDER_DISPUTED, o);
 	}
 	store_record_free(o);
 	return rc == STORE_NOTFOUND ? 0 : rc;
@@ -864,7 +882,8 @@ int pay_engine_webhook(const webhook_event *ev)
 		else
 			req.paypal_order_id = ev->payment_id;
 		memset(&res, 0, sizeof(res));
-		pay_provider_current()->lookup(&req, &res);
+		provider_call(pay_provider_current(), "lookup", pay_provider_current()->lookup,
+			      &req, &res);
 		if (res.status == PAY_UNAVAILABLE || res.status == PAY_OPERATOR_ERROR)
 			return -1; /* cannot tell now: deliver again */
 		snprintf(id, sizeof(id), "%s", res.order_ref);

@@ -20,6 +20,7 @@
 #include "convert.h"
 #include "credits.h"
 #include "enums.h"
+#include "event_sources.h"
 #include "handler.h"
 #include "order_effects.h"
 #include "order_payment.h"
@@ -96,10 +97,10 @@ int orders_resume(store_txn *txn, rpc_write *w, const char *order_id, int method
 int orders_open(store_txn *txn, rpc_write *w, store_order *o, int64_t now, int paid, int *pay,
 		uint8_t **buf, size_t *len)
 {
-	int rc = 0;
+	int rc = events_order(txn, EV_ORDER_CREATED, o);
 
 	*pay = 0;
-	if (paid) {
+	if (rc == 0 && paid) {
 		rc = orders_succeed(txn, o, now);
 	} else {
 		o->sandbox = pay_provider_current()->sandbox;

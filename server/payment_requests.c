@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "convert.h"
 #include "enums.h"
+#include "events.h"
 #include "handler.h"
 #include "log.h"
 #include "order_place.h"
@@ -40,6 +41,16 @@ static int status_at(const store_payreq *r, int64_t now)
 	if (r->status == PRSTATUS(PENDING) && now >= r->expire_time)
 		return PRSTATUS(EXPIRED);
 	return r->status;
+}
+
+/* payment_request.* for r: subject "paymentRequests/<id>", seen by the
+ * requester's and the payer's paths; one per request and kind. */
+static int payreq_event(store_txn *w, const char *kind, const store_payreq *r, const char *actor)
+{
+	char subject[80];
+	snprintf(subject, sizeof(subject), "paymentRequests/%s", r->request_id);
+	return events_emit(w, kind, subject, r->request_id, actor, r->requester_id, r->payer_id,
+			   NULL);
 }
 
 static Smartplus__Billing__V1__PaymentRequest *conv(arena *a, const store_payreq *r, int64_t now)
@@ -213,9 +224,8 @@ static int apply_request(store_txn *txn, rpc_write *w)
 	r.lines = calc.rec.lines;
 	r.n_lines = calc.rec.n_lines;
 	rc = store_payreq_put(txn, &r, 1);
-	/* EVENT payment_request.created (subject "paymentRequests/<id>",
-	 * owners the requester's and the payer's paths): emit here through the
-	 * events API once it is in main (issue 15). */
+	if (rc == 0)
+		rc = payreq_event(txn, EV_PAYMENT_REQUEST_CREATED, &r, s->caller.account_id);
 	if (rc == 0)
 		rc = pack(s, &r, now);
 done:
@@ -300,8 +310,8 @@ static int approved(store_txn *txn, rpc_write *w, const char *order_id, const ch
 	store_str_set(&r->order_id, order_id);
 	r->update_time = now;
 	rc = store_payreq_put(txn, r, 0);
-	/* EVENT payment_request.approved (with the order id): emit here
-	 * through the events API once it is in main (issue 15). */
+	if (rc == 0)
+		rc = payreq_event(txn, EV_PAYMENT_REQUEST_APPROVED, r, caller->account_id);
 	store_record_free(r);
 	return rc;
 }
@@ -363,8 +373,8 @@ static int apply_decline(store_txn *txn, rpc_write *w)
 	store_str_set(&r->decline_reason, s->text);
 	r->update_time = now;
 	rc = store_payreq_put(txn, r, 0);
-	/* EVENT payment_request.declined: emit here through the events API
-	 * once it is in main (issue 15). */
+	if (rc == 0)
+		rc = payreq_event(txn, EV_PAYMENT_REQUEST_DECLINED, r, s->caller.account_id);
 	if (rc == 0)
 		rc = pack(s, r, now);
 	store_record_free(r);
@@ -463,8 +473,8 @@ static int apply_expire(store_txn *w, void *arg)
 			r->status = PRSTATUS(EXPIRED);
 			r->update_time = e->now;
 			rc = store_payreq_put(w, r, 0);
-			/* EVENT payment_request.expired: emit here through the events
-			 * API once it is in main (issue 15). */
+			if (rc == 0)
+				rc = payreq_event(w, EV_PAYMENT_REQUEST_EXPIRED, r, NULL);
 			e->marked++;
 		}
 		if (rc == STORE_NOTFOUND)

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "convert.h"
 #include "enums.h"
+#include "events.h"
 #include "handler.h"
 #include "policy.h"
 #include "rpc.h"
@@ -110,7 +111,14 @@ typedef struct policy_write {
 
 static int apply_policy(store_txn *txn, rpc_write *w)
 {
-	return policy_put(txn, &((policy_write *)w)->rec);
+	policy_write *p = (policy_write *)w;
+	arena *a = arena_new();
+	int rc = a ? policy_put(txn, &p->rec) : STORE_IO;
+	if (rc == 0)
+		rc = events_policy(txn, p->rec.installer_id,
+				   conv_policy(a, p->rec.installer_id, &p->rec), p->updated_by);
+	arena_free(a);
+	return rc;
 }
 
 static void reply_policy(rpc_write *w)

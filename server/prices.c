@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "clock.h"
 #include "convert.h"
+#include "events.h"
 #include "handler.h"
 #include "payments/provider.h"
 #include "rpc.h"
@@ -30,6 +31,8 @@ static int apply_price(store_txn *txn, rpc_write *w)
 {
 	price_write *p = (price_write *)w;
 	int rc = store_price_put(txn, &p->price);
+	if (rc == 0)
+		rc = events_price(txn, &p->price, rpc_call_caller(w->call)->account_id);
 	return rc ? rc : store_price_version(txn, &p->version);
 }
 
@@ -95,6 +98,8 @@ static int apply_credit_price(store_txn *txn, rpc_write *w)
 {
 	price_write *p = (price_write *)w;
 	int rc = store_credit_price_put(txn, &p->credit);
+	if (rc == 0)
+		rc = events_credit_price(txn, &p->credit, rpc_call_caller(w->call)->account_id);
 	return rc ? rc : store_price_version(txn, &p->version);
 }
 

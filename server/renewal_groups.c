@@ -13,6 +13,7 @@
 #include "billingd.h"
 #include "clock.h"
 #include "enums.h"
+#include "grace.h"
 #include "handler.h"
 #include "log.h"
 #include "pricing.h"
@@ -120,6 +121,16 @@ static int make_group(store_txn *txn, const groups_want *w, int64_t anchor, int6
 	g.anchor = anchor;
 	g.create_time = now;
 	g.update_time = now;
+	{
+		/* its first renewal.upcoming notice (a lead already passed: at
+		 * once, on the scheduler's next round) */
+		const int64_t *leads;
+		if (grace_notices(&leads) > 0) {
+			g.notice_due = groups_boundary_after(&g, now) - leads[0];
+			if (g.notice_due < now)
+				g.notice_due = now;
+		}
+	}
 	rc = store_group_put(txn, &g, 1);
 	if (rc == 0)
 		rc = store_group_get(txn, id, out);

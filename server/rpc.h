@@ -18,9 +18,14 @@
  * callback once the batch is durable. The request message stays valid until
  * the call is finished.
  *
- * Streaming and credential-free services (health, reflection) are "raw"
- * methods: they receive the grpc_call and drive their own batches with
- * rpc_tag-based tags on the call's completion queue.
+ * A server-streaming RPC is a row too (server_streaming set): the dispatcher
+ * does the same checks and the same log line (when the stream ends); its
+ * handler then sends messages one at a time with rpc_stream_send() and ends
+ * the call with rpc_fail() or rpc_stream_end() (see "Streams" below).
+ *
+ * Credential-free services (health, reflection) are "raw" methods: they
+ * receive the grpc_call and drive their own batches with rpc_tag-based tags
+ * on the call's completion queue.
  *
  * Which file of server/ serves which RPC: the table in README.md, "Layout".
  */
@@ -53,9 +58,10 @@ typedef struct rpc_method {
 	const char *name; /* "BillingService/GetCatalog", for logs */
 	const ProtobufCServiceDescriptor *service;
 	unsigned method_index;
-	int mutates;         /* not marked idempotency_level = NO_SIDE_EFFECTS */
-	int paged;           /* a List RPC: its request has a page_token */
-	rpc_handler handler; /* a thunk to rpc_<Service>_<Method> */
+	int mutates;          /* not marked idempotency_level = NO_SIDE_EFFECTS */
+	int paged;            /* a List RPC: its request has a page_token */
+	int server_streaming; /* `returns (stream ...)`: see "Streams" */
+	rpc_handler handler;  /* a thunk to rpc_<Service>_<Method> */
 	/* Set by rpc_table_init(). */
 	const ProtobufCMessageDescriptor *input;
 	const ProtobufCMessageDescriptor *output;
@@ -124,8 +130,15 @@ void rpc_fail_meta(rpc_call *call, grpc_status_code code, const char *reason, co
 		   const char *value, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Separates an ErrorInfo reason from its metadata ("key=value") where
- * reasons travel as one string (R17 records). */
+ * reasons travel as one string (R17 records): "REASON\x1fk=v\x1fk=v". */
 #define RPC_REASON_META '\x1f'
+
+/* The reason R17 records for the call's failure: `reason` (NULL: the
+ * status' generic one) with every metadata pair the failure carries
+ * appended (rpc_error_meta()'s, and order_id), so a replay sends the same
+ * ErrorInfo. Returns reason itself when there is nothing to add, else buf
+ * (cap bytes: IDEM_REASON_MAX, idem.h). */
+const char *rpc_reason_to_record(const rpc_call *call, const char *reason, char *buf, size_t cap);
 
 /* Adds metadata to the ErrorInfo of the call's failure, if it fails (e.g.
  * "balance", "requested" of INSUFFICIENT_CREDITS); at most a few, from any
@@ -133,6 +146,39 @@ void rpc_fail_meta(rpc_call *call, grpc_status_code code, const char *reason, co
  * `order_id` are added by the runtime. */
 void rpc_error_meta(rpc_call *call, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ---- Streams (rows with server_streaming) ----
+ *
+ * The handler of a streaming row runs like any other, then owns the stream
+ * until it finishes the call with rpc_stream_end() (status OK) or
+ * rpc_fail(). Every callback below runs on the call's completion-queue
+ * thread, one at a time and never during another, so the handler's stream
+ * state needs no lock against them. Rules: one send in flight at a time;
+ * the call is finished only when no send is in flight; rpc_stream_wake() is
+ * the one function another thread may call (at most one wake in flight).
+ */
+typedef void (*rpc_stream_cb)(rpc_call *call, int ok, void *arg);
+
+/* Packs msg (the caller keeps it) and starts sending it; sent(call, ok, arg)
+ * runs once it has gone out (ok = 1) or could not (ok = 0: the client is
+ * gone; the close callback follows). Returns 0, or -1 when the send could
+ * not start (sent is not called). */
+int rpc_stream_send(rpc_call *call, const ProtobufCMessage *msg, rpc_stream_cb sent, void *arg);
+
+/* closed(call, 0, arg) runs once when the stream is over from the outside:
+ * the client cancelled or went away, its deadline passed, or the server is
+ * shutting down. The handler then finishes the call (once its send in
+ * flight, if any, has completed). Set it in the handler, before returning. */
+void rpc_stream_on_close(rpc_call *call, rpc_stream_cb closed, void *arg);
+
+/* Runs fn(call, 1, arg) on the call's completion-queue thread, soon. Any
+ * thread may call it (that is its purpose: a writer's commit waking a
+ * waiting stream); the call stays allocated until fn has run. 0, or -1 if
+ * it could not be queued. */
+int rpc_stream_wake(rpc_call *call, rpc_stream_cb fn, void *arg);
+
+/* Ends a stream with status OK. */
+void rpc_stream_end(rpc_call *call);
 
 /* Finishes the call with an already packed response or error (used to
  * replay idempotent responses byte for byte). */

@@ -7,10 +7,19 @@
  *   dispatch()       limits, authentication, decoding, access, handler;
  *   finish()         one batch sends metadata, message, status (+ ErrorInfo)
  *                    and waits for the close; on_sent() logs and frees.
+ *
+ * A stream (a server_streaming row) is dispatched the same way; just before
+ * its handler runs, stream_begin() starts the batch that waits for the
+ * close, so a client that goes away is noticed while the stream is idle.
+ * Its sends, wakes, the close and the final status each hold a reference;
+ * the call is freed when the last one is done (stream_unref()). Streaming
+ * rows are served by a completion queue and thread of their own (the last
+ * worker), so a stream's wake-up is not queued behind unary calls.
  */
 #include "rpc.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,6 +80,15 @@ struct rpc_call {
 	int n_meta;
 	char meta_key[ERRORS_MAX_META][32];
 	char meta_value[ERRORS_MAX_META][96];
+	/* streams (server_streaming rows), see rpc.h */
+	int streaming; /* the close batch is started */
+	int md_sent;   /* initial metadata went out with the first message */
+	int refs;      /* handler/final status + close + sends + wakes; atomic */
+	rpc_tag close_tag, send_tag, wake_tag;
+	rpc_stream_cb on_close, on_send, on_wake;
+	void *close_arg, *send_arg, *wake_arg;
+	grpc_byte_buffer *send_bb;
+	struct rpc_call *snext, **sprev; /* rt.streams, while open */
 };
 
 /* The outcome of a local call, handed from finish() to its waiter. */
@@ -97,7 +115,8 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int shut_down;
-	long live; /* dispatched table calls not yet freed (under lock) */
+	long live;                /* dispatched table calls not yet freed (under lock) */
+	struct rpc_call *streams; /* open streams, cancelled at shutdown (under lock) */
 } rt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 /* A dispatched call may be finished from another thread (the writer) at any
@@ -221,6 +240,7 @@ int rpc_call_metadata(const rpc_call *c, const char *key, char *buf, size_t cap)
 /* Finishing calls                                                           */
 
 static void on_sent(rpc_tag *t, int ok);
+static void stream_unref(rpc_call *c);
 static void request_slot(worker *w, const rpc_method *m, rpc_raw_method *raw);
 
 static grpc_byte_buffer *bytes_to_bb(const uint8_t *p, size_t n)
@@ -278,13 +298,48 @@ static void note_order(rpc_call *c, const ProtobufCMessage *m)
 void rpc_error_meta(rpc_call *c, const char *key, const char *fmt, ...)
 {
 	va_list ap;
-	if (c->n_meta >= ERRORS_MAX_META - 2) /* room for field and order_id */
+	int i = 0;
+	/* the same key again (a write's apply may run twice) replaces it */
+	while (i < c->n_meta && strcmp(c->meta_key[i], key) != 0)
+		i++;
+	if (i == c->n_meta && c->n_meta >= ERRORS_MAX_META - 2) /* room for field and order_id */
 		return;
-	snprintf(c->meta_key[c->n_meta], sizeof(c->meta_key[0]), "%s", key);
+	snprintf(c->meta_key[i], sizeof(c->meta_key[0]), "%s", key);
 	va_start(ap, fmt);
-	vsnprintf(c->meta_value[c->n_meta], sizeof(c->meta_value[0]), fmt, ap);
+	vsnprintf(c->meta_value[i], sizeof(c->meta_value[0]), fmt, ap);
 	va_end(ap);
-	c->n_meta++;
+	if (i == c->n_meta)
+		c->n_meta++;
+}
+
+/* Appends "\x1fkey=value" to buf (length *n) if it fits whole. */
+static void append_pair(char *buf, size_t cap, size_t *n, const char *key, const char *value)
+{
+	size_t need = 1 + strlen(key) + 1 + strlen(value);
+	if (strchr(value, RPC_REASON_META) || *n + need >= cap)
+		return;
+	snprintf(buf + *n, cap - *n, "%c%s=%s", RPC_REASON_META, key, value);
+	*n += need;
+}
+
+const char *rpc_reason_to_record(const rpc_call *c, const char *reason, char *buf, size_t cap)
+{
+	size_t n;
+	char have[40];
+	if (!c || (c->n_meta == 0 && !c->order_id[0]))
+		return reason;
+	n = (size_t)snprintf(buf, cap, "%s", reason ? reason : "");
+	if (n >= cap)
+		n = cap - 1;
+	for (int i = 0; i < c->n_meta; i++) {
+		snprintf(have, sizeof(have), "%c%s=", RPC_REASON_META, c->meta_key[i]);
+		if (!strstr(buf, have))
+			append_pair(buf, cap, &n, c->meta_key[i], c->meta_value[i]);
+	}
+	snprintf(have, sizeof(have), "%corder_id=", RPC_REASON_META);
+	if (c->order_id[0] && !strstr(buf, have))
+		append_pair(buf, cap, &n, "order_id", c->order_id);
+	return buf;
 }
 
 static void finish(rpc_call *c, grpc_status_code code, const char *message, const char *reason,
@@ -296,7 +351,7 @@ typedef struct deferred_finish {
 	rpc_call *c;
 	grpc_status_code code;
 	char message[512];
-	char reason[192]; /* with rpc_fail_meta()'s metadata */
+	char reason[IDEM_REASON_MAX]; /* with every metadata pair (rpc_reason_to_record) */
 	grpc_byte_buffer *reply;
 } deferred_finish;
 
@@ -335,7 +390,10 @@ static int record_then_finish(rpc_call *c, grpc_status_code code, const char *me
 	d->c = c;
 	d->code = code;
 	snprintf(d->message, sizeof(d->message), "%s", message ? message : "");
-	snprintf(d->reason, sizeof(d->reason), "%s", reason ? reason : "");
+	if (code != GRPC_STATUS_OK)
+		reason = rpc_reason_to_record(c, reason, d->reason, sizeof(d->reason));
+	if (reason != d->reason)
+		snprintf(d->reason, sizeof(d->reason), "%s", reason ? reason : "");
 	d->reply = reply;
 	rc = idem_record_async(&c->idem, c->method->path, code, d->message, d->reason,
 			       GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), on_recorded, d);
@@ -355,6 +413,7 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	grpc_call_error err;
 
 	if (c->idem.capture) { /* recording the outcome for R17 (write.c) */
+		char full[IDEM_REASON_MAX];
 		grpc_slice s = grpc_empty_slice();
 		if (reply) {
 			grpc_byte_buffer_reader r;
@@ -363,7 +422,10 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 			grpc_byte_buffer_reader_destroy(&r);
 			grpc_byte_buffer_destroy(reply);
 		}
-		idem_capture(&c->idem, code, message, reason,
+		idem_capture(&c->idem, code, message,
+			     code == GRPC_STATUS_OK
+				     ? reason
+				     : rpc_reason_to_record(c, reason, full, sizeof(full)),
 			     reply ? GRPC_SLICE_START_PTR(s) : NULL, GRPC_SLICE_LENGTH(s));
 		grpc_slice_unref(s);
 		return;
@@ -405,36 +467,53 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	c->status_msg = grpc_slice_from_copied_string(message ? message : "");
 	if (code != GRPC_STATUS_OK) { /* every failure carries an ErrorInfo */
 		errors_meta meta[ERRORS_MAX_META];
-		size_t nm = 0;
-		for (int i = 0; i < c->n_meta; i++)
-			meta[nm++] = (errors_meta){c->meta_key[i], c->meta_value[i]};
-		char mkey[32] = "", mval[128] = "";
+		size_t nm = 0, nr = 0;
+		char mkey[ERRORS_MAX_META][32], mval[ERRORS_MAX_META][128];
 		const char *rmeta = reason ? strchr(reason, RPC_REASON_META) : NULL;
-		/* rpc_fail_meta(): "REASON\x1fkey=value", also as R17 recorded it */
-		if (rmeta && strchr(rmeta, '=')) {
-			const char *eq = strchr(rmeta, '=');
-			snprintf(mkey, sizeof(mkey), "%.*s", (int)(eq - rmeta - 1), rmeta + 1);
-			snprintf(mval, sizeof(mval), "%s", eq + 1);
-			if (strcmp(mkey, "order_id") == 0 && !c->order_id[0])
-				snprintf(c->order_id, sizeof(c->order_id), "%s", mval);
-			else if (strcmp(mkey, "order_id") != 0)
-				meta[nm++] = (errors_meta){mkey, mval};
+		/* The pairs after the reason first: rpc_fail_meta()'s one, or every
+		 * pair of a failure as R17 recorded it (rpc_reason_to_record, in
+		 * this same order); then rpc_error_meta()'s not among them. */
+		for (const char *p = rmeta; p && nr < ERRORS_MAX_META - 1;
+		     p = strchr(p + 1, RPC_REASON_META)) {
+			const char *end = strchr(p + 1, RPC_REASON_META), *eq = strchr(p + 1, '=');
+			size_t len = end ? (size_t)(end - p - 1) : strlen(p + 1);
+			if (!eq || (end && eq > end))
+				continue;
+			snprintf(mkey[nr], sizeof(mkey[0]), "%.*s", (int)(eq - p - 1), p + 1);
+			snprintf(mval[nr], sizeof(mval[0]), "%.*s", (int)(len - (size_t)(eq - p)),
+				 eq + 1);
+			if (strcmp(mkey[nr], "order_id") == 0) {
+				if (!c->order_id[0])
+					snprintf(c->order_id, sizeof(c->order_id), "%s", mval[nr]);
+				continue;
+			}
+			meta[nm++] = (errors_meta){mkey[nr], mval[nr]};
+			nr++;
 		}
-		if (c->order_id[0])
+		for (int i = 0; i < c->n_meta && nm < ERRORS_MAX_META - 1; i++) {
+			int dup = 0;
+			for (size_t j = 0; j < nm && !dup; j++)
+				dup = strcmp(meta[j].key, c->meta_key[i]) == 0;
+			if (!dup)
+				meta[nm++] = (errors_meta){c->meta_key[i], c->meta_value[i]};
+		}
+		if (c->order_id[0] && nm < ERRORS_MAX_META)
 			meta[nm++] = (errors_meta){"order_id", c->order_id};
-		if (rmeta)
+		if (rmeta && rmeta > reason)
 			snprintf(c->reason, sizeof(c->reason), "%.*s", (int)(rmeta - reason),
 				 reason);
 		else
 			snprintf(c->reason, sizeof(c->reason), "%s",
-				 reason && *reason ? reason : errors_default_reason(code));
+				 reason && *reason && !rmeta ? reason
+							     : errors_default_reason(code));
 		snprintf(c->message, sizeof(c->message), "%s", message ? message : "");
 		c->trailer.key = grpc_slice_from_static_string("grpc-status-details-bin");
 		c->trailer.value = errors_status_details(code, message, c->reason, meta, nm);
 		c->has_trailer = 1;
 	}
 	memset(ops, 0, sizeof(ops));
-	ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+	if (!c->md_sent)
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
 	if (reply) {
 		ops[n].op = GRPC_OP_SEND_MESSAGE;
 		ops[n++].data.send_message.send_message = reply;
@@ -445,8 +524,10 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 	ops[n].data.send_status_from_server.trailing_metadata_count = c->has_trailer ? 1 : 0;
 	ops[n++].data.send_status_from_server.trailing_metadata = c->has_trailer ? &c->trailer
 										 : NULL;
-	ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-	ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+	if (!c->streaming) { /* a stream's close batch is already waiting */
+		ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+		ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+	}
 	c->tag.fn = on_sent;
 	err = grpc_call_start_batch(c->call, ops, n, &c->tag, NULL);
 	if (err != GRPC_CALL_OK) {
@@ -474,7 +555,7 @@ void rpc_fail(rpc_call *c, grpc_status_code code, const char *reason, const char
 void rpc_fail_meta(rpc_call *c, grpc_status_code code, const char *reason, const char *key,
 		   const char *value, const char *fmt, ...)
 {
-	char msg[512], full[192];
+	char msg[512], full[IDEM_REASON_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -502,6 +583,8 @@ static void free_call(rpc_call *c)
 {
 	if (c->kind == CALL_TABLE && c->call && !c->local)
 		live_add(-1);
+	if (c->send_bb)
+		grpc_byte_buffer_destroy(c->send_bb);
 	if (c->request)
 		protobuf_c_message_free_unpacked(c->request, NULL);
 	free(c->idem.captured);
@@ -557,7 +640,158 @@ static void on_sent(rpc_tag *t, int ok)
 	if (c->kind == CALL_TABLE && !c->local && observer.handled)
 		observer.handled(c->method, li.status, (double)li.micros / 1e6);
 	gpr_free(peer);
-	free_call(c);
+	if (c->streaming)
+		stream_unref(c);
+	else
+		free_call(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Streams                                                                   */
+
+#define CALL_OF(tag, member) ((rpc_call *)((char *)(tag)-offsetof(rpc_call, member)))
+
+static void stream_unref(rpc_call *c)
+{
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free_call(c);
+}
+
+static void stream_ref(rpc_call *c)
+{
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The client went away, the deadline passed, the server cancelled it, or
+ * (after the final status) the call simply ended. */
+static void on_stream_closed(rpc_tag *t, int ok)
+{
+	rpc_call *c = CALL_OF(t, close_tag);
+
+	pthread_mutex_lock(&rt.lock);
+	if (c->sprev) {
+		*c->sprev = c->snext;
+		if (c->snext)
+			c->snext->sprev = c->sprev;
+		c->sprev = NULL;
+	}
+	pthread_mutex_unlock(&rt.lock);
+	if (!__atomic_load_n(&c->finished, __ATOMIC_ACQUIRE)) {
+		if (c->on_close)
+			c->on_close(c, 0, c->close_arg);
+		else
+			rpc_fail(c, GRPC_STATUS_CANCELLED, NULL, "stream closed");
+	}
+	stream_unref(c);
+}
+
+/* Makes c a stream: two references (the final status, the close), and the
+ * batch that waits for the close. 0, or -1 (c stays a plain call). */
+static int stream_begin(rpc_call *c)
+{
+	grpc_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	op.data.recv_close_on_server.cancelled = &c->cancelled;
+	c->close_tag.fn = on_stream_closed;
+	c->refs = 2;
+	c->streaming = 1;
+	pthread_mutex_lock(&rt.lock);
+	c->snext = rt.streams;
+	if (rt.streams)
+		rt.streams->sprev = &c->snext;
+	rt.streams = c;
+	c->sprev = &rt.streams;
+	pthread_mutex_unlock(&rt.lock);
+	if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag, NULL) == GRPC_CALL_OK)
+		return 0;
+	pthread_mutex_lock(&rt.lock);
+	*c->sprev = c->snext;
+	if (c->snext)
+		c->snext->sprev = c->sprev;
+	c->sprev = NULL;
+	pthread_mutex_unlock(&rt.lock);
+	c->streaming = 0;
+	c->refs = 0;
+	return -1;
+}
+
+static void on_stream_sent(rpc_tag *t, int ok)
+{
+	rpc_call *c = CALL_OF(t, send_tag);
+	rpc_stream_cb fn = c->on_send;
+
+	grpc_byte_buffer_destroy(c->send_bb);
+	c->send_bb = NULL;
+	if (fn)
+		fn(c, ok, c->send_arg);
+	stream_unref(c);
+}
+
+int rpc_stream_send(rpc_call *c, const ProtobufCMessage *msg, rpc_stream_cb sent, void *arg)
+{
+	grpc_op ops[2];
+	size_t n = 0;
+
+	if (!c->streaming || c->finished || c->send_bb)
+		return -1;
+	c->send_bb = pack_bb(msg);
+	c->on_send = sent;
+	c->send_arg = arg;
+	memset(ops, 0, sizeof(ops));
+	if (!c->md_sent)
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[n].op = GRPC_OP_SEND_MESSAGE;
+	ops[n++].data.send_message.send_message = c->send_bb;
+	c->send_tag.fn = on_stream_sent;
+	stream_ref(c);
+	if (grpc_call_start_batch(c->call, ops, n, &c->send_tag, NULL) != GRPC_CALL_OK) {
+		grpc_byte_buffer_destroy(c->send_bb);
+		c->send_bb = NULL;
+		stream_unref(c);
+		return -1;
+	}
+	c->md_sent = 1;
+	return 0;
+}
+
+void rpc_stream_on_close(rpc_call *c, rpc_stream_cb closed, void *arg)
+{
+	c->on_close = closed;
+	c->close_arg = arg;
+}
+
+static void on_stream_woken(rpc_tag *t, int ok)
+{
+	rpc_call *c = CALL_OF(t, wake_tag);
+	rpc_stream_cb fn = c->on_wake;
+
+	if (fn)
+		fn(c, 1, c->wake_arg);
+	stream_unref(c);
+}
+
+int rpc_stream_wake(rpc_call *c, rpc_stream_cb fn, void *arg)
+{
+	if (!c->streaming)
+		return -1;
+	c->on_wake = fn;
+	c->wake_arg = arg;
+	c->wake_tag.fn = on_stream_woken;
+	stream_ref(c);
+	/* A batch of no operations completes at once on the call's queue: the
+	 * documented way to post a tag to it from any thread. */
+	if (grpc_call_start_batch(c->call, NULL, 0, &c->wake_tag, NULL) != GRPC_CALL_OK) {
+		stream_unref(c);
+		return -1;
+	}
+	return 0;
+}
+
+void rpc_stream_end(rpc_call *c)
+{
+	finish(c, GRPC_STATUS_OK, NULL, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -644,6 +878,17 @@ static void dispatch(rpc_call *c)
 	}
 	grpc_slice_unref(body);
 	note_order(c, c->request);
+	if (m->server_streaming) {
+		if (c->local) {
+			rpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, NULL,
+				 "%s streams: not available as a local call", m->name);
+			return;
+		}
+		if (stream_begin(c) != 0) {
+			rpc_fail(c, GRPC_STATUS_INTERNAL, NULL, "internal error");
+			return;
+		}
+	}
 	m->handler(c, c->request);
 }
 
@@ -869,8 +1114,10 @@ int rpc_server_start(const rpc_server_options *o)
 	rt.server = grpc_server_create(&cargs, NULL);
 
 	rt.nworkers = o->threads > 0 ? o->threads : 2;
-	rt.workers = xcalloc((size_t)rt.nworkers, sizeof(worker));
-	for (int i = 0; i < rt.nworkers; i++) {
+	/* and one more, for the streams: their wake-ups and sends do not
+	 * queue behind a loaded server's unary calls */
+	rt.workers = xcalloc((size_t)rt.nworkers + 1, sizeof(worker));
+	for (int i = 0; i <= rt.nworkers; i++) {
 		rt.workers[i].cq = grpc_completion_queue_create_for_next(NULL);
 		grpc_server_register_completion_queue(rt.server, rt.workers[i].cq, NULL);
 	}
@@ -902,11 +1149,17 @@ int rpc_server_start(const rpc_server_options *o)
 	}
 	grpc_server_start(rt.server);
 
-	for (int i = 0; i < rt.nworkers; i++) {
+	for (int i = 0; i <= rt.nworkers; i++) {
 		worker *w = &rt.workers[i];
+		int streams = i == rt.nworkers; /* the stream worker */
 		for (size_t k = 0; k < rpc_method_count; k++)
 			for (int s = 0; s < SLOTS_PER_METHOD; s++)
-				request_slot(w, &rpc_methods[k], NULL);
+				if (!rpc_methods[k].server_streaming == !streams)
+					request_slot(w, &rpc_methods[k], NULL);
+		if (streams) {
+			pthread_create(&w->thread, NULL, worker_main, w);
+			continue;
+		}
 		for (int k = 0; k < rt.nraw; k++)
 			for (int s = 0; s < SLOTS_PER_METHOD; s++)
 				request_slot(w, NULL, rt.raw[k]);
@@ -924,6 +1177,13 @@ void rpc_server_stop(void)
 		return;
 	rt.shutdown_tag.fn = on_shutdown;
 	grpc_server_shutdown_and_notify(rt.server, rt.workers[0].cq, &rt.shutdown_tag);
+	/* Streams never end by themselves: end them now (their clients see
+	 * UNAVAILABLE and resume elsewhere or after the restart). */
+	pthread_mutex_lock(&rt.lock);
+	for (rpc_call *c = rt.streams; c; c = c->snext)
+		grpc_call_cancel_with_status(c->call, GRPC_STATUS_UNAVAILABLE,
+					     "server shutting down", NULL);
+	pthread_mutex_unlock(&rt.lock);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += rt.grace_ms / 1000;
 	until.tv_nsec += (rt.grace_ms % 1000) * 1000000;
@@ -948,12 +1208,12 @@ void rpc_server_stop(void)
 			break;
 		}
 	pthread_mutex_unlock(&rt.lock);
-	for (int i = 0; i < rt.nworkers; i++)
+	for (int i = 0; i <= rt.nworkers; i++)
 		grpc_completion_queue_shutdown(rt.workers[i].cq);
-	for (int i = 0; i < rt.nworkers; i++)
+	for (int i = 0; i <= rt.nworkers; i++)
 		pthread_join(rt.workers[i].thread, NULL);
 	grpc_server_destroy(rt.server);
-	for (int i = 0; i < rt.nworkers; i++)
+	for (int i = 0; i <= rt.nworkers; i++)
 		grpc_completion_queue_destroy(rt.workers[i].cq);
 	free(rt.workers);
 	rt.workers = NULL;

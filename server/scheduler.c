@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "credits.h"
 #include "enums.h"
+#include "event_sources.h"
 #include "grace.h"
 #include "items.h"
 #include "log.h"
@@ -184,6 +185,7 @@ static int64_t retry_time(const store_order *o, size_t k, int64_t now)
  * auto-renew. */
 static int group_settled(store_txn *w, store_order *o, int succeeded, int64_t now)
 {
+	char cause[GROUPS_ORDER_ID_MAX + 16];
 	int rc = 0;
 
 	if (succeeded < 0) {
@@ -193,12 +195,16 @@ static int group_settled(store_txn *w, store_order *o, int succeeded, int64_t no
 		else
 			o->retry_at = k < n_retry ? retry_time(o, k, now) : 0;
 		o->next_attempt = next_step(o);
-		/* EVENT renewal.failed (o, failure_reason); with
-		 * "authentication_required" also renewal.requires_action: emit here
-		 * through the events API once it is in main (issue 15). */
 		log_info("auto-renew: order %s attempt %d failed (%s); %s", o->order_id,
 			 o->attempts, o->failure_reason,
 			 o->retry_at ? "retry scheduled" : "no retry left");
+		/* one renewal.failed per failed attempt (and renewal.requires_action
+		 * when the card wants the buyer: 3-D Secure), in this transaction */
+		snprintf(cause, sizeof(cause), "%s/a%d", o->order_id, o->attempts);
+		if (o->failure_reason && strcmp(o->failure_reason, "authentication_required") == 0)
+			rc = events_order_as(w, EV_RENEWAL_REQUIRES_ACTION, o, cause);
+		if (rc == 0)
+			rc = events_order_as(w, EV_RENEWAL_FAILED, o, cause);
 	}
 	for (size_t i = 0; rc == 0 && i < o->n_lines; i++) {
 		const store_line *l = o->lines[i];
@@ -682,7 +688,10 @@ static int place_new(unit_ctx *c, placement *p, const char *id, int kind, int64_
 	c->u->lines += (int)n;
 	c->u->attempts++;
 	c->u->progress = 1;
-	if (o.total == 0 && o.credits_total == 0) {
+	rc = events_order(c->w, EV_ORDER_CREATED, &o); /* before it settles */
+	if (rc) {
+		/* order.created not recorded: the placement rolls back */
+	} else if (o.total == 0 && o.credits_total == 0) {
 		rc = orders_succeed(c->w, &o, c->now);
 	} else if (credits) {
 		rc = credits_spend(c->w, o.payer_id, o.credits_total, o.order_id, o.actor_id,
@@ -695,8 +704,6 @@ static int place_new(unit_ctx *c, placement *p, const char *id, int kind, int64_
 		o.sandbox = pay_provider_current()->sandbox;
 		want_job(c->u, PAY_OP_CREATE, id);
 	}
-	/* EVENT order.created for o: emit here through the events API once it
-	 * is in main (issue 15). */
 	if (rc == 0)
 		rc = store_order_put(c->w, &o, 1);
 	return rc;
@@ -938,6 +945,27 @@ static int apply_unit(store_txn *w, void *arg)
 
 /* ---- the steps of an open order ---- */
 
+/* item.grace_started for each item o still holds. */
+static int grace_started(store_txn *w, const store_order *o)
+{
+	char cause[GROUPS_ORDER_ID_MAX + 16];
+	int rc = 0;
+
+	snprintf(cause, sizeof(cause), "%s/grace", o->order_id);
+	for (size_t i = 0; rc == 0 && i < o->n_lines; i++) {
+		store_item *it = NULL;
+		rc = store_item_get(w, o->lines[i]->item_id, &it);
+		if (rc == STORE_NOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc == 0 && it->auto_renew && strcmp(it->auto_renew->order_id, o->order_id) == 0)
+			rc = events_item(w, EV_ITEM_GRACE_STARTED, it, cause, NULL);
+		store_record_free(it);
+	}
+	return rc;
+}
+
 /*
  * Phase 1 of an open group order's next step at u->now: an attempt left in
  * flight is resumed with its own key; an order left without lines is
@@ -992,9 +1020,11 @@ static int apply_order(store_txn *w, void *arg)
 	}
 	if (!o->grace_noted && now >= o->period_start) {
 		o->grace_noted = 1;
-		/* EVENT item.grace_started for each line's item (its grace ends at
-		 * period_start + grace_of(service type)): emit here through the
-		 * events API once it is in main (issue 15). */
+		/* unpaid at its period's start: each line's item is in GRACE
+		 * (until period_start + grace_of(its service type)) */
+		rc = grace_started(w, o);
+		if (rc)
+			goto done;
 	}
 	if (o->retry_at > 0 && now >= o->retry_at) {
 		if (o->recover_time > 0 && now < o->recover_time + RECOVER_HOLD_US) {
@@ -1070,12 +1100,16 @@ static int apply_notice(store_txn *w, void *arg)
 			continue;
 		if (u->now >= b - leads[i]) {
 			g->upcoming_mask |= 1 << i;
-			/* EVENT renewal.upcoming for group g, renewal time b, lead
-			 * leads[i] (cause "<group>/<b>/<lead>"), when members > 0:
-			 * emit here through the events API once it is in main. */
-			if (members)
+			if (members) {
+				char subject[GROUPS_ID_MAX + 16], cause[GROUPS_ID_MAX + 48];
 				log_info("auto-renew: group %s renews in %lld h (%zu items)",
 					 g->group_id, (long long)((b - u->now) / HOUR_US), members);
+				snprintf(subject, sizeof(subject), "renewalGroups/%s", g->group_id);
+				snprintf(cause, sizeof(cause), "%s/%lld/%lld", g->group_id,
+					 (long long)b, (long long)leads[i]);
+				rc = events_emit(w, EV_RENEWAL_UPCOMING, subject, cause, NULL,
+						 g->payer_id, NULL, NULL);
+			}
 		} else if (!next || b - leads[i] < next) {
 			next = b - leads[i];
 		}
@@ -1444,6 +1478,7 @@ int scheduler_advance(int64_t from_us, int64_t to_us)
 			break;
 		if (at > now)
 			now = clock_advance(at - now);
+		events_sweep(now); /* expiries before this round, in time order */
 		n = run_round(now, &s, &moved);
 		if (n < 0)
 			break;

@@ -14,6 +14,8 @@
 #include "clock.h"
 #include "clock_record.h"
 #include "enums.h"
+#include "event_sources.h"
+#include "events.h"
 #include "idem.h"
 #include "observe.h"
 #include "orders.h"
@@ -25,6 +27,7 @@
 #include "rpc.h"
 #include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
+#include "event_webhooks.h"
 
 #define VENDOR_ID "vendor"
 
@@ -105,6 +108,18 @@ static int bootstrap_vendor(billingd_state *s)
 		 "0600)",
 		 s->cfg.data_dir);
 	return 0;
+}
+
+/* Events (issue 15): settings, then the events thread (expiry sweep,
+ * retention) and the webhook worker. */
+static int events_open(const billingd_config *c)
+{
+	events_options eo = {c->event_retention_us, c->expiring_soon_us, c->events_off};
+	evhooks_options wo = {c->evhook_retry_base_us, c->evhook_timeout_ms};
+
+	events_configure(&eo);
+	evhooks_configure(&wo);
+	return events_start() != 0 || evhooks_start() != 0 ? -1 : 0;
 }
 
 /* The data directory for this process alone; -1 (logged) if another has it. */
@@ -287,11 +302,15 @@ int server_open(billingd_state *s)
 	if (scheduler_start() != 0)
 		log_warn("the renewal scheduler did not start; auto-renewals run only on "
 			 "AdvanceClock");
+	if (events_open(&s->cfg) != 0)
+		log_warn("the events thread or the webhook worker did not start");
 	return 0;
 }
 
 void server_close(billingd_state *s)
 {
+	evhooks_stop();
+	events_stop();
 	scheduler_stop();
 	reconciler_stop();
 	orders_sweeper_stop();

@@ -10,6 +10,7 @@
 
 #include "billingd.h"
 #include "clock.h"
+#include "event_sources.h"
 #include "handler.h"
 #include "log.h"
 #include "rpc.h"
@@ -75,6 +76,7 @@ void rpc_AdminService_AdvanceClock(struct rpc_call *call,
 	to = from + delta;
 	r.renewals_run = scheduler_advance(from, to);
 	clock_advance(to - clock_now_us());
+	events_after_jump(to);
 	rc = store_write_sync(billingd.store, apply_set_clock, &to);
 	pthread_mutex_unlock(&jump_lock);
 	if (rc != 0) {

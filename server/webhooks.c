@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -25,6 +26,7 @@
 #include "clock.h"
 #include "httpd.h"
 #include "log.h"
+#include "observe.h"
 #include "payments/currency.h"
 #include "payments/live.h"
 #include "smartplus/billing/v1/types.pb-c.h"
@@ -41,11 +43,19 @@ static struct {
 	webhook_counts counts;
 } wh = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void count(uint64_t *field)
+static const char *provider_name(int method)
+{
+	return method == METHOD(STRIPE) ? "Stripe" : "PayPal";
+}
+
+/* One more delivery of method's provider at this stage (received,
+ * verified) or with this answer (the other fields), also in the metrics. */
+static void count(int method, uint64_t *field, const char *what)
 {
 	pthread_mutex_lock(&wh.lock);
 	(*field)++;
 	pthread_mutex_unlock(&wh.lock);
+	observe_webhook(method == METHOD(STRIPE) ? "stripe" : "paypal", what);
 }
 
 void webhooks_counts_get(webhook_counts *out)
@@ -195,31 +205,31 @@ static void deliver(const webhook_event *ev, httpd_response *resp)
 {
 	int rc;
 	if (ev->event_id[0] && seen(ev->event_id)) {
-		count(&wh.counts.duplicates);
+		count(ev->method, &wh.counts.duplicates, "duplicate");
 		httpd_reply(resp, 200, "application/json",
 			    "{\"received\":true,\"duplicate\":true}");
 		return;
 	}
 	rc = wh.sink ? wh.sink(ev) : 0;
 	if (rc != 0) {
-		count(&wh.counts.deferred);
+		count(ev->method, &wh.counts.deferred, "deferred");
 		httpd_reply(resp, 503, NULL, "not handled now; deliver again\n");
 		return;
 	}
 	if (ev->event_id[0])
 		remember(ev->event_id);
-	count(&wh.counts.handled);
+	count(ev->method, &wh.counts.handled, "handled");
 	if (!wh.sink)
 		log_info("webhooks: %s %s for order %s (%s) verified; no settlement attached",
-			 ev->method == METHOD(STRIPE) ? "Stripe" : "PayPal", ev->type,
-			 ev->order_id[0] ? ev->order_id : "?", ev->payment_id);
+			 provider_name(ev->method), ev->type, ev->order_id[0] ? ev->order_id : "?",
+			 ev->payment_id);
 	httpd_reply(resp, 200, "application/json", "{\"received\":true}");
 }
 
-static void reject(httpd_response *resp, const char *provider, const char *why)
+static void reject(httpd_response *resp, int method, const char *why)
 {
-	count(&wh.counts.rejected);
-	log_warn("webhooks: %s delivery refused: %s", provider, why);
+	count(method, &wh.counts.rejected, "refused");
+	log_warn("webhooks: %s delivery refused: %s", provider_name(method), why);
 	httpd_reply(resp, 400, NULL, "refused\n");
 }
 
@@ -244,20 +254,20 @@ static void on_stripe(const httpd_request *req, httpd_response *resp, void *arg)
 
 	if (!post_only(req, resp))
 		return;
-	count(&wh.counts.received);
+	count(METHOD(STRIPE), &wh.counts.received, "received");
 	if (webhooks_stripe_verify(httpd_header(req, "Stripe-Signature"), body, len,
 				   billingd.cfg.stripe_webhook_secret, clock_now_us() / 1000000,
 				   WEBHOOK_TOLERANCE_S, why, sizeof(why)) != 0) {
-		reject(resp, "Stripe", why);
+		reject(resp, METHOD(STRIPE), why);
 		return;
 	}
-	count(&wh.counts.verified);
+	count(METHOD(STRIPE), &wh.counts.verified, "verified");
 	root = json_loadb(body, len, 0, &jerr);
 	obj = json_object_get(json_object_get(root, "data"), "object");
 	type = jstr(root, "type");
 	if (!json_is_object(obj) || !*type) {
 		json_decref(root);
-		reject(resp, "Stripe", "not an event");
+		reject(resp, METHOD(STRIPE), "not an event");
 		return;
 	}
 	ev.event_id = jstr(root, "id");
@@ -283,7 +293,7 @@ static void on_stripe(const httpd_request *req, httpd_response *resp, void *arg)
 		ev.capture_id = jstr(obj, "charge");
 		ev.amount = (int64_t)json_integer_value(json_object_get(obj, "amount"));
 	} else {
-		count(&wh.counts.ignored);
+		count(METHOD(STRIPE), &wh.counts.ignored, "ignored");
 		json_decref(root);
 		httpd_reply(resp, 200, "application/json", "{\"received\":true,\"ignored\":true}");
 		return;
@@ -314,24 +324,33 @@ static void on_paypal(const httpd_request *req, httpd_response *resp, void *arg)
 		.timeouts = {.total_ms = billingd.cfg.provider_timeout_ms},
 	};
 	const char *type;
-	int verified = 0;
+	int verified = 0, rc;
+	struct timespec t0, t1;
 	(void)arg;
 
 	if (!post_only(req, resp))
 		return;
-	count(&wh.counts.received);
+	count(METHOD(PAYPAL), &wh.counts.received, "received");
 	if (!t.auth_algo || !t.cert_url || !t.transmission_id || !t.transmission_sig ||
 	    !t.transmission_time) {
-		reject(resp, "PayPal", "PAYPAL-* transmission headers missing");
+		reject(resp, METHOD(PAYPAL), "PAYPAL-* transmission headers missing");
 		return;
 	}
 	root = json_loadb(body, len, 0, &jerr);
 	if (!json_is_object(root)) {
-		reject(resp, "PayPal", "not JSON");
+		reject(resp, METHOD(PAYPAL), "not JSON");
 		return;
 	}
-	if (paypal_verify_webhook(&c, &t, billingd.cfg.paypal_webhook_id, body, &verified) != 0) {
-		count(&wh.counts.deferred);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = paypal_verify_webhook(&c, &t, billingd.cfg.paypal_webhook_id, body, &verified);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	observe_provider_call("paypal", "verify_webhook",
+			      rc != 0    ? "UNAVAILABLE"
+			      : verified ? "SUCCEEDED"
+					 : "DECLINED",
+			      (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (rc != 0) {
+		count(METHOD(PAYPAL), &wh.counts.deferred, "deferred");
 		json_decref(root);
 		log_warn("webhooks: PayPal verification unavailable; asking for redelivery");
 		httpd_reply(resp, 503, NULL, "cannot verify now\n");
@@ -339,10 +358,10 @@ static void on_paypal(const httpd_request *req, httpd_response *resp, void *arg)
 	}
 	if (!verified) {
 		json_decref(root);
-		reject(resp, "PayPal", "verify-webhook-signature answered FAILURE");
+		reject(resp, METHOD(PAYPAL), "verify-webhook-signature answered FAILURE");
 		return;
 	}
-	count(&wh.counts.verified);
+	count(METHOD(PAYPAL), &wh.counts.verified, "verified");
 	res = json_object_get(root, "resource");
 	type = jstr(root, "event_type");
 	ev.event_id = jstr(root, "id");
@@ -370,7 +389,7 @@ static void on_paypal(const httpd_request *req, httpd_response *resp, void *arg)
 		if (currency_parse(PAY_KIND_PAYPAL, ev.currency, jstr(amt, "value"), &v) == 0)
 			ev.amount = v;
 	} else {
-		count(&wh.counts.ignored);
+		count(METHOD(PAYPAL), &wh.counts.ignored, "ignored");
 		json_decref(root);
 		httpd_reply(resp, 200, "application/json", "{\"received\":true,\"ignored\":true}");
 		return;

@@ -94,11 +94,13 @@ static int apply_thunk(store_txn *txn, void *arg)
 static int failed_thunk(store_txn *txn, void *arg, int rc)
 {
 	rpc_write *w = arg;
+	char reason[IDEM_REASON_MAX];
 	if (!refused(w, rc))
 		return 0;
 	rpc_call_idem(w->call)->recorded = 1;
 	return idem_record(txn, rpc_call_idem(w->call), rpc_call_method(w->call)->path, w->code,
-			   w->message, w->reason);
+			   w->message,
+			   rpc_reason_to_record(w->call, w->reason, reason, sizeof(reason)));
 }
 
 static void done_thunk(void *arg, int rc)

@@ -27,6 +27,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_PRICES] = "prices",     [DB_APIKEYS] = "apikeys",
 	[DB_ORDERS] = "orders",     [DB_LEDGER] = "ledger",
 	[DB_POLICIES] = "policies", [DB_IDEMPOTENCY] = "idempotency",
+	[DB_EVENTS] = "events",     [DB_WEBHOOKS] = "webhooks",
 };
 
 /* The one place LMDB (and errno) codes become STORE_* codes. */
@@ -169,6 +170,8 @@ static int open_dbs(store_env *env, char *err, size_t errlen)
 	}
 	if (rc == 0 && version <= STORE_SCHEMA_VERSION)
 		rc = store_order_build_holds(&w);
+	if (rc == 0)
+		rc = store_event_open(env, &w);
 	if (rc == 0 && version > STORE_SCHEMA_VERSION) {
 		snprintf(err, errlen,
 			 "store schema version %u is newer than this billingd "

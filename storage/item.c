@@ -7,6 +7,9 @@
  *                                attempt is due (next_attempt, else expires_at)
  *   (renewal group, item)        the members of a renewal group
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "store_int.h"
 
 #define ITEM_SEQ_COUNTER "item_seq"
@@ -152,6 +155,42 @@ int store_item_expiring_before(store_txn *txn, int64_t t, int page_size, const c
 	s.stop = expiry_stop;
 	s.stop_arg = &t;
 	return store_scan_page(txn, &s, page_size, page_token, out);
+}
+
+int store_item_expiring_range(store_txn *txn, int64_t from, const char *after_id, int64_t to,
+			      size_t n, store_list *out)
+{
+	store_key prefix, start;
+	store_scan s;
+	char *token;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (from < 0 || from >= to || n == 0)
+		return STORE_OK;
+	key_init(&prefix, KC_ITEM_EXPIRY);
+	key_init(&start, KC_ITEM_EXPIRY);
+	key_u64(&start, (uint64_t)from);
+	if (after_id && after_id[0]) {
+		key_str(&start, after_id);
+		key_nul(&start); /* the first key after (from, after_id) */
+	}
+	rc = key_ok(&start);
+	if (rc != 0)
+		return rc;
+	token = store_token_encode(start.b, start.len);
+	if (!token)
+		return STORE_IO;
+	store_table_scan(&items, &prefix, &s);
+	s.stop = expiry_stop;
+	s.stop_arg = &to;
+	rc = store_scan_page(txn, &s, n > STORE_PAGE_MAX ? STORE_PAGE_MAX : (int)n, token, out);
+	free(token);
+	if (rc == 0) {
+		free(out->next_page_token);
+		out->next_page_token = NULL;
+	}
+	return rc;
 }
 
 int store_item_auto_due_before(store_txn *txn, int64_t t, size_t n, store_list *out)

@@ -68,6 +68,13 @@ void key_str(store_key *k, const char *s)
 	key_bytes(k, s, strlen(s) + 1);
 }
 
+void key_nul(store_key *k)
+{
+	static const uint8_t zero;
+
+	key_bytes(k, &zero, 1);
+}
+
 int key_ok(const store_key *k)
 {
 	return k->overflow ? STORE_INVALID : STORE_OK;

@@ -354,6 +354,12 @@ int store_item_count_by_group(store_txn *txn, const char *group_id, size_t *coun
 /* Items with 0 < expires_at < t, soonest first (for the renewal scan). */
 int store_item_expiring_before(store_txn *txn, int64_t t, int page_size, const char *page_token,
 			       store_list *out);
+/* Up to n (<= STORE_PAGE_MAX) items with from <= expires_at < to, soonest
+ * first, then by id; with after_id, only those after (from, after_id) in
+ * that order, so a bounded walk resumes where it stopped (the expiry sweep
+ * of the events). */
+int store_item_expiring_range(store_txn *txn, int64_t from, const char *after_id, int64_t to,
+			      size_t n, store_list *out);
 
 /* ------------------------------------------------------------------------
  * Prices. Every put bumps the price-list version in the same transaction.

@@ -43,8 +43,10 @@ static int attempt(store_env *env, store_mutation *batch, store_mutation *only)
 	store_txn w = {.env = env};
 	store_mutation *m;
 	MDB_txn *txn = NULL;
+	uint64_t event_seq = 0;
 	int rc, full = 0;
 
+	env->batch_events = 0;
 	rc = store_err(mdb_txn_begin(env->mdb, NULL, 0, &txn));
 	if (rc != 0)
 		goto done;
@@ -83,6 +85,14 @@ static int attempt(store_env *env, store_mutation *batch, store_mutation *only)
 		rc = RETRY;
 		goto done;
 	}
+	if (env->batch_events) {
+		/* read from the top-level txn: rolled-back mutations' events
+		 * are not in it */
+		store_txn top = {.env = env, .txn = txn};
+		rc = store_event_batch_seq(&top, &event_seq);
+		if (rc != 0)
+			goto done;
+	}
 	if (env->clock) {
 		/* The time of this write, for the next start (store.h). A failure
 		 * here leaves the transaction unusable and the commit reports it. */
@@ -98,6 +108,12 @@ static int attempt(store_env *env, store_mutation *batch, store_mutation *only)
 		/* Before any done(): a caller told "done" sees the new count. */
 		__atomic_add_fetch(&env->commits, 1, __ATOMIC_RELEASE);
 		FAULT_POINT("writer.after_commit");
+		if (env->batch_events) {
+			/* readers may see the new events from now on */
+			__atomic_store_n(&env->event_seq, event_seq, __ATOMIC_RELEASE);
+			if (env->commit_hook)
+				env->commit_hook(env->commit_hook_arg, event_seq);
+		}
 	}
 done:
 	if (txn)

@@ -2,9 +2,10 @@
  * spbilling.h - the C SDK of SmartPlus Billing (libspbilling).
  *
  * This is the only header a program includes. It declares the client
- * handle, its options, the error model and, at its end (spb_rpc.h), one
- * typed synchronous function per RPC of BillingService, DirectoryService
- * and AdminService, generated from the .proto files:
+ * handle, its options, the error model, at its end (spb_rpc.h) one typed
+ * synchronous function per unary RPC of BillingService, DirectoryService,
+ * AdminService and EventService, generated from the .proto files, and the
+ * event watch (the one streaming call):
  *
  *     spb_client *client = spb_client_new("127.0.0.1:50051", &opts);
  *     Smartplus__Billing__V1__GetCatalogRequest req =
@@ -330,5 +331,145 @@ SPB_EXTERN int spb_money_parse(const char *text, const char *currency, int64_t *
 
 /* One function per RPC, generated from proto/. */
 #include "spb_rpc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Watching events (EventService.WatchEvents)
+ *
+ * The first streaming call of the SDK. A watch receives the platform's
+ * events in sequence order: first those after a sequence number, then each
+ * new one as the server commits it. When the stream breaks (the server
+ * restarts, the network drops, the server ends it with UNAVAILABLE), the
+ * watch reconnects by itself and resumes after the last event it handed
+ * out, so the caller sees every event once, in order, with no gap.
+ *
+ *     spb_watch_options wo = SPB_WATCH_OPTIONS_INIT;
+ *     spb_event_watch *w = NULL;
+ *     Smartplus__Billing__V1__Event *ev = NULL;
+ *     wo.after_sequence = last_seen;          // 0: from the oldest kept
+ *     if (spb_events_watch_open(&w, client, &wo) < 0)
+ *         return -1;
+ *     while (spb_events_watch_next(w, &ev, -1) == 0) {
+ *         handle(ev);                          // ev->sequence, ev->kind ...
+ *         last_seen = ev->sequence;
+ *         spb_message_free(ev);
+ *     }
+ *     spb_events_watch_free(w);
+ *
+ * or, with a callback, spb_events_watch(client, &wo, on_event, payload).
+ *
+ * Threads: one watch is used by one thread at a time, except
+ * spb_events_watch_cancel(), which any thread may call.
+ */
+
+/** A watch of events. Opaque; see spb_events_watch_open(). */
+typedef struct spb_event_watch spb_event_watch;
+
+#define SPB_WATCH_OPTIONS_VERSION 1
+
+/**
+ * What to watch. The strings and arrays need only live for the duration
+ * of spb_events_watch_open() / spb_events_watch(): the watch keeps copies.
+ */
+typedef struct spb_watch_options {
+	unsigned int version;
+	/** Deliver the events after this sequence number; 0: from the
+	 *  oldest one the server keeps. */
+	long long after_sequence;
+	/** Only these kinds ("item.activated", ...); n_kinds 0: all. */
+	const char *const *kinds;
+	size_t n_kinds;
+	/** Only events about this subject ("items/door-1"); NULL: all. */
+	const char *subject;
+	/** Only this account's subtree (the caller's own or a descendant);
+	 *  NULL: the caller's. */
+	const char *account_id;
+	/** Bearer key and x-acting-account, as for unary calls (version 1 or
+	 *  2); the deadline, idempotency key, metadata and authority are
+	 *  ignored. NULL: the client's defaults. */
+	const spb_call_options *call;
+	/** How many times in a row a broken stream is reconnected before
+	 *  spb_events_watch_next() gives up with SPB_EUNAVAILABLE; -1: for
+	 *  ever. Pauses between attempts grow from 50 ms to 2 s. Default -1. */
+	int max_reconnects;
+} spb_watch_options;
+
+#define SPB_WATCH_OPTIONS_INIT                                              \
+	{                                                                   \
+		SPB_WATCH_OPTIONS_VERSION, 0, NULL, 0, NULL, NULL, NULL, -1 \
+	}
+
+/**
+ * Fills opts with the defaults, as SPB_WATCH_OPTIONS_INIT does. Returns 0,
+ * or SPB_EINVALID when opts is NULL or version is not
+ * SPB_WATCH_OPTIONS_VERSION.
+ */
+SPB_EXTERN int spb_watch_options_init(spb_watch_options *opts, unsigned int version);
+
+/**
+ * Creates a watch on client (which must outlive it) and stores it in
+ * *out, owned by the caller (spb_events_watch_free()). Nothing is sent
+ * yet: the stream opens on the first spb_events_watch_next(). opts NULL
+ * means the defaults. Returns 0, or SPB_EINVALID for bad options (with
+ * *out NULL and the detail in spb_error_last()).
+ */
+SPB_EXTERN int spb_events_watch_open(spb_event_watch **out, spb_client *client,
+				     const spb_watch_options *opts);
+
+/**
+ * Waits up to timeout_ms (negative: without limit) for the next event and
+ * stores it in *event, owned by the caller (spb_message_free()).
+ *
+ * Returns 0 with an event; SPB_ETIMEOUT when none came in time (the watch
+ * goes on: call again); or another negative code when the watch is over:
+ * SPB_EPERM / SPB_EINVALID as the server answered (a foreign account_id,
+ * an unknown kind), SPB_EUNAVAILABLE after max_reconnects failed
+ * reconnections, SPB_ERROR after spb_events_watch_cancel(). *event is NULL
+ * unless 0 is returned.
+ */
+SPB_EXTERN int spb_events_watch_next(spb_event_watch *watch, Smartplus__Billing__V1__Event **event,
+				     int timeout_ms);
+
+/**
+ * The sequence number of the last event handed out (after_sequence before
+ * the first): what a later watch resumes after.
+ */
+SPB_EXTERN long long spb_events_watch_position(const spb_event_watch *watch);
+
+/**
+ * 1 once the current stream has replayed everything committed before it
+ * opened (what follows is live), else 0. Reset by a reconnection.
+ */
+SPB_EXTERN int spb_events_watch_caught_up(const spb_event_watch *watch);
+
+/**
+ * Ends the watch from any thread: a spb_events_watch_next() in progress
+ * returns SPB_ERROR, and so does every later one. NULL does nothing.
+ */
+SPB_EXTERN void spb_events_watch_cancel(spb_event_watch *watch);
+
+/** Closes the stream and frees the watch. NULL does nothing. */
+SPB_EXTERN void spb_events_watch_free(spb_event_watch *watch);
+
+/**
+ * A callback for spb_events_watch(): return 0 to go on, anything else to
+ * stop watching. The event belongs to the watch (copy what you keep).
+ */
+typedef int (*spb_event_cb)(const Smartplus__Billing__V1__Event *event, void *payload);
+
+/**
+ * Watches with a callback: calls cb for every event, in order, until it
+ * returns non-zero (then returns that value) or the watch is over (then
+ * returns the negative code spb_events_watch_next() gave).
+ */
+SPB_EXTERN int spb_events_watch(spb_client *client, const spb_watch_options *opts, spb_event_cb cb,
+				void *payload);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* SPBILLING_H */

@@ -75,7 +75,7 @@ static size_t call_options_size(unsigned int version)
 }
 
 /* Metadata values must be printable ASCII (no "-bin" keys here). */
-static int header_value_ok(const char *value, size_t max_len)
+int spb__header_value_ok(const char *value, size_t max_len)
 {
 	size_t len = 0;
 
@@ -152,7 +152,7 @@ static int check_metadata(const spb_metadata *md, size_t count)
 						      "metadata[%zu]: '%s' is set by the SDK or "
 						      "the transport",
 						      i, key);
-		if (md[i].value[0] && !header_value_ok(md[i].value, 4096))
+		if (md[i].value[0] && !spb__header_value_ok(md[i].value, 4096))
 			return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 					      "metadata[%zu]: value of '%s' must be 0..4096 "
 					      "printable ASCII characters",
@@ -165,7 +165,7 @@ static int check_client_options(const char *target, const spb_client_options *op
 {
 	if (!target || !*target)
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL, "target is empty");
-	if (opts->api_key && !header_value_ok(opts->api_key, 4096))
+	if (opts->api_key && !spb__header_value_ok(opts->api_key, 4096))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "api_key must be printable ASCII");
 	if (!opts->tls.client_cert_pem != !opts->tls.client_key_pem)
@@ -178,7 +178,7 @@ static int check_client_options(const char *target, const spb_client_options *op
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "max_retries is negative");
 	if (opts->tls_server_name &&
-	    (!opts->tls.root_certs_pem || !header_value_ok(opts->tls_server_name, 255)))
+	    (!opts->tls.root_certs_pem || !spb__header_value_ok(opts->tls_server_name, 255)))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "tls_server_name needs tls.root_certs_pem and 1..255 "
 				      "printable ASCII characters");
@@ -272,6 +272,16 @@ done:
 	return client;
 }
 
+grpc_channel *spb__client_channel(spb_client *client)
+{
+	return client->channel;
+}
+
+const char *spb__client_api_key(spb_client *client)
+{
+	return client->api_key;
+}
+
 void spb_client_free(spb_client *client)
 {
 	if (!client)
@@ -307,8 +317,8 @@ int spb__idempotency_key_new(char key[SPB__IDEMPOTENCY_KEY_LEN + 1])
 }
 
 /* Appends key: prefix value to md (key and value copied into new slices). */
-static void add_metadata(grpc_metadata *md, size_t *n, const char *key, const char *prefix,
-			 const char *value)
+void spb__add_metadata(grpc_metadata *md, size_t *n, const char *key, const char *prefix,
+		       const char *value)
 {
 	size_t plen = strlen(prefix), vlen = strlen(value);
 	grpc_slice slice = grpc_slice_malloc(plen + vlen);
@@ -323,8 +333,8 @@ static void add_metadata(grpc_metadata *md, size_t *n, const char *key, const ch
 
 /* Records a non-OK status: its message and the ErrorInfo reason from the
  * grpc-status-details-bin trailer. Returns status. */
-static grpc_status_code record_status(grpc_status_code status, grpc_slice details,
-				      const grpc_metadata_array *trailers)
+grpc_status_code spb__record_status(grpc_status_code status, grpc_slice details,
+				    const grpc_metadata_array *trailers)
 {
 	char reason[128] = "", order_id[128] = "";
 	size_t i;
@@ -398,13 +408,14 @@ static grpc_status_code attempt(spb_client *client, const struct call_plan *plan
 	grpc_metadata_array_init(&recv_initial);
 	grpc_metadata_array_init(&recv_trailing);
 	if (plan->api_key)
-		add_metadata(send_md, &n_md, "authorization", "Bearer ", plan->api_key);
+		spb__add_metadata(send_md, &n_md, "authorization", "Bearer ", plan->api_key);
 	if (plan->idempotency_key)
-		add_metadata(send_md, &n_md, "idempotency-key", "", plan->idempotency_key);
+		spb__add_metadata(send_md, &n_md, "idempotency-key", "", plan->idempotency_key);
 	if (plan->acting_account)
-		add_metadata(send_md, &n_md, "x-acting-account", "", plan->acting_account);
+		spb__add_metadata(send_md, &n_md, "x-acting-account", "", plan->acting_account);
 	for (i = 0; i < plan->metadata_count; i++)
-		add_metadata(send_md, &n_md, plan->metadata[i].key, "", plan->metadata[i].value);
+		spb__add_metadata(send_md, &n_md, plan->metadata[i].key, "",
+				  plan->metadata[i].value);
 
 	slice = grpc_slice_from_copied_string(plan->path);
 	host = plan->authority ? grpc_slice_from_copied_string(plan->authority)
@@ -449,7 +460,7 @@ static grpc_status_code attempt(spb_client *client, const struct call_plan *plan
 	if (status == GRPC_STATUS_OK)
 		status = decode_response(recv_bb, plan->output, out);
 	else
-		record_status(status, details, &recv_trailing);
+		spb__record_status(status, details, &recv_trailing);
 
 done:
 	for (i = 0; i < n_md; i++) {
@@ -481,18 +492,18 @@ static int plan_call(spb_client *client, const ProtobufCServiceDescriptor *servi
 	int deadline_ms;
 
 	plan->api_key = opts->api_key ? opts->api_key : client->api_key;
-	if (plan->api_key && !header_value_ok(plan->api_key, 4096))
+	if (plan->api_key && !spb__header_value_ok(plan->api_key, 4096))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "api_key must be printable ASCII");
 	plan->acting_account = opts->acting_account;
-	if (plan->acting_account && !header_value_ok(plan->acting_account, 255))
+	if (plan->acting_account && !spb__header_value_ok(plan->acting_account, 255))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "acting_account must be 1..255 printable ASCII characters");
 	if (check_metadata(opts->metadata, opts->metadata_count) < 0)
 		return SPB_EINVALID;
 	plan->metadata = opts->metadata;
 	plan->metadata_count = opts->metadata_count;
-	if (opts->authority && !header_value_ok(opts->authority, 255))
+	if (opts->authority && !spb__header_value_ok(opts->authority, 255))
 		return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				      "authority must be 1..255 printable ASCII characters");
 	plan->authority = opts->authority;
@@ -500,7 +511,7 @@ static int plan_call(spb_client *client, const ProtobufCServiceDescriptor *servi
 	plan->idempotency_key = NULL;
 	if (mutating) {
 		if (opts->idempotency_key) {
-			if (!header_value_ok(opts->idempotency_key, SPB__IDEMPOTENCY_KEY_MAX))
+			if (!spb__header_value_ok(opts->idempotency_key, SPB__IDEMPOTENCY_KEY_MAX))
 				return spb__error_set(GRPC_STATUS_INVALID_ARGUMENT, NULL,
 						      "idempotency_key must be 1..255 printable "
 						      "ASCII characters");

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "spbilling.h"
@@ -63,6 +64,25 @@ int spb__status_metadata(const uint8_t *data, size_t len, const char *key, char 
 void spb__error_set_order(const char *order_id);
 
 /* client.c */
+
+/** The client's channel and default bearer key (NULL: none); both live
+ *  as long as the client. */
+grpc_channel *spb__client_channel(spb_client *client);
+const char *spb__client_api_key(spb_client *client);
+
+/** 1 if value is 1..max_len printable ASCII characters (a metadata value). */
+int spb__header_value_ok(const char *value, size_t max_len);
+
+/** Appends "key: prefix value" to md[*n] (the value copied into a new
+ *  slice, which the caller unrefs) and increments *n. */
+void spb__add_metadata(grpc_metadata *md, size_t *n, const char *key, const char *prefix,
+		       const char *value);
+
+/** Records a non-OK status in the thread's error: its message and the
+ *  ErrorInfo reason from the grpc-status-details-bin trailer. Returns
+ *  status. */
+grpc_status_code spb__record_status(grpc_status_code status, grpc_slice details,
+				    const grpc_metadata_array *trailers);
 
 /**
  * Writes a fresh random idempotency key (SPB__IDEMPOTENCY_KEY_LEN lowercase

@@ -22,6 +22,8 @@ enum store_db {
 	DB_LEDGER,      /* credit transfers, balances (ledger) */
 	DB_POLICIES,    /* installer payment policies */
 	DB_IDEMPOTENCY, /* R17 idempotency records */
+	DB_EVENTS,      /* the outbox (store_event.h) */
+	DB_WEBHOOKS,    /* webhook endpoints and deliveries (store_webhook.h) */
 	DB_COUNT
 };
 
@@ -82,6 +84,12 @@ struct store_env {
 	int stopping;
 	store_writer_counts stats;
 	uint64_t commits; /* successful commits; atomic (store_commit_count) */
+
+	/* the outbox (event.c): set by the writer thread only */
+	int batch_events;   /* the batch being applied appended events */
+	uint64_t event_seq; /* last committed event seq; atomic */
+	void (*commit_hook)(void *arg, uint64_t last_seq);
+	void *commit_hook_arg;
 };
 
 /* env.c */
@@ -106,6 +114,8 @@ void key_u32(store_key *k, uint32_t v);
 void key_u64(store_key *k, uint64_t v);
 /* Append s and its NUL (ids never contain NUL, so ranges sort by id). */
 void key_str(store_key *k, const char *s);
+/* Append one NUL byte: k + "\0" is the first possible key after k. */
+void key_nul(store_key *k);
 /* 0, or STORE_INVALID on overflow or a NULL id. */
 int key_ok(const store_key *k);
 uint64_t get_be64(const uint8_t *p);
@@ -174,6 +184,11 @@ int store_table_put(store_txn *w, const store_table *t, const char *id, const Pr
 int store_table_delete(store_txn *w, const store_table *t, const char *id);
 /* The scan of index entries (prefix) resolving to records of t. */
 void store_table_scan(const store_table *t, const store_key *prefix, store_scan *s);
+
+/* event.c: reads the committed event_seq at open; after a batch that
+ * appended events, its last seq from the batch's top-level txn. */
+int store_event_open(store_env *env, store_txn *txn);
+int store_event_batch_seq(store_txn *top, uint64_t *seq);
 
 /* meta.c: white-box hook for tests (a newer schema version). */
 int store_meta_set_schema(store_txn *w, uint32_t version);

@@ -9,9 +9,19 @@ command -v h2load >/dev/null || { echo "bench_smoke: h2load missing (nghttp2-cli
 
 out=$(mktemp "${TMPDIR:-/tmp}/bench_smoke.XXXXXX")
 trap 'rm -f "$out"' EXIT
-"$src/tools/bench/run.sh" --build "$build" --scale 0.001 --duration 500ms --warmup 100ms \
-	--sdk-calls 20 --lmdb-seconds 0.3 --settle 0.2 >"$out"
-cat "$out"
+run_bench() {
+	"$src/tools/bench/run.sh" --build "$build" --scale 0.001 --duration "$1" --warmup 100ms \
+		--sdk-calls 20 --lmdb-seconds 0.3 --settle 0.2 >"$out"
+	cat "$out"
+}
+# On a loaded machine a 16x64 load of half a second may finish no request at
+# all (0 bytes read, shown as ERRORS); such a run is repeated once with
+# 2-second loads, and the checks below apply to that second run.
+run_bench 500ms
+if grep -qF -- "(ERRORS)" "$out"; then
+	echo "bench_smoke: a load finished no request in 0.5 s (a busy machine?); once more with 2 s loads"
+	run_bench 2s
+fi
 
 fail=0
 expect() { # fixed string, expected count

@@ -16,6 +16,7 @@
 
 #include "store_ledger.h"
 #include "spt_billingd.h"
+#include "spt_raw.h"
 #include "spt_run.h"
 #include "spt_sdk.h"
 #include "spt_store.h"
@@ -430,6 +431,60 @@ static void test_refused_assignments_change_nothing(void)
 	CU_ASSERT(failed_with(-1, ST_PERMISSION_DENIED, NULL));
 }
 
+/* AssignCredits as the vendor over a raw call with an idempotency key: the
+ * status, message, ErrorInfo reason and metadata as sent. */
+static void assign_with_key(grpc_channel *ch, const char *key, const char *from, const char *to,
+			    int64_t credits, spt_raw_result *r)
+{
+	Smartplus__Billing__V1__AssignCreditsRequest q =
+		SMARTPLUS__BILLING__V1__ASSIGN_CREDITS_REQUEST__INIT;
+	spt_md md[1] = {{"idempotency-key", key, 0}};
+	uint8_t buf[256];
+	size_t len;
+	q.account_id = (char *)from;
+	q.to_account_id = (char *)to;
+	q.credits = credits;
+	len = protobuf_c_message_pack(&q.base, buf);
+	spt_raw_call(ch, SPT_BILLING "AssignCredits", srv.admin_key, md, 1, buf, len, 10000, r);
+}
+
+/* R17: a replayed failure is the first answer with all of its ErrorInfo
+ * metadata (balance and requested of INSUFFICIENT_CREDITS, which the
+ * handler attaches with rpc_error_meta), even once the balance changed. */
+static void test_replayed_failure_keeps_its_metadata(void)
+{
+	grpc_channel *ch = spt_raw_channel(srv.target);
+	spt_raw_result first, again, fresh;
+	char key[64];
+
+	CU_ASSERT_EQUAL_FATAL(make_account("r17s", ROLE(SUB_DISTRIBUTOR), "d1"), 0);
+	CU_ASSERT_EQUAL_FATAL(make_account("r17i", ROLE(INSTALLER), "r17s"), 0);
+	spt_unique_id(key, sizeof(key), "r17-meta-");
+	assign_with_key(ch, key, "r17s", "r17i", 7, &first);
+	CU_ASSERT_EQUAL(first.status, ST_FAILED_PRECONDITION);
+	CU_ASSERT_STRING_EQUAL(first.reason, "INSUFFICIENT_CREDITS");
+	CU_ASSERT_STRING_EQUAL(first.meta, "balance=0\nrequested=7\n");
+	/* Now r17s could pay: a run would succeed, a replay must not. */
+	CU_ASSERT_EQUAL_FATAL(assign("d1", NULL, "r17s", 20, NULL, NULL), 0);
+	assign_with_key(ch, key, "r17s", "r17i", 7, &again);
+	CU_ASSERT_EQUAL(again.status, first.status);
+	CU_ASSERT_STRING_EQUAL(again.message, first.message);
+	CU_ASSERT_STRING_EQUAL(again.reason, first.reason);
+	CU_ASSERT_STRING_EQUAL(again.meta, first.meta);
+	CU_ASSERT_EQUAL(balance("r17s"), 20);
+	CU_ASSERT_EQUAL(balance("r17i"), 0);
+	/* The same request under a new key runs. */
+	spt_unique_id(key, sizeof(key), "r17-meta-");
+	assign_with_key(ch, key, "r17s", "r17i", 7, &fresh);
+	CU_ASSERT_EQUAL(fresh.status, 0);
+	CU_ASSERT_STRING_EQUAL(fresh.meta, "");
+	CU_ASSERT_EQUAL(balance("r17s"), 13);
+	spt_raw_free(&first);
+	spt_raw_free(&again);
+	spt_raw_free(&fresh);
+	grpc_channel_destroy(ch);
+}
+
 /* Set/Get policy helpers. */
 static int set_policy(const char *as, const char *installer, int on, const int *methods, size_t n,
 		      Smartplus__Billing__V1__SetInstallerPaymentPolicyResponse **out)
@@ -683,6 +738,8 @@ static CU_TestInfo tests[] = {
 	{"credit logs show both sides newest first", test_credit_logs_show_both_sides_newest_first},
 	{"credit logs page and filter", test_credit_logs_page_and_filter},
 	{"refused assignments change nothing", test_refused_assignments_change_nothing},
+	{"R17: a replayed INSUFFICIENT_CREDITS keeps its ErrorInfo metadata",
+	 test_replayed_failure_keeps_its_metadata},
 	{"installer payment policy", test_installer_payment_policy},
 	{"concurrent assigns never overdraw", test_concurrent_assigns_never_overdraw},
 	{"ledger check on the stopped data dir", test_ledger_check_on_the_stopped_data_dir},

@@ -2,11 +2,13 @@
  * test_isolation_sweep.c - the tenant-isolation sweep (issue 9, item 4).
  *
  * Generated from the protos at run time: for every method of the protoc-c
- * service descriptors of BillingService, DirectoryService and AdminService,
+ * service descriptors of BillingService, DirectoryService, AdminService and
+ * EventService (WatchEvents through the SDK's event watch),
  * the request is built by walking its input descriptor and filling each
  * field by name: resource fields (account_id, parent_id, payer_id,
  * to_account_id, installer_id, project_id(s), item_id(s), order_id,
- * quote_id, key_id) point at a bundle of resources of one target class,
+ * quote_id, key_id, endpoint_id) point at a bundle of resources of one
+ * target class,
  * the other required fields get valid values so that permission is what
  * decides. Each request is sent for
  *
@@ -127,7 +129,12 @@ typedef struct bundle {
 	int exists;
 	const char *account, *child, *installer, *project, *item, *order, *quote;
 	int account_role;
+	const char *endpoint; /* the account's webhook endpoint */
 } bundle;
+
+/* A webhook endpoint of each account of accts[] (setup), by index. */
+static char endpoints[16][40];
+static const char *endpoint_of(const char *account);
 
 static const char *nz(const char *s)
 {
@@ -164,7 +171,8 @@ static int bundles_of(int r, bundle out[5])
 			    has_p1 ? "p1_a" : NULL,
 			    nz(own_orders[r]),
 			    nz(own_quotes[r]),
-			    r};
+			    r,
+			    NULL};
 	if (child[r])
 		out[n++] = (bundle){"descendant",
 				    1,
@@ -176,16 +184,17 @@ static int bundles_of(int r, bundle out[5])
 				    has_p1 ? "p1_b" : NULL,
 				    nz(desc_orders[r]),
 				    nz(desc_quotes[r]),
-				    r + 1};
+				    r + 1,
+				    NULL};
 	if (foreign[r])
 		out[n++] = (bundle){"foreign",        0,      1,    foreign[r],
 				    foreign_child[r], "i2",   "p2", "p2_a",
-				    ord_d2,           quo_d2, r};
+				    ord_d2,           quo_d2, r,    NULL};
 	if (parent[r])
 		out[n++] = (bundle){"ancestor",        0,           1,
 				    parent[r],         self[r],     anc_inst[r],
 				    anc_proj[r],       anc_item[r], nz(anc_orders[r]),
-				    nz(anc_quotes[r]), r - 1};
+				    nz(anc_quotes[r]), r - 1,       NULL};
 	out[n++] = (bundle){"nonexistent",
 			    0,
 			    0,
@@ -196,7 +205,10 @@ static int bundles_of(int r, bundle out[5])
 			    "nx_item",
 			    "ord_0000000000000000",
 			    "quo_0000000000000000",
-			    R_DIST};
+			    R_DIST,
+			    NULL};
+	for (int k = 0; k < n; k++)
+		out[k].endpoint = endpoint_of(out[k].account);
 	return n;
 }
 
@@ -244,6 +256,30 @@ static void fresh_key_id(const char *account, char out[24])
 
 	mint_key(account, V1(API_KEY_SCOPE__API_KEY_SCOPE_ACCOUNT), token, sizeof(token));
 	snprintf(out, 24, "%.16s", strlen(token) > 20 ? token + 4 : "0000000000000000");
+}
+
+/* CreateWebhookEndpoint for account (as the vendor) into id[40]; the URL
+ * is a closed loopback port, so deliveries fail locally. */
+static void new_endpoint(const char *account, char id[40])
+{
+	Smartplus__Billing__V1__CreateWebhookEndpointRequest r =
+		SMARTPLUS__BILLING__V1__CREATE_WEBHOOK_ENDPOINT_REQUEST__INIT;
+	Smartplus__Billing__V1__CreateWebhookEndpointResponse *resp = NULL;
+	spb_call_options o = as(NULL);
+
+	r.account_id = (char *)account;
+	r.url = "http://127.0.0.1:9/iso";
+	setup_check(spb_event_create_webhook_endpoint(cli, &r, &resp, &o), "CreateWebhookEndpoint");
+	snprintf(id, 40, "%s", resp ? resp->endpoint->endpoint_id : "whe_missing");
+	spb_message_free(resp);
+}
+
+static const char *endpoint_of(const char *account)
+{
+	for (size_t i = 0; i < N_ACCTS; i++)
+		if (strcmp(accts[i].id, account) == 0)
+			return endpoints[i];
+	return "whe_000000000000000000000000";
 }
 
 static void create_items(const char *project, const char *const *ids, int n)
@@ -357,6 +393,8 @@ static int setup(void)
 	}
 	mint_key("vendor", V1(API_KEY_SCOPE__API_KEY_SCOPE_SERVICE), service_key,
 		 sizeof(service_key));
+	for (size_t i = 0; i < N_ACCTS; i++)
+		new_endpoint(accts[i].id, endpoints[i]);
 	created.seconds = time(NULL) - 86400;
 	for (size_t i = 0; i < sizeof(projects) / sizeof(projects[0]); i++) {
 		Smartplus__Billing__V1__CreateProjectRequest pj =
@@ -445,6 +483,14 @@ typedef struct fill_ctx {
 	int missing;         /* a resource the bundle does not have */
 } fill_ctx;
 
+/* A fresh endpoint of account, its id in the case's pool. */
+static const char *create_endpoint(const char *account, pool *pl)
+{
+	char id[40];
+	new_endpoint(account, id);
+	return pstr(pl, id);
+}
+
 static const char *need(fill_ctx *c, const char *v)
 {
 	c->resource_fields++;
@@ -494,6 +540,14 @@ static const char *string_for(fill_ctx *c, const ProtobufCMessageDescriptor *in,
 			return id;
 		}
 		return need(c, b->item);
+	}
+	if (is(f, "endpoint_id")) {
+		if (is(m, "DeleteWebhookEndpoint") && b->exists) {
+			/* a fresh endpoint to delete, so the shared ones stay */
+			c->resource_fields++;
+			return create_endpoint(b->account, c->pl);
+		}
+		return need(c, b->endpoint);
 	}
 	if (is(f, "order_id"))
 		return need(c, b->order);
@@ -775,7 +829,29 @@ static int cred_opts(int role, int cred, spb_call_options *o)
 static int is_read(const char *name)
 {
 	return strncmp(name, "Get", 3) == 0 || strncmp(name, "List", 4) == 0 ||
-	       is(name, "QuoteServices");
+	       strncmp(name, "Watch", 5) == 0 || is(name, "QuoteServices");
+}
+
+/* WatchEvents through the SDK's watch: the status its stream ends with,
+ * or OK when it delivers or stays open (nothing to deny) for a second. */
+static int watch_status(const ProtobufCMessage *msg, const spb_call_options *o)
+{
+	const Smartplus__Billing__V1__WatchEventsRequest *req = (const void *)msg;
+	spb_watch_options wo = SPB_WATCH_OPTIONS_INIT;
+	Smartplus__Billing__V1__Event *ev = NULL;
+	spb_event_watch *w = NULL;
+	int rc;
+
+	wo.after_sequence = req->after_sequence;
+	wo.account_id = req->account_id[0] ? req->account_id : NULL;
+	wo.call = o;
+	wo.max_reconnects = 0;
+	if (spb_events_watch_open(&w, cli, &wo) != 0)
+		return spb_error_last()->grpc_code;
+	rc = spb_events_watch_next(w, &ev, 1000);
+	spb_message_free(ev);
+	spb_events_watch_free(w);
+	return rc == 0 || rc == SPB_ETIMEOUT ? ST_OK : spb_error_last()->grpc_code;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -876,8 +952,12 @@ static void run_case(const ProtobufCServiceDescriptor *svc, unsigned mi, int rol
 		pool_free(&pl);
 		return;
 	}
-	rc = spb__unary(cli, svc, mi, !is_read(md->name), req, &resp, &o);
-	st = rc == 0 ? ST_OK : spb_error_last()->grpc_code;
+	if (is(md->name, "WatchEvents")) {
+		st = watch_status(req, &o);
+	} else {
+		rc = spb__unary(cli, svc, mi, !is_read(md->name), req, &resp, &o);
+		st = rc == 0 ? ST_OK : spb_error_last()->grpc_code;
+	}
 	if (st == ST_UNAVAILABLE)
 		check_alive(svc, md);
 	exp = policy_self ? E_DENIED : expect(admin, role, b, cred);
@@ -1011,6 +1091,11 @@ static void test_admin_service_is_vendor_only(void)
 	sweep(&smartplus__billing__v1__admin_service__descriptor);
 }
 
+static void test_event_service_is_tenant_isolated(void)
+{
+	sweep(&smartplus__billing__v1__event_service__descriptor);
+}
+
 static void test_billingd_survives_and_stops_cleanly(void)
 {
 	CU_ASSERT_EQUAL(n_crashes, 0);
@@ -1024,6 +1109,8 @@ static CU_TestInfo tests[] = {
 	 test_directory_service_is_tenant_isolated},
 	{"AdminService: vendor only, for every RPC x caller x target x credential",
 	 test_admin_service_is_vendor_only},
+	{"EventService: every RPC x caller x target x credential answers as isolation demands",
+	 test_event_service_is_tenant_isolated},
 	{"billingd survives every case and stops cleanly",
 	 test_billingd_survives_and_stops_cleanly},
 	CU_TEST_INFO_NULL,

@@ -108,6 +108,28 @@ static int count_requests(const char *method, const char *path_prefix)
 	return n;
 }
 
+/* How many events of kind the vendor sees on subject (one page is plenty
+ * for one order's events). -1 when ListEvents fails. */
+static int events_of(const char *subject, const char *kind)
+{
+	Smartplus__Billing__V1__ListEventsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_EVENTS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListEventsResponse *resp = NULL;
+	char *kinds[] = {(char *)kind};
+	int n = 0;
+	r.subject = (char *)subject;
+	r.n_kinds = 1;
+	r.kinds = kinds;
+	r.page_size = 100;
+	if (spb_event_list_events(w.cli, &r, &resp, NULL) != 0)
+		return -1;
+	for (size_t i = 0; i < resp->n_events; i++)
+		n += strcmp(resp->events[i]->subject, subject) == 0 &&
+		     strcmp(resp->events[i]->kind, kind) == 0;
+	spb_message_free(resp);
+	return n;
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* A 500 after the charge is saved under the key and replayed: the
@@ -455,7 +477,7 @@ static void test_on_session_3ds(void)
 static void test_auto_renewal_off_session(void)
 {
 	pw_outcome o;
-	char id[64], pi[128], body[200], ids[8][64], ar[64] = "";
+	char id[64], pi[128], body[200], ids[8][64], ar[64] = "", subject[96];
 	size_t n;
 	int64_t now = 0, e = 0, e2 = 0;
 	const char *p = project("p_auto");
@@ -505,6 +527,11 @@ static void test_auto_renewal_off_session(void)
 	}
 	pw_outcome_free(&o);
 	CU_ASSERT_EQUAL(pw_captures(ar), 0);
+	/* the failed attempt asks the payer to act, once (issue 15's events) */
+	snprintf(subject, sizeof(subject), "orders/%s", ar);
+	CU_ASSERT_EQUAL(events_of(subject, "renewal.requires_action"), 1);
+	CU_ASSERT_EQUAL(events_of(subject, "renewal.failed"), 1);
+	CU_ASSERT_EQUAL(events_of(subject, "order.created"), 1);
 	/* the buyer is present: the same intent, on-session */
 	rq.order_id = ar;
 	CU_ASSERT_EQUAL_FATAL(spb_billing_recover_renewal(w.cli, &rq, &rr, NULL), 0);
@@ -518,6 +545,7 @@ static void test_auto_renewal_off_session(void)
 	CU_ASSERT_EQUAL(pw_captures(ar), 1);
 	CU_ASSERT(pw_item_active(&w, p, &e2));
 	CU_ASSERT_EQUAL(e2, e + 30LL * 24 * HOUR * 1000000);
+	CU_ASSERT_EQUAL(events_of(subject, "order.succeeded"), 1);
 	/* past every retry day: nothing more is charged, the item moved once */
 	CU_ASSERT_EQUAL(pw_advance(&w, 5 * 24 * HOUR), 0);
 	CU_ASSERT_EQUAL(pw_captures(ar), 1);
@@ -658,11 +686,12 @@ static void test_webhooks_settle(void)
 	fakectl_ctl("{\"webhooks\":{\"duplicate\":0}}");
 }
 
-/* A dispute flags the order, visible on GetOrder. */
+/* A dispute flags the order, visible on GetOrder, and is one
+ * order.disputed event (a repeated webhook adds none). */
 static void test_dispute_flags(void)
 {
 	pw_outcome o;
-	char id[64], pi[128];
+	char id[64], pi[128], subject[80];
 	const char *p = project("p_dispute");
 	CU_ASSERT_EQUAL(pw_checkout(&w, p, STRIPE, "pm_card_visa", "cus_1", 0, &o), G_OK);
 	CU_ASSERT_EQUAL(o.order ? (int)o.order->status : 0, O_SUCCEEDED);
@@ -681,6 +710,12 @@ static void test_dispute_flags(void)
 	}
 	CU_ASSERT(o.order && o.order->disputed);
 	pw_outcome_free(&o);
+	snprintf(subject, sizeof(subject), "orders/%s", id);
+	CU_ASSERT_EQUAL(events_of(subject, "order.succeeded"), 1);
+	CU_ASSERT_EQUAL(events_of(subject, "order.disputed"), 1);
+	ctl("dispute", pi); /* the same dispute again: the order is flagged already */
+	pw_webhooks_idle();
+	CU_ASSERT_EQUAL(events_of(subject, "order.disputed"), 1);
 }
 
 /* Per-provider currency tables at SetPrice and quote time. */

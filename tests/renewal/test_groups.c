@@ -35,6 +35,28 @@
 static spt_billingd srv;
 static spb_client *cli; /* the vendor */
 
+/* How many events of kind the vendor sees on subject (one page is plenty
+ * here). -1 when ListEvents fails. */
+static int events_of(const char *subject, const char *kind)
+{
+	Smartplus__Billing__V1__ListEventsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_EVENTS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListEventsResponse *resp = NULL;
+	char *kinds[] = {(char *)kind};
+	int n = 0;
+	r.subject = (char *)subject;
+	r.n_kinds = 1;
+	r.kinds = kinds;
+	r.page_size = 100;
+	if (spb_event_list_events(cli, &r, &resp, NULL) != 0)
+		return -1;
+	for (size_t i = 0; i < resp->n_events; i++)
+		n += strcmp(resp->events[i]->subject, subject) == 0 &&
+		     strcmp(resp->events[i]->kind, kind) == 0;
+	spb_message_free(resp);
+	return n;
+}
+
 static int env_int(const char *name, int dflt, int lo, int hi)
 {
 	const char *v = getenv(name);
@@ -318,7 +340,7 @@ static void test_groups(void)
  * day), then on AUTO with the group: a line of the group's next order. */
 static void test_coterm(void)
 {
-	char gid[64], *ids[1] = {"ct_new"};
+	char gid[64], *ids[1] = {"ct_new"}, subject[96];
 	int64_t t0 = 0, e0, now = 0, next = 0;
 	spt_quote_spec q = {.action = ACTION(ACTIVATE),
 			    .payer = "ct",
@@ -361,6 +383,10 @@ static void test_coterm(void)
 		  (long long)tl.max_lines, tl.joins);
 	SPT_CHECK(spt_item_state_of(cli, "ct_p", "ct_new", &st) && st.expires_at == next + MONTH,
 		  "renewed with the group");
+	snprintf(subject, sizeof(subject), "renewalGroups/%s", gid);
+	SPT_CHECK(events_of(subject, "renewal.upcoming") == 2,
+		  "renewal.upcoming 7 days and 1 day before (%d)",
+		  events_of(subject, "renewal.upcoming"));
 	(void)e0;
 }
 
@@ -513,6 +539,20 @@ static void test_payment_requests(void)
 	SPT_CHECK(request_payment(inst, qr->quote->quote_id, "pq", r3) == 0, "RequestPayment 3");
 	SPT_CHECK(spt_advance_clock(cli, 16 * 60 * SPT_SECOND_US, NULL, NULL) == 0, "16 minutes");
 	SPT_CHECK(listed_status(dist, "pq", r3, NULL) == PRSTATUS(EXPIRED), "EXPIRED");
+	{
+		char sub[96];
+		const char *const want[][2] = {
+			{r1, "payment_request.created"}, {r1, "payment_request.approved"},
+			{r2, "payment_request.created"}, {r2, "payment_request.declined"},
+			{r3, "payment_request.created"}, {r3, "payment_request.expired"}};
+		for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+			snprintf(sub, sizeof(sub), "paymentRequests/%s", want[k][0]);
+			SPT_CHECK(events_of(sub, want[k][1]) == 1, "one %s for %s", want[k][1],
+				  want[k][0]);
+		}
+		snprintf(sub, sizeof(sub), "paymentRequests/%s", r2);
+		SPT_CHECK(events_of(sub, "payment_request.approved") == 0, "none approved for r2");
+	}
 	SPT_CHECK(approve(dist, r3, &total, &status) == SPB_EPRECONDITION &&
 			  strcmp(spb_error_last()->reason, "PAYMENT_REQUEST_STATE") == 0,
 		  "an expired request cannot be approved");

@@ -14,6 +14,28 @@
 static spt_billingd srv;
 static spb_client *cli; /* the vendor */
 
+/* How many events of kind the vendor sees on subject (one page is plenty
+ * here). -1 when ListEvents fails. */
+static int events_of(const char *subject, const char *kind)
+{
+	Smartplus__Billing__V1__ListEventsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_EVENTS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListEventsResponse *resp = NULL;
+	char *kinds[] = {(char *)kind};
+	int n = 0;
+	r.subject = (char *)subject;
+	r.n_kinds = 1;
+	r.kinds = kinds;
+	r.page_size = 100;
+	if (spb_event_list_events(cli, &r, &resp, NULL) != 0)
+		return -1;
+	for (size_t i = 0; i < resp->n_events; i++)
+		n += strcmp(resp->events[i]->subject, subject) == 0 &&
+		     strcmp(resp->events[i]->kind, kind) == 0;
+	spb_message_free(resp);
+	return n;
+}
+
 /* ---- the AUTO_RENEWAL orders of a payer ---- */
 
 #define ORD_LINES 8
@@ -331,6 +353,16 @@ static void test_declined(void)
 	SPT_CHECK(spt_item_state_of(cli, "pd_p", "x_000", &st) && st.status == ISTATUS(EXPIRED) &&
 			  !st.auto_on,
 		  "EXPIRED once the grace is over, auto-renew off");
+	{
+		char sub[96];
+		snprintf(sub, sizeof(sub), "orders/%s", os.v[0].id);
+		SPT_CHECK(events_of(sub, "renewal.failed") == 4,
+			  "one renewal.failed per attempt (%d)", events_of(sub, "renewal.failed"));
+		SPT_CHECK(events_of(sub, "order.failed") == 1,
+			  "order.failed once the grace is over");
+		SPT_CHECK(events_of("items/x_000", "item.grace_started") == 1,
+			  "item.grace_started");
+	}
 	SPT_CHECK(spt_advance_clock(cli, 40 * SPT_DAY_US, &now, NULL) == 0, "advance 40 days");
 	load("pd", &os);
 	SPT_CHECK(os.n == 1 && count(&os, "x_000", OSTATUS(FAILED)) == 1 && os.v[0].attempts == 4 &&

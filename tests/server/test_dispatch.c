@@ -1,10 +1,11 @@
 /*
  * test_dispatch.c: the dispatch table of billingd (rpc_methods[], generated
  * from the protoc-c service descriptors) against those descriptors: one row
- * per RPC of BillingService, DirectoryService and AdminService, with its
- * full path, lookup by path, the `mutates` flag (0 exactly for Get*, List*,
- * QuoteServices), vendor-only access for AdminService, request/response
- * descriptors, and a handler on every row.
+ * per RPC of BillingService, DirectoryService, AdminService and
+ * EventService, with its full path, lookup by path, the `mutates` flag (0
+ * exactly for Get*, List*, Watch*, QuoteServices), the server-streaming flag
+ * (WatchEvents only), vendor-only access for AdminService,
+ * request/response descriptors, and a handler on every row.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "smartplus/billing/v1/admin_service.pb-c.h"
 #include "smartplus/billing/v1/billing_service.pb-c.h"
 #include "smartplus/billing/v1/directory_service.pb-c.h"
+#include "smartplus/billing/v1/event_service.pb-c.h"
 
 /* main.c is not in spb_server_core: the process state lives here. */
 billingd_state billingd;
@@ -24,6 +26,7 @@ static const ProtobufCServiceDescriptor *const services[] = {
 	&smartplus__billing__v1__billing_service__descriptor,
 	&smartplus__billing__v1__directory_service__descriptor,
 	&smartplus__billing__v1__admin_service__descriptor,
+	&smartplus__billing__v1__event_service__descriptor,
 };
 #define N_SERVICES (sizeof(services) / sizeof(services[0]))
 
@@ -38,10 +41,11 @@ static void test_one_row_per_rpc(void)
 	for (size_t s = 0; s < N_SERVICES; s++)
 		total += services[s]->n_methods;
 	CU_ASSERT_EQUAL(rpc_method_count, total);
-	/* DESIGN §4: 16 + 11 + 8 */
+	/* DESIGN §4: 16 + 11 + 8; issue 15: 8 */
 	CU_ASSERT_EQUAL(services[0]->n_methods, 16);
 	CU_ASSERT_EQUAL(services[1]->n_methods, 12);
 	CU_ASSERT_EQUAL(services[2]->n_methods, 8);
+	CU_ASSERT_EQUAL(services[3]->n_methods, 8);
 	for (size_t s = 0; s < N_SERVICES; s++) {
 		for (unsigned m = 0; m < services[s]->n_methods; m++) {
 			char path[256];
@@ -106,9 +110,12 @@ static void test_mutates(void)
 	for (size_t i = 0; i < rpc_method_count; i++) {
 		const char *m = rpc_methods[i].service->methods[rpc_methods[i].method_index].name;
 		int read_only = strncmp(m, "Get", 3) == 0 || strncmp(m, "List", 4) == 0 ||
-				strcmp(m, "QuoteServices") == 0;
+				strncmp(m, "Watch", 5) == 0 || strcmp(m, "QuoteServices") == 0;
 		SPT_CHECK(rpc_methods[i].mutates == !read_only, "%s: mutates=%d",
 			  rpc_methods[i].name, rpc_methods[i].mutates);
+		SPT_CHECK(rpc_methods[i].server_streaming == (strcmp(m, "WatchEvents") == 0),
+			  "%s: server_streaming=%d", rpc_methods[i].name,
+			  rpc_methods[i].server_streaming);
 	}
 	CU_ASSERT_EQUAL(rpc_table_find("/smartplus.billing.v1.BillingService/GetCatalog")->mutates,
 			0);
@@ -145,7 +152,7 @@ static void test_handlers_linked(void)
 static CU_TestInfo tests[] = {
 	{"one row per RPC, paths from the descriptors", test_one_row_per_rpc},
 	{"rpc_table_find", test_find},
-	{"mutates: 0 exactly for Get*/List*/QuoteServices", test_mutates},
+	{"mutates: 0 exactly for Get*/List*/Watch*/QuoteServices; streaming", test_mutates},
 	{"access and descriptors", test_access_and_descriptors},
 	{"handlers linked", test_handlers_linked},
 	CU_TEST_INFO_NULL,

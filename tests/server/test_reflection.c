@@ -28,9 +28,13 @@ typedef Grpc__Reflection__V1alpha__ServerReflectionResponse AResp;
 static reflection_index *g_idx;
 
 static const char *const k_services[] = {
-	"smartplus.billing.v1.BillingService", "smartplus.billing.v1.DirectoryService",
-	"smartplus.billing.v1.AdminService",   "grpc.health.v1.Health",
-	"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
+	"smartplus.billing.v1.BillingService",
+	"smartplus.billing.v1.DirectoryService",
+	"smartplus.billing.v1.AdminService",
+	"smartplus.billing.v1.EventService",
+	"grpc.health.v1.Health",
+	"grpc.reflection.v1.ServerReflection",
+	"grpc.reflection.v1alpha.ServerReflection",
 };
 #define N_SERVICES (sizeof k_services / sizeof k_services[0])
 
@@ -345,6 +349,8 @@ static void test_file_containing_symbol(void)
 		{"smartplus.billing.v1.BillingService", BILLING},
 		{"smartplus.billing.v1.BillingService.GetCatalog", BILLING},
 		{"smartplus.billing.v1.AdminService", "smartplus/billing/v1/admin_service.proto"},
+		{"smartplus.billing.v1.EventService.WatchEvents",
+		 "smartplus/billing/v1/event_service.proto"},
 		{"grpc.reflection.v1alpha.ServerReflection.ServerReflectionInfo",
 		 "grpc/reflection/v1alpha/reflection.proto"},
 		{"grpc.reflection.v1.ServerReflection", "grpc/reflection/v1/reflection.proto"},

@@ -29,7 +29,7 @@
 #include "spt_fs.h"
 
 #define SPT_KEY_MAX 160
-#define SPT_BILLINGD_MAX_ARGS 24
+#define SPT_BILLINGD_MAX_ARGS 32
 
 typedef struct spt_billingd_options {
 	const char *bin;         /* NULL: spt_arg("billingd") */

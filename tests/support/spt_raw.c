@@ -43,10 +43,19 @@ grpc_channel *spt_raw_channel(const char *target)
 	return ch;
 }
 
-/* The ErrorInfo reason in grpc-status-details-bin, or "". */
-static void reason_of(const grpc_metadata_array *trailers, char *reason, size_t cap)
+static int cmp_entry(const void *a, const void *b)
+{
+	const Google__Rpc__ErrorInfo__MetadataEntry *const *x = a, *const *y = b;
+	return strcmp((*x)->key, (*y)->key);
+}
+
+/* The ErrorInfo reason in grpc-status-details-bin and its metadata
+ * ("key=value\n" sorted by key), or "". */
+static void reason_of(const grpc_metadata_array *trailers, char *reason, size_t cap, char *meta,
+		      size_t mcap)
 {
 	reason[0] = 0;
+	meta[0] = 0;
 	for (size_t i = 0; i < trailers->count; i++) {
 		const grpc_metadata *m = &trailers->metadata[i];
 		Google__Rpc__Status *st;
@@ -65,7 +74,15 @@ static void reason_of(const grpc_metadata_array *trailers, char *reason, size_t 
 				continue;
 			ei = google__rpc__error_info__unpack(NULL, any->value.len, any->value.data);
 			if (ei) {
+				size_t n = 0;
 				snprintf(reason, cap, "%s", ei->reason);
+				if (ei->n_metadata) /* NULL with none: not for qsort */
+					qsort(ei->metadata, ei->n_metadata, sizeof(ei->metadata[0]),
+					      cmp_entry);
+				for (size_t k = 0; k < ei->n_metadata && n < mcap; k++)
+					n += (size_t)snprintf(meta + n, mcap - n, "%s=%s\n",
+							      ei->metadata[k]->key,
+							      ei->metadata[k]->value);
 				google__rpc__error_info__free_unpacked(ei, NULL);
 			}
 			break;
@@ -150,7 +167,8 @@ void spt_raw_call(grpc_channel *ch, const char *path, const char *bearer, const 
 			snprintf(r->message, sizeof(r->message), "%.*s",
 				 (int)GRPC_SLICE_LENGTH(details),
 				 (const char *)GRPC_SLICE_START_PTR(details));
-			reason_of(&trail_md, r->reason, sizeof(r->reason));
+			reason_of(&trail_md, r->reason, sizeof(r->reason), r->meta,
+				  sizeof(r->meta));
 		}
 		if (recv_bb) {
 			grpc_byte_buffer_reader rd;

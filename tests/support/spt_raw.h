@@ -21,6 +21,7 @@ typedef struct spt_raw_result {
 	int status; /* grpc_status_code, or -1 when the call did not complete */
 	char message[512];
 	char reason[128]; /* ErrorInfo.reason from grpc-status-details-bin, or "" */
+	char meta[512];   /* its metadata as "key=value" lines sorted by key, or "" */
 	uint8_t *body;    /* response bytes (malloc'ed) or NULL; spt_raw_free */
 	size_t len;
 } spt_raw_result;

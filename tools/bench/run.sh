@@ -15,6 +15,9 @@
 #     writer's group-commit figures (logged on SIGTERM, --settle seconds after
 #     the load, default 1) are that load's alone;
 #     then tools/bench/sdk_latency (1 connection, 1 call at a time);
+#     the outbox (issue 15): AssignCredits again per setting with
+#     billingd --events off, and at 16x64 and 1x1 with a watcher
+#     (tools/bench/watch_latency: commit -> WatchEvents delivery latency);
 #  3. the same on a store --small-scale (default S/10) big, and the ratios.
 #
 # D: an h2load duration (5s, 500ms; a bare number is seconds).
@@ -64,7 +67,8 @@ done
 
 bin=$build/tools/bench
 billingd=$build/server/billingd
-for f in "$bin/echo_server" "$bin/lmdb_commit" "$bin/seed" "$bin/sdk_latency" "$billingd"; do
+for f in "$bin/echo_server" "$bin/lmdb_commit" "$bin/seed" "$bin/sdk_latency" "$bin/watch_latency" \
+	"$billingd"; do
 	[ -x "$f" ] || { echo "run.sh: $f missing: build first (cmake --build build)" >&2; exit 1; }
 done
 command -v h2load >/dev/null || { echo "run.sh: h2load missing (apt-get install nghttp2-client)" >&2; exit 1; }
@@ -153,11 +157,12 @@ h2load_run() {
 	done
 }
 
-start_billingd() { # name data-dir -> sets bd_pid, bd_port
+start_billingd() { # name data-dir [billingd args...] -> sets bd_pid, bd_port
 	local name=$1 dir=$2
+	shift 2
 	rm -f "$work/$name.port"
 	"$billingd" --listen 127.0.0.1:0 --port-file "$work/$name.port" --data-dir "$dir" \
-		--quiet-calls --threads "$threads" 2>"$work/$name.log" &
+		--quiet-calls --threads "$threads" "$@" 2>"$work/$name.log" &
 	bd_pid=$!
 	pids+=("$bd_pid")
 	bd_port=$(wait_port "$work/$name.port" "$bd_pid") || {
@@ -299,6 +304,34 @@ bench_scale() {
 			echo "$(rss_anon_kib "$bd_pid")" >"$work/$label-AssignCredits-${1}x$2.rss"
 			stop_billingd "assign-$label-${1}x$2"
 			echo "$bd_writer" >"$work/$label-AssignCredits-${1}x$2.writer"
+			# the same without the outbox, right after (issue 15)
+			log "[$label] AssignCredits ${1}x$2, events off"
+			start_billingd "assign-noev-$label-${1}x$2" "$dir" --events off
+			h2load_run "$label-AssignCreditsNoEvents-${1}x$2" "$bd_port" \
+				"$(cat "$out/path_AssignCredits")" "$out/req_AssignCredits.bin" "$1" "$2" \
+				"$BENCH_KEY" "$bd_pid"
+			stop_billingd "assign-noev-$label-${1}x$2"
+		done
+		# commit -> watcher latency while AssignCredits runs (the watcher
+		# sees every event: the vendor's key)
+		for s in "16 64" "1 1"; do
+			set -- $s
+			log "[$label] AssignCredits ${1}x$2 with a WatchEvents watcher"
+			start_billingd "assign-watch-$label-${1}x$2" "$dir"
+			rm -f "$work/watch.stop"
+			"$bin/watch_latency" --target "127.0.0.1:$bd_port" --key-file "$dir/admin.key" \
+				--seconds 3600 --stop-file "$work/watch.stop" \
+				>"$work/$label-watch-${1}x$2.out" 2>"$work/$label-watch-${1}x$2.err" &
+			local wpid=$!
+			pids+=("$wpid")
+			sleep 0.5
+			h2load_run "$label-AssignCreditsWatched-${1}x$2" "$bd_port" \
+				"$(cat "$out/path_AssignCredits")" "$out/req_AssignCredits.bin" "$1" "$2" \
+				"$BENCH_KEY" "$bd_pid"
+			touch "$work/watch.stop"
+			wait "$wpid" || true
+			forget_pid "$wpid"
+			stop_billingd "assign-watch-$label-${1}x$2"
 		done
 	fi
 
@@ -384,6 +417,37 @@ print_table() { # label
 				"$work/$label-AssignCredits-${1}x$2.writer")"
 		fi
 	done
+	if [ -s "$work/$label-AssignCreditsNoEvents-16x64.res" ]; then
+		echo
+		echo "Outbox (issue 15): AssignCredits with every transfer's credits.assigned event"
+		echo "committed with it, and the same with \`billingd --events off\` (a process each, one after"
+		echo "the other); then with a WatchEvents watcher of every event (tools/bench/watch_latency:"
+		echo "delivery latency = receipt - the event's create_time, taken inside the write"
+		echo "transaction, so it includes the group commit's fsync):"
+		echo
+		echo "| c×m | req/s with events | req/s without | ratio | CPU µs/req with | CPU µs/req without | p50 µs with | p50 µs without |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+		for s in "${settings[@]}"; do
+			set -- $s
+			local on=$label-AssignCredits-${1}x$2 off=$label-AssignCreditsNoEvents-${1}x$2
+			printf '| %s×%s | %.0f | %.0f | %s | %s | %s | %s | %s |\n' "$1" "$2" "$(res "$on" 1)" "$(res "$off" 1)" \
+				"$(awk -v a="$(res "$on" 1)" -v b="$(res "$off" 1)" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
+				"$(res "$on" 4)" "$(res "$off" 4)" "$(res "$on" 2)" "$(res "$off" 2)"
+		done
+		echo
+		echo "| load | AssignCredits req/s | its p50 / p99 µs | events watched | delivery p50 µs | p99 µs | max µs | gaps |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+		for s in "16 64" "1 1"; do
+			set -- $s
+			local t=$label-AssignCreditsWatched-${1}x$2 wl
+			wl=$(cat "$work/$label-watch-${1}x$2.out" 2>/dev/null)
+			printf '| %s×%s | %.0f | %s / %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$(res "$t" 1)" \
+				"$(res "$t" 2)" "$(res "$t" 3)" \
+				"$(awk '{ print $3 }' <<<"$wl")" "$(awk '{ print $5 }' <<<"$wl")" \
+				"$(awk '{ print $7 }' <<<"$wl")" "$(awk '{ print $9 }' <<<"$wl")" "$(awk '{ print $11 }' <<<"$wl")"
+		done
+		echo
+	fi
 	echo "- SDK latency (1 connection, 1 call at a time, $sdk_calls calls):"
 	echo
 	echo '```'
@@ -435,6 +499,12 @@ if [ "$(status_of AssignCredits)" = ok ]; then
 else
 	target "AssignCredits ≥ 0.40 × echo req/s at 16×64 (durable)" "" ""
 	target "AssignCredits ≥ 7 × PostgreSQL TPC-B" "" ""
+fi
+if [ -s "$work/full-AssignCreditsNoEvents-16x64.res" ]; then
+	r=$(awk -v a="$(res full-AssignCredits-16x64 1)" -v b="$(res full-AssignCreditsNoEvents-16x64 1)" \
+		'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	target "AssignCredits with the outbox ≥ 0.90 × without, 16×64 (issue 15)" "$(ge "$r" 0.90)" \
+		"$r × ($(res full-AssignCredits-16x64 1 | awk '{ printf "%.0f", $1 }') vs $(res full-AssignCreditsNoEvents-16x64 1 | awk '{ printf "%.0f", $1 }') req/s; CPU $(res full-AssignCredits-16x64 4) vs $(res full-AssignCreditsNoEvents-16x64 4) µs/req)"
 fi
 if [ "$(status_of QuoteServices)" = ok ]; then
 	r=$(awk -v a="$(res full-QuoteServices-16x64 1)" -v b="$e64" 'BEGIN { printf "%.2f", a / b }')

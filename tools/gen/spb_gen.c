@@ -8,12 +8,16 @@
  *                                 declared strong: an RPC without a handler
  *                                 is a link error;
  *                                 and whether it is paged (its request has a
- *                                 page_token field: a List RPC);
+ *                                 page_token field: a List RPC); server-
+ *                                 streaming RPCs are rows too
+ *                                 (.server_streaming);
  *   rpc_reasons.h                 the ErrorInfo reasons of the ErrorReason
  *                                 enum, as REASON_<NAME> string constants, so
  *                                 no reason is typed by hand;
  *   spb_rpc.h / spb_rpc.c         the SDK: one typed synchronous function per
- *                                 RPC, documented with the proto's comment;
+ *                                 unary RPC, documented with the proto's
+ *                                 comment (streaming calls are written by
+ *                                 hand in sdk/src/);
  *   rpc_rules.c                   the request validator's tables
  *                                 (server/validate.h): per API message, the
  *                                 (rules) options of its fields
@@ -531,9 +535,12 @@ int main(int argc, char **argv)
 				for (size_t mi = 0; mi < s->n_method; mi++) {
 					const method_t *m = s->method[mi];
 					char in[512], out[512], msnake[256];
-					if (m->client_streaming || m->server_streaming)
-						die("%s/%s: streaming RPCs are not supported", full,
-						    m->name);
+					int streaming = m->has_server_streaming &&
+							m->server_streaming;
+					if (m->client_streaming)
+						die("%s/%s: client-streaming RPCs are not "
+						    "supported",
+						    full, m->name);
 					c_type_name(m->input_type, in, sizeof(in));
 					c_type_name(m->output_type, out, sizeof(out));
 					snake(m->name, msnake, sizeof(msnake));
@@ -548,6 +555,8 @@ int main(int argc, char **argv)
 							"{\n\trpc_%s_%s(call, (const %s "
 							"*)req);\n}\n",
 							s->name, m->name, s->name, m->name, in);
+						if (streaming)
+							continue; /* SDK: by hand */
 						/* SDK */
 						fprintf(sh, "/**\n * %s.%s\n *\n", s->name,
 							m->name);
@@ -586,10 +595,11 @@ int main(int argc, char **argv)
 							"\"%s/%s\",\n\t  .service = "
 							"&%s__descriptor, .method_index = %zu, "
 							".mutates = %d, .paged = %d,\n\t  "
-							".handler = thunk_%s_%s },\n",
+							".server_streaming = %d, .handler = "
+							"thunk_%s_%s },\n",
 							full, m->name, s->name, m->name, svc_lower,
-							mi, mutates(m), paged(set, m), s->name,
-							m->name);
+							mi, mutates(m), paged(set, m), streaming,
+							s->name, m->name);
 					}
 				}
 			}
