@@ -217,7 +217,9 @@ static int set_renew_grace_days(billingd_config *c, const char *v, char *err, si
 			const ProtobufCEnumValue *ev;
 			size_t len = (size_t)(eq - p), at = strlen(name);
 			if (len == 0 || at + len >= sizeof(name))
-				return fail(err, cap, "wants DAYS or SERVICE_TYPE=DAYS, e.g. 7,SENSOR_ALERT=14");
+				return fail(
+					err, cap,
+					"wants DAYS or SERVICE_TYPE=DAYS, e.g. 7,SENSOR_ALERT=14");
 			for (size_t i = 0; i < len; i++)
 				name[at + i] = (char)toupper((unsigned char)p[i]);
 			name[at + len] = 0;
@@ -231,7 +233,9 @@ static int set_renew_grace_days(billingd_config *c, const char *v, char *err, si
 		errno = 0;
 		n = strtol(p, &end, 10);
 		if (end == p || errno || n < 0 || n > 365 || (*end && *end != ','))
-			return fail(err, cap, "wants DAYS (0..365) or SERVICE_TYPE=DAYS, e.g. 7,SENSOR_ALERT=14");
+			return fail(
+				err, cap,
+				"wants DAYS (0..365) or SERVICE_TYPE=DAYS, e.g. 7,SENSOR_ALERT=14");
 		c->renew_grace_us[type] = (int64_t)n * 86400 * 1000000;
 		p = *end ? end + 1 : end;
 	}

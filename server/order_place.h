@@ -61,7 +61,7 @@ int orders_resume(store_txn *txn, rpc_write *w, const char *order_id, int method
  * back.
  */
 typedef int (*orders_placed_fn)(store_txn *txn, rpc_write *w, const char *order_id,
-			       const char *ref);
+				const char *ref);
 /* quote_id and ref are copied. */
 void orders_place_quote(rpc_call *call, int action, const char *quote_id, int method,
 			const Smartplus__Billing__V1__BillingInfo *bill, int terms,

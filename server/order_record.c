@@ -27,7 +27,7 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 	smartplus__billing__v1__billing_info__init(b);
 	m->order_id = o->order_id;
 	m->type = o->type;
-	m->status = !orders_overdue(o, now)		  ? o->status
+	m->status = !orders_overdue(o, now)         ? o->status
 		    : o->group_id && o->group_id[0] ? OSTATUS(FAILED)
 						    : OSTATUS(TIMED_OUT);
 	m->payer_id = o->payer_id;
@@ -102,7 +102,8 @@ void orders_reply(rpc_call *call, const store_order *o)
 	if (d == &smartplus__billing__v1__recover_renewal_response__descriptor) {
 		Smartplus__Billing__V1__RecoverRenewalResponse *rr = (void *)r;
 		rr->next_step = orders_recovery_step(o);
-		if (rr->next_step == RSTEP(AUTHENTICATE) || rr->next_step == RSTEP(NEW_PAYMENT_METHOD))
+		if (rr->next_step == RSTEP(AUTHENTICATE) ||
+		    rr->next_step == RSTEP(NEW_PAYMENT_METHOD))
 			rr->client_secret = o->stripe_client_secret;
 	}
 	rpc_reply(call, &r->base);

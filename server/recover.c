@@ -61,8 +61,7 @@ static int recover_credits(store_txn *txn, recover_write *s, store_order *o, int
 			   transfer);
 	if (rc == LEDGER_INSUFFICIENT) {
 		rpc_error_meta(s->w.call, "requested", "%lld", (long long)o->credits_total);
-		rc = write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION,
-				REASON_INSUFFICIENT_CREDITS,
+		rc = write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION, REASON_INSUFFICIENT_CREDITS,
 				"payer '%s' has fewer than the %lld credits this renewal costs",
 				o->payer_id, (long long)o->credits_total);
 	} else if (rc == 0) {

@@ -434,7 +434,7 @@ static void test_join_is_prorated_to_the_day(void)
 	store_item *it;
 
 	open_store_seed(&s);
-	CU_ASSERT_EQUAL(scheduler_run_due(now), 1); /* i1's period; the group anchors at e */
+	CU_ASSERT_EQUAL(scheduler_run_due(now), 1);        /* i1's period; the group anchors at e */
 	CU_ASSERT_EQUAL(scheduler_run_due(late - DAY), 1); /* i_late's join */
 	group_of(e, "pm_card_visa", gid);
 	scheduler_order_id(gid, SCHEDULER_JOIN, late, e + 30 * DAY, id);
