@@ -16,6 +16,22 @@
  * Time is the server clock (the test clock included); the owners are the
  * accounts on the path from the subject's owning account up to the vendor.
  *
+ * For a new change site (another module): call events_emit() in the same
+ * apply() that writes the change, after the write, and return its code
+ * (non-zero rolls the whole change back). For example, a renewal module
+ * recording that an item was renewed by order o:
+ *
+ *     rc = store_item_put(w, it, 0);
+ *     if (rc == 0)
+ *             rc = events_emit(w, EV_ITEM_RENEWED, "items/it_1", o->order_id,
+ *                              o->actor_id, o->installer_id, NULL, &api_item->base);
+ *
+ * (events_item() and events_order() of event_sources.h build the subject,
+ * owners and payload of item.* and order.* / renewal.* events for you.) A
+ * new kind: add its EV_* define here and to the `kinds` table of events.c;
+ * a new payload type: add it to the `data` oneof of Event in
+ * event_service.proto (events_emit() finds the field by its type).
+ *
  * Reading. A caller acting as account A sees an event when A is one of its
  * owners; the vendor (also a SERVICE key not acting for anyone) sees all.
  *

@@ -203,6 +203,13 @@ int rpc_call_metadata(const rpc_call *call, const char *key, char *buf, size_t c
 grpc_status_code rpc_local_call(const char *path, const grpc_metadata_array *md, const uint8_t *req,
 				size_t len, uint8_t **out, size_t *out_len, char *msg,
 				size_t msgcap);
+/* As rpc_local_call(), also copying the google.rpc.ErrorInfo reason of a
+ * failed call ("" when it has none) into reason (the simulator compares
+ * reasons). */
+grpc_status_code rpc_local_call_reason(const char *path, const grpc_metadata_array *md,
+				       const uint8_t *req, size_t len, uint8_t **out,
+				       size_t *out_len, char *msg, size_t msgcap, char *reason,
+				       size_t reasoncap);
 
 /* ---- server life ---- */
 

@@ -98,6 +98,7 @@ struct local_wait {
 	int done;
 	grpc_status_code status;
 	char msg[512];
+	char reason[64]; /* ErrorInfo reason, "" if none */
 	uint8_t *body;
 	size_t len;
 };
@@ -445,6 +446,8 @@ static void finish(rpc_call *c, grpc_status_code code, const char *message, cons
 		pthread_mutex_lock(&lw->lock);
 		lw->status = code;
 		snprintf(lw->msg, sizeof(lw->msg), "%s", message ? message : "");
+		snprintf(lw->reason, sizeof(lw->reason), "%s",
+			 code != GRPC_STATUS_OK && reason ? reason : "");
 		if (reply) {
 			grpc_byte_buffer_reader r;
 			grpc_slice s;
@@ -959,12 +962,24 @@ grpc_status_code rpc_local_call(const char *path, const grpc_metadata_array *md,
 				size_t len, uint8_t **out, size_t *out_len, char *msg,
 				size_t msgcap)
 {
+	char reason[64];
+	return rpc_local_call_reason(path, md, req, len, out, out_len, msg, msgcap, reason,
+				     sizeof(reason));
+}
+
+grpc_status_code rpc_local_call_reason(const char *path, const grpc_metadata_array *md,
+				       const uint8_t *req, size_t len, uint8_t **out,
+				       size_t *out_len, char *msg, size_t msgcap, char *reason,
+				       size_t reasoncap)
+{
 	struct local_wait lw = {.lock = PTHREAD_MUTEX_INITIALIZER,
 				.cond = PTHREAD_COND_INITIALIZER};
 	rpc_call *c;
 	const rpc_method *m = rpc_table_find(path);
 	*out = NULL;
 	*out_len = 0;
+	if (reasoncap)
+		reason[0] = 0;
 	if (!m) {
 		snprintf(msg, msgcap, "unknown method");
 		return GRPC_STATUS_UNIMPLEMENTED;
@@ -991,6 +1006,7 @@ grpc_status_code rpc_local_call(const char *path, const grpc_metadata_array *md,
 	grpc_metadata_array_init(&c->md);
 	free_call(c);
 	snprintf(msg, msgcap, "%s", lw.msg);
+	snprintf(reason, reasoncap, "%s", lw.reason);
 	*out = lw.body;
 	*out_len = lw.len;
 	return lw.status;

@@ -14,6 +14,10 @@
  *     PERMISSION_DENIED); the vendor sees both;
  *   - 1,000 events streamed to a watcher while the writes that make them go
  *     on: each once, in order, no gap;
+ *   - the other kinds the API's actions make, each once with its payload:
+ *     price.changed, policy.changed, credits.purchased, coupon.redeemed,
+ *     credits.spent, order.failed, order.canceled, item.deleted, and
+ *     order.timed_out (25 hours later, the sweeper run by a restart);
  *   - retention: after 30 days more, the old events are gone.
  *
  * Usage: test_events BILLINGD (one suite; the scenarios share the test clock
@@ -22,6 +26,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "spt_billingd.h"
 #include "spt_enums.h"
@@ -386,6 +391,249 @@ static void s_stream(void)
 	spb_events_watch_free(w);
 }
 
+/* The event of kind on subject among l, with one check that there is
+ * exactly one. */
+static const event *one(const evlist *l, const char *kind, const char *subject)
+{
+	int n = count_kind(l, kind, subject);
+	SPT_CHECK(n == 1, "one %s on %s (%d)", kind, subject ? subject : "any subject", n);
+	return find(l, kind, subject);
+}
+
+/* The other kinds the API's own actions make, each through billingd once,
+ * on its subject, with its payload: price.changed (price and credit
+ * price), policy.changed, credits.purchased with coupon.redeemed,
+ * credits.spent by a CREDITS activation, order.failed (a declined card),
+ * order.canceled (CancelOrder of a pending PayPal order), item.deleted. */
+static void s_kinds(void)
+{
+	Smartplus__Billing__V1__PurchaseCreditsRequest pc =
+		SMARTPLUS__BILLING__V1__PURCHASE_CREDITS_REQUEST__INIT;
+	Smartplus__Billing__V1__PurchaseCreditsResponse *pcr = NULL;
+	Smartplus__Billing__V1__SetInstallerPaymentPolicyRequest pol =
+		SMARTPLUS__BILLING__V1__SET_INSTALLER_PAYMENT_POLICY_REQUEST__INIT;
+	Smartplus__Billing__V1__SetInstallerPaymentPolicyResponse *polr = NULL;
+	Smartplus__Billing__V1__PaymentMethod methods[1] = {METHOD(STRIPE)};
+	Smartplus__Billing__V1__CancelOrderRequest cr =
+		SMARTPLUS__BILLING__V1__CANCEL_ORDER_REQUEST__INIT;
+	Smartplus__Billing__V1__CancelOrderResponse *crr = NULL;
+	Smartplus__Billing__V1__DeleteItemRequest dr =
+		SMARTPLUS__BILLING__V1__DELETE_ITEM_REQUEST__INIT;
+	Smartplus__Billing__V1__DeleteItemResponse *drr = NULL;
+	Smartplus__Billing__V1__QuoteServicesResponse *q = NULL;
+	Smartplus__Billing__V1__Order *po = NULL;
+	spt_quote_spec qs = {.action = ACTION(ACTIVATE),
+			     .payer = "ek",
+			     .installer = "ek_i",
+			     .ptype = PTYPE(COMMUNITY),
+			     .project = "ek_q",
+			     .months = 1};
+	void *keep = NULL;
+	char purchase[64] = "", pending[64] = "", subject[96];
+	evlist l = {.n = 0};
+	const event *e;
+	long long before = head();
+
+	world("ek", "ek_", 1);
+	SPT_CHECK(spt_create_account(h_cli, NULL, "ek_j", ROLE(INSTALLER), "ek") == 0, "ek_j");
+	SPT_CHECK(spt_create_project(h_cli, NULL, "ek_q", "ek_i", PTYPE(COMMUNITY), NULL, 0) == 0,
+		  "project ek_q");
+	SPT_CHECK(spt_create_items(h_cli, NULL, "ek_q", STYPE(APP), "ekq_", 1) == 0, "ekq_000");
+	SPT_CHECK(spt_create_project(h_cli, NULL, "ek_m", "ek_i", PTYPE(COMMERCIAL), NULL, 0) == 0,
+		  "project ek_m (COMMERCIAL: CREDITS only)");
+	SPT_CHECK(spt_create_items(h_cli, NULL, "ek_m", STYPE(DOOR), "ekm_", 2) == 0, "two doors");
+	SPT_CHECK(spt_set_price(h_cli, PTYPE(COMMERCIAL), STYPE(DOOR), 1000, 5) == 0,
+		  "SetPrice DOOR");
+
+	SPT_CHECK(spt_set_price(h_cli, PTYPE(COMMUNITY), STYPE(APP), 500, 5) == 0, "SetPrice");
+	SPT_CHECK(spt_set_credit_price(h_cli, 50) == 0, "SetCreditPrice");
+	SPT_CHECK(spt_create_coupon(h_cli, "EK_TEN", 10, 1, 0) == 0, "CreateCoupon");
+
+	pol.installer_id = "ek_j";
+	pol.pay_by_installer = 1;
+	pol.n_allowed_methods = 1;
+	pol.allowed_methods = methods;
+	SPT_CHECK(spb_billing_set_installer_payment_policy(h_cli, &pol, &polr, NULL) == 0,
+		  "SetInstallerPaymentPolicy");
+	spb_message_free(polr);
+
+	pc.account_id = "ek";
+	pc.payer_id = "ek";
+	pc.credits = 100;
+	pc.payment_method = METHOD(STRIPE);
+	pc.stripe_payment_method_id = "pm_card_visa";
+	pc.billing_info = spt_billing_info();
+	pc.terms_accepted = 1;
+	pc.coupon_code = "EK_TEN";
+	SPT_CHECK(spb_billing_purchase_credits(h_cli, &pc, &pcr, NULL) == 0 && pcr->order &&
+			  pcr->order->status == OSTATUS(SUCCEEDED),
+		  "PurchaseCredits 100 with EK_TEN");
+	if (pcr && pcr->order)
+		snprintf(purchase, sizeof(purchase), "%s", pcr->order->order_id);
+	spb_message_free(pcr);
+
+	SPT_CHECK(spt_activate_project(h_cli, NULL, "ek", "ek_i", PTYPE(COMMERCIAL), "ek_m", 1,
+				       METHOD(CREDITS), NULL, NULL) == 0,
+		  "activate ek_m with credits");
+	SPT_CHECK(spt_activate_project(h_cli, NULL, "ek", "ek_i", PTYPE(COMMUNITY), "ek_q", 1,
+				       METHOD(STRIPE), "pm_card_chargeDeclined", NULL) != 0,
+		  "a declined card: the order does not succeed");
+
+	SPT_CHECK(spt_quote(h_cli, NULL, &qs, &q) == 0, "quote ek_q");
+	SPT_CHECK(q &&
+			  spt_place_order(h_cli, NULL, ACTION(ACTIVATE), q->quote->quote_id,
+					  METHOD(PAYPAL), NULL, &po, &keep) == 0 &&
+			  po && po->status == OSTATUS(PENDING_PAYMENT),
+		  "a PayPal order waits for approval");
+	if (po)
+		snprintf(pending, sizeof(pending), "%s", po->order_id);
+	spb_message_free(keep);
+	spb_message_free(q);
+	cr.order_id = pending;
+	SPT_CHECK(spb_billing_cancel_order(h_cli, &cr, &crr, NULL) == 0 && crr->order &&
+			  crr->order->status == OSTATUS(CANCELED),
+		  "CancelOrder");
+	spb_message_free(crr);
+
+	SPT_CHECK(spt_create_item(h_cli, NULL, "ek_q", "ekd_000", STYPE(APP)) == 0, "ekd_000");
+	dr.item_id = "ekd_000";
+	SPT_CHECK(spb_directory_delete_item(h_cli, &dr, &drr, NULL) == 0, "DeleteItem");
+	spb_message_free(drr);
+
+	SPT_CHECK(list_events(NULL, before, NULL, &l) == 0, "ListEvents");
+
+	e = NULL;
+	for (int i = 0; i < l.n; i++)
+		if (strcmp(l.v[i]->kind, "price.changed") == 0 &&
+		    l.v[i]->data_case == EV(EVENT__DATA_PRICE) &&
+		    l.v[i]->price->project_type == PTYPE(COMMUNITY) &&
+		    l.v[i]->price->service_type == STYPE(APP))
+			e = l.v[i];
+	SPT_CHECK(e && strncmp(e->subject, "prices/", 7) == 0 && e->price->monthly_amount == 500,
+		  "price.changed carries the Price");
+	e = one(&l, "price.changed", "creditPrices/USD");
+	SPT_CHECK(e && e->data_case == EV(EVENT__DATA_CREDIT_PRICE) &&
+			  e->credit_price->unit_amount == 50,
+		  "price.changed carries the CreditPrice");
+
+	e = one(&l, "policy.changed", "installers/ek_j/paymentPolicy");
+	SPT_CHECK(e && e->data_case == EV(EVENT__DATA_POLICY) && e->policy->pay_by_installer &&
+			  e->policy->n_allowed_methods == 1 &&
+			  e->policy->allowed_methods[0] == METHOD(STRIPE),
+		  "policy.changed carries the policy as set");
+
+	e = NULL;
+	for (int i = 0; i < l.n; i++)
+		if (strcmp(l.v[i]->kind, "credits.purchased") == 0 &&
+		    strcmp(l.v[i]->subject, "accounts/ek") == 0)
+			e = l.v[i];
+	SPT_CHECK(count_kind(&l, "credits.purchased", "accounts/ek") == 1, "one credits.purchased");
+	SPT_CHECK(e && e->data_case == EV(EVENT__DATA_TRANSFER) && e->transfer->credits == 100 &&
+			  e->transfer->kind ==
+				  SMARTPLUS__BILLING__V1__TRANSFER_KIND__TRANSFER_KIND_PURCHASE &&
+			  strcmp(e->transfer->order_id, purchase) == 0 &&
+			  strcmp(e->transfer->to_account_id, "ek") == 0,
+		  "credits.purchased: 100 credits to ek by the purchase order");
+	e = one(&l, "coupon.redeemed", "coupons/EK_TEN");
+	SPT_CHECK(e && e->data_case == EV(EVENT__DATA_REDEMPTION) &&
+			  strcmp(e->redemption->order_id, purchase) == 0 &&
+			  strcmp(e->redemption->payer_id, "ek") == 0,
+		  "coupon.redeemed names the purchase and its payer");
+
+	e = NULL;
+	for (int i = 0; i < l.n; i++)
+		if (strcmp(l.v[i]->kind, "credits.spent") == 0 &&
+		    strcmp(l.v[i]->subject, "accounts/ek") == 0)
+			e = l.v[i];
+	SPT_CHECK(count_kind(&l, "credits.spent", "accounts/ek") == 1, "one credits.spent");
+	SPT_CHECK(e && e->data_case == EV(EVENT__DATA_TRANSFER) && e->transfer->credits == 5 &&
+			  e->transfer->from_balance == 95 &&
+			  e->transfer->kind ==
+				  SMARTPLUS__BILLING__V1__TRANSFER_KIND__TRANSFER_KIND_SPEND,
+		  "credits.spent: one door at 5 credits (the oldest is free), 95 left");
+	SPT_CHECK(count_kind(&l, "item.activated", "items/ekm_000") == 1 &&
+			  count_kind(&l, "item.activated", "items/ekm_001") == 1,
+		  "the credits activation activated both doors");
+
+	e = NULL;
+	for (int i = 0; i < l.n; i++)
+		if (strcmp(l.v[i]->kind, "order.failed") == 0 &&
+		    l.v[i]->data_case == EV(EVENT__DATA_ORDER))
+			e = l.v[i];
+	SPT_CHECK(count_kind(&l, "order.failed", NULL) == 1, "one order.failed");
+	SPT_CHECK(e && e->order->status == OSTATUS(FAILED) &&
+			  count_kind(&l, "item.activated", "items/ekq_000") == 0,
+		  "order.failed: the declined order, nothing activated");
+
+	snprintf(subject, sizeof(subject), "orders/%s", pending);
+	e = one(&l, "order.canceled", subject);
+	SPT_CHECK(e && e->data_case == EV(EVENT__DATA_ORDER) &&
+			  e->order->status == OSTATUS(CANCELED) &&
+			  count_kind(&l, "order.created", subject) == 1,
+		  "order.canceled after its order.created");
+
+	e = one(&l, "item.deleted", "items/ekd_000");
+	SPT_CHECK(e && e->data_case == EV(EVENT__DATA_ITEM) &&
+			  strcmp(e->item->item_id, "ekd_000") == 0 &&
+			  strcmp(e->account_id, "ek_i") == 0,
+		  "item.deleted carries the item as it was, owned by the installer");
+	evlist_free(&l);
+}
+
+/* order.timed_out: a PayPal order never approved, 25 hours later on the
+ * test clock; the time-out sweeper runs when billingd starts (then every
+ * minute), so billingd is restarted on its store to run it now. */
+static void s_timed_out(void)
+{
+	Smartplus__Billing__V1__QuoteServicesResponse *q = NULL;
+	Smartplus__Billing__V1__Order *po = NULL;
+	spt_quote_spec qs = {.action = ACTION(ACTIVATE),
+			     .payer = "ek",
+			     .installer = "ek_i",
+			     .ptype = PTYPE(COMMUNITY),
+			     .project = "ek_q",
+			     .months = 1};
+	void *keep = NULL;
+	char subject[96] = "orders/";
+	evlist l = {.n = 0};
+	const event *e = NULL;
+	long long before = head();
+	int64_t now;
+
+	SPT_CHECK(spt_quote(h_cli, NULL, &qs, &q) == 0, "quote ek_q");
+	SPT_CHECK(q &&
+			  spt_place_order(h_cli, NULL, ACTION(ACTIVATE), q->quote->quote_id,
+					  METHOD(PAYPAL), NULL, &po, &keep) == 0 &&
+			  po && po->status == OSTATUS(PENDING_PAYMENT),
+		  "a PayPal order waits for approval");
+	if (po)
+		snprintf(subject, sizeof(subject), "orders/%s", po->order_id);
+	spb_message_free(keep);
+	spb_message_free(q);
+	SPT_CHECK(spt_advance_clock(h_cli, 25 * SPT_HOUR_US, &now, NULL) == 0, "advance 25 hours");
+	spb_client_free(h_cli);
+	h_cli = NULL;
+	SPT_CHECK(spt_billingd_stop(&srv) == 0, "stop");
+	SPT_REQUIRE(spt_billingd_restart(&srv) == 0, "start again on the same store");
+	h_cli = spt_client(&srv, NULL);
+	SPT_REQUIRE(h_cli != NULL, "client");
+	/* the sweep commits soon after the start: bounded polling */
+	for (int i = 0; i < 100 && !e; i++) {
+		evlist_free(&l);
+		SPT_CHECK(list_events(NULL, before, subject, &l) == 0, "ListEvents");
+		e = find(&l, "order.timed_out", subject);
+		if (!e)
+			usleep(50 * 1000);
+	}
+	SPT_CHECK(count_kind(&l, "order.timed_out", subject) == 1, "one order.timed_out");
+	SPT_CHECK(e && e->data_case == EV(EVENT__DATA_ORDER) &&
+			  e->order->status == OSTATUS(TIMED_OUT) &&
+			  spt_ts_us(e->create_time) >= now,
+		  "the order as TIMED_OUT, at the test clock's time");
+	SPT_CHECK(count_kind(&l, "order.created", subject) == 1, "after its order.created");
+	evlist_free(&l);
+}
+
 static void s_stop(void)
 {
 	SPT_CHECK(spt_billingd_stop(&srv) == 0, "SIGTERM: a clean exit");
@@ -430,6 +678,8 @@ static CU_TestInfo tests[] = {
 	{"auto-renew off: exactly one item.expired after the expiry", s_expiry},
 	{"a sibling tree never sees another tree's events", s_isolation},
 	{"1,000 events streamed to a watcher while writes go on", s_stream},
+	{"prices, policy, credits, coupon, failed and canceled orders, item deletion", s_kinds},
+	{"a pending order not paid within 24 hours: one order.timed_out", s_timed_out},
 	{"retention: events older than 30 days are pruned", s_retention},
 	{"billingd stops cleanly", s_stop},
 	CU_TEST_INFO_NULL,
