@@ -26,6 +26,7 @@
 #include "handler.h"
 #include "items.h"
 #include "policy.h"
+#include "renewal_groups.h"
 #include "rpc_handlers.h"
 #include "write.h"
 #include "xalloc.h"
@@ -75,6 +76,8 @@ typedef struct autorenew_write {
 	const char *payer_id;
 	int64_t until;
 	int32_t cycles;
+	int64_t anchor;
+	store_group *group; /* the group the items go to (enabled) */
 	uint8_t *packed;
 	size_t packed_len;
 	char field[32]; /* "item_ids[i]" of the item being checked */
@@ -124,13 +127,22 @@ static int check_item(store_txn *txn, autorenew_write *s, const store_item *it,
 static void set_item(autorenew_write *s, store_item *it, store_auto_renew *ar)
 {
 	const Smartplus__Billing__V1__SetAutoRenewRequest *req = s->req;
+	const store_auto_renew *was = it->auto_renew;
 	if (!req->enabled) {
 		it->auto_renew = NULL;
 		it->renew_mode = RENEW(MANUAL);
 		return;
 	}
-	/* New settings, new count: cycles and retries start over (a pending
-	 * retry is replaced by an attempt as soon as the item is due). */
+	/* New settings, new count: cycles start over. The open renewal order
+	 * of its group that holds it (and so its grace) stays with it. */
+	if (was && was->order_id[0] && strcmp(was->group_id, s->group->group_id) == 0) {
+		ar->order_id = was->order_id;
+		ar->unpaid_since = was->unpaid_since;
+		ar->failed_attempts = was->failed_attempts;
+	} else if (was) {
+		ar->unpaid_since = was->unpaid_since;
+	}
+	ar->group_id = s->group->group_id;
 	ar->enabled = 1;
 	ar->payer_id = (char *)s->payer_id;
 	ar->payment_method = req->payment_method;
@@ -140,6 +152,58 @@ static void set_item(autorenew_write *s, store_item *it, store_auto_renew *ar)
 	ar->cycles = s->cycles;
 	it->auto_renew = ar;
 	it->renew_mode = RENEW(AUTO);
+}
+
+/* The group the items go to, chosen once with the first item (whose
+ * expiry anchors a new group when nothing else decides). */
+static int choose_group(store_txn *txn, autorenew_write *s, const store_item *first, int64_t now)
+{
+	const Smartplus__Billing__V1__SetAutoRenewRequest *req = s->req;
+	groups_want want = {
+		.payer_id = s->payer_id,
+		.method = req->payment_method,
+		.stripe_customer_id = req->stripe_customer_id,
+		.stripe_payment_method_id = req->stripe_payment_method_id,
+		.group_id = req->renewal_group_id,
+		.anchor = s->anchor,
+		.first_expiry = first->expires_at > now ? first->expires_at : now,
+	};
+	char why[200];
+	int rc = groups_choose(txn, &want, now, &s->group, why, sizeof(why));
+	if (rc == 1)
+		return write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION, NULL, "%s", why);
+	return rc;
+}
+
+/* An item turned off, or moving to another group, leaves the open renewal
+ * order of its old group (its period is not charged twice, nor forgotten:
+ * the new group's next order takes it); one at the provider right now
+ * refuses the whole request. *it is read again afterwards. */
+static int leave_orders(store_txn *txn, autorenew_write *s, store_item **it)
+{
+	const store_auto_renew *ar = (*it)->auto_renew;
+	char busy[GROUPS_ORDER_ID_MAX];
+	int rc;
+
+	if (!ar || !ar->order_id[0] ||
+	    (s->req->enabled && strcmp(ar->group_id, s->group->group_id) == 0))
+		return 0;
+	rc = groups_release_item(txn, (*it)->item_id, clock_now_us(), busy);
+	if (rc == 1) {
+		rpc_error_meta(s->w.call, "order_id", "%s", busy);
+		return write_fail(&s->w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_IN_OPEN_ORDER,
+				  "%s: item '%s' is being charged for its renewal now (order %s); "
+				  "try again once it has an outcome",
+				  s->field, (*it)->item_id, busy);
+	}
+	if (rc == 0) {
+		char id[ITEMS_REF_MAX];
+		snprintf(id, sizeof(id), "%s", (*it)->item_id);
+		store_record_free(*it);
+		*it = NULL;
+		rc = store_item_get(txn, id, it);
+	}
+	return rc;
 }
 
 static int apply_autorenew(store_txn *txn, rpc_write *w)
@@ -155,6 +219,8 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 	int rc = 0, may;
 
 	orig = xcalloc(req->n_item_ids, sizeof(*orig));
+	store_record_free(s->group);
+	s->group = NULL;
 	if (req->enabled) {
 		may = auth_may_act(txn, &s->caller, s->payer_id);
 		if (may <= 0) {
@@ -179,6 +245,10 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 			rc = store_project_get(txn, items[i]->project_id, &p);
 		if (rc == 0)
 			rc = check_item(txn, s, items[i], p);
+		if (rc == 0 && req->enabled && !s->group)
+			rc = choose_group(txn, s, items[i], now);
+		if (rc == 0)
+			rc = leave_orders(txn, s, &items[i]);
 		if (rc == 0) {
 			smartplus__billing__store__v1__item_record__auto_renew__init(&ars[i]);
 			orig[i] = items[i]->auto_renew;
@@ -199,6 +269,11 @@ static int apply_autorenew(store_txn *txn, rpc_write *w)
 		if (rc == 0)
 			r.items[r.n_items++] = conv_item(a, items[i], now, is_free);
 		store_record_free(p);
+	}
+	if (rc == 0 && s->group) {
+		size_t members = 0;
+		rc = store_item_count_by_group(txn, s->group->group_id, &members);
+		r.renewal_group = groups_conv(a, s->group, now, (int64_t)members);
 	}
 	if (rc == 0) {
 		free(s->packed);
@@ -236,6 +311,7 @@ static void reply_autorenew(rpc_write *w)
 static void cleanup_autorenew(rpc_write *w)
 {
 	free(((autorenew_write *)w)->packed);
+	store_record_free(((autorenew_write *)w)->group);
 }
 
 void rpc_BillingService_SetAutoRenew(struct rpc_call *call,
@@ -243,7 +319,7 @@ void rpc_BillingService_SetAutoRenew(struct rpc_call *call,
 {
 	const rpc_caller *caller = rpc_call_caller(call);
 	const Smartplus__Billing__V1__AutoRenewTerm *t = req->term;
-	int64_t until = 0;
+	int64_t until = 0, anchor = 0;
 	int32_t cycles = 0;
 	autorenew_write *s;
 	int ok = 1;
@@ -297,6 +373,25 @@ void rpc_BillingService_SetAutoRenew(struct rpc_call *call,
 			}
 			cycles = t->cycles;
 		}
+		if (req->renewal_group_id[0] && strncmp(req->renewal_group_id, "rgp_", 4) != 0) {
+			BAD_ARG(call, "renewal_group_id: not a renewal group id (rgp_...)");
+			return;
+		}
+		if (req->anchor_time) {
+			anchor = conv_us(req->anchor_time, &ok);
+			if (!ok || anchor <= 0) {
+				BAD_ARG(call, "anchor_time: out of range");
+				return;
+			}
+			if (req->renewal_group_id[0]) {
+				BAD_ARG(call, "anchor_time: give either renewal_group_id or "
+					      "anchor_time");
+				return;
+			}
+		}
+	} else if (req->renewal_group_id[0] || req->anchor_time) {
+		BAD_ARG(call, "renewal_group_id: only when turning auto-renew on");
+		return;
 	}
 	s = write_new(call, sizeof(*s));
 	s->caller = *caller;
@@ -304,6 +399,7 @@ void rpc_BillingService_SetAutoRenew(struct rpc_call *call,
 	s->payer_id = req->payer_id[0] ? req->payer_id : s->caller.account_id;
 	s->until = until;
 	s->cycles = cycles;
+	s->anchor = anchor;
 	s->w.apply = apply_autorenew;
 	s->w.reply = reply_autorenew;
 	s->w.cleanup = cleanup_autorenew;

@@ -55,6 +55,10 @@ typedef struct billingd_config {
 	int renew_interval_s;          /* real-clock scheduler period */
 	int64_t renew_retry_us[8];     /* retry offsets after a failed renewal */
 	size_t renew_retries;
+	int64_t renew_grace_us[16];   /* GRACE per service type; [0] the default; -1 unset */
+	int64_t renew_upcoming_us[4]; /* renewal.upcoming leads */
+	size_t renew_upcomings;
+	int renew_grace_parsed; /* the two above were set (else grace.h's defaults) */
 	size_t max_receive_bytes;
 	uint64_t map_size;
 	int quiet_calls;

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "invoices.h"
 #include "payments/http.h"
+#include "smartplus/billing/v1/types.pb-c.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -216,6 +217,67 @@ static int set_renew_retry_days(billingd_config *c, const char *v, char *err, si
 	return 0;
 }
 
+/* "7,SENSOR_ALERT=14": a default and per-service-type grace days. */
+static int set_renew_grace_days(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	const char *p = v;
+	c->renew_grace_parsed = 1;
+	for (int t = 0; t < 16; t++)
+		c->renew_grace_us[t] = -1;
+	while (*p) {
+		char name[48] = "SERVICE_TYPE_", *end;
+		const char *eq = strchr(p, '='), *comma = strchr(p, ',');
+		int type = 0;
+		long n;
+		if (eq && (!comma || eq < comma)) {
+			const ProtobufCEnumValue *ev;
+			size_t len = (size_t)(eq - p), at = strlen(name);
+			if (len == 0 || at + len >= sizeof(name))
+				return fail(
+					err, cap,
+					"wants DAYS or SERVICE_TYPE=DAYS, e.g. 7,SENSOR_ALERT=14");
+			for (size_t i = 0; i < len; i++)
+				name[at + i] = (char)toupper((unsigned char)p[i]);
+			name[at + len] = 0;
+			ev = protobuf_c_enum_descriptor_get_value_by_name(
+				&smartplus__billing__v1__service_type__descriptor, name);
+			if (!ev || ev->value <= 0 || ev->value >= 16)
+				return fail(err, cap, "names an unknown service type");
+			type = ev->value;
+			p = eq + 1;
+		}
+		errno = 0;
+		n = strtol(p, &end, 10);
+		if (end == p || errno || n < 0 || n > 365 || (*end && *end != ','))
+			return fail(
+				err, cap,
+				"wants DAYS (0..365) or SERVICE_TYPE=DAYS, e.g. 7,SENSOR_ALERT=14");
+		c->renew_grace_us[type] = (int64_t)n * 86400 * 1000000;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int set_renew_upcoming_days(billingd_config *c, const char *v, char *err, size_t cap)
+{
+	const char *p = v;
+	char *end;
+	long n;
+	c->renew_upcomings = 0;
+	if (strcmp(v, "none") == 0)
+		return 0;
+	while (*p) {
+		errno = 0;
+		n = strtol(p, &end, 10);
+		if (end == p || errno || n < 1 || n > 29 || c->renew_upcomings == 4 ||
+		    (*end && *end != ','))
+			return fail(err, cap, "wants up to 4 days of 1..29 (e.g. 7,1) or none");
+		c->renew_upcoming_us[c->renew_upcomings++] = (int64_t)n * 86400 * 1000000;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 static int set_shutdown_grace(billingd_config *c, const char *v, char *err, size_t cap)
 {
 	if (strcmp(v, "auto") == 0) { /* resolved once the provider timeout is known */
@@ -357,6 +419,11 @@ static const setting settings[] = {
 	 set_renew_interval},
 	{"renew-retry-days", "LIST", "1,2,4", "retries after a failed auto-renewal",
 	 set_renew_retry_days},
+	{"renew-grace-days", "LIST", "7,SENSOR_ALERT=14",
+	 "GRACE after an unpaid auto-renewal's expiry: days, and per service type",
+	 set_renew_grace_days},
+	{"renew-upcoming-days", "LIST", "7,1", "renewal.upcoming notices this long before",
+	 set_renew_upcoming_days},
 	{"max-receive-bytes", "N", "4194304", "largest request accepted", set_max_receive},
 	{"map-size", "BYTES", "34359738368", "LMDB map size (sparse)", set_map_size},
 	{"shutdown-grace-seconds", "N", "auto",

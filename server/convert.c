@@ -6,6 +6,7 @@
 
 #include "catalog.h"
 #include "enums.h"
+#include "grace.h"
 #include "xalloc.h"
 
 #define CHUNK 16384
@@ -129,9 +130,11 @@ const char *conv_role_name(int role)
 
 int conv_item_status(const store_item *r, int64_t now)
 {
+	int64_t end;
 	if (r->status != STORE_ITEM_ACTIVE)
 		return ISTATUS(INACTIVE);
-	return r->expires_at > now ? ISTATUS(ACTIVE) : ISTATUS(EXPIRED);
+	return grace_status(r->service_type, r->expires_at,
+			    r->auto_renew ? r->auto_renew->unpaid_since : 0, now, &end);
 }
 
 Smartplus__Billing__V1__Item *conv_item(arena *a, const store_item *r, int64_t now, int is_free)
@@ -163,6 +166,12 @@ Smartplus__Billing__V1__Item *conv_item(arena *a, const store_item *r, int64_t n
 		ar->cycles_done = s->cycles_done;
 		ar->failed_attempts = s->failed_attempts;
 		ar->next_attempt_time = conv_ts(a, s->next_attempt);
+		ar->renewal_group_id = s->group_id;
+		if (m->status == ISTATUS(GRACE)) {
+			int64_t end;
+			grace_status(r->service_type, r->expires_at, s->unpaid_since, now, &end);
+			ar->grace_end_time = conv_ts(a, end);
+		}
 		if (s->until) {
 			t->end_case = TERM(UNTIL);
 			t->until = conv_ts(a, s->until);

@@ -28,5 +28,8 @@
 #define SCOPE(x) V1(API_KEY_SCOPE__API_KEY_SCOPE_##x)           /* ApiKeyScope */
 #define SKIP(x) V1(SKIP_REASON__SKIP_REASON_##x)                /* SkipReason */
 #define TERM(x) V1(AUTO_RENEW_TERM__END_##x)                    /* AutoRenewTerm's oneof */
+#define PRSTATUS(x) \
+	V1(PAYMENT_REQUEST_STATUS__PAYMENT_REQUEST_STATUS_##x) /* PaymentRequestStatus */
+#define RSTEP(x) V1(RECOVERY_STEP__RECOVERY_STEP_##x)          /* RecoveryStep */
 
 #endif

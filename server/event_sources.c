@@ -71,26 +71,34 @@ int events_item(store_txn *w, const char *kind, const store_item *it, const char
 	return rc;
 }
 
-int events_order(store_txn *w, const char *kind, const store_order *o)
+int events_order_as(store_txn *w, const char *kind, const store_order *o, const char *cause)
 {
 	char subject[SUBJECT_MAX + 1];
 	int credit = o->type == OTYPE(CREDIT_PURCHASE), rc;
+	int group = o->group_id && o->group_id[0];
+	const char *owner = credit ? o->beneficiary_id : o->installer_id;
 	arena *a;
 
 	if (!events_enabled())
 		return 0;
-	if (strncmp(kind, "renewal.", 8) == 0 && o->n_lines)
+	if (strncmp(kind, "renewal.", 8) == 0 && o->n_lines && !group)
 		snprintf(subject, sizeof(subject), "items/%s", o->lines[0]->item_id);
 	else
 		snprintf(subject, sizeof(subject), "orders/%s", o->order_id);
+	if (!owner || !owner[0])
+		owner = o->payer_id; /* a renewal group's order across installers */
 	a = arena_new();
 	if (!a)
 		return STORE_IO;
-	rc = events_emit(w, kind, subject, o->order_id, o->actor_id,
-			 credit ? o->beneficiary_id : o->installer_id, o->payer_id,
+	rc = events_emit(w, kind, subject, cause, o->actor_id, owner, o->payer_id,
 			 &orders_conv(a, o, clock_now_us())->base);
 	arena_free(a);
 	return rc;
+}
+
+int events_order(store_txn *w, const char *kind, const store_order *o)
+{
+	return events_order_as(w, kind, o, o->order_id);
 }
 
 static int coupon_redeemed(store_txn *w, const store_order *o)
@@ -123,6 +131,10 @@ int events_order_settled(store_txn *w, const store_order *o)
 	/* An off-session renewal the card wants authenticated (3-D Secure): the
 	 * provider's requires_action, or Stripe's 402 authentication_required
 	 * decline, both recorded as this reason. The payer must act. */
+	/* (a renewal group's order has its renewal.* at each failed attempt:
+	 * the scheduler's settle hook) */
+	if (o->group_id && o->group_id[0])
+		autorenew = 0;
 	if (rc == 0 && autorenew && o->status == OSTATUS(FAILED) && o->failure_reason &&
 	    strcmp(o->failure_reason, "authentication_required") == 0)
 		rc = events_order(w, EV_RENEWAL_REQUIRES_ACTION, o);

@@ -24,6 +24,11 @@ int events_item(store_txn *w, const char *kind, const store_item *it, const char
  * id, actor the account that placed it, owner its installer (the
  * beneficiary of a credit purchase) and also the payer, payload the Order. */
 int events_order(store_txn *w, const char *kind, const store_order *o);
+/* The same with another cause (a renewal group's order: one renewal.failed
+ * per attempt, cause "<order>/a<attempt>"); a renewal group's order has
+ * subject "orders/<id>" for renewal.* too, and its payer as owner when its
+ * lines span installers. */
+int events_order_as(store_txn *w, const char *kind, const store_order *o, const char *cause);
 
 /* What settling o did, once its status is set (orders_succeed(),
  * orders_end()): order.succeeded, then item.activated / item.renewed for

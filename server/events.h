@@ -72,6 +72,13 @@
 #define EV_ORDER_DISPUTED "order.disputed"
 #define EV_RENEWAL_FAILED "renewal.failed"
 #define EV_RENEWAL_REQUIRES_ACTION "renewal.requires_action"
+/* renewal groups (issue 16) */
+#define EV_RENEWAL_UPCOMING "renewal.upcoming"
+#define EV_ITEM_GRACE_STARTED "item.grace_started"
+#define EV_PAYMENT_REQUEST_CREATED "payment_request.created"
+#define EV_PAYMENT_REQUEST_APPROVED "payment_request.approved"
+#define EV_PAYMENT_REQUEST_DECLINED "payment_request.declined"
+#define EV_PAYMENT_REQUEST_EXPIRED "payment_request.expired"
 #define EV_CREDITS_PURCHASED "credits.purchased"
 #define EV_CREDITS_ASSIGNED "credits.assigned"
 #define EV_CREDITS_SPENT "credits.spent"

@@ -20,6 +20,7 @@
 #include "events.h"
 #include "handler.h"
 #include "items.h"
+#include "renewal_groups.h"
 #include "order_window.h"
 #include "rpc.h"
 #include "rpc_handlers.h"
@@ -414,6 +415,19 @@ static int apply_delete_item(store_txn *txn, rpc_write *w)
 		return write_fail(w, GRPC_STATUS_FAILED_PRECONDITION, REASON_ITEM_STATE,
 				  "the integration item follows the project's pms_integrated; "
 				  "update the project");
+	if (conv_item_status(d->item, clock_now_us()) != ISTATUS(ACTIVE)) {
+		/* A deleted item drops out of the renewal order waiting to charge
+		 * it (one at the provider now still holds it: refused below). */
+		char busy[GROUPS_ORDER_ID_MAX];
+		rc = groups_release_item(txn, d->item_id, clock_now_us(), busy);
+		if (rc < 0)
+			return rc;
+		store_record_free(d->item);
+		d->item = NULL;
+		rc = store_item_get(txn, d->item_id, &d->item);
+		if (rc)
+			return rc;
+	}
 	rc = items_guard_removal(txn, w, d->item, "item_id");
 	if (rc == 0)
 		rc = store_item_delete(txn, d->item_id);

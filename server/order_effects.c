@@ -17,6 +17,7 @@
 #include "log.h"
 #include "pricing.h"
 #include "quote.h"
+#include "renewal_groups.h"
 
 /*
  * Line identity (R9): a line applies only to exactly the item it priced,
@@ -55,13 +56,26 @@ static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t
 {
 	store_item *it = NULL;
 	store_auto_renew ar = STORE_AUTO_RENEW_INIT, *orig;
+	char busy[GROUPS_ORDER_ID_MAX];
 	int64_t base, nexp;
-	int rc = store_item_get(w, l->item_id, &it);
+	int rc = 0;
 
+	/* This order pays the item's current period: the automatic renewal
+	 * waiting to charge it lets go (it was asked at placement; it may have
+	 * taken the item back since). One at the provider right now keeps it:
+	 * its line is then not applied when it succeeds (order_effects'
+	 * period check) and is owed back. */
+	if (o->type == OTYPE(RENEWAL))
+		rc = groups_release_item(w, l->item_id, now, busy);
+	if (rc < 0)
+		return rc;
+	rc = store_item_get(w, l->item_id, &it);
 	if (rc)
 		return rc; /* orders_lines_match() saw it a moment ago */
 	if (it->status != STORE_ITEM_ACTIVE)
 		base = now;
+	else if (conv_item_status(it, now) == ISTATUS(GRACE))
+		base = it->expires_at; /* the service went on in grace */
 	else
 		base = it->expires_at > now ? it->expires_at : now;
 	if (l->months > 0)
@@ -93,7 +107,11 @@ static int apply_line(store_txn *w, const store_order *o, store_line *l, int64_t
 			ar.bill_tax_id = o->bill_tax_id;
 			it->auto_renew = &ar;
 		} else if (o->renew_mode == RENEW(MANUAL) && orig) {
+			/* renewed by hand: off, and out of its renewal group */
 			orig->enabled = 0;
+			orig->unpaid_since = 0;
+			store_str_set(&orig->group_id, "");
+			store_str_set(&orig->order_id, "");
 		}
 		rc = store_item_put(w, it, 0);
 	}
@@ -140,6 +158,44 @@ static int renew_line(store_txn *w, store_order *o, int64_t now)
 	return extend_lines(w, o, now);
 }
 
+/* A renewal group's order (group_id set): each line moves its item from
+ * the period it priced (current_expires_at) to the period's end, exactly
+ * once. A line whose item is no longer at that period (it was renewed
+ * otherwise since; manual renewals take their item out of the order first,
+ * so this is a race lost) is not applied, and what it cost is owed back:
+ * needs_refund. So is a payment taken for more than the order's lines (a
+ * line dropped after the provider's payment was last set). */
+static int renew_group_lines(store_txn *w, store_order *o, int64_t now)
+{
+	int rc = 0;
+	(void)now;
+	if (o->provider_amount > o->total)
+		o->needs_refund = 1;
+	for (size_t i = 0; rc == 0 && i < o->n_lines; i++) {
+		store_line *l = o->lines[i];
+		store_item *it = NULL;
+		rc = store_item_get(w, l->item_id, &it);
+		if (rc)
+			break;
+		if (it->status != STORE_ITEM_ACTIVE || it->expires_at != l->current_expires_at) {
+			log_warn("order %s: item %s is no longer at the period it priced; its line "
+				 "is not applied and is owed back",
+				 o->order_id, l->item_id);
+			o->needs_refund = 1;
+		} else {
+			it->expires_at = l->new_expires_at;
+			rc = store_item_put(w, it, 0);
+		}
+		store_record_free(it);
+	}
+	return rc;
+}
+
+static int renew_auto(store_txn *w, store_order *o, int64_t now)
+{
+	return o->group_id && o->group_id[0] ? renew_group_lines(w, o, now) : renew_line(w, o, now);
+}
+
 /* One row per order type: the effects its success has. (The auto-renewal
  * bookkeeping of the item's retry state is the settle hook below, which the
  * renewal scheduler supplies.) */
@@ -149,7 +205,7 @@ static const struct order_kind {
 } kinds[] = {
 	{OTYPE(ACTIVATION), extend_lines},
 	{OTYPE(RENEWAL), extend_lines},
-	{OTYPE(AUTO_RENEWAL), renew_line},
+	{OTYPE(AUTO_RENEWAL), renew_auto},
 	{OTYPE(CREDIT_PURCHASE), grant_credits},
 };
 
@@ -161,7 +217,7 @@ void orders_set_settle_hook(orders_settle_hook fn)
 	atomic_store(&settle_hook, fn);
 }
 
-static int call_settle_hook(store_txn *w, const store_order *o, int succeeded, int64_t now)
+static int call_settle_hook(store_txn *w, store_order *o, int succeeded, int64_t now)
 {
 	orders_settle_hook fn = atomic_load(&settle_hook);
 	return fn ? fn(w, o, succeeded, now) : 0;
@@ -241,4 +297,14 @@ int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_
 	if (rc == 0)
 		rc = events_order_settled(w, o);
 	return rc;
+}
+
+int orders_attempt_failed(store_txn *w, store_order *o, const char *why, int64_t now)
+{
+	o->status = OSTATUS(PENDING_PAYMENT);
+	o->recoverable = 1;
+	o->update_time = now;
+	if (why)
+		o->failure_reason = (char *)why;
+	return call_settle_hook(w, o, -1, now);
 }

@@ -43,15 +43,25 @@ int orders_lines_match(store_txn *txn, const store_order *o);
 int orders_end(store_txn *w, store_order *o, int status, const char *why, int64_t now);
 
 /*
- * A hook run by orders_succeed() (succeeded = 1) and orders_end()
- * (succeeded = 0) for every order they settle, inside the settling
- * transaction w, after the order's own effects; a non-zero return (a
- * STORE_* code) fails the settlement. The renewal scheduler registers its
+ * A renewal group's order (group_id set) whose attempt did not pay
+ * (declined, or 3-D Secure asked for with nobody there): it stays open,
+ * PENDING_PAYMENT and recoverable, with why as its failure_reason, waiting
+ * for its next retry or for the buyer (RecoverRenewal); runs the settle
+ * hook with succeeded = -1. The caller puts o. 0 or a STORE_* code.
+ */
+int orders_attempt_failed(store_txn *w, store_order *o, const char *why, int64_t now);
+
+/*
+ * A hook run by orders_succeed() (succeeded = 1), orders_end()
+ * (succeeded = 0) and orders_attempt_failed() (succeeded = -1) for every
+ * order they settle, inside the settling transaction w, after the order's
+ * own effects; a non-zero return (a STORE_* code) fails the settlement. The renewal scheduler registers its
  * bookkeeping of AUTO_RENEWAL orders here (scheduler_init), so the order
- * engine does not depend on it. One hook; NULL removes it. Thread-safe, but
+ * engine does not depend on it; it may set a renewal order's schedule
+ * fields (retry_at, next_attempt), which the caller puts with o. One hook; NULL removes it. Thread-safe, but
  * set it before orders can settle.
  */
-typedef int (*orders_settle_hook)(store_txn *w, const store_order *o, int succeeded, int64_t now);
+typedef int (*orders_settle_hook)(store_txn *w, store_order *o, int succeeded, int64_t now);
 void orders_set_settle_hook(orders_settle_hook fn);
 
 #endif

@@ -241,6 +241,36 @@ static int not_found_trusted(const store_order *o, pay_op op, int64_t now)
 	       (o->payment_method == METHOD(PAYPAL) ? PAY_PAYPAL_REPLAY_US : PAY_STRIPE_REPLAY_US);
 }
 
+/* A renewal-group order (group_id set): one order per group and period,
+ * whose attempts are confirmations of one payment. */
+static int is_group(const store_order *o)
+{
+	return o->group_id && o->group_id[0];
+}
+
+/* A group order's answer to an attempt (CREATE, RETRY, RECOVER) that did
+ * not pay: the attempt failed, and the order waits for its next retry or
+ * the buyer (orders_attempt_failed); the buyer's on-session attempt that
+ * needs 3-D Secure waits for the buyer. Any other job's news of the same
+ * failure (a webhook's CONFIRM) changes nothing. */
+static int group_not_paid(store_txn *txn, store_order *o, record_state *s, const char *why,
+			  int64_t now)
+{
+	int attempt = s->op == PAY_OP_CREATE || s->op == PAY_OP_RETRY || s->op == PAY_OP_RECOVER;
+	if (!attempt || o->status != OSTATUS(PROCESSING)) {
+		s->applied = 0;
+		return 0;
+	}
+	if (s->op == PAY_OP_RECOVER && s->res.status == PAY_REQUIRES_ACTION) {
+		o->status = OSTATUS(PENDING_PAYMENT);
+		o->recoverable = 1;
+		o->failure_reason = "authentication_required";
+		o->update_time = now;
+		return 0;
+	}
+	return orders_attempt_failed(txn, o, why, now);
+}
+
 /* Moves open order o on according to the provider's answer to op. */
 static int settle(store_txn *txn, store_order *o, record_state *s, int64_t now)
 {
@@ -253,13 +283,21 @@ static int settle(store_txn *txn, store_order *o, record_state *s, int64_t now)
 	int end_status = expire ? OSTATUS(TIMED_OUT) : OSTATUS(CANCELED);
 	const char *end_why = expire ? "not paid within 24 hours" : NULL;
 
+	if (is_group(o) && s->op == PAY_OP_EXPIRE) {
+		/* its retries and grace are over: the renewal failed */
+		end_status = OSTATUS(FAILED);
+		end_why = o->failure_reason && o->failure_reason[0] ? o->failure_reason
+								    : "renewal_not_paid";
+	}
 	s->applied = res->status;
 	switch (res->status) {
 	case PAY_SUCCEEDED: return orders_succeed(txn, o, now);
 	case PAY_REQUIRES_ACTION:
 	case PAY_PENDING_APPROVAL:
 		if (cancel)
-			break;                      /* not canceled: unchanged, try again */
+			break; /* not canceled: unchanged, try again */
+		if (is_group(o))
+			return group_not_paid(txn, o, s, "authentication_required", now);
 		if (o->type == OTYPE(AUTO_RENEWAL)) /* off-session: nobody to act */
 			return orders_end(txn, o, OSTATUS(FAILED), "authentication_required", now);
 		rc = orders_lines_match(txn, o);
@@ -278,12 +316,16 @@ static int settle(store_txn *txn, store_order *o, record_state *s, int64_t now)
 			break;
 		snprintf(s->why, sizeof(s->why), "%s",
 			 res->decline_code[0] ? res->decline_code : "declined");
+		if (is_group(o))
+			return group_not_paid(txn, o, s, s->why, now);
 		return orders_end(txn, o, OSTATUS(FAILED), s->why, now);
 	case PAY_REJECTED:
 		if (cancel)
 			break;
 		snprintf(s->why, sizeof(s->why), "provider_rejected: %s",
 			 res->decline_code[0] ? res->decline_code : "request refused");
+		if (is_group(o))
+			return group_not_paid(txn, o, s, s->why, now);
 		return orders_end(txn, o, OSTATUS(FAILED), s->why, now);
 	case PAY_CANCELED:
 		if (cancel)
@@ -343,6 +385,9 @@ static int record(store_txn *txn, record_state *s, rpc_write *w)
 		copy_if(&o->paypal_approval_url, s->res.paypal_approval_url);
 		if (o->payment_method == METHOD(PAYPAL)) /* what a refund refunds */
 			copy_if(&o->paypal_capture_id, s->res.capture_id);
+		if ((s->op == PAY_OP_RETRY || s->op == PAY_OP_RECOVER) &&
+		    s->res.status != PAY_UNAVAILABLE && s->res.status != PAY_OPERATOR_ERROR)
+			o->provider_amount = o->total; /* the attempt set it */
 		rc = settle(txn, o, s, now);
 		/* Ended unpaid with a payment at the provider (a decline leaves a
 		 * Stripe intent payable): a CLOSE job cancels it there. */
@@ -525,8 +570,9 @@ static pthread_mutex_t pay_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pay_cond = PTHREAD_COND_INITIALIZER;
 static pay_job *pay_head, **pay_tail = &pay_head;
 
-void orders_pay_request(const store_order *o, int64_t now, pay_request *req)
+void orders_pay_request(const store_order *o, int64_t now, pay_op op, pay_request *req)
 {
+	int attempt = op == PAY_OP_RETRY || op == PAY_OP_RECOVER;
 	memset(req, 0, sizeof(*req));
 	req->order_id = o->order_id;
 	req->provider_key = o->provider_key && o->provider_key[0] ? o->provider_key : o->order_id;
@@ -537,10 +583,21 @@ void orders_pay_request(const store_order *o, int64_t now, pay_request *req)
 	req->key_age_us = now - o->create_time;
 	req->now_us = now;
 	req->session = o->type == OTYPE(AUTO_RENEWAL) ? PAY_SESSION_OFF : PAY_SESSION_ON;
+	if (o->session)
+		req->session = o->session;
 	req->stripe_payment_method_id = o->stripe_payment_method_id;
 	req->stripe_customer_id = o->stripe_customer_id;
 	req->stripe_payment_intent_id = o->stripe_payment_intent_id;
 	req->paypal_order_id = o->paypal_order_id;
+	if (attempt) {
+		if (o->attempt_key && o->attempt_key[0])
+			req->provider_key = o->attempt_key;
+		if (o->attempt_method_id && o->attempt_method_id[0])
+			req->stripe_payment_method_id = o->attempt_method_id;
+		req->update_amount = o->provider_amount > 0 && o->provider_amount != o->total;
+	} else if (o->provider_amount > 0) {
+		req->amount = o->provider_amount; /* the payment as the provider holds it */
+	}
 }
 
 /* Whether the provider must be asked about o for op. */
@@ -555,6 +612,8 @@ static int worth_asking(const store_order *o, const pay_job *j, int64_t now)
 	case PAY_OP_CANCEL: return is_open(o);
 	case PAY_OP_EXPIRE: return orders_overdue(o, now);
 	case PAY_OP_CLOSE: return pay_engine_closed_unpaid(o);
+	case PAY_OP_RETRY:
+	case PAY_OP_RECOVER: return o->status == OSTATUS(PROCESSING);
 	}
 	return 0;
 }
@@ -597,7 +656,8 @@ static void ask(pay_job *j, record_state *s)
 	 * it before any money is taken (a create, or a PayPal capture). A card
 	 * the buyer may have confirmed already is asked about; settlement then
 	 * flags a captured payment for refund (orders_succeed). */
-	if ((j->op == PAY_OP_CREATE || j->op == PAY_OP_RESUME ||
+	if ((j->op == PAY_OP_CREATE || j->op == PAY_OP_RESUME || j->op == PAY_OP_RETRY ||
+	     j->op == PAY_OP_RECOVER ||
 	     (j->op == PAY_OP_CONFIRM && o->payment_method != METHOD(STRIPE))) &&
 	    orders_lines_match(txn, o) == 0) {
 		store_read_end(txn);
@@ -619,7 +679,7 @@ static void ask(pay_job *j, record_state *s)
 	}
 	/* A sandbox order is never sent to a live provider. */
 	p = o->sandbox ? &pay_sandbox_provider : pay_provider_current();
-	orders_pay_request(o, now, &req);
+	orders_pay_request(o, now, j->op, &req);
 	if (j->op == PAY_OP_CANCEL)
 		req.cancel_reason = "requested_by_customer";
 	else if (j->op == PAY_OP_EXPIRE || j->op == PAY_OP_CLOSE)
@@ -630,6 +690,8 @@ static void ask(pay_job *j, record_state *s)
 	case PAY_OP_CREATE:
 	case PAY_OP_RESUME: provider_call(p, "create", p->create, &req, &s->res); break;
 	case PAY_OP_CONFIRM: provider_call(p, "confirm", p->confirm, &req, &s->res); break;
+	case PAY_OP_RETRY:
+	case PAY_OP_RECOVER: provider_call(p, "reconfirm", p->reconfirm, &req, &s->res); break;
 	case PAY_OP_CANCEL:
 	case PAY_OP_EXPIRE:
 	case PAY_OP_CLOSE: /* never captures: a read, or a cancel */

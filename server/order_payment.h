@@ -19,7 +19,7 @@
  *            order);
  *   CANCEL   CancelOrder: cancel at the provider first, then CANCELED;
  *   EXPIRE   the 24 h pay window: cancel at the provider first, then
- *            TIMED_OUT;
+ *            TIMED_OUT (a renewal-group order: its grace is over, FAILED);
  *   CLOSE    an order that ended unpaid (FAILED, CANCELED, TIMED_OUT) but
  *            whose payment exists at the provider (pay_engine_closed_unpaid):
  *            cancel what can still be paid there (a declined Stripe intent
@@ -28,6 +28,11 @@
  *            needs_refund (never kept silently; the status stays). Queued
  *            after every such ending, by a payment webhook for such an
  *            order, and by ConfirmOrder of one.
+ *   RETRY    a renewal-group order's retry: confirm its payment again,
+ *            off-session, under the attempt's own key (attempt_key), its
+ *            amount set first when lines dropped out since (reprice);
+ *   RECOVER  the same with the buyer present (RecoverRenewal): on-session,
+ *            so 3-D Secure can be asked for.
  * One pool of PAY_ENGINE_WORKERS threads runs all jobs. A job holds the
  * order's claim — one provider conversation per order at a time — from
  * before its provider call (phase 2, no transaction held) until its
@@ -57,6 +62,8 @@ typedef enum pay_op {
 	PAY_OP_CONFIRM,
 	PAY_OP_CANCEL,
 	PAY_OP_EXPIRE,
+	PAY_OP_RETRY,
+	PAY_OP_RECOVER,
 	PAY_OP_RESUME,
 	PAY_OP_CLOSE,
 } pay_op;
@@ -107,10 +114,13 @@ void pay_engine_call(rpc_call *call, const char *order_id, pay_op op);
  * again) until then, 0 once it may be asked. */
 int64_t pay_engine_not_before(const char *order_id);
 
-/* The provider request for order o at `now`: its ids, amount, saved
+/* The provider request for order o at `now` for op: its ids, amount, saved
  * payment method, key age and session (off-session for AUTO_RENEWAL, the
- * buyer present otherwise); strings borrowed from o. */
-void orders_pay_request(const store_order *o, int64_t now, pay_request *req);
+ * buyer present otherwise, o->session when set); strings borrowed from o.
+ * RETRY and RECOVER send o->total under o->attempt_key (update_amount when
+ * the provider's payment is for another amount); the other operations read
+ * the payment as the provider holds it (o->provider_amount). */
+void orders_pay_request(const store_order *o, int64_t now, pay_op op, pay_request *req);
 
 /*
  * The reply() of a write that created the order packed in buf: with

@@ -29,6 +29,7 @@
 #include "payments/provider.h"
 #include "quote.h"
 #include "quote_token.h"
+#include "renewal_groups.h"
 #include "rpc_handlers.h"
 #include "tax.h"
 #include "xalloc.h"
@@ -45,6 +46,9 @@ typedef struct place_write {
 	int need_provider;
 	uint8_t *packed;
 	size_t packed_len;
+	orders_placed_fn then; /* orders_place_quote() */
+	char then_ref[80];
+	char *quote_copy;
 } place_write;
 
 void orders_set_billing(store_order *o, const Smartplus__Billing__V1__BillingInfo *b)
@@ -323,6 +327,33 @@ static int check_not_held(placing *s)
 	return 0;
 }
 
+/* 5c. A manual renewal and an automatic one never both charge a period:
+ * each renewed item leaves the renewal-group order that waits to charge
+ * its current period (groups_release_item), in this transaction; one whose
+ * automatic renewal is at the provider right now is refused. */
+static int leave_auto_renewals(placing *s)
+{
+	place_write *p = s->p;
+	char busy[GROUPS_ORDER_ID_MAX];
+	int rc = 0;
+
+	if (p->action != ACTION(RENEW))
+		return 0;
+	for (size_t i = 0; rc == 0 && i < s->calc.rec.n_lines; i++) {
+		const char *item = s->calc.rec.lines[i]->item_id;
+		rc = groups_release_item(s->txn, item, s->now, busy);
+		if (rc == 1) {
+			rpc_error_meta(p->w.call, "order_id", "%s", busy);
+			rc = write_fail(&p->w, GRPC_STATUS_FAILED_PRECONDITION,
+					REASON_ITEM_IN_OPEN_ORDER,
+					"item '%s': its automatic renewal for this period is being "
+					"charged now (order %s); try again once it has an outcome",
+					item, busy);
+		}
+	}
+	return rc;
+}
+
 /* 6. The order record, PROCESSING, from the quote (its amounts), the
  * recomputed lines (the same charge: the digest was checked) and the
  * request (method, billing, saved card). Strings are borrowed. */
@@ -443,12 +474,15 @@ static int apply_place(store_txn *txn, rpc_write *w)
 	if ((rc = open_quote(&s)) != 0 || (rc = find_placed(&s, &resumed)) != 0 || resumed)
 		goto done;
 	if ((rc = check_quote(&s)) != 0 || (rc = recompute(&s)) != 0 ||
-	    (rc = check_payment(&s)) != 0 || (rc = check_not_held(&s)) != 0)
+	    (rc = check_payment(&s)) != 0 || (rc = check_not_held(&s)) != 0 ||
+	    (rc = leave_auto_renewals(&s)) != 0)
 		goto done;
 	build_order(&s);
 	if ((rc = reserve_and_spend(&s)) == 0)
 		rc = bind_and_open(&s);
 done:
+	if (rc == 0 && s.p->then)
+		rc = s.p->then(txn, w, s.p->order_id, s.p->then_ref);
 	free(s.o.project_ids);
 	quote_calc_free(&s.calc);
 	store_record_free(s.q);
@@ -464,6 +498,7 @@ static void reply_place(rpc_write *w)
 static void cleanup_place(rpc_write *w)
 {
 	free(((place_write *)w)->packed);
+	free(((place_write *)w)->quote_copy);
 }
 
 static int fail_arg(rpc_call *call, const char *msg)
@@ -500,9 +535,9 @@ int orders_check_payment_args(rpc_call *call, int method,
 	return 0;
 }
 
-static void place(rpc_call *call, int action, const char *quote_id, int method,
-		  const Smartplus__Billing__V1__BillingInfo *bill, int terms, const char *pm,
-		  const char *cus)
+void orders_place_quote(rpc_call *call, int action, const char *quote_id, int method,
+			const Smartplus__Billing__V1__BillingInfo *bill, int terms, const char *pm,
+			const char *cus, orders_placed_fn then, const char *ref)
 {
 	place_write *p;
 
@@ -515,12 +550,16 @@ static void place(rpc_call *call, int action, const char *quote_id, int method,
 	p = write_new(call, sizeof(*p));
 	p->caller = *rpc_call_caller(call);
 	p->action = action;
-	p->quote_id = quote_id;
+	p->quote_copy = xstrdup(quote_id);
+	p->quote_id = p->quote_copy;
 	p->method = method;
 	p->bill = bill;
 	p->stripe_pm = pm;
 	p->stripe_cus = cus;
+	p->then = then;
+	snprintf(p->then_ref, sizeof(p->then_ref), "%s", ref ? ref : "");
 	if (quote_new_id("ord_", p->order_id) != 0) {
+		free(p->quote_copy);
 		free(p);
 		handler_fail_internal(call, "no random bytes for an order id");
 		return;
@@ -534,13 +573,15 @@ static void place(rpc_call *call, int action, const char *quote_id, int method,
 void rpc_BillingService_ActivateServices(struct rpc_call *call,
 					 const Smartplus__Billing__V1__ActivateServicesRequest *req)
 {
-	place(call, ACTION(ACTIVATE), req->quote_id, req->payment_method, req->billing_info,
-	      req->terms_accepted, req->stripe_payment_method_id, req->stripe_customer_id);
+	orders_place_quote(call, ACTION(ACTIVATE), req->quote_id, req->payment_method,
+			   req->billing_info, req->terms_accepted, req->stripe_payment_method_id,
+			   req->stripe_customer_id, NULL, NULL);
 }
 
 void rpc_BillingService_RenewServices(struct rpc_call *call,
 				      const Smartplus__Billing__V1__RenewServicesRequest *req)
 {
-	place(call, ACTION(RENEW), req->quote_id, req->payment_method, req->billing_info,
-	      req->terms_accepted, req->stripe_payment_method_id, req->stripe_customer_id);
+	orders_place_quote(call, ACTION(RENEW), req->quote_id, req->payment_method,
+			   req->billing_info, req->terms_accepted, req->stripe_payment_method_id,
+			   req->stripe_customer_id, NULL, NULL);
 }

@@ -51,4 +51,21 @@ int orders_open(store_txn *txn, rpc_write *w, store_order *o, int64_t now, int p
 int orders_resume(store_txn *txn, rpc_write *w, const char *order_id, int method, char *id_out,
 		  size_t id_cap, int *pay, uint8_t **buf, size_t *len, int *rc);
 
+/*
+ * ActivateServices / RenewServices for another RPC (ApprovePaymentRequest):
+ * places the order from quote_id exactly as they do, as the call's caller,
+ * and answers the call with the order. then (may be NULL) runs inside the
+ * same write transaction once the order is placed or found again
+ * (order_id), with ref, so what it records commits with the order or not
+ * at all; a non-zero return (a write_fail() code or STORE_*) rolls both
+ * back.
+ */
+typedef int (*orders_placed_fn)(store_txn *txn, rpc_write *w, const char *order_id,
+				const char *ref);
+/* quote_id and ref are copied. */
+void orders_place_quote(rpc_call *call, int action, const char *quote_id, int method,
+			const Smartplus__Billing__V1__BillingInfo *bill, int terms,
+			const char *stripe_pm, const char *stripe_cus, orders_placed_fn then,
+			const char *ref);
+
 #endif

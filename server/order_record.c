@@ -27,7 +27,9 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 	smartplus__billing__v1__billing_info__init(b);
 	m->order_id = o->order_id;
 	m->type = o->type;
-	m->status = orders_overdue(o, now) ? OSTATUS(TIMED_OUT) : o->status;
+	m->status = !orders_overdue(o, now)         ? o->status
+		    : o->group_id && o->group_id[0] ? OSTATUS(FAILED)
+						    : OSTATUS(TIMED_OUT);
 	m->payer_id = o->payer_id;
 	m->installer_id = o->installer_id;
 	m->project_type = o->project_type;
@@ -68,6 +70,15 @@ Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64
 	m->quote_id = o->quote_id;
 	m->renew_mode = o->renew_mode;
 	m->needs_refund = o->needs_refund;
+	if (o->group_id && o->group_id[0]) {
+		m->renewal_group_id = o->group_id;
+		m->period_start = conv_ts(a, o->period_start);
+		m->period_end = conv_ts(a, o->period_end);
+		m->attempts = o->attempts;
+		m->recoverable = o->recoverable && o->status == OSTATUS(PENDING_PAYMENT);
+		if (o->status == OSTATUS(PENDING_PAYMENT) && o->retry_at > 0)
+			m->next_attempt_time = conv_ts(a, o->retry_at);
+	}
 	if (o->auto_renew_kind) {
 		Smartplus__Billing__V1__AutoRenewTerm *t = arena_alloc(a, sizeof(*t));
 		smartplus__billing__v1__auto_renew_term__init(t);
@@ -93,9 +104,29 @@ void orders_reply(rpc_call *call, const store_order *o)
 	arena *a = arena_new();
 	protobuf_c_message_init(d, r);
 	r->order = orders_conv(a, o, clock_now_us());
+	if (d == &smartplus__billing__v1__recover_renewal_response__descriptor) {
+		Smartplus__Billing__V1__RecoverRenewalResponse *rr = (void *)r;
+		rr->next_step = orders_recovery_step(o);
+		if (rr->next_step == RSTEP(AUTHENTICATE) ||
+		    rr->next_step == RSTEP(NEW_PAYMENT_METHOD))
+			rr->client_secret = o->stripe_client_secret;
+	}
 	rpc_reply(call, &r->base);
 	arena_free(a);
 	free(r);
+}
+
+int orders_recovery_step(const store_order *o)
+{
+	if (o->status == OSTATUS(SUCCEEDED))
+		return RSTEP(NONE);
+	if (o->status == OSTATUS(PROCESSING))
+		return RSTEP(WAIT);
+	if (o->status != OSTATUS(PENDING_PAYMENT))
+		return RSTEP(UNSPECIFIED);
+	if (o->failure_reason && strcmp(o->failure_reason, "authentication_required") == 0)
+		return RSTEP(AUTHENTICATE);
+	return RSTEP(NEW_PAYMENT_METHOD);
 }
 
 int orders_pack(const store_order *o, uint8_t **buf, size_t *len)

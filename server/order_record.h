@@ -31,9 +31,16 @@ store_order *orders_unpack(const uint8_t *buf, size_t len);
 Smartplus__Billing__V1__Order *orders_conv(arena *a, const store_order *o, int64_t now);
 
 /* Finishes the call with o as its response. Every response of the order
- * RPCs (Activate/Renew/Confirm/Cancel/GetOrder/PurchaseCredits) is a
- * message whose only field is `Order order = 1`, so one layout serves. */
+ * RPCs (Activate/Renew/Confirm/Cancel/GetOrder/PurchaseCredits,
+ * ApprovePaymentRequest) is a message whose only field is `Order order =
+ * 1`, so one layout serves; RecoverRenewal's adds what the buyer must do
+ * next (orders_recovery_step) and the client secret. */
 void orders_reply(rpc_call *call, const store_order *o);
+
+/* What the buyer must do about a renewal-group order (RecoveryStep):
+ * NONE once paid, WAIT while at the provider, AUTHENTICATE after 3-D
+ * Secure was asked for, NEW_PAYMENT_METHOD after a decline. */
+int orders_recovery_step(const store_order *o);
 
 /* The strings of a stored order that settling may point elsewhere (into
  * the provider's answer, or at static text): saved before, put back before

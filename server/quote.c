@@ -224,8 +224,10 @@ static int price_line(builder *b, store_txn *txn, const store_project *p, const 
 	}
 	if (rc != 0 && rc != STORE_NOTFOUND)
 		return rc;
+	/* A renewal extends from the expiry, also in GRACE (the service went
+	 * on); an expired item restarts from now (R8). */
 	base = in->action == ACTION(ACTIVATE) || status == ISTATUS(INACTIVE) ||
-			       it->expires_at < b->now
+			       (it->expires_at < b->now && status != ISTATUS(GRACE))
 		       ? b->now
 		       : it->expires_at;
 	l = arena_alloc(c->a, sizeof(*l));
@@ -425,9 +427,8 @@ static int check_input(const store_quote_input *in, quote_err *err)
 					  catalog_service_name(in->service_types[i]),
 					  catalog_project_type_name(in->project_type));
 	if (in->renew_until) {
-		if (in->action != ACTION(RENEW))
-			return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
-					  "renew_until: only for RENEW; give months");
+		/* ACTIVATE too: co-terming a new item with its project's renewal
+		 * date, prorated by the day like a renewal until a date. */
 		if (in->months)
 			return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 					  "months: give either months or renew_until");
@@ -460,7 +461,9 @@ static int apply_coupon(builder *b, store_txn *txn, quote_err *err)
 	int64_t discount = 0;
 	int rc;
 
-	rc = coupon_available(txn, c->a, &ctx, &c->available, &c->n_available);
+	/* not the payer's list for someone quoting for an ancestor */
+	rc = c->for_ancestor ? 0
+			     : coupon_available(txn, c->a, &ctx, &c->available, &c->n_available);
 	if (rc || !in->coupon_code[0])
 		return rc;
 	rc = store_coupon_get(txn, in->coupon_code, &cp);
@@ -598,8 +601,24 @@ int quote_compute(store_txn *txn, const rpc_caller *caller, const store_quote_in
 		return quote_fail(err, GRPC_STATUS_INVALID_ARGUMENT, NULL,
 				  "renew_until: must be later than now");
 	may = auth_may_act(txn, caller, in->payer_id);
+	if (may == 0) {
+		/* A quote for an account above the caller to pay (RequestPayment),
+		 * priced as that payer's own: the caller cannot place it. */
+		int anc = 0;
+		rc = store_account_is_self_or_ancestor(txn, in->payer_id, caller->account_id, &anc);
+		if (rc < 0 && rc != STORE_NOTFOUND)
+			return rc;
+		may = c->for_ancestor = rc == 0 && anc;
+	}
 	if (may < 0)
 		return may;
+	if (may > 0 && c->for_ancestor) {
+		/* only for the caller's own installer (or one below it): any
+		 * other reads like a payer it may not name (AIP-211) */
+		may = auth_may_act(txn, caller, in->installer_id);
+		if (may < 0)
+			return may;
+	}
 	if (!may)
 		return quote_fail(err, GRPC_STATUS_PERMISSION_DENIED, NULL, AUTH_DENIED,
 				  "payer_id");

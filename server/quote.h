@@ -54,7 +54,8 @@ typedef struct quote_calc {
 	char **available;
 	size_t n_available;
 	char coupon_note[256];
-	int coupon_lost; /* a coupon was asked for and does not apply */
+	int coupon_lost;  /* a coupon was asked for and does not apply */
+	int for_ancestor; /* quoted by a descendant of the payer (RequestPayment) */
 	/* Prices read once per computation, by (project type, service type). */
 	store_price *prices[4][16];
 	unsigned char price_read[4][16];

@@ -2,28 +2,44 @@
 #define SPB_SCHEDULER_H
 
 /*
- * scheduler.h: automatic renewal (DESIGN R8 auto mode, R18, §5 scheduler).
+ * scheduler.h: automatic renewal (DESIGN R8 auto mode, R18, §5 scheduler;
+ * issue 16: renewal groups).
  *
- * An item on AUTO is found through the storage index of AUTO items by due
- * time (store_item_auto_due(): its next_attempt if a retry is pending, else
- * its expires_at). An attempt runs at (due time - lead time). Each attempt
- * is one AUTO_RENEWAL order for one 30-day period of one item, whose id is
- * derived from (item id, the expires_at being extended, attempt number):
- * "ord_ar_" + 32 hex digits of SHA-256. The order is created PROCESSING in
- * one write transaction (phase 1) before anything is charged, the provider
- * is called off-session with the order id as idempotency key (phase 2), and
- * the answer is recorded in a second write transaction (phase 3), so a
- * second scan, a restart or a crash at any point resumes the same order
- * rather than charging again or skipping a period. Credit and zero-amount
- * renewals settle in phase 1.
+ * Every AUTO item renews with a renewal group (renewal_groups.h): one payer,
+ * one payment method and card, one day of the 30-day cycle. The scheduler
+ * places ONE AUTO_RENEWAL order per group and period, holding every member
+ * due that period as a line, with an id derived from (group, period):
+ * "ord_ar_" + 32 hex digits of SHA-256 (scheduler_order_id). An item whose
+ * expiry is not one of its group's renewal times joins with a prorated
+ * order of its own kind (a join: by the day, R3, from its expiry up to the
+ * group's next renewal time; id derived from (group, expiry, that time)).
+ * The order succeeds or fails as a whole and moves each line's item from
+ * the period it priced to the period's end, exactly once (order_effects.h).
  *
- * On success the item is extended by exactly 30 days from its expires_at
- * (even when a late retry runs after that date), cycles_done goes up and
- * any retry state is cleared; once the chosen number of cycles is reached,
- * or the next period would end after `until`, auto-renew switches off and
- * the item simply expires on its date. A failed attempt is retried after
- * the configured offsets (default 1, 2 and 4 days after the first attempt
- * of the period); after the last one auto-renew switches off.
+ * Timing: a period's order is placed lead time before the period starts
+ * (items due at expires_at - lead, found through the storage index of AUTO
+ * items not held by an open renewal order). Phase 1 creates the order
+ * PROCESSING in a write transaction and marks its items as held by it
+ * (auto_renew.order_id), phase 2 charges off-session through the payment
+ * engine (order_payment.h; credits settle in phase 1), phase 3 records the
+ * answer. A period has one provider payment: every retry confirms it again
+ * (RETRY, under the attempt's own key), so a crash at any point resumes the
+ * same order and intent instead of charging twice.
+ *
+ * A failed attempt (a decline, or 3-D Secure with nobody there) leaves the
+ * order open, PENDING_PAYMENT and recoverable (RecoverRenewal pays it with
+ * the buyer present), and schedules the next retry: the configured offsets
+ * (default 1, 2 and 4 days) after the period's start, less the lead, never
+ * sooner than the gap between two retries from now. Its items are in GRACE
+ * from their expiry until the grace of their service type ends (grace.h);
+ * once the longest of those has ended (and the retries are done) the order
+ * fails for good, its payment is canceled at the provider, and its items
+ * leave auto-renew and simply stay expired. These order-level steps are
+ * driven by the order's next_attempt (store_order_auto_due_before).
+ *
+ * The scheduler also sends the renewal.upcoming notices of the groups
+ * (grace.h: 7 days and 1 day before) and expires payment requests with
+ * their quote (payment_requests.h).
  *
  * Threads: the settings below are read by the scheduler thread and by
  * AdvanceClock; set them before scheduler_start().
@@ -41,7 +57,7 @@
 void scheduler_set_lead(int64_t lead_us);
 int64_t scheduler_lead(void);
 
-/* Retry offsets after the first attempt of a period, ascending, at most
+/* Retry offsets after the start of the period, ascending, at most
  * SCHEDULER_MAX_RETRIES (extra ones are ignored); n = 0 means no retries.
  * Default {1, 2, 4} days. */
 void scheduler_set_retries(const int64_t *offsets_us, size_t n);
@@ -50,44 +66,63 @@ void scheduler_set_retries(const int64_t *offsets_us, size_t n);
 void scheduler_set_interval(int seconds);
 
 /*
- * Starts the renewal thread: with the real clock it runs the due attempts
+ * Starts the renewal thread: with the real clock it runs the due work
  * every interval; with the test clock it does nothing (AdvanceClock runs
- * them through scheduler_advance()). Needs billingd.store open. 0 or -1.
+ * it through scheduler_advance()). Needs billingd.store open. 0 or -1.
  */
 int scheduler_start(void);
 
-/* Stops and joins the thread (an attempt in progress finishes first). Call
+/* Stops and joins the thread (a round in progress finishes first). Call
  * before closing the store. Safe when never started. */
 void scheduler_stop(void);
 
 /*
- * Runs every attempt due at or before `now` (the real clock's scan); returns
- * how many attempts ran, or a negative STORE_* code.
+ * Runs everything due at or before `now` (the real clock's scan); returns
+ * how many payment attempts were made (orders placed and retries), or a
+ * negative STORE_* code.
  */
 int scheduler_run_due(int64_t now);
 
 /*
  * The test clock's jump (R18), called by AdvanceClock: runs, in time order,
- * every attempt falling due in (from, to] (and any overdue one first),
+ * everything falling due in (from, to] (and anything overdue first),
  * moving the test clock to each due time before running it. Returns how
- * many attempts ran. Leaves the clock at or before `to`.
+ * many payment attempts were made. Leaves the clock at or before `to`.
  */
 int scheduler_advance(int64_t from_us, int64_t to_us);
 
+/* What an order renews: a group's period, or a join up to it. */
+#define SCHEDULER_PERIOD 1
+#define SCHEDULER_JOIN 2
+
 /*
- * The derived id of attempt `attempt` (0, 1, ...) at renewing item_id from
- * expires_at: "ord_ar_" + 32 hex digits; out must hold 48 bytes.
+ * The derived id of the renewal order of group_id of `kind` for the lines
+ * moving from `start` to `end`: "ord_ar_" + 32 hex digits; out must hold 48
+ * bytes.
  */
-void scheduler_order_id(const char *item_id, int64_t expires_at, int attempt, char out[48]);
+void scheduler_order_id(const char *group_id, int kind, int64_t start, int64_t end, char out[48]);
 
 /*
  * Registers the renewal bookkeeping with the order engine
  * (orders_set_settle_hook): every AUTO_RENEWAL order settled anywhere (its
- * own phase 3, ConfirmOrder, the reconciler) updates its item's auto-renew
- * state in the same transaction. billingd calls it at start-up before
- * anything can settle an order; scheduler_start(), scheduler_run_due() and
- * scheduler_advance() call it too. Idempotent, thread-safe.
+ * own phase 3, ConfirmOrder, RecoverRenewal, a webhook, the reconciler)
+ * updates its items' auto-renew state in the same transaction. billingd
+ * calls it at start-up before anything can settle an order;
+ * scheduler_start(), scheduler_run_due() and scheduler_advance() call it
+ * too. Idempotent, thread-safe.
  */
 void scheduler_init(void);
+
+/* Counters since start (the 5,000-item run prints them). */
+typedef struct scheduler_counts {
+	uint64_t orders_placed; /* period and join orders created */
+	uint64_t joins;         /* of which joins */
+	uint64_t attempts;      /* payment attempts (placements and retries) */
+	uint64_t lines;         /* lines placed */
+	uint64_t items_extended;
+	uint64_t rounds;
+	uint64_t busy_us; /* time spent in rounds */
+} scheduler_counts;
+void scheduler_counts_get(scheduler_counts *out);
 
 #endif

@@ -22,6 +22,7 @@
 #include "quote_token.h"
 #include "reconciler.h"
 #include "refunds.h"
+#include "grace.h"
 #include "scheduler.h"
 #include "log.h"
 #include "rpc.h"
@@ -298,6 +299,10 @@ int server_open(billingd_state *s)
 	scheduler_set_interval(s->cfg.renew_interval_s);
 	if (s->cfg.renew_retries)
 		scheduler_set_retries(s->cfg.renew_retry_us, s->cfg.renew_retries);
+	if (s->cfg.renew_grace_parsed) {
+		grace_configure(s->cfg.renew_grace_us);
+		grace_set_notices(s->cfg.renew_upcoming_us, s->cfg.renew_upcomings);
+	}
 	if (scheduler_start() != 0)
 		log_warn("the renewal scheduler did not start; auto-renewals run only on "
 			 "AdvanceClock");

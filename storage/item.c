@@ -5,6 +5,7 @@
  *   (expires_at, item)           renewal scan, only when expires_at > 0
  *   (auto due time, item)        AUTO items only: when their next renewal
  *                                attempt is due (next_attempt, else expires_at)
+ *   (renewal group, item)        the members of a renewal group
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,14 @@ static int item_index(const ProtobufCMessage *m, store_key *keys)
 		key_u64(&keys[n], (uint64_t)it->expires_at);
 		key_str(&keys[n++], it->item_id);
 	}
-	if (it->auto_renew && it->auto_renew->enabled && it->expires_at > 0) {
+	if (it->expires_at > 0 && store_item_auto_due(it) > 0) {
 		key_init(&keys[n], KC_ITEM_AUTO_DUE);
 		key_u64(&keys[n], (uint64_t)store_item_auto_due(it));
+		key_str(&keys[n++], it->item_id);
+	}
+	if (it->auto_renew && it->auto_renew->group_id && it->auto_renew->group_id[0]) {
+		key_init(&keys[n], KC_ITEM_GROUP);
+		key_str(&keys[n], it->auto_renew->group_id);
 		key_str(&keys[n++], it->item_id);
 	}
 	return n;
@@ -52,8 +58,10 @@ static int item_index(const ProtobufCMessage *m, store_key *keys)
 
 int64_t store_item_auto_due(const store_item *it)
 {
-	if (!it->auto_renew || !it->auto_renew->enabled)
+	if (!it->auto_renew || !it->auto_renew->enabled || it->expires_at <= 0)
 		return 0;
+	if (it->auto_renew->order_id && it->auto_renew->order_id[0])
+		return 0; /* an open renewal order holds it: the order is due, not the item */
 	return it->auto_renew->next_attempt > 0 ? it->auto_renew->next_attempt : it->expires_at;
 }
 
@@ -195,4 +203,25 @@ int store_item_auto_due_before(store_txn *txn, int64_t t, size_t n, store_list *
 	s.stop = expiry_stop;
 	s.stop_arg = &t;
 	return store_scan_n(txn, &s, n, out);
+}
+
+int store_item_list_by_group(store_txn *txn, const char *group_id, int page_size,
+			     const char *page_token, store_list *out)
+{
+	store_key prefix;
+	store_scan s;
+
+	key_init(&prefix, KC_ITEM_GROUP);
+	key_str(&prefix, group_id);
+	store_table_scan(&items, &prefix, &s);
+	return store_scan_page(txn, &s, page_size, page_token, out);
+}
+
+int store_item_count_by_group(store_txn *txn, const char *group_id, size_t *count)
+{
+	store_key prefix;
+
+	key_init(&prefix, KC_ITEM_GROUP);
+	key_str(&prefix, group_id);
+	return store_scan_count(txn, DB_ITEMS, &prefix, count);
 }

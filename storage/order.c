@@ -15,6 +15,7 @@
 #define KC_ORDER_PAYER 'p'
 #define KC_ORDER_PENDING 'w'
 #define KC_ORDER_HOLD 'h'
+#define KC_ORDER_AUTO_DUE 'a'
 #define META_HOLDS_BUILT "order_holds_built"
 
 /* OrderRecord.status values that hold items (PENDING_PAYMENT, PROCESSING). */
@@ -56,16 +57,22 @@ static void payer_prefix(store_key *k, const char *payer_id)
 static int order_index(const ProtobufCMessage *m, store_key *keys)
 {
 	const store_order *o = (const store_order *)m;
+	int n = 1, group = o->group_id && o->group_id[0];
 
 	payer_prefix(&keys[0], o->payer_id);
 	key_u64(&keys[0], UINT64_MAX - (uint64_t)o->create_time);
 	key_str(&keys[0], o->order_id);
-	if (o->status != STORE_ORDER_PENDING_PAYMENT)
-		return 1;
-	key_init(&keys[1], KC_ORDER_PENDING);
-	key_u64(&keys[1], (uint64_t)o->create_time);
-	key_str(&keys[1], o->order_id);
-	return 2;
+	if (o->status == STORE_ORDER_PENDING_PAYMENT && !group) {
+		key_init(&keys[n], KC_ORDER_PENDING);
+		key_u64(&keys[n], (uint64_t)o->create_time);
+		key_str(&keys[n++], o->order_id);
+	}
+	if (group && holds_items(o->status) && o->next_attempt > 0) {
+		key_init(&keys[n], KC_ORDER_AUTO_DUE);
+		key_u64(&keys[n], (uint64_t)o->next_attempt);
+		key_str(&keys[n++], o->order_id);
+	}
+	return n;
 }
 
 static int no_index(const ProtobufCMessage *m, store_key *keys)
@@ -183,4 +190,26 @@ int store_order_pending_before(store_txn *txn, int64_t t, size_t n, store_list *
 	s.stop = created_stop;
 	s.stop_arg = &t;
 	return store_scan_n(txn, &s, n, out);
+}
+
+int store_order_auto_due_before(store_txn *txn, int64_t t, size_t n, store_list *out)
+{
+	store_key prefix;
+	store_scan s;
+
+	key_init(&prefix, KC_ORDER_AUTO_DUE);
+	store_table_scan(&orders, &prefix, &s);
+	s.stop = created_stop;
+	s.stop_arg = &t;
+	return store_scan_n(txn, &s, n, out);
+}
+
+int store_order_drop_hold(store_txn *w, const char *item_id, const char *order_id)
+{
+	store_key k;
+	int rc = store_writable(w);
+	hold_key(&k, item_id, order_id);
+	if (rc == 0)
+		rc = key_ok(&k);
+	return rc ? rc : store_raw_del(w, DB_ORDERS, &k);
 }

@@ -337,12 +337,20 @@ int store_item_count(store_txn *txn, const char *project_id, size_t *count);
 int store_item_oldest(store_txn *txn, const char *project_id, int32_t service_type, size_t n,
 		      store_list *out);
 /* The time an AUTO item's next renewal attempt is due: its next_attempt if
- * set (a retry), else its expires_at; 0 when auto-renew is off. The caller
- * renews it once this time minus the lead time has come. */
+ * set (a retry), else its expires_at; 0 when auto-renew is off or an open
+ * renewal order holds it (auto_renew.order_id: that order's own schedule
+ * applies). The caller renews it once this time minus the lead time has
+ * come. */
 int64_t store_item_auto_due(const store_item *it);
 /* Up to n AUTO items whose due time is < t, soonest first: the scheduler's
  * scan, through an index holding AUTO items only. */
 int store_item_auto_due_before(store_txn *txn, int64_t t, size_t n, store_list *out);
+/* The members of a renewal group (items whose auto_renew.group_id is
+ * group_id, whether auto-renew is on or not), ordered by item id. */
+int store_item_list_by_group(store_txn *txn, const char *group_id, int page_size,
+			     const char *page_token, store_list *out);
+/* The number of members of a renewal group. */
+int store_item_count_by_group(store_txn *txn, const char *group_id, size_t *count);
 /* Items with 0 < expires_at < t, soonest first (for the renewal scan). */
 int store_item_expiring_before(store_txn *txn, int64_t t, int page_size, const char *page_token,
 			       store_list *out);

@@ -14,6 +14,13 @@
  *   'h' item_id\0 order_id\0            -> order id, one per line of a
  *                                         PENDING_PAYMENT or PROCESSING
  *                                         order: the items it holds
+ *   'a' be64(next_attempt) id\0         -> order id, open renewal-group
+ *                                         orders (group_id set) with a
+ *                                         next_attempt: the scheduler's
+ *                                         order-level work
+ *
+ * Renewal-group orders are not in 'w': their pay window is their retry
+ * schedule and grace (final_time), not the 24 h of a buyer's checkout.
  */
 #ifndef SPB_STORE_ORDER_H
 #define SPB_STORE_ORDER_H
@@ -55,10 +62,19 @@ int store_order_list_by_payer(store_txn *txn, const char *payer_id, int page_siz
  * reading them still applies). */
 int store_order_pending_before(store_txn *txn, int64_t t, size_t n, store_list *out);
 
+/* Up to n open renewal-group orders whose next_attempt is < t, soonest
+ * first. */
+int store_order_auto_due_before(store_txn *txn, int64_t t, size_t n, store_list *out);
+
 /* Up to n orders holding item_id (see store_order_put), in order-id order.
  * The caller decides whether each is still open (a PENDING_PAYMENT order
  * past its pay window is TIMED_OUT on reading). */
 int store_order_holding(store_txn *txn, const char *item_id, size_t n, store_list *out);
+
+/* Removes the hold of order_id on item_id: for a line taken out of an open
+ * order (put keeps the holds of the lines it has, and cannot know the ones
+ * it no longer has). A missing hold is not an error. */
+int store_order_drop_hold(store_txn *w, const char *item_id, const char *order_id);
 
 /* Writes the holds of the open orders of a store written before holds
  * existed, once (meta "order_holds_built"); store_open runs it. */

@@ -292,6 +292,53 @@ int stripe_create(const live_config *c, const stripe_charge *ch, live_result *ou
 	return 0;
 }
 
+/* POST form to /v1/payment_intents/<intent><suffix> under key. */
+static void stripe_post_intent(const live_config *c, const char *intent_id, const char *suffix,
+			       const char *key, const char *body, int64_t amount,
+			       const char *currency, live_result *out)
+{
+	char url[512];
+	size_t n;
+	stripe_req s;
+	http_response r;
+
+	memset(out, 0, sizeof(*out));
+	n = (size_t)snprintf(url, sizeof(url), "%s/v1/payment_intents/", c->stripe_url);
+	pct(url, sizeof(url), &n, intent_id, 0);
+	snprintf(url + n, sizeof(url) - n, "%s", suffix);
+	http_request("POST", url, stripe_headers(&s, c, key, 1), body, &c->timeouts, &r);
+	stripe_done(&s);
+	stripe_answer(&r, amount, currency, stripe_intent, out);
+	http_response_free(&r);
+}
+
+int stripe_update_amount(const live_config *c, const char *intent_id, const char *key,
+			 int64_t amount, const char *currency, live_result *out)
+{
+	char body[128] = "", num[32];
+	snprintf(num, sizeof(num), "%lld", (long long)amount);
+	form_add(body, sizeof(body), "amount", num);
+	stripe_post_intent(c, intent_id, "", key, body, amount, currency, out);
+	return 0;
+}
+
+int stripe_confirm(const live_config *c, const char *intent_id, const stripe_charge *ch,
+		   live_result *out)
+{
+	char body[1024] = "";
+	if (set(ch->payment_method))
+		form_add(body, sizeof(body), "payment_method", ch->payment_method);
+	if (ch->off_session) {
+		form_add(body, sizeof(body), "off_session", "true");
+	} else {
+		form_add(body, sizeof(body), "use_stripe_sdk", "true");
+		if (set(ch->return_url))
+			form_add(body, sizeof(body), "return_url", ch->return_url);
+	}
+	stripe_post_intent(c, intent_id, "/confirm", ch->key, body, ch->amount, ch->currency, out);
+	return 0;
+}
+
 int stripe_retrieve(const live_config *c, const char *intent_id, int64_t amount,
 		    const char *currency, live_result *out)
 {

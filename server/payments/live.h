@@ -120,6 +120,17 @@ int stripe_retrieve(const live_config *c, const char *intent_id, int64_t amount,
  * reported as it is: LIVE_SUCCEEDED when its amount matches. */
 int stripe_cancel(const live_config *c, const char *intent_id, const char *key, const char *reason,
 		  int64_t amount, const char *currency, live_result *out);
+/* Stripe: sets an intent's amount (POST /v1/payment_intents/{id}, key
+ * "<key>"), which Stripe allows until it is confirmed successfully. The
+ * intent as it is afterwards (checked against the new amount). */
+int stripe_update_amount(const live_config *c, const char *intent_id, const char *key,
+			 int64_t amount, const char *currency, live_result *out);
+/* Stripe: confirms an existing intent again (POST
+ * /v1/payment_intents/{id}/confirm, key "<key>") with payment_method,
+ * off_session, or on-session use_stripe_sdk and return_url (ch->key,
+ * amount, currency, payment_method, off_session, return_url are used). */
+int stripe_confirm(const live_config *c, const char *intent_id, const stripe_charge *ch,
+		   live_result *out);
 /* Stripe: GET /v1/payment_intents/search?query=metadata['order_id']:'<id>'.
  * The intent that took money when there is one, else the newest live one;
  * LIVE_NOT_FOUND when there is none. Search lags writes ("less than a

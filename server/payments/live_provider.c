@@ -377,6 +377,47 @@ static void stripe_cancel_for(op *o, const pay_request *req, pay_result *out)
 	map(req, &r, 0, out);
 }
 
+/* A renewal group's next attempt on its one intent: the amount first
+ * when it changed (key "<attempt key>-amount"), then the confirmation
+ * (key "<attempt key>"). Both keys are the attempt's own, so a resumed
+ * attempt replays instead of confirming twice. */
+static void stripe_reconfirm_for(op *o, const pay_request *req, pay_result *out)
+{
+	const char *pm = req->stripe_payment_method_id ? req->stripe_payment_method_id : "";
+	stripe_charge ch = {
+		.key = req->provider_key,
+		.order_id = req->order_id,
+		.amount = req->amount,
+		.currency = req->currency,
+		.payment_method = pm,
+		.off_session = req->session != PAY_SESSION_ON,
+		.return_url = billingd.cfg.stripe_return_url,
+	};
+	char key[200];
+	live_result r;
+	int tries = 0;
+
+	if (req->update_amount) {
+		snprintf(key, sizeof(key), "%s-amount", req->provider_key);
+		do
+			stripe_update_amount(&o->cfg, req->stripe_payment_intent_id, key,
+					     req->amount, req->currency, &r);
+		while (op_retry(o, &r, &tries));
+		if (r.state == LIVE_UNKNOWN || r.state == LIVE_AUTH || r.state == LIVE_SUCCEEDED ||
+		    r.state == LIVE_CANCELED || !op_next(o)) {
+			map(req, &r, 0, out);
+			return;
+		}
+		tries = 0;
+	}
+	do
+		stripe_confirm(&o->cfg, req->stripe_payment_intent_id, &ch, &r);
+	while (op_retry(o, &r, &tries));
+	if (!r.provider_id[0])
+		copy(r.provider_id, sizeof(r.provider_id), req->stripe_payment_intent_id);
+	map(req, &r, 0, out);
+}
+
 /* ------------------------------------------------------------------------ */
 /* PayPal                                                                    */
 
@@ -571,6 +612,23 @@ static void live_search(const pay_request *req, pay_result *out)
 	}
 }
 
+static void live_reconfirm(const pay_request *req, pay_result *out)
+{
+	op o;
+	if (!is_stripe(req) || !set(req->stripe_payment_intent_id)) {
+		/* No intent learnt yet: the first attempt's create, under the
+		 * order's own key (it replays a create whose answer was lost). */
+		pay_request c = *req;
+		c.provider_key = req->order_id;
+		c.update_amount = 0;
+		live_create(&c, out);
+		return;
+	}
+	if (!begin(req, &o, out, 0))
+		return;
+	stripe_reconfirm_for(&o, req, out);
+}
+
 static void live_lookup(const pay_request *req, pay_result *out)
 {
 	op o;
@@ -600,5 +658,6 @@ const pay_provider pay_live_provider = {
 	.confirm = live_confirm,
 	.cancel = live_cancel,
 	.search = live_search,
+	.reconfirm = live_reconfirm,
 	.lookup = live_lookup,
 };

@@ -27,6 +27,11 @@
  *    taken it answers PAY_SUCCEEDED and the order must succeed instead.
  *  - search() finds the order's payment by the order id the create left
  *    in the provider's records (Stripe metadata['order_id']).
+ *  - reconfirm() confirms a payment created earlier once more (a renewal
+ *    group's retry off-session, or the buyer's recovery on-session) under
+ *    the attempt's own idempotency key, so a lost answer is replayed and
+ *    one payment serves every attempt of a period; with update_amount it
+ *    first sets the payment's amount (lines dropped out since).
  *
  * All may block (network) and honour billingd.cfg.provider_timeout_ms; a
  * timeout or lost answer is PAY_UNAVAILABLE, which leaves the order
@@ -72,6 +77,7 @@ typedef struct pay_request {
 	int64_t now_us;     /* billingd's clock when the request was built */
 	pay_session session;
 	const char *cancel_reason; /* cancel(): Stripe cancellation_reason */
+	int update_amount;         /* reconfirm(): set the payment's amount to `amount` first */
 	int resend;                /* create(): one may have been sent before, its answer lost
 		     * (a resumed attempt): searched for first, as confirm() does */
 	/* Stripe */
@@ -105,6 +111,9 @@ typedef struct pay_provider {
 	void (*confirm)(const pay_request *req, pay_result *out);
 	void (*cancel)(const pay_request *req, pay_result *out);
 	void (*search)(const pay_request *req, pay_result *out);
+	/* reconfirm(): Stripe only (automatic renewals are STRIPE or CREDITS);
+	 * without a known intent id it is create(). */
+	void (*reconfirm)(const pay_request *req, pay_result *out);
 	/* lookup(): which order a payment belongs to (a webhook naming only
 	 * the intent / PayPal order): order_ref, SUCCEEDED when found,
 	 * NOT_FOUND, or UNAVAILABLE. */

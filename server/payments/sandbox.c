@@ -72,6 +72,15 @@ static void sandbox_search(const pay_request *req, pay_result *out)
 	sandbox_create(req, out);
 }
 
+/* A retry or recovery answers as a create with the attempt's card. */
+static void sandbox_reconfirm(const pay_request *req, pay_result *out)
+{
+	pay_request r = *req;
+	if (req->stripe_payment_intent_id && req->stripe_payment_intent_id[0])
+		r.provider_key = req->order_id; /* the same intent id */
+	sandbox_create(&r, out);
+}
+
 static void sandbox_lookup(const pay_request *req, pay_result *out)
 {
 	(void)req;
@@ -86,6 +95,7 @@ const pay_provider pay_sandbox_provider = {
 	.confirm = sandbox_confirm,
 	.cancel = sandbox_cancel,
 	.search = sandbox_search,
+	.reconfirm = sandbox_reconfirm,
 	.lookup = sandbox_lookup,
 };
 

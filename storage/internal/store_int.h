@@ -44,6 +44,7 @@ enum store_db {
 #define KC_ITEM_SEQ 'S'       /* items: project\0 stype seq -> item */
 #define KC_ITEM_EXPIRY 'E'    /* items: expires_at item\0 -> item */
 #define KC_ITEM_AUTO_DUE 'A'  /* items: due item\0 -> item (AUTO items only) */
+#define KC_ITEM_GROUP 'G'     /* items: group\0 item\0 -> item (renewal group members) */
 #define KC_PRICE 'R'          /* prices: ptype stype -> PriceRecord */
 #define KC_CREDIT_PRICE 'C'   /* prices: currency\0 -> CreditPriceRecord */
 #define KC_APIKEY 'K'         /* apikeys: id\0 -> ApiKeyRecord */
@@ -168,7 +169,7 @@ int store_raw_del(store_txn *w, enum store_db db, const store_key *k);
  * STORE_MAX_INDEX index entries (value = the record's id) derived from the
  * record by index_keys(), so put and delete keep them in step.
  */
-#define STORE_MAX_INDEX 4
+#define STORE_MAX_INDEX 5
 typedef struct store_table {
 	enum store_db db;
 	uint8_t rec_class;

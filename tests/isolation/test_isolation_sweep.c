@@ -1119,6 +1119,13 @@ static void sweep_one_field(const ProtobufCServiceDescriptor *svc)
 					const ProtobufCMethodDescriptor *md = &svc->methods[mi];
 					if (bs[j].allowed || !bs[j].exists)
 						continue;
+					/* issue 16: a caller may quote for an ancestor
+					 * payer (QuoteServices' first reference,
+					 * payer_id) to ask it to pay (RequestPayment);
+					 * one's own ancestors are no secret */
+					if (k == 0 && strcmp(md->name, "QuoteServices") == 0 &&
+					    strcmp(bs[j].cls, "ancestor") == 0)
+						continue;
 					if (run_with_field(svc, mi, role, &bs[0], &bs[j], k, &a,
 							   &fields) != 0 ||
 					    run_with_field(svc, mi, role, &bs[0], nx, k, &m,

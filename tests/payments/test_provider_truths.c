@@ -536,17 +536,25 @@ static void test_on_session_3ds(void)
 	CU_ASSERT(pw_item_active(&w, p, NULL));
 }
 
-/* An auto-renewal is off-session: a card needing authentication ends in
- * 402 authentication_required, recorded on the order with its intent and
- * client secret for a later on-session recovery, and one
- * renewal.requires_action event for the payer. */
+/* An auto-renewal is off-session: a card needing authentication gets 402
+ * authentication_required; the renewal group's order stays PENDING_PAYMENT
+ * and recoverable with its intent and client secret (issue 16). The buyer
+ * recovers it: RecoverRenewal confirms the same intent on-session and says
+ * AUTHENTICATE with the client secret; once 3-D Secure is done (the fake's
+ * payment_intent.succeeded webhook) the order SUCCEEDS and the item is
+ * extended 30 days exactly once, the retry days that follow charging
+ * nothing more. */
 static void test_auto_renewal_off_session(void)
 {
 	pw_outcome o;
-	char id[64], pi[128], body[200], ids[8][64], subject[80];
+	char id[64], pi[128], body[200], ids[8][64], ar[64] = "", subject[96];
 	size_t n;
-	int found = 0, attempts = 0;
+	int64_t now = 0, e = 0, e2 = 0;
 	const char *p = project("p_auto");
+	Smartplus__Billing__V1__RecoverRenewalRequest rq =
+		SMARTPLUS__BILLING__V1__RECOVER_RENEWAL_REQUEST__INIT;
+	Smartplus__Billing__V1__RecoverRenewalResponse *rr = NULL;
+
 	CU_ASSERT_EQUAL(pw_checkout(&w, p, STRIPE, "pm_card_visa", "cus_9", 0, &o), G_OK);
 	pw_outcome_free(&o);
 	/* Renewed on AUTO with a card that asks for 3-D Secure every time. */
@@ -556,44 +564,63 @@ static void test_auto_renewal_off_session(void)
 		fprintf(stderr, "auto-renew renewal: %d %s %s\n", o.code, o.reason, o.message);
 	snprintf(id, sizeof(id), "%s", o.order_id);
 	snprintf(pi, sizeof(pi), "%s", o.order ? o.order->stripe_payment_intent_id : "");
+	if (o.order && o.order->create_time)
+		now = o.order->create_time->seconds;
 	pw_outcome_free(&o);
 	snprintf(body, sizeof(body), "{\"authenticate\":\"%s\"}", pi);
 	fakectl_ctl(body);
 	CU_ASSERT_EQUAL(pw_wait_status(&w, id, O_SUCCEEDED, WAIT_MS), O_SUCCEEDED);
-	/* 60 days on: the automatic renewal runs inside AdvanceClock. */
-	CU_ASSERT_EQUAL(pw_advance(&w, 60LL * 24 * HOUR), 0);
+	CU_ASSERT_FATAL(pw_item_active(&w, p, &e));
+	CU_ASSERT_FATAL(now > 0 && e > now * 1000000);
+	/* to 12 h after the first off-session attempt (24 h before expiry) */
+	CU_ASSERT_EQUAL(pw_advance(&w, (e / 1000000 - now) - 12 * HOUR), 0);
 	n = pw_project_orders(&w, p, ids, 8);
-	CU_ASSERT(n >= 2);
-	for (size_t i = 0; i < n && i < 8; i++) {
-		if (strcmp(ids[i], id) == 0 || strncmp(ids[i], "ord_ar_", 7) != 0)
-			continue;
-		CU_ASSERT_EQUAL(pw_get(&w, ids[i], &o), G_OK);
-		attempts += o.order && o.order->status == O_FAILED;
-		if (o.order && !found) {
-			json_t *prm = sent_params("/v1/payment_intents", ids[i]);
-			found = 1;
-			CU_ASSERT_EQUAL(o.order->status, O_FAILED);
-			CU_ASSERT_STRING_EQUAL(o.order->failure_reason, "authentication_required");
-			CU_ASSERT_NSTRING_EQUAL(o.order->stripe_payment_intent_id, "pi_", 3);
-			CU_ASSERT_PTR_NOT_NULL(strstr(o.order->stripe_client_secret, "_secret_"));
-			CU_ASSERT_STRING_EQUAL(
-				json_string_value(json_object_get(prm, "off_session")) ?: "",
-				"true");
-			CU_ASSERT_PTR_NULL(json_object_get(prm, "use_stripe_sdk"));
-			json_decref(prm);
-			CU_ASSERT_EQUAL(pw_captures(ids[i]), 0);
-			snprintf(subject, sizeof(subject), "orders/%s", ids[i]);
-			CU_ASSERT_EQUAL(events_of(subject, "order.failed"), 1);
-		}
-		pw_outcome_free(&o);
+	for (size_t i = 0; i < n && i < 8; i++)
+		if (strcmp(ids[i], id) != 0 && strncmp(ids[i], "ord_ar_", 7) == 0)
+			snprintf(ar, sizeof(ar), "%s", ids[i]);
+	CU_ASSERT_FATAL(ar[0] != 0);
+	CU_ASSERT_EQUAL(pw_get(&w, ar, &o), G_OK);
+	if (o.order) {
+		json_t *prm = sent_params("/v1/payment_intents", ar);
+		CU_ASSERT_EQUAL(o.order->status, V1(ORDER_STATUS__ORDER_STATUS_PENDING_PAYMENT));
+		CU_ASSERT(o.order->recoverable);
+		CU_ASSERT_EQUAL(o.order->attempts, 1);
+		CU_ASSERT_STRING_EQUAL(o.order->failure_reason, "authentication_required");
+		CU_ASSERT_NSTRING_EQUAL(o.order->stripe_payment_intent_id, "pi_", 3);
+		CU_ASSERT_PTR_NOT_NULL(strstr(o.order->stripe_client_secret, "_secret_"));
+		CU_ASSERT_PTR_NOT_NULL(o.order->next_attempt_time);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(prm, "off_session")) ?: "",
+				       "true");
+		CU_ASSERT_PTR_NULL(json_object_get(prm, "use_stripe_sdk"));
+		json_decref(prm);
+		snprintf(pi, sizeof(pi), "%s", o.order->stripe_payment_intent_id);
 	}
-	CU_ASSERT(found);
-	/* each failed attempt (the first and its retries) asks the payer to
-	 * act once and is one renewal.failed */
-	snprintf(subject, sizeof(subject), "items/%s_app", p);
-	CU_ASSERT(attempts >= 1);
-	CU_ASSERT_EQUAL(events_of(subject, "renewal.requires_action"), attempts);
-	CU_ASSERT_EQUAL(events_of(subject, "renewal.failed"), attempts);
+	pw_outcome_free(&o);
+	CU_ASSERT_EQUAL(pw_captures(ar), 0);
+	/* the failed attempt asks the payer to act, once (issue 15's events) */
+	snprintf(subject, sizeof(subject), "orders/%s", ar);
+	CU_ASSERT_EQUAL(events_of(subject, "renewal.requires_action"), 1);
+	CU_ASSERT_EQUAL(events_of(subject, "renewal.failed"), 1);
+	CU_ASSERT_EQUAL(events_of(subject, "order.created"), 1);
+	/* the buyer is present: the same intent, on-session */
+	rq.order_id = ar;
+	CU_ASSERT_EQUAL_FATAL(spb_billing_recover_renewal(w.cli, &rq, &rr, NULL), 0);
+	CU_ASSERT_EQUAL(rr->next_step, V1(RECOVERY_STEP__RECOVERY_STEP_AUTHENTICATE));
+	CU_ASSERT_PTR_NOT_NULL(strstr(rr->client_secret, "_secret_"));
+	CU_ASSERT(rr->order && strcmp(rr->order->stripe_payment_intent_id, pi) == 0);
+	spb_message_free(rr);
+	snprintf(body, sizeof(body), "{\"authenticate\":\"%s\"}", pi);
+	fakectl_ctl(body);
+	CU_ASSERT_EQUAL(pw_wait_status(&w, ar, O_SUCCEEDED, WAIT_MS), O_SUCCEEDED);
+	CU_ASSERT_EQUAL(pw_captures(ar), 1);
+	CU_ASSERT(pw_item_active(&w, p, &e2));
+	CU_ASSERT_EQUAL(e2, e + 30LL * 24 * HOUR * 1000000);
+	CU_ASSERT_EQUAL(events_of(subject, "order.succeeded"), 1);
+	/* past every retry day: nothing more is charged, the item moved once */
+	CU_ASSERT_EQUAL(pw_advance(&w, 5 * 24 * HOUR), 0);
+	CU_ASSERT_EQUAL(pw_captures(ar), 1);
+	CU_ASSERT(pw_item_active(&w, p, &e2));
+	CU_ASSERT_EQUAL(e2, e + 30LL * 24 * HOUR * 1000000);
 }
 
 /* 429 with Retry-After and 409 lock_timeout: the order stays PROCESSING,

@@ -14,10 +14,39 @@
 static spt_billingd srv;
 static spb_client *cli; /* the vendor */
 
+/* How many events of kind the vendor sees on subject (one page is plenty
+ * here). -1 when ListEvents fails. */
+static int events_of(const char *subject, const char *kind)
+{
+	Smartplus__Billing__V1__ListEventsRequest r =
+		SMARTPLUS__BILLING__V1__LIST_EVENTS_REQUEST__INIT;
+	Smartplus__Billing__V1__ListEventsResponse *resp = NULL;
+	char *kinds[] = {(char *)kind};
+	int n = 0;
+	r.subject = (char *)subject;
+	r.n_kinds = 1;
+	r.kinds = kinds;
+	r.page_size = 100;
+	if (spb_event_list_events(cli, &r, &resp, NULL) != 0)
+		return -1;
+	for (size_t i = 0; i < resp->n_events; i++)
+		n += strcmp(resp->events[i]->subject, subject) == 0 &&
+		     strcmp(resp->events[i]->kind, kind) == 0;
+	spb_message_free(resp);
+	return n;
+}
+
 /* ---- the AUTO_RENEWAL orders of a payer ---- */
 
+#define ORD_LINES 8
+
 typedef struct ord {
-	char item[80];
+	char item[80]; /* the first line's item */
+	char items[ORD_LINES][80];
+	int64_t line_credits[ORD_LINES];
+	int n_items;
+	int attempts, recoverable;
+	int64_t new_expiry; /* the first line's */
 	int status;
 	int64_t created, period; /* period: the expires_at it extends */
 	int64_t total, credits;
@@ -41,7 +70,14 @@ static void collect(const Smartplus__Billing__V1__Order *o, void *arg)
 	if (o->n_lines) {
 		snprintf(d->item, sizeof(d->item), "%s", o->lines[0]->item_id);
 		d->period = spt_ts_us(o->lines[0]->current_expires_at);
+		d->new_expiry = spt_ts_us(o->lines[0]->new_expires_at);
 	}
+	for (size_t k = 0; k < o->n_lines && k < ORD_LINES; k++, d->n_items++) {
+		snprintf(d->items[k], sizeof(d->items[k]), "%s", o->lines[k]->item_id);
+		d->line_credits[k] = o->lines[k]->credits;
+	}
+	d->attempts = o->attempts;
+	d->recoverable = o->recoverable;
 	d->status = o->status;
 	d->created = spt_ts_us(o->create_time);
 	d->total = o->total;
@@ -50,11 +86,20 @@ static void collect(const Smartplus__Billing__V1__Order *o, void *arg)
 	snprintf(d->id, sizeof(d->id), "%s", o->order_id);
 }
 
+static int holds(const ord *o, const char *item)
+{
+	for (int k = 0; k < o->n_items; k++)
+		if (strcmp(o->items[k], item) == 0)
+			return 1;
+	return 0;
+}
+
+/* The orders with a line for item (in the given status, if any). */
 static int count(const ords *s, const char *item, int status)
 {
 	int n = 0;
 	for (int i = 0; i < s->n; i++)
-		n += strcmp(s->v[i].item, item) == 0 && (!status || s->v[i].status == status);
+		n += holds(&s->v[i], item) && (!status || s->v[i].status == status);
 	return n;
 }
 
@@ -192,16 +237,20 @@ static void test_credits(void)
 		  "SetAutoRenew CREDITS, 3 cycles");
 	SPT_CHECK(spt_advance_clock(cli, 150 * SPT_DAY_US, &now, NULL) == 0, "advance 150 days");
 	load("pc_s", &os);
-	for (int i = 0; i < os.n; i++) {
-		if (strcmp(os.v[i].item, "d_000") == 0)
-			free_credits += os.v[i].credits;
-		else
-			paid_credits += os.v[i].credits;
-	}
+	for (int i = 0; i < os.n; i++)
+		for (int k = 0; k < os.v[i].n_items; k++) {
+			if (strcmp(os.v[i].items[k], "d_000") == 0)
+				free_credits += os.v[i].line_credits[k];
+			else
+				paid_credits += os.v[i].line_credits[k];
+		}
+	/* one renewal group (payer, CREDITS, day): one order of two lines per
+	 * period */
 	SPT_CHECK(count(&os, "d_000", OSTATUS(SUCCEEDED)) == 3 &&
-			  count(&os, "d_001", OSTATUS(SUCCEEDED)) == 3 && os.n == 6,
-		  "3 renewals each, got %d and %d", count(&os, "d_000", OSTATUS(SUCCEEDED)),
-		  count(&os, "d_001", OSTATUS(SUCCEEDED)));
+			  count(&os, "d_001", OSTATUS(SUCCEEDED)) == 3 && os.n == 3,
+		  "3 renewal orders holding both doors, got %d and %d of %d",
+		  count(&os, "d_000", OSTATUS(SUCCEEDED)), count(&os, "d_001", OSTATUS(SUCCEEDED)),
+		  os.n);
 	SPT_CHECK(free_credits == 0 && paid_credits == 15, "free 0, paid 3 x 5 (got %lld, %lld)",
 		  (long long)free_credits, (long long)paid_credits);
 	SPT_CHECK(spt_credit_balance(cli, NULL, "pc_s") == 80, "balance 95 - 15 = 80, got %lld",
@@ -213,9 +262,10 @@ static void test_credits(void)
 }
 
 /* The project's property manager pays in credits (R11) and runs out: the
- * first renewal takes its last 5 credits, the next period fails
- * insufficient_credits four times (first attempt and days 1, 2, 4) and
- * auto-renew stops; nothing is debited for the failures. */
+ * first renewal takes its last 5 credits, the next period's order fails
+ * insufficient_credits four times (first attempt and days 1, 2, 4: one
+ * order, four attempts), FAILED once the grace is over, and auto-renew
+ * stops; nothing is debited for the failures. */
 static void test_credits_run_out(void)
 {
 	char *ids[1] = {"k_001"};
@@ -239,10 +289,11 @@ static void test_credits_run_out(void)
 	for (int i = 0; i < os.n; i++)
 		failed_ok += os.v[i].status == OSTATUS(FAILED) &&
 			     strcmp(os.v[i].reason, "insufficient_credits") == 0 &&
-			     os.v[i].period == t0 + 2 * SPT_MONTH_US;
-	SPT_CHECK(count(&os, "k_001", OSTATUS(SUCCEEDED)) == 1 && failed_ok == 4 && os.n == 5,
-		  "1 renewal, then 4 FAILED insufficient_credits (got %d orders, %d failed)", os.n,
-		  failed_ok);
+			     os.v[i].period == t0 + 2 * SPT_MONTH_US && os.v[i].attempts == 4;
+	SPT_CHECK(count(&os, "k_001", OSTATUS(SUCCEEDED)) == 1 && failed_ok == 1 && os.n == 2,
+		  "1 renewal, then 1 FAILED insufficient_credits after 4 attempts (got %d orders, "
+		  "%d failed)",
+		  os.n, failed_ok);
 	SPT_CHECK(spt_credit_balance(cli, NULL, "pk_pm") == 0, "balance 0, got %lld",
 		  (long long)spt_credit_balance(cli, NULL, "pk_pm"));
 	SPT_CHECK(spt_item_state_of(cli, "pk_p", "k_001", &st) &&
@@ -251,8 +302,10 @@ static void test_credits_run_out(void)
 		  "expired at E0 + 30d, auto-renew off");
 }
 
-/* Declined card: attempts at E0-1d (first), then days 1, 2 and 4 after it,
- * each a FAILED order; then auto-renew stops and the item expires at E0. */
+/* Declined card: one order for the period, attempts at E0-1d (first), then
+ * days 1, 2 and 4 after it; the item is in GRACE (APP: 7 days) from E0 while
+ * the order waits, recoverable; then the order FAILS, auto-renew stops and
+ * the item is EXPIRED at E0. */
 static void test_declined(void)
 {
 	char *ids[1] = {"x_000"};
@@ -273,21 +326,49 @@ static void test_declined(void)
 	SPT_CHECK(spt_advance_clock(cli, first + SPT_DAY_US + SPT_DAY_US / 2 - t0, &now, NULL) == 0,
 		  "advance to day 1.5");
 	SPT_CHECK(spt_item_state_of(cli, "pd_p", "x_000", &st) && st.auto_on &&
-			  st.failed_attempts == 2 && st.status == ISTATUS(EXPIRED),
-		  "two failed attempts so far: past E0 so EXPIRED, still retrying (failed %d)",
-		  st.failed_attempts);
+			  st.failed_attempts == 2 && st.status == ISTATUS(GRACE),
+		  "two failed attempts so far: past E0 so GRACE, still retrying (failed %d, "
+		  "status %d)",
+		  st.failed_attempts, st.status);
+	load("pd", &os);
+	SPT_CHECK(os.n == 1 && os.v[0].status == OSTATUS(PENDING_PAYMENT) &&
+			  os.v[0].attempts == 2 && os.v[0].recoverable &&
+			  os.v[0].created == first && os.v[0].period == e0,
+		  "one order for the period, waiting, 2 attempts, recoverable (n %d status %d "
+		  "attempts %d)",
+		  os.n, os.n ? os.v[0].status : 0, os.n ? os.v[0].attempts : 0);
+	(void)days;
+	/* the retries (days 1, 2, 4 after the first attempt) are done; an hour
+	 * before the APP grace (7 days) ends it is still GRACE and waiting */
+	SPT_CHECK(spt_advance_clock(cli, e0 + 7 * SPT_DAY_US - SPT_HOUR_US - now, &now, NULL) == 0,
+		  "to E0 + 7 d - 1 h");
+	load("pd", &os);
+	SPT_CHECK(os.n == 1 && os.v[0].status == OSTATUS(PENDING_PAYMENT) && os.v[0].attempts == 4,
+		  "4 attempts, still waiting in grace (status %d, attempts %d)",
+		  os.n ? os.v[0].status : 0, os.n ? os.v[0].attempts : 0);
+	SPT_CHECK(spt_item_state_of(cli, "pd_p", "x_000", &st) && st.status == ISTATUS(GRACE) &&
+			  st.auto_on,
+		  "GRACE until E0 + 7 d");
+	SPT_CHECK(spt_advance_clock(cli, 2 * SPT_HOUR_US, &now, NULL) == 0, "past the grace");
+	SPT_CHECK(spt_item_state_of(cli, "pd_p", "x_000", &st) && st.status == ISTATUS(EXPIRED) &&
+			  !st.auto_on,
+		  "EXPIRED once the grace is over, auto-renew off");
+	{
+		char sub[96];
+		snprintf(sub, sizeof(sub), "orders/%s", os.v[0].id);
+		SPT_CHECK(events_of(sub, "renewal.failed") == 4,
+			  "one renewal.failed per attempt (%d)", events_of(sub, "renewal.failed"));
+		SPT_CHECK(events_of(sub, "order.failed") == 1,
+			  "order.failed once the grace is over");
+		SPT_CHECK(events_of("items/x_000", "item.grace_started") == 1,
+			  "item.grace_started");
+	}
 	SPT_CHECK(spt_advance_clock(cli, 40 * SPT_DAY_US, &now, NULL) == 0, "advance 40 days");
 	load("pd", &os);
-	qsort(os.v, (size_t)os.n, sizeof(ord), cmp_created);
-	SPT_CHECK(os.n == 4 && count(&os, "x_000", OSTATUS(FAILED)) == 4, "4 FAILED orders, got %d",
-		  os.n);
-	for (int k = 0; k < os.n && k < 4; k++) {
-		SPT_CHECK(os.v[k].created == first + days[k] * SPT_DAY_US,
-			  "attempt %d on day %d (got %+lld s)", k, days[k],
-			  (long long)((os.v[k].created - first) / 1000000));
-		SPT_CHECK(strcmp(os.v[k].reason, "card_declined") == 0 && os.v[k].period == e0,
-			  "declined, for the period at E0");
-	}
+	SPT_CHECK(os.n == 1 && count(&os, "x_000", OSTATUS(FAILED)) == 1 && os.v[0].attempts == 4 &&
+			  !os.v[0].recoverable && strcmp(os.v[0].reason, "card_declined") == 0,
+		  "1 FAILED order after 4 attempts, got %d orders (attempts %d, reason %s)", os.n,
+		  os.n ? os.v[0].attempts : 0, os.n ? os.v[0].reason : "");
 	SPT_CHECK(spt_item_state_of(cli, "pd_p", "x_000", &st) && st.status == ISTATUS(EXPIRED) &&
 			  st.expires_at == e0 && !st.auto_on,
 		  "expired on its date, auto-renew off");
@@ -345,6 +426,8 @@ static void test_expired_item(void)
 	SPT_CHECK(os.n == 1 && count(&os, "e_000", OSTATUS(SUCCEEDED)) == 1 &&
 			  os.v[0].created == at,
 		  "one renewal, run at once");
+	/* a group of its own anchored at the SetAutoRenew: a full month,
+	 * which counts as the cycle */
 	SPT_CHECK(spt_item_state_of(cli, "pe_p", "e_000", &st) && st.status == ISTATUS(ACTIVE) &&
 			  st.expires_at == at + SPT_MONTH_US && !st.auto_on,
 		  "ACTIVE to attempt + 30d; 1 cycle done, off");

@@ -836,7 +836,7 @@ static void compute_quote(const model *m, const op *in, int caller, int64_t unti
 	int inst = in->u.quote.inst, nerr0 = e->nerr, pmodel = 0, nproj = 0;
 	int projs[NPROJ], seen_item[QMAX_ITEM] = {0};
 	unsigned mask = ALL_METHODS, pmask_all;
-	int cur = -1, ph1;
+	int cur = -1, ph1, for_anc = 0;
 
 	memset(q, 0, sizeof(*q));
 	q->coupon = -1;
@@ -878,10 +878,18 @@ static void compute_quote(const model *m, const op *in, int caller, int64_t unti
 	if (in->u.quote.mode == RM_(AUTO) && in->u.quote.art == 2 && in->u.quote.art_cycles < 1)
 		INV(e, "auto_renew_term.cycles >= 1");
 	ph1 = e->nerr > nerr0;
-	/* phase 2: may the caller act for the payer */
+	/* phase 2: may the caller act for the payer; or (issue 16, payment
+	 * requests up the tree) quote for an ancestor to pay, for the caller's
+	 * own installer only: priced as the payer's own, without the payer's
+	 * list of available coupons */
+	for_anc = 0;
 	if (!model_may_act(m, caller, payer)) {
-		DENY(e, "the caller may not act on the payer");
-		return;
+		if (model_may_act(m, payer, caller) && model_may_act(m, caller, inst)) {
+			for_anc = 1;
+		} else {
+			DENY(e, "the caller may not act on the payer");
+			return;
+		}
 	}
 	if (ph1)
 		return;
@@ -1059,7 +1067,7 @@ static void compute_quote(const model *m, const op *in, int caller, int64_t unti
 				.cur = cur,
 				.lines = q->lines,
 				.nlines = q->nlines};
-		for (int c = 0; c < NCOUP; c++)
+		for (int c = 0; c < NCOUP && !for_anc; c++)
 			if (coupon_discount(m, c, &x) >= 0)
 				q->avail |= (uint8_t)(1u << c);
 		if (in->u.quote.coupon >= 0) {
