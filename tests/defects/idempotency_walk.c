@@ -36,6 +36,7 @@
 
 #include "dtest.h"
 #include "google/protobuf/descriptor.pb-c.h"
+#include "smartplus/billing/v1/invoice_service.pb-c.h"
 
 #define API_PACKAGE "smartplus.billing.v1"
 
@@ -60,6 +61,7 @@ static const ProtobufCServiceDescriptor *services[] = {
 	&smartplus__billing__v1__directory_service__descriptor,
 	&smartplus__billing__v1__admin_service__descriptor,
 	&smartplus__billing__v1__event_service__descriptor,
+	&smartplus__billing__v1__invoice_service__descriptor,
 };
 
 /* A webhook endpoint of d1 (closed loopback port: deliveries fail
@@ -532,6 +534,26 @@ static int recipe(const char *method, spt_pb *p)
 		     SMARTPLUS__BILLING__V1__REDELIVER_EVENT_REQUEST__INIT, {
 			     r.endpoint_id = endpoint_test;
 			     r.sequence = test_event_seq;
+		     });
+	} else if (strcmp(method, "SetTaxRate") == 0) {
+		PACK(Smartplus__Billing__V1__SetTaxRateRequest,
+		     SMARTPLUS__BILLING__V1__SET_TAX_RATE_REQUEST__INIT, {
+			     r.country = "DE";
+			     r.rate_bp = 1900;
+		     });
+	} else if (strcmp(method, "RefundOrder") == 0) {
+		/* an order that does not exist: a refusal, which R17 keeps too */
+		PACK(Smartplus__Billing__V1__RefundOrderRequest,
+		     SMARTPLUS__BILLING__V1__REFUND_ORDER_REQUEST__INIT, {
+			     r.order_id = "ord_walk_missing";
+			     r.amount = 100;
+			     r.reason = "walk";
+		     });
+	} else if (strcmp(method, "ReverseAllocation") == 0) {
+		PACK(Smartplus__Billing__V1__ReverseAllocationRequest,
+		     SMARTPLUS__BILLING__V1__REVERSE_ALLOCATION_REQUEST__INIT, {
+			     r.transfer_id = "trf_walk_missing";
+			     r.credits = 1;
 		     });
 	} else if (strcmp(method, "Backup") == 0) {
 		fresh(id, sizeof(id), "walkbackup");
