@@ -535,6 +535,28 @@ static int recipe(const char *method, spt_pb *p)
 			     r.endpoint_id = endpoint_test;
 			     r.sequence = test_event_seq;
 		     });
+	} else if (strcmp(method, "RecoverRenewal") == 0) {
+		/* ids that do not exist: refusals, which R17 keeps too */
+		PACK(Smartplus__Billing__V1__RecoverRenewalRequest,
+		     SMARTPLUS__BILLING__V1__RECOVER_RENEWAL_REQUEST__INIT,
+		     r.order_id = "ord_walk_missing");
+	} else if (strcmp(method, "RequestPayment") == 0) {
+		PACK(Smartplus__Billing__V1__RequestPaymentRequest,
+		     SMARTPLUS__BILLING__V1__REQUEST_PAYMENT_REQUEST__INIT, {
+			     r.quote_id = quote_activate;
+			     r.to_account_id = "d1";
+		     });
+	} else if (strcmp(method, "ApprovePaymentRequest") == 0) {
+		PACK(Smartplus__Billing__V1__ApprovePaymentRequestRequest,
+		     SMARTPLUS__BILLING__V1__APPROVE_PAYMENT_REQUEST_REQUEST__INIT, {
+			     r.payment_request_id = "preq_walk_missing";
+			     r.payment_method = METHOD(CREDITS);
+			     r.terms_accepted = 1;
+		     });
+	} else if (strcmp(method, "DeclinePaymentRequest") == 0) {
+		PACK(Smartplus__Billing__V1__DeclinePaymentRequestRequest,
+		     SMARTPLUS__BILLING__V1__DECLINE_PAYMENT_REQUEST_REQUEST__INIT,
+		     r.payment_request_id = "preq_walk_missing");
 	} else if (strcmp(method, "SetTaxRate") == 0) {
 		PACK(Smartplus__Billing__V1__SetTaxRateRequest,
 		     SMARTPLUS__BILLING__V1__SET_TAX_RATE_REQUEST__INIT, {
