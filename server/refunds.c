@@ -29,6 +29,7 @@
 #include "convert.h"
 #include "store_fault.h"
 #include "store_invoice.h"
+#include "events.h"
 #include "invoices.h"
 #include "items.h"
 #include "store_ledger.h"
@@ -52,6 +53,17 @@
 
 /* ------------------------------------------------------------------------ */
 /* Effects                                                                   */
+
+/* A REFUND transfer and its credits.refunded event (issue 15), in one
+ * write: 0, LEDGER_* or STORE_*. */
+static int refund_transfer(store_txn *w, const char *from, const char *to, int64_t credits,
+			   const char *order_id, const char *actor, int64_t now, ledger_result *lr)
+{
+	int rc = ledger_transfer(w, from, to, credits, LEDGER_REFUND, order_id, actor, now, lr);
+	return rc == 0 ? events_credits(w, lr, from, to, credits, LEDGER_REFUND, order_id, actor,
+					NULL)
+		       : rc;
+}
 
 static int32_t year_of(int64_t t_us)
 {
@@ -127,8 +139,8 @@ static int release(store_txn *w, store_credit_note *cn, const char *why, int64_t
 	inv->refunded_total -= cn->total;
 	if (inv->order_type == OTYPE(CREDIT_PURCHASE) && cn->credits > 0) {
 		inv->credits_refunded -= cn->credits;
-		rc = ledger_transfer(w, LEDGER_ISSUER, inv->beneficiary_id, cn->credits,
-				     LEDGER_REFUND, cn->order_id, cn->actor_id, now, &lr);
+		rc = refund_transfer(w, LEDGER_ISSUER, inv->beneficiary_id, cn->credits,
+				     cn->order_id, cn->actor_id, now, &lr);
 		if (rc == 0)
 			store_str_set(&cn->return_transfer_id, lr.transfer_id);
 		if (rc != 0)
@@ -478,8 +490,8 @@ static int move_credits(refund_write *r, store_txn *txn, const store_invoice *in
 		if (cn->total == 0)
 			return 0;
 		cn->credits = cn->total;
-		rc = ledger_transfer(txn, LEDGER_ISSUER, inv->payer_id, cn->total, LEDGER_REFUND,
-				     inv->order_id, r->actor, now, &lr);
+		rc = refund_transfer(txn, LEDGER_ISSUER, inv->payer_id, cn->total, inv->order_id,
+				     r->actor, now, &lr);
 	} else if (inv->order_type == OTYPE(CREDIT_PURCHASE) && inv->credits_quantity > 0) {
 		int64_t left = inv->credits_quantity - inv->credits_refunded;
 		if (inv->refunded_total + cn->total >= inv->total || inv->total <= 0)
@@ -491,8 +503,8 @@ static int move_credits(refund_write *r, store_txn *txn, const store_invoice *in
 		if (back <= 0)
 			return 0;
 		cn->credits = back;
-		rc = ledger_transfer(txn, inv->beneficiary_id, LEDGER_ISSUER, back, LEDGER_REFUND,
-				     inv->order_id, r->actor, now, &lr);
+		rc = refund_transfer(txn, inv->beneficiary_id, LEDGER_ISSUER, back, inv->order_id,
+				     r->actor, now, &lr);
 		if (rc == LEDGER_INSUFFICIENT) {
 			if (ledger_balance(txn, inv->beneficiary_id, &balance) != 0)
 				return STORE_IO;

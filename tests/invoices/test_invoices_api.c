@@ -900,6 +900,21 @@ static void test_credit_paid_refund(void)
 			  resp->entries[0]->delta == 12);
 		spb_message_free(resp);
 	}
+	/* and its credits.refunded event, once, for the payer (issue 15) */
+	{
+		Smartplus__Billing__V1__ListEventsRequest r =
+			SMARTPLUS__BILLING__V1__LIST_EVENTS_REQUEST__INIT;
+		Smartplus__Billing__V1__ListEventsResponse *resp = NULL;
+		char *kinds[] = {"credits.refunded"};
+		r.kinds = kinds;
+		r.n_kinds = 1;
+		r.subject = "accounts/dist";
+		r.page_size = 100;
+		CU_ASSERT_EQUAL(spb_event_list_events(dist, &r, &resp, NULL), 0);
+		CU_ASSERT(resp && resp->n_events == 1 &&
+			  strcmp(resp->events[0]->kind, "credits.refunded") == 0);
+		spb_message_free(resp);
+	}
 	/* the line once only */
 	CU_ASSERT_EQUAL(refund(o->order_id, "door-2", 0, NULL, NULL), SPB_EPRECONDITION);
 	CU_ASSERT_STRING_EQUAL(spb_error_last()->reason, "REFUND_EXCEEDS_CAPTURED");
