@@ -1092,10 +1092,8 @@ void rpc_InvoiceService_ListCreditNotes(struct rpc_call *call,
 	arena *a = NULL;
 	int rc;
 
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX) {
-		BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
+	if (handler_check_page_size(call, req->page_size))
 		return;
-	}
 	if (handler_read_begin(call, &txn))
 		return;
 	if (invoice_list_filter(call, txn, req->payer_id, req->start_time, req->end_time, &f))

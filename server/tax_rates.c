@@ -119,10 +119,8 @@ void rpc_InvoiceService_ListTaxRates(struct rpc_call *call,
 
 	if (vendor_only(call))
 		return;
-	if (req->page_size < 0 || req->page_size > STORE_PAGE_MAX) {
-		BAD_ARG(call, "page_size: must be 0..%d", STORE_PAGE_MAX);
+	if (handler_check_page_size(call, req->page_size))
 		return;
-	}
 	if (handler_read_begin(call, &txn))
 		return;
 	rc = store_tax_rate_list(txn, req->page_size ? req->page_size : RATES_PAGE_DEFAULT,

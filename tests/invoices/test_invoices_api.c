@@ -1306,8 +1306,35 @@ static void test_ledger_check_clean(void)
 	printf("\n    %s ", out);
 }
 
+/* page_size outside 0..1000 on every list of InvoiceService:
+ * INVALID_ARGUMENT, as on the other services' lists */
+static void test_list_page_size_bounds(void)
+{
+	static const int32_t bad[] = {-1, 1001, INT32_MAX, INT32_MIN};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		Smartplus__Billing__V1__ListInvoicesRequest li =
+			SMARTPLUS__BILLING__V1__LIST_INVOICES_REQUEST__INIT;
+		Smartplus__Billing__V1__ListCreditNotesRequest lc =
+			SMARTPLUS__BILLING__V1__LIST_CREDIT_NOTES_REQUEST__INIT;
+		Smartplus__Billing__V1__ListTaxRatesRequest lt =
+			SMARTPLUS__BILLING__V1__LIST_TAX_RATES_REQUEST__INIT;
+		Smartplus__Billing__V1__ListInvoicesResponse *ri = NULL;
+		Smartplus__Billing__V1__ListCreditNotesResponse *rc = NULL;
+		Smartplus__Billing__V1__ListTaxRatesResponse *rt = NULL;
+		li.page_size = lc.page_size = lt.page_size = bad[i];
+		CU_ASSERT_EQUAL(spb_invoice_list_invoices(vendor, &li, &ri, NULL), SPB_EINVALID);
+		CU_ASSERT_EQUAL(spb_invoice_list_credit_notes(vendor, &lc, &rc, NULL),
+				SPB_EINVALID);
+		CU_ASSERT_EQUAL(spb_invoice_list_tax_rates(vendor, &lt, &rt, NULL), SPB_EINVALID);
+		CU_ASSERT_PTR_NULL(ri);
+		CU_ASSERT_PTR_NULL(rc);
+		CU_ASSERT_PTR_NULL(rt);
+	}
+}
+
 static CU_TestInfo tests[] = {
 	{"domestic sale: taxed and invoiced no. 1", test_domestic_sale_taxed_and_invoiced},
+	{"page_size bounds on the lists", test_list_page_size_bounds},
 	{"tax table at the API", test_tax_table_at_the_api},
 	{"a rate change makes an open quote QUOTE_STALE", test_rate_change_makes_quote_stale},
 	{"failed, canceled, timed-out orders: no invoice", test_unpaid_orders_get_no_invoice},
